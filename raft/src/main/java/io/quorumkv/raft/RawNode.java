@@ -1,0 +1,157 @@
+package io.quorumkv.raft;
+
+/**
+ * One member of one Raft group: the algorithm as a pure, single-threaded, deterministic object.
+ *
+ * <p>Not thread-safe: one driver thread calls every method. No method blocks, sleeps, reads a
+ * clock or does I/O; time passes only through {@link #tick()} and randomness comes only from
+ * {@link RaftConfig#random()}, so the same inputs always give the same outputs.
+ *
+ * <p>The driver loop:
+ * <pre>{@code
+ * node.tick();                       // every tick interval
+ * node.step(message);                // for every message received
+ * if (node.hasReady()) {
+ *   Ready rd = node.ready();
+ *   send(rd.messages());             // may go before the disk write
+ *   log.write(rd.snapshot(), rd.entries(), rd.hardState()).sync();
+ *   node.persisted(lastIndex, lastTerm);
+ *   send(rd.messagesAfterPersist());
+ *   apply(rd.committedEntries());
+ *   node.applied(lastApplied);
+ * }
+ * }</pre>
+ */
+public final class RawNode {
+
+  private final Raft raft;
+
+  /**
+   * Starts or restarts a member from its storage. A brand-new group is bootstrapped by giving
+   * every initial member a storage whose {@link RaftStorage.InitialState} lists the voters.
+   *
+   * @param config  this member's configuration
+   * @param storage the durable log; read by the core, written by the driver
+   */
+  public RawNode(RaftConfig config, RaftStorage storage) {
+    this.raft = new Raft(config, storage);
+  }
+
+  /** Advances logical time by one tick: election timeouts, heartbeats, CheckQuorum, leases. */
+  public void tick() {
+    raft.tick();
+  }
+
+  /**
+   * Feeds a message received from a peer. Messages from stale terms, from non-members or for
+   * another member are ignored (stale-term ones may be answered so the sender learns the term).
+   */
+  public void step(Message message) {
+    raft.step(message);
+  }
+
+  /** Starts an election now (tests, and the first member of a single-node group). */
+  public void campaign() {
+    raft.campaign();
+  }
+
+  /**
+   * Appends a command to the leader's log.
+   *
+   * @return the index the command will have if it commits; the caller matches committed entries
+   *         against it (and their term against {@link #status()} at proposal time)
+   * @throws ProposalDroppedException if this node cannot accept proposals now
+   */
+  public long propose(byte[] data) {
+    return raft.propose(data);
+  }
+
+  /**
+   * Proposes a membership change. At most one may be pending (uncommitted or unapplied) at a time.
+   *
+   * @return the index of the change's entry
+   * @throws ProposalDroppedException if not leader or a change is already pending
+   */
+  public long proposeConfChange(ConfChange change) {
+    return raft.proposeConfChange(change);
+  }
+
+  /**
+   * Applies a committed membership change to the core's view of the group. The driver calls it
+   * when it applies a {@link EntryType#CONF_CHANGE} entry, in log order.
+   *
+   * @return the membership after the change, to persist with the applied index
+   */
+  public ConfState applyConfChange(ConfChange change) {
+    return raft.applyConfChange(change);
+  }
+
+  /**
+   * Requests a linearizable read point. The answer arrives as a {@link ReadState} with the same
+   * {@code context} in a later {@link Ready}; a request that cannot be served (no leader, or the
+   * leader has not committed an entry in its term yet) is answered later or dropped when
+   * leadership changes. {@code context} must be unique among this node's pending requests.
+   */
+  public void readIndex(long context) {
+    raft.readIndex(context);
+  }
+
+  /** Asks the leader to hand leadership to {@code transferee} (thesis §3.10). */
+  public void transferLeadership(long transferee) {
+    raft.transferLeadership(transferee);
+  }
+
+  /** Tells the core a peer could not be reached, so the leader stops pipelining to it. */
+  public void reportUnreachable(long peer) {
+    raft.reportUnreachable(peer);
+  }
+
+  /** Tells the leader whether sending a snapshot to {@code peer} succeeded. */
+  public void reportSnapshot(long peer, boolean success) {
+    raft.reportSnapshot(peer, success);
+  }
+
+  /** Whether {@link #ready()} has anything to hand out. */
+  public boolean hasReady() {
+    return raft.hasReady();
+  }
+
+  /** Takes everything the driver has to do now; see {@link Ready} for the contract. */
+  public Ready ready() {
+    return raft.ready();
+  }
+
+  /**
+   * Reports that the log is durable up to ({@code index}, {@code term}) and so is every hard
+   * state handed out before. The term guards against an acknowledgement for entries that a later
+   * Ready overwrote.
+   */
+  public void persisted(long index, long term) {
+    raft.persisted(index, term);
+  }
+
+  /** Reports that the snapshot at {@code index} handed out in a Ready is installed and durable. */
+  public void snapshotPersisted(long index) {
+    raft.snapshotPersisted(index);
+  }
+
+  /** Reports that the state machine has applied every committed entry up to {@code index}. */
+  public void applied(long index) {
+    raft.applied(index);
+  }
+
+  /**
+   * Whether a lease read is safe right now: this node is leader, has committed an entry in its
+   * term, and heard from a quorum within the lease. The driver may then serve a read at the
+   * current commit index without a round trip. Always false unless
+   * {@link ReadOnlyOption#LEASE_BASED} is configured.
+   */
+  public boolean hasValidLease() {
+    return raft.hasValidLease();
+  }
+
+  /** A snapshot of this node's state for monitoring and tests. */
+  public Status status() {
+    return raft.status();
+  }
+}
