@@ -97,12 +97,15 @@ final class Raft {
     RaftStorage.InitialState initial = storage.initialState();
     tracker.reconfigure(initial.confState(), log.lastIndex());
     HardState hs = initial.hardState();
+    if (isBootstrap(storage, initial)) {
+      bootstrap(initial.confState());
+    }
     if (hs.commit() > log.lastIndex()) {
       throw new IllegalStateException(
           "hard state commit " + hs.commit() + " is past the last log index " + log.lastIndex());
     }
     log.commitTo(hs.commit());
-    term = hs.term();
+    term = Math.max(term, hs.term());
     vote = hs.vote();
     long applied = Math.max(config.applied(), log.firstIndex() - 1);
     if (applied > log.lastIndex()) {
@@ -110,15 +113,46 @@ final class Raft {
     }
     // What was applied was committed, even if the persisted commit index lagged behind.
     log.commitTo(applied);
-    log.applying = applied;
-    log.applied = applied;
+    log.applying = Math.max(log.applying, applied);
+    log.applied = Math.max(log.applied, applied);
     becomeFollower(term, NONE);
     // A restarted node may have promised a lease to a leader before it crashed; with lease reads
     // it keeps that promise for one election timeout (see hasValidLease).
     ticksSinceLeaderContact =
-        config.readOnlyOption() == ReadOnlyOption.LEASE_BASED && term > 0 ? 0 : config.electionTick();
+        config.readOnlyOption() == ReadOnlyOption.LEASE_BASED && hs.term() > 0 ? 0 : config.electionTick();
     prevHardState = hs;
     prevSoftState = softState();
+  }
+
+  /** A member of a brand-new group: membership given, nothing ever written. */
+  private static boolean isBootstrap(RaftStorage storage, RaftStorage.InitialState initial) {
+    ConfState cs = initial.confState();
+    return initial.hardState().isEmpty() && storage.lastIndex() == 0 && storage.firstIndex() == 1
+        && !cs.voters().isEmpty() && !cs.isJoint();
+  }
+
+  /**
+   * Writes the initial membership into the log as committed conf-change entries of term 1, one
+   * member each (voters, then learners, by id), as etcd does. Every initial member writes the
+   * same entries, so their logs match; a member added later starts with no membership at all and
+   * learns it by applying these entries (or a snapshot). The initial members already run with
+   * this membership, so the entries count as applied here and are never handed out to apply.
+   */
+  private void bootstrap(ConfState cs) {
+    List<Entry> ents = new ArrayList<>();
+    for (long v : new java.util.TreeSet<>(cs.voters())) {
+      ents.add(new Entry(ents.size() + 1, 1, EntryType.CONF_CHANGE,
+          ConfChange.of(ConfChangeType.ADD_VOTER, v).encode()));
+    }
+    for (long l : new java.util.TreeSet<>(cs.learners())) {
+      ents.add(new Entry(ents.size() + 1, 1, EntryType.CONF_CHANGE,
+          ConfChange.of(ConfChangeType.ADD_LEARNER, l).encode()));
+    }
+    log.append(ents);
+    log.commitTo(ents.size());
+    log.applying = ents.size();
+    log.applied = ents.size();
+    term = 1;
   }
 
   // ---------------------------------------------------------------- state views

@@ -105,6 +105,17 @@ final class Net {
     return of(n, b -> { });
   }
 
+  /**
+   * The storage of a member of a group of {@code voters} that has run before but has an empty log
+   * (term 1): unlike a brand-new member it writes no bootstrap entries, so hand-driven tests
+   * start from index 0.
+   */
+  static MemoryStorage emptyLog(long... voters) {
+    MemoryStorage s = MemoryStorage.withVoters(voters);
+    s.setHardState(new HardState(1, RaftConfig.NONE, 0));
+    return s;
+  }
+
   /** The default test configuration: election 10 ticks, heartbeat 1, seeded by id. */
   static RaftConfig.Builder config(long id) {
     return RaftConfig.builder(id).electionTick(10).heartbeatTick(1)

@@ -67,7 +67,7 @@ class RaftReplicationTest {
 
   @Test
   void theLeaderCountsItsOwnCopyOnlyOncePersisted() {
-    MemoryStorage s = MemoryStorage.withVoters(1);
+    MemoryStorage s = Net.emptyLog(1);
     RawNode n = new RawNode(Net.config(1).build(), s);
     n.campaign();
     Ready rd = n.ready();
@@ -82,7 +82,7 @@ class RaftReplicationTest {
 
   @Test
   void aLeaderDoesNotCommitOnAFollowerAckAloneWhenItsOwnCopyIsNotDurable() {
-    MemoryStorage s = MemoryStorage.withVoters(1, 2, 3);
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
     RawNode leader = new RawNode(Net.config(1).preVote(false).build(), s);
     leader.campaign();
     long term = leader.status().hardState().term();
@@ -99,7 +99,7 @@ class RaftReplicationTest {
 
   @Test
   void committedEntriesAreNeverHandedOutBeyondThePersistedIndex() {
-    MemoryStorage s = MemoryStorage.withVoters(1, 2, 3);
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
     RawNode f = new RawNode(Net.config(2).build(), s);
     f.step(new AppendEntries(1, 2, 1, 0, 0, entries(1, 3, 1), 3));
     Ready rd = f.ready();
@@ -133,7 +133,7 @@ class RaftReplicationTest {
 
   @Test
   void aStaleAcknowledgementForOverwrittenEntriesIsIgnored() {
-    MemoryStorage s = MemoryStorage.withVoters(1, 2, 3);
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
     RawNode f = new RawNode(Net.config(3).build(), s);
     f.step(new AppendEntries(1, 3, 1, 0, 0, entries(1, 3, 1), 0));
     Ready r1 = f.ready(); // entries 1..3 of term 1, being written
@@ -153,19 +153,20 @@ class RaftReplicationTest {
 
   @Test
   void messagesAreClassifiedByWhatTheyClaimAboutDurability() {
-    RawNode candidate = new RawNode(Net.config(1).preVote(true).build(), MemoryStorage.withVoters(1, 2, 3));
+    RawNode candidate = new RawNode(Net.config(1).preVote(true).build(), Net.emptyLog(1, 2, 3));
     candidate.campaign();
     Ready pre = candidate.ready();
     assertTrue(pre.messages().stream().allMatch(m -> m instanceof RequestVote rv && rv.preVote()),
         "pre-votes claim nothing");
-    candidate.step(new RequestVoteResponse(2, 1, 1, true, false));
+    long term = candidate.status().hardState().term() + 1;
+    candidate.step(new RequestVoteResponse(2, 1, term, true, false));
     Ready real = candidate.ready();
     assertTrue(real.messages().isEmpty());
     assertTrue(real.messagesAfterPersist().stream().allMatch(m -> m instanceof RequestVote rv && !rv.preVote()),
         "the candidate's own vote must be durable before it asks");
     assertEquals(1, real.hardState().orElseThrow().vote());
 
-    RawNode voter = new RawNode(Net.config(2).build(), MemoryStorage.withVoters(1, 2, 3));
+    RawNode voter = new RawNode(Net.config(2).build(), Net.emptyLog(1, 2, 3));
     voter.step(new RequestVote(1, 2, 1, false, 0, 0, false));
     Ready v = voter.ready();
     assertTrue(v.messages().isEmpty());
@@ -177,7 +178,7 @@ class RaftReplicationTest {
     assertTrue(f.messagesAfterPersist().get(0) instanceof AppendEntriesResponse);
     assertEquals(new HeartbeatResponse(2, 1, 1, 9), f.messages().get(0));
 
-    candidate.step(new RequestVoteResponse(2, 1, 1, false, false));
+    candidate.step(new RequestVoteResponse(2, 1, term, false, false));
     Ready lead = candidate.ready();
     assertTrue(lead.messages().stream().allMatch(m -> m instanceof AppendEntries),
         "a leader replicates in parallel with its own write (thesis §10.2.1)");
@@ -199,7 +200,7 @@ class RaftReplicationTest {
   void onlyEntriesOfTheCurrentTermAreCommittedByCounting() {
     // Figure 8: leader 1 of term 3 finds entry 2 of term 2 on a majority; it must not commit
     // it by counting replicas, only through an entry of its own term.
-    MemoryStorage s1 = MemoryStorage.withVoters(1, 2, 3);
+    MemoryStorage s1 = Net.emptyLog(1, 2, 3);
     s1.append(List.of(Entry.normal(1, 1, bytes("a")), Entry.normal(2, 2, bytes("b"))));
     s1.setHardState(new HardState(2, 0, 1));
     RawNode leader = new RawNode(Net.config(1).preVote(false).build(), s1);
@@ -246,7 +247,7 @@ class RaftReplicationTest {
   @Test
   void aRejectionHintSkipsAWholeConflictingTerm() {
     // Follower log: 1@1 2@1 3@2 4@2 5@2 6@2; leader probes at 6 with term 3.
-    MemoryStorage s = MemoryStorage.withVoters(1, 2, 3);
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
     s.append(entries(1, 2, 1));
     s.append(entries(3, 6, 2));
     s.setHardState(new HardState(2, 0, 0));
