@@ -553,7 +553,11 @@ final class Raft {
     ConfState cs = md.confState();
     boolean member = cs.voters().contains(id) || cs.learners().contains(id)
         || cs.votersOutgoing().contains(id) || cs.learnersNext().contains(id);
-    if (!member) {
+    // A new member has no membership yet: a snapshot taken before it was added is how it learns
+    // the configuration, and the change adding it follows in the log.
+    boolean uninitialised = tracker.confState().voters().isEmpty()
+        && tracker.confState().learners().isEmpty() && !tracker.confState().isJoint();
+    if (!member && !uninitialised) {
       return false;
     }
     if (log.matchTerm(md.index(), md.term())) {
