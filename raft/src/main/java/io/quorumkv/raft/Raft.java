@@ -45,6 +45,8 @@ final class Raft {
 
   private final long id;
   private final RaftConfig config;
+  /** The last bootstrap entry written by this incarnation; 0 if it did not bootstrap. */
+  private long bootstrapIndex;
   private final RaftLog log;
   private final ProgressTracker tracker;
   private final ReadOnly readOnly = new ReadOnly();
@@ -135,8 +137,10 @@ final class Raft {
    * Writes the initial membership into the log as committed conf-change entries of term 1, one
    * member each (voters, then learners, by id), as etcd does. Every initial member writes the
    * same entries, so their logs match; a member added later starts with no membership at all and
-   * learns it by applying these entries (or a snapshot). The initial members already run with
-   * this membership, so the entries count as applied here and are never handed out to apply.
+   * learns it by applying these entries (or a snapshot). They are handed out to apply like any
+   * committed entry (for the initial members applying them changes nothing), but they do not
+   * stop this incarnation from campaigning before they are applied: it already runs with the
+   * membership they describe.
    */
   private void bootstrap(ConfState cs) {
     List<Entry> ents = new ArrayList<>();
@@ -150,8 +154,7 @@ final class Raft {
     }
     log.append(ents);
     log.commitTo(ents.size());
-    log.applying = ents.size();
-    log.applied = ents.size();
+    bootstrapIndex = ents.size();
     term = 1;
   }
 
@@ -311,10 +314,11 @@ final class Raft {
   }
 
   private boolean hasUnappliedConfChanges() {
-    if (log.applied >= log.committed) {
+    long from = Math.max(log.applied, bootstrapIndex) + 1;
+    if (from > log.committed) {
       return false;
     }
-    for (Entry e : log.slice(log.applied + 1, log.committed + 1, Long.MAX_VALUE)) {
+    for (Entry e : log.slice(from, log.committed + 1, Long.MAX_VALUE)) {
       if (e.type() == EntryType.CONF_CHANGE) {
         return true;
       }
