@@ -605,6 +605,9 @@ final class Raft {
         if (pr.match + 1 >= log.firstIndex()) {
           pr.becomeProbe();
           pr.becomeReplicate();
+        } else if (pr.match >= pr.pendingSnapshot) {
+          // Installed, but the log was compacted past it meanwhile: probing finds a newer snapshot.
+          pr.becomeProbe();
         }
       }
       case REPLICATE -> pr.inflights.freeLE(m.index());

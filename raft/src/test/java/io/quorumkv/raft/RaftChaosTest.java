@@ -39,11 +39,14 @@ class RaftChaosTest {
     final ArrayDeque<Ready> unpersisted = new ArrayDeque<>();
     final List<String> state = new ArrayList<>();
     long applied;
+    /** The membership as of {@code applied}: what the driver applied, not the core's view. */
+    ConfState confState;
 
     Member(long id, MemoryStorage storage, RaftConfig config) {
       this.id = id;
       this.storage = storage;
       this.raw = new RawNode(config, storage);
+      this.confState = storage.initialState().confState();
     }
   }
 
@@ -85,6 +88,8 @@ class RaftChaosTest {
       for (Message m : msgs) {
         if (!cut.contains(m.from()) && !cut.contains(m.to())) {
           network.add(m);
+        } else {
+          dropped(m);
         }
       }
     }
@@ -115,11 +120,13 @@ class RaftChaosTest {
           Member to = members.get(msg.to());
           if (to != null && !cut.contains(msg.from()) && !cut.contains(msg.to())) {
             to.raw.step(msg);
+          } else {
+            dropped(msg);
           }
         }
       } else if (action < 840) {
         if (!network.isEmpty()) {
-          network.remove(rnd.nextInt(network.size())); // drop
+          dropped(network.remove(rnd.nextInt(network.size())));
         }
       } else if (action < 930) {
         if (m.raw.status().softState().role() == StateRole.LEADER) {
@@ -143,7 +150,7 @@ class RaftChaosTest {
         }
       } else if (action < 985) {
         if (m.applied > m.storage.snapshot().metadata().index() && m.applied > m.storage.firstIndex()) {
-          m.storage.createSnapshot(m.applied, m.raw.status().confState(),
+          m.storage.createSnapshot(m.applied, m.confState,
               String.join("\n", m.state).getBytes(StandardCharsets.UTF_8));
           m.storage.compact(m.applied);
         }
@@ -176,6 +183,14 @@ class RaftChaosTest {
       }
     }
 
+    /** A transport reports a snapshot it failed to deliver, as the driver contract requires. */
+    void dropped(Message msg) {
+      Member from = members.get(msg.from());
+      if (msg instanceof Message.InstallSnapshot && from != null) {
+        from.raw.reportSnapshot(msg.to(), false);
+      }
+    }
+
     void persistOne(Member m) {
       Ready rd = m.unpersisted.poll();
       if (rd == null) {
@@ -189,6 +204,7 @@ class RaftChaosTest {
           m.state.addAll(Arrays.asList(data.split("\n")));
         }
         m.applied = s.metadata().index();
+        m.confState = s.metadata().confState();
       });
       m.storage.append(rd.entries());
       rd.hardState().ifPresent(m.storage::setHardState);
@@ -207,7 +223,8 @@ class RaftChaosTest {
           fail("seed " + seed + ": index " + e.index() + " applied as " + prev + " and as " + content);
         }
         if (e.type() == EntryType.CONF_CHANGE) {
-          m.storage.setConfState(m.raw.applyConfChange(ConfChange.decode(e.data())));
+          m.confState = m.raw.applyConfChange(ConfChange.decode(e.data()));
+          m.storage.setConfState(m.confState);
         } else if (e.data().length > 0) {
           m.state.add(new String(e.data(), StandardCharsets.UTF_8));
         }
@@ -228,6 +245,9 @@ class RaftChaosTest {
 
     /** Loses everything not persisted; the state machine and its applied index survive. */
     void crash(Member m) {
+      for (Ready rd : m.unpersisted) {
+        rd.messagesAfterPersist().forEach(this::dropped);
+      }
       m.unpersisted.clear();
       m.raw = new RawNode(config(m.id, m.applied), m.storage);
     }
