@@ -327,11 +327,11 @@ class RaftChaosTest {
 
   @Test
   void randomSchedulesKeepElectionAndStateMachineSafetyWithReadIndex() {
-    run(LONG ? 2000 : 60, 3000, 3, ReadOnlyOption.SAFE);
+    run(LONG ? 2000 : 30, 3000, 3, ReadOnlyOption.SAFE);
   }
 
   @Test
   void randomSchedulesOfFiveNodesWithLeaseReads() {
-    run(LONG ? 2000 : 40, 3000, 5, ReadOnlyOption.LEASE_BASED);
+    run(LONG ? 2000 : 20, 3000, 5, ReadOnlyOption.LEASE_BASED);
   }
 }
