@@ -19,6 +19,8 @@ import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
@@ -62,7 +64,12 @@ final class RocksBackend implements Backend {
   /** Native objects in the order they must be closed (the database's first). */
   private final List<AutoCloseable> resources = new ArrayList<>();
   private final ExecutorService reclaimer;
-  private boolean closed;
+  /**
+   * Native calls on a closed database crash the JVM, so every call holds this shared and close()
+   * holds it exclusively: a call after close throws instead.
+   */
+  private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
+  private volatile boolean closed;
 
   /** Opens the engine over {@code dir}: lock, META check, database, snapshot files. */
   static StorageEngine openEngine(Path dir, String clusterId, StorageOptions options) {
@@ -263,31 +270,52 @@ final class RocksBackend implements Backend {
     return new RocksBatch(handles);
   }
 
+  /** Runs a native call unless the database is closed. */
+  private <T> T guarded(Supplier<T> call) {
+    guard.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("storage engine is closed (" + dbDir + ")");
+      }
+      return call.get();
+    } finally {
+      guard.readLock().unlock();
+    }
+  }
+
   @Override
   public void write(Batch batch, boolean sync) {
-    try {
-      db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
-    } catch (RocksDBException e) {
-      throw new StorageException(
-          "RocksDB write failed in " + dbDir + ": " + e.getMessage()
-              + (e.getStatus() == null ? "" : " (" + e.getStatus().getCodeString() + ")"), e);
-    }
+    guarded(() -> {
+      try {
+        db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
+        return null;
+      } catch (RocksDBException e) {
+        throw new StorageException(
+            "RocksDB write failed in " + dbDir + ": " + e.getMessage()
+                + (e.getStatus() == null ? "" : " (" + e.getStatus().getCodeString() + ")"), e);
+      }
+    });
   }
 
   @Override
   public byte[] get(Cf cf, byte[] key) {
-    try {
-      return db.get(handles.get(cf), key);
-    } catch (RocksDBException e) {
-      throw new StorageException("RocksDB read failed in " + location(cf), e);
-    }
+    return guarded(() -> {
+      try {
+        return db.get(handles.get(cf), key);
+      } catch (RocksDBException e) {
+        throw new StorageException("RocksDB read failed in " + location(cf), e);
+      }
+    });
   }
 
   @Override
   public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
-    try (ReadOptions ro = new ReadOptions()) {
-      scan(ro, cf, from, to, visitor);
-    }
+    guarded(() -> {
+      try (ReadOptions ro = new ReadOptions()) {
+        scan(ro, cf, from, to, visitor);
+      }
+      return null;
+    });
   }
 
   private void scan(ReadOptions ro, Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
@@ -309,27 +337,42 @@ final class RocksBackend implements Backend {
 
   @Override
   public View view() {
-    org.rocksdb.Snapshot snapshot = db.getSnapshot();
+    org.rocksdb.Snapshot snapshot = guarded(db::getSnapshot);
     ReadOptions ro = new ReadOptions().setSnapshot(snapshot);
     return new View() {
+      private boolean released;
+
       @Override
       public byte[] get(Cf cf, byte[] key) {
-        try {
-          return db.get(handles.get(cf), ro, key);
-        } catch (RocksDBException e) {
-          throw new StorageException("RocksDB read failed in " + location(cf), e);
-        }
+        return guarded(() -> {
+          try {
+            return db.get(handles.get(cf), ro, key);
+          } catch (RocksDBException e) {
+            throw new StorageException("RocksDB read failed in " + location(cf), e);
+          }
+        });
       }
 
       @Override
       public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
-        RocksBackend.this.scan(ro, cf, from, to, visitor);
+        guarded(() -> {
+          RocksBackend.this.scan(ro, cf, from, to, visitor);
+          return null;
+        });
       }
 
       @Override
       public void close() {
-        ro.close();
-        db.releaseSnapshot(snapshot);
+        guard.readLock().lock();
+        try {
+          if (!released && !closed) {
+            db.releaseSnapshot(snapshot);
+          }
+          released = true;
+          ro.close();
+        } finally {
+          guard.readLock().unlock();
+        }
       }
     };
   }
@@ -341,13 +384,23 @@ final class RocksBackend implements Backend {
 
   @Override
   public void reclaim(Cf cf, byte[] from, byte[] to) {
+    if (closed) {
+      return;
+    }
     reclaimer.execute(() -> {
       try (CompactRangeOptions o = new CompactRangeOptions()
           .setBottommostLevelCompaction(
               CompactRangeOptions.BottommostLevelCompaction.kForceOptimized)) {
-        db.compactRange(handles.get(cf), from, to, o);
-      } catch (RocksDBException e) {
-        LOG.debug("background compaction of {} stopped: {}", location(cf), e.getMessage());
+        guarded(() -> {
+          try {
+            db.compactRange(handles.get(cf), from, to, o);
+          } catch (RocksDBException e) {
+            LOG.debug("background compaction of {} stopped: {}", location(cf), e.getMessage());
+          }
+          return null;
+        });
+      } catch (IllegalStateException closedMeanwhile) {
+        // the engine closed before this compaction ran
       }
     });
   }
@@ -381,12 +434,15 @@ final class RocksBackend implements Backend {
     }
   }
 
+  /**
+   * Closes in dependency order: stop background compaction, wait for in-flight calls, sync the
+   * WAL, then column family handles, the database, and the options, cache and filter it used.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
-    closed = true;
     reclaimer.shutdownNow();
     db.cancelAllBackgroundWork(true); // a running manual compaction returns early
     try {
@@ -396,12 +452,18 @@ final class RocksBackend implements Backend {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    guard.writeLock().lock();
     try {
-      db.syncWal();
-    } catch (RocksDBException e) {
-      LOG.warn("final WAL sync failed in {}", dbDir, e);
+      closed = true;
+      try {
+        db.syncWal();
+      } catch (RocksDBException e) {
+        LOG.warn("final WAL sync failed in {}", dbDir, e);
+      }
+      closeResources();
+    } finally {
+      guard.writeLock().unlock();
     }
-    closeResources();
   }
 
   /** The data directory lock: one engine per directory, across processes and in this one. */
