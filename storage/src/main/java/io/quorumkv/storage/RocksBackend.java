@@ -33,6 +33,7 @@ import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
+import org.rocksdb.LiveFileMetaData;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -320,17 +321,20 @@ final class RocksBackend implements Backend {
 
   private void scan(ReadOptions ro, Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
     try (RocksIterator it = db.newIterator(handles.get(cf), ro)) {
+      byte[] last = null;
       for (it.seek(from); it.isValid(); it.next()) {
         byte[] key = it.key();
         if (Arrays.compareUnsigned(key, to) >= 0 || !visitor.visit(key, it.value())) {
           break;
         }
+        last = key;
       }
       try {
         it.status();
       } catch (RocksDBException e) {
         throw new StorageCorruptionException(
-            location(cf) + ": iteration failed: " + e.getMessage());
+            location(cf) + ": reading " + Keys.describe(cf, last == null ? from : last)
+                + (last == null ? "" : " (the last good record)") + " failed: " + e.getMessage());
       }
     }
   }
@@ -382,6 +386,29 @@ final class RocksBackend implements Backend {
     return "column family '" + cf.columnFamily + "' in " + dbDir;
   }
 
+  /** Names the SST files whose key range holds {@code key}, else the WAL/memtable. */
+  @Override
+  public String locate(Cf cf, byte[] key) {
+    List<String> files = new ArrayList<>();
+    try {
+      guarded(() -> {
+        for (LiveFileMetaData f : db.getLiveFilesMetaData()) {
+          String cfName = new String(f.columnFamilyName(), java.nio.charset.StandardCharsets.UTF_8);
+          if (cfName.equals(cf.columnFamily)
+              && Arrays.compareUnsigned(f.smallestKey(), key) <= 0
+              && Arrays.compareUnsigned(key, f.largestKey()) <= 0) {
+            files.add(f.path() + f.fileName());
+          }
+        }
+        return null;
+      });
+    } catch (RuntimeException e) {
+      return location(cf);
+    }
+    return location(cf) + (files.isEmpty() ? " (memtable / write-ahead log)"
+        : " (file " + String.join(" or ", files) + ")");
+  }
+
   @Override
   public void reclaim(Cf cf, byte[] from, byte[] to) {
     if (closed) {
@@ -423,6 +450,18 @@ final class RocksBackend implements Backend {
       throw new StorageException("cannot list " + dbDir, e);
     }
     return sum;
+  }
+
+  /** Flushes every memtable to SST files (tests: so records are in files). */
+  void flush() {
+    guarded(() -> {
+      try (org.rocksdb.FlushOptions o = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        db.flush(o, new ArrayList<>(handles.values()));
+      } catch (RocksDBException e) {
+        throw new StorageException("flush failed", e);
+      }
+      return null;
+    });
   }
 
   /** Waits for queued compactions to finish (tests). */

@@ -518,6 +518,176 @@ abstract class StorageContractTest {
     }
   }
 
+  // ------------------------------------------------------------------ damaged or inconsistent data
+
+  /** Writes raw records under the engine, as a bug or a damaged disk would, then closes it. */
+  static void tamper(StorageEngine e, java.util.function.Consumer<Backend.Batch> change) {
+    try (Backend.Batch b = e.backend().newBatch()) {
+      change.accept(b);
+      e.backend().write(b, true);
+    }
+    e.close();
+  }
+
+  @Test
+  void aRecordFailingItsChecksumIsReportedWithWhereItIs() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 10, 1));
+    byte[] key = Keys.log(G, 5);
+    byte[] good = Codec.entry(key, entry(5, 1));
+    byte[] bad = good.clone();
+    bad[bad.length - 1] ^= 0x10;
+    try (Backend.Batch b = e.backend().newBatch()) {
+      b.put(Backend.Cf.LOG, key, bad);
+      e.backend().write(b, true);
+    }
+    StorageCorruptionException read = assertThrows(StorageCorruptionException.class,
+        () -> e.log(G).entries(4, 7, 10_000));
+    assertTrue(read.getMessage().contains("group 7, log index 5"), read.getMessage());
+    assertTrue(read.getMessage().contains("CRC32C"), read.getMessage());
+    e.close();
+    StorageCorruptionException atStart =
+        assertThrows(StorageCorruptionException.class, this::open);
+    assertTrue(atStart.getMessage().contains("group 7, log index 5"), atStart.getMessage());
+    assertTrue(atStart.getMessage().contains("column family 'log'"), atStart.getMessage());
+  }
+
+  @Test
+  void aCorruptStateValueIsNeverReturned() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 1, 1));
+    e.stateMachine(G).apply(1, 1, List.of(KvMutation.put(b("k"), b("value"))));
+    byte[] key = Keys.state(G, b("k"));
+    byte[] bad = Codec.stateValue(key, b("value"));
+    bad[6] ^= 1;
+    try (Backend.Batch batch = e.backend().newBatch()) {
+      batch.put(Backend.Cf.STATE, key, bad);
+      e.backend().write(batch, false);
+    }
+    StorageCorruptionException ex = assertThrows(StorageCorruptionException.class,
+        () -> e.stateMachine(G).get(b("k")));
+    assertTrue(ex.getMessage().contains("group 7"), ex.getMessage());
+    assertThrows(StorageCorruptionException.class,
+        () -> e.stateMachine(G).scan(b(""), b("z"), 10));
+  }
+
+  @Test
+  void aLogWithAGapIsRefusedAtStart() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 10, 1));
+    tamper(e, b -> b.delete(Backend.Cf.LOG, Keys.log(G, 6)));
+    StorageStartupException ex = assertThrows(StorageStartupException.class, this::open);
+    assertEquals(StorageStartupException.Reason.LOG_GAP, ex.reason());
+    assertTrue(ex.getMessage().contains("expected entry 6 but found 7"), ex.getMessage());
+  }
+
+  @Test
+  void aStateMachineBehindItsSnapshotIsRefusedAtStart() {
+    StorageEngine e = open();
+    e.log(G).compact(applyAndSnapshot(e, 10));
+    byte[] applied = Keys.meta(G, Keys.APPLIED);
+    tamper(e, b -> b.put(Backend.Cf.META, applied, Codec.position(applied, 5, 1)));
+    StorageStartupException ex = assertThrows(StorageStartupException.class, this::open);
+    assertEquals(StorageStartupException.Reason.STATE_MACHINE_BEHIND_SNAPSHOT, ex.reason());
+    assertTrue(ex.getMessage().contains("applied index 5 is behind the log's snapshot at 10"),
+        ex.getMessage());
+  }
+
+  @Test
+  void aStateMachineOrCommitAheadOfTheLogIsRefusedAtStart() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 10, 1));
+    byte[] applied = Keys.meta(G, Keys.APPLIED);
+    tamper(e, b -> b.put(Backend.Cf.META, applied, Codec.position(applied, 12, 1)));
+    StorageStartupException ex = assertThrows(StorageStartupException.class, this::open);
+    assertEquals(StorageStartupException.Reason.STATE_AHEAD_OF_LOG, ex.reason());
+    assertTrue(ex.getMessage().contains("applied index 12 is past the log's last index 10"),
+        ex.getMessage());
+  }
+
+  // ------------------------------------------------------------------ concurrency
+
+  /**
+   * Readers on other threads see the log before or after each write, never a mix, while a writer
+   * appends, overwrites suffixes with higher terms and compacts.
+   */
+  @Test
+  void readersNeverSeeAHalfWrittenLog() throws Exception {
+    StorageEngine e = open();
+    LogStore log = e.log(G);
+    log.append(entries(1, 20, 1));
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicReference<Throwable> problem =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+    List<Thread> readers = new ArrayList<>();
+    for (int r = 0; r < 2; r++) {
+      java.util.Random rnd = new java.util.Random(r);
+      Thread t = new Thread(() -> {
+        while (!stop.get()) {
+          try {
+            long first = log.firstIndex();
+            long last = log.lastIndex();
+            if (last < first) {
+              continue;
+            }
+            long lo = first + rnd.nextInt((int) (last - first + 1));
+            long hi = Math.min(last + 1, lo + 1 + rnd.nextInt(30));
+            List<Entry> got = log.entries(lo, hi, Long.MAX_VALUE);
+            long prevTerm = 0;
+            for (int i = 0; i < got.size(); i++) {
+              Entry en = got.get(i);
+              if (en.index() != lo + i || en.term() < prevTerm
+                  || !en.equals(entry(en.index(), en.term()))) {
+                throw new AssertionError("inconsistent read " + got);
+              }
+              prevTerm = en.term();
+            }
+            reads.incrementAndGet();
+          } catch (LogCompactedException | LogUnavailableException expected) {
+            // the log moved between asking its bounds and reading
+          } catch (Throwable t2) {
+            problem.compareAndSet(null, t2);
+            return;
+          }
+        }
+      });
+      t.start();
+      readers.add(t);
+    }
+    long term = 1;
+    for (int round = 0; round < 150 && problem.get() == null; round++) {
+      long last = log.lastIndex();
+      if (round % 3 == 0) {
+        term++;
+        long from = Math.max(log.firstIndex(), last - 5);
+        log.append(entries(from, from + 3, term)); // overwrite a suffix, shorter
+      } else {
+        log.append(entries(last + 1, last + 10, term));
+      }
+      if (round % 10 == 9) {
+        log.compact(applyAndSnapshotAt(e, log.lastIndex() - 15));
+      }
+    }
+    stop.set(true);
+    for (Thread t : readers) {
+      t.join(10_000);
+    }
+    if (problem.get() != null) {
+      throw new AssertionError(problem.get());
+    }
+    assertTrue(reads.get() > 0);
+  }
+
+  /** Applies the log up to {@code index} (with its terms) and snapshots there. */
+  static Snapshot applyAndSnapshotAt(StorageEngine e, long index) {
+    StateMachineStore sm = e.stateMachine(G);
+    for (long i = sm.appliedIndex() + 1; i <= index; i++) {
+      sm.apply(i, e.log(G).term(i), List.of(KvMutation.put(b("key" + i), b("value" + i))));
+    }
+    return sm.createSnapshot();
+  }
+
   // ------------------------------------------------------------------ start-up checks
 
   @Test
