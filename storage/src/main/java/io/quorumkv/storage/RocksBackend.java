@@ -127,6 +127,11 @@ final class RocksBackend implements Backend {
     }
   }
 
+  /** Opens just the database (tests wrap it; production goes through {@link #openEngine}). */
+  static RocksBackend open(Path dbDir, StorageOptions options) {
+    return new RocksBackend(dbDir, options);
+  }
+
   private RocksBackend(Path dbDir, StorageOptions options) {
     this.dbDir = dbDir;
     try {
@@ -334,7 +339,8 @@ final class RocksBackend implements Backend {
       } catch (RocksDBException e) {
         throw new StorageCorruptionException(
             location(cf) + ": reading " + Keys.describe(cf, last == null ? from : last)
-                + (last == null ? "" : " (the last good record)") + " failed: " + e.getMessage());
+                + (last == null ? "" : " (the last good record)") + " failed: " + e.getMessage()
+                + damagedRange(cf, e.getMessage()));
       }
     }
   }
@@ -384,6 +390,24 @@ final class RocksBackend implements Backend {
   @Override
   public String location(Cf cf) {
     return "column family '" + cf.columnFamily + "' in " + dbDir;
+  }
+
+  private static final java.util.regex.Pattern SST = java.util.regex.Pattern.compile(
+      "([0-9]+\\.sst)");
+
+  /** The records a damaged SST file named in a RocksDB error holds, from its key range. */
+  private String damagedRange(Cf cf, String error) {
+    java.util.regex.Matcher m = SST.matcher(error == null ? "" : error);
+    if (!m.find()) {
+      return "";
+    }
+    for (LiveFileMetaData f : db.getLiveFilesMetaData()) {
+      if (f.fileName().endsWith(m.group(1))) {
+        return "; that file holds " + Keys.describe(cf, f.smallestKey()) + " to "
+            + Keys.describe(cf, f.largestKey());
+      }
+    }
+    return "";
   }
 
   /** Names the SST files whose key range holds {@code key}, else the WAL/memtable. */
