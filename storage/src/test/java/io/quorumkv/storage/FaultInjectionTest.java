@@ -108,19 +108,21 @@ class FaultInjectionTest {
   }
 
   /**
-   * The process dies after a snapshot install wrote its marker and part of the state but before
-   * it recorded the applied index: the next start finishes the install from the staged payload.
+   * Receives a snapshot of {@code index} applied entries and dies installing it: after the synced
+   * marker and part of the state, before the synced write of the applied index. Returns the disk
+   * the dead follower leaves behind (its unsynced writes lost).
    */
-  @Test
-  void anInterruptedSnapshotInstallIsFinishedAtTheNextStart() {
+  private MemoryDisk dieDuringInstall(long index, Snapshot[] snapshot) {
     MemoryDisk leaderDisk = new MemoryDisk();
     StorageEngine leader = StorageEngine.openInMemory(leaderDisk, "c", StorageOptions.defaults(1));
     engines.add(leader);
-    Snapshot snap = StorageContractTest.applyAndSnapshot(leader, 40);
-
+    Snapshot snap = StorageContractTest.applyAndSnapshot(leader, index);
+    snapshot[0] = snap;
     MemoryDisk disk = new MemoryDisk();
     FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
-    StorageEngine follower = engine(faulty, new MemoryBlobStore(disk));
+    StorageEngine follower =
+        new StorageEngine(faulty, new MemoryBlobStore(disk), "c", StorageOptions.defaults(2),
+            () -> { });
     faulty.syncsBeforeFailure.set(1); // the marker's sync succeeds, the final one fails
     try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
         SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
@@ -129,37 +131,27 @@ class FaultInjectionTest {
       }
       assertThrows(StorageFailedException.class, sink::install);
     }
-    engines.remove(follower); // the process is dead: its unsynced writes are lost
-    disk.meta = null;
+    return disk; // the follower is never closed: a dead process closes nothing
+  }
+
+  @Test
+  void anInterruptedSnapshotInstallIsFinishedAtTheNextStart() {
+    Snapshot[] snap = new Snapshot[1];
+    MemoryDisk disk = dieDuringInstall(40, snap);
     StorageEngine restarted = StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(2));
     engines.add(restarted);
     assertEquals(40, restarted.stateMachine(G).appliedIndex());
     assertEquals(40, restarted.stateMachine(G).scan(b(""), b("z"), 100).size());
     assertEquals(41, restarted.log(G).firstIndex());
-    assertEquals(snap.metadata(), restarted.log(G).snapshot().metadata());
+    assertEquals(snap[0].metadata(), restarted.log(G).snapshot().metadata());
   }
 
   @Test
   void anInterruptedInstallWhosePayloadIsGoneIsRefused() {
-    MemoryDisk leaderDisk = new MemoryDisk();
-    StorageEngine leader = StorageEngine.openInMemory(leaderDisk, "c", StorageOptions.defaults(1));
-    engines.add(leader);
-    Snapshot snap = StorageContractTest.applyAndSnapshot(leader, 10);
-    MemoryDisk disk = new MemoryDisk();
-    FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
-    StorageEngine follower = engine(faulty, new MemoryBlobStore(disk));
-    faulty.syncsBeforeFailure.set(1);
-    try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
-        SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
-      while (!sink.isComplete()) {
-        sink.write(src.chunk(sink.nextOffset()));
-      }
-      assertThrows(StorageFailedException.class, sink::install);
-    }
-    engines.remove(follower);
+    MemoryDisk disk = dieDuringInstall(10, new Snapshot[1]);
     disk.blobs.clear();
     StorageStartupException ex = assertThrows(StorageStartupException.class,
-        () -> StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(1)));
+        () -> StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(2)));
     assertEquals(StorageStartupException.Reason.INTERRUPTED_RESTORE, ex.reason());
   }
 }
