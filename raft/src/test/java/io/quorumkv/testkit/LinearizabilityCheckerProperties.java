@@ -15,6 +15,7 @@ import net.jqwik.api.EdgeCasesMode;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AddLifecycleHook;
 import net.jqwik.api.Tuple;
 
 /**
@@ -25,6 +26,7 @@ import net.jqwik.api.Tuple;
  * ({@code info}). The checker must accept every such history, and reject it once one read is
  * corrupted.
  */
+@AddLifecycleHook(LongRuns.class)
 class LinearizabilityCheckerProperties {
 
   /** What happens to a generated operation. */
