@@ -213,6 +213,21 @@ public final class SimCluster {
     return accepted;
   }
 
+  /**
+   * Proposes a put of {@code key} straight at the leader, bypassing clients and history (for the
+   * benchmark).
+   *
+   * @return whether a leader accepted it
+   */
+  boolean proposeAtLeader(String key, String value) {
+    OptionalLong leader = leader();
+    if (leader.isEmpty()) {
+      return false;
+    }
+    return nodes.get(leader.getAsLong()).proposeDirect(
+        new Command(nextRequestId(), io.quorumkv.testkit.Op.F.PUT, key, value, null).encode());
+  }
+
   /** Starts spare node {@code id} (empty, outside the group) and proposes it as a learner. */
   public boolean addLearner(long id) {
     SimNode n = nodes.get(id);
@@ -288,6 +303,11 @@ public final class SimCluster {
   /** The highest index node {@code id}'s state machine has applied. */
   public long applied(long id) {
     return nodes.get(id).stateMachine.applied();
+  }
+
+  /** Snapshots node {@code id} received from a leader and installed. */
+  public long snapshotsInstalled(long id) {
+    return nodes.get(id).snapshotsInstalled();
   }
 
   /** The first index still in node {@code id}'s durable log (after its snapshot). */

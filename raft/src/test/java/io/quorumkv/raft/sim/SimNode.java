@@ -60,6 +60,7 @@ final class SimNode {
   private final List<WaitingRead> waitingReads = new ArrayList<>();
   private long appliedSinceSnapshot;
   private long restarts;
+  private long snapshotsInstalled;
 
   SimNode(long id, SimCluster cluster, ConfState initialMembers) {
     this.id = id;
@@ -82,6 +83,10 @@ final class SimNode {
 
   long restarts() {
     return restarts;
+  }
+
+  long snapshotsInstalled() {
+    return snapshotsInstalled;
   }
 
   /** Starts (or restarts) the node from what its disk and state machine hold. */
@@ -164,6 +169,20 @@ final class SimNode {
       }
     }
     drain();
+  }
+
+  /** Proposes a command that no client waits for; false if this node cannot now. */
+  boolean proposeDirect(byte[] command) {
+    if (raw == null) {
+      return false;
+    }
+    try {
+      raw.propose(command);
+    } catch (ProposalDroppedException e) {
+      return false;
+    }
+    drain();
+    return true;
   }
 
   /** Proposes a membership change; false if this node cannot now. */
@@ -325,6 +344,7 @@ final class SimNode {
     stateMachine.restore(s.metadata().index(), s.metadata().confState(), s.data());
     cluster.invariants().snapshotInstalled(id, s.metadata().index(), s.metadata().term(), stateMachine.digest());
     appliedSinceSnapshot = 0;
+    snapshotsInstalled++;
     // Proposals at or below the snapshot were decided without us seeing them: let their clients
     // time out rather than guess.
     proposals.keySet().removeIf(i -> i <= s.metadata().index());
