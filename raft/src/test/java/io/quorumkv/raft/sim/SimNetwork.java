@@ -45,16 +45,23 @@ public final class SimNetwork {
   private final EventQueue events;
   private final SplittableRandom random;
   private final Consumer<Message> deliver;
+  private final Consumer<Message> cutOff;
   /** Cut directed links, encoded by {@link #link}. */
   private final Set<Long> cut = new HashSet<>();
   private Faults faults = Faults.NONE;
   private long sent;
   private long dropped;
 
-  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver) {
+  /**
+   * @param deliver called with each message that arrives
+   * @param cutOff  called with each message lost to a cut link, as a transport would report a
+   *                failed connection (random drops are silent)
+   */
+  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver, Consumer<Message> cutOff) {
     this.events = events;
     this.random = random;
     this.deliver = deliver;
+    this.cutOff = cutOff;
   }
 
   private static long link(long from, long to) {
@@ -143,6 +150,7 @@ public final class SimNetwork {
       events.after(delay, () -> {
         if (isCut(m.from(), m.to())) {
           dropped++;
+          cutOff.accept(m);
         } else {
           deliver.accept(m);
         }

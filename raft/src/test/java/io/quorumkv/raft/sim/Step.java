@@ -43,6 +43,7 @@ sealed interface Step {
       case "promote" -> new Promote(wait, Integer.parseInt(arg));
       case "remove" -> new Remove(wait, Integer.parseInt(arg));
       case "remove-leader" -> new RemoveLeader(wait);
+      case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -196,11 +197,13 @@ sealed interface Step {
     }
   }
 
-  /** Removes a member. */
+  /** Removes a member unless it leads now ({@link RemoveLeader} does that). */
   record Remove(int waitMillis, int node) implements Step {
     @Override
     public void apply(SimCluster cluster) {
-      cluster.remove(node);
+      if (cluster.leader().orElse(0) != node) {
+        cluster.remove(node);
+      }
     }
 
     @Override
@@ -219,6 +222,19 @@ sealed interface Step {
     @Override
     public String encode() {
       return waitMillis + ":remove-leader";
+    }
+  }
+
+  /** Asks the current leader to hand leadership to a node (thesis §3.10). */
+  record TransferLeader(int waitMillis, int node) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      cluster.transferLeadership(node);
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":transfer:" + node;
     }
   }
 }
