@@ -44,9 +44,10 @@ class SimProperties {
   @Provide
   Arbitrary<Schedule> faultSchedules() {
     return Arbitraries.of(3, 5).flatMap(voters -> Combinators.combine(
+            messageBytes(),
             Arbitraries.longs(),
             faultStep(voters).list().ofMaxSize(STEPS))
-        .as((seed, steps) -> new Schedule(voters, 0, 0, seed, steps)));
+        .as((bytes, seed, steps) -> new Schedule(voters, 0, 0, bytes, seed, steps)));
   }
 
   /**
@@ -66,10 +67,11 @@ class SimProperties {
         Tuple.of(1, Combinators.combine(waits(), nodes(1, all)).as(Step.Remove::new)),
         Tuple.of(REMOVE_LEADER ? 1 : 0, waits().map(Step.RemoveLeader::new)));
     return Combinators.combine(
-            Arbitraries.longs(),
             Arbitraries.integers().between(5, 30),
+            messageBytes(),
+            Arbitraries.longs(),
             step.list().ofMaxSize(STEPS))
-        .as((seed, every, steps) -> new Schedule(voters, all - voters, every, seed, steps));
+        .as((every, bytes, seed, steps) -> new Schedule(voters, all - voters, every, bytes, seed, steps));
   }
 
   /** Faults among nodes {@code 1..n}. */
@@ -84,9 +86,15 @@ class SimProperties {
         Tuple.of(2, Combinators.combine(waits(), node).as(Step.Crash::new)),
         Tuple.of(2, waits().map(Step.CrashLeader::new)),
         Tuple.of(1, Combinators.combine(waits(), node).as(Step.TransferLeader::new)),
+        Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(1, 8)).as(Step.LeaderChurn::new)),
         Tuple.of(3, Combinators.combine(waits(), node).as(Step.Restart::new)),
         Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(0, 30),
             Arbitraries.integers().between(0, 20), Arbitraries.integers().between(1, 30)).as(Step.Faults::new)));
+  }
+
+  /** Batching limit: 1 byte sends one entry per AppendEntries. */
+  static Arbitrary<Long> messageBytes() {
+    return Arbitraries.of(1L, 100L, 2048L, 65536L);
   }
 
   static Arbitrary<Integer> waits() {

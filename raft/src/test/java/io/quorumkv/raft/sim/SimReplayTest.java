@@ -42,8 +42,7 @@ class SimReplayTest {
       for (int i = 0; i < schedule.steps().size() && !shrunk; i++) {
         List<Step> fewer = new ArrayList<>(schedule.steps());
         fewer.remove(i);
-        Schedule candidate = new Schedule(schedule.voters(), schedule.spares(), schedule.snapshotEvery(),
-            schedule.seed(), fewer);
+        Schedule candidate = schedule.withSteps(fewer);
         if (failure.equals(failure(candidate))) {
           schedule = candidate;
           shrunk = true;
@@ -53,15 +52,18 @@ class SimReplayTest {
     return schedule;
   }
 
-  /** The first line of the run's failure (what broke, without counters), or null if it passes. */
+  /**
+   * What kind of failure the run ends in (the text before the first colon, e.g. "log matching" or
+   * "liveness"), or null if it passes.
+   */
   private static String failure(Schedule schedule) {
     try {
       SimRunner.run(schedule);
       return null;
     } catch (AssertionError e) {
-      String first = e.getMessage().lines().findFirst().orElse("");
-      int at = first.indexOf(" (at virtual time");
-      return at < 0 ? first : first.substring(0, at);
+      String message = String.valueOf(e.getMessage()).strip();
+      int colon = message.indexOf(':');
+      return colon < 0 ? message : message.substring(0, colon);
     }
   }
 }

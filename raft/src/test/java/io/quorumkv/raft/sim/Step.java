@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.TreeSet;
 
 /**
@@ -44,6 +45,7 @@ sealed interface Step {
       case "remove" -> new Remove(wait, Integer.parseInt(arg));
       case "remove-leader" -> new RemoveLeader(wait);
       case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
+      case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -235,6 +237,40 @@ sealed interface Step {
     @Override
     public String encode() {
       return waitMillis + ":transfer:" + node;
+    }
+  }
+
+  /**
+   * Leaders come and go fast: {@code rounds} times, after 1–60 ms, restart one crashed node and
+   * then crash or isolate whoever leads. Short-lived leaders leave entries of several terms on
+   * minorities, the situation of the paper's figure 8.
+   */
+  record LeaderChurn(int waitMillis, int rounds) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      SplittableRandom r = cluster.choices();
+      for (int i = 0; i < rounds; i++) {
+        cluster.runFor(1_000 + r.nextLong(60_000));
+        List<Long> down = new ArrayList<>();
+        for (long id : cluster.nodeIds()) {
+          if (!cluster.isUp(id)) {
+            down.add(id);
+          }
+        }
+        if (!down.isEmpty()) {
+          cluster.restart(down.get(r.nextInt(down.size())));
+        }
+        if (r.nextBoolean()) {
+          cluster.leader().ifPresent(cluster::crash);
+        } else {
+          new IsolateLeader(0).apply(cluster);
+        }
+      }
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":churn:" + rounds;
     }
   }
 }
