@@ -71,7 +71,7 @@ final class RocksBackend implements Backend {
    */
   private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
   private volatile boolean closed;
-  /** Whether an unsynced write may be in the WAL's page cache only; close() syncs it then. */
+  /** Whether any unsynced write was made; close() then syncs the WAL (a clean shutdown). */
   private volatile boolean unsyncedWrites;
 
   /** Opens the engine over {@code dir}: lock, META check, database, snapshot files. */
@@ -296,7 +296,9 @@ final class RocksBackend implements Backend {
     guarded(() -> {
       try {
         db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
-        unsyncedWrites = !sync;
+        if (!sync) {
+          unsyncedWrites = true;
+        }
         return null;
       } catch (RocksDBException e) {
         throw new StorageException(
