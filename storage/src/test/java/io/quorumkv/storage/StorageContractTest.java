@@ -504,6 +504,25 @@ abstract class StorageContractTest {
   }
 
   @Test
+  void aSnapshotNotAheadOfTheStateMachineIsNotInstalled() {
+    StorageEngine leader = open();
+    Snapshot snap = applyAndSnapshot(leader, 20);
+    StorageEngine follower = track(openOtherNode(StorageOptions.defaults(2)));
+    follower.log(G).append(entries(1, 25, 1));
+    follower.stateMachine(G).apply(25, 1, List.of(KvMutation.put(b("newer"), b("x"))));
+    try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
+        SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
+      while (!sink.isComplete()) {
+        sink.write(src.chunk(sink.nextOffset()));
+      }
+      assertThrows(IllegalStateException.class, sink::install);
+    }
+    assertEquals(25, follower.stateMachine(G).appliedIndex());
+    assertTrue(follower.stateMachine(G).get(b("newer")).isPresent());
+    assertEquals(25, follower.log(G).lastIndex());
+  }
+
+  @Test
   void aPayloadNoLongerHeldIsUnavailable() {
     StorageEngine e = open();
     Snapshot first = applyAndSnapshot(e, 5);
