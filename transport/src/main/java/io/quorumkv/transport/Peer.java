@@ -142,7 +142,8 @@ final class Peer {
         continue;
       }
       RaftOut rm = (RaftOut) o;
-      int size = batch.sizeOf(rm);
+      com.google.protobuf.MessageLite encoded = encode(rm);
+      int size = CodedOutputStream.computeMessageSize(1, encoded);
       if (size > budget) {
         counters.droppedTooLarge.increment();
         log.warn("{}: dropped a {} of {} bytes for node {}: frames are limited to {} bytes",
@@ -154,7 +155,7 @@ final class Peer {
         batch.writeTo(ch);
         batch = new Batch();
       }
-      batch.add(rm, size);
+      batch.add(encoded, size);
     }
     batch.writeTo(ch);
     ch.flush();
@@ -163,39 +164,31 @@ final class Peer {
     } // else: unwritable; Session.onWritable drains again
   }
 
+  /** A message in its wire form: heartbeats in the compact per-group form, others whole. */
+  private static com.google.protobuf.MessageLite encode(RaftOut rm) {
+    if (rm.m instanceof Message.Heartbeat h) {
+      return RaftCodec.toProto(rm.groupId, h);
+    } else if (rm.m instanceof Message.HeartbeatResponse r) {
+      return RaftCodec.toProto(rm.groupId, r);
+    }
+    return GroupMessage.newBuilder().setGroupId(rm.groupId).setMessage(RaftCodec.toProto(rm.m))
+        .build();
+  }
+
   /** The frame being filled by one drain. */
   private final class Batch {
     private final RaftBatch.Builder frame = RaftBatch.newBuilder();
-    private final List<GroupMessage> messages = new ArrayList<>();
     private final HeartbeatBatch.Builder heartbeats = HeartbeatBatch.newBuilder();
-    private Object encoded;
     int bytes;
     int count;
 
-    /** Encodes the message (kept for {@link #add}) and returns its size in the batch. */
-    int sizeOf(RaftOut rm) {
-      if (rm.m instanceof Message.Heartbeat h) {
-        GroupHeartbeat g = RaftCodec.toProto(rm.groupId, h);
-        encoded = g;
-        return CodedOutputStream.computeMessageSize(1, g);
-      } else if (rm.m instanceof Message.HeartbeatResponse r) {
-        GroupHeartbeatResponse g = RaftCodec.toProto(rm.groupId, r);
-        encoded = g;
-        return CodedOutputStream.computeMessageSize(2, g);
-      }
-      GroupMessage g = GroupMessage.newBuilder().setGroupId(rm.groupId)
-          .setMessage(RaftCodec.toProto(rm.m)).build();
-      encoded = g;
-      return CodedOutputStream.computeMessageSize(1, g);
-    }
-
-    void add(RaftOut rm, int size) {
+    void add(com.google.protobuf.MessageLite encoded, int size) {
       if (encoded instanceof GroupHeartbeat g) {
         heartbeats.addHeartbeats(g);
       } else if (encoded instanceof GroupHeartbeatResponse g) {
         heartbeats.addResponses(g);
       } else {
-        messages.add((GroupMessage) encoded);
+        frame.addMessages((GroupMessage) encoded);
       }
       bytes += size;
       count++;
@@ -205,7 +198,6 @@ final class Peer {
       if (count == 0) {
         return;
       }
-      frame.addAllMessages(messages);
       if (heartbeats.getHeartbeatsCount() + heartbeats.getResponsesCount() > 0) {
         frame.setHeartbeats(heartbeats);
         counters.heartbeatFrames.increment();

@@ -87,6 +87,30 @@ class NettyTransportTest {
   }
 
   @Test
+  void aDrainLargerThanOneFrameIsSplitAcrossFrames() throws Exception {
+    try (NettyNodes c = new NettyNodes(2, b -> b.maxFrameBytes(64 * 1024)
+        .snapshotFlow(32 * 1024, 4, Duration.ofSeconds(5))).startAll()) {
+      NettyTransport a = c.node(1);
+      byte[] data = new byte[4096];
+      // 100 appends of 4 KiB queued in one event-loop task: one drain, at least 7 frames.
+      a.peer(2).loop.submit(() -> {
+        for (int i = 0; i < 100; i++) {
+          a.send(2, i, new Message.AppendEntries(1, 2, 1, i, 1,
+              List.of(Entry.normal(i + 1, 1, data)), 0));
+        }
+        a.send(2, 0, new Message.AppendEntries(1, 2, 1, 0, 1,
+            List.of(Entry.normal(1, 1, new byte[100_000])), 0)); // cannot fit: dropped
+      }).get(10, TimeUnit.SECONDS);
+      for (int i = 0; i < 100; i++) {
+        Message.AppendEntries m = (Message.AppendEntries) c.take(2).message();
+        assertEquals(i, m.prevLogIndex());
+      }
+      assertEquals(1, a.metrics().droppedTooLarge());
+      assertEquals(100, a.metrics().messagesSent());
+    }
+  }
+
+  @Test
   void requestsAreAnsweredFailedOrTimedOut() throws Exception {
     try (NettyNodes c = new NettyNodes(2).startAll()) {
       c.node(2).setRequestHandler((from, payload) -> {
