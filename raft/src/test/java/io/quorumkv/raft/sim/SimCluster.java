@@ -167,6 +167,15 @@ public final class SimCluster {
     }
   }
 
+  /** Stops node {@code id}'s process for {@code micros} (a long GC pause); then it carries on. */
+  public void pause(long id, long micros) {
+    SimNode n = nodes.get(id);
+    if (n != null && n.isUp()) {
+      history.nemesis("pause", id + " for " + micros / 1000 + "ms");
+      n.pause(micros);
+    }
+  }
+
   /** Restarts every crashed node. */
   public void restartAll() {
     for (long id : nodes.keySet()) {
