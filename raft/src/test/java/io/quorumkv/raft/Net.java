@@ -31,12 +31,15 @@ final class Net {
     final List<ReadState> readStates = new ArrayList<>();
     final List<Ready> readies = new ArrayList<>();
     long appliedIndex;
+    /** The membership as of {@link #appliedIndex}, as the driver applied it. */
+    ConfState confState;
 
     Node(long id, RaftConfig config, MemoryStorage storage) {
       this.id = id;
       this.config = config;
       this.storage = storage;
       this.raw = new RawNode(config, storage);
+      this.confState = storage.initialState().confState();
     }
 
     Status status() {
@@ -57,7 +60,7 @@ final class Net {
 
     /** Takes a snapshot of the applied state and compacts the log up to it. */
     void snapshotAndCompact() {
-      storage.createSnapshot(appliedIndex, raw.status().confState(),
+      storage.createSnapshot(appliedIndex, confState,
           String.join("\n", state).getBytes(StandardCharsets.UTF_8));
       storage.compact(appliedIndex);
     }
@@ -83,19 +86,37 @@ final class Net {
 
   /** A group of voters {@code 1..n}, with the given tweaks to the default test configuration. */
   static Net of(int n, Consumer<RaftConfig.Builder> tweak) {
+    return of(n, 7919, tweak);
+  }
+
+  /** Like {@link #of(int, Consumer)}, with node {@code i} seeded by {@code seed * i}. */
+  static Net of(int n, long seed, Consumer<RaftConfig.Builder> tweak) {
     Net net = new Net();
     Set<Long> voters = new HashSet<>();
     for (long i = 1; i <= n; i++) {
       voters.add(i);
     }
     for (long i = 1; i <= n; i++) {
-      net.add(i, new MemoryStorage(ConfState.ofVoters(voters)), tweak);
+      long id = i;
+      net.add(i, new MemoryStorage(ConfState.ofVoters(voters)),
+          b -> tweak.accept(b.random(new SplittableRandom(seed * id))));
     }
     return net;
   }
 
   static Net of(int n) {
     return of(n, b -> { });
+  }
+
+  /**
+   * The storage of a member of a group of {@code voters} that has run before but has an empty log
+   * (term 1): unlike a brand-new member it writes no bootstrap entries, so hand-driven tests
+   * start from index 0.
+   */
+  static MemoryStorage emptyLog(long... voters) {
+    MemoryStorage s = MemoryStorage.withVoters(voters);
+    s.setHardState(new HardState(1, RaftConfig.NONE, 0));
+    return s;
   }
 
   /** The default test configuration: election 10 ticks, heartbeat 1, seeded by id. */
@@ -146,6 +167,7 @@ final class Net {
           n.state.addAll(Arrays.asList(data.split("\n")));
         }
         n.appliedIndex = s.metadata().index();
+        n.confState = s.metadata().confState();
       });
       n.storage.append(rd.entries());
       rd.hardState().ifPresent(n.storage::setHardState);
@@ -155,7 +177,8 @@ final class Net {
       sent.addAll(rd.messagesAfterPersist());
       for (Entry e : rd.committedEntries()) {
         if (e.type() == EntryType.CONF_CHANGE) {
-          n.storage.setConfState(n.raw.applyConfChange(ConfChange.decode(e.data())));
+          n.confState = n.raw.applyConfChange(ConfChange.decode(e.data()));
+          n.storage.setConfState(n.confState);
         } else if (e.data().length > 0) {
           n.state.add(new String(e.data(), StandardCharsets.UTF_8));
         }
