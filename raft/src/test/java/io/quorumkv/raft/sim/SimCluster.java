@@ -249,9 +249,8 @@ public final class SimCluster {
   }
 
   /**
-   * Starts spare node {@code id} (empty, outside the group) and proposes it as a learner.
-   *
-   * <p>A new member must start from a snapshot, see {@link SimNode}'s handling of conf changes.
+   * Starts spare node {@code id} (empty, outside the group) and proposes it as a learner. It
+   * learns the membership by replaying the log from the bootstrap entries, or from a snapshot.
    */
   public boolean addLearner(long id) {
     SimNode n = nodes.get(id);

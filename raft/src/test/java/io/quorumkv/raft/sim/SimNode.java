@@ -402,16 +402,13 @@ final class SimNode {
     if (committed.isEmpty()) {
       return;
     }
-    boolean memberAdded = false;
     for (Entry e : committed) {
       if (e.index() <= stateMachine.applied()) {
         continue; // covered by a snapshot installed meanwhile
       }
       ClientRequest waiting = proposals.remove(e.index());
       if (e.type() == EntryType.CONF_CHANGE) {
-        ConfState before = stateMachine.confState();
         ConfState cs = raw.applyConfChange(ConfChange.decode(e.data()));
-        memberAdded |= !members(before).containsAll(members(cs));
         stateMachine.applyConfState(e.index(), cs);
         storage.setConfState(cs);
         cluster.confChangeApplied(id, e.index(), cs);
@@ -433,23 +430,7 @@ final class SimNode {
       appliedSinceSnapshot++;
     }
     raw.applied(stateMachine.applied());
-    if (memberAdded) {
-      // The group was bootstrapped from a ConfState in storage, not from conf change entries in
-      // the log (as etcd does), so a new member cannot learn the membership by replaying the log
-      // from index 1: it must start from a snapshot, which carries the membership. Compacting
-      // everything applied makes whichever node leads send one.
-      snapshotAndCompact(0);
-    } else {
-      maybeCompact();
-    }
-  }
-
-  private static java.util.Set<Long> members(ConfState cs) {
-    java.util.Set<Long> all = new java.util.HashSet<>(cs.voters());
-    all.addAll(cs.learners());
-    all.addAll(cs.votersOutgoing());
-    all.addAll(cs.learnersNext());
-    return all;
+    maybeCompact();
   }
 
   private void maybeCompact() {
@@ -463,7 +444,7 @@ final class SimNode {
    * Snapshots the applied state and compacts the log behind it, keeping {@code keep} entries;
    * false if nothing was applied since the last snapshot.
    */
-  boolean snapshotAndCompact(int keep) {
+  private boolean snapshotAndCompact(int keep) {
     long index = stateMachine.applied();
     if (index <= storage.snapshot().metadata().index()) {
       return false;
