@@ -29,7 +29,7 @@ final class Codec {
     w.u8(FORMAT).i64(stamped.stampMillis());
     Command cmd = stamped.command();
     if (cmd instanceof Command.Write c) {
-      w.u8(1).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow()).bool(c.retry());
+      w.u8(1).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow());
       writeOp(w, c.op());
     } else if (cmd instanceof Command.Split c) {
       w.u8(2).bytes(c.splitKey()).i64(c.newPartitionId());
@@ -45,7 +45,7 @@ final class Codec {
     long stamp = r.i64();
     int tag = r.u8();
     Command c = switch (tag) {
-      case 1 -> new Command.Write(r.i64(), r.i64(), r.i64(), r.bool(), readOp(r));
+      case 1 -> new Command.Write(r.i64(), r.i64(), r.i64(), readOp(r));
       case 2 -> new Command.Split(r.bytes(), r.i64());
       case 3 -> new Command.CheckHash();
       default -> throw r.bad("unknown command tag " + tag);
@@ -124,7 +124,7 @@ final class Codec {
     } else if (request instanceof KvRequest.Scan s) {
       w.u8(2).bytes(s.from()).bytes(s.to()).i32(s.limit()).u8(s.consistency().ordinal());
     } else if (request instanceof KvRequest.Write c) {
-      w.u8(3).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow()).bool(c.retry());
+      w.u8(3).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow());
       writeOp(w, c.op());
     } else if (request instanceof KvRequest.Status) {
       w.u8(4);
@@ -143,7 +143,7 @@ final class Codec {
     return switch (tag) {
       case 1 -> new KvRequest.Get(r.bytes(), r.consistency());
       case 2 -> new KvRequest.Scan(r.bytes(), r.bytes(), r.i32(), r.consistency());
-      case 3 -> new KvRequest.Write(r.i64(), r.i64(), r.i64(), r.bool(), readOp(r));
+      case 3 -> new KvRequest.Write(r.i64(), r.i64(), r.i64(), readOp(r));
       case 4 -> new KvRequest.Status();
       case 5 -> new KvRequest.Admin(readAdmin(r));
       case 6 -> {

@@ -13,7 +13,7 @@ sealed interface Command {
   /**
    * A client write, deduplicated by session ({@link KvRequest.Write} explains the fields).
    */
-  record Write(long clientId, long seq, long ackedBelow, boolean retry, WriteOp op) implements Command {
+  record Write(long clientId, long seq, long ackedBelow, WriteOp op) implements Command {
     public Write {
       Objects.requireNonNull(op, "op");
     }

@@ -139,7 +139,7 @@ final class KvFrontend {
     LongFunction<KvRequest> request = attempt -> {
       Long lowest = outstanding.isEmpty() ? null : outstanding.first();
       long ackedBelow = lowest == null ? seq : Math.min(lowest, seq);
-      return new KvRequest.Write(clientId, seq, ackedBelow, attempt > 1, op);
+      return new KvRequest.Write(clientId, seq, ackedBelow, op);
     };
     CompletableFuture<Boolean> f = call(request, timeout, true, r -> ((KvResponse.Written) r).result());
     f.whenComplete((r, e) -> outstanding.remove(seq));

@@ -32,12 +32,9 @@ sealed interface KvRequest {
    * @param seq        the call's sequence number in the session, the same for every retry
    * @param ackedBelow every sequence number below it has been answered to the caller, so the
    *                   state machine may forget their results
-   * @param retry      whether an earlier attempt of the same call may have been proposed: a
-   *                   retry never creates a session, so a write whose session expired fails
-   *                   instead of applying twice
    * @param op         what to do
    */
-  record Write(long clientId, long seq, long ackedBelow, boolean retry, WriteOp op) implements KvRequest {
+  record Write(long clientId, long seq, long ackedBelow, WriteOp op) implements KvRequest {
     public Write {
       Objects.requireNonNull(op, "op");
     }
