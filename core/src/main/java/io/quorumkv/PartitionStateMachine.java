@@ -35,6 +35,7 @@ final class PartitionStateMachine {
   private static final byte[] META_SPAN = meta("span");
   private static final byte[] META_LOG_TIME = meta("logtime");
   private static final byte[] META_HASH = meta("hash");
+  private static final byte[] META_ADDRESS_PREFIX = meta("addr");
 
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
@@ -202,12 +203,40 @@ final class PartitionStateMachine {
     return hash(index);
   }
 
-  /** Records a membership change entry: the state machine keeps the membership with its state. */
-  void applyConfChange(long index, long term, ConfState confState) {
+  /**
+   * Records a membership change entry: the state machine keeps the membership with its state,
+   * and the members' addresses (carried in the change's context) so that a restarted node, or one
+   * that received a snapshot, can reach members added after it started.
+   */
+  void applyConfChange(long index, long term, ConfState confState, io.quorumkv.raft.ConfChange change) {
     checkOrder(index);
     pendingIndex = index;
     pendingTerm = term;
     pendingConf = confState;
+    for (io.quorumkv.raft.ConfChange.Single c : change.changes()) {
+      if (c.type() == io.quorumkv.raft.ConfChangeType.REMOVE) {
+        stage(new PartitionStore.Mutation.Delete(addressKey(c.nodeId())));
+      } else if (change.context().length > 0) {
+        stage(new PartitionStore.Mutation.Put(addressKey(c.nodeId()), change.context()));
+      }
+    }
+  }
+
+  /** Member addresses recorded by applied membership changes (flushed state). */
+  Map<Long, String> memberAddresses() {
+    byte[] prefix = META_ADDRESS_PREFIX;
+    byte[] end = prefix.clone();
+    end[end.length - 1]++;
+    Map<Long, String> out = new HashMap<>();
+    for (KeyValue kv : store.scan(prefix, end, Integer.MAX_VALUE)) {
+      Codec.Reader r = new Codec.Reader(Arrays.copyOfRange(kv.key(), prefix.length, kv.key().length), "address key");
+      out.put(r.i64(), new String(kv.value(), StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  private static byte[] addressKey(long nodeId) {
+    return new Codec.Writer().u8(META).str("addr").i64(nodeId).toArray();
   }
 
   /** Makes everything applied so far durable, in one atomic commit. */
