@@ -26,8 +26,10 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -73,6 +75,7 @@ public final class NettyTransport implements RaftTransport {
   private final Optional<SslContext> clientTls;
   private final ExecutorService snapshotIo;
   private final SnapshotInbox inbox;
+  private final Set<SnapshotSender> senders = ConcurrentHashMap.newKeySet();
   private volatile MessageHandler messageHandler = (from, group, m) -> {};
   private volatile RequestHandler requestHandler = (from, payload) ->
       CompletableFuture.failedFuture(new IllegalStateException("no request handler on this node"));
@@ -219,7 +222,14 @@ public final class NettyTransport implements RaftTransport {
           closed ? TransportException.Reason.CLOSED : TransportException.Reason.UNREACHABLE,
           closed ? "transport closed" : "node " + toNode + " is not a known peer"));
     }
-    return new SnapshotSender(this, peer, groupId, message, source).start();
+    SnapshotSender sender = new SnapshotSender(this, peer, groupId, message, source);
+    senders.add(sender);
+    CompletableFuture<Void> result = sender.start();
+    result.whenComplete((ok, error) -> senders.remove(sender));
+    if (closed) {
+      sender.abort(); // close() may have run before the sender was registered
+    }
+    return result;
   }
 
   @Override
@@ -249,6 +259,7 @@ public final class NettyTransport implements RaftTransport {
     }
     channels.close().awaitUninterruptibly();
     peers.values().forEach(Peer::failPending);
+    senders.forEach(SnapshotSender::abort);
     inbox.abortAll();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     snapshotIo.shutdownNow();

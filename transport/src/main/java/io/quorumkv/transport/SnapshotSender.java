@@ -95,6 +95,10 @@ final class SnapshotSender implements Session {
         return;
       }
     }
+    if (transport.isClosed()) {
+      abort();
+      return;
+    }
     Bootstrap b = new Bootstrap().group(peer.loop).channel(Wire.channelClass())
         .handler(new ChannelInitializer<Channel>() {
           @Override
@@ -281,6 +285,11 @@ final class SnapshotSender implements Session {
     } else {
       pump(); // in case a fault rule stopped it and has been lifted
     }
+  }
+
+  /** The transport is closing. */
+  void abort() {
+    fail(TransportException.Reason.CLOSED, "transport closed");
   }
 
   private void fail(TransportException.Reason reason, String why) {
