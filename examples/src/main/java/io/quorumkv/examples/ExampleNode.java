@@ -158,7 +158,15 @@ public final class ExampleNode implements Callable<Integer> {
       LOG.info("node {}: metrics on http://127.0.0.1:{}/metrics, probes /health and /ready", id, http.port());
     }
     long t0 = System.nanoTime();
-    node.start();
+    try {
+      node.start();
+    } catch (RuntimeException e) {
+      node.close();
+      if (http != null) {
+        http.close();
+      }
+      throw e;
+    }
     serving.set(true);
     LOG.info("node {}: started in {} ms", id, (System.nanoTime() - t0) / 1_000_000);
 
