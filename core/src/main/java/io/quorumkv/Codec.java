@@ -131,10 +131,27 @@ final class Codec {
     } else if (request instanceof KvRequest.Admin a) {
       w.u8(5);
       writeAdmin(w, a.op());
-    } else {
-      KvRequest.ForPartition f = (KvRequest.ForPartition) request;
+    } else if (request instanceof KvRequest.ForPartition f) {
       w.u8(6).i64(f.partitionId());
       writeRequest(w, f.inner());
+    } else {
+      KvRequest.Group g = (KvRequest.Group) request;
+      w.u8(7).i64(g.partitionId());
+      KvRequest.GroupCommand c = g.command();
+      if (c instanceof KvRequest.GroupCommand.ReadIndex) {
+        w.u8(1);
+      } else if (c instanceof KvRequest.GroupCommand.TransferLeader t) {
+        w.u8(2).i64(t.toNode());
+      } else if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
+        w.u8(3).u8(m.type().ordinal()).i64(m.nodeId()).str(m.address());
+      } else if (c instanceof KvRequest.GroupCommand.Split sp) {
+        w.u8(4).bytes(sp.splitKey()).i64(sp.newPartitionId());
+      } else if (c instanceof KvRequest.GroupCommand.CheckHash) {
+        w.u8(5);
+      } else {
+        KvRequest.GroupCommand.ReportHash h = (KvRequest.GroupCommand.ReportHash) c;
+        w.u8(6).i64(h.index()).i64(h.hash()).i64(h.fromNode());
+      }
     }
   }
 
@@ -153,6 +170,26 @@ final class Codec {
           throw r.bad("nested forwarded request");
         }
         yield new KvRequest.ForPartition(p, readRequest(r));
+      }
+      case 7 -> {
+        long p = r.i64();
+        int t = r.u8();
+        KvRequest.GroupCommand c = switch (t) {
+          case 1 -> new KvRequest.GroupCommand.ReadIndex();
+          case 2 -> new KvRequest.GroupCommand.TransferLeader(r.i64());
+          case 3 -> {
+            int type = r.u8();
+            if (type >= io.quorumkv.raft.ConfChangeType.values().length) {
+              throw r.bad("unknown change type " + type);
+            }
+            yield new KvRequest.GroupCommand.ChangeMember(io.quorumkv.raft.ConfChangeType.values()[type], r.i64(), r.str());
+          }
+          case 4 -> new KvRequest.GroupCommand.Split(r.bytes(), r.i64());
+          case 5 -> new KvRequest.GroupCommand.CheckHash();
+          case 6 -> new KvRequest.GroupCommand.ReportHash(r.i64(), r.i64(), r.i64());
+          default -> throw r.bad("unknown group command " + t);
+        };
+        yield new KvRequest.Group(p, c);
       }
       default -> throw r.bad("unknown request tag " + tag);
     };

@@ -72,6 +72,18 @@ public final class KvNode implements KvStore, KvAdmin, AutoCloseable {
   @Override
   public void close() {
     runtime.close();
+    frontend.closeAll("node " + config.nodeId() + " was closed");
+  }
+
+  /** Stops at once, without handing leaderships away: a crash, for tests. */
+  void crash() {
+    runtime.crash();
+    frontend.closeAll("node " + config.nodeId() + " crashed");
+  }
+
+  /** The node's internals, for tests. */
+  NodeRuntime runtime() {
+    return runtime;
   }
 
   /** The configuration this node was built with. */

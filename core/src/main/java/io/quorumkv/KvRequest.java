@@ -62,4 +62,48 @@ sealed interface KvRequest {
       }
     }
   }
+
+  /**
+   * A command for the leader of one partition, sent by a node that routed it; the receiver
+   * executes it if it leads the partition and answers {@link KvResponse.Code#NOT_LEADER}
+   * otherwise. Answered with {@link KvResponse.AdminDone}.
+   */
+  record Group(long partitionId, GroupCommand command) implements KvRequest {
+    public Group {
+      Objects.requireNonNull(command, "command");
+    }
+  }
+
+  /** What a {@link Group} request asks a partition's leader. */
+  sealed interface GroupCommand {
+    /** A clock-free read index, for a follower read: answered with the index. */
+    record ReadIndex() implements GroupCommand {}
+
+    /** Hand leadership to {@code toNode} and answer once it leads. */
+    record TransferLeader(long toNode) implements GroupCommand {}
+
+    /**
+     * A one-member change. An {@code ADD_VOTER} of a member that is not caught up waits until it
+     * is; a change already in effect is a no-op, so retrying is safe.
+     */
+    record ChangeMember(io.quorumkv.raft.ConfChangeType type, long nodeId, String address) implements GroupCommand {
+      public ChangeMember {
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(address, "address");
+      }
+    }
+
+    /** Split at {@code splitKey}; the new partition gets {@code newPartitionId}. */
+    record Split(byte[] splitKey, long newPartitionId) implements GroupCommand {
+      public Split {
+        Objects.requireNonNull(splitKey, "splitKey");
+      }
+    }
+
+    /** Propose a replica-hash check entry. */
+    record CheckHash() implements GroupCommand {}
+
+    /** A follower's replica hash at {@code index}, for the leader to compare with its own. */
+    record ReportHash(long index, long hash, long fromNode) implements GroupCommand {}
+  }
 }

@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.quorumkv.raft.ConfState;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -50,7 +51,11 @@ final class MemoryPartitionStore implements PartitionStore {
   }
 
   @Override
-  public synchronized void commit(List<Mutation> mutations, long appliedIndex) {
+  public synchronized void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm,
+      ConfState confState) {
+    if (appliedIndex <= applied) {
+      throw new IllegalArgumentException("index " + appliedIndex + " is not after " + applied);
+    }
     for (Mutation m : mutations) {
       if (m instanceof Mutation.Put p) {
         data.put(p.key(), p.value());

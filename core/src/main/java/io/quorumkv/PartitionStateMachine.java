@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.quorumkv.raft.ConfState;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -34,6 +35,7 @@ final class PartitionStateMachine {
   private static final byte[] META_SPAN = meta("span");
   private static final byte[] META_LOG_TIME = meta("logtime");
   private static final byte[] META_HASH = meta("hash");
+  private static final byte[] META_ADDRESS_PREFIX = meta("addr");
 
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
@@ -49,6 +51,9 @@ final class PartitionStateMachine {
   private volatile KeySpan span;
   private long logTime;
   private long pendingIndex;
+  private long pendingTerm;
+  private ConfState pendingConf;
+  private boolean spanUnwritten;
   private volatile ReplicaHash lastHash;
 
   /** What applying one entry produced. */
@@ -99,14 +104,12 @@ final class PartitionStateMachine {
    * Opens the state machine over {@code store}, recovering span, log time and sessions from it;
    * a store that has never been written gets {@code initialSpan}.
    */
-  static PartitionStateMachine open(long partitionId, PartitionStore store, long sessionTimeoutMillis,
-      KeySpan initialSpan) {
+  static PartitionStateMachine open(long partitionId, PartitionStore store, long appliedTerm,
+      long sessionTimeoutMillis, KeySpan initialSpan) {
     PartitionStateMachine sm = new PartitionStateMachine(partitionId, store, sessionTimeoutMillis);
     Optional<byte[]> storedSpan = store.get(META_SPAN);
     sm.span = storedSpan.map(PartitionStateMachine::decodeSpan).orElse(initialSpan);
-    if (storedSpan.isEmpty()) {
-      sm.stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(initialSpan)));
-    }
+    sm.spanUnwritten = storedSpan.isEmpty();
     sm.logTime = store.get(META_LOG_TIME).map(PartitionStateMachine::decodeLong).orElse(0L);
     sm.lastHash = store.get(META_HASH).map(b -> {
       Codec.Reader r = new Codec.Reader(b, "replica hash");
@@ -116,6 +119,7 @@ final class PartitionStateMachine {
       sm.sessions.put(decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length)), Session.decode(kv.value()));
     }
     sm.pendingIndex = store.appliedIndex();
+    sm.pendingTerm = appliedTerm;
     return sm;
   }
 
@@ -168,14 +172,23 @@ final class PartitionStateMachine {
 
   // ---- apply ----
 
-  /** Applies a normal entry; {@code data} empty is a leader's no-op. */
-  Outcome apply(long index, byte[] data) {
+  /** Applies a normal entry of term {@code term}; {@code data} empty is a leader's no-op. */
+  Outcome apply(long index, long term, byte[] data) {
     checkOrder(index);
+    Command.Stamped stamped = data.length == 0 ? null : Codec.decodeCommand(data);
+    if (stamped != null && !(stamped.command() instanceof Command.Write)) {
+      // Splits and hashes read the store directly: make the batch so far durable first.
+      commitPrefix();
+    }
     pendingIndex = index;
-    if (data.length == 0) {
+    pendingTerm = term;
+    if (spanUnwritten) {
+      spanUnwritten = false;
+      stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(span)));
+    }
+    if (stamped == null) {
       return new Outcome.None();
     }
-    Command.Stamped stamped = Codec.decodeCommand(data);
     if (stamped.stampMillis() > logTime) {
       logTime = stamped.stampMillis();
       stage(new PartitionStore.Mutation.Put(META_LOG_TIME, encodeLong(logTime)));
@@ -185,25 +198,61 @@ final class PartitionStateMachine {
       return write(w);
     }
     if (c instanceof Command.Split s) {
-      return split(index, s);
+      return split(s);
     }
     return hash(index);
   }
 
-  /** Records an entry that carries nothing for the state machine (a membership change). */
-  void skip(long index) {
+  /**
+   * Records a membership change entry: the state machine keeps the membership with its state,
+   * and the members' addresses (carried in the change's context) so that a restarted node, or one
+   * that received a snapshot, can reach members added after it started.
+   */
+  void applyConfChange(long index, long term, ConfState confState, io.quorumkv.raft.ConfChange change) {
     checkOrder(index);
     pendingIndex = index;
+    pendingTerm = term;
+    pendingConf = confState;
+    for (io.quorumkv.raft.ConfChange.Single c : change.changes()) {
+      if (c.type() == io.quorumkv.raft.ConfChangeType.REMOVE) {
+        stage(new PartitionStore.Mutation.Delete(addressKey(c.nodeId())));
+      } else if (change.context().length > 0) {
+        stage(new PartitionStore.Mutation.Put(addressKey(c.nodeId()), change.context()));
+      }
+    }
+  }
+
+  /** Member addresses recorded by applied membership changes (flushed state). */
+  Map<Long, String> memberAddresses() {
+    byte[] prefix = META_ADDRESS_PREFIX;
+    byte[] end = prefix.clone();
+    end[end.length - 1]++;
+    Map<Long, String> out = new HashMap<>();
+    for (KeyValue kv : store.scan(prefix, end, Integer.MAX_VALUE)) {
+      Codec.Reader r = new Codec.Reader(Arrays.copyOfRange(kv.key(), prefix.length, kv.key().length), "address key");
+      out.put(r.i64(), new String(kv.value(), StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  private static byte[] addressKey(long nodeId) {
+    return new Codec.Writer().u8(META).str("addr").i64(nodeId).toArray();
   }
 
   /** Makes everything applied so far durable, in one atomic commit. */
   void flush() {
-    if (pending.isEmpty() && pendingIndex == store.appliedIndex()) {
+    if (pendingIndex == store.appliedIndex()) {
       return;
     }
-    store.commit(List.copyOf(pending), pendingIndex);
+    store.commit(List.copyOf(pending), pendingIndex, pendingTerm, pendingConf);
     pending.clear();
     overlay.clear();
+    pendingConf = null;
+  }
+
+  /** Makes the entries applied so far durable, so the store alone is exact. */
+  private void commitPrefix() {
+    flush();
   }
 
   private void checkOrder(long index) {
@@ -288,7 +337,7 @@ final class PartitionStateMachine {
     return Arrays.equals(actual.get(), expected.get());
   }
 
-  private Outcome split(long index, Command.Split s) {
+  private Outcome split(Command.Split s) {
     if (!(span instanceof KeySpan.Range range)) {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be split");
     }
@@ -296,11 +345,6 @@ final class PartitionStateMachine {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "split key "
           + new String(s.splitKey(), StandardCharsets.UTF_8) + " is not inside " + range.describe());
     }
-    // Make the prefix of the batch durable so the seed can be read from the store alone.
-    store.commit(List.copyOf(pending), index - 1);
-    pending.clear();
-    overlay.clear();
-
     KeySpan.Range child = new KeySpan.Range(s.splitKey(), range.end());
     List<KeyValue> entries = new ArrayList<>();
     byte[] hi = range.end().length == 0 ? new byte[] {DATA + 1} : dataKey(range.end());
@@ -317,9 +361,6 @@ final class PartitionStateMachine {
   }
 
   private Outcome hash(long index) {
-    store.commit(List.copyOf(pending), index - 1);
-    pending.clear();
-    overlay.clear();
     CRC32C data = new CRC32C();
     long h = 17;
     for (KeyValue kv : store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, Integer.MAX_VALUE)) {

@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.quorumkv.raft.ConfState;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -23,10 +24,11 @@ interface PartitionStore {
   List<KeyValue> scan(byte[] from, byte[] to, int limit);
 
   /**
-   * Applies every mutation and records {@code appliedIndex}, atomically: after a crash either all
-   * of it is there or none.
+   * Applies every mutation and records {@code appliedIndex} (of term {@code appliedTerm}) and, if
+   * not null, the membership as of that index, atomically: after a crash either all of it is
+   * there or none. {@code appliedIndex} is after the current {@link #appliedIndex()}.
    */
-  void commit(List<Mutation> mutations, long appliedIndex);
+  void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm, ConfState confState);
 
   /** One change of a commit. */
   sealed interface Mutation {

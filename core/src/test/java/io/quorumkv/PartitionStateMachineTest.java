@@ -18,7 +18,7 @@ class PartitionStateMachineTest {
   private static final KeySpan.Range ALL = new KeySpan.Range(new byte[0], new byte[0]);
 
   private final MemoryPartitionStore store = new MemoryPartitionStore();
-  private final PartitionStateMachine sm = PartitionStateMachine.open(1, store, TIMEOUT_MS, ALL);
+  private final PartitionStateMachine sm = PartitionStateMachine.open(1, store, 0, TIMEOUT_MS, ALL);
   private long index;
   private long now = 1_000;
 
@@ -28,7 +28,7 @@ class PartitionStateMachineTest {
 
   /** A write by a client that has acknowledged nothing yet (so every result stays cached). */
   private PartitionStateMachine.Outcome write(long client, long seq, WriteOp op) {
-    return sm.apply(++index, Codec.encodeCommand(new Command.Stamped(now, new Command.Write(client, seq, 1, op))));
+    return sm.apply(++index, 1, Codec.encodeCommand(new Command.Stamped(now, new Command.Write(client, seq, 1, op))));
   }
 
   private boolean ok(PartitionStateMachine.Outcome o) {
@@ -87,8 +87,8 @@ class PartitionStateMachineTest {
     write(7, 5, new WriteOp.Delete(b("k")));
     write(7, 6, new WriteOp.Put(b("k"), b("v")));
     sm.flush();
-    PartitionStateMachine reopened = PartitionStateMachine.open(1, store, TIMEOUT_MS, ALL);
-    Outcome o = Outcome.of(reopened.apply(++index, Codec.encodeCommand(
+    PartitionStateMachine reopened = PartitionStateMachine.open(1, store, 0, TIMEOUT_MS, ALL);
+    Outcome o = Outcome.of(reopened.apply(++index, 1, Codec.encodeCommand(
         new Command.Stamped(now, new Command.Write(7, 5, 1, new WriteOp.Delete(b("k")))))));
     assertFalse(o.result, "the retried delete returns its first result (absent) and deletes nothing");
     reopened.flush();
@@ -104,7 +104,7 @@ class PartitionStateMachineTest {
   @Test
   void acknowledgedResultsAreForgottenAndTheirRetriesRejected() {
     write(7, 1, new WriteOp.Put(b("k"), b("1")));
-    sm.apply(++index, Codec.encodeCommand(new Command.Stamped(now,
+    sm.apply(++index, 1, Codec.encodeCommand(new Command.Stamped(now,
         new Command.Write(7, 3, 3, new WriteOp.Put(b("k"), b("3"))))));
     PartitionStateMachine.Outcome o = write(7, 1, new WriteOp.Put(b("k"), b("1")));
     assertEquals(KvResponse.Code.SESSION_EXPIRED,
@@ -130,9 +130,9 @@ class PartitionStateMachineTest {
 
   @Test
   void writesOutsideTheSpanAreRejectedWithoutEffect() {
-    PartitionStateMachine left = PartitionStateMachine.open(2, new MemoryPartitionStore(), TIMEOUT_MS,
+    PartitionStateMachine left = PartitionStateMachine.open(2, new MemoryPartitionStore(), 0, TIMEOUT_MS,
         new KeySpan.Range(new byte[0], b("m")));
-    PartitionStateMachine.Outcome o = left.apply(1, Codec.encodeCommand(new Command.Stamped(now,
+    PartitionStateMachine.Outcome o = left.apply(1, 1, Codec.encodeCommand(new Command.Stamped(now,
         new Command.Write(7, 1, 1, new WriteOp.Put(b("z"), b("1"))))));
     assertEquals(KvResponse.Code.WRONG_PARTITION,
         assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o).code());
@@ -145,7 +145,7 @@ class PartitionStateMachineTest {
     for (String k : List.of("a", "f", "m", "n", "z")) {
       write(7, index + 1, new WriteOp.Put(b(k), b(k.toUpperCase())));
     }
-    PartitionStateMachine.Outcome o = sm.apply(++index,
+    PartitionStateMachine.Outcome o = sm.apply(++index, 1,
         Codec.encodeCommand(new Command.Stamped(now, new Command.Split(b("m"), 42))));
     PartitionStateMachine.Outcome.Split split = assertInstanceOf(PartitionStateMachine.Outcome.Split.class, o);
     assertEquals(42, split.newPartitionId());
@@ -155,14 +155,14 @@ class PartitionStateMachineTest {
     sm.flush();
 
     MemoryPartitionStore childStore = new MemoryPartitionStore();
-    childStore.commit(PartitionStateMachine.seedMutations(split.seed()), 5);
-    PartitionStateMachine child = PartitionStateMachine.open(42, childStore, TIMEOUT_MS, ALL);
+    childStore.commit(PartitionStateMachine.seedMutations(split.seed()), 5, 5, null);
+    PartitionStateMachine child = PartitionStateMachine.open(42, childStore, 5, TIMEOUT_MS, ALL);
     assertEquals(List.of("a", "f"), sm.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());
     assertEquals(List.of("m", "n", "z"), child.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());
     assertEquals("[m, +inf)", child.span().describe());
     assertEquals("[, m)", sm.span().describe());
     // Sessions went along: a retry of a write applied before the split is deduplicated there.
-    PartitionStateMachine.Outcome retry = child.apply(6, Codec.encodeCommand(new Command.Stamped(now,
+    PartitionStateMachine.Outcome retry = child.apply(6, 1, Codec.encodeCommand(new Command.Stamped(now,
         new Command.Write(7, 4, 1, new WriteOp.Put(b("n"), b("changed"))))));
     assertTrue(ok(retry));
     child.flush();
@@ -171,35 +171,35 @@ class PartitionStateMachineTest {
 
   @Test
   void splitOutsideTheRangeOrOfAHashPartitionIsRefused() {
-    PartitionStateMachine.Outcome o = sm.apply(++index,
+    PartitionStateMachine.Outcome o = sm.apply(++index, 1,
         Codec.encodeCommand(new Command.Stamped(now, new Command.Split(new byte[0], 42))));
     assertEquals(KvResponse.Code.INVALID_ARGUMENT,
         assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o).code());
-    PartitionStateMachine hashed = PartitionStateMachine.open(1, new MemoryPartitionStore(), TIMEOUT_MS,
+    PartitionStateMachine hashed = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS,
         new KeySpan.HashSlot(1, 2));
-    o = hashed.apply(1, Codec.encodeCommand(new Command.Stamped(now, new Command.Split(b("m"), 42))));
+    o = hashed.apply(1, 1, Codec.encodeCommand(new Command.Stamped(now, new Command.Split(b("m"), 42))));
     assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o);
   }
 
   @Test
   void replicasWithTheSameHistoryHashTheSameAndADifferentOneDiffers() {
-    PartitionStateMachine other = PartitionStateMachine.open(1, new MemoryPartitionStore(), TIMEOUT_MS, ALL);
+    PartitionStateMachine other = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS, ALL);
     byte[] hashCmd = Codec.encodeCommand(new Command.Stamped(now, new Command.CheckHash()));
     for (int i = 1; i <= 3; i++) {
       byte[] cmd = Codec.encodeCommand(new Command.Stamped(now,
           new Command.Write(7, i, i, new WriteOp.Put(b("k" + i), b("v" + i)))));
-      sm.apply(i, cmd);
-      other.apply(i, cmd);
+      sm.apply(i, 1, cmd);
+      other.apply(i, 1, cmd);
     }
-    long h1 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(4, hashCmd)).hash().hash();
-    long h2 = ((PartitionStateMachine.Outcome.Hashed) other.apply(4, hashCmd)).hash().hash();
+    long h1 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(4, 1, hashCmd)).hash().hash();
+    long h2 = ((PartitionStateMachine.Outcome.Hashed) other.apply(4, 1, hashCmd)).hash().hash();
     assertEquals(h1, h2);
-    other.apply(5, Codec.encodeCommand(new Command.Stamped(now,
+    other.apply(5, 1, Codec.encodeCommand(new Command.Stamped(now,
         new Command.Write(7, 4, 4, new WriteOp.Put(b("k1"), b("different"))))));
-    sm.apply(5, Codec.encodeCommand(new Command.Stamped(now,
+    sm.apply(5, 1, Codec.encodeCommand(new Command.Stamped(now,
         new Command.Write(7, 4, 4, new WriteOp.Put(b("k1"), b("v1"))))));
-    long h3 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(6, hashCmd)).hash().hash();
-    long h4 = ((PartitionStateMachine.Outcome.Hashed) other.apply(6, hashCmd)).hash().hash();
+    long h3 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(6, 1, hashCmd)).hash().hash();
+    long h4 = ((PartitionStateMachine.Outcome.Hashed) other.apply(6, 1, hashCmd)).hash().hash();
     assertTrue(h3 != h4);
   }
 }

@@ -45,6 +45,8 @@ final class Raft {
 
   private final long id;
   private final RaftConfig config;
+  /** The last bootstrap entry written by this incarnation; 0 if it did not bootstrap. */
+  private long bootstrapIndex;
   private final RaftLog log;
   private final ProgressTracker tracker;
   private final ReadOnly readOnly = new ReadOnly();
@@ -97,12 +99,15 @@ final class Raft {
     RaftStorage.InitialState initial = storage.initialState();
     tracker.reconfigure(initial.confState(), log.lastIndex());
     HardState hs = initial.hardState();
+    if (isBootstrap(storage, initial)) {
+      bootstrap(initial.confState());
+    }
     if (hs.commit() > log.lastIndex()) {
       throw new IllegalStateException(
           "hard state commit " + hs.commit() + " is past the last log index " + log.lastIndex());
     }
     log.commitTo(hs.commit());
-    term = hs.term();
+    term = Math.max(term, hs.term());
     vote = hs.vote();
     long applied = Math.max(config.applied(), log.firstIndex() - 1);
     if (applied > log.lastIndex()) {
@@ -110,15 +115,47 @@ final class Raft {
     }
     // What was applied was committed, even if the persisted commit index lagged behind.
     log.commitTo(applied);
-    log.applying = applied;
-    log.applied = applied;
+    log.applying = Math.max(log.applying, applied);
+    log.applied = Math.max(log.applied, applied);
     becomeFollower(term, NONE);
     // A restarted node may have promised a lease to a leader before it crashed; with lease reads
     // it keeps that promise for one election timeout (see hasValidLease).
     ticksSinceLeaderContact =
-        config.readOnlyOption() == ReadOnlyOption.LEASE_BASED && term > 0 ? 0 : config.electionTick();
+        config.readOnlyOption() == ReadOnlyOption.LEASE_BASED && hs.term() > 0 ? 0 : config.electionTick();
     prevHardState = hs;
     prevSoftState = softState();
+  }
+
+  /** A member of a brand-new group: membership given, nothing ever written. */
+  private static boolean isBootstrap(RaftStorage storage, RaftStorage.InitialState initial) {
+    ConfState cs = initial.confState();
+    return initial.hardState().isEmpty() && storage.lastIndex() == 0 && storage.firstIndex() == 1
+        && !cs.voters().isEmpty() && !cs.isJoint();
+  }
+
+  /**
+   * Writes the initial membership into the log as committed conf-change entries of term 1, one
+   * member each (voters, then learners, by id), as etcd does. Every initial member writes the
+   * same entries, so their logs match; a member added later starts with no membership at all and
+   * learns it by applying these entries (or a snapshot). They are handed out to apply like any
+   * committed entry (for the initial members applying them changes nothing), but they do not
+   * stop this incarnation from campaigning before they are applied: it already runs with the
+   * membership they describe.
+   */
+  private void bootstrap(ConfState cs) {
+    List<Entry> ents = new ArrayList<>();
+    for (long v : new java.util.TreeSet<>(cs.voters())) {
+      ents.add(new Entry(ents.size() + 1, 1, EntryType.CONF_CHANGE,
+          ConfChange.of(ConfChangeType.ADD_VOTER, v).encode()));
+    }
+    for (long l : new java.util.TreeSet<>(cs.learners())) {
+      ents.add(new Entry(ents.size() + 1, 1, EntryType.CONF_CHANGE,
+          ConfChange.of(ConfChangeType.ADD_LEARNER, l).encode()));
+    }
+    log.append(ents);
+    log.commitTo(ents.size());
+    bootstrapIndex = ents.size();
+    term = 1;
   }
 
   // ---------------------------------------------------------------- state views
@@ -277,10 +314,11 @@ final class Raft {
   }
 
   private boolean hasUnappliedConfChanges() {
-    if (log.applied >= log.committed) {
+    long from = Math.max(log.applied, bootstrapIndex) + 1;
+    if (from > log.committed) {
       return false;
     }
-    for (Entry e : log.slice(log.applied + 1, log.committed + 1, Long.MAX_VALUE)) {
+    for (Entry e : log.slice(from, log.committed + 1, Long.MAX_VALUE)) {
       if (e.type() == EntryType.CONF_CHANGE) {
         return true;
       }
@@ -410,7 +448,7 @@ final class Raft {
     } else if (m instanceof HeartbeatResponse r) {
       handleHeartbeatResponse(r);
     } else if (m instanceof ReadIndexRequest r) {
-      handleReadRequest(new ReadOnly.PendingRead(r.context(), r.from(), 0));
+      handleReadRequest(new ReadOnly.PendingRead(r.context(), r.from(), 0, true));
     } else if (m instanceof TransferLeadershipRequest r) {
       transferLeadership(r.transferee());
     }
@@ -519,7 +557,11 @@ final class Raft {
     ConfState cs = md.confState();
     boolean member = cs.voters().contains(id) || cs.learners().contains(id)
         || cs.votersOutgoing().contains(id) || cs.learnersNext().contains(id);
-    if (!member) {
+    // A new member has no membership yet: a snapshot taken before it was added is how it learns
+    // the configuration, and the change adding it follows in the log.
+    boolean uninitialised = tracker.confState().voters().isEmpty()
+        && tracker.confState().learners().isEmpty() && !tracker.confState().isJoint();
+    if (!member && !uninitialised) {
       return false;
     }
     if (log.matchTerm(md.index(), md.term())) {
@@ -807,8 +849,12 @@ final class Raft {
   // ---------------------------------------------------------------- reads
 
   void readIndex(long context) {
+    readIndex(context, true);
+  }
+
+  void readIndex(long context, boolean leaseAllowed) {
     if (state == StateRole.LEADER) {
-      handleReadRequest(new ReadOnly.PendingRead(context, id, 0));
+      handleReadRequest(new ReadOnly.PendingRead(context, id, 0, leaseAllowed));
     } else if (lead != NONE) {
       send(new ReadIndexRequest(id, lead, term, context));
     }
@@ -820,7 +866,7 @@ final class Raft {
       readOnly.waitingForCommit.add(read);
     } else if (tracker.isSingleton() && tracker.voters().contains(id)) {
       answerRead(read.at(log.committed));
-    } else if (hasValidLease()) {
+    } else if (read.leaseAllowed() && hasValidLease()) {
       answerRead(read.at(log.committed));
     } else {
       readOnly.addUnsent(read);

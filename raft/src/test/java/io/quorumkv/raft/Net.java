@@ -83,19 +83,37 @@ final class Net {
 
   /** A group of voters {@code 1..n}, with the given tweaks to the default test configuration. */
   static Net of(int n, Consumer<RaftConfig.Builder> tweak) {
+    return of(n, 7919, tweak);
+  }
+
+  /** Like {@link #of(int, Consumer)}, with node {@code i} seeded by {@code seed * i}. */
+  static Net of(int n, long seed, Consumer<RaftConfig.Builder> tweak) {
     Net net = new Net();
     Set<Long> voters = new HashSet<>();
     for (long i = 1; i <= n; i++) {
       voters.add(i);
     }
     for (long i = 1; i <= n; i++) {
-      net.add(i, new MemoryStorage(ConfState.ofVoters(voters)), tweak);
+      long id = i;
+      net.add(i, new MemoryStorage(ConfState.ofVoters(voters)),
+          b -> tweak.accept(b.random(new SplittableRandom(seed * id))));
     }
     return net;
   }
 
   static Net of(int n) {
     return of(n, b -> { });
+  }
+
+  /**
+   * The storage of a member of a group of {@code voters} that has run before but has an empty log
+   * (term 1): unlike a brand-new member it writes no bootstrap entries, so hand-driven tests
+   * start from index 0.
+   */
+  static MemoryStorage emptyLog(long... voters) {
+    MemoryStorage s = MemoryStorage.withVoters(voters);
+    s.setHardState(new HardState(1, RaftConfig.NONE, 0));
+    return s;
   }
 
   /** The default test configuration: election 10 ticks, heartbeat 1, seeded by id. */

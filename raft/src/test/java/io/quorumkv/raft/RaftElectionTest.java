@@ -17,7 +17,7 @@ class RaftElectionTest {
   /** A bare node of a three-voter group, driven by hand. */
   private static RawNode bare(long id, boolean preVote, boolean checkQuorum) {
     return new RawNode(Net.config(id).preVote(preVote).checkQuorum(checkQuorum).build(),
-        MemoryStorage.withVoters(1, 2, 3));
+        Net.emptyLog(1, 2, 3));
   }
 
   private static List<Message> allMessages(RawNode n) {
@@ -30,8 +30,8 @@ class RaftElectionTest {
     Net net = Net.of(1);
     net.elect(1);
     assertEquals(StateRole.LEADER, net.node(1).role());
-    assertEquals(1, net.node(1).term());
-    assertEquals(1, net.node(1).commit(), "the no-op commits once persisted");
+    assertEquals(2, net.node(1).term(), "a new group starts in term 1 with its membership entries");
+    assertEquals(2, net.node(1).commit(), "1 bootstrap entry, then the no-op, committed once persisted");
   }
 
   @Test
@@ -51,7 +51,7 @@ class RaftElectionTest {
     Set<Integer> seen = new java.util.TreeSet<>();
     for (long seed = 1; seed <= 40; seed++) {
       RawNode n = new RawNode(Net.config(1).preVote(false)
-          .random(new java.util.SplittableRandom(seed)).build(), MemoryStorage.withVoters(1, 2, 3));
+          .random(new java.util.SplittableRandom(seed)).build(), Net.emptyLog(1, 2, 3));
       int ticks = 0;
       while (n.status().softState().role() == StateRole.FOLLOWER && ticks < 100) {
         n.tick();
@@ -89,7 +89,7 @@ class RaftElectionTest {
 
   @Test
   void aVoterRefusesACandidateWhoseLogIsLessUpToDate() {
-    MemoryStorage s = MemoryStorage.withVoters(1, 2, 3);
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
     s.append(List.of(Entry.normal(1, 1, new byte[0]), Entry.normal(2, 2, new byte[0])));
     s.setHardState(new HardState(2, 0, 0));
     RawNode n = new RawNode(Net.config(3).preVote(false).checkQuorum(false).build(), s);
@@ -153,7 +153,7 @@ class RaftElectionTest {
   void preVoteDoesNotChangeTheVotersTerm() {
     RawNode n = bare(3, true, false);
     n.step(new RequestVote(1, 3, 7, true, 0, 0, false));
-    assertEquals(0, n.status().hardState().term());
+    assertEquals(1, n.status().hardState().term());
     RequestVoteResponse r = (RequestVoteResponse) allMessages(n).get(0);
     assertFalse(r.reject());
     assertTrue(r.preVote());
@@ -201,7 +201,7 @@ class RaftElectionTest {
     Entry noop = appends.get(0).entries().get(0);
     assertEquals(net.node(2).term(), noop.term());
     assertEquals(0, noop.data().length);
-    assertEquals(1, net.node(3).commit());
+    assertEquals(noop.index(), net.node(3).commit());
   }
 
   @Test

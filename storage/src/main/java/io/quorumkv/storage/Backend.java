@@ -60,6 +60,11 @@ interface Backend extends KvReader, AutoCloseable {
   /** Where records of {@code cf} live, for error messages ("column family 'log' in /data/db"). */
   String location(Cf cf);
 
+  /** Where the record under {@code key} lives, as precisely as known (its file, if any). */
+  default String locate(Cf cf, byte[] key) {
+    return location(cf);
+  }
+
   /** Asks the store to reclaim the space of deleted keys in {@code [from, to)}, in the background. */
   void reclaim(Cf cf, byte[] from, byte[] to);
 

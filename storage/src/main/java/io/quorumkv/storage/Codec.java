@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.zip.CRC32C;
 
 /**
@@ -39,15 +40,15 @@ final class Codec {
   }
 
   /** Checks a sealed value and returns its payload. */
-  static ByteBuffer unseal(byte[] key, byte[] value, String where) {
+  static ByteBuffer unseal(byte[] key, byte[] value, Supplier<String> where) {
     if (value.length < 4) {
-      throw new StorageCorruptionException(where + ": record of " + value.length + " bytes");
+      throw new StorageCorruptionException(where.get() + ": record of " + value.length + " bytes");
     }
     int stored = ByteBuffer.wrap(value).getInt();
     int actual = crc(key, value, 4, value.length - 4);
     if (stored != actual) {
       throw new StorageCorruptionException(
-          where
+          where.get()
               + ": CRC32C mismatch (stored "
               + Integer.toHexString(stored)
               + ", computed "
@@ -63,19 +64,19 @@ final class Codec {
     return seal(key, b);
   }
 
-  static Entry entry(byte[] key, byte[] value, String where) {
+  static Entry entry(byte[] key, byte[] value, Supplier<String> where) {
     ByteBuffer b = unseal(key, value, where);
     try {
       int type = b.get();
       if (type < 0 || type >= ENTRY_TYPES.length) {
-        throw new StorageCorruptionException(where + ": unknown entry type " + type);
+        throw new StorageCorruptionException(where.get() + ": unknown entry type " + type);
       }
       long term = b.getLong();
       byte[] data = b.remaining() == 0 ? Entry.EMPTY : new byte[b.remaining()];
       b.get(data);
       return new Entry(Keys.indexOf(key), term, ENTRY_TYPES[type], data);
     } catch (BufferUnderflowException e) {
-      throw new StorageCorruptionException(where + ": truncated entry");
+      throw new StorageCorruptionException(where.get() + ": truncated entry");
     }
   }
 
@@ -145,7 +146,7 @@ final class Codec {
     return seal(key, ByteBuffer.allocate(value.length).put(value));
   }
 
-  static byte[] stateValue(byte[] key, byte[] stored, String where) {
+  static byte[] stateValue(byte[] key, byte[] stored, Supplier<String> where) {
     ByteBuffer b = unseal(key, stored, where);
     byte[] v = new byte[b.remaining()];
     b.get(v);

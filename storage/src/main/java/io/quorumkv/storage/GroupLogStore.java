@@ -75,7 +75,7 @@ final class GroupLogStore implements LogStore {
         (key, value) -> {
           long index = Keys.indexOf(key);
           Entry e = Codec.entry(key, value,
-              engine.where(Backend.Cf.LOG, group.id, "log index " + index));
+              engine.where(Backend.Cf.LOG, group.id, key, "log index " + index));
           if (e.index() != lo + out.size() || e.term() != v.term(e.index())) {
             consistent[0] = false;
             return false;

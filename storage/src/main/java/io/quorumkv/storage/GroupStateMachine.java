@@ -80,7 +80,7 @@ final class GroupStateMachine implements StateMachineStore {
       byte[] stored = view.get(Backend.Cf.STATE, k);
       return stored == null
           ? Optional.<byte[]>empty()
-          : Optional.of(Codec.stateValue(k, stored, whereKey()));
+          : Optional.of(Codec.stateValue(k, stored, whereKey(k)));
     });
   }
 
@@ -94,15 +94,15 @@ final class GroupStateMachine implements StateMachineStore {
     return group.read(engine.backend(), view -> {
       List<KeyValue> out = new ArrayList<>();
       view.scan(Backend.Cf.STATE, from, to, (k, v) -> {
-        out.add(new KeyValue(Keys.userKey(k), Codec.stateValue(k, v, whereKey())));
+        out.add(new KeyValue(Keys.userKey(k), Codec.stateValue(k, v, whereKey(k))));
         return out.size() < limit;
       });
       return out;
     });
   }
 
-  private String whereKey() {
-    return engine.where(Backend.Cf.STATE, group.id, "state record");
+  private java.util.function.Supplier<String> whereKey(byte[] key) {
+    return engine.where(Backend.Cf.STATE, group.id, key, "state record");
   }
 
   @Override
@@ -135,7 +135,7 @@ final class GroupStateMachine implements StateMachineStore {
       try (BlobStore.Writer out = engine.blobs().create(name)) {
         SnapshotFormat.Writer w = new SnapshotFormat.Writer(out, g, m);
         view.scan(Backend.Cf.STATE, Keys.group(g), Keys.group(g + 1), (k, v) -> {
-          w.record(Keys.userKey(k), Codec.stateValue(k, v, whereKey()));
+          w.record(Keys.userKey(k), Codec.stateValue(k, v, whereKey(k)));
           return true;
         });
         w.finish();
@@ -158,14 +158,15 @@ final class GroupStateMachine implements StateMachineStore {
       return SnapshotMetadata.EMPTY;
     }
     ByteBuffer a = Codec.unseal(appliedKey, applied,
-        engine.where(Backend.Cf.META, g, "applied index"));
+        engine.where(Backend.Cf.META, g, appliedKey, "applied index"));
     long index = a.getLong();
     long term = a.getLong();
     byte[] confKey = Keys.meta(g, Keys.CONF_STATE);
     byte[] conf = view.get(Backend.Cf.META, confKey);
     ConfState cs = ConfState.EMPTY;
     if (conf != null) {
-      ByteBuffer c = Codec.unseal(confKey, conf, engine.where(Backend.Cf.META, g, "membership"));
+      ByteBuffer c = Codec.unseal(confKey, conf,
+          engine.where(Backend.Cf.META, g, confKey, "membership"));
       c.getLong();
       cs = Codec.getConfState(c);
     }

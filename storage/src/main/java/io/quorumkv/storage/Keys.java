@@ -54,6 +54,19 @@ final class Keys {
     return ByteBuffer.wrap(logKey, 8, 8).getLong();
   }
 
+  /** A key in words, for error messages. */
+  static String describe(Backend.Cf cf, byte[] key) {
+    if (key.length < 8) {
+      return "key of " + key.length + " bytes";
+    }
+    long g = groupOf(key);
+    return switch (cf) {
+      case LOG -> key.length == 16 ? "group " + g + " log index " + indexOf(key) : "group " + g;
+      case META -> key.length == 9 ? "group " + g + " metadata record " + key[8] : "group " + g;
+      case STATE -> "group " + g + " state key of " + (key.length - 8) + " bytes";
+    };
+  }
+
   static byte[] userKey(byte[] stateKey) {
     byte[] k = new byte[stateKey.length - 8];
     System.arraycopy(stateKey, 8, k, 0, k.length);

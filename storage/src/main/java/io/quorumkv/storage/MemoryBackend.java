@@ -196,9 +196,18 @@ final class MemoryBackend implements Backend {
     }
   }
 
+  /** A clean shutdown: like RocksDB's WAL, everything written survives it. */
   @Override
   public void close() {
     synchronized (disk.lock) {
+      if (!crashed && !closed) {
+        for (MemBatch u : unsynced) {
+          for (Op op : u.ops) {
+            op.applyTo(disk.durable);
+          }
+        }
+        unsynced.clear();
+      }
       closed = true;
     }
   }

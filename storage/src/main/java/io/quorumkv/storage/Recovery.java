@@ -74,7 +74,8 @@ final class Recovery {
   private void readMeta() {
     backend.scan(Backend.Cf.META, Keys.group(0), Keys.group(Long.MAX_VALUE), (key, value) -> {
       long g = Keys.groupOf(key);
-      String where = engine.where(Backend.Cf.META, g, "metadata record " + key[8]);
+      java.util.function.Supplier<String> where =
+          engine.where(Backend.Cf.META, g, key, "metadata record " + key[8]);
       ByteBuffer b = Codec.unseal(key, value, where);
       Found f = found(g);
       try {
@@ -94,13 +95,13 @@ final class Recovery {
             f.confState = Codec.getConfState(b);
           }
           case Keys.RESTORE -> f.restore = StorageEngine.decodeSnapshot(b);
-          default -> throw new StorageCorruptionException(where + ": unknown record type");
+          default -> throw new StorageCorruptionException(where.get() + ": unknown record type");
         }
       } catch (RuntimeException e) {
         if (e instanceof StorageCorruptionException) {
           throw e;
         }
-        throw new StorageCorruptionException(where + ": undecodable (" + e + ")");
+        throw new StorageCorruptionException(where.get() + ": undecodable (" + e + ")");
       }
       return true;
     });
@@ -110,7 +111,7 @@ final class Recovery {
     backend.scan(Backend.Cf.LOG, Keys.group(0), Keys.group(Long.MAX_VALUE), (key, value) -> {
       long g = Keys.groupOf(key);
       long index = Keys.indexOf(key);
-      Entry e = Codec.entry(key, value, engine.where(Backend.Cf.LOG, g, "log index " + index));
+      Entry e = Codec.entry(key, value, engine.where(Backend.Cf.LOG, g, key, "log index " + index));
       Found f = found(g);
       long expected = f.lastIndex < 0 ? f.baseIndex + 1 : f.lastIndex + 1;
       if (index != expected) {

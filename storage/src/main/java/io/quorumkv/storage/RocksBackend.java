@@ -19,6 +19,8 @@ import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
@@ -31,6 +33,7 @@ import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
+import org.rocksdb.LiveFileMetaData;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -62,7 +65,12 @@ final class RocksBackend implements Backend {
   /** Native objects in the order they must be closed (the database's first). */
   private final List<AutoCloseable> resources = new ArrayList<>();
   private final ExecutorService reclaimer;
-  private boolean closed;
+  /**
+   * Native calls on a closed database crash the JVM, so every call holds this shared and close()
+   * holds it exclusively: a call after close throws instead.
+   */
+  private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
+  private volatile boolean closed;
 
   /** Opens the engine over {@code dir}: lock, META check, database, snapshot files. */
   static StorageEngine openEngine(Path dir, String clusterId, StorageOptions options) {
@@ -117,6 +125,11 @@ final class RocksBackend implements Backend {
     } catch (IOException e) {
       throw new StorageException("cannot write META in " + dir, e);
     }
+  }
+
+  /** Opens just the database (tests wrap it; production goes through {@link #openEngine}). */
+  static RocksBackend open(Path dbDir, StorageOptions options) {
+    return new RocksBackend(dbDir, options);
   }
 
   private RocksBackend(Path dbDir, StorageOptions options) {
@@ -263,73 +276,113 @@ final class RocksBackend implements Backend {
     return new RocksBatch(handles);
   }
 
+  /** Runs a native call unless the database is closed. */
+  private <T> T guarded(Supplier<T> call) {
+    guard.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("storage engine is closed (" + dbDir + ")");
+      }
+      return call.get();
+    } finally {
+      guard.readLock().unlock();
+    }
+  }
+
   @Override
   public void write(Batch batch, boolean sync) {
-    try {
-      db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
-    } catch (RocksDBException e) {
-      throw new StorageException(
-          "RocksDB write failed in " + dbDir + ": " + e.getMessage()
-              + (e.getStatus() == null ? "" : " (" + e.getStatus().getCodeString() + ")"), e);
-    }
+    guarded(() -> {
+      try {
+        db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
+        return null;
+      } catch (RocksDBException e) {
+        throw new StorageException(
+            "RocksDB write failed in " + dbDir + ": " + e.getMessage()
+                + (e.getStatus() == null ? "" : " (" + e.getStatus().getCodeString() + ")"), e);
+      }
+    });
   }
 
   @Override
   public byte[] get(Cf cf, byte[] key) {
-    try {
-      return db.get(handles.get(cf), key);
-    } catch (RocksDBException e) {
-      throw new StorageException("RocksDB read failed in " + location(cf), e);
-    }
+    return guarded(() -> {
+      try {
+        return db.get(handles.get(cf), key);
+      } catch (RocksDBException e) {
+        throw new StorageException("RocksDB read failed in " + location(cf), e);
+      }
+    });
   }
 
   @Override
   public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
-    try (ReadOptions ro = new ReadOptions()) {
-      scan(ro, cf, from, to, visitor);
-    }
+    guarded(() -> {
+      try (ReadOptions ro = new ReadOptions()) {
+        scan(ro, cf, from, to, visitor);
+      }
+      return null;
+    });
   }
 
   private void scan(ReadOptions ro, Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
     try (RocksIterator it = db.newIterator(handles.get(cf), ro)) {
+      byte[] last = null;
       for (it.seek(from); it.isValid(); it.next()) {
         byte[] key = it.key();
         if (Arrays.compareUnsigned(key, to) >= 0 || !visitor.visit(key, it.value())) {
           break;
         }
+        last = key;
       }
       try {
         it.status();
       } catch (RocksDBException e) {
         throw new StorageCorruptionException(
-            location(cf) + ": iteration failed: " + e.getMessage());
+            location(cf) + ": reading " + Keys.describe(cf, last == null ? from : last)
+                + (last == null ? "" : " (the last good record)") + " failed: " + e.getMessage()
+                + damagedRange(cf, e.getMessage()));
       }
     }
   }
 
   @Override
   public View view() {
-    org.rocksdb.Snapshot snapshot = db.getSnapshot();
+    org.rocksdb.Snapshot snapshot = guarded(db::getSnapshot);
     ReadOptions ro = new ReadOptions().setSnapshot(snapshot);
     return new View() {
+      private boolean released;
+
       @Override
       public byte[] get(Cf cf, byte[] key) {
-        try {
-          return db.get(handles.get(cf), ro, key);
-        } catch (RocksDBException e) {
-          throw new StorageException("RocksDB read failed in " + location(cf), e);
-        }
+        return guarded(() -> {
+          try {
+            return db.get(handles.get(cf), ro, key);
+          } catch (RocksDBException e) {
+            throw new StorageException("RocksDB read failed in " + location(cf), e);
+          }
+        });
       }
 
       @Override
       public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
-        RocksBackend.this.scan(ro, cf, from, to, visitor);
+        guarded(() -> {
+          RocksBackend.this.scan(ro, cf, from, to, visitor);
+          return null;
+        });
       }
 
       @Override
       public void close() {
-        ro.close();
-        db.releaseSnapshot(snapshot);
+        guard.readLock().lock();
+        try {
+          if (!released && !closed) {
+            db.releaseSnapshot(snapshot);
+          }
+          released = true;
+          ro.close();
+        } finally {
+          guard.readLock().unlock();
+        }
       }
     };
   }
@@ -339,15 +392,66 @@ final class RocksBackend implements Backend {
     return "column family '" + cf.columnFamily + "' in " + dbDir;
   }
 
+  private static final java.util.regex.Pattern SST = java.util.regex.Pattern.compile(
+      "([0-9]+\\.sst)");
+
+  /** The records a damaged SST file named in a RocksDB error holds, from its key range. */
+  private String damagedRange(Cf cf, String error) {
+    java.util.regex.Matcher m = SST.matcher(error == null ? "" : error);
+    if (!m.find()) {
+      return "";
+    }
+    for (LiveFileMetaData f : db.getLiveFilesMetaData()) {
+      if (f.fileName().endsWith(m.group(1))) {
+        return "; that file holds " + Keys.describe(cf, f.smallestKey()) + " to "
+            + Keys.describe(cf, f.largestKey());
+      }
+    }
+    return "";
+  }
+
+  /** Names the SST files whose key range holds {@code key}, else the WAL/memtable. */
+  @Override
+  public String locate(Cf cf, byte[] key) {
+    List<String> files = new ArrayList<>();
+    try {
+      guarded(() -> {
+        for (LiveFileMetaData f : db.getLiveFilesMetaData()) {
+          String cfName = new String(f.columnFamilyName(), java.nio.charset.StandardCharsets.UTF_8);
+          if (cfName.equals(cf.columnFamily)
+              && Arrays.compareUnsigned(f.smallestKey(), key) <= 0
+              && Arrays.compareUnsigned(key, f.largestKey()) <= 0) {
+            files.add(f.path() + f.fileName());
+          }
+        }
+        return null;
+      });
+    } catch (RuntimeException e) {
+      return location(cf);
+    }
+    return location(cf) + (files.isEmpty() ? " (memtable / write-ahead log)"
+        : " (file " + String.join(" or ", files) + ")");
+  }
+
   @Override
   public void reclaim(Cf cf, byte[] from, byte[] to) {
+    if (closed) {
+      return;
+    }
     reclaimer.execute(() -> {
       try (CompactRangeOptions o = new CompactRangeOptions()
           .setBottommostLevelCompaction(
               CompactRangeOptions.BottommostLevelCompaction.kForceOptimized)) {
-        db.compactRange(handles.get(cf), from, to, o);
-      } catch (RocksDBException e) {
-        LOG.debug("background compaction of {} stopped: {}", location(cf), e.getMessage());
+        guarded(() -> {
+          try {
+            db.compactRange(handles.get(cf), from, to, o);
+          } catch (RocksDBException e) {
+            LOG.debug("background compaction of {} stopped: {}", location(cf), e.getMessage());
+          }
+          return null;
+        });
+      } catch (IllegalStateException closedMeanwhile) {
+        // the engine closed before this compaction ran
       }
     });
   }
@@ -372,6 +476,18 @@ final class RocksBackend implements Backend {
     return sum;
   }
 
+  /** Flushes every memtable to SST files (tests: so records are in files). */
+  void flush() {
+    guarded(() -> {
+      try (org.rocksdb.FlushOptions o = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        db.flush(o, new ArrayList<>(handles.values()));
+      } catch (RocksDBException e) {
+        throw new StorageException("flush failed", e);
+      }
+      return null;
+    });
+  }
+
   /** Waits for queued compactions to finish (tests). */
   void awaitReclaim() {
     try {
@@ -381,12 +497,15 @@ final class RocksBackend implements Backend {
     }
   }
 
+  /**
+   * Closes in dependency order: stop background compaction, wait for in-flight calls, sync the
+   * WAL, then column family handles, the database, and the options, cache and filter it used.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
-    closed = true;
     reclaimer.shutdownNow();
     db.cancelAllBackgroundWork(true); // a running manual compaction returns early
     try {
@@ -396,12 +515,18 @@ final class RocksBackend implements Backend {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    guard.writeLock().lock();
     try {
-      db.syncWal();
-    } catch (RocksDBException e) {
-      LOG.warn("final WAL sync failed in {}", dbDir, e);
+      closed = true;
+      try {
+        db.syncWal();
+      } catch (RocksDBException e) {
+        LOG.warn("final WAL sync failed in {}", dbDir, e);
+      }
+      closeResources();
+    } finally {
+      guard.writeLock().unlock();
     }
-    closeResources();
   }
 
   /** The data directory lock: one engine per directory, across processes and in this one. */

@@ -607,6 +607,12 @@ public final class StorageEngine implements AutoCloseable {
     return backend.location(cf) + ", group " + groupId + ", " + what;
   }
 
+  /** Where a record is, computed only when an error needs it (it may list files). */
+  java.util.function.Supplier<String> where(
+      Backend.Cf cf, long groupId, byte[] key, String what) {
+    return () -> backend.locate(cf, key) + ", group " + groupId + ", " + what;
+  }
+
   /** Per-group state: the published views and the two stores over them. */
   static final class Group {
     final long id;

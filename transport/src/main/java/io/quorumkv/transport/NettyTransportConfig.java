@@ -54,8 +54,8 @@ public record NettyTransportConfig(
     if (nodeId <= 0) {
       throw new IllegalArgumentException("nodeId must be positive: " + nodeId);
     }
-    Objects.requireNonNull(bindAddress, "bindAddress");
-    Objects.requireNonNull(peers, "peers");
+    Objects.requireNonNull(bindAddress, "bindAddress is required");
+    Objects.requireNonNull(peers, "peers is required");
     peers.forEach((id, address) -> {
       if (id == null || id <= 0 || address == null) {
         throw new IllegalArgumentException("peers: bad entry " + id + " -> " + address);

@@ -106,8 +106,8 @@ final class SimClient {
     invocation = history.invoke(op);
     request = new ClientRequest(cluster.nextRequestId(), this, op.f(), op.key(), op.value(), op.expected());
     attempts = 0;
-    if (target == RaftConfig.NONE || !cluster.isNode(target)) {
-      target = cluster.randomNode(random);
+    if (target == RaftConfig.NONE || !cluster.isMember(target)) {
+      target = cluster.randomMember(random);
     }
     ClientRequest mine = request;
     cluster.events().after(cluster.config().opTimeoutMicros(), () -> timeout(mine));
@@ -134,13 +134,13 @@ final class SimClient {
     }
     long hint = ((ClientReply.Rejected) reply).leaderHint();
     attempts++;
-    if (attempts >= cluster.config().maxAttempts()) {
+    if (attempts >= cluster.config().maxAttempts() * (mustSucceed != null ? 4 : 1)) {
       history.fail(invocation);
       finish(false);
       return;
     }
-    target = hint != RaftConfig.NONE && cluster.isNode(hint) && random.nextInt(4) != 0
-        ? hint : cluster.randomNode(random);
+    target = hint != RaftConfig.NONE && cluster.isMember(hint) && random.nextInt(4) != 0
+        ? hint : cluster.randomMember(random);
     ClientRequest mine = request;
     long backoff = cluster.config().tickMicros() * (1 + Math.min(attempts, 5));
     cluster.events().after(backoff, () -> {

@@ -68,7 +68,7 @@ public final class SimCluster {
     clientNetRandom = root.split();
     choiceRandom = root.split();
     SplittableRandom clientRandom = root.split();
-    network = new SimNetwork(events, root.split(), this::deliver);
+    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff);
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
     Set<Long> voters = new HashSet<>();
@@ -200,6 +200,17 @@ public final class SimCluster {
     network.setFaults(faults);
   }
 
+  /** Asks the current leader to transfer leadership to {@code to}; false without a leader. */
+  public boolean transferLeadership(long to) {
+    OptionalLong leader = leader();
+    if (leader.isEmpty() || leader.getAsLong() == to) {
+      return false;
+    }
+    history.nemesis("transfer", leader.getAsLong() + "->" + to);
+    nodes.get(leader.getAsLong()).transferLeadership(to);
+    return true;
+  }
+
   // ---- membership ----
 
   /** Proposes a membership change at the current leader; false if there is none or it refused. */
@@ -228,10 +239,15 @@ public final class SimCluster {
         new Command(nextRequestId(), io.quorumkv.testkit.Op.F.PUT, key, value, null).encode());
   }
 
-  /** Starts spare node {@code id} (empty, outside the group) and proposes it as a learner. */
+  /**
+   * Starts spare node {@code id} (empty, outside the group) and proposes it as a learner.
+   *
+   * <p>A new member must start from a snapshot, see {@link SimNode}'s handling of conf changes.
+   */
   public boolean addLearner(long id) {
     SimNode n = nodes.get(id);
-    if (n == null || removed.contains(id) || membership.voters().contains(id)
+    OptionalLong leader = leader();
+    if (n == null || leader.isEmpty() || removed.contains(id) || membership.voters().contains(id)
         || membership.learners().contains(id)) {
       return false;
     }
@@ -359,6 +375,10 @@ public final class SimCluster {
 
   // ---- for the nodes and clients ----
 
+  SimNode node(long id) {
+    return nodes.get(id);
+  }
+
   SimConfig config() {
     return config;
   }
@@ -397,6 +417,18 @@ public final class SimCluster {
     if (n != null) {
       n.receive(m);
     }
+    if (m instanceof Message.InstallSnapshot) {
+      // The snapshot "stream" finished: tell the leader, as a transport would.
+      nodes.get(m.from()).reportSnapshot(m.to(), n != null && n.isUp());
+    }
+  }
+
+  private void cutOff(Message m) {
+    SimNode sender = nodes.get(m.from());
+    sender.reportUnreachable(m.to());
+    if (m instanceof Message.InstallSnapshot) {
+      sender.reportSnapshot(m.to(), false);
+    }
   }
 
   void confChangeApplied(long node, long index, ConfState cs) {
@@ -422,18 +454,20 @@ public final class SimCluster {
     return processes++;
   }
 
-  boolean isNode(long id) {
-    return nodes.containsKey(id);
+  /** Whether {@code id} is a member (voter or learner) of the latest membership. */
+  boolean isMember(long id) {
+    return membership.voters().contains(id) || membership.learners().contains(id);
   }
 
-  long randomNode(SplittableRandom random) {
-    List<Long> up = new ArrayList<>();
-    for (SimNode n : nodes.values()) {
-      if (n.isUp() || n.restarts() > 0) {
-        up.add(n.id);
-      }
-    }
-    return up.get(random.nextInt(up.size()));
+  /**
+   * A random member of the latest membership, as a client that follows the membership would
+   * pick (removed nodes keep stale leader hints forever).
+   */
+  long randomMember(SplittableRandom random) {
+    List<Long> members = new ArrayList<>(membership.voters());
+    members.addAll(membership.learners());
+    members.sort(null); // set order is not deterministic
+    return members.get(random.nextInt(members.size()));
   }
 
   void rememberValue(String key, String value) {

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * The network between the simulated nodes: every Raft message goes through here and may be
@@ -45,16 +46,24 @@ public final class SimNetwork {
   private final EventQueue events;
   private final SplittableRandom random;
   private final Consumer<Message> deliver;
+  private final Consumer<Message> cutOff;
   /** Cut directed links, encoded by {@link #link}. */
   private final Set<Long> cut = new HashSet<>();
   private Faults faults = Faults.NONE;
+  private Predicate<Message> dropIf = m -> false;
   private long sent;
   private long dropped;
 
-  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver) {
+  /**
+   * @param deliver called with each message that arrives
+   * @param cutOff  called with each message lost to a cut link, as a transport would report a
+   *                failed connection (random drops are silent)
+   */
+  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver, Consumer<Message> cutOff) {
     this.events = events;
     this.random = random;
     this.deliver = deliver;
+    this.cutOff = cutOff;
   }
 
   private static long link(long from, long to) {
@@ -100,9 +109,17 @@ public final class SimNetwork {
     cut.add(link(from, to));
   }
 
-  /** Restores every link. */
+  /** Restores every link (a {@link #dropIf} filter stays). */
   public void heal() {
     cut.clear();
+  }
+
+  /**
+   * Loses every message {@code filter} accepts, on top of the other faults: the scalpel of
+   * scenario tests that need one particular message lost. {@code m -> false} removes it.
+   */
+  public void dropIf(Predicate<Message> filter) {
+    dropIf = filter;
   }
 
   /** Whether messages from {@code from} to {@code to} are currently lost. */
@@ -132,7 +149,7 @@ public final class SimNetwork {
   /** Sends one message; it arrives later, maybe twice, or never. */
   void send(Message m) {
     sent++;
-    if (faults.dropPercent() > 0 && random.nextInt(100) < faults.dropPercent()) {
+    if (dropIf.test(m) || (faults.dropPercent() > 0 && random.nextInt(100) < faults.dropPercent())) {
       dropped++;
       return;
     }
@@ -143,6 +160,7 @@ public final class SimNetwork {
       events.after(delay, () -> {
         if (isCut(m.from(), m.to())) {
           dropped++;
+          cutOff.accept(m);
         } else {
           deliver.accept(m);
         }

@@ -171,6 +171,27 @@ final class SimNode {
     drain();
   }
 
+  void transferLeadership(long to) {
+    if (raw != null) {
+      raw.transferLeadership(to);
+      drain();
+    }
+  }
+
+  void reportSnapshot(long peer, boolean success) {
+    if (raw != null) {
+      raw.reportSnapshot(peer, success);
+      drain();
+    }
+  }
+
+  void reportUnreachable(long peer) {
+    if (raw != null) {
+      raw.reportUnreachable(peer);
+      drain();
+    }
+  }
+
   /** Proposes a command that no client waits for; false if this node cannot now. */
   boolean proposeDirect(byte[] command) {
     if (raw == null) {
@@ -354,13 +375,16 @@ final class SimNode {
     if (committed.isEmpty()) {
       return;
     }
+    boolean memberAdded = false;
     for (Entry e : committed) {
       if (e.index() <= stateMachine.applied()) {
         continue; // covered by a snapshot installed meanwhile
       }
       ClientRequest waiting = proposals.remove(e.index());
       if (e.type() == EntryType.CONF_CHANGE) {
+        ConfState before = stateMachine.confState();
         ConfState cs = raw.applyConfChange(ConfChange.decode(e.data()));
+        memberAdded |= !members(before).containsAll(members(cs));
         stateMachine.applyConfState(e.index(), cs);
         storage.setConfState(cs);
         cluster.confChangeApplied(id, e.index(), cs);
@@ -382,18 +406,45 @@ final class SimNode {
       appliedSinceSnapshot++;
     }
     raw.applied(stateMachine.applied());
-    maybeCompact();
+    if (memberAdded) {
+      // The group was bootstrapped from a ConfState in storage, not from conf change entries in
+      // the log (as etcd does), so a new member cannot learn the membership by replaying the log
+      // from index 1: it must start from a snapshot, which carries the membership. Compacting
+      // everything applied makes whichever node leads send one.
+      snapshotAndCompact(0);
+    } else {
+      maybeCompact();
+    }
+  }
+
+  private static java.util.Set<Long> members(ConfState cs) {
+    java.util.Set<Long> all = new java.util.HashSet<>(cs.voters());
+    all.addAll(cs.learners());
+    all.addAll(cs.votersOutgoing());
+    all.addAll(cs.learnersNext());
+    return all;
   }
 
   private void maybeCompact() {
     int every = cluster.config().snapshotEvery();
-    if (every <= 0 || appliedSinceSnapshot < every) {
-      return;
+    if (every > 0 && appliedSinceSnapshot >= every) {
+      snapshotAndCompact(cluster.config().keepEntries());
     }
+  }
+
+  /**
+   * Snapshots the applied state and compacts the log behind it, keeping {@code keep} entries;
+   * false if nothing was applied since the last snapshot.
+   */
+  boolean snapshotAndCompact(int keep) {
     long index = stateMachine.applied();
+    if (index <= storage.snapshot().metadata().index()) {
+      return false;
+    }
     storage.createSnapshot(index, stateMachine.confState(), stateMachine.snapshotData());
-    storage.compact(Math.max(storage.firstIndex() - 1, index - cluster.config().keepEntries()));
+    storage.compact(Math.max(storage.firstIndex() - 1, index - keep));
     appliedSinceSnapshot = 0;
+    return true;
   }
 
   private void serveReads() {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.Status;
 import io.quorumkv.testkit.Verdict;
 import java.util.List;
 import java.util.Set;
@@ -119,5 +121,73 @@ class SimScenarioTest {
         "the follower caught up: applied " + c.applied(lagging) + " of " + target);
     assertTrue(c.snapshotsInstalled(lagging) > 0, "by a snapshot");
     assertLinearizable(c);
+  }
+
+  /**
+   * The paper's figure 8: an entry of an earlier term, once on a majority, must still not count
+   * as committed until an entry of the leader's own term is, because a leader of a later term
+   * that lacks it may still be elected and overwrite it.
+   *
+   * <p>(a) A leads term t1 and appends entry i, which only B receives. (b) A crashes; C wins
+   * term t2 among C, D, E and appends its no-op at i, which nobody else receives. (c) A restarts
+   * and a node holding i@t1 leads term t3; it copies i to D but its own no-op reaches no one but
+   * B: i is now on a majority (A, B, D) yet must not commit. (d) C, D and E are cut off with C,
+   * whose last term t2 beats D's and E's t1: C wins and replaces i by its own entry. A core that
+   * committed i in (c) by counting replicas is caught by leader completeness in (d).
+   */
+  @Test
+  void figure8AnEntryOfAnEarlierTermIsNotCommittedByCountingReplicas() {
+    SimCluster c = new SimCluster(SimConfig.builder(5, 8).clients(0).maxSizePerMsg(1).build());
+    long a = leaderOf(c);
+    c.runFor(SECOND / 5);
+    List<Long> others = new java.util.ArrayList<>(c.nodeIds());
+    others.remove(a);
+    long b = others.get(0);
+    Set<Long> cde = Set.of(others.get(1), others.get(2), others.get(3));
+
+    // (a) i@t1 reaches B only.
+    c.partition(List.of(Set.of(a, b), cde));
+    assertTrue(c.proposeAtLeader("x", "from-t1"));
+    long i = status(c, a).lastIndex();
+    c.runFor(SECOND / 50);
+    assertEquals(i, status(c, b).lastIndex(), "B has i");
+
+    // (b) A crashes; C wins among C, D, E and is cut off before its no-op (at i) leaves.
+    c.crash(a);
+    assertTrue(c.runUntil(() -> c.leader().isPresent() && cde.contains(c.leader().getAsLong()), 2 * SECOND));
+    long cNode = c.leader().getAsLong();
+    Set<Long> de = new java.util.TreeSet<>(cde);
+    de.remove(cNode);
+    c.partition(List.of(Set.of(cNode), Set.of(a, b, de.toArray(new Long[0])[0], de.toArray(new Long[0])[1])));
+    assertEquals(i, status(c, cNode).lastIndex(), "C's no-op took index i");
+    long t2 = c.node(cNode).term();
+
+    // (c) A restarts; a holder of i@t1 leads t3; its own-term entries reach only B.
+    c.restart(a);
+    long dNode = de.iterator().next();
+    // Lost: any entry of term t3 sent to D or E once they hold i (before that they reject it,
+    // which is how the leader learns to send them i).
+    c.network().dropIf(m -> m instanceof Message.AppendEntries ae && de.contains(ae.to())
+        && ae.entries().stream().anyMatch(e -> e.term() > t2) && status(c, ae.to()).lastIndex() >= i);
+    assertTrue(c.runUntil(() -> c.leader().isPresent() && c.leader().getAsLong() != cNode, 2 * SECOND));
+    long t3Leader = c.leader().getAsLong();
+    assertTrue(t3Leader == a || t3Leader == b, "a holder of i leads: " + t3Leader);
+    assertTrue(c.runUntil(() -> status(c, dNode).lastIndex() >= i, SECOND), "D got i");
+    c.runFor(SECOND / 5);
+    assertTrue(c.maxCommitted() < i, "i is on a majority but must not be committed: " + c.stats());
+
+    // (d) C, D, E together: C wins with its later last term and overwrites i.
+    Set<Long> ab = Set.of(a, b);
+    c.network().dropIf(m -> false);
+    c.partition(List.of(ab, cde));
+    assertTrue(c.runUntil(() -> c.leader().isPresent() && c.leader().getAsLong() == cNode, 3 * SECOND),
+        "C leads again: " + c.stats());
+    c.heal();
+    assertTrue(c.runUntil(() -> c.applied(a) >= i && c.applied(dNode) >= i, 2 * SECOND), c.stats());
+    assertEquals(null, c.valueAt(a, "x"), "the t1 write at i was replaced everywhere");
+  }
+
+  private static Status status(SimCluster c, long id) {
+    return c.node(id).raw().status();
   }
 }

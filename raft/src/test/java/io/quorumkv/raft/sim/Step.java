@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.TreeSet;
 
 /**
@@ -43,6 +44,8 @@ sealed interface Step {
       case "promote" -> new Promote(wait, Integer.parseInt(arg));
       case "remove" -> new Remove(wait, Integer.parseInt(arg));
       case "remove-leader" -> new RemoveLeader(wait);
+      case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
+      case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -196,11 +199,13 @@ sealed interface Step {
     }
   }
 
-  /** Removes a member. */
+  /** Removes a member unless it leads now ({@link RemoveLeader} does that). */
   record Remove(int waitMillis, int node) implements Step {
     @Override
     public void apply(SimCluster cluster) {
-      cluster.remove(node);
+      if (cluster.leader().orElse(0) != node) {
+        cluster.remove(node);
+      }
     }
 
     @Override
@@ -219,6 +224,53 @@ sealed interface Step {
     @Override
     public String encode() {
       return waitMillis + ":remove-leader";
+    }
+  }
+
+  /** Asks the current leader to hand leadership to a node (thesis §3.10). */
+  record TransferLeader(int waitMillis, int node) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      cluster.transferLeadership(node);
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":transfer:" + node;
+    }
+  }
+
+  /**
+   * Leaders come and go fast: {@code rounds} times, after 1–60 ms, restart one crashed node and
+   * then crash or isolate whoever leads. Short-lived leaders leave entries of several terms on
+   * minorities, the situation of the paper's figure 8.
+   */
+  record LeaderChurn(int waitMillis, int rounds) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      SplittableRandom r = cluster.choices();
+      for (int i = 0; i < rounds; i++) {
+        cluster.runFor(1_000 + r.nextLong(60_000));
+        List<Long> down = new ArrayList<>();
+        for (long id : cluster.nodeIds()) {
+          if (!cluster.isUp(id)) {
+            down.add(id);
+          }
+        }
+        if (!down.isEmpty()) {
+          cluster.restart(down.get(r.nextInt(down.size())));
+        }
+        if (r.nextBoolean()) {
+          cluster.leader().ifPresent(cluster::crash);
+        } else {
+          new IsolateLeader(0).apply(cluster);
+        }
+      }
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":churn:" + rounds;
     }
   }
 }
