@@ -460,7 +460,7 @@ final class Raft {
     } else if (m instanceof HeartbeatResponse r) {
       handleHeartbeatResponse(r);
     } else if (m instanceof ReadIndexRequest r) {
-      handleReadRequest(new ReadOnly.PendingRead(r.context(), r.from(), 0));
+      handleReadRequest(new ReadOnly.PendingRead(r.context(), r.from(), 0, true));
     } else if (m instanceof TransferLeadershipRequest r) {
       transferLeadership(r.transferee());
     }
@@ -872,8 +872,12 @@ final class Raft {
   // ---------------------------------------------------------------- reads
 
   void readIndex(long context) {
+    readIndex(context, true);
+  }
+
+  void readIndex(long context, boolean leaseAllowed) {
     if (state == StateRole.LEADER) {
-      handleReadRequest(new ReadOnly.PendingRead(context, id, 0));
+      handleReadRequest(new ReadOnly.PendingRead(context, id, 0, leaseAllowed));
     } else if (lead != NONE) {
       send(new ReadIndexRequest(id, lead, term, context));
     }
@@ -885,7 +889,7 @@ final class Raft {
       readOnly.waitingForCommit.add(read);
     } else if (tracker.isSingleton() && tracker.voters().contains(id)) {
       answerRead(read.at(log.committed));
-    } else if (hasValidLease()) {
+    } else if (read.leaseAllowed() && hasValidLease()) {
       answerRead(read.at(log.committed));
     } else {
       readOnly.addUnsent(read);
