@@ -916,12 +916,15 @@ final class Raft {
    * a transfer's) until its election timer has counted {@code electionTick} ticks, which is more
    * than {@code electionTick - 1} of its tick intervals after the receipt. The round was sent at
    * the leader's tick {@code start}, so at most {@code now - start + 1} leader tick intervals have
-   * passed. The lease is therefore safe if every node's tick interval, in real time, is at least
-   * {@code (1 - clockDriftFactor)} times the leader's: ticks must be driven by a steady clock, a
-   * driver must not replay missed ticks in a burst after a pause, and a paused leader is
-   * covered only if the pause is shorter than the remaining margin. A node restarted with a
-   * non-zero term honours the promise it may have made before the crash for one election timeout.
-   * A leader that sent TimeoutNow gives up its lease for the rest of its term.
+   * passed <em>if the leader's ticks keep up with real time</em>. The lease is therefore safe if
+   * (1) the leader's tick count never lags real time: a driver must catch up the ticks it missed
+   * (after a GC pause, a stall) from a monotonic clock before it asks for a lease, since a lagging
+   * count underestimates how long ago the round was sent; and (2) a follower's ticks never run
+   * ahead: any {@code k} of its ticks span at least {@code k * (1 - clockDriftFactor)} nominal
+   * tick intervals of real time (a follower that catches up missed ticks stays on the safe side).
+   * A node restarted with a non-zero term honours the promise it may have made before the crash
+   * for one election timeout. A leader that sent TimeoutNow gives up its lease for the rest of
+   * its term.
    */
   boolean hasValidLease() {
     if (config.readOnlyOption() != ReadOnlyOption.LEASE_BASED || state != StateRole.LEADER

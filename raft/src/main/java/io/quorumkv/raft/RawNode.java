@@ -165,9 +165,10 @@ public final class RawNode {
    * ({@code status().hardState().commit()}, once applied) without a round trip. Always false
    * unless {@link ReadOnlyOption#LEASE_BASED} is configured.
    *
-   * <p>Clock assumption: every node's tick interval, in real time, is at least
-   * {@code (1 - clockDriftFactor)} times the leader's; ticks are never replayed in a burst after a
-   * pause. Followers keep their side of the lease by ignoring vote requests for
+   * <p>Clock assumption: the leader's tick count keeps up with real time (the driver catches up
+   * ticks missed during a pause, from a monotonic clock, before asking), and no follower's ticks
+   * run ahead of it: {@code k} follower ticks span at least {@code k * (1 - clockDriftFactor)}
+   * nominal tick intervals. Followers keep their side of the lease by ignoring vote requests for
    * {@code electionTick} ticks after hearing from the leader (also after a restart).
    */
   public boolean hasValidLease() {
