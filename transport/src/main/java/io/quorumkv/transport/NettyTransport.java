@@ -24,7 +24,6 @@ import io.quorumkv.transport.proto.Response;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -73,7 +72,7 @@ public final class NettyTransport implements RaftTransport {
   /** Runs the snapshot connections this node dials, so their bulk never delays a Raft lane. */
   private final EventLoopGroup snapshotGroup;
   private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-  private final Map<Long, Peer> peers = new HashMap<>();
+  private final Map<Long, Peer> peers = new ConcurrentHashMap<>();
   private final Optional<SslContext> serverTls;
   private final Optional<SslContext> clientTls;
   private final ExecutorService snapshotIo;
@@ -86,6 +85,7 @@ public final class NettyTransport implements RaftTransport {
     throw new IOException("no snapshot receiver on this node");
   };
   private volatile Channel server;
+  private volatile boolean started;
   private volatile boolean closed;
 
   /** A transport for {@code config}; call {@link #start()} to listen and dial. */
@@ -143,7 +143,39 @@ public final class NettyTransport implements RaftTransport {
     log.info("{}: listening on {} ({}, {}), cluster {}, protocol {}", name, localAddress(),
         Wire.ioKind(), serverTls.isPresent() ? "TLS" : "plain TCP", config.clusterId(),
         protocolVersion);
+    started = true;
     peers.values().stream().filter(p -> p.dialler).forEach(p -> p.loop.execute(p::connect));
+  }
+
+  /**
+   * Adds a member, or changes the address of one, after a membership change; the configured
+   * {@link NettyTransportConfig#peers()} are only the initial members. Takes effect at once (a
+   * changed address drops the connection to the old one). Safe from any thread.
+   */
+  public void setPeer(long nodeId, InetSocketAddress address) {
+    if (nodeId <= 0 || nodeId == config.nodeId()) {
+      throw new IllegalArgumentException(name + ": cannot add node " + nodeId + " as a peer");
+    }
+    Objects.requireNonNull(address, "address");
+    Peer fresh = new Peer(nodeId, address, config.nodeId() < nodeId, group.next(), this);
+    Peer old = peers.put(nodeId, fresh);
+    if (old != null) {
+      old.remove();
+    }
+    if (started && fresh.dialler) {
+      fresh.loop.execute(fresh::connect);
+    }
+  }
+
+  /**
+   * Forgets a member removed from the cluster: closes its connection, fails its pending
+   * requests, and from now on drops its messages and refuses its connections.
+   */
+  public void removePeer(long nodeId) {
+    Peer old = peers.remove(nodeId);
+    if (old != null) {
+      old.remove();
+    }
   }
 
   /** The address the transport listens on (useful when the configured port was 0). */
@@ -160,8 +192,14 @@ public final class NettyTransport implements RaftTransport {
     return config.nodeId();
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws NullPointerException if {@code m} is null: a bug in the caller, not a network fault
+   */
   @Override
   public void send(long toNode, long groupId, Message m) {
+    Objects.requireNonNull(m, "m");
     Peer peer = peers.get(toNode);
     if (peer == null || closed) {
       counters.droppedUnreachable.increment();

@@ -71,6 +71,8 @@ final class Peer {
   private volatile Channel channel;
   /** Failed dials since the last success; confined to {@link #loop}. */
   private int attempts;
+  /** Set when the member is removed (or re-added with another address): stop dialling. */
+  private volatile boolean removed;
 
   Peer(long id, InetSocketAddress address, boolean dialler, EventLoop loop,
       NettyTransport transport) {
@@ -252,6 +254,10 @@ final class Peer {
 
   /** A handshaken connection to this peer is up (either side dialled it). */
   void attach(Channel ch) {
+    if (removed) {
+      ch.close();
+      return;
+    }
     Channel old = channel;
     channel = ch;
     if (old != null && old != ch) {
@@ -282,6 +288,17 @@ final class Peer {
     keep.forEach(this::offer);
   }
 
+  /** This member is gone: stop dialling, close its connection, fail its requests. */
+  void remove() {
+    removed = true;
+    Channel ch = channel;
+    if (ch != null) {
+      ch.close();
+    }
+    pending.failAll(new TransportException(TransportException.Reason.UNREACHABLE,
+        "node " + id + " was removed"));
+  }
+
   /** Fails every request still waiting; called once the transport is closed. */
   void failPending() {
     pending.failAll(new TransportException(TransportException.Reason.CLOSED, "transport closed"));
@@ -290,7 +307,7 @@ final class Peer {
   // ---- dialling (only when this node has the lower id) ----
 
   void connect() {
-    if (transport.isClosed()) {
+    if (transport.isClosed() || removed) {
       return;
     }
     transport.dial(loop, address, new Dialler()).addListener((ChannelFuture cf) -> {
@@ -307,7 +324,7 @@ final class Peer {
   }
 
   private void reconnectLater() {
-    if (transport.isClosed()) {
+    if (transport.isClosed() || removed) {
       return;
     }
     long delay = backoffNanos(attempts, transport.config().reconnectBackoffMin(),
