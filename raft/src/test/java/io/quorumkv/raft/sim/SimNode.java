@@ -133,6 +133,10 @@ final class SimNode {
     pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
   }
 
+  long pausedUntil() {
+    return pausedUntil;
+  }
+
   /**
    * True if the process is paused, in which case {@code input} runs again when it resumes
    * (inputs deferred to the same instant keep their order).
