@@ -85,6 +85,15 @@ final class Raft {
   /** Set once this leader sent TimeoutNow: the transferee may win without waiting out leases. */
   private boolean leaseRevoked;
 
+  /** CONF_CHANGE entries handed out to apply, and {@link #applyConfChange} calls seen. */
+  private long confChangesHandedOut;
+  private long confChangesApplied;
+  /**
+   * Conf changes handed out before a snapshot was restored and not yet applied by the driver: the
+   * snapshot's membership already includes them, so their {@link #applyConfChange} calls are no-ops.
+   */
+  private long supersededConfChanges;
+
   private final List<Message> msgs = new ArrayList<>();
   private final List<Message> msgsAfterPersist = new ArrayList<>();
   private final List<ReadState> readStates = new ArrayList<>();
@@ -448,7 +457,7 @@ final class Raft {
     } else if (m instanceof HeartbeatResponse r) {
       handleHeartbeatResponse(r);
     } else if (m instanceof ReadIndexRequest r) {
-      handleReadRequest(new ReadOnly.PendingRead(r.context(), r.from(), 0));
+      handleReadRequest(new ReadOnly.PendingRead(r.context(), r.from(), 0, true));
     } else if (m instanceof TransferLeadershipRequest r) {
       transferLeadership(r.transferee());
     }
@@ -571,6 +580,7 @@ final class Raft {
     }
     log.restore(s);
     tracker.reconfigure(cs, log.lastIndex());
+    supersededConfChanges = confChangesHandedOut - confChangesApplied;
     return true;
   }
 
@@ -826,6 +836,12 @@ final class Raft {
   // ---------------------------------------------------------------- membership
 
   ConfState applyConfChange(ConfChange cc) {
+    confChangesApplied++;
+    if (supersededConfChanges > 0) {
+      // Handed out before a snapshot that already contains it (the driver applies in log order).
+      supersededConfChanges--;
+      return tracker.confState();
+    }
     ConfState cs = ConfChanger.apply(tracker.confState(), cc);
     tracker.reconfigure(cs, log.lastIndex());
     if (state != StateRole.LEADER) {
@@ -852,8 +868,12 @@ final class Raft {
   // ---------------------------------------------------------------- reads
 
   void readIndex(long context) {
+    readIndex(context, true);
+  }
+
+  void readIndex(long context, boolean leaseAllowed) {
     if (state == StateRole.LEADER) {
-      handleReadRequest(new ReadOnly.PendingRead(context, id, 0));
+      handleReadRequest(new ReadOnly.PendingRead(context, id, 0, leaseAllowed));
     } else if (lead != NONE) {
       send(new ReadIndexRequest(id, lead, term, context));
     }
@@ -865,7 +885,7 @@ final class Raft {
       readOnly.waitingForCommit.add(read);
     } else if (tracker.isSingleton() && tracker.voters().contains(id)) {
       answerRead(read.at(log.committed));
-    } else if (hasValidLease()) {
+    } else if (read.leaseAllowed() && hasValidLease()) {
       answerRead(read.at(log.committed));
     } else {
       readOnly.addUnsent(read);
@@ -1027,6 +1047,11 @@ final class Raft {
       log.applying = Math.max(log.applying, snap.metadata().index());
     }
     List<Entry> committed = log.nextCommittedEntries();
+    for (Entry e : committed) {
+      if (e.type() == EntryType.CONF_CHANGE) {
+        confChangesHandedOut++;
+      }
+    }
     if (state == StateRole.LEADER && !committed.isEmpty()) {
       long size = 0;
       for (Entry e : committed) {

@@ -96,6 +96,17 @@ public final class RawNode {
     raft.readIndex(context);
   }
 
+  /**
+   * Like {@link #readIndex(long)}, but with {@code leaseAllowed == false} a leader confirms its
+   * leadership with a heartbeat round even while it holds a valid lease, so the answer does not
+   * depend on clocks. Lets a driver configured with {@link ReadOnlyOption#LEASE_BASED} choose per
+   * read. On a follower, the request goes to the leader as {@link #readIndex(long)} does (and the
+   * leader may answer it from its lease).
+   */
+  public void readIndex(long context, boolean leaseAllowed) {
+    raft.readIndex(context, leaseAllowed);
+  }
+
   /** Asks the leader to hand leadership to {@code transferee} (thesis §3.10). */
   public void transferLeadership(long transferee) {
     raft.transferLeadership(transferee);

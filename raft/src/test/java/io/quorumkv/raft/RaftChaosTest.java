@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
 class RaftChaosTest {
 
   private static final boolean LONG = Boolean.getBoolean("quorumkv.long");
+  private static final boolean TRACE = Boolean.getBoolean("quorumkv.chaos.trace");
 
   /** One member with a driver that may lag behind its core. */
   private static final class Member {
@@ -150,6 +151,7 @@ class RaftChaosTest {
         }
       } else if (action < 985) {
         if (m.applied > m.storage.snapshot().metadata().index() && m.applied > m.storage.firstIndex()) {
+          if (TRACE) System.out.println("node " + m.id + " snapshots at " + m.applied + " " + m.confState);
           m.storage.createSnapshot(m.applied, m.confState,
               String.join("\n", m.state).getBytes(StandardCharsets.UTF_8));
           m.storage.compact(m.applied);
@@ -205,6 +207,7 @@ class RaftChaosTest {
         }
         m.applied = s.metadata().index();
         m.confState = s.metadata().confState();
+        if (TRACE) System.out.println("node " + m.id + " installs snapshot " + s.metadata());
       });
       m.storage.append(rd.entries());
       rd.hardState().ifPresent(m.storage::setHardState);
@@ -223,6 +226,7 @@ class RaftChaosTest {
           fail("seed " + seed + ": index " + e.index() + " applied as " + prev + " and as " + content);
         }
         if (e.type() == EntryType.CONF_CHANGE) {
+          if (TRACE) System.out.println("node " + m.id + " applies " + e + " " + ConfChange.decode(e.data()).changes() + " to " + m.confState);
           m.confState = m.raw.applyConfChange(ConfChange.decode(e.data()));
           m.storage.setConfState(m.confState);
         } else if (e.data().length > 0) {
@@ -245,6 +249,7 @@ class RaftChaosTest {
 
     /** Loses everything not persisted; the state machine and its applied index survive. */
     void crash(Member m) {
+      if (TRACE) System.out.println("node " + m.id + " crashes, applied " + m.applied + " " + m.confState);
       for (Ready rd : m.unpersisted) {
         rd.messagesAfterPersist().forEach(this::dropped);
       }
@@ -258,6 +263,7 @@ class RaftChaosTest {
         if (ss.role() == StateRole.LEADER) {
           long term = x.raw.status().hardState().term();
           Long other = leaderOfTerm.putIfAbsent(term, x.id);
+          if (TRACE && other == null) System.out.println("node " + x.id + " leads term " + term + " " + x.raw.status());
           if (other != null && other != x.id) {
             fail("seed " + seed + ": two leaders in term " + term + ": " + other + " and " + x.id);
           }
@@ -302,13 +308,18 @@ class RaftChaosTest {
 
   private void run(long seeds, int steps, int n, ReadOnlyOption option) {
     long reads = 0;
-    for (long seed = 1; seed <= seeds; seed++) {
+    long first = Long.getLong("quorumkv.chaos.seed", 1);
+    for (long seed = first; seed < first + seeds; seed++) {
       Cluster c = new Cluster(seed, n, option);
-      c.members.get(1L).raw.campaign();
-      for (int i = 0; i < steps; i++) {
-        c.step();
+      try {
+        c.members.get(1L).raw.campaign();
+        for (int i = 0; i < steps; i++) {
+          c.step();
+        }
+        c.settleAndCheckLiveness();
+      } catch (RuntimeException e) {
+        throw new AssertionError("seed " + seed + " (" + n + " nodes, " + option + "): " + e, e);
       }
-      c.settleAndCheckLiveness();
       reads += c.readsChecked;
     }
     assertTrue(reads > 0, "the schedules exercised reads");

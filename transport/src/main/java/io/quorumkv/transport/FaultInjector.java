@@ -1,0 +1,48 @@
+package io.quorumkv.transport;
+
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * Drops, delays or blocks traffic between chosen nodes, for fault-injection tests. Rules are
+ * directional links {@code from -> to}; a node applies those that concern its own outbound and
+ * inbound traffic, so in a multi-process cluster every node must be told the same rules (core
+ * exposes {@link #execute(String)} through an admin request for that).
+ *
+ * <p>Faults apply to Raft messages and peer requests. Snapshot lanes honour blocks and
+ * partitions (a blocked transfer stalls and then fails) but not drop rates or delays.
+ * Requests from {@link TransportClient}s are never affected.
+ */
+public interface FaultInjector {
+
+  /**
+   * Splits the cluster: nodes in different sets cannot talk to each other in either direction.
+   * Nodes not named in any set are cut off from everyone. Replaces earlier partitions.
+   */
+  @SuppressWarnings("unchecked")
+  void partition(Set<Long>... sides);
+
+  /** Drops everything {@code from} sends to {@code to} (but not the reverse). */
+  void blockOneWay(long from, long to);
+
+  /** Drops each message on {@code from -> to} with probability {@code p} (a flaky link). */
+  void dropRate(long from, long to, double p);
+
+  /** Delays every message on {@code from -> to} by {@code delay}, keeping their order. */
+  void delay(long from, long to, Duration delay);
+
+  /** Removes every rule. */
+  void heal();
+
+  /**
+   * Applies one rule written as text, so another process can send it in an admin request:
+   * {@code "partition 1,2 3"} (sides separated by spaces, members by commas),
+   * {@code "block 1 2"}, {@code "drop 1 2 0.25"}, {@code "delay 1 2 150"} (milliseconds),
+   * {@code "heal"}.
+   *
+   * @throws IllegalArgumentException naming what is wrong with {@code command}
+   */
+  default void execute(String command) {
+    FaultCommands.execute(this, command);
+  }
+}

@@ -1,0 +1,403 @@
+package io.quorumkv.transport;
+
+import com.google.protobuf.CodedOutputStream;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.quorumkv.raft.Message;
+import io.quorumkv.transport.proto.Frame;
+import io.quorumkv.transport.proto.GroupHeartbeat;
+import io.quorumkv.transport.proto.GroupHeartbeatResponse;
+import io.quorumkv.transport.proto.GroupMessage;
+import io.quorumkv.transport.proto.HeartbeatBatch;
+import io.quorumkv.transport.proto.Hello;
+import io.quorumkv.transport.proto.HelloAck;
+import io.quorumkv.transport.proto.Lane;
+import io.quorumkv.transport.proto.RaftBatch;
+import io.quorumkv.transport.proto.Request;
+import io.quorumkv.transport.proto.Response;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One remote member: its Raft connection (one per node pair: the lower id dials, the higher
+ * accepts), its bounded outbound queue, and the requests waiting for its answers.
+ *
+ * <p>Write coalescing: {@link #send} only queues; the first message queued after a drain
+ * schedules one drain task on the connection's event loop, which packs everything queued into
+ * as few {@link RaftBatch} frames as the frame limit allows (normally one, with every group's
+ * heartbeats in its {@link HeartbeatBatch}) and flushes once.
+ */
+final class Peer {
+
+  private static final Logger log = LoggerFactory.getLogger(Peer.class);
+
+  /** Room left in a frame for the batch's own tags and lengths. */
+  private static final int FRAME_SLACK = 64;
+
+  /** Something waiting to be written to this peer. */
+  private sealed interface Outbound permits RaftOut, RequestOut {}
+
+  private record RaftOut(long groupId, Message m) implements Outbound {}
+
+  private record RequestOut(long id, byte[] payload, long deadlineNanos,
+      CompletableFuture<byte[]> result) implements Outbound {}
+
+  final long id;
+  final InetSocketAddress address;
+  /** Whether this node dials the peer (it has the lower id) or waits to be dialled. */
+  final boolean dialler;
+  /** Timers and dials of this peer run here. */
+  final EventLoop loop;
+  private final NettyTransport transport;
+  private final Counters counters;
+  private final Queue<Outbound> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Map<Long, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+  private final AtomicLong nextRequestId = new AtomicLong();
+  /** The handshaken Raft connection, or null while there is none. */
+  private volatile Channel channel;
+  /** Failed dials since the last success; confined to {@link #loop}. */
+  private int attempts;
+
+  Peer(long id, InetSocketAddress address, boolean dialler, EventLoop loop,
+      NettyTransport transport) {
+    this.id = id;
+    this.address = address;
+    this.dialler = dialler;
+    this.loop = loop;
+    this.transport = transport;
+    this.counters = transport.counters();
+  }
+
+  boolean isConnected() {
+    Channel ch = channel;
+    return ch != null && ch.isActive();
+  }
+
+  /** Queues a Raft message, or drops and counts it. */
+  void send(long groupId, Message m) {
+    if (channel == null) {
+      counters.droppedUnreachable.increment();
+    } else if (!offer(new RaftOut(groupId, m))) {
+      counters.droppedQueueFull.increment();
+    }
+  }
+
+  private boolean offer(Outbound o) {
+    if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
+      queued.decrementAndGet();
+      return false;
+    }
+    queue.offer(o);
+    Channel ch = channel;
+    if (ch != null) {
+      scheduleDrain(ch);
+    }
+    return true;
+  }
+
+  void scheduleDrain(Channel ch) {
+    if (drainScheduled.compareAndSet(false, true)) {
+      try {
+        ch.eventLoop().execute(() -> drain(ch));
+      } catch (RejectedExecutionException e) {
+        drainScheduled.set(false); // shutting down
+      }
+    }
+  }
+
+  /** Writes everything queued (while the connection takes it) and flushes once. */
+  private void drain(Channel ch) {
+    drainScheduled.set(false);
+    if (ch != channel || !ch.isActive()) {
+      return; // queued items wait for the next connection
+    }
+    int budget = transport.config().maxFrameBytes() - FRAME_SLACK;
+    Batch batch = new Batch();
+    Outbound o;
+    while (ch.isWritable() && (o = queue.poll()) != null) {
+      queued.decrementAndGet();
+      if (o instanceof RequestOut r) {
+        writeRequest(ch, r);
+        continue;
+      }
+      RaftOut rm = (RaftOut) o;
+      com.google.protobuf.MessageLite encoded = encode(rm);
+      int size = CodedOutputStream.computeMessageSize(1, encoded);
+      if (size > budget) {
+        counters.droppedTooLarge.increment();
+        log.warn("{}: dropped a {} of {} bytes for node {}: frames are limited to {} bytes",
+            transport.name(), rm.m.getClass().getSimpleName(), size, id,
+            transport.config().maxFrameBytes());
+        continue;
+      }
+      if (batch.bytes + size > budget) {
+        batch.writeTo(ch);
+        batch = new Batch();
+      }
+      batch.add(encoded, size);
+    }
+    batch.writeTo(ch);
+    ch.flush();
+    if (!queue.isEmpty() && ch.isWritable()) {
+      scheduleDrain(ch);
+    } // else: unwritable; Session.onWritable drains again
+  }
+
+  /** A message in its wire form: heartbeats in the compact per-group form, others whole. */
+  private static com.google.protobuf.MessageLite encode(RaftOut rm) {
+    if (rm.m instanceof Message.Heartbeat h) {
+      return RaftCodec.toProto(rm.groupId, h);
+    } else if (rm.m instanceof Message.HeartbeatResponse r) {
+      return RaftCodec.toProto(rm.groupId, r);
+    }
+    return GroupMessage.newBuilder().setGroupId(rm.groupId).setMessage(RaftCodec.toProto(rm.m))
+        .build();
+  }
+
+  /** The frame being filled by one drain. */
+  private final class Batch {
+    private final RaftBatch.Builder frame = RaftBatch.newBuilder();
+    private final HeartbeatBatch.Builder heartbeats = HeartbeatBatch.newBuilder();
+    int bytes;
+    int count;
+
+    void add(com.google.protobuf.MessageLite encoded, int size) {
+      if (encoded instanceof GroupHeartbeat g) {
+        heartbeats.addHeartbeats(g);
+      } else if (encoded instanceof GroupHeartbeatResponse g) {
+        heartbeats.addResponses(g);
+      } else {
+        frame.addMessages((GroupMessage) encoded);
+      }
+      bytes += size;
+      count++;
+    }
+
+    void writeTo(Channel ch) {
+      if (count == 0) {
+        return;
+      }
+      if (heartbeats.getHeartbeatsCount() + heartbeats.getResponsesCount() > 0) {
+        frame.setHeartbeats(heartbeats);
+        counters.heartbeatFrames.increment();
+      }
+      ch.write(Wire.encode(ch.alloc(), Frame.newBuilder().setRaftBatch(frame).build()),
+          ch.voidPromise());
+      counters.messagesSent.add(count);
+    }
+  }
+
+  /** Sends a request; the future fails at the deadline unless a response came first. */
+  CompletableFuture<byte[]> request(byte[] payload, Duration deadline, LinkFaults.Fate fate) {
+    CompletableFuture<byte[]> result = new CompletableFuture<>();
+    if (payload.length > transport.config().maxFrameBytes() - FRAME_SLACK) {
+      result.completeExceptionally(new TransportException(TransportException.Reason.TOO_LARGE,
+          "request of " + payload.length + " bytes exceeds the frame limit"));
+      return result;
+    }
+    long requestId = nextRequestId.incrementAndGet();
+    long deadlineNanos = System.nanoTime() + deadline.toNanos();
+    pending.put(requestId, result);
+    try {
+      var timer = loop.schedule(() -> {
+        if (pending.remove(requestId) != null) {
+          result.completeExceptionally(new TimeoutException(
+              "no response from node " + id + " within " + deadline.toMillis() + " ms"));
+        }
+      }, deadline.toNanos(), TimeUnit.NANOSECONDS);
+      result.whenComplete((r, e) -> {
+        pending.remove(requestId);
+        timer.cancel(false);
+      });
+      if (fate.drop()) {
+        return result; // lost on the way: the deadline answers
+      }
+      RequestOut out = new RequestOut(requestId, payload, deadlineNanos, result);
+      if (fate.delayNanos() > 0) {
+        loop.schedule(() -> offerRequest(out), fate.delayNanos(), TimeUnit.NANOSECONDS);
+      } else {
+        offerRequest(out);
+      }
+    } catch (RejectedExecutionException e) {
+      result.completeExceptionally(
+          new TransportException(TransportException.Reason.CLOSED, "transport closed"));
+    }
+    return result;
+  }
+
+  private void offerRequest(RequestOut out) {
+    if (!offer(out)) {
+      out.result.completeExceptionally(new TransportException(
+          TransportException.Reason.QUEUE_FULL, "outbound queue to node " + id + " is full"));
+    }
+  }
+
+  private void writeRequest(Channel ch, RequestOut r) {
+    long left = r.deadlineNanos - System.nanoTime();
+    if (r.result.isDone() || left <= 0) {
+      return;
+    }
+    ch.write(Wire.encode(ch.alloc(), Frame.newBuilder().setRequest(Request.newBuilder()
+        .setId(r.id).setPayload(RaftCodec.wrap(r.payload))
+        .setTimeoutMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)))).build()),
+        ch.voidPromise());
+  }
+
+  void onResponse(Response response) {
+    CompletableFuture<byte[]> f = pending.remove(response.getId());
+    if (f != null) {
+      complete(f, response);
+    }
+  }
+
+  /** Completes a caller's future from a response frame (shared with {@link TransportClient}). */
+  static void complete(CompletableFuture<byte[]> f, Response response) {
+    switch (response.getResultCase()) {
+      case PAYLOAD -> f.complete(response.getPayload().toByteArray());
+      case ERROR -> f.completeExceptionally(new TransportException(
+          TransportException.Reason.REMOTE_ERROR, response.getError()));
+      case RESULT_NOT_SET -> f.completeExceptionally(new TransportException(
+          TransportException.Reason.REMOTE_ERROR, "empty response"));
+    }
+  }
+
+  /** A handshaken connection to this peer is up (either side dialled it). */
+  void attach(Channel ch) {
+    Channel old = channel;
+    channel = ch;
+    if (old != null && old != ch) {
+      old.close(); // the peer restarted and dialled again: the old connection is dead
+    }
+    log.info("{}: connected to node {} ({} {})", transport.name(), id,
+        dialler ? "dialled" : "accepted from", ch.remoteAddress());
+    scheduleDrain(ch);
+  }
+
+  /** The connection {@code ch} is gone: drop the Raft messages that were waiting for it. */
+  void detach(Channel ch) {
+    if (channel != ch) {
+      return;
+    }
+    channel = null;
+    log.info("{}: lost connection to node {}", transport.name(), id);
+    List<Outbound> keep = new ArrayList<>();
+    Outbound o;
+    while ((o = queue.poll()) != null) {
+      queued.decrementAndGet();
+      if (o instanceof RequestOut) {
+        keep.add(o); // requests wait for the next connection, up to their deadline
+      } else {
+        counters.droppedUnreachable.increment();
+      }
+    }
+    keep.forEach(this::offer);
+  }
+
+  /** Fails every request still waiting; called once the transport is closed. */
+  void failPending() {
+    TransportException closed =
+        new TransportException(TransportException.Reason.CLOSED, "transport closed");
+    pending.values().forEach(f -> f.completeExceptionally(closed));
+  }
+
+  // ---- dialling (only when this node has the lower id) ----
+
+  void connect() {
+    if (transport.isClosed()) {
+      return;
+    }
+    Bootstrap b = new Bootstrap().group(loop).channel(Wire.channelClass())
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            transport.track(ch);
+            Wire.initPipeline(ch, transport.clientTls(), address,
+                transport.config().maxFrameBytes(),
+                ConnectionHandler.dialling(transport.name(), counters, new Dialler(),
+                    transport.config().handshakeTimeout()));
+          }
+        });
+    Wire.configure(b, transport.config().connectTimeout());
+    b.connect(address).addListener((ChannelFuture cf) -> {
+      if (!cf.isSuccess()) {
+        if (attempts == 0) {
+          log.info("{}: cannot reach node {} at {} ({}); retrying with backoff",
+              transport.name(), id, address, cf.cause().getMessage());
+        }
+        reconnectLater();
+        return;
+      }
+      cf.channel().closeFuture().addListener(x -> reconnectLater());
+    });
+  }
+
+  private void reconnectLater() {
+    if (transport.isClosed()) {
+      return;
+    }
+    long delay = backoffNanos(attempts, transport.config().reconnectBackoffMin(),
+        transport.config().reconnectBackoffMax());
+    attempts = Math.min(attempts + 1, 30);
+    try {
+      loop.schedule(this::connect, delay, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // shutting down
+    }
+  }
+
+  /**
+   * Exponential backoff with "equal jitter": half the delay is fixed so retries keep backing off,
+   * half is random so that peers that lost each other at the same moment do not redial in step.
+   */
+  static long backoffNanos(int attempt, Duration min, Duration max) {
+    long base = min.toNanos() << Math.min(attempt, 30);
+    if (base <= 0 || base > max.toNanos()) {
+      base = max.toNanos();
+    }
+    long half = base / 2;
+    return half + ThreadLocalRandom.current().nextLong(half + 1);
+  }
+
+  /** Our side of the handshake of a Raft connection we dialled. */
+  private final class Dialler implements ConnectionHandler.Dialler {
+    @Override
+    public Hello hello() {
+      return transport.hello(Lane.LANE_RAFT);
+    }
+
+    @Override
+    public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
+      transport.checkAck(ack, id);
+      attempts = 0;
+      attach(ch);
+      return new RaftSession(transport, Peer.this);
+    }
+
+    @Override
+    public void refused(Channel ch, String reason) {
+      log.warn("{}: node {} at {} refused our connection: {}", transport.name(), id, address,
+          reason);
+    }
+  }
+}

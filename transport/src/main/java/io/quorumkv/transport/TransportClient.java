@@ -1,0 +1,224 @@
+package io.quorumkv.transport;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
+import io.quorumkv.transport.proto.Frame;
+import io.quorumkv.transport.proto.Hello;
+import io.quorumkv.transport.proto.HelloAck;
+import io.quorumkv.transport.proto.Lane;
+import io.quorumkv.transport.proto.Request;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A connection from something that is not a cluster member (the CLI, a benchmark driver) to one
+ * node, for opaque requests answered by the node's {@link RequestHandler} (which sees them from
+ * {@link RequestHandler#EXTERNAL_CLIENT}). Many requests may be outstanding at once; each
+ * carries an id, so answers may come back in any order.
+ *
+ * <p>A client does not reconnect: when the connection is lost, outstanding and later requests
+ * fail with {@link TransportException.Reason#CLOSED} and the caller connects again (perhaps to
+ * another node). Thread-safe.
+ */
+public final class TransportClient implements AutoCloseable {
+
+  /** The largest frame a client sends or accepts: the nodes' default. */
+  static final int MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+  private final EventLoopGroup group;
+  private final Channel channel;
+  private final Map<Long, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+  private final AtomicLong nextId = new AtomicLong();
+
+  private TransportClient(EventLoopGroup group, Channel channel) {
+    this.group = group;
+    this.channel = channel;
+  }
+
+  /** Connects over plain TCP to the node at {@code address} of cluster {@code clusterId}. */
+  public static TransportClient connect(InetSocketAddress address, long clusterId) {
+    return connect(address, clusterId, Optional.empty());
+  }
+
+  /**
+   * Connects to the node at {@code address}, over TLS when {@code tls} is present (its
+   * certificate is presented to nodes that require client authentication). Blocks until the
+   * node has accepted the connection.
+   *
+   * @throws TransportException with {@link TransportException.Reason#UNREACHABLE} if the node
+   *     cannot be reached or refuses the connection (the message says why)
+   */
+  public static TransportClient connect(InetSocketAddress address, long clusterId,
+      Optional<TlsSettings> tls) {
+    return connectWith(address, clusterId, tls.map(Tls::client));
+  }
+
+  /** {@link #connect} with a ready TLS context (tests use one without a certificate). */
+  static TransportClient connectWith(InetSocketAddress address, long clusterId,
+      Optional<SslContext> ssl) {
+    EventLoopGroup group = Wire.newGroup(1, "quorumkv-client");
+    CompletableFuture<Channel> ready = new CompletableFuture<>();
+    TransportClient[] self = new TransportClient[1];
+    Counters counters = new Counters();
+    ConnectionHandler.Dialler dialler = new ConnectionHandler.Dialler() {
+      @Override
+      public Hello hello() {
+        return Hello.newBuilder().setProtocolVersion(Wire.PROTOCOL_VERSION)
+            .setClusterId(clusterId).setNodeId(RequestHandler.EXTERNAL_CLIENT)
+            .setLane(Lane.LANE_CLIENT).build();
+      }
+
+      @Override
+      public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
+        if (ack.getClusterId() != clusterId || ack.getProtocolVersion() != Wire.PROTOCOL_VERSION) {
+          throw new ProtocolViolation("node answered for cluster " + ack.getClusterId()
+              + " protocol " + ack.getProtocolVersion());
+        }
+        ready.complete(ch);
+        return new ClientSession(self);
+      }
+
+      @Override
+      public void refused(Channel ch, String reason) {
+        ready.completeExceptionally(new TransportException(
+            TransportException.Reason.UNREACHABLE, "node at " + address + " refused: " + reason));
+      }
+    };
+    Bootstrap b = new Bootstrap().group(group).channel(Wire.channelClass())
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            Wire.initPipeline(ch, ssl, address, MAX_FRAME_BYTES,
+                ConnectionHandler.dialling("client", counters, dialler, CONNECT_TIMEOUT));
+          }
+        });
+    Wire.configure(b, CONNECT_TIMEOUT);
+    b.connect(address).addListener(cf -> {
+      if (!cf.isSuccess()) {
+        ready.completeExceptionally(new TransportException(TransportException.Reason.UNREACHABLE,
+            "cannot connect to " + address + ": " + cf.cause().getMessage()));
+      } else {
+        ((io.netty.channel.ChannelFuture) cf).channel().closeFuture().addListener(x ->
+            ready.completeExceptionally(new TransportException(
+                TransportException.Reason.UNREACHABLE,
+                "connection to " + address + " closed during the handshake")));
+      }
+    });
+    try {
+      Channel ch = ready.get(2 * CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      TransportClient client = new TransportClient(group, ch);
+      self[0] = client;
+      ch.closeFuture().addListener(x -> client.failAll());
+      return client;
+    } catch (Exception e) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      if (e.getCause() instanceof TransportException te) {
+        throw te;
+      }
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      throw new TransportException(TransportException.Reason.UNREACHABLE,
+          "cannot connect to " + address + ": " + e);
+    }
+  }
+
+  /**
+   * Sends a request. The future fails with {@link TimeoutException} at the deadline, or with a
+   * {@link TransportException} (closed connection, handler failure on the node). Never blocks.
+   */
+  public CompletableFuture<byte[]> request(byte[] payload, Duration deadline) {
+    CompletableFuture<byte[]> result = new CompletableFuture<>();
+    if (payload.length > MAX_FRAME_BYTES - 64) {
+      result.completeExceptionally(new TransportException(TransportException.Reason.TOO_LARGE,
+          "request of " + payload.length + " bytes exceeds the frame limit"));
+      return result;
+    }
+    if (!channel.isActive()) {
+      result.completeExceptionally(
+          new TransportException(TransportException.Reason.CLOSED, "connection closed"));
+      return result;
+    }
+    long id = nextId.incrementAndGet();
+    pending.put(id, result);
+    try {
+      var timer = channel.eventLoop().schedule(() -> {
+        if (pending.remove(id) != null) {
+          result.completeExceptionally(new TimeoutException(
+              "no response within " + deadline.toMillis() + " ms"));
+        }
+      }, deadline.toNanos(), TimeUnit.NANOSECONDS);
+      result.whenComplete((r, e) -> {
+        pending.remove(id);
+        timer.cancel(false);
+      });
+    } catch (RejectedExecutionException e) {
+      pending.remove(id);
+      result.completeExceptionally(
+          new TransportException(TransportException.Reason.CLOSED, "client closed"));
+      return result;
+    }
+    Wire.send(channel, Frame.newBuilder().setRequest(Request.newBuilder().setId(id)
+        .setPayload(RaftCodec.wrap(payload))
+        .setTimeoutMillis(Math.max(1, deadline.toMillis()))).build());
+    return result;
+  }
+
+  /** Whether the connection is still open. */
+  public boolean isOpen() {
+    return channel.isActive();
+  }
+
+  private void failAll() {
+    TransportException closed =
+        new TransportException(TransportException.Reason.CLOSED, "connection closed");
+    pending.values().forEach(f -> f.completeExceptionally(closed));
+  }
+
+  /** Closes the connection; outstanding requests fail. */
+  @Override
+  public void close() {
+    channel.close().awaitUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+  }
+
+  /** Answers arriving on the client's connection. */
+  private static final class ClientSession implements Session {
+    private final TransportClient[] client;
+
+    ClientSession(TransportClient[] client) {
+      this.client = client;
+    }
+
+    @Override
+    public boolean onFrame(Channel ch, Frame f, ByteBuf raw) throws ProtocolViolation {
+      if (f.getBodyCase() != Frame.BodyCase.RESPONSE) {
+        throw new ProtocolViolation("unexpected " + f.getBodyCase() + " from a node");
+      }
+      TransportClient c = client[0];
+      CompletableFuture<byte[]> future =
+          c == null ? null : c.pending.remove(f.getResponse().getId());
+      if (future != null) {
+        Peer.complete(future, f.getResponse());
+      }
+      return false;
+    }
+
+    @Override
+    public void onClose(Channel ch) {}
+  }
+}

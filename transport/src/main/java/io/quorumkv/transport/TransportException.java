@@ -1,0 +1,33 @@
+package io.quorumkv.transport;
+
+import java.util.Objects;
+
+/** Why a request or a snapshot transfer failed, other than by its deadline. */
+public final class TransportException extends RuntimeException {
+
+  /** The kinds of failure, so that callers can decide whether to retry. */
+  public enum Reason {
+    /** The peer is not known, not connected, or refused the connection. Retry later. */
+    UNREACHABLE,
+    /** The outbound queue for the peer is full: it is slow. Retry later. */
+    QUEUE_FULL,
+    /** The peer's handler failed; the message says how. */
+    REMOTE_ERROR,
+    /** The transport (this side or the peer's) was closed. */
+    CLOSED,
+    /** The payload does not fit in a frame. Retrying will not help. */
+    TOO_LARGE
+  }
+
+  private final Reason reason;
+
+  public TransportException(Reason reason, String message) {
+    super(message);
+    this.reason = Objects.requireNonNull(reason, "reason");
+  }
+
+  /** Why it failed. */
+  public Reason reason() {
+    return reason;
+  }
+}

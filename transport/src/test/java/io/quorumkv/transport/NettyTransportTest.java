@@ -1,0 +1,296 @@
+package io.quorumkv.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.Message;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+class NettyTransportTest {
+  static {
+    LeakWatch.install();
+  }
+
+  @AfterAll
+  static void noLeaks() throws InterruptedException {
+    LeakWatch.assertNoLeaks();
+  }
+
+  @Test
+  void everyMessageKindCrossesTheWireBothWays() throws Exception {
+    try (NettyNodes c = new NettyNodes(2).startAll()) {
+      for (long[] pair : new long[][] {{1, 2}, {2, 1}}) {
+        List<Message> sent = Messages.oneOfEach(pair[0], pair[1]);
+        for (int i = 0; i < sent.size(); i++) {
+          c.node(pair[0]).send(pair[1], 100 + i, sent.get(i));
+        }
+        List<Received> got = new ArrayList<>();
+        for (int i = 0; i < sent.size(); i++) {
+          got.add(c.take(pair[1]));
+        }
+        // Heartbeats travel in their own compact list, so order is only kept per kind.
+        got.sort((x, y) -> Long.compare(x.group(), y.group()));
+        for (int i = 0; i < sent.size(); i++) {
+          assertEquals(pair[0], got.get(i).from());
+          assertEquals(100 + i, got.get(i).group());
+          Messages.assertSameMessage(sent.get(i), got.get(i).message());
+        }
+      }
+      assertEquals(22, c.node(1).metrics().messagesSent() + c.node(2).metrics().messagesSent());
+    }
+  }
+
+  @Test
+  void heartbeatsOfAllGroupsShareOneFramePerFlush() throws Exception {
+    try (NettyNodes c = new NettyNodes(2).startAll()) {
+      NettyTransport a = c.node(1);
+      long before = a.metrics().heartbeatFrames();
+      // Queued within one event-loop task, so that the drain runs once, after all of them.
+      a.peer(2).loop.submit(() -> {
+        for (long g = 1; g <= 1000; g++) {
+          a.send(2, g, new Message.Heartbeat(1, 2, 3, g, 0));
+        }
+      }).get(10, TimeUnit.SECONDS);
+      for (int i = 0; i < 1000; i++) {
+        Received r = c.take(2);
+        assertEquals(r.group(), ((Message.Heartbeat) r.message()).commit());
+      }
+      assertEquals(1, a.metrics().heartbeatFrames() - before);
+
+      // From another thread, batching is opportunistic but still far below one frame each.
+      before = a.metrics().heartbeatFrames();
+      for (long g = 1; g <= 1000; g++) {
+        a.send(2, g, new Message.Heartbeat(1, 2, 3, g, 0));
+      }
+      for (int i = 0; i < 1000; i++) {
+        c.take(2);
+      }
+      long frames = a.metrics().heartbeatFrames() - before;
+      assertTrue(frames < 500, frames + " frames for 1000 heartbeats");
+    }
+  }
+
+  @Test
+  void aDrainLargerThanOneFrameIsSplitAcrossFrames() throws Exception {
+    try (NettyNodes c = new NettyNodes(2, b -> b.maxFrameBytes(64 * 1024)
+        .snapshotFlow(32 * 1024, 4, Duration.ofSeconds(5))).startAll()) {
+      NettyTransport a = c.node(1);
+      byte[] data = new byte[4096];
+      // 100 appends of 4 KiB queued in one event-loop task: one drain, at least 7 frames.
+      a.peer(2).loop.submit(() -> {
+        for (int i = 0; i < 100; i++) {
+          a.send(2, i, new Message.AppendEntries(1, 2, 1, i, 1,
+              List.of(Entry.normal(i + 1, 1, data)), 0));
+        }
+        a.send(2, 0, new Message.AppendEntries(1, 2, 1, 0, 1,
+            List.of(Entry.normal(1, 1, new byte[100_000])), 0)); // cannot fit: dropped
+      }).get(10, TimeUnit.SECONDS);
+      for (int i = 0; i < 100; i++) {
+        Message.AppendEntries m = (Message.AppendEntries) c.take(2).message();
+        assertEquals(i, m.prevLogIndex());
+      }
+      assertEquals(1, a.metrics().droppedTooLarge());
+      assertEquals(100, a.metrics().messagesSent());
+    }
+  }
+
+  @Test
+  void requestsAreAnsweredFailedOrTimedOut() throws Exception {
+    try (NettyNodes c = new NettyNodes(2).startAll()) {
+      c.node(2).setRequestHandler((from, payload) -> {
+        String s = new String(payload);
+        return switch (s) {
+          case "fail" -> CompletableFuture.failedFuture(new IllegalStateException("not leader"));
+          case "throw" -> throw new IllegalArgumentException("bad command");
+          case "hang" -> new CompletableFuture<>();
+          default -> CompletableFuture.completedFuture((from + ":" + s).getBytes());
+        };
+      });
+      NettyTransport a = c.node(1);
+      Duration d = Duration.ofSeconds(5);
+      assertEquals("1:hello", new String(a.request(2, "hello".getBytes(), d).get()));
+      assertEquals("not leader", remoteError(a.request(2, "fail".getBytes(), d)));
+      assertEquals("bad command", remoteError(a.request(2, "throw".getBytes(), d)));
+      long start = System.nanoTime();
+      ExecutionException hang = assertThrows(ExecutionException.class,
+          () -> a.request(2, "hang".getBytes(), Duration.ofMillis(100)).get());
+      assertInstanceOf(TimeoutException.class, hang.getCause());
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2));
+      ExecutionException unknown = assertThrows(ExecutionException.class,
+          () -> a.request(9, new byte[1], d).get());
+      assertEquals(TransportException.Reason.UNREACHABLE,
+          ((TransportException) unknown.getCause()).reason());
+      // The accepting side can ask too: requests use the same connection both ways.
+      c.node(1).setRequestHandler((from, p) -> CompletableFuture.completedFuture(p));
+      assertEquals("echo", new String(c.node(2).request(1, "echo".getBytes(), d).get()));
+    }
+  }
+
+  private static String remoteError(CompletableFuture<byte[]> f) {
+    ExecutionException e = assertThrows(ExecutionException.class, f::get);
+    TransportException te = assertInstanceOf(TransportException.class, e.getCause());
+    assertEquals(TransportException.Reason.REMOTE_ERROR, te.reason());
+    return te.getMessage();
+  }
+
+  @Test
+  void clientMultiplexesConcurrentRequestsAnsweredOutOfOrder() throws Exception {
+    ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor();
+    try (NettyNodes c = new NettyNodes(1)) {
+      NettyTransport node = c.start(1);
+      node.setRequestHandler((from, payload) -> {
+        assertEquals(RequestHandler.EXTERNAL_CLIENT, from);
+        CompletableFuture<byte[]> f = new CompletableFuture<>();
+        later.schedule(() -> f.complete(payload), ThreadLocalRandom.current().nextInt(20),
+            TimeUnit.MILLISECONDS);
+        return f;
+      });
+      try (TransportClient client = TransportClient.connect(node.localAddress(), NettyNodes.CLUSTER)) {
+        List<CompletableFuture<byte[]>> futures = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+          futures.add(client.request(("r" + i).getBytes(), Duration.ofSeconds(10)));
+        }
+        for (int i = 0; i < 500; i++) {
+          assertEquals("r" + i, new String(futures.get(i).get(10, TimeUnit.SECONDS)));
+        }
+      }
+      TransportException refused = assertThrows(TransportException.class,
+          () -> TransportClient.connect(node.localAddress(), NettyNodes.CLUSTER + 1));
+      assertTrue(refused.getMessage().contains("does not match"), refused.getMessage());
+    } finally {
+      later.shutdownNow();
+    }
+  }
+
+  @Test
+  void aPeerOfAnotherClusterIsRefusedAndBothSidesSayWhy() throws Exception {
+    try (LogCapture log = new LogCapture(); NettyNodes c = new NettyNodes(2)) {
+      c.start(2);
+      NettyTransport stranger = new NettyTransport(NettyTransportConfig.builder(1, 99)
+          .bindAddress(c.addresses.get(1L)).peers(c.addresses).build());
+      c.start(stranger);
+      assertTrue(log.awaitLine("node 2: refused connection", "node 1",
+          "cluster id 99 does not match this node's cluster 7"));
+      assertTrue(log.awaitLine("node 1: node 2 at", "refused our connection",
+          "cluster id 99 does not match"));
+      assertFalse(stranger.isConnected(2));
+      stranger.send(2, 1, new Message.Heartbeat(1, 2, 1, 0, 0));
+      assertEquals(1, stranger.metrics().droppedUnreachable());
+      assertNull(c.inbox.get(2L).poll(50, TimeUnit.MILLISECONDS));
+    }
+  }
+
+  @Test
+  void aPeerSpeakingAnotherProtocolVersionIsRefused() throws Exception {
+    try (LogCapture log = new LogCapture(); NettyNodes c = new NettyNodes(2)) {
+      c.start(2);
+      NettyTransport future = new NettyTransport(c.config(1).build(), Wire.PROTOCOL_VERSION + 1);
+      c.start(future);
+      assertTrue(log.awaitLine("node 2: refused connection",
+          "protocol version 2 is not supported; this node speaks 1"));
+      assertTrue(log.awaitLine("node 1: node 2 at", "refused our connection",
+          "protocol version 2 is not supported"));
+      assertFalse(future.isConnected(2));
+    }
+  }
+
+  @Test
+  void reconnectsAfterThePeerRestarts() throws Exception {
+    try (NettyNodes c = new NettyNodes(2).startAll()) {
+      c.node(2).close();
+      NettyNodes.await(() -> !c.node(1).isConnected(2), "node 1 notices");
+      c.node(1).send(2, 1, new Message.Heartbeat(1, 2, 1, 0, 0));
+      assertTrue(c.node(1).metrics().droppedUnreachable() >= 1);
+      c.start(2);
+      c.awaitConnected(1, 2);
+      c.awaitConnected(2, 1);
+      c.node(1).send(2, 1, new Message.Heartbeat(1, 2, 2, 0, 0));
+      assertEquals(2, c.take(2).message().term());
+    }
+  }
+
+  @Test
+  void aSlowPeerMakesMessagesDropNotMemoryGrow() throws Exception {
+    try (FakePeer slow = FakePeer.silent(NettyNodes.CLUSTER, 2);
+        NettyTransport a = new NettyTransport(NettyTransportConfig.builder(1, NettyNodes.CLUSTER)
+            .bindAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
+            .peer(2, slow.address()).outboundQueueLimit(1000).build())) {
+      a.start();
+      NettyNodes.await(() -> a.isConnected(2), "connected to the fake peer");
+      byte[] data = new byte[4096];
+      int total = 50_000; // 200 MiB: far more than socket buffers, watermarks and the queue
+      for (int i = 0; i < total; i++) {
+        a.send(2, 1, new Message.AppendEntries(1, 2, 1, i, 1, List.of(Entry.normal(i + 1, 1, data)), i));
+      }
+      TransportMetrics m = a.metrics();
+      assertTrue(m.droppedQueueFull() > total / 2, "dropped only " + m.droppedQueueFull());
+      NettyNodes.await(() -> {
+        TransportMetrics n = a.metrics();
+        return n.messagesSent() + n.droppedQueueFull() == total;
+      }, "every message either written or dropped, none pending beyond the queue");
+    }
+  }
+
+  @Test
+  void faultRulesCutDelayAndDropLinks() throws Exception {
+    try (NettyNodes c = new NettyNodes(3).startAll()) {
+      NettyTransport a = c.node(1);
+      // Partition: rules given to every node, as core will, apply on both ends.
+      for (NettyTransport t : c.nodes.values()) {
+        t.faults().execute("partition 1 2,3");
+      }
+      a.send(2, 1, new Message.Heartbeat(1, 2, 1, 0, 0));
+      c.node(2).send(3, 1, new Message.Heartbeat(2, 3, 1, 0, 0));
+      assertEquals(2, c.take(3).from());
+      assertNull(c.inbox.get(2L).poll(100, TimeUnit.MILLISECONDS));
+      assertEquals(1, a.metrics().droppedByFault());
+      ExecutionException cut = assertThrows(ExecutionException.class,
+          () -> a.request(2, new byte[1], Duration.ofMillis(100)).get());
+      assertInstanceOf(TimeoutException.class, cut.getCause());
+
+      // A one-way block known only to the receiver still stops the traffic, at its end.
+      c.nodes.values().forEach(t -> t.faults().heal());
+      c.node(2).faults().blockOneWay(1, 2);
+      a.send(2, 1, new Message.Heartbeat(1, 2, 2, 0, 0));
+      assertNull(c.inbox.get(2L).poll(100, TimeUnit.MILLISECONDS));
+      assertEquals(1, c.node(2).metrics().droppedByFault());
+      c.node(2).send(1, 1, new Message.Heartbeat(2, 1, 2, 0, 0));
+      assertEquals(2, c.take(1).from());
+
+      c.node(2).faults().heal();
+      a.faults().delay(1, 2, Duration.ofMillis(150));
+      long start = System.nanoTime();
+      a.send(2, 1, new Message.Heartbeat(1, 2, 3, 0, 0));
+      Received late = c.take(2);
+      assertTrue(late.nanos() - start >= TimeUnit.MILLISECONDS.toNanos(140),
+          "delayed only " + (late.nanos() - start) / 1_000_000 + " ms");
+
+      a.faults().heal();
+      a.faults().dropRate(1, 2, 0.5);
+      for (int i = 0; i < 1000; i++) {
+        a.send(2, 1, new Message.Heartbeat(1, 2, 4, 0, 0));
+      }
+      long dropped = a.metrics().droppedByFault() - 1;
+      assertTrue(dropped > 400 && dropped < 600, dropped + " of 1000 dropped at p=0.5");
+      for (long i = 0; i < 1000 - dropped; i++) {
+        c.take(2);
+      }
+    }
+  }
+}
