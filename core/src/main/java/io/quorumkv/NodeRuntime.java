@@ -805,7 +805,7 @@ final class NodeRuntime implements RequestExecutor {
     while (state == State.RUNNING || state == State.CLOSING) {
       try {
         Runnable t = applyQueue.poll(100, TimeUnit.MILLISECONDS);
-        if (t != null) {
+        if (t != null && !storageFailed) {
           t.run();
         }
       } catch (InterruptedException e) {
