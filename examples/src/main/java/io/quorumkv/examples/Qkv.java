@@ -285,6 +285,7 @@ public final class Qkv implements Runnable {
         throw new IllegalStateException("no node answered: " + views);
       }
       out().print(render(views, members));
+      out().flush();
       return 0;
     }
 
