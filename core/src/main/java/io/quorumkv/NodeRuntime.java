@@ -639,7 +639,8 @@ final class NodeRuntime implements RequestExecutor {
   private void onStorageFailure(Throwable e) {
     if (!storageFailed) {
       storageFailed = true;
-      log.error("{}: log write failed; this node stops taking part in its groups until restarted", who, e);
+      log.error("{}: storage or state machine failure; this node stops taking part in its groups until restarted",
+          who, e);
     }
   }
 
@@ -800,7 +801,8 @@ final class NodeRuntime implements RequestExecutor {
           break;
         }
       } catch (RuntimeException | Error e) {
-        log.error("{}: applier failure", who, e);
+        // A state machine that failed half-way cannot be trusted: stop taking part until restarted.
+        onStorageFailure(e);
       }
     }
   }
@@ -891,14 +893,14 @@ final class NodeRuntime implements RequestExecutor {
         muts.add(KvMutation.put(p.key(), p.value()));
       }
       long i0 = SPLIT_INITIAL_INDEX;
-      store.apply(i0, i0, muts, cs);
-      Snapshot snap = store.createSnapshot();
       List<Entry> filler = new ArrayList<>();
       for (long i = 1; i <= i0; i++) {
         filler.add(Entry.normal(i, i0, Entry.EMPTY));
       }
-      engine.write(engine.newLogBatch().append(child, filler).hardState(child, new HardState(i0, 0, i0))
-          .compact(child, snap));
+      // The log first (the state machine may not run ahead of it), then the state, then compact.
+      engine.write(engine.newLogBatch().append(child, filler).hardState(child, new HardState(i0, 0, i0)));
+      store.apply(i0, i0, muts, cs);
+      engine.write(engine.newLogBatch().compact(child, store.createSnapshot()));
       Replica r = openReplica(child);
       log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
           new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
