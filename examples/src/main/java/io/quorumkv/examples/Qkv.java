@@ -104,6 +104,12 @@ public final class Qkv implements Runnable {
         + (e.outcomeUnknown() ? " (the write may or may not have been applied)" : " (not applied)"), e);
   }
 
+  /** A read failed: a read changes nothing, so "outcome unknown" would only confuse. */
+  static RuntimeException readFailed(KvException e) {
+    String m = e.getMessage();
+    return new IllegalStateException(m.startsWith("outcome unknown: ") ? m.substring("outcome unknown: ".length()) : m, e);
+  }
+
   /** Base of the commands: the parent's connection options, and the output stream. */
   abstract static class Sub implements Callable<Integer> {
     @ParentCommand
@@ -160,7 +166,12 @@ public final class Qkv implements Runnable {
 
     @Override
     int run(KvClient client) {
-      ReadResult r = client.read(utf8(key), consistency);
+      ReadResult r;
+      try {
+        r = client.read(utf8(key), consistency);
+      } catch (KvException e) {
+        throw readFailed(e);
+      }
       if (verbose) {
         err().printf("partition %d, served by node %d at applied index %d, %s%s%n", r.partitionId(), r.servedBy(),
             r.appliedIndex(), r.consistency(), r.consistency() == ReadConsistency.STALE
@@ -244,7 +255,12 @@ public final class Qkv implements Runnable {
       if (limit < 1) {
         throw new CommandLine.ParameterException(spec.commandLine(), "--limit must be positive");
       }
-      List<KeyValue> kvs = client.scan(utf8(from), utf8(to), limit, consistency);
+      List<KeyValue> kvs;
+      try {
+        kvs = client.scan(utf8(from), utf8(to), limit, consistency);
+      } catch (KvException e) {
+        throw readFailed(e);
+      }
       for (KeyValue kv : kvs) {
         out().println(kv.keyString() + "=" + kv.valueString());
       }
