@@ -276,24 +276,14 @@ public final class Qkv implements Runnable {
     int run(KvClient client) {
       Map<String, Object> views = new LinkedHashMap<>(); // address -> ClusterStatus or error text
       for (String a : qkv.addresses()) {
-        try {
-          views.put(a, client.status(a));
-        } catch (RuntimeException e) {
-          views.put(a, Errors.describe(e));
-        }
+        views.put(a, ask(client, a));
       }
       // Members as any reachable node knows them; ask those not in the address list too.
       Map<Long, String> members = new TreeMap<>();
       views.values().stream().filter(ClusterStatus.class::isInstance).map(ClusterStatus.class::cast)
           .forEach(s -> members.putAll(s.members()));
       for (String a : members.values()) {
-        if (!views.containsKey(a)) {
-          try {
-            views.put(a, client.status(a));
-          } catch (RuntimeException e) {
-            views.put(a, Errors.describe(e));
-          }
-        }
+        views.computeIfAbsent(a, x -> ask(client, x));
       }
       List<ClusterStatus> up = views.values().stream().filter(ClusterStatus.class::isInstance)
           .map(ClusterStatus.class::cast).toList();
@@ -303,6 +293,15 @@ public final class Qkv implements Runnable {
       out().print(render(views, members));
       out().flush();
       return 0;
+    }
+
+    /** The node's own view, or why it could not be had. */
+    private static Object ask(KvClient client, String address) {
+      try {
+        return client.status(address);
+      } catch (RuntimeException e) {
+        return Errors.describe(e);
+      }
     }
 
     /** The status table; a pure function of the nodes' answers, for tests. */
