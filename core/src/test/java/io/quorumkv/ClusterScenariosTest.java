@@ -139,14 +139,13 @@ class ClusterScenariosTest {
         w.awaitAcked(30);
         KvNode n4 = c.startNode(4, true);
         c.node(2).addNode(4, c.address(4));
-        for (PartitionStatus p : c.node(1).status().partitions()) {
-          assertTrue(p.voters().contains(4L), p.toString());
-        }
+        // Done at every leader when addNode returns; the other replicas apply it right after.
+        MemoryCluster.await(WAIT, "node 1 to see node 4 as a voter", () -> c.node(1).status().partitions()
+            .stream().allMatch(p -> p.voters().contains(4L)));
         w.awaitAcked(w.acked.size() + 30);
         c.node(1).removeNode(3);
-        for (PartitionStatus p : c.node(1).status().partitions()) {
-          assertEquals(Set.of(1L, 2L, 4L), p.voters(), p.toString());
-        }
+        MemoryCluster.await(WAIT, "node 1 to see node 3 removed", () -> c.node(1).status().partitions()
+            .stream().allMatch(p -> p.voters().equals(Set.of(1L, 2L, 4L))));
         c.stop(3);
         w.awaitAcked(w.acked.size() + 30);
         w.close();
@@ -249,6 +248,28 @@ class ClusterScenariosTest {
       assertTrue(ms < 1500, "took " + ms + " ms");
       assertTrue(e instanceof KvTimeoutException || e instanceof ClusterUnavailableException, e.toString());
       assertTrue(e.getMessage().startsWith("outcome unknown") || e instanceof ClusterUnavailableException);
+    }
+  }
+
+  @Test
+  void replicasHashTheSameStateAtTheSameIndex() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 12).start()) {
+      c.awaitLeaders(WAIT);
+      for (int i = 0; i < 30; i++) {
+        c.node(1).put("k" + i, "v" + i);
+      }
+      for (KvNode n : c.nodes()) {
+        n.runtime().checkReplicaHashes();
+      }
+      MemoryCluster.await(WAIT, "every replica to hash every partition", () -> c.nodes().stream()
+          .allMatch(n -> n.runtime().replicaHashes().values().stream().allMatch(java.util.Optional::isPresent)));
+      MemoryCluster.await(WAIT, "replicas to agree", () -> {
+        Map<Long, Object> first = new TreeMap<>(c.node(1).runtime().replicaHashes());
+        return c.nodes().stream().allMatch(n -> new TreeMap<>(n.runtime().replicaHashes()).equals(first));
+      });
+      for (KvNode n : c.nodes()) {
+        assertEquals(0, n.runtime().replicaHashMismatches());
+      }
     }
   }
 }

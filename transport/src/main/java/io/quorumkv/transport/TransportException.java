@@ -21,6 +21,7 @@ public final class TransportException extends RuntimeException {
 
   private final Reason reason;
 
+  /** A failure of kind {@code reason}, described by {@code message}. */
   public TransportException(Reason reason, String message) {
     super(message);
     this.reason = Objects.requireNonNull(reason, "reason");
