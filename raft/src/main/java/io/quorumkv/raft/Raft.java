@@ -85,6 +85,15 @@ final class Raft {
   /** Set once this leader sent TimeoutNow: the transferee may win without waiting out leases. */
   private boolean leaseRevoked;
 
+  /** CONF_CHANGE entries handed out to apply, and {@link #applyConfChange} calls seen. */
+  private long confChangesHandedOut;
+  private long confChangesApplied;
+  /**
+   * Conf changes handed out before a snapshot was restored and not yet applied by the driver: the
+   * snapshot's membership already includes them, so their {@link #applyConfChange} calls are no-ops.
+   */
+  private long supersededConfChanges;
+
   private final List<Message> msgs = new ArrayList<>();
   private final List<Message> msgsAfterPersist = new ArrayList<>();
   private final List<ReadState> readStates = new ArrayList<>();
@@ -571,6 +580,7 @@ final class Raft {
     }
     log.restore(s);
     tracker.reconfigure(cs, log.lastIndex());
+    supersededConfChanges = confChangesHandedOut - confChangesApplied;
     return true;
   }
 
@@ -605,6 +615,9 @@ final class Raft {
         if (pr.match + 1 >= log.firstIndex()) {
           pr.becomeProbe();
           pr.becomeReplicate();
+        } else if (pr.match >= pr.pendingSnapshot) {
+          // Installed, but the log was compacted past it meanwhile: probing finds a newer snapshot.
+          pr.becomeProbe();
         }
       }
       case REPLICATE -> pr.inflights.freeLE(m.index());
@@ -823,6 +836,12 @@ final class Raft {
   // ---------------------------------------------------------------- membership
 
   ConfState applyConfChange(ConfChange cc) {
+    confChangesApplied++;
+    if (supersededConfChanges > 0) {
+      // Handed out before a snapshot that already contains it (the driver applies in log order).
+      supersededConfChanges--;
+      return tracker.confState();
+    }
     ConfState cs = ConfChanger.apply(tracker.confState(), cc);
     tracker.reconfigure(cs, log.lastIndex());
     if (state != StateRole.LEADER) {
@@ -1028,6 +1047,11 @@ final class Raft {
       log.applying = Math.max(log.applying, snap.metadata().index());
     }
     List<Entry> committed = log.nextCommittedEntries();
+    for (Entry e : committed) {
+      if (e.type() == EntryType.CONF_CHANGE) {
+        confChangesHandedOut++;
+      }
+    }
     if (state == StateRole.LEADER && !committed.isEmpty()) {
       long size = 0;
       for (Entry e : committed) {

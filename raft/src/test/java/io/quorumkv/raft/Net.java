@@ -31,12 +31,15 @@ final class Net {
     final List<ReadState> readStates = new ArrayList<>();
     final List<Ready> readies = new ArrayList<>();
     long appliedIndex;
+    /** The membership as of {@link #appliedIndex}, as the driver applied it. */
+    ConfState confState;
 
     Node(long id, RaftConfig config, MemoryStorage storage) {
       this.id = id;
       this.config = config;
       this.storage = storage;
       this.raw = new RawNode(config, storage);
+      this.confState = storage.initialState().confState();
     }
 
     Status status() {
@@ -57,7 +60,7 @@ final class Net {
 
     /** Takes a snapshot of the applied state and compacts the log up to it. */
     void snapshotAndCompact() {
-      storage.createSnapshot(appliedIndex, raw.status().confState(),
+      storage.createSnapshot(appliedIndex, confState,
           String.join("\n", state).getBytes(StandardCharsets.UTF_8));
       storage.compact(appliedIndex);
     }
@@ -164,6 +167,7 @@ final class Net {
           n.state.addAll(Arrays.asList(data.split("\n")));
         }
         n.appliedIndex = s.metadata().index();
+        n.confState = s.metadata().confState();
       });
       n.storage.append(rd.entries());
       rd.hardState().ifPresent(n.storage::setHardState);
@@ -173,7 +177,8 @@ final class Net {
       sent.addAll(rd.messagesAfterPersist());
       for (Entry e : rd.committedEntries()) {
         if (e.type() == EntryType.CONF_CHANGE) {
-          n.storage.setConfState(n.raw.applyConfChange(ConfChange.decode(e.data())));
+          n.confState = n.raw.applyConfChange(ConfChange.decode(e.data()));
+          n.storage.setConfState(n.confState);
         } else if (e.data().length > 0) {
           n.state.add(new String(e.data(), StandardCharsets.UTF_8));
         }

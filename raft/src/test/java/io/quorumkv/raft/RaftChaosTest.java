@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
 class RaftChaosTest {
 
   private static final boolean LONG = Boolean.getBoolean("quorumkv.long");
+  private static final boolean TRACE = Boolean.getBoolean("quorumkv.chaos.trace");
 
   /** One member with a driver that may lag behind its core. */
   private static final class Member {
@@ -39,11 +40,14 @@ class RaftChaosTest {
     final ArrayDeque<Ready> unpersisted = new ArrayDeque<>();
     final List<String> state = new ArrayList<>();
     long applied;
+    /** The membership as of {@code applied}: what the driver applied, not the core's view. */
+    ConfState confState;
 
     Member(long id, MemoryStorage storage, RaftConfig config) {
       this.id = id;
       this.storage = storage;
       this.raw = new RawNode(config, storage);
+      this.confState = storage.initialState().confState();
     }
   }
 
@@ -85,6 +89,8 @@ class RaftChaosTest {
       for (Message m : msgs) {
         if (!cut.contains(m.from()) && !cut.contains(m.to())) {
           network.add(m);
+        } else {
+          dropped(m);
         }
       }
     }
@@ -115,11 +121,13 @@ class RaftChaosTest {
           Member to = members.get(msg.to());
           if (to != null && !cut.contains(msg.from()) && !cut.contains(msg.to())) {
             to.raw.step(msg);
+          } else {
+            dropped(msg);
           }
         }
       } else if (action < 840) {
         if (!network.isEmpty()) {
-          network.remove(rnd.nextInt(network.size())); // drop
+          dropped(network.remove(rnd.nextInt(network.size())));
         }
       } else if (action < 930) {
         if (m.raw.status().softState().role() == StateRole.LEADER) {
@@ -143,7 +151,8 @@ class RaftChaosTest {
         }
       } else if (action < 985) {
         if (m.applied > m.storage.snapshot().metadata().index() && m.applied > m.storage.firstIndex()) {
-          m.storage.createSnapshot(m.applied, m.raw.status().confState(),
+          if (TRACE) System.out.println("node " + m.id + " snapshots at " + m.applied + " " + m.confState);
+          m.storage.createSnapshot(m.applied, m.confState,
               String.join("\n", m.state).getBytes(StandardCharsets.UTF_8));
           m.storage.compact(m.applied);
         }
@@ -176,6 +185,14 @@ class RaftChaosTest {
       }
     }
 
+    /** A transport reports a snapshot it failed to deliver, as the driver contract requires. */
+    void dropped(Message msg) {
+      Member from = members.get(msg.from());
+      if (msg instanceof Message.InstallSnapshot && from != null) {
+        from.raw.reportSnapshot(msg.to(), false);
+      }
+    }
+
     void persistOne(Member m) {
       Ready rd = m.unpersisted.poll();
       if (rd == null) {
@@ -189,6 +206,8 @@ class RaftChaosTest {
           m.state.addAll(Arrays.asList(data.split("\n")));
         }
         m.applied = s.metadata().index();
+        m.confState = s.metadata().confState();
+        if (TRACE) System.out.println("node " + m.id + " installs snapshot " + s.metadata());
       });
       m.storage.append(rd.entries());
       rd.hardState().ifPresent(m.storage::setHardState);
@@ -207,7 +226,9 @@ class RaftChaosTest {
           fail("seed " + seed + ": index " + e.index() + " applied as " + prev + " and as " + content);
         }
         if (e.type() == EntryType.CONF_CHANGE) {
-          m.storage.setConfState(m.raw.applyConfChange(ConfChange.decode(e.data())));
+          if (TRACE) System.out.println("node " + m.id + " applies " + e + " " + ConfChange.decode(e.data()).changes() + " to " + m.confState);
+          m.confState = m.raw.applyConfChange(ConfChange.decode(e.data()));
+          m.storage.setConfState(m.confState);
         } else if (e.data().length > 0) {
           m.state.add(new String(e.data(), StandardCharsets.UTF_8));
         }
@@ -228,6 +249,10 @@ class RaftChaosTest {
 
     /** Loses everything not persisted; the state machine and its applied index survive. */
     void crash(Member m) {
+      if (TRACE) System.out.println("node " + m.id + " crashes, applied " + m.applied + " " + m.confState);
+      for (Ready rd : m.unpersisted) {
+        rd.messagesAfterPersist().forEach(this::dropped);
+      }
       m.unpersisted.clear();
       m.raw = new RawNode(config(m.id, m.applied), m.storage);
     }
@@ -238,6 +263,7 @@ class RaftChaosTest {
         if (ss.role() == StateRole.LEADER) {
           long term = x.raw.status().hardState().term();
           Long other = leaderOfTerm.putIfAbsent(term, x.id);
+          if (TRACE && other == null) System.out.println("node " + x.id + " leads term " + term + " " + x.raw.status());
           if (other != null && other != x.id) {
             fail("seed " + seed + ": two leaders in term " + term + ": " + other + " and " + x.id);
           }
@@ -282,13 +308,18 @@ class RaftChaosTest {
 
   private void run(long seeds, int steps, int n, ReadOnlyOption option) {
     long reads = 0;
-    for (long seed = 1; seed <= seeds; seed++) {
+    long first = Long.getLong("quorumkv.chaos.seed", 1);
+    for (long seed = first; seed < first + seeds; seed++) {
       Cluster c = new Cluster(seed, n, option);
-      c.members.get(1L).raw.campaign();
-      for (int i = 0; i < steps; i++) {
-        c.step();
+      try {
+        c.members.get(1L).raw.campaign();
+        for (int i = 0; i < steps; i++) {
+          c.step();
+        }
+        c.settleAndCheckLiveness();
+      } catch (RuntimeException e) {
+        throw new AssertionError("seed " + seed + " (" + n + " nodes, " + option + "): " + e, e);
       }
-      c.settleAndCheckLiveness();
       reads += c.readsChecked;
     }
     assertTrue(reads > 0, "the schedules exercised reads");

@@ -153,4 +153,25 @@ class RaftSnapshotTest {
     expected.add("r");
     assertEquals(expected, net.node(2).state, "no entry applied twice, none lost");
   }
+
+  @Test
+  void confChangesHandedOutBeforeARestoredSnapshotBecomeNoOps() {
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
+    RawNode f = new RawNode(Net.config(2).build(), s);
+    ConfChange enterJoint = new ConfChange(List.of(new ConfChange.Single(ConfChangeType.ADD_VOTER, 4)),
+        ConfChange.Transition.JOINT_IMPLICIT, Entry.EMPTY);
+    List<Entry> ents = List.of(Entry.normal(1, 1, new byte[] {1}),
+        new Entry(2, 1, EntryType.CONF_CHANGE, enterJoint.encode()));
+    f.step(new Message.AppendEntries(1, 2, 1, 0, 0, ents, 2));
+    Ready r1 = f.ready();
+    s.append(r1.entries());
+    f.persisted(2, 1);
+    Ready r2 = f.ready();
+    assertEquals(2, r2.committedEntries().size(), "handed out, not applied yet");
+    // Before the driver applies them, a snapshot from after the joint config was left arrives.
+    ConfState after = ConfState.ofVoters(Set.of(1L, 2L, 3L, 4L));
+    f.step(new InstallSnapshot(1, 2, 1, new Snapshot(new SnapshotMetadata(10, 1, after), new byte[0])));
+    assertEquals(after, f.applyConfChange(enterJoint), "superseded by the snapshot");
+    assertEquals(after, f.status().confState());
+  }
 }

@@ -46,6 +46,7 @@ sealed interface Step {
       case "remove-leader" -> new RemoveLeader(wait);
       case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
       case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
+      case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -271,6 +272,22 @@ sealed interface Step {
     @Override
     public String encode() {
       return waitMillis + ":churn:" + rounds;
+    }
+  }
+
+  /**
+   * Stops the leader's process for a while (a long GC pause): it keeps believing it leads while
+   * the others elect a new leader, and when it resumes it may act on that belief first.
+   */
+  record PauseLeader(int waitMillis, int pauseMillis) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      cluster.leader().ifPresent(id -> cluster.pause(id, pauseMillis * 1_000L));
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":pause-leader:" + pauseMillis;
     }
   }
 }
