@@ -177,7 +177,7 @@ public final class Demo implements Callable<Integer> {
       WriteLedger ledger = new WriteLedger();
       List<String> firstKeys = new ArrayList<>();
       for (int i = 0; i < keys; i++) {
-        firstKeys.add(String.format("demo-a-%05d", i));
+        firstKeys.add(String.format(Locale.ROOT, "demo-a-%05d", i));
       }
       Histogram putLatency = new Histogram(3);
       long tw = System.nanoTime();
@@ -236,7 +236,8 @@ public final class Demo implements Callable<Integer> {
       writes.stop();
       long stall = ledger.longestAckGapNanos(tk, System.nanoTime());
       say("writes during the failover: %d acknowledged, %d certainly failed, %d with unknown outcome; "
-          + "longest pause between acknowledgements %s", writes.acked(), writes.failed(), writes.unknown(), secs(stall));
+          + "longest pause between acknowledgements %s", writes.count(WriteLedger.Outcome.ACKED),
+          writes.count(WriteLedger.Outcome.FAILED), writes.count(WriteLedger.Outcome.UNKNOWN), secs(stall));
       check("writes continue after the failover", writes.ackedAfter(tk + failoverNanos) > 0,
           "no write was acknowledged after the new leaders took over");
 
@@ -455,18 +456,15 @@ public final class Demo implements Callable<Integer> {
         .collect(Collectors.joining(", "));
   }
 
-  /** Closed-loop writers of fresh keys, recording every outcome in the ledger. */
+  /** Closed-loop writers of fresh keys ({@value #PREFIX}...), recording every outcome in the ledger. */
   private static final class Background {
+    static final String PREFIX = "demo-b-";
+    private static final int MAX_KEYS = 200_000; // bound on the loop whatever the timing
     private final KvClient client;
     private final WriteLedger ledger;
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final AtomicInteger next = new AtomicInteger();
-    private final AtomicInteger acked = new AtomicInteger();
-    private final AtomicInteger failed = new AtomicInteger();
-    private final AtomicInteger unknown = new AtomicInteger();
-    private final java.util.concurrent.ConcurrentLinkedQueue<Long> ackTimes = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private static final int MAX_KEYS = 200_000; // bound on the loop whatever the timing
 
     Background(KvClient client, WriteLedger ledger, int writers) {
       this.client = client;
@@ -486,7 +484,7 @@ public final class Demo implements Callable<Integer> {
         if (i >= MAX_KEYS) {
           return;
         }
-        String k = String.format("demo-b-%06d", i);
+        String k = String.format(Locale.ROOT, PREFIX + "%06d", i);
         Throwable failure = null;
         try {
           client.put(k, valueOf(k));
@@ -494,15 +492,6 @@ public final class Demo implements Callable<Integer> {
           failure = e;
         }
         ledger.record(k, valueOf(k), failure);
-        switch (failure == null ? WriteLedger.Outcome.ACKED : WriteLedger.outcomeOf(Errors.unwrap(failure))) {
-          case ACKED -> {
-            acked.incrementAndGet();
-            ackTimes.add(System.nanoTime());
-          }
-          case FAILED -> failed.incrementAndGet();
-          case UNKNOWN -> unknown.incrementAndGet();
-          default -> throw new AssertionError();
-        }
       }
     }
 
@@ -513,20 +502,15 @@ public final class Demo implements Callable<Integer> {
       }
     }
 
-    int acked() {
-      return acked.get();
+    /** How many of these writers' writes ended with {@code outcome}. */
+    long count(WriteLedger.Outcome outcome) {
+      return ledger.writes().stream().filter(w -> w.key().startsWith(PREFIX) && w.outcome() == outcome).count();
     }
 
-    int failed() {
-      return failed.get();
-    }
-
-    int unknown() {
-      return unknown.get();
-    }
-
+    /** How many of these writers' writes were acknowledged after {@code nanos}. */
     long ackedAfter(long nanos) {
-      return ackTimes.stream().filter(t -> t > nanos).count();
+      return ledger.writes().stream().filter(w -> w.key().startsWith(PREFIX)
+          && w.outcome() == WriteLedger.Outcome.ACKED && w.completedNanos() > nanos).count();
     }
   }
 
