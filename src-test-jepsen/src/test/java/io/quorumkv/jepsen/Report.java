@@ -48,7 +48,7 @@ final class Report {
       List<Operation> operations, List<OpLog.Line> nemesis, long duration, List<String> notes) {}
 
   /** At most this many operations are drawn per chart (evenly sampled beyond). */
-  static final int MAX_DRAWN = 2500;
+  static final int MAX_DRAWN = 2000;
 
   private static final String[] PALETTE = {
       "#1f77b4", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#2ca02c"};
@@ -252,7 +252,7 @@ final class Report {
       if (i >= next) {
         out.add(op);
         next += stride;
-      } else if (op.outcome() != Outcome.OK && extra < MAX_DRAWN) {
+      } else if (op.outcome() != Outcome.OK && extra < MAX_DRAWN / 2) {
         out.add(op);
         extra++;
       }
