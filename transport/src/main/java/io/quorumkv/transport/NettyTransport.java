@@ -412,7 +412,7 @@ public final class NettyTransport implements RaftTransport {
           throw new ProtocolViolation("node " + from + " has the higher id: this node dials it");
         }
         peer.attach(ch);
-        return new RaftSession(this, peer);
+        return new RaftSession(this, peer, ch);
       }
       case LANE_SNAPSHOT -> {
         if (!peers.containsKey(from)) {

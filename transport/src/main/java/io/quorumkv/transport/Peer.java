@@ -362,7 +362,7 @@ final class Peer {
       transport.checkAck(ack, id);
       attempts = 0;
       attach(ch);
-      return new RaftSession(transport, Peer.this);
+      return new RaftSession(transport, Peer.this, ch);
     }
 
     @Override

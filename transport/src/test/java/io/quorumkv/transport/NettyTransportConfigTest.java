@@ -43,6 +43,7 @@ class NettyTransportConfigTest {
         .startsWith("reconnectBackoffMax"));
     assertTrue(error(1, b -> b.connectTimeout(Duration.ofMillis(-1))).startsWith("connectTimeout"));
     assertTrue(error(1, b -> b.handshakeTimeout(Duration.ZERO)).startsWith("handshakeTimeout"));
+    assertTrue(error(1, b -> b.peerTimeout(Duration.ZERO)).startsWith("peerTimeout"));
     assertTrue(error(1, b -> b.snapshotFlow(16 << 20, 4, Duration.ofSeconds(1)))
         .startsWith("snapshotChunkBytes must be in"));
     assertTrue(error(1, b -> b.snapshotFlow(1024, 0, Duration.ofSeconds(1)))
