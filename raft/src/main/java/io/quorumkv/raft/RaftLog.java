@@ -1,0 +1,275 @@
+package io.quorumkv.raft;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The log as the algorithm sees it: the durable part in {@link RaftStorage}, followed by the
+ * {@link UnstableLog} tail, plus the commit and apply positions.
+ *
+ * <p>Invariants: {@code applied <= applying <= committed}; {@code applying <= persisted}
+ * (entries are handed out for applying only once durable here); {@code committed <= lastIndex}.
+ */
+final class RaftLog {
+
+  private final RaftStorage storage;
+  private final UnstableLog unstable;
+  private final long maxApplyingBytes;
+  /** Highest index known committed. */
+  long committed;
+  /** Highest index handed out to be applied. */
+  long applying;
+  /** Highest index the driver reported applied. */
+  long applied;
+
+  RaftLog(RaftStorage storage, long maxApplyingBytes) {
+    this.storage = storage;
+    this.unstable = new UnstableLog(storage.lastIndex() + 1);
+    this.maxApplyingBytes = maxApplyingBytes;
+    long first = storage.firstIndex();
+    this.committed = first - 1;
+    this.applying = first - 1;
+    this.applied = first - 1;
+  }
+
+  UnstableLog unstable() {
+    return unstable;
+  }
+
+  long firstIndex() {
+    long i = unstable.maybeFirstIndex();
+    return i > 0 ? i : storage.firstIndex();
+  }
+
+  long lastIndex() {
+    long i = unstable.maybeLastIndex();
+    return i >= 0 ? i : storage.lastIndex();
+  }
+
+  long lastTerm() {
+    return term(lastIndex());
+  }
+
+  /** The highest index known durable; 0 while a received snapshot is not yet installed. */
+  long persistedIndex() {
+    return unstable.hasSnapshot() ? 0 : unstable.offset() - 1;
+  }
+
+  /**
+   * The term at {@code i}.
+   *
+   * @throws LogCompactedException if {@code i} is before the last compacted entry
+   * @throws LogUnavailableException if {@code i} is past the last index
+   */
+  long term(long i) {
+    long dummy = firstIndex() - 1;
+    if (i < dummy) {
+      throw new LogCompactedException(i);
+    }
+    if (i > lastIndex()) {
+      throw new LogUnavailableException(i);
+    }
+    long t = unstable.maybeTerm(i);
+    return t >= 0 ? t : storage.term(i);
+  }
+
+  /** The term at {@code i}, or 0 if it is compacted or not there. */
+  long termOrZero(long i) {
+    try {
+      return term(i);
+    } catch (LogCompactedException | LogUnavailableException e) {
+      return 0;
+    }
+  }
+
+  boolean matchTerm(long i, long t) {
+    try {
+      return term(i) == t;
+    } catch (LogCompactedException | LogUnavailableException e) {
+      return false;
+    }
+  }
+
+  /** Paper §5.4.1: whether a log ending at ({@code lastIdx}, {@code lastTrm}) is at least as up to date. */
+  boolean isUpToDate(long lastIdx, long lastTrm) {
+    long myTerm = lastTerm();
+    return lastTrm > myTerm || (lastTrm == myTerm && lastIdx >= lastIndex());
+  }
+
+  /**
+   * AppendEntries consistency check and append (paper §5.3). Returns the last index of the new
+   * entries' range if the log matched at ({@code prevIndex}, {@code prevTerm}), else -1.
+   */
+  long maybeAppend(long prevIndex, long prevTerm, long leaderCommit, List<Entry> ents) {
+    if (!matchTerm(prevIndex, prevTerm)) {
+      return -1;
+    }
+    long lastNew = prevIndex + ents.size();
+    long conflict = findConflict(ents);
+    if (conflict != 0) {
+      if (conflict <= committed) {
+        throw new IllegalStateException(
+            "entry " + conflict + " conflicts with committed entry (committed " + committed + ")");
+      }
+      append(ents.subList((int) (conflict - (prevIndex + 1)), ents.size()));
+    }
+    commitTo(Math.min(leaderCommit, lastNew));
+    return lastNew;
+  }
+
+  /** The first entry of {@code ents} whose term differs from ours (or that we lack); 0 if none. */
+  private long findConflict(List<Entry> ents) {
+    for (Entry e : ents) {
+      if (!matchTerm(e.index(), e.term())) {
+        return e.index();
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Fast backtracking: the largest index {@code <= index} whose term is {@code <= term}, with its
+   * term. A leader with an entry of {@code term} at {@code index} cannot match us anywhere above
+   * it, so a whole conflicting term is skipped at once. Returns {@code [index, term]}; the term is
+   * 0 if the search ran into the compacted prefix.
+   */
+  long[] findConflictByTerm(long index, long term) {
+    for (long i = index; ; i--) {
+      long t;
+      try {
+        t = term(i);
+      } catch (LogCompactedException | LogUnavailableException e) {
+        return new long[] {i, 0};
+      }
+      if (t <= term) {
+        return new long[] {i, t};
+      }
+    }
+  }
+
+  /** Appends (overwriting any suffix from the first new index); returns the new last index. */
+  long append(List<Entry> ents) {
+    if (ents.isEmpty()) {
+      return lastIndex();
+    }
+    long after = ents.get(0).index() - 1;
+    if (after < committed) {
+      throw new IllegalStateException("append after " + after + " is below committed " + committed);
+    }
+    unstable.truncateAndAppend(ents);
+    return lastIndex();
+  }
+
+  void commitTo(long toCommit) {
+    if (toCommit > committed) {
+      if (toCommit > lastIndex()) {
+        throw new IllegalStateException(
+            "commit " + toCommit + " is past the last index " + lastIndex() + ": log lost or truncated?");
+      }
+      committed = toCommit;
+    }
+  }
+
+  /** Commits {@code maxIndex} if its entry is of {@code term} (paper §5.4.2). */
+  boolean maybeCommit(long maxIndex, long term) {
+    if (maxIndex > committed && termOrZero(maxIndex) == term) {
+      commitTo(maxIndex);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Entries {@code [lo, hi)}, at most {@code maxBytes} of them (but at least one).
+   *
+   * @throws LogCompactedException if {@code lo} is compacted
+   */
+  List<Entry> slice(long lo, long hi, long maxBytes) {
+    if (lo < firstIndex()) {
+      throw new LogCompactedException(lo);
+    }
+    if (hi > lastIndex() + 1) {
+      throw new LogUnavailableException(hi - 1);
+    }
+    if (lo >= hi) {
+      return List.of();
+    }
+    List<Entry> out = new ArrayList<>();
+    long size = 0;
+    long uOffset = unstable.offset();
+    if (lo < uOffset) {
+      List<Entry> stored = storage.entries(lo, Math.min(hi, uOffset), maxBytes);
+      for (Entry e : stored) {
+        size += e.sizeBytes();
+      }
+      out.addAll(stored);
+      if (stored.size() < Math.min(hi, uOffset) - lo) {
+        return out; // size limit reached in storage
+      }
+    }
+    if (hi > uOffset) {
+      for (Entry e : unstable.slice(Math.max(lo, uOffset), hi)) {
+        size += e.sizeBytes();
+        if (!out.isEmpty() && size > maxBytes) {
+          break;
+        }
+        out.add(e);
+      }
+    }
+    return out;
+  }
+
+  /** Entries from {@code i} to the end, up to {@code maxBytes}. */
+  List<Entry> entriesFrom(long i, long maxBytes) {
+    return i > lastIndex() ? List.of() : slice(i, lastIndex() + 1, maxBytes);
+  }
+
+  /** The snapshot to send to a follower that needs compacted entries. */
+  Snapshot snapshot() {
+    Snapshot s = unstable.snapshot();
+    return s != null ? s : storage.snapshot();
+  }
+
+  /** The highest index that may be handed out for applying: committed and durable. */
+  private long maxAppliable() {
+    return Math.min(committed, persistedIndex());
+  }
+
+  boolean hasNextCommittedEntries() {
+    return !unstable.hasSnapshot() && applying < maxAppliable();
+  }
+
+  /** Takes the next batch of committed entries to apply, at most {@code maxApplyingBytes}. */
+  List<Entry> nextCommittedEntries() {
+    if (!hasNextCommittedEntries()) {
+      return List.of();
+    }
+    List<Entry> ents = slice(applying + 1, maxAppliable() + 1, maxApplyingBytes);
+    if (!ents.isEmpty()) {
+      applying = ents.get(ents.size() - 1).index();
+    }
+    return ents;
+  }
+
+  void appliedTo(long index) {
+    if (index > applying) {
+      throw new IllegalArgumentException(
+          "applied " + index + " is past what was handed out for applying (" + applying + ")");
+    }
+    applied = Math.max(applied, index);
+  }
+
+  /** Replaces the log by a snapshot from the leader. */
+  void restore(Snapshot s) {
+    committed = s.metadata().index();
+    unstable.restore(s);
+  }
+
+  void stableTo(long i, long t) {
+    unstable.stableTo(i, t);
+  }
+
+  void stableSnapTo(long i) {
+    unstable.stableSnapTo(i);
+  }
+}

@@ -1,0 +1,70 @@
+package io.quorumkv.raft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** The per-follower pipelining window. */
+class InflightsTest {
+
+  @Test
+  void fillsUpToItsCapacity() {
+    Inflights in = new Inflights(3);
+    in.add(10);
+    in.add(20);
+    assertFalse(in.full());
+    in.add(30);
+    assertTrue(in.full());
+    assertThrows(IllegalStateException.class, () -> in.add(40));
+  }
+
+  @Test
+  void anAcknowledgementFreesEveryMessageUpToIt() {
+    Inflights in = new Inflights(4);
+    in.add(10);
+    in.add(20);
+    in.add(30);
+    in.freeLE(25);
+    assertEquals(1, in.count());
+    in.freeLE(5);
+    assertEquals(1, in.count(), "an old acknowledgement frees nothing");
+    in.freeLE(30);
+    assertEquals(0, in.count());
+  }
+
+  @Test
+  void wrapsAroundTheRingBuffer() {
+    Inflights in = new Inflights(3);
+    long next = 1;
+    for (int round = 0; round < 10; round++) {
+      while (!in.full()) {
+        in.add(next++);
+      }
+      in.freeLE(next - 2); // keep the newest one in flight
+      assertEquals(1, in.count());
+    }
+    in.add(next);
+    in.freeLE(next);
+    assertEquals(0, in.count());
+  }
+
+  @Test
+  void indexesMustGrow() {
+    Inflights in = new Inflights(3);
+    in.add(10);
+    assertThrows(IllegalArgumentException.class, () -> in.add(10));
+  }
+
+  @Test
+  void resetEmptiesTheWindow() {
+    Inflights in = new Inflights(2);
+    in.add(1);
+    in.add(2);
+    in.reset();
+    assertEquals(0, in.count());
+    in.add(1);
+  }
+}

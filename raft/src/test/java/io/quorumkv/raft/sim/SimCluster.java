@@ -1,0 +1,520 @@
+package io.quorumkv.raft.sim;
+
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfChangeType;
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.RaftConfig;
+import io.quorumkv.raft.StateRole;
+import io.quorumkv.testkit.History;
+import io.quorumkv.testkit.HistoryRecorder;
+import io.quorumkv.testkit.LinearizabilityChecker;
+import io.quorumkv.testkit.Verdict;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+
+/**
+ * A deterministic Raft cluster in one thread: real {@link io.quorumkv.raft.RawNode}s over a
+ * simulated network and simulated disks, with clients that record a register history.
+ *
+ * <p>Time is virtual (microseconds) and every random choice derives from
+ * {@link SimConfig#seed()}, so a seed and the same calls replay a run bit for bit. Raft's safety
+ * properties are checked as the run goes ({@link Invariants}; a violation throws
+ * {@link SafetyViolation} at once); linearizability of the history is checked at the end with
+ * {@link #checkHistory()}. Faults are injected with {@link #crash}, {@link #restart},
+ * {@link #partition}, {@link #cutOneWay}, {@link #heal} and {@link #setFaults}; each is recorded
+ * in the history as a nemesis event.
+ */
+public final class SimCluster {
+
+  private static final long CLIENT_MIN_DELAY = 100;
+  private static final long CLIENT_MAX_DELAY = 600;
+
+  private final SimConfig config;
+  private final EventQueue events = new EventQueue();
+  private final SplittableRandom diskRandom;
+  private final SplittableRandom clientNetRandom;
+  private final SplittableRandom choiceRandom;
+  private final Map<Long, SplittableRandom> nodeRandom = new HashMap<>();
+  private final TreeMap<Long, SimNode> nodes = new TreeMap<>();
+  private final SimNetwork network;
+  private final Invariants invariants;
+  private final HistoryRecorder history;
+  private final List<SimClient> clients = new ArrayList<>();
+  private final Map<String, List<String>> recentValues = new HashMap<>();
+  private final Set<Long> removed = new HashSet<>();
+  private long requestIds;
+  private long readContexts;
+  private long values;
+  private long processes;
+  private ConfState membership;
+  private long membershipIndex;
+
+  /** Builds the cluster and starts its initial voters. Clients start with {@link #startClients()}. */
+  public SimCluster(SimConfig config) {
+    this.config = config;
+    SplittableRandom root = new SplittableRandom(config.seed());
+    diskRandom = root.split();
+    clientNetRandom = root.split();
+    choiceRandom = root.split();
+    SplittableRandom clientRandom = root.split();
+    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff);
+    invariants = new Invariants(events::now);
+    history = new HistoryRecorder(() -> events.now() * 1_000);
+    Set<Long> voters = new HashSet<>();
+    for (long id = 1; id <= config.voters(); id++) {
+      voters.add(id);
+    }
+    membership = ConfState.ofVoters(voters);
+    for (long id = 1; id <= config.voters() + config.spares(); id++) {
+      nodeRandom.put(id, root.split());
+      nodes.put(id, new SimNode(id, this, id <= config.voters() ? membership : ConfState.EMPTY));
+    }
+    for (long id = 1; id <= config.voters(); id++) {
+      nodes.get(id).start();
+    }
+    for (int c = 0; c < config.clients(); c++) {
+      clients.add(new SimClient(this, processes++, clientRandom.split(), history));
+    }
+  }
+
+  // ---- running ----
+
+  /** Virtual microseconds since the start. */
+  public long now() {
+    return events.now();
+  }
+
+  /** Runs every event due in the next {@code micros}. */
+  public void runFor(long micros) {
+    long deadline = events.now() + micros;
+    while (events.runNext(deadline)) {
+      // each event checks the invariants it touches
+    }
+  }
+
+  /**
+   * Runs until {@code condition} holds (checked after every event), at most {@code maxMicros}.
+   *
+   * @return whether the condition came true in time
+   */
+  public boolean runUntil(BooleanSupplier condition, long maxMicros) {
+    long deadline = events.now() + maxMicros;
+    while (!condition.getAsBoolean()) {
+      if (!events.runNext(deadline)) {
+        return condition.getAsBoolean();
+      }
+    }
+    return true;
+  }
+
+  /** Starts every client issuing random operations. */
+  public void startClients() {
+    clients.forEach(SimClient::start);
+  }
+
+  /** Clients finish the operation they have in flight and issue no more. */
+  public void stopClients() {
+    clients.forEach(SimClient::stop);
+  }
+
+  /** Whether no client has an operation in flight. */
+  public boolean clientsIdle() {
+    return clients.stream().allMatch(SimClient::idle);
+  }
+
+  /**
+   * Liveness: each client writes once more; every write must end {@code ok} within
+   * {@code maxMicros}.
+   */
+  public boolean finalWritesSucceed(long maxMicros) {
+    clients.forEach(SimClient::finalWrite);
+    return runUntil(this::clientsIdle, maxMicros) && clients.stream().allMatch(SimClient::finalOpSucceeded);
+  }
+
+  /** Operations completed by all clients (ok, fail or info). */
+  public long completedOps() {
+    return clients.stream().mapToLong(SimClient::completed).sum();
+  }
+
+  // ---- faults ----
+
+  /** Crashes a node: it loses everything it had not synced. */
+  public void crash(long id) {
+    SimNode n = nodes.get(id);
+    if (n != null && n.isUp()) {
+      history.nemesis("crash", Long.toString(id));
+      n.crash();
+    }
+  }
+
+  /** Restarts a crashed node from its disk. A node never started or removed stays down. */
+  public void restart(long id) {
+    SimNode n = nodes.get(id);
+    if (n != null && !n.isUp() && n.restarts() > 0) {
+      history.nemesis("restart", Long.toString(id));
+      n.start();
+    }
+  }
+
+  /** Stops node {@code id}'s process for {@code micros} (a long GC pause); then it carries on. */
+  public void pause(long id, long micros) {
+    SimNode n = nodes.get(id);
+    if (n != null && n.isUp()) {
+      history.nemesis("pause", id + " for " + micros / 1000 + "ms");
+      n.pause(micros);
+    }
+  }
+
+  /** When the last paused process resumes (the past if none is paused). */
+  public long pausesEnd() {
+    return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);
+  }
+
+  /** Restarts every crashed node. */
+  public void restartAll() {
+    for (long id : nodes.keySet()) {
+      restart(id);
+    }
+  }
+
+  /** Splits the nodes into groups that cannot talk to each other. */
+  public void partition(Collection<? extends Collection<Long>> groups) {
+    history.nemesis("partition", groups.stream()
+        .map(g -> g.stream().sorted().map(String::valueOf).collect(Collectors.joining(",", "[", "]")))
+        .collect(Collectors.joining(",", "[", "]")));
+    network.partition(groups, nodes.keySet());
+  }
+
+  /** Cuts the link from {@code from} to {@code to} only. */
+  public void cutOneWay(long from, long to) {
+    history.nemesis("cut-one-way", from + "->" + to);
+    network.cutOneWay(from, to);
+  }
+
+  /** Restores every link. */
+  public void heal() {
+    history.nemesis("heal", null);
+    network.heal();
+  }
+
+  /** Sets loss, duplication and delay of the links. */
+  public void setFaults(SimNetwork.Faults faults) {
+    history.nemesis("faults", faults.toString());
+    network.setFaults(faults);
+  }
+
+  /** Asks the current leader to transfer leadership to {@code to}; false without a leader. */
+  public boolean transferLeadership(long to) {
+    OptionalLong leader = leader();
+    if (leader.isEmpty() || leader.getAsLong() == to) {
+      return false;
+    }
+    history.nemesis("transfer", leader.getAsLong() + "->" + to);
+    nodes.get(leader.getAsLong()).transferLeadership(to);
+    return true;
+  }
+
+  // ---- membership ----
+
+  /** Proposes a membership change at the current leader; false if there is none or it refused. */
+  public boolean proposeConfChange(ConfChange change) {
+    OptionalLong leader = leader();
+    if (leader.isEmpty()) {
+      return false;
+    }
+    boolean accepted = nodes.get(leader.getAsLong()).proposeConfChange(change);
+    history.nemesis("conf-change", change.changes() + (accepted ? "" : " refused"));
+    return accepted;
+  }
+
+  /**
+   * Proposes a put of {@code key} straight at the leader, bypassing clients and history (for the
+   * benchmark).
+   *
+   * @return whether a leader accepted it
+   */
+  boolean proposeAtLeader(String key, String value) {
+    OptionalLong leader = leader();
+    if (leader.isEmpty()) {
+      return false;
+    }
+    return nodes.get(leader.getAsLong()).proposeDirect(
+        new Command(nextRequestId(), io.quorumkv.testkit.Op.F.PUT, key, value, null).encode());
+  }
+
+  /**
+   * Starts spare node {@code id} (empty, outside the group) and proposes it as a learner. It
+   * learns the membership by replaying the log from the bootstrap entries, or from a snapshot.
+   */
+  public boolean addLearner(long id) {
+    SimNode n = nodes.get(id);
+    OptionalLong leader = leader();
+    if (n == null || leader.isEmpty() || removed.contains(id) || membership.voters().contains(id)
+        || membership.learners().contains(id)) {
+      return false;
+    }
+    if (!n.isUp() && n.restarts() == 0) {
+      n.start();
+    }
+    return proposeConfChange(ConfChange.of(ConfChangeType.ADD_LEARNER, id));
+  }
+
+  /** Proposes promoting learner {@code id} to voter. */
+  public boolean promote(long id) {
+    if (!membership.learners().contains(id)) {
+      return false;
+    }
+    return proposeConfChange(ConfChange.of(ConfChangeType.ADD_VOTER, id));
+  }
+
+  /** Proposes removing member {@code id} (which may be the leader). Removed ids never come back. */
+  public boolean remove(long id) {
+    if (!membership.voters().contains(id) && !membership.learners().contains(id)) {
+      return false;
+    }
+    if (membership.voters().contains(id) && membership.voters().size() <= 1) {
+      return false;
+    }
+    boolean accepted = proposeConfChange(ConfChange.of(ConfChangeType.REMOVE, id));
+    if (accepted) {
+      removed.add(id);
+    }
+    return accepted;
+  }
+
+  /** The membership as of the highest index any node has applied. */
+  public ConfState membership() {
+    return membership;
+  }
+
+  // ---- observation ----
+
+  /** The live leader with the highest term, if any. */
+  public OptionalLong leader() {
+    long best = RaftConfig.NONE;
+    long bestTerm = -1;
+    for (SimNode n : nodes.values()) {
+      if (n.isUp() && n.softState().role() == StateRole.LEADER && n.term() > bestTerm) {
+        best = n.id;
+        bestTerm = n.term();
+      }
+    }
+    return best == RaftConfig.NONE ? OptionalLong.empty() : OptionalLong.of(best);
+  }
+
+  /** A live leader that is still a voter of the latest membership. */
+  public boolean hasMemberLeader() {
+    OptionalLong l = leader();
+    return l.isPresent() && membership.voters().contains(l.getAsLong());
+  }
+
+  /** The node ids, started or not. */
+  public Set<Long> nodeIds() {
+    return nodes.keySet();
+  }
+
+  /** Whether node {@code id} is running. */
+  public boolean isUp(long id) {
+    return nodes.get(id).isUp();
+  }
+
+  /** The highest index node {@code id}'s state machine has applied. */
+  public long applied(long id) {
+    return nodes.get(id).stateMachine.applied();
+  }
+
+  /** Snapshots node {@code id} received from a leader and installed. */
+  public long snapshotsInstalled(long id) {
+    return nodes.get(id).snapshotsInstalled();
+  }
+
+  /** The first index still in node {@code id}'s durable log (after its snapshot). */
+  public long firstIndex(long id) {
+    return nodes.get(id).storage.firstIndex();
+  }
+
+  /** The register value node {@code id}'s state machine holds for {@code key}. */
+  public String valueAt(long id, String key) {
+    return nodes.get(id).stateMachine.get(key);
+  }
+
+  /** The network, for fine-grained faults in scenario tests. */
+  public SimNetwork network() {
+    return network;
+  }
+
+  /** The client history so far. */
+  public History history() {
+    return history.history();
+  }
+
+  /** Records a note in the history (e.g. the schedule step being applied). */
+  public void note(String f, String value) {
+    history.nemesis(f, value);
+  }
+
+  /** Checks the client history for linearizability, per key. */
+  public Verdict checkHistory() {
+    return new LinearizabilityChecker().check(history.history());
+  }
+
+  /** Counters for reports: virtual time, events, messages, highest committed index, leaders. */
+  public String stats() {
+    return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
+        + " dropped=" + network.dropped() + " committed=" + invariants.maxCommitted() + " leaderTerms="
+        + invariants.leaderTerms() + " ops=" + completedOps() + " checks=" + invariants.checks();
+  }
+
+  /** The highest index any node applied. */
+  public long maxCommitted() {
+    return invariants.maxCommitted();
+  }
+
+  /** Individual safety checks that passed so far. */
+  public long safetyChecks() {
+    return invariants.checks();
+  }
+
+  // ---- for the nodes and clients ----
+
+  SimNode node(long id) {
+    return nodes.get(id);
+  }
+
+  SimConfig config() {
+    return config;
+  }
+
+  EventQueue events() {
+    return events;
+  }
+
+  Invariants invariants() {
+    return invariants;
+  }
+
+  RaftConfig raftConfig(long id, long applied) {
+    return RaftConfig.builder(id)
+        .electionTick(config.electionTick())
+        .heartbeatTick(config.heartbeatTick())
+        .applied(applied)
+        .maxSizePerMsg(config.maxSizePerMsg())
+        .maxInflightMsgs(config.maxInflightMsgs())
+        .preVote(true)
+        .checkQuorum(true)
+        .random(nodeRandom.get(id).split())
+        .build();
+  }
+
+  long tickPhase() {
+    return diskRandom.nextLong(config.tickMicros());
+  }
+
+  long syncDelay() {
+    return config.minSyncMicros() + diskRandom.nextLong(config.maxSyncMicros() - config.minSyncMicros() + 1);
+  }
+
+  private void deliver(Message m) {
+    SimNode n = nodes.get(m.to());
+    if (n != null) {
+      n.receive(m);
+    }
+    if (m instanceof Message.InstallSnapshot) {
+      // The snapshot "stream" finished: tell the leader, as a transport would.
+      nodes.get(m.from()).reportSnapshot(m.to(), n != null && n.isUp());
+    }
+  }
+
+  private void cutOff(Message m) {
+    SimNode sender = nodes.get(m.from());
+    sender.reportUnreachable(m.to());
+    if (m instanceof Message.InstallSnapshot) {
+      sender.reportSnapshot(m.to(), false);
+    }
+  }
+
+  void confChangeApplied(long node, long index, ConfState cs) {
+    if (index > membershipIndex) {
+      membershipIndex = index;
+      membership = cs;
+    }
+  }
+
+  long nextRequestId() {
+    return ++requestIds;
+  }
+
+  long nextReadContext() {
+    return ++readContexts;
+  }
+
+  long nextValue() {
+    return ++values;
+  }
+
+  long nextProcess() {
+    return processes++;
+  }
+
+  /** Whether {@code id} is a member (voter or learner) of the latest membership. */
+  boolean isMember(long id) {
+    return membership.voters().contains(id) || membership.learners().contains(id);
+  }
+
+  /**
+   * A random member of the latest membership, as a client that follows the membership would
+   * pick (removed nodes keep stale leader hints forever).
+   */
+  long randomMember(SplittableRandom random) {
+    List<Long> members = new ArrayList<>(membership.voters());
+    members.addAll(membership.learners());
+    members.sort(null); // set order is not deterministic
+    return members.get(random.nextInt(members.size()));
+  }
+
+  void rememberValue(String key, String value) {
+    if (value == null) {
+      return;
+    }
+    List<String> recent = recentValues.computeIfAbsent(key, k -> new ArrayList<>());
+    recent.add(value);
+    if (recent.size() > 4) {
+      recent.remove(0);
+    }
+  }
+
+  String recentValue(String key, SplittableRandom random) {
+    List<String> recent = recentValues.get(key);
+    return recent == null || recent.isEmpty() ? null : recent.get(random.nextInt(recent.size()));
+  }
+
+  /** Client to node: the request arrives after a short delay (clients are never partitioned). */
+  void send(long node, ClientRequest request) {
+    events.after(clientDelay(), () -> nodes.get(node).handle(request));
+  }
+
+  /** Node to client. */
+  void reply(ClientRequest request, ClientReply reply) {
+    events.after(clientDelay(), () -> request.client().onReply(reply));
+  }
+
+  private long clientDelay() {
+    return CLIENT_MIN_DELAY + clientNetRandom.nextLong(CLIENT_MAX_DELAY - CLIENT_MIN_DELAY + 1);
+  }
+
+  /** A random choice for schedule steps that need one (e.g. which node is "the leader's peer"). */
+  SplittableRandom choices() {
+    return choiceRandom;
+  }
+}

@@ -1,0 +1,170 @@
+package io.quorumkv.raft.sim;
+
+import io.quorumkv.raft.Message;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/**
+ * The network between the simulated nodes: every Raft message goes through here and may be
+ * dropped, delayed, duplicated or reordered, or cut by a partition.
+ *
+ * <p>A link is cut in one direction at a time, so a partition cuts both directions between
+ * groups and a one-way partition cuts one. A cut is checked when the message arrives, so the
+ * messages already in flight across a new partition are lost too.
+ */
+public final class SimNetwork {
+
+  /**
+   * How the links behave while they are up.
+   *
+   * @param dropPercent      chance a message is lost
+   * @param duplicatePercent chance a message is delivered twice (each copy delayed on its own)
+   * @param minDelay         fastest delivery, virtual microseconds
+   * @param maxDelay         slowest delivery; a wide range reorders messages
+   */
+  public record Faults(int dropPercent, int duplicatePercent, long minDelay, long maxDelay) {
+
+    /** A healthy LAN: no loss, 0.1–1 ms. */
+    public static final Faults NONE = new Faults(0, 0, 100, 1_000);
+
+    public Faults {
+      if (dropPercent < 0 || dropPercent > 100 || duplicatePercent < 0 || duplicatePercent > 100) {
+        throw new IllegalArgumentException("percentages must be in [0, 100]");
+      }
+      if (minDelay < 0 || maxDelay < minDelay) {
+        throw new IllegalArgumentException("need 0 <= minDelay <= maxDelay");
+      }
+    }
+  }
+
+  private final EventQueue events;
+  private final SplittableRandom random;
+  private final Consumer<Message> deliver;
+  private final Consumer<Message> cutOff;
+  /** Cut directed links, encoded by {@link #link}. */
+  private final Set<Long> cut = new HashSet<>();
+  private Faults faults = Faults.NONE;
+  private Predicate<Message> dropIf = m -> false;
+  private long sent;
+  private long dropped;
+
+  /**
+   * @param deliver called with each message that arrives
+   * @param cutOff  called with each message lost to a cut link, as a transport would report a
+   *                failed connection (random drops are silent)
+   */
+  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver, Consumer<Message> cutOff) {
+    this.events = events;
+    this.random = random;
+    this.deliver = deliver;
+    this.cutOff = cutOff;
+  }
+
+  private static long link(long from, long to) {
+    return (from << 32) | to;
+  }
+
+  /** Sets how the links behave from now on (messages in flight keep their delay). */
+  public void setFaults(Faults faults) {
+    this.faults = faults;
+  }
+
+  /** The current link behaviour. */
+  public Faults faults() {
+    return faults;
+  }
+
+  /**
+   * Splits the nodes into groups that cannot talk to each other; replaces any earlier cut.
+   * Nodes in no group are cut off from everyone.
+   */
+  public void partition(Collection<? extends Collection<Long>> groups, Collection<Long> allNodes) {
+    cut.clear();
+    for (long a : allNodes) {
+      for (long b : allNodes) {
+        if (a != b && !together(groups, a, b)) {
+          cut.add(link(a, b));
+        }
+      }
+    }
+  }
+
+  private static boolean together(Collection<? extends Collection<Long>> groups, long a, long b) {
+    for (Collection<Long> g : groups) {
+      if (g.contains(a) && g.contains(b)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Cuts the link from {@code from} to {@code to} only; the other direction keeps working. */
+  public void cutOneWay(long from, long to) {
+    cut.add(link(from, to));
+  }
+
+  /** Restores every link (a {@link #dropIf} filter stays). */
+  public void heal() {
+    cut.clear();
+  }
+
+  /**
+   * Loses every message {@code filter} accepts, on top of the other faults: the scalpel of
+   * scenario tests that need one particular message lost. {@code m -> false} removes it.
+   */
+  public void dropIf(Predicate<Message> filter) {
+    dropIf = filter;
+  }
+
+  /** Whether messages from {@code from} to {@code to} are currently lost. */
+  public boolean isCut(long from, long to) {
+    return cut.contains(link(from, to));
+  }
+
+  /** The cut links as "from->to" strings, for the history. */
+  List<String> describeCuts() {
+    List<String> out = new ArrayList<>();
+    for (long l : cut) {
+      out.add((l >>> 32) + "->" + (l & 0xffffffffL));
+    }
+    out.sort(null);
+    return out;
+  }
+
+  /** Messages handed to the network, and how many of them it lost. */
+  long sent() {
+    return sent;
+  }
+
+  long dropped() {
+    return dropped;
+  }
+
+  /** Sends one message; it arrives later, maybe twice, or never. */
+  void send(Message m) {
+    sent++;
+    if (dropIf.test(m) || (faults.dropPercent() > 0 && random.nextInt(100) < faults.dropPercent())) {
+      dropped++;
+      return;
+    }
+    int copies = faults.duplicatePercent() > 0 && random.nextInt(100) < faults.duplicatePercent() ? 2 : 1;
+    for (int i = 0; i < copies; i++) {
+      long delay = faults.minDelay() + (faults.maxDelay() == faults.minDelay()
+          ? 0 : random.nextLong(faults.maxDelay() - faults.minDelay() + 1));
+      events.after(delay, () -> {
+        if (isCut(m.from(), m.to())) {
+          dropped++;
+          cutOff.accept(m);
+        } else {
+          deliver.accept(m);
+        }
+      });
+    }
+  }
+}

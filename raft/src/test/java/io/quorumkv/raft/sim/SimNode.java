@@ -1,0 +1,472 @@
+package io.quorumkv.raft.sim;
+
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.EntryType;
+import io.quorumkv.raft.HardState;
+import io.quorumkv.raft.MemoryStorage;
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.ProposalDroppedException;
+import io.quorumkv.raft.RaftConfig;
+import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.ReadState;
+import io.quorumkv.raft.Ready;
+import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.SoftState;
+import io.quorumkv.raft.StateRole;
+import io.quorumkv.raft.Status;
+import io.quorumkv.testkit.Op;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.ToLongFunction;
+
+/**
+ * One simulated server: a real {@link RawNode} driven by the loop of {@link Ready}'s contract,
+ * over a simulated disk and a register state machine.
+ *
+ * <p>The disk: {@link #storage} is what survived the last sync. Each Ready's writes wait in
+ * {@link #unsynced} until the disk syncs them, in order, after a random delay; only then does the
+ * node report them persisted, send the messages that claim durability, apply the committed
+ * entries and release the reads. A crash throws {@link #unsynced} away with everything else that
+ * lived in memory; a restart builds a new RawNode from {@link #storage} and the state machine's
+ * durable applied index.
+ */
+final class SimNode {
+
+  /** One Ready's writes and the work that waits for them to be durable. */
+  private record Write(Ready ready, long due) {}
+
+  /** A read that has its read index and waits for the state machine to reach it. */
+  private record WaitingRead(long index, ClientRequest request) {}
+
+  final long id;
+  private final SimCluster cluster;
+  final MemoryStorage storage;
+  final RegisterStateMachine stateMachine;
+
+  private RawNode raw;
+  /** Incremented by every crash; events scheduled by an earlier incarnation are ignored. */
+  private int incarnation;
+  private final ArrayDeque<Write> unsynced = new ArrayDeque<>();
+  private long lastSyncDue;
+  private SoftState softState = new SoftState(RaftConfig.NONE, StateRole.FOLLOWER);
+  private long term;
+  private final Map<Long, ClientRequest> proposals = new HashMap<>();
+  private final Map<Long, ClientRequest> readRequests = new HashMap<>();
+  private final List<WaitingRead> waitingReads = new ArrayList<>();
+  private long appliedSinceSnapshot;
+  private long restarts;
+  /** Until this virtual time the process is stopped (a GC pause, SIGSTOP): inputs wait. */
+  private long pausedUntil;
+  private long snapshotsInstalled;
+
+  SimNode(long id, SimCluster cluster, ConfState initialMembers) {
+    this.id = id;
+    this.cluster = cluster;
+    this.storage = new MemoryStorage(initialMembers);
+    this.stateMachine = new RegisterStateMachine(initialMembers);
+  }
+
+  boolean isUp() {
+    return raw != null;
+  }
+
+  RawNode raw() {
+    return raw;
+  }
+
+  SoftState softState() {
+    return softState;
+  }
+
+  long restarts() {
+    return restarts;
+  }
+
+  long snapshotsInstalled() {
+    return snapshotsInstalled;
+  }
+
+  /** Starts (or restarts) the node from what its disk and state machine hold. */
+  void start() {
+    if (raw != null) {
+      throw new IllegalStateException("node " + id + " is already up");
+    }
+    RaftConfig config = cluster.raftConfig(id, stateMachine.applied());
+    raw = new RawNode(config, storage);
+    HardState hs = storage.hardState();
+    term = hs.term();
+    softState = new SoftState(RaftConfig.NONE, StateRole.FOLLOWER);
+    lastSyncDue = cluster.now();
+    int me = incarnation;
+    cluster.events().after(cluster.tickPhase(), () -> tick(me));
+  }
+
+  /** Loses everything not yet synced, and the process with it. */
+  void crash() {
+    if (raw == null) {
+      return;
+    }
+    raw = null;
+    incarnation++;
+    restarts++;
+    unsynced.clear();
+    proposals.clear();
+    readRequests.clear();
+    waitingReads.clear();
+    softState = new SoftState(RaftConfig.NONE, StateRole.FOLLOWER);
+  }
+
+  private boolean current(int me) {
+    return raw != null && me == incarnation;
+  }
+
+  /**
+   * Stops the process for {@code micros}: no ticks; Raft messages sent to it meanwhile are lost;
+   * client requests, disk completions and driver reports wait until it resumes.
+   */
+  void pause(long micros) {
+    pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
+  }
+
+  long pausedUntil() {
+    return pausedUntil;
+  }
+
+  /**
+   * True if the process is paused, in which case {@code input} runs again when it resumes
+   * (inputs deferred to the same instant keep their order).
+   */
+  private boolean deferredByPause(Runnable input) {
+    if (cluster.now() >= pausedUntil) {
+      return false;
+    }
+    cluster.events().after(pausedUntil - cluster.now(), input);
+    return true;
+  }
+
+  private void tick(int me) {
+    if (!current(me) || deferredByPause(() -> tick(me))) {
+      return; // a paused process misses its ticks: its timer fires once when it resumes
+    }
+    raw.tick();
+    drain();
+    cluster.events().after(cluster.config().tickMicros(), () -> tick(me));
+  }
+
+  void receive(Message m) {
+    if (raw == null || cluster.now() < pausedUntil) {
+      // Peers' connections to a stopped process time out and what they carried is lost; client
+      // requests (below) wait in the socket and are served first thing after the pause.
+      return;
+    }
+    raw.step(m);
+    drain();
+  }
+
+  /** A client request arrives. */
+  void handle(ClientRequest request) {
+    if (deferredByPause(() -> handle(request))) {
+      return;
+    }
+    if (raw == null) {
+      cluster.reply(request, new ClientReply.Rejected(request.requestId(), RaftConfig.NONE));
+      return;
+    }
+    if (request.f() == Op.F.GET) {
+      if (softState.leader() == RaftConfig.NONE) {
+        cluster.reply(request, new ClientReply.Rejected(request.requestId(), RaftConfig.NONE));
+        return;
+      }
+      long context = cluster.nextReadContext();
+      readRequests.put(context, request);
+      raw.readIndex(context);
+    } else {
+      long index;
+      try {
+        index = raw.propose(request.command().encode());
+      } catch (ProposalDroppedException e) {
+        cluster.reply(request, new ClientReply.Rejected(request.requestId(), softState.leader()));
+        return;
+      }
+      ClientRequest replaced = proposals.put(index, request);
+      if (replaced != null) {
+        // Our log lost the old entry at this index to another leader's: it can never commit.
+        cluster.reply(replaced, new ClientReply.Rejected(replaced.requestId(), softState.leader()));
+      }
+    }
+    drain();
+  }
+
+  void transferLeadership(long to) {
+    driverInput(r -> r.transferLeadership(to));
+  }
+
+  void reportSnapshot(long peer, boolean success) {
+    driverInput(r -> r.reportSnapshot(peer, success));
+  }
+
+  void reportUnreachable(long peer) {
+    driverInput(r -> r.reportUnreachable(peer));
+  }
+
+  /** Feeds the core a call from the driver (not a message), unless the process is down. */
+  private void driverInput(Consumer<RawNode> call) {
+    if (raw != null && !deferredByPause(() -> driverInput(call))) {
+      call.accept(raw);
+      drain();
+    }
+  }
+
+  /** Proposes a command that no client waits for; false if this node cannot now. */
+  boolean proposeDirect(byte[] command) {
+    return tryPropose(r -> r.propose(command));
+  }
+
+  /** Proposes a membership change; false if this node cannot now. */
+  boolean proposeConfChange(ConfChange change) {
+    return tryPropose(r -> r.proposeConfChange(change));
+  }
+
+  private boolean tryPropose(ToLongFunction<RawNode> proposal) {
+    if (raw == null) {
+      return false;
+    }
+    try {
+      proposal.applyAsLong(raw);
+    } catch (ProposalDroppedException e) {
+      return false;
+    }
+    drain();
+    return true;
+  }
+
+  /** Hands out every Ready the core has: sends what may go now, queues the rest behind the disk. */
+  void drain() {
+    for (int guard = 0; raw != null && raw.hasReady(); guard++) {
+      if (guard > 10_000) {
+        throw new IllegalStateException("node " + id + " keeps producing Readies");
+      }
+      Ready rd = raw.ready();
+      rd.hardState().ifPresent(hs -> term = hs.term());
+      onSoftState(rd.softState());
+      for (Message m : rd.messages()) {
+        cluster.network().send(m);
+      }
+      long due = rd.mustSync() ? cluster.now() + cluster.syncDelay() : cluster.now();
+      due = Math.max(due, lastSyncDue); // one disk: writes become durable in order
+      lastSyncDue = due;
+      unsynced.add(new Write(rd, due));
+      int me = incarnation;
+      cluster.events().after(due - cluster.now(), () -> sync(me));
+    }
+  }
+
+  private void onSoftState(SoftState now) {
+    if (now.equals(softState)) {
+      return;
+    }
+    SoftState before = softState;
+    softState = now;
+    if (now.role() == StateRole.LEADER && before.role() != StateRole.LEADER) {
+      Status st = raw.status();
+      cluster.invariants().leaderElected(id, st.hardState().term(), logView());
+    }
+    if (now.leader() != before.leader()) {
+      // Pending reads may be dropped by the core on a leader change: tell their clients to retry.
+      for (ClientRequest r : readRequests.values()) {
+        cluster.reply(r, new ClientReply.Rejected(r.requestId(), now.leader()));
+      }
+      readRequests.clear();
+    }
+  }
+
+  /** The log as the core sees it: the durable log with the unsynced writes on top. */
+  private Invariants.LogView logView() {
+    return new Invariants.LogView() {
+      @Override
+      public long lastIndex() {
+        long last = storage.lastIndex();
+        for (Write w : unsynced) {
+          if (w.ready().snapshot().isPresent()) {
+            last = w.ready().snapshot().get().metadata().index();
+          }
+          Entry e = w.ready().lastEntry();
+          if (e != null) {
+            last = e.index();
+          }
+        }
+        return last;
+      }
+
+      @Override
+      public long firstIndex() {
+        long first = storage.firstIndex();
+        for (Write w : unsynced) {
+          if (w.ready().snapshot().isPresent()) {
+            first = w.ready().snapshot().get().metadata().index() + 1;
+          }
+        }
+        return first;
+      }
+
+      @Override
+      public long termAt(long index) {
+        long found = -1;
+        try {
+          found = storage.term(index);
+        } catch (RuntimeException compactedOrUnavailable) {
+          // maybe only in the unsynced writes
+        }
+        for (Write w : unsynced) { // later writes overwrite earlier ones
+          Ready rd = w.ready();
+          if (rd.snapshot().isPresent() && rd.snapshot().get().metadata().index() >= index) {
+            found = rd.snapshot().get().metadata().index() == index ? rd.snapshot().get().metadata().term() : -1;
+          }
+          if (!rd.entries().isEmpty()) {
+            long first = rd.entries().get(0).index();
+            if (index >= first) {
+              long last = rd.lastEntry().index();
+              found = index <= last ? rd.entries().get((int) (index - first)).term() : -1;
+            }
+          }
+        }
+        return found;
+      }
+    };
+  }
+
+  /** The disk finished the oldest write: make it durable and do what waited for it. */
+  private void sync(int me) {
+    if (!current(me) || deferredByPause(() -> sync(me))) {
+      return;
+    }
+    Write w = unsynced.poll();
+    if (w == null || w.due() > cluster.now()) {
+      throw new IllegalStateException("node " + id + ": disk sync out of order");
+    }
+    Ready rd = w.ready();
+    if (rd.snapshot().isPresent()) {
+      installSnapshot(rd.snapshot().get());
+    }
+    if (!rd.entries().isEmpty()) {
+      long first = rd.entries().get(0).index();
+      storage.append(rd.entries());
+      cluster.invariants().persisted(id, first == 1 ? 0 : storage.term(first - 1), rd.entries());
+    }
+    rd.hardState().ifPresent(storage::setHardState);
+    if (rd.snapshot().isPresent()) {
+      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
+    }
+    if (rd.mustSync()) {
+      long last = storage.lastIndex();
+      raw.persisted(last, storage.term(last));
+    }
+    for (Message m : rd.messagesAfterPersist()) {
+      cluster.network().send(m);
+    }
+    apply(rd.committedEntries());
+    for (ReadState rs : rd.readStates()) {
+      ClientRequest r = readRequests.remove(rs.context());
+      if (r == null) {
+        continue; // already rejected after a leader change
+      }
+      if (rs.index() == 0) {
+        cluster.reply(r, new ClientReply.Rejected(r.requestId(), softState.leader()));
+      } else {
+        waitingReads.add(new WaitingRead(rs.index(), r));
+      }
+    }
+    serveReads();
+    drain();
+  }
+
+  private void installSnapshot(Snapshot s) {
+    storage.applySnapshot(s);
+    stateMachine.restore(s.metadata().index(), s.metadata().confState(), s.data());
+    cluster.invariants().snapshotInstalled(id, s.metadata().index(), s.metadata().term(), stateMachine.digest());
+    appliedSinceSnapshot = 0;
+    snapshotsInstalled++;
+    // Proposals at or below the snapshot were decided without us seeing them: let their clients
+    // time out rather than guess.
+    proposals.keySet().removeIf(i -> i <= s.metadata().index());
+  }
+
+  private void apply(List<Entry> committed) {
+    if (committed.isEmpty()) {
+      return;
+    }
+    for (Entry e : committed) {
+      if (e.index() <= stateMachine.applied()) {
+        continue; // covered by a snapshot installed meanwhile
+      }
+      ClientRequest waiting = proposals.remove(e.index());
+      if (e.type() == EntryType.CONF_CHANGE) {
+        ConfState cs = raw.applyConfChange(ConfChange.decode(e.data()));
+        stateMachine.applyConfState(e.index(), cs);
+        storage.setConfState(cs);
+        cluster.confChangeApplied(id, e.index(), cs);
+      } else if (e.data().length == 0) {
+        stateMachine.skip(e.index());
+      } else {
+        Command c = Command.decode(e.data());
+        boolean applied = stateMachine.apply(e.index(), c);
+        if (waiting != null && waiting.requestId() == c.requestId()) {
+          cluster.reply(waiting, new ClientReply.Done(c.requestId(), applied, null));
+          waiting = null;
+        }
+      }
+      if (waiting != null) {
+        // Another entry took the index of our proposal: ours can never commit.
+        cluster.reply(waiting, new ClientReply.Rejected(waiting.requestId(), softState.leader()));
+      }
+      cluster.invariants().applied(id, e, stateMachine.digest());
+      appliedSinceSnapshot++;
+    }
+    raw.applied(stateMachine.applied());
+    maybeCompact();
+  }
+
+  private void maybeCompact() {
+    int every = cluster.config().snapshotEvery();
+    if (every > 0 && appliedSinceSnapshot >= every) {
+      snapshotAndCompact(cluster.config().keepEntries());
+    }
+  }
+
+  /**
+   * Snapshots the applied state and compacts the log behind it, keeping {@code keep} entries;
+   * false if nothing was applied since the last snapshot.
+   */
+  private boolean snapshotAndCompact(int keep) {
+    long index = stateMachine.applied();
+    if (index <= storage.snapshot().metadata().index()) {
+      return false;
+    }
+    storage.createSnapshot(index, stateMachine.confState(), stateMachine.snapshotData());
+    storage.compact(Math.max(storage.firstIndex() - 1, index - keep));
+    appliedSinceSnapshot = 0;
+    return true;
+  }
+
+  private void serveReads() {
+    for (Iterator<WaitingRead> it = waitingReads.iterator(); it.hasNext(); ) {
+      WaitingRead w = it.next();
+      if (w.index() <= stateMachine.applied()) {
+        it.remove();
+        ClientRequest r = w.request();
+        cluster.reply(r, new ClientReply.Done(r.requestId(), true, stateMachine.get(r.key())));
+      }
+    }
+  }
+
+  long term() {
+    return term;
+  }
+}

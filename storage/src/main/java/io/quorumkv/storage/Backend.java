@@ -1,0 +1,76 @@
+package io.quorumkv.storage;
+
+/**
+ * The ordered, atomic key-value store under the engine: RocksDB, or memory for simulation. The
+ * engine's logic (layout, checksums, validation, recovery) is written once against this, so both
+ * implementations keep the same contract by construction.
+ *
+ * <p>Semantics every backend provides: a {@link Batch} is applied atomically; writes become
+ * durable in the order they were made, and a synced write makes durable everything written
+ * before it (one write-ahead log); reads see only what was written.
+ */
+interface Backend extends KvReader, AutoCloseable {
+
+  /** The three key spaces; see {@link Keys} for their layout. */
+  enum Cf {
+    LOG("log"),
+    META("raft_meta"),
+    STATE("state");
+
+    final String columnFamily;
+
+    Cf(String columnFamily) {
+      this.columnFamily = columnFamily;
+    }
+  }
+
+  /** An atomic group of writes. */
+  interface Batch extends AutoCloseable {
+    void put(Cf cf, byte[] key, byte[] value);
+
+    void delete(Cf cf, byte[] key);
+
+    /** Deletes keys in {@code [from, to)}. */
+    void deleteRange(Cf cf, byte[] from, byte[] to);
+
+    /** True when nothing was added. */
+    boolean isEmpty();
+
+    @Override
+    void close();
+  }
+
+  /** A consistent read-only view as of its creation, for reads that span several calls. */
+  interface View extends KvReader, AutoCloseable {
+    @Override
+    void close();
+  }
+
+  Batch newBatch();
+
+  /**
+   * Applies a batch; with {@code sync} it is durable (with everything before it) on return.
+   *
+   * @throws StorageException on any I/O error (the caller fails the engine)
+   */
+  void write(Batch batch, boolean sync);
+
+  View view();
+
+  /** Where records of {@code cf} live, for error messages ("column family 'log' in /data/db"). */
+  String location(Cf cf);
+
+  /** Where the record under {@code key} lives, as precisely as known (its file, if any). */
+  default String locate(Cf cf, byte[] key) {
+    return location(cf);
+  }
+
+  /** Asks the store to reclaim the space of deleted keys in {@code [from, to)}, in the background. */
+  void reclaim(Cf cf, byte[] from, byte[] to);
+
+  /** Bytes the store occupies on disk (memory: live bytes). */
+  long diskBytes();
+
+  @Override
+  void close();
+}

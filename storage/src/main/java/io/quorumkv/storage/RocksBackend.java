@@ -1,0 +1,599 @@
+package io.quorumkv.storage;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompactRangeOptions;
+import org.rocksdb.CompactionStyle;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.InfoLogLevel;
+import org.rocksdb.LRUCache;
+import org.rocksdb.LiveFileMetaData;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.RocksObject;
+import org.rocksdb.WALRecoveryMode;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The RocksDB {@link Backend}: one database per node, one column family per key space. Every
+ * option set here is deliberate; {@code docs/storage.md} explains each.
+ */
+final class RocksBackend implements Backend {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RocksBackend.class);
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Path dbDir;
+  private final RocksDB db;
+  private final EnumMap<Cf, ColumnFamilyHandle> handles = new EnumMap<>(Cf.class);
+  private final WriteOptions syncWrite;
+  private final WriteOptions asyncWrite;
+  /** Native objects in the order they must be closed (the database's first). */
+  private final List<AutoCloseable> resources = new ArrayList<>();
+  private final ExecutorService reclaimer;
+  /**
+   * Native calls on a closed database crash the JVM, so every call holds this shared and close()
+   * holds it exclusively: a call after close throws instead.
+   */
+  private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
+  private volatile boolean closed;
+  /** Whether any unsynced write was made; close() then syncs the WAL (a clean shutdown). */
+  private volatile boolean unsyncedWrites;
+
+  /** Opens the engine over {@code dir}: lock, META check, database, snapshot files. */
+  static StorageEngine openEngine(Path dir, String clusterId, StorageOptions options) {
+    DirLock lock = DirLock.acquire(dir);
+    RocksBackend backend = null;
+    try {
+      checkOrWriteMeta(dir, clusterId, options.nodeId());
+      backend = new RocksBackend(dir.resolve("db"), options);
+      FileBlobStore blobs = new FileBlobStore(dir.resolve("snapshots"));
+      return new StorageEngine(backend, blobs, clusterId, options, lock::release);
+    } catch (RuntimeException | Error e) {
+      if (backend != null) {
+        backend.close();
+      }
+      lock.release();
+      throw e;
+    }
+  }
+
+  private static void checkOrWriteMeta(Path dir, String clusterId, long nodeId) {
+    Path meta = dir.resolve("META");
+    String where = "data directory " + dir;
+    Properties p = new Properties();
+    try (InputStream in = Files.newInputStream(meta)) {
+      p.load(in);
+    } catch (NoSuchFileException e) {
+      if (Files.exists(dir.resolve("db"))) {
+        throw new StorageStartupException(StorageStartupException.Reason.BAD_META,
+            where + " has a database but no META file");
+      }
+      writeMeta(dir, new NodeMeta(StorageEngine.FORMAT_VERSION, clusterId, nodeId));
+      return;
+    } catch (IOException e) {
+      throw new StorageStartupException(StorageStartupException.Reason.BAD_META,
+          "cannot read " + meta, e);
+    }
+    NodeMeta.fromProperties(p, where).check(clusterId, nodeId, where);
+  }
+
+  /** Writes META atomically: temporary file, fsync, rename, fsync of the directory. */
+  static void writeMeta(Path dir, NodeMeta meta) {
+    Path tmp = dir.resolve("META.tmp");
+    try {
+      try (OutputStream out = Files.newOutputStream(tmp)) {
+        meta.toProperties().store(out, "QuorumKV node data; do not edit");
+      }
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+      Files.move(tmp, dir.resolve("META"), StandardCopyOption.ATOMIC_MOVE);
+      FileBlobStore.syncDirectory(dir);
+    } catch (IOException e) {
+      throw new StorageException("cannot write META in " + dir, e);
+    }
+  }
+
+  /** Opens just the database (tests wrap it; production goes through {@link #openEngine}). */
+  static RocksBackend open(Path dbDir, StorageOptions options) {
+    return new RocksBackend(dbDir, options);
+  }
+
+  private RocksBackend(Path dbDir, StorageOptions options) {
+    this.dbDir = dbDir;
+    try {
+      Files.createDirectories(dbDir);
+      LRUCache cache = track(new LRUCache(options.blockCacheBytes()));
+      BloomFilter bloom = track(new BloomFilter(10));
+      DBOptions dbOptions = track(new DBOptions()
+          .setCreateIfMissing(true)
+          .setCreateMissingColumnFamilies(true)
+          // stop replay at the first damaged WAL record: a torn tail is dropped, nothing after
+          // a hole is ever served; synced (acknowledged) writes precede any torn record
+          .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
+          .setMaxTotalWalSize(options.maxTotalWalBytes())
+          .setMaxBackgroundJobs(2)
+          .setKeepLogFileNum(3)
+          .setMaxLogFileSize(8L << 20)
+          .setInfoLogLevel(InfoLogLevel.WARN_LEVEL));
+      List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+      descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY,
+          track(new ColumnFamilyOptions())));
+      for (Cf cf : Cf.values()) {
+        BlockBasedTableConfig table = new BlockBasedTableConfig()
+            .setBlockCache(cache)
+            .setBlockSize(16 * 1024)
+            // index and filter blocks count against the cache bound: memory stays bounded
+            .setCacheIndexAndFilterBlocks(true)
+            .setPinL0FilterAndIndexBlocksInCache(true);
+        if (cf == Cf.STATE) {
+          table.setFilterPolicy(bloom); // point gets on user keys
+        }
+        ColumnFamilyOptions cfOptions = track(new ColumnFamilyOptions()
+            .setTableFormatConfig(table)
+            .setCompactionStyle(CompactionStyle.LEVEL)
+            .setLevelCompactionDynamicLevelBytes(true)
+            .setWriteBufferSize(options.writeBufferBytes())
+            .setMaxWriteBufferNumber(3)
+            // the log is short-lived and mostly opaque payloads: not worth compressing
+            .setCompressionType(cf == Cf.STATE ? CompressionType.LZ4_COMPRESSION
+                : CompressionType.NO_COMPRESSION));
+        descriptors.add(new ColumnFamilyDescriptor(
+            cf.columnFamily.getBytes(java.nio.charset.StandardCharsets.UTF_8), cfOptions));
+      }
+      List<ColumnFamilyHandle> opened = new ArrayList<>();
+      RocksDB opening;
+      try {
+        opening = RocksDB.open(dbOptions, dbDir.toString(), descriptors, opened);
+      } catch (RocksDBException e) {
+        throw new StorageStartupException(StorageStartupException.Reason.BAD_META,
+            "cannot open RocksDB in " + dbDir + ": " + e.getMessage(), e);
+      }
+      this.db = opening;
+      // handles close before the database, the database before its options
+      List<AutoCloseable> first = new ArrayList<>(opened);
+      first.add(db);
+      resources.addAll(0, first);
+      for (Cf cf : Cf.values()) {
+        handles.put(cf, opened.get(cf.ordinal() + 1));
+      }
+      this.syncWrite = track(new WriteOptions().setSync(true));
+      this.asyncWrite = track(new WriteOptions().setSync(false));
+      this.reclaimer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "quorumkv-rocksdb-reclaim");
+        t.setDaemon(true);
+        return t;
+      });
+    } catch (IOException e) {
+      closeResources();
+      throw new StorageException("cannot create " + dbDir, e);
+    } catch (RuntimeException e) {
+      closeResources();
+      throw e;
+    }
+  }
+
+  private <T extends RocksObject> T track(T o) {
+    resources.add(o);
+    return o;
+  }
+
+  private void closeResources() {
+    for (AutoCloseable r : resources) {
+      try {
+        r.close();
+      } catch (Exception e) {
+        LOG.warn("closing {} failed", r, e);
+      }
+    }
+    resources.clear();
+  }
+
+  private static final class RocksBatch implements Batch {
+    final WriteBatch wb = new WriteBatch();
+    final EnumMap<Cf, ColumnFamilyHandle> handles;
+
+    RocksBatch(EnumMap<Cf, ColumnFamilyHandle> handles) {
+      this.handles = handles;
+    }
+
+    @Override
+    public void put(Cf cf, byte[] key, byte[] value) {
+      try {
+        wb.put(handles.get(cf), key, value);
+      } catch (RocksDBException e) {
+        throw new StorageException("cannot add to a write batch", e);
+      }
+    }
+
+    @Override
+    public void delete(Cf cf, byte[] key) {
+      try {
+        wb.delete(handles.get(cf), key);
+      } catch (RocksDBException e) {
+        throw new StorageException("cannot add to a write batch", e);
+      }
+    }
+
+    @Override
+    public void deleteRange(Cf cf, byte[] from, byte[] to) {
+      if (Arrays.compareUnsigned(from, to) >= 0) {
+        return;
+      }
+      try {
+        wb.deleteRange(handles.get(cf), from, to);
+      } catch (RocksDBException e) {
+        throw new StorageException("cannot add to a write batch", e);
+      }
+    }
+
+    @Override
+    public boolean isEmpty() {
+      return wb.count() == 0;
+    }
+
+    @Override
+    public void close() {
+      wb.close();
+    }
+  }
+
+  @Override
+  public Batch newBatch() {
+    return new RocksBatch(handles);
+  }
+
+  /** Runs a native call unless the database is closed. */
+  private <T> T guarded(Supplier<T> call) {
+    guard.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("storage engine is closed (" + dbDir + ")");
+      }
+      return call.get();
+    } finally {
+      guard.readLock().unlock();
+    }
+  }
+
+  @Override
+  public void write(Batch batch, boolean sync) {
+    guarded(() -> {
+      try {
+        db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
+        if (!sync) {
+          unsyncedWrites = true;
+        }
+        return null;
+      } catch (RocksDBException e) {
+        throw new StorageException(
+            "RocksDB write failed in " + dbDir + ": " + e.getMessage()
+                + (e.getStatus() == null ? "" : " (" + e.getStatus().getCodeString() + ")"), e);
+      }
+    });
+  }
+
+  @Override
+  public byte[] get(Cf cf, byte[] key) {
+    return guarded(() -> {
+      try {
+        return db.get(handles.get(cf), key);
+      } catch (RocksDBException e) {
+        throw new StorageException("RocksDB read failed in " + location(cf), e);
+      }
+    });
+  }
+
+  @Override
+  public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
+    guarded(() -> {
+      try (ReadOptions ro = new ReadOptions()) {
+        scan(ro, cf, from, to, visitor);
+      }
+      return null;
+    });
+  }
+
+  private void scan(ReadOptions ro, Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
+    try (RocksIterator it = db.newIterator(handles.get(cf), ro)) {
+      byte[] last = null;
+      for (it.seek(from); it.isValid(); it.next()) {
+        byte[] key = it.key();
+        if (Arrays.compareUnsigned(key, to) >= 0 || !visitor.visit(key, it.value())) {
+          break;
+        }
+        last = key;
+      }
+      try {
+        it.status();
+      } catch (RocksDBException e) {
+        throw new StorageCorruptionException(
+            location(cf) + ": reading " + Keys.describe(cf, last == null ? from : last)
+                + (last == null ? "" : " (the last good record)") + " failed: " + e.getMessage()
+                + damagedRange(cf, e.getMessage()));
+      }
+    }
+  }
+
+  @Override
+  public View view() {
+    org.rocksdb.Snapshot snapshot = guarded(db::getSnapshot);
+    ReadOptions ro = new ReadOptions().setSnapshot(snapshot);
+    return new View() {
+      private boolean released;
+
+      @Override
+      public byte[] get(Cf cf, byte[] key) {
+        return guarded(() -> {
+          try {
+            return db.get(handles.get(cf), ro, key);
+          } catch (RocksDBException e) {
+            throw new StorageException("RocksDB read failed in " + location(cf), e);
+          }
+        });
+      }
+
+      @Override
+      public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
+        guarded(() -> {
+          RocksBackend.this.scan(ro, cf, from, to, visitor);
+          return null;
+        });
+      }
+
+      @Override
+      public void close() {
+        guard.readLock().lock();
+        try {
+          if (!released && !closed) {
+            db.releaseSnapshot(snapshot);
+          }
+          released = true;
+          ro.close();
+        } finally {
+          guard.readLock().unlock();
+        }
+      }
+    };
+  }
+
+  @Override
+  public String location(Cf cf) {
+    return "column family '" + cf.columnFamily + "' in " + dbDir;
+  }
+
+  private static final java.util.regex.Pattern SST = java.util.regex.Pattern.compile(
+      "([0-9]+\\.sst)");
+
+  /** The records a damaged SST file named in a RocksDB error holds, from its key range. */
+  private String damagedRange(Cf cf, String error) {
+    java.util.regex.Matcher m = SST.matcher(error == null ? "" : error);
+    if (!m.find()) {
+      return "";
+    }
+    for (LiveFileMetaData f : db.getLiveFilesMetaData()) {
+      if (f.fileName().endsWith(m.group(1))) {
+        return "; that file holds " + Keys.describe(cf, f.smallestKey()) + " to "
+            + Keys.describe(cf, f.largestKey());
+      }
+    }
+    return "";
+  }
+
+  /** Names the SST files whose key range holds {@code key}, else the WAL/memtable. */
+  @Override
+  public String locate(Cf cf, byte[] key) {
+    List<String> files = new ArrayList<>();
+    try {
+      guarded(() -> {
+        for (LiveFileMetaData f : db.getLiveFilesMetaData()) {
+          String cfName = new String(f.columnFamilyName(), java.nio.charset.StandardCharsets.UTF_8);
+          if (cfName.equals(cf.columnFamily)
+              && Arrays.compareUnsigned(f.smallestKey(), key) <= 0
+              && Arrays.compareUnsigned(key, f.largestKey()) <= 0) {
+            files.add(f.path() + f.fileName());
+          }
+        }
+        return null;
+      });
+    } catch (RuntimeException e) {
+      return location(cf);
+    }
+    return location(cf) + (files.isEmpty() ? " (memtable / write-ahead log)"
+        : " (file " + String.join(" or ", files) + ")");
+  }
+
+  @Override
+  public void reclaim(Cf cf, byte[] from, byte[] to) {
+    if (closed) {
+      return;
+    }
+    reclaimer.execute(() -> {
+      try (CompactRangeOptions o = new CompactRangeOptions()
+          .setBottommostLevelCompaction(
+              CompactRangeOptions.BottommostLevelCompaction.kForceOptimized)) {
+        guarded(() -> {
+          try {
+            db.compactRange(handles.get(cf), from, to, o);
+          } catch (RocksDBException e) {
+            LOG.debug("background compaction of {} stopped: {}", location(cf), e.getMessage());
+          }
+          return null;
+        });
+      } catch (IllegalStateException closedMeanwhile) {
+        // the engine closed before this compaction ran
+      }
+    });
+  }
+
+  @Override
+  public long diskBytes() {
+    long sum = 0;
+    try (Stream<Path> files = Files.list(dbDir)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        String name = p.getFileName().toString();
+        if (name.endsWith(".sst") || name.endsWith(".log")) {
+          try {
+            sum += Files.size(p);
+          } catch (NoSuchFileException gone) {
+            // compacted away while we listed
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new StorageException("cannot list " + dbDir, e);
+    }
+    return sum;
+  }
+
+  /** Flushes every memtable to SST files (tests: so records are in files). */
+  void flush() {
+    guarded(() -> {
+      try (org.rocksdb.FlushOptions o = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        db.flush(o, new ArrayList<>(handles.values()));
+      } catch (RocksDBException e) {
+        throw new StorageException("flush failed", e);
+      }
+      return null;
+    });
+  }
+
+  /** Waits for queued compactions to finish (tests). */
+  void awaitReclaim() {
+    try {
+      reclaimer.submit(() -> { }).get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new StorageException("reclaim did not finish", e);
+    }
+  }
+
+  /**
+   * Closes in dependency order: stop background compaction, wait for in-flight calls, sync the
+   * WAL, then column family handles, the database, and the options, cache and filter it used.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    reclaimer.shutdownNow();
+    db.cancelAllBackgroundWork(true); // a running manual compaction returns early
+    try {
+      if (!reclaimer.awaitTermination(30, TimeUnit.SECONDS)) {
+        LOG.warn("background compaction did not stop");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    guard.writeLock().lock();
+    try {
+      closed = true;
+      if (unsyncedWrites) {
+        try {
+          db.syncWal();
+        } catch (RocksDBException e) {
+          LOG.warn("final WAL sync failed in {}", dbDir, e);
+        }
+      }
+      closeResources();
+    } finally {
+      guard.writeLock().unlock();
+    }
+  }
+
+  /** The data directory lock: one engine per directory, across processes and in this one. */
+  static final class DirLock {
+    private final Path file;
+    private final FileChannel channel;
+    private final FileLock lock;
+
+    private DirLock(Path file, FileChannel channel, FileLock lock) {
+      this.file = file;
+      this.channel = channel;
+      this.lock = lock;
+    }
+
+    static DirLock acquire(Path dir) {
+      Path file = dir.resolve("quorumkv.lock");
+      FileChannel ch = null;
+      try {
+        Files.createDirectories(dir);
+        ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock l = ch.tryLock();
+        if (l == null) {
+          throw new StorageStartupException(StorageStartupException.Reason.LOCKED,
+              "data directory " + dir + " is locked by another live process");
+        }
+        return new DirLock(file, ch, l);
+      } catch (OverlappingFileLockException e) {
+        closeQuietly(ch);
+        throw new StorageStartupException(StorageStartupException.Reason.LOCKED,
+            "data directory " + dir + " is already open in this process");
+      } catch (IOException e) {
+        closeQuietly(ch);
+        throw new StorageStartupException(StorageStartupException.Reason.LOCKED,
+            "cannot lock data directory " + dir + ": " + e.getMessage(), e);
+      } catch (StorageStartupException e) {
+        closeQuietly(ch);
+        throw e;
+      }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+      if (ch != null) {
+        try {
+          ch.close();
+        } catch (IOException ignored) {
+          // nothing held yet
+        }
+      }
+    }
+
+    synchronized void release() {
+      if (!channel.isOpen()) {
+        return;
+      }
+      try {
+        lock.release();
+        channel.close();
+      } catch (IOException e) {
+        LOG.warn("releasing {} failed", file, e);
+      }
+    }
+  }
+}

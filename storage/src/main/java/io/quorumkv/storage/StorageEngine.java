@@ -1,0 +1,667 @@
+package io.quorumkv.storage;
+
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.HardState;
+import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.SnapshotMetadata;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's storage: one database serving every Raft group on the node (multi-raft), with a
+ * {@link LogStore} and a {@link StateMachineStore} per group. Open it with
+ * {@link #openRocksDb} (production) or {@link #openInMemory} (simulation and tests; same
+ * contract, plus {@link MemoryDisk#crash()}).
+ *
+ * <p>Opening checks, and refuses with a {@link StorageStartupException} naming the problem: the
+ * data directory's lock (one engine per directory, across processes), its cluster id, node id and
+ * format version, and for every group that the log has no gap, that the state machine is neither
+ * behind its own snapshot nor ahead of the log, and every record's checksum. An interrupted
+ * snapshot install is finished.
+ *
+ * <p>Writes that must be durable go through {@link #write(LogBatch)} or, for group commit,
+ * {@link GroupCommitLogWriter}. If a write fails (fsync error, full disk) the engine goes into the
+ * failed state for good: see {@link StorageFailedException}. {@link #syncMonitor()} exposes every
+ * sync's latency and the age of the one in progress, to detect a stalled disk.
+ *
+ * <p>Thread-safe. {@link #close()} after every other call has returned.
+ */
+public final class StorageEngine implements AutoCloseable {
+
+  /** The on-disk format this code writes and reads. */
+  public static final int FORMAT_VERSION = 1;
+
+  private static final Logger LOG = LoggerFactory.getLogger(StorageEngine.class);
+  private static final long RESTORE_BATCH_BYTES = 4L << 20;
+
+  private final Backend backend;
+  private final BlobStore blobs;
+  private final StorageOptions options;
+  private final String clusterId;
+  private final Runnable onClose;
+  private final ConcurrentHashMap<Long, Group> groups = new ConcurrentHashMap<>();
+  private final SyncMonitor syncMonitor = new SyncMonitor();
+  /** Serialises synced writes: they change log views, which must be published in write order. */
+  private final ReentrantLock writeLock = new ReentrantLock();
+  private final AtomicReference<Throwable> failure = new AtomicReference<>();
+  private long discardedSinceReclaim;
+  private volatile boolean closed;
+
+  StorageEngine(
+      Backend backend, BlobStore blobs, String clusterId, StorageOptions options,
+      Runnable onClose) {
+    this.backend = backend;
+    this.blobs = blobs;
+    this.clusterId = clusterId;
+    this.options = options;
+    this.onClose = onClose;
+    try {
+      new Recovery(this).run();
+    } catch (RuntimeException e) {
+      closeQuietly();
+      throw e;
+    }
+  }
+
+  /**
+   * Opens (creating if needed) the RocksDB-backed storage of a node in {@code dir}.
+   *
+   * @param dir       the node's data directory; holds META, a lock file, {@code db/} and
+   *                  {@code snapshots/}
+   * @param clusterId the cluster this node belongs to; a directory of another cluster is refused
+   * @param options   tuning, and this node's id
+   * @throws StorageStartupException if the directory is locked, foreign, of an unknown format or
+   *                                 inconsistent
+   */
+  public static StorageEngine openRocksDb(Path dir, String clusterId, StorageOptions options) {
+    return RocksBackend.openEngine(dir, clusterId, options);
+  }
+
+  /**
+   * Opens the in-memory storage on a simulated disk. The disk keeps what was synced across
+   * {@link MemoryDisk#crash()}; reopening runs the same checks as {@link #openRocksDb}.
+   */
+  public static StorageEngine openInMemory(
+      MemoryDisk disk, String clusterId, StorageOptions options) {
+    return disk.openEngine(clusterId, options);
+  }
+
+  /** The cluster id recorded in this node's data. */
+  public String clusterId() {
+    return clusterId;
+  }
+
+  /** The options this engine was opened with. */
+  public StorageOptions options() {
+    return options;
+  }
+
+  /** The log of {@code groupId} (empty for a group never written). */
+  public LogStore log(long groupId) {
+    return group(groupId).log;
+  }
+
+  /** The state machine of {@code groupId}. */
+  public StateMachineStore stateMachine(long groupId) {
+    return group(groupId).stateMachine;
+  }
+
+  /** A new empty batch. */
+  public LogBatch newLogBatch() {
+    return new LogBatch();
+  }
+
+  /**
+   * Writes a batch with one fsync and publishes it to readers when the fsync returned.
+   *
+   * @throws IllegalArgumentException if the batch does not fit the logs (nothing is written)
+   * @throws StorageFailedException   if the engine is failed, or the write failed
+   */
+  public void write(LogBatch batch) {
+    RuntimeException error = commit(List.of(batch)).get(0);
+    if (error != null) {
+      throw error;
+    }
+  }
+
+  /**
+   * Creates a group with its initial membership, durably. Every initial member of a new group
+   * bootstraps it with the same voters (see {@link io.quorumkv.raft.RawNode}).
+   *
+   * @throws IllegalStateException if the group already has a log, hard state or state
+   */
+  public void bootstrap(long groupId, ConfState initial) {
+    Group g = group(groupId);
+    writeLock.lock();
+    try {
+      checkUsable("bootstrap group " + groupId);
+      if (!g.logView.isEmpty() || !g.smView.isEmpty()) {
+        throw new IllegalStateException("group " + groupId + " already exists");
+      }
+      try (Backend.Batch b = backend.newBatch()) {
+        byte[] key = Keys.meta(groupId, Keys.CONF_STATE);
+        b.put(Backend.Cf.META, key, Codec.confState(key, 0, initial));
+        syncedWrite(b, 0, 0, 0);
+      }
+      g.smView = new SmView(0, 0, 0, initial);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** Ids of the groups that have any data on this node, in order. */
+  public Set<Long> groups() {
+    Set<Long> ids = new TreeSet<>();
+    for (Group g : groups.values()) {
+      if (!g.logView.isEmpty() || !g.smView.isEmpty()) {
+        ids.add(g.id);
+      }
+    }
+    return ids;
+  }
+
+  /** Deletes every record and snapshot of a group, durably (a partition moved away). */
+  public void deleteGroup(long groupId) {
+    Group g = group(groupId);
+    writeLock.lock();
+    try {
+      checkUsable("delete group " + groupId);
+      try (Backend.Batch b = backend.newBatch()) {
+        byte[] from = Keys.group(groupId);
+        byte[] to = Keys.group(groupId + 1);
+        for (Backend.Cf cf : Backend.Cf.values()) {
+          b.deleteRange(cf, from, to);
+        }
+        syncedWrite(b, 0, 0, 0);
+      }
+      g.logView = LogView.EMPTY;
+      g.smView = SmView.EMPTY;
+      deleteBlobsBelow(groupId, Long.MAX_VALUE);
+      backend.reclaim(Backend.Cf.LOG, Keys.group(groupId), Keys.group(groupId + 1));
+      backend.reclaim(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** Sync latency and stall detection. */
+  public SyncMonitor syncMonitor() {
+    return syncMonitor;
+  }
+
+  /** The error that put the engine into the failed state, if it is failed. */
+  public Optional<Throwable> failure() {
+    return Optional.ofNullable(failure.get());
+  }
+
+  /** Bytes the engine's database occupies on disk (RocksDB: SST and WAL files). */
+  public long diskBytes() {
+    return backend.diskBytes();
+  }
+
+  /** Closes the database and frees its native resources; idempotent. */
+  @Override
+  public void close() {
+    writeLock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      for (Group g : groups.values()) {
+        g.unpin();
+      }
+      closeQuietly();
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private void closeQuietly() {
+    try {
+      backend.close();
+    } finally {
+      onClose.run();
+    }
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  Group group(long groupId) {
+    Keys.checkGroup(groupId);
+    return groups.computeIfAbsent(groupId, id -> new Group(this, id));
+  }
+
+  Backend backend() {
+    return backend;
+  }
+
+  BlobStore blobs() {
+    return blobs;
+  }
+
+  void checkUsable(String what) {
+    if (closed) {
+      throw new IllegalStateException("storage engine is closed (" + what + ")");
+    }
+    Throwable f = failure.get();
+    if (f != null) {
+      throw new StorageFailedException("storage failed earlier; refusing to " + what, f);
+    }
+  }
+
+  /** Puts the engine into the failed state; the first failure wins and is logged loudly. */
+  StorageFailedException fail(String what, Throwable cause) {
+    if (failure.compareAndSet(null, cause)) {
+      LOG.error("storage FAILED while trying to {}; every further write will be refused", what,
+          cause);
+    }
+    return new StorageFailedException("storage failed while trying to " + what, failure.get());
+  }
+
+  /** A synced write: timed by the sync monitor; any error fails the engine. */
+  void syncedWrite(Backend.Batch batch, int batchCount, int entries, long bytes) {
+    long start = syncMonitor.begin();
+    try {
+      backend.write(batch, true);
+    } catch (RuntimeException | Error e) {
+      syncMonitor.end(start, batchCount, entries, bytes, e);
+      throw fail("sync a write of " + entries + " log entries", e);
+    }
+    syncMonitor.end(start, batchCount, entries, bytes, null);
+  }
+
+  /** An unsynced write (state machine): ordered after earlier synced log writes. */
+  void unsyncedWrite(Backend.Batch batch, String what) {
+    try {
+      backend.write(batch, false);
+    } catch (RuntimeException | Error e) {
+      throw fail(what, e);
+    }
+  }
+
+  /**
+   * Validates each batch against the logs as the batches before it leave them, writes the valid
+   * ones with one sync, then publishes the new log views. Returns, per batch, null when written or
+   * the reason it was not.
+   */
+  List<RuntimeException> commit(List<LogBatch> batches) {
+    RuntimeException[] errors = new RuntimeException[batches.size()];
+    writeLock.lock();
+    try {
+      try {
+        checkUsable("write to the log");
+      } catch (RuntimeException e) {
+        Arrays.fill(errors, e);
+        return Arrays.asList(errors);
+      }
+      Map<Long, LogView> drafts = new LinkedHashMap<>();
+      List<Runnable> afterWrite = new ArrayList<>();
+      int entries = 0;
+      long bytes = 0;
+      int written = 0;
+      try (Backend.Batch wb = backend.newBatch()) {
+        for (int i = 0; i < batches.size(); i++) {
+          LogBatch batch = batches.get(i);
+          Map<Long, LogView> local = new HashMap<>();
+          List<PendingWrite> pending = new ArrayList<>();
+          List<Runnable> after = new ArrayList<>();
+          try {
+            for (LogBatch.Op op : batch.ops()) {
+              long id = op.groupId();
+              LogView cur = local.getOrDefault(id, drafts.getOrDefault(id, group(id).logView));
+              local.put(id, plan(op, cur, pending, after));
+            }
+            for (Map.Entry<Long, LogView> e : local.entrySet()) {
+              LogView v = e.getValue();
+              if (v.hardState().commit() > v.lastIndex()) {
+                throw new IllegalArgumentException(
+                    "group " + e.getKey() + ": hard state commit " + v.hardState().commit()
+                        + " is past the last log index " + v.lastIndex());
+              }
+            }
+          } catch (IllegalArgumentException e) {
+            errors[i] = e;
+            continue;
+          }
+          for (PendingWrite p : pending) {
+            p.addTo(wb);
+          }
+          drafts.putAll(local);
+          afterWrite.addAll(after);
+          entries += batch.entryCount();
+          bytes += batch.entryBytes();
+          written++;
+        }
+        if (written > 0) {
+          try {
+            if (!wb.isEmpty()) {
+              syncedWrite(wb, written, entries, bytes);
+            }
+          } catch (StorageFailedException e) {
+            for (int i = 0; i < errors.length; i++) {
+              if (errors[i] == null) {
+                errors[i] = e;
+              }
+            }
+            return Arrays.asList(errors);
+          }
+          for (Map.Entry<Long, LogView> e : drafts.entrySet()) {
+            group(e.getKey()).logView = e.getValue();
+          }
+          afterWrite.forEach(Runnable::run);
+        }
+      }
+    } finally {
+      writeLock.unlock();
+    }
+    return Arrays.asList(errors);
+  }
+
+  /** One buffered write, kept apart until its whole batch validated. */
+  private record PendingWrite(Backend.Cf cf, byte[] key, byte[] value, byte[] rangeEnd) {
+    void addTo(Backend.Batch b) {
+      if (rangeEnd != null) {
+        b.deleteRange(cf, key, rangeEnd);
+      } else {
+        b.put(cf, key, value);
+      }
+    }
+  }
+
+  private LogView plan(LogBatch.Op op, LogView v, List<PendingWrite> out, List<Runnable> after) {
+    if (op instanceof LogBatch.Append a) {
+      return planAppend(a.groupId(), a.entries(), v, out);
+    }
+    if (op instanceof LogBatch.SetHardState h) {
+      HardState old = v.hardState();
+      HardState hs = h.hardState();
+      if (hs.term() < old.term()) {
+        throw new IllegalArgumentException(
+            "group " + h.groupId() + ": hard state term goes back from " + old.term() + " to "
+                + hs.term());
+      }
+      byte[] key = Keys.meta(h.groupId(), Keys.HARD_STATE);
+      out.add(new PendingWrite(Backend.Cf.META, key, Codec.hardState(key, hs), null));
+      return v.withHardState(hs);
+    }
+    LogBatch.Compact c = (LogBatch.Compact) op;
+    return planCompact(c.groupId(), c.snapshot(), v, out, after);
+  }
+
+  private LogView planAppend(long g, List<Entry> entries, LogView v, List<PendingWrite> out) {
+    Entry first = entries.get(0);
+    long f = first.index();
+    if (f <= v.compactedIndex()) {
+      throw new IllegalArgumentException(
+          "group " + g + ": entry " + f + " would overwrite the compacted log (compacted through "
+              + v.compactedIndex() + ")");
+    }
+    if (f > v.lastIndex() + 1) {
+      throw new IllegalArgumentException(
+          "group " + g + ": entry " + f + " leaves a gap after last index " + v.lastIndex());
+    }
+    long prevTerm = v.term(f - 1);
+    TermRuns terms = v.terms().truncateAfter(f - 1);
+    for (Entry e : entries) {
+      if (e.term() < prevTerm) {
+        throw new IllegalArgumentException(
+            "group " + g + ": entry " + e.index() + " has term " + e.term()
+                + ", below the previous entry's term " + prevTerm);
+      }
+      prevTerm = e.term();
+      terms = terms.append(e.index(), e.term());
+      byte[] key = Keys.log(g, e.index());
+      out.add(new PendingWrite(Backend.Cf.LOG, key, Codec.entry(key, e), null));
+    }
+    long newLast = entries.get(entries.size() - 1).index();
+    if (newLast < v.lastIndex()) {
+      // a conflicting suffix longer than the new entries: delete what the puts did not overwrite
+      out.add(new PendingWrite(
+          Backend.Cf.LOG, Keys.log(g, newLast + 1), null, Keys.log(g, v.lastIndex() + 1)));
+    }
+    return new LogView(
+        v.compactedIndex(), v.compactedTerm(), newLast, terms, v.hardState(), v.snapshot());
+  }
+
+  private LogView planCompact(
+      long g, Snapshot snap, LogView v, List<PendingWrite> out, List<Runnable> after) {
+    long s = snap.metadata().index();
+    if (s <= v.compactedIndex()) {
+      return v; // an older snapshot than the one recorded: nothing to do
+    }
+    if (s > v.lastIndex()) {
+      throw new IllegalArgumentException(
+          "group " + g + ": snapshot at " + s + " is past the last log index " + v.lastIndex()
+              + " (install a received snapshot with a SnapshotSink)");
+    }
+    if (v.term(s) != snap.metadata().term()) {
+      throw new IllegalArgumentException(
+          "group " + g + ": snapshot term " + snap.metadata().term() + " at " + s
+              + " differs from the log's term " + v.term(s));
+    }
+    if (!blobs.exists(SnapshotFormat.blobName(g, s, snap.metadata().term()))) {
+      throw new IllegalArgumentException(
+          "group " + g + ": no durable snapshot payload at " + s + "@" + snap.metadata().term()
+              + " (take it with StateMachineStore.createSnapshot first)");
+    }
+    long discarded = s - v.compactedIndex();
+    out.add(new PendingWrite(Backend.Cf.LOG, Keys.log(g, 0), null, Keys.log(g, s + 1)));
+    byte[] baseKey = Keys.meta(g, Keys.LOG_BASE);
+    out.add(new PendingWrite(
+        Backend.Cf.META, baseKey, Codec.position(baseKey, s, snap.metadata().term()), null));
+    byte[] snapKey = Keys.meta(g, Keys.SNAPSHOT);
+    out.add(new PendingWrite(Backend.Cf.META, snapKey, encodeSnapshot(snapKey, g, snap), null));
+    after.add(() -> afterCompaction(g, s, discarded));
+    Snapshot recorded = new Snapshot(snap.metadata(), SnapshotFormat.descriptor(g, snap.metadata()));
+    return new LogView(s, snap.metadata().term(), v.lastIndex(), v.terms().discardThrough(s),
+        v.hardState(), recorded);
+  }
+
+  private void afterCompaction(long g, long snapshotIndex, long discarded) {
+    deleteBlobsBelow(g, snapshotIndex);
+    discardedSinceReclaim += discarded;
+    if (discardedSinceReclaim >= options.logCompactionTriggerEntries()) {
+      discardedSinceReclaim = 0;
+      // every group's discarded prefix: one reclaim pass over the whole log column family
+      backend.reclaim(Backend.Cf.LOG, Keys.group(0), Keys.group(Long.MAX_VALUE));
+    }
+  }
+
+  /** Deletes a group's snapshot payloads older than {@code index}. */
+  void deleteBlobsBelow(long g, long index) {
+    String prefix = g + "/";
+    for (String name : blobs.list()) {
+      if (name.startsWith(prefix)) {
+        long blobIndex = parseBlobIndex(name.substring(prefix.length()));
+        if (blobIndex < index) {
+          blobs.delete(name);
+        }
+      }
+    }
+  }
+
+  static long parseBlobIndex(String file) {
+    int dash = file.indexOf('-');
+    try {
+      return dash < 0 ? -1 : Long.parseLong(file.substring(0, dash));
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  static byte[] encodeSnapshot(byte[] key, long g, Snapshot snap) {
+    SnapshotMetadata m = snap.metadata();
+    byte[] desc = SnapshotFormat.descriptor(g, m);
+    ByteBuffer b = ByteBuffer.allocate(16 + Codec.confStateSize(m.confState()) + 4 + desc.length);
+    b.putLong(m.index()).putLong(m.term());
+    Codec.putConfState(b, m.confState());
+    b.putInt(desc.length).put(desc);
+    return Codec.seal(key, b);
+  }
+
+  static Snapshot decodeSnapshot(ByteBuffer b) {
+    long index = b.getLong();
+    long term = b.getLong();
+    ConfState cs = Codec.getConfState(b);
+    byte[] desc = new byte[b.getInt()];
+    b.get(desc);
+    return new Snapshot(new SnapshotMetadata(index, term, cs), desc);
+  }
+
+  /**
+   * Installs a verified snapshot payload as a group's state and log, crash-safely: a synced
+   * marker first (with the log reset), then the state in bounded batches, then a synced write of
+   * the applied index that clears the marker. Recovery finishes an install whose marker it finds.
+   */
+  void installSnapshot(Group g, Snapshot snap, String blobName) {
+    SnapshotMetadata m = snap.metadata();
+    if (m.index() <= g.smView.appliedIndex()) {
+      throw new IllegalStateException(
+          "group " + g.id + ": snapshot at " + m.index() + " is not ahead of applied index "
+              + g.smView.appliedIndex() + "; installing it would roll the state back");
+    }
+    g.pin(backend.view()); // readers keep seeing the old state until the end
+    try {
+      writeLock.lock();
+      try {
+        checkUsable("install a snapshot of group " + g.id);
+        LogView v = g.logView;
+        HardState hs = v.hardState();
+        HardState raised = new HardState(hs.term(), hs.vote(), Math.max(hs.commit(), m.index()));
+        Snapshot recorded = new Snapshot(m, SnapshotFormat.descriptor(g.id, m));
+        try (Backend.Batch b = backend.newBatch()) {
+          byte[] marker = Keys.meta(g.id, Keys.RESTORE);
+          b.put(Backend.Cf.META, marker, encodeSnapshot(marker, g.id, snap));
+          b.deleteRange(Backend.Cf.LOG, Keys.group(g.id), Keys.group(g.id + 1));
+          byte[] baseKey = Keys.meta(g.id, Keys.LOG_BASE);
+          b.put(Backend.Cf.META, baseKey, Codec.position(baseKey, m.index(), m.term()));
+          byte[] snapKey = Keys.meta(g.id, Keys.SNAPSHOT);
+          b.put(Backend.Cf.META, snapKey, encodeSnapshot(snapKey, g.id, snap));
+          byte[] hsKey = Keys.meta(g.id, Keys.HARD_STATE);
+          b.put(Backend.Cf.META, hsKey, Codec.hardState(hsKey, raised));
+          syncedWrite(b, 1, 0, 0);
+        }
+        g.logView = new LogView(m.index(), m.term(), m.index(), TermRuns.EMPTY, raised, recorded);
+      } finally {
+        writeLock.unlock();
+      }
+      loadSnapshotState(g.id, snap, blobName);
+      g.smView = new SmView(m.index(), m.term(), m.index(), m.confState());
+      deleteBlobsBelow(g.id, m.index());
+    } finally {
+      g.unpin();
+    }
+  }
+
+  /** Replaces a group's key space with the payload's, then records the applied index. */
+  void loadSnapshotState(long groupId, Snapshot snap, String blobName) {
+    SnapshotMetadata m = snap.metadata();
+    String where = blobs.location(blobName);
+    BlobStore.Reader in = blobs.open(blobName);
+    if (in == null) {
+      throw new StorageStartupException(StorageStartupException.Reason.INTERRUPTED_RESTORE,
+          "group " + groupId + ": snapshot payload " + where + " is gone");
+    }
+    try (in) {
+      Backend.Batch[] batch = {backend.newBatch()};
+      long[] batchBytes = {0};
+      batch[0].deleteRange(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
+      SnapshotFormat.read(in, where, groupId, m, (key, value) -> {
+        byte[] k = Keys.state(groupId, key);
+        batch[0].put(Backend.Cf.STATE, k, Codec.stateValue(k, value));
+        batchBytes[0] += k.length + value.length;
+        if (batchBytes[0] >= RESTORE_BATCH_BYTES) {
+          unsyncedWrite(batch[0], "install a snapshot of group " + groupId);
+          batch[0].close();
+          batch[0] = backend.newBatch();
+          batchBytes[0] = 0;
+        }
+      });
+      try (Backend.Batch last = batch[0]) {
+        byte[] applied = Keys.meta(groupId, Keys.APPLIED);
+        last.put(Backend.Cf.META, applied, Codec.position(applied, m.index(), m.term()));
+        byte[] conf = Keys.meta(groupId, Keys.CONF_STATE);
+        last.put(Backend.Cf.META, conf, Codec.confState(conf, m.index(), m.confState()));
+        last.delete(Backend.Cf.META, Keys.meta(groupId, Keys.RESTORE));
+        writeLock.lock();
+        try {
+          syncedWrite(last, 1, 0, 0);
+        } finally {
+          writeLock.unlock();
+        }
+      }
+    }
+  }
+
+  String where(Backend.Cf cf, long groupId, String what) {
+    return backend.location(cf) + ", group " + groupId + ", " + what;
+  }
+
+  /** Where a record is, computed only when an error needs it (it may list files). */
+  java.util.function.Supplier<String> where(
+      Backend.Cf cf, long groupId, byte[] key, String what) {
+    return () -> backend.locate(cf, key) + ", group " + groupId + ", " + what;
+  }
+
+  /** Per-group state: the published views and the two stores over them. */
+  static final class Group {
+    final long id;
+    final GroupLogStore log;
+    final GroupStateMachine stateMachine;
+    volatile LogView logView = LogView.EMPTY;
+    volatile SmView smView = SmView.EMPTY;
+    /** While a snapshot installs, reads are served from this view of the old state. */
+    private Backend.View pinned;
+    /** Guards {@link #pinned}: readers hold it shared while they use the view. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock pinLock =
+        new java.util.concurrent.locks.ReentrantReadWriteLock();
+
+    Group(StorageEngine engine, long id) {
+      this.id = id;
+      this.log = new GroupLogStore(engine, this);
+      this.stateMachine = new GroupStateMachine(engine, this);
+    }
+
+    void pin(Backend.View view) {
+      pinLock.writeLock().lock();
+      try {
+        if (pinned != null) {
+          pinned.close();
+        }
+        pinned = view;
+      } finally {
+        pinLock.writeLock().unlock();
+      }
+    }
+
+    void unpin() {
+      pin(null);
+    }
+
+    /** Runs a read on the pinned view during an install, else on the latest data. */
+    <T> T read(Backend backend, java.util.function.Function<KvReader, T> reader) {
+      pinLock.readLock().lock();
+      try {
+        return reader.apply(pinned != null ? pinned : backend);
+      } finally {
+        pinLock.readLock().unlock();
+      }
+    }
+  }
+}

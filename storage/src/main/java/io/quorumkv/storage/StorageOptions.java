@@ -1,0 +1,64 @@
+package io.quorumkv.storage;
+
+/**
+ * Tuning of a {@link StorageEngine}. Every value has a reasoned default ({@link #defaults(long)});
+ * see {@code docs/storage.md} for why.
+ *
+ * @param nodeId                  this node's id, recorded in the data directory's META file and
+ *                                checked at every start
+ * @param blockCacheBytes         bound of RocksDB's shared block cache (all column families)
+ * @param writeBufferBytes        size of one RocksDB memtable per column family
+ * @param maxTotalWalBytes        WAL size that forces memtable flushes so old WAL files go away
+ * @param snapshotChunkBytes      the largest {@link SnapshotChunk} a {@link SnapshotSource} hands
+ *                                out
+ * @param logCompactionTriggerEntries how many discarded log entries make the engine ask RocksDB to
+ *                                compact the discarded range, so disk use follows the log's size
+ */
+public record StorageOptions(
+    long nodeId,
+    long blockCacheBytes,
+    long writeBufferBytes,
+    long maxTotalWalBytes,
+    int snapshotChunkBytes,
+    long logCompactionTriggerEntries) {
+
+  public StorageOptions {
+    if (nodeId <= 0) {
+      throw new IllegalArgumentException("node id must be positive: " + nodeId);
+    }
+    if (blockCacheBytes <= 0 || writeBufferBytes <= 0 || maxTotalWalBytes <= 0) {
+      throw new IllegalArgumentException("sizes must be positive");
+    }
+    if (snapshotChunkBytes < 1024) {
+      throw new IllegalArgumentException("snapshot chunks must be at least 1 KiB");
+    }
+    if (logCompactionTriggerEntries <= 0) {
+      throw new IllegalArgumentException("logCompactionTriggerEntries must be positive");
+    }
+  }
+
+  /** The defaults: 64 MiB block cache, 16 MiB memtables, 256 MiB of WAL, 1 MiB chunks. */
+  public static StorageOptions defaults(long nodeId) {
+    return new StorageOptions(nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000);
+  }
+
+  /** A copy with another snapshot chunk size. */
+  public StorageOptions withSnapshotChunkBytes(int bytes) {
+    return new StorageOptions(
+        nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, bytes,
+        logCompactionTriggerEntries);
+  }
+
+  /** A copy with another compaction trigger. */
+  public StorageOptions withLogCompactionTriggerEntries(long entries) {
+    return new StorageOptions(
+        nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes, entries);
+  }
+
+  /** A copy with other RocksDB memory bounds. */
+  public StorageOptions withMemory(long blockCache, long writeBuffer, long maxTotalWal) {
+    return new StorageOptions(
+        nodeId, blockCache, writeBuffer, maxTotalWal, snapshotChunkBytes,
+        logCompactionTriggerEntries);
+  }
+}

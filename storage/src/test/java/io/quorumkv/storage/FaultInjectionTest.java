@@ -1,0 +1,157 @@
+package io.quorumkv.storage;
+
+import static io.quorumkv.storage.StorageContractTest.G;
+import static io.quorumkv.storage.StorageContractTest.b;
+import static io.quorumkv.storage.StorageContractTest.entries;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Snapshot;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Failing and stalling disks: fail-fast, stall detection, and crashes in the middle of work. */
+class FaultInjectionTest {
+
+  @TempDir Path dir;
+  private final List<StorageEngine> engines = new ArrayList<>();
+
+  @AfterEach
+  void close() {
+    engines.forEach(StorageEngine::close);
+  }
+
+  private StorageEngine engine(Backend backend, BlobStore blobs) {
+    StorageEngine e = new StorageEngine(backend, blobs, "c", StorageOptions.defaults(1), () -> { });
+    engines.add(e);
+    return e;
+  }
+
+  private void checkFailFast(StorageEngine e, FaultyBackend faulty) throws Exception {
+    List<SyncEvent> events = new ArrayList<>();
+    e.syncMonitor().addListener(events::add);
+    e.log(G).append(entries(1, 5, 1));
+    e.stateMachine(G).apply(1, 1, List.of(KvMutation.put(b("k"), b("v"))));
+    faulty.syncsBeforeFailure.set(0);
+    StorageFailedException first =
+        assertThrows(StorageFailedException.class, () -> e.log(G).append(entries(6, 6, 1)));
+    assertTrue(first.getCause().getMessage().contains("injected"), first.toString());
+    assertEquals(5, e.log(G).lastIndex(), "nothing of a failed write is visible");
+    assertTrue(e.failure().isPresent());
+    assertTrue(events.get(events.size() - 1).failure().isPresent());
+    faulty.syncsBeforeFailure.set(-1); // the disk "recovers": the engine must not
+    assertThrows(StorageFailedException.class, () -> e.log(G).append(entries(6, 6, 1)));
+    assertThrows(StorageFailedException.class,
+        () -> e.stateMachine(G).apply(2, 1, List.of()));
+    assertThrows(StorageFailedException.class,
+        () -> e.bootstrap(G + 1, ConfState.ofVoters(Set.of(1L))));
+    assertThrows(StorageFailedException.class, () -> e.stateMachine(G).createSnapshot());
+    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
+      CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(6, 6, 1)));
+      ExecutionException ex = assertThrows(ExecutionException.class, f::get);
+      assertTrue(ex.getCause() instanceof StorageFailedException);
+    }
+    assertEquals(5, e.log(G).lastIndex());
+    assertEquals(1, e.stateMachine(G).appliedIndex());
+    assertTrue(e.stateMachine(G).get(b("k")).isPresent(), "reads of durable data still work");
+  }
+
+  @Test
+  void aFailedSyncFailsTheMemoryEngineForGood() throws Exception {
+    MemoryDisk disk = new MemoryDisk();
+    FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
+    checkFailFast(engine(faulty, new MemoryBlobStore(disk)), faulty);
+  }
+
+  @Test
+  void aFailedSyncFailsTheRocksDbEngineForGood() throws Exception {
+    FaultyBackend faulty = new FaultyBackend(
+        RocksBackend.open(dir.resolve("db"), StorageOptions.defaults(1)));
+    checkFailFast(engine(faulty, new FileBlobStore(dir.resolve("snapshots"))), faulty);
+  }
+
+  @Test
+  void aStalledSyncIsVisibleWhileItLasts() throws Exception {
+    MemoryDisk disk = new MemoryDisk();
+    FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
+    StorageEngine e = engine(faulty, new MemoryBlobStore(disk));
+    SyncMonitor monitor = e.syncMonitor();
+    CountDownLatch stall = new CountDownLatch(1);
+    faulty.stall = stall;
+    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
+      CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(1, 1, 1)));
+      long deadline = System.nanoTime() + 5_000_000_000L;
+      while (monitor.syncInProgressSince().isEmpty() && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
+      long since = monitor.syncInProgressSince().orElseThrow();
+      Thread.sleep(100);
+      long age = monitor.syncAgeNanos(System.nanoTime());
+      assertTrue(age >= 100_000_000L, "age " + age);
+      assertEquals(since, monitor.syncInProgressSince().orElseThrow());
+      assertTrue(!f.isDone());
+      stall.countDown();
+      f.get();
+    }
+    assertTrue(monitor.syncInProgressSince().isEmpty());
+    assertTrue(monitor.maxSyncNanos() >= 100_000_000L);
+  }
+
+  /**
+   * Receives a snapshot of {@code index} applied entries and dies installing it: after the synced
+   * marker and part of the state, before the synced write of the applied index. Returns the disk
+   * the dead follower leaves behind (its unsynced writes lost).
+   */
+  private MemoryDisk dieDuringInstall(long index, Snapshot[] snapshot) {
+    MemoryDisk leaderDisk = new MemoryDisk();
+    StorageEngine leader = StorageEngine.openInMemory(leaderDisk, "c", StorageOptions.defaults(1));
+    engines.add(leader);
+    Snapshot snap = StorageContractTest.applyAndSnapshot(leader, index);
+    snapshot[0] = snap;
+    MemoryDisk disk = new MemoryDisk();
+    FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
+    StorageEngine follower =
+        new StorageEngine(faulty, new MemoryBlobStore(disk), "c", StorageOptions.defaults(2),
+            () -> { });
+    faulty.syncsBeforeFailure.set(1); // the marker's sync succeeds, the final one fails
+    try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
+        SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
+      while (!sink.isComplete()) {
+        sink.write(src.chunk(sink.nextOffset()));
+      }
+      assertThrows(StorageFailedException.class, sink::install);
+    }
+    return disk; // the follower is never closed: a dead process closes nothing
+  }
+
+  @Test
+  void anInterruptedSnapshotInstallIsFinishedAtTheNextStart() {
+    Snapshot[] snap = new Snapshot[1];
+    MemoryDisk disk = dieDuringInstall(40, snap);
+    StorageEngine restarted = StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(2));
+    engines.add(restarted);
+    assertEquals(40, restarted.stateMachine(G).appliedIndex());
+    assertEquals(40, restarted.stateMachine(G).scan(b(""), b("z"), 100).size());
+    assertEquals(41, restarted.log(G).firstIndex());
+    assertEquals(snap[0].metadata(), restarted.log(G).snapshot().metadata());
+  }
+
+  @Test
+  void anInterruptedInstallWhosePayloadIsGoneIsRefused() {
+    MemoryDisk disk = dieDuringInstall(10, new Snapshot[1]);
+    disk.blobs.clear();
+    StorageStartupException ex = assertThrows(StorageStartupException.class,
+        () -> StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(2)));
+    assertEquals(StorageStartupException.Reason.INTERRUPTED_RESTORE, ex.reason());
+  }
+}

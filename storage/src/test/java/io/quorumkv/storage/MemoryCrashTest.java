@@ -1,0 +1,74 @@
+package io.quorumkv.storage;
+
+import static io.quorumkv.storage.StorageContractTest.G;
+import static io.quorumkv.storage.StorageContractTest.b;
+import static io.quorumkv.storage.StorageContractTest.entries;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The in-memory engine's crash model: what was synced survives, the rest is lost, in order. */
+class MemoryCrashTest {
+
+  private final MemoryDisk disk = new MemoryDisk();
+
+  private StorageEngine open() {
+    return StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(1));
+  }
+
+  @Test
+  void anUnsyncedApplyIsLostButTheLogReplaysIt() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 3, 1));
+    e.stateMachine(G).apply(3, 1, List.of(KvMutation.put(b("k"), b("v"))));
+    disk.crash();
+    StorageEngine after = open();
+    assertEquals(0, after.stateMachine(G).appliedIndex());
+    assertTrue(after.stateMachine(G).get(b("k")).isEmpty());
+    assertEquals(3, after.log(G).lastIndex(), "the log, the durable source, is intact");
+    after.close();
+  }
+
+  @Test
+  void aSyncedWriteMakesEveryEarlierWriteDurable() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 3, 1));
+    e.stateMachine(G).apply(3, 1, List.of(KvMutation.put(b("k"), b("v"))));
+    e.log(G).append(entries(4, 4, 1)); // synced, after the apply: the apply survives too
+    e.stateMachine(G).apply(4, 1, List.of(KvMutation.put(b("k"), b("lost"))));
+    disk.crash();
+    StorageEngine after = open();
+    assertEquals(3, after.stateMachine(G).appliedIndex());
+    assertEquals("v", new String(after.stateMachine(G).get(b("k")).orElseThrow()));
+    after.close();
+  }
+
+  @Test
+  void aCrashedEngineRefusesEveryCallAndFreesTheDisk() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 1, 1));
+    assertTrue(disk.isInUse());
+    disk.crash();
+    assertFalse(disk.isInUse());
+    assertThrows(RuntimeException.class, () -> e.log(G).append(entries(2, 2, 1)));
+    assertThrows(RuntimeException.class, () -> e.stateMachine(G).get(b("k")));
+    e.close();
+    StorageEngine after = open();
+    assertEquals(1, after.log(G).lastIndex());
+    after.close();
+  }
+
+  @Test
+  void aFlippedByteOnTheDiskIsReportedWithGroupAndIndex() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 10, 1));
+    e.close();
+    disk.corrupt(Backend.Cf.LOG, Keys.log(G, 4), 9);
+    StorageCorruptionException ex = assertThrows(StorageCorruptionException.class, this::open);
+    assertTrue(ex.getMessage().contains("group 7, log index 4"), ex.getMessage());
+  }
+}
