@@ -303,9 +303,19 @@ public final class NettyTransport implements RaftTransport {
     peers.values().forEach(Peer::failPending);
     senders.forEach(SnapshotSender::abort);
     inbox.abortAll();
+    // Let queued snapshot tasks run out (they see the transfer ended and release their buffers).
+    snapshotIo.shutdown();
+    try {
+      if (!snapshotIo.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("{}: a snapshot source or sink is still busy after 5 s; abandoning it", name);
+        snapshotIo.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      snapshotIo.shutdownNow();
+    }
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     snapshotGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
-    snapshotIo.shutdownNow();
     log.info("{}: transport closed", name);
   }
 

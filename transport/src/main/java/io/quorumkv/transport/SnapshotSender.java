@@ -320,11 +320,19 @@ final class SnapshotSender implements Session {
     }
   }
 
+  /** Closes the source after any read in progress (reads run on {@link #reads}). */
   private void closeSource() {
+    Runnable close = () -> {
+      try {
+        source.close();
+      } catch (IOException | RuntimeException e) {
+        log.debug("closing snapshot source", e);
+      }
+    };
     try {
-      source.close();
-    } catch (IOException | RuntimeException e) {
-      log.debug("closing snapshot source", e);
+      reads.execute(close);
+    } catch (RejectedExecutionException e) {
+      close.run(); // the pool is down: no read can be running
     }
   }
 }
