@@ -385,8 +385,8 @@ public final class NettyTransport implements RaftTransport {
         .setClusterId(config.clusterId()).setNodeId(config.nodeId()).setLane(lane).build();
   }
 
-  /** Checks the acceptor's answer to our Hello. */
-  void checkAck(HelloAck ack, long expectedNode) throws ProtocolViolation {
+  /** Checks the acceptor's answer to our Hello (and its certificate, if identities are on). */
+  void checkAck(Channel ch, HelloAck ack, long expectedNode) throws ProtocolViolation {
     if (ack.getProtocolVersion() != protocolVersion) {
       throw new ProtocolViolation("node " + ack.getNodeId() + " answered with protocol version "
           + ack.getProtocolVersion() + "; this node speaks " + protocolVersion);
@@ -398,6 +398,13 @@ public final class NettyTransport implements RaftTransport {
     if (ack.getNodeId() != expectedNode) {
       throw new ProtocolViolation(
           "the peer answered as node " + ack.getNodeId() + ", expected node " + expectedNode);
+    }
+    checkIdentity(ch, expectedNode);
+  }
+
+  private void checkIdentity(Channel ch, long nodeId) throws ProtocolViolation {
+    if (config.tls().map(TlsSettings::requireNodeIdentity).orElse(false)) {
+      Tls.checkIdentity(ch, nodeId);
     }
   }
 
@@ -421,6 +428,7 @@ public final class NettyTransport implements RaftTransport {
         if (peer.dialler) {
           throw new ProtocolViolation("node " + from + " has the higher id: this node dials it");
         }
+        checkIdentity(ch, from);
         peer.attach(ch);
         return new RaftSession(this, peer, ch);
       }
@@ -428,6 +436,7 @@ public final class NettyTransport implements RaftTransport {
         if (!peers.containsKey(from)) {
           throw new ProtocolViolation("node " + from + " is not a member known to this node");
         }
+        checkIdentity(ch, from);
         return inbox.session(from);
       }
       case LANE_CLIENT -> {

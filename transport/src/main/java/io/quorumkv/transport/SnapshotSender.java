@@ -138,7 +138,7 @@ final class SnapshotSender implements Session {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, peer.id);
+      transport.checkAck(ch, ack, peer.id);
       synchronized (SnapshotSender.this) {
         channel = ch;
         attempts = 0;

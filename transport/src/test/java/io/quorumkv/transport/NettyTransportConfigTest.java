@@ -59,6 +59,10 @@ class NettyTransportConfigTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new TlsSettings(missing, missing, missing, true));
     assertTrue(e.getMessage().startsWith("tls.certificateChain: cannot read PEM file"));
+    Path here = Path.of("pom.xml");
+    IllegalArgumentException identity = assertThrows(IllegalArgumentException.class,
+        () -> new TlsSettings(here, here, here, false, true));
+    assertTrue(identity.getMessage().startsWith("tls.requireNodeIdentity needs"));
   }
 
   @Test
