@@ -12,6 +12,9 @@ import org.junit.jupiter.api.Test;
 
 /** Each bad setting is refused with a message naming it. */
 class NettyTransportConfigTest {
+  static {
+    LeakWatch.install(); // Peer is a Netty class: keep the leak watch first whatever the order
+  }
 
   private static final InetSocketAddress ADDRESS = new InetSocketAddress("127.0.0.1", 7000);
 
