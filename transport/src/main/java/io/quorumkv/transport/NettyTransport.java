@@ -208,14 +208,18 @@ public final class NettyTransport implements RaftTransport {
     LinkFaults.Fate fate = faults.fate(config.nodeId(), toNode);
     if (fate.drop()) {
       counters.droppedByFault.increment();
-    } else if (fate.delayNanos() > 0) {
+      return;
+    }
+    for (int copy = 0; copy < fate.copies(); copy++) {
+      if (fate.delayNanos() == 0) {
+        peer.send(groupId, m);
+        continue;
+      }
       try {
         peer.loop.schedule(() -> peer.send(groupId, m), fate.delayNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
         counters.droppedUnreachable.increment(); // closing
       }
-    } else {
-      peer.send(groupId, m);
     }
   }
 

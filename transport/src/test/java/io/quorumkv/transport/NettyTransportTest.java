@@ -345,6 +345,12 @@ class NettyTransportTest {
       for (long i = 0; i < 1000 - dropped; i++) {
         c.take(2);
       }
+
+      a.faults().heal();
+      a.faults().execute("duplicate 1 2 1");
+      a.send(2, 1, new Message.Heartbeat(1, 2, 5, 0, 0));
+      assertEquals(5, c.take(2).message().term());
+      assertEquals(5, c.take(2).message().term());
     }
   }
 }
