@@ -135,4 +135,28 @@ class RaftLeaseTest {
       assertTrue(rounds.get(i) > rounds.get(i - 2));
     }
   }
+
+  @Test
+  void aPausedLeaderMustCatchUpTheTicksItMissedBeforeTrustingItsLease() {
+    Net net = leaseNet(3);
+    net.elect(1);
+    net.tick(1);
+    assertTrue(net.node(1).raw.hasValidLease());
+    // Node 1's process stops: no ticks, no messages. The others elect a new leader meanwhile.
+    net.isolate(1);
+    for (int i = 0; i < 30; i++) {
+      net.node(2).raw.tick();
+      net.node(3).raw.tick();
+      net.stabilize();
+    }
+    long other = net.leader() == 1 ? 0 : net.leader();
+    assertTrue(other == 2 || other == 3, "a new leader was elected during the pause");
+    // On resume its tick count lags real time: the lease looks valid. This is exactly what the
+    // clock assumption forbids; catching up the 30 missed ticks ends it.
+    assertTrue(net.node(1).raw.hasValidLease(), "the hazard the driver must avoid");
+    for (int i = 0; i < 30; i++) {
+      net.node(1).raw.tick();
+    }
+    assertFalse(net.node(1).raw.hasValidLease());
+  }
 }
