@@ -159,4 +159,24 @@ class RaftLeaseTest {
     }
     assertFalse(net.node(1).raw.hasValidLease());
   }
+
+  @Test
+  void aLateAcknowledgementOfAnOldRoundGivesNoLease() {
+    Net net = leaseNet(3);
+    net.elect(1);
+    RawNode leader = net.node(1).raw;
+    leader.tick(); // heartbeat round sent at tick 1
+    List<Message> heartbeats = leader.ready().messages();
+    List<Message> answers = new java.util.ArrayList<>();
+    for (Message hb : heartbeats) {
+      net.node(hb.to()).raw.step(hb);
+      answers.addAll(net.node(hb.to()).raw.ready().messages());
+    }
+    for (int i = 0; i < 15; i++) {
+      leader.tick(); // the answers are delayed past the election timeout
+      leader.ready();
+    }
+    answers.stream().filter(m -> m instanceof Message.HeartbeatResponse).forEach(leader::step);
+    assertFalse(leader.hasValidLease(), "a round sent 15 ticks ago proves nothing now");
+  }
 }
