@@ -179,4 +179,19 @@ class RaftLeaseTest {
     answers.stream().filter(m -> m instanceof Message.HeartbeatResponse).forEach(leader::step);
     assertFalse(leader.hasValidLease(), "a round sent 15 ticks ago proves nothing now");
   }
+
+  @Test
+  void aReadThatRefusesTheLeaseWaitsForAHeartbeatRoundEvenWithAValidLease() {
+    Net net = leaseNet(3);
+    net.elect(1);
+    net.tick(1);
+    assertTrue(net.node(1).raw.hasValidLease());
+    net.node(1).raw.readIndex(4, false);
+    Ready rd = net.node(1).raw.ready();
+    assertTrue(rd.readStates().isEmpty(), "not answered from the lease");
+    assertTrue(rd.messages().stream().anyMatch(m -> m instanceof Heartbeat));
+    rd.messages().forEach(m -> net.node(m.to()).raw.step(m));
+    net.stabilize();
+    assertEquals(List.of(new ReadState(net.node(1).commit(), 4)), net.node(1).readStates);
+  }
 }
