@@ -47,7 +47,6 @@ public final class StorageEngine implements AutoCloseable {
   public static final int FORMAT_VERSION = 1;
 
   private static final Logger LOG = LoggerFactory.getLogger(StorageEngine.class);
-  private static final long RESTORE_BATCH_BYTES = 4L << 20;
 
   private final Backend backend;
   private final BlobStore blobs;
@@ -586,7 +585,8 @@ public final class StorageEngine implements AutoCloseable {
         byte[] k = Keys.state(groupId, key);
         batch[0].put(Backend.Cf.STATE, k, Codec.stateValue(k, value));
         batchBytes[0] += k.length + value.length;
-        if (batchBytes[0] >= RESTORE_BATCH_BYTES) {
+        // bounded batches: a large snapshot never sits whole in memory
+        if (batchBytes[0] >= 4L * options.snapshotChunkBytes()) {
           unsyncedWrite(batch[0], "install a snapshot of group " + groupId);
           batch[0].close();
           batch[0] = backend.newBatch();

@@ -107,6 +107,47 @@ class FaultInjectionTest {
     assertTrue(monitor.maxSyncNanos() >= 100_000_000L);
   }
 
+  /** Readers see the old state, whole, until the install's final write; then the new one. */
+  @Test
+  void readersSeeTheOldStateUntilAnInstallCompletes() throws Exception {
+    MemoryDisk leaderDisk = new MemoryDisk();
+    StorageEngine leader = StorageEngine.openInMemory(leaderDisk, "c", StorageOptions.defaults(1));
+    engines.add(leader);
+    Snapshot snap = StorageContractTest.applyAndSnapshot(leader, 300);
+    MemoryDisk disk = new MemoryDisk();
+    FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
+    // 1 KiB chunks: the state is loaded in several 4 KiB batches before the final write
+    StorageEngine follower = new StorageEngine(faulty, new MemoryBlobStore(disk), "c",
+        StorageOptions.defaults(1).withSnapshotChunkBytes(1024), () -> { });
+    engines.add(follower);
+    follower.log(G).append(entries(1, 2, 1));
+    follower.stateMachine(G).apply(2, 1, List.of(KvMutation.put(b("old"), b("1"))));
+    CountDownLatch release = new CountDownLatch(1);
+    faulty.syncsBeforeStall.set(1); // the marker's sync passes, the final one stalls
+    faulty.stall = release;
+    try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
+        SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
+      while (!sink.isComplete()) {
+        sink.write(src.chunk(sink.nextOffset()));
+      }
+      CompletableFuture<Void> install = CompletableFuture.runAsync(sink::install);
+      StateMachineStore sm = follower.stateMachine(G);
+      try {
+        assertTrue(faulty.stalling.await(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(sm.get(b("old")).isPresent(), "the old state, whole");
+        assertTrue(sm.get(b("key7")).isEmpty(), "none of the new state yet");
+        assertEquals(1, sm.scan(b(""), b("z"), 100).size());
+        assertEquals(2, sm.appliedIndex());
+      } finally {
+        release.countDown();
+      }
+      install.get();
+      assertTrue(sm.get(b("old")).isEmpty());
+      assertEquals("value7", new String(sm.get(b("key7")).orElseThrow()));
+      assertEquals(300, sm.appliedIndex());
+    }
+  }
+
   /**
    * Receives a snapshot of {@code index} applied entries and dies installing it: after the synced
    * marker and part of the state, before the synced write of the applied index. Returns the disk
