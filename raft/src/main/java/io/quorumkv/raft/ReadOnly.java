@@ -25,9 +25,9 @@ import java.util.TreeMap;
 final class ReadOnly {
 
   /** A read request: from this node (local) or forwarded by {@code from}. */
-  record PendingRead(long context, long from, long index) {
+  record PendingRead(long context, long from, long index, boolean leaseAllowed) {
     PendingRead at(long commitIndex) {
-      return new PendingRead(context, from, commitIndex);
+      return new PendingRead(context, from, commitIndex, leaseAllowed);
     }
   }
 

@@ -1,0 +1,522 @@
+package io.quorumkv;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The compact binary encoding of log commands, client requests and responses. Every message
+ * starts with a format byte; integers are big-endian fixed width, byte strings are length-prefixed.
+ * Decoding checks every length against what is left, so a malformed message is an
+ * {@link IllegalArgumentException}, never an out-of-memory error or a wrong value.
+ */
+final class Codec {
+  private Codec() {}
+
+  static final byte FORMAT = 1;
+
+  // ---- log commands ----
+
+  static byte[] encodeCommand(Command.Stamped stamped) {
+    Writer w = new Writer();
+    w.u8(FORMAT).i64(stamped.stampMillis());
+    Command cmd = stamped.command();
+    if (cmd instanceof Command.Write c) {
+      w.u8(1).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow());
+      writeOp(w, c.op());
+    } else if (cmd instanceof Command.Split c) {
+      w.u8(2).bytes(c.splitKey()).i64(c.newPartitionId());
+    } else {
+      w.u8(3); // CheckHash
+    }
+    return w.toArray();
+  }
+
+  static Command.Stamped decodeCommand(byte[] data) {
+    Reader r = new Reader(data, "command");
+    r.format();
+    long stamp = r.i64();
+    int tag = r.u8();
+    Command c = switch (tag) {
+      case 1 -> new Command.Write(r.i64(), r.i64(), r.i64(), readOp(r));
+      case 2 -> new Command.Split(r.bytes(), r.i64());
+      case 3 -> new Command.CheckHash();
+      default -> throw r.bad("unknown command tag " + tag);
+    };
+    r.end();
+    return new Command.Stamped(stamp, c);
+  }
+
+  private static void writeOp(Writer w, WriteOp op) {
+    if (op instanceof WriteOp.Put p) {
+      w.u8(1).bytes(p.key()).bytes(p.value());
+    } else if (op instanceof WriteOp.Delete d) {
+      w.u8(2).bytes(d.key());
+    } else if (op instanceof WriteOp.Cas c) {
+      w.u8(3).bytes(c.key()).optBytes(c.expected()).bytes(c.value());
+    } else {
+      WriteOp.Batch b = (WriteOp.Batch) op;
+      w.u8(4).i32(b.ops().size());
+      for (BatchOp o : b.ops()) {
+        if (o instanceof BatchOp.Put p) {
+          w.u8(1).bytes(p.key()).bytes(p.value());
+        } else if (o instanceof BatchOp.Delete d) {
+          w.u8(2).bytes(d.key());
+        } else {
+          BatchOp.Expect e = (BatchOp.Expect) o;
+          w.u8(3).bytes(e.key()).optBytes(e.value());
+        }
+      }
+    }
+  }
+
+  private static WriteOp readOp(Reader r) {
+    int tag = r.u8();
+    return switch (tag) {
+      case 1 -> new WriteOp.Put(r.bytes(), r.bytes());
+      case 2 -> new WriteOp.Delete(r.bytes());
+      case 3 -> new WriteOp.Cas(r.bytes(), r.optBytes(), r.bytes());
+      case 4 -> {
+        int n = r.count(2);
+        List<BatchOp> ops = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          int t = r.u8();
+          ops.add(switch (t) {
+            case 1 -> new BatchOp.Put(r.bytes(), r.bytes());
+            case 2 -> new BatchOp.Delete(r.bytes());
+            case 3 -> new BatchOp.Expect(r.bytes(), r.optBytes());
+            default -> throw r.bad("unknown batch op tag " + t);
+          });
+        }
+        yield new WriteOp.Batch(ops);
+      }
+      default -> throw r.bad("unknown write op tag " + tag);
+    };
+  }
+
+  // ---- requests ----
+
+  static byte[] encodeRequest(KvRequest request) {
+    Writer w = new Writer();
+    w.u8(FORMAT);
+    writeRequest(w, request);
+    return w.toArray();
+  }
+
+  static KvRequest decodeRequest(byte[] data) {
+    Reader r = new Reader(data, "request");
+    r.format();
+    KvRequest q = readRequest(r);
+    r.end();
+    return q;
+  }
+
+  private static void writeRequest(Writer w, KvRequest request) {
+    if (request instanceof KvRequest.Get g) {
+      w.u8(1).bytes(g.key()).u8(g.consistency().ordinal());
+    } else if (request instanceof KvRequest.Scan s) {
+      w.u8(2).bytes(s.from()).bytes(s.to()).i32(s.limit()).u8(s.consistency().ordinal());
+    } else if (request instanceof KvRequest.Write c) {
+      w.u8(3).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow());
+      writeOp(w, c.op());
+    } else if (request instanceof KvRequest.Status) {
+      w.u8(4);
+    } else if (request instanceof KvRequest.Admin a) {
+      w.u8(5);
+      writeAdmin(w, a.op());
+    } else if (request instanceof KvRequest.ForPartition f) {
+      w.u8(6).i64(f.partitionId());
+      writeRequest(w, f.inner());
+    } else {
+      KvRequest.Group g = (KvRequest.Group) request;
+      w.u8(7).i64(g.partitionId());
+      KvRequest.GroupCommand c = g.command();
+      if (c instanceof KvRequest.GroupCommand.ReadIndex) {
+        w.u8(1);
+      } else if (c instanceof KvRequest.GroupCommand.TransferLeader t) {
+        w.u8(2).i64(t.toNode());
+      } else if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
+        w.u8(3).u8(m.type().ordinal()).i64(m.nodeId()).str(m.address());
+      } else if (c instanceof KvRequest.GroupCommand.Split sp) {
+        w.u8(4).bytes(sp.splitKey()).i64(sp.newPartitionId());
+      } else if (c instanceof KvRequest.GroupCommand.CheckHash) {
+        w.u8(5);
+      } else {
+        KvRequest.GroupCommand.ReportHash h = (KvRequest.GroupCommand.ReportHash) c;
+        w.u8(6).i64(h.index()).i64(h.hash()).i64(h.fromNode());
+      }
+    }
+  }
+
+  private static KvRequest readRequest(Reader r) {
+    int tag = r.u8();
+    return switch (tag) {
+      case 1 -> new KvRequest.Get(r.bytes(), r.consistency());
+      case 2 -> new KvRequest.Scan(r.bytes(), r.bytes(), r.i32(), r.consistency());
+      case 3 -> new KvRequest.Write(r.i64(), r.i64(), r.i64(), readOp(r));
+      case 4 -> new KvRequest.Status();
+      case 5 -> new KvRequest.Admin(readAdmin(r));
+      case 6 -> {
+        long p = r.i64();
+        int innerTag = r.peekU8();
+        if (innerTag == 6) {
+          throw r.bad("nested forwarded request");
+        }
+        yield new KvRequest.ForPartition(p, readRequest(r));
+      }
+      case 7 -> {
+        long p = r.i64();
+        int t = r.u8();
+        KvRequest.GroupCommand c = switch (t) {
+          case 1 -> new KvRequest.GroupCommand.ReadIndex();
+          case 2 -> new KvRequest.GroupCommand.TransferLeader(r.i64());
+          case 3 -> {
+            int type = r.u8();
+            if (type >= io.quorumkv.raft.ConfChangeType.values().length) {
+              throw r.bad("unknown change type " + type);
+            }
+            yield new KvRequest.GroupCommand.ChangeMember(io.quorumkv.raft.ConfChangeType.values()[type], r.i64(), r.str());
+          }
+          case 4 -> new KvRequest.GroupCommand.Split(r.bytes(), r.i64());
+          case 5 -> new KvRequest.GroupCommand.CheckHash();
+          case 6 -> new KvRequest.GroupCommand.ReportHash(r.i64(), r.i64(), r.i64());
+          default -> throw r.bad("unknown group command " + t);
+        };
+        yield new KvRequest.Group(p, c);
+      }
+      default -> throw r.bad("unknown request tag " + tag);
+    };
+  }
+
+  private static void writeAdmin(Writer w, AdminOp op) {
+    if (op instanceof AdminOp.TransferLeader t) {
+      w.u8(1).i64(t.partitionId()).i64(t.toNode());
+    } else if (op instanceof AdminOp.AddNode a) {
+      w.u8(2).i64(a.nodeId()).str(a.address()).bool(a.learnerOnly());
+    } else if (op instanceof AdminOp.Promote p) {
+      w.u8(3).i64(p.nodeId());
+    } else if (op instanceof AdminOp.RemoveNode n) {
+      w.u8(4).i64(n.nodeId());
+    } else if (op instanceof AdminOp.Split s) {
+      w.u8(5).bytes(s.splitKey());
+    } else {
+      AdminOp.InjectFault f = (AdminOp.InjectFault) op;
+      w.u8(6).i64(f.nodeId());
+      Fault fault = f.fault();
+      if (fault instanceof Fault.Partition p) {
+        w.u8(1).i32(p.sides().size());
+        p.sides().forEach(w::longs);
+      } else if (fault instanceof Fault.BlockOneWay b) {
+        w.u8(2).i64(b.from()).i64(b.to());
+      } else if (fault instanceof Fault.DropRate d) {
+        w.u8(3).i64(d.from()).i64(d.to()).i64(Double.doubleToLongBits(d.probability()));
+      } else if (fault instanceof Fault.Delay d) {
+        w.u8(4).i64(d.from()).i64(d.to()).i64(d.delay().toNanos());
+      } else {
+        w.u8(5); // Heal
+      }
+    }
+  }
+
+  private static AdminOp readAdmin(Reader r) {
+    int tag = r.u8();
+    return switch (tag) {
+      case 1 -> new AdminOp.TransferLeader(r.i64(), r.i64());
+      case 2 -> new AdminOp.AddNode(r.i64(), r.str(), r.bool());
+      case 3 -> new AdminOp.Promote(r.i64());
+      case 4 -> new AdminOp.RemoveNode(r.i64());
+      case 5 -> new AdminOp.Split(r.bytes());
+      case 6 -> {
+        long node = r.i64();
+        int t = r.u8();
+        Fault f = switch (t) {
+          case 1 -> {
+            int n = r.count(4);
+            List<Set<Long>> sides = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              sides.add(r.longs());
+            }
+            yield new Fault.Partition(sides);
+          }
+          case 2 -> new Fault.BlockOneWay(r.i64(), r.i64());
+          case 3 -> new Fault.DropRate(r.i64(), r.i64(), Double.longBitsToDouble(r.i64()));
+          case 4 -> new Fault.Delay(r.i64(), r.i64(), Duration.ofNanos(r.i64()));
+          case 5 -> new Fault.Heal();
+          default -> throw r.bad("unknown fault tag " + t);
+        };
+        yield new AdminOp.InjectFault(node, f);
+      }
+      default -> throw r.bad("unknown admin tag " + tag);
+    };
+  }
+
+  // ---- responses ----
+
+  static byte[] encodeResponse(KvResponse response) {
+    Writer w = new Writer();
+    w.u8(FORMAT);
+    if (response instanceof KvResponse.Read rd) {
+      ReadResult x = rd.result();
+      w.u8(1).optBytes(x.value()).u8(x.consistency().ordinal()).i64(x.partitionId())
+          .i64(x.servedBy()).i64(x.appliedIndex()).i64(x.sinceLeaderContact().toNanos());
+    } else if (response instanceof KvResponse.Scanned s) {
+      w.u8(2).i32(s.entries().size());
+      for (KeyValue kv : s.entries()) {
+        w.bytes(kv.key()).bytes(kv.value());
+      }
+    } else if (response instanceof KvResponse.Written wr) {
+      w.u8(3).bool(wr.result());
+    } else if (response instanceof KvResponse.StatusReport s) {
+      ClusterStatus c = s.status();
+      w.u8(4).i64(c.nodeId()).i32(c.members().size());
+      c.members().entrySet().stream().sorted(Map.Entry.comparingByKey())
+          .forEach(e -> w.i64(e.getKey()).str(e.getValue()));
+      w.i32(c.partitions().size());
+      for (PartitionStatus p : c.partitions()) {
+        w.i64(p.partitionId()).str(p.keys()).i64(p.leader()).i64(p.term()).i64(p.commitIndex())
+            .i64(p.appliedIndex()).longs(p.voters()).longs(p.learners());
+      }
+    } else if (response instanceof KvResponse.AdminDone a) {
+      w.u8(5).i64(a.value());
+    } else {
+      KvResponse.Failure f = (KvResponse.Failure) response;
+      w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
+          .str(f.hintAddress()).bool(f.outcomeUnknown());
+    }
+    return w.toArray();
+  }
+
+  static KvResponse decodeResponse(byte[] data) {
+    Reader r = new Reader(data, "response");
+    r.format();
+    int tag = r.u8();
+    KvResponse resp = switch (tag) {
+      case 1 -> new KvResponse.Read(new ReadResult(r.optBytes(), r.consistency(), r.i64(), r.i64(),
+          r.i64(), Duration.ofNanos(r.i64())));
+      case 2 -> {
+        int n = r.count(8);
+        List<KeyValue> kvs = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          kvs.add(new KeyValue(r.bytes(), r.bytes()));
+        }
+        yield new KvResponse.Scanned(kvs);
+      }
+      case 3 -> new KvResponse.Written(r.bool());
+      case 4 -> {
+        long node = r.i64();
+        int n = r.count(12);
+        Map<Long, String> members = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+          members.put(r.i64(), r.str());
+        }
+        int np = r.count(48);
+        List<PartitionStatus> parts = new ArrayList<>(np);
+        for (int i = 0; i < np; i++) {
+          parts.add(new PartitionStatus(r.i64(), r.str(), r.i64(), r.i64(), r.i64(), r.i64(),
+              r.longs(), r.longs()));
+        }
+        yield new KvResponse.StatusReport(new ClusterStatus(node, members, parts));
+      }
+      case 5 -> new KvResponse.AdminDone(r.i64());
+      case 6 -> {
+        int code = r.u8();
+        if (code >= KvResponse.Code.values().length) {
+          throw r.bad("unknown failure code " + code);
+        }
+        yield new KvResponse.Failure(KvResponse.Code.values()[code], r.str(), r.i64(), r.i64(), r.str(),
+            r.bool());
+      }
+      default -> throw r.bad("unknown response tag " + tag);
+    };
+    r.end();
+    return resp;
+  }
+
+  // ---- primitives ----
+
+  /** A growable big-endian buffer. */
+  static final class Writer {
+    private byte[] buf = new byte[64];
+    private int len;
+
+    private void ensure(int n) {
+      if (len + n > buf.length) {
+        buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + n));
+      }
+    }
+
+    Writer u8(int v) {
+      ensure(1);
+      buf[len++] = (byte) v;
+      return this;
+    }
+
+    Writer bool(boolean v) {
+      return u8(v ? 1 : 0);
+    }
+
+    Writer i32(int v) {
+      ensure(4);
+      for (int s = 24; s >= 0; s -= 8) {
+        buf[len++] = (byte) (v >>> s);
+      }
+      return this;
+    }
+
+    Writer i64(long v) {
+      ensure(8);
+      for (int s = 56; s >= 0; s -= 8) {
+        buf[len++] = (byte) (v >>> s);
+      }
+      return this;
+    }
+
+    Writer bytes(byte[] b) {
+      i32(b.length);
+      ensure(b.length);
+      System.arraycopy(b, 0, buf, len, b.length);
+      len += b.length;
+      return this;
+    }
+
+    Writer optBytes(Optional<byte[]> b) {
+      bool(b.isPresent());
+      b.ifPresent(this::bytes);
+      return this;
+    }
+
+    Writer str(String s) {
+      return bytes(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    Writer longs(Set<Long> s) {
+      i32(s.size());
+      s.stream().sorted().forEach(this::i64);
+      return this;
+    }
+
+    byte[] toArray() {
+      return Arrays.copyOf(buf, len);
+    }
+  }
+
+  /** A bounds-checked reader over one message. */
+  static final class Reader {
+    private final byte[] buf;
+    private final String what;
+    private int pos;
+
+    Reader(byte[] buf, String what) {
+      this.buf = buf;
+      this.what = what;
+    }
+
+    IllegalArgumentException bad(String why) {
+      return new IllegalArgumentException("malformed " + what + " at byte " + pos + ": " + why);
+    }
+
+    private void need(int n) {
+      if (n < 0 || buf.length - pos < n) {
+        throw bad("needs " + n + " bytes, " + (buf.length - pos) + " left");
+      }
+    }
+
+    void format() {
+      int f = u8();
+      if (f != FORMAT) {
+        throw bad("unknown format version " + f);
+      }
+    }
+
+    int peekU8() {
+      need(1);
+      return buf[pos] & 0xFF;
+    }
+
+    int u8() {
+      need(1);
+      return buf[pos++] & 0xFF;
+    }
+
+    boolean bool() {
+      int b = u8();
+      if (b > 1) {
+        throw bad("boolean byte " + b);
+      }
+      return b == 1;
+    }
+
+    int i32() {
+      need(4);
+      int v = 0;
+      for (int i = 0; i < 4; i++) {
+        v = (v << 8) | (buf[pos++] & 0xFF);
+      }
+      return v;
+    }
+
+    long i64() {
+      need(8);
+      long v = 0;
+      for (int i = 0; i < 8; i++) {
+        v = (v << 8) | (buf[pos++] & 0xFF);
+      }
+      return v;
+    }
+
+    /** A count of items each at least {@code minItemBytes} long, checked against what is left. */
+    int count(int minItemBytes) {
+      int n = i32();
+      if (n < 0 || (long) n * minItemBytes > buf.length - pos) {
+        throw bad("count " + n + " does not fit in " + (buf.length - pos) + " bytes");
+      }
+      return n;
+    }
+
+    byte[] bytes() {
+      int n = i32();
+      need(n);
+      byte[] b = Arrays.copyOfRange(buf, pos, pos + n);
+      pos += n;
+      return b;
+    }
+
+    Optional<byte[]> optBytes() {
+      return bool() ? Optional.of(bytes()) : Optional.empty();
+    }
+
+    String str() {
+      return new String(bytes(), StandardCharsets.UTF_8);
+    }
+
+    Set<Long> longs() {
+      int n = count(8);
+      Set<Long> s = new HashSet<>();
+      for (int i = 0; i < n; i++) {
+        s.add(i64());
+      }
+      return s;
+    }
+
+    ReadConsistency consistency() {
+      int c = u8();
+      if (c >= ReadConsistency.values().length) {
+        throw bad("unknown consistency " + c);
+      }
+      return ReadConsistency.values()[c];
+    }
+
+    void end() {
+      if (pos != buf.length) {
+        throw bad((buf.length - pos) + " trailing bytes");
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package io.quorumkv;
+
+import java.util.Objects;
+
+/**
+ * What one log entry of a partition asks its state machine to do. Every replica applies the same
+ * commands in the same order to the same state and gets the same result: a command's effect
+ * depends only on the state and on the entry (including its leader's time stamp), never on the
+ * applying node's clock or configuration.
+ */
+sealed interface Command {
+
+  /**
+   * A client write, deduplicated by session ({@link KvRequest.Write} explains the fields).
+   */
+  record Write(long clientId, long seq, long ackedBelow, WriteOp op) implements Command {
+    public Write {
+      Objects.requireNonNull(op, "op");
+    }
+  }
+
+  /**
+   * Split this (range) partition at {@code splitKey}: keys from {@code splitKey} up move to the
+   * new partition {@code newPartitionId}, which starts with a copy of the sessions.
+   */
+  record Split(byte[] splitKey, long newPartitionId) implements Command {
+    public Split {
+      Objects.requireNonNull(splitKey, "splitKey");
+    }
+  }
+
+  /**
+   * Every replica hashes its state as of this entry and records the hash, so replicas can be
+   * compared at the same applied index (replica integrity check).
+   */
+  record CheckHash() implements Command {}
+
+  /**
+   * A command as stored in a log entry.
+   *
+   * @param stampMillis the proposing leader's wall-clock time in ms; the partition's log time is
+   *                    the maximum stamp applied so far, which drives session expiry
+   * @param command     what to do
+   */
+  record Stamped(long stampMillis, Command command) {
+    public Stamped {
+      Objects.requireNonNull(command, "command");
+    }
+  }
+}

@@ -1,0 +1,57 @@
+package io.quorumkv;
+
+/**
+ * Cluster administration, available on an embedded {@link KvNode} and a remote {@link KvClient}.
+ * Membership changes apply to every partition: each node hosts a replica of each partition.
+ * Every method has the configured {@code requestTimeout} as deadline and throws a
+ * {@link KvException} on failure.
+ */
+public sealed interface KvAdmin permits KvNode, KvClient {
+
+  /** The answering node's view: members, and per partition leader, term, commit and applied index. */
+  ClusterStatus status();
+
+  /**
+   * Asks the leader of {@code partitionId} to hand leadership to {@code toNode} and waits until
+   * {@code toNode} leads it.
+   */
+  void transferLeader(long partitionId, long toNode);
+
+  /**
+   * Adds a node as a voter of every partition: first as a learner, then, once it has caught up
+   * with each partition's leader, promoted to voter, so the group's availability never depends on
+   * a member that is still far behind. The new node must have been started with
+   * {@link KvNode.Builder#join(boolean)} set.
+   *
+   * @param nodeId  the new node's id, unused so far
+   * @param address its advertised {@code host:port}
+   */
+  void addNode(long nodeId, String address);
+
+  /** Adds a node as a learner (non-voting replica) of every partition. */
+  void addLearner(long nodeId, String address);
+
+  /** Promotes a learner to voter in every partition. */
+  void promote(long nodeId);
+
+  /** Removes a node (voter or learner) from every partition. */
+  void removeNode(long nodeId);
+
+  /**
+   * Splits the range partition holding {@code splitKey} into {@code [start, splitKey)} and
+   * {@code [splitKey, end)}. Every key moves with its range exactly once: no key is lost or
+   * duplicated, and writes during the split are either applied before it (and moved) or routed
+   * to the new partition after it.
+   *
+   * @return the id of the new partition holding {@code [splitKey, end)}
+   * @throws IllegalArgumentException if the cluster uses hash partitioning or {@code splitKey}
+   *                                  already starts a partition
+   */
+  long split(byte[] splitKey);
+
+  /**
+   * Injects a network fault into the transport of node {@code nodeId} (for fault-injection tests
+   * against real processes). {@link Fault.Heal} removes every fault on that node.
+   */
+  void injectFault(long nodeId, Fault fault);
+}

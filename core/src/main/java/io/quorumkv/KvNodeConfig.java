@@ -1,0 +1,77 @@
+package io.quorumkv;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The validated configuration of a {@link KvNode}, built with {@link KvNode#builder()}. Every
+ * field is described on the builder method of the same name.
+ *
+ * @param nodeId                this node's id, positive and unique in the cluster
+ * @param advertisedAddress     {@code host:port} peers and clients use to reach this node
+ * @param bindAddress           {@code host:port} the transport listens on
+ * @param peers                 the other initial members: node id to {@code host:port}
+ * @param join                  whether this node joins an existing cluster instead of bootstrapping
+ * @param dataDir               where RocksDB keeps its files (unused with {@link StorageEngineType#MEMORY})
+ * @param clusterId             the cluster's name; a data dir or peer of another cluster is refused
+ * @param partitioner           how keys map to partitions
+ * @param tickInterval          the length of one Raft tick
+ * @param electionTicks         ticks without a leader before a follower campaigns
+ * @param heartbeatTicks        ticks between leader heartbeats
+ * @param requestTimeout        the default deadline of every call
+ * @param maxKeySize            the largest key accepted, in bytes
+ * @param maxValueSize          the largest value accepted, in bytes
+ * @param storageEngine         where the log and state are kept
+ * @param notLeaderPolicy       forward requests for partitions this node does not lead, or reject
+ * @param leaseClockDriftFactor the part of the election timeout a lease gives away to clock drift
+ * @param syncStallTimeout      a leader whose log sync takes longer than this steps down
+ * @param sessionTimeout        a client session idle this long (in log time) expires
+ * @param snapshotInterval      applied entries between two snapshots of a partition
+ * @param balanceLeaders        whether the node hands leaderships away to even them out
+ * @param meterRegistry         where metrics go
+ */
+public record KvNodeConfig(
+    long nodeId,
+    String advertisedAddress,
+    String bindAddress,
+    Map<Long, String> peers,
+    boolean join,
+    Path dataDir,
+    String clusterId,
+    Partitioner partitioner,
+    Duration tickInterval,
+    int electionTicks,
+    int heartbeatTicks,
+    Duration requestTimeout,
+    int maxKeySize,
+    int maxValueSize,
+    StorageEngineType storageEngine,
+    NotLeaderPolicy notLeaderPolicy,
+    double leaseClockDriftFactor,
+    Duration syncStallTimeout,
+    Duration sessionTimeout,
+    long snapshotInterval,
+    boolean balanceLeaders,
+    MeterRegistry meterRegistry) {
+
+  public KvNodeConfig {
+    peers = Map.copyOf(peers);
+  }
+
+  /** The initial voters: this node and its peers (empty when joining). */
+  java.util.Set<Long> initialMembers() {
+    if (join) {
+      return java.util.Set.of();
+    }
+    java.util.Set<Long> s = new java.util.TreeSet<>(peers.keySet());
+    s.add(nodeId);
+    return s;
+  }
+
+  /** The election timeout as wall time. */
+  Duration electionTimeout() {
+    return tickInterval.multipliedBy(electionTicks);
+  }
+}

@@ -1,0 +1,109 @@
+package io.quorumkv;
+
+import java.util.Objects;
+
+/**
+ * A request as it travels from a caller's frontend to a node, and from node to node when
+ * forwarded. Encoded by {@link Codec}.
+ */
+sealed interface KvRequest {
+
+  /** Read one key. */
+  record Get(byte[] key, ReadConsistency consistency) implements KvRequest {
+    public Get {
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(consistency, "consistency");
+    }
+  }
+
+  /** Read up to {@code limit} keys of {@code [from, to)}; an empty {@code to} is unbounded. */
+  record Scan(byte[] from, byte[] to, int limit, ReadConsistency consistency) implements KvRequest {
+    public Scan {
+      Objects.requireNonNull(from, "from");
+      Objects.requireNonNull(to, "to");
+      Objects.requireNonNull(consistency, "consistency");
+    }
+  }
+
+  /**
+   * A write under the caller's session.
+   *
+   * @param clientId   the session: a random id the caller picked
+   * @param seq        the call's sequence number in the session, the same for every retry
+   * @param ackedBelow every sequence number below it has been answered to the caller, so the
+   *                   state machine may forget their results
+   * @param op         what to do
+   */
+  record Write(long clientId, long seq, long ackedBelow, WriteOp op) implements KvRequest {
+    public Write {
+      Objects.requireNonNull(op, "op");
+    }
+  }
+
+  /** The receiving node's view of the cluster. */
+  record Status() implements KvRequest {}
+
+  /** An administrative operation. */
+  record Admin(AdminOp op) implements KvRequest {
+    public Admin {
+      Objects.requireNonNull(op, "op");
+    }
+  }
+
+  /**
+   * A {@link Get}, {@link Scan} or {@link Write} for one partition, forwarded by a node that routed
+   * it; the receiver serves it locally or answers {@link KvResponse.Code#NOT_LEADER}, never forwards
+   * again (so forwarding cannot loop).
+   */
+  record ForPartition(long partitionId, KvRequest inner) implements KvRequest {
+    public ForPartition {
+      if (!(inner instanceof Get || inner instanceof Scan || inner instanceof Write)) {
+        throw new IllegalArgumentException("only reads and writes are forwarded: " + inner);
+      }
+    }
+  }
+
+  /**
+   * A command for the leader of one partition, sent by a node that routed it; the receiver
+   * executes it if it leads the partition and answers {@link KvResponse.Code#NOT_LEADER}
+   * otherwise. Answered with {@link KvResponse.AdminDone}.
+   */
+  record Group(long partitionId, GroupCommand command) implements KvRequest {
+    public Group {
+      Objects.requireNonNull(command, "command");
+    }
+  }
+
+  /** What a {@link Group} request asks a partition's leader. */
+  sealed interface GroupCommand {
+    /** A clock-free read index, for a follower read: answered with the index. */
+    record ReadIndex() implements GroupCommand {}
+
+    /** Hand leadership to {@code toNode} and answer once it leads. */
+    record TransferLeader(long toNode) implements GroupCommand {}
+
+    /**
+     * A one-member change. An {@code ADD_VOTER} of a member that is not caught up waits until it
+     * is; a change already in effect is a no-op, so retrying is safe.
+     */
+    record ChangeMember(io.quorumkv.raft.ConfChangeType type, long nodeId, String address) implements GroupCommand {
+      public ChangeMember {
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(address, "address");
+      }
+    }
+
+    /** Split at {@code splitKey}; the new partition gets {@code newPartitionId}. */
+    record Split(byte[] splitKey, long newPartitionId) implements GroupCommand {
+      public Split {
+        Objects.requireNonNull(splitKey, "splitKey");
+      }
+    }
+
+    /** Propose a replica-hash check entry. */
+    record CheckHash() implements GroupCommand {}
+
+    /** A follower's replica hash at {@code index}, for the leader to compare with its own. */
+    record ReportHash(long index, long hash, long fromNode) implements GroupCommand {}
+  }
+}

@@ -1,0 +1,92 @@
+package io.quorumkv;
+
+import java.util.List;
+import java.util.Objects;
+
+/** The answer to a {@link KvRequest}. Encoded by {@link Codec}. */
+sealed interface KvResponse {
+
+  /** The answer to a get. */
+  record Read(ReadResult result) implements KvResponse {
+    public Read {
+      Objects.requireNonNull(result, "result");
+    }
+  }
+
+  /** The answer to a scan (of one partition, or merged). */
+  record Scanned(List<KeyValue> entries) implements KvResponse {
+    public Scanned {
+      entries = List.copyOf(entries);
+    }
+  }
+
+  /** A write applied; {@code result} is the operation's boolean (true for a put). */
+  record Written(boolean result) implements KvResponse {}
+
+  /** The answer to a status request. */
+  record StatusReport(ClusterStatus status) implements KvResponse {}
+
+  /** An administrative operation finished; {@code value} is its result (a split's new id). */
+  record AdminDone(long value) implements KvResponse {}
+
+  /** Why a request failed. */
+  enum Code {
+    /** The receiver does not lead the partition and does not forward; see the hint. Retryable elsewhere. */
+    NOT_LEADER,
+    /** No leader is known for the partition right now. Retryable. */
+    NO_LEADER,
+    /** The key left the partition (a split) before the write applied; nothing changed. Retryable. */
+    WRONG_PARTITION,
+    /** One attempt took too long; the write may still apply. Retryable with the same sequence number. */
+    TIMEOUT,
+    /** The retried write's session expired: its first attempt may or may not have applied. */
+    SESSION_EXPIRED,
+    /** The receiving node is shutting down. Retryable elsewhere. */
+    CLOSED,
+    /** The request is wrong (e.g. a batch across partitions); retrying cannot help. */
+    INVALID_ARGUMENT,
+    /** A key is too long for the receiving node. */
+    KEY_TOO_LARGE,
+    /** A value is too long for the receiving node. */
+    VALUE_TOO_LARGE,
+    /** A bug or an unexpected failure on the node; logged there. */
+    INTERNAL
+  }
+
+  /**
+   * A failed request.
+   *
+   * @param code           why
+   * @param message        for a person
+   * @param partitionId    the partition concerned, or 0
+   * @param hint           with {@link Code#NOT_LEADER}: the believed leader, or 0; with
+   *                       {@link Code#KEY_TOO_LARGE} and {@link Code#VALUE_TOO_LARGE}: the limit
+   * @param hintAddress    with {@link Code#NOT_LEADER}: the leader's advertised address, or empty
+   * @param outcomeUnknown whether the write may have been (or may yet be) applied
+   */
+  record Failure(Code code, String message, long partitionId, long hint, String hintAddress,
+      boolean outcomeUnknown) implements KvResponse {
+    public Failure {
+      Objects.requireNonNull(code, "code");
+      Objects.requireNonNull(message, "message");
+      Objects.requireNonNull(hintAddress, "hintAddress");
+    }
+
+    static Failure of(Code code, String message) {
+      return new Failure(code, message, 0, 0, "", false);
+    }
+
+    static Failure notLeader(long partitionId, long leader, String leaderAddress) {
+      return new Failure(Code.NOT_LEADER, "not the leader of partition " + partitionId, partitionId,
+          leader, leaderAddress, false);
+    }
+
+    /** Whether another attempt (after a pause, or at another node) may succeed. */
+    boolean retryable() {
+      return switch (code) {
+        case NOT_LEADER, NO_LEADER, WRONG_PARTITION, TIMEOUT, CLOSED -> true;
+        case SESSION_EXPIRED, INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE, INTERNAL -> false;
+      };
+    }
+  }
+}

@@ -1,0 +1,71 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfState;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/** A {@link PartitionStore} on the heap; one lock makes each commit atomic to readers. */
+final class MemoryPartitionStore implements PartitionStore {
+
+  private final TreeMap<byte[], byte[]> data = new TreeMap<>(Arrays::compareUnsigned);
+  private long applied;
+
+  /** A store holding {@code entries}, as of {@code appliedIndex}. */
+  MemoryPartitionStore(List<KeyValue> entries, long appliedIndex) {
+    for (KeyValue kv : entries) {
+      data.put(kv.key(), kv.value());
+    }
+    applied = appliedIndex;
+  }
+
+  MemoryPartitionStore() {
+    this(List.of(), 0);
+  }
+
+  @Override
+  public synchronized long appliedIndex() {
+    return applied;
+  }
+
+  @Override
+  public synchronized Optional<byte[]> get(byte[] key) {
+    return Optional.ofNullable(data.get(key));
+  }
+
+  @Override
+  public synchronized List<KeyValue> scan(byte[] from, byte[] to, int limit) {
+    NavigableMap<byte[], byte[]> view = to.length == 0 ? data.tailMap(from, true) : data.subMap(from, true, to, false);
+    List<KeyValue> out = new ArrayList<>();
+    for (Map.Entry<byte[], byte[]> e : view.entrySet()) {
+      if (out.size() >= limit) {
+        break;
+      }
+      out.add(new KeyValue(e.getKey(), e.getValue()));
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm,
+      ConfState confState) {
+    if (appliedIndex <= applied) {
+      throw new IllegalArgumentException("index " + appliedIndex + " is not after " + applied);
+    }
+    for (Mutation m : mutations) {
+      if (m instanceof Mutation.Put p) {
+        data.put(p.key(), p.value());
+      } else if (m instanceof Mutation.Delete d) {
+        data.remove(d.key());
+      } else {
+        Mutation.DeleteRange r = (Mutation.DeleteRange) m;
+        (r.to().length == 0 ? data.tailMap(r.from(), true) : data.subMap(r.from(), true, r.to(), false)).clear();
+      }
+    }
+    applied = appliedIndex;
+  }
+}

@@ -1,0 +1,61 @@
+package io.quorumkv;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals},
+ * {@code quorumkv.commits} (entries applied), {@code quorumkv.leader.changes},
+ * {@code quorumkv.readindex.latency}, {@code quorumkv.fsync.latency}, {@code quorumkv.apply.lag}
+ * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
+ * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
+ * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.messages.dropped} (inbox full).
+ */
+final class NodeMetrics {
+
+  final Counter proposals;
+  final Counter commits;
+  final Counter leaderChanges;
+  final Timer readIndexLatency;
+  final Timer fsyncLatency;
+  final Counter syncStalls;
+  final Counter hashMismatches;
+  final Counter droppedMessages;
+  private final MeterRegistry registry;
+  private final Tags tags;
+
+  NodeMetrics(MeterRegistry registry, long nodeId) {
+    this.registry = registry;
+    this.tags = Tags.of("node", Long.toString(nodeId));
+    proposals = Counter.builder("quorumkv.proposals").description("commands proposed by this node as leader")
+        .tags(tags).register(registry);
+    commits = Counter.builder("quorumkv.commits").description("committed entries applied")
+        .tags(tags).register(registry);
+    leaderChanges = Counter.builder("quorumkv.leader.changes").description("leader changes seen, all partitions")
+        .tags(tags).register(registry);
+    readIndexLatency = Timer.builder("quorumkv.readindex.latency").description("ReadIndex request to answer")
+        .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
+    fsyncLatency = Timer.builder("quorumkv.fsync.latency").description("synced log writes")
+        .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
+    syncStalls = Counter.builder("quorumkv.sync.stalls").description("leaderships given up over a stalled sync")
+        .tags(tags).register(registry);
+    hashMismatches = Counter.builder("quorumkv.replica.hash.mismatches")
+        .description("replicas whose state hash differed from the leader's at the same index")
+        .tags(tags).register(registry);
+    droppedMessages = Counter.builder("quorumkv.messages.dropped").description("inbound messages dropped (raft inbox full)")
+        .tags(tags).register(registry);
+  }
+
+  void gauge(String name, String queue, Supplier<Number> value) {
+    Gauge.builder(name, value).tags(queue == null ? tags : tags.and("queue", queue)).register(registry);
+  }
+
+  void fsync(long nanos) {
+    fsyncLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+}

@@ -1,0 +1,1644 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfChangeType;
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.EntryType;
+import io.quorumkv.raft.HardState;
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.ProposalDroppedException;
+import io.quorumkv.raft.RaftConfig;
+import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.ReadOnlyOption;
+import io.quorumkv.raft.ReadState;
+import io.quorumkv.raft.Ready;
+import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.SoftState;
+import io.quorumkv.raft.StateRole;
+import io.quorumkv.raft.Status;
+import io.quorumkv.storage.GroupCommitLogWriter;
+import io.quorumkv.storage.KvMutation;
+import io.quorumkv.storage.LogBatch;
+import io.quorumkv.storage.MemoryDisk;
+import io.quorumkv.storage.StateMachineStore;
+import io.quorumkv.storage.StorageEngine;
+import io.quorumkv.storage.StorageOptions;
+import io.quorumkv.transport.NettyTransport;
+import io.quorumkv.transport.NettyTransportConfig;
+import io.quorumkv.transport.RaftTransport;
+import io.quorumkv.transport.TransportException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The threads, Raft groups, storage and transport of one {@link KvNode}.
+ *
+ * <p>Threads, and what each may do:
+ * <ul>
+ *   <li>the <b>Raft loop</b> owns every {@link RawNode} of the node: ticks, steps, proposals, Ready
+ *       handling. It never blocks on the disk, the applier or the network: log writes go to the
+ *       storage's group-commit writer, committed entries to the applier, messages to the transport,
+ *       and their completions come back as tasks in its inbox. So heartbeats and votes are
+ *       answered whatever the disk or the applier is doing.</li>
+ *   <li>the <b>log writer</b> ({@link GroupCommitLogWriter}): one fsync for every batch queued.</li>
+ *   <li>the <b>applier</b>: applies committed entries to the state machines, one store commit per
+ *       batch, completes proposals and releases reads, installs snapshots, creates split children.</li>
+ *   <li>a small <b>read pool</b> serves reads from the state machines once their index is applied,
+ *       and a <b>timer</b> drives deadlines and retries.</li>
+ *   <li>the transport's I/O threads only decode and enqueue.</li>
+ * </ul>
+ */
+final class NodeRuntime implements RequestExecutor {
+
+  /** Test hooks: what the node is built from. */
+  static final class Overrides {
+    /** Builds the transport instead of Netty (e.g. a {@code MemoryNetwork} transport). */
+    Function<KvNodeConfig, RaftTransport> transport;
+    /** The simulated disk of a {@link StorageEngineType#MEMORY} node (kept across restarts). */
+    MemoryDisk disk;
+  }
+
+  /** A partition created by a split starts at this index and term (as in TiKV): see createChild. */
+  static final long SPLIT_INITIAL_INDEX = 5;
+  private static final int INBOX_LIMIT = 200_000;
+  /** Applier backlog (tasks) above which leaders refuse new proposals: backpressure at the source. */
+  private static final int APPLY_BACKLOG_LIMIT = 10_000;
+  private static final int LOG_BACKLOG_LIMIT = 10_000;
+  private static final long HASH_CHECK_TICKS = 600;
+
+  private enum State { NEW, RUNNING, CLOSING, CLOSED }
+
+  private final KvNodeConfig config;
+  private final Overrides overrides;
+  private final long nodeId;
+  private final String who;
+  private final Logger log = LoggerFactory.getLogger(KvNode.class);
+  private final NodeMetrics metrics;
+  private final Map<Long, KeySpan> initialSpans;
+  private final Map<Long, Replica> replicas = new ConcurrentHashMap<>();
+  private final RoutingTable routing = new RoutingTable();
+  private final Map<Long, String> members = new ConcurrentHashMap<>();
+  /**
+   * The Raft loop's tasks. Work from outside (peer messages, client requests) is refused past
+   * {@link #INBOX_LIMIT}; completions of the node's own threads (persisted, applied) always get in,
+   * since losing one would stall a group.
+   */
+  private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
+  private final LinkedBlockingQueue<Runnable> applyQueue = new LinkedBlockingQueue<>();
+  private final Map<Long, SnapshotStreams.Staged> staged = new ConcurrentHashMap<>();
+  private final AtomicLong nextReadContext = new AtomicLong(1);
+  private final Object groupCreation = new Object();
+  /** loop: conditions re-checked every tick (leadership transfers, catch-up waits). */
+  private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
+  /** loop: ticks since an unknown group's leader first contacted this node. */
+  private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
+  /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
+  private final Map<Long, Map<Long, Long>> leaderHashes = new ConcurrentHashMap<>();
+
+  private volatile State state = State.NEW;
+  private volatile boolean syncStalled;
+  private volatile boolean storageFailed;
+  private StorageEngine engine;
+  private GroupCommitLogWriter writer;
+  private RaftTransport transport;
+  private Thread loopThread;
+  private Thread applierThread;
+  private ScheduledExecutorService scheduler;
+  private ExecutorService readPool;
+  /** loop: the last log write submitted; messages claiming durability wait for it. */
+  private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
+  /** loop */
+  private long ticks;
+
+  NodeRuntime(KvNodeConfig config, Overrides overrides) {
+    this.config = config;
+    this.overrides = overrides;
+    this.nodeId = config.nodeId();
+    this.who = "node " + nodeId;
+    this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
+    this.initialSpans = RoutingTable.initialSpans(config.partitioner());
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  synchronized void start() {
+    if (state != State.NEW) {
+      throw new IllegalStateException(who + " was already started");
+    }
+    try {
+      StorageOptions options = StorageOptions.defaults(nodeId);
+      if (config.storageEngine() == StorageEngineType.ROCKSDB) {
+        engine = StorageEngine.openRocksDb(config.dataDir(), config.clusterId(), options);
+      } else {
+        MemoryDisk disk = overrides.disk != null ? overrides.disk : new MemoryDisk();
+        engine = StorageEngine.openInMemory(disk, config.clusterId(), options);
+      }
+      engine.syncMonitor().addListener(e -> metrics.fsync(e.durationNanos()));
+      writer = new GroupCommitLogWriter(engine);
+      members.put(nodeId, config.advertisedAddress());
+      members.putAll(config.peers());
+      if (engine.groups().isEmpty() && !config.join()) {
+        ConfState voters = ConfState.ofVoters(config.initialMembers());
+        for (long g : initialSpans.keySet()) {
+          engine.bootstrap(g, voters);
+        }
+        log.info("{}: bootstrapped {} partitions ({}) with voters {}", who, initialSpans.size(),
+            config.partitioner(), voters.voters());
+      }
+      for (long g : engine.groups()) {
+        Replica r = openReplica(g);
+        r.sm.memberAddresses().forEach(members::putIfAbsent);
+      }
+      transport = overrides.transport != null ? overrides.transport.apply(config) : nettyTransport();
+      transport.setMessageHandler(this::onMessage);
+      transport.setRequestHandler(this::onRequest);
+      transport.setSnapshotReceiver((from, g, m) -> {
+        SnapshotStreams.Receiving sink = new SnapshotStreams.Receiving(g, m.snapshot(),
+            engine.stateMachine(g).newSnapshotSink(m.snapshot()), staged);
+        log.info("{} group {}: receiving snapshot at {} from node {}", who, g, m.snapshot().metadata().index(), from);
+        return sink;
+      });
+      scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quorumkv-timer-" + nodeId));
+      readPool = Executors.newFixedThreadPool(2, r -> daemon(r, "quorumkv-read-" + nodeId));
+      registerGauges();
+      state = State.RUNNING;
+      applierThread = daemon(this::runApplier, "quorumkv-applier-" + nodeId);
+      loopThread = daemon(this::runLoop, "quorumkv-raft-" + nodeId);
+      applierThread.start();
+      loopThread.start();
+      transport.start();
+      log.info("{}: started, advertising {}, {} partitions, storage {}", who, config.advertisedAddress(),
+          replicas.size(), config.storageEngine());
+    } catch (RuntimeException e) {
+      log.error("{}: failed to start: {}", who, e.toString());
+      shutdown();
+      throw e;
+    }
+  }
+
+  private RaftTransport nettyTransport() {
+    HostPort bind = HostPort.parse("bindAddress", config.bindAddress());
+    NettyTransportConfig.Builder b = NettyTransportConfig.builder(nodeId, clusterIdNumber(config.clusterId()))
+        .bindAddress(new InetSocketAddress(bind.host(), bind.port()));
+    members.forEach((id, address) -> {
+      if (id != nodeId) {
+        HostPort hp = HostPort.parse("peers[" + id + "]", address);
+        b.peer(id, new InetSocketAddress(hp.host(), hp.port()));
+      }
+    });
+    return new NettyTransport(b.build());
+  }
+
+  /** The transport's numeric cluster id: a stable 64-bit FNV-1a hash of the cluster's name. */
+  static long clusterIdNumber(String clusterId) {
+    long h = 0xcbf29ce484222325L;
+    for (byte c : clusterId.getBytes(StandardCharsets.UTF_8)) {
+      h ^= c & 0xFF;
+      h *= 0x100000001b3L;
+    }
+    return h;
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+
+  private void registerGauges() {
+    metrics.gauge("quorumkv.queue.depth", "raft", inbox::size);
+    metrics.gauge("quorumkv.queue.depth", "apply", applyQueue::size);
+    metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
+    metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
+        .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
+  }
+
+  /**
+   * Gives leaderships away (bounded by one election timeout), then stops every thread and closes
+   * the transport, the log writer and the storage.
+   */
+  void close() {
+    synchronized (this) {
+      if (state != State.RUNNING) {
+        if (state == State.NEW) {
+          state = State.CLOSED;
+        }
+        return;
+      }
+      state = State.CLOSING;
+    }
+    handOffLeaderships();
+    shutdown();
+  }
+
+  /** Stops at once without handing leaderships away, as a crash would (tests). */
+  void crash() {
+    synchronized (this) {
+      if (state != State.RUNNING) {
+        return;
+      }
+      state = State.CLOSING;
+    }
+    shutdown();
+    if (overrides.disk != null) {
+      overrides.disk.crash();
+    }
+  }
+
+  private void handOffLeaderships() {
+    long deadline = System.nanoTime() + config.electionTimeout().toNanos();
+    boolean posted = post(() -> {
+      for (Replica r : replicas.values()) {
+        if (r.isLeader()) {
+          bestTransferee(r).ifPresent(to -> {
+            log.info("{} group {}: closing, handing leadership to node {}", who, r.groupId, to);
+            r.raw.transferLeadership(to);
+          });
+        }
+      }
+    });
+    while (posted && System.nanoTime() - deadline < 0
+        && replicas.values().stream().anyMatch(r -> r.isLeader() && r.confState.voters().size() > 1)) {
+      try {
+        Thread.sleep(Math.max(1, config.tickInterval().toMillis()));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+  }
+
+  private void shutdown() {
+    state = State.CLOSED;
+    for (Thread t : new Thread[] {loopThread, applierThread}) {
+      if (t != null) {
+        t.interrupt();
+        try {
+          t.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+    failPending("node " + nodeId + " is closed");
+    if (transport != null) {
+      transport.close();
+    }
+    if (readPool != null) {
+      readPool.shutdownNow();
+    }
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
+    if (writer != null) {
+      writer.close();
+    }
+    staged.values().forEach(SnapshotStreams.Staged::close);
+    staged.clear();
+    if (engine != null) {
+      engine.close();
+    }
+    log.info("{}: closed", who);
+  }
+
+  private void failPending(String why) {
+    for (Replica r : replicas.values()) {
+      r.proposals.values().forEach(p -> p.result().complete(
+          new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, why)));
+      r.proposals.clear();
+      r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new NodeClosedException(why, false)));
+      r.readIndexWaiting.clear();
+      ReadWaiterDrain.failAll(r, new NodeClosedException(why, false));
+    }
+  }
+
+  /** Helpers for draining a replica's apply waiters. */
+  private static final class ReadWaiterDrain {
+    static void failAll(Replica r, Throwable t) {
+      Replica.ReadWaiter w;
+      while ((w = r.applyWaiting.poll()) != null) {
+        w.ready.completeExceptionally(t);
+      }
+    }
+
+    static void release(Replica r) {
+      long applied = r.appliedIndex;
+      while (true) {
+        Replica.ReadWaiter w = r.applyWaiting.peek();
+        if (w == null || w.index > applied) {
+          return;
+        }
+        if (r.applyWaiting.remove(w)) {
+          w.ready.complete(applied);
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ replicas
+
+  /** Opens this node's replica of {@code g} from storage. Before start, or on the loop thread. */
+  private Replica openReplica(long g) {
+    Replica r = new Replica(g, engine.log(g), engine.stateMachine(g));
+    r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
+        config.sessionTimeout().toMillis(), initialSpans.get(g));
+    r.appliedIndex = r.smStore.appliedIndex();
+    r.commitIndex = r.log.hardState().commit();
+    r.term = r.log.hardState().term();
+    r.lastSnapshotIndex = r.log.snapshot().metadata().index();
+    RaftConfig rc = RaftConfig.builder(nodeId)
+        .electionTick(config.electionTicks())
+        .heartbeatTick(config.heartbeatTicks())
+        .applied(r.smStore.appliedIndex())
+        .readOnlyOption(ReadOnlyOption.LEASE_BASED)
+        .clockDriftFactor(config.leaseClockDriftFactor())
+        .random(new SplittableRandom(nodeId * 1_000_003L + g ^ System.nanoTime()))
+        .build();
+    r.raw = new RawNode(rc, r.log);
+    replicas.put(g, r);
+    KeySpan span = r.sm.span();
+    if (span != null) {
+      routing.update(g, span);
+    }
+    return r;
+  }
+
+  // ------------------------------------------------------------------ the Raft loop
+
+  /** Queues an internal completion for the Raft loop; false only when the node is stopped. */
+  private boolean post(Runnable task) {
+    if (state != State.RUNNING && state != State.CLOSING) {
+      return false;
+    }
+    return inbox.offer(task);
+  }
+
+  /** Queues outside work for the Raft loop; false when stopped or the inbox is over its bound. */
+  private boolean postExternal(Runnable task) {
+    return inbox.size() < INBOX_LIMIT && post(task);
+  }
+
+  private void runLoop() {
+    MDC.put("node", Long.toString(nodeId));
+    long tickNanos = config.tickInterval().toNanos();
+    long nextTick = System.nanoTime() + tickNanos;
+    while (state == State.RUNNING || state == State.CLOSING) {
+      try {
+        long wait = nextTick - System.nanoTime();
+        Runnable t = wait > 0 ? inbox.poll(wait, TimeUnit.NANOSECONDS) : inbox.poll();
+        for (int n = 0; t != null && n < 10_000; n++) {
+          runSafely(t);
+          t = inbox.poll();
+        }
+        if (t != null) {
+          runSafely(t);
+        }
+        long now = System.nanoTime();
+        if (now - nextTick >= 0) {
+          onTick(now);
+          nextTick += tickNanos;
+          if (now - nextTick >= 0) {
+            // After a pause, do not replay missed ticks in a burst: lease safety counts on it.
+            nextTick = now + tickNanos;
+          }
+        }
+        if (!storageFailed) {
+          for (Replica r : replicas.values()) {
+            if (!r.installing && r.raw.hasReady()) {
+              handleReady(r, r.raw.ready());
+            }
+          }
+        }
+      } catch (InterruptedException e) {
+        if (state == State.CLOSED) {
+          break;
+        }
+      } catch (RuntimeException | Error e) {
+        log.error("{}: raft loop failure", who, e);
+      }
+    }
+  }
+
+  private void runSafely(Runnable t) {
+    try {
+      t.run();
+    } catch (RuntimeException e) {
+      log.error("{}: task failed on the raft loop", who, e);
+    }
+  }
+
+  private void onTick(long now) {
+    ticks++;
+    for (Replica r : replicas.values()) {
+      r.raw.tick();
+    }
+    if (!tickWatchers.isEmpty()) {
+      tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
+    }
+    checkSyncStall(now);
+    if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
+      balanceLeaders();
+    }
+    if (ticks % HASH_CHECK_TICKS == 0) {
+      for (Replica r : replicas.values()) {
+        if (r.isLeader()) {
+          proposeCommand(r, new Command.CheckHash());
+        }
+      }
+    }
+  }
+
+  private void onMessage(long from, long g, Message m) {
+    if (!postExternal(() -> step(from, g, m))) {
+      metrics.droppedMessages.increment();
+    }
+  }
+
+  private void step(long from, long g, Message m) {
+    Replica r = replicas.get(g);
+    if (r == null) {
+      r = maybeCreateUnknown(g, m);
+      if (r == null) {
+        return;
+      }
+    }
+    if (from == r.leader) {
+      r.lastLeaderContactNanos = System.nanoTime();
+    }
+    r.raw.step(m);
+  }
+
+  /**
+   * A leader of a group this node does not host contacts it: this node was added to the group
+   * (joining), or it has not applied the split that created the group yet. Wait a little for the
+   * split to apply here; after that, create an empty replica that the leader fills with a snapshot.
+   */
+  private Replica maybeCreateUnknown(long g, Message m) {
+    boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
+        || m instanceof Message.InstallSnapshot;
+    if (!fromLeader || state != State.RUNNING) {
+      return null;
+    }
+    long first = unknownGroupSeen.computeIfAbsent(g, x -> ticks);
+    boolean initialGroup = initialSpans.containsKey(g);
+    if (!initialGroup && ticks - first < config.electionTicks() * 2L && !(m instanceof Message.InstallSnapshot)) {
+      return null;
+    }
+    synchronized (groupCreation) {
+      if (replicas.containsKey(g)) {
+        return replicas.get(g);
+      }
+      unknownGroupSeen.remove(g);
+      log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
+      return openReplica(g);
+    }
+  }
+
+  private void handleReady(Replica r, Ready rd) {
+    SoftState ss = rd.softState();
+    if (ss.leader() != r.leader || ss.role() != r.role) {
+      onSoftState(r, ss);
+    }
+    rd.hardState().ifPresent(hs -> {
+      r.term = hs.term();
+      r.commitIndex = hs.commit();
+    });
+    send(r, rd.messages());
+    if (rd.snapshot().isPresent()) {
+      r.installing = true;
+      applyQueue.add(() -> installSnapshot(r, rd));
+      return;
+    }
+    persist(r, rd);
+    handCommitted(r, rd.committedEntries());
+    releaseReadStates(r, rd.readStates());
+  }
+
+  private void onSoftState(Replica r, SoftState ss) {
+    boolean wasLeader = r.isLeader();
+    if (ss.leader() != r.leader) {
+      metrics.leaderChanges.increment();
+      log.info("{} group {}: leader {} -> {} (term {})", who, r.groupId, r.leader, ss.leader(), r.term);
+      if (ss.leader() != RaftConfig.NONE) {
+        r.lastLeaderContactNanos = System.nanoTime();
+      }
+    }
+    r.leader = ss.leader();
+    r.role = ss.role();
+    if (wasLeader && ss.role() != StateRole.LEADER) {
+      // Entries proposed here may still commit under the next leader: the outcome is unknown.
+      r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
+          KvResponse.Code.TIMEOUT, "leadership lost before the entry applied")));
+      r.proposals.clear();
+      r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
+      r.readIndexWaiting.clear();
+    }
+    if (!wasLeader && ss.role() == StateRole.LEADER) {
+      r.stallTransferStarted = false;
+    }
+  }
+
+  /** A ReadIndex request was dropped because this node stopped leading. */
+  private static final class LeadershipLost extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    LeadershipLost() {
+      super("leadership lost before the read index was confirmed", null, false, false);
+    }
+  }
+
+  private void send(Replica r, List<Message> messages) {
+    for (Message m : messages) {
+      if (m instanceof Message.InstallSnapshot s) {
+        sendSnapshot(r, s);
+      } else {
+        transport.send(m.to(), r.groupId, m);
+      }
+    }
+  }
+
+  private void sendSnapshot(Replica r, Message.InstallSnapshot m) {
+    long g = r.groupId;
+    long to = m.to();
+    try {
+      readPool.execute(() -> {
+        boolean started = false;
+        try {
+          io.quorumkv.storage.SnapshotSource source = r.smStore.openSnapshot(m.snapshot());
+          log.info("{} group {}: sending snapshot at {} to node {}", who, g, m.snapshot().metadata().index(), to);
+          started = true;
+          transport.sendSnapshot(to, g, m, new SnapshotStreams.Sending(source))
+              .whenComplete((v, e) -> {
+                if (e != null) {
+                  log.warn("{} group {}: snapshot to node {} failed: {}", who, g, to, e.toString());
+                }
+                post(() -> r.raw.reportSnapshot(to, e == null));
+              });
+        } catch (RuntimeException e) {
+          log.warn("{} group {}: cannot send snapshot to node {}: {}", who, g, to, e.toString());
+          if (!started) {
+            post(() -> r.raw.reportSnapshot(to, false));
+          }
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
+  }
+
+  /** Hands a Ready's log writes to the group-commit writer; messages claiming durability follow it. */
+  private void persist(Replica r, Ready rd) {
+    LogBatch b = engine.newLogBatch();
+    if (!rd.entries().isEmpty()) {
+      b.append(r.groupId, rd.entries());
+    }
+    rd.hardState().ifPresent(hs -> b.hardState(r.groupId, hs));
+    CompletableFuture<Void> durable = lastWrite;
+    if (!b.isEmpty()) {
+      durable = writer.submit(b);
+      lastWrite = durable;
+    }
+    Entry last = rd.lastEntry();
+    List<Message> after = rd.messagesAfterPersist();
+    if (last == null && after.isEmpty()) {
+      return;
+    }
+    durable.whenComplete((v, e) -> {
+      if (e != null) {
+        onStorageFailure(e);
+        return;
+      }
+      for (Message m : after) {
+        transport.send(m.to(), r.groupId, m);
+      }
+      if (last != null) {
+        post(() -> r.raw.persisted(last.index(), last.term()));
+      }
+    });
+  }
+
+  private void onStorageFailure(Throwable e) {
+    if (!storageFailed) {
+      storageFailed = true;
+      log.error("{}: storage or state machine failure; this node stops taking part in its groups until restarted",
+          who, e);
+    }
+  }
+
+  /** Applies membership changes to the cores in log order, then queues the batch for the applier. */
+  private void handCommitted(Replica r, List<Entry> entries) {
+    if (entries.isEmpty()) {
+      return;
+    }
+    List<ApplyItem> items = new ArrayList<>(entries.size());
+    for (Entry e : entries) {
+      if (e.type() == EntryType.CONF_CHANGE) {
+        ConfChange cc = ConfChange.decode(e.data());
+        ConfState cs = r.raw.applyConfChange(cc);
+        r.confState = cs;
+        onMembershipChange(r, cc, cs);
+        items.add(new ApplyItem(e, cc, cs));
+      } else {
+        items.add(new ApplyItem(e, null, null));
+      }
+    }
+    applyQueue.add(() -> applyEntries(r, items));
+  }
+
+  private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
+    for (ConfChange.Single s : cc.changes()) {
+      if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
+        members.put(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
+      }
+      log.info("{} group {}: membership {} {} -> voters {} learners {}", who, r.groupId, s.type(), s.nodeId(),
+          cs.voters(), cs.learners());
+    }
+  }
+
+  /** One committed entry for the applier; membership changes carry their result. */
+  private record ApplyItem(Entry entry, ConfChange change, ConfState confState) {}
+
+  private void releaseReadStates(Replica r, List<ReadState> states) {
+    for (ReadState rs : states) {
+      Replica.ReadWaiter w = r.readIndexWaiting.remove(rs.context());
+      if (w != null) {
+        metrics.readIndexLatency.record(System.nanoTime() - w.startNanos, TimeUnit.NANOSECONDS);
+        w.index = rs.index();
+        awaitApplied(r, w);
+      }
+    }
+  }
+
+  private void awaitApplied(Replica r, Replica.ReadWaiter w) {
+    if (r.appliedIndex >= w.index) {
+      w.ready.complete(r.appliedIndex);
+      return;
+    }
+    r.applyWaiting.add(w);
+    ReadWaiterDrain.release(r); // the applier may have moved on meanwhile
+  }
+
+  // ------------------------------------------------------------------ duties on ticks
+
+  private void checkSyncStall(long now) {
+    long age = engine.syncMonitor().syncAgeNanos(now);
+    boolean stalled = age > config.syncStallTimeout().toNanos();
+    if (stalled && !syncStalled) {
+      log.warn("{}: a log sync has been running for {} ms; handing leaderships away", who,
+          TimeUnit.NANOSECONDS.toMillis(age));
+    }
+    syncStalled = stalled;
+    if (!stalled && !storageFailed) {
+      return;
+    }
+    for (Replica r : replicas.values()) {
+      if (r.isLeader() && !r.stallTransferStarted) {
+        OptionalLong to = bestTransferee(r);
+        if (to.isPresent()) {
+          r.stallTransferStarted = true;
+          metrics.syncStalls.increment();
+          r.raw.transferLeadership(to.getAsLong());
+        }
+      }
+    }
+  }
+
+  /** The most up-to-date other voter, for a leadership transfer. loop */
+  private OptionalLong bestTransferee(Replica r) {
+    Status st = r.raw.status();
+    long best = 0;
+    long bestMatch = -1;
+    for (Map.Entry<Long, Status.FollowerProgress> e : st.progress().entrySet()) {
+      long id = e.getKey();
+      if (id == nodeId || e.getValue().learner() || !st.confState().voters().contains(id)) {
+        continue;
+      }
+      if (e.getValue().matchIndex() > bestMatch) {
+        bestMatch = e.getValue().matchIndex();
+        best = id;
+      }
+    }
+    return best == 0 ? OptionalLong.empty() : OptionalLong.of(best);
+  }
+
+  /**
+   * Every node hosts every partition, so each knows every leader. A node leading more than its
+   * share hands one leadership per round to the voter leading the fewest.
+   */
+  private void balanceLeaders() {
+    Set<Long> voters = new TreeSet<>();
+    Map<Long, Integer> led = new HashMap<>();
+    for (Replica r : replicas.values()) {
+      voters.addAll(r.confState.voters());
+      if (r.leader != 0) {
+        led.merge(r.leader, 1, Integer::sum);
+      }
+    }
+    if (voters.size() < 2 || !voters.contains(nodeId)) {
+      return;
+    }
+    int share = (replicas.size() + voters.size() - 1) / voters.size();
+    if (led.getOrDefault(nodeId, 0) <= share) {
+      return;
+    }
+    for (Replica r : replicas.values()) {
+      if (!r.isLeader()) {
+        continue;
+      }
+      Status st = r.raw.status();
+      long target = 0;
+      int fewest = Integer.MAX_VALUE;
+      for (long v : r.confState.voters()) {
+        Status.FollowerProgress pr = st.progress().get(v);
+        // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
+        // election timeout, possibly on this very tick).
+        if (v == nodeId || pr == null || pr.matchIndex() < st.lastIndex()) {
+          continue;
+        }
+        int n = led.getOrDefault(v, 0);
+        if (n < fewest) {
+          fewest = n;
+          target = v;
+        }
+      }
+      if (target != 0 && fewest + 1 < led.get(nodeId)) {
+        log.info("{} group {}: balancing leaders, handing leadership to node {}", who, r.groupId, target);
+        r.raw.transferLeadership(target);
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ the applier
+
+  private void runApplier() {
+    MDC.put("node", Long.toString(nodeId));
+    while (state == State.RUNNING || state == State.CLOSING) {
+      try {
+        Runnable t = applyQueue.poll(100, TimeUnit.MILLISECONDS);
+        if (t != null && !storageFailed) {
+          t.run();
+        }
+      } catch (InterruptedException e) {
+        if (state == State.CLOSED) {
+          break;
+        }
+      } catch (RuntimeException | Error e) {
+        // A state machine that failed half-way cannot be trusted: stop taking part until restarted.
+        onStorageFailure(e);
+      }
+    }
+  }
+
+  private void applyEntries(Replica r, List<ApplyItem> items) {
+    PartitionStateMachine sm = r.sm;
+    List<long[]> applied = new ArrayList<>(items.size());
+    List<PartitionStateMachine.Outcome> outcomes = new ArrayList<>(items.size());
+    long last = 0;
+    for (ApplyItem item : items) {
+      Entry e = item.entry();
+      last = e.index();
+      if (e.index() <= sm.appliedIndex()) {
+        continue; // applied before a restart or covered by an installed snapshot
+      }
+      PartitionStateMachine.Outcome o;
+      if (item.change() != null) {
+        sm.applyConfChange(e.index(), e.term(), item.confState(), item.change());
+        o = new PartitionStateMachine.Outcome.None();
+      } else {
+        o = sm.apply(e.index(), e.term(), e.data());
+      }
+      if (o instanceof PartitionStateMachine.Outcome.Split s) {
+        createChild(r, s);
+      } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
+        onHash(r, h.hash());
+      }
+      applied.add(new long[] {e.index(), e.term()});
+      outcomes.add(o);
+    }
+    if (applied.size() > 0 && ThreadLocalRandom.current().nextInt(64) == 0) {
+      sm.collectExpiredSessions();
+    }
+    sm.flush();
+    r.appliedIndex = sm.appliedIndex();
+    metrics.commits.increment(applied.size());
+    for (int i = 0; i < applied.size(); i++) {
+      Replica.Proposal p = r.proposals.remove(applied.get(i)[0]);
+      if (p != null) {
+        p.result().complete(p.term() == applied.get(i)[1] ? outcomes.get(i)
+            : new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
+                "the entry was replaced by another leader's; not applied"));
+      }
+    }
+    KeySpan span = sm.span();
+    if (span != null) {
+      routing.update(r.groupId, span);
+    }
+    ReadWaiterDrain.release(r);
+    long lastIndex = last;
+    post(() -> r.raw.applied(lastIndex));
+    maybeSnapshot(r);
+  }
+
+  private void maybeSnapshot(Replica r) {
+    if (r.appliedIndex - r.lastSnapshotIndex < config.snapshotInterval()) {
+      return;
+    }
+    Snapshot snap = r.smStore.createSnapshot();
+    r.lastSnapshotIndex = snap.metadata().index();
+    writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
+      if (e != null) {
+        log.warn("{} group {}: log compaction at {} failed: {}", who, r.groupId, snap.metadata().index(), e.toString());
+      }
+    });
+  }
+
+  /**
+   * Creates this node's replica of a partition born from a split, with the same initial state on
+   * every replica: the moved keys and the sessions as of index {@link #SPLIT_INITIAL_INDEX}, and a
+   * log compacted through that index, so a replica that missed the split is sent a snapshot.
+   * Runs before the parent's state machine makes the split durable, so a crash in between redoes
+   * it (the child is then found to exist).
+   */
+  private void createChild(Replica parent, PartitionStateMachine.Outcome.Split s) {
+    long child = s.newPartitionId();
+    synchronized (groupCreation) {
+      if (replicas.containsKey(child) || engine.groups().contains(child)) {
+        log.info("{} group {}: split child {} already exists here", who, parent.groupId, child);
+        return;
+      }
+      ConfState cs = parent.smStore.confState();
+      engine.bootstrap(child, cs);
+      StateMachineStore store = engine.stateMachine(child);
+      List<KvMutation> muts = new ArrayList<>();
+      for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(s.seed())) {
+        PartitionStore.Mutation.Put p = (PartitionStore.Mutation.Put) m;
+        muts.add(KvMutation.put(p.key(), p.value()));
+      }
+      long i0 = SPLIT_INITIAL_INDEX;
+      List<Entry> filler = new ArrayList<>();
+      for (long i = 1; i <= i0; i++) {
+        filler.add(Entry.normal(i, i0, Entry.EMPTY));
+      }
+      // The log first (the state machine may not run ahead of it), then the state, then compact.
+      engine.write(engine.newLogBatch().append(child, filler).hardState(child, new HardState(i0, 0, i0)));
+      store.apply(i0, i0, muts, cs);
+      engine.write(engine.newLogBatch().compact(child, store.createSnapshot()));
+      Replica r = openReplica(child);
+      log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
+          new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
+      if (parent.isLeader()) {
+        post(() -> r.raw.campaign());
+      }
+    }
+  }
+
+  private void installSnapshot(Replica r, Ready rd) {
+    Snapshot snap = rd.snapshot().orElseThrow();
+    long index = snap.metadata().index();
+    SnapshotStreams.Staged st = staged.remove(r.groupId);
+    if (st == null || st.index() != index) {
+      log.error("{} group {}: no staged payload for snapshot at {}; cannot install", who, r.groupId, index);
+      if (st != null) {
+        st.close();
+      }
+      post(() -> r.installing = false);
+      return;
+    }
+    try {
+      st.sink().install();
+    } finally {
+      st.close();
+    }
+    r.sm = PartitionStateMachine.open(r.groupId, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
+        config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
+    r.appliedIndex = r.smStore.appliedIndex();
+    r.lastSnapshotIndex = index;
+    r.confState = r.smStore.confState();
+    r.sm.memberAddresses().forEach(members::putIfAbsent);
+    KeySpan span = r.sm.span();
+    if (span != null) {
+      routing.update(r.groupId, span);
+    }
+    log.info("{} group {}: installed snapshot at {} {}", who, r.groupId, index, span == null ? "" : span.describe());
+    ReadWaiterDrain.release(r);
+    post(() -> {
+      r.raw.snapshotPersisted(index);
+      r.installing = false;
+      persist(r, rd);
+      handCommitted(r, rd.committedEntries());
+      releaseReadStates(r, rd.readStates());
+    });
+  }
+
+  // ------------------------------------------------------------------ replica hashes
+
+  private void onHash(Replica r, PartitionStateMachine.ReplicaHash h) {
+    if (r.isLeader()) {
+      Map<Long, Long> recent = leaderHashes.computeIfAbsent(r.groupId, x -> new ConcurrentHashMap<>());
+      recent.put(h.index(), h.hash());
+      recent.keySet().removeIf(i -> i < h.index() - 100 * HASH_CHECK_TICKS);
+      return;
+    }
+    long leader = r.leader;
+    if (leader != 0) {
+      transport.request(leader, Codec.encodeRequest(new KvRequest.Group(r.groupId,
+          new KvRequest.GroupCommand.ReportHash(h.index(), h.hash(), nodeId))), config.requestTimeout());
+    }
+  }
+
+  private KvResponse compareHash(Replica r, KvRequest.GroupCommand.ReportHash h) {
+    Long mine = leaderHashes.getOrDefault(r.groupId, Map.of()).get(h.index());
+    if (mine != null && mine != h.hash()) {
+      metrics.hashMismatches.increment();
+      log.error("{} group {}: REPLICA DIVERGENCE: node {} hashed its state at index {} to {}, this leader to {}",
+          who, r.groupId, h.fromNode(), h.index(), Long.toHexString(h.hash()), Long.toHexString(mine));
+    }
+    return new KvResponse.AdminDone(mine == null ? 0 : 1);
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  @Override
+  public boolean followsLeaderHints() {
+    return false;
+  }
+
+  @Override
+  public ScheduledExecutorService scheduler() {
+    ScheduledExecutorService s = scheduler;
+    if (s == null) {
+      throw new RejectedExecutionException(who + " is not started");
+    }
+    return s;
+  }
+
+  @Override
+  public CompletableFuture<KvResponse> attempt(KvRequest request, long deadlineNanos, KvResponse.Failure previous) {
+    if (state != State.RUNNING) {
+      return CompletableFuture.failedFuture(new NodeClosedException(
+          state == State.NEW ? who + " is not started" : who + " is closed", false));
+    }
+    return execute(request, deadlineNanos);
+  }
+
+  /** Answers an external client's encoded request as the transport would (tests without Netty). */
+  CompletableFuture<byte[]> serveClient(byte[] payload) {
+    return onRequest(io.quorumkv.transport.RequestHandler.EXTERNAL_CLIENT, payload);
+  }
+
+  /** Answers a request from a peer or an external client. Called on a transport I/O thread. */
+  private CompletableFuture<byte[]> onRequest(long from, byte[] payload) {
+    KvRequest req;
+    try {
+      req = Codec.decodeRequest(payload);
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.completedFuture(Codec.encodeResponse(
+          KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, e.getMessage())));
+    }
+    if (state != State.RUNNING) {
+      return CompletableFuture.completedFuture(Codec.encodeResponse(
+          KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not running")));
+    }
+    long deadline = System.nanoTime() + config.requestTimeout().toNanos();
+    CompletableFuture<KvResponse> f;
+    if (req instanceof KvRequest.ForPartition fp) {
+      f = servePartition(fp.partitionId(), fp.inner(), deadline, false);
+    } else if (req instanceof KvRequest.Group g) {
+      f = executeGroup(g, deadline);
+    } else {
+      f = execute(req, deadline);
+    }
+    return f.handle((r, e) -> Codec.encodeResponse(e == null ? r : failureOf(e)));
+  }
+
+  private KvResponse failureOf(Throwable t) {
+    RuntimeException e = Await.unwrap(t);
+    if (e instanceof NodeClosedException) {
+      return KvResponse.Failure.of(KvResponse.Code.CLOSED, e.getMessage());
+    }
+    if (e instanceof LeadershipLost) {
+      return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, e.getMessage());
+    }
+    if (e instanceof IllegalArgumentException) {
+      return KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, e.getMessage());
+    }
+    log.warn("{}: request failed", who, e);
+    return KvResponse.Failure.of(KvResponse.Code.INTERNAL, String.valueOf(e));
+  }
+
+  /** One attempt of a request received by this node: routed, served here or forwarded. */
+  CompletableFuture<KvResponse> execute(KvRequest req, long deadline) {
+    try {
+      if (req instanceof KvRequest.Get g) {
+        return routeAndServe(g.key(), g, deadline);
+      }
+      if (req instanceof KvRequest.Write w) {
+        return executeWrite(w, deadline);
+      }
+      if (req instanceof KvRequest.Scan s) {
+        return scan(s, deadline);
+      }
+      if (req instanceof KvRequest.Status) {
+        return CompletableFuture.completedFuture(new KvResponse.StatusReport(status()));
+      }
+      if (req instanceof KvRequest.Admin a) {
+        return admin(a.op(), deadline);
+      }
+      if (req instanceof KvRequest.ForPartition fp) {
+        return servePartition(fp.partitionId(), fp.inner(), deadline, false);
+      }
+      return executeGroup((KvRequest.Group) req, deadline);
+    } catch (RuntimeException e) {
+      return CompletableFuture.completedFuture(failureOf(e));
+    }
+  }
+
+  private CompletableFuture<KvResponse> routeAndServe(byte[] key, KvRequest inner, long deadline) {
+    OptionalLong p = routing.route(key);
+    if (p.isEmpty()) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition for the key yet"));
+    }
+    return servePartition(p.getAsLong(), inner, deadline, true);
+  }
+
+  private CompletableFuture<KvResponse> executeWrite(KvRequest.Write w, long deadline) {
+    if (w.op() instanceof WriteOp.Batch) {
+      long partition = 0;
+      for (byte[] k : w.op().keys()) {
+        OptionalLong p = routing.route(k);
+        if (p.isEmpty()) {
+          return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition for a key yet"));
+        }
+        if (partition != 0 && partition != p.getAsLong()) {
+          return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+              "a batch must stay within one partition; its keys fall in partitions " + partition + " and " + p.getAsLong()));
+        }
+        partition = p.getAsLong();
+      }
+      return servePartition(partition, w, deadline, true);
+    }
+    return routeAndServe(w.op().keys().get(0), w, deadline);
+  }
+
+  private CompletableFuture<KvResponse> scan(KvRequest.Scan s, long deadline) {
+    List<RoutingTable.ScanPart> plan = routing.plan(s.from(), s.to());
+    if (plan.isEmpty()) {
+      boolean any = !routing.snapshot().isEmpty();
+      return done(any ? new KvResponse.Scanned(List.of())
+          : KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition yet"));
+    }
+    List<CompletableFuture<KvResponse>> parts = new ArrayList<>();
+    for (RoutingTable.ScanPart part : plan) {
+      parts.add(servePartition(part.partitionId(),
+          new KvRequest.Scan(part.from(), part.to(), s.limit(), s.consistency()), deadline, true));
+    }
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenApply(v -> {
+      TreeMap<byte[], byte[]> merged = new TreeMap<>(Arrays::compareUnsigned);
+      for (CompletableFuture<KvResponse> f : parts) {
+        KvResponse r = f.join();
+        if (!(r instanceof KvResponse.Scanned sc)) {
+          return r;
+        }
+        for (KeyValue kv : sc.entries()) {
+          merged.put(kv.key(), kv.value());
+        }
+      }
+      List<KeyValue> out = new ArrayList<>();
+      for (Map.Entry<byte[], byte[]> e : merged.entrySet()) {
+        if (out.size() == s.limit()) {
+          break;
+        }
+        out.add(new KeyValue(e.getKey(), e.getValue()));
+      }
+      return new KvResponse.Scanned(out);
+    });
+  }
+
+  private static CompletableFuture<KvResponse> done(KvResponse r) {
+    return CompletableFuture.completedFuture(r);
+  }
+
+  /**
+   * Serves a read or write of one partition: here if this node can (leader, or a read level a
+   * follower may serve), else forwarded to the leader if allowed and configured, else refused
+   * with the leader hint.
+   */
+  private CompletableFuture<KvResponse> servePartition(long p, KvRequest inner, long deadline, boolean mayForward) {
+    Replica r = replicas.get(p);
+    if (r == null) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+    }
+    ReadConsistency level = inner instanceof KvRequest.Get g ? g.consistency()
+        : inner instanceof KvRequest.Scan s ? s.consistency() : null;
+    if (level == ReadConsistency.STALE) {
+      return readLocal(r, inner, ReadConsistency.STALE);
+    }
+    if (level == ReadConsistency.FOLLOWER && !r.isLeader()) {
+      return followerRead(r, inner, deadline);
+    }
+    if (r.isLeader()) {
+      if (inner instanceof KvRequest.Write w) {
+        return propose(r, new Command.Write(w.clientId(), w.seq(), w.ackedBelow(), w.op()))
+            .thenApply(o -> toResponse(r, o));
+      }
+      return leaderRead(r, inner, level);
+    }
+    long leader = r.leader;
+    if (leader == RaftConfig.NONE) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + p + " has no leader right now"));
+    }
+    if (!mayForward || config.notLeaderPolicy() == NotLeaderPolicy.REJECT) {
+      return done(notLeader(r));
+    }
+    return forward(leader, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write);
+  }
+
+  private KvResponse.Failure notLeader(Replica r) {
+    long leader = r.leader;
+    return KvResponse.Failure.notLeader(r.groupId, leader, leader == 0 ? "" : members.getOrDefault(leader, ""));
+  }
+
+  private CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
+    Duration budget = Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
+    return transport.request(to, Codec.encodeRequest(req), budget).handle((bytes, e) -> {
+      if (e == null) {
+        try {
+          return Codec.decodeResponse(bytes);
+        } catch (IllegalArgumentException bad) {
+          return KvResponse.Failure.of(KvResponse.Code.INTERNAL, "bad answer from node " + to + ": " + bad.getMessage());
+        }
+      }
+      Throwable cause = Await.unwrap(e);
+      boolean delivered = !(cause instanceof TransportException te
+          && (te.reason() == TransportException.Reason.UNREACHABLE || te.reason() == TransportException.Reason.QUEUE_FULL
+              || te.reason() == TransportException.Reason.TOO_LARGE));
+      KvResponse.Code code = cause instanceof TimeoutException ? KvResponse.Code.TIMEOUT : KvResponse.Code.NO_LEADER;
+      return new KvResponse.Failure(code, "forwarding to node " + to + ": " + cause.getMessage(), 0, 0, "",
+          isWrite && delivered);
+    });
+  }
+
+  /** Proposes a client command on the loop thread; completes when its entry applies. */
+  private CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+    CompletableFuture<PartitionStateMachine.Outcome> f = new CompletableFuture<>();
+    boolean posted = postExternal(() -> {
+      if (!r.isLeader()) {
+        f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NOT_LEADER, "not the leader"));
+        return;
+      }
+      if (applyQueue.size() > APPLY_BACKLOG_LIMIT || writer.pendingBatches() > LOG_BACKLOG_LIMIT || syncStalled) {
+        f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
+            who + " is overloaded (apply or log backlog, or a stalled sync); not proposed"));
+        return;
+      }
+      byte[] data = Codec.encodeCommand(new Command.Stamped(System.currentTimeMillis(), c));
+      long index;
+      try {
+        index = r.raw.propose(data);
+      } catch (ProposalDroppedException e) {
+        f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER, e.getMessage()));
+        return;
+      }
+      metrics.proposals.increment();
+      Replica.Proposal p = new Replica.Proposal(r.term, new CompletableFuture<>());
+      r.proposals.put(index, p);
+      p.result().thenAccept(f::complete);
+    });
+    if (!posted) {
+      f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, who + " is not accepting work"));
+    }
+    return f;
+  }
+
+  /** A command proposed by the node itself (hash checks); its outcome is only logged. */
+  private void proposeCommand(Replica r, Command c) {
+    try {
+      r.raw.propose(Codec.encodeCommand(new Command.Stamped(System.currentTimeMillis(), c)));
+    } catch (ProposalDroppedException e) {
+      // not leader any more, or busy: the next round will do
+    }
+  }
+
+  private KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
+    if (o instanceof PartitionStateMachine.Outcome.Written w) {
+      return new KvResponse.Written(w.result());
+    }
+    if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
+      if (rj.code() == KvResponse.Code.NOT_LEADER) {
+        return notLeader(r);
+      }
+      return new KvResponse.Failure(rj.code(), rj.message(), r.groupId, 0, "", rj.code() == KvResponse.Code.TIMEOUT);
+    }
+    if (o instanceof PartitionStateMachine.Outcome.Split s) {
+      return new KvResponse.AdminDone(s.newPartitionId());
+    }
+    return new KvResponse.AdminDone(0);
+  }
+
+  /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
+  private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    boolean posted = postExternal(() -> {
+      if (!r.isLeader()) {
+        f.complete(notLeader(r));
+        return;
+      }
+      if (level == ReadConsistency.LEASE && !syncStalled && r.raw.hasValidLease()) {
+        Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
+        w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
+        awaitApplied(r, w);
+        return;
+      }
+      long ctx = nextReadContext.getAndIncrement();
+      Replica.ReadWaiter w = new Replica.ReadWaiter();
+      r.readIndexWaiting.put(ctx, w);
+      w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LINEARIZABLE, e, f));
+      r.raw.readIndex(ctx, false);
+    });
+    if (!posted) {
+      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+    }
+    return f;
+  }
+
+  /** A follower read: the leader's clock-free read index, then a local read once applied. */
+  private CompletableFuture<KvResponse> followerRead(Replica r, KvRequest inner, long deadline) {
+    long leader = r.leader;
+    if (leader == RaftConfig.NONE) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " has no leader right now"));
+    }
+    return forward(leader, new KvRequest.Group(r.groupId, new KvRequest.GroupCommand.ReadIndex()), deadline, false)
+        .thenCompose(resp -> {
+          if (!(resp instanceof KvResponse.AdminDone d)) {
+            return done(resp);
+          }
+          CompletableFuture<KvResponse> f = new CompletableFuture<>();
+          Replica.ReadWaiter w = new Replica.ReadWaiter(d.value());
+          w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.FOLLOWER, e, f));
+          awaitApplied(r, w);
+          return f;
+        });
+  }
+
+  private void serveAfter(Replica r, KvRequest inner, ReadConsistency level, Throwable e, CompletableFuture<KvResponse> f) {
+    if (e != null) {
+      f.complete(failureOf(e));
+      return;
+    }
+    try {
+      readPool.execute(() -> f.complete(serveLocal(r, inner, level)));
+    } catch (RejectedExecutionException closed) {
+      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed"));
+    }
+  }
+
+  private CompletableFuture<KvResponse> readLocal(Replica r, KvRequest inner, ReadConsistency level) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    serveAfter(r, inner, level, null, f);
+    return f;
+  }
+
+  /** Reads this replica's applied state, after checking the keys are still its own. */
+  private KvResponse serveLocal(Replica r, KvRequest inner, ReadConsistency level) {
+    PartitionStateMachine sm = r.sm;
+    KeySpan span = sm.span();
+    long applied = r.appliedIndex;
+    if (inner instanceof KvRequest.Get g) {
+      if (span == null || !span.owns(g.key())) {
+        return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION, "the key moved (split) from partition " + r.groupId);
+      }
+      Duration since = Duration.ZERO;
+      if (level == ReadConsistency.STALE && !r.isLeader()) {
+        since = Duration.ofNanos(System.nanoTime() - r.lastLeaderContactNanos);
+      }
+      return new KvResponse.Read(new ReadResult(sm.get(g.key()), level, r.groupId, nodeId, applied, since));
+    }
+    KvRequest.Scan s = (KvRequest.Scan) inner;
+    byte[] from = s.from();
+    byte[] to = s.to();
+    if (span instanceof KeySpan.Range range) {
+      byte[][] c = range.clamp(from, to);
+      boolean inside = c != null && Arrays.equals(c[0], from) && Arrays.equals(c[1], to);
+      if (!inside) {
+        return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
+            "the scanned range is no longer all in partition " + r.groupId + " " + range.describe());
+      }
+    } else if (span == null) {
+      return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " is not initialised here");
+    }
+    return new KvResponse.Scanned(sm.scan(from, to, s.limit()));
+  }
+
+  // ------------------------------------------------------------------ partition leader commands
+
+  private CompletableFuture<KvResponse> executeGroup(KvRequest.Group g, long deadline) {
+    Replica r = replicas.get(g.partitionId());
+    if (r == null) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + g.partitionId()));
+    }
+    KvRequest.GroupCommand c = g.command();
+    if (c instanceof KvRequest.GroupCommand.ReportHash h) {
+      return done(compareHash(r, h));
+    }
+    if (!r.isLeader()) {
+      return done(r.leader == 0 ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader") : notLeader(r));
+    }
+    if (c instanceof KvRequest.GroupCommand.ReadIndex) {
+      CompletableFuture<KvResponse> f = new CompletableFuture<>();
+      boolean posted = post(() -> {
+        if (!r.isLeader()) {
+          f.complete(notLeader(r));
+          return;
+        }
+        long ctx = nextReadContext.getAndIncrement();
+        r.readIndexWaiting.put(ctx, new ReadIndexOnly(f));
+        r.raw.readIndex(ctx, false);
+      });
+      if (!posted) {
+        f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+      }
+      return f;
+    }
+    if (c instanceof KvRequest.GroupCommand.TransferLeader t) {
+      return transferLeader(r, t.toNode(), deadline);
+    }
+    if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
+      return changeMember(r, m, deadline);
+    }
+    if (c instanceof KvRequest.GroupCommand.Split s) {
+      return propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> toResponse(r, o));
+    }
+    return propose(r, new Command.CheckHash()).thenApply(o -> toResponse(r, o));
+  }
+
+  /** A ReadIndex waiter answered with the confirmed index itself (for a follower read elsewhere). */
+  private static final class ReadIndexOnly extends Replica.ReadWaiter {
+    ReadIndexOnly(CompletableFuture<KvResponse> answer) {
+      ready.whenComplete((x, e) -> answer.complete(e != null
+          ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "leadership lost")
+          : new KvResponse.AdminDone(index)));
+    }
+  }
+
+  private CompletableFuture<KvResponse> transferLeader(Replica r, long to, long deadline) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    boolean posted = post(() -> {
+      if (!r.confState.voters().contains(to)) {
+        f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+            "node " + to + " is not a voter of partition " + r.groupId));
+        return;
+      }
+      if (r.leader == to) {
+        f.complete(new KvResponse.AdminDone(0));
+        return;
+      }
+      r.raw.transferLeadership(to);
+      tickWatchers.add(() -> {
+        if (r.leader == to) {
+          return f.complete(new KvResponse.AdminDone(0)) || true;
+        }
+        if (System.nanoTime() - deadline >= 0) {
+          return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT,
+              "leadership of partition " + r.groupId + " did not move to node " + to + " in time", r.groupId, 0, "", false))
+              || true;
+        }
+        if (!r.isLeader() && r.leader != 0 && r.leader != to) {
+          return f.complete(notLeader(r)) || true;
+        }
+        return false;
+      });
+    });
+    if (!posted) {
+      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+    }
+    return f;
+  }
+
+  /**
+   * One membership change at this leader, idempotent: a change already in effect answers at once.
+   * Promotion waits until the learner has caught up with the commit index seen when it started.
+   */
+  private CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    boolean posted = post(() -> {
+      ConfState cs = r.confState;
+      long id = m.nodeId();
+      boolean done = switch (m.type()) {
+        case ADD_VOTER -> cs.voters().contains(id) && !cs.isJoint();
+        case ADD_LEARNER -> cs.learners().contains(id) || cs.voters().contains(id);
+        case REMOVE -> !cs.voters().contains(id) && !cs.learners().contains(id) && !cs.votersOutgoing().contains(id);
+      };
+      if (done) {
+        f.complete(new KvResponse.AdminDone(0));
+        return;
+      }
+      long target = r.commitIndex;
+      BooleanSupplier attempt = () -> {
+        if (f.isDone()) {
+          return true;
+        }
+        if (!r.isLeader()) {
+          return f.complete(notLeader(r)) || true;
+        }
+        if (System.nanoTime() - deadline >= 0) {
+          return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "membership change of node " + id
+              + " in partition " + r.groupId + " not done in time", r.groupId, 0, "", true)) || true;
+        }
+        if (m.type() == ConfChangeType.ADD_VOTER) {
+          Status.FollowerProgress pr = r.raw.status().progress().get(id);
+          if (pr == null || pr.matchIndex() < target) {
+            return false; // the learner is still catching up
+          }
+        }
+        ConfChange cc = new ConfChange(List.of(new ConfChange.Single(m.type(), id)), ConfChange.Transition.AUTO,
+            m.address().getBytes(StandardCharsets.UTF_8));
+        long index;
+        try {
+          index = r.raw.proposeConfChange(cc);
+        } catch (ProposalDroppedException e) {
+          return false; // another change is pending: try again next tick
+        }
+        Replica.Proposal p = new Replica.Proposal(r.term, new CompletableFuture<>());
+        r.proposals.put(index, p);
+        p.result().thenAccept(o -> f.complete(toResponse(r, o)));
+        return true;
+      };
+      if (!attempt.getAsBoolean()) {
+        tickWatchers.add(attempt);
+      }
+    });
+    if (!posted) {
+      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+    }
+    return f;
+  }
+
+  /** Sends a partition command to the partition's leader (here or a peer). */
+  private CompletableFuture<KvResponse> groupCall(long p, KvRequest.GroupCommand c, long deadline) {
+    Replica r = replicas.get(p);
+    if (r == null) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+    }
+    if (r.isLeader()) {
+      return executeGroup(new KvRequest.Group(p, c), deadline);
+    }
+    long leader = r.leader;
+    if (leader == 0) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + p + " has no leader right now"));
+    }
+    return forward(leader, new KvRequest.Group(p, c), deadline, true);
+  }
+
+  /** {@link #groupCall} retried with backoff on retryable failures until the deadline. */
+  private CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
+    CompletableFuture<KvResponse> result = new CompletableFuture<>();
+    retryGroupCall(p, c, deadline, result, 1);
+    return result;
+  }
+
+  private void retryGroupCall(long p, KvRequest.GroupCommand c, long deadline, CompletableFuture<KvResponse> result,
+      int attempt) {
+    groupCall(p, c, deadline).whenComplete((r, e) -> {
+      KvResponse resp = e != null ? failureOf(e) : r;
+      if (resp instanceof KvResponse.Failure fl && fl.retryable() && System.nanoTime() - deadline < 0
+          && state == State.RUNNING) {
+        long delay = Math.min(200, 5L << Math.min(attempt, 6));
+        try {
+          scheduler.schedule(() -> retryGroupCall(p, c, deadline, result, attempt + 1), delay, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closed) {
+          result.complete(resp);
+        }
+      } else {
+        result.complete(resp);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  private CompletableFuture<KvResponse> admin(AdminOp op, long deadline) {
+    if (op instanceof AdminOp.TransferLeader t) {
+      return groupCallRetrying(t.partitionId(), new KvRequest.GroupCommand.TransferLeader(t.toNode()), deadline);
+    }
+    if (op instanceof AdminOp.AddNode a) {
+      HostPort.parse("address", a.address());
+      CompletableFuture<KvResponse> f = forEachPartition(
+          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_LEARNER, a.nodeId(), a.address()), deadline);
+      if (a.learnerOnly()) {
+        return f;
+      }
+      return f.thenCompose(r -> r instanceof KvResponse.Failure ? done(r) : forEachPartition(
+          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, a.nodeId(), a.address()), deadline));
+    }
+    if (op instanceof AdminOp.Promote pr) {
+      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, pr.nodeId(),
+          members.getOrDefault(pr.nodeId(), "")), deadline);
+    }
+    if (op instanceof AdminOp.RemoveNode rm) {
+      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, rm.nodeId(), ""), deadline);
+    }
+    if (op instanceof AdminOp.Split s) {
+      OptionalLong p = routing.route(s.splitKey());
+      if (p.isEmpty()) {
+        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition for the split key"));
+      }
+      if (!(routing.snapshot().get(p.getAsLong()) instanceof KeySpan.Range)) {
+        return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be split"));
+      }
+      long id;
+      do {
+        id = ThreadLocalRandom.current().nextLong(1L << 20, 1L << 62);
+      } while (replicas.containsKey(id));
+      return groupCallRetrying(p.getAsLong(), new KvRequest.GroupCommand.Split(s.splitKey(), id), deadline);
+    }
+    AdminOp.InjectFault fault = (AdminOp.InjectFault) op;
+    if (fault.nodeId() == nodeId) {
+      applyFault(fault.fault());
+      return done(new KvResponse.AdminDone(0));
+    }
+    return forward(fault.nodeId(), new KvRequest.Admin(op), deadline, false);
+  }
+
+  private CompletableFuture<KvResponse> forEachPartition(KvRequest.GroupCommand c, long deadline) {
+    CompletableFuture<KvResponse> chain = done(new KvResponse.AdminDone(0));
+    for (long p : new TreeSet<>(replicas.keySet())) {
+      chain = chain.thenCompose(prev -> prev instanceof KvResponse.Failure ? done(prev)
+          : groupCallRetrying(p, c, deadline));
+    }
+    return chain;
+  }
+
+  @SuppressWarnings("unchecked")
+  private void applyFault(Fault f) {
+    io.quorumkv.transport.FaultInjector fi = transport.faults();
+    if (f instanceof Fault.Partition p) {
+      fi.partition(p.sides().toArray(Set[]::new));
+    } else if (f instanceof Fault.BlockOneWay b) {
+      fi.blockOneWay(b.from(), b.to());
+    } else if (f instanceof Fault.DropRate d) {
+      fi.dropRate(d.from(), d.to(), d.probability());
+    } else if (f instanceof Fault.Delay d) {
+      fi.delay(d.from(), d.to(), d.delay());
+    } else {
+      fi.heal();
+    }
+    log.info("{}: fault injected: {}", who, f);
+  }
+
+  ClusterStatus status() {
+    List<PartitionStatus> parts = new ArrayList<>();
+    for (Replica r : new TreeMap<>(replicas).values()) {
+      KeySpan span = r.sm.span();
+      ConfState cs = r.confState;
+      parts.add(new PartitionStatus(r.groupId, span == null ? "uninitialised" : span.describe(), r.leader, r.term,
+          r.commitIndex, r.appliedIndex, cs.voters(), cs.learners()));
+    }
+    return new ClusterStatus(nodeId, new HashMap<>(members), parts);
+  }
+
+  /** The last replica hash each partition computed here (tests). */
+  Map<Long, Optional<PartitionStateMachine.ReplicaHash>> replicaHashes() {
+    Map<Long, Optional<PartitionStateMachine.ReplicaHash>> out = new TreeMap<>();
+    replicas.forEach((g, r) -> out.put(g, r.sm.lastHash()));
+    return out;
+  }
+
+  /** Proposes a replica-hash check in every partition this node leads (tests, operators). */
+  void checkReplicaHashes() {
+    post(() -> replicas.values().stream().filter(Replica::isLeader).forEach(r -> proposeCommand(r, new Command.CheckHash())));
+  }
+
+  long replicaHashMismatches() {
+    return (long) metrics.hashMismatches.count();
+  }
+}

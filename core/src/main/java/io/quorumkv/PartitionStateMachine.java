@@ -1,0 +1,475 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfState;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
+
+/**
+ * The replicated key-value state machine of one partition: user data, client sessions, the key
+ * span and the log time, all in one {@link PartitionStore} so that they move together through
+ * commits, snapshots and splits.
+ *
+ * <p>Determinism: the result of every command depends only on the state and the command,
+ * including the leader's time stamp, never on the applying node's clock, configuration or
+ * timing. Session expiry is judged against the partition's log time (the largest stamp applied)
+ * at the moment of use, so garbage-collecting expired sessions early or late changes nothing.
+ *
+ * <p>Not thread-safe for writes: the applier thread alone calls {@link #apply} and {@link #flush}.
+ * {@link #get} and {@link #scan} may be called from any thread and see only flushed state.
+ *
+ * <p>Store layout: {@code 'd' + key} user data, {@code 's' + clientId} sessions, {@code 'm' + name}
+ * metadata (span, log time, last replica hash).
+ */
+final class PartitionStateMachine {
+
+  static final byte DATA = 'd';
+  static final byte SESSION = 's';
+  static final byte META = 'm';
+  private static final byte[] META_SPAN = meta("span");
+  private static final byte[] META_LOG_TIME = meta("logtime");
+  private static final byte[] META_HASH = meta("hash");
+  private static final byte[] META_ADDRESS_PREFIX = meta("addr");
+
+  /** One result byte per write, cached in the session: the operation's boolean. */
+  private static final byte FALSE = 0;
+  private static final byte TRUE = 1;
+
+  private final long partitionId;
+  private final PartitionStore store;
+  private final long sessionTimeoutMillis;
+  private final Map<Long, Session> sessions = new HashMap<>();
+  /** Writes of the current batch, not yet committed: empty Optional = deleted. */
+  private final TreeMap<byte[], Optional<byte[]>> overlay = new TreeMap<>(Arrays::compareUnsigned);
+  private final List<PartitionStore.Mutation> pending = new ArrayList<>();
+  private volatile KeySpan span;
+  private long logTime;
+  private long pendingIndex;
+  private long pendingTerm;
+  private ConfState pendingConf;
+  private boolean spanUnwritten;
+  private volatile ReplicaHash lastHash;
+
+  /** What applying one entry produced. */
+  sealed interface Outcome {
+    /** A write applied (or deduplicated); {@code result} is its boolean. */
+    record Written(boolean result) implements Outcome {}
+
+    /** A write that did not apply, and why. */
+    record Rejected(KvResponse.Code code, String message) implements Outcome {}
+
+    /**
+     * The partition split: the runtime must create {@code newPartitionId} from {@code seed}
+     * before {@link #flush()} makes the split durable here.
+     */
+    record Split(long newPartitionId, Seed seed) implements Outcome {}
+
+    /** A replica hash was computed at this entry. */
+    record Hashed(ReplicaHash hash) implements Outcome {}
+
+    /** Nothing to report (an empty entry or a membership change). */
+    record None() implements Outcome {}
+  }
+
+  /**
+   * A hash of the replicated state at one index, comparable across replicas.
+   *
+   * @param index the entry at which it was computed
+   * @param hash  the hash
+   */
+  record ReplicaHash(long index, long hash) {}
+
+  /**
+   * The initial content of a partition created by a split.
+   *
+   * @param span    its keys
+   * @param logTime the parent's log time at the split
+   * @param entries every store entry (data, sessions, metadata) it starts with
+   */
+  record Seed(KeySpan.Range span, long logTime, List<KeyValue> entries) {}
+
+  private PartitionStateMachine(long partitionId, PartitionStore store, long sessionTimeoutMillis) {
+    this.partitionId = partitionId;
+    this.store = store;
+    this.sessionTimeoutMillis = sessionTimeoutMillis;
+  }
+
+  /**
+   * Opens the state machine over {@code store}, recovering span, log time and sessions from it;
+   * a store that has never been written gets {@code initialSpan}.
+   */
+  static PartitionStateMachine open(long partitionId, PartitionStore store, long appliedTerm,
+      long sessionTimeoutMillis, KeySpan initialSpan) {
+    PartitionStateMachine sm = new PartitionStateMachine(partitionId, store, sessionTimeoutMillis);
+    Optional<byte[]> storedSpan = store.get(META_SPAN);
+    sm.span = storedSpan.map(PartitionStateMachine::decodeSpan).orElse(initialSpan);
+    sm.spanUnwritten = storedSpan.isEmpty();
+    sm.logTime = store.get(META_LOG_TIME).map(PartitionStateMachine::decodeLong).orElse(0L);
+    sm.lastHash = store.get(META_HASH).map(b -> {
+      Codec.Reader r = new Codec.Reader(b, "replica hash");
+      return new ReplicaHash(r.i64(), r.i64());
+    }).orElse(null);
+    for (KeyValue kv : store.scan(new byte[] {SESSION}, new byte[] {SESSION + 1}, Integer.MAX_VALUE)) {
+      sm.sessions.put(decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length)), Session.decode(kv.value()));
+    }
+    sm.pendingIndex = store.appliedIndex();
+    sm.pendingTerm = appliedTerm;
+    return sm;
+  }
+
+  /** The store mutations that give a new partition the content of {@code seed}. */
+  static List<PartitionStore.Mutation> seedMutations(Seed seed) {
+    List<PartitionStore.Mutation> m = new ArrayList<>();
+    for (KeyValue kv : seed.entries()) {
+      m.add(new PartitionStore.Mutation.Put(kv.key(), kv.value()));
+    }
+    m.add(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(seed.span())));
+    m.add(new PartitionStore.Mutation.Put(META_LOG_TIME, encodeLong(seed.logTime())));
+    return m;
+  }
+
+  long partitionId() {
+    return partitionId;
+  }
+
+  /** The keys this partition owns as of the last applied entry. */
+  KeySpan span() {
+    return span;
+  }
+
+  /** The last replica hash computed, if any. */
+  Optional<ReplicaHash> lastHash() {
+    return Optional.ofNullable(lastHash);
+  }
+
+  /** The index of the last entry applied, flushed or not. */
+  long appliedIndex() {
+    return pendingIndex;
+  }
+
+  // ---- reads (flushed state) ----
+
+  Optional<byte[]> get(byte[] key) {
+    return store.get(dataKey(key));
+  }
+
+  /** Up to {@code limit} user entries of {@code [from, to)} (empty {@code to}: unbounded). */
+  List<KeyValue> scan(byte[] from, byte[] to, int limit) {
+    byte[] lo = dataKey(from);
+    byte[] hi = to.length == 0 ? new byte[] {DATA + 1} : dataKey(to);
+    List<KeyValue> out = new ArrayList<>();
+    for (KeyValue kv : store.scan(lo, hi, limit)) {
+      out.add(new KeyValue(Arrays.copyOfRange(kv.key(), 1, kv.key().length), kv.value()));
+    }
+    return out;
+  }
+
+  // ---- apply ----
+
+  /** Applies a normal entry of term {@code term}; {@code data} empty is a leader's no-op. */
+  Outcome apply(long index, long term, byte[] data) {
+    checkOrder(index);
+    Command.Stamped stamped = data.length == 0 ? null : Codec.decodeCommand(data);
+    if (stamped != null && !(stamped.command() instanceof Command.Write)) {
+      // Splits and hashes read the store directly: make the batch so far durable first.
+      commitPrefix();
+    }
+    pendingIndex = index;
+    pendingTerm = term;
+    if (spanUnwritten) {
+      spanUnwritten = false;
+      stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(span)));
+    }
+    if (stamped == null) {
+      return new Outcome.None();
+    }
+    if (stamped.stampMillis() > logTime) {
+      logTime = stamped.stampMillis();
+      stage(new PartitionStore.Mutation.Put(META_LOG_TIME, encodeLong(logTime)));
+    }
+    Command c = stamped.command();
+    if (c instanceof Command.Write w) {
+      return write(w);
+    }
+    if (c instanceof Command.Split s) {
+      return split(s);
+    }
+    return hash(index);
+  }
+
+  /**
+   * Records a membership change entry: the state machine keeps the membership with its state,
+   * and the members' addresses (carried in the change's context) so that a restarted node, or one
+   * that received a snapshot, can reach members added after it started.
+   */
+  void applyConfChange(long index, long term, ConfState confState, io.quorumkv.raft.ConfChange change) {
+    checkOrder(index);
+    pendingIndex = index;
+    pendingTerm = term;
+    pendingConf = confState;
+    for (io.quorumkv.raft.ConfChange.Single c : change.changes()) {
+      if (c.type() == io.quorumkv.raft.ConfChangeType.REMOVE) {
+        stage(new PartitionStore.Mutation.Delete(addressKey(c.nodeId())));
+      } else if (change.context().length > 0) {
+        stage(new PartitionStore.Mutation.Put(addressKey(c.nodeId()), change.context()));
+      }
+    }
+  }
+
+  /** Member addresses recorded by applied membership changes (flushed state). */
+  Map<Long, String> memberAddresses() {
+    byte[] prefix = META_ADDRESS_PREFIX;
+    byte[] end = prefix.clone();
+    end[end.length - 1]++;
+    Map<Long, String> out = new HashMap<>();
+    for (KeyValue kv : store.scan(prefix, end, Integer.MAX_VALUE)) {
+      Codec.Reader r = new Codec.Reader(Arrays.copyOfRange(kv.key(), prefix.length, kv.key().length), "address key");
+      out.put(r.i64(), new String(kv.value(), StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  private static byte[] addressKey(long nodeId) {
+    return new Codec.Writer().u8(META).str("addr").i64(nodeId).toArray();
+  }
+
+  /** Makes everything applied so far durable, in one atomic commit. */
+  void flush() {
+    if (pendingIndex == store.appliedIndex()) {
+      return;
+    }
+    store.commit(List.copyOf(pending), pendingIndex, pendingTerm, pendingConf);
+    pending.clear();
+    overlay.clear();
+    pendingConf = null;
+  }
+
+  /** Makes the entries applied so far durable, so the store alone is exact. */
+  private void commitPrefix() {
+    flush();
+  }
+
+  private void checkOrder(long index) {
+    if (index <= pendingIndex) {
+      throw new IllegalStateException("partition " + partitionId + ": entry " + index
+          + " applied after " + pendingIndex);
+    }
+  }
+
+  private Outcome write(Command.Write w) {
+    for (byte[] key : w.op().keys()) {
+      if (!span.owns(key)) {
+        return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
+            "key outside partition " + partitionId + " " + span.describe());
+      }
+    }
+    Session s = sessions.get(w.clientId());
+    if (s != null && s.expired(logTime, sessionTimeoutMillis)) {
+      s = null;
+    }
+    if (s == null) {
+      s = new Session(logTime);
+      sessions.put(w.clientId(), s);
+    }
+    if (w.seq() < s.ackedBelow) {
+      return new Outcome.Rejected(KvResponse.Code.SESSION_EXPIRED,
+          "sequence " + w.seq() + " was already acknowledged by the client");
+    }
+    Byte cached = s.results.get(w.seq());
+    boolean result;
+    if (cached != null) {
+      result = cached == TRUE;
+    } else {
+      result = execute(w.op());
+      s.results.put(w.seq(), result ? TRUE : FALSE);
+    }
+    s.lastActiveMillis = logTime;
+    s.acknowledge(w.ackedBelow());
+    stage(new PartitionStore.Mutation.Put(sessionKey(w.clientId()), s.encode()));
+    return new Outcome.Written(result);
+  }
+
+  private boolean execute(WriteOp op) {
+    if (op instanceof WriteOp.Put p) {
+      put(p.key(), p.value());
+      return true;
+    }
+    if (op instanceof WriteOp.Delete d) {
+      boolean present = read(d.key()).isPresent();
+      if (present) {
+        delete(d.key());
+      }
+      return present;
+    }
+    if (op instanceof WriteOp.Cas c) {
+      if (!matches(read(c.key()), c.expected())) {
+        return false;
+      }
+      put(c.key(), c.value());
+      return true;
+    }
+    WriteOp.Batch b = (WriteOp.Batch) op;
+    for (BatchOp o : b.ops()) {
+      if (o instanceof BatchOp.Expect e && !matches(read(e.key()), e.value())) {
+        return false;
+      }
+    }
+    for (BatchOp o : b.ops()) {
+      if (o instanceof BatchOp.Put p) {
+        put(p.key(), p.value());
+      } else if (o instanceof BatchOp.Delete d) {
+        delete(d.key());
+      }
+    }
+    return true;
+  }
+
+  private static boolean matches(Optional<byte[]> actual, Optional<byte[]> expected) {
+    if (actual.isEmpty() || expected.isEmpty()) {
+      return actual.isEmpty() && expected.isEmpty();
+    }
+    return Arrays.equals(actual.get(), expected.get());
+  }
+
+  private Outcome split(Command.Split s) {
+    if (!(span instanceof KeySpan.Range range)) {
+      return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be split");
+    }
+    if (!range.splittableAt(s.splitKey())) {
+      return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "split key "
+          + new String(s.splitKey(), StandardCharsets.UTF_8) + " is not inside " + range.describe());
+    }
+    KeySpan.Range child = new KeySpan.Range(s.splitKey(), range.end());
+    List<KeyValue> entries = new ArrayList<>();
+    byte[] hi = range.end().length == 0 ? new byte[] {DATA + 1} : dataKey(range.end());
+    entries.addAll(store.scan(dataKey(s.splitKey()), hi, Integer.MAX_VALUE));
+    sessions.forEach((id, session) -> {
+      if (!session.expired(logTime, sessionTimeoutMillis)) {
+        entries.add(new KeyValue(sessionKey(id), session.encode()));
+      }
+    });
+    span = new KeySpan.Range(range.start(), s.splitKey());
+    stage(new PartitionStore.Mutation.DeleteRange(dataKey(s.splitKey()), hi));
+    stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(span)));
+    return new Outcome.Split(s.newPartitionId(), new Seed(child, logTime, entries));
+  }
+
+  private Outcome hash(long index) {
+    CRC32C data = new CRC32C();
+    long h = 17;
+    for (KeyValue kv : store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, Integer.MAX_VALUE)) {
+      data.update(kv.key());
+      data.update(kv.value());
+      h = h * 31 + data.getValue();
+    }
+    TreeMap<Long, Session> live = new TreeMap<>();
+    sessions.forEach((id, session) -> {
+      if (!session.expired(logTime, sessionTimeoutMillis)) {
+        live.put(id, session);
+      }
+    });
+    for (Map.Entry<Long, Session> e : live.entrySet()) {
+      data.update(sessionKey(e.getKey()));
+      data.update(e.getValue().encode());
+      h = h * 31 + data.getValue();
+    }
+    data.update(encodeSpan(span));
+    h = h * 31 + data.getValue();
+    ReplicaHash rh = new ReplicaHash(index, h);
+    lastHash = rh;
+    stage(new PartitionStore.Mutation.Put(META_HASH, new Codec.Writer().i64(index).i64(h).toArray()));
+    return new Outcome.Hashed(rh);
+  }
+
+  // ---- staging ----
+
+  private Optional<byte[]> read(byte[] key) {
+    byte[] k = dataKey(key);
+    Optional<byte[]> staged = overlay.get(k);
+    return staged != null ? staged : store.get(k);
+  }
+
+  private void put(byte[] key, byte[] value) {
+    byte[] k = dataKey(key);
+    overlay.put(k, Optional.of(value));
+    pending.add(new PartitionStore.Mutation.Put(k, value));
+  }
+
+  private void delete(byte[] key) {
+    byte[] k = dataKey(key);
+    overlay.put(k, Optional.empty());
+    pending.add(new PartitionStore.Mutation.Delete(k));
+  }
+
+  private void stage(PartitionStore.Mutation m) {
+    pending.add(m);
+  }
+
+  /** Drops sessions that expired (in log time); invisible to results, only frees space. */
+  void collectExpiredSessions() {
+    sessions.entrySet().removeIf(e -> {
+      if (e.getValue().expired(logTime, sessionTimeoutMillis)) {
+        pending.add(new PartitionStore.Mutation.Delete(sessionKey(e.getKey())));
+        return true;
+      }
+      return false;
+    });
+  }
+
+  // ---- encodings ----
+
+  static byte[] dataKey(byte[] key) {
+    byte[] k = new byte[key.length + 1];
+    k[0] = DATA;
+    System.arraycopy(key, 0, k, 1, key.length);
+    return k;
+  }
+
+  private static byte[] sessionKey(long clientId) {
+    return new Codec.Writer().u8(SESSION).i64(clientId).toArray();
+  }
+
+  private static byte[] meta(String name) {
+    return new Codec.Writer().u8(META).str(name).toArray();
+  }
+
+  private static byte[] encodeLong(long v) {
+    return new Codec.Writer().i64(v).toArray();
+  }
+
+  private static long decodeLong(byte[] b) {
+    Codec.Reader r = new Codec.Reader(b, "long");
+    long v = r.i64();
+    r.end();
+    return v;
+  }
+
+  static byte[] encodeSpan(KeySpan span) {
+    Codec.Writer w = new Codec.Writer();
+    if (span instanceof KeySpan.Range r) {
+      w.u8(1).bytes(r.start()).bytes(r.end());
+    } else {
+      KeySpan.HashSlot h = (KeySpan.HashSlot) span;
+      w.u8(2).i64(h.partitionId()).i32(h.partitions());
+    }
+    return w.toArray();
+  }
+
+  static KeySpan decodeSpan(byte[] b) {
+    Codec.Reader r = new Codec.Reader(b, "key span");
+    int tag = r.u8();
+    KeySpan s = switch (tag) {
+      case 1 -> new KeySpan.Range(r.bytes(), r.bytes());
+      case 2 -> new KeySpan.HashSlot(r.i64(), r.i32());
+      default -> throw r.bad("unknown span tag " + tag);
+    };
+    r.end();
+    return s;
+  }
+}

@@ -1,0 +1,58 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfState;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The durable key space of one partition's state machine, with the index it has applied. The
+ * applier is its only writer; readers may read concurrently and see whole commits only.
+ */
+interface PartitionStore {
+
+  /** The last index whose effects are durable in this store (0 for a new partition). */
+  long appliedIndex();
+
+  /** The value at {@code key}, if any. */
+  Optional<byte[]> get(byte[] key);
+
+  /**
+   * Up to {@code limit} entries of {@code [from, to)} in unsigned order; an empty {@code to} means
+   * unbounded.
+   */
+  List<KeyValue> scan(byte[] from, byte[] to, int limit);
+
+  /**
+   * Applies every mutation and records {@code appliedIndex} (of term {@code appliedTerm}) and, if
+   * not null, the membership as of that index, atomically: after a crash either all of it is
+   * there or none. {@code appliedIndex} is after the current {@link #appliedIndex()}.
+   */
+  void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm, ConfState confState);
+
+  /** One change of a commit. */
+  sealed interface Mutation {
+    /** Set a key. */
+    record Put(byte[] key, byte[] value) implements Mutation {
+      public Put {
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(value, "value");
+      }
+    }
+
+    /** Remove a key. */
+    record Delete(byte[] key) implements Mutation {
+      public Delete {
+        Objects.requireNonNull(key, "key");
+      }
+    }
+
+    /** Remove every key of {@code [from, to)}; an empty {@code to} means unbounded. */
+    record DeleteRange(byte[] from, byte[] to) implements Mutation {
+      public DeleteRange {
+        Objects.requireNonNull(from, "from");
+        Objects.requireNonNull(to, "to");
+      }
+    }
+  }
+}

@@ -1,0 +1,100 @@
+package io.quorumkv;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A {@link KvClient}'s attempts: each goes to one node; after a failure the next attempt follows
+ * the leader hint if there is one, otherwise moves to the next configured address.
+ */
+final class RemoteExecutor implements RequestExecutor {
+
+  /** How a client reaches a node. */
+  interface Connector extends AutoCloseable {
+    /** Sends an encoded request to the node at {@code address}; completes with the encoded answer. */
+    CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout);
+
+    @Override
+    void close();
+  }
+
+  private final List<String> addresses;
+  private final Connector connector;
+  private final AtomicInteger current = new AtomicInteger();
+  private final ScheduledExecutorService scheduler;
+  private volatile boolean closed;
+
+  RemoteExecutor(KvClient.Config config, Connector connector) {
+    this.addresses = config.addresses();
+    this.connector = connector;
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "quorumkv-client-timer");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  static Connector transportConnector(KvClient.Config config) {
+    return new TransportConnector(config);
+  }
+
+  @Override
+  public CompletableFuture<KvResponse> attempt(KvRequest request, long deadlineNanos, KvResponse.Failure previous) {
+    if (closed) {
+      return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
+    }
+    String address;
+    if (previous != null && previous.code() == KvResponse.Code.NOT_LEADER && !previous.hintAddress().isEmpty()) {
+      address = previous.hintAddress();
+    } else {
+      int i = previous == null ? current.get() : current.incrementAndGet();
+      address = addresses.get(Math.floorMod(i, addresses.size()));
+    }
+    return send(address, request, Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())));
+  }
+
+  private CompletableFuture<KvResponse> send(String address, KvRequest request, Duration timeout) {
+    return connector.send(address, Codec.encodeRequest(request), timeout).thenApply(Codec::decodeResponse);
+  }
+
+  /** The status as seen by one node. */
+  ClusterStatus statusOf(String address, Duration timeout) {
+    HostPort.parse("address", address);
+    KvResponse r = Await.result(send(address, new KvRequest.Status(), timeout)
+        .applyToEither(timeoutAfter(timeout), x -> x));
+    if (r instanceof KvResponse.StatusReport s) {
+      return s.status();
+    }
+    throw new ClusterUnavailableException("node " + address + " answered " + r, false, null);
+  }
+
+  private CompletableFuture<KvResponse> timeoutAfter(Duration timeout) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    scheduler.schedule(() -> f.completeExceptionally(new KvTimeoutException("no answer within " + timeout, null)),
+        timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    return f;
+  }
+
+  @Override
+  public boolean followsLeaderHints() {
+    return true;
+  }
+
+  @Override
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
+
+  void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    connector.close();
+    scheduler.shutdownNow();
+  }
+}

@@ -1,0 +1,87 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.StateRole;
+import io.quorumkv.storage.LogStore;
+import io.quorumkv.storage.StateMachineStore;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.PriorityBlockingQueue;
+
+/**
+ * This node's replica of one partition: its Raft core, its log and state machine, and the calls
+ * waiting on it.
+ *
+ * <p>Threads: {@link #raw} and the fields marked "loop" belong to the Raft loop thread; the state
+ * machine to the applier thread; the volatile fields are published for every other thread (request
+ * routing, status).
+ */
+final class Replica {
+
+  final long groupId;
+  final LogStore log;
+  final StateMachineStore smStore;
+  /** loop */
+  RawNode raw;
+  /** applier (replaced after a snapshot install) */
+  volatile PartitionStateMachine sm;
+
+  volatile long leader;
+  volatile long term;
+  volatile StateRole role = StateRole.FOLLOWER;
+  volatile long commitIndex;
+  volatile long appliedIndex;
+  volatile ConfState confState;
+  volatile long lastLeaderContactNanos = System.nanoTime();
+
+  /** loop: a snapshot is being installed; no Ready is taken until it is done. */
+  boolean installing;
+  /** loop: a leadership transfer was started because of a stalled sync. */
+  boolean stallTransferStarted;
+  /** applier */
+  long lastSnapshotIndex;
+
+  /** Proposals waiting for their entry to apply, by log index. */
+  final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();
+  /** loop: ReadIndex requests waiting for their ReadState, by context. */
+  final Map<Long, ReadWaiter> readIndexWaiting = new HashMap<>();
+  /** Reads waiting for the state machine to reach their index. */
+  final PriorityBlockingQueue<ReadWaiter> applyWaiting =
+      new PriorityBlockingQueue<>(16, (a, b) -> Long.compare(a.index, b.index));
+
+  Replica(long groupId, LogStore log, StateMachineStore smStore) {
+    this.groupId = groupId;
+    this.log = log;
+    this.smStore = smStore;
+    this.confState = smStore.confState();
+  }
+
+  boolean isLeader() {
+    return role == StateRole.LEADER;
+  }
+
+  /**
+   * A proposed entry's caller.
+   *
+   * @param term   the term the entry was proposed in: a different term at its index means it was
+   *               overwritten
+   * @param result completed with the outcome when the entry applies
+   */
+  record Proposal(long term, CompletableFuture<PartitionStateMachine.Outcome> result) {}
+
+  /** A read waiting for an index: first its ReadIndex answer, then the state machine. */
+  static class ReadWaiter {
+    final CompletableFuture<Long> ready = new CompletableFuture<>();
+    final long startNanos = System.nanoTime();
+    long index;
+
+    ReadWaiter() {}
+
+    ReadWaiter(long index) {
+      this.index = index;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+package io.quorumkv;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Which partition holds which keys, as far as this node has applied: each hosted partition's
+ * span as of its state machine. After a split the parent shrinks and the child appears, possibly
+ * at slightly different moments; a request routed by a stale view is rejected by the state
+ * machine ({@link KvResponse.Code#WRONG_PARTITION}) and retried, never misapplied.
+ */
+final class RoutingTable {
+
+  private final Map<Long, KeySpan> spans = new ConcurrentHashMap<>();
+
+  /** The spans a new cluster starts with, by partition id (1-based). */
+  static Map<Long, KeySpan> initialSpans(Partitioner partitioner) {
+    Map<Long, KeySpan> out = new TreeMap<>();
+    if (partitioner instanceof HashPartitioner h) {
+      int n = h.initialPartitionCount();
+      for (long id = 1; id <= n; id++) {
+        out.put(id, new KeySpan.HashSlot(id, n));
+      }
+      return out;
+    }
+    List<byte[]> keys = ((RangePartitioner) partitioner).splitKeys();
+    byte[] start = new byte[0];
+    for (int i = 0; i < keys.size(); i++) {
+      out.put((long) i + 1, new KeySpan.Range(start, keys.get(i)));
+      start = keys.get(i);
+    }
+    out.put((long) keys.size() + 1, new KeySpan.Range(start, new byte[0]));
+    return out;
+  }
+
+  void update(long partitionId, KeySpan span) {
+    spans.put(partitionId, span);
+  }
+
+  void remove(long partitionId) {
+    spans.remove(partitionId);
+  }
+
+  /**
+   * The partition owning {@code key}. When two spans claim it (a split half-applied here: the
+   * parent not yet shrunk), the narrower one, i.e. the child, wins; when none does, empty.
+   */
+  OptionalLong route(byte[] key) {
+    long best = 0;
+    KeySpan bestSpan = null;
+    for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
+      if (e.getValue().owns(key) && (bestSpan == null || narrower(e.getValue(), bestSpan))) {
+        best = e.getKey();
+        bestSpan = e.getValue();
+      }
+    }
+    return bestSpan == null ? OptionalLong.empty() : OptionalLong.of(best);
+  }
+
+  private static boolean narrower(KeySpan a, KeySpan b) {
+    return a instanceof KeySpan.Range ra && b instanceof KeySpan.Range rb
+        && java.util.Arrays.compareUnsigned(ra.start(), rb.start()) > 0;
+  }
+
+  /**
+   * The partitions a scan of {@code [from, to)} must visit, in key order for ranges, with the
+   * part of the range each one holds.
+   */
+  List<ScanPart> plan(byte[] from, byte[] to) {
+    List<ScanPart> parts = new ArrayList<>();
+    TreeMap<Long, KeySpan> sorted = new TreeMap<>(spans);
+    for (Map.Entry<Long, KeySpan> e : sorted.entrySet()) {
+      if (e.getValue() instanceof KeySpan.Range r) {
+        byte[][] c = r.clamp(from, to);
+        if (c != null) {
+          parts.add(new ScanPart(e.getKey(), c[0], c[1]));
+        }
+      } else {
+        parts.add(new ScanPart(e.getKey(), from, to));
+      }
+    }
+    parts.sort((a, b) -> java.util.Arrays.compareUnsigned(a.from(), b.from()));
+    return parts;
+  }
+
+  /** One partition's share of a scan. */
+  record ScanPart(long partitionId, byte[] from, byte[] to) {}
+
+  Map<Long, KeySpan> snapshot() {
+    return Map.copyOf(spans);
+  }
+}

@@ -1,0 +1,76 @@
+package io.quorumkv;
+
+import io.quorumkv.transport.TransportClient;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * A {@link RemoteExecutor.Connector} over the transport's external client connections: one per
+ * node address, opened on first use (off the caller's thread) and reopened after it breaks.
+ */
+final class TransportConnector implements RemoteExecutor.Connector {
+
+  private final long clusterId;
+  private final Map<String, CompletableFuture<TransportClient>> connections = new ConcurrentHashMap<>();
+  private final ExecutorService dialer = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "quorumkv-client-dial");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile boolean closed;
+
+  TransportConnector(KvClient.Config config) {
+    this.clusterId = NodeRuntime.clusterIdNumber(config.clusterId());
+  }
+
+  @Override
+  public CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout) {
+    if (closed) {
+      return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
+    }
+    return connection(address).thenCompose(c -> c.request(request, timeout));
+  }
+
+  private CompletableFuture<TransportClient> connection(String address) {
+    CompletableFuture<TransportClient> f = connections.compute(address, (a, old) -> {
+      if (old != null && (!old.isDone() || (!old.isCompletedExceptionally() && old.join().isOpen()))) {
+        return old;
+      }
+      if (old != null && old.isDone() && !old.isCompletedExceptionally()) {
+        old.join().close();
+      }
+      HostPort hp = HostPort.parse("address", a);
+      try {
+        return CompletableFuture.supplyAsync(
+            () -> TransportClient.connect(new InetSocketAddress(hp.host(), hp.port()), clusterId), dialer);
+      } catch (RejectedExecutionException e) {
+        return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
+      }
+    });
+    // A failed dial is forgotten so the next attempt dials again.
+    f.whenComplete((c, e) -> {
+      if (e != null) {
+        connections.remove(address, f);
+      }
+    });
+    return f;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    dialer.shutdownNow();
+    for (CompletableFuture<TransportClient> f : connections.values()) {
+      if (f.isDone() && !f.isCompletedExceptionally()) {
+        f.join().close();
+      }
+    }
+    connections.clear();
+  }
+}

@@ -1,0 +1,138 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
+
+/** Every message survives a round trip, and malformed bytes are refused with a clear error. */
+class CodecTest {
+
+  static byte[] b(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Byte arrays compare by identity in records; compare encodings instead. */
+  private static void roundTripsRequest(KvRequest r) {
+    byte[] once = Codec.encodeRequest(r);
+    assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeRequest(Codec.decodeRequest(once))));
+  }
+
+  @Test
+  void everyRequestKindRoundTrips() {
+    WriteOp batch = new WriteOp.Batch(List.of(BatchOp.put("a", "1"), BatchOp.delete("b"),
+        BatchOp.expect("c", "2"), BatchOp.expectAbsent("d")));
+    List<KvRequest> all = List.of(
+        new KvRequest.Get(b("k"), ReadConsistency.FOLLOWER),
+        new KvRequest.Scan(b("a"), new byte[0], 10, ReadConsistency.STALE),
+        new KvRequest.Write(1, 2, 3, new WriteOp.Put(b("k"), b("v"))),
+        new KvRequest.Write(1, 2, 3, new WriteOp.Delete(b("k"))),
+        new KvRequest.Write(-1, 2, 3, new WriteOp.Cas(b("k"), Optional.empty(), b("v"))),
+        new KvRequest.Write(1, 2, 3, new WriteOp.Cas(b("k"), Optional.of(b("x")), b("v"))),
+        new KvRequest.Write(1, 2, 3, batch),
+        new KvRequest.Status(),
+        new KvRequest.Admin(new AdminOp.TransferLeader(3, 2)),
+        new KvRequest.Admin(new AdminOp.AddNode(4, "127.0.0.1:7004", true)),
+        new KvRequest.Admin(new AdminOp.Promote(4)),
+        new KvRequest.Admin(new AdminOp.RemoveNode(4)),
+        new KvRequest.Admin(new AdminOp.Split(b("m"))),
+        new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))))),
+        new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.BlockOneWay(1, 2))),
+        new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.DropRate(1, 2, 0.25))),
+        new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.Delay(1, 2, Duration.ofMillis(150)))),
+        new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.Heal())),
+        new KvRequest.ForPartition(7, new KvRequest.Get(b("k"), ReadConsistency.LEASE)));
+    all.forEach(CodecTest::roundTripsRequest);
+    KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(13)));
+    assertEquals(new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))), ((AdminOp.InjectFault) fault.op()).fault());
+  }
+
+  @Test
+  void everyResponseKindRoundTrips() {
+    List<KvResponse> all = List.of(
+        new KvResponse.Read(new ReadResult(Optional.of(b("v")), ReadConsistency.STALE, 3, 2, 99, Duration.ofMillis(5))),
+        new KvResponse.Read(new ReadResult(Optional.empty(), ReadConsistency.LINEARIZABLE, 3, 2, 99, Duration.ZERO)),
+        new KvResponse.Scanned(List.of(new KeyValue(b("a"), b("1")), new KeyValue(b("b"), b("2")))),
+        new KvResponse.Written(true),
+        new KvResponse.StatusReport(new ClusterStatus(1, Map.of(1L, "127.0.0.1:1", 2L, "127.0.0.1:2"),
+            List.of(new PartitionStatus(1, "[a, b)", 2, 5, 10, 9, Set.of(1L, 2L), Set.of(3L))))),
+        new KvResponse.AdminDone(42),
+        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true));
+    for (KvResponse r : all) {
+      byte[] once = Codec.encodeResponse(r);
+      assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(Codec.decodeResponse(once))));
+    }
+    assertEquals(all.get(4), Codec.decodeResponse(Codec.encodeResponse(all.get(4))));
+    assertEquals(all.get(6), Codec.decodeResponse(Codec.encodeResponse(all.get(6))));
+  }
+
+  @Test
+  void commandsRoundTrip() {
+    for (Command c : List.of(new Command.Write(5, 6, 4, new WriteOp.Put(b("k"), b("v"))),
+        new Command.Split(b("m"), 77), new Command.CheckHash())) {
+      byte[] once = Codec.encodeCommand(new Command.Stamped(123, c));
+      Command.Stamped back = Codec.decodeCommand(once);
+      assertEquals(123, back.stampMillis());
+      assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeCommand(back)));
+    }
+  }
+
+  @Test
+  void unknownFormatAndTrailingBytesAreRefused() {
+    byte[] ok = Codec.encodeRequest(new KvRequest.Status());
+    byte[] badFormat = ok.clone();
+    badFormat[0] = 9;
+    assertEquals("malformed request at byte 1: unknown format version 9",
+        assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(badFormat)).getMessage());
+    byte[] trailing = Arrays.copyOf(ok, ok.length + 1);
+    assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(trailing));
+  }
+
+  @Test
+  void aForwardedRequestCannotNest() {
+    byte[] inner = Codec.encodeRequest(new KvRequest.ForPartition(1, new KvRequest.Get(b("k"), ReadConsistency.STALE)));
+    Codec.Writer w = new Codec.Writer().u8(Codec.FORMAT).u8(6).i64(2);
+    byte[] nested = new byte[w.toArray().length + inner.length - 1];
+    System.arraycopy(w.toArray(), 0, nested, 0, w.toArray().length);
+    System.arraycopy(inner, 1, nested, w.toArray().length, inner.length - 1);
+    assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(nested));
+  }
+
+  @Property(tries = 300)
+  void truncatedOrCorruptedBytesNeverDecodeSilentlyWrong(@ForAll("encoded") byte[] good, @ForAll int cut, @ForAll byte flip) {
+    // Any prefix either fails cleanly or (only the whole message) decodes.
+    int n = Math.floorMod(cut, good.length);
+    byte[] prefix = Arrays.copyOf(good, n);
+    try {
+      Codec.decodeRequest(prefix);
+    } catch (IllegalArgumentException expected) {
+      // a clear error: fine
+    }
+    byte[] corrupt = good.clone();
+    corrupt[n] ^= flip;
+    try {
+      Codec.decodeRequest(corrupt);
+    } catch (IllegalArgumentException expected) {
+      // fine; any other exception type fails the property
+    }
+  }
+
+  @Provide
+  Arbitrary<byte[]> encoded() {
+    Arbitrary<byte[]> keys = Arbitraries.bytes().array(byte[].class).ofMinSize(1).ofMaxSize(20);
+    return keys.flatMap(k -> keys.map(v -> Codec.encodeRequest(
+        new KvRequest.Write(1, 2, 1, new WriteOp.Batch(List.of(new BatchOp.Put(k, v), new BatchOp.Delete(v))))))); 
+  }
+}

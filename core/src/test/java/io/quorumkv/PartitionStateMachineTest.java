@@ -1,0 +1,205 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The replicated KV semantics, applied entry by entry without any Raft around them. */
+class PartitionStateMachineTest {
+
+  private static final long TIMEOUT_MS = 60_000;
+  private static final KeySpan.Range ALL = new KeySpan.Range(new byte[0], new byte[0]);
+
+  private final MemoryPartitionStore store = new MemoryPartitionStore();
+  private final PartitionStateMachine sm = PartitionStateMachine.open(1, store, 0, TIMEOUT_MS, ALL);
+  private long index;
+  private long now = 1_000;
+
+  static byte[] b(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** A write by a client that has acknowledged nothing yet (so every result stays cached). */
+  private PartitionStateMachine.Outcome write(long client, long seq, WriteOp op) {
+    return sm.apply(++index, 1, Codec.encodeCommand(new Command.Stamped(now, new Command.Write(client, seq, 1, op))));
+  }
+
+  private boolean ok(PartitionStateMachine.Outcome o) {
+    return assertInstanceOf(PartitionStateMachine.Outcome.Written.class, o).result();
+  }
+
+  private Optional<String> get(String key) {
+    sm.flush();
+    return sm.get(b(key)).map(v -> new String(v, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void putGetDeleteReportPresence() {
+    assertTrue(ok(write(7, 1, new WriteOp.Put(b("k"), b("v1")))));
+    assertEquals(Optional.of("v1"), get("k"));
+    assertTrue(ok(write(7, 2, new WriteOp.Delete(b("k")))));
+    assertFalse(ok(write(7, 3, new WriteOp.Delete(b("k")))));
+    assertEquals(Optional.empty(), get("k"));
+  }
+
+  @Test
+  void compareAndSetAgainstValueAndAbsence() {
+    assertTrue(ok(write(7, 1, new WriteOp.Cas(b("k"), Optional.empty(), b("a")))));
+    assertFalse(ok(write(7, 2, new WriteOp.Cas(b("k"), Optional.empty(), b("b")))));
+    assertFalse(ok(write(7, 3, new WriteOp.Cas(b("k"), Optional.of(b("x")), b("b")))));
+    assertTrue(ok(write(7, 4, new WriteOp.Cas(b("k"), Optional.of(b("a")), b("b")))));
+    assertEquals(Optional.of("b"), get("k"));
+  }
+
+  @Test
+  void batchIsAllOrNothingAndSeesItsOwnBatchOfEntries() {
+    // Two writes in the same apply batch (no flush between): the CAS sees the put.
+    write(7, 1, new WriteOp.Put(b("a"), b("1")));
+    assertTrue(ok(write(7, 2, new WriteOp.Cas(b("a"), Optional.of(b("1")), b("2")))));
+    assertFalse(ok(write(7, 3, new WriteOp.Batch(List.of(
+        BatchOp.put("b", "x"), BatchOp.expect("a", "1"), BatchOp.delete("a"))))));
+    assertEquals(Optional.empty(), get("b"));
+    assertEquals(Optional.of("2"), get("a"));
+    assertTrue(ok(write(7, 4, new WriteOp.Batch(List.of(
+        BatchOp.expect("a", "2"), BatchOp.expectAbsent("b"), BatchOp.put("b", "x"), BatchOp.delete("a"))))));
+    assertEquals(Optional.of("x"), get("b"));
+    assertEquals(Optional.empty(), get("a"));
+  }
+
+  @Test
+  void aRetriedWriteAppliesOnceAndReturnsTheFirstResult() {
+    assertTrue(ok(write(7, 1, new WriteOp.Cas(b("k"), Optional.empty(), b("a")))));
+    write(8, 1, new WriteOp.Put(b("k"), b("other")));
+    // The retry of (7, 1) must not apply again: it returns true, the value stays "other".
+    assertTrue(ok(write(7, 1, new WriteOp.Cas(b("k"), Optional.empty(), b("a")))));
+    assertEquals(Optional.of("other"), get("k"));
+  }
+
+  @Test
+  void deduplicationSurvivesRestartFromTheStore() {
+    write(7, 5, new WriteOp.Delete(b("k")));
+    write(7, 6, new WriteOp.Put(b("k"), b("v")));
+    sm.flush();
+    PartitionStateMachine reopened = PartitionStateMachine.open(1, store, 0, TIMEOUT_MS, ALL);
+    Outcome o = Outcome.of(reopened.apply(++index, 1, Codec.encodeCommand(
+        new Command.Stamped(now, new Command.Write(7, 5, 1, new WriteOp.Delete(b("k")))))));
+    assertFalse(o.result, "the retried delete returns its first result (absent) and deletes nothing");
+    reopened.flush();
+    assertArrayEquals(b("v"), reopened.get(b("k")).orElseThrow());
+  }
+
+  private record Outcome(boolean result) {
+    static Outcome of(PartitionStateMachine.Outcome o) {
+      return new Outcome(((PartitionStateMachine.Outcome.Written) o).result());
+    }
+  }
+
+  @Test
+  void acknowledgedResultsAreForgottenAndTheirRetriesRejected() {
+    write(7, 1, new WriteOp.Put(b("k"), b("1")));
+    sm.apply(++index, 1, Codec.encodeCommand(new Command.Stamped(now,
+        new Command.Write(7, 3, 3, new WriteOp.Put(b("k"), b("3"))))));
+    PartitionStateMachine.Outcome o = write(7, 1, new WriteOp.Put(b("k"), b("1")));
+    assertEquals(KvResponse.Code.SESSION_EXPIRED,
+        assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o).code());
+    assertEquals(Optional.of("3"), get("k"));
+  }
+
+  @Test
+  void sessionsExpireByLogTimeNotByTheApplierClock() {
+    write(7, 1, new WriteOp.Put(b("k"), b("1")));
+    // Another client's entry stamped past the timeout expires client 7's session...
+    now += TIMEOUT_MS + 1;
+    write(8, 1, new WriteOp.Put(b("x"), b("y")));
+    // ...so a late retry of (7, 1) is a new write: exactly-once needs retries inside the timeout.
+    write(9, 1, new WriteOp.Put(b("k"), b("2")));
+    assertTrue(ok(write(7, 1, new WriteOp.Put(b("k"), b("1")))));
+    assertEquals(Optional.of("1"), get("k"));
+    // Within the timeout the same retry is deduplicated.
+    write(9, 2, new WriteOp.Put(b("k"), b("2")));
+    assertTrue(ok(write(7, 1, new WriteOp.Put(b("k"), b("1")))));
+    assertEquals(Optional.of("2"), get("k"));
+  }
+
+  @Test
+  void writesOutsideTheSpanAreRejectedWithoutEffect() {
+    PartitionStateMachine left = PartitionStateMachine.open(2, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(new byte[0], b("m")));
+    PartitionStateMachine.Outcome o = left.apply(1, 1, Codec.encodeCommand(new Command.Stamped(now,
+        new Command.Write(7, 1, 1, new WriteOp.Put(b("z"), b("1"))))));
+    assertEquals(KvResponse.Code.WRONG_PARTITION,
+        assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o).code());
+    left.flush();
+    assertEquals(Optional.empty(), left.get(b("z")));
+  }
+
+  @Test
+  void splitMovesEveryKeyAtOrAboveTheSplitKeyExactlyOnce() {
+    for (String k : List.of("a", "f", "m", "n", "z")) {
+      write(7, index + 1, new WriteOp.Put(b(k), b(k.toUpperCase())));
+    }
+    PartitionStateMachine.Outcome o = sm.apply(++index, 1,
+        Codec.encodeCommand(new Command.Stamped(now, new Command.Split(b("m"), 42))));
+    PartitionStateMachine.Outcome.Split split = assertInstanceOf(PartitionStateMachine.Outcome.Split.class, o);
+    assertEquals(42, split.newPartitionId());
+    // Writes after the split in the same batch: keys >= m are refused here.
+    PartitionStateMachine.Outcome late = write(7, index + 1, new WriteOp.Put(b("q"), b("Q")));
+    assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, late);
+    sm.flush();
+
+    MemoryPartitionStore childStore = new MemoryPartitionStore();
+    childStore.commit(PartitionStateMachine.seedMutations(split.seed()), 5, 5, null);
+    PartitionStateMachine child = PartitionStateMachine.open(42, childStore, 5, TIMEOUT_MS, ALL);
+    assertEquals(List.of("a", "f"), sm.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());
+    assertEquals(List.of("m", "n", "z"), child.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());
+    assertEquals("[m, +inf)", child.span().describe());
+    assertEquals("[, m)", sm.span().describe());
+    // Sessions went along: a retry of a write applied before the split is deduplicated there.
+    PartitionStateMachine.Outcome retry = child.apply(6, 1, Codec.encodeCommand(new Command.Stamped(now,
+        new Command.Write(7, 4, 1, new WriteOp.Put(b("n"), b("changed"))))));
+    assertTrue(ok(retry));
+    child.flush();
+    assertArrayEquals(b("N"), child.get(b("n")).orElseThrow());
+  }
+
+  @Test
+  void splitOutsideTheRangeOrOfAHashPartitionIsRefused() {
+    PartitionStateMachine.Outcome o = sm.apply(++index, 1,
+        Codec.encodeCommand(new Command.Stamped(now, new Command.Split(new byte[0], 42))));
+    assertEquals(KvResponse.Code.INVALID_ARGUMENT,
+        assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o).code());
+    PartitionStateMachine hashed = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.HashSlot(1, 2));
+    o = hashed.apply(1, 1, Codec.encodeCommand(new Command.Stamped(now, new Command.Split(b("m"), 42))));
+    assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, o);
+  }
+
+  @Test
+  void replicasWithTheSameHistoryHashTheSameAndADifferentOneDiffers() {
+    PartitionStateMachine other = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS, ALL);
+    byte[] hashCmd = Codec.encodeCommand(new Command.Stamped(now, new Command.CheckHash()));
+    for (int i = 1; i <= 3; i++) {
+      byte[] cmd = Codec.encodeCommand(new Command.Stamped(now,
+          new Command.Write(7, i, i, new WriteOp.Put(b("k" + i), b("v" + i)))));
+      sm.apply(i, 1, cmd);
+      other.apply(i, 1, cmd);
+    }
+    long h1 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(4, 1, hashCmd)).hash().hash();
+    long h2 = ((PartitionStateMachine.Outcome.Hashed) other.apply(4, 1, hashCmd)).hash().hash();
+    assertEquals(h1, h2);
+    other.apply(5, 1, Codec.encodeCommand(new Command.Stamped(now,
+        new Command.Write(7, 4, 4, new WriteOp.Put(b("k1"), b("different"))))));
+    sm.apply(5, 1, Codec.encodeCommand(new Command.Stamped(now,
+        new Command.Write(7, 4, 4, new WriteOp.Put(b("k1"), b("v1"))))));
+    long h3 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(6, 1, hashCmd)).hash().hash();
+    long h4 = ((PartitionStateMachine.Outcome.Hashed) other.apply(6, 1, hashCmd)).hash().hash();
+    assertTrue(h3 != h4);
+  }
+}
