@@ -395,6 +395,13 @@ public final class StorageEngine implements AutoCloseable {
             "group " + h.groupId() + ": hard state term goes back from " + old.term() + " to "
                 + hs.term());
       }
+      if (hs.term() == old.term() && old.vote() != io.quorumkv.raft.RaftConfig.NONE
+          && hs.vote() != old.vote()) {
+        // Raft's one vote per term (figure 2): a second vote would allow two leaders
+        throw new IllegalArgumentException(
+            "group " + h.groupId() + ": vote in term " + hs.term() + " changes from "
+                + old.vote() + " to " + hs.vote());
+      }
       byte[] key = Keys.meta(h.groupId(), Keys.HARD_STATE);
       out.add(new PendingWrite(Backend.Cf.META, key, Codec.hardState(key, hs), null));
       return v.withHardState(hs);
