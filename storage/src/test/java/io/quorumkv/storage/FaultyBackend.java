@@ -62,6 +62,11 @@ final class FaultyBackend implements Backend {
   }
 
   @Override
+  public BulkLoad bulkLoad(Cf cf) {
+    return delegate.bulkLoad(cf);
+  }
+
+  @Override
   public View view() {
     return delegate.view();
   }
