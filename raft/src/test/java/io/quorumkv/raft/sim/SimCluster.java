@@ -68,7 +68,8 @@ public final class SimCluster {
     clientNetRandom = root.split();
     choiceRandom = root.split();
     SplittableRandom clientRandom = root.split();
-    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff);
+    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff,
+        m -> nodes.get(m.from()).reportSnapshot(m.to(), false));
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
     Set<Long> voters = new HashSet<>();
