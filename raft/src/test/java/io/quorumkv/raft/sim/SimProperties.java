@@ -66,6 +66,7 @@ class SimProperties {
         Tuple.of(2, Combinators.combine(waits(), nodes(voters + 1, all)).as(Step.AddLearner::new)),
         Tuple.of(2, Combinators.combine(waits(), nodes(voters + 1, all)).as(Step.Promote::new)),
         Tuple.of(1, Combinators.combine(waits(), nodes(1, all)).as(Step.Remove::new)),
+        Tuple.of(1, Combinators.combine(waits(), nodes(voters + 1, all), nodes(1, all)).as(Step.Replace::new)),
         Tuple.of(REMOVE_LEADER ? 1 : 0, waits().map(Step.RemoveLeader::new)));
     return Combinators.combine(
             Arbitraries.integers().between(5, 30),

@@ -57,6 +57,7 @@ sealed interface Step {
       case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
       case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
       case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
+      case "replace" -> new Replace(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(1)));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -353,6 +354,29 @@ sealed interface Step {
     @Override
     public String args() {
       return String.valueOf(pauseMillis);
+    }
+  }
+
+  /**
+   * Replaces a voter by another node in one joint-consensus change, unless the voter leads now
+   * (see {@link RemoveLeader}).
+   */
+  record Replace(int waitMillis, int in, int out) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      if (cluster.leader().orElse(0) != out) {
+        cluster.replace(in, out);
+      }
+    }
+
+    @Override
+    public String name() {
+      return "replace";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(in) + out;
     }
   }
 }
