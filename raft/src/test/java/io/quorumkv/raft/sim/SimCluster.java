@@ -179,6 +179,22 @@ public final class SimCluster {
     }
   }
 
+  /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
+  public void slowDisk(long id, long micros) {
+    SimNode n = nodes.get(id);
+    if (n != null) {
+      history.nemesis("slow-disk", id + " +" + micros / 1000 + "ms");
+      n.slowDisk(micros);
+    }
+  }
+
+  /** Restores every slowed disk. */
+  public void fixDisks() {
+    for (SimNode n : nodes.values()) {
+      n.slowDisk(0);
+    }
+  }
+
   /** When the last paused process resumes (the past if none is paused). */
   public long pausesEnd() {
     return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);

@@ -57,6 +57,7 @@ sealed interface Step {
       case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
       case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
       case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
+      case "slow-disk" -> new SlowDisk(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(2)));
       case "replace" -> new Replace(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(1)));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
@@ -377,6 +378,27 @@ sealed interface Step {
     @Override
     public String args() {
       return String.valueOf(in) + out;
+    }
+  }
+
+  /**
+   * Slows one node's disk: every sync takes {@code extraMillis} longer, which widens the window
+   * in which a crash loses acknowledged-looking but unsynced writes.
+   */
+  record SlowDisk(int waitMillis, int node, int extraMillis) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      cluster.slowDisk(node, extraMillis * 1_000L);
+    }
+
+    @Override
+    public String name() {
+      return "slow-disk";
+    }
+
+    @Override
+    public String args() {
+      return node + "/" + extraMillis;
     }
   }
 }
