@@ -112,6 +112,9 @@ class NettyRocksClusterTest {
         n.close();
       }
     }
+    // close() releases every thread (raft loop, applier, log writer, reads, timer, I/O, client).
+    MemoryCluster.await(Duration.ofSeconds(10), "every node thread to end", () -> Thread.getAllStackTraces().keySet()
+        .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("quorumkv-")));
   }
 
   @Test
