@@ -1,0 +1,82 @@
+package io.quorumkv.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.HashPartitioner;
+import io.quorumkv.RangePartitioner;
+import io.quorumkv.StorageEngineType;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class ExampleNodeTest {
+
+  private static ExampleNode parsed(String... args) {
+    ExampleNode n = new ExampleNode();
+    ExampleNode.commandLine(n).parseArgs(args);
+    return n;
+  }
+
+  @Test
+  void parsesTheFlags() {
+    ExampleNode n = parsed("--id", "2", "--listen", "127.0.0.1:7002",
+        "--peers", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003", "--data-dir", "/tmp/d2",
+        "--cluster-id", "c", "--partitions", "5", "--metrics-port", "9102", "--storage", "memory");
+    assertEquals(2, n.id);
+    assertEquals(Map.of(1L, "127.0.0.1:7001", 3L, "127.0.0.1:7003"), n.otherPeers());
+    assertEquals(Path.of("/tmp/d2"), n.dataDir);
+    assertEquals("c", n.clusterId);
+    assertEquals(HashPartitioner.of(5), n.partitioner());
+    assertEquals(9102, n.metricsPort);
+    assertEquals(StorageEngineType.MEMORY, n.storage);
+  }
+
+  @Test
+  void defaults() {
+    ExampleNode n = parsed("--id", "1", "--listen", "127.0.0.1:7001");
+    assertEquals("quorumkv", n.clusterId);
+    assertEquals(HashPartitioner.of(3), n.partitioner());
+    assertEquals(StorageEngineType.ROCKSDB, n.storage);
+    assertEquals(100, n.tickMs);
+    assertEquals(10, n.electionTicks);
+    assertEquals(0, n.metricsPort);
+    assertEquals(Map.of(), n.otherPeers());
+  }
+
+  @Test
+  void rangeSplitsMeanRangePartitioning() {
+    ExampleNode n = parsed("--id", "1", "--listen", "127.0.0.1:7001", "--range-splits", "g,p");
+    assertEquals(RangePartitioner.of("g", "p"), n.partitioner());
+  }
+
+  @Test
+  void ownEntryMustMatchListen() {
+    ExampleNode n = parsed("--id", "1", "--listen", "127.0.0.1:7001", "--peers", "1=127.0.0.1:7009");
+    assertThrows(CommandLine.ParameterException.class, n::otherPeers);
+  }
+
+  @Test
+  void badFlagsAreUsageErrors() {
+    StringWriter err = new StringWriter();
+    CommandLine cl = ExampleNode.commandLine(new ExampleNode());
+    cl.setErr(new PrintWriter(err));
+    assertEquals(2, cl.execute("--listen", "127.0.0.1:7001"));
+    assertTrue(err.toString().contains("Missing required option: '--id"), err.toString());
+    assertEquals(2, cl.execute("--id", "x", "--listen", "a:1"));
+  }
+
+  @Test
+  void invalidConfigurationIsOneLine() {
+    StringWriter err = new StringWriter();
+    CommandLine cl = ExampleNode.commandLine(new ExampleNode());
+    cl.setErr(new PrintWriter(err));
+    assertEquals(1, cl.execute("--id", "1", "--listen", "nonsense", "--metrics-port", "-1"));
+    assertEquals("error: invalid configuration: advertisedAddress: must be host:port, was 'nonsense'",
+        err.toString().strip());
+  }
+}

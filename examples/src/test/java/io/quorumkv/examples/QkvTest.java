@@ -1,0 +1,102 @@
+package io.quorumkv.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.ClusterStatus;
+import io.quorumkv.PartitionStatus;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class QkvTest {
+
+  record Run(int code, String out, String err) {}
+
+  private static Run run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Qkv.commandLine();
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(err));
+    int code = cl.execute(args);
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  @Test
+  void everyCommandHasHelp() {
+    for (String cmd : List.of("put", "get", "delete", "cas", "scan", "status", "add-node", "remove-node",
+        "transfer-leader", "split")) {
+      Run r = run(cmd, "--help");
+      assertEquals(0, r.code(), cmd);
+      assertTrue(r.out().startsWith("Usage: qkv " + cmd), r.out());
+    }
+    assertEquals(0, run("--help").code());
+  }
+
+  @Test
+  void usageErrorsExitTwo() {
+    Run r = run("get");
+    assertEquals(2, r.code());
+    assertTrue(r.err().startsWith("Missing required parameter: 'KEY'"), r.err());
+    assertEquals(2, run("frobnicate").code());
+    assertEquals(2, run().code());
+    assertEquals(2, run("get", "k", "--consistency", "SOMETIMES").code());
+  }
+
+  @Test
+  void unreachableClusterIsOneLineAndExitOne() {
+    int port = LocalCluster.freePorts(1)[0];
+    for (String[] args : List.of(new String[] {"get", "k"}, new String[] {"put", "k", "v"})) {
+      Run r = run(concat(new String[] {"-a", "127.0.0.1:" + port, "--timeout-ms", "300"}, args));
+      assertEquals(1, r.code(), r.err());
+      assertTrue(r.err().startsWith("error: "), r.err());
+      assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+      // a read has no effect, so only a write's error says its outcome is unknown
+      assertEquals(args[0].equals("put"), r.err().contains("may or may not have been applied"), r.err());
+      assertFalse(args[0].equals("get") && r.err().contains("outcome unknown"), r.err());
+    }
+  }
+
+  @Test
+  void casArgumentsAreChecked() {
+    int port = LocalCluster.freePorts(1)[0];
+    assertEquals(2, run("-a", "127.0.0.1:" + port, "cas", "k", "only-one").code());
+    assertEquals(2, run("-a", "127.0.0.1:" + port, "cas", "--absent", "k", "a", "b").code());
+  }
+
+  @Test
+  void statusTableShowsLeadersAndLag() {
+    Map<Long, String> members = new TreeMap<>(Map.of(1L, "h:1", 2L, "h:2", 3L, "h:3"));
+    Map<String, Object> views = new LinkedHashMap<>();
+    views.put("h:1", new ClusterStatus(1, members, List.of(p(1, 1, 100, 100), p(2, 2, 50, 48))));
+    views.put("h:2", new ClusterStatus(2, members, List.of(p(1, 1, 100, 90), p(2, 2, 60, 60))));
+    views.put("h:3", "connection refused");
+    String table = Qkv.Status.render(views, members);
+    assertTrue(table.startsWith("members: 1=h:1 2=h:2 3=h:3\nunreachable: h:3 (connection refused)\n"), table);
+    List<String> lines = table.lines().toList();
+    assertEquals("PARTITION  KEYS      LEADER  VOTERS  LEARNERS  NODE  TERM  COMMIT  APPLIED  LAG", lines.get(2));
+    assertEquals("1          hash 1/2  1       1,2,3   -         1*    7     100     100      0", lines.get(3));
+    assertEquals(" ".repeat(47) + "2     7     100     90       10", lines.get(4));
+    assertEquals("2          hash 2/2  2       1,2,3   -         1     7     50      48       12", lines.get(5));
+    assertEquals(" ".repeat(47) + "2*    7     60      60       0", lines.get(6));
+  }
+
+  private static PartitionStatus p(long id, long leader, long commit, long applied) {
+    return new PartitionStatus(id, "hash " + id + "/2", leader, 7, commit, applied, Set.of(1L, 2L, 3L), Set.of());
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] r = new String[a.length + b.length];
+    System.arraycopy(a, 0, r, 0, a.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+}

@@ -1,0 +1,538 @@
+package io.quorumkv.jepsen;
+
+import io.quorumkv.ClusterStatus;
+import io.quorumkv.Fault;
+import io.quorumkv.KvClient;
+import io.quorumkv.PartitionStatus;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * A QuorumKV cluster of real node processes on 127.0.0.1, each its own JVM running
+ * {@code io.quorumkv.examples.ExampleNode} (RocksDB, Netty) from a temporary data directory, and
+ * the operations the nemeses need on it: kill, restart, pause, resume, restart under a skewed
+ * clock, cut links, add and remove members. {@link #close()} SIGKILLs every process it started
+ * and deletes the data directories.
+ */
+final class Cluster implements AutoCloseable {
+
+  /** The node main, run once per node process. */
+  static final String NODE_MAIN = "io.quorumkv.examples.ExampleNode";
+
+  private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(2);
+  /** Membership changes wait for a learner to catch up before promoting it: they get longer. */
+  /** How long a restarted node may take to answer a status request. */
+  private static final Duration RESTART_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration MEMBERSHIP_TIMEOUT = Duration.ofSeconds(15);
+
+  private final String clusterId;
+  private final Path workDir;
+  private final Path logDir;
+  private final Map<Long, NodeProcess> members = new LinkedHashMap<>();
+  private final Map<Long, NodeProcess> everyNode = new LinkedHashMap<>();
+  private final Map<Long, KvClient> adminClients = new HashMap<>();
+  private final Map<Long, KvClient> membershipClients = new HashMap<>();
+  private final List<KvClient> clients = new ArrayList<>();
+  private Grudge grudge;
+  private long nextId;
+
+  /**
+   * @param size    initial voters, ids 1..size
+   * @param logDir  where each node's output goes ({@code n<id>.log})
+   */
+  Cluster(String clusterId, int size, Path logDir) {
+    this.clusterId = clusterId;
+    this.logDir = logDir;
+    try {
+      this.workDir = Files.createTempDirectory("quorumkv-jepsen-");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    for (long id = 1; id <= size; id++) {
+      NodeProcess node = newNode(id);
+      members.put(id, node);
+    }
+    nextId = size + 1;
+  }
+
+  private NodeProcess newNode(long id) {
+    NodeProcess node = new NodeProcess(id, "127.0.0.1:" + freePort(), workDir.resolve("n" + id),
+        logDir.resolve("n" + id + ".log"));
+    everyNode.put(id, node);
+    return node;
+  }
+
+  /** Starts every initial member and waits until each partition has a leader. */
+  synchronized void start(Duration timeout) {
+    for (NodeProcess node : members.values()) {
+      launch(node, false, null);
+    }
+    awaitReady(timeout);
+  }
+
+  // ---- membership and addresses ----
+
+  synchronized List<Long> memberIds() {
+    return new ArrayList<>(members.keySet());
+  }
+
+  synchronized NodeProcess node(long id) {
+    return everyNode.get(id);
+  }
+
+  /** The members that are running and not paused. */
+  synchronized List<Long> responsive() {
+    List<Long> out = new ArrayList<>();
+    for (NodeProcess n : members.values()) {
+      if (n.isAlive() && !n.isPaused()) {
+        out.add(n.id());
+      }
+    }
+    return out;
+  }
+
+  /** Every address ever started, shuffled: a client tries them in this order, then round-robin. */
+  synchronized List<String> addresses(Random rnd) {
+    List<String> out = new ArrayList<>();
+    for (NodeProcess n : everyNode.values()) {
+      out.add(n.address());
+    }
+    Collections.shuffle(out, rnd);
+    return out;
+  }
+
+  /** A new client over every node, closed with the cluster. */
+  synchronized KvClient client(Duration timeout, List<String> addresses) {
+    KvClient c = KvClient.builder().addresses(addresses).clusterId(clusterId).requestTimeout(timeout).build();
+    clients.add(c);
+    return c;
+  }
+
+  /** A client that talks to node {@code id} only (admin calls, status, faults, stale reads). */
+  synchronized KvClient admin(long id) {
+    return adminClients.computeIfAbsent(id, i -> KvClient.builder().addresses(everyNode.get(i).address())
+        .clusterId(clusterId).requestTimeout(ADMIN_TIMEOUT).build());
+  }
+
+  /** Like {@link #admin} with the deadline of a membership change. */
+  private synchronized KvClient membershipAdmin(long id) {
+    return membershipClients.computeIfAbsent(id, i -> KvClient.builder().addresses(everyNode.get(i).address())
+        .clusterId(clusterId).requestTimeout(MEMBERSHIP_TIMEOUT).build());
+  }
+
+  String clusterId() {
+    return clusterId;
+  }
+
+  // ---- status ----
+
+  /** Each responsive member's own view; members that do not answer in time are left out. */
+  Map<Long, ClusterStatus> statuses() {
+    Map<Long, ClusterStatus> out = new LinkedHashMap<>();
+    for (long id : responsive()) {
+      try {
+        out.put(id, admin(id).status());
+      } catch (RuntimeException e) {
+        // not answering now: that is what faults do
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The member that leads the most partitions by its own account, or 0 when none answers as
+   * leader.
+   */
+  long leader() {
+    return statuses().values().stream()
+        .filter(s -> s.leaderCount() > 0)
+        .max(Comparator.comparingLong(ClusterStatus::leaderCount))
+        .map(ClusterStatus::nodeId).orElse(0L);
+  }
+
+  /** Partition ids and their leaders according to node {@code id}'s view (leader 0 = unknown). */
+  Map<Long, Long> leaders(long id) {
+    Map<Long, Long> out = new LinkedHashMap<>();
+    for (PartitionStatus p : admin(id).status().partitions()) {
+      out.put(p.partitionId(), p.leader());
+    }
+    return out;
+  }
+
+  /**
+   * Waits until every responsive member knows a leader for every partition it hosts.
+   *
+   * @throws IllegalStateException with the last views seen, if that does not happen in time
+   */
+  void awaitReady(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    String last = "no member answered";
+    while (System.nanoTime() < deadline) {
+      Map<Long, ClusterStatus> views = statuses();
+      List<Long> responsive = responsive();
+      boolean ready = !views.isEmpty() && views.keySet().containsAll(responsive);
+      for (ClusterStatus s : views.values()) {
+        ready &= !s.partitions().isEmpty() && s.partitions().stream().allMatch(p -> p.leader() != 0);
+      }
+      if (ready) {
+        return;
+      }
+      last = views.toString();
+      sleep(250);
+    }
+    throw new IllegalStateException("cluster not ready after " + timeout.toSeconds() + " s; last views: " + last);
+  }
+
+  // ---- process faults ----
+
+  synchronized void kill(long id) {
+    everyNode.get(id).kill();
+  }
+
+  /** Starts a member that is down, with a normal clock; reapplies the current partition to it. */
+  String restart(long id) {
+    return restart(id, null, Map.of());
+  }
+
+  /**
+   * (Re)starts member {@code id} (killing it first if running), under libfaketime when
+   * {@code faketime} is not null, and reapplies the current network partition to it once it
+   * answers (fault rules live in the process, so a restart forgets them).
+   *
+   * @return how long the new incarnation took to answer, or that it did not, for the history
+   */
+  String restart(long id, String faketime, Map<String, String> env) {
+    NodeProcess node;
+    synchronized (this) {
+      node = everyNode.get(id);
+      node.kill();
+      launch(node, false, faketime == null ? null : new Launch(faketime, env));
+    }
+    String answered = awaitAnswer(node, RESTART_TIMEOUT);
+    reapplyGrudge(id);
+    return answered;
+  }
+
+  /** Waits until {@code node} answers a status request; says how long that took, or that it did not. */
+  private String awaitAnswer(NodeProcess node, Duration timeout) {
+    long t0 = System.nanoTime();
+    long deadline = t0 + timeout.toNanos();
+    while (System.nanoTime() < deadline && node.isAlive()) {
+      try {
+        admin(node.id()).status();
+        return "answering after " + (System.nanoTime() - t0) / 1_000_000 + " ms";
+      } catch (RuntimeException e) {
+        sleep(200);
+      }
+    }
+    return node.isAlive() ? "NOT answering after " + timeout.toSeconds() + " s" : "EXITED (see its log)";
+  }
+
+  synchronized void pause(long id) {
+    everyNode.get(id).pause();
+  }
+
+  synchronized void resume(long id) {
+    everyNode.get(id).resume();
+  }
+
+  // ---- network faults ----
+
+  /**
+   * Cuts the links of {@code g} (replacing the previous partition) on every member that
+   * answers.
+   *
+   * @return members that could not be told (down or paused); they get the rules when restarted
+   */
+  List<Long> partition(Grudge g) {
+    synchronized (this) {
+      grudge = g;
+    }
+    List<Long> missed = new ArrayList<>();
+    for (long id : memberIds()) {
+      if (!injectAll(id, true)) {
+        missed.add(id);
+      }
+    }
+    return missed;
+  }
+
+  /** Removes every network fault on every member; returns members that could not be told. */
+  List<Long> healNetwork() {
+    synchronized (this) {
+      grudge = null;
+    }
+    List<Long> missed = new ArrayList<>();
+    for (long id : memberIds()) {
+      if (node(id).isAlive() && !tryInject(id, new Fault.Heal())) {
+        missed.add(id);
+      }
+    }
+    return missed;
+  }
+
+  private void reapplyGrudge(long id) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < deadline && node(id).isAlive()) {
+      Grudge g;
+      synchronized (this) {
+        g = grudge;
+      }
+      if (g == null || injectAll(id, false)) {
+        return;
+      }
+      sleep(200);
+    }
+  }
+
+  /** Heals node {@code id}'s rules (if {@code healFirst}) and tells it every cut that concerns it. */
+  private boolean injectAll(long id, boolean healFirst) {
+    Grudge g;
+    synchronized (this) {
+      g = grudge;
+    }
+    if (!node(id).isAlive() || node(id).isPaused()) {
+      return false;
+    }
+    if (healFirst && !tryInject(id, new Fault.Heal())) {
+      return false;
+    }
+    if (g == null) {
+      return true;
+    }
+    for (Grudge.Link link : g.cutsOf(id)) {
+      if (!tryInject(id, new Fault.BlockOneWay(link.from(), link.to()))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean tryInject(long id, Fault fault) {
+    try {
+      admin(id).injectFault(id, fault);
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  // ---- membership changes ----
+
+  /**
+   * Starts a fresh node with a new id and asks the cluster (through any member that answers) to
+   * add it as a voter. On failure the new process is stopped again.
+   *
+   * @return the new node's id
+   * @throws RuntimeException from {@code addNode} when no member accepted it
+   */
+  long addNode() {
+    NodeProcess node;
+    synchronized (this) {
+      node = newNode(nextId++);
+      launch(node, true, null);
+    }
+    // like an operator: add the node once it is up and answering
+    if (!awaitAnswer(node, RESTART_TIMEOUT).startsWith("answering")) {
+      node.kill();
+      throw new IllegalStateException("the new node n" + node.id() + " did not answer within " + RESTART_TIMEOUT.toSeconds() + " s");
+    }
+    RuntimeException last = new IllegalStateException("no member answered");
+    for (long via : responsive()) {
+      try {
+        membershipAdmin(via).addNode(node.id(), node.address());
+        synchronized (this) {
+          members.put(node.id(), node);
+        }
+        reapplyGrudge(node.id());
+        return node.id();
+      } catch (RuntimeException e) {
+        last = e;
+      }
+    }
+    node.kill();
+    throw last;
+  }
+
+  /**
+   * Asks the cluster to remove member {@code id}; once it is out, stops its process.
+   *
+   * @throws RuntimeException from {@code removeNode} when no member accepted the change
+   */
+  void removeNode(long id) {
+    RuntimeException last = new IllegalStateException("no member answered");
+    for (long via : responsive()) {
+      if (via == id) {
+        continue;
+      }
+      try {
+        membershipAdmin(via).removeNode(id);
+        synchronized (this) {
+          members.remove(id);
+          everyNode.get(id).kill();
+        }
+        return;
+      } catch (RuntimeException e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  // ---- healing and shutdown ----
+
+  /**
+   * Undoes every fault: resumes paused members, restarts dead or clock-skewed ones with a normal
+   * clock, and heals the network on every member.
+   *
+   * @return what was done, for the history
+   */
+  String healAll() {
+    List<String> done = new ArrayList<>();
+    for (long id : memberIds()) {
+      NodeProcess n = node(id);
+      if (n.isPaused()) {
+        resume(id);
+        done.add("resumed n" + id);
+      }
+      if (!n.isAlive() || n.faketime() != null) {
+        done.add((n.isAlive() ? "restarted with a normal clock n" : "restarted n") + id);
+        synchronized (this) {
+          n.kill();
+          launch(n, false, null);
+        }
+      }
+    }
+    synchronized (this) {
+      grudge = null;
+    }
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    List<Long> missed = healNetwork();
+    while (!missed.isEmpty() && System.nanoTime() < deadline) {
+      sleep(250);
+      missed = healNetwork();
+    }
+    done.add(missed.isEmpty() ? "healed the network" : "could not heal the network of " + missed);
+    return String.join(", ", done);
+  }
+
+  /** SIGKILLs every node process this cluster started and deletes the data directories. */
+  @Override
+  public void close() {
+    List<NodeProcess> nodes;
+    synchronized (this) {
+      for (KvClient c : clients) {
+        c.close();
+      }
+      for (KvClient c : adminClients.values()) {
+        c.close();
+      }
+      for (KvClient c : membershipClients.values()) {
+        c.close();
+      }
+      nodes = new ArrayList<>(everyNode.values());
+    }
+    RuntimeException failure = null;
+    for (NodeProcess n : nodes) {
+      try {
+        n.kill();
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+    deleteTree(workDir);
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  // ---- launching ----
+
+  private record Launch(String faketime, Map<String, String> env) {}
+
+  private void launch(NodeProcess node, boolean join, Launch clock) {
+    List<String> cmd = new ArrayList<>(List.of(javaBinary(),
+        "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+        "-Dorg.slf4j.simpleLogger.showDateTime=true",
+        "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+        "-cp", classpath(), NODE_MAIN));
+    cmd.addAll(nodeArgs(node, join));
+    node.start(cmd, clock == null ? Map.of() : clock.env(), clock == null ? null : clock.faketime());
+  }
+
+  /** The command-line flags of ExampleNode for {@code node}. */
+  private List<String> nodeArgs(NodeProcess node, boolean join) {
+    StringBuilder peers = new StringBuilder();
+    for (NodeProcess p : members.values()) {
+      if (p.id() != node.id()) {
+        peers.append(peers.length() == 0 ? "" : ",").append(p.id()).append('=').append(p.address());
+      }
+    }
+    List<String> args = new ArrayList<>(List.of(
+        "--id", Long.toString(node.id()),
+        "--listen", node.address(),
+        "--peers", peers.toString(),
+        "--data-dir", node.dataDir().toString(),
+        "--cluster-id", clusterId,
+        "--metrics-port", "-1",
+        // the node stops itself when the test JVM is gone, so a killed Maven run leaves none behind
+        "--parent-pid", Long.toString(ProcessHandle.current().pid())));
+    if (join) {
+      args.add("--join");
+    }
+    return args;
+  }
+
+  private static String javaBinary() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  /** The test classpath: Surefire's real one (its own JVM may run from a manifest-only jar). */
+  private static String classpath() {
+    return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(root)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + root, e);
+    }
+  }
+}

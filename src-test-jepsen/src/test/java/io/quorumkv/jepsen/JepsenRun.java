@@ -1,0 +1,219 @@
+package io.quorumkv.jepsen;
+
+import io.quorumkv.ReadConsistency;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.BiConsumer;
+import java.util.function.LongSupplier;
+
+/**
+ * One run: start a cluster of node processes, run every workload against it while the nemeses
+ * inject faults, heal everything, take the final reads, write the histories, check them, write
+ * the HTML report, and stop every process. Node logs are kept only when the run failed
+ * (or with {@code -Djepsen.keepLogs=true}).
+ */
+final class JepsenRun {
+
+  /**
+   * What to run.
+   *
+   * @param name          the run's name, also its results folder's prefix
+   * @param nodes         initial cluster size
+   * @param nemeses       the kinds of fault to draw from
+   * @param maxConcurrent how many faults may be active at once (1: each alone)
+   * @param time          how long the clients and the nemesis run
+   * @param seed          seeds the nemesis schedule and the clients' choices
+   * @param timing        fault and quiet durations
+   */
+  record Spec(String name, int nodes, List<Nemesis.Kind> nemeses, int maxConcurrent, Duration time, long seed,
+      NemesisScheduler.Timing timing) {}
+
+  /**
+   * What a run found.
+   *
+   * @param dir     its results folder
+   * @param report  its HTML report
+   * @param took    wall time of the whole run, setup to teardown
+   */
+  record Result(Spec spec, boolean passed, List<CheckResult> checks, Path dir, Path report, Duration took,
+      List<String> notes) {
+
+    /** One paragraph for the test's failure message and the summary file. */
+    String describe() {
+      StringBuilder out = new StringBuilder();
+      out.append(passed ? "PASS " : "FAIL ").append(spec.name()).append(" (").append(spec.nodes()).append(" nodes, ")
+          .append(spec.nemeses()).append(", ").append(spec.time().toSeconds()).append(" s, seed ").append(spec.seed())
+          .append(") in ").append(took.toSeconds()).append(" s -> ").append(report).append('\n');
+      for (CheckResult c : checks) {
+        out.append("  ").append(c.verdict()).append(' ').append(c.name()).append(": ").append(c.summary()).append('\n');
+        for (String p : c.problems()) {
+          out.append("    - ").append(p).append('\n');
+        }
+      }
+      for (String n : notes) {
+        out.append("  note: ").append(n).append('\n');
+      }
+      return out.toString();
+    }
+  }
+
+  /** Client threads per workload. */
+  private static final Map<String, Integer> THREADS = Map.of("linearizable", 3, "follower", 2, "lease", 2, "bank", 2, "set", 2);
+  /** The deadline of every client call; short, so that faults produce unknowns rather than stalls. */
+  private static final Duration OP_TIMEOUT = Duration.ofMillis(2000);
+  /** Safety bound on operations per client thread, beside the run's time. */
+  private static final int MAX_OPS_PER_THREAD = 50_000;
+
+  private JepsenRun() {}
+
+  static Result run(Spec spec, Path resultsRoot) {
+    long began = System.nanoTime();
+    Path dir = resultsRoot.resolve(spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    Path logs = dir.resolve("nodes");
+    LongSupplier clock = () -> System.nanoTime() - began;
+    List<String> notes = new ArrayList<>();
+    List<CheckResult> checks = new ArrayList<>();
+    List<Report.Operation> operations = new ArrayList<>();
+    OpLog nemesisLog = new OpLog(clock);
+    List<Nemesis.Kind> kinds = new ArrayList<>(spec.nemeses());
+    if (kinds.contains(Nemesis.Kind.CLOCK) && Nemesis.Clock.unavailableReason() != null) {
+      kinds.remove(Nemesis.Kind.CLOCK);
+      String why = "clock-skew nemesis skipped: " + Nemesis.Clock.unavailableReason();
+      System.out.println("jepsen: " + spec.name() + ": " + why);
+      notes.add(why);
+    }
+    int faults = 0;
+    try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(), logs)) {
+      Workload.Context ctx = new Workload.Context(cluster, clock);
+      try {
+        cluster.start(Duration.ofSeconds(90));
+        List<Workload> workloads = workloads(ctx);
+        for (Workload w : workloads) {
+          w.setup(ctx);
+        }
+        BiConsumer<String, String> sink = (f, v) -> {
+          nemesisLog.nemesis(f, v);
+          for (Workload w : workloads) {
+            w.nemesis(f, v);
+          }
+        };
+        List<Nemesis> nemeses = new ArrayList<>();
+        for (Nemesis.Kind k : kinds) {
+          nemeses.add(Nemesis.create(k, cluster));
+        }
+        Random rnd = new Random(spec.seed());
+        NemesisScheduler scheduler = new NemesisScheduler(nemeses, spec.maxConcurrent(), spec.timing(),
+            new Random(rnd.nextLong()), sink);
+        long deadline = System.nanoTime() + spec.time().toNanos();
+        List<Thread> threads = new ArrayList<>();
+        int lane = 0;
+        for (Workload w : workloads) {
+          for (int i = 0; i < w.threads(); i++) {
+            Workload.Worker worker = new Workload.Worker(lane++, new Random(rnd.nextLong()),
+                cluster.client(OP_TIMEOUT, cluster.addresses(new Random(rnd.nextLong()))), ctx);
+            threads.add(start(w.name() + "-" + i, () -> {
+              for (int n = 0; n < MAX_OPS_PER_THREAD && System.nanoTime() < deadline; n++) {
+                w.operate(worker);
+              }
+            }));
+          }
+        }
+        Thread nemesisThread = nemeses.isEmpty() ? null : start("nemesis", () -> scheduler.run(deadline));
+        for (Thread t : threads) {
+          joinOrNote(t, notes);
+        }
+        if (nemesisThread != null) {
+          joinOrNote(nemesisThread, notes);
+          faults = scheduler.faults();
+          for (String e : scheduler.errors()) {
+            notes.add("nemesis error: " + e);
+          }
+        }
+        sink.accept("heal-all", cluster.healAll());
+        try {
+          cluster.awaitReady(Duration.ofSeconds(60));
+        } catch (IllegalStateException e) {
+          notes.add("after healing: " + e.getMessage());
+        }
+        for (Workload w : workloads) {
+          w.finish(ctx);
+        }
+        String stamp = Long.toString(spec.seed());
+        for (Workload w : workloads) {
+          w.write(dir, stamp);
+        }
+        for (Workload w : workloads) {
+          checks.addAll(w.check());
+          operations.addAll(w.operations(ctx));
+        }
+      } catch (RuntimeException | IOException e) {
+        checks.add(CheckResult.of("run", "the run itself failed", List.of(e.toString()
+            + (e.getCause() == null ? "" : " caused by " + e.getCause()))));
+      }
+    }
+    boolean passed = !checks.isEmpty() && checks.stream().allMatch(CheckResult::valid);
+    long ops = operations.size();
+    Map<String, String> parameters = new LinkedHashMap<>();
+    parameters.put("nodes", spec.nodes() + " JVMs on 127.0.0.1 (" + Cluster.NODE_MAIN + ", RocksDB, Netty)");
+    parameters.put("nemeses", kinds + (spec.maxConcurrent() > 1 ? " combined, up to " + spec.maxConcurrent() + " at once" : " each alone"));
+    parameters.put("faults injected", Integer.toString(faults));
+    parameters.put("client time", spec.time().toSeconds() + " s");
+    parameters.put("operations", Long.toString(ops));
+    parameters.put("seed", Long.toString(spec.seed()));
+    parameters.put("replay", "-Djepsen.seed=" + spec.seed() + " (the schedule; real processes are not deterministic)");
+    Path report = dir.resolve("report.html");
+    try {
+      Files.createDirectories(dir);
+      Files.writeString(report, Report.html(new Report.Run(spec.name(), passed, parameters, checks, operations,
+          nemesisLog.lines(), clock.getAsLong(), notes)), StandardCharsets.UTF_8);
+      if (passed && !Boolean.getBoolean("jepsen.keepLogs")) {
+        Cluster.deleteTree(logs);
+      }
+    } catch (IOException e) {
+      notes.add("could not write the report: " + e);
+    }
+    return new Result(spec, passed, checks, dir, report, Duration.ofNanos(System.nanoTime() - began), notes);
+  }
+
+  /** The workloads of every run: registers at each linearizable level, stale reads, bank, set. */
+  private static List<Workload> workloads(Workload.Context ctx) {
+    List<Workload> out = new ArrayList<>();
+    RegisterWorkload linearizable = new RegisterWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("linearizable"), ctx);
+    out.add(linearizable);
+    out.add(new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx));
+    out.add(new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx));
+    out.add(new StaleReadWorkload(linearizable, ctx));
+    out.add(new BankWorkload(THREADS.get("bank"), ctx));
+    out.add(new SetWorkload(THREADS.get("set"), ctx));
+    return out;
+  }
+
+  private static Thread start(String name, Runnable body) {
+    Thread t = new Thread(body, "jepsen-" + name);
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  private static void joinOrNote(Thread t, List<String> notes) {
+    try {
+      t.join(Duration.ofSeconds(60).toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (t.isAlive()) {
+      t.interrupt();
+      notes.add(t.getName() + " did not stop within 60 s of the deadline");
+    }
+  }
+}

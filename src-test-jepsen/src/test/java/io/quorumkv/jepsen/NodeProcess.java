@@ -1,0 +1,164 @@
+package io.quorumkv.jepsen;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One node JVM: started, SIGKILLed, SIGSTOPped and SIGCONTinued by its PID, and restarted from
+ * the same data directory. Output of every incarnation is appended to one log file.
+ *
+ * <p>Every process started is registered until it is known dead, and one JVM shutdown hook
+ * SIGKILLs whatever is still registered, so no node outlives the test JVM even when a test
+ * fails or Maven is interrupted (the node side also stops when it sees its parent gone:
+ * ExampleNode's {@code --parent-pid}).
+ */
+final class NodeProcess {
+
+  private static final Set<Process> LIVE = ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      for (Process p : LIVE) {
+        p.destroyForcibly();
+      }
+    }, "jepsen-kill-nodes"));
+  }
+
+  private final long id;
+  private final String address;
+  private final Path dataDir;
+  private final Path log;
+  private Process process;
+  private boolean paused;
+  private String faketime;
+
+  NodeProcess(long id, String address, Path dataDir, Path log) {
+    this.id = id;
+    this.address = address;
+    this.dataDir = dataDir;
+    this.log = log;
+  }
+
+  long id() {
+    return id;
+  }
+
+  String address() {
+    return address;
+  }
+
+  Path dataDir() {
+    return dataDir;
+  }
+
+  Path log() {
+    return log;
+  }
+
+  /**
+   * Starts a new incarnation. {@code env} adds environment variables (libfaketime's);
+   * {@code faketime} describes them for {@link #faketime()}, or is null.
+   */
+  synchronized void start(List<String> command, Map<String, String> env, String faketime) {
+    if (isAlive()) {
+      throw new IllegalStateException("node " + id + " is already running as pid " + process.pid());
+    }
+    try {
+      Files.createDirectories(log.getParent());
+      Files.writeString(log, "\n==== jepsen: starting node " + id + " at " + Instant.now()
+          + (faketime == null ? "" : " under libfaketime " + faketime) + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      ProcessBuilder pb = new ProcessBuilder(command)
+          .redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+      pb.environment().putAll(env);
+      process = pb.start();
+      LIVE.add(process);
+      paused = false;
+      this.faketime = faketime;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start node " + id, e);
+    }
+  }
+
+  synchronized boolean isAlive() {
+    return process != null && process.isAlive();
+  }
+
+  synchronized boolean isPaused() {
+    return paused && isAlive();
+  }
+
+  /** The libfaketime setting of the running incarnation, or null. */
+  synchronized String faketime() {
+    return isAlive() ? faketime : null;
+  }
+
+  /** The PID of the running incarnation, or -1. */
+  synchronized long pid() {
+    return isAlive() ? process.pid() : -1;
+  }
+
+  /** SIGKILL, then waits (bounded) until the process is gone. No-op when not running. */
+  synchronized void kill() {
+    if (process == null) {
+      return;
+    }
+    process.destroyForcibly(); // SIGKILL on Linux, also for a stopped process
+    try {
+      if (!process.waitFor(15, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("node " + id + " (pid " + process.pid() + ") survived SIGKILL for 15 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    LIVE.remove(process);
+    paused = false;
+  }
+
+  /** SIGSTOP: the whole JVM freezes (its clocks keep running). */
+  synchronized void pause() {
+    if (isAlive() && !paused) {
+      signal("STOP");
+      paused = true;
+    }
+  }
+
+  /** SIGCONT. */
+  synchronized void resume() {
+    if (isAlive() && paused) {
+      signal("CONT");
+      paused = false;
+    }
+  }
+
+  private void signal(String name) {
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+          .redirectErrorStream(true).start();
+      if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        kill.destroyForcibly();
+        throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public synchronized String toString() {
+    return "n" + id + "@" + address + (isAlive() ? " pid " + process.pid() + (paused ? " paused" : "") : " down");
+  }
+}

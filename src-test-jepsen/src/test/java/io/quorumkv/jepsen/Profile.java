@@ -1,0 +1,57 @@
+package io.quorumkv.jepsen;
+
+import io.quorumkv.jepsen.Nemesis.Kind;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The runs of the suite. {@code short} (the default, part of every {@code mvn verify}) covers
+ * every nemesis on 3 and 5 nodes in a few minutes; {@code long} runs each nemesis alone on both
+ * sizes and the combination several times, for people.
+ *
+ * <ul>
+ *   <li>{@code -Djepsen.profile=short|long}</li>
+ *   <li>{@code -Djepsen.time=<seconds>}: client time per run (default 20 short, 60 long)</li>
+ *   <li>{@code -Djepsen.runs=<n>}: combined runs per cluster size in the long profile (default 3)</li>
+ *   <li>{@code -Djepsen.seed=<long>}: the first run's seed (the next runs add 1 each)</li>
+ *   <li>{@code -Djepsen.only=<substring>}: only the runs whose name contains it</li>
+ * </ul>
+ */
+record Profile(String name, List<JepsenRun.Spec> runs) {
+
+  static Profile fromSystemProperties() {
+    String name = System.getProperty("jepsen.profile", "short").toLowerCase(Locale.ROOT);
+    boolean isLong = name.equals("long");
+    if (!isLong && !name.equals("short")) {
+      throw new IllegalArgumentException("-Djepsen.profile must be short or long, was " + name);
+    }
+    Duration time = Duration.ofSeconds(Long.getLong("jepsen.time", isLong ? 60 : 20));
+    long seed = Long.getLong("jepsen.seed", System.currentTimeMillis());
+    String only = System.getProperty("jepsen.only", "");
+    NemesisScheduler.Timing timing = isLong
+        ? new NemesisScheduler.Timing(2000, 6000, 3000, 10_000)
+        : new NemesisScheduler.Timing(1000, 2500, 2000, 4500);
+    List<JepsenRun.Spec> runs = new ArrayList<>();
+    if (isLong) {
+      for (int nodes : new int[] {3, 5}) {
+        for (Kind k : Kind.values()) {
+          runs.add(new JepsenRun.Spec(k.label() + "-" + nodes, nodes, List.of(k), 1, time, seed + runs.size(), timing));
+        }
+        for (int i = 0; i < Integer.getInteger("jepsen.runs", 3); i++) {
+          runs.add(new JepsenRun.Spec("combined-" + nodes + "-" + (i + 1), nodes, List.of(Kind.values()), 3, time,
+              seed + runs.size(), timing));
+        }
+      }
+    } else {
+      runs.add(new JepsenRun.Spec("partition-3", 3, List.of(Kind.PARTITION), 1, time, seed, timing));
+      runs.add(new JepsenRun.Spec("kill-pause-5", 5, List.of(Kind.KILL, Kind.PAUSE), 1, time, seed + 1, timing));
+      runs.add(new JepsenRun.Spec("clock-membership-transfer-3", 3,
+          List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.TRANSFER), 1, time, seed + 2, timing));
+      runs.add(new JepsenRun.Spec("combined-5", 5, List.of(Kind.values()), 3, time, seed + 3, timing));
+    }
+    runs.removeIf(r -> !r.name().contains(only));
+    return new Profile(name, runs);
+  }
+}

@@ -1,0 +1,124 @@
+package io.quorumkv.jepsen;
+
+import io.quorumkv.KeyValue;
+import io.quorumkv.KvClient;
+import io.quorumkv.ReadConsistency;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A grow-only set: each {@code add} puts one new key {@code set/<element>}; the first thread also
+ * reads the whole set with a linearizable scan about twice a second; after the faults are healed a
+ * {@code final-read} must contain every acknowledged add. Checked by {@link SetChecker}.
+ */
+final class SetWorkload extends Workload {
+
+  private static final String PREFIX = "set/";
+  private static final String END = "set0";
+  private static final long READ_EVERY_NANOS = 500_000_000L;
+
+  private final OpLog log;
+  private final int threads;
+  private final AtomicLong elements = new AtomicLong();
+  private volatile long lastRead;
+  private String file;
+
+  SetWorkload(int threads, Context ctx) {
+    this.threads = threads;
+    this.log = new OpLog(ctx.clock());
+  }
+
+  @Override
+  String name() {
+    return "set";
+  }
+
+  @Override
+  int threads() {
+    return threads;
+  }
+
+  @Override
+  void operate(Worker w) {
+    long now = System.nanoTime();
+    if (w.lane % threads == 0 && now - lastRead > READ_EVERY_NANOS) {
+      lastRead = now;
+      read(w, "read", w.client);
+      return;
+    }
+    String element = "e" + elements.incrementAndGet();
+    OpLog.Line invocation = log.invoke(w.process(), "add", element);
+    try {
+      w.client.put(PREFIX + element, "1");
+    } catch (RuntimeException e) {
+      if (outcomeUnknown(e)) {
+        log.complete(invocation, OpLog.Type.INFO, element);
+        w.crashed();
+      } else {
+        log.complete(invocation, OpLog.Type.FAIL, element);
+      }
+      return;
+    }
+    log.complete(invocation, OpLog.Type.OK, element);
+  }
+
+  private boolean read(Worker w, String f, KvClient client) {
+    OpLog.Line invocation = log.invoke(w.process(), f, null);
+    List<KeyValue> kvs;
+    try {
+      kvs = client.scan(utf8(PREFIX), utf8(END), 10_000_000, ReadConsistency.LINEARIZABLE);
+    } catch (RuntimeException e) {
+      log.complete(invocation, OpLog.Type.FAIL, null);
+      return false;
+    }
+    List<String> seen = new ArrayList<>(kvs.size());
+    for (KeyValue kv : kvs) {
+      seen.add(kv.keyString().substring(PREFIX.length()));
+    }
+    log.complete(invocation, OpLog.Type.OK, seen);
+    return true;
+  }
+
+  /** The final read, retried for up to 60 s. */
+  @Override
+  void finish(Context ctx) {
+    Worker w = new Worker(-1, new Random(0), ctx.cluster().client(Duration.ofSeconds(5),
+        ctx.cluster().addresses(new Random(0))), ctx);
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline && !read(w, "final-read", w.client)) {
+      Cluster.sleep(500);
+    }
+  }
+
+  @Override
+  void nemesis(String f, String value) {
+    log.nemesis(f, value);
+  }
+
+  @Override
+  List<String> write(Path dir, String stamp) throws IOException {
+    file = name() + "-" + stamp + ".jsonl";
+    log.write(dir.resolve(file));
+    return List.of(file);
+  }
+
+  @Override
+  List<CheckResult> check() {
+    return List.of(new SetChecker().check(log.lines()).withHistory(file));
+  }
+
+  @Override
+  List<Report.Operation> operations(Context ctx) {
+    return Report.operations(name(), log.lines(), ctx.laneOfProcess(), ctx.clock().getAsLong());
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,91 @@
+package io.quorumkv.jepsen;
+
+import io.quorumkv.ReadConsistency;
+import io.quorumkv.ReadResult;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link ReadConsistency#STALE} reads of the keys a register workload is writing, each sent to
+ * one chosen node so every replica is exercised; checked by {@link StaleReadChecker} against the
+ * register's writes.
+ */
+final class StaleReadWorkload extends Workload {
+
+  private final RegisterWorkload register;
+  private final Cluster cluster;
+  private final OpLog log;
+  private String file;
+
+  StaleReadWorkload(RegisterWorkload register, Context ctx) {
+    this.register = register;
+    this.cluster = ctx.cluster();
+    this.log = new OpLog(ctx.clock());
+  }
+
+  @Override
+  String name() {
+    return "stale";
+  }
+
+  @Override
+  int threads() {
+    return 1;
+  }
+
+  /** Stale reads need no round trip; unpaced, one thread would flood the history and the CPUs. */
+  private static final long PACE_MILLIS = 5;
+
+  @Override
+  void operate(Worker w) {
+    Cluster.sleep(PACE_MILLIS);
+    List<Long> members = cluster.memberIds();
+    long node = members.get(w.rnd.nextInt(members.size()));
+    String key = register.currentKey(w.rnd);
+    Map<String, Object> request = new LinkedHashMap<>();
+    request.put("key", key);
+    request.put("node", node);
+    OpLog.Line invocation = log.invoke(w.process(), "stale-get", request);
+    ReadResult r;
+    try {
+      r = cluster.admin(node).read(key.getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE);
+    } catch (RuntimeException e) {
+      log.complete(invocation, OpLog.Type.FAIL, request);
+      return;
+    }
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("key", key);
+    result.put("value", r.value().map(v -> new String(v, StandardCharsets.UTF_8)).orElse(null));
+    result.put("node", r.servedBy());
+    result.put("partition", r.partitionId());
+    result.put("applied", r.appliedIndex());
+    result.put("sinceLeaderMs", r.sinceLeaderContact().toMillis());
+    log.complete(invocation, OpLog.Type.OK, result);
+  }
+
+  @Override
+  void nemesis(String f, String value) {
+    log.nemesis(f, value);
+  }
+
+  @Override
+  List<String> write(Path dir, String stamp) throws IOException {
+    file = name() + "-" + stamp + ".jsonl";
+    log.write(dir.resolve(file));
+    return List.of(file);
+  }
+
+  @Override
+  List<CheckResult> check() {
+    return List.of(new StaleReadChecker().check(log.lines(), register.history()).withHistory(file));
+  }
+
+  @Override
+  List<Report.Operation> operations(Context ctx) {
+    return Report.operations(name(), log.lines(), ctx.laneOfProcess(), ctx.clock().getAsLong());
+  }
+}
