@@ -208,6 +208,8 @@ public final class Demo implements Callable<Integer> {
         readBack(client, ledger, firstKeys, level);
       }
 
+      showMetrics(cluster, leaders.get(1L).leader());
+
       // 4. Crash the leader of partition 1 while writes go on. Leaders may have moved since (the
       // nodes balance them), so ask again right before the kill.
       say("writing continuously with %d writers; in a second, the leader of partition 1 gets SIGKILL", writers);
@@ -274,6 +276,49 @@ public final class Demo implements Callable<Integer> {
       allClean &= r.clean() && !r.forced();
     }
     check("every node stops cleanly on SIGTERM", allClean, "see the lines above");
+  }
+
+  /** What a node's /metrics says about the writes so far (the same numbers a Prometheus server scrapes). */
+  private void showMetrics(LocalCluster cluster, long id) {
+    String scrape;
+    try {
+      scrape = cluster.fetch(id, "/metrics");
+    } catch (java.io.IOException e) {
+      check("node " + id + " serves /metrics", false, Errors.describe(e));
+      return;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    double applied = metric(scrape, "quorumkv_commits_total", "").orElse(-1);
+    double fsyncs = metric(scrape, "quorumkv_fsync_latency_seconds_count", "").orElse(-1);
+    double p99 = metric(scrape, "quorumkv_fsync_latency_seconds", "quantile=\"0.99\"").orElse(Double.NaN);
+    say("node %d's metrics (%s): %.0f log entries applied, %.0f fsyncs (group commit), fsync p99 %.1f ms",
+        id, cluster.node(id).metricsUrl(), applied, fsyncs, p99 * 1000);
+    check("node " + id + " serves /metrics with its replication counters", applied > 0 && fsyncs > 0,
+        "quorumkv_commits_total " + applied + ", quorumkv_fsync_latency_seconds_count " + fsyncs);
+  }
+
+  /**
+   * The value of the first sample of {@code name} in a Prometheus text scrape whose labels contain
+   * {@code labelFragment}.
+   */
+  static java.util.OptionalDouble metric(String scrape, String name, String labelFragment) {
+    for (String line : scrape.split("\n")) {
+      if (!line.startsWith(name) || line.length() == name.length()) {
+        continue;
+      }
+      char next = line.charAt(name.length());
+      int space = line.lastIndexOf(' ');
+      if ((next == '{' || next == ' ') && line.substring(0, space).contains(labelFragment)) {
+        try {
+          return java.util.OptionalDouble.of(Double.parseDouble(line.substring(space + 1)));
+        } catch (NumberFormatException e) {
+          return java.util.OptionalDouble.empty();
+        }
+      }
+    }
+    return java.util.OptionalDouble.empty();
   }
 
   /** Restarted node: its applied index reaches what the leaders had committed, and it serves every key. */
