@@ -19,7 +19,8 @@ import java.util.function.LongSupplier;
 /**
  * One run: start a cluster of node processes, run every workload against it while the nemeses
  * inject faults, heal everything, take the final reads, write the histories, check them, write
- * the HTML report, and stop every process. Node logs are kept only when the run failed.
+ * the HTML report, and stop every process. Node logs are kept only when the run failed
+ * (or with {@code -Djepsen.keepLogs=true}).
  */
 final class JepsenRun {
 
@@ -175,7 +176,7 @@ final class JepsenRun {
       Files.createDirectories(dir);
       Files.writeString(report, Report.html(new Report.Run(spec.name(), passed, parameters, checks, operations,
           nemesisLog.lines(), clock.getAsLong(), notes)), StandardCharsets.UTF_8);
-      if (passed) {
+      if (passed && !Boolean.getBoolean("jepsen.keepLogs")) {
         Cluster.deleteTree(logs);
       }
     } catch (IOException e) {

@@ -19,8 +19,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Every process started is registered until it is known dead, and one JVM shutdown hook
  * SIGKILLs whatever is still registered, so no node outlives the test JVM even when a test
- * fails or Maven is interrupted (the node side also halts when it sees its parent gone, see
- * {@link NodeLauncher}).
+ * fails or Maven is interrupted (the node side also stops when it sees its parent gone:
+ * ExampleNode's {@code --parent-pid}).
  */
 final class NodeProcess {
 

@@ -166,7 +166,9 @@ final class RegisterWorkload extends Workload {
     for (Op op : h.ops()) {
       outcomes[op.type().ordinal()]++;
     }
-    String summary = v.describe() + "; ok/fail/unknown " + outcomes[Op.Type.OK.ordinal()] + "/"
+    String headline = v instanceof Verdict.NotLinearizable n ? "NOT linearizable: key " + n.key()
+        : v instanceof Verdict.Unknown u ? "unknown: the checker gave up on key " + u.key() : v.describe();
+    String summary = headline + "; ok/fail/unknown " + outcomes[Op.Type.OK.ordinal()] + "/"
         + outcomes[Op.Type.FAIL.ordinal()] + "/" + outcomes[Op.Type.INFO.ordinal()]
         + " (reads at " + level + ")";
     CheckResult.Verdict verdict = v.isLinearizable() ? CheckResult.Verdict.VALID

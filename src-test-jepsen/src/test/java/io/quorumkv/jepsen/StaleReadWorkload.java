@@ -37,8 +37,12 @@ final class StaleReadWorkload extends Workload {
     return 1;
   }
 
+  /** Stale reads need no round trip; unpaced, one thread would flood the history and the CPUs. */
+  private static final long PACE_MILLIS = 5;
+
   @Override
   void operate(Worker w) {
+    Cluster.sleep(PACE_MILLIS);
     List<Long> members = cluster.memberIds();
     long node = members.get(w.rnd.nextInt(members.size()));
     String key = register.currentKey(w.rnd);

@@ -124,7 +124,7 @@ public final class TransportClient implements AutoCloseable {
   }
 
   /**
-   * Sends a request. The future fails with {@link TimeoutException} at the deadline, or with a
+   * Sends a request. The future fails with {@link java.util.concurrent.TimeoutException} at the deadline, or with a
    * {@link TransportException} (closed connection, handler failure on the node). Never blocks.
    */
   public CompletableFuture<byte[]> request(byte[] payload, Duration deadline) {

@@ -19,6 +19,7 @@ public final class TransportException extends RuntimeException {
     TOO_LARGE
   }
 
+  /** Why it failed. */
   private final Reason reason;
 
   /** A failure of kind {@code reason}, described by {@code message}. */

@@ -176,6 +176,11 @@ public final class SimCluster {
     }
   }
 
+  /** When the last paused process resumes (the past if none is paused). */
+  public long pausesEnd() {
+    return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);
+  }
+
   /** Restarts every crashed node. */
   public void restartAll() {
     for (long id : nodes.keySet()) {

@@ -23,6 +23,8 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.ToLongFunction;
 
 /**
  * One simulated server: a real {@link RawNode} driven by the loop of {@link Ready}'s contract,
@@ -133,6 +135,10 @@ final class SimNode {
     pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
   }
 
+  long pausedUntil() {
+    return pausedUntil;
+  }
+
   /**
    * True if the process is paused, in which case {@code input} runs again when it resumes
    * (inputs deferred to the same instant keep their order).
@@ -199,47 +205,41 @@ final class SimNode {
   }
 
   void transferLeadership(long to) {
-    if (raw != null && !deferredByPause(() -> transferLeadership(to))) {
-      raw.transferLeadership(to);
-      drain();
-    }
+    driverInput(r -> r.transferLeadership(to));
   }
 
   void reportSnapshot(long peer, boolean success) {
-    if (raw != null && !deferredByPause(() -> reportSnapshot(peer, success))) {
-      raw.reportSnapshot(peer, success);
-      drain();
-    }
+    driverInput(r -> r.reportSnapshot(peer, success));
   }
 
   void reportUnreachable(long peer) {
-    if (raw != null && !deferredByPause(() -> reportUnreachable(peer))) {
-      raw.reportUnreachable(peer);
+    driverInput(r -> r.reportUnreachable(peer));
+  }
+
+  /** Feeds the core a call from the driver (not a message), unless the process is down. */
+  private void driverInput(Consumer<RawNode> call) {
+    if (raw != null && !deferredByPause(() -> driverInput(call))) {
+      call.accept(raw);
       drain();
     }
   }
 
   /** Proposes a command that no client waits for; false if this node cannot now. */
   boolean proposeDirect(byte[] command) {
-    if (raw == null) {
-      return false;
-    }
-    try {
-      raw.propose(command);
-    } catch (ProposalDroppedException e) {
-      return false;
-    }
-    drain();
-    return true;
+    return tryPropose(r -> r.propose(command));
   }
 
   /** Proposes a membership change; false if this node cannot now. */
   boolean proposeConfChange(ConfChange change) {
+    return tryPropose(r -> r.proposeConfChange(change));
+  }
+
+  private boolean tryPropose(ToLongFunction<RawNode> proposal) {
     if (raw == null) {
       return false;
     }
     try {
-      raw.proposeConfChange(change);
+      proposal.applyAsLong(raw);
     } catch (ProposalDroppedException e) {
       return false;
     }

@@ -33,6 +33,7 @@ class SimProperties {
     SimRunner.Result r = SimRunner.run(schedule);
     Statistics.label("voters").collect(schedule.voters());
     Statistics.label("committed").collect(r.committed() < 100 ? "<100" : r.committed() < 300 ? "100-299" : ">=300");
+    Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
   }
 
   @Property(tries = 250, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
@@ -72,6 +73,10 @@ class SimProperties {
             Arbitraries.longs(),
             step.list().ofMaxSize(STEPS))
         .as((every, bytes, seed, steps) -> new Schedule(voters, all - voters, every, bytes, seed, steps));
+  }
+
+  private static String bucket(int n) {
+    return n < 100 ? "<100" : n < 300 ? "100-299" : n < 1000 ? "300-999" : ">=1000";
   }
 
   /** Faults among nodes {@code 1..n}. */
