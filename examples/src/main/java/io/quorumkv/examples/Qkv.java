@@ -325,7 +325,9 @@ public final class Qkv implements Runnable {
       Map<Long, PartitionStatus> leaderView = new TreeMap<>();
       for (ClusterStatus s : up) {
         for (PartitionStatus p : s.partitions()) {
-          if (p.leader() == s.nodeId()) {
+          // Right after a change two nodes may both claim a partition; the higher term is the leader.
+          PartitionStatus known = leaderView.get(p.partitionId());
+          if (p.leader() == s.nodeId() && (known == null || p.term() > known.term())) {
             leaderView.put(p.partitionId(), p);
           }
         }
