@@ -174,6 +174,9 @@ public final class Demo implements Callable<Integer> {
           "no agreed leader within " + LEADER_TIMEOUT.toSeconds() + " s")) {
         return;
       }
+      List<String> notReady = cluster.nodes().stream().filter(n -> cluster.probe(n.id, "/ready").orElse(-1) != 200)
+          .map(n -> "node " + n.id).toList();
+      check("every node reports /ready", notReady.isEmpty(), notReady + " answered otherwise");
 
       // 3. Writes, then reads at each level.
       WriteLedger ledger = new WriteLedger();
