@@ -190,8 +190,11 @@ final class JepsenRun {
     List<Workload> out = new ArrayList<>();
     RegisterWorkload linearizable = new RegisterWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("linearizable"), ctx);
     out.add(linearizable);
-    out.add(new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx));
-    out.add(new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx));
+    RegisterWorkload follower = new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx);
+    RegisterWorkload lease = new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx);
+    out.add(follower);
+    out.add(lease);
+    out.add(new PausedNodeProbe(List.of(linearizable, follower, lease), ctx));
     out.add(new StaleReadWorkload(linearizable, ctx));
     out.add(new BankWorkload(THREADS.get("bank"), ctx));
     out.add(new SetWorkload(THREADS.get("set"), ctx));

@@ -1,5 +1,6 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.KvClient;
 import io.quorumkv.ReadConsistency;
 import io.quorumkv.testkit.History;
 import io.quorumkv.testkit.HistoryLine;
@@ -8,6 +9,7 @@ import io.quorumkv.testkit.LinearizabilityChecker;
 import io.quorumkv.testkit.Op;
 import io.quorumkv.testkit.Verdict;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,6 +18,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -144,6 +147,21 @@ final class RegisterWorkload extends Workload {
     } else {
       lastSeen.put(key, template.value());
     }
+  }
+
+  /**
+   * Sends a get of {@code key} at this workload's level through {@code client} without waiting,
+   * as the fresh process {@code process}, recording it in this history.
+   */
+  CompletableFuture<?> probe(KvClient client, String key, long process) {
+    Op invocation = recorder.invoke(Op.get(process, key, 0));
+    return client.getAsync(key.getBytes(StandardCharsets.UTF_8), level).whenComplete((read, e) -> {
+      if (e != null) {
+        recorder.fail(invocation);
+      } else {
+        recorder.read(invocation, read.map(v -> new String(v, StandardCharsets.UTF_8)).orElse(null));
+      }
+    });
   }
 
   @Override
