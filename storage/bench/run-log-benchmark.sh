@@ -3,7 +3,8 @@
 # Example: storage/bench/run-log-benchmark.sh --mode log --appenders 64 --seconds 5 --dir /tmp/qkv
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [[ ! -f storage/target/bench-classpath.txt || -n "${REBUILD:-}" ]]; then
+# Always rebuild: a stale class would measure something else. SKIP_BUILD=1 for repeated runs.
+if [[ -z "${SKIP_BUILD:-}" || ! -f storage/target/bench-classpath.txt ]]; then
   mvn -B -q -ntp -o -Dstyle.color=never -pl storage -am verify -DskipTests \
     dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt \
     -Dmdep.includeScope=test >/dev/null

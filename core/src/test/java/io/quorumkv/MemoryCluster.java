@@ -59,6 +59,7 @@ final class MemoryCluster implements AutoCloseable {
         .electionTicks(10)
         .requestTimeout(Duration.ofSeconds(5))
         .sessionTimeout(Duration.ofMinutes(5))
+        .syncStallTimeout(Duration.ofSeconds(1))
         .overrides(o -> {
           o.disk = disk;
           o.transport = c -> network.transport(c.nodeId());

@@ -19,16 +19,12 @@ import io.quorumkv.StorageEngineType;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -170,20 +166,11 @@ public final class ExampleNode implements Callable<Integer> {
     serving.set(true);
     LOG.info("node {}: started in {} ms", id, (System.nanoTime() - t0) / 1_000_000);
 
-    ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "example-node-watch");
-      t.setDaemon(true);
-      return t;
-    });
-    LeaderLog leaders = new LeaderLog(id);
-    watcher.scheduleWithFixedDelay(() -> leaders.observe(node), 200, 500, TimeUnit.MILLISECONDS);
-
     NodeHttpServer httpToClose = http;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       long s0 = System.nanoTime();
       LOG.info("node {}: stopping (handing leaderships away, closing storage)", id);
       serving.set(false);
-      watcher.shutdownNow();
       try {
         node.close();
       } finally {
@@ -256,43 +243,6 @@ public final class ExampleNode implements Callable<Integer> {
           .put("leaders", leaders).put("without_leader", leaderless));
     } catch (RuntimeException e) {
       return NodeHttpServer.Response.json(false, body.put("status", "DOWN").put("error", Errors.describe(e)));
-    }
-  }
-
-  /** Logs one line whenever this node's view of a partition's leader changes. */
-  static final class LeaderLog {
-    private final long self;
-    private final Map<Long, Long> leaders = new HashMap<>();
-
-    LeaderLog(long self) {
-      this.self = self;
-    }
-
-    void observe(KvNode node) {
-      ClusterStatus s;
-      try {
-        s = node.status();
-      } catch (RuntimeException e) {
-        LOG.debug("status unavailable: {}", e.toString());
-        return;
-      }
-      for (String line : changes(s)) {
-        LOG.info("node {}: {}", self, line);
-      }
-    }
-
-    /** What changed since the last status, one readable line per partition. */
-    List<String> changes(ClusterStatus s) {
-      List<String> lines = new ArrayList<>();
-      for (PartitionStatus p : s.partitions()) {
-        Long before = leaders.put(p.partitionId(), p.leader());
-        if (before != null && before == p.leader()) {
-          continue;
-        }
-        String who = p.leader() == 0 ? "no leader" : p.leader() == self ? "leader is this node" : "leader is node " + p.leader();
-        lines.add("partition " + p.partitionId() + " (" + p.keys() + "): " + who + ", term " + p.term());
-      }
-      return lines;
     }
   }
 }

@@ -4,17 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.quorumkv.ClusterStatus;
 import io.quorumkv.HashPartitioner;
-import io.quorumkv.PartitionStatus;
 import io.quorumkv.RangePartitioner;
 import io.quorumkv.StorageEngineType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -82,23 +78,5 @@ class ExampleNodeTest {
     assertEquals(1, cl.execute("--id", "1", "--listen", "nonsense", "--metrics-port", "-1"));
     assertEquals("error: invalid configuration: advertisedAddress: must be host:port, was 'nonsense'",
         err.toString().strip());
-  }
-
-  @Test
-  void leaderLogReportsChangesOnly() {
-    ExampleNode.LeaderLog log = new ExampleNode.LeaderLog(1);
-    ClusterStatus s1 = status(p(1, 2, 3), p(2, 1, 3));
-    assertEquals(List.of("partition 1 (hash 1/2): leader is node 2, term 3",
-        "partition 2 (hash 2/2): leader is this node, term 3"), log.changes(s1));
-    assertEquals(List.of(), log.changes(s1));
-    assertEquals(List.of("partition 1 (hash 1/2): no leader, term 4"), log.changes(status(p(1, 0, 4), p(2, 1, 3))));
-  }
-
-  static PartitionStatus p(long id, long leader, long term) {
-    return new PartitionStatus(id, "hash " + id + "/2", leader, term, 10, 10, Set.of(1L, 2L, 3L), Set.of());
-  }
-
-  static ClusterStatus status(PartitionStatus... ps) {
-    return new ClusterStatus(1, Map.of(1L, "a:1", 2L, "a:2", 3L, "a:3"), List.of(ps));
   }
 }

@@ -1,6 +1,7 @@
 package io.quorumkv.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.ClusterStatus;
@@ -58,6 +59,9 @@ class QkvTest {
       assertEquals(1, r.code(), r.err());
       assertTrue(r.err().startsWith("error: "), r.err());
       assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+      // a read has no effect, so only a write's error says its outcome is unknown
+      assertEquals(args[0].equals("put"), r.err().contains("may or may not have been applied"), r.err());
+      assertFalse(args[0].equals("get") && r.err().contains("outcome unknown"), r.err());
     }
   }
 

@@ -85,6 +85,15 @@ final class Raft {
   /** Set once this leader sent TimeoutNow: the transferee may win without waiting out leases. */
   private boolean leaseRevoked;
 
+  /** CONF_CHANGE entries handed out to apply, and {@link #applyConfChange} calls seen. */
+  private long confChangesHandedOut;
+  private long confChangesApplied;
+  /**
+   * Conf changes handed out before a snapshot was restored and not yet applied by the driver: the
+   * snapshot's membership already includes them, so their {@link #applyConfChange} calls are no-ops.
+   */
+  private long supersededConfChanges;
+
   private final List<Message> msgs = new ArrayList<>();
   private final List<Message> msgsAfterPersist = new ArrayList<>();
   private final List<ReadState> readStates = new ArrayList<>();
@@ -287,6 +296,9 @@ final class Raft {
       }
       // A transfer must finish within one election timeout, or proposals resume here.
       leadTransferee = NONE;
+      if (!isVoter()) {
+        handOffLeadership(); // try the next best successor
+      }
     }
     if (heartbeatElapsed >= config.heartbeatTick()) {
       heartbeatElapsed = 0;
@@ -571,6 +583,7 @@ final class Raft {
     }
     log.restore(s);
     tracker.reconfigure(cs, log.lastIndex());
+    supersededConfChanges = confChangesHandedOut - confChangesApplied;
     return true;
   }
 
@@ -605,6 +618,9 @@ final class Raft {
         if (pr.match + 1 >= log.firstIndex()) {
           pr.becomeProbe();
           pr.becomeReplicate();
+        } else if (pr.match >= pr.pendingSnapshot) {
+          // Installed, but the log was compacted past it meanwhile: probing finds a newer snapshot.
+          pr.becomeProbe();
         }
       }
       case REPLICATE -> pr.inflights.freeLE(m.index());
@@ -636,6 +652,10 @@ final class Raft {
     }
     if (pr.match < log.lastIndex() || pr.state == ReplicationState.PROBE) {
       sendAppend(m.from());
+    } else if (m.from() == leadTransferee) {
+      // The transferee may have ignored (or lost) TimeoutNow, e.g. while it had a conf change
+      // to apply: repeat it once per heartbeat until the transfer succeeds or is aborted.
+      sendTimeoutNow(m.from());
     }
     if (!pr.learner) {
       long confirmed = tracker.voters().committedIndex(
@@ -778,8 +798,8 @@ final class Raft {
     if (leadTransferee != NONE) {
       throw new ProposalDroppedException("leadership transfer to " + leadTransferee + " in progress");
     }
-    if (tracker.get(id) == null) {
-      throw new ProposalDroppedException("this leader is no longer a member");
+    if (!isVoter()) {
+      throw new ProposalDroppedException("this leader is no longer a voter");
     }
   }
 
@@ -823,15 +843,15 @@ final class Raft {
   // ---------------------------------------------------------------- membership
 
   ConfState applyConfChange(ConfChange cc) {
+    confChangesApplied++;
+    if (supersededConfChanges > 0) {
+      // Handed out before a snapshot that already contains it (the driver applies in log order).
+      supersededConfChanges--;
+      return tracker.confState();
+    }
     ConfState cs = ConfChanger.apply(tracker.confState(), cc);
     tracker.reconfigure(cs, log.lastIndex());
     if (state != StateRole.LEADER) {
-      return cs;
-    }
-    Progress self = tracker.get(id);
-    if (self == null || self.learner) {
-      // Thesis §4.2.2: a leader removed (or demoted) by a change steps down once it applied it.
-      becomeFollower(term, NONE);
       return cs;
     }
     if (maybeCommit()) {
@@ -842,6 +862,9 @@ final class Raft {
     }
     if (leadTransferee != NONE && !tracker.voters().contains(leadTransferee)) {
       leadTransferee = NONE;
+    }
+    if (!isVoter()) {
+      handOffLeadership();
     }
     return cs;
   }
@@ -893,12 +916,15 @@ final class Raft {
    * a transfer's) until its election timer has counted {@code electionTick} ticks, which is more
    * than {@code electionTick - 1} of its tick intervals after the receipt. The round was sent at
    * the leader's tick {@code start}, so at most {@code now - start + 1} leader tick intervals have
-   * passed. The lease is therefore safe if every node's tick interval, in real time, is at least
-   * {@code (1 - clockDriftFactor)} times the leader's: ticks must be driven by a steady clock, a
-   * driver must not replay missed ticks in a burst after a pause, and a paused leader is
-   * covered only if the pause is shorter than the remaining margin. A node restarted with a
-   * non-zero term honours the promise it may have made before the crash for one election timeout.
-   * A leader that sent TimeoutNow gives up its lease for the rest of its term.
+   * passed <em>if the leader's ticks keep up with real time</em>. The lease is therefore safe if
+   * (1) the leader's tick count never lags real time: a driver must catch up the ticks it missed
+   * (after a GC pause, a stall) from a monotonic clock before it asks for a lease, since a lagging
+   * count underestimates how long ago the round was sent; and (2) a follower's ticks never run
+   * ahead: any {@code k} of its ticks span at least {@code k * (1 - clockDriftFactor)} nominal
+   * tick intervals of real time (a follower that catches up missed ticks stays on the safe side).
+   * A node restarted with a non-zero term honours the promise it may have made before the crash
+   * for one election timeout. A leader that sent TimeoutNow gives up its lease for the rest of
+   * its term.
    */
   boolean hasValidLease() {
     if (config.readOnlyOption() != ReadOnlyOption.LEASE_BASED || state != StateRole.LEADER
@@ -928,13 +954,49 @@ final class Raft {
     if (pr == null || pr.learner || transferee == id || transferee == leadTransferee) {
       return;
     }
-    // Thesis §3.10: stop taking proposals, bring the transferee up to date, then TimeoutNow.
+    startTransfer(transferee, pr);
+  }
+
+  /** Thesis §3.10: stop taking proposals, bring the transferee up to date, then TimeoutNow. */
+  private void startTransfer(long transferee, Progress pr) {
     electionElapsed = 0;
     leadTransferee = transferee;
     if (pr.match == log.lastIndex()) {
       sendTimeoutNow(transferee);
     } else {
       sendAppend(transferee);
+    }
+  }
+
+  /** Whether this node is a voter of the current (possibly joint) configuration. */
+  private boolean isVoter() {
+    Progress self = tracker.get(id);
+    return self != null && !self.learner && tracker.voters().contains(id);
+  }
+
+  /**
+   * A leader that applied its own removal or demotion (thesis §4.2.2) hands leadership to the
+   * most up-to-date voter instead of just stepping down: until the remaining voters learn that
+   * the change committed, they may still need this node's vote, which it would refuse them if its
+   * log is longer, while it never campaigns itself. It keeps leading the new configuration
+   * (without counting itself) until the successor's election deposes it; CheckQuorum still
+   * applies. Proposals are refused meanwhile.
+   */
+  private void handOffLeadership() {
+    long best = NONE;
+    long bestMatch = -1;
+    for (Map.Entry<Long, Progress> e : tracker.progressView().entrySet()) {
+      long peer = e.getKey();
+      Progress pr = e.getValue();
+      if (peer != id && !pr.learner && tracker.voters().contains(peer) && pr.match > bestMatch) {
+        best = peer;
+        bestMatch = pr.match;
+      }
+    }
+    if (best == NONE) {
+      becomeFollower(term, NONE);
+    } else {
+      startTransfer(best, tracker.get(best));
     }
   }
 
@@ -1028,6 +1090,11 @@ final class Raft {
       log.applying = Math.max(log.applying, snap.metadata().index());
     }
     List<Entry> committed = log.nextCommittedEntries();
+    for (Entry e : committed) {
+      if (e.type() == EntryType.CONF_CHANGE) {
+        confChangesHandedOut++;
+      }
+    }
     if (state == StateRole.LEADER && !committed.isEmpty()) {
       long size = 0;
       for (Entry e : committed) {

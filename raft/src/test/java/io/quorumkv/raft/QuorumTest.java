@@ -101,7 +101,7 @@ class QuorumTest {
     assertEquals(expected, JointConfig.of(c.voters(), c.outgoing()).voteResult(c.votes()));
   }
 
-  @Property
+  @Property(tries = 200)
   void anyTwoMajoritiesOfConfigurationsOneVoterApartIntersect(
       @ForAll("cases") Case c, @ForAll("cases") Case d) {
     // The reason single-server changes need no joint consensus (thesis §4.1): brute force over

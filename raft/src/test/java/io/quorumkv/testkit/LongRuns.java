@@ -1,6 +1,7 @@
 package io.quorumkv.testkit;
 
 import net.jqwik.api.lifecycle.AroundPropertyHook;
+import net.jqwik.api.lifecycle.PropagationMode;
 import net.jqwik.api.lifecycle.PropertyExecutionResult;
 import net.jqwik.api.lifecycle.PropertyExecutor;
 import net.jqwik.api.lifecycle.PropertyLifecycleContext;
@@ -14,6 +15,8 @@ public final class LongRuns implements AroundPropertyHook {
 
   /** The system property that turns long runs on. */
   public static final String PROPERTY = "quorumkv.long";
+  /** jqwik's default number of tries, for properties that do not set theirs. */
+  private static final int DEFAULT_TRIES = 1000;
   /** How many times more tries a long run makes. */
   public static final int FACTOR = 100;
 
@@ -22,10 +25,17 @@ public final class LongRuns implements AroundPropertyHook {
     return Boolean.getBoolean(PROPERTY);
   }
 
+  /** Registered on a class, the hook must reach the properties inside it. */
+  @Override
+  public PropagationMode propagateTo() {
+    return PropagationMode.ALL_DESCENDANTS;
+  }
+
   @Override
   public PropertyExecutionResult aroundProperty(PropertyLifecycleContext context, PropertyExecutor property) {
     if (enabled()) {
-      context.attributes().tries().ifPresent(t -> context.attributes().setTries(t * FACTOR));
+      int tries = context.attributes().tries().orElse(DEFAULT_TRIES);
+      context.attributes().setTries(tries * FACTOR);
     }
     return property.execute();
   }

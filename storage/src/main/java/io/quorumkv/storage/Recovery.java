@@ -63,7 +63,7 @@ final class Recovery {
     }
     removeUnreferencedBlobs();
     if (!found.isEmpty()) {
-      LOG.info("storage opened with {} group(s)", found.size());
+      LOG.debug("storage opened with {} group(s)", found.size());
     }
   }
 

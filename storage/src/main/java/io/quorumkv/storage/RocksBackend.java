@@ -71,6 +71,8 @@ final class RocksBackend implements Backend {
    */
   private final ReentrantReadWriteLock guard = new ReentrantReadWriteLock();
   private volatile boolean closed;
+  /** Whether any unsynced write was made; close() then syncs the WAL (a clean shutdown). */
+  private volatile boolean unsyncedWrites;
 
   /** Opens the engine over {@code dir}: lock, META check, database, snapshot files. */
   static StorageEngine openEngine(Path dir, String clusterId, StorageOptions options) {
@@ -294,6 +296,9 @@ final class RocksBackend implements Backend {
     guarded(() -> {
       try {
         db.write(sync ? syncWrite : asyncWrite, ((RocksBatch) batch).wb);
+        if (!sync) {
+          unsyncedWrites = true;
+        }
         return null;
       } catch (RocksDBException e) {
         throw new StorageException(
@@ -518,10 +523,12 @@ final class RocksBackend implements Backend {
     guard.writeLock().lock();
     try {
       closed = true;
-      try {
-        db.syncWal();
-      } catch (RocksDBException e) {
-        LOG.warn("final WAL sync failed in {}", dbDir, e);
+      if (unsyncedWrites) {
+        try {
+          db.syncWal();
+        } catch (RocksDBException e) {
+          LOG.warn("final WAL sync failed in {}", dbDir, e);
+        }
       }
       closeResources();
     } finally {

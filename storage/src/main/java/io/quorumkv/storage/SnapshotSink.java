@@ -31,7 +31,8 @@ public interface SnapshotSink extends AutoCloseable {
    * Verifies the complete payload (structure, metadata, whole-payload checksum) and installs it.
    * The staged payload becomes this node's latest snapshot, which it can send on to others.
    *
-   * @throws IllegalStateException      if the payload is incomplete
+   * @throws IllegalStateException      if the payload is incomplete, or the state machine has
+   *                                    already applied the snapshot's index (it would roll back)
    * @throws StorageCorruptionException if the payload fails verification (nothing is changed)
    */
   void install();

@@ -8,6 +8,7 @@ import io.quorumkv.raft.SnapshotMetadata;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -306,8 +307,8 @@ public final class StorageEngine implements AutoCloseable {
       try {
         checkUsable("write to the log");
       } catch (RuntimeException e) {
-        java.util.Arrays.fill(errors, e);
-        return java.util.Arrays.asList(errors);
+        Arrays.fill(errors, e);
+        return Arrays.asList(errors);
       }
       Map<Long, LogView> drafts = new LinkedHashMap<>();
       List<Runnable> afterWrite = new ArrayList<>();
@@ -358,7 +359,7 @@ public final class StorageEngine implements AutoCloseable {
                 errors[i] = e;
               }
             }
-            return java.util.Arrays.asList(errors);
+            return Arrays.asList(errors);
           }
           for (Map.Entry<Long, LogView> e : drafts.entrySet()) {
             group(e.getKey()).logView = e.getValue();
@@ -369,7 +370,7 @@ public final class StorageEngine implements AutoCloseable {
     } finally {
       writeLock.unlock();
     }
-    return java.util.Arrays.asList(errors);
+    return Arrays.asList(errors);
   }
 
   /** One buffered write, kept apart until its whole batch validated. */
@@ -530,6 +531,11 @@ public final class StorageEngine implements AutoCloseable {
    */
   void installSnapshot(Group g, Snapshot snap, String blobName) {
     SnapshotMetadata m = snap.metadata();
+    if (m.index() <= g.smView.appliedIndex()) {
+      throw new IllegalStateException(
+          "group " + g.id + ": snapshot at " + m.index() + " is not ahead of applied index "
+              + g.smView.appliedIndex() + "; installing it would roll the state back");
+    }
     g.pin(backend.view()); // readers keep seeing the old state until the end
     try {
       writeLock.lock();

@@ -19,6 +19,11 @@ class MemoryStorageContractTest extends StorageContractTest {
   }
 
   @Override
+  boolean syncsTakeTime() {
+    return false;
+  }
+
+  @Override
   StorageEngine crashAndReopen(StorageEngine engine) {
     disk.crash();
     return open();

@@ -130,7 +130,7 @@ class RocksDbFilesTest {
     try {
       BufferedReader in = new BufferedReader(
           new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
-      assertEquals("READY", in.readLine(), "holder failed, see " + err);
+      assertTrue(in.readLine().startsWith("READY"), "holder failed, see " + err);
       StorageStartupException ex = assertThrows(StorageStartupException.class, this::open);
       assertEquals(StorageStartupException.Reason.LOCKED, ex.reason());
       assertTrue(ex.getMessage().contains("another live process"), ex.getMessage());
@@ -149,26 +149,44 @@ class RocksDbFilesTest {
     }
   }
 
+  /**
+   * 1,000 open/close cycles leave no file descriptor or thread behind. Run on tmpfs when there is
+   * one: the test is about native handles, and each open's fsyncs would otherwise dominate.
+   */
   @Test
   void openAndCloseLeakNoHandles() throws Exception {
     int cycles = 1000;
-    try (StorageEngine e = open()) {
-      e.log(G).append(entries(1, 10, 1));
-    }
-    long filesBefore = openFiles();
-    int threadsBefore = Thread.activeCount();
-    for (int i = 0; i < cycles; i++) {
-      try (StorageEngine e = open()) {
-        if (i % 100 == 0) {
-          assertEquals(10, e.log(G).lastIndex());
+    Path shm = Path.of("/dev/shm");
+    Path data = Files.isDirectory(shm) && Files.isWritable(shm)
+        ? Files.createTempDirectory(shm, "quorumkv-cycles-")
+        : dir.resolve("cycles");
+    try {
+      StorageOptions options = StorageOptions.defaults(1);
+      try (StorageEngine e = StorageEngine.openRocksDb(data, "c", options)) {
+        e.log(G).append(entries(1, 10, 1));
+      }
+      long filesBefore = openFiles();
+      int threadsBefore = Thread.activeCount();
+      for (int i = 0; i < cycles; i++) {
+        try (StorageEngine e = StorageEngine.openRocksDb(data, "c", options)) {
+          if (i % 100 == 0) {
+            assertEquals(10, e.log(G).lastIndex());
+          }
+        }
+      }
+      long filesAfter = openFiles();
+      assertTrue(filesAfter <= filesBefore + 2,
+          "file descriptors " + filesBefore + " -> " + filesAfter + " after " + cycles
+              + " cycles");
+      assertTrue(Thread.activeCount() <= threadsBefore + 2,
+          "threads " + threadsBefore + " -> " + Thread.activeCount());
+    } finally {
+      try (Stream<Path> s = Files.walk(data)) {
+        for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
         }
       }
     }
-    long filesAfter = openFiles();
-    assertTrue(filesAfter <= filesBefore + 2,
-        "file descriptors " + filesBefore + " -> " + filesAfter + " after " + cycles + " cycles");
-    assertTrue(Thread.activeCount() <= threadsBefore + 2,
-        "threads " + threadsBefore + " -> " + Thread.activeCount());
   }
 
   /**

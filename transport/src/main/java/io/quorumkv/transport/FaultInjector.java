@@ -5,13 +5,19 @@ import java.util.Set;
 
 /**
  * Drops, delays or blocks traffic between chosen nodes, for fault-injection tests. Rules are
- * directional links {@code from -> to}; a node applies those that concern its own outbound and
- * inbound traffic, so in a multi-process cluster every node must be told the same rules (core
- * exposes {@link #execute(String)} through an admin request for that).
+ * about directed links {@code from -> to}.
  *
- * <p>Faults apply to Raft messages and peer requests. Snapshot lanes honour blocks and
- * partitions (a blocked transfer stalls and then fails) but not drop rates or delays.
- * Requests from {@link TransportClient}s are never affected.
+ * <p>In a {@link MemoryNetwork} one set of rules governs the whole network. A
+ * {@link NettyTransport} has rules of its own and applies those that concern it: blocks and
+ * partitions at both ends of a link (a receiver told {@code block 1 2} discards what node 1
+ * still sends it), drop rates and delays at the sending end only (so that they are not applied
+ * twice). In a multi-process cluster, give every node the same rules; core exposes
+ * {@link #execute(String)} through an admin request for that.
+ *
+ * <p>Faults apply to Raft messages and peer requests (and their responses). Snapshot transfers
+ * honour blocks and partitions at the sender (a blocked transfer stalls, then fails after its
+ * stall timeout) but not drop rates or delays. Requests from {@link TransportClient}s are never
+ * affected. Connections stay open under every rule: a healed link works at once.
  */
 public interface FaultInjector {
 

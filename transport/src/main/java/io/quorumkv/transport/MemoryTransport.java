@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
@@ -120,7 +121,7 @@ public final class MemoryTransport implements RaftTransport {
 
   @Override
   public void setMessageHandler(MessageHandler handler) {
-    this.messageHandler = java.util.Objects.requireNonNull(handler, "handler");
+    this.messageHandler = Objects.requireNonNull(handler, "handler");
   }
 
   @Override
@@ -155,35 +156,25 @@ public final class MemoryTransport implements RaftTransport {
     return result;
   }
 
-  /** Completes a caller's future with a handler's outcome, as the Netty transport reports it. */
-  static void complete(CompletableFuture<byte[]> result, byte[] response, Throwable error) {
-    if (error == null) {
+  private static void complete(CompletableFuture<byte[]> result, byte[] response, Throwable error) {
+    if (error == null && response != null) {
       result.complete(response);
     } else {
-      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-          ? error.getCause() : error;
-      result.completeExceptionally(new TransportException(
-          TransportException.Reason.REMOTE_ERROR, String.valueOf(cause.getMessage())));
+      result.completeExceptionally(new TransportException(TransportException.Reason.REMOTE_ERROR,
+          error == null ? "request handler completed with null" : Requests.errorText(error)));
     }
   }
 
-  /** Runs this node's request handler, turning a throw into a failed future. */
-  CompletableFuture<byte[]> serve(long fromNode, byte[] payload) {
+  private CompletableFuture<byte[]> serve(long fromNode, byte[] payload) {
     if (!isLive()) {
       return CompletableFuture.failedFuture(new IllegalStateException("node closed"));
     }
-    try {
-      CompletableFuture<byte[]> f = requestHandler.onRequest(fromNode, payload);
-      return f != null ? f
-          : CompletableFuture.failedFuture(new IllegalStateException("request handler returned null"));
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
-    }
+    return Requests.invoke(requestHandler, fromNode, payload);
   }
 
   @Override
   public void setRequestHandler(RequestHandler handler) {
-    this.requestHandler = java.util.Objects.requireNonNull(handler, "handler");
+    this.requestHandler = Objects.requireNonNull(handler, "handler");
   }
 
   @Override
@@ -254,7 +245,7 @@ public final class MemoryTransport implements RaftTransport {
 
   @Override
   public void setSnapshotReceiver(SnapshotReceiver receiver) {
-    this.snapshotReceiver = java.util.Objects.requireNonNull(receiver, "receiver");
+    this.snapshotReceiver = Objects.requireNonNull(receiver, "receiver");
   }
 
   @Override

@@ -2,6 +2,8 @@ package io.quorumkv.transport;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
@@ -22,13 +24,11 @@ import io.quorumkv.transport.proto.Response;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -69,8 +69,10 @@ public final class NettyTransport implements RaftTransport {
   private final Counters counters = new Counters();
   private final LinkFaults faults = new LinkFaults(() -> ThreadLocalRandom.current().nextDouble());
   private final EventLoopGroup group;
+  /** Runs the snapshot connections this node dials, so their bulk never delays a Raft lane. */
+  private final EventLoopGroup snapshotGroup;
   private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-  private final Map<Long, Peer> peers = new HashMap<>();
+  private final Map<Long, Peer> peers = new ConcurrentHashMap<>();
   private final Optional<SslContext> serverTls;
   private final Optional<SslContext> clientTls;
   private final ExecutorService snapshotIo;
@@ -83,6 +85,7 @@ public final class NettyTransport implements RaftTransport {
     throw new IOException("no snapshot receiver on this node");
   };
   private volatile Channel server;
+  private volatile boolean started;
   private volatile boolean closed;
 
   /** A transport for {@code config}; call {@link #start()} to listen and dial. */
@@ -98,6 +101,7 @@ public final class NettyTransport implements RaftTransport {
     this.serverTls = config.tls().map(Tls::server);
     this.clientTls = config.tls().map(Tls::client);
     this.group = Wire.newGroup(config.ioThreads(), "quorumkv-io-" + config.nodeId());
+    this.snapshotGroup = Wire.newGroup(1, "quorumkv-snapshot-io-" + config.nodeId());
     this.snapshotIo = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "quorumkv-snapshot-" + config.nodeId());
       t.setDaemon(true);
@@ -139,7 +143,39 @@ public final class NettyTransport implements RaftTransport {
     log.info("{}: listening on {} ({}, {}), cluster {}, protocol {}", name, localAddress(),
         Wire.ioKind(), serverTls.isPresent() ? "TLS" : "plain TCP", config.clusterId(),
         protocolVersion);
+    started = true;
     peers.values().stream().filter(p -> p.dialler).forEach(p -> p.loop.execute(p::connect));
+  }
+
+  /**
+   * Adds a member, or changes the address of one, after a membership change; the configured
+   * {@link NettyTransportConfig#peers()} are only the initial members. Takes effect at once (a
+   * changed address drops the connection to the old one). Safe from any thread.
+   */
+  public void setPeer(long nodeId, InetSocketAddress address) {
+    if (nodeId <= 0 || nodeId == config.nodeId()) {
+      throw new IllegalArgumentException(name + ": cannot add node " + nodeId + " as a peer");
+    }
+    Objects.requireNonNull(address, "address");
+    Peer fresh = new Peer(nodeId, address, config.nodeId() < nodeId, group.next(), this);
+    Peer old = peers.put(nodeId, fresh);
+    if (old != null) {
+      old.remove();
+    }
+    if (started && fresh.dialler) {
+      fresh.loop.execute(fresh::connect);
+    }
+  }
+
+  /**
+   * Forgets a member removed from the cluster: closes its connection, fails its pending
+   * requests, and from now on drops its messages and refuses its connections.
+   */
+  public void removePeer(long nodeId) {
+    Peer old = peers.remove(nodeId);
+    if (old != null) {
+      old.remove();
+    }
   }
 
   /** The address the transport listens on (useful when the configured port was 0). */
@@ -156,8 +192,14 @@ public final class NettyTransport implements RaftTransport {
     return config.nodeId();
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws NullPointerException if {@code m} is null: a bug in the caller, not a network fault
+   */
   @Override
   public void send(long toNode, long groupId, Message m) {
+    Objects.requireNonNull(m, "m");
     Peer peer = peers.get(toNode);
     if (peer == null || closed) {
       counters.droppedUnreachable.increment();
@@ -262,6 +304,7 @@ public final class NettyTransport implements RaftTransport {
     senders.forEach(SnapshotSender::abort);
     inbox.abortAll();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    snapshotGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     snapshotIo.shutdownNow();
     log.info("{}: transport closed", name);
   }
@@ -288,12 +331,9 @@ public final class NettyTransport implements RaftTransport {
     return faults;
   }
 
-  Optional<SslContext> clientTls() {
-    return clientTls;
-  }
-
-  EventLoopGroup group() {
-    return group;
+  /** The event loop for a new outbound snapshot transfer (its connection and timers). */
+  EventLoop snapshotLoop() {
+    return snapshotGroup.next();
   }
 
   ExecutorService snapshotIo() {
@@ -321,6 +361,13 @@ public final class NettyTransport implements RaftTransport {
     if (closed) {
       ch.close();
     }
+  }
+
+  /** Dials {@code address} on {@code loop} with this node's TLS, limits and handshake. */
+  ChannelFuture dial(EventLoop loop, InetSocketAddress address, ConnectionHandler.Dialler d) {
+    return Wire.dial(loop, address, clientTls, config.maxFrameBytes(), config.connectTimeout(),
+        this::track,
+        () -> ConnectionHandler.dialling(name, counters, d, config.handshakeTimeout()));
   }
 
   Hello hello(Lane lane) {
@@ -430,25 +477,14 @@ public final class NettyTransport implements RaftTransport {
     long id = request.getId();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(request.getTimeoutMillis());
     byte[] payload = request.getPayload().toByteArray();
-    CompletableFuture<byte[]> answer;
-    try {
-      answer = requestHandler.onRequest(fromNode, payload);
-      if (answer == null) {
-        answer = CompletableFuture.failedFuture(
-            new IllegalStateException("request handler returned null"));
-      }
-    } catch (RuntimeException e) {
-      answer = CompletableFuture.failedFuture(e);
-    }
+    CompletableFuture<byte[]> answer = Requests.invoke(requestHandler, fromNode, payload);
     answer.whenComplete((response, error) -> {
       if (!ch.isActive() || System.nanoTime() - deadline > 0) {
         return; // the caller has given up
       }
       Response.Builder r = Response.newBuilder().setId(id);
       if (error != null) {
-        Throwable cause = error instanceof CompletionException && error.getCause() != null
-            ? error.getCause() : error;
-        r.setError(String.valueOf(cause.getMessage()));
+        r.setError(Requests.errorText(error));
       } else if (response == null) {
         r.setError("request handler completed with null");
       } else if (response.length > config.maxFrameBytes() - 64) {

@@ -50,6 +50,7 @@ public record NettyTransportConfig(
   /** Room a chunk frame needs beyond the chunk's bytes (header fields). */
   static final int CHUNK_FRAME_OVERHEAD = 128;
 
+  /** Validates every field; the message of the exception names the bad one. */
   public NettyTransportConfig {
     if (nodeId <= 0) {
       throw new IllegalArgumentException("nodeId must be positive: " + nodeId);

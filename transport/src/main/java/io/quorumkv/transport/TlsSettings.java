@@ -16,6 +16,7 @@ import java.util.Objects;
 public record TlsSettings(
     Path certificateChain, Path privateKey, Path trustedCertificates, boolean requireClientAuth) {
 
+  /** Checks that the three PEM files exist and are readable. */
   public TlsSettings {
     readable("certificateChain", certificateChain);
     readable("privateKey", privateKey);

@@ -87,6 +87,30 @@ class NettyTransportTest {
   }
 
   @Test
+  void aDrainLargerThanOneFrameIsSplitAcrossFrames() throws Exception {
+    try (NettyNodes c = new NettyNodes(2, b -> b.maxFrameBytes(64 * 1024)
+        .snapshotFlow(32 * 1024, 4, Duration.ofSeconds(5))).startAll()) {
+      NettyTransport a = c.node(1);
+      byte[] data = new byte[4096];
+      // 100 appends of 4 KiB queued in one event-loop task: one drain, at least 7 frames.
+      a.peer(2).loop.submit(() -> {
+        for (int i = 0; i < 100; i++) {
+          a.send(2, i, new Message.AppendEntries(1, 2, 1, i, 1,
+              List.of(Entry.normal(i + 1, 1, data)), 0));
+        }
+        a.send(2, 0, new Message.AppendEntries(1, 2, 1, 0, 1,
+            List.of(Entry.normal(1, 1, new byte[100_000])), 0)); // cannot fit: dropped
+      }).get(10, TimeUnit.SECONDS);
+      for (int i = 0; i < 100; i++) {
+        Message.AppendEntries m = (Message.AppendEntries) c.take(2).message();
+        assertEquals(i, m.prevLogIndex());
+      }
+      assertEquals(1, a.metrics().droppedTooLarge());
+      assertEquals(100, a.metrics().messagesSent());
+    }
+  }
+
+  @Test
   void requestsAreAnsweredFailedOrTimedOut() throws Exception {
     try (NettyNodes c = new NettyNodes(2).startAll()) {
       c.node(2).setRequestHandler((from, payload) -> {
@@ -202,6 +226,35 @@ class NettyTransportTest {
   }
 
   @Test
+  void membersCanBeAddedAndRemovedAtRunTime() throws Exception {
+    try (NettyNodes c = new NettyNodes(3)) {
+      // Nodes 1 and 2 start knowing only each other; node 3 joins later.
+      java.util.Map<Long, java.net.InetSocketAddress> first = new java.util.HashMap<>(c.addresses);
+      first.remove(3L);
+      NettyTransport a = c.start(new NettyTransport(c.config(1).peers(first).build()));
+      c.start(new NettyTransport(NettyTransportConfig.builder(2, NettyNodes.CLUSTER)
+          .bindAddress(c.addresses.get(2L)).peers(first).build()));
+      c.awaitConnected(1, 2);
+      c.start(3);
+      a.send(3, 1, new Message.Heartbeat(1, 3, 1, 0, 0));
+      assertEquals(1, a.metrics().droppedUnreachable());
+      a.setPeer(3, c.addresses.get(3L));
+      c.node(2).setPeer(3, c.addresses.get(3L));
+      c.awaitConnected(1, 3);
+      c.awaitConnected(3, 2);
+      a.send(3, 1, new Message.Heartbeat(1, 3, 2, 0, 0));
+      assertEquals(2, c.take(3).message().term());
+
+      a.removePeer(3);
+      NettyNodes.await(() -> !c.node(3).isConnected(1), "node 3 sees node 1 hang up");
+      a.send(3, 1, new Message.Heartbeat(1, 3, 3, 0, 0));
+      assertEquals(2, a.metrics().droppedUnreachable());
+      Thread.sleep(300); // several backoff periods: node 1 must not redial
+      assertFalse(c.node(3).isConnected(1));
+    }
+  }
+
+  @Test
   void aSlowPeerMakesMessagesDropNotMemoryGrow() throws Exception {
     try (FakePeer slow = FakePeer.silent(NettyNodes.CLUSTER, 2);
         NettyTransport a = new NettyTransport(NettyTransportConfig.builder(1, NettyNodes.CLUSTER)
@@ -216,10 +269,14 @@ class NettyTransportTest {
       }
       TransportMetrics m = a.metrics();
       assertTrue(m.droppedQueueFull() > total / 2, "dropped only " + m.droppedQueueFull());
+      // What is neither written nor dropped waits in the bounded queue; what was written sits
+      // in Netty's buffer (bounded by its high watermark) and the kernel's socket buffers.
       NettyNodes.await(() -> {
         TransportMetrics n = a.metrics();
-        return n.messagesSent() + n.droppedQueueFull() == total;
-      }, "every message either written or dropped, none pending beyond the queue");
+        return total - n.messagesSent() - n.droppedQueueFull() <= 1000;
+      }, "at most the queue's 1000 messages neither written nor dropped");
+      assertTrue(a.metrics().messagesSent() * 4096 < 64L << 20,
+          a.metrics().messagesSent() + " messages written to a peer that reads nothing");
     }
   }
 

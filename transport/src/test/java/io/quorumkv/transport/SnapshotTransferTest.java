@@ -207,16 +207,22 @@ class SnapshotTransferTest {
     }
   }
 
+  /** Starts node 1 reaching node 2 through {@code proxy}. */
+  private static NettyTransport startBehind(NettyNodes c, TcpProxy proxy) {
+    Map<Long, java.net.InetSocketAddress> viaProxy = new HashMap<>(c.addresses);
+    viaProxy.put(2L, proxy.address());
+    NettyTransport a = c.start(new NettyTransport(c.config(1).peers(viaProxy).build()));
+    c.awaitConnected(1, 2);
+    return a;
+  }
+
   @Test
   void aDroppedConnectionResumesFromTheLastAcknowledgedChunk() throws Exception {
     try (LogCapture log = new LogCapture(); NettyNodes c = new NettyNodes(2,
         b -> b.snapshotFlow(64 * 1024, 4, Duration.ofSeconds(10)))) {
       c.start(2);
       try (TcpProxy proxy = new TcpProxy(c.addresses.get(2L))) {
-        Map<Long, java.net.InetSocketAddress> viaProxy = new HashMap<>(c.addresses);
-        viaProxy.put(2L, proxy.address());
-        NettyTransport a = c.start(new NettyTransport(c.config(1).peers(viaProxy).build()));
-        c.awaitConnected(1, 2);
+        NettyTransport a = startBehind(c, proxy);
         CheckingSink sink = new CheckingSink();
         AtomicInteger opened = new AtomicInteger();
         c.node(2).setSnapshotReceiver((from, group, m) -> {
@@ -259,10 +265,7 @@ class SnapshotTransferTest {
         b -> b.snapshotFlow(64 * 1024, 4, Duration.ofSeconds(10)))) {
       c.start(2);
       try (TcpProxy proxy = new TcpProxy(c.addresses.get(2L))) {
-        Map<Long, java.net.InetSocketAddress> viaProxy = new HashMap<>(c.addresses);
-        viaProxy.put(2L, proxy.address());
-        NettyTransport a = c.start(new NettyTransport(c.config(1).peers(viaProxy).build()));
-        c.awaitConnected(1, 2);
+        NettyTransport a = startBehind(c, proxy);
         CheckingSink sink = new CheckingSink();
         c.node(2).setSnapshotReceiver((from, group, m) -> sink);
         proxy.corruptOnce(1_000_000); // inside the 16th chunk's data

@@ -68,7 +68,8 @@ public final class SimCluster {
     clientNetRandom = root.split();
     choiceRandom = root.split();
     SplittableRandom clientRandom = root.split();
-    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff);
+    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff,
+        m -> nodes.get(m.from()).reportSnapshot(m.to(), false));
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
     Set<Long> voters = new HashSet<>();
@@ -167,6 +168,20 @@ public final class SimCluster {
     }
   }
 
+  /** Stops node {@code id}'s process for {@code micros} (a long GC pause); then it carries on. */
+  public void pause(long id, long micros) {
+    SimNode n = nodes.get(id);
+    if (n != null && n.isUp()) {
+      history.nemesis("pause", id + " for " + micros / 1000 + "ms");
+      n.pause(micros);
+    }
+  }
+
+  /** When the last paused process resumes (the past if none is paused). */
+  public long pausesEnd() {
+    return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);
+  }
+
   /** Restarts every crashed node. */
   public void restartAll() {
     for (long id : nodes.keySet()) {
@@ -240,9 +255,8 @@ public final class SimCluster {
   }
 
   /**
-   * Starts spare node {@code id} (empty, outside the group) and proposes it as a learner.
-   *
-   * <p>A new member must start from a snapshot, see {@link SimNode}'s handling of conf changes.
+   * Starts spare node {@code id} (empty, outside the group) and proposes it as a learner. It
+   * learns the membership by replaying the log from the bootstrap entries, or from a snapshot.
    */
   public boolean addLearner(long id) {
     SimNode n = nodes.get(id);

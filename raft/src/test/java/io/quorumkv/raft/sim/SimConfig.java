@@ -51,7 +51,7 @@ public record SimConfig(
     }
   }
 
-  /** Defaults: 10 ms ticks, election after 10–20 ticks, 4 clients on 3 keys, no snapshots. */
+  /** Defaults: 10 ms ticks, election after 10–20 ticks, 6 clients on 3 keys, no snapshots. */
   public static Builder builder(int voters, long seed) {
     return new Builder(voters, seed);
   }
@@ -66,9 +66,9 @@ public record SimConfig(
     private final int voters;
     private final long seed;
     private int spares;
-    private int clients = 4;
+    private int clients = 6;
     private int keys = 3;
-    private long thinkMicros = 20_000;
+    private long thinkMicros = 10_000;
     private long minSyncMicros = 100;
     private long maxSyncMicros = 2_000;
     private int snapshotEvery;

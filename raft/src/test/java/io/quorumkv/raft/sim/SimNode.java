@@ -23,6 +23,8 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.ToLongFunction;
 
 /**
  * One simulated server: a real {@link RawNode} driven by the loop of {@link Ready}'s contract,
@@ -60,6 +62,8 @@ final class SimNode {
   private final List<WaitingRead> waitingReads = new ArrayList<>();
   private long appliedSinceSnapshot;
   private long restarts;
+  /** Until this virtual time the process is stopped (a GC pause, SIGSTOP): inputs wait. */
+  private long pausedUntil;
   private long snapshotsInstalled;
 
   SimNode(long id, SimCluster cluster, ConfState initialMembers) {
@@ -123,9 +127,33 @@ final class SimNode {
     return raw != null && me == incarnation;
   }
 
+  /**
+   * Stops the process for {@code micros}: no ticks; Raft messages sent to it meanwhile are lost;
+   * client requests, disk completions and driver reports wait until it resumes.
+   */
+  void pause(long micros) {
+    pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
+  }
+
+  long pausedUntil() {
+    return pausedUntil;
+  }
+
+  /**
+   * True if the process is paused, in which case {@code input} runs again when it resumes
+   * (inputs deferred to the same instant keep their order).
+   */
+  private boolean deferredByPause(Runnable input) {
+    if (cluster.now() >= pausedUntil) {
+      return false;
+    }
+    cluster.events().after(pausedUntil - cluster.now(), input);
+    return true;
+  }
+
   private void tick(int me) {
-    if (!current(me)) {
-      return;
+    if (!current(me) || deferredByPause(() -> tick(me))) {
+      return; // a paused process misses its ticks: its timer fires once when it resumes
     }
     raw.tick();
     drain();
@@ -133,7 +161,9 @@ final class SimNode {
   }
 
   void receive(Message m) {
-    if (raw == null) {
+    if (raw == null || cluster.now() < pausedUntil) {
+      // Peers' connections to a stopped process time out and what they carried is lost; client
+      // requests (below) wait in the socket and are served first thing after the pause.
       return;
     }
     raw.step(m);
@@ -142,6 +172,9 @@ final class SimNode {
 
   /** A client request arrives. */
   void handle(ClientRequest request) {
+    if (deferredByPause(() -> handle(request))) {
+      return;
+    }
     if (raw == null) {
       cluster.reply(request, new ClientReply.Rejected(request.requestId(), RaftConfig.NONE));
       return;
@@ -172,47 +205,41 @@ final class SimNode {
   }
 
   void transferLeadership(long to) {
-    if (raw != null) {
-      raw.transferLeadership(to);
-      drain();
-    }
+    driverInput(r -> r.transferLeadership(to));
   }
 
   void reportSnapshot(long peer, boolean success) {
-    if (raw != null) {
-      raw.reportSnapshot(peer, success);
-      drain();
-    }
+    driverInput(r -> r.reportSnapshot(peer, success));
   }
 
   void reportUnreachable(long peer) {
-    if (raw != null) {
-      raw.reportUnreachable(peer);
+    driverInput(r -> r.reportUnreachable(peer));
+  }
+
+  /** Feeds the core a call from the driver (not a message), unless the process is down. */
+  private void driverInput(Consumer<RawNode> call) {
+    if (raw != null && !deferredByPause(() -> driverInput(call))) {
+      call.accept(raw);
       drain();
     }
   }
 
   /** Proposes a command that no client waits for; false if this node cannot now. */
   boolean proposeDirect(byte[] command) {
-    if (raw == null) {
-      return false;
-    }
-    try {
-      raw.propose(command);
-    } catch (ProposalDroppedException e) {
-      return false;
-    }
-    drain();
-    return true;
+    return tryPropose(r -> r.propose(command));
   }
 
   /** Proposes a membership change; false if this node cannot now. */
   boolean proposeConfChange(ConfChange change) {
+    return tryPropose(r -> r.proposeConfChange(change));
+  }
+
+  private boolean tryPropose(ToLongFunction<RawNode> proposal) {
     if (raw == null) {
       return false;
     }
     try {
-      raw.proposeConfChange(change);
+      proposal.applyAsLong(raw);
     } catch (ProposalDroppedException e) {
       return false;
     }
@@ -317,7 +344,7 @@ final class SimNode {
 
   /** The disk finished the oldest write: make it durable and do what waited for it. */
   private void sync(int me) {
-    if (!current(me)) {
+    if (!current(me) || deferredByPause(() -> sync(me))) {
       return;
     }
     Write w = unsynced.poll();
@@ -375,16 +402,13 @@ final class SimNode {
     if (committed.isEmpty()) {
       return;
     }
-    boolean memberAdded = false;
     for (Entry e : committed) {
       if (e.index() <= stateMachine.applied()) {
         continue; // covered by a snapshot installed meanwhile
       }
       ClientRequest waiting = proposals.remove(e.index());
       if (e.type() == EntryType.CONF_CHANGE) {
-        ConfState before = stateMachine.confState();
         ConfState cs = raw.applyConfChange(ConfChange.decode(e.data()));
-        memberAdded |= !members(before).containsAll(members(cs));
         stateMachine.applyConfState(e.index(), cs);
         storage.setConfState(cs);
         cluster.confChangeApplied(id, e.index(), cs);
@@ -406,23 +430,7 @@ final class SimNode {
       appliedSinceSnapshot++;
     }
     raw.applied(stateMachine.applied());
-    if (memberAdded) {
-      // The group was bootstrapped from a ConfState in storage, not from conf change entries in
-      // the log (as etcd does), so a new member cannot learn the membership by replaying the log
-      // from index 1: it must start from a snapshot, which carries the membership. Compacting
-      // everything applied makes whichever node leads send one.
-      snapshotAndCompact(0);
-    } else {
-      maybeCompact();
-    }
-  }
-
-  private static java.util.Set<Long> members(ConfState cs) {
-    java.util.Set<Long> all = new java.util.HashSet<>(cs.voters());
-    all.addAll(cs.learners());
-    all.addAll(cs.votersOutgoing());
-    all.addAll(cs.learnersNext());
-    return all;
+    maybeCompact();
   }
 
   private void maybeCompact() {
@@ -436,7 +444,7 @@ final class SimNode {
    * Snapshots the applied state and compacts the log behind it, keeping {@code keep} entries;
    * false if nothing was applied since the last snapshot.
    */
-  boolean snapshotAndCompact(int keep) {
+  private boolean snapshotAndCompact(int keep) {
     long index = stateMachine.applied();
     if (index <= storage.snapshot().metadata().index()) {
       return false;

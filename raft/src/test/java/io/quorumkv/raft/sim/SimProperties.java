@@ -33,6 +33,7 @@ class SimProperties {
     SimRunner.Result r = SimRunner.run(schedule);
     Statistics.label("voters").collect(schedule.voters());
     Statistics.label("committed").collect(r.committed() < 100 ? "<100" : r.committed() < 300 ? "100-299" : ">=300");
+    Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
   }
 
   @Property(tries = 250, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
@@ -74,6 +75,10 @@ class SimProperties {
         .as((every, bytes, seed, steps) -> new Schedule(voters, all - voters, every, bytes, seed, steps));
   }
 
+  private static String bucket(int n) {
+    return n < 100 ? "<100" : n < 300 ? "100-299" : n < 1000 ? "300-999" : ">=1000";
+  }
+
   /** Faults among nodes {@code 1..n}. */
   static Arbitrary<Step> faultStep(int n) {
     Arbitrary<Integer> node = nodes(1, n);
@@ -87,6 +92,7 @@ class SimProperties {
         Tuple.of(2, waits().map(Step.CrashLeader::new)),
         Tuple.of(1, Combinators.combine(waits(), node).as(Step.TransferLeader::new)),
         Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(1, 8)).as(Step.LeaderChurn::new)),
+        Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(50, 1000)).as(Step.PauseLeader::new)),
         Tuple.of(3, Combinators.combine(waits(), node).as(Step.Restart::new)),
         Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(0, 30),
             Arbitraries.integers().between(0, 20), Arbitraries.integers().between(1, 30)).as(Step.Faults::new)));

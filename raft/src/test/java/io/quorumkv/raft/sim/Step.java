@@ -20,8 +20,18 @@ sealed interface Step {
   /** Does the step to the cluster. */
   void apply(SimCluster cluster);
 
+  /** The step's name in the text form. */
+  String name();
+
+  /** The step's arguments in the text form; empty if none. */
+  default String args() {
+    return "";
+  }
+
   /** The text form, {@code wait:name[:args]}. */
-  String encode();
+  default String encode() {
+    return waitMillis() + ":" + name() + (args().isEmpty() ? "" : ":" + args());
+  }
 
   /** Parses {@link #encode()}'s output. */
   static Step parse(String text) {
@@ -46,6 +56,7 @@ sealed interface Step {
       case "remove-leader" -> new RemoveLeader(wait);
       case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
       case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
+      case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -69,8 +80,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":partition:" + groups;
+    public String name() {
+      return "partition";
+    }
+
+    @Override
+    public String args() {
+      return groups;
     }
   }
 
@@ -84,8 +100,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":oneway:" + from + to;
+    public String name() {
+      return "oneway";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(from) + to;
     }
   }
 
@@ -103,8 +124,8 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":isolate-leader";
+    public String name() {
+      return "isolate-leader";
     }
   }
 
@@ -116,8 +137,8 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":heal";
+    public String name() {
+      return "heal";
     }
   }
 
@@ -129,8 +150,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":crash:" + node;
+    public String name() {
+      return "crash";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(node);
     }
   }
 
@@ -142,8 +168,8 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":crash-leader";
+    public String name() {
+      return "crash-leader";
     }
   }
 
@@ -155,8 +181,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":restart:" + node;
+    public String name() {
+      return "restart";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(node);
     }
   }
 
@@ -168,8 +199,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":faults:" + dropPercent + "/" + duplicatePercent + "/" + maxDelayMillis;
+    public String name() {
+      return "faults";
+    }
+
+    @Override
+    public String args() {
+      return dropPercent + "/" + duplicatePercent + "/" + maxDelayMillis;
     }
   }
 
@@ -181,8 +217,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":add-learner:" + node;
+    public String name() {
+      return "add-learner";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(node);
     }
   }
 
@@ -194,8 +235,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":promote:" + node;
+    public String name() {
+      return "promote";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(node);
     }
   }
 
@@ -209,8 +255,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":remove:" + node;
+    public String name() {
+      return "remove";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(node);
     }
   }
 
@@ -222,8 +273,8 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":remove-leader";
+    public String name() {
+      return "remove-leader";
     }
   }
 
@@ -235,8 +286,13 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":transfer:" + node;
+    public String name() {
+      return "transfer";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(node);
     }
   }
 
@@ -269,8 +325,34 @@ sealed interface Step {
     }
 
     @Override
-    public String encode() {
-      return waitMillis + ":churn:" + rounds;
+    public String name() {
+      return "churn";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(rounds);
+    }
+  }
+
+  /**
+   * Stops the leader's process for a while (a long GC pause): it keeps believing it leads while
+   * the others elect a new leader, and when it resumes it may act on that belief first.
+   */
+  record PauseLeader(int waitMillis, int pauseMillis) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      cluster.leader().ifPresent(id -> cluster.pause(id, pauseMillis * 1_000L));
+    }
+
+    @Override
+    public String name() {
+      return "pause-leader";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(pauseMillis);
     }
   }
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Start a 3-node QuorumKV cluster on 127.0.0.1 for benchmarks: three JVMs running ExampleNode with
+# the production defaults (RocksDB, every write fsynced on a majority before it is acknowledged,
+# 100 ms ticks, 3 hash partitions with leaders spread over the nodes), fresh data dirs under a new
+# temp dir. Same conventions as ../shared/peers/*/run-cluster.sh: state (dir, pids, endpoints) in
+# $QKV_STATE (default ${TMPDIR:-/tmp}/quorumkv-bench-cluster.env) for stop-cluster.sh; waits
+# (bounded, 60 s) until every node answers /ready (a leader known for every partition).
+# Usage: run-cluster.sh -> prints ENDPOINTS=host:port,... on success, exits non-zero on failure.
+# Env: QKV_BASE_PORT (26790: nodes on +1..+3, metrics on +11..+13), QKV_PARTITIONS (3),
+#      QKV_NODE_JAVA_OPTS (-Xms1g -Xmx1g -XX:+UseG1GC), QKV_NODE_ARGS (more ExampleNode flags)
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck disable=SC1091
+source "$HERE/../env.sh"
+qkv_build
+STATE="${QKV_STATE:-${TMPDIR:-/tmp}/quorumkv-bench-cluster.env}"
+BASE="${QKV_BASE_PORT:-26790}"
+if [[ -f "$STATE" ]]; then
+  echo "state file $STATE exists: a cluster may be running; run stop-cluster.sh first" >&2
+  exit 1
+fi
+DIR="$(mktemp -d -t quorumkv-bench.XXXXXX)"
+PIDS=()
+cleanup_on_fail() {
+  echo "run-cluster.sh: failure, stopping started nodes (logs: $DIR)" >&2
+  for f in "$DIR"/node-*.log; do [[ -f "$f" ]] && { echo "--- $f" >&2; tail -5 "$f" >&2; }; done
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && wait "$p" 2>/dev/null || true; done
+  rm -rf "$DIR" "$STATE"
+}
+trap cleanup_on_fail ERR INT TERM
+
+PEERS=""; ENDPOINTS=""
+for i in 1 2 3; do
+  PEERS+="${PEERS:+,}$i=127.0.0.1:$((BASE + i))"
+  ENDPOINTS+="${ENDPOINTS:+,}127.0.0.1:$((BASE + i))"
+done
+for i in 1 2 3; do
+  # shellcheck disable=SC2086
+  nohup java ${QKV_NODE_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseG1GC} -cp "$QKV_CP" io.quorumkv.examples.ExampleNode \
+    --id "$i" --listen "127.0.0.1:$((BASE + i))" --peers "$PEERS" --data-dir "$DIR/node-$i" \
+    --cluster-id quorumkv --partitions "${QKV_PARTITIONS:-3}" --metrics-port "$((BASE + 10 + i))" \
+    ${QKV_NODE_ARGS:-} </dev/null >"$DIR/node-$i.log" 2>&1 &
+  PIDS+=("$!")
+done
+{
+  echo "QKV_DIR=$DIR"
+  echo "QKV_PIDS=\"${PIDS[*]}\""
+  echo "ENDPOINTS=$ENDPOINTS"
+  echo "METRICS=http://127.0.0.1:$((BASE + 11))/metrics,http://127.0.0.1:$((BASE + 12))/metrics,http://127.0.0.1:$((BASE + 13))/metrics"
+} >"$STATE"
+
+# HTTP status of GET $2 on 127.0.0.1:$1 without curl (bash's /dev/tcp); 000 if nothing answers.
+http_status() (
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || { echo 000; exit 0; }
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+  read -r -t 8 line <&3 || line=""
+  line="${line#HTTP/* }"; echo "${line%% *}"
+) 2>/dev/null
+
+for _ in $(seq 1 120); do
+  ready=0
+  for i in 1 2 3; do
+    if [[ "$(http_status "$((BASE + 10 + i))" /ready)" == 200 ]]; then ready=$((ready + 1)); fi
+  done
+  if [[ $ready == 3 ]]; then
+    trap - ERR INT TERM
+    echo "ENDPOINTS=$ENDPOINTS"
+    exit 0
+  fi
+  for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { echo "node pid $p died" >&2; false; }; done
+  sleep 0.5
+done
+echo "cluster not ready after 60 s" >&2
+false
