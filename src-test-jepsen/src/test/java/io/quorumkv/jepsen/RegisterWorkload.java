@@ -76,11 +76,15 @@ final class RegisterWorkload extends Workload {
     return recorder.history();
   }
 
+  /** The key of the next operation: it counts against the current window's budget. */
+  String nextKey(Random rnd) {
+    long window = counter.getAndIncrement() / ((long) ACTIVE_KEYS * OPS_PER_KEY);
+    return prefix + (window * ACTIVE_KEYS + rnd.nextInt(ACTIVE_KEYS));
+  }
+
   @Override
   void operate(Worker w) {
-    long k = counter.getAndIncrement();
-    long window = k / ((long) ACTIVE_KEYS * OPS_PER_KEY);
-    String key = prefix + (window * ACTIVE_KEYS + w.rnd.nextInt(ACTIVE_KEYS));
+    String key = nextKey(w.rnd);
     int roll = w.rnd.nextInt(100);
     if (roll < 45) {
       get(w, key);
