@@ -70,7 +70,9 @@ public sealed interface Message {
 
   /**
    * Leader liveness and commit propagation. {@code commit} is capped at what the follower is
-   * known to have. A non-zero {@code readContext} ties the round to pending ReadIndex requests.
+   * known to have. {@code readContext} is the leader's heartbeat round number (positive, growing):
+   * the follower echoes it, and a quorum's echoes confirm pending ReadIndex requests and renew
+   * the leader lease.
    */
   record Heartbeat(long from, long to, long term, long commit, long readContext) implements Message {}
 
@@ -98,8 +100,8 @@ public sealed interface Message {
 
   /**
    * The leader's answer to {@link ReadIndexRequest}: the follower may serve the read once it has
-   * applied {@code index}. {@code index} is 0 when the leader could not serve it (the follower
-   * then fails or retries the read).
+   * applied {@code index}. The core never sends {@code index} 0 and ignores it: a read the leader
+   * cannot serve is dropped, and the follower's driver times it out.
    */
   record ReadIndexResponse(long from, long to, long term, long index, long context) implements Message {}
 

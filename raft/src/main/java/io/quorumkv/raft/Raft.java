@@ -296,6 +296,9 @@ final class Raft {
       }
       // A transfer must finish within one election timeout, or proposals resume here.
       leadTransferee = NONE;
+      if (!isVoter()) {
+        handOffLeadership(); // try the next best successor
+      }
     }
     if (heartbeatElapsed >= config.heartbeatTick()) {
       heartbeatElapsed = 0;
@@ -645,10 +648,16 @@ final class Raft {
     pr.msgAppFlowPaused = false;
     if (m.readContext() > pr.ackedRound) {
       pr.ackedRound = m.readContext();
-      pr.ackedRoundSentTick = readOnly.sentTick(m.readContext());
+      // A round too old to remember is too old to extend a lease: keep the previous evidence.
+      readOnly.sentTick(m.readContext())
+          .ifPresent(t -> pr.ackedRoundSentTick = Math.max(pr.ackedRoundSentTick, t));
     }
     if (pr.match < log.lastIndex() || pr.state == ReplicationState.PROBE) {
       sendAppend(m.from());
+    } else if (m.from() == leadTransferee) {
+      // The transferee may have ignored (or lost) TimeoutNow, e.g. while it had a conf change
+      // to apply: repeat it once per heartbeat until the transfer succeeds or is aborted.
+      sendTimeoutNow(m.from());
     }
     if (!pr.learner) {
       long confirmed = tracker.voters().committedIndex(
@@ -791,8 +800,8 @@ final class Raft {
     if (leadTransferee != NONE) {
       throw new ProposalDroppedException("leadership transfer to " + leadTransferee + " in progress");
     }
-    if (tracker.get(id) == null) {
-      throw new ProposalDroppedException("this leader is no longer a member");
+    if (!isVoter()) {
+      throw new ProposalDroppedException("this leader is no longer a voter");
     }
   }
 
@@ -847,12 +856,6 @@ final class Raft {
     if (state != StateRole.LEADER) {
       return cs;
     }
-    Progress self = tracker.get(id);
-    if (self == null || self.learner) {
-      // Thesis §4.2.2: a leader removed (or demoted) by a change steps down once it applied it.
-      becomeFollower(term, NONE);
-      return cs;
-    }
     if (maybeCommit()) {
       bcastAppend();
     } else {
@@ -861,6 +864,9 @@ final class Raft {
     }
     if (leadTransferee != NONE && !tracker.voters().contains(leadTransferee)) {
       leadTransferee = NONE;
+    }
+    if (!isVoter()) {
+      handOffLeadership();
     }
     return cs;
   }
@@ -912,12 +918,15 @@ final class Raft {
    * a transfer's) until its election timer has counted {@code electionTick} ticks, which is more
    * than {@code electionTick - 1} of its tick intervals after the receipt. The round was sent at
    * the leader's tick {@code start}, so at most {@code now - start + 1} leader tick intervals have
-   * passed. The lease is therefore safe if every node's tick interval, in real time, is at least
-   * {@code (1 - clockDriftFactor)} times the leader's: ticks must be driven by a steady clock, a
-   * driver must not replay missed ticks in a burst after a pause, and a paused leader is
-   * covered only if the pause is shorter than the remaining margin. A node restarted with a
-   * non-zero term honours the promise it may have made before the crash for one election timeout.
-   * A leader that sent TimeoutNow gives up its lease for the rest of its term.
+   * passed <em>if the leader's ticks keep up with real time</em>. The lease is therefore safe if
+   * (1) the leader's tick count never lags real time: a driver must catch up the ticks it missed
+   * (after a GC pause, a stall) from a monotonic clock before it asks for a lease, since a lagging
+   * count underestimates how long ago the round was sent; and (2) a follower's ticks never run
+   * ahead: any {@code k} of its ticks span at least {@code k * (1 - clockDriftFactor)} nominal
+   * tick intervals of real time (a follower that catches up missed ticks stays on the safe side).
+   * A node restarted with a non-zero term honours the promise it may have made before the crash
+   * for one election timeout. A leader that sent TimeoutNow gives up its lease for the rest of
+   * its term.
    */
   boolean hasValidLease() {
     if (config.readOnlyOption() != ReadOnlyOption.LEASE_BASED || state != StateRole.LEADER
@@ -929,8 +938,11 @@ final class Raft {
         return now;
       }
       Progress pr = tracker.get(v);
-      return pr == null ? Long.MIN_VALUE : pr.ackedRoundSentTick;
+      return pr == null ? Progress.NEVER : pr.ackedRoundSentTick;
     });
+    if (start <= now - config.electionTick()) {
+      return false; // also keeps the subtraction below far from overflow
+    }
     return now - start + 1 <= (config.electionTick() - 1) * (1 - config.clockDriftFactor());
   }
 
@@ -947,13 +959,49 @@ final class Raft {
     if (pr == null || pr.learner || transferee == id || transferee == leadTransferee) {
       return;
     }
-    // Thesis §3.10: stop taking proposals, bring the transferee up to date, then TimeoutNow.
+    startTransfer(transferee, pr);
+  }
+
+  /** Thesis §3.10: stop taking proposals, bring the transferee up to date, then TimeoutNow. */
+  private void startTransfer(long transferee, Progress pr) {
     electionElapsed = 0;
     leadTransferee = transferee;
     if (pr.match == log.lastIndex()) {
       sendTimeoutNow(transferee);
     } else {
       sendAppend(transferee);
+    }
+  }
+
+  /** Whether this node is a voter of the current (possibly joint) configuration. */
+  private boolean isVoter() {
+    Progress self = tracker.get(id);
+    return self != null && !self.learner && tracker.voters().contains(id);
+  }
+
+  /**
+   * A leader that applied its own removal or demotion (thesis §4.2.2) hands leadership to the
+   * most up-to-date voter instead of just stepping down: until the remaining voters learn that
+   * the change committed, they may still need this node's vote, which it would refuse them if its
+   * log is longer, while it never campaigns itself. It keeps leading the new configuration
+   * (without counting itself) until the successor's election deposes it; CheckQuorum still
+   * applies. Proposals are refused meanwhile.
+   */
+  private void handOffLeadership() {
+    long best = NONE;
+    long bestMatch = -1;
+    for (Map.Entry<Long, Progress> e : tracker.progressView().entrySet()) {
+      long peer = e.getKey();
+      Progress pr = e.getValue();
+      if (peer != id && !pr.learner && tracker.voters().contains(peer) && pr.match > bestMatch) {
+        best = peer;
+        bestMatch = pr.match;
+      }
+    }
+    if (best == NONE) {
+      becomeFollower(term, NONE);
+    } else {
+      startTransfer(best, tracker.get(best));
     }
   }
 

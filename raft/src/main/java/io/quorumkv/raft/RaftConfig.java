@@ -21,8 +21,9 @@ import java.util.random.RandomGenerator;
  *                            a quorum, and followers ignore vote requests while they have a leader
  * @param readOnlyOption      how reads confirm leadership
  * @param clockDriftFactor    the fraction of the election timeout a lease gives away to clock drift
- *                            and pauses, in {@code [0, 1)}; lease reads are valid for
- *                            {@code electionTick * (1 - clockDriftFactor)} ticks after a quorum ack
+ *                            and pauses, in {@code [0, 1)}; a lease lasts about
+ *                            {@code (electionTick - 1) * (1 - clockDriftFactor)} ticks from the
+ *                            sending of the heartbeat round a quorum acknowledged
  * @param random              source of randomised election timeouts; seed it for determinism
  */
 public record RaftConfig(

@@ -14,8 +14,9 @@ package io.quorumkv.raft;
  * if (node.hasReady()) {
  *   Ready rd = node.ready();
  *   send(rd.messages());             // may go before the disk write
- *   log.write(rd.snapshot(), rd.entries(), rd.hardState()).sync();
+ *   log.write(rd.snapshot(), rd.entries(), rd.hardState()).sync();  // Readies in order
  *   node.persisted(lastIndex, lastTerm);
+ *   rd.snapshot().ifPresent(s -> node.snapshotPersisted(s.metadata().index()));
  *   send(rd.messagesAfterPersist());
  *   apply(rd.committedEntries());
  *   node.applied(lastApplied);
@@ -117,7 +118,11 @@ public final class RawNode {
     raft.reportUnreachable(peer);
   }
 
-  /** Tells the leader whether sending a snapshot to {@code peer} succeeded. */
+  /**
+   * Tells the leader whether sending a snapshot to {@code peer} succeeded. The transport must
+   * report every failed or dropped InstallSnapshot: until it does (or the follower acknowledges
+   * the snapshot) the leader sends that follower nothing but heartbeats.
+   */
   public void reportSnapshot(long peer, boolean success) {
     raft.reportSnapshot(peer, success);
   }
@@ -153,9 +158,18 @@ public final class RawNode {
 
   /**
    * Whether a lease read is safe right now: this node is leader, has committed an entry in its
-   * term, and heard from a quorum within the lease. The driver may then serve a read at the
-   * current commit index without a round trip. Always false unless
-   * {@link ReadOnlyOption#LEASE_BASED} is configured.
+   * term, is not transferring leadership (and has not sent TimeoutNow in this term), and a quorum
+   * acknowledged a heartbeat round sent at leader tick {@code start} with
+   * {@code now - start + 1 <= (electionTick - 1) * (1 - clockDriftFactor)} (the leader counts as
+   * acknowledging now). The driver may then serve a read at the current commit index
+   * ({@code status().hardState().commit()}, once applied) without a round trip. Always false
+   * unless {@link ReadOnlyOption#LEASE_BASED} is configured.
+   *
+   * <p>Clock assumption: the leader's tick count keeps up with real time (the driver catches up
+   * ticks missed during a pause, from a monotonic clock, before asking), and no follower's ticks
+   * run ahead of it: {@code k} follower ticks span at least {@code k * (1 - clockDriftFactor)}
+   * nominal tick intervals. Followers keep their side of the lease by ignoring vote requests for
+   * {@code electionTick} ticks after hearing from the leader (also after a restart).
    */
   public boolean hasValidLease() {
     return raft.hasValidLease();

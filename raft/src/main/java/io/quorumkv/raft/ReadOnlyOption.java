@@ -9,10 +9,11 @@ public enum ReadOnlyOption {
    */
   SAFE,
   /**
-   * Leader lease (thesis §6.4.1): the leader answers at once while it has heard from a majority
-   * within {@code electionTick * (1 - clockDriftFactor)} ticks. No round trip, but linearizable
-   * only if no node's clock runs faster than the drift bound and no process pause outlasts the
-   * margin. Requires CheckQuorum.
+   * Leader lease (thesis §6.4.1): the leader answers at once while a quorum acknowledged a
+   * heartbeat round it sent less than about {@code (electionTick - 1) * (1 - clockDriftFactor)}
+   * ticks ago (exact rule: {@link RawNode#hasValidLease()}); otherwise it falls back to
+   * {@link #SAFE}. No round trip, but linearizable only if no node's tick runs faster than the
+   * drift bound allows and no process pause outlasts the margin. Requires CheckQuorum.
    */
   LEASE_BASED
 }

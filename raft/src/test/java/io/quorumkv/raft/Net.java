@@ -159,38 +159,57 @@ final class Net {
       Ready rd = n.raw.ready();
       n.readies.add(rd);
       sent.addAll(rd.messages());
-      rd.snapshot().ifPresent(s -> {
-        n.storage.applySnapshot(s);
-        n.state.clear();
-        String data = new String(s.data(), StandardCharsets.UTF_8);
-        if (!data.isEmpty()) {
-          n.state.addAll(Arrays.asList(data.split("\n")));
-        }
-        n.appliedIndex = s.metadata().index();
-        n.confState = s.metadata().confState();
-      });
-      n.storage.append(rd.entries());
-      rd.hardState().ifPresent(n.storage::setHardState);
-      long last = n.storage.lastIndex();
-      n.raw.persisted(last, n.storage.term(last));
-      rd.snapshot().ifPresent(s -> n.raw.snapshotPersisted(s.metadata().index()));
-      sent.addAll(rd.messagesAfterPersist());
-      for (Entry e : rd.committedEntries()) {
-        if (e.type() == EntryType.CONF_CHANGE) {
-          n.confState = n.raw.applyConfChange(ConfChange.decode(e.data()));
-          n.storage.setConfState(n.confState);
-        } else if (e.data().length > 0) {
-          n.state.add(new String(e.data(), StandardCharsets.UTF_8));
-        }
-        n.appliedIndex = e.index();
-      }
-      if (!rd.committedEntries().isEmpty()) {
-        n.raw.applied(n.appliedIndex);
-      }
-      n.readStates.addAll(rd.readStates());
+      sent.addAll(persistAndApply(n, rd, e -> { }));
     }
     inFlight.addAll(sent);
     return sent;
+  }
+
+  /**
+   * The driver's work for one Ready after its {@code messages} went out: the synced write, the
+   * acknowledgements, applying (each entry is shown to {@code onApply} first) and the read
+   * states. Returns {@code messagesAfterPersist}, which may be sent now.
+   */
+  static List<Message> persistAndApply(Node n, Ready rd, Consumer<Entry> onApply) {
+    rd.snapshot().ifPresent(s -> {
+      n.storage.applySnapshot(s);
+      n.state.clear();
+      String data = new String(s.data(), StandardCharsets.UTF_8);
+      if (!data.isEmpty()) {
+        n.state.addAll(Arrays.asList(data.split("\n")));
+      }
+      n.appliedIndex = s.metadata().index();
+      n.confState = s.metadata().confState();
+    });
+    n.storage.append(rd.entries());
+    rd.hardState().ifPresent(n.storage::setHardState);
+    long last = n.storage.lastIndex();
+    n.raw.persisted(last, n.storage.term(last));
+    rd.snapshot().ifPresent(s -> n.raw.snapshotPersisted(s.metadata().index()));
+    for (Entry e : rd.committedEntries()) {
+      onApply.accept(e);
+      if (e.type() == EntryType.CONF_CHANGE) {
+        n.confState = n.raw.applyConfChange(ConfChange.decode(e.data()));
+        n.storage.setConfState(n.confState);
+      } else if (e.data().length > 0) {
+        n.state.add(new String(e.data(), StandardCharsets.UTF_8));
+      }
+      n.appliedIndex = e.index();
+    }
+    if (!rd.committedEntries().isEmpty()) {
+      n.raw.applied(n.appliedIndex);
+    }
+    n.readStates.addAll(rd.readStates());
+    return rd.messagesAfterPersist();
+  }
+
+  /** Normal entries {@code from..to} of {@code term}, with distinct payloads. */
+  static List<Entry> entries(long from, long to, long term) {
+    List<Entry> out = new ArrayList<>();
+    for (long i = from; i <= to; i++) {
+      out.add(Entry.normal(i, term, ("e" + i + "t" + term).getBytes(StandardCharsets.UTF_8)));
+    }
+    return out;
   }
 
   /** Delivers until no node has anything ready and no message is in flight. */

@@ -187,6 +187,29 @@ class RaftMembershipTest {
   }
 
   @Test
+  void aRemovedLeaderHandsOverEvenIfTheOthersMissedTheCommitOfItsRemoval() {
+    // Voters {1, 2}. Leader 1 proposes its removal at r and a write at r+1; node 2 gets r but
+    // every message telling it that r committed is lost. Had 1 just stepped down, 2 would need
+    // 1's vote (its configuration is still {1, 2}) and 1 would refuse it (1's log is longer).
+    Net net = Net.of(2);
+    net.elect(1);
+    long r = net.node(1).status().lastIndex() + 1;
+    net.dropIf(m -> m.from() == 1 && m.to() == 2
+        && (m instanceof Message.AppendEntries ae
+            && (ae.commit() >= r || ae.entries().stream().anyMatch(e -> e.index() > r))
+            || m instanceof Message.Heartbeat hb && hb.commit() >= r));
+    net.node(1).raw.proposeConfChange(ConfChange.of(ConfChangeType.REMOVE, 1));
+    net.node(1).raw.propose("after".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    net.stabilize();
+    assertEquals(Set.of(2L), voters(net, 1).voters(), "1 applied its removal");
+    assertTrue(net.node(2).commit() < r, "2 does not know");
+    net.heal();
+    net.tick(30);
+    assertEquals(2, net.leader());
+    assertEquals(Set.of(2L), voters(net, 2).voters());
+  }
+
+  @Test
   void messagesFromARemovedMemberAreIgnored() {
     Net net = Net.of(3);
     net.elect(1);

@@ -12,7 +12,6 @@ import io.quorumkv.raft.Message.HeartbeatResponse;
 import io.quorumkv.raft.Message.RequestVote;
 import io.quorumkv.raft.Message.RequestVoteResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -26,13 +25,6 @@ class RaftReplicationTest {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 
-  private static List<Entry> entries(long from, long to, long term) {
-    List<Entry> out = new ArrayList<>();
-    for (long i = from; i <= to; i++) {
-      out.add(Entry.normal(i, term, bytes("e" + i + "t" + term)));
-    }
-    return out;
-  }
 
   /** The driver's job for one Ready, without applying: write it, then acknowledge it. */
   private static Ready persist(RawNode n, MemoryStorage s) {
@@ -101,7 +93,7 @@ class RaftReplicationTest {
   void committedEntriesAreNeverHandedOutBeyondThePersistedIndex() {
     MemoryStorage s = Net.emptyLog(1, 2, 3);
     RawNode f = new RawNode(Net.config(2).build(), s);
-    f.step(new AppendEntries(1, 2, 1, 0, 0, entries(1, 3, 1), 3));
+    f.step(new AppendEntries(1, 2, 1, 0, 0, Net.entries(1, 3, 1), 3));
     Ready rd = f.ready();
     assertEquals(3, rd.entries().size());
     assertEquals(3, rd.hardState().orElseThrow().commit());
@@ -110,7 +102,7 @@ class RaftReplicationTest {
     f.persisted(2, 1);
     assertEquals(2, f.ready().committedEntries().size());
     f.persisted(3, 1);
-    assertEquals(List.of(entries(3, 3, 1).get(0)), f.ready().committedEntries());
+    assertEquals(List.of(Net.entries(3, 3, 1).get(0)), f.ready().committedEntries());
     assertFalse(f.hasReady());
   }
 
@@ -135,13 +127,13 @@ class RaftReplicationTest {
   void aStaleAcknowledgementForOverwrittenEntriesIsIgnored() {
     MemoryStorage s = Net.emptyLog(1, 2, 3);
     RawNode f = new RawNode(Net.config(3).build(), s);
-    f.step(new AppendEntries(1, 3, 1, 0, 0, entries(1, 3, 1), 0));
+    f.step(new AppendEntries(1, 3, 1, 0, 0, Net.entries(1, 3, 1), 0));
     Ready r1 = f.ready(); // entries 1..3 of term 1, being written
     // A new leader of term 2 overwrites 2..3 before the first write is acknowledged.
-    f.step(new AppendEntries(2, 3, 2, 1, 1, entries(2, 3, 2), 3));
+    f.step(new AppendEntries(2, 3, 2, 1, 1, Net.entries(2, 3, 2), 3));
     Ready r2 = f.ready();
     assertEquals(3, r1.entries().size());
-    assertEquals(entries(2, 3, 2), r2.entries());
+    assertEquals(Net.entries(2, 3, 2), r2.entries());
     s.append(r1.entries());
     f.persisted(3, 1); // the first write completes: but (3, 1) is no longer in the log
     Ready r3 = f.ready();
@@ -172,7 +164,7 @@ class RaftReplicationTest {
     assertTrue(v.messages().isEmpty());
     assertTrue(v.messagesAfterPersist().get(0) instanceof RequestVoteResponse);
 
-    voter.step(new AppendEntries(1, 2, 1, 0, 0, entries(1, 1, 1), 0));
+    voter.step(new AppendEntries(1, 2, 1, 0, 0, Net.entries(1, 1, 1), 0));
     voter.step(new Heartbeat(1, 2, 1, 0, 9));
     Ready f = voter.ready();
     assertTrue(f.messagesAfterPersist().get(0) instanceof AppendEntriesResponse);
@@ -227,8 +219,8 @@ class RaftReplicationTest {
     java.util.Set<Long> voters = java.util.Set.of(1L, 2L, 3L);
     for (long id = 1; id <= 3; id++) {
       MemoryStorage s = new MemoryStorage(ConfState.ofVoters(voters));
-      s.append(entries(1, 1, 1));
-      s.append(id == 3 ? entries(2, 51, 2) : entries(2, 4, 3));
+      s.append(Net.entries(1, 1, 1));
+      s.append(id == 3 ? Net.entries(2, 51, 2) : Net.entries(2, 4, 3));
       s.setHardState(new HardState(3, 0, 1));
       net.add(id, s, b -> { });
     }
@@ -248,8 +240,8 @@ class RaftReplicationTest {
   void aRejectionHintSkipsAWholeConflictingTerm() {
     // Follower log: 1@1 2@1 3@2 4@2 5@2 6@2; leader probes at 6 with term 3.
     MemoryStorage s = Net.emptyLog(1, 2, 3);
-    s.append(entries(1, 2, 1));
-    s.append(entries(3, 6, 2));
+    s.append(Net.entries(1, 2, 1));
+    s.append(Net.entries(3, 6, 2));
     s.setHardState(new HardState(2, 0, 0));
     RawNode f = new RawNode(Net.config(2).build(), s);
     f.step(new AppendEntries(1, 2, 3, 6, 3, List.of(), 0));

@@ -76,18 +76,19 @@ class RaftSnapshotTest {
     assertEquals(2, net.traced(InstallSnapshot.class).size());
   }
 
-  @Test
-  void aSnapshotNotNewerThanTheCommitIndexIsIgnored() {
+  /** Follower 2 of {1,2,3} with entries 1..5 of term 1 persisted, {@code commit} known committed. */
+  private static RawNode followerWithFiveDurableEntries(long commit) {
     MemoryStorage s = Net.emptyLog(1, 2, 3);
     RawNode f = new RawNode(Net.config(2).build(), s);
-    List<Entry> ents = new ArrayList<>();
-    for (long i = 1; i <= 5; i++) {
-      ents.add(Entry.normal(i, 1, new byte[] {1}));
-    }
-    f.step(new Message.AppendEntries(1, 2, 1, 0, 0, ents, 5));
-    Ready rd = f.ready();
-    s.append(rd.entries());
+    f.step(new Message.AppendEntries(1, 2, 1, 0, 0, Net.entries(1, 5, 1), commit));
+    s.append(f.ready().entries());
     f.persisted(5, 1);
+    return f;
+  }
+
+  @Test
+  void aSnapshotNotNewerThanTheCommitIndexIsIgnored() {
+    RawNode f = followerWithFiveDurableEntries(5);
     f.ready();
     Snapshot old = new Snapshot(new SnapshotMetadata(3, 1, ConfState.ofVoters(Set.of(1L, 2L, 3L))), new byte[] {9});
     f.step(new InstallSnapshot(1, 2, 1, old));
@@ -99,16 +100,7 @@ class RaftSnapshotTest {
 
   @Test
   void aSnapshotWhoseLastEntryWeHaveOnlyAdvancesTheCommitIndex() {
-    MemoryStorage s = Net.emptyLog(1, 2, 3);
-    RawNode f = new RawNode(Net.config(2).build(), s);
-    List<Entry> ents = new ArrayList<>();
-    for (long i = 1; i <= 5; i++) {
-      ents.add(Entry.normal(i, 1, new byte[] {1}));
-    }
-    f.step(new Message.AppendEntries(1, 2, 1, 0, 0, ents, 0));
-    Ready rd = f.ready();
-    s.append(rd.entries());
-    f.persisted(5, 1);
+    RawNode f = followerWithFiveDurableEntries(0);
     Snapshot snap = new Snapshot(new SnapshotMetadata(4, 1, ConfState.ofVoters(Set.of(1L, 2L, 3L))), new byte[] {9});
     f.step(new InstallSnapshot(1, 2, 1, snap));
     Ready after = f.ready();

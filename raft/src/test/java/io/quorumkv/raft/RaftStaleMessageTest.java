@@ -8,20 +8,12 @@ import io.quorumkv.raft.Message.AppendEntries;
 import io.quorumkv.raft.Message.AppendEntriesResponse;
 import io.quorumkv.raft.Message.Heartbeat;
 import io.quorumkv.raft.Message.RequestVoteResponse;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Terms (paper §5.1): stale messages are ignored, newer terms are adopted. */
 class RaftStaleMessageTest {
 
-  private static List<Entry> entries(long from, long to, long term) {
-    List<Entry> out = new ArrayList<>();
-    for (long i = from; i <= to; i++) {
-      out.add(Entry.normal(i, term, new byte[] {(byte) i}));
-    }
-    return out;
-  }
 
   @Test
   void aStaleLeaderIsToldTheNewTermAndStepsDown() {
@@ -80,8 +72,8 @@ class RaftStaleMessageTest {
   @Test
   void aDelayedShorterAppendDoesNotTruncateTheLog() {
     RawNode f = new RawNode(Net.config(2).build(), Net.emptyLog(1, 2, 3));
-    f.step(new AppendEntries(1, 2, 1, 0, 0, entries(1, 5, 1), 0));
-    f.step(new AppendEntries(1, 2, 1, 0, 0, entries(1, 2, 1), 0)); // reordered duplicate
+    f.step(new AppendEntries(1, 2, 1, 0, 0, Net.entries(1, 5, 1), 0));
+    f.step(new AppendEntries(1, 2, 1, 0, 0, Net.entries(1, 2, 1), 0)); // reordered duplicate
     assertEquals(5, f.status().lastIndex());
     List<Message> acks = f.ready().messagesAfterPersist();
     assertEquals(5, ((AppendEntriesResponse) acks.get(0)).index());
