@@ -10,10 +10,16 @@ qkv_build() {
     :
   else
     echo "building QuorumKV (mvn package -DskipTests; the first build downloads dependencies)..." >&2
-    (cd "$QKV_ROOT" && mvn -B -q -ntp -pl examples -am package -DskipTests) >&2 || {
-      echo "error: the build failed (see the Maven output above)" >&2
+    # Maven's output is shown only if the build fails (Debian's Maven prints stray colour codes even with -q).
+    local log
+    log="$(mktemp -t quorumkv-build.XXXXXX)"
+    if ! (cd "$QKV_ROOT" && mvn -B -q -ntp -pl examples -am package -DskipTests) >"$log" 2>&1; then
+      sed 's/\x1b\[[0-9;]*m//g' "$log" >&2
+      rm -f "$log"
+      echo "error: the build failed (Maven output above)" >&2
       return 1
-    }
+    fi
+    rm -f "$log"
   fi
   QKV_CP="$jar:$(cat "$cpfile")"
 }

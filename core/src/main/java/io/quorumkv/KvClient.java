@@ -3,8 +3,6 @@ package io.quorumkv;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * A client for processes that are not cluster members (the CLI, a benchmark driver, a test
@@ -25,7 +23,7 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Thread-safe. Connections are opened lazily and re-opened after failures.
  */
-public final class KvClient implements KvStore, KvAdmin, AutoCloseable {
+public final class KvClient extends FrontendStore implements KvAdmin, AutoCloseable {
 
   private final Config config;
   private final RemoteExecutor executor;
@@ -49,59 +47,14 @@ public final class KvClient implements KvStore, KvAdmin, AutoCloseable {
     executor.close();
   }
 
-  // ---- KvStore ----
-
   @Override
-  public CompletableFuture<Void> putAsync(byte[] key, byte[] value) {
-    return frontend.put(key, value, config.requestTimeout());
+  KvFrontend frontend() {
+    return frontend;
   }
 
   @Override
-  public CompletableFuture<Optional<byte[]>> getAsync(byte[] key, ReadConsistency consistency) {
-    return frontend.get(key, consistency, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<ReadResult> readAsync(byte[] key, ReadConsistency consistency) {
-    return frontend.read(key, consistency, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> deleteAsync(byte[] key) {
-    return frontend.delete(key, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> compareAndSetAsync(byte[] key, byte[] expected, byte[] newValue) {
-    return frontend.compareAndSet(key, Optional.of(expected), newValue, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> putIfAbsentAsync(byte[] key, byte[] value) {
-    return frontend.compareAndSet(key, Optional.empty(), value, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<List<KeyValue>> scanAsync(
-      byte[] fromInclusive, byte[] toExclusive, int limit, ReadConsistency consistency) {
-    return frontend.scan(fromInclusive, toExclusive, limit, consistency, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> batchAsync(List<BatchOp> ops) {
-    return frontend.batch(ops, config.requestTimeout());
-  }
-
-  @Override
-  public KvStore withTimeout(Duration timeout) {
-    return new TimedKvStore(frontend, timeout);
-  }
-
-  // ---- KvAdmin ----
-
-  @Override
-  public ClusterStatus status() {
-    return frontend.status(config.requestTimeout());
+  Duration timeout() {
+    return config.requestTimeout();
   }
 
   /**
@@ -110,41 +63,6 @@ public final class KvClient implements KvStore, KvAdmin, AutoCloseable {
    */
   public ClusterStatus status(String address) {
     return executor.statusOf(address, config.requestTimeout());
-  }
-
-  @Override
-  public void transferLeader(long partitionId, long toNode) {
-    frontend.admin(new AdminOp.TransferLeader(partitionId, toNode), config.requestTimeout());
-  }
-
-  @Override
-  public void addNode(long nodeId, String address) {
-    frontend.admin(new AdminOp.AddNode(nodeId, address, false), config.requestTimeout());
-  }
-
-  @Override
-  public void addLearner(long nodeId, String address) {
-    frontend.admin(new AdminOp.AddNode(nodeId, address, true), config.requestTimeout());
-  }
-
-  @Override
-  public void promote(long nodeId) {
-    frontend.admin(new AdminOp.Promote(nodeId), config.requestTimeout());
-  }
-
-  @Override
-  public void removeNode(long nodeId) {
-    frontend.admin(new AdminOp.RemoveNode(nodeId), config.requestTimeout());
-  }
-
-  @Override
-  public long split(byte[] splitKey) {
-    return frontend.admin(new AdminOp.Split(splitKey), config.requestTimeout());
-  }
-
-  @Override
-  public void injectFault(long nodeId, Fault fault) {
-    frontend.admin(new AdminOp.InjectFault(nodeId, fault), config.requestTimeout());
   }
 
   /**

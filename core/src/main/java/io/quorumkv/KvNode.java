@@ -5,10 +5,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Pattern;
 
 /**
@@ -34,7 +31,7 @@ import java.util.regex.Pattern;
  * <p>Thread-safe: any number of threads may call it concurrently. Calls made before
  * {@link #start()} or after {@link #close()} fail with {@link NodeClosedException}.
  */
-public final class KvNode implements KvStore, KvAdmin, AutoCloseable {
+public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseable {
 
   private final KvNodeConfig config;
   private final NodeRuntime runtime;
@@ -81,6 +78,16 @@ public final class KvNode implements KvStore, KvAdmin, AutoCloseable {
     frontend.closeAll("node " + config.nodeId() + " crashed");
   }
 
+  @Override
+  KvFrontend frontend() {
+    return frontend;
+  }
+
+  @Override
+  Duration timeout() {
+    return config.requestTimeout();
+  }
+
   /** The node's internals, for tests. */
   NodeRuntime runtime() {
     return runtime;
@@ -99,96 +106,6 @@ public final class KvNode implements KvStore, KvAdmin, AutoCloseable {
   /** The meter registry the node reports to (the configured one, or its own). */
   public MeterRegistry meterRegistry() {
     return config.meterRegistry();
-  }
-
-  // ---- KvStore ----
-
-  @Override
-  public CompletableFuture<Void> putAsync(byte[] key, byte[] value) {
-    return frontend.put(key, value, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Optional<byte[]>> getAsync(byte[] key, ReadConsistency consistency) {
-    return frontend.get(key, consistency, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<ReadResult> readAsync(byte[] key, ReadConsistency consistency) {
-    return frontend.read(key, consistency, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> deleteAsync(byte[] key) {
-    return frontend.delete(key, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> compareAndSetAsync(byte[] key, byte[] expected, byte[] newValue) {
-    return frontend.compareAndSet(key, Optional.of(expected), newValue, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> putIfAbsentAsync(byte[] key, byte[] value) {
-    return frontend.compareAndSet(key, Optional.empty(), value, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<List<KeyValue>> scanAsync(
-      byte[] fromInclusive, byte[] toExclusive, int limit, ReadConsistency consistency) {
-    return frontend.scan(fromInclusive, toExclusive, limit, consistency, config.requestTimeout());
-  }
-
-  @Override
-  public CompletableFuture<Boolean> batchAsync(List<BatchOp> ops) {
-    return frontend.batch(ops, config.requestTimeout());
-  }
-
-  @Override
-  public KvStore withTimeout(Duration timeout) {
-    return new TimedKvStore(frontend, timeout);
-  }
-
-  // ---- KvAdmin ----
-
-  @Override
-  public ClusterStatus status() {
-    return frontend.status(config.requestTimeout());
-  }
-
-  @Override
-  public void transferLeader(long partitionId, long toNode) {
-    frontend.admin(new AdminOp.TransferLeader(partitionId, toNode), config.requestTimeout());
-  }
-
-  @Override
-  public void addNode(long nodeId, String address) {
-    frontend.admin(new AdminOp.AddNode(nodeId, address, false), config.requestTimeout());
-  }
-
-  @Override
-  public void addLearner(long nodeId, String address) {
-    frontend.admin(new AdminOp.AddNode(nodeId, address, true), config.requestTimeout());
-  }
-
-  @Override
-  public void promote(long nodeId) {
-    frontend.admin(new AdminOp.Promote(nodeId), config.requestTimeout());
-  }
-
-  @Override
-  public void removeNode(long nodeId) {
-    frontend.admin(new AdminOp.RemoveNode(nodeId), config.requestTimeout());
-  }
-
-  @Override
-  public long split(byte[] splitKey) {
-    return frontend.admin(new AdminOp.Split(splitKey), config.requestTimeout());
-  }
-
-  @Override
-  public void injectFault(long nodeId, Fault fault) {
-    frontend.admin(new AdminOp.InjectFault(nodeId, fault), config.requestTimeout());
   }
 
   @Override
@@ -243,8 +160,10 @@ public final class KvNode implements KvStore, KvAdmin, AutoCloseable {
 
     /**
      * Whether this node joins a running cluster (it is then added with {@link KvAdmin#addNode})
-     * instead of bootstrapping one with its peers. Default false. A node that restarts from an
-     * existing data dir ignores this and resumes.
+     * instead of bootstrapping one with its peers. Default false. A joining node lists the current
+     * members as its peers, so that it can accept their connections; they learn its address from
+     * the membership change. A node that restarts from an existing data dir ignores this and
+     * resumes.
      */
     public Builder join(boolean v) { join = v; return this; }
 

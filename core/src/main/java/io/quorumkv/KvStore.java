@@ -22,7 +22,7 @@ import java.util.concurrent.CompletableFuture;
  * failed attempts are retried with exponential backoff and jitter while the deadline allows, and
  * writes carry a session sequence number so that a retry never applies twice.
  */
-public sealed interface KvStore permits KvNode, KvClient, TimedKvStore {
+public sealed interface KvStore permits FrontendStore {
 
   /** Sets {@code key} to {@code value}; completes once a majority has it durably and it is applied. */
   CompletableFuture<Void> putAsync(byte[] key, byte[] value);

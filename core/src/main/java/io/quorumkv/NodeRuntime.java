@@ -107,7 +107,12 @@ final class NodeRuntime implements RequestExecutor {
   private final Map<Long, Replica> replicas = new ConcurrentHashMap<>();
   private final RoutingTable routing = new RoutingTable();
   private final Map<Long, String> members = new ConcurrentHashMap<>();
-  private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>(INBOX_LIMIT);
+  /**
+   * The Raft loop's tasks. Work from outside (peer messages, client requests) is refused past
+   * {@link #INBOX_LIMIT}; completions of the node's own threads (persisted, applied) always get in,
+   * since losing one would stall a group.
+   */
+  private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   private final LinkedBlockingQueue<Runnable> applyQueue = new LinkedBlockingQueue<>();
   private final Map<Long, SnapshotStreams.Staged> staged = new ConcurrentHashMap<>();
   private final AtomicLong nextReadContext = new AtomicLong(1);
@@ -389,12 +394,17 @@ final class NodeRuntime implements RequestExecutor {
 
   // ------------------------------------------------------------------ the Raft loop
 
-  /** Queues a task for the Raft loop; false when the node is not running or the inbox is full. */
+  /** Queues an internal completion for the Raft loop; false only when the node is stopped. */
   private boolean post(Runnable task) {
     if (state != State.RUNNING && state != State.CLOSING) {
       return false;
     }
     return inbox.offer(task);
+  }
+
+  /** Queues outside work for the Raft loop; false when stopped or the inbox is over its bound. */
+  private boolean postExternal(Runnable task) {
+    return inbox.size() < INBOX_LIMIT && post(task);
   }
 
   private void runLoop() {
@@ -433,7 +443,8 @@ final class NodeRuntime implements RequestExecutor {
           break;
         }
       } catch (RuntimeException | Error e) {
-        log.error("{}: raft loop failure", who, e);
+        // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
+        onStorageFailure(e);
       }
     }
   }
@@ -468,7 +479,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   private void onMessage(long from, long g, Message m) {
-    if (!post(() -> step(from, g, m))) {
+    if (!postExternal(() -> step(from, g, m))) {
       metrics.droppedMessages.increment();
     }
   }
@@ -667,10 +678,31 @@ final class NodeRuntime implements RequestExecutor {
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
-        members.put(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
+        learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
+      } else if (s.type() == ConfChangeType.REMOVE && s.nodeId() != nodeId && replicas.values().stream()
+          .noneMatch(x -> x.confState.voters().contains(s.nodeId()) || x.confState.learners().contains(s.nodeId())
+              || x.confState.votersOutgoing().contains(s.nodeId()))) {
+        // Gone from every partition: forget it, and the transport refuses it from now on.
+        members.remove(s.nodeId());
+        if (transport instanceof NettyTransport nt) {
+          nt.removePeer(s.nodeId());
+        }
       }
       log.info("{} group {}: membership {} {} -> voters {} learners {}", who, r.groupId, s.type(), s.nodeId(),
           cs.voters(), cs.learners());
+    }
+  }
+
+  /** Records a member's address, and tells the transport when it is new or changed. */
+  private void learnAddress(long id, String address) {
+    String old = members.put(id, address);
+    if (id != nodeId && !address.equals(old) && transport instanceof NettyTransport nt) {
+      try {
+        HostPort hp = HostPort.parse("address of node " + id, address);
+        nt.setPeer(id, new InetSocketAddress(hp.host(), hp.port()));
+      } catch (IllegalArgumentException e) {
+        log.warn("{}: cannot reach node {} at {}: {}", who, id, address, e.getMessage());
+      }
     }
   }
 
@@ -769,7 +801,9 @@ final class NodeRuntime implements RequestExecutor {
       int fewest = Integer.MAX_VALUE;
       for (long v : r.confState.voters()) {
         Status.FollowerProgress pr = st.progress().get(v);
-        if (v == nodeId || pr == null || pr.matchIndex() < st.lastIndex() || !pr.recentActive()) {
+        // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
+        // election timeout, possibly on this very tick).
+        if (v == nodeId || pr == null || pr.matchIndex() < st.lastIndex()) {
           continue;
         }
         int n = led.getOrDefault(v, 0);
@@ -793,7 +827,7 @@ final class NodeRuntime implements RequestExecutor {
     while (state == State.RUNNING || state == State.CLOSING) {
       try {
         Runnable t = applyQueue.poll(100, TimeUnit.MILLISECONDS);
-        if (t != null) {
+        if (t != null && !storageFailed) {
           t.run();
         }
       } catch (InterruptedException e) {
@@ -932,7 +966,7 @@ final class NodeRuntime implements RequestExecutor {
     r.appliedIndex = r.smStore.appliedIndex();
     r.lastSnapshotIndex = index;
     r.confState = r.smStore.confState();
-    r.sm.memberAddresses().forEach(members::putIfAbsent);
+    r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();
     if (span != null) {
       routing.update(r.groupId, span);
@@ -1199,7 +1233,7 @@ final class NodeRuntime implements RequestExecutor {
   /** Proposes a client command on the loop thread; completes when its entry applies. */
   private CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
     CompletableFuture<PartitionStateMachine.Outcome> f = new CompletableFuture<>();
-    boolean posted = post(() -> {
+    boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
         f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NOT_LEADER, "not the leader"));
         return;
@@ -1256,7 +1290,7 @@ final class NodeRuntime implements RequestExecutor {
   /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    boolean posted = post(() -> {
+    boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
         f.complete(notLeader(r));
         return;

@@ -104,6 +104,12 @@ public final class Qkv implements Runnable {
         + (e.outcomeUnknown() ? " (the write may or may not have been applied)" : " (not applied)"), e);
   }
 
+  /** A read failed: a read changes nothing, so "outcome unknown" would only confuse. */
+  static RuntimeException readFailed(KvException e) {
+    String m = e.getMessage();
+    return new IllegalStateException(m.startsWith("outcome unknown: ") ? m.substring("outcome unknown: ".length()) : m, e);
+  }
+
   /** Base of the commands: the parent's connection options, and the output stream. */
   abstract static class Sub implements Callable<Integer> {
     @ParentCommand
@@ -160,7 +166,12 @@ public final class Qkv implements Runnable {
 
     @Override
     int run(KvClient client) {
-      ReadResult r = client.read(utf8(key), consistency);
+      ReadResult r;
+      try {
+        r = client.read(utf8(key), consistency);
+      } catch (KvException e) {
+        throw readFailed(e);
+      }
       if (verbose) {
         err().printf("partition %d, served by node %d at applied index %d, %s%s%n", r.partitionId(), r.servedBy(),
             r.appliedIndex(), r.consistency(), r.consistency() == ReadConsistency.STALE
@@ -244,7 +255,12 @@ public final class Qkv implements Runnable {
       if (limit < 1) {
         throw new CommandLine.ParameterException(spec.commandLine(), "--limit must be positive");
       }
-      List<KeyValue> kvs = client.scan(utf8(from), utf8(to), limit, consistency);
+      List<KeyValue> kvs;
+      try {
+        kvs = client.scan(utf8(from), utf8(to), limit, consistency);
+      } catch (KvException e) {
+        throw readFailed(e);
+      }
       for (KeyValue kv : kvs) {
         out().println(kv.keyString() + "=" + kv.valueString());
       }
@@ -260,24 +276,14 @@ public final class Qkv implements Runnable {
     int run(KvClient client) {
       Map<String, Object> views = new LinkedHashMap<>(); // address -> ClusterStatus or error text
       for (String a : qkv.addresses()) {
-        try {
-          views.put(a, client.status(a));
-        } catch (RuntimeException e) {
-          views.put(a, Errors.describe(e));
-        }
+        views.put(a, ask(client, a));
       }
       // Members as any reachable node knows them; ask those not in the address list too.
       Map<Long, String> members = new TreeMap<>();
       views.values().stream().filter(ClusterStatus.class::isInstance).map(ClusterStatus.class::cast)
           .forEach(s -> members.putAll(s.members()));
       for (String a : members.values()) {
-        if (!views.containsKey(a)) {
-          try {
-            views.put(a, client.status(a));
-          } catch (RuntimeException e) {
-            views.put(a, Errors.describe(e));
-          }
-        }
+        views.computeIfAbsent(a, x -> ask(client, x));
       }
       List<ClusterStatus> up = views.values().stream().filter(ClusterStatus.class::isInstance)
           .map(ClusterStatus.class::cast).toList();
@@ -285,7 +291,17 @@ public final class Qkv implements Runnable {
         throw new IllegalStateException("no node answered: " + views);
       }
       out().print(render(views, members));
+      out().flush();
       return 0;
+    }
+
+    /** The node's own view, or why it could not be had. */
+    private static Object ask(KvClient client, String address) {
+      try {
+        return client.status(address);
+      } catch (RuntimeException e) {
+        return Errors.describe(e);
+      }
     }
 
     /** The status table; a pure function of the nodes' answers, for tests. */
@@ -300,11 +316,18 @@ public final class Qkv implements Runnable {
       }
       List<ClusterStatus> up = views.values().stream().filter(ClusterStatus.class::isInstance)
           .map(ClusterStatus.class::cast).sorted((a, b) -> Long.compare(a.nodeId(), b.nodeId())).toList();
+      for (ClusterStatus s : up) {
+        if (s.partitions().isEmpty()) {
+          sb.append("node ").append(s.nodeId()).append(" answers but hosts no partition yet\n");
+        }
+      }
       // Per partition, the leader's commit index as the leader itself reports it (lag is measured against it).
       Map<Long, PartitionStatus> leaderView = new TreeMap<>();
       for (ClusterStatus s : up) {
         for (PartitionStatus p : s.partitions()) {
-          if (p.leader() == s.nodeId()) {
+          // Right after a change two nodes may both claim a partition; the higher term is the leader.
+          PartitionStatus known = leaderView.get(p.partitionId());
+          if (p.leader() == s.nodeId() && (known == null || p.term() > known.term())) {
             leaderView.put(p.partitionId(), p);
           }
         }

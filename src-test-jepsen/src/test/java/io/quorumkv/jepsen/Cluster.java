@@ -30,10 +30,14 @@ import java.util.stream.Stream;
  */
 final class Cluster implements AutoCloseable {
 
-  /** The node main; {@code -Djepsen.nodeMain} overrides it. */
-  static final String NODE_MAIN = System.getProperty("jepsen.nodeMain", "io.quorumkv.examples.ExampleNode");
+  /** The node main, run once per node process. */
+  static final String NODE_MAIN = "io.quorumkv.examples.ExampleNode";
 
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(2);
+  /** Membership changes wait for a learner to catch up before promoting it: they get longer. */
+  /** How long a restarted node may take to answer a status request. */
+  private static final Duration RESTART_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration MEMBERSHIP_TIMEOUT = Duration.ofSeconds(15);
 
   private final String clusterId;
   private final Path workDir;
@@ -41,6 +45,7 @@ final class Cluster implements AutoCloseable {
   private final Map<Long, NodeProcess> members = new LinkedHashMap<>();
   private final Map<Long, NodeProcess> everyNode = new LinkedHashMap<>();
   private final Map<Long, KvClient> adminClients = new HashMap<>();
+  private final Map<Long, KvClient> membershipClients = new HashMap<>();
   private final List<KvClient> clients = new ArrayList<>();
   private Grudge grudge;
   private long nextId;
@@ -123,6 +128,12 @@ final class Cluster implements AutoCloseable {
         .clusterId(clusterId).requestTimeout(ADMIN_TIMEOUT).build());
   }
 
+  /** Like {@link #admin} with the deadline of a membership change. */
+  private synchronized KvClient membershipAdmin(long id) {
+    return membershipClients.computeIfAbsent(id, i -> KvClient.builder().addresses(everyNode.get(i).address())
+        .clusterId(clusterId).requestTimeout(MEMBERSHIP_TIMEOUT).build());
+  }
+
   String clusterId() {
     return clusterId;
   }
@@ -193,23 +204,42 @@ final class Cluster implements AutoCloseable {
   }
 
   /** Starts a member that is down, with a normal clock; reapplies the current partition to it. */
-  void restart(long id) {
-    restart(id, null, Map.of());
+  String restart(long id) {
+    return restart(id, null, Map.of());
   }
 
   /**
    * (Re)starts member {@code id} (killing it first if running), under libfaketime when
    * {@code faketime} is not null, and reapplies the current network partition to it once it
    * answers (fault rules live in the process, so a restart forgets them).
+   *
+   * @return how long the new incarnation took to answer, or that it did not, for the history
    */
-  void restart(long id, String faketime, Map<String, String> env) {
+  String restart(long id, String faketime, Map<String, String> env) {
     NodeProcess node;
     synchronized (this) {
       node = everyNode.get(id);
       node.kill();
       launch(node, false, faketime == null ? null : new Launch(faketime, env));
     }
+    String answered = awaitAnswer(node, RESTART_TIMEOUT);
     reapplyGrudge(id);
+    return answered;
+  }
+
+  /** Waits until {@code node} answers a status request; says how long that took, or that it did not. */
+  private String awaitAnswer(NodeProcess node, Duration timeout) {
+    long t0 = System.nanoTime();
+    long deadline = t0 + timeout.toNanos();
+    while (System.nanoTime() < deadline && node.isAlive()) {
+      try {
+        admin(node.id()).status();
+        return "answering after " + (System.nanoTime() - t0) / 1_000_000 + " ms";
+      } catch (RuntimeException e) {
+        sleep(200);
+      }
+    }
+    return node.isAlive() ? "NOT answering after " + timeout.toSeconds() + " s" : "EXITED (see its log)";
   }
 
   synchronized void pause(long id) {
@@ -316,10 +346,15 @@ final class Cluster implements AutoCloseable {
       node = newNode(nextId++);
       launch(node, true, null);
     }
+    // like an operator: add the node once it is up and answering
+    if (!awaitAnswer(node, RESTART_TIMEOUT).startsWith("answering")) {
+      node.kill();
+      throw new IllegalStateException("the new node n" + node.id() + " did not answer within " + RESTART_TIMEOUT.toSeconds() + " s");
+    }
     RuntimeException last = new IllegalStateException("no member answered");
     for (long via : responsive()) {
       try {
-        admin(via).addNode(node.id(), node.address());
+        membershipAdmin(via).addNode(node.id(), node.address());
         synchronized (this) {
           members.put(node.id(), node);
         }
@@ -345,7 +380,7 @@ final class Cluster implements AutoCloseable {
         continue;
       }
       try {
-        admin(via).removeNode(id);
+        membershipAdmin(via).removeNode(id);
         synchronized (this) {
           members.remove(id);
           everyNode.get(id).kill();
@@ -406,6 +441,9 @@ final class Cluster implements AutoCloseable {
       for (KvClient c : adminClients.values()) {
         c.close();
       }
+      for (KvClient c : membershipClients.values()) {
+        c.close();
+      }
       nodes = new ArrayList<>(everyNode.values());
     }
     RuntimeException failure = null;
@@ -431,8 +469,7 @@ final class Cluster implements AutoCloseable {
         "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
-        "-cp", classpath(), NodeLauncher.class.getName(),
-        Long.toString(ProcessHandle.current().pid()), NODE_MAIN));
+        "-cp", classpath(), NODE_MAIN));
     cmd.addAll(nodeArgs(node, join));
     node.start(cmd, clock == null ? Map.of() : clock.env(), clock == null ? null : clock.faketime());
   }
@@ -450,7 +487,10 @@ final class Cluster implements AutoCloseable {
         "--listen", node.address(),
         "--peers", peers.toString(),
         "--data-dir", node.dataDir().toString(),
-        "--cluster-id", clusterId));
+        "--cluster-id", clusterId,
+        "--metrics-port", "-1",
+        // the node stops itself when the test JVM is gone, so a killed Maven run leaves none behind
+        "--parent-pid", Long.toString(ProcessHandle.current().pid())));
     if (join) {
       args.add("--join");
     }

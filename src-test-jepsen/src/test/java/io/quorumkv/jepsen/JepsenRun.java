@@ -19,7 +19,8 @@ import java.util.function.LongSupplier;
 /**
  * One run: start a cluster of node processes, run every workload against it while the nemeses
  * inject faults, heal everything, take the final reads, write the histories, check them, write
- * the HTML report, and stop every process. Node logs are kept only when the run failed.
+ * the HTML report, and stop every process. Node logs are kept only when the run failed
+ * (or with {@code -Djepsen.keepLogs=true}).
  */
 final class JepsenRun {
 
@@ -92,6 +93,7 @@ final class JepsenRun {
       notes.add(why);
     }
     int faults = 0;
+    int probes = 0;
     try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(), logs)) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
       try {
@@ -154,6 +156,9 @@ final class JepsenRun {
         for (Workload w : workloads) {
           checks.addAll(w.check());
           operations.addAll(w.operations(ctx));
+          if (w instanceof PausedNodeProbe p) {
+            probes = p.sent();
+          }
         }
       } catch (RuntimeException | IOException e) {
         checks.add(CheckResult.of("run", "the run itself failed", List.of(e.toString()
@@ -168,6 +173,7 @@ final class JepsenRun {
     parameters.put("faults injected", Integer.toString(faults));
     parameters.put("client time", spec.time().toSeconds() + " s");
     parameters.put("operations", Long.toString(ops));
+    parameters.put("reads aimed at paused nodes", Integer.toString(probes));
     parameters.put("seed", Long.toString(spec.seed()));
     parameters.put("replay", "-Djepsen.seed=" + spec.seed() + " (the schedule; real processes are not deterministic)");
     Path report = dir.resolve("report.html");
@@ -175,7 +181,7 @@ final class JepsenRun {
       Files.createDirectories(dir);
       Files.writeString(report, Report.html(new Report.Run(spec.name(), passed, parameters, checks, operations,
           nemesisLog.lines(), clock.getAsLong(), notes)), StandardCharsets.UTF_8);
-      if (passed) {
+      if (passed && !Boolean.getBoolean("jepsen.keepLogs")) {
         Cluster.deleteTree(logs);
       }
     } catch (IOException e) {
@@ -189,8 +195,11 @@ final class JepsenRun {
     List<Workload> out = new ArrayList<>();
     RegisterWorkload linearizable = new RegisterWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("linearizable"), ctx);
     out.add(linearizable);
-    out.add(new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx));
-    out.add(new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx));
+    RegisterWorkload follower = new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx);
+    RegisterWorkload lease = new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx);
+    out.add(follower);
+    out.add(lease);
+    out.add(new PausedNodeProbe(List.of(linearizable, follower, lease), ctx));
     out.add(new StaleReadWorkload(linearizable, ctx));
     out.add(new BankWorkload(THREADS.get("bank"), ctx));
     out.add(new SetWorkload(THREADS.get("set"), ctx));

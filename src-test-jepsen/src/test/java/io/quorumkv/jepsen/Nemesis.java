@@ -138,11 +138,10 @@ sealed interface Nemesis {
 
     @Override
     public String stop() {
-      List<Long> restarted = new ArrayList<>();
+      List<String> restarted = new ArrayList<>();
       for (long id : killed) {
         if (cluster.memberIds().contains(id) && !cluster.node(id).isAlive()) {
-          cluster.restart(id);
-          restarted.add(id);
+          restarted.add("n" + id + " " + cluster.restart(id));
         }
       }
       killed = List.of();
@@ -219,11 +218,11 @@ sealed interface Nemesis {
       long offset = (rnd.nextBoolean() ? 1 : -1) * (5 + rnd.nextInt(300));
       String rate = rnd.nextBoolean() ? "0.9" : "1.1";
       String spec = (offset >= 0 ? "+" : "") + offset + " x" + rate;
-      cluster.restart(skewed, spec, Map.of(
+      String answered = cluster.restart(skewed, spec, Map.of(
           "LD_PRELOAD", Faketime.library().get().toString(),
           "FAKETIME", spec,
           "FAKETIME_DONT_RESET", "1"));
-      return "n" + skewed + " restarted with FAKETIME=\"" + spec + "\"";
+      return "n" + skewed + " restarted with FAKETIME=\"" + spec + "\", " + answered;
     }
 
     @Override
@@ -233,8 +232,7 @@ sealed interface Nemesis {
       if (id == 0 || !cluster.memberIds().contains(id)) {
         return "nothing to reset";
       }
-      cluster.restart(id);
-      return "n" + id + " restarted with the real clock";
+      return "n" + id + " restarted with the real clock, " + cluster.restart(id);
     }
   }
 

@@ -48,7 +48,7 @@ final class Report {
       List<Operation> operations, List<OpLog.Line> nemesis, long duration, List<String> notes) {}
 
   /** At most this many operations are drawn per chart (evenly sampled beyond). */
-  static final int MAX_DRAWN = 6000;
+  static final int MAX_DRAWN = 2000;
 
   private static final String[] PALETTE = {
       "#1f77b4", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#2ca02c"};
@@ -128,7 +128,7 @@ final class Report {
     List<Operation> sorted = new ArrayList<>(ops);
     sorted.sort(Comparator.comparing(Operation::workload).thenComparingInt(Operation::lane));
     for (Operation op : sorted) {
-      rows.putIfAbsent(op.workload() + " #" + op.lane(), rows.size());
+      rows.putIfAbsent(row(op), rows.size());
     }
     int rowHeight = 12;
     int top = 20;
@@ -140,7 +140,7 @@ final class Report {
       out.append("<text x=\"4\" y=\"").append(y + 9).append("\" font-size=\"9\">").append(esc(row.getKey())).append("</text>");
     }
     for (Operation op : sample(ops)) {
-      int y = top + rows.get(op.workload() + " #" + op.lane()) * rowHeight + 2;
+      int y = top + rows.get(row(op)) * rowHeight + 2;
       double x0 = x(op.start(), duration);
       double x1 = Math.max(x0 + 1, x(Math.min(op.end(), duration), duration));
       String color = switch (op.outcome()) {
@@ -156,6 +156,11 @@ final class Report {
     }
     axis(out, duration, height - 20);
     out.append("</svg>\n");
+  }
+
+  /** The timeline row of an operation: its client thread, or the final reads (lane -1). */
+  private static String row(Operation op) {
+    return op.workload() + (op.lane() < 0 ? " final" : " #" + op.lane());
   }
 
   private static void latency(StringBuilder out, List<Operation> ops, List<FaultWindow> windows, long duration) {
@@ -247,7 +252,7 @@ final class Report {
       if (i >= next) {
         out.add(op);
         next += stride;
-      } else if (op.outcome() != Outcome.OK && extra < MAX_DRAWN) {
+      } else if (op.outcome() != Outcome.OK && extra < MAX_DRAWN / 2) {
         out.add(op);
         extra++;
       }

@@ -11,7 +11,7 @@ final class LockHolder {
   public static void main(String[] args) throws Exception {
     try (StorageEngine e =
         StorageEngine.openRocksDb(Path.of(args[0]), "c", StorageOptions.defaults(1))) {
-      System.out.println("READY");
+      System.out.println(e.groups().isEmpty() ? "READY" : "READY with data");
       System.out.flush();
       while (System.in.read() >= 0) {
         // wait for the parent to close our stdin

@@ -19,7 +19,10 @@ import java.util.stream.Stream;
  * Group-commit benchmark: N appender threads, each appending one entry at a time to its own Raft
  * group through one {@link GroupCommitLogWriter} and waiting for it to be durable (like N
  * concurrent client writes). Prints one JSON line per run. Mode {@code raw-fsync} measures the
- * disk itself with the same tool: write 256 bytes and fdatasync, in a loop, in the same directory.
+ * disk itself with the same tool: append 256 bytes and fdatasync, in a loop, in the same
+ * directory; {@code raw-fsync-prealloc} does the same over a preallocated file. With
+ * {@code --engine memory} the log mode runs on the in-memory engine: the CPU cost of the write path
+ * without a disk.
  *
  * <pre>
  * storage/bench/run-log-benchmark.sh --mode log --appenders 64 --seconds 5 --dir /tmp/qkv-bench
@@ -37,6 +40,7 @@ public final class LogBenchmark {
     double seconds = 5;
     double warmup = 1;
     int entryBytes = 256;
+    boolean memory = false;
     Path base = Path.of(System.getProperty("java.io.tmpdir"));
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
@@ -46,26 +50,32 @@ public final class LogBenchmark {
         case "--warmup" -> warmup = Double.parseDouble(args[i + 1]);
         case "--entry-bytes" -> entryBytes = Integer.parseInt(args[i + 1]);
         case "--dir" -> base = Path.of(args[i + 1]);
+        case "--engine" -> memory = args[i + 1].equals("memory");
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
     Files.createDirectories(base);
     Path dir = Files.createTempDirectory(base, "run-");
     try {
-      String json = mode.equals("raw-fsync")
-          ? rawFsync(dir, seconds, warmup, entryBytes)
-          : log(dir, appenders, seconds, warmup, entryBytes);
+      String json = switch (mode) {
+        case "raw-fsync" -> rawFsync(dir, seconds, warmup, entryBytes, false);
+        case "raw-fsync-prealloc" -> rawFsync(dir, seconds, warmup, entryBytes, true);
+        case "log" -> log(dir, appenders, seconds, warmup, entryBytes, memory);
+        default -> throw new IllegalArgumentException("unknown mode " + mode);
+      };
       System.out.println(json);
     } finally {
       deleteTree(dir);
     }
   }
 
-  private static String log(Path dir, int appenders, double seconds, double warmup, int bytes)
-      throws Exception {
+  private static String log(Path dir, int appenders, double seconds, double warmup, int bytes,
+      boolean memory) throws Exception {
     byte[] payload = new byte[bytes];
     new Random(1).nextBytes(payload);
-    try (StorageEngine engine = StorageEngine.openRocksDb(dir, "bench", StorageOptions.defaults(1));
+    try (StorageEngine engine = memory
+            ? StorageEngine.openInMemory(new MemoryDisk(), "bench", StorageOptions.defaults(1))
+            : StorageEngine.openRocksDb(dir, "bench", StorageOptions.defaults(1));
         GroupCommitLogWriter writer = new GroupCommitLogWriter(engine)) {
       long start = System.nanoTime();
       long measureFrom = start + (long) (warmup * 1e9);
@@ -125,21 +135,44 @@ public final class LogBenchmark {
         off += counts[a];
       }
       long fsyncs = syncsAt[1] - syncsAt[0];
-      return json("log", appenders, bytes, seconds, total, fsyncs, all, dir);
+      return json(memory ? "log-memory" : "log", appenders, bytes, seconds, total, fsyncs, all,
+          dir);
     }
   }
 
-  private static String rawFsync(Path dir, double seconds, double warmup, int bytes)
-      throws IOException {
+  /**
+   * Appends {@code bytes} and fdatasyncs, in a loop. With {@code prealloc} the file is first
+   * written full of zeros and synced, and the loop overwrites it: the size never changes, so each
+   * fdatasync flushes data only, without a journal commit for the file's size (closer to what
+   * RocksDB's preallocated WAL costs).
+   */
+  private static String rawFsync(Path dir, double seconds, double warmup, int bytes,
+      boolean prealloc) throws IOException {
     byte[] payload = new byte[bytes];
     new Random(1).nextBytes(payload);
+    Path file = dir.resolve("raw-fsync.dat");
+    if (prealloc) {
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
+          StandardOpenOption.WRITE)) {
+        ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+        for (int i = 0; i < 256; i++) {
+          zeros.clear();
+          while (zeros.hasRemaining()) {
+            ch.write(zeros);
+          }
+        }
+        ch.force(true);
+      }
+    }
     long start = System.nanoTime();
     long measureFrom = start + (long) (warmup * 1e9);
     long end = measureFrom + (long) (seconds * 1e9);
     long[] lat = new long[1 << 16];
     int n = 0;
-    try (FileChannel ch = FileChannel.open(dir.resolve("raw-fsync.dat"),
-        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    try (FileChannel ch = prealloc
+        ? FileChannel.open(file, StandardOpenOption.WRITE)
+        : FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      long position = 0;
       while (true) {
         long t0 = System.nanoTime();
         if (t0 >= end) {
@@ -147,7 +180,7 @@ public final class LogBenchmark {
         }
         ByteBuffer b = ByteBuffer.wrap(payload);
         while (b.hasRemaining()) {
-          ch.write(b);
+          position += ch.write(b, prealloc ? position % (256L << 20) : position);
         }
         ch.force(false); // fdatasync, what RocksDB does for the WAL
         long t1 = System.nanoTime();
@@ -159,7 +192,8 @@ public final class LogBenchmark {
         }
       }
     }
-    return json("raw-fsync", 1, bytes, seconds, n, n, Arrays.copyOf(lat, n), dir);
+    return json(prealloc ? "raw-fsync-prealloc" : "raw-fsync", 1, bytes, seconds, n, n,
+        Arrays.copyOf(lat, n), dir);
   }
 
   private static String json(String mode, int appenders, int bytes, double seconds, long entries,

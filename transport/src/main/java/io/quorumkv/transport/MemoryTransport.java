@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
@@ -80,16 +81,18 @@ public final class MemoryTransport implements RaftTransport {
       return;
     }
     AtomicInteger queued = inFlight.computeIfAbsent(toNode, k -> new AtomicInteger());
-    if (queued.incrementAndGet() > network.linkQueueLimit()) {
-      queued.decrementAndGet();
-      counters.droppedQueueFull.increment();
-      return;
+    for (int copy = 0; copy < fate.copies(); copy++) {
+      if (queued.incrementAndGet() > network.linkQueueLimit()) {
+        queued.decrementAndGet();
+        counters.droppedQueueFull.increment();
+        return;
+      }
+      counters.messagesSent.increment();
+      deliver(fate, () -> {
+        queued.decrementAndGet();
+        to.receive(nodeId, groupId, m);
+      });
     }
-    counters.messagesSent.increment();
-    deliver(fate, () -> {
-      queued.decrementAndGet();
-      to.receive(nodeId, groupId, m);
-    });
   }
 
   private void receive(long fromNode, long groupId, Message m) {
@@ -120,7 +123,7 @@ public final class MemoryTransport implements RaftTransport {
 
   @Override
   public void setMessageHandler(MessageHandler handler) {
-    this.messageHandler = java.util.Objects.requireNonNull(handler, "handler");
+    this.messageHandler = Objects.requireNonNull(handler, "handler");
   }
 
   @Override
@@ -155,35 +158,25 @@ public final class MemoryTransport implements RaftTransport {
     return result;
   }
 
-  /** Completes a caller's future with a handler's outcome, as the Netty transport reports it. */
-  static void complete(CompletableFuture<byte[]> result, byte[] response, Throwable error) {
-    if (error == null) {
+  private static void complete(CompletableFuture<byte[]> result, byte[] response, Throwable error) {
+    if (error == null && response != null) {
       result.complete(response);
     } else {
-      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-          ? error.getCause() : error;
-      result.completeExceptionally(new TransportException(
-          TransportException.Reason.REMOTE_ERROR, String.valueOf(cause.getMessage())));
+      result.completeExceptionally(new TransportException(TransportException.Reason.REMOTE_ERROR,
+          error == null ? "request handler completed with null" : Requests.errorText(error)));
     }
   }
 
-  /** Runs this node's request handler, turning a throw into a failed future. */
-  CompletableFuture<byte[]> serve(long fromNode, byte[] payload) {
+  private CompletableFuture<byte[]> serve(long fromNode, byte[] payload) {
     if (!isLive()) {
       return CompletableFuture.failedFuture(new IllegalStateException("node closed"));
     }
-    try {
-      CompletableFuture<byte[]> f = requestHandler.onRequest(fromNode, payload);
-      return f != null ? f
-          : CompletableFuture.failedFuture(new IllegalStateException("request handler returned null"));
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
-    }
+    return Requests.invoke(requestHandler, fromNode, payload);
   }
 
   @Override
   public void setRequestHandler(RequestHandler handler) {
-    this.requestHandler = java.util.Objects.requireNonNull(handler, "handler");
+    this.requestHandler = Objects.requireNonNull(handler, "handler");
   }
 
   @Override
@@ -254,7 +247,7 @@ public final class MemoryTransport implements RaftTransport {
 
   @Override
   public void setSnapshotReceiver(SnapshotReceiver receiver) {
-    this.snapshotReceiver = java.util.Objects.requireNonNull(receiver, "receiver");
+    this.snapshotReceiver = Objects.requireNonNull(receiver, "receiver");
   }
 
   @Override

@@ -2,6 +2,8 @@ package io.quorumkv.transport;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
@@ -22,13 +24,11 @@ import io.quorumkv.transport.proto.Response;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -69,8 +69,10 @@ public final class NettyTransport implements RaftTransport {
   private final Counters counters = new Counters();
   private final LinkFaults faults = new LinkFaults(() -> ThreadLocalRandom.current().nextDouble());
   private final EventLoopGroup group;
+  /** Runs the snapshot connections this node dials, so their bulk never delays a Raft lane. */
+  private final EventLoopGroup snapshotGroup;
   private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-  private final Map<Long, Peer> peers = new HashMap<>();
+  private final Map<Long, Peer> peers = new ConcurrentHashMap<>();
   private final Optional<SslContext> serverTls;
   private final Optional<SslContext> clientTls;
   private final ExecutorService snapshotIo;
@@ -83,6 +85,7 @@ public final class NettyTransport implements RaftTransport {
     throw new IOException("no snapshot receiver on this node");
   };
   private volatile Channel server;
+  private volatile boolean started;
   private volatile boolean closed;
 
   /** A transport for {@code config}; call {@link #start()} to listen and dial. */
@@ -98,6 +101,7 @@ public final class NettyTransport implements RaftTransport {
     this.serverTls = config.tls().map(Tls::server);
     this.clientTls = config.tls().map(Tls::client);
     this.group = Wire.newGroup(config.ioThreads(), "quorumkv-io-" + config.nodeId());
+    this.snapshotGroup = Wire.newGroup(1, "quorumkv-snapshot-io-" + config.nodeId());
     this.snapshotIo = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "quorumkv-snapshot-" + config.nodeId());
       t.setDaemon(true);
@@ -139,7 +143,39 @@ public final class NettyTransport implements RaftTransport {
     log.info("{}: listening on {} ({}, {}), cluster {}, protocol {}", name, localAddress(),
         Wire.ioKind(), serverTls.isPresent() ? "TLS" : "plain TCP", config.clusterId(),
         protocolVersion);
+    started = true;
     peers.values().stream().filter(p -> p.dialler).forEach(p -> p.loop.execute(p::connect));
+  }
+
+  /**
+   * Adds a member, or changes the address of one, after a membership change; the configured
+   * {@link NettyTransportConfig#peers()} are only the initial members. Takes effect at once (a
+   * changed address drops the connection to the old one). Safe from any thread.
+   */
+  public void setPeer(long nodeId, InetSocketAddress address) {
+    if (nodeId <= 0 || nodeId == config.nodeId()) {
+      throw new IllegalArgumentException(name + ": cannot add node " + nodeId + " as a peer");
+    }
+    Objects.requireNonNull(address, "address");
+    Peer fresh = new Peer(nodeId, address, config.nodeId() < nodeId, group.next(), this);
+    Peer old = peers.put(nodeId, fresh);
+    if (old != null) {
+      old.remove();
+    }
+    if (started && fresh.dialler) {
+      fresh.loop.execute(fresh::connect);
+    }
+  }
+
+  /**
+   * Forgets a member removed from the cluster: closes its connection, fails its pending
+   * requests, and from now on drops its messages and refuses its connections.
+   */
+  public void removePeer(long nodeId) {
+    Peer old = peers.remove(nodeId);
+    if (old != null) {
+      old.remove();
+    }
   }
 
   /** The address the transport listens on (useful when the configured port was 0). */
@@ -156,8 +192,14 @@ public final class NettyTransport implements RaftTransport {
     return config.nodeId();
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws NullPointerException if {@code m} is null: a bug in the caller, not a network fault
+   */
   @Override
   public void send(long toNode, long groupId, Message m) {
+    Objects.requireNonNull(m, "m");
     Peer peer = peers.get(toNode);
     if (peer == null || closed) {
       counters.droppedUnreachable.increment();
@@ -166,14 +208,18 @@ public final class NettyTransport implements RaftTransport {
     LinkFaults.Fate fate = faults.fate(config.nodeId(), toNode);
     if (fate.drop()) {
       counters.droppedByFault.increment();
-    } else if (fate.delayNanos() > 0) {
+      return;
+    }
+    for (int copy = 0; copy < fate.copies(); copy++) {
+      if (fate.delayNanos() == 0) {
+        peer.send(groupId, m);
+        continue;
+      }
       try {
         peer.loop.schedule(() -> peer.send(groupId, m), fate.delayNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
         counters.droppedUnreachable.increment(); // closing
       }
-    } else {
-      peer.send(groupId, m);
     }
   }
 
@@ -261,8 +307,19 @@ public final class NettyTransport implements RaftTransport {
     peers.values().forEach(Peer::failPending);
     senders.forEach(SnapshotSender::abort);
     inbox.abortAll();
+    // Let queued snapshot tasks run out (they see the transfer ended and release their buffers).
+    snapshotIo.shutdown();
+    try {
+      if (!snapshotIo.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("{}: a snapshot source or sink is still busy after 5 s; abandoning it", name);
+        snapshotIo.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      snapshotIo.shutdownNow();
+    }
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
-    snapshotIo.shutdownNow();
+    snapshotGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     log.info("{}: transport closed", name);
   }
 
@@ -288,12 +345,9 @@ public final class NettyTransport implements RaftTransport {
     return faults;
   }
 
-  Optional<SslContext> clientTls() {
-    return clientTls;
-  }
-
-  EventLoopGroup group() {
-    return group;
+  /** The event loop for a new outbound snapshot transfer (its connection and timers). */
+  EventLoop snapshotLoop() {
+    return snapshotGroup.next();
   }
 
   ExecutorService snapshotIo() {
@@ -323,13 +377,20 @@ public final class NettyTransport implements RaftTransport {
     }
   }
 
+  /** Dials {@code address} on {@code loop} with this node's TLS, limits and handshake. */
+  ChannelFuture dial(EventLoop loop, InetSocketAddress address, ConnectionHandler.Dialler d) {
+    return Wire.dial(loop, address, clientTls, config.maxFrameBytes(), config.connectTimeout(),
+        this::track,
+        () -> ConnectionHandler.dialling(name, counters, d, config.handshakeTimeout()));
+  }
+
   Hello hello(Lane lane) {
     return Hello.newBuilder().setProtocolVersion(protocolVersion)
         .setClusterId(config.clusterId()).setNodeId(config.nodeId()).setLane(lane).build();
   }
 
-  /** Checks the acceptor's answer to our Hello. */
-  void checkAck(HelloAck ack, long expectedNode) throws ProtocolViolation {
+  /** Checks the acceptor's answer to our Hello (and its certificate, if identities are on). */
+  void checkAck(Channel ch, HelloAck ack, long expectedNode) throws ProtocolViolation {
     if (ack.getProtocolVersion() != protocolVersion) {
       throw new ProtocolViolation("node " + ack.getNodeId() + " answered with protocol version "
           + ack.getProtocolVersion() + "; this node speaks " + protocolVersion);
@@ -341,6 +402,13 @@ public final class NettyTransport implements RaftTransport {
     if (ack.getNodeId() != expectedNode) {
       throw new ProtocolViolation(
           "the peer answered as node " + ack.getNodeId() + ", expected node " + expectedNode);
+    }
+    checkIdentity(ch, expectedNode);
+  }
+
+  private void checkIdentity(Channel ch, long nodeId) throws ProtocolViolation {
+    if (config.tls().map(TlsSettings::requireNodeIdentity).orElse(false)) {
+      Tls.checkIdentity(ch, nodeId);
     }
   }
 
@@ -364,13 +432,15 @@ public final class NettyTransport implements RaftTransport {
         if (peer.dialler) {
           throw new ProtocolViolation("node " + from + " has the higher id: this node dials it");
         }
+        checkIdentity(ch, from);
         peer.attach(ch);
-        return new RaftSession(this, peer);
+        return new RaftSession(this, peer, ch);
       }
       case LANE_SNAPSHOT -> {
         if (!peers.containsKey(from)) {
           throw new ProtocolViolation("node " + from + " is not a member known to this node");
         }
+        checkIdentity(ch, from);
         return inbox.session(from);
       }
       case LANE_CLIENT -> {
@@ -430,25 +500,14 @@ public final class NettyTransport implements RaftTransport {
     long id = request.getId();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(request.getTimeoutMillis());
     byte[] payload = request.getPayload().toByteArray();
-    CompletableFuture<byte[]> answer;
-    try {
-      answer = requestHandler.onRequest(fromNode, payload);
-      if (answer == null) {
-        answer = CompletableFuture.failedFuture(
-            new IllegalStateException("request handler returned null"));
-      }
-    } catch (RuntimeException e) {
-      answer = CompletableFuture.failedFuture(e);
-    }
+    CompletableFuture<byte[]> answer = Requests.invoke(requestHandler, fromNode, payload);
     answer.whenComplete((response, error) -> {
       if (!ch.isActive() || System.nanoTime() - deadline > 0) {
         return; // the caller has given up
       }
       Response.Builder r = Response.newBuilder().setId(id);
       if (error != null) {
-        Throwable cause = error instanceof CompletionException && error.getCause() != null
-            ? error.getCause() : error;
-        r.setError(String.valueOf(cause.getMessage()));
+        r.setError(Requests.errorText(error));
       } else if (response == null) {
         r.setError("request handler completed with null");
       } else if (response.length > config.maxFrameBytes() - 64) {

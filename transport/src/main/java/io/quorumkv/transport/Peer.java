@@ -1,10 +1,8 @@
 package io.quorumkv.transport;
 
 import com.google.protobuf.CodedOutputStream;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.quorumkv.raft.Message;
 import io.quorumkv.transport.proto.Frame;
@@ -22,18 +20,14 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,12 +66,13 @@ final class Peer {
   private final Queue<Outbound> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
-  private final Map<Long, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
-  private final AtomicLong nextRequestId = new AtomicLong();
+  private final PendingRequests pending = new PendingRequests();
   /** The handshaken Raft connection, or null while there is none. */
   private volatile Channel channel;
   /** Failed dials since the last success; confined to {@link #loop}. */
   private int attempts;
+  /** Set when the member is removed (or re-added with another address): stop dialling. */
+  private volatile boolean removed;
 
   Peer(long id, InetSocketAddress address, boolean dialler, EventLoop loop,
       NettyTransport transport) {
@@ -216,20 +211,9 @@ final class Peer {
           "request of " + payload.length + " bytes exceeds the frame limit"));
       return result;
     }
-    long requestId = nextRequestId.incrementAndGet();
     long deadlineNanos = System.nanoTime() + deadline.toNanos();
-    pending.put(requestId, result);
     try {
-      var timer = loop.schedule(() -> {
-        if (pending.remove(requestId) != null) {
-          result.completeExceptionally(new TimeoutException(
-              "no response from node " + id + " within " + deadline.toMillis() + " ms"));
-        }
-      }, deadline.toNanos(), TimeUnit.NANOSECONDS);
-      result.whenComplete((r, e) -> {
-        pending.remove(requestId);
-        timer.cancel(false);
-      });
+      long requestId = pending.register(result, loop, deadline, "node " + id);
       if (fate.drop()) {
         return result; // lost on the way: the deadline answers
       }
@@ -265,25 +249,15 @@ final class Peer {
   }
 
   void onResponse(Response response) {
-    CompletableFuture<byte[]> f = pending.remove(response.getId());
-    if (f != null) {
-      complete(f, response);
-    }
-  }
-
-  /** Completes a caller's future from a response frame (shared with {@link TransportClient}). */
-  static void complete(CompletableFuture<byte[]> f, Response response) {
-    switch (response.getResultCase()) {
-      case PAYLOAD -> f.complete(response.getPayload().toByteArray());
-      case ERROR -> f.completeExceptionally(new TransportException(
-          TransportException.Reason.REMOTE_ERROR, response.getError()));
-      case RESULT_NOT_SET -> f.completeExceptionally(new TransportException(
-          TransportException.Reason.REMOTE_ERROR, "empty response"));
-    }
+    pending.complete(response);
   }
 
   /** A handshaken connection to this peer is up (either side dialled it). */
   void attach(Channel ch) {
+    if (removed) {
+      ch.close();
+      return;
+    }
     Channel old = channel;
     channel = ch;
     if (old != null && old != ch) {
@@ -314,32 +288,29 @@ final class Peer {
     keep.forEach(this::offer);
   }
 
+  /** This member is gone: stop dialling, close its connection, fail its requests. */
+  void remove() {
+    removed = true;
+    Channel ch = channel;
+    if (ch != null) {
+      ch.close();
+    }
+    pending.failAll(new TransportException(TransportException.Reason.UNREACHABLE,
+        "node " + id + " was removed"));
+  }
+
   /** Fails every request still waiting; called once the transport is closed. */
   void failPending() {
-    TransportException closed =
-        new TransportException(TransportException.Reason.CLOSED, "transport closed");
-    pending.values().forEach(f -> f.completeExceptionally(closed));
+    pending.failAll(new TransportException(TransportException.Reason.CLOSED, "transport closed"));
   }
 
   // ---- dialling (only when this node has the lower id) ----
 
   void connect() {
-    if (transport.isClosed()) {
+    if (transport.isClosed() || removed) {
       return;
     }
-    Bootstrap b = new Bootstrap().group(loop).channel(Wire.channelClass())
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            transport.track(ch);
-            Wire.initPipeline(ch, transport.clientTls(), address,
-                transport.config().maxFrameBytes(),
-                ConnectionHandler.dialling(transport.name(), counters, new Dialler(),
-                    transport.config().handshakeTimeout()));
-          }
-        });
-    Wire.configure(b, transport.config().connectTimeout());
-    b.connect(address).addListener((ChannelFuture cf) -> {
+    transport.dial(loop, address, new Dialler()).addListener((ChannelFuture cf) -> {
       if (!cf.isSuccess()) {
         if (attempts == 0) {
           log.info("{}: cannot reach node {} at {} ({}); retrying with backoff",
@@ -353,7 +324,7 @@ final class Peer {
   }
 
   private void reconnectLater() {
-    if (transport.isClosed()) {
+    if (transport.isClosed() || removed) {
       return;
     }
     long delay = backoffNanos(attempts, transport.config().reconnectBackoffMin(),
@@ -388,10 +359,10 @@ final class Peer {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, id);
+      transport.checkAck(ch, ack, id);
       attempts = 0;
       attach(ch);
-      return new RaftSession(transport, Peer.this);
+      return new RaftSession(transport, Peer.this, ch);
     }
 
     @Override

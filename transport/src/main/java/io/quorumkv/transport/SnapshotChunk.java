@@ -10,6 +10,7 @@ import java.util.Objects;
  * @param last   whether this chunk ends the stream
  */
 public record SnapshotChunk(long offset, byte[] data, boolean last) {
+  /** Checks that {@code data} is present and {@code offset} not negative. */
   public SnapshotChunk {
     Objects.requireNonNull(data, "data");
     if (offset < 0) {

@@ -85,12 +85,15 @@ final class SnapshotInbox {
     return new Lane(fromNode);
   }
 
-  /** Aborts every transfer; the transport is closing. */
+  /** Aborts every transfer, each on its own executor; the transport is closing. */
   void abortAll() {
     TransportException closed =
         new TransportException(TransportException.Reason.CLOSED, "transport closed");
     for (Transfer t : active.values()) {
-      synchronized (t) {
+      try {
+        t.serial.execute(() -> t.abort(closed));
+      } catch (RejectedExecutionException e) {
+        // the pool is already down: nothing else touches the sink any more
         t.abort(closed);
       }
     }
@@ -188,11 +191,7 @@ final class SnapshotInbox {
       try {
         t.sink = transport.snapshotReceiver().open(fromNode, t.groupId, t.message);
       } catch (IOException | RuntimeException e) {
-        log.warn("{}: refused snapshot for group {} from node {}: {}", transport.name(),
-            t.groupId, fromNode, e.toString());
-        t.abort(e);
-        Wire.sendAndClose(ch, Frame.newBuilder().setSnapshotAbort(SnapshotAbort.newBuilder()
-            .setTransferId(t.key.transferId).setReason("receiver refused: " + e)).build());
+        giveUp(ch, t, "refused", e);
         return;
       }
       accept(ch, t);
@@ -231,11 +230,7 @@ final class SnapshotInbox {
           completed.add(t.key);
         }
       } catch (IOException | RuntimeException e) {
-        log.warn("{}: snapshot sink for group {} from node {} failed: {}", transport.name(),
-            t.groupId, fromNode, e.toString());
-        t.abort(e);
-        Wire.sendAndClose(ch, Frame.newBuilder().setSnapshotAbort(SnapshotAbort.newBuilder()
-            .setTransferId(t.key.transferId).setReason("receiver failed: " + e)).build());
+        giveUp(ch, t, "failed", e);
         return;
       }
       SnapshotAck ack = SnapshotAck.newBuilder().setTransferId(t.key.transferId)
@@ -249,6 +244,15 @@ final class SnapshotInbox {
       } else {
         Wire.send(ch, Frame.newBuilder().setSnapshotAck(ack).build());
       }
+    }
+
+    /** The receiving side gives the transfer up for good, and tells the sender why. */
+    private void giveUp(Channel ch, Transfer t, String what, Exception e) {
+      log.warn("{}: receiver {} on snapshot for group {} from node {}: {}", transport.name(),
+          what, t.groupId, fromNode, e.toString());
+      t.abort(e);
+      Wire.sendAndClose(ch, Frame.newBuilder().setSnapshotAbort(SnapshotAbort.newBuilder()
+          .setTransferId(t.key.transferId).setReason("receiver " + what + ": " + e)).build());
     }
 
     private void reject(Channel ch, String reason) {

@@ -1,10 +1,9 @@
 package io.quorumkv.transport;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
 import io.quorumkv.raft.Message;
 import io.quorumkv.transport.proto.Frame;
 import io.quorumkv.transport.proto.Hello;
@@ -43,6 +42,8 @@ final class SnapshotSender implements Session {
   private final long transferId = ThreadLocalRandom.current().nextLong() | 1;
   private final CompletableFuture<Void> result = new CompletableFuture<>();
   private final SerialExecutor reads;
+  /** Connection and timers of this transfer: never a Raft lane's loop. */
+  private final EventLoop loop;
   private final int window;
   private final int chunkBytes;
 
@@ -64,6 +65,7 @@ final class SnapshotSender implements Session {
     this.message = message;
     this.source = source;
     this.reads = new SerialExecutor(transport.snapshotIo());
+    this.loop = transport.snapshotLoop();
     this.window = transport.config().snapshotWindow();
     this.chunkBytes = transport.config().snapshotChunkBytes();
   }
@@ -73,7 +75,7 @@ final class SnapshotSender implements Session {
     synchronized (this) {
       lastProgressNanos = System.nanoTime();
       try {
-        watchdog = peer.loop.scheduleAtFixedRate(this::watch, period, period,
+        watchdog = loop.scheduleAtFixedRate(this::watch, period, period,
             TimeUnit.MILLISECONDS);
       } catch (RejectedExecutionException e) {
         finished = true;
@@ -85,7 +87,7 @@ final class SnapshotSender implements Session {
           new TransportException(TransportException.Reason.CLOSED, "transport closed"));
       return result;
     }
-    peer.loop.execute(this::dial);
+    loop.execute(this::dial);
     return result;
   }
 
@@ -99,19 +101,7 @@ final class SnapshotSender implements Session {
       abort();
       return;
     }
-    Bootstrap b = new Bootstrap().group(peer.loop).channel(Wire.channelClass())
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            transport.track(ch);
-            Wire.initPipeline(ch, transport.clientTls(), peer.address,
-                transport.config().maxFrameBytes(),
-                ConnectionHandler.dialling(transport.name(), transport.counters(), new Dialler(),
-                    transport.config().handshakeTimeout()));
-          }
-        });
-    Wire.configure(b, transport.config().connectTimeout());
-    b.connect(peer.address).addListener((ChannelFuture cf) -> {
+    transport.dial(loop, peer.address, new Dialler()).addListener((ChannelFuture cf) -> {
       if (cf.isSuccess()) {
         cf.channel().closeFuture().addListener(x -> redialLater());
       } else {
@@ -134,7 +124,7 @@ final class SnapshotSender implements Session {
     log.info("{}: snapshot transfer {} to node {} lost its connection; resuming",
         transport.name(), Long.toHexString(transferId), peer.id);
     try {
-      peer.loop.schedule(this::dial, delay, TimeUnit.NANOSECONDS);
+      loop.schedule(this::dial, delay, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       fail(TransportException.Reason.CLOSED, "transport closed");
     }
@@ -148,7 +138,7 @@ final class SnapshotSender implements Session {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, peer.id);
+      transport.checkAck(ch, ack, peer.id);
       synchronized (SnapshotSender.this) {
         channel = ch;
         attempts = 0;
@@ -330,11 +320,19 @@ final class SnapshotSender implements Session {
     }
   }
 
+  /** Closes the source after any read in progress (reads run on {@link #reads}). */
   private void closeSource() {
+    Runnable close = () -> {
+      try {
+        source.close();
+      } catch (IOException | RuntimeException e) {
+        log.debug("closing snapshot source", e);
+      }
+    };
     try {
-      source.close();
-    } catch (IOException | RuntimeException e) {
-      log.debug("closing snapshot source", e);
+      reads.execute(close);
+    } catch (RejectedExecutionException e) {
+      close.run(); // the pool is down: no read can be running
     }
   }
 }

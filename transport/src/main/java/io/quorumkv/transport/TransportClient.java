@@ -1,9 +1,7 @@
 package io.quorumkv.transport;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.quorumkv.transport.proto.Frame;
@@ -13,14 +11,10 @@ import io.quorumkv.transport.proto.Lane;
 import io.quorumkv.transport.proto.Request;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A connection from something that is not a cluster member (the CLI, a benchmark driver) to one
@@ -41,8 +35,7 @@ public final class TransportClient implements AutoCloseable {
 
   private final EventLoopGroup group;
   private final Channel channel;
-  private final Map<Long, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
-  private final AtomicLong nextId = new AtomicLong();
+  private final PendingRequests pending = new PendingRequests();
 
   private TransportClient(EventLoopGroup group, Channel channel) {
     this.group = group;
@@ -98,16 +91,9 @@ public final class TransportClient implements AutoCloseable {
             TransportException.Reason.UNREACHABLE, "node at " + address + " refused: " + reason));
       }
     };
-    Bootstrap b = new Bootstrap().group(group).channel(Wire.channelClass())
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            Wire.initPipeline(ch, ssl, address, MAX_FRAME_BYTES,
-                ConnectionHandler.dialling("client", counters, dialler, CONNECT_TIMEOUT));
-          }
-        });
-    Wire.configure(b, CONNECT_TIMEOUT);
-    b.connect(address).addListener(cf -> {
+    Wire.dial(group, address, ssl, MAX_FRAME_BYTES, CONNECT_TIMEOUT, ch -> {},
+        () -> ConnectionHandler.dialling("client", counters, dialler, CONNECT_TIMEOUT))
+        .addListener(cf -> {
       if (!cf.isSuccess()) {
         ready.completeExceptionally(new TransportException(TransportException.Reason.UNREACHABLE,
             "cannot connect to " + address + ": " + cf.cause().getMessage()));
@@ -138,7 +124,7 @@ public final class TransportClient implements AutoCloseable {
   }
 
   /**
-   * Sends a request. The future fails with {@link TimeoutException} at the deadline, or with a
+   * Sends a request. The future fails with {@link java.util.concurrent.TimeoutException} at the deadline, or with a
    * {@link TransportException} (closed connection, handler failure on the node). Never blocks.
    */
   public CompletableFuture<byte[]> request(byte[] payload, Duration deadline) {
@@ -153,21 +139,10 @@ public final class TransportClient implements AutoCloseable {
           new TransportException(TransportException.Reason.CLOSED, "connection closed"));
       return result;
     }
-    long id = nextId.incrementAndGet();
-    pending.put(id, result);
+    long id;
     try {
-      var timer = channel.eventLoop().schedule(() -> {
-        if (pending.remove(id) != null) {
-          result.completeExceptionally(new TimeoutException(
-              "no response within " + deadline.toMillis() + " ms"));
-        }
-      }, deadline.toNanos(), TimeUnit.NANOSECONDS);
-      result.whenComplete((r, e) -> {
-        pending.remove(id);
-        timer.cancel(false);
-      });
+      id = pending.register(result, channel.eventLoop(), deadline, "the node");
     } catch (RejectedExecutionException e) {
-      pending.remove(id);
       result.completeExceptionally(
           new TransportException(TransportException.Reason.CLOSED, "client closed"));
       return result;
@@ -184,9 +159,7 @@ public final class TransportClient implements AutoCloseable {
   }
 
   private void failAll() {
-    TransportException closed =
-        new TransportException(TransportException.Reason.CLOSED, "connection closed");
-    pending.values().forEach(f -> f.completeExceptionally(closed));
+    pending.failAll(new TransportException(TransportException.Reason.CLOSED, "connection closed"));
   }
 
   /** Closes the connection; outstanding requests fail. */
@@ -210,10 +183,8 @@ public final class TransportClient implements AutoCloseable {
         throw new ProtocolViolation("unexpected " + f.getBodyCase() + " from a node");
       }
       TransportClient c = client[0];
-      CompletableFuture<byte[]> future =
-          c == null ? null : c.pending.remove(f.getResponse().getId());
-      if (future != null) {
-        Peer.complete(future, f.getResponse());
+      if (c != null) {
+        c.pending.complete(f.getResponse());
       }
       return false;
     }

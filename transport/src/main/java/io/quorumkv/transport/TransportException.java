@@ -19,8 +19,10 @@ public final class TransportException extends RuntimeException {
     TOO_LARGE
   }
 
+  /** Why it failed. */
   private final Reason reason;
 
+  /** A failure of kind {@code reason}, described by {@code message}. */
   public TransportException(Reason reason, String message) {
     super(message);
     this.reason = Objects.requireNonNull(reason, "reason");

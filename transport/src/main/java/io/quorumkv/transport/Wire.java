@@ -6,7 +6,10 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -28,7 +31,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The framing shared by nodes and clients: a 4-byte length, then one protobuf {@link Frame};
@@ -130,11 +136,26 @@ final class Wire {
     return EPOLL ? "epoll" : "nio";
   }
 
-  static void configure(io.netty.bootstrap.Bootstrap b, java.time.Duration connectTimeout) {
-    b.option(ChannelOption.TCP_NODELAY, true)
+  /**
+   * Dials {@code address}: a connection with the standard pipeline, {@code onInit} called on
+   * the new channel first (to track it), then {@code handler} as its last handler.
+   */
+  static ChannelFuture dial(EventLoopGroup group, InetSocketAddress address,
+      Optional<SslContext> ssl, int maxFrameBytes, Duration connectTimeout,
+      Consumer<Channel> onInit, Supplier<ConnectionHandler> handler) {
+    Bootstrap b = new Bootstrap().group(group).channel(channelClass())
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            onInit.accept(ch);
+            initPipeline(ch, ssl, address, maxFrameBytes, handler.get());
+          }
+        })
+        .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.SO_KEEPALIVE, true)
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis());
+    return b.connect(address);
   }
 
   static void configure(io.netty.bootstrap.ServerBootstrap b) {

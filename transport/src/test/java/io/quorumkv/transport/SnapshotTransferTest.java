@@ -207,16 +207,22 @@ class SnapshotTransferTest {
     }
   }
 
+  /** Starts node 1 reaching node 2 through {@code proxy}. */
+  private static NettyTransport startBehind(NettyNodes c, TcpProxy proxy) {
+    Map<Long, java.net.InetSocketAddress> viaProxy = new HashMap<>(c.addresses);
+    viaProxy.put(2L, proxy.address());
+    NettyTransport a = c.start(new NettyTransport(c.config(1).peers(viaProxy).build()));
+    c.awaitConnected(1, 2);
+    return a;
+  }
+
   @Test
   void aDroppedConnectionResumesFromTheLastAcknowledgedChunk() throws Exception {
     try (LogCapture log = new LogCapture(); NettyNodes c = new NettyNodes(2,
         b -> b.snapshotFlow(64 * 1024, 4, Duration.ofSeconds(10)))) {
       c.start(2);
       try (TcpProxy proxy = new TcpProxy(c.addresses.get(2L))) {
-        Map<Long, java.net.InetSocketAddress> viaProxy = new HashMap<>(c.addresses);
-        viaProxy.put(2L, proxy.address());
-        NettyTransport a = c.start(new NettyTransport(c.config(1).peers(viaProxy).build()));
-        c.awaitConnected(1, 2);
+        NettyTransport a = startBehind(c, proxy);
         CheckingSink sink = new CheckingSink();
         AtomicInteger opened = new AtomicInteger();
         c.node(2).setSnapshotReceiver((from, group, m) -> {
@@ -259,10 +265,7 @@ class SnapshotTransferTest {
         b -> b.snapshotFlow(64 * 1024, 4, Duration.ofSeconds(10)))) {
       c.start(2);
       try (TcpProxy proxy = new TcpProxy(c.addresses.get(2L))) {
-        Map<Long, java.net.InetSocketAddress> viaProxy = new HashMap<>(c.addresses);
-        viaProxy.put(2L, proxy.address());
-        NettyTransport a = c.start(new NettyTransport(c.config(1).peers(viaProxy).build()));
-        c.awaitConnected(1, 2);
+        NettyTransport a = startBehind(c, proxy);
         CheckingSink sink = new CheckingSink();
         c.node(2).setSnapshotReceiver((from, group, m) -> sink);
         proxy.corruptOnce(1_000_000); // inside the 16th chunk's data
@@ -273,6 +276,34 @@ class SnapshotTransferTest {
         assertTrue(log.awaitLine("node 2: closing snapshot connection from node 1",
             "fails its CRC32C"));
         assertTrue(c.node(2).metrics().framesRejected() >= 1);
+      }
+    }
+  }
+
+  @Test
+  void closingEitherSideMidTransferFailsItAndReleasesEverything() throws Exception {
+    for (long closing : new long[] {2, 1}) {
+      try (NettyNodes c = new NettyNodes(2,
+          b -> b.snapshotFlow(64 * 1024, 4, Duration.ofMillis(500))).startAll()) {
+        CheckingSink sink = new CheckingSink();
+        c.node(2).setSnapshotReceiver((from, group, m) -> sink);
+        CountDownLatch midway = new CountDownLatch(1);
+        sink.beforeWrite = () -> {
+          if (sink.written.get() == 5 * 64 * 1024) {
+            midway.countDown();
+          }
+        };
+        CompletableFuture<Void> done =
+            c.node(1).sendSnapshot(2, 7, INSTALL, PatternSnapshot.source(64L << 20));
+        assertTrue(midway.await(10, TimeUnit.SECONDS));
+        c.node(closing).close();
+        ExecutionException e = assertThrows(ExecutionException.class,
+            () -> done.get(10, TimeUnit.SECONDS));
+        TransportException te = assertInstanceOf(TransportException.class, e.getCause());
+        assertEquals(closing == 1 ? TransportException.Reason.CLOSED
+            : TransportException.Reason.UNREACHABLE, te.reason(), te.getMessage());
+        NettyNodes.await(() -> sink.aborted.get() != null, "the receiver's sink is aborted");
+        assertEquals(1, sink.completed.getCount());
       }
     }
   }

@@ -27,6 +27,9 @@ import org.junit.jupiter.api.Test;
  * append -> append response), node 1 times the round trip.
  */
 class TransportBenchmarkTest {
+  static {
+    LeakWatch.install();
+  }
 
   private static final int WINDOW = 4096;
   private static final long THROUGHPUT_NANOS = TimeUnit.SECONDS.toNanos(3);
