@@ -19,8 +19,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.HdrHistogram.Histogram;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The load generator: drives a running cluster through {@link KvClient} with the workload of the
@@ -31,6 +34,9 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Closed-loop load against a running QuorumKV cluster; one JSON line per phase on stdout.")
 public final class Bench implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
 
   @Option(names = "--endpoints", split = ",", defaultValue = Qkv.DEFAULT_ADDRESSES, paramLabel = "HOST:PORT",
       description = "Nodes to send requests to. Default: ${DEFAULT-VALUE}.")
@@ -93,13 +99,17 @@ public final class Bench implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     List<ClosedLoop.Phase> plan = new ArrayList<>();
-    for (String p : phases) {
-      plan.add(ClosedLoop.Phase.parse(p.trim(), readPercent));
+    try {
+      for (String p : phases) {
+        plan.add(ClosedLoop.Phase.parse(p.trim(), readPercent));
+      }
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
     if (conns < 1 || clients.stream().anyMatch(c -> c < 1) || duration <= 0 || warmup < 0 || maxOps < 1
         || readPercent < 0 || readPercent > 100) {
-      throw new IllegalArgumentException("--conns, --clients, --duration and --max-ops must be positive, "
-          + "--warmup not negative, --read-pct in [0, 100]");
+      throw new CommandLine.ParameterException(spec.commandLine(), "--conns, --clients, --duration and --max-ops "
+          + "must be positive, --warmup not negative, --read-pct in [0, 100]");
     }
     Workload workload = new Workload(keyspace, valueSize);
     List<KvClient> kvs = new ArrayList<>();

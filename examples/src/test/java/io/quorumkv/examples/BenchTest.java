@@ -31,6 +31,15 @@ class BenchTest {
   }
 
   @Test
+  void badPhasesAndLimitsAreUsageErrors() {
+    CommandLine cl = ExampleNode.commandLine(new Bench());
+    cl.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
+    assertEquals(2, cl.execute("--phases", "put,scan"));
+    assertEquals(2, cl.execute("--clients", "0"));
+    assertEquals(2, cl.execute("--read-pct", "101"));
+  }
+
+  @Test
   void recordHasEveryFieldOfPeersBenchAndMore() {
     Bench b = parsed("--label", "t");
     Histogram gets = new Histogram(ClosedLoop.MAX_TRACKED_NANOS, 3);
