@@ -85,10 +85,13 @@ public final class Bench implements Callable<Integer> {
       description = "Deadline of each request; a late one is an error. Default: ${DEFAULT-VALUE}.")
   long timeoutMs;
 
+  /** How progress is shown on stderr. */
+  enum ProgressMode { AUTO, LINES, OFF }
+
   @Option(names = "--progress", defaultValue = "auto",
       description = "auto (a line rewritten every second when stderr is a terminal, else a line every 5 s), "
           + "lines, or off. Default: ${DEFAULT-VALUE}.")
-  String progress;
+  ProgressMode progress;
 
   /** Runs the phases; exit code 0 if every phase completed some operation. */
   public static void main(String[] args) {
@@ -243,7 +246,7 @@ public final class Bench implements Callable<Integer> {
   // ---- progress ----
 
   private boolean rewriting() {
-    return progress.equals("auto") && stderrIsTerminal();
+    return progress == ProgressMode.AUTO && stderrIsTerminal();
   }
 
   /** Whether stderr is a terminal (Linux: where fd 2 points); stdout is often a file meanwhile. */
@@ -257,7 +260,7 @@ public final class Bench implements Callable<Integer> {
   }
 
   private ClosedLoop.Progress progressPrinter(String what, int c) {
-    if (progress.equals("off")) {
+    if (progress == ProgressMode.OFF) {
       return null;
     }
     boolean rewrite = rewriting();
@@ -281,7 +284,7 @@ public final class Bench implements Callable<Integer> {
 
   /** Ends the live line with the phase's totals (a line of its own when not rewriting). */
   private void endProgressLine(String what, int c, ClosedLoop.Result r) {
-    if (progress.equals("off")) {
+    if (progress == ProgressMode.OFF) {
       return;
     }
     String line = String.format(Locale.ROOT, "%-18s c=%-4d done: %,d ok, %,d errors, %,.0f ops/s, p50 %,d us, p99 %,d us",
