@@ -88,7 +88,7 @@ public final class Bench implements Callable<Integer> {
   /** How progress is shown on stderr. */
   enum ProgressMode { AUTO, LINES, OFF }
 
-  @Option(names = "--progress", defaultValue = "auto",
+  @Option(names = "--progress", defaultValue = "AUTO",
       description = "auto (a line rewritten every second when stderr is a terminal, else a line every 5 s), "
           + "lines, or off. Default: ${DEFAULT-VALUE}.")
   ProgressMode progress;

@@ -14,7 +14,7 @@ class BenchTest {
 
   private static Bench parsed(String... args) {
     Bench b = new Bench();
-    new CommandLine(b).parseArgs(args);
+    ExampleNode.commandLine(b).parseArgs(args);
     return b;
   }
 
