@@ -359,10 +359,10 @@ final class Peer {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, id);
+      transport.checkAck(ch, ack, id);
       attempts = 0;
       attach(ch);
-      return new RaftSession(transport, Peer.this);
+      return new RaftSession(transport, Peer.this, ch);
     }
 
     @Override
