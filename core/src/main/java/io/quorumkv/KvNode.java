@@ -160,8 +160,10 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
 
     /**
      * Whether this node joins a running cluster (it is then added with {@link KvAdmin#addNode})
-     * instead of bootstrapping one with its peers. Default false. A node that restarts from an
-     * existing data dir ignores this and resumes.
+     * instead of bootstrapping one with its peers. Default false. A joining node lists the current
+     * members as its peers, so that it can accept their connections; they learn its address from
+     * the membership change. A node that restarts from an existing data dir ignores this and
+     * resumes.
      */
     public Builder join(boolean v) { join = v; return this; }
 

@@ -443,7 +443,8 @@ final class NodeRuntime implements RequestExecutor {
           break;
         }
       } catch (RuntimeException | Error e) {
-        log.error("{}: raft loop failure", who, e);
+        // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
+        onStorageFailure(e);
       }
     }
   }
@@ -677,10 +678,31 @@ final class NodeRuntime implements RequestExecutor {
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
-        members.put(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
+        learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
+      } else if (s.type() == ConfChangeType.REMOVE && s.nodeId() != nodeId && replicas.values().stream()
+          .noneMatch(x -> x.confState.voters().contains(s.nodeId()) || x.confState.learners().contains(s.nodeId())
+              || x.confState.votersOutgoing().contains(s.nodeId()))) {
+        // Gone from every partition: forget it, and the transport refuses it from now on.
+        members.remove(s.nodeId());
+        if (transport instanceof NettyTransport nt) {
+          nt.removePeer(s.nodeId());
+        }
       }
       log.info("{} group {}: membership {} {} -> voters {} learners {}", who, r.groupId, s.type(), s.nodeId(),
           cs.voters(), cs.learners());
+    }
+  }
+
+  /** Records a member's address, and tells the transport when it is new or changed. */
+  private void learnAddress(long id, String address) {
+    String old = members.put(id, address);
+    if (id != nodeId && !address.equals(old) && transport instanceof NettyTransport nt) {
+      try {
+        HostPort hp = HostPort.parse("address of node " + id, address);
+        nt.setPeer(id, new InetSocketAddress(hp.host(), hp.port()));
+      } catch (IllegalArgumentException e) {
+        log.warn("{}: cannot reach node {} at {}: {}", who, id, address, e.getMessage());
+      }
     }
   }
 
@@ -944,7 +966,7 @@ final class NodeRuntime implements RequestExecutor {
     r.appliedIndex = r.smStore.appliedIndex();
     r.lastSnapshotIndex = index;
     r.confState = r.smStore.confState();
-    r.sm.memberAddresses().forEach(members::putIfAbsent);
+    r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();
     if (span != null) {
       routing.update(r.groupId, span);

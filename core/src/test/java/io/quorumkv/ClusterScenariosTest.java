@@ -11,9 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** Failures and reconfigurations while serving, on the in-memory cluster. */
@@ -21,44 +18,6 @@ class ClusterScenariosTest {
 
   private static final Duration WAIT = Duration.ofSeconds(15);
 
-  /** Writes distinct keys from a thread until stopped, remembering which were acknowledged. */
-  private static final class Writer implements AutoCloseable {
-    final Map<String, String> acked = new ConcurrentHashMap<>();
-    final AtomicInteger unknown = new AtomicInteger();
-    final AtomicBoolean stop = new AtomicBoolean();
-    final Thread thread;
-
-    Writer(KvStore store, String prefix) {
-      thread = new Thread(() -> {
-        for (int i = 0; !stop.get() && i < 100_000; i++) {
-          String k = prefix + String.format("%05d", i);
-          try {
-            store.put(k, "v" + i);
-            acked.put(k, "v" + i);
-          } catch (KvException e) {
-            unknown.incrementAndGet();
-          }
-        }
-      }, "test-writer");
-      thread.start();
-    }
-
-    void awaitAcked(int n) {
-      MemoryCluster.await(WAIT, n + " acknowledged writes", () -> acked.size() >= n);
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      stop.set(true);
-      thread.join(20_000);
-    }
-  }
-
-  private static void assertAllPresent(KvStore store, Map<String, String> acked) {
-    for (Map.Entry<String, String> e : acked.entrySet()) {
-      assertEquals(Optional.of(e.getValue()), store.get(e.getKey()), e.getKey());
-    }
-  }
 
   @Test
   void killTheLeaderAndKeepGoing() throws Exception {
@@ -66,7 +25,7 @@ class ClusterScenariosTest {
       c.awaitLeaders(WAIT);
       long leader = c.node(1).status().partitions().get(0).leader();
       long survivor = leader == 1 ? 2 : 1;
-      try (Writer w = new Writer(c.node(survivor), "k")) {
+      try (BackgroundWriter w = new BackgroundWriter(c.node(survivor), "k")) {
         w.awaitAcked(50);
         c.crash(leader);
         int before = w.acked.size();
@@ -102,7 +61,7 @@ class ClusterScenariosTest {
     try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 5).start()) {
       c.awaitLeaders(WAIT);
       long child;
-      try (Writer a = new Writer(c.node(1), "a"); Writer z = new Writer(c.node(2), "z")) {
+      try (BackgroundWriter a = new BackgroundWriter(c.node(1), "a"); BackgroundWriter z = new BackgroundWriter(c.node(2), "z")) {
         a.awaitAcked(30);
         z.awaitAcked(30);
         child = c.node(3).split("m".getBytes());
@@ -118,7 +77,7 @@ class ClusterScenariosTest {
         assertEquals(keys.stream().distinct().sorted().toList(), keys);
         assertTrue(keys.containsAll(all.keySet()));
         assertEquals(a.acked.size() + z.acked.size() + a.unknown.get() + z.unknown.get() >= keys.size(), true);
-        assertAllPresent(c.node(2), all);
+        BackgroundWriter.assertAllPresent(c.node(2), all);
       }
       c.awaitLeaders(WAIT);
       for (KvNode n : c.nodes()) {
@@ -135,7 +94,7 @@ class ClusterScenariosTest {
   void addALearnerPromoteItThenRemoveANodeWhileWriting() throws Exception {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 6).start()) {
       c.awaitLeaders(WAIT);
-      try (Writer w = new Writer(c.node(1), "k")) {
+      try (BackgroundWriter w = new BackgroundWriter(c.node(1), "k")) {
         w.awaitAcked(30);
         KvNode n4 = c.startNode(4, true);
         c.node(2).addNode(4, c.address(4));
@@ -151,7 +110,7 @@ class ClusterScenariosTest {
         w.close();
         MemoryCluster.await(WAIT, "node 4 to hold every write", () -> w.acked.entrySet().stream()
             .allMatch(e -> n4.get(e.getKey(), ReadConsistency.STALE).equals(Optional.of(e.getValue()))));
-        assertAllPresent(n4, w.acked);
+        BackgroundWriter.assertAllPresent(n4, w.acked);
         assertEquals(c.address(4), c.node(1).status().members().get(4L));
       }
     }
@@ -180,20 +139,27 @@ class ClusterScenariosTest {
   }
 
   @Test
-  void transferLeaderAndBalance() {
+  void leadersSpreadOverTheNodes() {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(3), 8).start()) {
       c.awaitLeaders(WAIT);
-      // Leaders spread: eventually every node leads one of the three partitions.
+      // Eventually every node leads one of the three partitions.
       MemoryCluster.await(WAIT, "leaders to spread", () -> {
-        ClusterStatus s = c.node(1).status();
         Set<Long> leaders = new java.util.HashSet<>();
-        s.partitions().forEach(p -> leaders.add(p.leader()));
+        c.node(1).status().partitions().forEach(p -> leaders.add(p.leader()));
         return leaders.size() == 3 && !leaders.contains(0L);
       });
-      PartitionStatus p1 = c.node(1).status().partitions().get(0);
-      long to = p1.leader() == 3 ? 2 : 3;
-      c.node(1).transferLeader(p1.partitionId(), to);
+    }
+  }
+
+  @Test
+  void transferLeaderWaitsUntilTheTargetLeads() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 14, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = c.node(1).status().partitions().get(0).leader();
+      long to = leader == 3 ? 2 : 3;
+      c.node(1).transferLeader(1, to);
       assertEquals(to, c.node(to).status().partitions().get(0).leader());
+      assertThrows(IllegalArgumentException.class, () -> c.node(1).transferLeader(1, 9));
     }
   }
 
@@ -270,6 +236,27 @@ class ClusterScenariosTest {
       for (KvNode n : c.nodes()) {
         assertEquals(0, n.runtime().replicaHashMismatches());
       }
+    }
+  }
+
+  @Test
+  void aWriteRetriedThroughAnotherNodeAfterALeaderChangeAppliesOnce() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 13, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      KvRequest.Write cas = new KvRequest.Write(42, 1, 1,
+          new WriteOp.Cas("k".getBytes(), Optional.empty(), "first".getBytes()));
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      KvResponse r1 = c.node(1).runtime().execute(cas, deadline).join();
+      assertEquals(new KvResponse.Written(true), r1);
+      c.node(1).put("k", "second");
+      // Move the leadership, then deliver the same (client, sequence) again through another node,
+      // as a client whose answer was lost would.
+      long leader = c.node(1).status().partitions().get(0).leader();
+      long other = leader == 3 ? 2 : 3;
+      c.node(1).transferLeader(1, other);
+      KvResponse r2 = c.node(leader == 1 ? 2 : 1).runtime().execute(cas, deadline).join();
+      assertEquals(new KvResponse.Written(true), r2, "the retry returns the first result");
+      assertEquals(Optional.of("second"), c.node(2).get("k"), "and does not apply again");
     }
   }
 }

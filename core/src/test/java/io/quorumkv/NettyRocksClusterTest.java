@@ -34,8 +34,13 @@ class NettyRocksClusterTest {
   }
 
   private KvNode start(long id, Partitioner partitioner) {
+    return start(id, partitioner, false);
+  }
+
+  private KvNode start(long id, Partitioner partitioner, boolean join) {
     KvNode.Builder b = KvNode.builder()
         .nodeId(id)
+        .join(join)
         .advertisedAddress(addresses.get(id))
         .dataDir(dir.resolve("node-" + id))
         .clusterId("netty-test")
@@ -102,6 +107,60 @@ class NettyRocksClusterTest {
       assertEquals(Optional.of("world"), back.get("hello", ReadConsistency.STALE));
       assertEquals(Optional.of("v149"), back.get("k149"));
       assertTrue(back.meterRegistry().find("quorumkv.fsync.latency").timer().count() > 0);
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
+    // close() releases every thread (raft loop, applier, log writer, reads, timer, I/O, client).
+    MemoryCluster.await(Duration.ofSeconds(10), "every node thread to end", () -> Thread.getAllStackTraces().keySet()
+        .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("quorumkv-")));
+  }
+
+  @Test
+  void splitAddAndRemoveWhileWritingOverNettyAndRocksDb() throws Exception {
+    for (long id = 1; id <= 4; id++) {
+      addresses.put(id, "127.0.0.1:" + freePort());
+    }
+    String fourth = addresses.remove(4L);
+    try {
+      for (long id = 1; id <= 3; id++) {
+        start(id, RangePartitioner.single());
+      }
+      awaitLeaders();
+      try (BackgroundWriter a = new BackgroundWriter(nodes.get(1L), "a");
+          BackgroundWriter z = new BackgroundWriter(nodes.get(2L), "z")) {
+        a.awaitAcked(20);
+        z.awaitAcked(20);
+        long child = nodes.get(3L).split("m".getBytes());
+        z.awaitAcked(z.acked.size() + 20);
+
+        // A fourth node joins (it knows the members; they learn its address from the change).
+        addresses.put(4L, fourth);
+        KvNode n4 = start(4, RangePartitioner.single(), true);
+        nodes.get(1L).addNode(4, fourth);
+        a.awaitAcked(a.acked.size() + 20);
+        nodes.get(2L).removeNode(3);
+        nodes.remove(3L).close();
+        z.awaitAcked(z.acked.size() + 20);
+        a.close();
+        z.close();
+
+        Map<String, String> all = new TreeMap<>(a.acked);
+        all.putAll(z.acked);
+        MemoryCluster.await(Duration.ofSeconds(30), "node 4 to hold every acknowledged write",
+            () -> all.entrySet().stream().allMatch(e -> n4.get(e.getKey(), ReadConsistency.STALE)
+                .equals(Optional.of(e.getValue()))));
+        BackgroundWriter.assertAllPresent(n4, all);
+        List<String> keys = n4.scan("", "", 1_000_000).stream().map(KeyValue::keyString).toList();
+        assertEquals(keys.stream().distinct().sorted().toList(), keys);
+        assertTrue(keys.containsAll(all.keySet()));
+        MemoryCluster.await(Duration.ofSeconds(10), "node 4 to see the final membership", () -> n4.status()
+            .partitions().stream().allMatch(p -> p.voters().equals(java.util.Set.of(1L, 2L, 4L))));
+        PartitionStatus moved = n4.status().partitions().stream().filter(p -> p.partitionId() == child)
+            .findFirst().orElseThrow();
+        assertEquals("[m, +inf)", moved.keys());
+      }
     } finally {
       for (KvNode n : nodes.values()) {
         n.close();

@@ -58,8 +58,8 @@ public final class ExampleNode implements Callable<Integer> {
           + "This node's own entry may be included (it must then equal --listen).")
   Map<Long, String> peers = new LinkedHashMap<>();
 
-  @Option(names = "--join", description = "Join a running cluster (then add it with 'qkv add-node') "
-      + "instead of bootstrapping one with --peers.")
+  @Option(names = "--join", description = "Join a running cluster instead of bootstrapping one: --peers then "
+      + "lists its current members; add the node with 'qkv add-node'.")
   boolean join;
 
   @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the node keeps its data (RocksDB).")

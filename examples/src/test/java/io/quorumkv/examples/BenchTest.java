@@ -14,7 +14,7 @@ class BenchTest {
 
   private static Bench parsed(String... args) {
     Bench b = new Bench();
-    new CommandLine(b).parseArgs(args);
+    ExampleNode.commandLine(b).parseArgs(args);
     return b;
   }
 
@@ -28,6 +28,16 @@ class BenchTest {
     assertEquals(List.of("put", "get"), b.phases);
     assertEquals(2.0, b.duration);
     assertEquals(List.of(16, 64, 256), parsed("--clients", "16,64,256").clients);
+  }
+
+  @Test
+  void badPhasesAndLimitsAreUsageErrors() {
+    CommandLine cl = ExampleNode.commandLine(new Bench());
+    cl.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
+    assertEquals(2, cl.execute("--phases", "put,scan"));
+    assertEquals(2, cl.execute("--clients", "0"));
+    assertEquals(2, cl.execute("--read-pct", "101"));
+    assertEquals(2, cl.execute("--progress", "sometimes"));
   }
 
   @Test

@@ -39,7 +39,7 @@ class DemoTest {
     assertTrue(outcome.passed(), "demo failed after " + seconds + " s:\n" + story);
     List<String> names = outcome.checks().stream().map(Demo.Check::name).toList();
     for (String expected : List.of("3 nodes start and answer /health", "a leader is elected for every partition",
-        "every put is acknowledged", "LINEARIZABLE reads return every acknowledged value",
+        "every node reports /ready", "every put is acknowledged", "LINEARIZABLE reads return every acknowledged value",
         "LEASE reads return every acknowledged value", "FOLLOWER reads return every acknowledged value",
         "STALE reads return every acknowledged value", "writes continue after the failover",
         "no acknowledged write is lost", "every node stops cleanly on SIGTERM")) {
@@ -47,6 +47,7 @@ class DemoTest {
     }
     assertTrue(names.stream().anyMatch(n -> n.startsWith("a surviving node takes over")), names.toString());
     assertTrue(names.stream().anyMatch(n -> n.endsWith("catches up with the leaders' commit index")), names.toString());
+    assertTrue(names.stream().anyMatch(n -> n.endsWith("serves /metrics with its replication counters")), names.toString());
     assertTrue(story.contains("kill -9 "), story);
     assertTrue(story.contains("demo PASSED"), story);
 
@@ -55,5 +56,19 @@ class DemoTest {
     assertTrue(dir.find(), story);
     assertFalse(Files.exists(Path.of(dir.group(1))), "temp dir left behind: " + dir.group(1));
     assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive).count(), "child JVMs left running");
+  }
+
+  @Test
+  void readsPrometheusSamples() {
+    String scrape = "# HELP quorumkv_commits_total committed entries applied\n"
+        + "quorumkv_commits_total_extra{node=\"1\"} 5.0\n"
+        + "quorumkv_commits_total{cluster=\"demo\",node=\"1\"} 29.0\n"
+        + "quorumkv_fsync_latency_seconds{node=\"1\",quantile=\"0.5\"} 0.008\n"
+        + "quorumkv_fsync_latency_seconds{node=\"1\",quantile=\"0.99\"} 0.015\n"
+        + "up 1\n";
+    assertEquals(29.0, Demo.metric(scrape, "quorumkv_commits_total", "").orElseThrow());
+    assertEquals(0.015, Demo.metric(scrape, "quorumkv_fsync_latency_seconds", "quantile=\"0.99\"").orElseThrow());
+    assertEquals(1.0, Demo.metric(scrape, "up", "").orElseThrow());
+    assertTrue(Demo.metric(scrape, "quorumkv_missing", "").isEmpty());
   }
 }

@@ -655,7 +655,9 @@ final class Raft {
     pr.msgAppFlowPaused = false;
     if (m.readContext() > pr.ackedRound) {
       pr.ackedRound = m.readContext();
-      pr.ackedRoundSentTick = readOnly.sentTick(m.readContext());
+      // A round too old to remember is too old to extend a lease: keep the previous evidence.
+      readOnly.sentTick(m.readContext())
+          .ifPresent(t -> pr.ackedRoundSentTick = Math.max(pr.ackedRoundSentTick, t));
     }
     if (pr.match < log.lastIndex() || pr.state == ReplicationState.PROBE) {
       sendAppend(m.from());
@@ -943,8 +945,11 @@ final class Raft {
         return now;
       }
       Progress pr = tracker.get(v);
-      return pr == null ? Long.MIN_VALUE : pr.ackedRoundSentTick;
+      return pr == null ? Progress.NEVER : pr.ackedRoundSentTick;
     });
+    if (start <= now - config.electionTick()) {
+      return false; // also keeps the subtraction below far from overflow
+    }
     return now - start + 1 <= (config.electionTick() - 1) * (1 - config.clockDriftFactor());
   }
 

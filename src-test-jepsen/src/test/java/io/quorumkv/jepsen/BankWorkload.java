@@ -6,9 +6,6 @@ import io.quorumkv.HashPartitioner;
 import io.quorumkv.KeyValue;
 import io.quorumkv.KvClient;
 import io.quorumkv.ReadConsistency;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,21 +19,19 @@ import java.util.Optional;
  * level (a scan of one partition is one snapshot of it, so every level must see the constant
  * total). Checked by {@link BankChecker}.
  */
-final class BankWorkload extends Workload {
+final class BankWorkload extends LoggedWorkload {
 
   static final int ACCOUNTS = 6;
   static final long INITIAL = 100;
   private static final String PREFIX = "bank/";
   private static final String END = "bank0"; // '0' follows '/': the end of the prefix's range
 
-  private final OpLog log;
   private final int threads;
   private List<String> accounts = List.of();
-  private String file;
 
   BankWorkload(int threads, Context ctx) {
+    super(ctx);
     this.threads = threads;
-    this.log = new OpLog(ctx.clock());
   }
 
   @Override
@@ -187,40 +182,14 @@ final class BankWorkload extends Workload {
     return true;
   }
 
-  /** A final linearizable read after the faults, retried for up to 60 s. */
+  /** A final linearizable read after the faults. */
   @Override
   void finish(Context ctx) {
-    Worker w = new Worker(-1, new java.util.Random(0), ctx.cluster().client(Duration.ofSeconds(5),
-        ctx.cluster().addresses(new java.util.Random(0))), ctx);
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (System.nanoTime() < deadline && !read(w, "read", ReadConsistency.LINEARIZABLE, w.client)) {
-      Cluster.sleep(500);
-    }
+    finalRead(ctx, w -> read(w, "read", ReadConsistency.LINEARIZABLE, w.client));
   }
 
   @Override
-  void nemesis(String f, String value) {
-    log.nemesis(f, value);
-  }
-
-  @Override
-  List<String> write(Path dir, String stamp) throws IOException {
-    file = name() + "-" + stamp + ".jsonl";
-    log.write(dir.resolve(file));
-    return List.of(file);
-  }
-
-  @Override
-  List<CheckResult> check() {
-    return List.of(new BankChecker(accounts, INITIAL * accounts.size()).check(log.lines()).withHistory(file));
-  }
-
-  @Override
-  List<Report.Operation> operations(Context ctx) {
-    return Report.operations(name(), log.lines(), ctx.laneOfProcess(), ctx.clock().getAsLong());
-  }
-
-  private static byte[] utf8(String s) {
-    return s.getBytes(StandardCharsets.UTF_8);
+  CheckResult check(List<OpLog.Line> lines) {
+    return new BankChecker(accounts, INITIAL * accounts.size()).check(lines);
   }
 }

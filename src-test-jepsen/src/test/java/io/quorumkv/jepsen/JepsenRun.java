@@ -93,6 +93,7 @@ final class JepsenRun {
       notes.add(why);
     }
     int faults = 0;
+    int probes = 0;
     try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(), logs)) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
       try {
@@ -155,6 +156,9 @@ final class JepsenRun {
         for (Workload w : workloads) {
           checks.addAll(w.check());
           operations.addAll(w.operations(ctx));
+          if (w instanceof PausedNodeProbe p) {
+            probes = p.sent();
+          }
         }
       } catch (RuntimeException | IOException e) {
         checks.add(CheckResult.of("run", "the run itself failed", List.of(e.toString()
@@ -169,6 +173,7 @@ final class JepsenRun {
     parameters.put("faults injected", Integer.toString(faults));
     parameters.put("client time", spec.time().toSeconds() + " s");
     parameters.put("operations", Long.toString(ops));
+    parameters.put("reads aimed at paused nodes", Integer.toString(probes));
     parameters.put("seed", Long.toString(spec.seed()));
     parameters.put("replay", "-Djepsen.seed=" + spec.seed() + " (the schedule; real processes are not deterministic)");
     Path report = dir.resolve("report.html");
@@ -190,8 +195,11 @@ final class JepsenRun {
     List<Workload> out = new ArrayList<>();
     RegisterWorkload linearizable = new RegisterWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("linearizable"), ctx);
     out.add(linearizable);
-    out.add(new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx));
-    out.add(new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx));
+    RegisterWorkload follower = new RegisterWorkload(ReadConsistency.FOLLOWER, THREADS.get("follower"), ctx);
+    RegisterWorkload lease = new RegisterWorkload(ReadConsistency.LEASE, THREADS.get("lease"), ctx);
+    out.add(follower);
+    out.add(lease);
+    out.add(new PausedNodeProbe(List.of(linearizable, follower, lease), ctx));
     out.add(new StaleReadWorkload(linearizable, ctx));
     out.add(new BankWorkload(THREADS.get("bank"), ctx));
     out.add(new SetWorkload(THREADS.get("set"), ctx));

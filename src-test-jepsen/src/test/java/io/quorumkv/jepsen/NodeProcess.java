@@ -40,6 +40,7 @@ final class NodeProcess {
   private final Path log;
   private Process process;
   private boolean paused;
+  private long resumedAt = Long.MIN_VALUE;
   private String faketime;
 
   NodeProcess(long id, String address, Path dataDir, Path log) {
@@ -139,7 +140,13 @@ final class NodeProcess {
     if (isAlive() && paused) {
       signal("CONT");
       paused = false;
+      resumedAt = System.nanoTime();
     }
+  }
+
+  /** Whether the node is paused now or was resumed less than {@code nanos} ago. */
+  synchronized boolean pausedWithin(long nanos) {
+    return isAlive() && (paused || System.nanoTime() - resumedAt < nanos);
   }
 
   private void signal(String name) {

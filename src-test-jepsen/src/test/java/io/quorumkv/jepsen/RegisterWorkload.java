@@ -1,5 +1,6 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.KvClient;
 import io.quorumkv.ReadConsistency;
 import io.quorumkv.testkit.History;
 import io.quorumkv.testkit.HistoryLine;
@@ -8,6 +9,7 @@ import io.quorumkv.testkit.LinearizabilityChecker;
 import io.quorumkv.testkit.Op;
 import io.quorumkv.testkit.Verdict;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,6 +18,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -73,11 +76,15 @@ final class RegisterWorkload extends Workload {
     return recorder.history();
   }
 
+  /** The key of the next operation: it counts against the current window's budget. */
+  String nextKey(Random rnd) {
+    long window = counter.getAndIncrement() / ((long) ACTIVE_KEYS * OPS_PER_KEY);
+    return prefix + (window * ACTIVE_KEYS + rnd.nextInt(ACTIVE_KEYS));
+  }
+
   @Override
   void operate(Worker w) {
-    long k = counter.getAndIncrement();
-    long window = k / ((long) ACTIVE_KEYS * OPS_PER_KEY);
-    String key = prefix + (window * ACTIVE_KEYS + w.rnd.nextInt(ACTIVE_KEYS));
+    String key = nextKey(w.rnd);
     int roll = w.rnd.nextInt(100);
     if (roll < 45) {
       get(w, key);
@@ -144,6 +151,21 @@ final class RegisterWorkload extends Workload {
     } else {
       lastSeen.put(key, template.value());
     }
+  }
+
+  /**
+   * Sends a get of {@code key} at this workload's level through {@code client} without waiting,
+   * as the fresh process {@code process}, recording it in this history.
+   */
+  CompletableFuture<?> probe(KvClient client, String key, long process) {
+    Op invocation = recorder.invoke(Op.get(process, key, 0));
+    return client.getAsync(key.getBytes(StandardCharsets.UTF_8), level).whenComplete((read, e) -> {
+      if (e != null) {
+        recorder.fail(invocation);
+      } else {
+        recorder.read(invocation, read.map(v -> new String(v, StandardCharsets.UTF_8)).orElse(null));
+      }
+    });
   }
 
   @Override

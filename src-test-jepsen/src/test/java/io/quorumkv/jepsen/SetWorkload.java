@@ -3,13 +3,8 @@ package io.quorumkv.jepsen;
 import io.quorumkv.KeyValue;
 import io.quorumkv.KvClient;
 import io.quorumkv.ReadConsistency;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -17,21 +12,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * reads the whole set with a linearizable scan about twice a second; after the faults are healed a
  * {@code final-read} must contain every acknowledged add. Checked by {@link SetChecker}.
  */
-final class SetWorkload extends Workload {
+final class SetWorkload extends LoggedWorkload {
 
   private static final String PREFIX = "set/";
   private static final String END = "set0";
   private static final long READ_EVERY_NANOS = 500_000_000L;
 
-  private final OpLog log;
   private final int threads;
   private final AtomicLong elements = new AtomicLong();
   private volatile long lastRead;
-  private String file;
 
   SetWorkload(int threads, Context ctx) {
+    super(ctx);
     this.threads = threads;
-    this.log = new OpLog(ctx.clock());
   }
 
   @Override
@@ -85,40 +78,14 @@ final class SetWorkload extends Workload {
     return true;
   }
 
-  /** The final read, retried for up to 60 s. */
+  /** The final read, after the faults. */
   @Override
   void finish(Context ctx) {
-    Worker w = new Worker(-1, new Random(0), ctx.cluster().client(Duration.ofSeconds(5),
-        ctx.cluster().addresses(new Random(0))), ctx);
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (System.nanoTime() < deadline && !read(w, "final-read", w.client)) {
-      Cluster.sleep(500);
-    }
+    finalRead(ctx, w -> read(w, "final-read", w.client));
   }
 
   @Override
-  void nemesis(String f, String value) {
-    log.nemesis(f, value);
-  }
-
-  @Override
-  List<String> write(Path dir, String stamp) throws IOException {
-    file = name() + "-" + stamp + ".jsonl";
-    log.write(dir.resolve(file));
-    return List.of(file);
-  }
-
-  @Override
-  List<CheckResult> check() {
-    return List.of(new SetChecker().check(log.lines()).withHistory(file));
-  }
-
-  @Override
-  List<Report.Operation> operations(Context ctx) {
-    return Report.operations(name(), log.lines(), ctx.laneOfProcess(), ctx.clock().getAsLong());
-  }
-
-  private static byte[] utf8(String s) {
-    return s.getBytes(StandardCharsets.UTF_8);
+  CheckResult check(List<OpLog.Line> lines) {
+    return new SetChecker().check(lines);
   }
 }

@@ -2,9 +2,7 @@ package io.quorumkv.jepsen;
 
 import io.quorumkv.ReadConsistency;
 import io.quorumkv.ReadResult;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,17 +12,15 @@ import java.util.Map;
  * one chosen node so every replica is exercised; checked by {@link StaleReadChecker} against the
  * register's writes.
  */
-final class StaleReadWorkload extends Workload {
+final class StaleReadWorkload extends LoggedWorkload {
 
   private final RegisterWorkload register;
   private final Cluster cluster;
-  private final OpLog log;
-  private String file;
 
   StaleReadWorkload(RegisterWorkload register, Context ctx) {
+    super(ctx);
     this.register = register;
     this.cluster = ctx.cluster();
-    this.log = new OpLog(ctx.clock());
   }
 
   @Override
@@ -68,24 +64,7 @@ final class StaleReadWorkload extends Workload {
   }
 
   @Override
-  void nemesis(String f, String value) {
-    log.nemesis(f, value);
-  }
-
-  @Override
-  List<String> write(Path dir, String stamp) throws IOException {
-    file = name() + "-" + stamp + ".jsonl";
-    log.write(dir.resolve(file));
-    return List.of(file);
-  }
-
-  @Override
-  List<CheckResult> check() {
-    return List.of(new StaleReadChecker().check(log.lines(), register.history()).withHistory(file));
-  }
-
-  @Override
-  List<Report.Operation> operations(Context ctx) {
-    return Report.operations(name(), log.lines(), ctx.laneOfProcess(), ctx.clock().getAsLong());
+  CheckResult check(List<OpLog.Line> lines) {
+    return new StaleReadChecker().check(lines, register.history());
   }
 }

@@ -53,7 +53,8 @@ abstract class Workload {
       newProcess();
     }
 
-    private void newProcess() {
+    /** Continues as a fresh process id (after an unknown outcome, or for every concurrent probe). */
+    void newProcess() {
       process = ctx.processIds().incrementAndGet();
       ctx.laneOfProcess().put(process, lane);
     }

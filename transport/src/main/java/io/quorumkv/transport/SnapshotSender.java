@@ -138,7 +138,7 @@ final class SnapshotSender implements Session {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, peer.id);
+      transport.checkAck(ch, ack, peer.id);
       synchronized (SnapshotSender.this) {
         channel = ch;
         attempts = 0;
@@ -320,11 +320,19 @@ final class SnapshotSender implements Session {
     }
   }
 
+  /** Closes the source after any read in progress (reads run on {@link #reads}). */
   private void closeSource() {
+    Runnable close = () -> {
+      try {
+        source.close();
+      } catch (IOException | RuntimeException e) {
+        log.debug("closing snapshot source", e);
+      }
+    };
     try {
-      source.close();
-    } catch (IOException | RuntimeException e) {
-      log.debug("closing snapshot source", e);
+      reads.execute(close);
+    } catch (RejectedExecutionException e) {
+      close.run(); // the pool is down: no read can be running
     }
   }
 }

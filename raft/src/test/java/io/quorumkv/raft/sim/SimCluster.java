@@ -3,6 +3,7 @@ package io.quorumkv.raft.sim;
 import io.quorumkv.raft.ConfChange;
 import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Entry;
 import io.quorumkv.raft.Message;
 import io.quorumkv.raft.RaftConfig;
 import io.quorumkv.raft.StateRole;
@@ -20,6 +21,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 
@@ -68,7 +70,8 @@ public final class SimCluster {
     clientNetRandom = root.split();
     choiceRandom = root.split();
     SplittableRandom clientRandom = root.split();
-    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff);
+    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff,
+        m -> nodes.get(m.from()).reportSnapshot(m.to(), false));
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
     Set<Long> voters = new HashSet<>();
@@ -173,6 +176,22 @@ public final class SimCluster {
     if (n != null && n.isUp()) {
       history.nemesis("pause", id + " for " + micros / 1000 + "ms");
       n.pause(micros);
+    }
+  }
+
+  /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
+  public void slowDisk(long id, long micros) {
+    SimNode n = nodes.get(id);
+    if (n != null) {
+      history.nemesis("slow-disk", id + " +" + micros / 1000 + "ms");
+      n.slowDisk(micros);
+    }
+  }
+
+  /** Restores every slowed disk. */
+  public void fixDisks() {
+    for (SimNode n : nodes.values()) {
+      n.slowDisk(0);
     }
   }
 
@@ -289,6 +308,29 @@ public final class SimCluster {
     boolean accepted = proposeConfChange(ConfChange.of(ConfChangeType.REMOVE, id));
     if (accepted) {
       removed.add(id);
+    }
+    return accepted;
+  }
+
+  /**
+   * Proposes replacing voter {@code out} by node {@code in} in one change, which goes through a
+   * joint configuration (thesis §4.3) and leaves it automatically. {@code in} is started if it
+   * is a spare; {@code out} never comes back.
+   */
+  public boolean replace(long in, long out) {
+    SimNode n = nodes.get(in);
+    if (n == null || in == out || removed.contains(in) || membership.voters().contains(in)
+        || !membership.voters().contains(out) || membership.isJoint()) {
+      return false;
+    }
+    if (!n.isUp() && n.restarts() == 0) {
+      n.start();
+    }
+    boolean accepted = proposeConfChange(new ConfChange(
+        List.of(new ConfChange.Single(ConfChangeType.ADD_VOTER, in), new ConfChange.Single(ConfChangeType.REMOVE, out)),
+        ConfChange.Transition.AUTO, Entry.EMPTY));
+    if (accepted) {
+      removed.add(out);
     }
     return accepted;
   }
@@ -469,7 +511,16 @@ public final class SimCluster {
 
   /** Whether {@code id} is a member (voter or learner) of the latest membership. */
   boolean isMember(long id) {
-    return membership.voters().contains(id) || membership.learners().contains(id);
+    return members().contains(id);
+  }
+
+  /** Every member of the latest membership, joint parts included, in id order. */
+  private List<Long> members() {
+    Set<Long> all = new TreeSet<>(membership.voters());
+    all.addAll(membership.learners());
+    all.addAll(membership.votersOutgoing());
+    all.addAll(membership.learnersNext());
+    return new ArrayList<>(all);
   }
 
   /**
@@ -477,9 +528,7 @@ public final class SimCluster {
    * pick (removed nodes keep stale leader hints forever).
    */
   long randomMember(SplittableRandom random) {
-    List<Long> members = new ArrayList<>(membership.voters());
-    members.addAll(membership.learners());
-    members.sort(null); // set order is not deterministic
+    List<Long> members = members();
     return members.get(random.nextInt(members.size()));
   }
 

@@ -1,10 +1,8 @@
 package io.quorumkv.raft.sim;
 
 import io.quorumkv.raft.Message;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -47,6 +45,7 @@ public final class SimNetwork {
   private final SplittableRandom random;
   private final Consumer<Message> deliver;
   private final Consumer<Message> cutOff;
+  private final Consumer<Message> snapshotLost;
   /** Cut directed links, encoded by {@link #link}. */
   private final Set<Long> cut = new HashSet<>();
   private Faults faults = Faults.NONE;
@@ -55,15 +54,20 @@ public final class SimNetwork {
   private long dropped;
 
   /**
-   * @param deliver called with each message that arrives
-   * @param cutOff  called with each message lost to a cut link, as a transport would report a
-   *                failed connection (random drops are silent)
+   * @param deliver      called with each message that arrives
+   * @param cutOff       called with each message lost to a cut link, as a transport reports a
+   *                     failed connection
+   * @param snapshotLost called with each InstallSnapshot lost at random: a snapshot is streamed
+   *                     over a connection that acknowledges it, so its sender learns of the loss
+   *                     (other random losses are silent)
    */
-  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver, Consumer<Message> cutOff) {
+  SimNetwork(EventQueue events, SplittableRandom random, Consumer<Message> deliver, Consumer<Message> cutOff,
+      Consumer<Message> snapshotLost) {
     this.events = events;
     this.random = random;
     this.deliver = deliver;
     this.cutOff = cutOff;
+    this.snapshotLost = snapshotLost;
   }
 
   private static long link(long from, long to) {
@@ -73,11 +77,6 @@ public final class SimNetwork {
   /** Sets how the links behave from now on (messages in flight keep their delay). */
   public void setFaults(Faults faults) {
     this.faults = faults;
-  }
-
-  /** The current link behaviour. */
-  public Faults faults() {
-    return faults;
   }
 
   /**
@@ -127,16 +126,6 @@ public final class SimNetwork {
     return cut.contains(link(from, to));
   }
 
-  /** The cut links as "from->to" strings, for the history. */
-  List<String> describeCuts() {
-    List<String> out = new ArrayList<>();
-    for (long l : cut) {
-      out.add((l >>> 32) + "->" + (l & 0xffffffffL));
-    }
-    out.sort(null);
-    return out;
-  }
-
   /** Messages handed to the network, and how many of them it lost. */
   long sent() {
     return sent;
@@ -151,6 +140,9 @@ public final class SimNetwork {
     sent++;
     if (dropIf.test(m) || (faults.dropPercent() > 0 && random.nextInt(100) < faults.dropPercent())) {
       dropped++;
+      if (m instanceof Message.InstallSnapshot) {
+        events.after(faults.maxDelay(), () -> snapshotLost.accept(m));
+      }
       return;
     }
     int copies = faults.duplicatePercent() > 0 && random.nextInt(100) < faults.duplicatePercent() ? 2 : 1;

@@ -66,6 +66,7 @@ class SimProperties {
         Tuple.of(2, Combinators.combine(waits(), nodes(voters + 1, all)).as(Step.AddLearner::new)),
         Tuple.of(2, Combinators.combine(waits(), nodes(voters + 1, all)).as(Step.Promote::new)),
         Tuple.of(1, Combinators.combine(waits(), nodes(1, all)).as(Step.Remove::new)),
+        Tuple.of(1, Combinators.combine(waits(), nodes(voters + 1, all), nodes(1, all)).as(Step.Replace::new)),
         Tuple.of(REMOVE_LEADER ? 1 : 0, waits().map(Step.RemoveLeader::new)));
     return Combinators.combine(
             Arbitraries.integers().between(5, 30),
@@ -93,6 +94,7 @@ class SimProperties {
         Tuple.of(1, Combinators.combine(waits(), node).as(Step.TransferLeader::new)),
         Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(1, 8)).as(Step.LeaderChurn::new)),
         Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(50, 1000)).as(Step.PauseLeader::new)),
+        Tuple.of(2, Combinators.combine(waits(), node, Arbitraries.integers().between(0, 300)).as(Step.SlowDisk::new)),
         Tuple.of(3, Combinators.combine(waits(), node).as(Step.Restart::new)),
         Tuple.of(2, Combinators.combine(waits(), Arbitraries.integers().between(0, 30),
             Arbitraries.integers().between(0, 20), Arbitraries.integers().between(1, 30)).as(Step.Faults::new)));

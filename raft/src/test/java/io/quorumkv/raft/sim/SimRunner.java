@@ -88,6 +88,7 @@ public final class SimRunner {
     cluster.heal();
     cluster.setFaults(SimNetwork.Faults.NONE);
     cluster.restartAll();
+    cluster.fixDisks();
     cluster.runFor(Math.max(0, cluster.pausesEnd() - cluster.now())); // paused processes resume
     long healedAt = cluster.now();
     if (!cluster.runUntil(cluster::hasMemberLeader, LEADER_BOUND_MICROS)) {
