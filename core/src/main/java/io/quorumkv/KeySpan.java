@@ -3,7 +3,6 @@ package io.quorumkv;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
-import java.util.Optional;
 
 /** Which keys a partition owns: a hash slot or a key range. Part of the replicated state. */
 sealed interface KeySpan {
@@ -24,20 +23,6 @@ sealed interface KeySpan {
     @Override
     public String describe() {
       return "hash " + partitionId + "/" + partitions;
-    }
-
-    /** The slot {@link #describe()} printed (as in {@link PartitionStatus#keys()}), if it is one. */
-    static Optional<HashSlot> parse(String described) {
-      if (!described.startsWith("hash ")) {
-        return Optional.empty();
-      }
-      int slash = described.indexOf('/');
-      try {
-        return Optional.of(new HashSlot(Long.parseLong(described.substring(5, slash)),
-            Integer.parseInt(described.substring(slash + 1))));
-      } catch (NumberFormatException | IndexOutOfBoundsException e) {
-        return Optional.empty();
-      }
     }
   }
 
