@@ -82,6 +82,12 @@ final class Raft {
    * for the persist too, so no peer learns a term that a crash could roll back.
    */
   private boolean awaitingTermDurable;
+  /**
+   * Leader: new entries or a new commit index wait for the next {@link #ready()} to go out, so the
+   * proposals and acknowledgements stepped since the previous Ready share one AppendEntries per
+   * follower instead of one each.
+   */
+  private boolean bcastPending;
   /** Set once this leader sent TimeoutNow: the transferee may win without waiting out leases. */
   private boolean leaseRevoked;
 
@@ -214,6 +220,7 @@ final class Raft {
     pendingConfIndex = 0;
     uncommittedSize = 0;
     awaitingTermDurable = false;
+    bcastPending = false;
     leaseRevoked = false;
     readOnly.reset();
   }
@@ -626,7 +633,7 @@ final class Raft {
       case REPLICATE -> pr.inflights.freeLE(m.index());
     }
     if (maybeCommit()) {
-      bcastAppend();
+      bcastPending = true;
     } else if (wasPaused) {
       sendAppend(m.from());
     }
@@ -819,7 +826,7 @@ final class Raft {
     checkCanPropose();
     admitUncommitted(data.length);
     long index = appendEntry(EntryType.NORMAL, data);
-    bcastAppend();
+    bcastPending = true;
     return index;
   }
 
@@ -1056,7 +1063,7 @@ final class Raft {
     }
     Progress self = tracker.get(id);
     if (self != null && self.maybeUpdate(persisted) && maybeCommit()) {
-      bcastAppend();
+      bcastPending = true;
     }
   }
 
@@ -1081,10 +1088,14 @@ final class Raft {
         || !msgsAfterPersist.isEmpty()
         || !readStates.isEmpty()
         || log.hasNextCommittedEntries()
-        || (state == StateRole.LEADER && readOnly.hasUnsent());
+        || (state == StateRole.LEADER && (bcastPending || readOnly.hasUnsent()));
   }
 
   Ready ready() {
+    if (state == StateRole.LEADER && bcastPending) {
+      bcastPending = false;
+      bcastAppend();
+    }
     if (state == StateRole.LEADER && readOnly.hasUnsent()) {
       // Every read requested since the previous Ready shares this one round.
       bcastHeartbeat();

@@ -334,8 +334,9 @@ final class Cluster implements AutoCloseable {
   // ---- membership changes ----
 
   /**
-   * Starts a fresh node with a new id and asks the cluster (through any member that answers) to
-   * add it as a voter. On failure the new process is stopped again.
+   * Starts a fresh node with a new id and, once it answers, asks the cluster (through a member
+   * that answers) to add it as a voter. On failure the new process is stopped again (if the
+   * change did go through after all, the cluster has one unreachable voter more).
    *
    * @return the new node's id
    * @throws RuntimeException from {@code addNode} when no member accepted it
@@ -351,21 +352,23 @@ final class Cluster implements AutoCloseable {
       node.kill();
       throw new IllegalStateException("the new node n" + node.id() + " did not answer within " + RESTART_TIMEOUT.toSeconds() + " s");
     }
-    RuntimeException last = new IllegalStateException("no member answered");
-    for (long via : responsive()) {
-      try {
-        membershipAdmin(via).addNode(node.id(), node.address());
-        synchronized (this) {
-          members.put(node.id(), node);
-        }
-        reapplyGrudge(node.id());
-        return node.id();
-      } catch (RuntimeException e) {
-        last = e;
+    // One attempt: the request is routed to the leaders by whichever member receives it.
+    List<Long> via = responsive();
+    via.remove(Long.valueOf(node.id()));
+    try {
+      if (via.isEmpty()) {
+        throw new IllegalStateException("no member answers");
       }
+      membershipAdmin(via.get(0)).addNode(node.id(), node.address());
+    } catch (RuntimeException e) {
+      node.kill();
+      throw e;
     }
-    node.kill();
-    throw last;
+    synchronized (this) {
+      members.put(node.id(), node);
+    }
+    reapplyGrudge(node.id());
+    return node.id();
   }
 
   /**
@@ -374,23 +377,16 @@ final class Cluster implements AutoCloseable {
    * @throws RuntimeException from {@code removeNode} when no member accepted the change
    */
   void removeNode(long id) {
-    RuntimeException last = new IllegalStateException("no member answered");
-    for (long via : responsive()) {
-      if (via == id) {
-        continue;
-      }
-      try {
-        membershipAdmin(via).removeNode(id);
-        synchronized (this) {
-          members.remove(id);
-          everyNode.get(id).kill();
-        }
-        return;
-      } catch (RuntimeException e) {
-        last = e;
-      }
+    List<Long> via = responsive();
+    via.remove(Long.valueOf(id));
+    if (via.isEmpty()) {
+      throw new IllegalStateException("no other member answers");
     }
-    throw last;
+    membershipAdmin(via.get(0)).removeNode(id); // one attempt, as for addNode
+    synchronized (this) {
+      members.remove(id);
+      everyNode.get(id).kill();
+    }
   }
 
   // ---- healing and shutdown ----

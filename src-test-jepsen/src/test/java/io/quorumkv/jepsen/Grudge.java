@@ -58,7 +58,7 @@ record Grudge(String kind, Set<Link> cuts, String shape) {
     List<Long> nodes = new ArrayList<>(members);
     Collections.sort(nodes);
     Collections.shuffle(nodes, rnd);
-    if (leader != 0 && nodes.remove(leader)) {
+    if (leader != 0 && nodes.remove(Long.valueOf(leader))) {
       nodes.add(0, leader);
     }
     return switch (kind) {
