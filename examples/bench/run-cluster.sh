@@ -7,7 +7,8 @@
 # (bounded, 60 s) until every node answers /ready (a leader known for every partition).
 # Usage: run-cluster.sh -> prints ENDPOINTS=host:port,... on success, exits non-zero on failure.
 # Env: QKV_BASE_PORT (26790: nodes on +1..+3, metrics on +11..+13), QKV_PARTITIONS (3),
-#      QKV_NODE_JAVA_OPTS (-Xms1g -Xmx1g -XX:+UseG1GC), QKV_NODE_ARGS (more ExampleNode flags)
+#      QKV_NODE_JAVA_OPTS (-Xms1g -Xmx1g -XX:+UseG1GC; "{id}" in it becomes the node id, e.g. for
+#      -XX:StartFlightRecording=filename=/tmp/node-{id}.jfr), QKV_NODE_ARGS (more ExampleNode flags)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck disable=SC1091
@@ -36,8 +37,9 @@ for i in 1 2 3; do
   ENDPOINTS+="${ENDPOINTS:+,}127.0.0.1:$((BASE + i))"
 done
 for i in 1 2 3; do
+  opts="${QKV_NODE_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseG1GC}"
   # shellcheck disable=SC2086
-  nohup java ${QKV_NODE_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseG1GC} -cp "$QKV_CP" io.quorumkv.examples.ExampleNode \
+  nohup java ${opts//\{id\}/$i} -cp "$QKV_CP" io.quorumkv.examples.ExampleNode \
     --id "$i" --listen "127.0.0.1:$((BASE + i))" --peers "$PEERS" --data-dir "$DIR/node-$i" \
     --cluster-id quorumkv --partitions "${QKV_PARTITIONS:-3}" --metrics-port "$((BASE + 10 + i))" \
     ${QKV_NODE_ARGS:-} </dev/null >"$DIR/node-$i.log" 2>&1 &
@@ -64,12 +66,33 @@ for _ in $(seq 1 120); do
     if [[ "$(http_status "$((BASE + 10 + i))" /ready)" == 200 ]]; then ready=$((ready + 1)); fi
   done
   if [[ $ready == 3 ]]; then
-    trap - ERR INT TERM
-    echo "ENDPOINTS=$ENDPOINTS"
-    exit 0
+    break
   fi
   for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { echo "node pid $p died" >&2; false; }; done
   sleep 0.5
 done
-echo "cluster not ready after 60 s" >&2
-false
+if [[ $ready != 3 ]]; then
+  echo "cluster not ready after 60 s" >&2
+  false
+fi
+
+# The leaders of the fresh cluster all start on whichever node won the first elections; the nodes
+# then hand leaderships over to even them out (one per node every few seconds). Wait for that
+# (bounded, 30 s) so a benchmark does not measure the transfers: each one stalls a partition.
+leaders_balanced() (
+  exec 3<>"/dev/tcp/127.0.0.1/$((BASE + 11))" || exit 1
+  printf 'GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  body="$(timeout 8 cat <&3)"
+  leaders="$(sed -n 's/.*"leaders":{\([^}]*\)}.*/\1/p' <<<"$body" | tr ',' '\n' | cut -d: -f2)"
+  [[ -n "$leaders" ]] || exit 1
+  share=$(( ($(wc -l <<<"$leaders") + 2) / 3 ))
+  most="$(sort <<<"$leaders" | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')"
+  (( most <= share )) && ! grep -qx 0 <<<"$leaders"
+) 2>/dev/null
+for _ in $(seq 1 60); do
+  leaders_balanced && break
+  sleep 0.5
+done
+leaders_balanced || echo "run-cluster.sh: leaders not balanced after 30 s; going on" >&2
+trap - ERR INT TERM
+echo "ENDPOINTS=$ENDPOINTS"

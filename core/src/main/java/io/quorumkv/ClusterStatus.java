@@ -12,6 +12,8 @@ import java.util.Map;
  */
 public record ClusterStatus(long nodeId, Map<Long, String> members, List<PartitionStatus> partitions) {
 
+  /** Checks and copies the fields. */
+
   public ClusterStatus {
     members = Map.copyOf(members);
     partitions = List.copyOf(partitions);

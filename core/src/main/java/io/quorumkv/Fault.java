@@ -18,6 +18,7 @@ public sealed interface Fault {
    * cut off from everyone. Replaces earlier partitions.
    */
   record Partition(List<Set<Long>> sides) implements Fault {
+    /** Checks and copies the fields. */
     public Partition {
       sides = sides.stream().map(Set::copyOf).toList();
     }
@@ -28,6 +29,7 @@ public sealed interface Fault {
 
   /** Drop each message on {@code from -> to} with {@code probability} in [0, 1]. */
   record DropRate(long from, long to, double probability) implements Fault {
+    /** Checks and copies the fields. */
     public DropRate {
       if (!(probability >= 0 && probability <= 1)) {
         throw new IllegalArgumentException("probability must be in [0, 1], was " + probability);

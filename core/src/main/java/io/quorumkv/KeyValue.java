@@ -12,6 +12,8 @@ import java.util.Objects;
  */
 public record KeyValue(byte[] key, byte[] value) {
 
+  /** Checks and copies the fields. */
+
   public KeyValue {
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(value, "value");

@@ -130,7 +130,8 @@ final class KvFrontend {
 
   long admin(AdminOp op, Duration timeout) {
     KvRequest req = new KvRequest.Admin(op);
-    return Await.result(call(attempt -> req, timeout, false, r -> ((KvResponse.AdminDone) r).value()));
+    // One attempt may use the whole deadline: a membership change waits for a learner to catch up.
+    return Await.result(call(attempt -> req, timeout, false, timeout, r -> ((KvResponse.AdminDone) r).value()));
   }
 
   private CompletableFuture<Boolean> write(WriteOp op, Duration timeout) {
@@ -182,10 +183,15 @@ final class KvFrontend {
 
   private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, boolean isWrite,
       Function<KvResponse, T> onSuccess) {
+    return call(request, timeout, isWrite, MAX_ATTEMPT, onSuccess);
+  }
+
+  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, boolean isWrite,
+      Duration maxAttempt, Function<KvResponse, T> onSuccess) {
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
       return CompletableFuture.failedFuture(new IllegalArgumentException("timeout must be positive"));
     }
-    Call<T> call = new Call<>(request, System.nanoTime() + timeout.toNanos(), isWrite, onSuccess);
+    Call<T> call = new Call<>(request, System.nanoTime() + timeout.toNanos(), isWrite, maxAttempt, onSuccess);
     active.add(call);
     call.result.whenComplete((r, e) -> active.remove(call));
     // The deadline is enforced here, whatever the executor does.
@@ -207,15 +213,18 @@ final class KvFrontend {
     final long deadline;
     final boolean isWrite;
     final Function<KvResponse, T> onSuccess;
+    final long maxAttemptNanos;
     final CompletableFuture<T> result = new CompletableFuture<>();
     int attempts;
     volatile KvResponse.Failure last;
     volatile boolean mayHaveApplied;
 
-    Call(LongFunction<KvRequest> request, long deadline, boolean isWrite, Function<KvResponse, T> onSuccess) {
+    Call(LongFunction<KvRequest> request, long deadline, boolean isWrite, Duration maxAttempt,
+        Function<KvResponse, T> onSuccess) {
       this.request = request;
       this.deadline = deadline;
       this.isWrite = isWrite;
+      this.maxAttemptNanos = maxAttempt.toNanos();
       this.onSuccess = onSuccess;
     }
 
@@ -229,7 +238,7 @@ final class KvFrontend {
         return;
       }
       attempts++;
-      long attemptDeadline = Math.min(deadline, now + MAX_ATTEMPT.toNanos());
+      long attemptDeadline = Math.min(deadline, now + maxAttemptNanos);
       KvRequest req = request.apply(attempts);
       CompletableFuture<KvResponse> f;
       try {

@@ -443,7 +443,8 @@ final class NodeRuntime implements RequestExecutor {
           break;
         }
       } catch (RuntimeException | Error e) {
-        log.error("{}: raft loop failure", who, e);
+        // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
+        onStorageFailure(e);
       }
     }
   }

@@ -24,6 +24,8 @@ public record PartitionStatus(
     Set<Long> voters,
     Set<Long> learners) {
 
+  /** Checks and copies the fields. */
+
   public PartitionStatus {
     voters = Set.copyOf(voters);
     learners = Set.copyOf(learners);

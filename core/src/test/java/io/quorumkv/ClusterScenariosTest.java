@@ -139,20 +139,27 @@ class ClusterScenariosTest {
   }
 
   @Test
-  void transferLeaderAndBalance() {
+  void leadersSpreadOverTheNodes() {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(3), 8).start()) {
       c.awaitLeaders(WAIT);
-      // Leaders spread: eventually every node leads one of the three partitions.
+      // Eventually every node leads one of the three partitions.
       MemoryCluster.await(WAIT, "leaders to spread", () -> {
-        ClusterStatus s = c.node(1).status();
         Set<Long> leaders = new java.util.HashSet<>();
-        s.partitions().forEach(p -> leaders.add(p.leader()));
+        c.node(1).status().partitions().forEach(p -> leaders.add(p.leader()));
         return leaders.size() == 3 && !leaders.contains(0L);
       });
-      PartitionStatus p1 = c.node(1).status().partitions().get(0);
-      long to = p1.leader() == 3 ? 2 : 3;
-      c.node(1).transferLeader(p1.partitionId(), to);
+    }
+  }
+
+  @Test
+  void transferLeaderWaitsUntilTheTargetLeads() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 14, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = c.node(1).status().partitions().get(0).leader();
+      long to = leader == 3 ? 2 : 3;
+      c.node(1).transferLeader(1, to);
       assertEquals(to, c.node(to).status().partitions().get(0).leader());
+      assertThrows(IllegalArgumentException.class, () -> c.node(1).transferLeader(1, 9));
     }
   }
 
@@ -229,6 +236,27 @@ class ClusterScenariosTest {
       for (KvNode n : c.nodes()) {
         assertEquals(0, n.runtime().replicaHashMismatches());
       }
+    }
+  }
+
+  @Test
+  void aWriteRetriedThroughAnotherNodeAfterALeaderChangeAppliesOnce() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 13, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      KvRequest.Write cas = new KvRequest.Write(42, 1, 1,
+          new WriteOp.Cas("k".getBytes(), Optional.empty(), "first".getBytes()));
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      KvResponse r1 = c.node(1).runtime().execute(cas, deadline).join();
+      assertEquals(new KvResponse.Written(true), r1);
+      c.node(1).put("k", "second");
+      // Move the leadership, then deliver the same (client, sequence) again through another node,
+      // as a client whose answer was lost would.
+      long leader = c.node(1).status().partitions().get(0).leader();
+      long other = leader == 3 ? 2 : 3;
+      c.node(1).transferLeader(1, other);
+      KvResponse r2 = c.node(leader == 1 ? 2 : 1).runtime().execute(cas, deadline).join();
+      assertEquals(new KvResponse.Written(true), r2, "the retry returns the first result");
+      assertEquals(Optional.of("second"), c.node(2).get("k"), "and does not apply again");
     }
   }
 }

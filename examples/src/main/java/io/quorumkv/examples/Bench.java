@@ -85,9 +85,13 @@ public final class Bench implements Callable<Integer> {
       description = "Deadline of each request; a late one is an error. Default: ${DEFAULT-VALUE}.")
   long timeoutMs;
 
-  @Option(names = "--progress", defaultValue = "auto",
-      description = "auto (rewritten line on a terminal, else a line every 5 s), lines, or off. Default: ${DEFAULT-VALUE}.")
-  String progress;
+  /** How progress is shown on stderr. */
+  enum ProgressMode { AUTO, LINES, OFF }
+
+  @Option(names = "--progress", defaultValue = "AUTO",
+      description = "auto (a line rewritten every second when stderr is a terminal, else a line every 5 s), "
+          + "lines, or off. Default: ${DEFAULT-VALUE}.")
+  ProgressMode progress;
 
   /** Runs the phases; exit code 0 if every phase completed some operation. */
   public static void main(String[] args) {
@@ -136,7 +140,7 @@ public final class Bench implements Callable<Integer> {
           ClosedLoop.Result r = loop.run(phase, limits(c, duration), progressPrinter(phase.name(), c));
           long driver1 = processCpuNanos();
           long[] cpu1 = hostCpu();
-          endProgressLine();
+          endProgressLine(phase.name(), c, r);
           Json record = record(phase, c, workload, r, busyPercent(cpu0, cpu1), (driver1 - driver0) / 1e9,
               clientDescription);
           System.out.println(record);
@@ -242,11 +246,21 @@ public final class Bench implements Callable<Integer> {
   // ---- progress ----
 
   private boolean rewriting() {
-    return progress.equals("auto") && System.console() != null;
+    return progress == ProgressMode.AUTO && stderrIsTerminal();
+  }
+
+  /** Whether stderr is a terminal (Linux: where fd 2 points); stdout is often a file meanwhile. */
+  static boolean stderrIsTerminal() {
+    try {
+      String target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
+      return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      return System.console() != null;
+    }
   }
 
   private ClosedLoop.Progress progressPrinter(String what, int c) {
-    if (progress.equals("off")) {
+    if (progress == ProgressMode.OFF) {
       return null;
     }
     boolean rewrite = rewriting();
@@ -268,10 +282,14 @@ public final class Bench implements Callable<Integer> {
     };
   }
 
-  private void endProgressLine() {
-    if (!progress.equals("off") && rewriting()) {
-      System.err.println();
+  /** Ends the live line with the phase's totals (a line of its own when not rewriting). */
+  private void endProgressLine(String what, int c, ClosedLoop.Result r) {
+    if (progress == ProgressMode.OFF) {
+      return;
     }
+    String line = String.format(Locale.ROOT, "%-18s c=%-4d done: %,d ok, %,d errors, %,.0f ops/s, p50 %,d us, p99 %,d us",
+        what, c, r.ok(), r.errors(), r.opsPerSecond(), us(r.all(), 50), us(r.all(), 99));
+    System.err.println(rewriting() ? "\r" + line + "\033[K" : line);
   }
 
   // ---- CPU ----

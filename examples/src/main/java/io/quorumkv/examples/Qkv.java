@@ -316,11 +316,18 @@ public final class Qkv implements Runnable {
       }
       List<ClusterStatus> up = views.values().stream().filter(ClusterStatus.class::isInstance)
           .map(ClusterStatus.class::cast).sorted((a, b) -> Long.compare(a.nodeId(), b.nodeId())).toList();
+      for (ClusterStatus s : up) {
+        if (s.partitions().isEmpty()) {
+          sb.append("node ").append(s.nodeId()).append(" answers but hosts no partition yet\n");
+        }
+      }
       // Per partition, the leader's commit index as the leader itself reports it (lag is measured against it).
       Map<Long, PartitionStatus> leaderView = new TreeMap<>();
       for (ClusterStatus s : up) {
         for (PartitionStatus p : s.partitions()) {
-          if (p.leader() == s.nodeId()) {
+          // Right after a change two nodes may both claim a partition; the higher term is the leader.
+          PartitionStatus known = leaderView.get(p.partitionId());
+          if (p.leader() == s.nodeId() && (known == null || p.term() > known.term())) {
             leaderView.put(p.partitionId(), p);
           }
         }

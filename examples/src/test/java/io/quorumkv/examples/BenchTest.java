@@ -14,7 +14,7 @@ class BenchTest {
 
   private static Bench parsed(String... args) {
     Bench b = new Bench();
-    new CommandLine(b).parseArgs(args);
+    ExampleNode.commandLine(b).parseArgs(args);
     return b;
   }
 
@@ -37,6 +37,7 @@ class BenchTest {
     assertEquals(2, cl.execute("--phases", "put,scan"));
     assertEquals(2, cl.execute("--clients", "0"));
     assertEquals(2, cl.execute("--read-pct", "101"));
+    assertEquals(2, cl.execute("--progress", "sometimes"));
   }
 
   @Test

@@ -39,7 +39,7 @@ class DemoTest {
     assertTrue(outcome.passed(), "demo failed after " + seconds + " s:\n" + story);
     List<String> names = outcome.checks().stream().map(Demo.Check::name).toList();
     for (String expected : List.of("3 nodes start and answer /health", "a leader is elected for every partition",
-        "every put is acknowledged", "LINEARIZABLE reads return every acknowledged value",
+        "every node reports /ready", "every put is acknowledged", "LINEARIZABLE reads return every acknowledged value",
         "LEASE reads return every acknowledged value", "FOLLOWER reads return every acknowledged value",
         "STALE reads return every acknowledged value", "writes continue after the failover",
         "no acknowledged write is lost", "every node stops cleanly on SIGTERM")) {

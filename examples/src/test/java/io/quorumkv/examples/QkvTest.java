@@ -79,9 +79,11 @@ class QkvTest {
     views.put("h:1", new ClusterStatus(1, members, List.of(p(1, 1, 100, 100), p(2, 2, 50, 48))));
     views.put("h:2", new ClusterStatus(2, members, List.of(p(1, 1, 100, 90), p(2, 2, 60, 60))));
     views.put("h:3", "connection refused");
+    views.put("h:4", new ClusterStatus(4, members, List.of()));
     String table = Qkv.Status.render(views, members);
-    assertTrue(table.startsWith("members: 1=h:1 2=h:2 3=h:3\nunreachable: h:3 (connection refused)\n"), table);
-    List<String> lines = table.lines().toList();
+    assertTrue(table.startsWith("members: 1=h:1 2=h:2 3=h:3\nunreachable: h:3 (connection refused)\n"
+        + "node 4 answers but hosts no partition yet\n"), table);
+    List<String> lines = table.lines().skip(1).toList();
     assertEquals("PARTITION  KEYS      LEADER  VOTERS  LEARNERS  NODE  TERM  COMMIT  APPLIED  LAG", lines.get(2));
     assertEquals("1          hash 1/2  1       1,2,3   -         1*    7     100     100      0", lines.get(3));
     assertEquals(" ".repeat(47) + "2     7     100     90       10", lines.get(4));

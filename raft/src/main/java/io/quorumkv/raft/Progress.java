@@ -30,8 +30,10 @@ final class Progress {
   final Inflights inflights;
   /** The highest heartbeat round this member acknowledged in the leader's term. */
   long ackedRound;
-  /** The leader's tick at which the round {@link #ackedRound} was sent; lease evidence. */
-  long ackedRoundSentTick = Long.MIN_VALUE / 2;
+  /** "No acknowledgement": far in the past, yet safe to subtract from a tick count. */
+  static final long NEVER = Long.MIN_VALUE / 4;
+  /** The leader's tick at which the latest acknowledged round still remembered was sent. */
+  long ackedRoundSentTick = NEVER;
 
   Progress(long next, int maxInflight, boolean learner) {
     this.next = next;
@@ -47,7 +49,7 @@ final class Progress {
     next = Math.max(nextIndex, matchIndex + 1);
     recentActive = self;
     ackedRound = 0;
-    ackedRoundSentTick = Long.MIN_VALUE / 2;
+    ackedRoundSentTick = NEVER;
   }
 
   private void resetState(ReplicationState s) {

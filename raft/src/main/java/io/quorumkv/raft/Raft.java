@@ -82,6 +82,12 @@ final class Raft {
    * for the persist too, so no peer learns a term that a crash could roll back.
    */
   private boolean awaitingTermDurable;
+  /**
+   * Leader: new entries or a new commit index wait for the next {@link #ready()} to go out, so the
+   * proposals and acknowledgements stepped since the previous Ready share one AppendEntries per
+   * follower instead of one each.
+   */
+  private boolean bcastPending;
   /** Set once this leader sent TimeoutNow: the transferee may win without waiting out leases. */
   private boolean leaseRevoked;
 
@@ -214,6 +220,7 @@ final class Raft {
     pendingConfIndex = 0;
     uncommittedSize = 0;
     awaitingTermDurable = false;
+    bcastPending = false;
     leaseRevoked = false;
     readOnly.reset();
   }
@@ -626,7 +633,7 @@ final class Raft {
       case REPLICATE -> pr.inflights.freeLE(m.index());
     }
     if (maybeCommit()) {
-      bcastAppend();
+      bcastPending = true;
     } else if (wasPaused) {
       sendAppend(m.from());
     }
@@ -648,7 +655,9 @@ final class Raft {
     pr.msgAppFlowPaused = false;
     if (m.readContext() > pr.ackedRound) {
       pr.ackedRound = m.readContext();
-      pr.ackedRoundSentTick = readOnly.sentTick(m.readContext());
+      // A round too old to remember is too old to extend a lease: keep the previous evidence.
+      readOnly.sentTick(m.readContext())
+          .ifPresent(t -> pr.ackedRoundSentTick = Math.max(pr.ackedRoundSentTick, t));
     }
     if (pr.match < log.lastIndex() || pr.state == ReplicationState.PROBE) {
       sendAppend(m.from());
@@ -817,7 +826,7 @@ final class Raft {
     checkCanPropose();
     admitUncommitted(data.length);
     long index = appendEntry(EntryType.NORMAL, data);
-    bcastAppend();
+    bcastPending = true;
     return index;
   }
 
@@ -936,8 +945,11 @@ final class Raft {
         return now;
       }
       Progress pr = tracker.get(v);
-      return pr == null ? Long.MIN_VALUE : pr.ackedRoundSentTick;
+      return pr == null ? Progress.NEVER : pr.ackedRoundSentTick;
     });
+    if (start <= now - config.electionTick()) {
+      return false; // also keeps the subtraction below far from overflow
+    }
     return now - start + 1 <= (config.electionTick() - 1) * (1 - config.clockDriftFactor());
   }
 
@@ -1051,7 +1063,7 @@ final class Raft {
     }
     Progress self = tracker.get(id);
     if (self != null && self.maybeUpdate(persisted) && maybeCommit()) {
-      bcastAppend();
+      bcastPending = true;
     }
   }
 
@@ -1076,10 +1088,14 @@ final class Raft {
         || !msgsAfterPersist.isEmpty()
         || !readStates.isEmpty()
         || log.hasNextCommittedEntries()
-        || (state == StateRole.LEADER && readOnly.hasUnsent());
+        || (state == StateRole.LEADER && (bcastPending || readOnly.hasUnsent()));
   }
 
   Ready ready() {
+    if (state == StateRole.LEADER && bcastPending) {
+      bcastPending = false;
+      bcastAppend();
+    }
     if (state == StateRole.LEADER && readOnly.hasUnsent()) {
       // Every read requested since the previous Ready shares this one round.
       bcastHeartbeat();

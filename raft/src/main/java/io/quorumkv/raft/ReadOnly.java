@@ -3,6 +3,7 @@ package io.quorumkv.raft;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 
 /**
@@ -71,10 +72,10 @@ final class ReadOnly {
     return id;
   }
 
-  /** The tick round {@code id} was sent at, or {@code Long.MIN_VALUE} if forgotten. */
-  long sentTick(long id) {
+  /** The tick round {@code id} was sent at, unless it is forgotten (too old). */
+  OptionalLong sentTick(long id) {
     Long t = sentTicks.get(id);
-    return t == null ? Long.MIN_VALUE : t;
+    return t == null ? OptionalLong.empty() : OptionalLong.of(t);
   }
 
   /** Forgets send ticks older than {@code minTick}: they can no longer support a lease. */

@@ -2,6 +2,7 @@ package io.quorumkv.raft;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.raft.MajorityConfig.VoteResult;
 import java.util.HashMap;
@@ -128,7 +129,7 @@ class QuorumTest {
         boolean q2 = new MajorityConfig(b).voteResult(v2) == VoteResult.WON;
         if (q1 && q2) {
           int both = m1 & m2;
-          assertEquals(true, both != 0, "disjoint quorums " + a + " / " + b);
+          assertTrue(both != 0, "disjoint quorums " + a + " / " + b);
         }
       }
     }
@@ -144,7 +145,7 @@ class QuorumTest {
     ConfState joint = ConfChanger.apply(cs, two);
     assertEquals(Set.of(2L, 3L, 4L), joint.voters());
     assertEquals(Set.of(1L, 2L, 3L), joint.votersOutgoing());
-    assertEquals(true, joint.autoLeave());
+    assertTrue(joint.autoLeave());
     ConfState left = ConfChanger.apply(joint, ConfChange.leaveJoint());
     assertEquals(ConfState.ofVoters(Set.of(2L, 3L, 4L)), left);
   }
@@ -181,5 +182,49 @@ class QuorumTest {
     assertThrows(IllegalArgumentException.class, () -> ConfChanger.apply(two, new ConfChange(
         List.of(new ConfChange.Single(ConfChangeType.REMOVE, 1), new ConfChange.Single(ConfChangeType.REMOVE, 2)),
         ConfChange.Transition.AUTO, Entry.EMPTY)));
+  }
+
+  @Provide
+  Arbitrary<List<ConfChange>> changeSequences() {
+    Arbitrary<ConfChange.Single> single = Combinators.combine(
+        Arbitraries.of(ConfChangeType.class), Arbitraries.longs().between(1, 6))
+        .as(ConfChange.Single::new);
+    Arbitrary<ConfChange> change = Combinators.combine(
+        single.list().ofMinSize(0).ofMaxSize(3), Arbitraries.of(ConfChange.Transition.class))
+        .as((c, t) -> new ConfChange(c, t, Entry.EMPTY));
+    return change.list().ofMaxSize(12);
+  }
+
+  @Property
+  void everyReachableConfigurationKeepsTheInvariants(@ForAll("changeSequences") List<ConfChange> changes) {
+    ConfState cs = ConfState.ofVoters(Set.of(1L, 2L, 3L));
+    for (ConfChange cc : changes) {
+      ConfState next;
+      try {
+        next = ConfChanger.apply(cs, cc);
+      } catch (IllegalArgumentException refused) {
+        continue; // refused changes leave the configuration as it was
+      }
+      assertTrue(!next.voters().isEmpty(), "voters: " + next);
+      Set<Long> allVoters = new HashSet<>(next.voters());
+      allVoters.addAll(next.votersOutgoing());
+      assertTrue(next.learners().stream().noneMatch(allVoters::contains), "learner and voter: " + next);
+      assertTrue(next.votersOutgoing().containsAll(next.learnersNext()), "learnersNext outgoing: " + next);
+      assertTrue(next.learnersNext().stream().noneMatch(next.voters()::contains), "learnersNext incoming: " + next);
+      if (!next.isJoint()) {
+        assertTrue(next.learnersNext().isEmpty() && !next.autoLeave(), "non-joint: " + next);
+        if (!cs.isJoint()) {
+          Set<Long> diff = new HashSet<>(next.voters());
+          diff.addAll(cs.voters());
+          Set<Long> both = new HashSet<>(next.voters());
+          both.retainAll(cs.voters());
+          diff.removeAll(both);
+          assertTrue(diff.size() <= 1, "a simple change moved " + diff);
+        }
+      } else if (!cs.isJoint()) {
+        assertEquals(cs.voters(), next.votersOutgoing(), "entering joint keeps the old voters outgoing");
+      }
+      cs = next;
+    }
   }
 }

@@ -135,4 +135,63 @@ class RaftLeaseTest {
       assertTrue(rounds.get(i) > rounds.get(i - 2));
     }
   }
+
+  @Test
+  void aPausedLeaderMustCatchUpTheTicksItMissedBeforeTrustingItsLease() {
+    Net net = leaseNet(3);
+    net.elect(1);
+    net.tick(1);
+    assertTrue(net.node(1).raw.hasValidLease());
+    // Node 1's process stops: no ticks, no messages. The others elect a new leader meanwhile.
+    net.isolate(1);
+    for (int i = 0; i < 30; i++) {
+      net.node(2).raw.tick();
+      net.node(3).raw.tick();
+      net.stabilize();
+    }
+    long other = net.leader() == 1 ? 0 : net.leader();
+    assertTrue(other == 2 || other == 3, "a new leader was elected during the pause");
+    // On resume its tick count lags real time: the lease looks valid. This is exactly what the
+    // clock assumption forbids; catching up the 30 missed ticks ends it.
+    assertTrue(net.node(1).raw.hasValidLease(), "the hazard the driver must avoid");
+    for (int i = 0; i < 30; i++) {
+      net.node(1).raw.tick();
+    }
+    assertFalse(net.node(1).raw.hasValidLease());
+  }
+
+  @Test
+  void aLateAcknowledgementOfAnOldRoundGivesNoLease() {
+    Net net = leaseNet(3);
+    net.elect(1);
+    RawNode leader = net.node(1).raw;
+    leader.tick(); // heartbeat round sent at tick 1
+    List<Message> heartbeats = leader.ready().messages();
+    List<Message> answers = new java.util.ArrayList<>();
+    for (Message hb : heartbeats) {
+      net.node(hb.to()).raw.step(hb);
+      answers.addAll(net.node(hb.to()).raw.ready().messages());
+    }
+    for (int i = 0; i < 15; i++) {
+      leader.tick(); // the answers are delayed past the election timeout
+      leader.ready();
+    }
+    answers.stream().filter(m -> m instanceof Message.HeartbeatResponse).forEach(leader::step);
+    assertFalse(leader.hasValidLease(), "a round sent 15 ticks ago proves nothing now");
+  }
+
+  @Test
+  void aReadThatRefusesTheLeaseWaitsForAHeartbeatRoundEvenWithAValidLease() {
+    Net net = leaseNet(3);
+    net.elect(1);
+    net.tick(1);
+    assertTrue(net.node(1).raw.hasValidLease());
+    net.node(1).raw.readIndex(4, false);
+    Ready rd = net.node(1).raw.ready();
+    assertTrue(rd.readStates().isEmpty(), "not answered from the lease");
+    assertTrue(rd.messages().stream().anyMatch(m -> m instanceof Heartbeat));
+    rd.messages().forEach(m -> net.node(m.to()).raw.step(m));
+    net.stabilize();
+    assertEquals(List.of(new ReadState(net.node(1).commit(), 4)), net.node(1).readStates);
+  }
 }

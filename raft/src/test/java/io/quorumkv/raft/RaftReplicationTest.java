@@ -12,7 +12,6 @@ import io.quorumkv.raft.Message.HeartbeatResponse;
 import io.quorumkv.raft.Message.RequestVote;
 import io.quorumkv.raft.Message.RequestVoteResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -8,7 +8,6 @@ import io.quorumkv.raft.Message.AppendEntries;
 import io.quorumkv.raft.Message.AppendEntriesResponse;
 import io.quorumkv.raft.Message.Heartbeat;
 import io.quorumkv.raft.Message.RequestVoteResponse;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -49,6 +49,25 @@ interface Backend extends KvReader, AutoCloseable {
   Batch newBatch();
 
   /**
+   * Records in strictly ascending key order, loaded in bulk without the write-ahead log: nothing is
+   * visible until {@link #commit()}, which makes all of it visible at once and durable.
+   */
+  interface BulkLoad extends AutoCloseable {
+    void add(byte[] key, byte[] value);
+
+    void commit();
+
+    /** Discards what was not committed. */
+    @Override
+    void close();
+  }
+
+  /** A bulk load into {@code cf}, or null when this store has none (callers write batches). */
+  default BulkLoad bulkLoad(Cf cf) {
+    return null;
+  }
+
+  /**
    * Applies a batch; with {@code sync} it is durable (with everything before it) on return.
    *
    * @throws StorageException on any I/O error (the caller fails the engine)

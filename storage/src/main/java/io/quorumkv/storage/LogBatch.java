@@ -69,7 +69,9 @@ public final class LogBatch {
   }
 
   /**
-   * Replaces {@code groupId}'s hard state (term, vote, commit).
+   * Replaces {@code groupId}'s hard state (term, vote, commit). Refused (at write time) if the term
+   * goes back, if the vote changes within a term, or if the commit index is past the group's last
+   * log index once the batch is applied.
    *
    * @return this batch
    */

@@ -31,6 +31,10 @@ import org.rocksdb.CompactRangeOptions;
 import org.rocksdb.CompactionStyle;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.EnvOptions;
+import org.rocksdb.IngestExternalFileOptions;
+import org.rocksdb.Options;
+import org.rocksdb.SstFileWriter;
 import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
 import org.rocksdb.LiveFileMetaData;
@@ -58,6 +62,8 @@ final class RocksBackend implements Backend {
   }
 
   private final Path dbDir;
+  /** Where bulk loads stage their SST files (beside the database; emptied at open). */
+  private final Path ingestDir;
   private final RocksDB db;
   private final EnumMap<Cf, ColumnFamilyHandle> handles = new EnumMap<>(Cf.class);
   private final WriteOptions syncWrite;
@@ -136,8 +142,16 @@ final class RocksBackend implements Backend {
 
   private RocksBackend(Path dbDir, StorageOptions options) {
     this.dbDir = dbDir;
+    this.ingestDir = dbDir.resolveSibling("ingest");
     try {
       Files.createDirectories(dbDir);
+      if (Files.isDirectory(ingestDir)) {
+        try (Stream<Path> stale = Files.list(ingestDir)) {
+          for (Path p : (Iterable<Path>) stale::iterator) {
+            Files.deleteIfExists(p);
+          }
+        }
+      }
       LRUCache cache = track(new LRUCache(options.blockCacheBytes()));
       BloomFilter bloom = track(new BloomFilter(10));
       DBOptions dbOptions = track(new DBOptions()
@@ -276,6 +290,73 @@ final class RocksBackend implements Backend {
   @Override
   public Batch newBatch() {
     return new RocksBatch(handles);
+  }
+
+  /**
+   * Writes the records into one SST file with {@link SstFileWriter}, then ingests it: RocksDB links
+   * the file into the tree with one MANIFEST write, so a multi-gigabyte snapshot never goes through
+   * the WAL and memtables, and becomes visible at once.
+   */
+  @Override
+  public BulkLoad bulkLoad(Cf cf) {
+    Path file = ingestDir.resolve(cf.columnFamily + "-" + System.nanoTime() + ".sst");
+    EnvOptions env = new EnvOptions();
+    Options sstOptions = new Options().setCompressionType(
+        cf == Cf.STATE ? CompressionType.LZ4_COMPRESSION : CompressionType.NO_COMPRESSION);
+    SstFileWriter writer = new SstFileWriter(env, sstOptions);
+    try {
+      Files.createDirectories(ingestDir);
+      writer.open(file.toString());
+    } catch (IOException | RocksDBException e) {
+      writer.close();
+      sstOptions.close();
+      env.close();
+      throw new StorageException("cannot create " + file, e);
+    }
+    return new BulkLoad() {
+      private long count;
+      private boolean done;
+
+      @Override
+      public void add(byte[] key, byte[] value) {
+        try {
+          writer.put(key, value);
+          count++;
+        } catch (RocksDBException e) {
+          throw new StorageException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+      }
+
+      @Override
+      public void commit() {
+        if (count == 0) { // RocksDB refuses an empty SST file; there is nothing to load anyway
+          done = true;
+          return;
+        }
+        guarded(() -> {
+          try (IngestExternalFileOptions o = new IngestExternalFileOptions().setMoveFiles(true)) {
+            writer.finish();
+            db.ingestExternalFile(handles.get(cf), List.of(file.toString()), o);
+            done = true;
+          } catch (RocksDBException e) {
+            throw new StorageException("cannot ingest " + file + ": " + e.getMessage(), e);
+          }
+          return null;
+        });
+      }
+
+      @Override
+      public void close() {
+        writer.close();
+        sstOptions.close();
+        env.close();
+        try {
+          Files.deleteIfExists(file); // moved into the database when ingested
+        } catch (IOException e) {
+          LOG.warn("cannot delete {}", file, e);
+        }
+      }
+    };
   }
 
   /** Runs a native call unless the database is closed. */

@@ -4,6 +4,7 @@ import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.SnapshotMetadata;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.zip.CRC32C;
 
 /**
@@ -13,7 +14,7 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  * header   "QKVSNAP1" | group | index | term | confLen:int | confState
- * record*  0x01 | keyLen:int | key | valueLen:int | value
+ * record*  0x01 | keyLen:int | key | valueLen:int | value       (keys strictly ascending)
  * trailer  0x00 | recordCount:long | CRC32C of every byte before it:int
  * </pre>
  */
@@ -140,6 +141,7 @@ final class SnapshotFormat {
                 + expected.term() + " " + expected.confState());
       }
       long count = 0;
+      byte[] previous = null;
       while (true) {
         byte tag = s.get(1)[0];
         if (tag == END) {
@@ -150,6 +152,10 @@ final class SnapshotFormat {
         }
         byte[] key = s.get(s.length());
         byte[] value = s.get(s.length());
+        if (previous != null && Arrays.compareUnsigned(previous, key) >= 0) {
+          throw new StorageCorruptionException(where + ": keys out of order at record " + count);
+        }
+        previous = key;
         visitor.record(key, value);
         count++;
       }

@@ -47,7 +47,6 @@ public final class StorageEngine implements AutoCloseable {
   public static final int FORMAT_VERSION = 1;
 
   private static final Logger LOG = LoggerFactory.getLogger(StorageEngine.class);
-  private static final long RESTORE_BATCH_BYTES = 4L << 20;
 
   private final Backend backend;
   private final BlobStore blobs;
@@ -396,6 +395,13 @@ public final class StorageEngine implements AutoCloseable {
             "group " + h.groupId() + ": hard state term goes back from " + old.term() + " to "
                 + hs.term());
       }
+      if (hs.term() == old.term() && old.vote() != io.quorumkv.raft.RaftConfig.NONE
+          && hs.vote() != old.vote()) {
+        // Raft's one vote per term (figure 2): a second vote would allow two leaders
+        throw new IllegalArgumentException(
+            "group " + h.groupId() + ": vote in term " + hs.term() + " changes from "
+                + old.vote() + " to " + hs.vote());
+      }
       byte[] key = Keys.meta(h.groupId(), Keys.HARD_STATE);
       out.add(new PendingWrite(Backend.Cf.META, key, Codec.hardState(key, hs), null));
       return v.withHardState(hs);
@@ -579,21 +585,13 @@ public final class StorageEngine implements AutoCloseable {
           "group " + groupId + ": snapshot payload " + where + " is gone");
     }
     try (in) {
-      Backend.Batch[] batch = {backend.newBatch()};
-      long[] batchBytes = {0};
-      batch[0].deleteRange(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
-      SnapshotFormat.read(in, where, groupId, m, (key, value) -> {
-        byte[] k = Keys.state(groupId, key);
-        batch[0].put(Backend.Cf.STATE, k, Codec.stateValue(k, value));
-        batchBytes[0] += k.length + value.length;
-        if (batchBytes[0] >= RESTORE_BATCH_BYTES) {
-          unsyncedWrite(batch[0], "install a snapshot of group " + groupId);
-          batch[0].close();
-          batch[0] = backend.newBatch();
-          batchBytes[0] = 0;
-        }
-      });
-      try (Backend.Batch last = batch[0]) {
+      Backend.BulkLoad bulk = backend.bulkLoad(Backend.Cf.STATE);
+      if (bulk != null) {
+        bulkLoadState(groupId, snap, in, where, bulk);
+      } else {
+        batchLoadState(groupId, snap, in, where);
+      }
+      try (Backend.Batch last = backend.newBatch()) {
         byte[] applied = Keys.meta(groupId, Keys.APPLIED);
         last.put(Backend.Cf.META, applied, Codec.position(applied, m.index(), m.term()));
         byte[] conf = Keys.meta(groupId, Keys.CONF_STATE);
@@ -606,6 +604,53 @@ public final class StorageEngine implements AutoCloseable {
           writeLock.unlock();
         }
       }
+    }
+  }
+
+  /**
+   * RocksDB: delete the group's old state, then ingest the records as one SST file. The ingested
+   * file gets a later sequence number than the range delete, so it is visible over it, all at once.
+   */
+  private void bulkLoadState(
+      long groupId, Snapshot snap, BlobStore.Reader in, String where, Backend.BulkLoad bulk) {
+    String what = "install a snapshot of group " + groupId;
+    try (bulk; Backend.Batch delete = backend.newBatch()) {
+      delete.deleteRange(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
+      unsyncedWrite(delete, what);
+      SnapshotFormat.read(in, where, groupId, snap.metadata(), (key, value) -> {
+        byte[] k = Keys.state(groupId, key);
+        bulk.add(k, Codec.stateValue(k, value));
+      });
+      bulk.commit();
+    } catch (StorageCorruptionException | StorageFailedException e) {
+      throw e;
+    } catch (StorageException e) {
+      throw fail(what, e);
+    }
+  }
+
+  /** Other stores: the records in bounded batches, after a range delete in the first one. */
+  private void batchLoadState(long groupId, Snapshot snap, BlobStore.Reader in, String where) {
+    String what = "install a snapshot of group " + groupId;
+    Backend.Batch[] batch = {backend.newBatch()};
+    long[] batchBytes = {0};
+    try {
+      batch[0].deleteRange(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
+      SnapshotFormat.read(in, where, groupId, snap.metadata(), (key, value) -> {
+        byte[] k = Keys.state(groupId, key);
+        batch[0].put(Backend.Cf.STATE, k, Codec.stateValue(k, value));
+        batchBytes[0] += k.length + value.length;
+        // bounded batches: a large snapshot never sits whole in memory
+        if (batchBytes[0] >= 4L * options.snapshotChunkBytes()) {
+          unsyncedWrite(batch[0], what);
+          batch[0].close();
+          batch[0] = backend.newBatch();
+          batchBytes[0] = 0;
+        }
+      });
+      unsyncedWrite(batch[0], what);
+    } finally {
+      batch[0].close();
     }
   }
 

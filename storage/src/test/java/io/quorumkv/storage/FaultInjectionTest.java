@@ -107,22 +107,75 @@ class FaultInjectionTest {
     assertTrue(monitor.maxSyncNanos() >= 100_000_000L);
   }
 
+  /** Readers see the old state, whole, until the install's final write; then the new one. */
+  @Test
+  void readersSeeTheOldStateUntilAnInstallCompletesInMemory() throws Exception {
+    MemoryDisk disk = new MemoryDisk();
+    checkReadersSeeTheOldStateDuringAnInstall(new MemoryBackend(disk), new MemoryBlobStore(disk));
+  }
+
+  /** The same on RocksDB, where the new state is ingested as an SST file. */
+  @Test
+  void readersSeeTheOldStateUntilAnInstallCompletesOnRocksDb() throws Exception {
+    checkReadersSeeTheOldStateDuringAnInstall(
+        RocksBackend.open(dir.resolve("db"), StorageOptions.defaults(1)),
+        new FileBlobStore(dir.resolve("snapshots")));
+  }
+
+  private void checkReadersSeeTheOldStateDuringAnInstall(Backend inner, BlobStore blobs)
+      throws Exception {
+    MemoryDisk leaderDisk = new MemoryDisk();
+    StorageEngine leader = StorageEngine.openInMemory(leaderDisk, "c", StorageOptions.defaults(1));
+    engines.add(leader);
+    Snapshot snap = StorageContractTest.applyAndSnapshot(leader, 300);
+    FaultyBackend faulty = new FaultyBackend(inner);
+    // 1 KiB chunks: without bulk loading, the state goes in several 4 KiB batches
+    StorageEngine follower = new StorageEngine(faulty, blobs, "c",
+        StorageOptions.defaults(1).withSnapshotChunkBytes(1024), () -> { });
+    engines.add(follower);
+    follower.log(G).append(entries(1, 2, 1));
+    follower.stateMachine(G).apply(2, 1, List.of(KvMutation.put(b("old"), b("1"))));
+    CountDownLatch release = new CountDownLatch(1);
+    faulty.syncsBeforeStall.set(1); // the marker's sync passes, the final one stalls
+    faulty.stall = release;
+    try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
+        SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
+      while (!sink.isComplete()) {
+        sink.write(src.chunk(sink.nextOffset()));
+      }
+      CompletableFuture<Void> install = CompletableFuture.runAsync(sink::install);
+      StateMachineStore sm = follower.stateMachine(G);
+      try {
+        assertTrue(faulty.stalling.await(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(sm.get(b("old")).isPresent(), "the old state, whole");
+        assertTrue(sm.get(b("key7")).isEmpty(), "none of the new state yet");
+        assertEquals(1, sm.scan(b(""), b("z"), 100).size());
+        assertEquals(2, sm.appliedIndex());
+      } finally {
+        release.countDown();
+      }
+      install.get();
+      assertTrue(sm.get(b("old")).isEmpty());
+      assertEquals("value7", new String(sm.get(b("key7")).orElseThrow()));
+      assertEquals(300, sm.appliedIndex());
+    }
+  }
+
   /**
-   * Receives a snapshot of {@code index} applied entries and dies installing it: after the synced
-   * marker and part of the state, before the synced write of the applied index. Returns the disk
-   * the dead follower leaves behind (its unsynced writes lost).
+   * Receives a snapshot of {@code index} applied entries into an engine over {@code inner} and
+   * dies installing it: after the synced marker and the new state, before the synced write of the
+   * applied index.
    */
-  private MemoryDisk dieDuringInstall(long index, Snapshot[] snapshot) {
+  private StorageEngine dieDuringInstall(long index, Snapshot[] snapshot, Backend inner,
+      BlobStore blobs) {
     MemoryDisk leaderDisk = new MemoryDisk();
     StorageEngine leader = StorageEngine.openInMemory(leaderDisk, "c", StorageOptions.defaults(1));
     engines.add(leader);
     Snapshot snap = StorageContractTest.applyAndSnapshot(leader, index);
     snapshot[0] = snap;
-    MemoryDisk disk = new MemoryDisk();
-    FaultyBackend faulty = new FaultyBackend(new MemoryBackend(disk));
+    FaultyBackend faulty = new FaultyBackend(inner);
     StorageEngine follower =
-        new StorageEngine(faulty, new MemoryBlobStore(disk), "c", StorageOptions.defaults(2),
-            () -> { });
+        new StorageEngine(faulty, blobs, "c", StorageOptions.defaults(2), () -> { });
     faulty.syncsBeforeFailure.set(1); // the marker's sync succeeds, the final one fails
     try (SnapshotSource src = leader.stateMachine(G).openSnapshot(snap);
         SnapshotSink sink = follower.stateMachine(G).newSnapshotSink(snap)) {
@@ -131,24 +184,53 @@ class FaultInjectionTest {
       }
       assertThrows(StorageFailedException.class, sink::install);
     }
-    return disk; // the follower is never closed: a dead process closes nothing
+    return follower;
   }
 
   @Test
   void anInterruptedSnapshotInstallIsFinishedAtTheNextStart() {
     Snapshot[] snap = new Snapshot[1];
-    MemoryDisk disk = dieDuringInstall(40, snap);
+    MemoryDisk disk = new MemoryDisk();
+    // never closed: a dead process closes nothing, and its unsynced writes are lost
+    dieDuringInstall(40, snap, new MemoryBackend(disk), new MemoryBlobStore(disk));
     StorageEngine restarted = StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(2));
     engines.add(restarted);
+    checkFinished(restarted, snap[0]);
+  }
+
+  @Test
+  void anInterruptedSnapshotInstallIsFinishedAtTheNextStartOnRocksDb() {
+    Snapshot[] snap = new Snapshot[1];
+    Path node = dir.resolve("node");
+    RocksBackend.writeMeta(createDirectories(node), new NodeMeta(StorageEngine.FORMAT_VERSION,
+        "c", 2));
+    dieDuringInstall(40, snap, RocksBackend.open(node.resolve("db"), StorageOptions.defaults(2)),
+        new FileBlobStore(node.resolve("snapshots"))).close(); // frees RocksDB's own lock
+    StorageEngine restarted = StorageEngine.openRocksDb(node, "c", StorageOptions.defaults(2));
+    engines.add(restarted);
+    checkFinished(restarted, snap[0]);
+  }
+
+  private static Path createDirectories(Path p) {
+    try {
+      return java.nio.file.Files.createDirectories(p);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static void checkFinished(StorageEngine restarted, Snapshot snap) {
     assertEquals(40, restarted.stateMachine(G).appliedIndex());
     assertEquals(40, restarted.stateMachine(G).scan(b(""), b("z"), 100).size());
+    assertEquals("value17", new String(restarted.stateMachine(G).get(b("key17")).orElseThrow()));
     assertEquals(41, restarted.log(G).firstIndex());
-    assertEquals(snap[0].metadata(), restarted.log(G).snapshot().metadata());
+    assertEquals(snap.metadata(), restarted.log(G).snapshot().metadata());
   }
 
   @Test
   void anInterruptedInstallWhosePayloadIsGoneIsRefused() {
-    MemoryDisk disk = dieDuringInstall(10, new Snapshot[1]);
+    MemoryDisk disk = new MemoryDisk();
+    dieDuringInstall(10, new Snapshot[1], new MemoryBackend(disk), new MemoryBlobStore(disk));
     disk.blobs.clear();
     StorageStartupException ex = assertThrows(StorageStartupException.class,
         () -> StorageEngine.openInMemory(disk, "c", StorageOptions.defaults(2)));

@@ -13,8 +13,12 @@ final class FaultyBackend implements Backend {
   private final Backend delegate;
   /** Synced writes that still succeed before every later one fails; negative: never fail. */
   final AtomicInteger syncsBeforeFailure = new AtomicInteger(-1);
-  /** When set, synced writes wait for it (a stalled disk). */
+  /** When set, synced writes wait for it (a stalled disk)... */
   volatile CountDownLatch stall;
+  /** ...once this many synced writes went through undisturbed. */
+  final AtomicInteger syncsBeforeStall = new AtomicInteger(0);
+  /** Counted down when a synced write starts stalling. */
+  final CountDownLatch stalling = new CountDownLatch(1);
 
   FaultyBackend(Backend delegate) {
     this.delegate = delegate;
@@ -24,7 +28,8 @@ final class FaultyBackend implements Backend {
   public void write(Batch batch, boolean sync) {
     if (sync) {
       CountDownLatch s = stall;
-      if (s != null) {
+      if (s != null && syncsBeforeStall.getAndDecrement() <= 0) {
+        stalling.countDown();
         try {
           if (!s.await(30, TimeUnit.SECONDS)) {
             throw new StorageException("stall never released");
@@ -54,6 +59,11 @@ final class FaultyBackend implements Backend {
   @Override
   public Batch newBatch() {
     return delegate.newBatch();
+  }
+
+  @Override
+  public BulkLoad bulkLoad(Cf cf) {
+    return delegate.bulkLoad(cf);
   }
 
   @Override

@@ -20,7 +20,9 @@ import java.util.stream.Stream;
  * group through one {@link GroupCommitLogWriter} and waiting for it to be durable (like N
  * concurrent client writes). Prints one JSON line per run. Mode {@code raw-fsync} measures the
  * disk itself with the same tool: append 256 bytes and fdatasync, in a loop, in the same
- * directory; {@code raw-fsync-prealloc} does the same over a preallocated file.
+ * directory; {@code raw-fsync-prealloc} does the same over a preallocated file. With
+ * {@code --engine memory} the log mode runs on the in-memory engine: the CPU cost of the write path
+ * without a disk.
  *
  * <pre>
  * storage/bench/run-log-benchmark.sh --mode log --appenders 64 --seconds 5 --dir /tmp/qkv-bench
@@ -38,6 +40,7 @@ public final class LogBenchmark {
     double seconds = 5;
     double warmup = 1;
     int entryBytes = 256;
+    boolean memory = false;
     Path base = Path.of(System.getProperty("java.io.tmpdir"));
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
@@ -47,6 +50,7 @@ public final class LogBenchmark {
         case "--warmup" -> warmup = Double.parseDouble(args[i + 1]);
         case "--entry-bytes" -> entryBytes = Integer.parseInt(args[i + 1]);
         case "--dir" -> base = Path.of(args[i + 1]);
+        case "--engine" -> memory = args[i + 1].equals("memory");
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
@@ -56,7 +60,7 @@ public final class LogBenchmark {
       String json = switch (mode) {
         case "raw-fsync" -> rawFsync(dir, seconds, warmup, entryBytes, false);
         case "raw-fsync-prealloc" -> rawFsync(dir, seconds, warmup, entryBytes, true);
-        case "log" -> log(dir, appenders, seconds, warmup, entryBytes);
+        case "log" -> log(dir, appenders, seconds, warmup, entryBytes, memory);
         default -> throw new IllegalArgumentException("unknown mode " + mode);
       };
       System.out.println(json);
@@ -65,11 +69,13 @@ public final class LogBenchmark {
     }
   }
 
-  private static String log(Path dir, int appenders, double seconds, double warmup, int bytes)
-      throws Exception {
+  private static String log(Path dir, int appenders, double seconds, double warmup, int bytes,
+      boolean memory) throws Exception {
     byte[] payload = new byte[bytes];
     new Random(1).nextBytes(payload);
-    try (StorageEngine engine = StorageEngine.openRocksDb(dir, "bench", StorageOptions.defaults(1));
+    try (StorageEngine engine = memory
+            ? StorageEngine.openInMemory(new MemoryDisk(), "bench", StorageOptions.defaults(1))
+            : StorageEngine.openRocksDb(dir, "bench", StorageOptions.defaults(1));
         GroupCommitLogWriter writer = new GroupCommitLogWriter(engine)) {
       long start = System.nanoTime();
       long measureFrom = start + (long) (warmup * 1e9);
@@ -129,7 +135,8 @@ public final class LogBenchmark {
         off += counts[a];
       }
       long fsyncs = syncsAt[1] - syncsAt[0];
-      return json("log", appenders, bytes, seconds, total, fsyncs, all, dir);
+      return json(memory ? "log-memory" : "log", appenders, bytes, seconds, total, fsyncs, all,
+          dir);
     }
   }
 

@@ -76,7 +76,9 @@ class LogModelProperties {
               term++;
             }
             long commit = m.hs.commit() + param % (m.last() - m.hs.commit() + 1);
-            HardState hs = new HardState(Math.max(term, m.hs.term()), param % 4, commit);
+            long t = Math.max(term, m.hs.term());
+            long vote = t == m.hs.term() && m.hs.vote() != 0 ? m.hs.vote() : param % 4;
+            HardState hs = new HardState(t, vote, commit);
             engine.log(G).setHardState(hs);
             m.hs = hs;
           }

@@ -211,9 +211,12 @@ abstract class StorageContractTest {
     assertThrows(IllegalArgumentException.class, () -> log.setHardState(new HardState(3, 1, 3)));
     assertThrows(IllegalArgumentException.class, () -> log.setHardState(new HardState(4, 2, 4)),
         "commit past the last index");
+    assertThrows(IllegalArgumentException.class, () -> log.setHardState(new HardState(4, 3, 3)),
+        "a second vote in the same term");
+    log.setHardState(new HardState(5, 3, 3)); // a new term, a new vote
     LogStore after = reopen(e).log(G);
-    assertEquals(hs, after.hardState());
-    assertEquals(hs, after.initialState().hardState());
+    assertEquals(new HardState(5, 3, 3), after.hardState());
+    assertEquals(new HardState(5, 3, 3), after.initialState().hardState());
   }
 
   @Test

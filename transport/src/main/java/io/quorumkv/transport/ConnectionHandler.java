@@ -8,6 +8,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.timeout.IdleState;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.quorumkv.transport.proto.Frame;
 import io.quorumkv.transport.proto.Hello;
 import io.quorumkv.transport.proto.HelloAck;
@@ -181,8 +184,34 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof SslHandshakeCompletionEvent e && !e.isSuccess()) {
       reject(ctx, "TLS handshake failed: " + e.cause().getMessage());
+    } else if (evt instanceof IdleStateEvent idle && !closing) {
+      if (idle.state() == IdleState.READER_IDLE) {
+        reject(ctx, "nothing received for " + readerIdleMillis(ctx)
+            + " ms: the peer or the path is dead");
+      } else if (idle.state() == IdleState.WRITER_IDLE) {
+        Wire.send(ctx.channel(), KEEP_ALIVE); // an empty batch: bytes that say "still here"
+      }
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  private static final Frame KEEP_ALIVE =
+      Frame.newBuilder().setRaftBatch(io.quorumkv.transport.proto.RaftBatch.getDefaultInstance())
+          .build();
+
+  /**
+   * Watches a Raft connection for silence: a keep-alive after {@code timeout / 4} without
+   * writing, and the connection closed after {@code timeout} without reading.
+   */
+  static void watchForSilence(Channel ch, Duration timeout) {
+    long ms = timeout.toMillis();
+    ch.pipeline().addBefore("connection", "idle",
+        new IdleStateHandler(ms, Math.max(1, ms / 4), 0, TimeUnit.MILLISECONDS));
+  }
+
+  private static long readerIdleMillis(ChannelHandlerContext ctx) {
+    IdleStateHandler h = (IdleStateHandler) ctx.pipeline().get("idle");
+    return h == null ? 0 : h.getReaderIdleTimeInMillis();
   }
 
   @Override

@@ -41,13 +41,22 @@ final class FaultCommands {
         arity(w, 4, command);
         faults.dropRate(node(w[1], command), node(w[2], command), number(w[3], command));
       }
+      case "duplicate" -> {
+        arity(w, 4, command);
+        faults.duplicateRate(node(w[1], command), node(w[2], command), number(w[3], command));
+      }
       case "delay" -> {
         arity(w, 4, command);
         faults.delay(node(w[1], command), node(w[2], command),
             Duration.ofMillis((long) number(w[3], command)));
       }
-      default -> throw new IllegalArgumentException(
-          "unknown fault command '" + w[0] + "' (partition, block, drop, delay, heal)");
+      case "reorder" -> {
+        arity(w, 4, command);
+        faults.reorder(node(w[1], command), node(w[2], command),
+            Duration.ofMillis((long) number(w[3], command)));
+      }
+      default -> throw new IllegalArgumentException("unknown fault command '" + w[0]
+          + "' (partition, block, drop, duplicate, delay, reorder, heal)");
     }
   }
 

@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.DoubleSupplier;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 
 /**
  * The fault rules of one node (Netty) or one whole network (memory). Rules are an immutable
@@ -18,26 +20,36 @@ final class LinkFaults implements FaultInjector {
   /** A directed link. */
   record Link(long from, long to) {}
 
-  /** What happens to one message on a link. */
-  record Fate(boolean drop, long delayNanos) {
-    static final Fate PASS = new Fate(false, 0);
-    static final Fate DROP = new Fate(true, 0);
+  /**
+   * What happens to one message on a link: dropped, or delivered {@code copies} times after
+   * {@code delayNanos}.
+   */
+  record Fate(boolean drop, int copies, long delayNanos) {
+    static final Fate PASS = new Fate(false, 1, 0);
+    static final Fate DROP = new Fate(true, 0, 0);
   }
 
-  private record Rules(
-      List<Set<Long>> partition, Set<Link> blocked, Map<Link, Double> dropRates,
-      Map<Link, Long> delays) {
-    static final Rules NONE = new Rules(List.of(), Set.of(), Map.of(), Map.of());
+  /** How a link that is not cut treats each message. */
+  private record Shaping(double dropRate, double duplicateRate, long delayNanos, long jitterNanos) {
+    static final Shaping NONE = new Shaping(0, 0, 0, 0);
 
     boolean isNone() {
-      return partition.isEmpty() && blocked.isEmpty() && dropRates.isEmpty() && delays.isEmpty();
+      return equals(NONE);
+    }
+  }
+
+  private record Rules(List<Set<Long>> partition, Set<Link> blocked, Map<Link, Shaping> shaping) {
+    static final Rules NONE = new Rules(List.of(), Set.of(), Map.of());
+
+    boolean isNone() {
+      return partition.isEmpty() && blocked.isEmpty() && shaping.isEmpty();
     }
   }
 
   private final DoubleSupplier random;
   private volatile Rules rules = Rules.NONE;
 
-  /** @param random uniform doubles in [0, 1) for drop decisions */
+  /** @param random uniform doubles in [0, 1) for drop, duplicate and jitter decisions */
   LinkFaults(DoubleSupplier random) {
     this.random = Objects.requireNonNull(random, "random");
   }
@@ -57,13 +69,17 @@ final class LinkFaults implements FaultInjector {
     if (blocked(r, from, to)) {
       return Fate.DROP;
     }
-    Link link = new Link(from, to);
-    Double p = r.dropRates.get(link);
-    if (p != null && random.getAsDouble() < p) {
+    Shaping s = r.shaping.get(new Link(from, to));
+    if (s == null) {
+      return Fate.PASS;
+    }
+    if (s.dropRate > 0 && random.getAsDouble() < s.dropRate) {
       return Fate.DROP;
     }
-    Long delay = r.delays.get(link);
-    return delay == null ? Fate.PASS : new Fate(false, delay);
+    int copies = s.duplicateRate > 0 && random.getAsDouble() < s.duplicateRate ? 2 : 1;
+    long delay = s.delayNanos
+        + (s.jitterNanos > 0 ? (long) (random.getAsDouble() * s.jitterNanos) : 0);
+    return new Fate(false, copies, delay);
   }
 
   private static boolean blocked(Rules r, long from, long to) {
@@ -93,8 +109,7 @@ final class LinkFaults implements FaultInjector {
       }
     }
     Rules r = rules;
-    rules = new Rules(List.of(sides).stream().map(Set::copyOf).toList(), r.blocked, r.dropRates,
-        r.delays);
+    rules = new Rules(Stream.of(sides).map(Set::copyOf).toList(), r.blocked, r.shaping);
   }
 
   @Override
@@ -102,37 +117,54 @@ final class LinkFaults implements FaultInjector {
     Rules r = rules;
     Set<Link> blocked = new HashSet<>(r.blocked);
     blocked.add(new Link(from, to));
-    rules = new Rules(r.partition, Set.copyOf(blocked), r.dropRates, r.delays);
+    rules = new Rules(r.partition, Set.copyOf(blocked), r.shaping);
   }
 
   @Override
-  public synchronized void dropRate(long from, long to, double p) {
+  public void dropRate(long from, long to, double p) {
+    shape(from, to, s -> new Shaping(probability(p), s.duplicateRate, s.delayNanos, s.jitterNanos));
+  }
+
+  @Override
+  public void duplicateRate(long from, long to, double p) {
+    shape(from, to, s -> new Shaping(s.dropRate, probability(p), s.delayNanos, s.jitterNanos));
+  }
+
+  @Override
+  public void delay(long from, long to, Duration delay) {
+    shape(from, to, s -> new Shaping(s.dropRate, s.duplicateRate, nanos(delay), s.jitterNanos));
+  }
+
+  @Override
+  public void reorder(long from, long to, Duration maxJitter) {
+    shape(from, to, s -> new Shaping(s.dropRate, s.duplicateRate, s.delayNanos, nanos(maxJitter)));
+  }
+
+  private synchronized void shape(long from, long to, UnaryOperator<Shaping> change) {
+    Rules r = rules;
+    Map<Link, Shaping> shaping = new HashMap<>(r.shaping);
+    Link link = new Link(from, to);
+    Shaping s = change.apply(shaping.getOrDefault(link, Shaping.NONE));
+    if (s.isNone()) {
+      shaping.remove(link);
+    } else {
+      shaping.put(link, s);
+    }
+    rules = new Rules(r.partition, r.blocked, Map.copyOf(shaping));
+  }
+
+  private static double probability(double p) {
     if (!(p >= 0 && p <= 1)) {
-      throw new IllegalArgumentException("drop rate must be in [0, 1]: " + p);
+      throw new IllegalArgumentException("a rate must be in [0, 1]: " + p);
     }
-    Rules r = rules;
-    Map<Link, Double> rates = new HashMap<>(r.dropRates);
-    if (p == 0) {
-      rates.remove(new Link(from, to));
-    } else {
-      rates.put(new Link(from, to), p);
-    }
-    rules = new Rules(r.partition, r.blocked, Map.copyOf(rates), r.delays);
+    return p;
   }
 
-  @Override
-  public synchronized void delay(long from, long to, Duration delay) {
-    if (delay.isNegative()) {
-      throw new IllegalArgumentException("negative delay " + delay);
+  private static long nanos(Duration d) {
+    if (d.isNegative()) {
+      throw new IllegalArgumentException("negative duration " + d);
     }
-    Rules r = rules;
-    Map<Link, Long> delays = new HashMap<>(r.delays);
-    if (delay.isZero()) {
-      delays.remove(new Link(from, to));
-    } else {
-      delays.put(new Link(from, to), delay.toNanos());
-    }
-    rules = new Rules(r.partition, r.blocked, r.dropRates, Map.copyOf(delays));
+    return d.toNanos();
   }
 
   @Override

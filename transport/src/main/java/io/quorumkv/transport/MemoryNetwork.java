@@ -14,8 +14,9 @@ import java.util.concurrent.TimeUnit;
  * <p>One network thread delivers every message, request and response (the "I/O thread" of the
  * {@link RaftTransport} contract), so handlers of all nodes run one at a time. Fault rules are
  * shared by the whole network: {@link #faults()} is the same object as every transport's
- * {@link RaftTransport#faults()}. Drop decisions come from a generator seeded by the
- * constructor, so a run with the same seed and the same sends drops the same messages.
+ * {@link RaftTransport#faults()}. Drop, duplicate and jitter decisions come from a generator
+ * seeded by the constructor, so a run with the same seed and the same sends, made in the same
+ * order, meets the same faults.
  */
 public final class MemoryNetwork implements AutoCloseable {
 

@@ -81,16 +81,18 @@ public final class MemoryTransport implements RaftTransport {
       return;
     }
     AtomicInteger queued = inFlight.computeIfAbsent(toNode, k -> new AtomicInteger());
-    if (queued.incrementAndGet() > network.linkQueueLimit()) {
-      queued.decrementAndGet();
-      counters.droppedQueueFull.increment();
-      return;
+    for (int copy = 0; copy < fate.copies(); copy++) {
+      if (queued.incrementAndGet() > network.linkQueueLimit()) {
+        queued.decrementAndGet();
+        counters.droppedQueueFull.increment();
+        return;
+      }
+      counters.messagesSent.increment();
+      deliver(fate, () -> {
+        queued.decrementAndGet();
+        to.receive(nodeId, groupId, m);
+      });
     }
-    counters.messagesSent.increment();
-    deliver(fate, () -> {
-      queued.decrementAndGet();
-      to.receive(nodeId, groupId, m);
-    });
   }
 
   private void receive(long fromNode, long groupId, Message m) {

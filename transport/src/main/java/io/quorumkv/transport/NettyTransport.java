@@ -208,14 +208,18 @@ public final class NettyTransport implements RaftTransport {
     LinkFaults.Fate fate = faults.fate(config.nodeId(), toNode);
     if (fate.drop()) {
       counters.droppedByFault.increment();
-    } else if (fate.delayNanos() > 0) {
+      return;
+    }
+    for (int copy = 0; copy < fate.copies(); copy++) {
+      if (fate.delayNanos() == 0) {
+        peer.send(groupId, m);
+        continue;
+      }
       try {
         peer.loop.schedule(() -> peer.send(groupId, m), fate.delayNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
         counters.droppedUnreachable.increment(); // closing
       }
-    } else {
-      peer.send(groupId, m);
     }
   }
 
@@ -303,9 +307,19 @@ public final class NettyTransport implements RaftTransport {
     peers.values().forEach(Peer::failPending);
     senders.forEach(SnapshotSender::abort);
     inbox.abortAll();
+    // Let queued snapshot tasks run out (they see the transfer ended and release their buffers).
+    snapshotIo.shutdown();
+    try {
+      if (!snapshotIo.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("{}: a snapshot source or sink is still busy after 5 s; abandoning it", name);
+        snapshotIo.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      snapshotIo.shutdownNow();
+    }
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     snapshotGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
-    snapshotIo.shutdownNow();
     log.info("{}: transport closed", name);
   }
 
@@ -375,8 +389,8 @@ public final class NettyTransport implements RaftTransport {
         .setClusterId(config.clusterId()).setNodeId(config.nodeId()).setLane(lane).build();
   }
 
-  /** Checks the acceptor's answer to our Hello. */
-  void checkAck(HelloAck ack, long expectedNode) throws ProtocolViolation {
+  /** Checks the acceptor's answer to our Hello (and its certificate, if identities are on). */
+  void checkAck(Channel ch, HelloAck ack, long expectedNode) throws ProtocolViolation {
     if (ack.getProtocolVersion() != protocolVersion) {
       throw new ProtocolViolation("node " + ack.getNodeId() + " answered with protocol version "
           + ack.getProtocolVersion() + "; this node speaks " + protocolVersion);
@@ -388,6 +402,13 @@ public final class NettyTransport implements RaftTransport {
     if (ack.getNodeId() != expectedNode) {
       throw new ProtocolViolation(
           "the peer answered as node " + ack.getNodeId() + ", expected node " + expectedNode);
+    }
+    checkIdentity(ch, expectedNode);
+  }
+
+  private void checkIdentity(Channel ch, long nodeId) throws ProtocolViolation {
+    if (config.tls().map(TlsSettings::requireNodeIdentity).orElse(false)) {
+      Tls.checkIdentity(ch, nodeId);
     }
   }
 
@@ -411,13 +432,15 @@ public final class NettyTransport implements RaftTransport {
         if (peer.dialler) {
           throw new ProtocolViolation("node " + from + " has the higher id: this node dials it");
         }
+        checkIdentity(ch, from);
         peer.attach(ch);
-        return new RaftSession(this, peer);
+        return new RaftSession(this, peer, ch);
       }
       case LANE_SNAPSHOT -> {
         if (!peers.containsKey(from)) {
           throw new ProtocolViolation("node " + from + " is not a member known to this node");
         }
+        checkIdentity(ch, from);
         return inbox.session(from);
       }
       case LANE_CLIENT -> {

@@ -24,6 +24,10 @@ import java.util.Optional;
  * @param reconnectBackoffMax  cap of the exponentially growing redial delay (jittered)
  * @param connectTimeout       how long one dial may take
  * @param handshakeTimeout     how long a new connection may take to identify itself
+ * @param peerTimeout          a Raft connection that brings no byte for this long is closed
+ *                             (and redialled) as dead; each side sends a keep-alive after a
+ *                             quarter of it without writing, so an idle but healthy link stays
+ *                             up
  * @param tls                  TLS settings, or empty for plain TCP
  * @param snapshotChunkBytes   size of a snapshot chunk (well below {@code maxFrameBytes})
  * @param snapshotWindow       snapshot chunks sent but not yet acknowledged, at most
@@ -41,6 +45,7 @@ public record NettyTransportConfig(
     Duration reconnectBackoffMax,
     Duration connectTimeout,
     Duration handshakeTimeout,
+    Duration peerTimeout,
     Optional<TlsSettings> tls,
     int snapshotChunkBytes,
     int snapshotWindow,
@@ -78,6 +83,7 @@ public record NettyTransportConfig(
     }
     positive("connectTimeout", connectTimeout);
     positive("handshakeTimeout", handshakeTimeout);
+    positive("peerTimeout", peerTimeout);
     Objects.requireNonNull(tls, "tls");
     if (snapshotChunkBytes <= 0 || snapshotChunkBytes > maxFrameBytes - CHUNK_FRAME_OVERHEAD) {
       throw new IllegalArgumentException("snapshotChunkBytes must be in 1.." 
@@ -117,6 +123,7 @@ public record NettyTransportConfig(
     private Duration reconnectBackoffMax = Duration.ofSeconds(2);
     private Duration connectTimeout = Duration.ofSeconds(2);
     private Duration handshakeTimeout = Duration.ofSeconds(5);
+    private Duration peerTimeout = Duration.ofSeconds(10);
     private TlsSettings tls;
     private int snapshotChunkBytes = 1024 * 1024;
     private int snapshotWindow = 4;
@@ -177,6 +184,12 @@ public record NettyTransportConfig(
       return this;
     }
 
+    /** Default 10 s. */
+    public Builder peerTimeout(Duration timeout) {
+      this.peerTimeout = timeout;
+      return this;
+    }
+
     /** Default: no TLS. */
     public Builder tls(TlsSettings settings) {
       this.tls = settings;
@@ -201,7 +214,7 @@ public record NettyTransportConfig(
     public NettyTransportConfig build() {
       return new NettyTransportConfig(nodeId, clusterId, bindAddress, peers, maxFrameBytes,
           outboundQueueLimit, reconnectBackoffMin, reconnectBackoffMax, connectTimeout,
-          handshakeTimeout, Optional.ofNullable(tls), snapshotChunkBytes, snapshotWindow,
+          handshakeTimeout, peerTimeout, Optional.ofNullable(tls), snapshotChunkBytes, snapshotWindow,
           snapshotStallTimeout, ioThreads);
     }
   }

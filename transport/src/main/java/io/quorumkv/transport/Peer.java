@@ -28,6 +28,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,7 +69,7 @@ final class Peer {
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
   private final PendingRequests pending = new PendingRequests();
   /** The handshaken Raft connection, or null while there is none. */
-  private volatile Channel channel;
+  private final AtomicReference<Channel> channel = new AtomicReference<>();
   /** Failed dials since the last success; confined to {@link #loop}. */
   private int attempts;
   /** Set when the member is removed (or re-added with another address): stop dialling. */
@@ -85,13 +86,13 @@ final class Peer {
   }
 
   boolean isConnected() {
-    Channel ch = channel;
+    Channel ch = channel.get();
     return ch != null && ch.isActive();
   }
 
   /** Queues a Raft message, or drops and counts it. */
   void send(long groupId, Message m) {
-    if (channel == null) {
+    if (channel.get() == null) {
       counters.droppedUnreachable.increment();
     } else if (!offer(new RaftOut(groupId, m))) {
       counters.droppedQueueFull.increment();
@@ -104,7 +105,7 @@ final class Peer {
       return false;
     }
     queue.offer(o);
-    Channel ch = channel;
+    Channel ch = channel.get();
     if (ch != null) {
       scheduleDrain(ch);
     }
@@ -124,8 +125,12 @@ final class Peer {
   /** Writes everything queued (while the connection takes it) and flushes once. */
   private void drain(Channel ch) {
     drainScheduled.set(false);
-    if (ch != channel || !ch.isActive()) {
-      return; // queued items wait for the next connection
+    Channel current = channel.get();
+    if (ch != current || !ch.isActive()) {
+      if (current != null && current != ch) {
+        scheduleDrain(current); // replaced while this drain was pending: drain the new one
+      }
+      return; // otherwise queued items wait for the next connection
     }
     int budget = transport.config().maxFrameBytes() - FRAME_SLACK;
     Batch batch = new Batch();
@@ -258,8 +263,7 @@ final class Peer {
       ch.close();
       return;
     }
-    Channel old = channel;
-    channel = ch;
+    Channel old = channel.getAndSet(ch);
     if (old != null && old != ch) {
       old.close(); // the peer restarted and dialled again: the old connection is dead
     }
@@ -270,10 +274,9 @@ final class Peer {
 
   /** The connection {@code ch} is gone: drop the Raft messages that were waiting for it. */
   void detach(Channel ch) {
-    if (channel != ch) {
-      return;
+    if (!channel.compareAndSet(ch, null)) {
+      return; // an older connection, already replaced
     }
-    channel = null;
     log.info("{}: lost connection to node {}", transport.name(), id);
     List<Outbound> keep = new ArrayList<>();
     Outbound o;
@@ -291,7 +294,7 @@ final class Peer {
   /** This member is gone: stop dialling, close its connection, fail its requests. */
   void remove() {
     removed = true;
-    Channel ch = channel;
+    Channel ch = channel.get();
     if (ch != null) {
       ch.close();
     }
@@ -359,10 +362,10 @@ final class Peer {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, id);
+      transport.checkAck(ch, ack, id);
       attempts = 0;
       attach(ch);
-      return new RaftSession(transport, Peer.this);
+      return new RaftSession(transport, Peer.this, ch);
     }
 
     @Override

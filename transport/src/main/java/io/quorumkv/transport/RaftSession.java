@@ -10,9 +10,11 @@ final class RaftSession implements Session {
   private final NettyTransport transport;
   private final Peer peer;
 
-  RaftSession(NettyTransport transport, Peer peer) {
+  /** Starts the Raft lane on {@code ch}, which from now on must never fall silent. */
+  RaftSession(NettyTransport transport, Peer peer, Channel ch) {
     this.transport = transport;
     this.peer = peer;
+    ConnectionHandler.watchForSilence(ch, transport.config().peerTimeout());
   }
 
   @Override

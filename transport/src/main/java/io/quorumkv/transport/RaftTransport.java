@@ -76,7 +76,10 @@ public interface RaftTransport extends AutoCloseable {
   /** A point-in-time copy of the counters. */
   TransportMetrics metrics();
 
-  /** Closes every connection and stops the I/O threads; pending futures fail. Idempotent. */
+  /**
+   * Closes every connection and stops the I/O threads; pending futures fail. Idempotent.
+   * Blocks until the threads have stopped, so it must not be called from a handler.
+   */
   @Override
   void close();
 }

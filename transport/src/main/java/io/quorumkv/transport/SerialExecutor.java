@@ -15,16 +15,19 @@ final class SerialExecutor implements Executor {
     this.pool = pool;
   }
 
+  /**
+   * Queues {@code task}.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException if the pool is shut down and no
+   *     run is in progress; the task is then not queued, so the caller can clean up after it
+   */
   @Override
-  public void execute(Runnable task) {
-    synchronized (this) {
-      tasks.add(task);
-      if (running) {
-        return;
-      }
+  public synchronized void execute(Runnable task) {
+    if (!running) {
+      pool.execute(this::runAll); // may throw: then nothing is queued
       running = true;
     }
-    pool.execute(this::runAll);
+    tasks.add(task);
   }
 
   private void runAll() {

@@ -85,12 +85,15 @@ final class SnapshotInbox {
     return new Lane(fromNode);
   }
 
-  /** Aborts every transfer; the transport is closing. */
+  /** Aborts every transfer, each on its own executor; the transport is closing. */
   void abortAll() {
     TransportException closed =
         new TransportException(TransportException.Reason.CLOSED, "transport closed");
     for (Transfer t : active.values()) {
-      synchronized (t) {
+      try {
+        t.serial.execute(() -> t.abort(closed));
+      } catch (RejectedExecutionException e) {
+        // the pool is already down: nothing else touches the sink any more
         t.abort(closed);
       }
     }

@@ -87,7 +87,11 @@ final class SnapshotSender implements Session {
           new TransportException(TransportException.Reason.CLOSED, "transport closed"));
       return result;
     }
-    loop.execute(this::dial);
+    try {
+      loop.execute(this::dial);
+    } catch (RejectedExecutionException e) {
+      abort();
+    }
     return result;
   }
 
@@ -121,7 +125,7 @@ final class SnapshotSender implements Session {
           transport.config().reconnectBackoffMax());
       attempts = Math.min(attempts + 1, 30);
     }
-    log.info("{}: snapshot transfer {} to node {} lost its connection; resuming",
+    log.info("{}: snapshot transfer {} to node {} has no connection; redialling to resume",
         transport.name(), Long.toHexString(transferId), peer.id);
     try {
       loop.schedule(this::dial, delay, TimeUnit.NANOSECONDS);
@@ -138,7 +142,7 @@ final class SnapshotSender implements Session {
 
     @Override
     public Session accepted(Channel ch, HelloAck ack) throws ProtocolViolation {
-      transport.checkAck(ack, peer.id);
+      transport.checkAck(ch, ack, peer.id);
       synchronized (SnapshotSender.this) {
         channel = ch;
         attempts = 0;
@@ -320,11 +324,19 @@ final class SnapshotSender implements Session {
     }
   }
 
+  /** Closes the source after any read in progress (reads run on {@link #reads}). */
   private void closeSource() {
+    Runnable close = () -> {
+      try {
+        source.close();
+      } catch (IOException | RuntimeException e) {
+        log.debug("closing snapshot source", e);
+      }
+    };
     try {
-      source.close();
-    } catch (IOException | RuntimeException e) {
-      log.debug("closing snapshot source", e);
+      reads.execute(close);
+    } catch (RejectedExecutionException e) {
+      close.run(); // the pool is down: no read can be running
     }
   }
 }

@@ -162,7 +162,10 @@ public final class TransportClient implements AutoCloseable {
     pending.failAll(new TransportException(TransportException.Reason.CLOSED, "connection closed"));
   }
 
-  /** Closes the connection; outstanding requests fail. */
+  /**
+   * Closes the connection; outstanding requests fail. Blocks until the client's I/O thread has
+   * stopped, so it must not be called from a callback of one of its futures.
+   */
   @Override
   public void close() {
     channel.close().awaitUninterruptibly();

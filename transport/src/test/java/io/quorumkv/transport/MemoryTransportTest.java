@@ -115,6 +115,30 @@ class MemoryTransportTest {
   }
 
   @Test
+  void duplicatesAndReorderingAreInjected() throws Exception {
+    MemoryTransport a = node(1);
+    node(2);
+    a.faults().execute("duplicate 1 2 1");
+    a.send(2, 1, hb(1, 2, 1));
+    awaitReceived(2);
+    assertEquals(List.of("2<-1/1:1", "2<-1/1:1"), received);
+    a.faults().heal();
+    received.clear();
+    a.faults().execute("reorder 1 2 30");
+    for (int term = 1; term <= 200; term++) {
+      a.send(2, 1, hb(1, 2, term));
+    }
+    awaitReceived(200);
+    assertEquals(200, received.size());
+    List<String> inOrder = new java.util.ArrayList<>();
+    for (int term = 1; term <= 200; term++) {
+      inOrder.add("2<-1/1:" + term);
+    }
+    assertTrue(!received.equals(inOrder), "200 messages with 0-30 ms of jitter kept their order");
+    assertEquals(new java.util.HashSet<>(inOrder), new java.util.HashSet<>(received));
+  }
+
+  @Test
   void delayHoldsMessagesBack() throws Exception {
     MemoryTransport a = node(1);
     node(2);

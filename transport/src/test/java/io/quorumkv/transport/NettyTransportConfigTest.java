@@ -12,6 +12,9 @@ import org.junit.jupiter.api.Test;
 
 /** Each bad setting is refused with a message naming it. */
 class NettyTransportConfigTest {
+  static {
+    LeakWatch.install(); // Peer is a Netty class: keep the leak watch first whatever the order
+  }
 
   private static final InetSocketAddress ADDRESS = new InetSocketAddress("127.0.0.1", 7000);
 
@@ -43,6 +46,7 @@ class NettyTransportConfigTest {
         .startsWith("reconnectBackoffMax"));
     assertTrue(error(1, b -> b.connectTimeout(Duration.ofMillis(-1))).startsWith("connectTimeout"));
     assertTrue(error(1, b -> b.handshakeTimeout(Duration.ZERO)).startsWith("handshakeTimeout"));
+    assertTrue(error(1, b -> b.peerTimeout(Duration.ZERO)).startsWith("peerTimeout"));
     assertTrue(error(1, b -> b.snapshotFlow(16 << 20, 4, Duration.ofSeconds(1)))
         .startsWith("snapshotChunkBytes must be in"));
     assertTrue(error(1, b -> b.snapshotFlow(1024, 0, Duration.ofSeconds(1)))
@@ -58,6 +62,10 @@ class NettyTransportConfigTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new TlsSettings(missing, missing, missing, true));
     assertTrue(e.getMessage().startsWith("tls.certificateChain: cannot read PEM file"));
+    Path here = Path.of("pom.xml");
+    IllegalArgumentException identity = assertThrows(IllegalArgumentException.class,
+        () -> new TlsSettings(here, here, here, false, true));
+    assertTrue(identity.getMessage().startsWith("tls.requireNodeIdentity needs"));
   }
 
   @Test

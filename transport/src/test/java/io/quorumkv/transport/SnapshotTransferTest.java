@@ -281,6 +281,34 @@ class SnapshotTransferTest {
   }
 
   @Test
+  void closingEitherSideMidTransferFailsItAndReleasesEverything() throws Exception {
+    for (long closing : new long[] {2, 1}) {
+      try (NettyNodes c = new NettyNodes(2,
+          b -> b.snapshotFlow(64 * 1024, 4, Duration.ofMillis(500))).startAll()) {
+        CheckingSink sink = new CheckingSink();
+        c.node(2).setSnapshotReceiver((from, group, m) -> sink);
+        CountDownLatch midway = new CountDownLatch(1);
+        sink.beforeWrite = () -> {
+          if (sink.written.get() == 5 * 64 * 1024) {
+            midway.countDown();
+          }
+        };
+        CompletableFuture<Void> done =
+            c.node(1).sendSnapshot(2, 7, INSTALL, PatternSnapshot.source(64L << 20));
+        assertTrue(midway.await(10, TimeUnit.SECONDS));
+        c.node(closing).close();
+        ExecutionException e = assertThrows(ExecutionException.class,
+            () -> done.get(10, TimeUnit.SECONDS));
+        TransportException te = assertInstanceOf(TransportException.class, e.getCause());
+        assertEquals(closing == 1 ? TransportException.Reason.CLOSED
+            : TransportException.Reason.UNREACHABLE, te.reason(), te.getMessage());
+        NettyNodes.await(() -> sink.aborted.get() != null, "the receiver's sink is aborted");
+        assertEquals(1, sink.completed.getCount());
+      }
+    }
+  }
+
+  @Test
   void aReceiverThatRefusesFailsTheSender() throws Exception {
     try (NettyNodes c = new NettyNodes(2).startAll()) {
       c.node(2).setSnapshotReceiver((from, group, m) -> {

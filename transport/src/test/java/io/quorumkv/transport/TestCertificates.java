@@ -55,6 +55,16 @@ final class TestCertificates {
 
   /** Issues a certificate for {@code cn} valid for 127.0.0.1, as server and as client. */
   TlsSettings issue(String cn, boolean requireClientAuth) throws Exception {
+    return issue(cn, 0, requireClientAuth, false);
+  }
+
+  /** The same, naming node {@code nodeId} (if positive) as {@link TlsSettings#nodeUri}. */
+  TlsSettings issue(String cn, long nodeId, boolean requireClientAuth,
+      boolean requireNodeIdentity) throws Exception {
+    GeneralName[] names = nodeId > 0
+        ? new GeneralName[] {new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
+            new GeneralName(GeneralName.uniformResourceIdentifier, TlsSettings.nodeUri(nodeId))}
+        : new GeneralName[] {new GeneralName(GeneralName.iPAddress, "127.0.0.1")};
     KeyPair keys = keys();
     X509v3CertificateBuilder b = builder(new X500Name("CN=" + name), new X500Name("CN=" + cn), keys)
         .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
@@ -62,15 +72,13 @@ final class TestCertificates {
             new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
         .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
             new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}))
-        .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-            new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
-            new GeneralName(GeneralName.dNSName, "localhost")}));
+        .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
     Path cert = write(cn + ".pem", sign(b, caKeys));
     Path key = dir.resolve(cn + "-key.pem");
     try (Writer w = Files.newBufferedWriter(key); JcaPEMWriter pem = new JcaPEMWriter(w)) {
       pem.writeObject(new JcaPKCS8Generator(keys.getPrivate(), null));
     }
-    return new TlsSettings(cert, key, caPem, requireClientAuth);
+    return new TlsSettings(cert, key, caPem, requireClientAuth, requireNodeIdentity);
   }
 
   private static KeyPair keys() throws GeneralSecurityException {

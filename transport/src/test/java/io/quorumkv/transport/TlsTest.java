@@ -88,6 +88,40 @@ class TlsTest {
   }
 
   @Test
+  void withNodeIdentitiesAMemberCertificateMustNameTheNodeItClaims() throws Exception {
+    TlsSettings n1 = ca.issue("id-node1", 1, true, true);
+    TlsSettings n2 = ca.issue("id-node2", 2, true, true);
+    try (NettyNodes c = new NettyNodes(2, b -> b.tls(b.build().nodeId() == 1 ? n1 : n2))
+        .startAll()) {
+      c.node(1).send(2, 9, new Message.Heartbeat(1, 2, 4, 0, 0));
+      assertEquals(4, c.take(2).message().term());
+    }
+    // A certificate of the right CA, naming node 3, used by a node that claims to be node 1.
+    TlsSettings impostor = ca.issue("id-node3", 3, true, true);
+    try (LogCapture log = new LogCapture();
+        NettyNodes c = new NettyNodes(2, b -> b.tls(b.build().nodeId() == 1 ? impostor : n2))) {
+      c.start(2);
+      NettyTransport fake = c.start(1);
+      assertTrue(log.awaitLine("node 2: refused connection", "node 1",
+          "the peer claims node 1 but its certificate names [quorumkv:node:3]"));
+      assertTrue(log.awaitLine("node 1: node 2 at", "refused our connection",
+          "certificate names [quorumkv:node:3]"));
+      assertFalse(fake.isConnected(2));
+    }
+    // The dialler checks the acceptor too: node 1 reaches a "node 2" holding node 3's certificate.
+    try (LogCapture log = new LogCapture();
+        NettyNodes c = new NettyNodes(2, b -> b.tls(b.build().nodeId() == 1 ? n1 : impostor))) {
+      NettyTransport fake2 = c.start(2);
+      NettyTransport honest = c.start(1);
+      assertTrue(log.awaitLine("node 1: closing connection",
+          "the peer claims node 2 but its certificate names [quorumkv:node:3]"));
+      assertFalse(honest.isConnected(2));
+      // The impostor accepted the Hello before node 1 checked it; node 1 then hung up.
+      NettyNodes.await(() -> !fake2.isConnected(1), "the impostor sees node 1 hang up");
+    }
+  }
+
+  @Test
   void aPlainTextPeerIsRefusedByATlsNode() throws Exception {
     try (LogCapture log = new LogCapture(); NettyNodes c = mutualTls()) {
       c.start(2);

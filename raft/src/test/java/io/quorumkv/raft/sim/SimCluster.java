@@ -3,6 +3,7 @@ package io.quorumkv.raft.sim;
 import io.quorumkv.raft.ConfChange;
 import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Entry;
 import io.quorumkv.raft.Message;
 import io.quorumkv.raft.RaftConfig;
 import io.quorumkv.raft.StateRole;
@@ -20,6 +21,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 
@@ -177,6 +179,22 @@ public final class SimCluster {
     }
   }
 
+  /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
+  public void slowDisk(long id, long micros) {
+    SimNode n = nodes.get(id);
+    if (n != null) {
+      history.nemesis("slow-disk", id + " +" + micros / 1000 + "ms");
+      n.slowDisk(micros);
+    }
+  }
+
+  /** Restores every slowed disk. */
+  public void fixDisks() {
+    for (SimNode n : nodes.values()) {
+      n.slowDisk(0);
+    }
+  }
+
   /** When the last paused process resumes (the past if none is paused). */
   public long pausesEnd() {
     return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);
@@ -273,10 +291,20 @@ public final class SimCluster {
 
   /** Proposes promoting learner {@code id} to voter. */
   public boolean promote(long id) {
-    if (!membership.learners().contains(id)) {
+    if (!isInSyncLearner(id)) {
       return false;
     }
     return proposeConfChange(ConfChange.of(ConfChangeType.ADD_VOTER, id));
+  }
+
+  /**
+   * Whether {@code id} is a learner that has itself applied the change that made it one, the
+   * condition (like etcd's "learner in sync") for making it a voter: a member that has not
+   * received the log yet knows no configuration, and a quorum that needs it could stall.
+   */
+  public boolean isInSyncLearner(long id) {
+    SimNode n = nodes.get(id);
+    return membership.learners().contains(id) && n.isUp() && n.stateMachine.confState().learners().contains(id);
   }
 
   /** Proposes removing member {@code id} (which may be the leader). Removed ids never come back. */
@@ -290,6 +318,34 @@ public final class SimCluster {
     boolean accepted = proposeConfChange(ConfChange.of(ConfChangeType.REMOVE, id));
     if (accepted) {
       removed.add(id);
+    }
+    return accepted;
+  }
+
+  /**
+   * Proposes replacing voter {@code out} by learner {@code in} (in sync, see
+   * {@link #isInSyncLearner}) in one change, which goes through a joint configuration (thesis
+   * §4.3) and leaves it automatically. {@code out} never comes back.
+   */
+  public boolean replace(long in, long out) {
+    return isInSyncLearner(in) && proposeReplace(in, out);
+  }
+
+  /** {@link #replace} without the learner check: {@code in} may be a spare, started here. */
+  boolean proposeReplace(long in, long out) {
+    SimNode n = nodes.get(in);
+    if (n == null || in == out || removed.contains(in) || membership.voters().contains(in)
+        || !membership.voters().contains(out) || membership.isJoint()) {
+      return false;
+    }
+    if (!n.isUp() && n.restarts() == 0) {
+      n.start();
+    }
+    boolean accepted = proposeConfChange(new ConfChange(
+        List.of(new ConfChange.Single(ConfChangeType.ADD_VOTER, in), new ConfChange.Single(ConfChangeType.REMOVE, out)),
+        ConfChange.Transition.AUTO, Entry.EMPTY));
+    if (accepted) {
+      removed.add(out);
     }
     return accepted;
   }
@@ -470,7 +526,16 @@ public final class SimCluster {
 
   /** Whether {@code id} is a member (voter or learner) of the latest membership. */
   boolean isMember(long id) {
-    return membership.voters().contains(id) || membership.learners().contains(id);
+    return members().contains(id);
+  }
+
+  /** Every member of the latest membership, joint parts included, in id order. */
+  private List<Long> members() {
+    Set<Long> all = new TreeSet<>(membership.voters());
+    all.addAll(membership.learners());
+    all.addAll(membership.votersOutgoing());
+    all.addAll(membership.learnersNext());
+    return new ArrayList<>(all);
   }
 
   /**
@@ -478,9 +543,7 @@ public final class SimCluster {
    * pick (removed nodes keep stale leader hints forever).
    */
   long randomMember(SplittableRandom random) {
-    List<Long> members = new ArrayList<>(membership.voters());
-    members.addAll(membership.learners());
-    members.sort(null); // set order is not deterministic
+    List<Long> members = members();
     return members.get(random.nextInt(members.size()));
   }
 

@@ -34,7 +34,7 @@ class SimDeterminismTest {
   @Test
   void schedulesRoundTripThroughTheirText() {
     Schedule schedule = Schedule.parse(SCHEDULE + ",0:oneway:12,3:add-learner:4,5:promote:4,6:remove:2,"
-        + "7:remove-leader,8:crash:3,9:churn:4,10:transfer:2,11:pause-leader:300");
+        + "7:remove-leader,8:crash:3,9:churn:4,10:transfer:2,11:pause-leader:300,12:replace:41,13:slow-disk:2/150");
     assertEquals(schedule, Schedule.parse(schedule.encode()));
   }
 }

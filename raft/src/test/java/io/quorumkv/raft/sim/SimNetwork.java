@@ -1,10 +1,8 @@
 package io.quorumkv.raft.sim;
 
 import io.quorumkv.raft.Message;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -81,11 +79,6 @@ public final class SimNetwork {
     this.faults = faults;
   }
 
-  /** The current link behaviour. */
-  public Faults faults() {
-    return faults;
-  }
-
   /**
    * Splits the nodes into groups that cannot talk to each other; replaces any earlier cut.
    * Nodes in no group are cut off from everyone.
@@ -131,16 +124,6 @@ public final class SimNetwork {
   /** Whether messages from {@code from} to {@code to} are currently lost. */
   public boolean isCut(long from, long to) {
     return cut.contains(link(from, to));
-  }
-
-  /** The cut links as "from->to" strings, for the history. */
-  List<String> describeCuts() {
-    List<String> out = new ArrayList<>();
-    for (long l : cut) {
-      out.add((l >>> 32) + "->" + (l & 0xffffffffL));
-    }
-    out.sort(null);
-    return out;
   }
 
   /** Messages handed to the network, and how many of them it lost. */

@@ -62,6 +62,8 @@ final class SimNode {
   private final List<WaitingRead> waitingReads = new ArrayList<>();
   private long appliedSinceSnapshot;
   private long restarts;
+  /** Added to every sync of this node's disk (a slow or overloaded device). */
+  private long slowDiskMicros;
   /** Until this virtual time the process is stopped (a GC pause, SIGSTOP): inputs wait. */
   private long pausedUntil;
   private long snapshotsInstalled;
@@ -133,6 +135,11 @@ final class SimNode {
    */
   void pause(long micros) {
     pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
+  }
+
+  /** Every sync from now on takes {@code micros} longer (0 restores the disk). */
+  void slowDisk(long micros) {
+    slowDiskMicros = micros;
   }
 
   long pausedUntil() {
@@ -259,7 +266,7 @@ final class SimNode {
       for (Message m : rd.messages()) {
         cluster.network().send(m);
       }
-      long due = rd.mustSync() ? cluster.now() + cluster.syncDelay() : cluster.now();
+      long due = rd.mustSync() ? cluster.now() + cluster.syncDelay() + slowDiskMicros : cluster.now();
       due = Math.max(due, lastSyncDue); // one disk: writes become durable in order
       lastSyncDue = due;
       unsynced.add(new Write(rd, due));

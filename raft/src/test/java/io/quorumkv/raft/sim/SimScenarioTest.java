@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quorumkv.raft.Message;
 import io.quorumkv.raft.Status;
 import io.quorumkv.testkit.Verdict;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -67,7 +69,7 @@ class SimScenarioTest {
     long leader = leaderOf(c);
     c.runFor(SECOND / 2);
     Set<Long> minority = Set.of(leader, leader % 5 + 1);
-    Set<Long> majority = new java.util.TreeSet<>(c.nodeIds());
+    Set<Long> majority = new TreeSet<>(c.nodeIds());
     majority.removeAll(minority);
     c.partition(List.of(minority, majority));
     c.runFor(SECOND);
@@ -91,17 +93,42 @@ class SimScenarioTest {
     assertTrue(c.runUntil(() -> c.membership().learners().contains(4L), SECOND), "learner added");
     assertTrue(c.runUntil(() -> c.applied(4) >= c.maxCommitted() - 5 && c.applied(4) > 20, 2 * SECOND),
         "the learner catches up: applied " + c.applied(4) + " of " + c.maxCommitted());
-    assertTrue(c.promote(4), "promotion proposed");
+    assertTrue(c.isInSyncLearner(4) && c.promote(4), "promotion proposed");
     assertTrue(c.runUntil(() -> c.membership().voters().equals(Set.of(1L, 2L, 3L, 4L)), SECOND),
         "4 is a voter: " + c.membership());
     long leader = c.leader().getAsLong();
-    assertTrue(c.remove(leader), "removal of the leader proposed");
+    // The leader refuses a new change until it has applied the promotion itself, which may come
+    // after another node applied it (what membership() reports).
+    assertTrue(c.runUntil(() -> c.remove(leader), SECOND), "removal of the leader proposed");
     assertTrue(c.runUntil(() -> !c.membership().voters().contains(leader), SECOND), "leader removed");
     assertTrue(c.runUntil(() -> c.hasMemberLeader() && c.leader().getAsLong() != leader, 3 * SECOND),
         "a remaining voter leads: " + c.stats());
     long committed = c.maxCommitted();
     c.runFor(SECOND);
     assertTrue(c.maxCommitted() > committed + 10, "the shrunk group commits: " + c.stats());
+    assertLinearizable(c);
+  }
+
+  @Test
+  void replaceAVoterThroughAJointConfiguration() {
+    SimCluster c = new SimCluster(SimConfig.builder(3, 6).spares(1).build());
+    c.startClients();
+    long leader = leaderOf(c);
+    c.runFor(SECOND / 2);
+    long out = leader % 3 + 1;
+    assertTrue(c.addLearner(4), "learner proposed");
+    assertTrue(c.runUntil(() -> c.isInSyncLearner(4), SECOND), "learner in sync");
+    assertTrue(c.replace(4, out), "replacement proposed");
+    assertTrue(c.runUntil(() -> c.membership().isJoint(), SECOND), "joint: " + c.membership());
+    assertTrue(c.membership().votersOutgoing().contains(out) && !c.membership().voters().contains(out)
+        && c.membership().voters().contains(4L), "C_old,new: " + c.membership());
+    assertTrue(c.runUntil(() -> !c.membership().isJoint(), 2 * SECOND), "left joint: " + c.membership());
+    Set<Long> expected = new TreeSet<>(Set.of(1L, 2L, 3L, 4L));
+    expected.remove(out);
+    assertEquals(expected, Set.copyOf(c.membership().voters()));
+    long committed = c.maxCommitted();
+    c.runFor(SECOND);
+    assertTrue(c.maxCommitted() > committed + 10, "the new group commits: " + c.stats());
     assertLinearizable(c);
   }
 
@@ -140,7 +167,7 @@ class SimScenarioTest {
     SimCluster c = new SimCluster(SimConfig.builder(5, 8).clients(0).maxSizePerMsg(1).build());
     long a = leaderOf(c);
     c.runFor(SECOND / 5);
-    List<Long> others = new java.util.ArrayList<>(c.nodeIds());
+    List<Long> others = new ArrayList<>(c.nodeIds());
     others.remove(a);
     long b = others.get(0);
     Set<Long> cde = Set.of(others.get(1), others.get(2), others.get(3));
@@ -156,7 +183,7 @@ class SimScenarioTest {
     c.crash(a);
     assertTrue(c.runUntil(() -> c.leader().isPresent() && cde.contains(c.leader().getAsLong()), 2 * SECOND));
     long cNode = c.leader().getAsLong();
-    Set<Long> de = new java.util.TreeSet<>(cde);
+    Set<Long> de = new TreeSet<>(cde);
     de.remove(cNode);
     c.partition(List.of(Set.of(cNode), Set.of(a, b, de.toArray(new Long[0])[0], de.toArray(new Long[0])[1])));
     assertEquals(i, status(c, cNode).lastIndex(), "C's no-op took index i");

@@ -57,6 +57,8 @@ sealed interface Step {
       case "transfer" -> new TransferLeader(wait, Integer.parseInt(arg));
       case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
       case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
+      case "slow-disk" -> new SlowDisk(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(2)));
+      case "replace" -> new Replace(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(1)));
       default -> throw new IllegalArgumentException("unknown step " + text);
     };
   }
@@ -227,7 +229,7 @@ sealed interface Step {
     }
   }
 
-  /** Promotes a learner to voter. */
+  /** Promotes an in-sync learner to voter. */
   record Promote(int waitMillis, int node) implements Step {
     @Override
     public void apply(SimCluster cluster) {
@@ -353,6 +355,50 @@ sealed interface Step {
     @Override
     public String args() {
       return String.valueOf(pauseMillis);
+    }
+  }
+
+  /**
+   * Replaces a voter by an in-sync learner in one joint-consensus change, unless the voter leads
+   * now (see {@link RemoveLeader}).
+   */
+  record Replace(int waitMillis, int in, int out) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      if (cluster.leader().orElse(0) != out) {
+        cluster.replace(in, out);
+      }
+    }
+
+    @Override
+    public String name() {
+      return "replace";
+    }
+
+    @Override
+    public String args() {
+      return String.valueOf(in) + out;
+    }
+  }
+
+  /**
+   * Slows one node's disk: every sync takes {@code extraMillis} longer, which widens the window
+   * in which a crash loses acknowledged-looking but unsynced writes.
+   */
+  record SlowDisk(int waitMillis, int node, int extraMillis) implements Step {
+    @Override
+    public void apply(SimCluster cluster) {
+      cluster.slowDisk(node, extraMillis * 1_000L);
+    }
+
+    @Override
+    public String name() {
+      return "slow-disk";
+    }
+
+    @Override
+    public String args() {
+      return node + "/" + extraMillis;
     }
   }
 }
