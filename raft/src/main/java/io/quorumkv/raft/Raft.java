@@ -109,7 +109,7 @@ final class Raft {
   Raft(RaftConfig config, RaftStorage storage) {
     this.id = config.id();
     this.config = config;
-    this.log = new RaftLog(storage, config.maxCommittedSizePerReady());
+    this.log = new RaftLog(storage, config.maxCommittedSizePerReady(), config.maxApplyingEntriesSize());
     this.tracker = new ProgressTracker(config.maxInflightMsgs());
     RaftStorage.InitialState initial = storage.initialState();
     tracker.reconfigure(initial.confState(), log.lastIndex());
