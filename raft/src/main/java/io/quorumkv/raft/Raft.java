@@ -99,6 +99,8 @@ final class Raft {
    * snapshot's membership already includes them, so their {@link #applyConfChange} calls are no-ops.
    */
   private long supersededConfChanges;
+  /** The index of the last snapshot restored from a leader: conf changes up to it are in it. */
+  private long restoredSnapshotIndex;
 
   private final List<Message> msgs = new ArrayList<>();
   private final List<Message> msgsAfterPersist = new ArrayList<>();
@@ -109,7 +111,7 @@ final class Raft {
   Raft(RaftConfig config, RaftStorage storage) {
     this.id = config.id();
     this.config = config;
-    this.log = new RaftLog(storage, config.maxCommittedSizePerReady());
+    this.log = new RaftLog(storage, config.maxCommittedSizePerReady(), config.maxApplyingEntriesSize());
     this.tracker = new ProgressTracker(config.maxInflightMsgs());
     RaftStorage.InitialState initial = storage.initialState();
     tracker.reconfigure(initial.confState(), log.lastIndex());
@@ -591,6 +593,7 @@ final class Raft {
     log.restore(s);
     tracker.reconfigure(cs, log.lastIndex());
     supersededConfChanges = confChangesHandedOut - confChangesApplied;
+    restoredSnapshotIndex = md.index();
     return true;
   }
 
@@ -858,6 +861,20 @@ final class Raft {
       supersededConfChanges--;
       return tracker.confState();
     }
+    return doApplyConfChange(cc);
+  }
+
+  /** Exact form: a change at or below the last restored snapshot's index is already in it. */
+  ConfState applyConfChange(ConfChange cc, long index) {
+    confChangesApplied++;
+    if (index <= restoredSnapshotIndex) {
+      supersededConfChanges = Math.max(0, supersededConfChanges - 1);
+      return tracker.confState();
+    }
+    return doApplyConfChange(cc);
+  }
+
+  private ConfState doApplyConfChange(ConfChange cc) {
     ConfState cs = ConfChanger.apply(tracker.confState(), cc);
     tracker.reconfigure(cs, log.lastIndex());
     if (state != StateRole.LEADER) {
