@@ -87,7 +87,11 @@ final class SnapshotSender implements Session {
           new TransportException(TransportException.Reason.CLOSED, "transport closed"));
       return result;
     }
-    loop.execute(this::dial);
+    try {
+      loop.execute(this::dial);
+    } catch (RejectedExecutionException e) {
+      abort();
+    }
     return result;
   }
 
@@ -121,7 +125,7 @@ final class SnapshotSender implements Session {
           transport.config().reconnectBackoffMax());
       attempts = Math.min(attempts + 1, 30);
     }
-    log.info("{}: snapshot transfer {} to node {} lost its connection; resuming",
+    log.info("{}: snapshot transfer {} to node {} has no connection; redialling to resume",
         transport.name(), Long.toHexString(transferId), peer.id);
     try {
       loop.schedule(this::dial, delay, TimeUnit.NANOSECONDS);

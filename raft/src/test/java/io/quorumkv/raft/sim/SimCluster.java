@@ -291,10 +291,20 @@ public final class SimCluster {
 
   /** Proposes promoting learner {@code id} to voter. */
   public boolean promote(long id) {
-    if (!membership.learners().contains(id)) {
+    if (!isInSyncLearner(id)) {
       return false;
     }
     return proposeConfChange(ConfChange.of(ConfChangeType.ADD_VOTER, id));
+  }
+
+  /**
+   * Whether {@code id} is a learner that has itself applied the change that made it one, the
+   * condition (like etcd's "learner in sync") for making it a voter: a member that has not
+   * received the log yet knows no configuration, and a quorum that needs it could stall.
+   */
+  public boolean isInSyncLearner(long id) {
+    SimNode n = nodes.get(id);
+    return membership.learners().contains(id) && n.isUp() && n.stateMachine.confState().learners().contains(id);
   }
 
   /** Proposes removing member {@code id} (which may be the leader). Removed ids never come back. */
@@ -313,11 +323,16 @@ public final class SimCluster {
   }
 
   /**
-   * Proposes replacing voter {@code out} by node {@code in} in one change, which goes through a
-   * joint configuration (thesis §4.3) and leaves it automatically. {@code in} is started if it
-   * is a spare; {@code out} never comes back.
+   * Proposes replacing voter {@code out} by learner {@code in} (in sync, see
+   * {@link #isInSyncLearner}) in one change, which goes through a joint configuration (thesis
+   * §4.3) and leaves it automatically. {@code out} never comes back.
    */
   public boolean replace(long in, long out) {
+    return isInSyncLearner(in) && proposeReplace(in, out);
+  }
+
+  /** {@link #replace} without the learner check: {@code in} may be a spare, started here. */
+  boolean proposeReplace(long in, long out) {
     SimNode n = nodes.get(in);
     if (n == null || in == out || removed.contains(in) || membership.voters().contains(in)
         || !membership.voters().contains(out) || membership.isJoint()) {

@@ -93,7 +93,7 @@ class SimScenarioTest {
     assertTrue(c.runUntil(() -> c.membership().learners().contains(4L), SECOND), "learner added");
     assertTrue(c.runUntil(() -> c.applied(4) >= c.maxCommitted() - 5 && c.applied(4) > 20, 2 * SECOND),
         "the learner catches up: applied " + c.applied(4) + " of " + c.maxCommitted());
-    assertTrue(c.promote(4), "promotion proposed");
+    assertTrue(c.isInSyncLearner(4) && c.promote(4), "promotion proposed");
     assertTrue(c.runUntil(() -> c.membership().voters().equals(Set.of(1L, 2L, 3L, 4L)), SECOND),
         "4 is a voter: " + c.membership());
     long leader = c.leader().getAsLong();
@@ -116,6 +116,8 @@ class SimScenarioTest {
     long leader = leaderOf(c);
     c.runFor(SECOND / 2);
     long out = leader % 3 + 1;
+    assertTrue(c.addLearner(4), "learner proposed");
+    assertTrue(c.runUntil(() -> c.isInSyncLearner(4), SECOND), "learner in sync");
     assertTrue(c.replace(4, out), "replacement proposed");
     assertTrue(c.runUntil(() -> c.membership().isJoint(), SECOND), "joint: " + c.membership());
     assertTrue(c.membership().votersOutgoing().contains(out) && !c.membership().voters().contains(out)

@@ -229,7 +229,7 @@ sealed interface Step {
     }
   }
 
-  /** Promotes a learner to voter. */
+  /** Promotes an in-sync learner to voter. */
   record Promote(int waitMillis, int node) implements Step {
     @Override
     public void apply(SimCluster cluster) {
@@ -359,8 +359,8 @@ sealed interface Step {
   }
 
   /**
-   * Replaces a voter by another node in one joint-consensus change, unless the voter leads now
-   * (see {@link RemoveLeader}).
+   * Replaces a voter by an in-sync learner in one joint-consensus change, unless the voter leads
+   * now (see {@link RemoveLeader}).
    */
   record Replace(int waitMillis, int in, int out) implements Step {
     @Override
