@@ -664,7 +664,7 @@ final class NodeRuntime implements RequestExecutor {
     for (Entry e : entries) {
       if (e.type() == EntryType.CONF_CHANGE) {
         ConfChange cc = ConfChange.decode(e.data());
-        ConfState cs = r.raw.applyConfChange(cc);
+        ConfState cs = r.raw.applyConfChange(cc, e.index());
         r.confState = cs;
         onMembershipChange(r, cc, cs);
         items.add(new ApplyItem(e, cc, cs));

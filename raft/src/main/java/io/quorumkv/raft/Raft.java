@@ -15,9 +15,11 @@ import io.quorumkv.raft.Message.TimeoutNow;
 import io.quorumkv.raft.Message.TransferLeadershipRequest;
 import io.quorumkv.raft.Status.ReplicationState;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -49,6 +51,12 @@ final class Raft {
   private long bootstrapIndex;
   private final RaftLog log;
   private final ProgressTracker tracker;
+  /**
+   * Members this node saw removed by a conf change it applied: their vote requests are ignored so
+   * a removed server cannot disrupt the group (thesis §4.2.3). Not persisted; after a restart,
+   * leader stickiness alone protects the group.
+   */
+  private final Set<Long> removedMembers = new HashSet<>();
   private final ReadOnly readOnly = new ReadOnly();
 
   private long term;
@@ -99,6 +107,8 @@ final class Raft {
    * snapshot's membership already includes them, so their {@link #applyConfChange} calls are no-ops.
    */
   private long supersededConfChanges;
+  /** The index of the last snapshot restored from a leader: conf changes up to it are in it. */
+  private long restoredSnapshotIndex;
 
   private final List<Message> msgs = new ArrayList<>();
   private final List<Message> msgsAfterPersist = new ArrayList<>();
@@ -109,7 +119,7 @@ final class Raft {
   Raft(RaftConfig config, RaftStorage storage) {
     this.id = config.id();
     this.config = config;
-    this.log = new RaftLog(storage, config.maxCommittedSizePerReady());
+    this.log = new RaftLog(storage, config.maxCommittedSizePerReady(), config.maxApplyingEntriesSize());
     this.tracker = new ProgressTracker(config.maxInflightMsgs());
     RaftStorage.InitialState initial = storage.initialState();
     tracker.reconfigure(initial.confState(), log.lastIndex());
@@ -456,7 +466,11 @@ final class Raft {
    */
   private boolean acceptFrom(Message m) {
     if (m instanceof RequestVote) {
-      return tracker.voters().contains(m.from());
+      // Thesis §4.1: a server votes without consulting its configuration, because it may not
+      // have applied the one that made the candidate a voter (or any at all); refusing would
+      // leave such a group leaderless forever. Only a candidate this node saw being removed is
+      // ignored; leader stickiness (inLease) keeps the rest from disrupting a live leader.
+      return !removedMembers.contains(m.from());
     }
     return isFromLeader(m) || tracker.isMember(m.from());
   }
@@ -591,6 +605,7 @@ final class Raft {
     log.restore(s);
     tracker.reconfigure(cs, log.lastIndex());
     supersededConfChanges = confChangesHandedOut - confChangesApplied;
+    restoredSnapshotIndex = md.index();
     return true;
   }
 
@@ -858,7 +873,24 @@ final class Raft {
       supersededConfChanges--;
       return tracker.confState();
     }
-    ConfState cs = ConfChanger.apply(tracker.confState(), cc);
+    return doApplyConfChange(cc);
+  }
+
+  /** Exact form: a change at or below the last restored snapshot's index is already in it. */
+  ConfState applyConfChange(ConfChange cc, long index) {
+    confChangesApplied++;
+    if (index <= restoredSnapshotIndex) {
+      supersededConfChanges = Math.max(0, supersededConfChanges - 1);
+      return tracker.confState();
+    }
+    return doApplyConfChange(cc);
+  }
+
+  private ConfState doApplyConfChange(ConfChange cc) {
+    ConfState before = tracker.confState();
+    ConfState cs = ConfChanger.apply(before, cc);
+    removedMembers.addAll(members(before));
+    removedMembers.removeAll(members(cs));
     tracker.reconfigure(cs, log.lastIndex());
     if (state != StateRole.LEADER) {
       return cs;
@@ -876,6 +908,14 @@ final class Raft {
       handOffLeadership();
     }
     return cs;
+  }
+
+  private static Set<Long> members(ConfState cs) {
+    Set<Long> all = new HashSet<>(cs.voters());
+    all.addAll(cs.learners());
+    all.addAll(cs.votersOutgoing());
+    all.addAll(cs.learnersNext());
+    return all;
   }
 
   // ---------------------------------------------------------------- reads

@@ -14,6 +14,10 @@ import java.util.random.RandomGenerator;
  * @param applied             the index the state machine has already applied (on restart)
  * @param maxSizePerMsg       byte limit of the entries in one AppendEntries (batching)
  * @param maxCommittedSizePerReady byte limit of committed entries handed out in one Ready
+ * @param maxApplyingEntriesSize apply flow control: byte limit of the committed entries handed out
+ *                            to apply and not yet reported applied ({@link RawNode#applied}); once
+ *                            reached, no more are handed out until the applier catches up (when
+ *                            nothing is outstanding, one entry is handed out whatever its size)
  * @param maxInflightMsgs     pipelining window: unacknowledged AppendEntries per follower
  * @param maxUncommittedEntriesSize byte limit of the leader's uncommitted tail; 0 = unlimited
  * @param preVote             run a PreVote round before a real election (thesis §9.6)
@@ -33,6 +37,7 @@ public record RaftConfig(
     long applied,
     long maxSizePerMsg,
     long maxCommittedSizePerReady,
+    long maxApplyingEntriesSize,
     int maxInflightMsgs,
     long maxUncommittedEntriesSize,
     boolean preVote,
@@ -61,8 +66,9 @@ public record RaftConfig(
     if (applied < 0) {
       throw new IllegalArgumentException("applied must not be negative, was " + applied);
     }
-    if (maxSizePerMsg <= 0 || maxCommittedSizePerReady <= 0) {
-      throw new IllegalArgumentException("maxSizePerMsg and maxCommittedSizePerReady must be positive");
+    if (maxSizePerMsg <= 0 || maxCommittedSizePerReady <= 0 || maxApplyingEntriesSize <= 0) {
+      throw new IllegalArgumentException(
+          "maxSizePerMsg, maxCommittedSizePerReady and maxApplyingEntriesSize must be positive");
     }
     if (maxInflightMsgs <= 0) {
       throw new IllegalArgumentException("maxInflightMsgs must be positive, was " + maxInflightMsgs);
@@ -91,6 +97,7 @@ public record RaftConfig(
     private long applied;
     private long maxSizePerMsg = 1 << 20;
     private long maxCommittedSizePerReady = 4 << 20;
+    private long maxApplyingEntriesSize = 32L << 20;
     private int maxInflightMsgs = 256;
     private long maxUncommittedEntriesSize = 64L << 20;
     private boolean preVote = true;
@@ -113,6 +120,8 @@ public record RaftConfig(
     public Builder maxSizePerMsg(long v) { maxSizePerMsg = v; return this; }
     /** See {@link RaftConfig#maxCommittedSizePerReady()}. */
     public Builder maxCommittedSizePerReady(long v) { maxCommittedSizePerReady = v; return this; }
+    /** See {@link RaftConfig#maxApplyingEntriesSize()}. */
+    public Builder maxApplyingEntriesSize(long v) { maxApplyingEntriesSize = v; return this; }
     /** See {@link RaftConfig#maxInflightMsgs()}. */
     public Builder maxInflightMsgs(int v) { maxInflightMsgs = v; return this; }
     /** See {@link RaftConfig#maxUncommittedEntriesSize()}. */
@@ -132,8 +141,8 @@ public record RaftConfig(
     public RaftConfig build() {
       RandomGenerator r = random != null ? random : new java.util.SplittableRandom(id);
       return new RaftConfig(id, electionTick, heartbeatTick, applied, maxSizePerMsg,
-          maxCommittedSizePerReady, maxInflightMsgs, maxUncommittedEntriesSize, preVote,
-          checkQuorum, readOnlyOption, clockDriftFactor, r);
+          maxCommittedSizePerReady, maxApplyingEntriesSize, maxInflightMsgs,
+          maxUncommittedEntriesSize, preVote, checkQuorum, readOnlyOption, clockDriftFactor, r);
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.quorumkv.raft;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -9,12 +10,23 @@ import java.util.List;
  *
  * <p>Invariants: {@code applied <= applying <= committed}; {@code applying <= persisted}
  * (entries are handed out for applying only once durable here); {@code committed <= lastIndex}.
+ *
+ * <p>Apply flow control (as etcd's {@code applyingEntsSize}): the bytes of the entries handed out
+ * for applying and not yet reported applied stay below {@code maxApplyingBytes}, so a slow applier
+ * holds back how far applying runs ahead instead of queueing every committed entry in the driver.
  */
 final class RaftLog {
 
   private final RaftStorage storage;
   private final UnstableLog unstable;
+  /** Bytes of committed entries one Ready hands out. */
+  private final long maxBatchBytes;
+  /** Bytes handed out for applying and not yet reported applied. */
   private final long maxApplyingBytes;
+  /** The batches handed out and not yet applied, oldest first: {@code [lastIndex, bytes]}. */
+  private final ArrayDeque<long[]> applyingBatches = new ArrayDeque<>();
+  /** Sum of the bytes in {@link #applyingBatches}. */
+  private long applyingBytes;
   /** Highest index known committed. */
   long committed;
   /** Highest index handed out to be applied. */
@@ -22,9 +34,10 @@ final class RaftLog {
   /** Highest index the driver reported applied. */
   long applied;
 
-  RaftLog(RaftStorage storage, long maxApplyingBytes) {
+  RaftLog(RaftStorage storage, long maxBatchBytes, long maxApplyingBytes) {
     this.storage = storage;
     this.unstable = new UnstableLog(storage.lastIndex() + 1);
+    this.maxBatchBytes = maxBatchBytes;
     this.maxApplyingBytes = maxApplyingBytes;
     long first = storage.firstIndex();
     this.committed = first - 1;
@@ -236,19 +249,34 @@ final class RaftLog {
   }
 
   boolean hasNextCommittedEntries() {
-    return !unstable.hasSnapshot() && applying < maxAppliable();
+    return !unstable.hasSnapshot() && applying < maxAppliable() && applyingBytes < maxApplyingBytes;
   }
 
-  /** Takes the next batch of committed entries to apply, at most {@code maxApplyingBytes}. */
+  /**
+   * Takes the next batch of committed entries to apply: at most {@code maxBatchBytes}, and at most
+   * what is left of the {@code maxApplyingBytes} budget (at least one entry while any is left).
+   */
   List<Entry> nextCommittedEntries() {
     if (!hasNextCommittedEntries()) {
       return List.of();
     }
-    List<Entry> ents = slice(applying + 1, maxAppliable() + 1, maxApplyingBytes);
+    long budget = Math.min(maxBatchBytes, maxApplyingBytes - applyingBytes);
+    List<Entry> ents = slice(applying + 1, maxAppliable() + 1, budget);
     if (!ents.isEmpty()) {
+      long bytes = 0;
+      for (Entry e : ents) {
+        bytes += e.sizeBytes();
+      }
       applying = ents.get(ents.size() - 1).index();
+      applyingBatches.addLast(new long[] {applying, bytes});
+      applyingBytes += bytes;
     }
     return ents;
+  }
+
+  /** Bytes handed out for applying and not yet reported applied. */
+  long applyingBytes() {
+    return applyingBytes;
   }
 
   void appliedTo(long index) {
@@ -257,6 +285,10 @@ final class RaftLog {
           "applied " + index + " is past what was handed out for applying (" + applying + ")");
     }
     applied = Math.max(applied, index);
+    // A batch's bytes come back when all of it is applied (a partial report keeps them counted).
+    while (!applyingBatches.isEmpty() && applyingBatches.peekFirst()[0] <= applied) {
+      applyingBytes -= applyingBatches.removeFirst()[1];
+    }
   }
 
   /** Replaces the log by a snapshot from the leader. */

@@ -79,12 +79,28 @@ public final class RawNode {
 
   /**
    * Applies a committed membership change to the core's view of the group. The driver calls it
-   * when it applies a {@link EntryType#CONF_CHANGE} entry, in log order.
+   * when it applies a {@link EntryType#CONF_CHANGE} entry, in log order, for every such entry
+   * handed out: changes handed out before a restored snapshot are recognised by counting them.
+   * Prefer {@link #applyConfChange(ConfChange, long)}, which does not depend on that.
    *
    * @return the membership after the change, to persist with the applied index
    */
   public ConfState applyConfChange(ConfChange change) {
     return raft.applyConfChange(change);
+  }
+
+  /**
+   * Like {@link #applyConfChange(ConfChange)}, given the index of the change's entry: a change at
+   * or below the index of the last snapshot this node restored is already part of that snapshot's
+   * membership and is a no-op (returning the current membership). Exact even if the driver skips
+   * entries that a restored snapshot replaced.
+   *
+   * @param change the decoded change
+   * @param index  the index of its {@link EntryType#CONF_CHANGE} entry
+   * @return the membership after the change, to persist with the applied index
+   */
+  public ConfState applyConfChange(ConfChange change, long index) {
+    return raft.applyConfChange(change, index);
   }
 
   /**

@@ -350,6 +350,63 @@ class RaftReplicationTest {
   }
 
   @Test
+  void committedEntriesStopAtTheApplyingBudgetUntilTheApplierReports() {
+    long entry = Entry.HEADER_BYTES + 3;
+    Net net = Net.of(1, b -> b.maxCommittedSizePerReady(2 * entry).maxApplyingEntriesSize(3 * entry));
+    net.elect(1);
+    RawNode n = net.node(1).raw;
+    for (int i = 10; i < 20; i++) {
+      n.propose(bytes("p" + i));
+    }
+    Ready rd = n.ready();
+    net.node(1).storage.append(rd.entries());
+    n.persisted(rd.lastEntry().index(), rd.lastEntry().term());
+    // Nothing is reported applied: the applier is stuck.
+    List<Entry> handedOut = new java.util.ArrayList<>();
+    for (int readies = 0; n.hasReady() && readies < 20; readies++) {
+      handedOut.addAll(n.ready().committedEntries());
+    }
+    assertEquals(3, handedOut.size(), "a budget of three entries: " + handedOut);
+    assertFalse(n.hasReady(), "no Ready while the budget is spent");
+    // Reporting part of a batch gives nothing back; the whole batch does.
+    n.applied(handedOut.get(0).index());
+    assertFalse(n.hasReady(), "the first batch is not applied whole yet");
+    n.applied(handedOut.get(1).index());
+    assertTrue(n.hasReady());
+    List<Entry> more = n.ready().committedEntries();
+    assertEquals(2, more.size(), "two entries' worth of budget came back");
+    assertEquals(handedOut.get(2).index() + 1, more.get(0).index(), "in order, none skipped");
+    long last = more.get(1).index();
+    n.applied(last);
+    int total = handedOut.size() + more.size();
+    for (int readies = 0; n.hasReady() && readies < 20; readies++) {
+      List<Entry> c = n.ready().committedEntries();
+      total += c.size();
+      if (!c.isEmpty()) {
+        n.applied(c.get(c.size() - 1).index());
+      }
+    }
+    assertEquals(10, total, "every proposal, once each");
+  }
+
+  @Test
+  void anEntryLargerThanTheApplyingBudgetIsHandedOutAlone() {
+    Net net = Net.of(1, b -> b.maxApplyingEntriesSize(10));
+    net.elect(1);
+    RawNode n = net.node(1).raw;
+    n.propose(new byte[100]);
+    n.propose(new byte[100]);
+    Ready rd = n.ready();
+    net.node(1).storage.append(rd.entries());
+    n.persisted(rd.lastEntry().index(), rd.lastEntry().term());
+    List<Entry> first = n.ready().committedEntries();
+    assertEquals(1, first.size());
+    assertFalse(n.hasReady());
+    n.applied(first.get(0).index());
+    assertEquals(1, n.ready().committedEntries().size(), "one oversized entry at a time");
+  }
+
+  @Test
   void aRestartedNodeRecoversItsLogAndCatchesUp() {
     Net net = Net.of(3);
     net.elect(1);

@@ -166,4 +166,41 @@ class RaftSnapshotTest {
     assertEquals(after, f.applyConfChange(enterJoint), "superseded by the snapshot");
     assertEquals(after, f.status().confState());
   }
+
+  @Test
+  void withItsIndexAConfChangeAfterARestoredSnapshotAppliesEvenIfTheDriverSkippedTheSupersededOnes() {
+    MemoryStorage s = Net.emptyLog(1, 2, 3);
+    RawNode f = new RawNode(Net.config(2).build(), s);
+    ConfChange addFour = ConfChange.of(ConfChangeType.ADD_VOTER, 4);
+    f.step(new Message.AppendEntries(1, 2, 1, 0, 0, List.of(Entry.normal(1, 1, new byte[] {1}),
+        new Entry(2, 1, EntryType.CONF_CHANGE, addFour.encode())), 2));
+    Ready r1 = f.ready();
+    s.append(r1.entries());
+    f.persisted(2, 1);
+    assertEquals(2, f.ready().committedEntries().size(), "handed out, not applied yet");
+    // A snapshot that already has node 4 replaces the state; the driver drops the stale batch
+    // instead of applying it (its state machine was replaced).
+    ConfState withFour = ConfState.ofVoters(Set.of(1L, 2L, 3L, 4L));
+    Snapshot snap = new Snapshot(new SnapshotMetadata(10, 1, withFour), new byte[0]);
+    f.step(new InstallSnapshot(1, 2, 1, snap));
+    Ready r3 = f.ready();
+    assertTrue(r3.snapshot().isPresent());
+    s.applySnapshot(snap);
+    f.snapshotPersisted(10);
+    assertEquals(withFour, f.status().confState());
+    // The next change, after the snapshot, must take effect.
+    ConfChange removeFour = ConfChange.of(ConfChangeType.REMOVE, 4);
+    f.step(new Message.AppendEntries(1, 2, 1, 10, 1, List.of(new Entry(11, 1, EntryType.CONF_CHANGE,
+        removeFour.encode())), 11));
+    Ready r4 = f.ready();
+    s.append(r4.entries());
+    f.persisted(11, 1);
+    List<Entry> committed = f.ready().committedEntries();
+    assertEquals(11, committed.get(committed.size() - 1).index());
+    ConfState cs = f.applyConfChange(removeFour, 11);
+    assertEquals(Set.of(1L, 2L, 3L), cs.voters(), "applied, not taken for a superseded change");
+    assertEquals(cs, f.status().confState());
+    // A late call for the superseded change (at index 2) changes nothing.
+    assertEquals(cs, f.applyConfChange(addFour, 2));
+  }
 }

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -158,7 +159,8 @@ final class RocksBackend implements Backend {
           .setCreateIfMissing(true)
           .setCreateMissingColumnFamilies(true)
           // stop replay at the first damaged WAL record: a torn tail is dropped, nothing after
-          // a hole is ever served; synced (acknowledged) writes precede any torn record
+          // a hole is ever served; synced (acknowledged) writes precede any torn record. Damage
+          // with intact records after it is refused before this (WalCheck).
           .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
           .setMaxTotalWalSize(options.maxTotalWalBytes())
           .setMaxBackgroundJobs(2)
@@ -189,6 +191,13 @@ final class RocksBackend implements Backend {
                 : CompressionType.NO_COMPRESSION));
         descriptors.add(new ColumnFamilyDescriptor(
             cf.columnFamily.getBytes(java.nio.charset.StandardCharsets.UTF_8), cfOptions));
+      }
+      Optional<WalCheck.MidLogDamage> damage = WalCheck.check(dbDir);
+      if (damage.isPresent()) {
+        throw new StorageStartupException(StorageStartupException.Reason.WAL_CORRUPTION,
+            "the write-ahead log in " + dbDir + " is damaged before its end (" + damage.get().describe()
+                + "); recovering would silently drop the writes after the damage. Replace the node: remove"
+                + " it from the cluster, delete " + dbDir.getParent() + ", add it back under a new id");
       }
       List<ColumnFamilyHandle> opened = new ArrayList<>();
       RocksDB opening;

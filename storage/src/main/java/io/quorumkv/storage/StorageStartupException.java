@@ -26,7 +26,12 @@ public final class StorageStartupException extends StorageException {
     /** A group's state machine or commit index is past the end of its durable log. */
     STATE_AHEAD_OF_LOG,
     /** An interrupted snapshot install cannot be finished (its staged payload is gone). */
-    INTERRUPTED_RESTORE
+    INTERRUPTED_RESTORE,
+    /**
+     * The write-ahead log is damaged before its end (not a torn last write): starting would
+     * silently drop the writes after the damage, acknowledged ones included.
+     */
+    WAL_CORRUPTION
   }
 
   private final Reason reason;

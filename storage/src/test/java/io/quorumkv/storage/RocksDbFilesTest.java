@@ -107,6 +107,56 @@ class RocksDbFilesTest {
     }
   }
 
+  /**
+   * The usual power-cut case: the WAL file was preallocated, so after the torn record comes a run
+   * of zeros rather than the end of the file. Still tolerated.
+   */
+  @Test
+  void aTornWriteFollowedByPreallocatedZerosIsTolerated() throws Exception {
+    Path wal = logTwentyEntries(null);
+    long size = Files.size(wal);
+    try (RandomAccessFile f = new RandomAccessFile(wal.toFile(), "rw")) {
+      f.setLength(size - 5);
+      f.setLength(size + 64 * 1024); // zero-filled, as preallocated space reads
+    }
+    try (StorageEngine e = open()) {
+      assertEquals(19, e.log(G).lastIndex());
+      assertEquals(entries(1, 19, 1), e.log(G).entries(1, 20, Long.MAX_VALUE));
+    }
+  }
+
+  /**
+   * A damaged record in the middle of the WAL, with intact records after it, is not a torn write:
+   * the records after it were written (and acknowledged) later. Recovering up to the damage would
+   * silently drop them, so the engine refuses to start and names the problem.
+   */
+  @Test
+  void aDamagedRecordInTheMiddleOfTheWalIsRefusedAtStart() throws Exception {
+    byte[] marker = "unique-payload-of-entry-ten".getBytes(StandardCharsets.UTF_8);
+    Path wal = logTwentyEntries(marker);
+    byte[] bytes = Files.readAllBytes(wal);
+    int at = indexOf(bytes, marker);
+    assertTrue(at > 0, "entry 10 is in the WAL");
+    try (RandomAccessFile f = new RandomAccessFile(wal.toFile(), "rw")) {
+      f.seek(at + 3);
+      f.write(bytes[at + 3] ^ 0x20);
+    }
+    StorageStartupException ex = assertThrows(StorageStartupException.class, this::open);
+    assertEquals(StorageStartupException.Reason.WAL_CORRUPTION, ex.reason());
+    assertTrue(ex.getMessage().contains(dir.resolve("node").toString()), ex.getMessage());
+  }
+
+  /** Twenty log entries, one synced write each (entry 10 carries {@code marker} if given); the last WAL. */
+  private Path logTwentyEntries(byte[] marker) throws Exception {
+    try (StorageEngine e = open()) {
+      for (long i = 1; i <= 20; i++) {
+        e.log(G).append(i == 10 && marker != null ? List.of(Entry.normal(10, 1, marker)) : entries(i, i, 1));
+      }
+    }
+    List<Path> wals = files(dir.resolve("node/db"), ".log");
+    return wals.get(wals.size() - 1);
+  }
+
   @Test
   void dataOfAnUnknownFormatVersionIsRefused() throws Exception {
     open().close();
