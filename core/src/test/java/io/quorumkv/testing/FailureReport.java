@@ -41,7 +41,8 @@ public final class FailureReport implements AroundPropertyHook {
             .collect(Collectors.joining(", ")))
         .or(() -> result.falsifiedParameters().map(p -> p.stream().map(String::valueOf)
             .collect(Collectors.joining(", "))))
-        .orElse("?");
+        .filter(text -> !text.isEmpty())
+        .orElse("(no generated parameters)");
     String seed = result.seed().orElse("?");
     StringBuilder out = new StringBuilder();
     out.append("property ").append(property).append(" failed after ").append(result.countTries()).append(" tries\n");
