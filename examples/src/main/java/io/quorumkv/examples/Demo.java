@@ -229,8 +229,8 @@ public final class Demo implements Callable<Integer> {
       long tk = System.nanoTime();
       long victimPid = cluster.node(victim).process().pid();
       cluster.kill(victim);
-      say("kill -9 %d: node %d, leader of partition%s %s, is gone", victimPid, victim,
-          ledByVictim.size() > 1 ? "s" : "", ledByVictim);
+      say("kill -9 %d: node %d, leader of partition%s %s, is gone", victimPid, victim, ledByVictim.size() > 1 ? "s" : "",
+          ledByVictim.stream().map(String::valueOf).collect(Collectors.joining(", ")));
       Map<Long, PartitionStatus> after = awaitLeaders(client, cluster, survivors);
       long failoverNanos = System.nanoTime() - tk;
       if (after != null) {

@@ -56,7 +56,7 @@ public final class ExampleNode implements Callable<Integer> {
   @Option(names = "--peers", split = ",", paramLabel = "ID=HOST:PORT",
       description = "The initial members, e.g. 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003. "
           + "This node's own entry may be included (it must then equal --listen).")
-  Map<Long, String> peers = new LinkedHashMap<>();
+  List<String> peers = new ArrayList<>();
 
   @Option(names = "--join", description = "Join a running cluster instead of bootstrapping one: --peers then "
       + "lists its current members; add the node with 'qkv add-node'.")
@@ -198,9 +198,31 @@ public final class ExampleNode implements Callable<Integer> {
     return 0;
   }
 
-  /** The peers other than this node; this node's own entry, if listed, must match --listen. */
+  /**
+   * The peers other than this node, from {@code --peers} (empty entries ignored, so a lone node may
+   * pass an empty list); this node's own entry, if listed, must match --listen.
+   */
   Map<Long, String> otherPeers() {
-    Map<Long, String> others = new LinkedHashMap<>(peers);
+    Map<Long, String> others = new LinkedHashMap<>();
+    for (String entry : peers) {
+      if (entry.isBlank()) {
+        continue;
+      }
+      int eq = entry.indexOf('=');
+      long peerId;
+      try {
+        peerId = eq < 0 ? -1 : Long.parseLong(entry.substring(0, eq).trim());
+      } catch (NumberFormatException e) {
+        peerId = -1;
+      }
+      if (peerId < 0) {
+        throw new CommandLine.ParameterException(new CommandLine(this),
+            "--peers entry '" + entry + "' is not ID=HOST:PORT");
+      }
+      if (others.put(peerId, entry.substring(eq + 1).trim()) != null) {
+        throw new CommandLine.ParameterException(new CommandLine(this), "--peers lists node " + peerId + " twice");
+      }
+    }
     String own = others.remove(id);
     if (own != null && !own.equals(listen)) {
       throw new CommandLine.ParameterException(new CommandLine(this),

@@ -61,6 +61,17 @@ class ExampleNodeTest {
   }
 
   @Test
+  void peersListsAreChecked() {
+    assertEquals(Map.of(), parsed("--id", "1", "--listen", "127.0.0.1:7001", "--peers", "").otherPeers());
+    assertEquals(Map.of(2L, "127.0.0.1:7002"),
+        parsed("--id", "1", "--listen", "127.0.0.1:7001", "--peers", "2=127.0.0.1:7002,").otherPeers());
+    for (String bad : new String[] {"2:127.0.0.1:7002", "x=127.0.0.1:7002", "2=a:1,2=b:2"}) {
+      ExampleNode n = parsed("--id", "1", "--listen", "127.0.0.1:7001", "--peers", bad);
+      assertThrows(CommandLine.ParameterException.class, n::otherPeers, bad);
+    }
+  }
+
+  @Test
   void badFlagsAreUsageErrors() {
     StringWriter err = new StringWriter();
     CommandLine cl = ExampleNode.commandLine(new ExampleNode());

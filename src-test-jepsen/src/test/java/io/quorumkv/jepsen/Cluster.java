@@ -382,11 +382,33 @@ final class Cluster implements AutoCloseable {
     if (via.isEmpty()) {
       throw new IllegalStateException("no other member answers");
     }
-    membershipAdmin(via.get(0)).removeNode(id); // one attempt, as for addNode
+    try {
+      membershipAdmin(via.get(0)).removeNode(id); // one attempt, as for addNode
+    } catch (RuntimeException e) {
+      // The outcome may be unknown: the change may still commit. Ask the cluster.
+      if (!outOfEveryGroup(id)) {
+        throw e;
+      }
+    }
     synchronized (this) {
       members.remove(id);
       everyNode.get(id).kill();
     }
+  }
+
+  /**
+   * Whether some other member that knows a leader for each of its partitions lists {@code id} in
+   * none of them (the view of a member that lags may be old, so one up-to-date view decides).
+   */
+  private boolean outOfEveryGroup(long id) {
+    for (Map.Entry<Long, ClusterStatus> view : statuses().entrySet()) {
+      List<PartitionStatus> parts = view.getValue().partitions();
+      if (view.getKey() != id && !parts.isEmpty() && parts.stream().allMatch(p -> p.leader() != 0)
+          && parts.stream().noneMatch(p -> p.voters().contains(id) || p.learners().contains(id))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // ---- healing and shutdown ----

@@ -220,8 +220,7 @@ sealed interface Nemesis {
       String spec = (offset >= 0 ? "+" : "") + offset + " x" + rate;
       String answered = cluster.restart(skewed, spec, Map.of(
           "LD_PRELOAD", Faketime.library().get().toString(),
-          "FAKETIME", spec,
-          "FAKETIME_DONT_RESET", "1"));
+          "FAKETIME", spec));
       return "n" + skewed + " restarted with FAKETIME=\"" + spec + "\", " + answered;
     }
 

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Properties;
 
 /**
  * The runs of the suite. {@code short} (the default, part of every {@code mvn verify}) covers
@@ -22,14 +23,20 @@ import java.util.Locale;
 record Profile(String name, List<JepsenRun.Spec> runs) {
 
   static Profile fromSystemProperties() {
-    String name = System.getProperty("jepsen.profile", "short").toLowerCase(Locale.ROOT);
+    return of(System.getProperties());
+  }
+
+  /** The profile that {@code props} (the {@code jepsen.*} keys above) select. */
+  static Profile of(Properties props) {
+    String name = props.getProperty("jepsen.profile", "short").toLowerCase(Locale.ROOT);
     boolean isLong = name.equals("long");
     if (!isLong && !name.equals("short")) {
       throw new IllegalArgumentException("-Djepsen.profile must be short or long, was " + name);
     }
-    Duration time = Duration.ofSeconds(Long.getLong("jepsen.time", isLong ? 60 : 20));
-    long seed = Long.getLong("jepsen.seed", System.currentTimeMillis());
-    String only = System.getProperty("jepsen.only", "");
+    Duration time = Duration.ofSeconds(Long.parseLong(props.getProperty("jepsen.time", isLong ? "60" : "20")));
+    long seed = Long.parseLong(props.getProperty("jepsen.seed", Long.toString(System.currentTimeMillis())));
+    int combinedRuns = Integer.parseInt(props.getProperty("jepsen.runs", "3"));
+    String only = props.getProperty("jepsen.only", "");
     NemesisScheduler.Timing timing = isLong
         ? new NemesisScheduler.Timing(2000, 6000, 3000, 10_000)
         : new NemesisScheduler.Timing(1000, 2500, 2000, 4500);
@@ -39,7 +46,7 @@ record Profile(String name, List<JepsenRun.Spec> runs) {
         for (Kind k : Kind.values()) {
           runs.add(new JepsenRun.Spec(k.label() + "-" + nodes, nodes, List.of(k), 1, time, seed + runs.size(), timing));
         }
-        for (int i = 0; i < Integer.getInteger("jepsen.runs", 3); i++) {
+        for (int i = 0; i < combinedRuns; i++) {
           runs.add(new JepsenRun.Spec("combined-" + nodes + "-" + (i + 1), nodes, List.of(Kind.values()), 3, time,
               seed + runs.size(), timing));
         }
