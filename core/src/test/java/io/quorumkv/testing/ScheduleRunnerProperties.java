@@ -41,7 +41,7 @@ class ScheduleRunnerProperties {
         FaultSchedules.Kind.ONE_WAY, FaultSchedules.Kind.HEAL, FaultSchedules.Kind.CRASH), 5, Duration.ofMillis(300));
   }
 
-  @Property(tries = 4)
+  @Property(tries = 8)
   void registersStayLinearizableInMemory(@ForAll("everything") FaultSchedule schedule) throws Exception {
     try (TestCluster cluster = TestCluster.builder().nodes(3).partitioner(HashPartitioner.of(2)).build().start()) {
       registers(ScheduleRunner.Via.REMOTE_CLIENT).run(cluster, schedule);
