@@ -239,7 +239,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     /**
      * How long leader balancing leaves alone a leadership that an operator placed with
      * {@link KvAdmin#transferLeader}; default 10 min. The pin also ends at the partition's next
-     * membership change and when the node restarts.
+     * membership change, when the node loses that leadership, and when it restarts.
      */
     public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
 

@@ -565,6 +565,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leader = ss.leader();
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
+      pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
       r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
           KvResponse.Code.TIMEOUT, "leadership lost before the entry applied")));
