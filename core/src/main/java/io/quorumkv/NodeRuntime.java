@@ -440,11 +440,11 @@ final class NodeRuntime implements RequestExecutor {
             nextTick = now + tickNanos;
           }
         }
-        if (!storageFailed) {
-          for (Replica r : replicas.values()) {
-            if (!r.installing && r.raw.hasReady()) {
-              handleReady(r, r.raw.ready());
-            }
+        for (Replica r : replicas.values()) {
+          // Before the Ready goes out: a TimeoutNow in it ends the lease before it is sent.
+          publishLease(r, nextTick);
+          if (!storageFailed && !r.installing && r.raw.hasReady()) {
+            handleReady(r, r.raw.ready());
           }
         }
       } catch (InterruptedException e) {
@@ -455,6 +455,20 @@ final class NodeRuntime implements RequestExecutor {
         // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
         onStorageFailure(e);
       }
+    }
+  }
+
+  /**
+   * Lets other threads serve lease reads of {@code r} until the next tick is due: the lease can
+   * only lapse on a tick, and everything else that ends it (a higher term, a leadership transfer,
+   * a stalled sync) happens on this loop, which republishes before sending anything. A loop late
+   * for its tick stops the fast path; reads then come through the loop.
+   */
+  private void publishLease(Replica r, long nextTickNanos) {
+    boolean valid = !syncStalled && !storageFailed && r.raw.hasValidLease();
+    long until = valid ? nextTickNanos : Long.MIN_VALUE;
+    if (r.leaseUntilNanos != until) {
+      r.leaseUntilNanos = until;
     }
   }
 
@@ -1323,6 +1337,14 @@ final class NodeRuntime implements RequestExecutor {
   /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    if (level == ReadConsistency.LEASE && r.leaseHeld()) {
+      // No trip through the loop: every write acknowledged before this read is at most the
+      // commit index, which the loop publishes before it hands the entries to the applier.
+      Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
+      w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
+      awaitApplied(r, w);
+      return f;
+    }
     boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
         f.complete(notLeader(r));

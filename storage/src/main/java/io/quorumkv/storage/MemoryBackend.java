@@ -89,6 +89,12 @@ final class MemoryBackend implements Backend {
     }
   }
 
+  private boolean isDead() {
+    synchronized (disk.lock) {
+      return crashed || closed;
+    }
+  }
+
   private void checkAlive() {
     if (crashed) {
       throw new IllegalStateException("the simulated process crashed");
@@ -101,6 +107,10 @@ final class MemoryBackend implements Backend {
   @Override
   public void write(Batch batch, boolean sync) {
     MemBatch b = (MemBatch) batch;
+    if (sync) {
+      // outside the lock: readers and unsynced writes go on while a sync stalls, as on a disk
+      disk.awaitSyncsAllowed(this::isDead);
+    }
     synchronized (disk.lock) {
       checkAlive();
       for (Op op : b.ops) {

@@ -5,6 +5,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
 
 /**
  * A simulated disk for the in-memory engine: it keeps what was synced, and loses the rest when
@@ -22,6 +23,8 @@ public final class MemoryDisk {
   final Map<String, byte[]> blobs = new HashMap<>();
   NodeMeta meta;
   private MemoryBackend live;
+  private final Object stallLock = new Object();
+  private boolean syncsStalled;
 
   /** An empty disk. */
   public MemoryDisk() {
@@ -39,6 +42,40 @@ public final class MemoryDisk {
       if (live != null) {
         live.crash();
         live = null;
+      }
+    }
+  }
+
+  /**
+   * Simulates a disk whose fsync hangs: from now on every synced write waits (before it writes
+   * anything) until {@link #resumeSyncs()}, or until the engine crashes ({@link #crash()}; the write
+   * then fails). Reads and unsynced writes go on. The engine's sync monitor sees the sync's age grow.
+   * Resume before closing the engine: a clean close waits for the stalled write.
+   */
+  public void stallSyncs() {
+    synchronized (stallLock) {
+      syncsStalled = true;
+    }
+  }
+
+  /** Lets stalled and later synced writes proceed. */
+  public void resumeSyncs() {
+    synchronized (stallLock) {
+      syncsStalled = false;
+      stallLock.notifyAll();
+    }
+  }
+
+  /** Blocks a synced write while syncs are stalled and its engine is alive. */
+  void awaitSyncsAllowed(BooleanSupplier dead) {
+    synchronized (stallLock) {
+      while (syncsStalled && !dead.getAsBoolean()) {
+        try {
+          stallLock.wait(50);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new StorageException("interrupted while a sync was stalled", e);
+        }
       }
     }
   }

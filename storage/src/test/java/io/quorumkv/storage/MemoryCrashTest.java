@@ -9,6 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 
 /** The in-memory engine's crash model: what was synced survives, the rest is lost, in order. */
@@ -70,5 +74,41 @@ class MemoryCrashTest {
     disk.corrupt(Backend.Cf.LOG, Keys.log(G, 4), 9);
     StorageCorruptionException ex = assertThrows(StorageCorruptionException.class, this::open);
     assertTrue(ex.getMessage().contains("group 7, log index 4"), ex.getMessage());
+  }
+
+  @Test
+  void aStalledSyncWaitsWhileReadsAndUnsyncedWritesGoOnAndItsAgeShows() throws Exception {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 1, 1));
+    disk.stallSyncs();
+    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
+      CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(2, 2, 1)));
+      assertThrows(TimeoutException.class, () -> f.get(200, TimeUnit.MILLISECONDS));
+      assertTrue(e.syncMonitor().syncAgeNanos(System.nanoTime()) >= 200_000_000L, "the monitor sees it");
+      assertEquals(1, e.log(G).lastIndex(), "reads go on; nothing of the stalled write is visible");
+      e.stateMachine(G).apply(1, 1, List.of(KvMutation.put(b("k"), b("v")))); // unsynced: not stalled
+      disk.resumeSyncs();
+      f.get(5, TimeUnit.SECONDS);
+    }
+    assertEquals(2, e.log(G).lastIndex());
+    assertEquals(0, e.syncMonitor().syncAgeNanos(System.nanoTime()));
+    e.close();
+  }
+
+  @Test
+  void aCrashEndsAStalledSyncWithAFailureAndLosesIt() throws Exception {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 1, 1));
+    disk.stallSyncs();
+    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
+      CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(2, 2, 1)));
+      assertThrows(TimeoutException.class, () -> f.get(100, TimeUnit.MILLISECONDS));
+      disk.crash();
+      assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+    }
+    disk.resumeSyncs();
+    StorageEngine after = open();
+    assertEquals(1, after.log(G).lastIndex(), "the stalled write never reached the disk");
+    after.close();
   }
 }
