@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,12 +29,6 @@ class NettyAdminScenariosTest {
   private final Map<Long, String> addresses = new TreeMap<>();
   private final Map<Long, KvNode> nodes = new TreeMap<>();
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
   private void start(long id) {
     KvNode.Builder b = KvNode.builder()
         .nodeId(id)
@@ -59,7 +51,7 @@ class NettyAdminScenariosTest {
   @Test
   void transferStaysThenRemovalIsSeenEverywhereThenReadsFailAsUnavailable() throws Exception {
     for (long id = 1; id <= 3; id++) {
-      addresses.put(id, "127.0.0.1:" + freePort());
+      addresses.put(id, "127.0.0.1:" + NettyRocksClusterTest.freePort());
     }
     try {
       for (long id = 1; id <= 3; id++) {
