@@ -99,8 +99,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
   }
 
   /**
-   * Whether this node is serving: it is running and knows a leader for every partition it hosts
-   * (so a call it receives can be served or forwarded without first waiting for an election).
+   * Whether this node is serving: it is running, and for every partition it hosts it is a member
+   * and knows a leader (so a call it receives can be served or forwarded without first waiting
+   * for an election).
    * A snapshot of a moment, cheap enough for a readiness probe; false before {@link #start()},
    * after {@link #close()}, and on a node removed from the cluster.
    */

@@ -123,7 +123,8 @@ final class NodeRuntime implements RequestExecutor {
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
   /**
    * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
-   * until which leader balancing leaves them here. Cleared by the group's next membership change.
+   * until which leader balancing leaves them here. Cleared by the group's next membership change
+   * and when this node stops leading the group.
    */
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
