@@ -123,7 +123,8 @@ final class NodeRuntime implements RequestExecutor {
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
   /**
    * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
-   * until which leader balancing leaves them here. Cleared by the group's next membership change.
+   * until which leader balancing leaves them here. Cleared by the group's next membership change
+   * and when this node stops leading the group.
    */
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
@@ -579,6 +580,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leader = ss.leader();
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
+      pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
       r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
           KvResponse.Code.TIMEOUT, "leadership lost before the entry applied")));
