@@ -94,6 +94,11 @@ final class MemoryCluster implements AutoCloseable {
     return nodes.get(id);
   }
 
+  /** The simulated disk of node {@code id} (to stall its syncs). */
+  MemoryDisk disk(long id) {
+    return disks.get(id);
+  }
+
   List<KvNode> nodes() {
     return new ArrayList<>(nodes.values());
   }
