@@ -13,7 +13,12 @@ public sealed interface KvAdmin permits KvNode, KvClient {
 
   /**
    * Asks the leader of {@code partitionId} to hand leadership to {@code toNode} and waits until
-   * {@code toNode} leads it.
+   * {@code toNode} leads it. The placement is pinned: leader balancing does not move it away for
+   * {@link KvNode.Builder#leaderPinDuration} (default 10 min), or until the partition's next
+   * membership change, or until {@code toNode} restarts, whichever comes first.
+   *
+   * @throws IllegalArgumentException at once, if the answering node hosts no partition
+   *                                  {@code partitionId} or {@code toNode} is not one of its voters
    */
   void transferLeader(long partitionId, long toNode);
 
@@ -34,7 +39,15 @@ public sealed interface KvAdmin permits KvNode, KvClient {
   /** Promotes a learner to voter in every partition. */
   void promote(long nodeId);
 
-  /** Removes a node (voter or learner) from every partition. */
+  /**
+   * Removes a node (voter or learner) from every partition. Retrying a removal that is under way
+   * is safe. A removed node stops leading (it hands each leadership to a remaining voter) and
+   * reports the remaining members in its {@link #status()}.
+   *
+   * @throws IllegalArgumentException at once, if the node is a member of no partition: it was
+   *                                  never added, or is already removed (say, by an earlier
+   *                                  attempt of this very call whose answer was lost)
+   */
   void removeNode(long nodeId);
 
   /**

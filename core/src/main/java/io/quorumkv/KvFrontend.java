@@ -99,7 +99,7 @@ final class KvFrontend {
     return validated(() -> {
       checkKey(key);
       KvRequest req = new KvRequest.Get(key.clone(), consistencyOrDefault(consistency));
-      return call(attempt -> req, timeout, false, r -> ((KvResponse.Read) r).result());
+      return call(attempt -> req, timeout, Kind.READ, r -> ((KvResponse.Read) r).result());
     });
   }
 
@@ -119,19 +119,19 @@ final class KvFrontend {
         throw new IllegalArgumentException("scan limit must be positive, was " + limit);
       }
       KvRequest req = new KvRequest.Scan(from.clone(), to.clone(), limit, consistencyOrDefault(consistency));
-      return call(attempt -> req, timeout, false, r -> ((KvResponse.Scanned) r).entries());
+      return call(attempt -> req, timeout, Kind.READ, r -> ((KvResponse.Scanned) r).entries());
     });
   }
 
   ClusterStatus status(Duration timeout) {
     KvRequest req = new KvRequest.Status();
-    return Await.result(call(attempt -> req, timeout, false, r -> ((KvResponse.StatusReport) r).status()));
+    return Await.result(call(attempt -> req, timeout, Kind.READ, r -> ((KvResponse.StatusReport) r).status()));
   }
 
   long admin(AdminOp op, Duration timeout) {
     KvRequest req = new KvRequest.Admin(op);
     // One attempt may use the whole deadline: a membership change waits for a learner to catch up.
-    return Await.result(call(attempt -> req, timeout, false, timeout, r -> ((KvResponse.AdminDone) r).value()));
+    return Await.result(call(attempt -> req, timeout, Kind.ADMIN, timeout, r -> ((KvResponse.AdminDone) r).value()));
   }
 
   private CompletableFuture<Boolean> write(WriteOp op, Duration timeout) {
@@ -142,7 +142,7 @@ final class KvFrontend {
       long ackedBelow = lowest == null ? seq : Math.min(lowest, seq);
       return new KvRequest.Write(clientId, seq, ackedBelow, op);
     };
-    CompletableFuture<Boolean> f = call(request, timeout, true, r -> ((KvResponse.Written) r).result());
+    CompletableFuture<Boolean> f = call(request, timeout, Kind.WRITE, r -> ((KvResponse.Written) r).result());
     f.whenComplete((r, e) -> outstanding.remove(seq));
     return f;
   }
@@ -181,17 +181,33 @@ final class KvFrontend {
 
   // ---- the retry loop ----
 
-  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, boolean isWrite,
-      Function<KvResponse, T> onSuccess) {
-    return call(request, timeout, isWrite, MAX_ATTEMPT, onSuccess);
+  /** What a call does, which decides what its failure can say about its effect. */
+  private enum Kind {
+    /** No effect: a read, a scan, a status. */
+    READ("read"),
+    /** A write: may take effect even if no answer arrives. */
+    WRITE("write"),
+    /** An administrative change: may take effect even if no answer arrives. */
+    ADMIN("administrative call");
+
+    final String label;
+
+    Kind(String label) {
+      this.label = label;
+    }
   }
 
-  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, boolean isWrite,
+  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, Kind kind,
+      Function<KvResponse, T> onSuccess) {
+    return call(request, timeout, kind, MAX_ATTEMPT, onSuccess);
+  }
+
+  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, Kind kind,
       Duration maxAttempt, Function<KvResponse, T> onSuccess) {
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
       return CompletableFuture.failedFuture(new IllegalArgumentException("timeout must be positive"));
     }
-    Call<T> call = new Call<>(request, System.nanoTime() + timeout.toNanos(), isWrite, maxAttempt, onSuccess);
+    Call<T> call = new Call<>(request, System.nanoTime() + timeout.toNanos(), kind, maxAttempt, onSuccess);
     active.add(call);
     call.result.whenComplete((r, e) -> active.remove(call));
     // The deadline is enforced here, whatever the executor does.
@@ -211,6 +227,8 @@ final class KvFrontend {
   private final class Call<T> {
     final LongFunction<KvRequest> request;
     final long deadline;
+    final Kind kind;
+    /** Whether the call has effects: a write or an administrative change. */
     final boolean isWrite;
     final Function<KvResponse, T> onSuccess;
     final long maxAttemptNanos;
@@ -219,11 +237,12 @@ final class KvFrontend {
     volatile KvResponse.Failure last;
     volatile boolean mayHaveApplied;
 
-    Call(LongFunction<KvRequest> request, long deadline, boolean isWrite, Duration maxAttempt,
+    Call(LongFunction<KvRequest> request, long deadline, Kind kind, Duration maxAttempt,
         Function<KvResponse, T> onSuccess) {
       this.request = request;
       this.deadline = deadline;
-      this.isWrite = isWrite;
+      this.kind = kind;
+      this.isWrite = kind != Kind.READ;
       this.maxAttemptNanos = maxAttempt.toNanos();
       this.onSuccess = onSuccess;
     }
@@ -320,9 +339,12 @@ final class KvFrontend {
         return;
       }
       KvResponse.Failure f = last;
-      String what = (isWrite ? "write" : "request") + " not answered within its deadline after "
-          + attempts + " attempt(s)" + (f == null ? "" : "; last: " + f.code() + " " + f.message());
-      if (f != null && !mayHaveApplied && (f.code() == KvResponse.Code.NO_LEADER
+      String what = kind.label + " not answered within its deadline after " + attempts + " attempt(s) to "
+          + executor.targets() + (f == null ? "" : "; last error: " + f.code() + " " + f.message());
+      if (kind == Kind.READ) {
+        // Nothing is unknown about a read, which has no effect: the cluster did not serve it in time.
+        fail(new ClusterUnavailableException(what, false, null));
+      } else if (f != null && !mayHaveApplied && (f.code() == KvResponse.Code.NO_LEADER
           || f.code() == KvResponse.Code.NOT_LEADER || f.code() == KvResponse.Code.CLOSED)) {
         fail(new ClusterUnavailableException(what, false, null));
       } else if (isWrite && !mayHaveApplied && attempts == 0) {

@@ -98,6 +98,16 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     return config;
   }
 
+  /**
+   * Whether this node is serving: it is running and knows a leader for every partition it hosts
+   * (so a call it receives can be served or forwarded without first waiting for an election).
+   * A snapshot of a moment, cheap enough for a readiness probe; false before {@link #start()},
+   * after {@link #close()}, and on a node removed from the cluster.
+   */
+  public boolean isReady() {
+    return runtime.isReady();
+  }
+
   /** This node's id. */
   public long nodeId() {
     return config.nodeId();
@@ -138,6 +148,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private Duration sessionTimeout = Duration.ofMinutes(10);
     private long snapshotInterval = 10_000;
     private boolean balanceLeaders = true;
+    private Duration leaderPinDuration = Duration.ofMinutes(10);
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -224,6 +235,13 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
 
     /** Whether the node hands leaderships to other nodes to even them out; default true. */
     public Builder balanceLeaders(boolean v) { balanceLeaders = v; return this; }
+
+    /**
+     * How long leader balancing leaves alone a leadership that an operator placed with
+     * {@link KvAdmin#transferLeader}; default 10 min. The pin also ends at the partition's next
+     * membership change and when the node restarts.
+     */
+    public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
 
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
@@ -314,6 +332,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
         throw new InvalidConfigException("sessionTimeout",
             "must be at least 10 x requestTimeout (" + requestTimeout + "), was " + sessionTimeout);
       }
+      positive("leaderPinDuration", leaderPinDuration);
       if (snapshotInterval < 1) {
         throw new InvalidConfigException("snapshotInterval", "must be positive, was " + snapshotInterval);
       }
@@ -321,7 +340,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, balanceLeaders, registry);
+          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, registry);
     }
 
     private static void positive(String field, Duration d) {

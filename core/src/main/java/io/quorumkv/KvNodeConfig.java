@@ -30,6 +30,7 @@ import java.util.Map;
  * @param sessionTimeout        a client session idle this long (in log time) expires
  * @param snapshotInterval      applied entries between two snapshots of a partition
  * @param balanceLeaders        whether the node hands leaderships away to even them out
+ * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
  * @param meterRegistry         where metrics go
  */
 public record KvNodeConfig(
@@ -54,6 +55,7 @@ public record KvNodeConfig(
     Duration sessionTimeout,
     long snapshotInterval,
     boolean balanceLeaders,
+    Duration leaderPinDuration,
     MeterRegistry meterRegistry) {
 
   public KvNodeConfig {

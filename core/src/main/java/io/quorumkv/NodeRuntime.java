@@ -135,6 +135,11 @@ final class NodeRuntime implements RequestExecutor {
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
   /** loop: ticks since an unknown group's leader first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
+  /**
+   * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
+   * until which leader balancing leaves them here. Cleared by the group's next membership change.
+   */
+  private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
   private final Map<Long, Map<Long, Long>> leaderHashes = new ConcurrentHashMap<>();
 
@@ -191,6 +196,10 @@ final class NodeRuntime implements RequestExecutor {
       for (long g : engine.groups()) {
         Replica r = openReplica(g);
         r.sm.memberAddresses().forEach(members::putIfAbsent);
+      }
+      if (replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
+        // The initial peers are only where the cluster began: a member removed since is gone.
+        members.keySet().removeIf(id -> !isMemberAnywhere(id));
       }
       transport = overrides.transport != null ? overrides.transport.apply(config) : nettyTransport();
       transport.setMessageHandler(this::onMessage);
@@ -451,11 +460,11 @@ final class NodeRuntime implements RequestExecutor {
             nextTick = now + tickNanos;
           }
         }
-        if (!storageFailed) {
-          for (Replica r : replicas.values()) {
-            if (!r.installing && r.raw.hasReady()) {
-              handleReady(r, r.raw.ready());
-            }
+        for (Replica r : replicas.values()) {
+          // Before the Ready goes out: a TimeoutNow in it ends the lease before it is sent.
+          publishLease(r, nextTick);
+          if (!storageFailed && !r.installing && r.raw.hasReady()) {
+            handleReady(r, r.raw.ready());
           }
         }
       } catch (InterruptedException e) {
@@ -466,6 +475,20 @@ final class NodeRuntime implements RequestExecutor {
         // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
         onStorageFailure(e);
       }
+    }
+  }
+
+  /**
+   * Lets other threads serve lease reads of {@code r} until the next tick is due: the lease can
+   * only lapse on a tick, and everything else that ends it (a higher term, a leadership transfer,
+   * a stalled sync) happens on this loop, which republishes before sending anything. A loop late
+   * for its tick stops the fast path; reads then come through the loop.
+   */
+  private void publishLease(Replica r, long nextTickNanos) {
+    boolean valid = !syncStalled && !storageFailed && r.raw.hasValidLease();
+    long until = valid ? nextTickNanos : Long.MIN_VALUE;
+    if (r.leaseUntilNanos != until) {
+      r.leaseUntilNanos = until;
     }
   }
 
@@ -707,21 +730,32 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
+    // A pin holds for the configuration it was made in: the voters it was balanced against changed.
+    pinnedUntil.remove(r.groupId);
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
-      } else if (s.type() == ConfChangeType.REMOVE && s.nodeId() != nodeId && replicas.values().stream()
-          .noneMatch(x -> x.confState.voters().contains(s.nodeId()) || x.confState.learners().contains(s.nodeId())
-              || x.confState.votersOutgoing().contains(s.nodeId()))) {
-        // Gone from every partition: forget it, and the transport refuses it from now on.
+      } else if (s.type() == ConfChangeType.REMOVE && !isMemberAnywhere(s.nodeId())) {
+        // Gone from every partition: forget it, and the transport refuses it from now on. This
+        // node itself, once removed, reports the members that remain.
         members.remove(s.nodeId());
-        if (transport instanceof NettyTransport nt) {
+        if (s.nodeId() != nodeId && transport instanceof NettyTransport nt) {
           nt.removePeer(s.nodeId());
         }
       }
       log.info("{} group {}: membership {} {} -> voters {} learners {}", who, r.groupId, s.type(), s.nodeId(),
           cs.voters(), cs.learners());
     }
+  }
+
+  private static boolean isMember(ConfState cs, long id) {
+    return cs.voters().contains(id) || cs.learners().contains(id) || cs.votersOutgoing().contains(id)
+        || cs.learnersNext().contains(id);
+  }
+
+  /** Whether {@code id} is a member of any partition, as far as this node has applied. */
+  private boolean isMemberAnywhere(long id) {
+    return replicas.values().stream().anyMatch(x -> isMember(x.confState, id));
   }
 
   /** Records a member's address, and tells the transport when it is new or changed. */
@@ -805,7 +839,8 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * Every node hosts every partition, so each knows every leader. A node leading more than its
-   * share hands one leadership per round to the voter leading the fewest.
+   * share hands one leadership per round to the voter leading the fewest. A leadership an
+   * operator placed here with transferLeader is pinned: it counts, but is not handed away.
    */
   private void balanceLeaders() {
     Set<Long> voters = new TreeSet<>();
@@ -823,8 +858,14 @@ final class NodeRuntime implements RequestExecutor {
     if (led.getOrDefault(nodeId, 0) <= share) {
       return;
     }
+    long now = System.nanoTime();
     for (Replica r : replicas.values()) {
-      if (!r.isLeader()) {
+      Long pin = pinnedUntil.get(r.groupId);
+      if (pin != null && now - pin >= 0) {
+        pinnedUntil.remove(r.groupId, pin);
+        pin = null;
+      }
+      if (!r.isLeader() || pin != null) {
         continue;
       }
       Status st = r.raw.status();
@@ -1055,6 +1096,11 @@ final class NodeRuntime implements RequestExecutor {
   @Override
   public boolean followsLeaderHints() {
     return false;
+  }
+
+  @Override
+  public String targets() {
+    return who + " (which forwards to the partition's leader)";
   }
 
   @Override
@@ -1332,6 +1378,14 @@ final class NodeRuntime implements RequestExecutor {
   /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    if (level == ReadConsistency.LEASE && r.leaseHeld()) {
+      // No trip through the loop: every write acknowledged before this read is at most the
+      // commit index, which the loop publishes before it hands the entries to the applier.
+      Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
+      w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
+      awaitApplied(r, w);
+      return f;
+    }
     boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
         f.complete(notLeader(r));
@@ -1612,7 +1666,7 @@ final class NodeRuntime implements RequestExecutor {
 
   private CompletableFuture<KvResponse> admin(AdminOp op, long deadline) {
     if (op instanceof AdminOp.TransferLeader t) {
-      return groupCallRetrying(t.partitionId(), new KvRequest.GroupCommand.TransferLeader(t.toNode()), deadline);
+      return transferLeaderTo(t, deadline);
     }
     if (op instanceof AdminOp.AddNode a) {
       HostPort.parse("address", a.address());
@@ -1629,6 +1683,12 @@ final class NodeRuntime implements RequestExecutor {
           members.getOrDefault(pr.nodeId(), "")), deadline);
     }
     if (op instanceof AdminOp.RemoveNode rm) {
+      if (!isMemberAnywhere(rm.nodeId())) {
+        // Not a silent success: an operator who mistyped the id must hear that nothing happened.
+        return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + rm.nodeId()
+            + " is not a member of any partition (never added, or already removed); members: "
+            + new TreeSet<>(members.keySet())));
+      }
       return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, rm.nodeId(), ""), deadline);
     }
     if (op instanceof AdminOp.Split s) {
@@ -1651,6 +1711,48 @@ final class NodeRuntime implements RequestExecutor {
       return done(new KvResponse.AdminDone(0));
     }
     return forward(fault.nodeId(), new KvRequest.Admin(op), deadline, false);
+  }
+
+  /**
+   * An operator's transfer: refused at once when the partition or the voter does not exist (in
+   * this node's view), else run by the target node itself, which pins the partition against its
+   * own leader balancing (it is the node that would hand the leadership away again) and asks the
+   * partition's leader to transfer.
+   */
+  private CompletableFuture<KvResponse> transferLeaderTo(AdminOp.TransferLeader t, long deadline) {
+    long p = t.partitionId();
+    long to = t.toNode();
+    Replica r = replicas.get(p);
+    if (r == null) {
+      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "there is no partition " + p
+          + " (partitions: " + new TreeSet<>(replicas.keySet()) + ")"));
+    }
+    Set<Long> voters = r.confState.voters();
+    if (!voters.contains(to)) {
+      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + to
+          + " is not a voter of partition " + p + " (voters: " + new TreeSet<>(voters) + ")"));
+    }
+    if (to != nodeId) {
+      return forward(to, new KvRequest.Admin(t), deadline, false);
+    }
+    pinnedUntil.put(p, System.nanoTime() + config.leaderPinDuration().toNanos());
+    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline);
+  }
+
+  /**
+   * Whether this node is serving: running, and for every partition it hosts it is a member and
+   * knows a leader.
+   */
+  boolean isReady() {
+    if (state != State.RUNNING || replicas.isEmpty()) {
+      return false;
+    }
+    for (Replica r : replicas.values()) {
+      if (r.leader == RaftConfig.NONE || !isMember(r.confState, nodeId)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private CompletableFuture<KvResponse> forEachPartition(KvRequest.GroupCommand c, long deadline) {
@@ -1684,7 +1786,13 @@ final class NodeRuntime implements RequestExecutor {
     for (Replica r : new TreeMap<>(replicas).values()) {
       KeySpan span = r.sm.span();
       ConfState cs = r.confState;
-      parts.add(new PartitionStatus(r.groupId, span == null ? "uninitialised" : span.describe(), r.leader, r.term,
+      long leader = r.leader;
+      if (leader == nodeId && !cs.voters().contains(nodeId) && !cs.votersOutgoing().contains(nodeId)) {
+        // Removed, it only hands the group to its successor (the Raft core refuses proposals
+        // meanwhile), and may never hear of the successor's election if the others cut it off.
+        leader = RaftConfig.NONE;
+      }
+      parts.add(new PartitionStatus(r.groupId, span == null ? "uninitialised" : span.describe(), leader, r.term,
           r.commitIndex, r.appliedIndex, cs.voters(), cs.learners()));
     }
     return new ClusterStatus(nodeId, new HashMap<>(members), parts);

@@ -5,9 +5,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
 
@@ -48,6 +50,11 @@ final class PartitionStateMachine {
   /** Writes of the current batch, not yet committed: empty Optional = deleted. */
   private final TreeMap<byte[], Optional<byte[]>> overlay = new TreeMap<>(Arrays::compareUnsigned);
   private final List<PartitionStore.Mutation> pending = new ArrayList<>();
+  /**
+   * Sessions written since the last flush: each is encoded and staged once per flush, not once per
+   * write (a client with many writes in flight has a session of that many results).
+   */
+  private final Set<Long> dirtySessions = new LinkedHashSet<>();
   private volatile KeySpan span;
   private long logTime;
   private long pendingIndex;
@@ -244,6 +251,13 @@ final class PartitionStateMachine {
     if (pendingIndex == store.appliedIndex()) {
       return;
     }
+    for (long id : dirtySessions) {
+      Session s = sessions.get(id);
+      if (s != null) {
+        pending.add(new PartitionStore.Mutation.Put(sessionKey(id), s.encode()));
+      }
+    }
+    dirtySessions.clear();
     store.commit(List.copyOf(pending), pendingIndex, pendingTerm, pendingConf);
     pending.clear();
     overlay.clear();
@@ -291,7 +305,7 @@ final class PartitionStateMachine {
     }
     s.lastActiveMillis = logTime;
     s.acknowledge(w.ackedBelow());
-    stage(new PartitionStore.Mutation.Put(sessionKey(w.clientId()), s.encode()));
+    dirtySessions.add(w.clientId());
     return new Outcome.Written(result);
   }
 
@@ -415,6 +429,7 @@ final class PartitionStateMachine {
   void collectExpiredSessions() {
     sessions.entrySet().removeIf(e -> {
       if (e.getValue().expired(logTime, sessionTimeoutMillis)) {
+        dirtySessions.remove(e.getKey());
         pending.add(new PartitionStore.Mutation.Delete(sessionKey(e.getKey())));
         return true;
       }

@@ -54,7 +54,27 @@ final class RemoteExecutor implements RequestExecutor {
       int i = previous == null ? current.get() : current.incrementAndGet();
       address = addresses.get(Math.floorMod(i, addresses.size()));
     }
-    return send(address, request, Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())));
+    return send(address, request, Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())))
+        .handle((r, e) -> {
+          if (e == null) {
+            return r;
+          }
+          RuntimeException cause = Await.unwrap(e);
+          if (cause instanceof KvException kv && !(kv instanceof KvTimeoutException)) {
+            throw cause;
+          }
+          // A transport failure: the request may have been delivered. Named by node, for the
+          // message the call fails with if no node answers.
+          Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
+              ? cause.getCause() : cause;
+          return new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + address + ": " + root.getMessage(),
+              0, 0, "", true);
+        });
+  }
+
+  @Override
+  public String targets() {
+    return "nodes " + String.join(", ", addresses);
   }
 
   private CompletableFuture<KvResponse> send(String address, KvRequest request, Duration timeout) {

@@ -36,6 +36,11 @@ final class Replica {
   volatile long appliedIndex;
   volatile ConfState confState;
   volatile long lastLeaderContactNanos = System.nanoTime();
+  /**
+   * Published by the loop: until when ({@link System#nanoTime}) this leader's lease covers a lease
+   * read without a trip through the loop; {@link Long#MIN_VALUE} when it does not.
+   */
+  volatile long leaseUntilNanos = Long.MIN_VALUE;
 
   /** loop: a snapshot is being installed; no Ready is taken until it is done. */
   boolean installing;
@@ -61,6 +66,12 @@ final class Replica {
 
   boolean isLeader() {
     return role == StateRole.LEADER;
+  }
+
+  /** Whether the lease published by the loop still covers a read arriving now. */
+  boolean leaseHeld() {
+    long until = leaseUntilNanos;
+    return until != Long.MIN_VALUE && System.nanoTime() - until < 0;
   }
 
   /**

@@ -25,6 +25,9 @@ interface RequestExecutor {
   /** Whether {@link KvResponse.Code#NOT_LEADER} is retried (client redirect) or surfaced (node REJECT policy). */
   boolean followsLeaderHints();
 
+  /** Which nodes the attempts go to, for a person reading a failure: "nodes a:1, b:2". */
+  String targets();
+
   /** Timers for backoff and deadlines. */
   ScheduledExecutorService scheduler();
 }

@@ -91,13 +91,9 @@ class LinearizabilityProperties {
         t.start();
       }
       for (Step s : schedule) {
-        if (s.sides().isEmpty()) {
-          c.network.faults().heal();
-        } else {
-          @SuppressWarnings("unchecked")
-          Set<Long>[] sides = s.sides().toArray(Set[]::new);
-          c.network.faults().partition(sides);
-        }
+        @SuppressWarnings("unchecked")
+        Set<Long>[] sides = s.sides().toArray(Set[]::new);
+        c.partition(sides);
         recorder.nemesis(s.sides().isEmpty() ? "heal" : "partition", s.describe());
         if (s.crash() != 0) {
           c.crash(s.crash());
@@ -109,7 +105,7 @@ class LinearizabilityProperties {
           recorder.nemesis("restart", Long.toString(s.crash()));
         }
       }
-      c.network.faults().heal();
+      c.partition();
       recorder.nemesis("heal", "heal");
       // Liveness: once healed, with every node up, the cluster serves again.
       long before = successes.get();

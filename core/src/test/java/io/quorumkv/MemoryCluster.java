@@ -1,97 +1,52 @@
 package io.quorumkv;
 
-import io.quorumkv.storage.MemoryDisk;
-import io.quorumkv.transport.MemoryNetwork;
+import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
- * An in-process cluster of {@link KvNode}s over a {@link MemoryNetwork} with simulated disks, for
- * tests: fast ticks, crash and restart with what was synced, network faults, and a
- * {@link KvClient} whose "connections" call the nodes directly.
+ * The in-memory {@link TestCluster} (simulated disks, in-memory network, 10 ms ticks) with the
+ * 5 s request timeout and the small API core's own tests were written against.
  */
 final class MemoryCluster implements AutoCloseable {
 
-  final MemoryNetwork network;
-  private final Partitioner partitioner;
-  private final Map<Long, MemoryDisk> disks = new TreeMap<>();
-  private final Map<Long, KvNode> nodes = new TreeMap<>();
-  private final Map<Long, String> addresses = new TreeMap<>();
-  private final Consumer<KvNode.Builder> customize;
+  private final TestCluster cluster;
 
   MemoryCluster(int size, Partitioner partitioner, long seed) {
     this(size, partitioner, seed, b -> {});
   }
 
   MemoryCluster(int size, Partitioner partitioner, long seed, Consumer<KvNode.Builder> customize) {
-    this.network = new MemoryNetwork(seed);
-    this.partitioner = partitioner;
-    this.customize = customize;
-    for (long id = 1; id <= size; id++) {
-      addresses.put(id, "127.0.0.1:" + (17000 + id));
-    }
+    this.cluster = TestCluster.builder()
+        .nodes(size)
+        .storage(StorageEngineType.MEMORY)
+        .partitioner(partitioner)
+        .seed(seed)
+        .requestTimeout(Duration.ofSeconds(5))
+        .configure(customize)
+        .build();
   }
 
   /** Builds and starts every initial member. */
   MemoryCluster start() {
-    for (long id : addresses.keySet()) {
-      startNode(id, false);
-    }
+    cluster.start();
     return this;
   }
 
+  /** Starts node {@code id}: a new node in join mode, or an initial one again. */
   KvNode startNode(long id, boolean join) {
-    addresses.putIfAbsent(id, "127.0.0.1:" + (17000 + id));
-    MemoryDisk disk = disks.computeIfAbsent(id, x -> new MemoryDisk());
-    KvNode.Builder b = KvNode.builder()
-        .nodeId(id)
-        .advertisedAddress(addresses.get(id))
-        .join(join)
-        .storageEngine(StorageEngineType.MEMORY)
-        .partitioner(partitioner)
-        .tickInterval(Duration.ofMillis(10))
-        .electionTicks(10)
-        .requestTimeout(Duration.ofSeconds(5))
-        .sessionTimeout(Duration.ofMinutes(5))
-        .syncStallTimeout(Duration.ofSeconds(1))
-        .overrides(o -> {
-          o.disk = disk;
-          o.transport = c -> network.transport(c.nodeId());
-        });
-    if (!join) {
-      addresses.forEach((peer, address) -> {
-        if (peer != id && peer <= initialSize()) {
-          b.peer(peer, address);
-        }
-      });
-    }
-    customize.accept(b);
-    KvNode node = b.build().start();
-    nodes.put(id, node);
-    return node;
-  }
-
-  private long initialSize;
-
-  private long initialSize() {
-    if (initialSize == 0) {
-      initialSize = addresses.size();
-    }
-    return initialSize;
+    return join ? cluster.launch(id) : cluster.restart(id);
   }
 
   String address(long id) {
-    return addresses.get(id);
+    return cluster.address(id);
   }
 
   KvNode node(long id) {
-    return nodes.get(id);
+    return cluster.node(id);
   }
 
   /** The simulated disk of node {@code id} (to stall its syncs). */
@@ -100,96 +55,49 @@ final class MemoryCluster implements AutoCloseable {
   }
 
   List<KvNode> nodes() {
-    return new ArrayList<>(nodes.values());
+    return cluster.nodes();
   }
 
   /** Stops a node abruptly: unsynced writes on its disk are lost. */
   void crash(long id) {
-    KvNode n = nodes.remove(id);
-    if (n != null) {
-      n.crash();
-    }
+    cluster.crash(id);
   }
 
   /** Closes a node gracefully (leadership handed away). */
   void stop(long id) {
-    KvNode n = nodes.remove(id);
-    if (n != null) {
-      n.close();
-    }
+    cluster.stop(id);
   }
 
   KvNode restart(long id) {
-    return startNode(id, false);
+    return cluster.restart(id);
+  }
+
+  /** Splits the network into {@code sides}; empty heals it. */
+  @SafeVarargs
+  final void partition(Set<Long>... sides) {
+    if (sides.length == 0) {
+      cluster.heal();
+    } else {
+      cluster.partition(sides);
+    }
   }
 
   /** A client talking to the given nodes directly, as if over the transport's client connection. */
   KvClient client(long... ids) {
-    List<String> addrs = new ArrayList<>();
-    for (long id : ids) {
-      addrs.add(addresses.get(id));
-    }
-    return KvClient.builder().addresses(addrs).requestTimeout(Duration.ofSeconds(5))
-        .connector(new RemoteExecutor.Connector() {
-          @Override
-          public CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout) {
-            for (Map.Entry<Long, String> e : addresses.entrySet()) {
-              if (e.getValue().equals(address)) {
-                KvNode n = nodes.get(e.getKey());
-                if (n == null) {
-                  return CompletableFuture.failedFuture(new java.io.IOException(address + " is down"));
-                }
-                return n.runtime().serveClient(request);
-              }
-            }
-            return CompletableFuture.failedFuture(new java.io.IOException("unknown address " + address));
-          }
-
-          @Override
-          public void close() {}
-        }).build();
+    return cluster.client(ids);
   }
 
   /** Waits until every partition has a leader that every running node agrees on. */
   void awaitLeaders(Duration timeout) {
-    await(timeout, "every partition to have one agreed leader", () -> {
-      Map<Long, Long> leaders = new TreeMap<>();
-      for (KvNode n : nodes.values()) {
-        for (PartitionStatus p : n.status().partitions()) {
-          if (p.leader() == 0) {
-            return false;
-          }
-          Long prev = leaders.putIfAbsent(p.partitionId(), p.leader());
-          if (prev != null && prev != p.leader()) {
-            return false;
-          }
-        }
-      }
-      return !leaders.isEmpty();
-    });
+    cluster.awaitLeaders(timeout);
   }
 
   static void await(Duration timeout, String what, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError("interrupted");
-      }
-    }
+    TestCluster.await(timeout, what, condition);
   }
 
   @Override
   public void close() {
-    for (KvNode n : nodes.values()) {
-      n.close();
-    }
-    nodes.clear();
-    network.close();
+    cluster.close();
   }
 }

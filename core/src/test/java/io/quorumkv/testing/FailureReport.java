@@ -2,6 +2,7 @@ package io.quorumkv.testing;
 
 import java.util.stream.Collectors;
 import net.jqwik.api.lifecycle.AroundPropertyHook;
+import net.jqwik.api.lifecycle.PropagationMode;
 import net.jqwik.api.lifecycle.FalsifiedSample;
 import net.jqwik.api.lifecycle.PropertyExecutionResult;
 import net.jqwik.api.lifecycle.PropertyExecutor;
@@ -14,6 +15,12 @@ import net.jqwik.api.lifecycle.PropertyLifecycleContext;
  * properties class or method.
  */
 public final class FailureReport implements AroundPropertyHook {
+
+  /** Registered on a class, the hook must reach the properties inside it. */
+  @Override
+  public PropagationMode propagateTo() {
+    return PropagationMode.ALL_DESCENDANTS;
+  }
 
   @Override
   public PropertyExecutionResult aroundProperty(PropertyLifecycleContext context, PropertyExecutor property) {
@@ -34,7 +41,8 @@ public final class FailureReport implements AroundPropertyHook {
             .collect(Collectors.joining(", ")))
         .or(() -> result.falsifiedParameters().map(p -> p.stream().map(String::valueOf)
             .collect(Collectors.joining(", "))))
-        .orElse("?");
+        .filter(text -> !text.isEmpty())
+        .orElse("(no generated parameters)");
     String seed = result.seed().orElse("?");
     StringBuilder out = new StringBuilder();
     out.append("property ").append(property).append(" failed after ").append(result.countTries()).append(" tries\n");

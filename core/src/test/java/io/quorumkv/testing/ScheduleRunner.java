@@ -101,7 +101,7 @@ public final class ScheduleRunner {
     AtomicLong failures = new AtomicLong();
     ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
     List<Thread> clients = new ArrayList<>();
-    String problem = null;
+    List<String> problems = new ArrayList<>();
     Throwable cause = null;
     try {
       cluster.awaitLeaders(config.recoveryTimeout);
@@ -132,7 +132,7 @@ public final class ScheduleRunner {
         TestCluster.await(config.recoveryTimeout, config.clients + " operations to succeed after the faults ended",
             () -> operations.get() >= before + config.clients || !errors.isEmpty());
       } catch (AssertionError e) {
-        problem = "the cluster did not recover after the faults ended: " + e.getMessage();
+        problems.add("the cluster did not recover after the faults ended: " + e.getMessage());
         cause = e;
       }
     } finally {
@@ -144,24 +144,24 @@ public final class ScheduleRunner {
         }
       }
     }
-    if (problem == null && !errors.isEmpty()) {
+    if (!errors.isEmpty()) {
       cause = errors.peek();
-      problem = "a client failed: " + cause;
+      problems.add("a client failed: " + cause);
     }
-    if (problem == null) {
+    if (problems.isEmpty()) {
       try {
         config.finalCheck.accept(cluster);
       } catch (AssertionError | RuntimeException e) {
-        problem = "the final check failed: " + e.getMessage();
+        problems.add("the final check failed: " + e.getMessage());
         cause = e;
       }
     }
     Verdict verdict = recording.check();
-    if (problem == null && !verdict.isLinearizable()) {
-      problem = verdict.describe();
+    if (!verdict.isLinearizable()) {
+      problems.add("the history is " + verdict.describe());
     }
-    if (problem != null) {
-      throw new ScheduleFailure(problem, schedule, recording.write(), cause);
+    if (!problems.isEmpty()) {
+      throw new ScheduleFailure(String.join("\n  ", problems), schedule, recording.write(), cause);
     }
     Optional<Path> kept = Recording.keepEveryHistory() ? Optional.of(recording.write()) : Optional.empty();
     return new Result(kept, verdict, operations.get(), failures.get());

@@ -15,9 +15,11 @@ import io.quorumkv.raft.Message.TimeoutNow;
 import io.quorumkv.raft.Message.TransferLeadershipRequest;
 import io.quorumkv.raft.Status.ReplicationState;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -49,6 +51,12 @@ final class Raft {
   private long bootstrapIndex;
   private final RaftLog log;
   private final ProgressTracker tracker;
+  /**
+   * Members this node saw removed by a conf change it applied: their vote requests are ignored so
+   * a removed server cannot disrupt the group (thesis §4.2.3). Not persisted; after a restart,
+   * leader stickiness alone protects the group.
+   */
+  private final Set<Long> removedMembers = new HashSet<>();
   private final ReadOnly readOnly = new ReadOnly();
 
   private long term;
@@ -458,7 +466,11 @@ final class Raft {
    */
   private boolean acceptFrom(Message m) {
     if (m instanceof RequestVote) {
-      return tracker.voters().contains(m.from());
+      // Thesis §4.1: a server votes without consulting its configuration, because it may not
+      // have applied the one that made the candidate a voter (or any at all); refusing would
+      // leave such a group leaderless forever. Only a candidate this node saw being removed is
+      // ignored; leader stickiness (inLease) keeps the rest from disrupting a live leader.
+      return !removedMembers.contains(m.from());
     }
     return isFromLeader(m) || tracker.isMember(m.from());
   }
@@ -875,7 +887,10 @@ final class Raft {
   }
 
   private ConfState doApplyConfChange(ConfChange cc) {
-    ConfState cs = ConfChanger.apply(tracker.confState(), cc);
+    ConfState before = tracker.confState();
+    ConfState cs = ConfChanger.apply(before, cc);
+    removedMembers.addAll(members(before));
+    removedMembers.removeAll(members(cs));
     tracker.reconfigure(cs, log.lastIndex());
     if (state != StateRole.LEADER) {
       return cs;
@@ -893,6 +908,14 @@ final class Raft {
       handOffLeadership();
     }
     return cs;
+  }
+
+  private static Set<Long> members(ConfState cs) {
+    Set<Long> all = new HashSet<>(cs.voters());
+    all.addAll(cs.learners());
+    all.addAll(cs.votersOutgoing());
+    all.addAll(cs.learnersNext());
+    return all;
   }
 
   // ---------------------------------------------------------------- reads

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class JepsenTest {
 
-  private static final Path RESULTS = Path.of(System.getProperty("jepsen.results", "target/jepsen-results"));
+  private static final Path RESULTS = Path.of(System.getProperty("jepsen.results", "target/jepsen-results")).toAbsolutePath();
 
   @TestFactory
   Stream<DynamicTest> runs() {

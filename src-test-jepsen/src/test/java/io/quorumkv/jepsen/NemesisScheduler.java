@@ -10,7 +10,8 @@ import java.util.function.BiConsumer;
 
 /**
  * Drives the nemeses of a run: quiet, then a fault (one nemesis alone, or up to
- * {@code maxConcurrent} started one after another when combining), held for a while, then healed
+ * {@code maxConcurrent} started one after another when combining; dealt from a shuffled deck so
+ * every nemesis is used before any repeats), held for a while, then healed
  * in reverse order; again until the deadline. Every start and stop goes to the history sinks as
  * a {@code start-<kind>} / {@code stop-<kind>} nemesis event. {@link #stopAll()} heals whatever
  * is still active; the run then calls {@link Cluster#healAll()} as the last word.
@@ -26,6 +27,7 @@ final class NemesisScheduler {
   private final Random rnd;
   private final BiConsumer<String, String> sink;
   private final Deque<Nemesis> active = new ArrayDeque<>();
+  private final Deque<Nemesis> deck = new ArrayDeque<>();
   private final List<String> errors = new ArrayList<>();
   private int faults;
 
@@ -44,10 +46,7 @@ final class NemesisScheduler {
       if (!pause(between(timing.minQuietMs(), timing.maxQuietMs()), deadlineNanos)) {
         break;
       }
-      List<Nemesis> chosen = new ArrayList<>(nemeses);
-      Collections.shuffle(chosen, rnd);
-      chosen = chosen.subList(0, 1 + rnd.nextInt(maxConcurrent));
-      for (Nemesis n : chosen) {
+      for (Nemesis n : deal(1 + rnd.nextInt(maxConcurrent))) {
         start(n);
         if (!pause(between(0, 800), deadlineNanos)) {
           break;
@@ -57,6 +56,29 @@ final class NemesisScheduler {
       stopAll();
     }
     stopAll();
+  }
+
+  /**
+   * The next {@code count} distinct nemeses from a shuffled deck, refilled when empty: every
+   * nemesis of the run is used before any is used twice, so even a short run sees each of them.
+   */
+  List<Nemesis> deal(int count) {
+    List<Nemesis> hand = new ArrayList<>();
+    // count <= nemeses.size(), so this ends well before the bound
+    for (int tries = 0; hand.size() < count && tries < 4 * nemeses.size(); tries++) {
+      if (deck.isEmpty()) {
+        List<Nemesis> fresh = new ArrayList<>(nemeses);
+        Collections.shuffle(fresh, rnd);
+        deck.addAll(fresh);
+      }
+      Nemesis n = deck.poll();
+      if (hand.contains(n)) {
+        deck.addLast(n); // a refill may repeat one already in hand: it goes first next time
+      } else {
+        hand.add(n);
+      }
+    }
+    return hand;
   }
 
   private void start(Nemesis n) {

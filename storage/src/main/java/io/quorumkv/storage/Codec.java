@@ -39,6 +39,21 @@ final class Codec {
     return out;
   }
 
+  /**
+   * A record of {@code payloadLength} bytes written in place after its checksum's four bytes (no
+   * copy of the payload, unlike {@link #seal}: these are the per-entry and per-value encodings);
+   * fill the returned buffer, then {@link #sealInPlace}.
+   */
+  private static ByteBuffer unsealed(int payloadLength) {
+    return ByteBuffer.wrap(new byte[4 + payloadLength]).position(4);
+  }
+
+  private static byte[] sealInPlace(byte[] key, ByteBuffer record) {
+    byte[] out = record.array();
+    ByteBuffer.wrap(out).putInt(crc(key, out, 4, out.length - 4));
+    return out;
+  }
+
   /** Checks a sealed value and returns its payload. */
   static ByteBuffer unseal(byte[] key, byte[] value, Supplier<String> where) {
     if (value.length < 4) {
@@ -59,9 +74,9 @@ final class Codec {
   }
 
   static byte[] entry(byte[] key, Entry e) {
-    ByteBuffer b = ByteBuffer.allocate(1 + 8 + e.data().length);
+    ByteBuffer b = unsealed(1 + 8 + e.data().length);
     b.put((byte) e.type().ordinal()).putLong(e.term()).put(e.data());
-    return seal(key, b);
+    return sealInPlace(key, b);
   }
 
   static Entry entry(byte[] key, byte[] value, Supplier<String> where) {
@@ -143,7 +158,7 @@ final class Codec {
   }
 
   static byte[] stateValue(byte[] key, byte[] value) {
-    return seal(key, ByteBuffer.allocate(value.length).put(value));
+    return sealInPlace(key, unsealed(value.length).put(value));
   }
 
   static byte[] stateValue(byte[] key, byte[] stored, Supplier<String> where) {

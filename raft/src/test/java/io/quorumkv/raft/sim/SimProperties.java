@@ -37,13 +37,12 @@ class SimProperties {
   }
 
   /**
-   * Whether the membership property also checks liveness. Off by default while the core ignores
-   * vote requests from candidates outside its own (possibly stale) configuration: see
-   * {@link SimRegressionTest#aFreshVoterThatKnowsNoConfigurationStillVotes} and
-   * {@link SimRegressionTest#aVoterThatMissedAConfChangeStillVotes}. Turn on with
-   * {@code -Dquorumkv.sim.membershipLiveness=true}.
+   * Whether the membership property also checks liveness: on by default since the core votes for
+   * candidates outside its own (possibly stale) configuration (see {@link SimRegressionTest}).
+   * {@code -Dquorumkv.sim.membershipLiveness=false} checks safety only.
    */
-  static final boolean MEMBERSHIP_LIVENESS = Boolean.getBoolean("quorumkv.sim.membershipLiveness");
+  static final boolean MEMBERSHIP_LIVENESS =
+      !"false".equals(System.getProperty("quorumkv.sim.membershipLiveness"));
 
   @Property(tries = 250, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
   void membershipChangesAndSnapshotsKeepSafety(@ForAll("membershipSchedules") Schedule schedule) {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quorumkv.raft.Message;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /** Runs that once failed, kept as exact replays, and reproductions of core bugs found here. */
@@ -66,12 +65,12 @@ class SimRegressionTest {
   }
 
   /**
-   * Open core liveness bug (found by {@code membershipChangesAndSnapshotsKeepSafety} when it
+   * Regression for a core liveness bug, fixed (found by {@code membershipChangesAndSnapshotsKeepSafety} when it
    * could replace a voter by a fresh node; minimal failing schedule there:
    * {@code voters=3 spares=2 snapshotEvery=5 msgBytes=1 seed=-2
    * steps=0:partition:1234|5,0:isolate-leader,94:add-learner:4,52:remove:2,5:replace:51}).
    *
-   * <p>{@code Raft.acceptFrom} drops a RequestVote unless its sender is a voter of this node's
+   * <p>{@code Raft.acceptFrom} used to drop a RequestVote unless its sender is a voter of this node's
    * configuration. A member added while it could not be reached has no configuration at all,
    * so it ignores every candidate; if the quorum of the new configuration needs its vote, no
    * leader can ever be elected once the old one is gone, however well the network heals. Here:
@@ -84,8 +83,6 @@ class SimRegressionTest {
    * refuses to promote a learner that is not), which avoids this state but does not fix it.
    */
   @Test
-  @Disabled("open core bug: a member that has no configuration yet ignores every RequestVote, so a"
-      + " configuration whose quorum needs it can never elect a leader (see Javadoc)")
   void aFreshVoterThatKnowsNoConfigurationStillVotes() {
     SimCluster c = new SimCluster(SimConfig.builder(3, 12).spares(1).clients(0).build());
     assertTrue(c.runUntil(c::hasMemberLeader, 3 * SECOND));
@@ -108,7 +105,7 @@ class SimRegressionTest {
   }
 
   /**
-   * Open core liveness bug, same root cause as {@link #aFreshVoterThatKnowsNoConfigurationStillVotes}
+   * Regression for a core liveness bug with the same root cause as {@link #aFreshVoterThatKnowsNoConfigurationStillVotes}
    * (found by the membership property, schedule below, exact replay).
    *
    * <p>Learner 5 (in sync) replaces voter 2 (joint, then {1,3,5}) while node 1 is crashed; the
@@ -119,8 +116,6 @@ class SimRegressionTest {
    * leader. No leader, ever: "no leader among the voters [1, 5] within 3000 ms after healing".
    */
   @Test
-  @Disabled("open core bug: a voter that missed the conf change making the candidate a voter drops its"
-      + " RequestVotes, so the group can stay leaderless forever (see Javadoc)")
   void aVoterThatMissedAConfChangeStillVotes() {
     SimRunner.run(Schedule.parse("voters=3 spares=2 snapshotEvery=5 msgBytes=1 seed=0 steps=113:heal,"
         + "40:add-learner:5,14:replace:52,0:isolate-leader,0:partition:12345,0:crash:1,85:oneway:11,"
