@@ -503,7 +503,13 @@ final class NodeRuntime implements RequestExecutor {
   private void onTick(long now) {
     ticks++;
     for (Replica r : replicas.values()) {
-      r.raw.tick();
+      // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
+      // could only bump terms: its non-leaders stop ticking until the sync returns (a follower
+      // missing ticks keeps its lease promise longer, which is safe). Leaders tick on: they
+      // heartbeat while handing leadership away.
+      if (!syncStalled || r.isLeader()) {
+        r.raw.tick();
+      }
     }
     if (!tickWatchers.isEmpty()) {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);

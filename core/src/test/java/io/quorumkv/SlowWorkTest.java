@@ -1,9 +1,11 @@
 package io.quorumkv;
 
+import static io.quorumkv.MemoryCluster.sleep;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -26,15 +28,6 @@ class SlowWorkTest {
 
   private static long leaderOf(MemoryCluster c, long partition) {
     return partition(c.nodes().get(0), partition).leader();
-  }
-
-  private static void sleep(long ms) {
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError("interrupted");
-    }
   }
 
   /** Blocks the applier until released (bounded, so a failed test cannot hang the build). */
@@ -121,7 +114,7 @@ class SlowWorkTest {
   void aSlowDiskAndSlowAppliersCauseNoElection() throws Exception {
     // 200 ms election timeouts: a shared, busy test machine must not make elections by itself.
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 13,
-        b -> b.balanceLeaders(false).electionTicks(20)).start()) {
+        b -> b.balanceLeaders(false).electionTicks(20).syncStallTimeout(Duration.ofSeconds(1))).start()) {
       c.awaitLeaders(WAIT);
       long leader = leaderOf(c, 1);
       long term = partition(c.node(leader), 1).term();
@@ -194,7 +187,7 @@ class SlowWorkTest {
       long child;
       long slowestLoopTurnMs = 0;
       try {
-        child = c.node(leader).split("m".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        child = c.node(leader).split("m".getBytes(StandardCharsets.UTF_8));
         long target = partition(c.node(leader), 1).commitIndex();
         MemoryCluster.await(WAIT, "the split to be committed on the slow node",
             () -> partition(c.node(slow), 1).commitIndex() >= target);
@@ -217,6 +210,35 @@ class SlowWorkTest {
           c.node(slow).status().partitions().stream().anyMatch(p -> p.partitionId() == child && p.leader() != 0)
               && c.node(slow).get("z", ReadConsistency.STALE).equals(Optional.of("2")));
       c.awaitLeaders(WAIT);
+    }
+  }
+
+  /**
+   * A node whose sync hangs past the bound does not campaign (it could make neither its vote nor
+   * its log durable, so it would only bump terms); once the disk recovers the group elects again.
+   */
+  @Test
+  void aNodeWhoseSyncHangsDoesNotCampaign() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 15,
+        b -> b.balanceLeaders(false).syncStallTimeout(Duration.ofSeconds(1))).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = leaderOf(c, 1);
+      long stalled = leader == 3 ? 2 : 3;
+      long term = partition(c.node(stalled), 1).term();
+      try {
+        c.disk(stalled).stallSyncs();
+        c.node(leader).put("k", "v"); // commits on the other two; the stalled node's sync hangs
+        sleep(1_300); // past the 1 s bound
+        c.crash(leader);
+        sleep(1_500); // 15 election timeouts without a leader
+        assertEquals(term, partition(c.node(stalled), 1).term(), "the stalled node campaigned");
+      } finally {
+        c.disk(stalled).resumeSyncs();
+      }
+      MemoryCluster.await(WAIT, "a new leader once the disk is back", () -> {
+        long l = partition(c.node(stalled), 1).leader();
+        return l != 0 && l != leader;
+      });
     }
   }
 
