@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.quorumkv.storage.MemoryDisk;
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
 import java.util.List;
@@ -46,6 +47,21 @@ final class MemoryCluster implements AutoCloseable {
 
   KvNode node(long id) {
     return cluster.node(id);
+  }
+
+  /** The simulated disk of running node {@code id} (to stall its syncs). */
+  MemoryDisk disk(long id) {
+    return node(id).runtime().overrides().disk;
+  }
+
+  /** Sleeps; an interrupt fails the test. */
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted");
+    }
   }
 
   List<KvNode> nodes() {
