@@ -137,7 +137,8 @@ final class NodeRuntime implements RequestExecutor {
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
   /**
    * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
-   * until which leader balancing leaves them here. Cleared by the group's next membership change.
+   * until which leader balancing leaves them here. Cleared by the group's next membership change
+   * and when this node stops leading the group.
    */
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
@@ -157,6 +158,13 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
   /** loop */
   private long ticks;
+  /**
+   * loop: no lease read before this tick. After the loop paused, its tick count lags real time,
+   * so a heartbeat round sent before the pause looks more recent than it is (the lease rule in
+   * {@link RawNode#hasValidLease} assumes the leader's ticks keep up): the lease waits until
+   * every such round is an election timeout old by the tick count too.
+   */
+  private long leaseResumesAtTick;
 
   NodeRuntime(KvNodeConfig config, Overrides overrides) {
     this.config = config;
@@ -458,6 +466,7 @@ final class NodeRuntime implements RequestExecutor {
           if (now - nextTick >= 0) {
             // After a pause, do not replay missed ticks in a burst: lease safety counts on it.
             nextTick = now + tickNanos;
+            leaseResumesAtTick = ticks + config.electionTicks();
           }
         }
         for (Replica r : replicas.values()) {
@@ -485,11 +494,16 @@ final class NodeRuntime implements RequestExecutor {
    * for its tick stops the fast path; reads then come through the loop.
    */
   private void publishLease(Replica r, long nextTickNanos) {
-    boolean valid = !syncStalled && !storageFailed && r.raw.hasValidLease();
+    boolean valid = leaseUsable() && !storageFailed && r.raw.hasValidLease();
     long until = valid ? nextTickNanos : Long.MIN_VALUE;
     if (r.leaseUntilNanos != until) {
       r.leaseUntilNanos = until;
     }
+  }
+
+  /** loop: whether lease reads may be served at all now (see {@link #leaseResumesAtTick}). */
+  private boolean leaseUsable() {
+    return !syncStalled && ticks >= leaseResumesAtTick;
   }
 
   private void runSafely(Runnable t) {
@@ -612,6 +626,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leader = ss.leader();
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
+      pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
       r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
           KvResponse.Code.TIMEOUT, "leadership lost before the entry applied")));
@@ -1397,7 +1412,7 @@ final class NodeRuntime implements RequestExecutor {
         f.complete(notLeader(r));
         return;
       }
-      if (level == ReadConsistency.LEASE && !syncStalled && r.raw.hasValidLease()) {
+      if (level == ReadConsistency.LEASE && leaseUsable() && r.raw.hasValidLease()) {
         Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
         w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
         awaitApplied(r, w);

@@ -4,7 +4,6 @@ import io.quorumkv.storage.MemoryDisk;
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -81,16 +80,6 @@ final class MemoryCluster implements AutoCloseable {
 
   KvNode restart(long id) {
     return cluster.restart(id);
-  }
-
-  /** Splits the network into {@code sides}; empty heals it. */
-  @SafeVarargs
-  final void partition(Set<Long>... sides) {
-    if (sides.length == 0) {
-      cluster.heal();
-    } else {
-      cluster.partition(sides);
-    }
   }
 
   /** A client talking to the given nodes directly, as if over the transport's client connection. */
