@@ -15,7 +15,8 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * Asks the leader of {@code partitionId} to hand leadership to {@code toNode} and waits until
    * {@code toNode} leads it. The placement is pinned: leader balancing does not move it away for
    * {@link KvNode.Builder#leaderPinDuration} (default 10 min), or until the partition's next
-   * membership change, or until {@code toNode} restarts, whichever comes first.
+   * membership change, or until {@code toNode} loses the leadership or restarts, whichever comes
+   * first.
    *
    * @throws IllegalArgumentException at once, if the answering node hosts no partition
    *                                  {@code partitionId} or {@code toNode} is not one of its voters

@@ -99,8 +99,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
   }
 
   /**
-   * Whether this node is serving: it is running and knows a leader for every partition it hosts
-   * (so a call it receives can be served or forwarded without first waiting for an election).
+   * Whether this node is serving: it is running, and for every partition it hosts it is a member
+   * and knows a leader (so a call it receives can be served or forwarded without first waiting
+   * for an election).
    * A snapshot of a moment, cheap enough for a readiness probe; false before {@link #start()},
    * after {@link #close()}, and on a node removed from the cluster.
    */
@@ -239,7 +240,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     /**
      * How long leader balancing leaves alone a leadership that an operator placed with
      * {@link KvAdmin#transferLeader}; default 10 min. The pin also ends at the partition's next
-     * membership change and when the node restarts.
+     * membership change, when the node loses that leadership, and when it restarts.
      */
     public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
 

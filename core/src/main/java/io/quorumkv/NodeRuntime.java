@@ -34,6 +34,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -55,6 +56,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -85,6 +87,10 @@ final class NodeRuntime implements RequestExecutor {
     Function<KvNodeConfig, RaftTransport> transport;
     /** The simulated disk of a {@link StorageEngineType#MEMORY} node (kept across restarts). */
     MemoryDisk disk;
+    /** Runs on the applier before each batch of a group is applied (a slow or stuck state machine). */
+    volatile LongConsumer beforeApply;
+    /** Each group's apply budget ({@link RaftConfig#maxApplyingEntriesSize()}); 0 for the default. */
+    long applyingBytesPerGroup;
   }
 
   /** A partition created by a split starts at this index and term (as in TiKV): see createChild. */
@@ -93,6 +99,11 @@ final class NodeRuntime implements RequestExecutor {
   /** Applier backlog (tasks) above which leaders refuse new proposals: backpressure at the source. */
   private static final int APPLY_BACKLOG_LIMIT = 10_000;
   private static final int LOG_BACKLOG_LIMIT = 10_000;
+  /**
+   * Bytes of committed entries the Raft core hands to the applier per group before the applier
+   * reports them applied: bounds the applier's queue on every replica, followers included.
+   */
+  static final long APPLYING_BYTES_PER_GROUP = 8L << 20;
   private static final long HASH_CHECK_TICKS = 600;
 
   private enum State { NEW, RUNNING, CLOSING, CLOSED }
@@ -114,16 +125,20 @@ final class NodeRuntime implements RequestExecutor {
    */
   private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   private final LinkedBlockingQueue<Runnable> applyQueue = new LinkedBlockingQueue<>();
+  /** Bytes of committed entries queued for the applier and not yet applied (all groups). */
+  private final AtomicLong applyBacklogBytes = new AtomicLong();
   private final Map<Long, SnapshotStreams.Staged> staged = new ConcurrentHashMap<>();
   private final AtomicLong nextReadContext = new AtomicLong(1);
-  private final Object groupCreation = new Object();
+  /** loop: groups whose empty replica the applier is creating (see maybeCreateUnknown). */
+  private final Set<Long> creating = new HashSet<>();
   /** loop: conditions re-checked every tick (leadership transfers, catch-up waits). */
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
   /** loop: ticks since an unknown group's leader first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
   /**
    * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
-   * until which leader balancing leaves them here. Cleared by the group's next membership change.
+   * until which leader balancing leaves them here. Cleared by the group's next membership change
+   * and when this node stops leading the group.
    */
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
@@ -253,6 +268,7 @@ final class NodeRuntime implements RequestExecutor {
   private void registerGauges() {
     metrics.gauge("quorumkv.queue.depth", "raft", inbox::size);
     metrics.gauge("quorumkv.queue.depth", "apply", applyQueue::size);
+    metrics.gauge("quorumkv.queue.bytes", "apply", applyBacklogBytes::get);
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
@@ -382,7 +398,10 @@ final class NodeRuntime implements RequestExecutor {
 
   // ------------------------------------------------------------------ replicas
 
-  /** Opens this node's replica of {@code g} from storage. Before start, or on the loop thread. */
+  /**
+   * Opens this node's replica of {@code g} from storage. Before start, or on the applier (which
+   * creates every replica made while running, so creations never race).
+   */
   private Replica openReplica(long g) {
     Replica r = new Replica(g, engine.log(g), engine.stateMachine(g));
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
@@ -397,6 +416,8 @@ final class NodeRuntime implements RequestExecutor {
         .applied(r.smStore.appliedIndex())
         .readOnlyOption(ReadOnlyOption.LEASE_BASED)
         .clockDriftFactor(config.leaseClockDriftFactor())
+        .maxApplyingEntriesSize(overrides.applyingBytesPerGroup > 0 ? overrides.applyingBytesPerGroup
+            : APPLYING_BYTES_PER_GROUP)
         .random(new SplittableRandom(nodeId * 1_000_003L + g ^ System.nanoTime()))
         .build();
     r.raw = new RawNode(rc, r.log);
@@ -496,7 +517,13 @@ final class NodeRuntime implements RequestExecutor {
   private void onTick(long now) {
     ticks++;
     for (Replica r : replicas.values()) {
-      r.raw.tick();
+      // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
+      // could only bump terms: its non-leaders stop ticking until the sync returns (a follower
+      // missing ticks keeps its lease promise longer, which is safe). Leaders tick on: they
+      // heartbeat while handing leadership away.
+      if (!syncStalled || r.isLeader()) {
+        r.raw.tick();
+      }
     }
     if (!tickWatchers.isEmpty()) {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
@@ -523,10 +550,8 @@ final class NodeRuntime implements RequestExecutor {
   private void step(long from, long g, Message m) {
     Replica r = replicas.get(g);
     if (r == null) {
-      r = maybeCreateUnknown(g, m);
-      if (r == null) {
-        return;
-      }
+      maybeCreateUnknown(from, g, m);
+      return;
     }
     if (from == r.leader) {
       r.lastLeaderContactNanos = System.nanoTime();
@@ -537,27 +562,36 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * A leader of a group this node does not host contacts it: this node was added to the group
    * (joining), or it has not applied the split that created the group yet. Wait a little for the
-   * split to apply here; after that, create an empty replica that the leader fills with a snapshot.
+   * split to apply here; after that, have the applier create an empty replica that the leader fills
+   * with a snapshot. The loop never waits for that: the applier may be busy creating the same
+   * partition from a split (an fsync), so the message that asked for it is stepped once the
+   * replica exists, and the leader's other messages meanwhile are dropped (it retries).
    */
-  private Replica maybeCreateUnknown(long g, Message m) {
+  private void maybeCreateUnknown(long from, long g, Message m) {
     boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
         || m instanceof Message.InstallSnapshot;
-    if (!fromLeader || state != State.RUNNING) {
-      return null;
+    if (!fromLeader || state != State.RUNNING || creating.contains(g)) {
+      return;
     }
     long first = unknownGroupSeen.computeIfAbsent(g, x -> ticks);
     boolean initialGroup = initialSpans.containsKey(g);
     if (!initialGroup && ticks - first < config.electionTicks() * 2L && !(m instanceof Message.InstallSnapshot)) {
-      return null;
+      return;
     }
-    synchronized (groupCreation) {
-      if (replicas.containsKey(g)) {
-        return replicas.get(g);
+    creating.add(g);
+    applyQueue.add(() -> {
+      if (!replicas.containsKey(g) && state == State.RUNNING) {
+        log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
+        openReplica(g);
       }
-      unknownGroupSeen.remove(g);
-      log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
-      return openReplica(g);
-    }
+      post(() -> {
+        creating.remove(g);
+        unknownGroupSeen.remove(g);
+        if (replicas.containsKey(g)) {
+          step(from, g, m);
+        }
+      });
+    });
   }
 
   private void handleReady(Replica r, Ready rd) {
@@ -592,6 +626,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leader = ss.leader();
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
+      pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
       r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
           KvResponse.Code.TIMEOUT, "leadership lost before the entry applied")));
@@ -697,7 +732,9 @@ final class NodeRuntime implements RequestExecutor {
       return;
     }
     List<ApplyItem> items = new ArrayList<>(entries.size());
+    long bytes = 0;
     for (Entry e : entries) {
+      bytes += e.sizeBytes();
       if (e.type() == EntryType.CONF_CHANGE) {
         ConfChange cc = ConfChange.decode(e.data());
         ConfState cs = r.raw.applyConfChange(cc, e.index());
@@ -708,7 +745,9 @@ final class NodeRuntime implements RequestExecutor {
         items.add(new ApplyItem(e, null, null));
       }
     }
-    applyQueue.add(() -> applyEntries(r, items));
+    long batchBytes = bytes;
+    applyBacklogBytes.addAndGet(batchBytes);
+    applyQueue.add(() -> applyEntries(r, items, batchBytes));
   }
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
@@ -895,7 +934,19 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private void applyEntries(Replica r, List<ApplyItem> items) {
+  private void applyEntries(Replica r, List<ApplyItem> items, long bytes) {
+    try {
+      LongConsumer hook = overrides.beforeApply;
+      if (hook != null) {
+        hook.accept(r.groupId);
+      }
+      applyBatch(r, items);
+    } finally {
+      applyBacklogBytes.addAndGet(-bytes);
+    }
+  }
+
+  private void applyBatch(Replica r, List<ApplyItem> items) {
     PartitionStateMachine sm = r.sm;
     List<long[]> applied = new ArrayList<>(items.size());
     List<PartitionStateMachine.Outcome> outcomes = new ArrayList<>(items.size());
@@ -963,38 +1014,37 @@ final class NodeRuntime implements RequestExecutor {
    * every replica: the moved keys and the sessions as of index {@link #SPLIT_INITIAL_INDEX}, and a
    * log compacted through that index, so a replica that missed the split is sent a snapshot.
    * Runs before the parent's state machine makes the split durable, so a crash in between redoes
-   * it (the child is then found to exist).
+   * it (the child is then found to exist). Runs on the applier, like every other replica creation
+   * while the node runs, so two creations of one partition never race.
    */
   private void createChild(Replica parent, PartitionStateMachine.Outcome.Split s) {
     long child = s.newPartitionId();
-    synchronized (groupCreation) {
-      if (replicas.containsKey(child) || engine.groups().contains(child)) {
-        log.info("{} group {}: split child {} already exists here", who, parent.groupId, child);
-        return;
-      }
-      ConfState cs = parent.smStore.confState();
-      engine.bootstrap(child, cs);
-      StateMachineStore store = engine.stateMachine(child);
-      List<KvMutation> muts = new ArrayList<>();
-      for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(s.seed())) {
-        PartitionStore.Mutation.Put p = (PartitionStore.Mutation.Put) m;
-        muts.add(KvMutation.put(p.key(), p.value()));
-      }
-      long i0 = SPLIT_INITIAL_INDEX;
-      List<Entry> filler = new ArrayList<>();
-      for (long i = 1; i <= i0; i++) {
-        filler.add(Entry.normal(i, i0, Entry.EMPTY));
-      }
-      // The log first (the state machine may not run ahead of it), then the state, then compact.
-      engine.write(engine.newLogBatch().append(child, filler).hardState(child, new HardState(i0, 0, i0)));
-      store.apply(i0, i0, muts, cs);
-      engine.write(engine.newLogBatch().compact(child, store.createSnapshot()));
-      Replica r = openReplica(child);
-      log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
-          new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
-      if (parent.isLeader()) {
-        post(() -> r.raw.campaign());
-      }
+    if (replicas.containsKey(child) || engine.groups().contains(child)) {
+      log.info("{} group {}: split child {} already exists here", who, parent.groupId, child);
+      return;
+    }
+    ConfState cs = parent.smStore.confState();
+    engine.bootstrap(child, cs);
+    StateMachineStore store = engine.stateMachine(child);
+    List<KvMutation> muts = new ArrayList<>();
+    for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(s.seed())) {
+      PartitionStore.Mutation.Put p = (PartitionStore.Mutation.Put) m;
+      muts.add(KvMutation.put(p.key(), p.value()));
+    }
+    long i0 = SPLIT_INITIAL_INDEX;
+    List<Entry> filler = new ArrayList<>();
+    for (long i = 1; i <= i0; i++) {
+      filler.add(Entry.normal(i, i0, Entry.EMPTY));
+    }
+    // The log first (the state machine may not run ahead of it), then the state, then compact.
+    engine.write(engine.newLogBatch().append(child, filler).hardState(child, new HardState(i0, 0, i0)));
+    store.apply(i0, i0, muts, cs);
+    engine.write(engine.newLogBatch().compact(child, store.createSnapshot()));
+    Replica r = openReplica(child);
+    log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
+        new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
+    if (parent.isLeader()) {
+      post(() -> r.raw.campaign());
     }
   }
 
@@ -1779,6 +1829,25 @@ final class NodeRuntime implements RequestExecutor {
   /** Proposes a replica-hash check in every partition this node leads (tests, operators). */
   void checkReplicaHashes() {
     post(() -> replicas.values().stream().filter(Replica::isLeader).forEach(r -> proposeCommand(r, new Command.CheckHash())));
+  }
+
+  /** Bytes of committed entries queued for the applier and not yet applied (tests, metrics). */
+  long applyBacklogBytes() {
+    return applyBacklogBytes.get();
+  }
+
+  /** Completes once the Raft loop has run everything queued before it (tests: is the loop alive?). */
+  CompletableFuture<Void> loopTurn() {
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    if (!post(() -> f.complete(null))) {
+      f.completeExceptionally(new NodeClosedException(who + " is closed", false));
+    }
+    return f;
+  }
+
+  /** The test hooks this node was built with (tests change {@link Overrides#beforeApply} live). */
+  Overrides overrides() {
+    return overrides;
   }
 
   long replicaHashMismatches() {

@@ -1,9 +1,9 @@
 package io.quorumkv;
 
+import io.quorumkv.storage.MemoryDisk;
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -49,6 +49,21 @@ final class MemoryCluster implements AutoCloseable {
     return cluster.node(id);
   }
 
+  /** The simulated disk of running node {@code id} (to stall its syncs). */
+  MemoryDisk disk(long id) {
+    return node(id).runtime().overrides().disk;
+  }
+
+  /** Sleeps; an interrupt fails the test. */
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted");
+    }
+  }
+
   List<KvNode> nodes() {
     return cluster.nodes();
   }
@@ -65,16 +80,6 @@ final class MemoryCluster implements AutoCloseable {
 
   KvNode restart(long id) {
     return cluster.restart(id);
-  }
-
-  /** Splits the network into {@code sides}; empty heals it. */
-  @SafeVarargs
-  final void partition(Set<Long>... sides) {
-    if (sides.length == 0) {
-      cluster.heal();
-    } else {
-      cluster.partition(sides);
-    }
   }
 
   /** A client talking to the given nodes directly, as if over the transport's client connection. */

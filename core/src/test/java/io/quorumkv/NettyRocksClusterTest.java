@@ -27,7 +27,8 @@ class NettyRocksClusterTest {
   private final Map<Long, String> addresses = new TreeMap<>();
   private final Map<Long, KvNode> nodes = new TreeMap<>();
 
-  private static int freePort() throws IOException {
+  /** A port nobody listens on right now (tests on 127.0.0.1). */
+  static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }

@@ -76,8 +76,7 @@ public final class RecordingKvStore {
 
   /** {@link KvStore#get(String, ReadConsistency)}, recorded as a register read at any level. */
   public Optional<String> get(String key, ReadConsistency consistency) {
-    Optional<String> value = record(p -> Op.get(p, key, 0), s -> s.get(key, consistency), null);
-    return value;
+    return record(p -> Op.get(p, key, 0), s -> s.get(key, consistency), null);
   }
 
   /** {@link KvStore#compareAndSet(String, String, String)}, recorded; {@code false} is a {@code fail}. */

@@ -111,7 +111,7 @@ public final class ScheduleRunner {
         SplittableRandom random = new SplittableRandom(config.seed + i);
         int client = i;
         Thread t = new Thread(() -> loop(store, client, random, stop, operations, failures, errors),
-            "quorumkv-testkit-client-" + i);
+            "testkit-client-" + i);
         clients.add(t);
         t.start();
       }

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.SplittableRandom;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
@@ -41,14 +40,14 @@ class ScheduleRunnerProperties {
         FaultSchedules.Kind.ONE_WAY, FaultSchedules.Kind.HEAL, FaultSchedules.Kind.CRASH), 5, Duration.ofMillis(300));
   }
 
-  @Property(tries = 4)
+  @Property(tries = 8)
   void registersStayLinearizableInMemory(@ForAll("everything") FaultSchedule schedule) throws Exception {
     try (TestCluster cluster = TestCluster.builder().nodes(3).partitioner(HashPartitioner.of(2)).build().start()) {
       registers(ScheduleRunner.Via.REMOTE_CLIENT).run(cluster, schedule);
     }
   }
 
-  @Property(tries = 1)
+  @Property(tries = 3)
   void registersStayLinearizableOverNettyAndRocksDb(@ForAll("networkAndCrashes") FaultSchedule schedule)
       throws Exception {
     try (TestCluster cluster = TestCluster.builder().nodes(3).storage(StorageEngineType.ROCKSDB).build().start()) {
@@ -81,26 +80,7 @@ class ScheduleRunnerProperties {
     return ScheduleRunner.builder("register")
         .clients(4)
         .via(via)
-        .workload(ScheduleRunnerProperties::operate)
+        .workload(Workloads.registers(3, READS))
         .build();
-  }
-
-  private static void operate(RecordingKvStore store, int client, SplittableRandom random) {
-    String key = "k" + random.nextInt(3);
-    String value = Integer.toString(random.nextInt(5));
-    int kind = random.nextInt(10);
-    if (kind < 4) {
-      store.get(key, READS.get(random.nextInt(READS.size())));
-    } else if (kind < 7) {
-      store.put(key, value);
-    } else if (kind < 9) {
-      if (random.nextBoolean()) {
-        store.putIfAbsent(key, value);
-      } else {
-        store.compareAndSet(key, Integer.toString(random.nextInt(5)), value);
-      }
-    } else {
-      store.delete(key);
-    }
   }
 }

@@ -358,9 +358,7 @@ class RaftReplicationTest {
     for (int i = 10; i < 20; i++) {
       n.propose(bytes("p" + i));
     }
-    Ready rd = n.ready();
-    net.node(1).storage.append(rd.entries());
-    n.persisted(rd.lastEntry().index(), rd.lastEntry().term());
+    persist(n, net.node(1).storage);
     // Nothing is reported applied: the applier is stuck.
     List<Entry> handedOut = new java.util.ArrayList<>();
     for (int readies = 0; n.hasReady() && readies < 20; readies++) {
@@ -396,9 +394,7 @@ class RaftReplicationTest {
     RawNode n = net.node(1).raw;
     n.propose(new byte[100]);
     n.propose(new byte[100]);
-    Ready rd = n.ready();
-    net.node(1).storage.append(rd.entries());
-    n.persisted(rd.lastEntry().index(), rd.lastEntry().term());
+    persist(n, net.node(1).storage);
     List<Entry> first = n.ready().committedEntries();
     assertEquals(1, first.size());
     assertFalse(n.hasReady());

@@ -76,14 +76,20 @@ class MemoryCrashTest {
     assertTrue(ex.getMessage().contains("group 7, log index 4"), ex.getMessage());
   }
 
+  /** Submits entry 2 while syncs are stalled; it is still waiting after {@code ms}. */
+  private static CompletableFuture<Void> stalledAppend(GroupCommitLogWriter writer, long ms) {
+    CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(2, 2, 1)));
+    assertThrows(TimeoutException.class, () -> f.get(ms, TimeUnit.MILLISECONDS));
+    return f;
+  }
+
   @Test
   void aStalledSyncWaitsWhileReadsAndUnsyncedWritesGoOnAndItsAgeShows() throws Exception {
     StorageEngine e = open();
     e.log(G).append(entries(1, 1, 1));
     disk.stallSyncs();
     try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
-      CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(2, 2, 1)));
-      assertThrows(TimeoutException.class, () -> f.get(200, TimeUnit.MILLISECONDS));
+      CompletableFuture<Void> f = stalledAppend(writer, 200);
       assertTrue(e.syncMonitor().syncAgeNanos(System.nanoTime()) >= 200_000_000L, "the monitor sees it");
       assertEquals(1, e.log(G).lastIndex(), "reads go on; nothing of the stalled write is visible");
       e.stateMachine(G).apply(1, 1, List.of(KvMutation.put(b("k"), b("v")))); // unsynced: not stalled
@@ -101,8 +107,7 @@ class MemoryCrashTest {
     e.log(G).append(entries(1, 1, 1));
     disk.stallSyncs();
     try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
-      CompletableFuture<Void> f = writer.submit(new LogBatch().append(G, entries(2, 2, 1)));
-      assertThrows(TimeoutException.class, () -> f.get(100, TimeUnit.MILLISECONDS));
+      CompletableFuture<Void> f = stalledAppend(writer, 100);
       disk.crash();
       assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
     }

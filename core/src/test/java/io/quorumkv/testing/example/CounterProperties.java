@@ -38,7 +38,7 @@ class CounterProperties {
         6, Duration.ofMillis(300));
   }
 
-  @Property(tries = 5)
+  @Property(tries = 8)
   void noAcknowledgedIncrementIsLost(@ForAll("schedules") FaultSchedule schedule) throws Exception {
     checkCounter(schedule, store -> new Counter(store)::increment);
   }

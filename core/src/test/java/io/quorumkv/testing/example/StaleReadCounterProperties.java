@@ -2,10 +2,6 @@ package io.quorumkv.testing.example;
 
 import io.quorumkv.testing.FailureReport;
 import io.quorumkv.testing.FaultSchedule;
-import io.quorumkv.testing.FaultSchedules;
-import io.quorumkv.testing.FaultSchedules.Kind;
-import java.time.Duration;
-import java.util.EnumSet;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -26,8 +22,7 @@ class StaleReadCounterProperties {
 
   @Provide
   Arbitrary<FaultSchedule> schedules() {
-    return FaultSchedules.arbitrary(3, EnumSet.of(Kind.PARTITION, Kind.ISOLATE, Kind.HEAL, Kind.CRASH),
-        6, Duration.ofMillis(300));
+    return new CounterProperties().schedules(); // the very same schedules
   }
 
   @Property(tries = 5, shrinking = ShrinkingMode.BOUNDED)
