@@ -47,7 +47,7 @@ class ScheduleRunnerProperties {
     }
   }
 
-  @Property(tries = 1)
+  @Property(tries = 3)
   void registersStayLinearizableOverNettyAndRocksDb(@ForAll("networkAndCrashes") FaultSchedule schedule)
       throws Exception {
     try (TestCluster cluster = TestCluster.builder().nodes(3).storage(StorageEngineType.ROCKSDB).build().start()) {
