@@ -132,7 +132,8 @@ class SlowWorkTest {
         n.runtime().overrides().beforeApply = g -> sleep(30);
       }
       long slowestLoopTurnMs = 0;
-      try (BackgroundWriter w = new BackgroundWriter(c.node(leader), "k")) {
+      BackgroundWriter w = new BackgroundWriter(c.node(leader), "k");
+      try {
         w.awaitAcked(10);
         c.disk(slow).stallSyncs();
         for (int pulse = 0; pulse < 3; pulse++) {
@@ -157,6 +158,7 @@ class SlowWorkTest {
         for (KvNode n : c.nodes()) {
           n.runtime().overrides().beforeApply = null;
         }
+        w.close();
       }
       assertTrue(slowestLoopTurnMs < 500, "a raft loop took " + slowestLoopTurnMs + " ms to run a task");
       for (KvNode n : c.nodes()) {
