@@ -6,12 +6,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The little JSON this package needs: one flat object per history line. The raft module depends
+ * The little JSON the test kit and the Jepsen suite need: history lines and the richer values of
+ * the bank, set and stale-read histories. The raft module depends
  * on nothing but the JDK, so this is hand-written; it parses full JSON values (objects, arrays,
  * strings, integers, booleans, null) so that lines written by other tools still read, and it
  * rejects what it does not understand with the column where it stopped.
  */
-final class Json {
+public final class Json {
 
   private final String text;
   private int pos;
@@ -26,7 +27,7 @@ final class Json {
    *
    * @throws IllegalArgumentException naming the column of the first error
    */
-  static Map<String, Object> parseObject(String text) {
+  public static Map<String, Object> parseObject(String text) {
     Json p = new Json(text);
     p.skipSpace();
     if (p.peek() != '{') {
@@ -40,8 +41,24 @@ final class Json {
     return object;
   }
 
+  /**
+   * Parses any one JSON value, with the types of {@link #parseObject(String)}.
+   *
+   * @throws IllegalArgumentException naming the column of the first error
+   */
+  public static Object parse(String text) {
+    Json p = new Json(text);
+    p.skipSpace();
+    Object value = p.value();
+    p.skipSpace();
+    if (p.pos != text.length()) {
+      throw p.error("trailing characters");
+    }
+    return value;
+  }
+
   /** Appends {@code s} as a JSON string literal (or {@code null}). */
-  static void appendString(StringBuilder out, String s) {
+  public static void appendString(StringBuilder out, String s) {
     if (s == null) {
       out.append("null");
       return;
@@ -67,8 +84,13 @@ final class Json {
     out.append('"');
   }
 
-  /** Writes a parsed value back as JSON (used to keep a non-string nemesis value verbatim). */
-  static String write(Object value) {
+  /**
+   * {@code value} as compact JSON: maps (keys by {@code String.valueOf}), iterables, strings,
+   * numbers, booleans and null.
+   *
+   * @throws IllegalArgumentException for any other type
+   */
+  public static String write(Object value) {
     StringBuilder out = new StringBuilder();
     writeValue(out, value);
     return out.toString();
@@ -77,15 +99,8 @@ final class Json {
   private static void writeValue(StringBuilder out, Object value) {
     if (value == null || value instanceof String) {
       appendString(out, (String) value);
-    } else if (value instanceof List<?> list) {
-      out.append('[');
-      for (int i = 0; i < list.size(); i++) {
-        if (i > 0) {
-          out.append(',');
-        }
-        writeValue(out, list.get(i));
-      }
-      out.append(']');
+    } else if (value instanceof Number || value instanceof Boolean) {
+      out.append(value);
     } else if (value instanceof Map<?, ?> map) {
       out.append('{');
       boolean first = true;
@@ -94,13 +109,24 @@ final class Json {
           out.append(',');
         }
         first = false;
-        appendString(out, (String) e.getKey());
+        appendString(out, String.valueOf(e.getKey()));
         out.append(':');
         writeValue(out, e.getValue());
       }
       out.append('}');
+    } else if (value instanceof Iterable<?> list) {
+      out.append('[');
+      boolean first = true;
+      for (Object o : list) {
+        if (!first) {
+          out.append(',');
+        }
+        first = false;
+        writeValue(out, o);
+      }
+      out.append(']');
     } else {
-      out.append(value); // Long, Double, Boolean
+      throw new IllegalArgumentException("not a JSON value: " + value.getClass().getName());
     }
   }
 

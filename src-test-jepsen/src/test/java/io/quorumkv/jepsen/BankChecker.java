@@ -1,5 +1,7 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.testkit.Json;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.testkit.Json;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
