@@ -51,7 +51,7 @@ final class SnapshotStreams {
         return new SnapshotChunk(offset, new byte[0], true);
       }
       io.quorumkv.storage.SnapshotChunk c = source.chunk(at);
-      int n = (int) Math.min(maxBytes, c.data().length);
+      int n = Math.min(maxBytes, c.data().length);
       byte[] out = n == c.data().length ? c.data() : java.util.Arrays.copyOf(c.data(), n);
       return new SnapshotChunk(offset, out, at + n == total);
     }

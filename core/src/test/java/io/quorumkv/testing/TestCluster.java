@@ -242,8 +242,9 @@ public final class TestCluster implements AutoCloseable {
    * not affected). A node on no side is cut off from everyone. Replaces any earlier partition.
    */
   @SafeVarargs
+  @SuppressWarnings("varargs") // the array is only read, never stored or handed out
   public final synchronized void partition(Set<Long>... sides) {
-    List<Set<Long>> list = List.of(sides);
+    List<Set<Long>> list = java.util.Arrays.stream(sides).toList();
     inject(new Fault.Partition(list));
   }
 

@@ -31,7 +31,9 @@ final class FaultCommands {
           }
           sides.add(side);
         }
-        faults.partition(sides.toArray(new Set[0]));
+        @SuppressWarnings({"unchecked", "rawtypes"}) // a generic array for the varargs API
+        Set<Long>[] array = sides.toArray(new Set[0]);
+        faults.partition(array);
       }
       case "block" -> {
         arity(w, 3, command);

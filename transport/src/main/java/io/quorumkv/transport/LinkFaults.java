@@ -9,7 +9,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.function.DoubleSupplier;
 import java.util.function.UnaryOperator;
-import java.util.stream.Stream;
 
 /**
  * The fault rules of one node (Netty) or one whole network (memory). Rules are an immutable
@@ -98,6 +97,7 @@ final class LinkFaults implements FaultInjector {
   }
 
   @SafeVarargs
+  @SuppressWarnings("varargs") // the array is only read, never stored or handed out
   @Override
   public final synchronized void partition(Set<Long>... sides) {
     Set<Long> seen = new HashSet<>();
@@ -109,7 +109,7 @@ final class LinkFaults implements FaultInjector {
       }
     }
     Rules r = rules;
-    rules = new Rules(Stream.of(sides).map(Set::copyOf).toList(), r.blocked, r.shaping);
+    rules = new Rules(java.util.Arrays.stream(sides).map(Set::copyOf).toList(), r.blocked, r.shaping);
   }
 
   @Override

@@ -144,7 +144,7 @@ class GarbageFrameProperties {
       }
       int at = e.get2() % b.length;
       switch (e.get1()) {
-        case 0 -> b[at] ^= (byte) (e.get3() == 0 ? 1 : e.get3());
+        case 0 -> b[at] ^= e.get3() == 0 ? 1 : e.get3();
         case 1 -> b = java.util.Arrays.copyOf(b, at);
         case 2 -> b = concat(java.util.Arrays.copyOf(b, at), new byte[] {e.get3()},
             java.util.Arrays.copyOfRange(b, at, b.length));

@@ -67,6 +67,7 @@ class MemoryTransportTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked") // Set<Long>... of the fault API
   void partitionDropsBothWaysAndHealRestores() throws Exception {
     MemoryTransport a = node(1);
     MemoryTransport b = node(2);

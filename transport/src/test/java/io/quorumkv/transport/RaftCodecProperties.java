@@ -68,7 +68,7 @@ class RaftCodecProperties {
     return Arbitraries.oneOf(Arrays.asList(kinds()));
   }
 
-  @SuppressWarnings("unchecked")
+  @SuppressWarnings({"unchecked", "rawtypes"}) // a generic array for Arbitraries.oneOf
   private static Arbitrary<Message>[] kinds() {
     Arbitrary<Long> n = Arbitraries.longs();
     Arbitrary<Boolean> b = Arbitraries.of(true, false);
