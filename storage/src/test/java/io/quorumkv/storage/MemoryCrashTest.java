@@ -90,6 +90,12 @@ class MemoryCrashTest {
     disk.stallSyncs();
     try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
       CompletableFuture<Void> f = stalledAppend(writer, 200);
+      // The writer thread starts the sync a little after the submit: poll (bounded) rather than
+      // assume the age already reached what the caller waited.
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (e.syncMonitor().syncAgeNanos(System.nanoTime()) < 200_000_000L && System.nanoTime() < until) {
+        Thread.sleep(5);
+      }
       assertTrue(e.syncMonitor().syncAgeNanos(System.nanoTime()) >= 200_000_000L, "the monitor sees it");
       assertEquals(1, e.log(G).lastIndex(), "reads go on; nothing of the stalled write is visible");
       e.stateMachine(G).apply(1, 1, List.of(KvMutation.put(b("k"), b("v")))); // unsynced: not stalled
