@@ -37,7 +37,7 @@ import java.util.stream.Collectors;
  * {@link #partition}, {@link #cutOneWay}, {@link #heal} and {@link #setFaults}; each is recorded
  * in the history as a nemesis event.
  */
-public final class SimCluster {
+public final class SimCluster implements FaultTarget {
 
   private static final long CLIENT_MIN_DELAY = 100;
   private static final long CLIENT_MAX_DELAY = 600;
@@ -49,7 +49,7 @@ public final class SimCluster {
   private final SplittableRandom choiceRandom;
   private final Map<Long, SplittableRandom> nodeRandom = new HashMap<>();
   private final TreeMap<Long, SimNode> nodes = new TreeMap<>();
-  private final SimNetwork network;
+  private final SimNetwork<Message> network;
   private final Invariants invariants;
   private final HistoryRecorder history;
   private final List<SimClient> clients = new ArrayList<>();
@@ -70,7 +70,8 @@ public final class SimCluster {
     clientNetRandom = root.split();
     choiceRandom = root.split();
     SplittableRandom clientRandom = root.split();
-    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff,
+    network = new SimNetwork<>(events, root.split(), Message::from, Message::to,
+        m -> m instanceof Message.InstallSnapshot, this::deliver, this::cutOff,
         m -> nodes.get(m.from()).reportSnapshot(m.to(), false));
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
@@ -99,6 +100,7 @@ public final class SimCluster {
   }
 
   /** Runs every event due in the next {@code micros}. */
+  @Override
   public void runFor(long micros) {
     long deadline = events.now() + micros;
     while (events.runNext(deadline)) {
@@ -153,6 +155,7 @@ public final class SimCluster {
   // ---- faults ----
 
   /** Crashes a node: it loses everything it had not synced. */
+  @Override
   public void crash(long id) {
     SimNode n = nodes.get(id);
     if (n != null && n.isUp()) {
@@ -162,6 +165,7 @@ public final class SimCluster {
   }
 
   /** Restarts a crashed node from its disk. A node never started or removed stays down. */
+  @Override
   public void restart(long id) {
     SimNode n = nodes.get(id);
     if (n != null && !n.isUp() && n.restarts() > 0) {
@@ -171,6 +175,7 @@ public final class SimCluster {
   }
 
   /** Stops node {@code id}'s process for {@code micros} (a long GC pause); then it carries on. */
+  @Override
   public void pause(long id, long micros) {
     SimNode n = nodes.get(id);
     if (n != null && n.isUp()) {
@@ -180,6 +185,7 @@ public final class SimCluster {
   }
 
   /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
+  @Override
   public void slowDisk(long id, long micros) {
     SimNode n = nodes.get(id);
     if (n != null) {
@@ -208,6 +214,7 @@ public final class SimCluster {
   }
 
   /** Splits the nodes into groups that cannot talk to each other. */
+  @Override
   public void partition(Collection<? extends Collection<Long>> groups) {
     history.nemesis("partition", groups.stream()
         .map(g -> g.stream().sorted().map(String::valueOf).collect(Collectors.joining(",", "[", "]")))
@@ -216,24 +223,28 @@ public final class SimCluster {
   }
 
   /** Cuts the link from {@code from} to {@code to} only. */
+  @Override
   public void cutOneWay(long from, long to) {
     history.nemesis("cut-one-way", from + "->" + to);
     network.cutOneWay(from, to);
   }
 
   /** Restores every link. */
+  @Override
   public void heal() {
     history.nemesis("heal", null);
     network.heal();
   }
 
   /** Sets loss, duplication and delay of the links. */
+  @Override
   public void setFaults(SimNetwork.Faults faults) {
     history.nemesis("faults", faults.toString());
     network.setFaults(faults);
   }
 
   /** Asks the current leader to transfer leadership to {@code to}; false without a leader. */
+  @Override
   public boolean transferLeadership(long to) {
     OptionalLong leader = leader();
     if (leader.isEmpty() || leader.getAsLong() == to) {
@@ -358,6 +369,7 @@ public final class SimCluster {
   // ---- observation ----
 
   /** The live leader with the highest term, if any. */
+  @Override
   public OptionalLong leader() {
     long best = RaftConfig.NONE;
     long bestTerm = -1;
@@ -377,11 +389,13 @@ public final class SimCluster {
   }
 
   /** The node ids, started or not. */
+  @Override
   public Set<Long> nodeIds() {
     return nodes.keySet();
   }
 
   /** Whether node {@code id} is running. */
+  @Override
   public boolean isUp(long id) {
     return nodes.get(id).isUp();
   }
@@ -407,7 +421,7 @@ public final class SimCluster {
   }
 
   /** The network, for fine-grained faults in scenario tests. */
-  public SimNetwork network() {
+  public SimNetwork<Message> network() {
     return network;
   }
 
@@ -577,8 +591,8 @@ public final class SimCluster {
     return CLIENT_MIN_DELAY + clientNetRandom.nextLong(CLIENT_MAX_DELAY - CLIENT_MIN_DELAY + 1);
   }
 
-  /** A random choice for schedule steps that need one (e.g. which node is "the leader's peer"). */
-  SplittableRandom choices() {
+  @Override
+  public SplittableRandom choices() {
     return choiceRandom;
   }
 }

@@ -296,57 +296,7 @@ final class SimNode {
 
   /** The log as the core sees it: the durable log with the unsynced writes on top. */
   private Invariants.LogView logView() {
-    return new Invariants.LogView() {
-      @Override
-      public long lastIndex() {
-        long last = storage.lastIndex();
-        for (Write w : unsynced) {
-          if (w.ready().snapshot().isPresent()) {
-            last = w.ready().snapshot().get().metadata().index();
-          }
-          Entry e = w.ready().lastEntry();
-          if (e != null) {
-            last = e.index();
-          }
-        }
-        return last;
-      }
-
-      @Override
-      public long firstIndex() {
-        long first = storage.firstIndex();
-        for (Write w : unsynced) {
-          if (w.ready().snapshot().isPresent()) {
-            first = w.ready().snapshot().get().metadata().index() + 1;
-          }
-        }
-        return first;
-      }
-
-      @Override
-      public long termAt(long index) {
-        long found = -1;
-        try {
-          found = storage.term(index);
-        } catch (RuntimeException compactedOrUnavailable) {
-          // maybe only in the unsynced writes
-        }
-        for (Write w : unsynced) { // later writes overwrite earlier ones
-          Ready rd = w.ready();
-          if (rd.snapshot().isPresent() && rd.snapshot().get().metadata().index() >= index) {
-            found = rd.snapshot().get().metadata().index() == index ? rd.snapshot().get().metadata().term() : -1;
-          }
-          if (!rd.entries().isEmpty()) {
-            long first = rd.entries().get(0).index();
-            if (index >= first) {
-              long last = rd.lastEntry().index();
-              found = index <= last ? rd.entries().get((int) (index - first)).term() : -1;
-            }
-          }
-        }
-        return found;
-      }
-    };
+    return Invariants.LogView.of(storage, unsynced.stream().map(Write::ready).toList());
   }
 
   /** The disk finished the oldest write: make it durable and do what waited for it. */
