@@ -64,7 +64,7 @@ final class KvSim implements FaultTarget {
   static final int KEYS = 6;
   static final long THINK_MICROS = 10_000;
   /** A client retries an attempt unanswered for this long, with the same session sequence number. */
-  static final long ATTEMPT_TIMEOUT_MICROS = 150_000;
+  static final long ATTEMPT_TIMEOUT_MICROS = 100_000;
   /** A client gives up on an operation after this long and records {@code info}. */
   static final long OP_DEADLINE_MICROS = 600_000;
   static final int MAX_ATTEMPTS = 8;
@@ -100,6 +100,7 @@ final class KvSim implements FaultTarget {
   private long splits;
   private long hashChecks;
   private long elections;
+  private long blindRetries;
   private long lastElectionAt = -1;
 
   KvSim(KvSimSchedule schedule) {
@@ -178,6 +179,23 @@ final class KvSim implements FaultTarget {
       clients.get(i).finalWrite(key(i % KEYS), maxMicros);
     }
     return runUntil(this::clientsIdle, maxMicros + 1_000) && clients.stream().allMatch(KvSimClient::finalOpSucceeded);
+  }
+
+  /**
+   * After the faults: every client reads every key once, in turn, so that whatever the registers
+   * ended with (a key lost by a split, a write applied twice) is in the history; every read must
+   * succeed within {@code maxMicros}.
+   */
+  boolean finalReadsSucceed(long maxMicros) {
+    for (int k = 0; k < KEYS; k++) {
+      for (int i = 0; i < clients.size(); i++) {
+        clients.get(i).finalRead(key((i + k) % KEYS), maxMicros);
+      }
+      if (!runUntil(this::clientsIdle, maxMicros + 1_000) || !clients.stream().allMatch(KvSimClient::finalOpSucceeded)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   long completedOps() {
@@ -447,7 +465,7 @@ final class KvSim implements FaultTarget {
     long checks = invariants.values().stream().mapToLong(Invariants::checks).sum();
     return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
         + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
-        + " elections=" + elections + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
+        + " elections=" + elections + " blindRetries=" + blindRetries + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
   }
 
   /** Every node's partitions (role, term, applied index, span), for a failure report. */
@@ -509,6 +527,11 @@ final class KvSim implements FaultTarget {
     }
   }
 
+  /** A client resent a write whose attempt timed out (it may have applied). */
+  void blindRetry() {
+    blindRetries++;
+  }
+
   long syncDelay() {
     return MIN_SYNC_MICROS + diskRandom.nextLong(MAX_SYNC_MICROS - MIN_SYNC_MICROS + 1);
   }
@@ -550,6 +573,12 @@ final class KvSim implements FaultTarget {
     if (recent.size() > 4) {
       recent.remove(0);
     }
+  }
+
+  /** The value of {@code key} a client saw or wrote last, if any. */
+  String lastValue(String key) {
+    List<String> recent = recentValues.get(key);
+    return recent == null || recent.isEmpty() ? null : recent.get(recent.size() - 1);
   }
 
   String recentValue(String key, SplittableRandom random) {

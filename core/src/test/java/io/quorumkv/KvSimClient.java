@@ -16,8 +16,8 @@ import java.util.SplittableRandom;
  * attempt of the operation reuses, so that a retry after a timeout is a <em>blind</em> retry
  * that the state machine must deduplicate (an attempt that timed out may still apply). An attempt
  * goes to the node the client believes leads the key's partition; a rejection (certainly not
- * applied) or a timeout of {@link KvSim#ATTEMPT_TIMEOUT_MICROS} sends another attempt elsewhere.
- * An answer to any attempt completes the operation. After {@link KvSim#OP_DEADLINE_MICROS} it
+ * applied) or a timeout of {@link KvSim#ATTEMPT_TIMEOUT_MICROS} sends another attempt elsewhere;
+ * only the answer to the attempt in flight completes the operation. After {@link KvSim#OP_DEADLINE_MICROS} it
  * records {@code info} and, as in Jepsen, goes on as a new process; after
  * {@link KvSim#MAX_ATTEMPTS} rejections and no timeout it records {@code fail}.
  *
@@ -86,10 +86,19 @@ final class KvSimClient {
 
   /** Puts {@code key} once more (then nothing else); it must end {@code ok} within {@code micros}. */
   void finalWrite(String key, long micros) {
+    finalOp(Kind.PUT, key, micros);
+  }
+
+  /** Reads {@code key} (linearizably) once more; it must end {@code ok} within {@code micros}. */
+  void finalRead(String key, long micros) {
+    finalOp(Kind.GET, key, micros);
+  }
+
+  private void finalOp(Kind k, String key, long micros) {
     running = false;
     mustSucceed = true;
     finalOk = false;
-    issue(Kind.PUT, key, micros);
+    issue(k, key, micros);
   }
 
   private void scheduleNext() {
@@ -125,7 +134,7 @@ final class KvSimClient {
         body = write(new WriteOp.Put(keyBytes, KvSim.utf8(value)));
       }
       case CAS -> {
-        String expected = random.nextInt(4) == 0 ? null : sim.recentValue(key, random);
+        String expected = expectation(key);
         String value = sim.nextValue();
         invocations.add(history.invoke(Op.cas(process, key, expected, value, 0)));
         body = write(new WriteOp.Cas(keyBytes, optional(expected), KvSim.utf8(value)));
@@ -136,7 +145,7 @@ final class KvSimClient {
       }
       case BATCH -> {
         String other = partner(key);
-        String expected = random.nextInt(4) == 0 ? null : sim.recentValue(key, random);
+        String expected = expectation(key);
         String value = sim.nextValue();
         String otherValue = sim.nextValue();
         invocations.add(history.invoke(Op.cas(process, key, expected, value, 0)));
@@ -151,6 +160,15 @@ final class KvSimClient {
     long op = opId;
     sim.events().after(deadlineMicros, () -> deadline(op));
     attempt();
+  }
+
+  /**
+   * What a cas expects: absent, a recent value, or most often the last value seen (so that it
+   * often succeeds, and a second execution of it would fail and show).
+   */
+  private String expectation(String key) {
+    int dice = random.nextInt(4);
+    return dice == 0 ? null : dice == 1 ? sim.recentValue(key, random) : sim.lastValue(key);
   }
 
   private KvSimRequest.Body write(WriteOp op) {
@@ -198,15 +216,20 @@ final class KvSimClient {
     }
     if (body instanceof KvSimRequest.Body.Write) {
       uncertain = true;
+      sim.blindRetry();
     }
     leaderHints.remove(partitionGuess(key));
     attempt(); // a blind retry: same session sequence number
   }
 
-  /** A node answered some attempt of some operation. */
+  /**
+   * A node answered. Only the attempt in flight counts: like an RPC client, the client stopped
+   * listening to an attempt when it timed out, so a retry's answer is what it sees, and that
+   * answer must be the first execution's result (exactly-once), not a second execution's.
+   */
   void onReply(KvSimRequest.Reply reply) {
-    if (invocations == null || reply.opId() != opId) {
-      return; // an earlier operation's
+    if (invocations == null || reply.opId() != opId || reply.attemptId() != attemptId) {
+      return; // an earlier operation's, or an attempt already given up on
     }
     if (reply instanceof KvSimRequest.Reply.Read read) {
       leaderHints.put(partitionGuess(key), target);
@@ -228,9 +251,6 @@ final class KvSimClient {
       finish(true);
     } else {
       KvSimRequest.Reply.Rejected r = (KvSimRequest.Reply.Rejected) reply;
-      if (r.attemptId() != attemptId) {
-        return; // an attempt already given up on
-      }
       if (r.group() != 0) {
         partitionOfKey.put(key, r.group());
         if (r.leaderHint() != 0) {

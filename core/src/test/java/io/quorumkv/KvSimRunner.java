@@ -15,8 +15,8 @@ import java.nio.file.Path;
  * entries) equal across replicas. After the last step and {@link #TAIL_MICROS} more: the network
  * heals, crashed nodes restart, disks and state machines get their speed back, paused processes
  * resume; then every partition must have a leader within {@link #LEADER_BOUND_MICROS}, pending
- * operations must finish, one more put per client (every key) must succeed, and the replicas must
- * converge; then every replica of a partition must hold the same store, no key may sit outside its
+ * operations must finish, every client must read every key and then put one more (every key is
+ * read and written), and the replicas must converge; then every replica of a partition must hold the same store, no key may sit outside its
  * partition's span or in two partitions, range spans must tile the key space, and the history must
  * be linearizable per key.
  *
@@ -133,6 +133,9 @@ final class KvSimRunner {
     long opBound = KvSim.OP_DEADLINE_MICROS + 1_000_000;
     if (!sim.runUntil(sim::clientsIdle, opBound)) {
       return "liveness: client operations still pending " + opBound / 1000 + " ms after every partition had a leader";
+    }
+    if (!sim.finalReadsSucceed(FINAL_WRITE_BOUND_MICROS)) {
+      return "liveness: a read after healing did not succeed within " + FINAL_WRITE_BOUND_MICROS / 1000 + " ms";
     }
     if (!sim.finalWritesSucceed(FINAL_WRITE_BOUND_MICROS)) {
       return "liveness: a put after healing did not succeed within " + FINAL_WRITE_BOUND_MICROS / 1000 + " ms";
