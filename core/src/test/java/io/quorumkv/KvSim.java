@@ -5,6 +5,7 @@ import io.quorumkv.raft.Message;
 import io.quorumkv.raft.sim.EventQueue;
 import io.quorumkv.raft.sim.FaultTarget;
 import io.quorumkv.raft.sim.Invariants;
+import io.quorumkv.raft.sim.RecentValues;
 import io.quorumkv.raft.sim.SafetyViolation;
 import io.quorumkv.raft.sim.SimNetwork;
 import io.quorumkv.testkit.History;
@@ -14,7 +15,6 @@ import io.quorumkv.testkit.Verdict;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -93,7 +93,7 @@ final class KvSim implements FaultTarget {
   private final Map<Long, Map<Long, Long>> replicaHashes = new HashMap<>();
   private final HistoryRecorder history;
   private final List<KvSimClient> clients = new ArrayList<>();
-  private final Map<String, List<String>> recentValues = new HashMap<>();
+  private final RecentValues recentValues = new RecentValues();
   private long ids;
   private long values;
   private long processes;
@@ -116,6 +116,7 @@ final class KvSim implements FaultTarget {
         gm -> gm.message() instanceof Message.InstallSnapshot, this::deliver, this::cutOff,
         gm -> node(gm.message().from()).reportSnapshot(gm.group(), gm.message().to(), false));
     history = new HistoryRecorder(() -> events.now() * 1_000);
+    network.recordFaults(history::nemesis);
     Set<Long> ids = new HashSet<>();
     for (long id = 1; id <= schedule.voters(); id++) {
       ids.add(id);
@@ -281,32 +282,6 @@ final class KvSim implements FaultTarget {
       n.slowDisk(0);
       n.slowApply(0);
     }
-  }
-
-  @Override
-  public void partition(Collection<? extends Collection<Long>> groups) {
-    history.nemesis("partition", groups.stream()
-        .map(g -> g.stream().sorted().map(String::valueOf).collect(Collectors.joining(",", "[", "]")))
-        .collect(Collectors.joining(",", "[", "]")));
-    network.partition(groups, nodes.keySet());
-  }
-
-  @Override
-  public void cutOneWay(long from, long to) {
-    history.nemesis("cut-one-way", from + "->" + to);
-    network.cutOneWay(from, to);
-  }
-
-  @Override
-  public void heal() {
-    history.nemesis("heal", null);
-    network.heal();
-  }
-
-  @Override
-  public void setFaults(SimNetwork.Faults faults) {
-    history.nemesis("faults", faults.toString());
-    network.setFaults(faults);
   }
 
   @Override
@@ -499,7 +474,8 @@ final class KvSim implements FaultTarget {
     return events;
   }
 
-  SimNetwork<GroupMessage> network() {
+  @Override
+  public SimNetwork<GroupMessage> network() {
     return network;
   }
 
@@ -564,26 +540,8 @@ final class KvSim implements FaultTarget {
     return b == null ? null : new String(b, StandardCharsets.UTF_8);
   }
 
-  void rememberValue(String key, String value) {
-    if (value == null) {
-      return;
-    }
-    List<String> recent = recentValues.computeIfAbsent(key, k -> new ArrayList<>());
-    recent.add(value);
-    if (recent.size() > 4) {
-      recent.remove(0);
-    }
-  }
-
-  /** The value of {@code key} a client saw or wrote last, if any. */
-  String lastValue(String key) {
-    List<String> recent = recentValues.get(key);
-    return recent == null || recent.isEmpty() ? null : recent.get(recent.size() - 1);
-  }
-
-  String recentValue(String key, SplittableRandom random) {
-    List<String> recent = recentValues.get(key);
-    return recent == null || recent.isEmpty() ? null : recent.get(random.nextInt(recent.size()));
+  RecentValues recentValues() {
+    return recentValues;
   }
 
   /** Client to node: arrives after a short delay (client links are never cut). */

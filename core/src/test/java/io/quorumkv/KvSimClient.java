@@ -168,7 +168,7 @@ final class KvSimClient {
    */
   private String expectation(String key) {
     int dice = random.nextInt(4);
-    return dice == 0 ? null : dice == 1 ? sim.recentValue(key, random) : sim.lastValue(key);
+    return dice == 0 ? null : dice == 1 ? sim.recentValues().any(key, random) : sim.recentValues().last(key);
   }
 
   private KvSimRequest.Body write(WriteOp op) {
@@ -235,7 +235,7 @@ final class KvSimClient {
       leaderHints.put(partitionGuess(key), target);
       String value = KvSim.string(read.value());
       history.read(invocations.get(0), value);
-      sim.rememberValue(key, value);
+      sim.recentValues().remember(key, value);
       finish(true);
     } else if (reply instanceof KvSimRequest.Reply.Written w) {
       leaderHints.put(partitionGuess(key), target);
@@ -245,7 +245,7 @@ final class KvSimClient {
           history.fail(invocation);
         } else {
           history.ok(invocation);
-          sim.rememberValue(invocation.key(), invocation.value());
+          sim.recentValues().remember(invocation.key(), invocation.value());
         }
       }
       finish(true);

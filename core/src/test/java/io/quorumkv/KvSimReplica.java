@@ -13,6 +13,7 @@ import io.quorumkv.raft.Snapshot;
 import io.quorumkv.raft.SoftState;
 import io.quorumkv.raft.StateRole;
 import io.quorumkv.raft.sim.Invariants;
+import io.quorumkv.raft.sim.ReadyWrites;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -228,19 +229,7 @@ final class KvSimReplica {
     if (rd.snapshot().isPresent()) {
       installSnapshot(rd.snapshot().get());
     }
-    if (!rd.entries().isEmpty()) {
-      long first = rd.entries().get(0).index();
-      disk.log.append(rd.entries());
-      sim.invariants(group).persisted(node.id, first == 1 ? 0 : disk.log.term(first - 1), rd.entries());
-    }
-    rd.hardState().ifPresent(disk.log::setHardState);
-    if (rd.snapshot().isPresent()) {
-      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
-    }
-    if (rd.mustSync()) {
-      long last = disk.log.lastIndex();
-      raw.persisted(last, disk.log.term(last));
-    }
+    ReadyWrites.persist(node.id, disk.log, rd, raw, sim.invariants(group));
     for (Message m : rd.messagesAfterPersist()) {
       sim.network().send(new KvSim.GroupMessage(group, m));
     }

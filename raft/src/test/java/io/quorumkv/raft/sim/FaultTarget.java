@@ -37,17 +37,28 @@ public interface FaultTarget {
   /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
   void slowDisk(long id, long micros);
 
+  /** The network between the nodes (it records the faults it is given in the history). */
+  SimNetwork<?> network();
+
   /** Splits the nodes into groups that cannot talk to each other. */
-  void partition(Collection<? extends Collection<Long>> groups);
+  default void partition(Collection<? extends Collection<Long>> groups) {
+    network().partition(groups, nodeIds());
+  }
 
   /** Cuts the link from {@code from} to {@code to} only. */
-  void cutOneWay(long from, long to);
+  default void cutOneWay(long from, long to) {
+    network().cutOneWay(from, to);
+  }
 
   /** Restores every link. */
-  void heal();
+  default void heal() {
+    network().heal();
+  }
 
   /** Sets loss, duplication and delay of the links. */
-  void setFaults(SimNetwork.Faults faults);
+  default void setFaults(SimNetwork.Faults faults) {
+    network().setFaults(faults);
+  }
 
   /** Asks the {@link #leader()} to hand leadership to {@code to}; false without a leader. */
   boolean transferLeadership(long to);

@@ -12,7 +12,6 @@ import io.quorumkv.testkit.HistoryRecorder;
 import io.quorumkv.testkit.LinearizabilityChecker;
 import io.quorumkv.testkit.Verdict;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -23,7 +22,6 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
-import java.util.stream.Collectors;
 
 /**
  * A deterministic Raft cluster in one thread: real {@link io.quorumkv.raft.RawNode}s over a
@@ -53,7 +51,7 @@ public final class SimCluster implements FaultTarget {
   private final Invariants invariants;
   private final HistoryRecorder history;
   private final List<SimClient> clients = new ArrayList<>();
-  private final Map<String, List<String>> recentValues = new HashMap<>();
+  private final RecentValues recentValues = new RecentValues();
   private final Set<Long> removed = new HashSet<>();
   private long requestIds;
   private long readContexts;
@@ -75,6 +73,7 @@ public final class SimCluster implements FaultTarget {
         m -> nodes.get(m.from()).reportSnapshot(m.to(), false));
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
+    network.recordFaults(history::nemesis);
     Set<Long> voters = new HashSet<>();
     for (long id = 1; id <= config.voters(); id++) {
       voters.add(id);
@@ -211,36 +210,6 @@ public final class SimCluster implements FaultTarget {
     for (long id : nodes.keySet()) {
       restart(id);
     }
-  }
-
-  /** Splits the nodes into groups that cannot talk to each other. */
-  @Override
-  public void partition(Collection<? extends Collection<Long>> groups) {
-    history.nemesis("partition", groups.stream()
-        .map(g -> g.stream().sorted().map(String::valueOf).collect(Collectors.joining(",", "[", "]")))
-        .collect(Collectors.joining(",", "[", "]")));
-    network.partition(groups, nodes.keySet());
-  }
-
-  /** Cuts the link from {@code from} to {@code to} only. */
-  @Override
-  public void cutOneWay(long from, long to) {
-    history.nemesis("cut-one-way", from + "->" + to);
-    network.cutOneWay(from, to);
-  }
-
-  /** Restores every link. */
-  @Override
-  public void heal() {
-    history.nemesis("heal", null);
-    network.heal();
-  }
-
-  /** Sets loss, duplication and delay of the links. */
-  @Override
-  public void setFaults(SimNetwork.Faults faults) {
-    history.nemesis("faults", faults.toString());
-    network.setFaults(faults);
   }
 
   /** Asks the current leader to transfer leadership to {@code to}; false without a leader. */
@@ -420,7 +389,8 @@ public final class SimCluster implements FaultTarget {
     return nodes.get(id).stateMachine.get(key);
   }
 
-  /** The network, for fine-grained faults in scenario tests. */
+  /** The network, also for fine-grained faults in scenario tests. */
+  @Override
   public SimNetwork<Message> network() {
     return network;
   }
@@ -561,20 +531,8 @@ public final class SimCluster implements FaultTarget {
     return members.get(random.nextInt(members.size()));
   }
 
-  void rememberValue(String key, String value) {
-    if (value == null) {
-      return;
-    }
-    List<String> recent = recentValues.computeIfAbsent(key, k -> new ArrayList<>());
-    recent.add(value);
-    if (recent.size() > 4) {
-      recent.remove(0);
-    }
-  }
-
-  String recentValue(String key, SplittableRandom random) {
-    List<String> recent = recentValues.get(key);
-    return recent == null || recent.isEmpty() ? null : recent.get(random.nextInt(recent.size()));
+  RecentValues recentValues() {
+    return recentValues;
   }
 
   /** Client to node: the request arrives after a short delay (clients are never partitioned). */

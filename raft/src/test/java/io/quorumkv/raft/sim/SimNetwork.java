@@ -4,9 +4,11 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.function.ToLongFunction;
+import java.util.stream.Collectors;
 
 /**
  * The network between the simulated nodes: every Raft message goes through here and may be
@@ -56,6 +58,7 @@ public final class SimNetwork<M> {
   /** Cut directed links, encoded by {@link #link}. */
   private final Set<Long> cut = new HashSet<>();
   private Faults faults = Faults.NONE;
+  private BiConsumer<String, String> nemesis = (f, value) -> { };
   private Predicate<M> dropIf = m -> false;
   private long sent;
   private long dropped;
@@ -87,8 +90,17 @@ public final class SimNetwork<M> {
     return (from << 32) | to;
   }
 
+  /**
+   * Records every fault set from now on with {@code nemesis(f, value)}, e.g. a history's nemesis
+   * events ({@code partition}, {@code cut-one-way}, {@code heal}, {@code faults}).
+   */
+  public void recordFaults(BiConsumer<String, String> nemesis) {
+    this.nemesis = nemesis;
+  }
+
   /** Sets how the links behave from now on (messages in flight keep their delay). */
   public void setFaults(Faults faults) {
+    nemesis.accept("faults", faults.toString());
     this.faults = faults;
   }
 
@@ -97,6 +109,9 @@ public final class SimNetwork<M> {
    * Nodes in no group are cut off from everyone.
    */
   public void partition(Collection<? extends Collection<Long>> groups, Collection<Long> allNodes) {
+    nemesis.accept("partition", groups.stream()
+        .map(g -> g.stream().sorted().map(String::valueOf).collect(Collectors.joining(",", "[", "]")))
+        .collect(Collectors.joining(",", "[", "]")));
     cut.clear();
     for (long a : allNodes) {
       for (long b : allNodes) {
@@ -118,11 +133,13 @@ public final class SimNetwork<M> {
 
   /** Cuts the link from {@code from} to {@code to} only; the other direction keeps working. */
   public void cutOneWay(long from, long to) {
+    nemesis.accept("cut-one-way", from + "->" + to);
     cut.add(link(from, to));
   }
 
   /** Restores every link (a {@link #dropIf} filter stays). */
   public void heal() {
+    nemesis.accept("heal", null);
     cut.clear();
   }
 

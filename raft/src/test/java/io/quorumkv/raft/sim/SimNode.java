@@ -312,19 +312,7 @@ final class SimNode {
     if (rd.snapshot().isPresent()) {
       installSnapshot(rd.snapshot().get());
     }
-    if (!rd.entries().isEmpty()) {
-      long first = rd.entries().get(0).index();
-      storage.append(rd.entries());
-      cluster.invariants().persisted(id, first == 1 ? 0 : storage.term(first - 1), rd.entries());
-    }
-    rd.hardState().ifPresent(storage::setHardState);
-    if (rd.snapshot().isPresent()) {
-      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
-    }
-    if (rd.mustSync()) {
-      long last = storage.lastIndex();
-      raw.persisted(last, storage.term(last));
-    }
+    ReadyWrites.persist(id, storage, rd, raw, cluster.invariants());
     for (Message m : rd.messagesAfterPersist()) {
       cluster.network().send(m);
     }
