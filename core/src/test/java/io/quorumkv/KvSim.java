@@ -117,11 +117,11 @@ final class KvSim implements FaultTarget {
         gm -> node(gm.message().from()).reportSnapshot(gm.group(), gm.message().to(), false));
     history = new HistoryRecorder(() -> events.now() * 1_000);
     network.recordFaults(history::nemesis);
-    Set<Long> ids = new HashSet<>();
+    Set<Long> members = new HashSet<>();
     for (long id = 1; id <= schedule.voters(); id++) {
-      ids.add(id);
+      members.add(id);
     }
-    voters = ConfState.ofVoters(ids);
+    voters = ConfState.ofVoters(members);
     for (long id = 1; id <= schedule.voters(); id++) {
       nodes.put(id, new KvSimNode(id, this, root.split()));
     }
@@ -487,7 +487,8 @@ final class KvSim implements FaultTarget {
     return invariants.computeIfAbsent(group, g -> new Invariants(events::now));
   }
 
-  void leaderElected(long group, long node, long term) {
+  /** A replica became leader (any partition, any term). */
+  void countElection() {
     elections++;
     lastElectionAt = events.now();
   }

@@ -155,7 +155,6 @@ final class KvSimClient {
             new BatchOp.Put(keyBytes, KvSim.utf8(value)),
             new BatchOp.Put(KvSim.utf8(other), KvSim.utf8(otherValue)))));
       }
-      default -> throw new IllegalStateException();
     }
     long op = opId;
     sim.events().after(deadlineMicros, () -> deadline(op));

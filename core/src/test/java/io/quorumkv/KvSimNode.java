@@ -389,7 +389,8 @@ final class KvSimNode {
 
   /**
    * Every data key a partition stores is inside its span; no key is stored by two partitions;
-   * for ranges, the spans tile the key space. Null if all holds, else what does not.
+   * the routing table sends every client key to the partition owning it (it followed the
+   * splits); for ranges, the spans tile the key space. Null if all holds, else what does not.
    */
   String checkOwnership(boolean ranges) {
     Map<String, Long> holder = new TreeMap<>();
@@ -410,6 +411,14 @@ final class KvSimNode {
         if (other != null) {
           return "key " + KvSim.string(key) + " is stored by partitions " + other + " and " + e.getKey();
         }
+      }
+    }
+    for (int i = 0; i < KvSim.KEYS; i++) {
+      byte[] key = KvSim.utf8(KvSim.key(i));
+      OptionalLong g = routing.route(key);
+      if (g.isEmpty() || !replicas.get(g.getAsLong()).span().owns(key)) {
+        return "routing sends " + KvSim.key(i) + " to " + (g.isEmpty() ? "no partition" : "partition "
+            + g.getAsLong() + " " + replicas.get(g.getAsLong()).span().describe());
       }
     }
     if (ranges) {

@@ -205,7 +205,7 @@ final class KvSimReplica {
       long term = term();
       sim.invariants(group).leaderElected(node.id, term,
           Invariants.LogView.of(disk.log, unsynced.stream().map(Write::ready).toList()));
-      sim.leaderElected(group, node.id, term);
+      sim.countElection();
     }
     if (now.leader() != before.leader()) {
       // The core drops pending read requests on a leader change: their clients retry.

@@ -35,7 +35,10 @@ sealed interface KvSimStep {
     };
   }
 
-  /** A fault of the Raft simulator, applied to every group the nodes host. */
+  /**
+   * A fault step of the Raft simulator: network faults cut the one link per node pair, so every
+   * partition; crashes and pauses stop whole nodes; "the leader" is partition 1's.
+   */
   record Fault(Step step) implements KvSimStep {
     @Override
     public int waitMillis() {
