@@ -211,60 +211,8 @@ final class KvSim implements FaultTarget {
   }
 
   @Override
-  public Set<Long> nodeIds() {
-    return nodes.keySet();
-  }
-
-  @Override
-  public boolean isUp(long id) {
-    return nodes.get(id).isUp();
-  }
-
-  @Override
-  public void crash(long id) {
-    KvSimNode n = nodes.get(id);
-    if (n != null && n.isUp()) {
-      history.nemesis("crash", Long.toString(id));
-      n.crash();
-    }
-  }
-
-  @Override
-  public void restart(long id) {
-    KvSimNode n = nodes.get(id);
-    if (n != null && !n.isUp()) {
-      history.nemesis("restart", Long.toString(id));
-      n.start();
-    }
-  }
-
-  void restartAll() {
-    for (long id : nodes.keySet()) {
-      restart(id);
-    }
-  }
-
-  @Override
-  public void pause(long id, long micros) {
-    KvSimNode n = nodes.get(id);
-    if (n != null && n.isUp()) {
-      history.nemesis("pause", id + " for " + micros / 1000 + "ms");
-      n.pause(micros);
-    }
-  }
-
-  /** When the last paused process resumes (the past if none is paused). */
-  long pausesEnd() {
-    return nodes.values().stream().mapToLong(KvSimNode::pausedUntil).max().orElse(0);
-  }
-
-  @Override
-  public void slowDisk(long id, long micros) {
-    KvSimNode n = nodes.get(id);
-    if (n != null) {
-      history.nemesis("slow-disk", id + " +" + micros / 1000 + "ms");
-      n.slowDisk(micros);
-    }
+  public Map<Long, KvSimNode> processes() {
+    return nodes;
   }
 
   /** Every batch node {@code id} applies takes {@code micros} longer; 0 restores it. */
@@ -416,7 +364,8 @@ final class KvSim implements FaultTarget {
     return history.history();
   }
 
-  void note(String f, String value) {
+  @Override
+  public void note(String f, String value) {
     history.nemesis(f, value);
   }
 

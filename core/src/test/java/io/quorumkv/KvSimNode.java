@@ -8,6 +8,7 @@ import io.quorumkv.raft.RaftConfig;
 import io.quorumkv.raft.RawNode;
 import io.quorumkv.raft.ReadOnlyOption;
 import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.sim.SimProcess;
 import io.quorumkv.raft.SnapshotMetadata;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -40,7 +41,7 @@ import java.util.function.Consumer;
  *       disk completions and applier work wait until it resumes.</li>
  * </ul>
  */
-final class KvSimNode {
+final class KvSimNode implements SimProcess {
 
   /** What of one partition survives a crash: the synced Raft log and the state machine's store. */
   static final class Disk {
@@ -86,11 +87,18 @@ final class KvSimNode {
     }
   }
 
-  boolean isUp() {
+  @Override
+  public boolean isUp() {
     return up;
   }
 
-  long pausedUntil() {
+  @Override
+  public boolean restartable() {
+    return true; // every node starts with the cluster
+  }
+
+  @Override
+  public long pausedUntil() {
     return pausedUntil;
   }
 
@@ -101,7 +109,8 @@ final class KvSimNode {
   // ---- lifecycle ----
 
   /** Starts (or restarts) the node: every partition on its disk, from what was synced. */
-  void start() {
+  @Override
+  public void start() {
     if (up) {
       throw new IllegalStateException("node " + id + " is already up");
     }
@@ -120,7 +129,8 @@ final class KvSimNode {
   }
 
   /** Loses everything not yet synced or applied, and the process with it. */
-  void crash() {
+  @Override
+  public void crash() {
     up = false;
     incarnation++;
     replicas.clear();
@@ -155,11 +165,13 @@ final class KvSimNode {
     return up && me == incarnation;
   }
 
-  void pause(long micros) {
+  @Override
+  public void pause(long micros) {
     pausedUntil = Math.max(pausedUntil, sim.now() + micros);
   }
 
-  void slowDisk(long micros) {
+  @Override
+  public void slowDisk(long micros) {
     slowDiskMicros = micros;
   }
 

@@ -153,62 +153,10 @@ public final class SimCluster implements FaultTarget {
 
   // ---- faults ----
 
-  /** Crashes a node: it loses everything it had not synced. */
-  @Override
-  public void crash(long id) {
-    SimNode n = nodes.get(id);
-    if (n != null && n.isUp()) {
-      history.nemesis("crash", Long.toString(id));
-      n.crash();
-    }
-  }
-
-  /** Restarts a crashed node from its disk. A node never started or removed stays down. */
-  @Override
-  public void restart(long id) {
-    SimNode n = nodes.get(id);
-    if (n != null && !n.isUp() && n.restarts() > 0) {
-      history.nemesis("restart", Long.toString(id));
-      n.start();
-    }
-  }
-
-  /** Stops node {@code id}'s process for {@code micros} (a long GC pause); then it carries on. */
-  @Override
-  public void pause(long id, long micros) {
-    SimNode n = nodes.get(id);
-    if (n != null && n.isUp()) {
-      history.nemesis("pause", id + " for " + micros / 1000 + "ms");
-      n.pause(micros);
-    }
-  }
-
-  /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
-  @Override
-  public void slowDisk(long id, long micros) {
-    SimNode n = nodes.get(id);
-    if (n != null) {
-      history.nemesis("slow-disk", id + " +" + micros / 1000 + "ms");
-      n.slowDisk(micros);
-    }
-  }
-
   /** Restores every slowed disk. */
   public void fixDisks() {
     for (SimNode n : nodes.values()) {
       n.slowDisk(0);
-    }
-  }
-
-  /** When the last paused process resumes (the past if none is paused). */
-  public long pausesEnd() {
-    return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);
-  }
-
-  /** Restarts every crashed node. */
-  public void restartAll() {
-    for (long id : nodes.keySet()) {
-      restart(id);
     }
   }
 
@@ -357,16 +305,9 @@ public final class SimCluster implements FaultTarget {
     return l.isPresent() && membership.voters().contains(l.getAsLong());
   }
 
-  /** The node ids, started or not. */
   @Override
-  public Set<Long> nodeIds() {
-    return nodes.keySet();
-  }
-
-  /** Whether node {@code id} is running. */
-  @Override
-  public boolean isUp(long id) {
-    return nodes.get(id).isUp();
+  public Map<Long, SimNode> processes() {
+    return nodes;
   }
 
   /** The highest index node {@code id}'s state machine has applied. */
@@ -401,6 +342,7 @@ public final class SimCluster implements FaultTarget {
   }
 
   /** Records a note in the history (e.g. the schedule step being applied). */
+  @Override
   public void note(String f, String value) {
     history.nemesis(f, value);
   }

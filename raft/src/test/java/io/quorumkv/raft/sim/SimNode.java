@@ -37,7 +37,7 @@ import java.util.function.ToLongFunction;
  * lived in memory; a restart builds a new RawNode from {@link #storage} and the state machine's
  * durable applied index.
  */
-final class SimNode {
+final class SimNode implements SimProcess {
 
   /** One Ready's writes and the work that waits for them to be durable. */
   private record Write(Ready ready, long due) {}
@@ -75,8 +75,14 @@ final class SimNode {
     this.stateMachine = new RegisterStateMachine(initialMembers);
   }
 
-  boolean isUp() {
+  @Override
+  public boolean isUp() {
     return raw != null;
+  }
+
+  @Override
+  public boolean restartable() {
+    return restarts > 0;
   }
 
   RawNode raw() {
@@ -96,7 +102,8 @@ final class SimNode {
   }
 
   /** Starts (or restarts) the node from what its disk and state machine hold. */
-  void start() {
+  @Override
+  public void start() {
     if (raw != null) {
       throw new IllegalStateException("node " + id + " is already up");
     }
@@ -111,7 +118,8 @@ final class SimNode {
   }
 
   /** Loses everything not yet synced, and the process with it. */
-  void crash() {
+  @Override
+  public void crash() {
     if (raw == null) {
       return;
     }
@@ -133,16 +141,19 @@ final class SimNode {
    * Stops the process for {@code micros}: no ticks; Raft messages sent to it meanwhile are lost;
    * client requests, disk completions and driver reports wait until it resumes.
    */
-  void pause(long micros) {
+  @Override
+  public void pause(long micros) {
     pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
   }
 
   /** Every sync from now on takes {@code micros} longer (0 restores the disk). */
-  void slowDisk(long micros) {
+  @Override
+  public void slowDisk(long micros) {
     slowDiskMicros = micros;
   }
 
-  long pausedUntil() {
+  @Override
+  public long pausedUntil() {
     return pausedUntil;
   }
 
