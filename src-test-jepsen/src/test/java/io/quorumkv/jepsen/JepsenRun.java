@@ -34,9 +34,14 @@ final class JepsenRun {
    * @param time          how long the clients and the nemesis run
    * @param seed          seeds the nemesis schedule and the clients' choices
    * @param timing        fault and quiet durations
+   * @param ranges        range partitioning (cut at {@link #RANGE_SPLITS}, splittable) instead of
+   *                      the node's default hash partitions
    */
   record Spec(String name, int nodes, List<Nemesis.Kind> nemeses, int maxConcurrent, Duration time, long seed,
-      NemesisScheduler.Timing timing) {}
+      NemesisScheduler.Timing timing, boolean ranges) {}
+
+  /** The initial range partitions: the bank's accounts, the registers, the set. */
+  static final List<String> RANGE_SPLITS = List.of("reg-", "set/");
 
   /**
    * What a run found.
@@ -68,7 +73,8 @@ final class JepsenRun {
   }
 
   /** Client threads per workload. */
-  private static final Map<String, Integer> THREADS = Map.of("linearizable", 3, "follower", 2, "lease", 2, "bank", 2, "set", 2);
+  private static final Map<String, Integer> THREADS = Map.of("linearizable", 3, "follower", 2, "lease", 2, "bank", 2,
+      "set", 2, "counter", 2, "deposed", 3);
   /** The deadline of every client call; short, so that faults produce unknowns rather than stalls. */
   private static final Duration OP_TIMEOUT = Duration.ofMillis(2000);
   /** Safety bound on operations per client thread, beside the run's time. */
@@ -94,11 +100,12 @@ final class JepsenRun {
     }
     int faults = 0;
     int probes = 0;
-    try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(), logs)) {
+    try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(),
+        spec.ranges() ? RANGE_SPLITS : List.of(), logs)) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
       try {
         cluster.start(Duration.ofSeconds(90));
-        List<Workload> workloads = workloads(ctx);
+        List<Workload> workloads = workloads(ctx, kinds);
         for (Workload w : workloads) {
           w.setup(ctx);
         }
@@ -169,6 +176,7 @@ final class JepsenRun {
     long ops = operations.size();
     Map<String, String> parameters = new LinkedHashMap<>();
     parameters.put("nodes", spec.nodes() + " JVMs on 127.0.0.1 (" + Cluster.NODE_MAIN + ", RocksDB, Netty)");
+    parameters.put("partitioning", spec.ranges() ? "ranges cut at " + RANGE_SPLITS + ", splittable" : "hash (3 partitions)");
     parameters.put("nemeses", kinds + (spec.maxConcurrent() > 1 ? " combined, up to " + spec.maxConcurrent() + " at once" : " each alone"));
     parameters.put("faults injected", Integer.toString(faults));
     parameters.put("client time", spec.time().toSeconds() + " s");
@@ -190,8 +198,11 @@ final class JepsenRun {
     return new Result(spec, passed, checks, dir, report, Duration.ofNanos(System.nanoTime() - began), notes);
   }
 
-  /** The workloads of every run: registers at each linearizable level, stale reads, bank, set. */
-  private static List<Workload> workloads(Workload.Context ctx) {
+  /**
+   * The workloads of every run: registers at each linearizable level, stale reads, bank, set,
+   * counter; and reads aimed at deposed leaders when the run deposes some.
+   */
+  private static List<Workload> workloads(Workload.Context ctx, List<Nemesis.Kind> kinds) {
     List<Workload> out = new ArrayList<>();
     RegisterWorkload linearizable = new RegisterWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("linearizable"), ctx);
     out.add(linearizable);
@@ -203,6 +214,11 @@ final class JepsenRun {
     out.add(new StaleReadWorkload(linearizable, ctx));
     out.add(new BankWorkload(THREADS.get("bank"), ctx));
     out.add(new SetWorkload(THREADS.get("set"), ctx));
+    out.add(new CounterWorkload(THREADS.get("counter"), ctx));
+    if (kinds.contains(Nemesis.Kind.DEPOSE)) {
+      out.add(new DeposedLeaderWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("deposed"), ctx));
+      out.add(new DeposedLeaderWorkload(ReadConsistency.LEASE, THREADS.get("deposed"), ctx));
+    }
     return out;
   }
 

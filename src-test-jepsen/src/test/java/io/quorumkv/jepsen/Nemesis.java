@@ -27,7 +27,21 @@ sealed interface Nemesis {
     /** Remove a member, then add a fresh node in its place. */
     MEMBERSHIP,
     /** Transfer the leadership of a random partition to a random member. */
-    TRANSFER;
+    TRANSFER,
+    /**
+     * Cut the leader off from every peer (both ways) while clients still reach it, so that it
+     * believes it leads until CheckQuorum deposes it while the others elect a new leader;
+     * {@link DeposedLeaderWorkload} aims reads at it meanwhile.
+     */
+    DEPOSE,
+    /**
+     * SIGSTOP the leader for a little longer than a client attempt (1 s) and shorter than most
+     * elections: clients retry the same write through other nodes, and every attempt reaches the
+     * leader when it wakes (the exactly-once sessions must apply it once).
+     */
+    STALL,
+    /** Split a range partition at a random register or set key (range-partitioned runs only). */
+    SPLIT;
 
     String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -47,6 +61,14 @@ sealed interface Nemesis {
     return false;
   }
 
+  /**
+   * How long to hold the fault when it is the only one active, given the scheduler's draw; a
+   * nemesis whose point is a precise duration overrides it.
+   */
+  default int holdMs(int drawn, Random rnd) {
+    return drawn;
+  }
+
   /** A nemesis of {@code kind} acting on {@code cluster}. */
   static Nemesis create(Kind kind, Cluster cluster) {
     return switch (kind) {
@@ -56,6 +78,9 @@ sealed interface Nemesis {
       case CLOCK -> new Clock(cluster);
       case MEMBERSHIP -> new Membership(cluster);
       case TRANSFER -> new Transfer(cluster);
+      case DEPOSE -> new Depose(cluster);
+      case STALL -> new Stall(cluster);
+      case SPLIT -> new Split(cluster);
     };
   }
 
@@ -325,6 +350,166 @@ sealed interface Nemesis {
         return "partition " + partition + " from n" + leaders.get(partition) + " to n" + to;
       } catch (RuntimeException e) {
         return "partition " + partition + " from n" + leaders.get(partition) + " to n" + to + " failed: " + e;
+      }
+    }
+
+    @Override
+    public String stop() {
+      return "done";
+    }
+  }
+
+  /**
+   * Isolates the leader of the most partitions from every peer, both ways, and publishes it as
+   * {@link Cluster#deposed()} with the partitions it led, so {@link DeposedLeaderWorkload} writes
+   * those partitions through the majority and reads them from the isolated node. CheckQuorum
+   * deposes it after one to two election timeouts, while the majority elects a successor after
+   * one to two: in most episodes both believe they lead for a while.
+   */
+  final class Depose implements Nemesis {
+    private final Cluster cluster;
+
+    Depose(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.DEPOSE;
+    }
+
+    /** Long enough for CheckQuorum to depose it (at most two election timeouts, 2 s) and a bit. */
+    @Override
+    public int holdMs(int drawn, Random rnd) {
+      return 2500 + rnd.nextInt(1001);
+    }
+
+    @Override
+    public String start(Random rnd) {
+      long leader = cluster.leader();
+      List<Long> members = cluster.memberIds();
+      if (leader == 0 || members.size() < 3 || cluster.node(leader).isPaused()) {
+        return null;
+      }
+      java.util.Set<Long> led = new java.util.TreeSet<>();
+      try {
+        cluster.leaders(leader).forEach((p, l) -> {
+          if (l == leader) {
+            led.add(p);
+          }
+        });
+      } catch (RuntimeException e) {
+        return null;
+      }
+      if (led.isEmpty()) {
+        return null;
+      }
+      List<Long> others = new ArrayList<>(members);
+      others.remove(Long.valueOf(leader));
+      Grudge g = Grudge.split("deposed-leader", List.of(leader), others);
+      List<Long> missed = cluster.partition(g);
+      cluster.depose(leader, led);
+      return "n" + leader + " (leader of partitions " + led + ") cut off from " + others
+          + ", clients still reach it" + (missed.isEmpty() ? "" : " (not yet told: " + missed + ")");
+    }
+
+    @Override
+    public String stop() {
+      cluster.depose(0, java.util.Set.of());
+      List<Long> missed = cluster.healNetwork();
+      return "heal" + (missed.isEmpty() ? "" : " (not told: " + missed + ")");
+    }
+  }
+
+  /**
+   * SIGSTOP of the leader for 1.1-1.4 s, then SIGCONT: longer than one client attempt
+   * ({@code KvFrontend.MAX_ATTEMPT}, 1 s), so every write in flight to it is retried, with the
+   * same session sequence number, through another node that forwards it to the same sleeping
+   * leader; shorter than most elections (1-2 s), so the leader usually wakes still leading and
+   * proposes both attempts. Without deduplication a compare-and-set would apply once and
+   * answer "mismatch" to the retry ({@link CounterWorkload} catches that).
+   */
+  final class Stall implements Nemesis {
+    private final Cluster cluster;
+    private long paused;
+
+    Stall(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.STALL;
+    }
+
+    @Override
+    public int holdMs(int drawn, Random rnd) {
+      return 1100 + rnd.nextInt(301);
+    }
+
+    @Override
+    public String start(Random rnd) {
+      long leader = cluster.leader();
+      if (leader == 0 || !cluster.node(leader).isAlive() || cluster.node(leader).isPaused()) {
+        return null;
+      }
+      cluster.pause(leader);
+      paused = leader;
+      return "SIGSTOP n" + leader + " (the leader) for about one client attempt";
+    }
+
+    @Override
+    public String stop() {
+      long id = paused;
+      paused = 0;
+      if (id != 0) {
+        cluster.resume(id);
+      }
+      return "SIGCONT n" + id;
+    }
+  }
+
+  /**
+   * Splits the range partition holding a random register or set key at that key, through a
+   * random responsive member (which routes the split to that partition's leader). The bank's
+   * accounts sort before every key it picks, so they stay in one partition, as a batch needs.
+   */
+  final class Split implements Nemesis {
+    /** Prefixes of the keys written by the register, set and counter workloads. */
+    private static final List<String> PREFIXES = List.of("reg-linearizable/", "reg-follower/", "reg-lease/",
+        "set/e", "reg-deposed-linearizable/", "reg-deposed-lease/");
+    private final Cluster cluster;
+
+    Split(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.SPLIT;
+    }
+
+    @Override
+    public boolean instant() {
+      return true;
+    }
+
+    @Override
+    public String start(Random rnd) {
+      if (!cluster.rangePartitioned()) {
+        return null;
+      }
+      List<Long> responsive = cluster.responsive();
+      if (responsive.isEmpty()) {
+        return null;
+      }
+      long via = responsive.get(rnd.nextInt(responsive.size()));
+      String key = PREFIXES.get(rnd.nextInt(PREFIXES.size())) + rnd.nextInt(400);
+      try {
+        long child = cluster.admin(via).split(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return "at \"" + key + "\" via n" + via + ": new partition " + child;
+      } catch (RuntimeException e) {
+        return "at \"" + key + "\" via n" + via + " failed: " + e;
       }
     }
 

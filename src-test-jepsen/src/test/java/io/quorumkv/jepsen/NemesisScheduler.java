@@ -46,13 +46,16 @@ final class NemesisScheduler {
       if (!pause(between(timing.minQuietMs(), timing.maxQuietMs()), deadlineNanos)) {
         break;
       }
-      for (Nemesis n : deal(1 + rnd.nextInt(maxConcurrent))) {
+      List<Nemesis> hand = deal(1 + rnd.nextInt(maxConcurrent));
+      for (Nemesis n : hand) {
         start(n);
-        if (!pause(between(0, 800), deadlineNanos)) {
+        // combined faults begin one after another; a lone one is held for its own duration
+        if (hand.size() > 1 && !pause(between(0, 800), deadlineNanos)) {
           break;
         }
       }
-      pause(between(timing.minFaultMs(), timing.maxFaultMs()), deadlineNanos);
+      int drawn = between(timing.minFaultMs(), timing.maxFaultMs());
+      pause(hand.size() == 1 ? hand.get(0).holdMs(drawn, rnd) : drawn, deadlineNanos);
       stopAll();
     }
     stopAll();

@@ -182,7 +182,15 @@ final class RegisterWorkload extends Workload {
 
   @Override
   List<CheckResult> check() {
-    History h = recorder.history();
+    return List.of(check(name(), level, recorder.history(), file, ""));
+  }
+
+  /**
+   * Checks a register history with the linearizability checker.
+   *
+   * @param note appended to the summary (what the workload did), or empty
+   */
+  static CheckResult check(String name, ReadConsistency level, History h, String file, String note) {
     Verdict v = new LinearizabilityChecker().check(h);
     int[] outcomes = new int[Op.Type.values().length];
     for (Op op : h.ops()) {
@@ -192,11 +200,11 @@ final class RegisterWorkload extends Workload {
         : v instanceof Verdict.Unknown u ? "unknown: the checker gave up on key " + u.key() : v.describe();
     String summary = headline + "; ok/fail/unknown " + outcomes[Op.Type.OK.ordinal()] + "/"
         + outcomes[Op.Type.FAIL.ordinal()] + "/" + outcomes[Op.Type.INFO.ordinal()]
-        + " (reads at " + level + ")";
+        + " (reads at " + level + ")" + note;
     CheckResult.Verdict verdict = v.isLinearizable() ? CheckResult.Verdict.VALID
         : v instanceof Verdict.Unknown ? CheckResult.Verdict.UNKNOWN : CheckResult.Verdict.INVALID;
     List<String> problems = v.isLinearizable() ? List.of() : List.of(v.describe());
-    return List.of(new CheckResult(name(), verdict, summary, problems, file));
+    return new CheckResult(name, verdict, summary, problems, file);
   }
 
   @Override

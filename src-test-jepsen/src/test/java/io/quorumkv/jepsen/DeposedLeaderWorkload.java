@@ -1,0 +1,191 @@
+package io.quorumkv.jepsen;
+
+import io.quorumkv.KvClient;
+import io.quorumkv.ReadConsistency;
+import io.quorumkv.testkit.HistoryRecorder;
+import io.quorumkv.testkit.Op;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Reads from a leader that has been deposed but does not know it yet, while its successor
+ * acknowledges writes: the window in which a leader that skips the ReadIndex round (or trusts
+ * a lease it no longer holds) serves a stale value.
+ *
+ * <p>While the {@link Nemesis.Depose} fault holds ({@link Cluster#deposed()}), this workload
+ * picks a fresh key in a partition the isolated node led, and
+ * <ul>
+ *   <li>one writer puts unique values to it through a client pinned to a member of the
+ *       majority side (which forwards to whichever leader the majority elects), and</li>
+ *   <li>the other threads read it at this workload's level through clients pinned to the
+ *       isolated node: no forwarding, no failover, so every answer comes from the node that may
+ *       still believe it leads.</li>
+ * </ul>
+ * The isolated node never sees the episode's writes, so once one is acknowledged any read it
+ * answers afterwards is stale, and the history (its own register history, checked by the
+ * linearizability checker) is not linearizable.
+ */
+final class DeposedLeaderWorkload extends Workload {
+
+  /** Deadline of the pinned clients: a read the isolated node cannot confirm fails by then. */
+  private static final Duration TIMEOUT = Duration.ofMillis(1500);
+  /** How many candidate keys to try when looking for one in a partition the node led. */
+  private static final int KEY_TRIES = 64;
+
+  /** The key of one depose episode and who writes it. */
+  private record Target(long episode, long isolated, long writeVia, String key) {}
+
+  private final ReadConsistency level;
+  private final int threads;
+  private final String prefix;
+  private final Cluster cluster;
+  private final HistoryRecorder recorder;
+  private final AtomicReference<Worker> writer = new AtomicReference<>();
+  private final Map<Long, KvClient> pinned = new ConcurrentHashMap<>();
+  private final AtomicLong values = new AtomicLong();
+  private final AtomicInteger isolatedReads = new AtomicInteger();
+  private final AtomicLong episodes = new AtomicLong();
+  private volatile Target target;
+  private String file;
+
+  /** @param threads one writer and {@code threads - 1} readers */
+  DeposedLeaderWorkload(ReadConsistency level, int threads, Context ctx) {
+    if (threads < 2) {
+      throw new IllegalArgumentException("a writer and at least one reader");
+    }
+    this.level = level;
+    this.threads = threads;
+    this.prefix = "reg-deposed-" + level.name().toLowerCase(Locale.ROOT) + "/";
+    this.cluster = ctx.cluster();
+    this.recorder = new HistoryRecorder(ctx.clock());
+  }
+
+  @Override
+  String name() {
+    return "register-deposed-" + level.name().toLowerCase(Locale.ROOT);
+  }
+
+  @Override
+  int threads() {
+    return threads;
+  }
+
+  @Override
+  void operate(Worker w) {
+    writer.compareAndSet(null, w);
+    Cluster.Deposed d = cluster.deposed();
+    if (d == null) {
+      Cluster.sleep(20);
+      return;
+    }
+    if (writer.get() == w) {
+      write(w, d);
+    } else {
+      read(w, d);
+    }
+  }
+
+  private void write(Worker w, Cluster.Deposed d) {
+    Target t = target;
+    if (t == null || t.episode() != d.episode()) {
+      t = aim(d);
+      if (t == null) {
+        Cluster.sleep(50);
+        return;
+      }
+      target = t;
+      episodes.incrementAndGet();
+    }
+    String value = "v" + values.incrementAndGet();
+    Op invocation = recorder.invoke(Op.put(w.process(), t.key(), value, 0));
+    try {
+      client(t.writeVia()).put(t.key(), value);
+    } catch (RuntimeException e) {
+      if (outcomeUnknown(e)) {
+        recorder.info(invocation);
+        w.crashed();
+      } else {
+        recorder.fail(invocation);
+      }
+      return;
+    }
+    recorder.ok(invocation);
+  }
+
+  /** A fresh key in a partition {@code d}'s node led, written through a member of the majority. */
+  private Target aim(Cluster.Deposed d) {
+    List<Long> majority = cluster.responsive();
+    majority.remove(Long.valueOf(d.node()));
+    if (majority.isEmpty()) {
+      return null;
+    }
+    long via = majority.get((int) (d.episode() % majority.size()));
+    for (int i = 0; i < KEY_TRIES; i++) {
+      String key = prefix + d.episode() + "-" + i;
+      try {
+        // a STALE read is answered locally by the isolated node, with the key's partition
+        long partition = client(d.node()).read(key.getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE)
+            .partitionId();
+        if (d.partitions().contains(partition)) {
+          return new Target(d.episode(), d.node(), via, key);
+        }
+      } catch (RuntimeException e) {
+        return null;
+      }
+    }
+    return null;
+  }
+
+  private void read(Worker w, Cluster.Deposed d) {
+    Target t = target;
+    if (t == null || t.episode() != d.episode()) {
+      Cluster.sleep(10);
+      return;
+    }
+    Op invocation = recorder.invoke(Op.get(w.process(), t.key(), 0));
+    try {
+      String read = client(t.isolated()).get(t.key(), level).orElse(null);
+      recorder.read(invocation, read);
+      isolatedReads.incrementAndGet();
+    } catch (RuntimeException e) {
+      recorder.fail(invocation); // a read has no effect
+      Cluster.sleep(10);
+    }
+  }
+
+  private KvClient client(long node) {
+    return pinned.computeIfAbsent(node, n -> cluster.client(TIMEOUT, List.of(cluster.node(n).address())));
+  }
+
+  @Override
+  void nemesis(String f, String value) {
+    recorder.nemesis(f, value);
+  }
+
+  @Override
+  List<String> write(Path dir, String stamp) throws IOException {
+    file = name() + "-" + stamp + ".jsonl";
+    recorder.write(dir.resolve(file));
+    return List.of(file);
+  }
+
+  @Override
+  List<CheckResult> check() {
+    return List.of(RegisterWorkload.check(name(), level, recorder.history(), file, "; " + episodes.get()
+        + " depose episode(s), " + isolatedReads.get() + " reads answered by the isolated node"));
+  }
+
+  @Override
+  List<Report.Operation> operations(Context ctx) {
+    return RegisterWorkload.operations(name(), recorder.history(), ctx.laneOfProcess(), ctx.clock().getAsLong());
+  }
+}
