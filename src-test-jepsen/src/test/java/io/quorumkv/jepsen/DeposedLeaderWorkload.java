@@ -36,8 +36,17 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class DeposedLeaderWorkload extends Workload {
 
-  /** Deadline of the pinned clients: a read the isolated node cannot confirm fails by then. */
-  private static final Duration TIMEOUT = Duration.ofMillis(1500);
+  /** Deadline of the readers' calls: a read the isolated node cannot confirm fails by then. */
+  private static final Duration READ_TIMEOUT = Duration.ofMillis(1500);
+  /**
+   * Deadline of the writer's calls. Short: until the majority has elected a successor, the
+   * member the writer talks to forwards to the isolated leader, and that forward is silently
+   * dropped; a short deadline gives up on it (outcome unknown) and the next write finds the new
+   * leader within this long of its election.
+   */
+  private static final Duration WRITE_TIMEOUT = Duration.ofMillis(250);
+  /** Pause between a reader's calls: enough reads to land in the window, not a busy loop. */
+  private static final long READ_EVERY_MS = 4;
   /** How many candidate keys to try when looking for one in a partition the node led. */
   private static final int KEY_TRIES = 64;
 
@@ -50,7 +59,8 @@ final class DeposedLeaderWorkload extends Workload {
   private final Cluster cluster;
   private final HistoryRecorder recorder;
   private final AtomicReference<Worker> writer = new AtomicReference<>();
-  private final Map<Long, KvClient> pinned = new ConcurrentHashMap<>();
+  private final Map<Long, KvClient> readClients = new ConcurrentHashMap<>();
+  private final Map<Long, KvClient> writeClients = new ConcurrentHashMap<>();
   private final AtomicLong values = new AtomicLong();
   private final AtomicInteger isolatedReads = new AtomicInteger();
   private final AtomicLong episodes = new AtomicLong();
@@ -108,7 +118,7 @@ final class DeposedLeaderWorkload extends Workload {
     String value = "v" + values.incrementAndGet();
     Op invocation = recorder.invoke(Op.put(w.process(), t.key(), value, 0));
     try {
-      client(t.writeVia()).put(t.key(), value);
+      pinned(writeClients, t.writeVia(), WRITE_TIMEOUT).put(t.key(), value);
     } catch (RuntimeException e) {
       if (outcomeUnknown(e)) {
         recorder.info(invocation);
@@ -133,7 +143,7 @@ final class DeposedLeaderWorkload extends Workload {
       String key = prefix + d.episode() + "-" + i;
       try {
         // a STALE read is answered locally by the isolated node, with the key's partition
-        long partition = client(d.node()).read(key.getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE)
+        long partition = pinned(readClients, d.node(), READ_TIMEOUT).read(key.getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE)
             .partitionId();
         if (d.partitions().contains(partition)) {
           return new Target(d.episode(), d.node(), via, key);
@@ -153,17 +163,18 @@ final class DeposedLeaderWorkload extends Workload {
     }
     Op invocation = recorder.invoke(Op.get(w.process(), t.key(), 0));
     try {
-      String read = client(t.isolated()).get(t.key(), level).orElse(null);
+      String read = pinned(readClients, t.isolated(), READ_TIMEOUT).get(t.key(), level).orElse(null);
       recorder.read(invocation, read);
       isolatedReads.incrementAndGet();
     } catch (RuntimeException e) {
       recorder.fail(invocation); // a read has no effect
-      Cluster.sleep(10);
     }
+    Cluster.sleep(READ_EVERY_MS);
   }
 
-  private KvClient client(long node) {
-    return pinned.computeIfAbsent(node, n -> cluster.client(TIMEOUT, List.of(cluster.node(n).address())));
+  /** A client that talks to {@code node} only (no failover to other nodes). */
+  private KvClient pinned(Map<Long, KvClient> clients, long node, Duration timeout) {
+    return clients.computeIfAbsent(node, n -> cluster.client(timeout, List.of(cluster.node(n).address())));
   }
 
   @Override
