@@ -155,6 +155,11 @@ final class Cluster implements AutoCloseable {
     return clusterId;
   }
 
+  /** Where the node logs go (and other per-node diagnostics of the run). */
+  Path logDir() {
+    return logDir;
+  }
+
   /** Whether the nodes use range partitioning (so partitions can be split). */
   boolean rangePartitioned() {
     return !rangeSplits.isEmpty();

@@ -92,12 +92,8 @@ final class JepsenRun {
     List<Report.Operation> operations = new ArrayList<>();
     OpLog nemesisLog = new OpLog(clock);
     List<Nemesis.Kind> kinds = new ArrayList<>(spec.nemeses());
-    if (kinds.contains(Nemesis.Kind.CLOCK) && Nemesis.Clock.unavailableReason() != null) {
-      kinds.remove(Nemesis.Kind.CLOCK);
-      String why = "clock-skew nemesis skipped: " + Nemesis.Clock.unavailableReason();
-      System.out.println("jepsen: " + spec.name() + ": " + why);
-      notes.add(why);
-    }
+    skipUnavailable(kinds, Nemesis.Kind.CLOCK, Nemesis.Clock.unavailableReason(), spec, notes);
+    skipUnavailable(kinds, Nemesis.Kind.DISK, Nemesis.Disk.unavailableReason(), spec, notes);
     int faults = 0;
     int probes = 0;
     try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(),
@@ -117,7 +113,7 @@ final class JepsenRun {
         };
         List<Nemesis> nemeses = new ArrayList<>();
         for (Nemesis.Kind k : kinds) {
-          nemeses.add(Nemesis.create(k, cluster));
+          nemeses.add(Nemesis.create(k, cluster, spec.maxConcurrent() == 1));
         }
         Random rnd = new Random(spec.seed());
         NemesisScheduler scheduler = new NemesisScheduler(nemeses, spec.maxConcurrent(), spec.timing(),
@@ -142,6 +138,9 @@ final class JepsenRun {
         }
         if (nemesisThread != null) {
           joinOrNote(nemesisThread, notes);
+          for (Nemesis n : nemeses) {
+            checks.addAll(n.checks());
+          }
           faults = scheduler.faults();
           for (String e : scheduler.errors()) {
             notes.add("nemesis error: " + e);
@@ -220,6 +219,16 @@ final class JepsenRun {
       out.add(new DeposedLeaderWorkload(ReadConsistency.LEASE, THREADS.get("deposed"), ctx));
     }
     return out;
+  }
+
+  /** Drops {@code kind} from {@code kinds} when it cannot run here, saying why. */
+  private static void skipUnavailable(List<Nemesis.Kind> kinds, Nemesis.Kind kind, String why, Spec spec,
+      List<String> notes) {
+    if (why != null && kinds.remove(kind)) {
+      String note = kind.label() + " nemesis skipped: " + why;
+      System.out.println("jepsen: " + spec.name() + ": " + note);
+      notes.add(note);
+    }
   }
 
   private static Thread start(String name, Runnable body) {

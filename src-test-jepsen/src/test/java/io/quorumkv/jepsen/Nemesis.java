@@ -1,11 +1,18 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.PartitionStatus;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * One kind of fault: {@link #start} injects it, {@link #stop} undoes it. Both return what they
@@ -41,7 +48,9 @@ sealed interface Nemesis {
      */
     STALL,
     /** Split a range partition at a random register or set key (range-partitioned runs only). */
-    SPLIT;
+    SPLIT,
+    /** Delay every log sync of one node (mostly the leader): slow (tens of ms) or stalled (2.5 s). */
+    DISK;
 
     String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -69,8 +78,16 @@ sealed interface Nemesis {
     return drawn;
   }
 
-  /** A nemesis of {@code kind} acting on {@code cluster}. */
-  static Nemesis create(Kind kind, Cluster cluster) {
+  /** What this nemesis itself observed and judged (the cluster's reaction to its faults), if anything. */
+  default List<CheckResult> checks() {
+    return List.of();
+  }
+
+  /**
+   * A nemesis of {@code kind} acting on {@code cluster}; {@code alone} when no other fault will be
+   * active at the same time (a nemesis may then judge the cluster's reaction to its own fault).
+   */
+  static Nemesis create(Kind kind, Cluster cluster, boolean alone) {
     return switch (kind) {
       case PARTITION -> new Partition(cluster);
       case KILL -> new Kill(cluster);
@@ -81,6 +98,7 @@ sealed interface Nemesis {
       case DEPOSE -> new Depose(cluster);
       case STALL -> new Stall(cluster);
       case SPLIT -> new Split(cluster);
+      case DISK -> new Disk(cluster, alone);
     };
   }
 
@@ -391,7 +409,7 @@ sealed interface Nemesis {
       if (leader == 0 || members.size() < 3 || cluster.node(leader).isPaused()) {
         return null;
       }
-      java.util.Set<Long> led = new java.util.TreeSet<>();
+      Set<Long> led = new TreeSet<>();
       try {
         cluster.leaders(leader).forEach((p, l) -> {
           if (l == leader) {
@@ -415,7 +433,7 @@ sealed interface Nemesis {
 
     @Override
     public String stop() {
-      cluster.depose(0, java.util.Set.of());
+      cluster.depose(0, Set.of());
       List<Long> missed = cluster.healNetwork();
       return "heal" + (missed.isEmpty() ? "" : " (not told: " + missed + ")");
     }
@@ -506,7 +524,7 @@ sealed interface Nemesis {
       long via = responsive.get(rnd.nextInt(responsive.size()));
       String key = PREFIXES.get(rnd.nextInt(PREFIXES.size())) + rnd.nextInt(400);
       try {
-        long child = cluster.admin(via).split(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        long child = cluster.admin(via).split(key.getBytes(StandardCharsets.UTF_8));
         return "at \"" + key + "\" via n" + via + ": new partition " + child;
       } catch (RuntimeException e) {
         return "at \"" + key + "\" via n" + via + " failed: " + e;
@@ -516,6 +534,155 @@ sealed interface Nemesis {
     @Override
     public String stop() {
       return "done";
+    }
+  }
+
+  /**
+   * Slows one node's disk with {@link SlowDisk} (strace delaying its log writer's syncs). Two
+   * modes, drawn at random:
+   * <ul>
+   *   <li><b>slow</b>: 20-120 ms per sync on the leader (mostly) or any node. Heartbeats do not
+   *       wait for the disk, so no election should follow: when the fault is the only one, a
+   *       partition whose term grows by more than one meanwhile is an election storm, a problem;</li>
+   *   <li><b>stalled</b>: 2.5 s per sync on the leader, past its {@code syncStallTimeout} (one
+   *       election timeout): the leader must hand its leaderships away. When the fault is the only
+   *       one, a partition it still leads after 3-4 s (in another member's view) is a problem.</li>
+   * </ul>
+   * Acknowledged writes must survive either way: the workloads' own checks judge that.
+   */
+  final class Disk implements Nemesis {
+    private final Cluster cluster;
+    private final boolean judge;
+    private final List<String> problems = new ArrayList<>();
+    private SlowDisk disk;
+    private long target;
+    private boolean stalled;
+    private long via;
+    private long startedAt;
+    private Map<Long, PartitionStatus> before = Map.of();
+    private int slowEpisodes;
+    private int stallEpisodes;
+    private int handedAway;
+    private int unjudged;
+
+    Disk(Cluster cluster, boolean judge) {
+      this.cluster = cluster;
+      this.judge = judge;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.DISK;
+    }
+
+    /** Why this nemesis cannot run here, or null. */
+    static String unavailableReason() {
+      return SlowDisk.unavailableReason();
+    }
+
+    @Override
+    public int holdMs(int drawn, Random rnd) {
+      return stalled ? 3000 + rnd.nextInt(1001) : drawn;
+    }
+
+    @Override
+    public String start(Random rnd) {
+      long leader = cluster.leader();
+      stalled = leader != 0 && rnd.nextBoolean();
+      List<Long> responsive = cluster.responsive();
+      target = stalled || (leader != 0 && rnd.nextInt(3) > 0) ? leader
+          : responsive.isEmpty() ? 0 : responsive.get(rnd.nextInt(responsive.size()));
+      if (target == 0 || !responsive.contains(target)) {
+        return null;
+      }
+      responsive.remove(Long.valueOf(target));
+      via = responsive.isEmpty() ? 0 : responsive.get(0);
+      before = view(via);
+      Duration delay = Duration.ofMillis(stalled ? 2500 : 20 + rnd.nextInt(101));
+      Path out = cluster.logDir().resolve("n" + target + "-disk-" + (slowEpisodes + stallEpisodes + 1) + ".strace");
+      disk = SlowDisk.attach(cluster.node(target).pid(), delay, out);
+      startedAt = System.nanoTime();
+      if (stalled) {
+        stallEpisodes++;
+      } else {
+        slowEpisodes++;
+      }
+      return "n" + target + (target == leader ? " (leader)" : "") + ": every log sync delayed by " + delay.toMillis()
+          + " ms" + (stalled ? " (stalled: past syncStallTimeout)" : " (slow)");
+    }
+
+    @Override
+    public String stop() {
+      if (disk == null) {
+        return "nothing to restore";
+      }
+      Map<Long, PartitionStatus> after = view(via);
+      String verdict = judge(after);
+      disk.close();
+      long delayed = disk.delayedSyncs();
+      disk = null;
+      return "n" + target + " restored after " + delayed + " delayed syncs" + verdict;
+    }
+
+    /** Compares the views before and after the fault; returns what it saw, for the history. */
+    private String judge(Map<Long, PartitionStatus> after) {
+      // a stall cut short by the end of the run has not had its time to be detected
+      boolean heldLongEnough = System.nanoTime() - startedAt > Duration.ofMillis(2500).toNanos();
+      if (!judge || before.isEmpty() || after.isEmpty() || (stalled && !heldLongEnough)) {
+        unjudged++;
+        return "";
+      }
+      List<Long> stillLed = new ArrayList<>();
+      List<String> storms = new ArrayList<>();
+      for (PartitionStatus b : before.values()) {
+        PartitionStatus a = after.get(b.partitionId());
+        if (a == null) {
+          continue;
+        }
+        if (stalled && b.leader() == target && a.leader() == target) {
+          stillLed.add(b.partitionId());
+        }
+        if (!stalled && a.term() > b.term() + 1) {
+          storms.add("partition " + b.partitionId() + " term " + b.term() + " -> " + a.term());
+        }
+      }
+      if (stalled) {
+        if (stillLed.isEmpty()) {
+          handedAway++;
+          return "; it leads none of its partitions now (handed away)";
+        }
+        CheckResult.note(problems, "n" + target + "'s log syncs stalled for 3-4 s but it still leads partitions "
+            + stillLed + " in n" + via + "'s view: the stall detector did not hand leadership away");
+        return "; STILL leads " + stillLed;
+      }
+      if (!storms.isEmpty()) {
+        CheckResult.note(problems, "elections while n" + target + "'s syncs were only slow: " + storms);
+        return "; elections meanwhile: " + storms;
+      }
+      return "; no election meanwhile";
+    }
+
+    private Map<Long, PartitionStatus> view(long node) {
+      Map<Long, PartitionStatus> out = new TreeMap<>();
+      if (node == 0) {
+        return out;
+      }
+      try {
+        for (PartitionStatus p : cluster.admin(node).status().partitions()) {
+          out.put(p.partitionId(), p);
+        }
+      } catch (RuntimeException e) {
+        out.clear(); // not answering: this episode is not judged
+      }
+      return out;
+    }
+
+    @Override
+    public List<CheckResult> checks() {
+      String summary = stallEpisodes + " stalled-disk episode(s) (leadership handed away in " + handedAway + "), "
+          + slowEpisodes + " slow-disk episode(s)" + (unjudged > 0 ? ", " + unjudged + " not judged" : "")
+          + (judge ? "" : " (combined with other faults: reactions not judged)");
+      return List.of(CheckResult.of("disk", summary, problems));
     }
   }
 }

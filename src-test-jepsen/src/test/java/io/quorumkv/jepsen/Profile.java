@@ -39,7 +39,7 @@ record Profile(String name, List<JepsenRun.Spec> runs) {
     String only = props.getProperty("jepsen.only", "");
     NemesisScheduler.Timing timing = isLong
         ? new NemesisScheduler.Timing(2000, 6000, 3000, 10_000)
-        : new NemesisScheduler.Timing(1000, 2500, 2000, 4500);
+        : new NemesisScheduler.Timing(800, 2000, 2000, 4500);
     List<JepsenRun.Spec> runs = new ArrayList<>();
     if (isLong) {
       for (int nodes : new int[] {3, 5}) {
@@ -53,12 +53,12 @@ record Profile(String name, List<JepsenRun.Spec> runs) {
         }
       }
     } else {
-      runs.add(new JepsenRun.Spec("partition-depose-3", 3, List.of(Kind.PARTITION, Kind.DEPOSE), 1, time, seed,
-          timing, false));
+      runs.add(new JepsenRun.Spec("partition-depose-transfer-3", 3, List.of(Kind.PARTITION, Kind.DEPOSE, Kind.TRANSFER),
+          1, time, seed, timing, false));
       runs.add(new JepsenRun.Spec("kill-pause-stall-depose-5", 5, List.of(Kind.KILL, Kind.PAUSE, Kind.STALL, Kind.DEPOSE),
           1, time, seed + 1, timing, false));
-      runs.add(new JepsenRun.Spec("clock-membership-transfer-split-3", 3,
-          List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.TRANSFER, Kind.SPLIT), 1, time, seed + 2, timing, true));
+      runs.add(new JepsenRun.Spec("clock-membership-split-disk-3", 3,
+          List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.SPLIT, Kind.DISK), 1, time, seed + 2, timing, true));
       runs.add(new JepsenRun.Spec("combined-5", 5, List.of(Kind.values()), 3, time, seed + 3, timing, true));
     }
     runs.removeIf(r -> !r.name().contains(only));
