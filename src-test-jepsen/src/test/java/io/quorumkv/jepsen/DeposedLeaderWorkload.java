@@ -1,6 +1,7 @@
 package io.quorumkv.jepsen;
 
 import io.quorumkv.KvClient;
+import io.quorumkv.PartitionStatus;
 import io.quorumkv.ReadConsistency;
 import io.quorumkv.testkit.HistoryRecorder;
 import io.quorumkv.testkit.Op;
@@ -24,8 +25,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>While the {@link Nemesis.Depose} fault holds ({@link Cluster#deposed()}), this workload
  * picks a fresh key in a partition the isolated node led, and
  * <ul>
- *   <li>one writer puts unique values to it through a client pinned to a member of the
- *       majority side (which forwards to whichever leader the majority elects), and</li>
+ *   <li>one writer waits until a member of the majority says it leads that partition (polling
+ *       their status every 10 ms), then puts unique values to it through a client pinned to
+ *       that member, and</li>
  *   <li>the other threads read it at this workload's level through clients pinned to the
  *       isolated node: no forwarding, no failover, so every answer comes from the node that may
  *       still believe it leads.</li>
@@ -39,19 +41,19 @@ final class DeposedLeaderWorkload extends Workload {
   /** Deadline of the readers' calls: a read the isolated node cannot confirm fails by then. */
   private static final Duration READ_TIMEOUT = Duration.ofMillis(1500);
   /**
-   * Deadline of the writer's calls. Short: until the majority has elected a successor, the
-   * member the writer talks to forwards to the isolated leader, and that forward is silently
-   * dropped; a short deadline gives up on it (outcome unknown) and the next write finds the new
-   * leader within this long of its election.
+   * Deadline of the writer's calls, which go straight to the successor once it is known (a
+   * forward to the isolated leader would be dropped silently and wait out the deadline).
    */
   private static final Duration WRITE_TIMEOUT = Duration.ofMillis(250);
+  /** How often the writer asks the majority's members whether one of them leads the partition. */
+  private static final long LEADER_POLL_MS = 10;
   /** Pause between a reader's calls: enough reads to land in the window, not a busy loop. */
   private static final long READ_EVERY_MS = 4;
   /** How many candidate keys to try when looking for one in a partition the node led. */
   private static final int KEY_TRIES = 64;
 
-  /** The key of one depose episode and who writes it. */
-  private record Target(long episode, long isolated, long writeVia, String key) {}
+  /** The key of one depose episode, its partition, and the members of the majority. */
+  private record Target(long episode, long isolated, long partition, List<Long> majority, String key) {}
 
   private final ReadConsistency level;
   private final int threads;
@@ -65,6 +67,8 @@ final class DeposedLeaderWorkload extends Workload {
   private final AtomicInteger isolatedReads = new AtomicInteger();
   private final AtomicLong episodes = new AtomicLong();
   private volatile Target target;
+  /** The successor of the isolated leader for {@link #target}'s partition, once known, else 0. */
+  private volatile long successor;
   private String file;
 
   /** @param threads one writer and {@code threads - 1} readers */
@@ -112,13 +116,23 @@ final class DeposedLeaderWorkload extends Workload {
         Cluster.sleep(50);
         return;
       }
+      successor = 0;
       target = t;
       episodes.incrementAndGet();
+    }
+    if (successor == 0) {
+      // Write only once a member of the majority leads the partition: every write is then
+      // acknowledged at once, and none before is left with an unknown outcome.
+      successor = successorOf(t);
+      if (successor == 0) {
+        Cluster.sleep(LEADER_POLL_MS);
+        return;
+      }
     }
     String value = "v" + values.incrementAndGet();
     Op invocation = recorder.invoke(Op.put(w.process(), t.key(), value, 0));
     try {
-      pinned(writeClients, t.writeVia(), WRITE_TIMEOUT).put(t.key(), value);
+      pinned(writeClients, successor, WRITE_TIMEOUT).put(t.key(), value);
     } catch (RuntimeException e) {
       if (outcomeUnknown(e)) {
         recorder.info(invocation);
@@ -131,22 +145,37 @@ final class DeposedLeaderWorkload extends Workload {
     recorder.ok(invocation);
   }
 
-  /** A fresh key in a partition {@code d}'s node led, written through a member of the majority. */
+  /** The member of the majority that says it leads {@code t}'s partition, or 0. */
+  private long successorOf(Target t) {
+    for (long m : t.majority()) {
+      try {
+        for (PartitionStatus p : cluster.admin(m).status().partitions()) {
+          if (p.partitionId() == t.partition() && p.leader() == m) {
+            return m;
+          }
+        }
+      } catch (RuntimeException e) {
+        // not answering (paused, restarting): ask the next one
+      }
+    }
+    return 0;
+  }
+
+  /** A fresh key in a partition {@code d}'s node led. */
   private Target aim(Cluster.Deposed d) {
     List<Long> majority = cluster.responsive();
     majority.remove(Long.valueOf(d.node()));
     if (majority.isEmpty()) {
       return null;
     }
-    long via = majority.get((int) (d.episode() % majority.size()));
     for (int i = 0; i < KEY_TRIES; i++) {
       String key = prefix + d.episode() + "-" + i;
       try {
         // a STALE read is answered locally by the isolated node, with the key's partition
-        long partition = pinned(readClients, d.node(), READ_TIMEOUT).read(key.getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE)
-            .partitionId();
+        long partition = pinned(readClients, d.node(), READ_TIMEOUT).read(key.getBytes(StandardCharsets.UTF_8),
+            ReadConsistency.STALE).partitionId();
         if (d.partitions().contains(partition)) {
-          return new Target(d.episode(), d.node(), via, key);
+          return new Target(d.episode(), d.node(), partition, List.copyOf(majority), key);
         }
       } catch (RuntimeException e) {
         return null;
