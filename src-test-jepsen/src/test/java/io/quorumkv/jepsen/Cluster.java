@@ -34,6 +34,8 @@ final class Cluster implements AutoCloseable {
 
   /** The node main, run once per node process. */
   static final String NODE_MAIN = "io.quorumkv.examples.ExampleNode";
+  /** The nodes' election timeout: ExampleNode's defaults, 10 ticks of 100 ms (the suite passes neither flag). */
+  static final long ELECTION_TIMEOUT_MS = 1000;
 
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(2);
   /** Membership changes wait for a learner to catch up before promoting it: they get longer. */

@@ -378,13 +378,26 @@ sealed interface Nemesis {
   }
 
   /**
-   * Isolates the leader of the most partitions from every peer, both ways, and publishes it as
-   * {@link Cluster#deposed()} with the partitions it led, so {@link DeposedLeaderWorkload} writes
-   * those partitions through the majority and reads them from the isolated node. CheckQuorum
-   * deposes it after one to two election timeouts, while the majority elects a successor after
-   * one to two: in most episodes both believe they lead for a while.
+   * Cuts a leader off from every peer, both ways, at a chosen moment of its CheckQuorum period,
+   * and publishes it as {@link Cluster#deposed()} with the partition it leads, so
+   * {@link DeposedLeaderWorkload} writes that partition through the successor and reads it from
+   * the isolated node.
+   *
+   * <p>A leader checks its quorum once per election timeout, counted from when it became leader,
+   * and steps down at the first check that finds no peer heard from since the previous one. Cut
+   * at a random moment, it steps down one to two election timeouts later, while the majority
+   * elects a successor one to two election timeouts after its last heartbeat: a race the
+   * successor wins about half the time. So the nemesis first transfers one partition of the
+   * leader of the most partitions to another member, notes when that member reports itself
+   * leader, and cuts it off one election timeout and a bit later: just after its first check,
+   * which still sees the peers. Its next check does too, so it steps down only at the third,
+   * about 1.85 s after the cut, and the successor (elected after 1-2 s, most often well under
+   * 1.85 s) overlaps with it for several hundred ms. If the transfer does not happen in time the
+   * current leader is cut off as it is, at a random moment of its period.
    */
   final class Depose implements Nemesis {
+    /** How far past the new leader's first CheckQuorum check to cut. */
+    private static final long PAST_CHECK_MS = 150;
     private final Cluster cluster;
 
     Depose(Cluster cluster) {
@@ -422,13 +435,54 @@ sealed interface Nemesis {
       if (led.isEmpty()) {
         return null;
       }
+      List<Long> candidates = cluster.responsive();
+      candidates.remove(Long.valueOf(leader));
+      long partition = new ArrayList<>(led).get(rnd.nextInt(led.size()));
+      long victim = leader;
+      Set<Long> partitions = led;
+      String timing = "at a random moment of its CheckQuorum period (the transfer to it did not happen in time)";
+      if (!candidates.isEmpty()) {
+        long to = candidates.get(rnd.nextInt(candidates.size()));
+        long since = transfer(partition, to);
+        if (since != 0) {
+          Cluster.sleep(Math.max(0, Cluster.ELECTION_TIMEOUT_MS + PAST_CHECK_MS - (System.nanoTime() - since) / 1_000_000));
+          victim = to;
+          partitions = Set.of(partition);
+          timing = "just after its first CheckQuorum check as leader of partition " + partition
+              + " (transferred to it from n" + leader + ")";
+        }
+      }
       List<Long> others = new ArrayList<>(members);
-      others.remove(Long.valueOf(leader));
-      Grudge g = Grudge.split("deposed-leader", List.of(leader), others);
+      others.remove(Long.valueOf(victim));
+      Grudge g = Grudge.split("deposed-leader", List.of(victim), others);
       List<Long> missed = cluster.partition(g);
-      cluster.depose(leader, led);
-      return "n" + leader + " (leader of partitions " + led + ") cut off from " + others
+      cluster.depose(victim, partitions);
+      return "n" + victim + " (leader of partitions " + partitions + ") cut off from " + others + " " + timing
           + ", clients still reach it" + (missed.isEmpty() ? "" : " (not yet told: " + missed + ")");
+    }
+
+    /**
+     * Moves {@code partition}'s leadership to {@code to}; returns when (System.nanoTime) {@code to}
+     * first reported itself its leader, or 0 if it did not within an election timeout and a half.
+     */
+    private long transfer(long partition, long to) {
+      try {
+        cluster.admin(to).transferLeader(partition, to);
+      } catch (RuntimeException e) {
+        return 0;
+      }
+      long deadline = System.nanoTime() + (Cluster.ELECTION_TIMEOUT_MS * 3 / 2) * 1_000_000;
+      while (System.nanoTime() < deadline) {
+        try {
+          if (cluster.leaders(to).getOrDefault(partition, 0L) == to) {
+            return System.nanoTime();
+          }
+        } catch (RuntimeException e) {
+          return 0;
+        }
+        Cluster.sleep(10);
+      }
+      return 0;
     }
 
     @Override

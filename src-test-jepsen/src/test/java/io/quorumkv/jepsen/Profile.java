@@ -53,12 +53,14 @@ record Profile(String name, List<JepsenRun.Spec> runs) {
         }
       }
     } else {
-      runs.add(new JepsenRun.Spec("partition-depose-transfer-3", 3, List.of(Kind.PARTITION, Kind.DEPOSE, Kind.TRANSFER),
-          1, time, seed, timing, false));
+      // The deposed-leader race is won by the successor about two times in three (docs/jepsen.md),
+      // so the run with the fewest nemeses gets it: two or three episodes per run.
+      runs.add(new JepsenRun.Spec("partition-depose-3", 3, List.of(Kind.PARTITION, Kind.DEPOSE), 1, time, seed,
+          timing, false));
       runs.add(new JepsenRun.Spec("kill-pause-stall-depose-5", 5, List.of(Kind.KILL, Kind.PAUSE, Kind.STALL, Kind.DEPOSE),
           1, time, seed + 1, timing, false));
-      runs.add(new JepsenRun.Spec("clock-membership-split-disk-3", 3,
-          List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.SPLIT, Kind.DISK), 1, time, seed + 2, timing, true));
+      runs.add(new JepsenRun.Spec("clock-membership-transfer-split-disk-3", 3,
+          List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.TRANSFER, Kind.SPLIT, Kind.DISK), 1, time, seed + 2, timing, true));
       runs.add(new JepsenRun.Spec("combined-5", 5, List.of(Kind.values()), 3, time, seed + 3, timing, true));
     }
     runs.removeIf(r -> !r.name().contains(only));
