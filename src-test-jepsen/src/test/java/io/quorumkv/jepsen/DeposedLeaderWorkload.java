@@ -36,7 +36,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * answers afterwards is stale, and the history (its own register history, checked by the
  * linearizability checker) is not linearizable.
  */
-final class DeposedLeaderWorkload extends Workload {
+final class DeposedLeaderWorkload extends RegisterHistoryWorkload {
 
   /** Deadline of the readers' calls: a read the isolated node cannot confirm fails by then. */
   private static final Duration READ_TIMEOUT = Duration.ofMillis(1500);
@@ -55,11 +55,9 @@ final class DeposedLeaderWorkload extends Workload {
   /** The key of one depose episode, its partition, and the members of the majority. */
   private record Target(long episode, long isolated, long partition, List<Long> majority, String key) {}
 
-  private final ReadConsistency level;
   private final int threads;
   private final String prefix;
   private final Cluster cluster;
-  private final HistoryRecorder recorder;
   private final AtomicReference<Worker> writer = new AtomicReference<>();
   private final Map<Long, KvClient> readClients = new ConcurrentHashMap<>();
   private final Map<Long, KvClient> writeClients = new ConcurrentHashMap<>();
@@ -69,18 +67,16 @@ final class DeposedLeaderWorkload extends Workload {
   private volatile Target target;
   /** The successor of the isolated leader for {@link #target}'s partition, once known, else 0. */
   private volatile long successor;
-  private String file;
 
   /** @param threads one writer and {@code threads - 1} readers */
   DeposedLeaderWorkload(ReadConsistency level, int threads, Context ctx) {
+    super(level, ctx);
     if (threads < 2) {
       throw new IllegalArgumentException("a writer and at least one reader");
     }
-    this.level = level;
     this.threads = threads;
     this.prefix = "reg-deposed-" + level.name().toLowerCase(Locale.ROOT) + "/";
     this.cluster = ctx.cluster();
-    this.recorder = new HistoryRecorder(ctx.clock());
   }
 
   @Override
@@ -207,25 +203,7 @@ final class DeposedLeaderWorkload extends Workload {
   }
 
   @Override
-  void nemesis(String f, String value) {
-    recorder.nemesis(f, value);
-  }
-
-  @Override
-  List<String> write(Path dir, String stamp) throws IOException {
-    file = name() + "-" + stamp + ".jsonl";
-    recorder.write(dir.resolve(file));
-    return List.of(file);
-  }
-
-  @Override
-  List<CheckResult> check() {
-    return List.of(RegisterWorkload.check(name(), level, recorder.history(), file, "; " + episodes.get()
-        + " depose episode(s), " + isolatedReads.get() + " reads answered by the isolated node"));
-  }
-
-  @Override
-  List<Report.Operation> operations(Context ctx) {
-    return RegisterWorkload.operations(name(), recorder.history(), ctx.laneOfProcess(), ctx.clock().getAsLong());
+  String checkNote() {
+    return "; " + episodes.get() + " depose episode(s), " + isolatedReads.get() + " reads answered by the isolated node";
   }
 }
