@@ -12,7 +12,7 @@ import java.util.function.BiConsumer;
  * Drives the nemeses of a run: quiet, then a fault (one nemesis alone, or up to
  * {@code maxConcurrent} started one after another when combining; dealt from a shuffled deck so
  * every nemesis is used before any repeats), held for a while, then healed
- * in reverse order; again until the deadline. Every start and stop goes to the history sinks as
+ * in reverse order (instant ones, a transfer or a split, are not held); again until the deadline. Every start and stop goes to the history sinks as
  * a {@code start-<kind>} / {@code stop-<kind>} nemesis event. {@link #stopAll()} heals whatever
  * is still active; the run then calls {@link Cluster#healAll()} as the last word.
  */
@@ -55,6 +55,9 @@ final class NemesisScheduler {
         }
       }
       int drawn = between(timing.minFaultMs(), timing.maxFaultMs());
+      if (hand.stream().allMatch(Nemesis::instant)) {
+        continue; // nothing to hold or heal (a transfer, a split): straight to the next quiet period
+      }
       pause(hand.size() == 1 ? hand.get(0).holdMs(drawn, rnd) : drawn, deadlineNanos);
       stopAll();
     }
