@@ -19,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -32,6 +34,8 @@ final class Cluster implements AutoCloseable {
 
   /** The node main, run once per node process. */
   static final String NODE_MAIN = "io.quorumkv.examples.ExampleNode";
+  /** The nodes' election timeout: ExampleNode's defaults, 10 ticks of 100 ms (the suite passes neither flag). */
+  static final long ELECTION_TIMEOUT_MS = 1000;
 
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(2);
   /** Membership changes wait for a learner to catch up before promoting it: they get longer. */
@@ -47,15 +51,30 @@ final class Cluster implements AutoCloseable {
   private final Map<Long, KvClient> adminClients = new HashMap<>();
   private final Map<Long, KvClient> membershipClients = new HashMap<>();
   private final List<KvClient> clients = new ArrayList<>();
+  private final List<String> rangeSplits;
   private Grudge grudge;
   private long nextId;
+  private volatile Deposed deposed;
+  private final AtomicLong depositions = new AtomicLong();
 
   /**
-   * @param size    initial voters, ids 1..size
-   * @param logDir  where each node's output goes ({@code n<id>.log})
+   * A leader the depose nemesis has cut off from its peers (clients still reach it).
+   *
+   * @param node       the isolated node
+   * @param partitions the partitions it led when it was cut off
+   * @param episode    counts the depose faults of the run, from 1
    */
-  Cluster(String clusterId, int size, Path logDir) {
+  record Deposed(long node, Set<Long> partitions, long episode) {}
+
+  /**
+   * @param size        initial voters, ids 1..size
+   * @param rangeSplits the initial split keys of range partitioning, or empty for the node's
+   *                    default hash partitioning
+   * @param logDir      where each node's output goes ({@code n<id>.log})
+   */
+  Cluster(String clusterId, int size, List<String> rangeSplits, Path logDir) {
     this.clusterId = clusterId;
+    this.rangeSplits = List.copyOf(rangeSplits);
     this.logDir = logDir;
     try {
       this.workDir = Files.createTempDirectory("quorumkv-jepsen-");
@@ -136,6 +155,26 @@ final class Cluster implements AutoCloseable {
 
   String clusterId() {
     return clusterId;
+  }
+
+  /** Where the node logs go (and other per-node diagnostics of the run). */
+  Path logDir() {
+    return logDir;
+  }
+
+  /** Whether the nodes use range partitioning (so partitions can be split). */
+  boolean rangePartitioned() {
+    return !rangeSplits.isEmpty();
+  }
+
+  /** The leader the depose nemesis has isolated now, or null. */
+  Deposed deposed() {
+    return deposed;
+  }
+
+  /** Publishes (node != 0) or withdraws (node == 0) the isolated leader of a depose fault. */
+  void depose(long node, Set<Long> partitions) {
+    deposed = node == 0 ? null : new Deposed(node, Set.copyOf(partitions), depositions.incrementAndGet());
   }
 
   // ---- status ----
@@ -438,6 +477,7 @@ final class Cluster implements AutoCloseable {
     synchronized (this) {
       grudge = null;
     }
+    deposed = null;
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     List<Long> missed = healNetwork();
     while (!missed.isEmpty() && System.nanoTime() < deadline) {
@@ -511,6 +551,9 @@ final class Cluster implements AutoCloseable {
         "--parent-pid", Long.toString(ProcessHandle.current().pid())));
     if (join) {
       args.add("--join");
+    }
+    if (!rangeSplits.isEmpty()) {
+      args.addAll(List.of("--range-splits", String.join(",", rangeSplits)));
     }
     return args;
   }

@@ -34,9 +34,14 @@ final class JepsenRun {
    * @param time          how long the clients and the nemesis run
    * @param seed          seeds the nemesis schedule and the clients' choices
    * @param timing        fault and quiet durations
+   * @param ranges        range partitioning (cut at {@link #RANGE_SPLITS}, splittable) instead of
+   *                      the node's default hash partitions
    */
   record Spec(String name, int nodes, List<Nemesis.Kind> nemeses, int maxConcurrent, Duration time, long seed,
-      NemesisScheduler.Timing timing) {}
+      NemesisScheduler.Timing timing, boolean ranges) {}
+
+  /** The initial range partitions: the bank's accounts, the registers, the set. */
+  static final List<String> RANGE_SPLITS = List.of("reg-", "set/");
 
   /**
    * What a run found.
@@ -68,7 +73,8 @@ final class JepsenRun {
   }
 
   /** Client threads per workload. */
-  private static final Map<String, Integer> THREADS = Map.of("linearizable", 3, "follower", 2, "lease", 2, "bank", 2, "set", 2);
+  private static final Map<String, Integer> THREADS = Map.of("linearizable", 3, "follower", 2, "lease", 2, "bank", 2,
+      "set", 2, "counter", 2, "deposed", 3);
   /** The deadline of every client call; short, so that faults produce unknowns rather than stalls. */
   private static final Duration OP_TIMEOUT = Duration.ofMillis(2000);
   /** Safety bound on operations per client thread, beside the run's time. */
@@ -86,19 +92,16 @@ final class JepsenRun {
     List<Report.Operation> operations = new ArrayList<>();
     OpLog nemesisLog = new OpLog(clock);
     List<Nemesis.Kind> kinds = new ArrayList<>(spec.nemeses());
-    if (kinds.contains(Nemesis.Kind.CLOCK) && Nemesis.Clock.unavailableReason() != null) {
-      kinds.remove(Nemesis.Kind.CLOCK);
-      String why = "clock-skew nemesis skipped: " + Nemesis.Clock.unavailableReason();
-      System.out.println("jepsen: " + spec.name() + ": " + why);
-      notes.add(why);
-    }
+    skipUnavailable(kinds, Nemesis.Kind.CLOCK, Nemesis.Clock.unavailableReason(), spec, notes);
+    skipUnavailable(kinds, Nemesis.Kind.DISK, Nemesis.Disk.unavailableReason(), spec, notes);
     int faults = 0;
     int probes = 0;
-    try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(), logs)) {
+    try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(),
+        spec.ranges() ? RANGE_SPLITS : List.of(), logs)) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
       try {
         cluster.start(Duration.ofSeconds(90));
-        List<Workload> workloads = workloads(ctx);
+        List<Workload> workloads = workloads(ctx, kinds);
         for (Workload w : workloads) {
           w.setup(ctx);
         }
@@ -110,7 +113,7 @@ final class JepsenRun {
         };
         List<Nemesis> nemeses = new ArrayList<>();
         for (Nemesis.Kind k : kinds) {
-          nemeses.add(Nemesis.create(k, cluster));
+          nemeses.add(Nemesis.create(k, cluster, spec.maxConcurrent() == 1));
         }
         Random rnd = new Random(spec.seed());
         NemesisScheduler scheduler = new NemesisScheduler(nemeses, spec.maxConcurrent(), spec.timing(),
@@ -135,6 +138,9 @@ final class JepsenRun {
         }
         if (nemesisThread != null) {
           joinOrNote(nemesisThread, notes);
+          for (Nemesis n : nemeses) {
+            checks.addAll(n.checks());
+          }
           faults = scheduler.faults();
           for (String e : scheduler.errors()) {
             notes.add("nemesis error: " + e);
@@ -169,6 +175,7 @@ final class JepsenRun {
     long ops = operations.size();
     Map<String, String> parameters = new LinkedHashMap<>();
     parameters.put("nodes", spec.nodes() + " JVMs on 127.0.0.1 (" + Cluster.NODE_MAIN + ", RocksDB, Netty)");
+    parameters.put("partitioning", spec.ranges() ? "ranges cut at " + RANGE_SPLITS + ", splittable" : "hash (3 partitions)");
     parameters.put("nemeses", kinds + (spec.maxConcurrent() > 1 ? " combined, up to " + spec.maxConcurrent() + " at once" : " each alone"));
     parameters.put("faults injected", Integer.toString(faults));
     parameters.put("client time", spec.time().toSeconds() + " s");
@@ -190,8 +197,11 @@ final class JepsenRun {
     return new Result(spec, passed, checks, dir, report, Duration.ofNanos(System.nanoTime() - began), notes);
   }
 
-  /** The workloads of every run: registers at each linearizable level, stale reads, bank, set. */
-  private static List<Workload> workloads(Workload.Context ctx) {
+  /**
+   * The workloads of every run: registers at each linearizable level, stale reads, bank, set,
+   * counter; and reads aimed at deposed leaders when the run deposes some.
+   */
+  private static List<Workload> workloads(Workload.Context ctx, List<Nemesis.Kind> kinds) {
     List<Workload> out = new ArrayList<>();
     RegisterWorkload linearizable = new RegisterWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("linearizable"), ctx);
     out.add(linearizable);
@@ -203,7 +213,22 @@ final class JepsenRun {
     out.add(new StaleReadWorkload(linearizable, ctx));
     out.add(new BankWorkload(THREADS.get("bank"), ctx));
     out.add(new SetWorkload(THREADS.get("set"), ctx));
+    out.add(new CounterWorkload(THREADS.get("counter"), ctx));
+    if (kinds.contains(Nemesis.Kind.DEPOSE)) {
+      out.add(new DeposedLeaderWorkload(ReadConsistency.LINEARIZABLE, THREADS.get("deposed"), ctx));
+      out.add(new DeposedLeaderWorkload(ReadConsistency.LEASE, THREADS.get("deposed"), ctx));
+    }
     return out;
+  }
+
+  /** Drops {@code kind} from {@code kinds} when it cannot run here, saying why. */
+  private static void skipUnavailable(List<Nemesis.Kind> kinds, Nemesis.Kind kind, String why, Spec spec,
+      List<String> notes) {
+    if (why != null && kinds.remove(kind)) {
+      String note = kind.label() + " nemesis skipped: " + why;
+      System.out.println("jepsen: " + spec.name() + ": " + note);
+      notes.add(note);
+    }
   }
 
   private static Thread start(String name, Runnable body) {

@@ -1,11 +1,18 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.PartitionStatus;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * One kind of fault: {@link #start} injects it, {@link #stop} undoes it. Both return what they
@@ -27,7 +34,23 @@ sealed interface Nemesis {
     /** Remove a member, then add a fresh node in its place. */
     MEMBERSHIP,
     /** Transfer the leadership of a random partition to a random member. */
-    TRANSFER;
+    TRANSFER,
+    /**
+     * Cut the leader off from every peer (both ways) while clients still reach it, so that it
+     * believes it leads until CheckQuorum deposes it while the others elect a new leader;
+     * {@link DeposedLeaderWorkload} aims reads at it meanwhile.
+     */
+    DEPOSE,
+    /**
+     * SIGSTOP the leader for a little longer than a client attempt (1 s) and shorter than most
+     * elections: clients retry the same write through other nodes, and every attempt reaches the
+     * leader when it wakes (the exactly-once sessions must apply it once).
+     */
+    STALL,
+    /** Split a range partition at a random register or set key (range-partitioned runs only). */
+    SPLIT,
+    /** Delay every log sync of one node (mostly the leader): slow (tens of ms) or stalled (2.5 s). */
+    DISK;
 
     String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -47,8 +70,24 @@ sealed interface Nemesis {
     return false;
   }
 
-  /** A nemesis of {@code kind} acting on {@code cluster}. */
-  static Nemesis create(Kind kind, Cluster cluster) {
+  /**
+   * How long to hold the fault when it is the only one active, given the scheduler's draw; a
+   * nemesis whose point is a precise duration overrides it.
+   */
+  default int holdMs(int drawn, Random rnd) {
+    return drawn;
+  }
+
+  /** What this nemesis itself observed and judged (the cluster's reaction to its faults), if anything. */
+  default List<CheckResult> checks() {
+    return List.of();
+  }
+
+  /**
+   * A nemesis of {@code kind} acting on {@code cluster}; {@code alone} when no other fault will be
+   * active at the same time (a nemesis may then judge the cluster's reaction to its own fault).
+   */
+  static Nemesis create(Kind kind, Cluster cluster, boolean alone) {
     return switch (kind) {
       case PARTITION -> new Partition(cluster);
       case KILL -> new Kill(cluster);
@@ -56,6 +95,10 @@ sealed interface Nemesis {
       case CLOCK -> new Clock(cluster);
       case MEMBERSHIP -> new Membership(cluster);
       case TRANSFER -> new Transfer(cluster);
+      case DEPOSE -> new Depose(cluster);
+      case STALL -> new Stall(cluster);
+      case SPLIT -> new Split(cluster);
+      case DISK -> new Disk(cluster, alone);
     };
   }
 
@@ -331,6 +374,369 @@ sealed interface Nemesis {
     @Override
     public String stop() {
       return "done";
+    }
+  }
+
+  /**
+   * Cuts a leader off from every peer, both ways, at a chosen moment of its CheckQuorum period,
+   * and publishes it as {@link Cluster#deposed()} with the partition it leads, so
+   * {@link DeposedLeaderWorkload} writes that partition through the successor and reads it from
+   * the isolated node.
+   *
+   * <p>A leader checks its quorum once per election timeout, counted from when it became leader,
+   * and steps down at the first check that finds no peer heard from since the previous one. Cut
+   * at a random moment, it steps down one to two election timeouts later, while the majority
+   * elects a successor one to two election timeouts after its last heartbeat: a race the
+   * successor wins about half the time. So the nemesis first transfers one partition of the
+   * leader of the most partitions to another member, notes when that member reports itself
+   * leader, and cuts it off one election timeout and a bit later: just after its first check,
+   * which still sees the peers. Its next check does too, so it steps down only at the third,
+   * about 1.85 s after the cut, and the successor (elected after 1-2 s, most often well under
+   * 1.85 s) overlaps with it for several hundred ms. If the transfer does not happen in time the
+   * current leader is cut off as it is, at a random moment of its period.
+   */
+  final class Depose implements Nemesis {
+    /** How far past the new leader's first CheckQuorum check to cut. */
+    private static final long PAST_CHECK_MS = 150;
+    private final Cluster cluster;
+
+    Depose(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.DEPOSE;
+    }
+
+    /** Long enough for CheckQuorum to depose it (at most two election timeouts, 2 s) and a bit. */
+    @Override
+    public int holdMs(int drawn, Random rnd) {
+      return 2500 + rnd.nextInt(1001);
+    }
+
+    @Override
+    public String start(Random rnd) {
+      long leader = cluster.leader();
+      List<Long> members = cluster.memberIds();
+      if (leader == 0 || members.size() < 3 || cluster.node(leader).isPaused()) {
+        return null;
+      }
+      Set<Long> led = new TreeSet<>();
+      try {
+        cluster.leaders(leader).forEach((p, l) -> {
+          if (l == leader) {
+            led.add(p);
+          }
+        });
+      } catch (RuntimeException e) {
+        return null;
+      }
+      if (led.isEmpty()) {
+        return null;
+      }
+      List<Long> candidates = cluster.responsive();
+      candidates.remove(Long.valueOf(leader));
+      long partition = new ArrayList<>(led).get(rnd.nextInt(led.size()));
+      long victim = leader;
+      Set<Long> partitions = led;
+      String timing = "at a random moment of its CheckQuorum period (the transfer to it did not happen in time)";
+      if (!candidates.isEmpty()) {
+        long to = candidates.get(rnd.nextInt(candidates.size()));
+        long since = transfer(partition, to);
+        if (since != 0) {
+          Cluster.sleep(Math.max(0, Cluster.ELECTION_TIMEOUT_MS + PAST_CHECK_MS - (System.nanoTime() - since) / 1_000_000));
+          victim = to;
+          partitions = Set.of(partition);
+          timing = "just after its first CheckQuorum check as leader of partition " + partition
+              + " (transferred to it from n" + leader + ")";
+        }
+      }
+      List<Long> others = new ArrayList<>(members);
+      others.remove(Long.valueOf(victim));
+      Grudge g = Grudge.split("deposed-leader", List.of(victim), others);
+      List<Long> missed = cluster.partition(g);
+      cluster.depose(victim, partitions);
+      return "n" + victim + " (leader of partitions " + partitions + ") cut off from " + others + " " + timing
+          + ", clients still reach it" + (missed.isEmpty() ? "" : " (not yet told: " + missed + ")");
+    }
+
+    /**
+     * Moves {@code partition}'s leadership to {@code to}; returns when (System.nanoTime) {@code to}
+     * first reported itself its leader, or 0 if it did not within an election timeout and a half.
+     */
+    private long transfer(long partition, long to) {
+      try {
+        cluster.admin(to).transferLeader(partition, to);
+      } catch (RuntimeException e) {
+        return 0;
+      }
+      long deadline = System.nanoTime() + (Cluster.ELECTION_TIMEOUT_MS * 3 / 2) * 1_000_000;
+      while (System.nanoTime() < deadline) {
+        try {
+          if (cluster.leaders(to).getOrDefault(partition, 0L) == to) {
+            return System.nanoTime();
+          }
+        } catch (RuntimeException e) {
+          return 0;
+        }
+        Cluster.sleep(10);
+      }
+      return 0;
+    }
+
+    @Override
+    public String stop() {
+      cluster.depose(0, Set.of());
+      List<Long> missed = cluster.healNetwork();
+      return "heal" + (missed.isEmpty() ? "" : " (not told: " + missed + ")");
+    }
+  }
+
+  /**
+   * SIGSTOP of the leader for 1.1-1.4 s, then SIGCONT: longer than one client attempt
+   * ({@code KvFrontend.MAX_ATTEMPT}, 1 s), so every write in flight to it is retried, with the
+   * same session sequence number, through another node that forwards it to the same sleeping
+   * leader; shorter than most elections (1-2 s), so the leader usually wakes still leading and
+   * proposes both attempts. Without deduplication a compare-and-set would apply once and
+   * answer "mismatch" to the retry ({@link CounterWorkload} catches that).
+   */
+  final class Stall implements Nemesis {
+    private final Cluster cluster;
+    private long paused;
+
+    Stall(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.STALL;
+    }
+
+    @Override
+    public int holdMs(int drawn, Random rnd) {
+      return 1100 + rnd.nextInt(301);
+    }
+
+    @Override
+    public String start(Random rnd) {
+      long leader = cluster.leader();
+      if (leader == 0 || !cluster.node(leader).isAlive() || cluster.node(leader).isPaused()) {
+        return null;
+      }
+      cluster.pause(leader);
+      paused = leader;
+      return "SIGSTOP n" + leader + " (the leader) for about one client attempt";
+    }
+
+    @Override
+    public String stop() {
+      long id = paused;
+      paused = 0;
+      if (id != 0) {
+        cluster.resume(id);
+      }
+      return "SIGCONT n" + id;
+    }
+  }
+
+  /**
+   * Splits the range partition holding a random register or set key at that key, through a
+   * random responsive member (which routes the split to that partition's leader). The bank's
+   * accounts sort before every key it picks, so they stay in one partition, as a batch needs.
+   */
+  final class Split implements Nemesis {
+    /** Prefixes of the keys written by the register, set and counter workloads. */
+    private static final List<String> PREFIXES = List.of("reg-linearizable/", "reg-follower/", "reg-lease/",
+        "set/e", "reg-deposed-linearizable/", "reg-deposed-lease/");
+    private final Cluster cluster;
+
+    Split(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.SPLIT;
+    }
+
+    @Override
+    public boolean instant() {
+      return true;
+    }
+
+    @Override
+    public String start(Random rnd) {
+      if (!cluster.rangePartitioned()) {
+        return null;
+      }
+      List<Long> responsive = cluster.responsive();
+      if (responsive.isEmpty()) {
+        return null;
+      }
+      long via = responsive.get(rnd.nextInt(responsive.size()));
+      String key = PREFIXES.get(rnd.nextInt(PREFIXES.size())) + rnd.nextInt(400);
+      try {
+        long child = cluster.admin(via).split(key.getBytes(StandardCharsets.UTF_8));
+        return "at \"" + key + "\" via n" + via + ": new partition " + child;
+      } catch (RuntimeException e) {
+        return "at \"" + key + "\" via n" + via + " failed: " + e;
+      }
+    }
+
+    @Override
+    public String stop() {
+      return "done";
+    }
+  }
+
+  /**
+   * Slows one node's disk with {@link SlowDisk} (strace delaying its log writer's syncs). Two
+   * modes, drawn at random:
+   * <ul>
+   *   <li><b>slow</b>: 20-120 ms per sync on the leader (mostly) or any node. Heartbeats do not
+   *       wait for the disk, so no election should follow: when the fault is the only one, a
+   *       partition whose term grows by more than one meanwhile is an election storm, a problem;</li>
+   *   <li><b>stalled</b>: 2.5 s per sync on the leader, past its {@code syncStallTimeout} (one
+   *       election timeout): the leader must hand its leaderships away. When the fault is the only
+   *       one, a partition it still leads after 3-4 s (in another member's view) is a problem.</li>
+   * </ul>
+   * Acknowledged writes must survive either way: the workloads' own checks judge that.
+   */
+  final class Disk implements Nemesis {
+    private final Cluster cluster;
+    private final boolean judge;
+    private final List<String> problems = new ArrayList<>();
+    private SlowDisk disk;
+    private long target;
+    private boolean stalled;
+    private long via;
+    private long startedAt;
+    private Map<Long, PartitionStatus> before = Map.of();
+    private int slowEpisodes;
+    private int stallEpisodes;
+    private int handedAway;
+    private int unjudged;
+
+    Disk(Cluster cluster, boolean judge) {
+      this.cluster = cluster;
+      this.judge = judge;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.DISK;
+    }
+
+    /** Why this nemesis cannot run here, or null. */
+    static String unavailableReason() {
+      return SlowDisk.unavailableReason();
+    }
+
+    @Override
+    public int holdMs(int drawn, Random rnd) {
+      return stalled ? 3000 + rnd.nextInt(1001) : drawn;
+    }
+
+    @Override
+    public String start(Random rnd) {
+      long leader = cluster.leader();
+      stalled = leader != 0 && rnd.nextBoolean();
+      List<Long> responsive = cluster.responsive();
+      target = stalled || (leader != 0 && rnd.nextInt(3) > 0) ? leader
+          : responsive.isEmpty() ? 0 : responsive.get(rnd.nextInt(responsive.size()));
+      if (target == 0 || !responsive.contains(target)) {
+        return null;
+      }
+      responsive.remove(Long.valueOf(target));
+      via = responsive.isEmpty() ? 0 : responsive.get(0);
+      before = view(via);
+      Duration delay = Duration.ofMillis(stalled ? 2500 : 20 + rnd.nextInt(101));
+      Path out = cluster.logDir().resolve("n" + target + "-disk-" + (slowEpisodes + stallEpisodes + 1) + ".strace");
+      disk = SlowDisk.attach(cluster.node(target).pid(), delay, out);
+      startedAt = System.nanoTime();
+      if (stalled) {
+        stallEpisodes++;
+      } else {
+        slowEpisodes++;
+      }
+      return "n" + target + (target == leader ? " (leader)" : "") + ": every log sync delayed by " + delay.toMillis()
+          + " ms" + (stalled ? " (stalled: past syncStallTimeout)" : " (slow)");
+    }
+
+    @Override
+    public String stop() {
+      if (disk == null) {
+        return "nothing to restore";
+      }
+      Map<Long, PartitionStatus> after = view(via);
+      String verdict = judge(after);
+      disk.close();
+      long delayed = disk.delayedSyncs();
+      disk = null;
+      return "n" + target + " restored after " + delayed + " delayed syncs" + verdict;
+    }
+
+    /** Compares the views before and after the fault; returns what it saw, for the history. */
+    private String judge(Map<Long, PartitionStatus> after) {
+      // a stall cut short by the end of the run has not had its time to be detected
+      boolean heldLongEnough = System.nanoTime() - startedAt > Duration.ofMillis(2500).toNanos();
+      if (!judge || before.isEmpty() || after.isEmpty() || (stalled && !heldLongEnough)) {
+        unjudged++;
+        return "";
+      }
+      List<Long> stillLed = new ArrayList<>();
+      List<String> storms = new ArrayList<>();
+      for (PartitionStatus b : before.values()) {
+        PartitionStatus a = after.get(b.partitionId());
+        if (a == null) {
+          continue;
+        }
+        if (stalled && b.leader() == target && a.leader() == target) {
+          stillLed.add(b.partitionId());
+        }
+        if (!stalled && a.term() > b.term() + 1) {
+          storms.add("partition " + b.partitionId() + " term " + b.term() + " -> " + a.term());
+        }
+      }
+      if (stalled) {
+        if (stillLed.isEmpty()) {
+          handedAway++;
+          return "; it leads none of its partitions now (handed away)";
+        }
+        CheckResult.note(problems, "n" + target + "'s log syncs stalled for 3-4 s but it still leads partitions "
+            + stillLed + " in n" + via + "'s view: the stall detector did not hand leadership away");
+        return "; STILL leads " + stillLed;
+      }
+      if (!storms.isEmpty()) {
+        CheckResult.note(problems, "elections while n" + target + "'s syncs were only slow: " + storms);
+        return "; elections meanwhile: " + storms;
+      }
+      return "; no election meanwhile";
+    }
+
+    private Map<Long, PartitionStatus> view(long node) {
+      Map<Long, PartitionStatus> out = new TreeMap<>();
+      if (node == 0) {
+        return out;
+      }
+      try {
+        for (PartitionStatus p : cluster.admin(node).status().partitions()) {
+          out.put(p.partitionId(), p);
+        }
+      } catch (RuntimeException e) {
+        out.clear(); // not answering: this episode is not judged
+      }
+      return out;
+    }
+
+    @Override
+    public List<CheckResult> checks() {
+      String summary = stallEpisodes + " stalled-disk episode(s) (leadership handed away in " + handedAway + "), "
+          + slowEpisodes + " slow-disk episode(s)" + (unjudged > 0 ? ", " + unjudged + " not judged" : "")
+          + (judge ? "" : " (combined with other faults: reactions not judged)");
+      return List.of(CheckResult.of("disk", summary, problems));
     }
   }
 }

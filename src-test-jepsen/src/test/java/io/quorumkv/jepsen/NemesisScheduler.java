@@ -12,7 +12,7 @@ import java.util.function.BiConsumer;
  * Drives the nemeses of a run: quiet, then a fault (one nemesis alone, or up to
  * {@code maxConcurrent} started one after another when combining; dealt from a shuffled deck so
  * every nemesis is used before any repeats), held for a while, then healed
- * in reverse order; again until the deadline. Every start and stop goes to the history sinks as
+ * in reverse order (instant ones, a transfer or a split, are not held); again until the deadline. Every start and stop goes to the history sinks as
  * a {@code start-<kind>} / {@code stop-<kind>} nemesis event. {@link #stopAll()} heals whatever
  * is still active; the run then calls {@link Cluster#healAll()} as the last word.
  */
@@ -46,13 +46,19 @@ final class NemesisScheduler {
       if (!pause(between(timing.minQuietMs(), timing.maxQuietMs()), deadlineNanos)) {
         break;
       }
-      for (Nemesis n : deal(1 + rnd.nextInt(maxConcurrent))) {
+      List<Nemesis> hand = deal(1 + rnd.nextInt(maxConcurrent));
+      for (Nemesis n : hand) {
         start(n);
-        if (!pause(between(0, 800), deadlineNanos)) {
+        // combined faults begin one after another; a lone one is held for its own duration
+        if (hand.size() > 1 && !pause(between(0, 800), deadlineNanos)) {
           break;
         }
       }
-      pause(between(timing.minFaultMs(), timing.maxFaultMs()), deadlineNanos);
+      int drawn = between(timing.minFaultMs(), timing.maxFaultMs());
+      if (hand.stream().allMatch(Nemesis::instant)) {
+        continue; // nothing to hold or heal (a transfer, a split): straight to the next quiet period
+      }
+      pause(hand.size() == 1 ? hand.get(0).holdMs(drawn, rnd) : drawn, deadlineNanos);
       stopAll();
     }
     stopAll();

@@ -15,7 +15,7 @@ class NemesisSchedulerTest {
   private static List<Nemesis> all() {
     List<Nemesis> out = new ArrayList<>();
     for (Nemesis.Kind k : Nemesis.Kind.values()) {
-      out.add(Nemesis.create(k, null)); // dealing never touches the cluster
+      out.add(Nemesis.create(k, null, true)); // dealing never touches the cluster
     }
     return out;
   }

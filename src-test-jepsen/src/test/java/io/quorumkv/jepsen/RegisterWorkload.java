@@ -29,27 +29,23 @@ import java.util.concurrent.atomic.AtomicLong;
  * contend on each key while every key's history stays small enough to check exhaustively.
  * Values are unique, so a read names the write it saw.
  */
-final class RegisterWorkload extends Workload {
+final class RegisterWorkload extends RegisterHistoryWorkload {
 
   /** Keys written at the same time. */
   static final int ACTIVE_KEYS = 3;
   /** Operations per key before the window moves on. */
   static final int OPS_PER_KEY = 40;
 
-  private final ReadConsistency level;
   private final int threads;
   private final String prefix;
-  private final HistoryRecorder recorder;
   private final AtomicLong counter = new AtomicLong();
   private final AtomicLong values = new AtomicLong();
   private final Map<String, String> lastSeen = new ConcurrentHashMap<>();
-  private String file;
 
   RegisterWorkload(ReadConsistency level, int threads, Context ctx) {
-    this.level = level;
+    super(level, ctx);
     this.threads = threads;
     this.prefix = "reg-" + level.name().toLowerCase(Locale.ROOT) + "/";
-    this.recorder = new HistoryRecorder(ctx.clock());
   }
 
   @Override
@@ -166,67 +162,5 @@ final class RegisterWorkload extends Workload {
         recorder.read(invocation, read.map(v -> new String(v, StandardCharsets.UTF_8)).orElse(null));
       }
     });
-  }
-
-  @Override
-  void nemesis(String f, String value) {
-    recorder.nemesis(f, value);
-  }
-
-  @Override
-  List<String> write(Path dir, String stamp) throws IOException {
-    file = name() + "-" + stamp + ".jsonl";
-    recorder.write(dir.resolve(file));
-    return List.of(file);
-  }
-
-  @Override
-  List<CheckResult> check() {
-    History h = recorder.history();
-    Verdict v = new LinearizabilityChecker().check(h);
-    int[] outcomes = new int[Op.Type.values().length];
-    for (Op op : h.ops()) {
-      outcomes[op.type().ordinal()]++;
-    }
-    String headline = v instanceof Verdict.NotLinearizable n ? "NOT linearizable: key " + n.key()
-        : v instanceof Verdict.Unknown u ? "unknown: the checker gave up on key " + u.key() : v.describe();
-    String summary = headline + "; ok/fail/unknown " + outcomes[Op.Type.OK.ordinal()] + "/"
-        + outcomes[Op.Type.FAIL.ordinal()] + "/" + outcomes[Op.Type.INFO.ordinal()]
-        + " (reads at " + level + ")";
-    CheckResult.Verdict verdict = v.isLinearizable() ? CheckResult.Verdict.VALID
-        : v instanceof Verdict.Unknown ? CheckResult.Verdict.UNKNOWN : CheckResult.Verdict.INVALID;
-    List<String> problems = v.isLinearizable() ? List.of() : List.of(v.describe());
-    return List.of(new CheckResult(name(), verdict, summary, problems, file));
-  }
-
-  @Override
-  List<Report.Operation> operations(Context ctx) {
-    return operations(name(), recorder.history(), ctx.laneOfProcess(), ctx.clock().getAsLong());
-  }
-
-  /** Pairs a register history's invocations and completions into report operations. */
-  static List<Report.Operation> operations(String workload, History h, Map<Long, Integer> lanes, long end) {
-    Map<Long, Op> open = new HashMap<>();
-    List<Report.Operation> out = new ArrayList<>();
-    for (HistoryLine line : h.lines()) {
-      if (!(line instanceof Op op)) {
-        continue;
-      }
-      if (op.type() == Op.Type.INVOKE) {
-        open.put(op.process(), op);
-        continue;
-      }
-      Op inv = open.remove(op.process());
-      if (inv != null) {
-        out.add(new Report.Operation(workload, lanes.getOrDefault(op.process(), 0), op.process(),
-            op.f().name().toLowerCase(Locale.ROOT), Report.Outcome.valueOf(op.type().name()),
-            inv.time(), op.time(), op.describe()));
-      }
-    }
-    for (Op inv : open.values()) {
-      out.add(new Report.Operation(workload, lanes.getOrDefault(inv.process(), 0), inv.process(),
-          inv.f().name().toLowerCase(Locale.ROOT), Report.Outcome.INFO, inv.time(), end, inv.describe()));
-    }
-    return out;
   }
 }

@@ -56,7 +56,8 @@ final class Report {
       "#1f77b4", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#2ca02c"};
   private static final Map<String, String> FAULT_COLORS = Map.of(
       "partition", "#f4a261", "kill", "#e63946", "pause", "#457b9d", "clock", "#2a9d8f",
-      "membership", "#8338ec", "transfer", "#6c757d");
+      "membership", "#8338ec", "transfer", "#6c757d", "depose", "#d62828", "stall", "#1d3557",
+      "split", "#ff006e", "disk", "#8d6e63");
 
   private static final int WIDTH = 1100;
   private static final int LEFT = 150;
