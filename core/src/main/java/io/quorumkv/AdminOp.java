@@ -21,6 +21,9 @@ sealed interface AdminOp {
   /** Remove a node from every partition. */
   record RemoveNode(long nodeId) implements AdminOp {}
 
+  /** Move every replica off a node, then answer (placement with a replication factor). */
+  record Decommission(long nodeId) implements AdminOp {}
+
   /** Split the range partition holding the key. */
   record Split(byte[] splitKey) implements AdminOp {
     public Split {

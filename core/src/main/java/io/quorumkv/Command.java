@@ -30,6 +30,16 @@ sealed interface Command {
   }
 
   /**
+   * Record a node in the placement registry (kept by partition 1): active, or being
+   * decommissioned (the placement driver moves every replica off it).
+   */
+  record SetNodeState(long nodeId, String address, boolean decommissioning) implements Command {
+    public SetNodeState {
+      Objects.requireNonNull(address, "address");
+    }
+  }
+
+  /**
    * Every replica hashes its state as of this entry and records the hash, so replicas can be
    * compared at the same applied index (replica integrity check).
    */

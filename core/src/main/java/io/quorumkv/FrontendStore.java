@@ -94,7 +94,12 @@ abstract sealed class FrontendStore implements KvStore permits KvNode, KvClient,
     frontend().admin(new AdminOp.Promote(nodeId), timeout());
   }
 
-  /** See {@link KvAdmin#removeNode(long)}. */
+  /** See {@link KvAdmin#decommission(long)}. */
+  public void decommission(long nodeId) {
+    frontend().admin(new AdminOp.Decommission(nodeId), timeout());
+  }
+
+    /** See {@link KvAdmin#removeNode(long)}. */
   public void removeNode(long nodeId) {
     frontend().admin(new AdminOp.RemoveNode(nodeId), timeout());
   }

@@ -2,7 +2,9 @@ package io.quorumkv;
 
 /**
  * Cluster administration, available on an embedded {@link KvNode} and a remote {@link KvClient}.
- * Membership changes apply to every partition: each node hosts a replica of each partition.
+ * Membership changes apply to every partition: each node hosts a replica of each partition, unless
+ * the cluster has a {@link KvNode.Builder#replicationFactor replication factor}, in which case it
+ * places replicas itself ({@link #addNode}, {@link #decommission}).
  * Every method has the configured {@code requestTimeout} as deadline and throws a
  * {@link KvException} on failure.
  */
@@ -29,6 +31,11 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * a member that is still far behind. The new node must have been started with
    * {@link KvNode.Builder#join(boolean)} set.
    *
+   * <p>On a cluster with a {@link KvNode.Builder#replicationFactor replication factor}, the node is
+   * instead recorded in the placement registry and this returns at once: the cluster then moves
+   * replicas onto it (each move: learner, caught up, promoted, source removed) until the replica
+   * counts of the nodes differ by at most one.
+   *
    * @param nodeId  the new node's id, unused so far
    * @param address its advertised {@code host:port}
    */
@@ -50,6 +57,21 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    *                                  attempt of this very call whose answer was lost)
    */
   void removeNode(long nodeId);
+
+  /**
+   * Empties a node before it leaves, on a cluster with a {@link KvNode.Builder#replicationFactor
+   * replication factor}: records it as decommissioning (in the replicated placement registry, so
+   * the move survives any crash), and returns once no partition has a replica on it. Each replica is
+   * moved by safe membership changes: a learner is added on another node, promoted once it has
+   * caught up, and only then is the replica on this node removed, so no partition has fewer voters
+   * than the replication factor meanwhile. Moves are made one at a time, cluster-wide. The node may
+   * then be stopped. Retrying after a timeout is safe: the decommission goes on in the background.
+   *
+   * @throws IllegalArgumentException if the cluster has no replication factor (every node hosts
+   *                                  every partition: use {@link #removeNode}), or the node is unknown
+   * @throws KvTimeoutException       if replicas remain on the node at the deadline (the moves go on)
+   */
+  void decommission(long nodeId);
 
   /**
    * Splits the range partition holding {@code splitKey} into {@code [start, splitKey)} and

@@ -150,6 +150,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private long snapshotInterval = 10_000;
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
+    private int replicationFactor;
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -244,6 +245,17 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      */
     public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
 
+    /**
+     * How many voting replicas each partition keeps; default 0: every member hosts every
+     * partition, and membership changes are the operator's ({@link KvAdmin#addNode} adds the node
+     * to every partition). With a positive factor the cluster places replicas itself: a node added
+     * with {@link KvAdmin#addNode} receives replicas moved from the other nodes, a node being
+     * {@link KvAdmin#decommission decommissioned} is emptied, and replica counts are kept even;
+     * each move adds a learner, promotes it once caught up, then removes the source, so a partition
+     * never has fewer than this many voters because of a move. Same on every node.
+     */
+    public Builder replicationFactor(int v) { replicationFactor = v; return this; }
+
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
 
@@ -337,11 +349,14 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       if (snapshotInterval < 1) {
         throw new InvalidConfigException("snapshotInterval", "must be positive, was " + snapshotInterval);
       }
+      if (replicationFactor < 0) {
+        throw new InvalidConfigException("replicationFactor", "must be 0 (every node) or positive, was " + replicationFactor);
+      }
       MeterRegistry registry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, registry);
+          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, replicationFactor, registry);
     }
 
     private static void positive(String field, Duration d) {

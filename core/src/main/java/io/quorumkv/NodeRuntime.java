@@ -143,6 +143,10 @@ final class NodeRuntime implements RequestExecutor {
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
   private final Map<Long, Map<Long, Long>> leaderHashes = new ConcurrentHashMap<>();
+  private final PlacementDriver placement;
+  /** loop: groups whose replica is being destroyed (not to be created again meanwhile). */
+  private final Set<Long> destroying = new HashSet<>();
+  private Tombstones tombstones;
 
   private volatile State state = State.NEW;
   private volatile boolean syncStalled;
@@ -173,6 +177,7 @@ final class NodeRuntime implements RequestExecutor {
     this.who = "node " + nodeId;
     this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
+    this.placement = new PlacementDriver(this, config);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -201,7 +206,11 @@ final class NodeRuntime implements RequestExecutor {
         log.info("{}: bootstrapped {} partitions ({}) with voters {}", who, initialSpans.size(),
             config.partitioner(), voters.voters());
       }
+      tombstones = new Tombstones(engine);
       for (long g : engine.groups()) {
+        if (g == Tombstones.GROUP) {
+          continue;
+        }
         Replica r = openReplica(g);
         r.sm.memberAddresses().forEach(members::putIfAbsent);
       }
@@ -429,10 +438,70 @@ final class NodeRuntime implements RequestExecutor {
     return r;
   }
 
+  /**
+   * loop: drops this node's replica of a partition it no longer belongs to. The replica leaves the
+   * loop at once (no more steps, Readies or routing); its calls fail retryably; once every log write
+   * submitted so far is durable, the applier records a tombstone (see {@link Tombstones}) and
+   * deletes the replica's log and state. Until then no replica of the partition is created here.
+   */
+  void destroyReplica(Replica r, String why) {
+    long g = r.groupId;
+    if (!replicas.remove(g, r)) {
+      return;
+    }
+    routing.remove(g);
+    destroying.add(g);
+    Status st = r.raw.status();
+    Tombstones.Tombstone t = new Tombstones.Tombstone(Math.max(st.hardState().term(), r.term), st.hardState().vote(),
+        st.lastIndex());
+    log.info("{} group {}: destroying this replica: {}", who, g, why);
+    r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
+        KvResponse.Code.NO_LEADER, "the replica on " + who + " was removed from partition " + g)));
+    r.proposals.clear();
+    r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
+    r.readIndexWaiting.clear();
+    ReadWaiterDrain.failAll(r, new LeadershipLost());
+    lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
+      try {
+        if (e == null && state == State.RUNNING) {
+          tombstones.record(g, t);
+          engine.deleteGroup(g);
+          log.info("{} group {}: replica destroyed (tombstone: term {}, log to {})", who, g, t.term(), t.lastIndex());
+        }
+      } finally {
+        post(() -> destroying.remove(g));
+      }
+    }));
+  }
+
+  /** The replicas this node hosts (live view; placement). */
+  Map<Long, Replica> replicas() {
+    return replicas;
+  }
+
+  RoutingTable routing() {
+    return routing;
+  }
+
+  /** The ids of every member this node knows an address of, itself included. */
+  Set<Long> memberIds() {
+    return members.keySet();
+  }
+
+  /** A member's advertised address, or empty. */
+  String memberAddress(long id) {
+    return members.getOrDefault(id, "");
+  }
+
+  /** Sends an encoded request to a peer (placement's directory polls). */
+  CompletableFuture<byte[]> request(long to, byte[] payload, Duration timeout) {
+    return transport.request(to, payload, timeout);
+  }
+
   // ------------------------------------------------------------------ the Raft loop
 
   /** Queues an internal completion for the Raft loop; false only when the node is stopped. */
-  private boolean post(Runnable task) {
+  boolean post(Runnable task) {
     if (state != State.RUNNING && state != State.CLOSING) {
       return false;
     }
@@ -529,6 +598,7 @@ final class NodeRuntime implements RequestExecutor {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
     }
     checkSyncStall(now);
+    placement.onTick(ticks);
     if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
       balanceLeaders();
     }
@@ -556,6 +626,9 @@ final class NodeRuntime implements RequestExecutor {
     if (from == r.leader) {
       r.lastLeaderContactNanos = System.nanoTime();
     }
+    if (m instanceof Message.RequestVote && r.appliedIndex < r.quarantinedBelow) {
+      return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
+    }
     r.raw.step(m);
   }
 
@@ -570,7 +643,7 @@ final class NodeRuntime implements RequestExecutor {
   private void maybeCreateUnknown(long from, long g, Message m) {
     boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
         || m instanceof Message.InstallSnapshot;
-    if (!fromLeader || state != State.RUNNING || creating.contains(g)) {
+    if (!fromLeader || state != State.RUNNING || creating.contains(g) || destroying.contains(g)) {
       return;
     }
     long first = unknownGroupSeen.computeIfAbsent(g, x -> ticks);
@@ -582,7 +655,17 @@ final class NodeRuntime implements RequestExecutor {
     applyQueue.add(() -> {
       if (!replicas.containsKey(g) && state == State.RUNNING) {
         log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
-        openReplica(g);
+        Tombstones.Tombstone t = tombstones.get(g);
+        if (t != null) {
+          // A replica of this partition lived here before: start from its term and vote.
+          engine.write(engine.newLogBatch().hardState(g, new HardState(t.term(), t.vote(), 0)));
+        }
+        Replica r = openReplica(g);
+        if (t != null) {
+          r.quarantinedBelow = t.lastIndex();
+          log.info("{} group {}: a replica here was destroyed before (term {}, log to {}): no vote until applied to {}",
+              who, g, t.term(), t.lastIndex(), t.lastIndex());
+        }
       }
       post(() -> {
         creating.remove(g);
@@ -769,7 +852,7 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private static boolean isMember(ConfState cs, long id) {
+  static boolean isMember(ConfState cs, long id) {
     return cs.voters().contains(id) || cs.learners().contains(id) || cs.votersOutgoing().contains(id)
         || cs.learnersNext().contains(id);
   }
@@ -780,7 +863,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Records a member's address, and tells the transport when it is new or changed. */
-  private void learnAddress(long id, String address) {
+  void learnAddress(long id, String address) {
     String old = members.put(id, address);
     if (id != nodeId && !address.equals(old) && transport instanceof NettyTransport nt) {
       try {
@@ -1164,6 +1247,8 @@ final class NodeRuntime implements RequestExecutor {
     CompletableFuture<KvResponse> f;
     if (req instanceof KvRequest.ForPartition fp) {
       f = servePartition(fp.partitionId(), fp.inner(), deadline, false);
+    } else if (req instanceof KvRequest.Directory) {
+      f = done(placement.report());
     } else if (req instanceof KvRequest.Group g) {
       f = executeGroup(g, deadline);
     } else {
@@ -1201,6 +1286,9 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (req instanceof KvRequest.Status) {
         return CompletableFuture.completedFuture(new KvResponse.StatusReport(status()));
+      }
+      if (req instanceof KvRequest.Directory) {
+        return done(placement.report());
       }
       if (req instanceof KvRequest.Admin a) {
         return admin(a.op(), deadline);
@@ -1287,7 +1375,7 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> servePartition(long p, KvRequest inner, long deadline, boolean mayForward) {
     Replica r = replicas.get(p);
     if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+      return serveElsewhere(p, inner, deadline, mayForward);
     }
     ReadConsistency level = inner instanceof KvRequest.Get g ? g.consistency()
         : inner instanceof KvRequest.Scan s ? s.consistency() : null;
@@ -1312,6 +1400,30 @@ final class NodeRuntime implements RequestExecutor {
       return done(notLeader(r));
     }
     return forward(leader, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write);
+  }
+
+  /**
+   * A request for a partition this node hosts no replica of (placement put it elsewhere): forwarded
+   * to the node the directory names, as a forwarded request is (served there or refused, never
+   * forwarded again). A refusal naming the leader is remembered and retried.
+   */
+  private CompletableFuture<KvResponse> serveElsewhere(long p, KvRequest inner, long deadline, boolean mayForward) {
+    long to = placement.leaderOf(p);
+    if (to == 0 || to == nodeId || !mayForward) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p
+          + (to == 0 ? " and knows no node that does yet" : "")));
+    }
+    if (config.notLeaderPolicy() == NotLeaderPolicy.REJECT) {
+      return done(KvResponse.Failure.notLeader(p, to, members.getOrDefault(to, "")));
+    }
+    return forward(to, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write)
+        .thenApply(resp -> {
+          if (resp instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER) {
+            placement.hintLeader(p, f.hint());
+            return new KvResponse.Failure(KvResponse.Code.NO_LEADER, f.message(), p, 0, "", false);
+          }
+          return resp;
+        });
   }
 
   private KvResponse.Failure notLeader(Replica r) {
@@ -1537,6 +1649,10 @@ final class NodeRuntime implements RequestExecutor {
     if (c instanceof KvRequest.GroupCommand.Split s) {
       return propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> toResponse(r, o));
     }
+    if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
+      return propose(r, new Command.SetNodeState(n.nodeId(), n.address(), n.decommissioning()))
+          .thenApply(o -> toResponse(r, o));
+    }
     return propose(r, new Command.CheckHash()).thenApply(o -> toResponse(r, o));
   }
 
@@ -1613,6 +1729,13 @@ final class NodeRuntime implements RequestExecutor {
           return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "membership change of node " + id
               + " in partition " + r.groupId + " not done in time", r.groupId, 0, "", true)) || true;
         }
+        if (m.type() == ConfChangeType.REMOVE && m.minVoters() > 0 && (r.confState.isJoint()
+            || r.confState.voters().size() - (r.confState.voters().contains(id) ? 1 : 0) < m.minVoters())) {
+          // Placement's removal of a source replica: never below the replication factor.
+          return f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "removing node " + id
+              + " from partition " + r.groupId + " would leave fewer than " + m.minVoters() + " voters "
+              + r.confState.voters())) || true;
+        }
         if (m.type() == ConfChangeType.ADD_VOTER) {
           Status.FollowerProgress pr = r.raw.status().progress().get(id);
           if (pr == null || pr.matchIndex() < target) {
@@ -1646,7 +1769,16 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> groupCall(long p, KvRequest.GroupCommand c, long deadline) {
     Replica r = replicas.get(p);
     if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+      long to = placement.leaderOf(p);
+      if (to == 0 || to == nodeId) {
+        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+      }
+      return forward(to, new KvRequest.Group(p, c), deadline, true).thenApply(resp -> {
+        if (resp instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER) {
+          placement.hintLeader(p, f.hint());
+        }
+        return resp;
+      });
     }
     if (r.isLeader()) {
       return executeGroup(new KvRequest.Group(p, c), deadline);
@@ -1659,7 +1791,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** {@link #groupCall} retried with backoff on retryable failures until the deadline. */
-  private CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
+  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
     CompletableFuture<KvResponse> result = new CompletableFuture<>();
     retryGroupCall(p, c, deadline, result, 1);
     return result;
@@ -1688,6 +1820,15 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> admin(AdminOp op, long deadline) {
     if (op instanceof AdminOp.TransferLeader t) {
       return transferLeaderTo(t, deadline);
+    }
+    if (op instanceof AdminOp.AddNode a && config.replicationFactor() > 0 && !a.learnerOnly()) {
+      HostPort.parse("address", a.address());
+      // Placement moves replicas onto it: record it in the registry, the driver does the rest.
+      return groupCallRetrying(PlacementDriver.REGISTRY_PARTITION,
+          new KvRequest.GroupCommand.SetNodeState(a.nodeId(), a.address(), false), deadline);
+    }
+    if (op instanceof AdminOp.Decommission d) {
+      return decommission(d.nodeId(), deadline);
     }
     if (op instanceof AdminOp.AddNode a) {
       HostPort.parse("address", a.address());
@@ -1758,6 +1899,40 @@ final class NodeRuntime implements RequestExecutor {
     }
     pinnedUntil.put(p, System.nanoTime() + config.leaderPinDuration().toNanos());
     return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline);
+  }
+
+  /** Records the node as decommissioning, then waits until no partition has a replica on it. */
+  private CompletableFuture<KvResponse> decommission(long id, long deadline) {
+    if (config.replicationFactor() <= 0) {
+      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "decommission needs a replication factor; "
+          + "this cluster hosts every partition on every node (use removeNode)"));
+    }
+    if (!placement.hostsAnything(id) && !members.containsKey(id)) {
+      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + id + " is not a member"));
+    }
+    return groupCallRetrying(PlacementDriver.REGISTRY_PARTITION,
+        new KvRequest.GroupCommand.SetNodeState(id, members.getOrDefault(id, ""), true), deadline)
+        .thenCompose(r -> {
+          if (r instanceof KvResponse.Failure) {
+            return done(r);
+          }
+          CompletableFuture<KvResponse> f = new CompletableFuture<>();
+          long since = placement.rounds();
+          boolean posted = post(() -> tickWatchers.add(() -> {
+            if (placement.rounds() > since + 1 && !placement.hostsAnything(id)) {
+              return f.complete(new KvResponse.AdminDone(0)) || true;
+            }
+            if (System.nanoTime() - deadline >= 0 || state != State.RUNNING) {
+              return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + id
+                  + " still holds replicas; they are being moved off it", 0, 0, "", true)) || true;
+            }
+            return false;
+          }));
+          if (!posted) {
+            f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+          }
+          return f;
+        });
   }
 
   /**

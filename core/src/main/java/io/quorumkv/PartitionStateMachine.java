@@ -38,6 +38,7 @@ final class PartitionStateMachine {
   private static final byte[] META_LOG_TIME = meta("logtime");
   private static final byte[] META_HASH = meta("hash");
   private static final byte[] META_ADDRESS_PREFIX = meta("addr");
+  private static final byte[] META_NODE_PREFIX = meta("node");
 
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
@@ -207,6 +208,11 @@ final class PartitionStateMachine {
     if (c instanceof Command.Split s) {
       return split(s);
     }
+    if (c instanceof Command.SetNodeState n) {
+      stage(new PartitionStore.Mutation.Put(nodeKey(n.nodeId()),
+          new Codec.Writer().bool(n.decommissioning()).str(n.address()).toArray()));
+      return new Outcome.None();
+    }
     return hash(index);
   }
 
@@ -240,6 +246,41 @@ final class PartitionStateMachine {
       out.put(r.i64(), new String(kv.value(), StandardCharsets.UTF_8));
     }
     return out;
+  }
+
+  /**
+   * A node in the placement registry (partition 1 keeps it).
+   *
+   * @param address         its advertised address
+   * @param decommissioning whether its replicas are being moved off it
+   */
+  record RegisteredNode(String address, boolean decommissioning) {}
+
+  /** The placement registry (flushed state): nodes recorded with {@link Command.SetNodeState}. */
+  Map<Long, RegisteredNode> registeredNodes() {
+    Map<Long, RegisteredNode> out = new TreeMap<>();
+    for (KeyValue kv : scanPrefix(META_NODE_PREFIX)) {
+      Codec.Reader k = new Codec.Reader(Arrays.copyOfRange(kv.key(), META_NODE_PREFIX.length, kv.key().length), "node key");
+      Codec.Reader v = new Codec.Reader(kv.value(), "registered node");
+      boolean decommissioning = v.bool();
+      out.put(k.i64(), new RegisteredNode(v.str(), decommissioning));
+    }
+    return out;
+  }
+
+  /** Up to {@code limit} user keys, counted (flushed state). */
+  int countKeys(int limit) {
+    return store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, limit).size();
+  }
+
+  private List<KeyValue> scanPrefix(byte[] prefix) {
+    byte[] end = prefix.clone();
+    end[end.length - 1]++;
+    return store.scan(prefix, end, Integer.MAX_VALUE);
+  }
+
+  private static byte[] nodeKey(long nodeId) {
+    return new Codec.Writer().u8(META).str("node").i64(nodeId).toArray();
   }
 
   private static byte[] addressKey(long nodeId) {

@@ -1,0 +1,408 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfChangeType;
+import io.quorumkv.raft.ConfState;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where replicas live, decided by the cluster itself (no separate placement service).
+ *
+ * <p>Every node keeps a <b>directory</b> of the partitions it does not host, polled from its peers
+ * once per election timeout ({@link KvRequest.Directory}): their spans route requests to nodes that
+ * host the keys, and their memberships tell a replica that it was removed while it could not hear
+ * about it. With a replication factor, the leader of partition 1 (which keeps the placement
+ * registry) also <b>drives</b> replica moves. A move is a sequence of single membership changes,
+ * each decided afresh from the partition's committed configuration as its leader reports it, never
+ * from intent kept in memory:
+ *
+ * <ol>
+ *   <li>a learner on a node that is not alive or is decommissioning is removed (rollback);</li>
+ *   <li>a learner is promoted to voter once caught up (the leader waits for its match index);</li>
+ *   <li>with more voters than the factor, one is removed: a decommissioning one, else one that is
+ *       down, else the most loaded; the leader refuses it if fewer than the factor would remain;</li>
+ *   <li>with fewer voters than the factor, a learner is added on the least loaded node;</li>
+ *   <li>otherwise, a move starts (a learner is added) when a voter is on a decommissioning node, or
+ *       when the busiest voter's node holds two replicas more than the least loaded node.</li>
+ * </ol>
+ *
+ * A crash of any node at any step leaves a configuration from which the next round, on whichever
+ * node then leads partition 1, goes on or rolls back. At most one partition is in motion at a time,
+ * cluster-wide, and each partition has at most one change in flight.
+ *
+ * <p>Threads: {@link #onTick} and the completions it posts run on the Raft loop; the directory is
+ * published (volatile) for request threads.
+ */
+final class PlacementDriver {
+
+  /** Placement's own registry and the driver live with this partition (it always exists). */
+  static final long REGISTRY_PARTITION = 1;
+  /** Key counts are reported up to this many (merges only need to know "small"). */
+  static final int KEY_COUNT_CAP = 100_000;
+
+  private final NodeRuntime node;
+  private final long nodeId;
+  private final KvNodeConfig config;
+  private final String who;
+  private final Logger log = LoggerFactory.getLogger(KvNode.class);
+  private final long pollTicks;
+
+  /** Every peer's last report, by node; replaced at each poll round. */
+  private volatile Map<Long, KvResponse.DirectoryReport> reports = Map.of();
+  /** Nodes that answered the last poll round, and this one. */
+  private volatile Set<Long> alive = Set.of();
+  /** loop: partitions with a membership change of this driver in flight. */
+  private final Set<Long> inFlight = new HashSet<>();
+  /** Leaders learned from NOT_LEADER hints since the last poll. */
+  private final Map<Long, Long> leaderHints = new ConcurrentHashMap<>();
+  /** loop */
+  private boolean polling;
+  /** loop: poll rounds completed. */
+  private long rounds;
+
+  PlacementDriver(NodeRuntime node, KvNodeConfig config) {
+    this.node = node;
+    this.nodeId = config.nodeId();
+    this.config = config;
+    this.who = "node " + nodeId;
+    this.pollTicks = Math.max(5, config.electionTicks());
+  }
+
+  // ------------------------------------------------------------------ directory
+
+  /** loop: polls the peers every election timeout; drives moves with the answers. */
+  void onTick(long ticks) {
+    if (ticks % pollTicks != 0 || polling) {
+      return;
+    }
+    destroyRemovedReplicas(Map.of());
+    Set<Long> peers = new TreeSet<>(node.memberIds());
+    peers.remove(nodeId);
+    polling = true;
+    Map<Long, KvResponse.DirectoryReport> answers = new ConcurrentHashMap<>();
+    List<CompletableFuture<?>> calls = new ArrayList<>();
+    byte[] request = Codec.encodeRequest(new KvRequest.Directory());
+    Duration timeout = config.electionTimeout();
+    for (long peer : peers) {
+      calls.add(node.request(peer, request, timeout).handle((bytes, e) -> {
+        if (e == null) {
+          try {
+            if (Codec.decodeResponse(bytes) instanceof KvResponse.DirectoryReport d) {
+              answers.put(peer, d);
+            }
+          } catch (IllegalArgumentException bad) {
+            log.warn("{}: bad directory answer from node {}: {}", who, peer, bad.getMessage());
+          }
+        }
+        return null;
+      }));
+    }
+    CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> node.post(() -> {
+      polling = false;
+      onReports(Map.copyOf(answers));
+    }));
+  }
+
+  /** loop */
+  private void onReports(Map<Long, KvResponse.DirectoryReport> answers) {
+    reports = answers;
+    Set<Long> up = new HashSet<>(answers.keySet());
+    up.add(nodeId);
+    alive = Set.copyOf(up);
+    leaderHints.clear();
+    rounds++;
+    Map<Long, KeySpan> remote = new HashMap<>();
+    for (KvResponse.DirectoryReport d : answers.values()) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.span().length > 0 && !x.frozen()) {
+          remote.merge(x.partitionId(), PartitionStateMachine.decodeSpan(x.span()), (a, b) -> a);
+        }
+      }
+    }
+    node.routing().replaceRemote(remote);
+    destroyRemovedReplicas(answers);
+    if (config.replicationFactor() > 0 && rounds >= 2) {
+      Replica registry = node.replicas().get(REGISTRY_PARTITION);
+      if (registry != null && registry.isLeader()) {
+        drive(registry);
+      }
+    }
+  }
+
+  /** This node's replicas, for a peer's directory. */
+  KvResponse.DirectoryReport report() {
+    List<KvResponse.ReplicaReport> out = new ArrayList<>();
+    for (Replica r : new TreeMap<>(node.replicas()).values()) {
+      // Applied index first: the membership read after it is as of that index or later.
+      long applied = r.appliedIndex;
+      ConfState cs = r.confState;
+      PartitionStateMachine sm = r.sm;
+      KeySpan span = sm.span();
+      Set<Long> voters = new TreeSet<>(cs.voters());
+      voters.addAll(cs.votersOutgoing());
+      Set<Long> learners = new TreeSet<>(cs.learners());
+      learners.addAll(cs.learnersNext());
+      out.add(new KvResponse.ReplicaReport(r.groupId, span == null ? new byte[0] : PartitionStateMachine.encodeSpan(span),
+          r.leader, r.term, applied, span == null ? 0 : sm.countKeys(KEY_COUNT_CAP), false, voters, learners));
+    }
+    return new KvResponse.DirectoryReport(nodeId, out);
+  }
+
+  /**
+   * The node to send a request for partition {@code p} to, when this node hosts no replica of it:
+   * its leader as last reported (or hinted), else any voter; 0 when unknown.
+   */
+  long leaderOf(long p) {
+    Long hinted = leaderHints.get(p);
+    if (hinted != null) {
+      return hinted;
+    }
+    long anyVoter = 0;
+    long bestTerm = -1;
+    long leader = 0;
+    for (KvResponse.DirectoryReport d : reports.values()) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.partitionId() != p) {
+          continue;
+        }
+        if (x.leader() != 0 && x.term() > bestTerm) {
+          bestTerm = x.term();
+          leader = x.leader();
+        }
+        if (anyVoter == 0 && x.voters().contains(d.nodeId())) {
+          anyVoter = d.nodeId();
+        }
+      }
+    }
+    return leader != 0 ? leader : anyVoter;
+  }
+
+  /** Records a leader named by a NOT_LEADER answer, until the next poll. */
+  void hintLeader(long p, long leader) {
+    if (leader != 0) {
+      leaderHints.put(p, leader);
+    }
+  }
+
+  /** Whether any replica of any partition, as far as this node knows, is on {@code id}. */
+  boolean hostsAnything(long id) {
+    for (Replica r : node.replicas().values()) {
+      if (NodeRuntime.isMember(r.confState, id)) {
+        return true;
+      }
+    }
+    for (KvResponse.DirectoryReport d : reports.values()) {
+      if (d.nodeId() == id && !d.replicas().isEmpty()) {
+        return true;
+      }
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.voters().contains(id) || x.learners().contains(id)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Completed poll rounds (tests wait for fresh ones). */
+  long rounds() {
+    return rounds;
+  }
+
+  // ------------------------------------------------------------------ removed replicas
+
+  /**
+   * loop: drops the replicas this node no longer belongs to. A replica that applied its own
+   * removal goes at once (once it has handed any leadership over). A replica that never heard of its
+   * removal (it was cut off, and the others ignore it from then on) learns it from a peer's report:
+   * the peer's committed membership, as of an applied index at or past everything this replica's
+   * log holds, does not include this node. Destroying keeps a tombstone (term, vote, last index), so
+   * a replica created again later for the same partition never votes with a log that forgot what
+   * this one acknowledged (see {@link NodeRuntime#destroyReplica}).
+   */
+  private void destroyRemovedReplicas(Map<Long, KvResponse.DirectoryReport> answers) {
+    for (Replica r : List.copyOf(node.replicas().values())) {
+      if (r.isLeader() || r.installing) {
+        continue;
+      }
+      ConfState cs = r.confState;
+      if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId)) {
+        node.destroyReplica(r, "applied its own removal");
+        continue;
+      }
+      long lastIndex = r.raw.status().lastIndex();
+      for (KvResponse.DirectoryReport d : answers.values()) {
+        Optional<KvResponse.ReplicaReport> x = d.replicas().stream().filter(y -> y.partitionId() == r.groupId).findFirst();
+        if (x.isPresent() && !x.get().voters().isEmpty() && !x.get().voters().contains(nodeId)
+            && !x.get().learners().contains(nodeId) && x.get().appliedIndex() >= lastIndex) {
+          node.destroyReplica(r, "node " + d.nodeId() + " applied a membership without it at index "
+              + x.get().appliedIndex() + " (this replica's log ends at " + lastIndex + ")");
+          break;
+        }
+      }
+    }
+  }
+
+  private static boolean isEmpty(ConfState cs) {
+    return cs.voters().isEmpty() && cs.learners().isEmpty() && cs.votersOutgoing().isEmpty();
+  }
+
+  // ------------------------------------------------------------------ the driver
+
+  /** One partition as its leader reported it. */
+  private record View(long partitionId, long leader, Set<Long> voters, Set<Long> learners) {
+    boolean inMotion(int factor) {
+      return !learners.isEmpty() || voters.size() != factor;
+    }
+  }
+
+  /** loop, on the leader of the registry partition: at most one change per round. */
+  private void drive(Replica registry) {
+    int factor = config.replicationFactor();
+    Map<Long, PartitionStateMachine.RegisteredNode> registered = registry.sm.registeredNodes();
+    registered.forEach((id, n) -> {
+      if (id != nodeId && !n.address().isEmpty() && !node.memberIds().contains(id)) {
+        node.learnAddress(id, n.address());
+      }
+    });
+    Map<Long, View> views = views();
+    Set<Long> nodes = new TreeSet<>();
+    Map<Long, Integer> load = new HashMap<>();
+    for (View v : views.values()) {
+      for (long id : union(v.voters(), v.learners())) {
+        nodes.add(id);
+        load.merge(id, 1, Integer::sum);
+      }
+    }
+    registered.forEach((id, n) -> nodes.add(id));
+    Set<Long> draining = new TreeSet<>();
+    registered.forEach((id, n) -> {
+      if (n.decommissioning()) {
+        draining.add(id);
+      }
+    });
+    Set<Long> up = alive;
+    List<Long> eligible = nodes.stream().filter(id -> !draining.contains(id) && up.contains(id)).toList();
+    Comparator<Long> lightest = Comparator.<Long>comparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id);
+
+    // Partitions already in motion go on (or roll back) first; no new move starts meanwhile.
+    boolean anyInMotion = false;
+    for (View v : views.values()) {
+      if (!v.inMotion(factor)) {
+        continue;
+      }
+      anyInMotion = true;
+      if (inFlight.contains(v.partitionId())) {
+        continue;
+      }
+      for (long learner : v.learners()) {
+        if (!eligible.contains(learner)) {
+          change(v, ConfChangeType.REMOVE, learner, 0, "roll back: the learner's node is down or decommissioning");
+          return;
+        }
+        change(v, ConfChangeType.ADD_VOTER, learner, 0, "promote the caught-up learner");
+        return;
+      }
+      if (v.voters().size() > factor) {
+        long source = v.voters().stream()
+            .max(Comparator.<Long>comparingInt(id -> draining.contains(id) ? 2 : up.contains(id) ? 0 : 1)
+                .thenComparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id))
+            .orElseThrow();
+        change(v, ConfChangeType.REMOVE, source, factor, "remove the source replica");
+        return;
+      }
+      Optional<Long> target = eligible.stream().filter(id -> !v.voters().contains(id)).min(lightest);
+      if (target.isPresent()) {
+        change(v, ConfChangeType.ADD_LEARNER, target.get(), 0, "below the replication factor");
+        return;
+      }
+    }
+    if (anyInMotion || !inFlight.isEmpty()) {
+      return;
+    }
+    // Start one move: off a decommissioning (or dead) voter first, else from the busiest node.
+    View best = null;
+    long bestTarget = 0;
+    int bestGain = 0;
+    for (View v : views.values()) {
+      Optional<Long> target = eligible.stream().filter(id -> !v.voters().contains(id)).min(lightest);
+      if (target.isEmpty()) {
+        continue;
+      }
+      int targetLoad = load.getOrDefault(target.get(), 0);
+      int gain = 0;
+      for (long voter : v.voters()) {
+        int g = draining.contains(voter) ? 1_000_000 : load.getOrDefault(voter, 0) - targetLoad - 1;
+        gain = Math.max(gain, g);
+      }
+      if (gain > bestGain) {
+        best = v;
+        bestTarget = target.get();
+        bestGain = gain;
+      }
+    }
+    if (best != null) {
+      change(best, ConfChangeType.ADD_LEARNER, bestTarget, 0,
+          bestGain >= 1_000_000 ? "move a replica off a decommissioning node" : "balance replicas");
+    }
+  }
+
+  /** Every partition's membership as its leader reports it (this node's own if it leads). */
+  private Map<Long, View> views() {
+    Map<Long, View> views = new TreeMap<>();
+    Map<Long, Long> terms = new HashMap<>();
+    for (KvResponse.DirectoryReport d : reports.values()) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.leader() == d.nodeId() && x.term() > terms.getOrDefault(x.partitionId(), -1L)) {
+          terms.put(x.partitionId(), x.term());
+          views.put(x.partitionId(), new View(x.partitionId(), d.nodeId(), x.voters(), x.learners()));
+        }
+      }
+    }
+    for (Replica r : node.replicas().values()) {
+      if (r.isLeader() && r.term >= terms.getOrDefault(r.groupId, -1L)) {
+        ConfState cs = r.confState;
+        views.put(r.groupId, new View(r.groupId, nodeId, union(cs.voters(), cs.votersOutgoing()),
+            union(cs.learners(), cs.learnersNext())));
+      }
+    }
+    return views;
+  }
+
+  private static Set<Long> union(Set<Long> a, Set<Long> b) {
+    Set<Long> out = new TreeSet<>(a);
+    out.addAll(b);
+    return out;
+  }
+
+  /** loop: one membership change, sent to the partition's leader; the next round looks again. */
+  private void change(View v, ConfChangeType type, long target, int minVoters, String why) {
+    long p = v.partitionId();
+    inFlight.add(p);
+    log.info("{}: placement: partition {} {} node {} ({}); voters {} learners {}", who, p, type, target, why,
+        v.voters(), v.learners());
+    long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
+    String address = node.memberAddress(target);
+    node.groupCallRetrying(p, new KvRequest.GroupCommand.ChangeMember(type, target, address, minVoters), deadline)
+        .whenComplete((resp, e) -> node.post(() -> {
+          inFlight.remove(p);
+          if (e != null || resp instanceof KvResponse.Failure) {
+            log.info("{}: placement: partition {} {} node {} not done: {}", who, p, type, target,
+                e != null ? e.toString() : resp);
+          }
+        }));
+  }
+}

