@@ -15,6 +15,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -90,6 +91,10 @@ final class PlacementDriver {
     }
     destroyRemovedReplicas(Map.of());
     Set<Long> peers = new TreeSet<>(node.memberIds());
+    for (Replica r : node.replicas().values()) {
+      ConfState cs = r.confState;
+      peers.addAll(union(union(cs.voters(), cs.votersOutgoing()), union(cs.learners(), cs.learnersNext())));
+    }
     peers.remove(nodeId);
     polling = true;
     Map<Long, KvResponse.DirectoryReport> answers = new ConcurrentHashMap<>();
@@ -97,7 +102,9 @@ final class PlacementDriver {
     byte[] request = Codec.encodeRequest(new KvRequest.Directory());
     Duration timeout = config.electionTimeout();
     for (long peer : peers) {
-      calls.add(node.request(peer, request, timeout).handle((bytes, e) -> {
+      // Bounded here too: a request lost by a faulty network may never complete on its own.
+      calls.add(node.request(peer, request, timeout).orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS)
+          .handle((bytes, e) -> {
         if (e == null) {
           try {
             if (Codec.decodeResponse(bytes) instanceof KvResponse.DirectoryReport d) {

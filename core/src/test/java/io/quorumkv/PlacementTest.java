@@ -67,6 +67,110 @@ class PlacementTest {
     }
   }
 
+  /** Waits until some partition's leader reports a learner on {@code target}; returns that leader. */
+  private static long awaitLearnerOn(TestCluster c, long target) {
+    long[] leader = new long[1];
+    MemoryCluster.await(WAIT, "a learner on node " + target, () -> {
+      for (PartitionStatus p : PlacementWorkload.byLeaders(c).values()) {
+        if (p.learners().contains(target)) {
+          leader[0] = p.leader();
+          return true;
+        }
+      }
+      return false;
+    });
+    return leader[0];
+  }
+
+  /** Slows the new node's catch-up, so that a move stays in its learner step for a while. */
+  private static void slowLinksTo(TestCluster c, long target) {
+    for (long id : c.members()) {
+      if (id != target) {
+        c.delay(id, target, Duration.ofMillis(40));
+      }
+    }
+  }
+
+  @Test
+  void aLeaderCrashInTheMiddleOfAMoveLeavesEveryPartitionWithItsVoters() throws Exception {
+    try (TestCluster c = cluster(3, 3, 33)) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "crashleader", 3)) {
+        w.awaitProgress(50);
+        long added = c.addNode();
+        slowLinksTo(c, added);
+        long leader = awaitLearnerOn(c, added);
+        c.crash(leader);
+        MemoryCluster.sleep(500);
+        c.heal();
+        c.restart(leader);
+        PlacementWorkload.awaitPlaced(c, 3, FACTOR, Set.of(1L, 2L, 3L, added), WAIT);
+        w.awaitProgress(30);
+        assertEquals(FACTOR, w.fewestVoters(), "a partition had fewer voters than the factor during a move");
+      }
+    }
+  }
+
+  @Test
+  void aTargetCrashInTheMiddleOfAMoveIsRolledBackThenResumed() throws Exception {
+    try (TestCluster c = cluster(3, 3, 34)) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "crashtarget", 3)) {
+        w.awaitProgress(50);
+        long added = c.addNode();
+        slowLinksTo(c, added);
+        awaitLearnerOn(c, added);
+        c.crash(added);
+        MemoryCluster.await(WAIT, "the move to the crashed node to be rolled back", () -> {
+          var parts = PlacementWorkload.byLeaders(c);
+          return parts.size() == 3 && parts.values().stream()
+              .allMatch(p -> p.learners().isEmpty() && p.voters().size() == FACTOR);
+        });
+        w.awaitProgress(30);
+        c.heal();
+        c.restart(added);
+        PlacementWorkload.awaitPlaced(c, 3, FACTOR, Set.of(1L, 2L, 3L, added), WAIT);
+        w.awaitProgress(30);
+        assertEquals(FACTOR, w.fewestVoters(), "a partition had fewer voters than the factor during a move");
+      }
+    }
+  }
+
+  @Test
+  void aReplicaRemovedWhileCutOffLearnsItAndGoesAway() throws Exception {
+    try (TestCluster c = TestCluster.builder().nodes(3).partitioner(HashPartitioner.of(2)).seed(35)
+        .requestTimeout(Duration.ofSeconds(5)).build().start()) {
+      c.awaitLeaders(WAIT);
+      long fourth = c.addNode();
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "cutoff", 2)) {
+        w.awaitProgress(20);
+        c.isolate(fourth);
+        c.node(1).removeNode(fourth);
+        w.awaitProgress(20);
+        KvNode n4 = c.node(fourth);
+        // Cut off, it never applied its removal: it still lists itself as a voter.
+        assertTrue(n4.status().partitions().stream().allMatch(p -> p.voters().contains(fourth)), n4.status().toString());
+        c.heal();
+        MemoryCluster.await(WAIT, "the removed node to drop its replicas", () -> n4.status().partitions().isEmpty());
+        assertFalse(n4.isReady());
+        long terms = termSum(c);
+        MemoryCluster.sleep(500); // many election timeouts: nobody campaigns
+        assertEquals(terms, termSum(c), "terms moved: someone campaigned");
+        assertTrue(n4.status().partitions().isEmpty(), n4.status().toString());
+        w.awaitProgress(20);
+      }
+    }
+  }
+
+  private static long termSum(TestCluster c) {
+    long sum = 0;
+    for (long id = 1; id <= 3; id++) {
+      sum += c.node(id).status().partitions().stream().mapToLong(PartitionStatus::term).sum();
+    }
+    return sum;
+  }
+
   @Test
   void decommissionNeedsAReplicationFactor() {
     try (TestCluster c = TestCluster.builder().nodes(3).build().start()) {
