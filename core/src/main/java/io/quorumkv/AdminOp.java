@@ -24,6 +24,13 @@ sealed interface AdminOp {
   /** Move every replica off a node, then answer (placement with a replication factor). */
   record Decommission(long nodeId) implements AdminOp {}
 
+  /** Merge the range partition holding the key into its left neighbour. */
+  record Merge(byte[] key) implements AdminOp {
+    public Merge {
+      Objects.requireNonNull(key, "key");
+    }
+  }
+
   /** Split the range partition holding the key. */
   record Split(byte[] splitKey) implements AdminOp {
     public Split {

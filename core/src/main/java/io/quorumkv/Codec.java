@@ -33,6 +33,10 @@ final class Codec {
       writeOp(w, c.op());
     } else if (cmd instanceof Command.Split c) {
       w.u8(2).bytes(c.splitKey()).i64(c.newPartitionId());
+    } else if (cmd instanceof Command.Freeze c) {
+      w.u8(5).i64(c.intoPartition());
+    } else if (cmd instanceof Command.Merge c) {
+      w.u8(6).i64(c.rightPartition()).bytes(c.seed());
     } else if (cmd instanceof Command.SetNodeState c) {
       w.u8(4).i64(c.nodeId()).str(c.address()).bool(c.decommissioning());
     } else {
@@ -51,6 +55,8 @@ final class Codec {
       case 2 -> new Command.Split(r.bytes(), r.i64());
       case 3 -> new Command.CheckHash();
       case 4 -> new Command.SetNodeState(r.i64(), r.str(), r.bool());
+      case 5 -> new Command.Freeze(r.i64());
+      case 6 -> new Command.Merge(r.i64(), r.bytes());
       default -> throw r.bad("unknown command tag " + tag);
     };
     r.end();
@@ -153,6 +159,10 @@ final class Codec {
         w.u8(4).bytes(sp.splitKey()).i64(sp.newPartitionId());
       } else if (c instanceof KvRequest.GroupCommand.CheckHash) {
         w.u8(5);
+      } else if (c instanceof KvRequest.GroupCommand.MergeInto m) {
+        w.u8(8).i64(m.leftPartition());
+      } else if (c instanceof KvRequest.GroupCommand.Absorb a) {
+        w.u8(9).i64(a.rightPartition()).bytes(a.seed());
       } else if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
         w.u8(7).i64(n.nodeId()).str(n.address()).bool(n.decommissioning());
       } else {
@@ -196,6 +206,8 @@ final class Codec {
           case 5 -> new KvRequest.GroupCommand.CheckHash();
           case 6 -> new KvRequest.GroupCommand.ReportHash(r.i64(), r.i64(), r.i64());
           case 7 -> new KvRequest.GroupCommand.SetNodeState(r.i64(), r.str(), r.bool());
+          case 8 -> new KvRequest.GroupCommand.MergeInto(r.i64());
+          case 9 -> new KvRequest.GroupCommand.Absorb(r.i64(), r.bytes());
           default -> throw r.bad("unknown group command " + t);
         };
         yield new KvRequest.Group(p, c);
@@ -216,6 +228,8 @@ final class Codec {
       w.u8(4).i64(n.nodeId());
     } else if (op instanceof AdminOp.Split s) {
       w.u8(5).bytes(s.splitKey());
+    } else if (op instanceof AdminOp.Merge m) {
+      w.u8(8).bytes(m.key());
     } else if (op instanceof AdminOp.Decommission d) {
       w.u8(7).i64(d.nodeId());
     } else {
@@ -246,6 +260,7 @@ final class Codec {
       case 4 -> new AdminOp.RemoveNode(r.i64());
       case 5 -> new AdminOp.Split(r.bytes());
       case 7 -> new AdminOp.Decommission(r.i64());
+      case 8 -> new AdminOp.Merge(r.bytes());
       case 6 -> {
         long node = r.i64();
         int t = r.u8();

@@ -86,6 +86,21 @@ public sealed interface KvAdmin permits KvNode, KvClient {
   long split(byte[] splitKey);
 
   /**
+   * Merges the range partition holding {@code key} back into its left-hand neighbour (the inverse
+   * of {@link #split}). The right-hand partition first freezes, by an entry of its own log: every
+   * write ordered before that entry is part of the state it hands over, and every request after it
+   * is refused retryably and re-routed by the caller's client to the merged partition, so no key is
+   * lost or duplicated and no write applies twice (client sessions are merged too). The whole state
+   * travels in one log entry of the left partition, so only small partitions should be merged. The
+   * retired partition's replicas are then deleted. Retrying is safe.
+   *
+   * @return the id of the partition that now holds the keys (the left-hand one)
+   * @throws IllegalArgumentException if the key's partition is a hash partition, or has no
+   *                                  left-hand neighbour ({@code key} is in the first range)
+   */
+  long merge(byte[] key);
+
+  /**
    * Injects a network fault into the transport of node {@code nodeId} (for fault-injection tests
    * against real processes). {@link Fault.Heal} removes every fault on that node.
    */

@@ -109,6 +109,16 @@ sealed interface KvRequest {
       }
     }
 
+    /** Freeze this (right-hand) partition and have {@code leftPartition} absorb it. */
+    record MergeInto(long leftPartition) implements GroupCommand {}
+
+    /** Take over the frozen partition {@code rightPartition}, whose state is {@code seed}. */
+    record Absorb(long rightPartition, byte[] seed) implements GroupCommand {
+      public Absorb {
+        Objects.requireNonNull(seed, "seed");
+      }
+    }
+
     /** Record a node's placement state in the placement registry (partition 1). */
     record SetNodeState(long nodeId, String address, boolean decommissioning) implements GroupCommand {
       public SetNodeState {

@@ -431,10 +431,7 @@ final class NodeRuntime implements RequestExecutor {
         .build();
     r.raw = new RawNode(rc, r.log);
     replicas.put(g, r);
-    KeySpan span = r.sm.span();
-    if (span != null) {
-      routing.update(g, span);
-    }
+    publishSpan(r);
     return r;
   }
 
@@ -496,6 +493,16 @@ final class NodeRuntime implements RequestExecutor {
   /** Sends an encoded request to a peer (placement's directory polls). */
   CompletableFuture<byte[]> request(long to, byte[] payload, Duration timeout) {
     return transport.request(to, payload, timeout);
+  }
+
+  /** Routes the replica's keys here, unless it is frozen for a merge (its keys are the left one's). */
+  private void publishSpan(Replica r) {
+    KeySpan span = r.sm.span();
+    if (r.sm.frozenInto() != 0) {
+      routing.remove(r.groupId);
+    } else if (span != null && replicas.get(r.groupId) == r) {
+      routing.update(r.groupId, span);
+    }
   }
 
   // ------------------------------------------------------------------ the Raft loop
@@ -1069,10 +1076,7 @@ final class NodeRuntime implements RequestExecutor {
                 "the entry was replaced by another leader's; not applied"));
       }
     }
-    KeySpan span = sm.span();
-    if (span != null) {
-      routing.update(r.groupId, span);
-    }
+    publishSpan(r);
     ReadWaiterDrain.release(r);
     long lastIndex = last;
     post(() -> r.raw.applied(lastIndex));
@@ -1155,9 +1159,7 @@ final class NodeRuntime implements RequestExecutor {
     r.confState = r.smStore.confState();
     r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();
-    if (span != null) {
-      routing.update(r.groupId, span);
-    }
+    publishSpan(r);
     log.info("{} group {}: installed snapshot at {} {}", who, r.groupId, index, span == null ? "" : span.describe());
     ReadWaiterDrain.release(r);
     post(() -> {
@@ -1452,7 +1454,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Proposes a client command on the loop thread; completes when its entry applies. */
-  private CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+  CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
     CompletableFuture<PartitionStateMachine.Outcome> f = new CompletableFuture<>();
     boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
@@ -1492,7 +1494,7 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
+  KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
     if (o instanceof PartitionStateMachine.Outcome.Written w) {
       return new KvResponse.Written(w.result());
     }
@@ -1584,6 +1586,10 @@ final class NodeRuntime implements RequestExecutor {
     PartitionStateMachine sm = r.sm;
     KeySpan span = sm.span();
     long applied = r.appliedIndex;
+    if (sm.frozenInto() != 0) {
+      return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
+          "partition " + r.groupId + " is merging into partition " + sm.frozenInto());
+    }
     if (inner instanceof KvRequest.Get g) {
       if (span == null || !span.owns(g.key())) {
         return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION, "the key moved (split) from partition " + r.groupId);
@@ -1648,6 +1654,12 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (c instanceof KvRequest.GroupCommand.Split s) {
       return propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> toResponse(r, o));
+    }
+    if (c instanceof KvRequest.GroupCommand.MergeInto m) {
+      return placement.mergeInto(r, m.leftPartition(), deadline);
+    }
+    if (c instanceof KvRequest.GroupCommand.Absorb a) {
+      return propose(r, new Command.Merge(a.rightPartition(), a.seed())).thenApply(o -> toResponse(r, o));
     }
     if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
       return propose(r, new Command.SetNodeState(n.nodeId(), n.address(), n.decommissioning()))
@@ -1829,6 +1841,9 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (op instanceof AdminOp.Decommission d) {
       return decommission(d.nodeId(), deadline);
+    }
+    if (op instanceof AdminOp.Merge m) {
+      return placement.merge(m.key(), deadline);
     }
     if (op instanceof AdminOp.AddNode a) {
       HostPort.parse("address", a.address());

@@ -141,6 +141,7 @@ final class PlacementDriver {
     }
     node.routing().replaceRemote(remote);
     destroyRemovedReplicas(answers);
+    destroyMergedReplicas();
     if (config.replicationFactor() > 0 && rounds >= 2) {
       Replica registry = node.replicas().get(REGISTRY_PARTITION);
       if (registry != null && registry.isLeader()) {
@@ -163,7 +164,8 @@ final class PlacementDriver {
       Set<Long> learners = new TreeSet<>(cs.learners());
       learners.addAll(cs.learnersNext());
       out.add(new KvResponse.ReplicaReport(r.groupId, span == null ? new byte[0] : PartitionStateMachine.encodeSpan(span),
-          r.leader, r.term, applied, span == null ? 0 : sm.countKeys(KEY_COUNT_CAP), false, voters, learners));
+          r.leader, r.term, applied, span == null ? 0 : sm.countKeys(KEY_COUNT_CAP), sm.frozenInto() != 0, voters,
+          learners));
     }
     return new KvResponse.DirectoryReport(nodeId, out);
   }
@@ -265,6 +267,79 @@ final class PlacementDriver {
 
   private static boolean isEmpty(ConfState cs) {
     return cs.voters().isEmpty() && cs.learners().isEmpty() && cs.votersOutgoing().isEmpty();
+  }
+
+  // ------------------------------------------------------------------ merges
+
+  /**
+   * Merges the range partition holding {@code key} into its left-hand neighbour: asks the right
+   * one's leader to freeze it and have the left one absorb it ({@link #mergeInto}).
+   *
+   * @return {@link KvResponse.AdminDone} with the id of the partition that now holds the keys
+   */
+  CompletableFuture<KvResponse> merge(byte[] key, long deadline) {
+    java.util.OptionalLong right = node.routing().route(key);
+    Map<Long, KeySpan> spans = node.routing().snapshot();
+    if (right.isEmpty() || !(spans.get(right.getAsLong()) instanceof KeySpan.Range range)) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "no range partition is known to hold the key (hash partitions cannot be merged)"));
+    }
+    if (range.start().length == 0) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "partition " + right.getAsLong() + " " + range.describe() + " has no left-hand neighbour"));
+    }
+    long left = 0;
+    for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
+      if (e.getValue() instanceof KeySpan.Range l && java.util.Arrays.equals(l.end(), range.start())) {
+        left = e.getKey();
+      }
+    }
+    if (left == 0) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+          "the left-hand neighbour of " + range.describe() + " is not known here yet"));
+    }
+    long l = left;
+    return node.groupCallRetrying(right.getAsLong(), new KvRequest.GroupCommand.MergeInto(left), deadline)
+        .thenApply(resp -> resp instanceof KvResponse.AdminDone ? new KvResponse.AdminDone(l) : resp);
+  }
+
+  /**
+   * On the leader of the right-hand partition {@code r}: freezes it (an entry of its log: every
+   * write ordered before is in the frozen state, every write after is refused, retryably), then
+   * has {@code left}'s leader apply a merge entry carrying that state. Retried calls are harmless:
+   * a second freeze into the same partition yields the same state, and a merge already applied is a
+   * no-op. If the left partition refuses (it is no longer the neighbour), the freeze is undone.
+   */
+  CompletableFuture<KvResponse> mergeInto(Replica r, long left, long deadline) {
+    return node.propose(r, new Command.Freeze(left)).thenCompose(o -> {
+      if (!(o instanceof PartitionStateMachine.Outcome.Frozen f)) {
+        return CompletableFuture.completedFuture(node.toResponse(r, o));
+      }
+      log.info("{} group {}: frozen for a merge into partition {}", who, r.groupId, left);
+      return node.groupCallRetrying(left, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline)
+          .thenCompose(resp -> {
+            if (resp instanceof KvResponse.Failure fl && fl.code() == KvResponse.Code.INVALID_ARGUMENT) {
+              log.info("{} group {}: merge into partition {} refused ({}); thawing", who, r.groupId, left, fl.message());
+              return node.propose(r, new Command.Freeze(0)).thenApply(x -> (KvResponse) fl);
+            }
+            return CompletableFuture.completedFuture(resp);
+          });
+    });
+  }
+
+  /**
+   * loop: a replica frozen into a partition whose span (here or as reported) now covers its keys
+   * was merged: its state lives on in that partition, so it goes.
+   */
+  private void destroyMergedReplicas() {
+    Map<Long, KeySpan> spans = node.routing().snapshot();
+    for (Replica r : List.copyOf(node.replicas().values())) {
+      long into = r.sm.frozenInto();
+      if (into != 0 && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
+          && java.util.Arrays.equals(theirs.end(), mine.end()) && theirs.owns(mine.start())) {
+        node.destroyReplica(r, "merged into partition " + into);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ the driver
