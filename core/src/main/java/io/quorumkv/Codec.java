@@ -319,6 +319,8 @@ final class Codec {
         w.i64(x.partitionId()).bytes(x.span()).i64(x.leader()).i64(x.term()).i64(x.appliedIndex())
             .i64(x.keyCount()).bool(x.frozen()).longs(x.voters()).longs(x.learners());
       }
+      w.i32(d.addresses().size());
+      d.addresses().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
     } else {
       KvResponse.Failure f = (KvResponse.Failure) response;
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
@@ -367,7 +369,12 @@ final class Codec {
           reps.add(new KvResponse.ReplicaReport(r.i64(), r.bytes(), r.i64(), r.i64(), r.i64(), r.i64(), r.bool(),
               r.longs(), r.longs()));
         }
-        yield new KvResponse.DirectoryReport(node, reps);
+        int na = r.count(12);
+        Map<Long, String> addresses = new LinkedHashMap<>();
+        for (int i = 0; i < na; i++) {
+          addresses.put(r.i64(), r.str());
+        }
+        yield new KvResponse.DirectoryReport(node, reps, addresses);
       }
       case 6 -> {
         int code = r.u8();

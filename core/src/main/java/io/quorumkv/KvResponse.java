@@ -26,10 +26,15 @@ sealed interface KvResponse {
   /** The answer to a status request. */
   record StatusReport(ClusterStatus status) implements KvResponse {}
 
-  /** The answer to a {@link KvRequest.Directory}: the replicas {@code nodeId} hosts. */
-  record DirectoryReport(long nodeId, List<ReplicaReport> replicas) implements KvResponse {
+  /**
+   * The answer to a {@link KvRequest.Directory}: the replicas {@code nodeId} hosts, and the
+   * addresses of the members it knows (so that nodes sharing no partition still reach each other).
+   */
+  record DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses)
+      implements KvResponse {
     public DirectoryReport {
       replicas = List.copyOf(replicas);
+      addresses = java.util.Map.copyOf(addresses);
     }
   }
 

@@ -214,7 +214,7 @@ final class NodeRuntime implements RequestExecutor {
         Replica r = openReplica(g);
         r.sm.memberAddresses().forEach(members::putIfAbsent);
       }
-      if (replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
+      if (config.replicationFactor() == 0 && replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
         // The initial peers are only where the cluster began: a member removed since is gone.
         members.keySet().removeIf(id -> !isMemberAnywhere(id));
       }
@@ -846,9 +846,10 @@ final class NodeRuntime implements RequestExecutor {
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
-      } else if (s.type() == ConfChangeType.REMOVE && !isMemberAnywhere(s.nodeId())) {
+      } else if (s.type() == ConfChangeType.REMOVE && config.replicationFactor() == 0 && !isMemberAnywhere(s.nodeId())) {
         // Gone from every partition: forget it, and the transport refuses it from now on. This
-        // node itself, once removed, reports the members that remain.
+        // node itself, once removed, reports the members that remain. (With placement, a node
+        // hosts some partitions only: a member of none of them may still be in the cluster.)
         members.remove(s.nodeId());
         if (s.nodeId() != nodeId && transport instanceof NettyTransport nt) {
           nt.removePeer(s.nodeId());

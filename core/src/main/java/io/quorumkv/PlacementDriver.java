@@ -133,6 +133,11 @@ final class PlacementDriver {
     rounds++;
     Map<Long, KeySpan> remote = new HashMap<>();
     for (KvResponse.DirectoryReport d : answers.values()) {
+      d.addresses().forEach((id, address) -> {
+        if (id != nodeId && node.memberAddress(id).isEmpty()) {
+          node.learnAddress(id, address);
+        }
+      });
       for (KvResponse.ReplicaReport x : d.replicas()) {
         if (x.span().length > 0 && !x.frozen()) {
           remote.merge(x.partitionId(), PartitionStateMachine.decodeSpan(x.span()), (a, b) -> a);
@@ -167,7 +172,14 @@ final class PlacementDriver {
           r.leader, r.term, applied, span == null ? 0 : sm.countKeys(KEY_COUNT_CAP), sm.frozenInto() != 0, voters,
           learners));
     }
-    return new KvResponse.DirectoryReport(nodeId, out);
+    Map<Long, String> addresses = new TreeMap<>();
+    for (long id : node.memberIds()) {
+      String a = node.memberAddress(id);
+      if (!a.isEmpty()) {
+        addresses.put(id, a);
+      }
+    }
+    return new KvResponse.DirectoryReport(nodeId, out, addresses);
   }
 
   /**

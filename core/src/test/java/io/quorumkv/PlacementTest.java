@@ -172,6 +172,26 @@ class PlacementTest {
   }
 
   @Test
+  void addThenDecommissionOverNettyAndRocksDb() throws Exception {
+    try (TestCluster c = TestCluster.builder().nodes(3).storage(StorageEngineType.ROCKSDB)
+        .partitioner(HashPartitioner.of(3)).requestTimeout(Duration.ofSeconds(5))
+        .configure(b -> b.replicationFactor(FACTOR).snapshotInterval(200).syncStallTimeout(Duration.ofSeconds(2)))
+        .build().start()) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "netty", 2)) {
+        w.awaitProgress(30);
+        long added = c.addNode();
+        PlacementWorkload.awaitPlaced(c, 3, FACTOR, Set.of(1L, 2L, 3L, added), WAIT);
+        w.awaitProgress(20);
+        c.node(added).decommission(1);
+        PlacementWorkload.awaitPlaced(c, 3, FACTOR, Set.of(2L, 3L, added), WAIT);
+        w.awaitProgress(20);
+        assertEquals(FACTOR, w.fewestVoters(), "a partition had fewer voters than the factor during a move");
+      }
+    }
+  }
+
+  @Test
   void decommissionNeedsAReplicationFactor() {
     try (TestCluster c = TestCluster.builder().nodes(3).build().start()) {
       c.awaitLeaders(WAIT);
