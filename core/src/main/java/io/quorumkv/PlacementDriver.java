@@ -53,6 +53,8 @@ final class PlacementDriver {
   static final long REGISTRY_PARTITION = 1;
   /** Key counts are reported up to this many (merges only need to know "small"). */
   static final int KEY_COUNT_CAP = 100_000;
+  /** An empty replica no leader has contacted for this many election timeouts is dropped. */
+  static final int ABANDONED_ELECTIONS = 10;
 
   private final NodeRuntime node;
   private final long nodeId;
@@ -262,6 +264,13 @@ final class PlacementDriver {
       ConfState cs = r.confState;
       if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId)) {
         node.destroyReplica(r, "applied its own removal");
+        continue;
+      }
+      if (isEmpty(cs) && r.appliedIndex == 0
+          && System.nanoTime() - r.lastLeaderContactNanos > config.electionTimeout().toNanos() * ABANDONED_ELECTIONS) {
+        // Created empty when a leader contacted this node, never filled, and that leader is silent
+        // since: it was a stale leader (a replica moved away or merged meanwhile).
+        node.destroyReplica(r, "empty, and no leader has contacted it for " + ABANDONED_ELECTIONS + " election timeouts");
         continue;
       }
       long lastIndex = r.raw.status().lastIndex();
