@@ -151,6 +151,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
     private int replicationFactor;
+    private int mergeBelowKeys;
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -256,6 +257,14 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      */
     public Builder replicationFactor(int v) { replicationFactor = v; return this; }
 
+    /**
+     * Adjacent range partitions that both hold fewer keys than this are merged back into one by
+     * the cluster ({@link KvAdmin#merge}, one merge at a time); default 0: never automatically.
+     * The merged partition's state travels in one log entry, so keep this small (at most 10000).
+     * Do not combine with manual splits of ranges smaller than this: they would be merged back.
+     */
+    public Builder mergeBelowKeys(int v) { mergeBelowKeys = v; return this; }
+
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
 
@@ -352,11 +361,15 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       if (replicationFactor < 0) {
         throw new InvalidConfigException("replicationFactor", "must be 0 (every node) or positive, was " + replicationFactor);
       }
+      if (mergeBelowKeys < 0 || mergeBelowKeys > 10_000) {
+        throw new InvalidConfigException("mergeBelowKeys", "must be in [0, 10000], was " + mergeBelowKeys);
+      }
       MeterRegistry registry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, replicationFactor, registry);
+          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, replicationFactor,
+          mergeBelowKeys, registry);
     }
 
     private static void positive(String field, Duration d) {

@@ -149,10 +149,13 @@ final class PlacementDriver {
     node.routing().replaceRemote(remote);
     destroyRemovedReplicas(answers);
     destroyMergedReplicas();
-    if (config.replicationFactor() > 0 && rounds >= 2) {
-      Replica registry = node.replicas().get(REGISTRY_PARTITION);
-      if (registry != null && registry.isLeader()) {
+    Replica registry = node.replicas().get(REGISTRY_PARTITION);
+    if (rounds >= 2 && registry != null && registry.isLeader()) {
+      if (config.replicationFactor() > 0) {
         drive(registry);
+      }
+      if (config.mergeBelowKeys() > 0 && inFlight.isEmpty()) {
+        driveMerges();
       }
     }
   }
@@ -359,6 +362,49 @@ final class PlacementDriver {
       if (into != 0 && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
           && java.util.Arrays.equals(theirs.end(), mine.end()) && theirs.owns(mine.start())) {
         node.destroyReplica(r, "merged into partition " + into);
+      }
+    }
+  }
+
+  /**
+   * loop, on the leader of the registry partition: merges one pair of adjacent small ranges, when
+   * no replica move and no other merge is under way.
+   */
+  private void driveMerges() {
+    Map<Long, KvResponse.ReplicaReport> byLeader = new TreeMap<>();
+    List<KvResponse.DirectoryReport> all = new ArrayList<>(reports.values());
+    all.add(report());
+    for (KvResponse.DirectoryReport d : all) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        KvResponse.ReplicaReport known = byLeader.get(x.partitionId());
+        if (x.leader() == d.nodeId() && (known == null || x.term() > known.term())) {
+          byLeader.put(x.partitionId(), x);
+        }
+      }
+    }
+    int factor = config.replicationFactor();
+    for (KvResponse.ReplicaReport x : byLeader.values()) {
+      if (x.frozen() || !x.learners().isEmpty() || (factor > 0 && x.voters().size() != factor)) {
+        return; // a move or a merge is under way
+      }
+    }
+    for (KvResponse.ReplicaReport left : byLeader.values()) {
+      if (left.span().length == 0 || !(PartitionStateMachine.decodeSpan(left.span()) instanceof KeySpan.Range l)
+          || l.end().length == 0 || left.keyCount() >= config.mergeBelowKeys()) {
+        continue;
+      }
+      for (KvResponse.ReplicaReport right : byLeader.values()) {
+        if (right.span().length > 0 && PartitionStateMachine.decodeSpan(right.span()) instanceof KeySpan.Range r
+            && java.util.Arrays.equals(r.start(), l.end()) && right.keyCount() < config.mergeBelowKeys()) {
+          long rp = right.partitionId();
+          inFlight.add(rp);
+          log.info("{}: placement: merging partition {} {} ({} keys) into partition {} {} ({} keys)", who, rp,
+              r.describe(), right.keyCount(), left.partitionId(), l.describe(), left.keyCount());
+          long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
+          node.groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left.partitionId()), deadline)
+              .whenComplete((resp, e) -> node.post(() -> inFlight.remove(rp)));
+          return;
+        }
       }
     }
   }

@@ -43,4 +43,22 @@ class MergeTest {
       assertTrue(c.node(1).split("k3".getBytes()) != 0, "the merged range splits again");
     }
   }
+
+  @Test
+  void smallAdjacentRangesAreMergedByTheClusterWhileClientsWrite() throws Exception {
+    try (TestCluster c = TestCluster.builder().nodes(3).partitioner(RangePartitioner.of("d", "k3", "p")).seed(42)
+        .requestTimeout(Duration.ofSeconds(5)).configure(b -> b.mergeBelowKeys(5_000)).build().start()) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "m", 3)) {
+        w.awaitProgress(30);
+        for (KvNode n : c.nodes()) {
+          MemoryCluster.await(WAIT, n + " to hold one partition, all ranges merged",
+              () -> n.status().partitions().size() == 1 && n.status().partitions().get(0).keys().equals("[, +inf)"));
+        }
+        w.awaitProgress(30);
+      }
+      List<String> keys = c.node(1).scan("", "", 1_000_000).stream().map(KeyValue::keyString).toList();
+      assertEquals(keys.stream().distinct().sorted().toList(), keys);
+    }
+  }
 }
