@@ -597,7 +597,8 @@ final class NodeRuntime implements RequestExecutor {
       // could only bump terms: its non-leaders stop ticking until the sync returns (a follower
       // missing ticks keeps its lease promise longer, which is safe). Leaders tick on: they
       // heartbeat while handing leadership away.
-      if (!syncStalled || r.isLeader()) {
+      // A quarantined replica (see Tombstones) neither votes nor campaigns: it is not ticked.
+      if ((!syncStalled || r.isLeader()) && r.appliedIndex >= r.quarantinedBelow) {
         r.raw.tick();
       }
     }
@@ -633,7 +634,7 @@ final class NodeRuntime implements RequestExecutor {
     if (from == r.leader) {
       r.lastLeaderContactNanos = System.nanoTime();
     }
-    if (m instanceof Message.RequestVote && r.appliedIndex < r.quarantinedBelow) {
+    if ((m instanceof Message.RequestVote || m instanceof Message.TimeoutNow) && r.appliedIndex < r.quarantinedBelow) {
       return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
     }
     r.raw.step(m);

@@ -18,7 +18,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * and granted votes, and Raft counts on those never being forgotten: a forgotten vote, or a vote
  * cast with a log missing an acknowledged entry, can elect a leader without a committed entry. So
  * the replica created again starts at the old term and vote, and is <em>quarantined</em>: it casts
- * no vote until it has applied everything the old one's log held (see
+ * no vote and no campaign (it is not even ticked) until it has applied everything the old
+ * one's log held (see
  * {@link Replica#quarantinedBelow}). Until then it only receives the log (acknowledgements of
  * entries it really stores are safe), and it is a learner until the placement driver promotes it.
  *
