@@ -198,6 +198,40 @@ class PlacementTest {
     }
   }
 
+  /**
+   * The long variant (-Dquorumkv.long=true): several clusters, each through rounds of adding a
+   * node, crashing a partition's leader in the middle of a move, and decommissioning the oldest
+   * member, with the same checks.
+   */
+  @Test
+  void longRoundsOfAddCrashAndDecommission() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Boolean.getBoolean("quorumkv.long"), "-Dquorumkv.long=true");
+    for (long seed = 100; seed < 105; seed++) {
+      try (TestCluster c = cluster(3, 4, seed)) {
+        c.awaitLeaders(WAIT);
+        try (PlacementWorkload w = new PlacementWorkload(c, "long" + seed, 3)) {
+          Set<Long> nodes = new java.util.TreeSet<>(c.members());
+          for (int round = 0; round < 3; round++) {
+            w.awaitProgress(30);
+            long added = c.addNode();
+            nodes.add(added);
+            long leader = awaitLearnerOn(c, added);
+            c.crash(leader);
+            MemoryCluster.sleep(300);
+            c.restart(leader);
+            PlacementWorkload.awaitPlaced(c, 4, FACTOR, nodes, WAIT);
+            long oldest = nodes.iterator().next();
+            c.node(added).decommission(oldest);
+            nodes.remove(oldest);
+            PlacementWorkload.awaitPlaced(c, 4, FACTOR, nodes, WAIT);
+          }
+          w.awaitProgress(30);
+          assertEquals(FACTOR, w.fewestVoters(), "a partition had fewer voters than the factor during a move");
+        }
+      }
+    }
+  }
+
   @Test
   void decommissionNeedsAReplicationFactor() {
     try (TestCluster c = TestCluster.builder().nodes(3).build().start()) {
