@@ -10,8 +10,9 @@ import java.util.regex.Pattern;
 
 /**
  * One member of a QuorumKV cluster, embedded in the caller's process: it hosts a replica of every
- * partition, takes part in each partition's Raft group, and serves the {@link KvStore} and
- * {@link KvAdmin} operations.
+ * partition (or of some, placed by the cluster, with a {@link Builder#replicationFactor}), takes
+ * part in each hosted partition's Raft group, and serves the {@link KvStore} and {@link KvAdmin}
+ * operations for every key (forwarding to the nodes that host it).
  *
  * <pre>{@code
  * try (KvNode node = KvNode.builder()
