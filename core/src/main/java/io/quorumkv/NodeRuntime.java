@@ -1252,7 +1252,9 @@ final class NodeRuntime implements RequestExecutor {
     if (req instanceof KvRequest.ForPartition fp) {
       f = servePartition(fp.partitionId(), fp.inner(), deadline, false);
     } else if (req instanceof KvRequest.Directory) {
-      f = done(placement.report());
+      // Counting keys (for merges) scans the replicas: not on an I/O thread.
+      f = config.mergeBelowKeys() > 0 ? CompletableFuture.supplyAsync(placement::report, readPool)
+          : done(placement.report());
     } else if (req instanceof KvRequest.Group g) {
       f = executeGroup(g, deadline);
     } else {
@@ -1600,7 +1602,7 @@ final class NodeRuntime implements RequestExecutor {
       if (level == ReadConsistency.STALE && !r.isLeader()) {
         since = Duration.ofNanos(System.nanoTime() - r.lastLeaderContactNanos);
       }
-      return new KvResponse.Read(new ReadResult(sm.get(g.key()), level, r.groupId, nodeId, applied, since));
+      return stillHosted(r, new KvResponse.Read(new ReadResult(sm.get(g.key()), level, r.groupId, nodeId, applied, since)));
     }
     KvRequest.Scan s = (KvRequest.Scan) inner;
     byte[] from = s.from();
@@ -1615,7 +1617,17 @@ final class NodeRuntime implements RequestExecutor {
     } else if (span == null) {
       return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " is not initialised here");
     }
-    return new KvResponse.Scanned(sm.scan(from, to, s.limit()));
+    return stillHosted(r, new KvResponse.Scanned(sm.scan(from, to, s.limit())));
+  }
+
+  /**
+   * A read's answer, unless the replica was destroyed meanwhile (removed or merged away): its store
+   * may then have been deleted under the read. The replica leaves {@link #replicas} before its store
+   * is deleted, so a replica still there after the read was read whole.
+   */
+  private KvResponse stillHosted(Replica r, KvResponse answer) {
+    return replicas.get(r.groupId) == r ? answer : KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+        "the replica of partition " + r.groupId + " on " + who + " was removed during the read");
   }
 
   // ------------------------------------------------------------------ partition leader commands
@@ -1936,7 +1948,7 @@ final class NodeRuntime implements RequestExecutor {
           CompletableFuture<KvResponse> f = new CompletableFuture<>();
           long since = placement.rounds();
           boolean posted = post(() -> tickWatchers.add(() -> {
-            if (placement.rounds() > since + 1 && !placement.hostsAnything(id)) {
+            if (placement.rounds() > since + 1 && placement.isDrained(id)) {
               return f.complete(new KvResponse.AdminDone(0)) || true;
             }
             if (System.nanoTime() - deadline >= 0 || state != State.RUNNING) {

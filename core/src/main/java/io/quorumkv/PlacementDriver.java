@@ -51,8 +51,8 @@ final class PlacementDriver {
 
   /** Placement's own registry and the driver live with this partition (it always exists). */
   static final long REGISTRY_PARTITION = 1;
-  /** Key counts are reported up to this many (merges only need to know "small"). */
-  static final int KEY_COUNT_CAP = 100_000;
+  /** A node that answered none of this many poll rounds is taken for down. */
+  static final int ALIVE_ROUNDS = 3;
   /** An empty replica no leader has contacted for this many election timeouts is dropped. */
   static final int ABANDONED_ELECTIONS = 10;
 
@@ -65,8 +65,10 @@ final class PlacementDriver {
 
   /** Every peer's last report, by node; replaced at each poll round. */
   private volatile Map<Long, KvResponse.DirectoryReport> reports = Map.of();
-  /** Nodes that answered the last poll round, and this one. */
+  /** Nodes that answered one of the last {@link #ALIVE_ROUNDS} poll rounds, and this one. */
   private volatile Set<Long> alive = Set.of();
+  /** loop: the last round each node answered in. */
+  private final Map<Long, Long> lastAnswered = new HashMap<>();
   /** loop: partitions with a membership change of this driver in flight. */
   private final Set<Long> inFlight = new HashSet<>();
   /** Leaders learned from NOT_LEADER hints since the last poll. */
@@ -128,11 +130,17 @@ final class PlacementDriver {
   /** loop */
   private void onReports(Map<Long, KvResponse.DirectoryReport> answers) {
     reports = answers;
-    Set<Long> up = new HashSet<>(answers.keySet());
+    rounds++;
+    answers.keySet().forEach(id -> lastAnswered.put(id, rounds));
+    Set<Long> up = new HashSet<>();
+    lastAnswered.forEach((id, round) -> {
+      if (rounds - round < ALIVE_ROUNDS) {
+        up.add(id); // a slow answer or two (a loaded machine) is not a dead node
+      }
+    });
     up.add(nodeId);
     alive = Set.copyOf(up);
     leaderHints.clear();
-    rounds++;
     Map<Long, KeySpan> remote = new HashMap<>();
     for (KvResponse.DirectoryReport d : answers.values()) {
       d.addresses().forEach((id, address) -> {
@@ -163,6 +171,7 @@ final class PlacementDriver {
   /** This node's replicas, for a peer's directory. */
   KvResponse.DirectoryReport report() {
     List<KvResponse.ReplicaReport> out = new ArrayList<>();
+    boolean countsKeys = config.mergeBelowKeys() > 0; // only merges need them: a scan per replica
     for (Replica r : new TreeMap<>(node.replicas()).values()) {
       // Applied index first: the membership read after it is as of that index or later.
       long applied = r.appliedIndex;
@@ -174,7 +183,8 @@ final class PlacementDriver {
       Set<Long> learners = new TreeSet<>(cs.learners());
       learners.addAll(cs.learnersNext());
       out.add(new KvResponse.ReplicaReport(r.groupId, span == null ? new byte[0] : PartitionStateMachine.encodeSpan(span),
-          r.leader, r.term, applied, span == null ? 0 : sm.countKeys(KEY_COUNT_CAP), sm.frozenInto() != 0, voters,
+          r.leader, r.term, applied, countsKeys && span != null ? sm.countKeys(config.mergeBelowKeys()) : 0,
+          sm.frozenInto() != 0, voters,
           learners));
     }
     Map<Long, String> addresses = new TreeMap<>();
@@ -223,6 +233,26 @@ final class PlacementDriver {
     }
   }
 
+  /**
+   * Whether node {@code id} is known to hold no replica, from the last poll round: it reported none
+   * itself (it deletes a replica only once it has applied, or seen committed, its removal) and no
+   * report or local replica lists it; or, if it did not answer (it may be down), every partition
+   * known has a report from its leader and none lists it.
+   */
+  boolean isDrained(long id) {
+    if (hostsAnything(id)) {
+      return false;
+    }
+    Map<Long, KvResponse.DirectoryReport> last = reports;
+    if (id == nodeId || last.containsKey(id)) {
+      return true;
+    }
+    Set<Long> partitions = new TreeSet<>(node.replicas().keySet());
+    last.values().forEach(d -> d.replicas().forEach(x -> partitions.add(x.partitionId())));
+    Map<Long, View> views = views();
+    return partitions.stream().allMatch(views::containsKey);
+  }
+
   /** Whether any replica of any partition, as far as this node knows, is on {@code id}. */
   boolean hostsAnything(long id) {
     for (Replica r : node.replicas().values()) {
@@ -231,7 +261,7 @@ final class PlacementDriver {
       }
     }
     for (KvResponse.DirectoryReport d : reports.values()) {
-      if (d.nodeId() == id && !d.replicas().isEmpty()) {
+      if (d.nodeId() == id && d.replicas().stream().anyMatch(x -> !x.voters().isEmpty())) { // empty ones hold nothing
         return true;
       }
       for (KvResponse.ReplicaReport x : d.replicas()) {
@@ -360,7 +390,7 @@ final class PlacementDriver {
     for (Replica r : List.copyOf(node.replicas().values())) {
       long into = r.sm.frozenInto();
       if (into != 0 && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
-          && java.util.Arrays.equals(theirs.end(), mine.end()) && theirs.owns(mine.start())) {
+          && covers(theirs, mine)) {
         node.destroyReplica(r, "merged into partition " + into);
       }
     }
@@ -407,6 +437,12 @@ final class PlacementDriver {
         }
       }
     }
+  }
+
+  /** Whether every key of {@code inner} is in {@code outer}. */
+  private static boolean covers(KeySpan.Range outer, KeySpan.Range inner) {
+    byte[][] c = outer.clamp(inner.start(), inner.end());
+    return c != null && java.util.Arrays.equals(c[0], inner.start()) && java.util.Arrays.equals(c[1], inner.end());
   }
 
   // ------------------------------------------------------------------ the driver
