@@ -1849,12 +1849,10 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (op instanceof AdminOp.AddNode a && config.replicationFactor() > 0 && !a.learnerOnly()) {
       HostPort.parse("address", a.address());
-      // Placement moves replicas onto it: record it in the registry, the driver does the rest.
-      return groupCallRetrying(PlacementDriver.REGISTRY_PARTITION,
-          new KvRequest.GroupCommand.SetNodeState(a.nodeId(), a.address(), false), deadline);
+      return placement.register(a.nodeId(), a.address(), deadline);
     }
     if (op instanceof AdminOp.Decommission d) {
-      return decommission(d.nodeId(), deadline);
+      return placement.decommission(d.nodeId(), deadline);
     }
     if (op instanceof AdminOp.Merge m) {
       return placement.merge(m.key(), deadline);
@@ -1928,40 +1926,6 @@ final class NodeRuntime implements RequestExecutor {
     }
     pinnedUntil.put(p, System.nanoTime() + config.leaderPinDuration().toNanos());
     return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline);
-  }
-
-  /** Records the node as decommissioning, then waits until no partition has a replica on it. */
-  private CompletableFuture<KvResponse> decommission(long id, long deadline) {
-    if (config.replicationFactor() <= 0) {
-      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "decommission needs a replication factor; "
-          + "this cluster hosts every partition on every node (use removeNode)"));
-    }
-    if (!placement.hostsAnything(id) && !members.containsKey(id)) {
-      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + id + " is not a member"));
-    }
-    return groupCallRetrying(PlacementDriver.REGISTRY_PARTITION,
-        new KvRequest.GroupCommand.SetNodeState(id, members.getOrDefault(id, ""), true), deadline)
-        .thenCompose(r -> {
-          if (r instanceof KvResponse.Failure) {
-            return done(r);
-          }
-          CompletableFuture<KvResponse> f = new CompletableFuture<>();
-          long since = placement.rounds();
-          boolean posted = post(() -> tickWatchers.add(() -> {
-            if (placement.rounds() > since + 1 && placement.isDrained(id)) {
-              return f.complete(new KvResponse.AdminDone(0)) || true;
-            }
-            if (System.nanoTime() - deadline >= 0 || state != State.RUNNING) {
-              return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + id
-                  + " still holds replicas; they are being moved off it", 0, 0, "", true)) || true;
-            }
-            return false;
-          }));
-          if (!posted) {
-            f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-          }
-          return f;
-        });
   }
 
   /**

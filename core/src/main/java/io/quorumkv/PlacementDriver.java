@@ -77,6 +77,8 @@ final class PlacementDriver {
   private boolean polling;
   /** loop: poll rounds completed. */
   private long rounds;
+  /** loop: conditions checked after every poll round (decommissions waiting to complete). */
+  private final List<java.util.function.BooleanSupplier> afterRound = new ArrayList<>();
 
   PlacementDriver(NodeRuntime node, KvNodeConfig config) {
     this.node = node;
@@ -157,6 +159,7 @@ final class PlacementDriver {
     node.routing().replaceRemote(remote);
     destroyRemovedReplicas(answers);
     destroyMergedReplicas();
+    afterRound.removeIf(java.util.function.BooleanSupplier::getAsBoolean);
     Replica registry = node.replicas().get(REGISTRY_PARTITION);
     if (rounds >= 2 && registry != null && registry.isLeader()) {
       if (config.replicationFactor() > 0) {
@@ -276,6 +279,50 @@ final class PlacementDriver {
   /** Completed poll rounds (tests wait for fresh ones). */
   long rounds() {
     return rounds;
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  /** Records a node as active in the registry: the driver then moves replicas onto it. */
+  CompletableFuture<KvResponse> register(long id, String address, long deadline) {
+    return node.groupCallRetrying(REGISTRY_PARTITION, new KvRequest.GroupCommand.SetNodeState(id, address, false),
+        deadline);
+  }
+
+  /** Records the node as decommissioning, then waits until it holds no replica. */
+  CompletableFuture<KvResponse> decommission(long id, long deadline) {
+    if (config.replicationFactor() <= 0) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "decommission needs a replication factor; this cluster hosts every partition on every node (use removeNode)"));
+    }
+    if (!hostsAnything(id) && node.memberAddress(id).isEmpty()) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "node " + id + " is not a member"));
+    }
+    return node.groupCallRetrying(REGISTRY_PARTITION,
+        new KvRequest.GroupCommand.SetNodeState(id, node.memberAddress(id), true), deadline).thenCompose(r -> {
+          if (r instanceof KvResponse.Failure) {
+            return CompletableFuture.completedFuture(r);
+          }
+          CompletableFuture<KvResponse> f = new CompletableFuture<>();
+          boolean posted = node.post(() -> {
+            long since = rounds;
+            afterRound.add(() -> {
+              if (rounds > since + 1 && isDrained(id)) {
+                return f.complete(new KvResponse.AdminDone(0)) || true;
+              }
+              if (System.nanoTime() - deadline >= 0) {
+                return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + id
+                    + " still holds replicas; they are being moved off it", 0, 0, "", true)) || true;
+              }
+              return false;
+            });
+          });
+          if (!posted) {
+            f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+          }
+          return f;
+        });
   }
 
   // ------------------------------------------------------------------ removed replicas
