@@ -436,7 +436,7 @@ final class PlacementDriver {
     Map<Long, KeySpan> spans = node.routing().snapshot();
     for (Replica r : List.copyOf(node.replicas().values())) {
       long into = r.sm.frozenInto();
-      if (into != 0 && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
+      if (into != 0 && !r.installing && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
           && covers(theirs, mine)) {
         node.destroyReplica(r, "merged into partition " + into);
       }
