@@ -111,17 +111,17 @@ final class PlacementDriver {
       // Bounded here too: a request lost by a faulty network may never complete on its own.
       calls.add(node.request(peer, request, timeout).orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS)
           .handle((bytes, e) -> {
-        if (e == null) {
-          try {
-            if (Codec.decodeResponse(bytes) instanceof KvResponse.DirectoryReport d) {
-              answers.put(peer, d);
+            if (e == null) {
+              try {
+                if (Codec.decodeResponse(bytes) instanceof KvResponse.DirectoryReport d) {
+                  answers.put(peer, d);
+                }
+              } catch (IllegalArgumentException bad) {
+                log.warn("{}: bad directory answer from node {}: {}", who, peer, bad.getMessage());
+              }
             }
-          } catch (IllegalArgumentException bad) {
-            log.warn("{}: bad directory answer from node {}: {}", who, peer, bad.getMessage());
-          }
-        }
-        return null;
-      }));
+            return null;
+          }));
     }
     CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> node.post(() -> {
       polling = false;
