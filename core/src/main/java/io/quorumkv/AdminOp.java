@@ -21,6 +21,16 @@ sealed interface AdminOp {
   /** Remove a node from every partition. */
   record RemoveNode(long nodeId) implements AdminOp {}
 
+  /** Move every replica off a node, then answer (placement with a replication factor). */
+  record Decommission(long nodeId) implements AdminOp {}
+
+  /** Merge the range partition holding the key into its left neighbour. */
+  record Merge(byte[] key) implements AdminOp {
+    public Merge {
+      Objects.requireNonNull(key, "key");
+    }
+  }
+
   /** Split the range partition holding the key. */
   record Split(byte[] splitKey) implements AdminOp {
     public Split {

@@ -33,6 +33,12 @@ final class Codec {
       writeOp(w, c.op());
     } else if (cmd instanceof Command.Split c) {
       w.u8(2).bytes(c.splitKey()).i64(c.newPartitionId());
+    } else if (cmd instanceof Command.Freeze c) {
+      w.u8(5).i64(c.intoPartition());
+    } else if (cmd instanceof Command.Merge c) {
+      w.u8(6).i64(c.rightPartition()).bytes(c.seed());
+    } else if (cmd instanceof Command.SetNodeState c) {
+      w.u8(4).i64(c.nodeId()).str(c.address()).bool(c.decommissioning());
     } else {
       w.u8(3); // CheckHash
     }
@@ -48,6 +54,9 @@ final class Codec {
       case 1 -> new Command.Write(r.i64(), r.i64(), r.i64(), readOp(r));
       case 2 -> new Command.Split(r.bytes(), r.i64());
       case 3 -> new Command.CheckHash();
+      case 4 -> new Command.SetNodeState(r.i64(), r.str(), r.bool());
+      case 5 -> new Command.Freeze(r.i64());
+      case 6 -> new Command.Merge(r.i64(), r.bytes());
       default -> throw r.bad("unknown command tag " + tag);
     };
     r.end();
@@ -128,6 +137,8 @@ final class Codec {
       writeOp(w, c.op());
     } else if (request instanceof KvRequest.Status) {
       w.u8(4);
+    } else if (request instanceof KvRequest.Directory) {
+      w.u8(8);
     } else if (request instanceof KvRequest.Admin a) {
       w.u8(5);
       writeAdmin(w, a.op());
@@ -143,11 +154,17 @@ final class Codec {
       } else if (c instanceof KvRequest.GroupCommand.TransferLeader t) {
         w.u8(2).i64(t.toNode());
       } else if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
-        w.u8(3).u8(m.type().ordinal()).i64(m.nodeId()).str(m.address());
+        w.u8(3).u8(m.type().ordinal()).i64(m.nodeId()).str(m.address()).i32(m.minVoters());
       } else if (c instanceof KvRequest.GroupCommand.Split sp) {
         w.u8(4).bytes(sp.splitKey()).i64(sp.newPartitionId());
       } else if (c instanceof KvRequest.GroupCommand.CheckHash) {
         w.u8(5);
+      } else if (c instanceof KvRequest.GroupCommand.MergeInto m) {
+        w.u8(8).i64(m.leftPartition());
+      } else if (c instanceof KvRequest.GroupCommand.Absorb a) {
+        w.u8(9).i64(a.rightPartition()).bytes(a.seed());
+      } else if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
+        w.u8(7).i64(n.nodeId()).str(n.address()).bool(n.decommissioning());
       } else {
         KvRequest.GroupCommand.ReportHash h = (KvRequest.GroupCommand.ReportHash) c;
         w.u8(6).i64(h.index()).i64(h.hash()).i64(h.fromNode());
@@ -182,15 +199,20 @@ final class Codec {
             if (type >= io.quorumkv.raft.ConfChangeType.values().length) {
               throw r.bad("unknown change type " + type);
             }
-            yield new KvRequest.GroupCommand.ChangeMember(io.quorumkv.raft.ConfChangeType.values()[type], r.i64(), r.str());
+            yield new KvRequest.GroupCommand.ChangeMember(io.quorumkv.raft.ConfChangeType.values()[type], r.i64(), r.str(),
+                r.i32());
           }
           case 4 -> new KvRequest.GroupCommand.Split(r.bytes(), r.i64());
           case 5 -> new KvRequest.GroupCommand.CheckHash();
           case 6 -> new KvRequest.GroupCommand.ReportHash(r.i64(), r.i64(), r.i64());
+          case 7 -> new KvRequest.GroupCommand.SetNodeState(r.i64(), r.str(), r.bool());
+          case 8 -> new KvRequest.GroupCommand.MergeInto(r.i64());
+          case 9 -> new KvRequest.GroupCommand.Absorb(r.i64(), r.bytes());
           default -> throw r.bad("unknown group command " + t);
         };
         yield new KvRequest.Group(p, c);
       }
+      case 8 -> new KvRequest.Directory();
       default -> throw r.bad("unknown request tag " + tag);
     };
   }
@@ -206,6 +228,10 @@ final class Codec {
       w.u8(4).i64(n.nodeId());
     } else if (op instanceof AdminOp.Split s) {
       w.u8(5).bytes(s.splitKey());
+    } else if (op instanceof AdminOp.Merge m) {
+      w.u8(8).bytes(m.key());
+    } else if (op instanceof AdminOp.Decommission d) {
+      w.u8(7).i64(d.nodeId());
     } else {
       AdminOp.InjectFault f = (AdminOp.InjectFault) op;
       w.u8(6).i64(f.nodeId());
@@ -233,6 +259,8 @@ final class Codec {
       case 3 -> new AdminOp.Promote(r.i64());
       case 4 -> new AdminOp.RemoveNode(r.i64());
       case 5 -> new AdminOp.Split(r.bytes());
+      case 7 -> new AdminOp.Decommission(r.i64());
+      case 8 -> new AdminOp.Merge(r.bytes());
       case 6 -> {
         long node = r.i64();
         int t = r.u8();
@@ -285,6 +313,14 @@ final class Codec {
       }
     } else if (response instanceof KvResponse.AdminDone a) {
       w.u8(5).i64(a.value());
+    } else if (response instanceof KvResponse.DirectoryReport d) {
+      w.u8(7).i64(d.nodeId()).i32(d.replicas().size());
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        w.i64(x.partitionId()).bytes(x.span()).i64(x.leader()).i64(x.term()).i64(x.appliedIndex())
+            .i64(x.keyCount()).bool(x.frozen()).longs(x.voters()).longs(x.learners());
+      }
+      w.i32(d.addresses().size());
+      d.addresses().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
     } else {
       KvResponse.Failure f = (KvResponse.Failure) response;
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
@@ -325,6 +361,21 @@ final class Codec {
         yield new KvResponse.StatusReport(new ClusterStatus(node, members, parts));
       }
       case 5 -> new KvResponse.AdminDone(r.i64());
+      case 7 -> {
+        long node = r.i64();
+        int n = r.count(40);
+        List<KvResponse.ReplicaReport> reps = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          reps.add(new KvResponse.ReplicaReport(r.i64(), r.bytes(), r.i64(), r.i64(), r.i64(), r.i64(), r.bool(),
+              r.longs(), r.longs()));
+        }
+        int na = r.count(12);
+        Map<Long, String> addresses = new LinkedHashMap<>();
+        for (int i = 0; i < na; i++) {
+          addresses.put(r.i64(), r.str());
+        }
+        yield new KvResponse.DirectoryReport(node, reps, addresses);
+      }
       case 6 -> {
         int code = r.u8();
         if (code >= KvResponse.Code.values().length) {

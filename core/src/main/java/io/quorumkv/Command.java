@@ -30,6 +30,36 @@ sealed interface Command {
   }
 
   /**
+   * First step of a merge, in the right-hand partition: from this entry on it refuses every read
+   * and write (retryably: the keys are about to be served by {@code intoPartition}) and its state
+   * no longer changes; the outcome carries that state, for {@link Merge}. {@code intoPartition} 0
+   * undoes a freeze whose merge was refused.
+   */
+  record Freeze(long intoPartition) implements Command {}
+
+  /**
+   * Second step of a merge, in the left-hand partition: take over the frozen right-hand
+   * partition {@code rightPartition}, whose whole state is {@code seed} (small by construction:
+   * only partitions under the merge threshold are merged), and extend the span over its keys.
+   * Idempotent: a merge already applied is a no-op.
+   */
+  record Merge(long rightPartition, byte[] seed) implements Command {
+    public Merge {
+      Objects.requireNonNull(seed, "seed");
+    }
+  }
+
+  /**
+   * Record a node in the placement registry (kept by partition 1): active, or being
+   * decommissioned (the placement driver moves every replica off it).
+   */
+  record SetNodeState(long nodeId, String address, boolean decommissioning) implements Command {
+    public SetNodeState {
+      Objects.requireNonNull(address, "address");
+    }
+  }
+
+  /**
    * Every replica hashes its state as of this entry and records the hash, so replicas can be
    * compared at the same applied index (replica integrity check).
    */

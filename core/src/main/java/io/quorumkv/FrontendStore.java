@@ -94,7 +94,17 @@ abstract sealed class FrontendStore implements KvStore permits KvNode, KvClient,
     frontend().admin(new AdminOp.Promote(nodeId), timeout());
   }
 
-  /** See {@link KvAdmin#removeNode(long)}. */
+  /** See {@link KvAdmin#merge(byte[])}. */
+  public long merge(byte[] key) {
+    return frontend().admin(new AdminOp.Merge(key), timeout());
+  }
+
+  /** See {@link KvAdmin#decommission(long)}. */
+  public void decommission(long nodeId) {
+    frontend().admin(new AdminOp.Decommission(nodeId), timeout());
+  }
+
+    /** See {@link KvAdmin#removeNode(long)}. */
   public void removeNode(long nodeId) {
     frontend().admin(new AdminOp.RemoveNode(nodeId), timeout());
   }

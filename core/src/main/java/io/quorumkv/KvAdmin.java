@@ -2,7 +2,9 @@ package io.quorumkv;
 
 /**
  * Cluster administration, available on an embedded {@link KvNode} and a remote {@link KvClient}.
- * Membership changes apply to every partition: each node hosts a replica of each partition.
+ * Membership changes apply to every partition: each node hosts a replica of each partition, unless
+ * the cluster has a {@link KvNode.Builder#replicationFactor replication factor}, in which case it
+ * places replicas itself ({@link #addNode}, {@link #decommission}).
  * Every method has the configured {@code requestTimeout} as deadline and throws a
  * {@link KvException} on failure.
  */
@@ -29,6 +31,11 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * a member that is still far behind. The new node must have been started with
    * {@link KvNode.Builder#join(boolean)} set.
    *
+   * <p>On a cluster with a {@link KvNode.Builder#replicationFactor replication factor}, the node is
+   * instead recorded in the placement registry and this returns at once: the cluster then moves
+   * replicas onto it (each move: learner, caught up, promoted, source removed) until the replica
+   * counts of the nodes differ by at most one.
+   *
    * @param nodeId  the new node's id, unused so far
    * @param address its advertised {@code host:port}
    */
@@ -52,6 +59,21 @@ public sealed interface KvAdmin permits KvNode, KvClient {
   void removeNode(long nodeId);
 
   /**
+   * Empties a node before it leaves, on a cluster with a {@link KvNode.Builder#replicationFactor
+   * replication factor}: records it as decommissioning (in the replicated placement registry, so
+   * the move survives any crash), and returns once no partition has a replica on it. Each replica is
+   * moved by safe membership changes: a learner is added on another node, promoted once it has
+   * caught up, and only then is the replica on this node removed, so no partition has fewer voters
+   * than the replication factor meanwhile. Moves are made one at a time, cluster-wide. The node may
+   * then be stopped. Retrying after a timeout is safe: the decommission goes on in the background.
+   *
+   * @throws IllegalArgumentException if the cluster has no replication factor (every node hosts
+   *                                  every partition: use {@link #removeNode}), or the node is unknown
+   * @throws KvTimeoutException       if replicas remain on the node at the deadline (the moves go on)
+   */
+  void decommission(long nodeId);
+
+  /**
    * Splits the range partition holding {@code splitKey} into {@code [start, splitKey)} and
    * {@code [splitKey, end)}. Every key moves with its range exactly once: no key is lost or
    * duplicated, and writes during the split are either applied before it (and moved) or routed
@@ -62,6 +84,21 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    *                                  already starts a partition
    */
   long split(byte[] splitKey);
+
+  /**
+   * Merges the range partition holding {@code key} back into its left-hand neighbour (the inverse
+   * of {@link #split}). The right-hand partition first freezes, by an entry of its own log: every
+   * write ordered before that entry is part of the state it hands over, and every request after it
+   * is refused retryably and re-routed by the caller's client to the merged partition, so no key is
+   * lost or duplicated and no write applies twice (client sessions are merged too). The whole state
+   * travels in one log entry of the left partition, so only small partitions should be merged. The
+   * retired partition's replicas are then deleted. Retrying is safe.
+   *
+   * @return the id of the partition that now holds the keys (the left-hand one)
+   * @throws IllegalArgumentException if the key's partition is a hash partition, or has no
+   *                                  left-hand neighbour ({@code key} is in the first range)
+   */
+  long merge(byte[] key);
 
   /**
    * Injects a network fault into the transport of node {@code nodeId} (for fault-injection tests

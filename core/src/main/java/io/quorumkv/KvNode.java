@@ -10,8 +10,9 @@ import java.util.regex.Pattern;
 
 /**
  * One member of a QuorumKV cluster, embedded in the caller's process: it hosts a replica of every
- * partition, takes part in each partition's Raft group, and serves the {@link KvStore} and
- * {@link KvAdmin} operations.
+ * partition (or of some, placed by the cluster, with a {@link Builder#replicationFactor}), takes
+ * part in each hosted partition's Raft group, and serves the {@link KvStore} and {@link KvAdmin}
+ * operations for every key (forwarding to the nodes that host it).
  *
  * <pre>{@code
  * try (KvNode node = KvNode.builder()
@@ -150,6 +151,8 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private long snapshotInterval = 10_000;
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
+    private int replicationFactor;
+    private int mergeBelowKeys;
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -244,6 +247,25 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      */
     public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
 
+    /**
+     * How many voting replicas each partition keeps; default 0: every member hosts every
+     * partition, and membership changes are the operator's ({@link KvAdmin#addNode} adds the node
+     * to every partition). With a positive factor the cluster places replicas itself: a node added
+     * with {@link KvAdmin#addNode} receives replicas moved from the other nodes, a node being
+     * {@link KvAdmin#decommission decommissioned} is emptied, and replica counts are kept even;
+     * each move adds a learner, promotes it once caught up, then removes the source, so a partition
+     * never has fewer than this many voters because of a move. Same on every node.
+     */
+    public Builder replicationFactor(int v) { replicationFactor = v; return this; }
+
+    /**
+     * Adjacent range partitions that both hold fewer keys than this are merged back into one by
+     * the cluster ({@link KvAdmin#merge}, one merge at a time); default 0: never automatically.
+     * The merged partition's state travels in one log entry, so keep this small (at most 10000).
+     * Do not combine with manual splits of ranges smaller than this: they would be merged back.
+     */
+    public Builder mergeBelowKeys(int v) { mergeBelowKeys = v; return this; }
+
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
 
@@ -337,11 +359,18 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       if (snapshotInterval < 1) {
         throw new InvalidConfigException("snapshotInterval", "must be positive, was " + snapshotInterval);
       }
+      if (replicationFactor < 0) {
+        throw new InvalidConfigException("replicationFactor", "must be 0 (every node) or positive, was " + replicationFactor);
+      }
+      if (mergeBelowKeys < 0 || mergeBelowKeys > 10_000) {
+        throw new InvalidConfigException("mergeBelowKeys", "must be in [0, 10000], was " + mergeBelowKeys);
+      }
       MeterRegistry registry = meterRegistry != null ? meterRegistry : new SimpleMeterRegistry();
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, registry);
+          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, replicationFactor,
+          mergeBelowKeys, registry);
     }
 
     private static void positive(String field, Duration d) {

@@ -31,6 +31,8 @@ import java.util.Map;
  * @param snapshotInterval      applied entries between two snapshots of a partition
  * @param balanceLeaders        whether the node hands leaderships away to even them out
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
+ * @param replicationFactor     voters per partition, placed by the cluster; 0 for every node
+ * @param mergeBelowKeys        adjacent ranges both holding fewer keys are merged; 0 for never
  * @param meterRegistry         where metrics go
  */
 public record KvNodeConfig(
@@ -56,6 +58,8 @@ public record KvNodeConfig(
     long snapshotInterval,
     boolean balanceLeaders,
     Duration leaderPinDuration,
+    int replicationFactor,
+    int mergeBelowKeys,
     MeterRegistry meterRegistry) {
 
   public KvNodeConfig {

@@ -43,6 +43,12 @@ sealed interface KvRequest {
   /** The receiving node's view of the cluster. */
   record Status() implements KvRequest {}
 
+  /**
+   * The receiving node's replicas (span, membership, leader, progress), for another node's
+   * directory of the partitions it does not host: routing and replica placement.
+   */
+  record Directory() implements KvRequest {}
+
   /** An administrative operation. */
   record Admin(AdminOp op) implements KvRequest {
     public Admin {
@@ -86,9 +92,36 @@ sealed interface KvRequest {
      * A one-member change. An {@code ADD_VOTER} of a member that is not caught up waits until it
      * is; a change already in effect is a no-op, so retrying is safe.
      */
-    record ChangeMember(io.quorumkv.raft.ConfChangeType type, long nodeId, String address) implements GroupCommand {
+    record ChangeMember(io.quorumkv.raft.ConfChangeType type, long nodeId, String address, int minVoters)
+        implements GroupCommand {
+      /**
+       * @param minVoters with {@code REMOVE}: refused (retryably) unless at least this many voters
+       *                  remain, judged by the leader at proposal time; 0 for no such condition
+       */
       public ChangeMember {
         Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(address, "address");
+      }
+
+      /** An unconditional change (an operator's). */
+      public ChangeMember(io.quorumkv.raft.ConfChangeType type, long nodeId, String address) {
+        this(type, nodeId, address, 0);
+      }
+    }
+
+    /** Freeze this (right-hand) partition and have {@code leftPartition} absorb it. */
+    record MergeInto(long leftPartition) implements GroupCommand {}
+
+    /** Take over the frozen partition {@code rightPartition}, whose state is {@code seed}. */
+    record Absorb(long rightPartition, byte[] seed) implements GroupCommand {
+      public Absorb {
+        Objects.requireNonNull(seed, "seed");
+      }
+    }
+
+    /** Record a node's placement state in the placement registry (partition 1). */
+    record SetNodeState(long nodeId, String address, boolean decommissioning) implements GroupCommand {
+      public SetNodeState {
         Objects.requireNonNull(address, "address");
       }
     }

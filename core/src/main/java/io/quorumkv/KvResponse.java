@@ -26,6 +26,41 @@ sealed interface KvResponse {
   /** The answer to a status request. */
   record StatusReport(ClusterStatus status) implements KvResponse {}
 
+  /**
+   * The answer to a {@link KvRequest.Directory}: the replicas {@code nodeId} hosts, and the
+   * addresses of the members it knows (so that nodes sharing no partition still reach each other).
+   */
+  record DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses)
+      implements KvResponse {
+    public DirectoryReport {
+      replicas = List.copyOf(replicas);
+      addresses = java.util.Map.copyOf(addresses);
+    }
+  }
+
+  /**
+   * One replica as its node sees it.
+   *
+   * @param partitionId  the partition
+   * @param span         its keys ({@link PartitionStateMachine#encodeSpan}), empty when not initialised
+   * @param leader       the leader the node knows of, or 0
+   * @param term         the node's term in the group
+   * @param appliedIndex the node's applied index; {@code voters} and {@code learners} are the
+   *                     membership as of that index or later (committed)
+   * @param keyCount     user keys in the replica (for merges)
+   * @param frozen       the partition is frozen for a merge into its left neighbour
+   * @param voters       voters (incoming and outgoing, when joint)
+   * @param learners     learners
+   */
+  record ReplicaReport(long partitionId, byte[] span, long leader, long term, long appliedIndex, long keyCount,
+      boolean frozen, java.util.Set<Long> voters, java.util.Set<Long> learners) {
+    public ReplicaReport {
+      Objects.requireNonNull(span, "span");
+      voters = java.util.Set.copyOf(voters);
+      learners = java.util.Set.copyOf(learners);
+    }
+  }
+
   /** An administrative operation finished; {@code value} is its result (a split's new id). */
   record AdminDone(long value) implements KvResponse {}
 

@@ -143,6 +143,10 @@ final class NodeRuntime implements RequestExecutor {
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
   private final Map<Long, Map<Long, Long>> leaderHashes = new ConcurrentHashMap<>();
+  private final PlacementDriver placement;
+  /** loop: groups whose replica is being destroyed (not to be created again meanwhile). */
+  private final Set<Long> destroying = new HashSet<>();
+  private Tombstones tombstones;
 
   private volatile State state = State.NEW;
   private volatile boolean syncStalled;
@@ -173,6 +177,7 @@ final class NodeRuntime implements RequestExecutor {
     this.who = "node " + nodeId;
     this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
+    this.placement = new PlacementDriver(this, config);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -201,11 +206,15 @@ final class NodeRuntime implements RequestExecutor {
         log.info("{}: bootstrapped {} partitions ({}) with voters {}", who, initialSpans.size(),
             config.partitioner(), voters.voters());
       }
+      tombstones = new Tombstones(engine);
       for (long g : engine.groups()) {
+        if (g == Tombstones.GROUP) {
+          continue;
+        }
         Replica r = openReplica(g);
         r.sm.memberAddresses().forEach(members::putIfAbsent);
       }
-      if (replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
+      if (config.replicationFactor() == 0 && replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
         // The initial peers are only where the cluster began: a member removed since is gone.
         members.keySet().removeIf(id -> !isMemberAnywhere(id));
       }
@@ -422,17 +431,84 @@ final class NodeRuntime implements RequestExecutor {
         .build();
     r.raw = new RawNode(rc, r.log);
     replicas.put(g, r);
-    KeySpan span = r.sm.span();
-    if (span != null) {
-      routing.update(g, span);
-    }
+    publishSpan(r);
     return r;
+  }
+
+  /**
+   * loop: drops this node's replica of a partition it no longer belongs to. The replica leaves the
+   * loop at once (no more steps, Readies or routing); its calls fail retryably; once every log write
+   * submitted so far is durable, the applier records a tombstone (see {@link Tombstones}) and
+   * deletes the replica's log and state. Until then no replica of the partition is created here.
+   */
+  void destroyReplica(Replica r, String why) {
+    long g = r.groupId;
+    if (!replicas.remove(g, r)) {
+      return;
+    }
+    routing.remove(g);
+    destroying.add(g);
+    Status st = r.raw.status();
+    Tombstones.Tombstone t = new Tombstones.Tombstone(Math.max(st.hardState().term(), r.term), st.hardState().vote(),
+        st.lastIndex());
+    log.info("{} group {}: destroying this replica: {}", who, g, why);
+    r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
+        KvResponse.Code.NO_LEADER, "the replica on " + who + " was removed from partition " + g)));
+    r.proposals.clear();
+    r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
+    r.readIndexWaiting.clear();
+    ReadWaiterDrain.failAll(r, new LeadershipLost());
+    lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
+      try {
+        if (e == null && state == State.RUNNING) {
+          tombstones.record(g, t);
+          engine.deleteGroup(g);
+          log.info("{} group {}: replica destroyed (tombstone: term {}, log to {})", who, g, t.term(), t.lastIndex());
+        }
+      } finally {
+        post(() -> destroying.remove(g));
+      }
+    }));
+  }
+
+  /** The replicas this node hosts (live view; placement). */
+  Map<Long, Replica> replicas() {
+    return replicas;
+  }
+
+  RoutingTable routing() {
+    return routing;
+  }
+
+  /** The ids of every member this node knows an address of, itself included. */
+  Set<Long> memberIds() {
+    return members.keySet();
+  }
+
+  /** A member's advertised address, or empty. */
+  String memberAddress(long id) {
+    return members.getOrDefault(id, "");
+  }
+
+  /** Sends an encoded request to a peer (placement's directory polls). */
+  CompletableFuture<byte[]> request(long to, byte[] payload, Duration timeout) {
+    return transport.request(to, payload, timeout);
+  }
+
+  /** Routes the replica's keys here, unless it is frozen for a merge (its keys are the left one's). */
+  private void publishSpan(Replica r) {
+    KeySpan span = r.sm.span();
+    if (r.sm.frozenInto() != 0) {
+      routing.remove(r.groupId);
+    } else if (span != null && replicas.get(r.groupId) == r) {
+      routing.update(r.groupId, span);
+    }
   }
 
   // ------------------------------------------------------------------ the Raft loop
 
   /** Queues an internal completion for the Raft loop; false only when the node is stopped. */
-  private boolean post(Runnable task) {
+  boolean post(Runnable task) {
     if (state != State.RUNNING && state != State.CLOSING) {
       return false;
     }
@@ -521,7 +597,8 @@ final class NodeRuntime implements RequestExecutor {
       // could only bump terms: its non-leaders stop ticking until the sync returns (a follower
       // missing ticks keeps its lease promise longer, which is safe). Leaders tick on: they
       // heartbeat while handing leadership away.
-      if (!syncStalled || r.isLeader()) {
+      // A quarantined replica (see Tombstones) neither votes nor campaigns: it is not ticked.
+      if ((!syncStalled || r.isLeader()) && r.appliedIndex >= r.quarantinedBelow) {
         r.raw.tick();
       }
     }
@@ -529,6 +606,7 @@ final class NodeRuntime implements RequestExecutor {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
     }
     checkSyncStall(now);
+    placement.onTick(ticks);
     if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
       balanceLeaders();
     }
@@ -556,6 +634,9 @@ final class NodeRuntime implements RequestExecutor {
     if (from == r.leader) {
       r.lastLeaderContactNanos = System.nanoTime();
     }
+    if ((m instanceof Message.RequestVote || m instanceof Message.TimeoutNow) && r.appliedIndex < r.quarantinedBelow) {
+      return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
+    }
     r.raw.step(m);
   }
 
@@ -570,7 +651,7 @@ final class NodeRuntime implements RequestExecutor {
   private void maybeCreateUnknown(long from, long g, Message m) {
     boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
         || m instanceof Message.InstallSnapshot;
-    if (!fromLeader || state != State.RUNNING || creating.contains(g)) {
+    if (!fromLeader || state != State.RUNNING || creating.contains(g) || destroying.contains(g)) {
       return;
     }
     long first = unknownGroupSeen.computeIfAbsent(g, x -> ticks);
@@ -582,7 +663,17 @@ final class NodeRuntime implements RequestExecutor {
     applyQueue.add(() -> {
       if (!replicas.containsKey(g) && state == State.RUNNING) {
         log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
-        openReplica(g);
+        Tombstones.Tombstone t = tombstones.get(g);
+        if (t != null) {
+          // A replica of this partition lived here before: start from its term and vote.
+          engine.write(engine.newLogBatch().hardState(g, new HardState(t.term(), t.vote(), 0)));
+        }
+        Replica r = openReplica(g);
+        if (t != null) {
+          r.quarantinedBelow = t.lastIndex();
+          log.info("{} group {}: a replica here was destroyed before (term {}, log to {}): no vote until applied to {}",
+              who, g, t.term(), t.lastIndex(), t.lastIndex());
+        }
       }
       post(() -> {
         creating.remove(g);
@@ -756,9 +847,10 @@ final class NodeRuntime implements RequestExecutor {
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
-      } else if (s.type() == ConfChangeType.REMOVE && !isMemberAnywhere(s.nodeId())) {
+      } else if (s.type() == ConfChangeType.REMOVE && config.replicationFactor() == 0 && !isMemberAnywhere(s.nodeId())) {
         // Gone from every partition: forget it, and the transport refuses it from now on. This
-        // node itself, once removed, reports the members that remain.
+        // node itself, once removed, reports the members that remain. (With placement, a node
+        // hosts some partitions only: a member of none of them may still be in the cluster.)
         members.remove(s.nodeId());
         if (s.nodeId() != nodeId && transport instanceof NettyTransport nt) {
           nt.removePeer(s.nodeId());
@@ -769,7 +861,7 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private static boolean isMember(ConfState cs, long id) {
+  static boolean isMember(ConfState cs, long id) {
     return cs.voters().contains(id) || cs.learners().contains(id) || cs.votersOutgoing().contains(id)
         || cs.learnersNext().contains(id);
   }
@@ -780,7 +872,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Records a member's address, and tells the transport when it is new or changed. */
-  private void learnAddress(long id, String address) {
+  void learnAddress(long id, String address) {
     String old = members.put(id, address);
     if (id != nodeId && !address.equals(old) && transport instanceof NettyTransport nt) {
       try {
@@ -986,10 +1078,7 @@ final class NodeRuntime implements RequestExecutor {
                 "the entry was replaced by another leader's; not applied"));
       }
     }
-    KeySpan span = sm.span();
-    if (span != null) {
-      routing.update(r.groupId, span);
-    }
+    publishSpan(r);
     ReadWaiterDrain.release(r);
     long lastIndex = last;
     post(() -> r.raw.applied(lastIndex));
@@ -1072,9 +1161,7 @@ final class NodeRuntime implements RequestExecutor {
     r.confState = r.smStore.confState();
     r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();
-    if (span != null) {
-      routing.update(r.groupId, span);
-    }
+    publishSpan(r);
     log.info("{} group {}: installed snapshot at {} {}", who, r.groupId, index, span == null ? "" : span.describe());
     ReadWaiterDrain.release(r);
     post(() -> {
@@ -1164,6 +1251,10 @@ final class NodeRuntime implements RequestExecutor {
     CompletableFuture<KvResponse> f;
     if (req instanceof KvRequest.ForPartition fp) {
       f = servePartition(fp.partitionId(), fp.inner(), deadline, false);
+    } else if (req instanceof KvRequest.Directory) {
+      // Counting keys (for merges) scans the replicas: not on an I/O thread.
+      f = config.mergeBelowKeys() > 0 ? CompletableFuture.supplyAsync(placement::report, readPool)
+          : done(placement.report());
     } else if (req instanceof KvRequest.Group g) {
       f = executeGroup(g, deadline);
     } else {
@@ -1201,6 +1292,9 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (req instanceof KvRequest.Status) {
         return CompletableFuture.completedFuture(new KvResponse.StatusReport(status()));
+      }
+      if (req instanceof KvRequest.Directory) {
+        return done(placement.report());
       }
       if (req instanceof KvRequest.Admin a) {
         return admin(a.op(), deadline);
@@ -1287,7 +1381,7 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> servePartition(long p, KvRequest inner, long deadline, boolean mayForward) {
     Replica r = replicas.get(p);
     if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+      return serveElsewhere(p, inner, deadline, mayForward);
     }
     ReadConsistency level = inner instanceof KvRequest.Get g ? g.consistency()
         : inner instanceof KvRequest.Scan s ? s.consistency() : null;
@@ -1312,6 +1406,30 @@ final class NodeRuntime implements RequestExecutor {
       return done(notLeader(r));
     }
     return forward(leader, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write);
+  }
+
+  /**
+   * A request for a partition this node hosts no replica of (placement put it elsewhere): forwarded
+   * to the node the directory names, as a forwarded request is (served there or refused, never
+   * forwarded again). A refusal naming the leader is remembered and retried.
+   */
+  private CompletableFuture<KvResponse> serveElsewhere(long p, KvRequest inner, long deadline, boolean mayForward) {
+    long to = placement.leaderOf(p);
+    if (to == 0 || to == nodeId || !mayForward) {
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p
+          + (to == 0 ? " and knows no node that does yet" : "")));
+    }
+    if (config.notLeaderPolicy() == NotLeaderPolicy.REJECT) {
+      return done(KvResponse.Failure.notLeader(p, to, members.getOrDefault(to, "")));
+    }
+    return forward(to, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write)
+        .thenApply(resp -> {
+          if (resp instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER) {
+            placement.hintLeader(p, f.hint());
+            return new KvResponse.Failure(KvResponse.Code.NO_LEADER, f.message(), p, 0, "", false);
+          }
+          return resp;
+        });
   }
 
   private KvResponse.Failure notLeader(Replica r) {
@@ -1340,7 +1458,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Proposes a client command on the loop thread; completes when its entry applies. */
-  private CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+  CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
     CompletableFuture<PartitionStateMachine.Outcome> f = new CompletableFuture<>();
     boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
@@ -1380,7 +1498,7 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
+  KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
     if (o instanceof PartitionStateMachine.Outcome.Written w) {
       return new KvResponse.Written(w.result());
     }
@@ -1472,6 +1590,10 @@ final class NodeRuntime implements RequestExecutor {
     PartitionStateMachine sm = r.sm;
     KeySpan span = sm.span();
     long applied = r.appliedIndex;
+    if (sm.frozenInto() != 0) {
+      return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
+          "partition " + r.groupId + " is merging into partition " + sm.frozenInto());
+    }
     if (inner instanceof KvRequest.Get g) {
       if (span == null || !span.owns(g.key())) {
         return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION, "the key moved (split) from partition " + r.groupId);
@@ -1480,7 +1602,7 @@ final class NodeRuntime implements RequestExecutor {
       if (level == ReadConsistency.STALE && !r.isLeader()) {
         since = Duration.ofNanos(System.nanoTime() - r.lastLeaderContactNanos);
       }
-      return new KvResponse.Read(new ReadResult(sm.get(g.key()), level, r.groupId, nodeId, applied, since));
+      return stillHosted(r, new KvResponse.Read(new ReadResult(sm.get(g.key()), level, r.groupId, nodeId, applied, since)));
     }
     KvRequest.Scan s = (KvRequest.Scan) inner;
     byte[] from = s.from();
@@ -1495,7 +1617,17 @@ final class NodeRuntime implements RequestExecutor {
     } else if (span == null) {
       return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " is not initialised here");
     }
-    return new KvResponse.Scanned(sm.scan(from, to, s.limit()));
+    return stillHosted(r, new KvResponse.Scanned(sm.scan(from, to, s.limit())));
+  }
+
+  /**
+   * A read's answer, unless the replica was destroyed meanwhile (removed or merged away): its store
+   * may then have been deleted under the read. The replica leaves {@link #replicas} before its store
+   * is deleted, so a replica still there after the read was read whole.
+   */
+  private KvResponse stillHosted(Replica r, KvResponse answer) {
+    return replicas.get(r.groupId) == r ? answer : KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+        "the replica of partition " + r.groupId + " on " + who + " was removed during the read");
   }
 
   // ------------------------------------------------------------------ partition leader commands
@@ -1536,6 +1668,16 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (c instanceof KvRequest.GroupCommand.Split s) {
       return propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> toResponse(r, o));
+    }
+    if (c instanceof KvRequest.GroupCommand.MergeInto m) {
+      return placement.mergeInto(r, m.leftPartition(), deadline);
+    }
+    if (c instanceof KvRequest.GroupCommand.Absorb a) {
+      return propose(r, new Command.Merge(a.rightPartition(), a.seed())).thenApply(o -> toResponse(r, o));
+    }
+    if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
+      return propose(r, new Command.SetNodeState(n.nodeId(), n.address(), n.decommissioning()))
+          .thenApply(o -> toResponse(r, o));
     }
     return propose(r, new Command.CheckHash()).thenApply(o -> toResponse(r, o));
   }
@@ -1613,6 +1755,13 @@ final class NodeRuntime implements RequestExecutor {
           return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "membership change of node " + id
               + " in partition " + r.groupId + " not done in time", r.groupId, 0, "", true)) || true;
         }
+        if (m.type() == ConfChangeType.REMOVE && m.minVoters() > 0 && (r.confState.isJoint()
+            || r.confState.voters().size() - (r.confState.voters().contains(id) ? 1 : 0) < m.minVoters())) {
+          // Placement's removal of a source replica: never below the replication factor.
+          return f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "removing node " + id
+              + " from partition " + r.groupId + " would leave fewer than " + m.minVoters() + " voters "
+              + r.confState.voters())) || true;
+        }
         if (m.type() == ConfChangeType.ADD_VOTER) {
           Status.FollowerProgress pr = r.raw.status().progress().get(id);
           if (pr == null || pr.matchIndex() < target) {
@@ -1646,7 +1795,16 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> groupCall(long p, KvRequest.GroupCommand c, long deadline) {
     Replica r = replicas.get(p);
     if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+      long to = placement.leaderOf(p);
+      if (to == 0 || to == nodeId) {
+        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
+      }
+      return forward(to, new KvRequest.Group(p, c), deadline, true).thenApply(resp -> {
+        if (resp instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER) {
+          placement.hintLeader(p, f.hint());
+        }
+        return resp;
+      });
     }
     if (r.isLeader()) {
       return executeGroup(new KvRequest.Group(p, c), deadline);
@@ -1659,7 +1817,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** {@link #groupCall} retried with backoff on retryable failures until the deadline. */
-  private CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
+  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
     CompletableFuture<KvResponse> result = new CompletableFuture<>();
     retryGroupCall(p, c, deadline, result, 1);
     return result;
@@ -1688,6 +1846,16 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> admin(AdminOp op, long deadline) {
     if (op instanceof AdminOp.TransferLeader t) {
       return transferLeaderTo(t, deadline);
+    }
+    if (op instanceof AdminOp.AddNode a && config.replicationFactor() > 0 && !a.learnerOnly()) {
+      HostPort.parse("address", a.address());
+      return placement.register(a.nodeId(), a.address(), deadline);
+    }
+    if (op instanceof AdminOp.Decommission d) {
+      return placement.decommission(d.nodeId(), deadline);
+    }
+    if (op instanceof AdminOp.Merge m) {
+      return placement.merge(m.key(), deadline);
     }
     if (op instanceof AdminOp.AddNode a) {
       HostPort.parse("address", a.address());

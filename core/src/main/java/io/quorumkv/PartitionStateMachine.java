@@ -38,6 +38,8 @@ final class PartitionStateMachine {
   private static final byte[] META_LOG_TIME = meta("logtime");
   private static final byte[] META_HASH = meta("hash");
   private static final byte[] META_ADDRESS_PREFIX = meta("addr");
+  private static final byte[] META_NODE_PREFIX = meta("node");
+  private static final byte[] META_FROZEN = meta("frozen");
 
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
@@ -56,6 +58,8 @@ final class PartitionStateMachine {
    */
   private final Set<Long> dirtySessions = new LinkedHashSet<>();
   private volatile KeySpan span;
+  /** The partition this one is frozen into for a merge; 0 when not frozen. */
+  private volatile long frozenInto;
   private long logTime;
   private long pendingIndex;
   private long pendingTerm;
@@ -76,6 +80,15 @@ final class PartitionStateMachine {
      * before {@link #flush()} makes the split durable here.
      */
     record Split(long newPartitionId, Seed seed) implements Outcome {}
+
+    /**
+     * The partition froze for a merge into {@code intoPartition}; {@code seed} is its whole state
+     * ({@link #encodeSeed}).
+     */
+    record Frozen(long intoPartition, byte[] seed) implements Outcome {}
+
+    /** The frozen partition {@code rightPartition} was merged into this one. */
+    record Merged(long rightPartition) implements Outcome {}
 
     /** A replica hash was computed at this entry. */
     record Hashed(ReplicaHash hash) implements Outcome {}
@@ -117,6 +130,7 @@ final class PartitionStateMachine {
     Optional<byte[]> storedSpan = store.get(META_SPAN);
     sm.span = storedSpan.map(PartitionStateMachine::decodeSpan).orElse(initialSpan);
     sm.spanUnwritten = storedSpan.isEmpty();
+    sm.frozenInto = store.get(META_FROZEN).map(PartitionStateMachine::decodeLong).orElse(0L);
     sm.logTime = store.get(META_LOG_TIME).map(PartitionStateMachine::decodeLong).orElse(0L);
     sm.lastHash = store.get(META_HASH).map(b -> {
       Codec.Reader r = new Codec.Reader(b, "replica hash");
@@ -148,6 +162,14 @@ final class PartitionStateMachine {
   /** The keys this partition owns as of the last applied entry. */
   KeySpan span() {
     return span;
+  }
+
+  /**
+   * The partition this one is frozen into for a merge (it then serves nothing: its keys are, or
+   * are about to be, the other's); 0 when it is not frozen.
+   */
+  long frozenInto() {
+    return frozenInto;
   }
 
   /** The last replica hash computed, if any. */
@@ -207,6 +229,17 @@ final class PartitionStateMachine {
     if (c instanceof Command.Split s) {
       return split(s);
     }
+    if (c instanceof Command.Freeze f) {
+      return freeze(f.intoPartition());
+    }
+    if (c instanceof Command.Merge m) {
+      return merge(m);
+    }
+    if (c instanceof Command.SetNodeState n) {
+      stage(new PartitionStore.Mutation.Put(nodeKey(n.nodeId()),
+          new Codec.Writer().bool(n.decommissioning()).str(n.address()).toArray()));
+      return new Outcome.None();
+    }
     return hash(index);
   }
 
@@ -240,6 +273,41 @@ final class PartitionStateMachine {
       out.put(r.i64(), new String(kv.value(), StandardCharsets.UTF_8));
     }
     return out;
+  }
+
+  /**
+   * A node in the placement registry (partition 1 keeps it).
+   *
+   * @param address         its advertised address
+   * @param decommissioning whether its replicas are being moved off it
+   */
+  record RegisteredNode(String address, boolean decommissioning) {}
+
+  /** The placement registry (flushed state): nodes recorded with {@link Command.SetNodeState}. */
+  Map<Long, RegisteredNode> registeredNodes() {
+    Map<Long, RegisteredNode> out = new TreeMap<>();
+    for (KeyValue kv : scanPrefix(META_NODE_PREFIX)) {
+      Codec.Reader k = new Codec.Reader(Arrays.copyOfRange(kv.key(), META_NODE_PREFIX.length, kv.key().length), "node key");
+      Codec.Reader v = new Codec.Reader(kv.value(), "registered node");
+      boolean decommissioning = v.bool();
+      out.put(k.i64(), new RegisteredNode(v.str(), decommissioning));
+    }
+    return out;
+  }
+
+  /** Up to {@code limit} user keys, counted (flushed state). */
+  int countKeys(int limit) {
+    return store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, limit).size();
+  }
+
+  private List<KeyValue> scanPrefix(byte[] prefix) {
+    byte[] end = prefix.clone();
+    end[end.length - 1]++;
+    return store.scan(prefix, end, Integer.MAX_VALUE);
+  }
+
+  private static byte[] nodeKey(long nodeId) {
+    return new Codec.Writer().u8(META).str("node").i64(nodeId).toArray();
   }
 
   private static byte[] addressKey(long nodeId) {
@@ -277,6 +345,10 @@ final class PartitionStateMachine {
   }
 
   private Outcome write(Command.Write w) {
+    if (frozenInto != 0) {
+      return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
+          "partition " + partitionId + " is merging into partition " + frozenInto);
+    }
     for (byte[] key : w.op().keys()) {
       if (!span.owns(key)) {
         return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
@@ -355,6 +427,9 @@ final class PartitionStateMachine {
     if (!(span instanceof KeySpan.Range range)) {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be split");
     }
+    if (frozenInto != 0) {
+      return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION, "partition " + partitionId + " is merging");
+    }
     if (!range.splittableAt(s.splitKey())) {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "split key "
           + new String(s.splitKey(), StandardCharsets.UTF_8) + " is not inside " + range.describe());
@@ -372,6 +447,101 @@ final class PartitionStateMachine {
     stage(new PartitionStore.Mutation.DeleteRange(dataKey(s.splitKey()), hi));
     stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(span)));
     return new Outcome.Split(s.newPartitionId(), new Seed(child, logTime, entries));
+  }
+
+  /**
+   * Freezes this partition for a merge into {@code into} (0: thaws a freeze whose merge was
+   * refused). Its state stops changing here, so the seed is read from the store as of this entry.
+   */
+  private Outcome freeze(long into) {
+    if (!(span instanceof KeySpan.Range range)) {
+      return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be merged");
+    }
+    if (into == 0) {
+      frozenInto = 0;
+      stage(new PartitionStore.Mutation.Delete(META_FROZEN));
+      return new Outcome.None();
+    }
+    if (frozenInto != 0 && frozenInto != into) {
+      return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT,
+          "partition " + partitionId + " is already merging into partition " + frozenInto);
+    }
+    frozenInto = into;
+    stage(new PartitionStore.Mutation.Put(META_FROZEN, encodeLong(into)));
+    List<KeyValue> entries = new ArrayList<>(store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, Integer.MAX_VALUE));
+    sessions.forEach((id, session) -> {
+      if (!session.expired(logTime, sessionTimeoutMillis)) {
+        entries.add(new KeyValue(sessionKey(id), session.encode()));
+      }
+    });
+    return new Outcome.Frozen(into, encodeSeed(new Seed(range, logTime, entries)));
+  }
+
+  /**
+   * Takes over the frozen right-hand neighbour: its data, its sessions (merged with this one's, so
+   * a write it applied is still deduplicated here when the client retries it), and its keys.
+   */
+  private Outcome merge(Command.Merge m) {
+    Seed seed = decodeSeed(m.seed());
+    if (!(span instanceof KeySpan.Range range)) {
+      return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be merged");
+    }
+    KeySpan.Range right = seed.span();
+    if (Arrays.equals(range.end(), right.end()) && Arrays.compareUnsigned(right.start(), range.start()) > 0) {
+      return new Outcome.Merged(m.rightPartition()); // applied before: a retried merge changes nothing
+    }
+    if (frozenInto != 0 || range.end().length == 0 || !Arrays.equals(range.end(), right.start())) {
+      return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "partition " + m.rightPartition() + " "
+          + right.describe() + " is not the right-hand neighbour of partition " + partitionId + " " + range.describe());
+    }
+    for (KeyValue kv : seed.entries()) {
+      if (kv.key()[0] == DATA) {
+        overlay.put(kv.key(), Optional.of(kv.value())); // later writes of this batch read it
+        pending.add(new PartitionStore.Mutation.Put(kv.key(), kv.value()));
+      } else if (kv.key()[0] == SESSION) {
+        long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
+        Session theirs = Session.decode(kv.value());
+        Session mine = sessions.get(id);
+        if (mine == null || mine.expired(logTime, sessionTimeoutMillis)) {
+          sessions.put(id, theirs);
+        } else {
+          mine.lastActiveMillis = Math.max(mine.lastActiveMillis, theirs.lastActiveMillis);
+          theirs.results.forEach(mine.results::putIfAbsent);
+          mine.acknowledge(Math.max(mine.ackedBelow, theirs.ackedBelow));
+        }
+        dirtySessions.add(id);
+      }
+    }
+    if (seed.logTime() > logTime) {
+      logTime = seed.logTime();
+      stage(new PartitionStore.Mutation.Put(META_LOG_TIME, encodeLong(logTime)));
+    }
+    span = new KeySpan.Range(range.start(), right.end());
+    stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(span)));
+    return new Outcome.Merged(m.rightPartition());
+  }
+
+  static byte[] encodeSeed(Seed seed) {
+    Codec.Writer w = new Codec.Writer().bytes(encodeSpan(seed.span())).i64(seed.logTime()).i32(seed.entries().size());
+    for (KeyValue kv : seed.entries()) {
+      w.bytes(kv.key()).bytes(kv.value());
+    }
+    return w.toArray();
+  }
+
+  static Seed decodeSeed(byte[] b) {
+    Codec.Reader r = new Codec.Reader(b, "merge seed");
+    if (!(decodeSpan(r.bytes()) instanceof KeySpan.Range range)) {
+      throw r.bad("a merge seed holds a range");
+    }
+    long logTime = r.i64();
+    int n = r.count(8);
+    List<KeyValue> entries = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      entries.add(new KeyValue(r.bytes(), r.bytes()));
+    }
+    r.end();
+    return new Seed(range, logTime, entries);
   }
 
   private Outcome hash(long index) {

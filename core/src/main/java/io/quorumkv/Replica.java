@@ -42,6 +42,12 @@ final class Replica {
    */
   volatile long leaseUntilNanos = Long.MIN_VALUE;
 
+  /**
+   * A replica created again after this node destroyed one of the same partition casts no vote
+   * until it has applied this index (the old log's end; see {@link Tombstones}); 0 otherwise.
+   */
+  volatile long quarantinedBelow;
+
   /** loop: a snapshot is being installed; no Ready is taken until it is done. */
   boolean installing;
   /** loop: a leadership transfer was started because of a stalled sync. */

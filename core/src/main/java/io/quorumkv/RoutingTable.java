@@ -16,6 +16,11 @@ import java.util.concurrent.ConcurrentHashMap;
 final class RoutingTable {
 
   private final Map<Long, KeySpan> spans = new ConcurrentHashMap<>();
+  /**
+   * Partitions this node does not host, as its peers last reported them (see
+   * {@link PlacementDriver}): consulted only for keys no hosted partition owns.
+   */
+  private volatile Map<Long, KeySpan> remote = Map.of();
 
   /** The spans a new cluster starts with, by partition id (1-based). */
   static Map<Long, KeySpan> initialSpans(Partitioner partitioner) {
@@ -45,11 +50,26 @@ final class RoutingTable {
     spans.remove(partitionId);
   }
 
+  /** Replaces the spans of the partitions hosted elsewhere. */
+  void replaceRemote(Map<Long, KeySpan> others) {
+    remote = Map.copyOf(others);
+  }
+
+  /** Whether {@code partitionId} is hosted here (has a local span). */
+  boolean isLocal(long partitionId) {
+    return spans.containsKey(partitionId);
+  }
+
   /**
    * The partition owning {@code key}. When two spans claim it (a split half-applied here: the
    * parent not yet shrunk), the narrower one, i.e. the child, wins; when none does, empty.
    */
   OptionalLong route(byte[] key) {
+    OptionalLong local = route(spans, key);
+    return local.isPresent() ? local : route(remote, key);
+  }
+
+  private static OptionalLong route(Map<Long, KeySpan> spans, byte[] key) {
     long best = 0;
     KeySpan bestSpan = null;
     for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
@@ -73,6 +93,12 @@ final class RoutingTable {
   List<ScanPart> plan(byte[] from, byte[] to) {
     List<ScanPart> parts = new ArrayList<>();
     TreeMap<Long, KeySpan> sorted = new TreeMap<>(spans);
+    remote.forEach((id, span) -> {
+      // A remote span overlapping a hosted one is stale (a split or merge reported late).
+      if (!sorted.containsKey(id) && sorted.values().stream().noneMatch(s -> overlaps(s, span))) {
+        sorted.put(id, span);
+      }
+    });
     for (Map.Entry<Long, KeySpan> e : sorted.entrySet()) {
       if (e.getValue() instanceof KeySpan.Range r) {
         byte[][] c = r.clamp(from, to);
@@ -87,10 +113,19 @@ final class RoutingTable {
     return parts;
   }
 
+  private static boolean overlaps(KeySpan a, KeySpan b) {
+    if (a instanceof KeySpan.Range ra && b instanceof KeySpan.Range rb) {
+      return ra.clamp(rb.start(), rb.end()) != null;
+    }
+    return a.equals(b);
+  }
+
   /** One partition's share of a scan. */
   record ScanPart(long partitionId, byte[] from, byte[] to) {}
 
   Map<Long, KeySpan> snapshot() {
-    return Map.copyOf(spans);
+    Map<Long, KeySpan> all = new java.util.HashMap<>(remote);
+    all.putAll(spans);
+    return Map.copyOf(all);
   }
 }

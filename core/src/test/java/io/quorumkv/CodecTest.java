@@ -53,7 +53,14 @@ class CodecTest {
         new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.DropRate(1, 2, 0.25))),
         new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.Delay(1, 2, Duration.ofMillis(150)))),
         new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.Heal())),
-        new KvRequest.ForPartition(7, new KvRequest.Get(b("k"), ReadConsistency.LEASE)));
+        new KvRequest.ForPartition(7, new KvRequest.Get(b("k"), ReadConsistency.LEASE)),
+        new KvRequest.Directory(),
+        new KvRequest.Admin(new AdminOp.Decommission(2)),
+        new KvRequest.Admin(new AdminOp.Merge(b("m"))),
+        new KvRequest.Group(1, new KvRequest.GroupCommand.ChangeMember(io.quorumkv.raft.ConfChangeType.REMOVE, 2, "", 3)),
+        new KvRequest.Group(1, new KvRequest.GroupCommand.SetNodeState(4, "127.0.0.1:7004", true)),
+        new KvRequest.Group(2, new KvRequest.GroupCommand.MergeInto(1)),
+        new KvRequest.Group(1, new KvRequest.GroupCommand.Absorb(2, b("seed"))));
     all.forEach(CodecTest::roundTripsRequest);
     KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(13)));
     assertEquals(new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))), ((AdminOp.InjectFault) fault.op()).fault());
@@ -69,19 +76,23 @@ class CodecTest {
         new KvResponse.StatusReport(new ClusterStatus(1, Map.of(1L, "127.0.0.1:1", 2L, "127.0.0.1:2"),
             List.of(new PartitionStatus(1, "[a, b)", 2, 5, 10, 9, Set.of(1L, 2L), Set.of(3L))))),
         new KvResponse.AdminDone(42),
+        new KvResponse.DirectoryReport(2, List.of(new KvResponse.ReplicaReport(1, PartitionStateMachine.encodeSpan(
+            new KeySpan.Range(b("a"), new byte[0])), 2, 5, 17, 3, true, Set.of(1L, 2L), Set.of(4L))),
+            Map.of(1L, "127.0.0.1:1")),
         new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true));
     for (KvResponse r : all) {
       byte[] once = Codec.encodeResponse(r);
       assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(Codec.decodeResponse(once))));
     }
     assertEquals(all.get(4), Codec.decodeResponse(Codec.encodeResponse(all.get(4))));
-    assertEquals(all.get(6), Codec.decodeResponse(Codec.encodeResponse(all.get(6))));
+    assertEquals(all.get(7), Codec.decodeResponse(Codec.encodeResponse(all.get(7))));
   }
 
   @Test
   void commandsRoundTrip() {
     for (Command c : List.of(new Command.Write(5, 6, 4, new WriteOp.Put(b("k"), b("v"))),
-        new Command.Split(b("m"), 77), new Command.CheckHash())) {
+        new Command.Split(b("m"), 77), new Command.CheckHash(), new Command.Freeze(3), new Command.Merge(4, b("seed")),
+        new Command.SetNodeState(5, "127.0.0.1:7005", false))) {
       byte[] once = Codec.encodeCommand(new Command.Stamped(123, c));
       Command.Stamped back = Codec.decodeCommand(once);
       assertEquals(123, back.stampMillis());

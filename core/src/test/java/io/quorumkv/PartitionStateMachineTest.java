@@ -169,6 +169,57 @@ class PartitionStateMachineTest {
     assertArrayEquals(b("N"), child.get(b("n")).orElseThrow());
   }
 
+  private PartitionStateMachine.Outcome command(PartitionStateMachine m, long at, Command c) {
+    return m.apply(at, 1, Codec.encodeCommand(new Command.Stamped(now, c)));
+  }
+
+  @Test
+  void aMergeHandsOverEveryKeyAndSessionOnceAndFencesTheRetiredPartition() {
+    PartitionStateMachine left = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(new byte[0], b("m")));
+    PartitionStateMachine right = PartitionStateMachine.open(2, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(b("m"), new byte[0]));
+    assertTrue(ok(command(left, 1, new Command.Write(7, 1, 1, new WriteOp.Put(b("a"), b("A"))))));
+    assertTrue(ok(command(right, 1, new Command.Write(7, 2, 1, new WriteOp.Put(b("n"), b("N"))))));
+    assertTrue(ok(command(right, 2, new Command.Write(8, 1, 1, new WriteOp.Put(b("z"), b("Z"))))));
+    PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+        command(right, 3, new Command.Freeze(1)));
+    // From the freeze on, the retired partition changes nothing: a late write is refused, retryably.
+    PartitionStateMachine.Outcome late = command(right, 4, new Command.Write(8, 2, 1, new WriteOp.Put(b("q"), b("Q"))));
+    assertEquals(KvResponse.Code.WRONG_PARTITION, assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class, late).code());
+    right.flush();
+    assertEquals(1L, right.frozenInto());
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class, command(left, 2, new Command.Merge(2, frozen.seed())));
+    // A write in the same batch as the merge sees the merged keys.
+    assertTrue(ok(command(left, 3, new Command.Write(9, 1, 1, new WriteOp.Cas(b("n"), Optional.of(b("N")), b("N2"))))));
+    // A merge applied again (a retried call) changes nothing.
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class, command(left, 4, new Command.Merge(2, frozen.seed())));
+    left.flush();
+    assertEquals("[, +inf)", left.span().describe());
+    assertEquals(List.of("a", "n", "z"), left.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());
+    assertArrayEquals(b("N2"), left.get(b("n")).orElseThrow());
+    // The session went along: a retry of the write the right partition applied is deduplicated.
+    assertTrue(ok(command(left, 5, new Command.Write(8, 1, 1, new WriteOp.Put(b("z"), b("changed"))))));
+    left.flush();
+    assertArrayEquals(b("Z"), left.get(b("z")).orElseThrow());
+  }
+
+  @Test
+  void aMergeOfANonNeighbourIsRefusedAndAThawedPartitionServesAgain() {
+    PartitionStateMachine left = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(new byte[0], b("g")));
+    PartitionStateMachine right = PartitionStateMachine.open(2, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(b("m"), new byte[0]));
+    PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+        command(right, 1, new Command.Freeze(1)));
+    assertEquals(KvResponse.Code.INVALID_ARGUMENT, assertInstanceOf(PartitionStateMachine.Outcome.Rejected.class,
+        command(left, 1, new Command.Merge(2, frozen.seed()))).code());
+    command(right, 2, new Command.Freeze(0));
+    assertTrue(ok(command(right, 3, new Command.Write(7, 1, 1, new WriteOp.Put(b("n"), b("N"))))));
+    right.flush();
+    assertEquals(0L, right.frozenInto());
+  }
+
   @Test
   void splitOutsideTheRangeOrOfAHashPartitionIsRefused() {
     PartitionStateMachine.Outcome o = sm.apply(++index, 1,

@@ -434,9 +434,9 @@ public final class TestCluster implements AutoCloseable {
         .sessionTimeout(config.requestTimeout.multipliedBy(30))
         // Generous: a loaded test machine can stall a sync briefly without it being the point.
         .syncStallTimeout(max(Duration.ofSeconds(1), config.tickInterval.multipliedBy(config.electionTicks * 2L)));
-    if (!join) {
-      initialMembers.stream().filter(peer -> peer != id).forEach(peer -> b.peer(peer, addresses.get(peer)));
-    }
+    // A joining node lists the current members as its peers, so that its transport accepts them.
+    (join ? members : initialMembers).stream().filter(peer -> peer != id)
+        .forEach(peer -> b.peer(peer, addresses.get(peer)));
     if (network != null) {
       TestKitHooks.inMemory(b, disks.computeIfAbsent(id, x -> new MemoryDisk()), network);
     } else {

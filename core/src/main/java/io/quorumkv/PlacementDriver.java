@@ -1,0 +1,640 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfChangeType;
+import io.quorumkv.raft.ConfState;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where replicas live, decided by the cluster itself (no separate placement service).
+ *
+ * <p>Every node keeps a <b>directory</b> of the partitions it does not host, polled from its peers
+ * once per election timeout ({@link KvRequest.Directory}): their spans route requests to nodes that
+ * host the keys, and their memberships tell a replica that it was removed while it could not hear
+ * about it. With a replication factor, the leader of partition 1 (which keeps the placement
+ * registry) also <b>drives</b> replica moves. A move is a sequence of single membership changes,
+ * each decided afresh from the partition's committed configuration as its leader reports it, never
+ * from intent kept in memory:
+ *
+ * <ol>
+ *   <li>a learner on a node that is not alive or is decommissioning is removed (rollback);</li>
+ *   <li>a learner is promoted to voter once caught up (the leader waits for its match index);</li>
+ *   <li>with more voters than the factor, one is removed: a decommissioning one, else one that is
+ *       down, else the most loaded; the leader refuses it if fewer than the factor would remain;</li>
+ *   <li>with fewer voters than the factor, a learner is added on the least loaded node;</li>
+ *   <li>otherwise, a move starts (a learner is added) when a voter is on a decommissioning node, or
+ *       when the busiest voter's node holds two replicas more than the least loaded node.</li>
+ * </ol>
+ *
+ * A crash of any node at any step leaves a configuration from which the next round, on whichever
+ * node then leads partition 1, goes on or rolls back. At most one partition is in motion at a time,
+ * cluster-wide, and each partition has at most one change in flight.
+ *
+ * <p>Threads: {@link #onTick} and the completions it posts run on the Raft loop; the directory is
+ * published (volatile) for request threads.
+ */
+final class PlacementDriver {
+
+  /** Placement's own registry and the driver live with this partition (it always exists). */
+  static final long REGISTRY_PARTITION = 1;
+  /** A node that answered none of this many poll rounds is taken for down. */
+  static final int ALIVE_ROUNDS = 3;
+  /** An empty replica no leader has contacted for this many election timeouts is dropped. */
+  static final int ABANDONED_ELECTIONS = 10;
+
+  private final NodeRuntime node;
+  private final long nodeId;
+  private final KvNodeConfig config;
+  private final String who;
+  private final Logger log = LoggerFactory.getLogger(KvNode.class);
+  private final long pollTicks;
+
+  /** Every peer's last report, by node; replaced at each poll round. */
+  private volatile Map<Long, KvResponse.DirectoryReport> reports = Map.of();
+  /** Nodes that answered one of the last {@link #ALIVE_ROUNDS} poll rounds, and this one. */
+  private volatile Set<Long> alive = Set.of();
+  /** loop: the last round each node answered in. */
+  private final Map<Long, Long> lastAnswered = new HashMap<>();
+  /** loop: partitions with a membership change of this driver in flight. */
+  private final Set<Long> inFlight = new HashSet<>();
+  /** Leaders learned from NOT_LEADER hints since the last poll. */
+  private final Map<Long, Long> leaderHints = new ConcurrentHashMap<>();
+  /** loop */
+  private boolean polling;
+  /** loop: poll rounds completed. */
+  private long rounds;
+  /** loop: conditions checked after every poll round (decommissions waiting to complete). */
+  private final List<java.util.function.BooleanSupplier> afterRound = new ArrayList<>();
+
+  PlacementDriver(NodeRuntime node, KvNodeConfig config) {
+    this.node = node;
+    this.nodeId = config.nodeId();
+    this.config = config;
+    this.who = "node " + nodeId;
+    this.pollTicks = Math.max(5, config.electionTicks());
+  }
+
+  // ------------------------------------------------------------------ directory
+
+  /** loop: polls the peers every election timeout; drives moves with the answers. */
+  void onTick(long ticks) {
+    if (ticks % pollTicks != 0 || polling) {
+      return;
+    }
+    destroyRemovedReplicas(Map.of());
+    Set<Long> peers = new TreeSet<>(node.memberIds());
+    for (Replica r : node.replicas().values()) {
+      ConfState cs = r.confState;
+      peers.addAll(union(union(cs.voters(), cs.votersOutgoing()), union(cs.learners(), cs.learnersNext())));
+    }
+    peers.remove(nodeId);
+    polling = true;
+    Map<Long, KvResponse.DirectoryReport> answers = new ConcurrentHashMap<>();
+    List<CompletableFuture<?>> calls = new ArrayList<>();
+    byte[] request = Codec.encodeRequest(new KvRequest.Directory());
+    Duration timeout = config.electionTimeout();
+    for (long peer : peers) {
+      // Bounded here too: a request lost by a faulty network may never complete on its own.
+      calls.add(node.request(peer, request, timeout).orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS)
+          .handle((bytes, e) -> {
+            if (e == null) {
+              try {
+                if (Codec.decodeResponse(bytes) instanceof KvResponse.DirectoryReport d) {
+                  answers.put(peer, d);
+                }
+              } catch (IllegalArgumentException bad) {
+                log.warn("{}: bad directory answer from node {}: {}", who, peer, bad.getMessage());
+              }
+            }
+            return null;
+          }));
+    }
+    CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> node.post(() -> {
+      polling = false;
+      onReports(Map.copyOf(answers));
+    }));
+  }
+
+  /** loop */
+  private void onReports(Map<Long, KvResponse.DirectoryReport> answers) {
+    reports = answers;
+    rounds++;
+    answers.keySet().forEach(id -> lastAnswered.put(id, rounds));
+    Set<Long> up = new HashSet<>();
+    lastAnswered.forEach((id, round) -> {
+      if (rounds - round < ALIVE_ROUNDS) {
+        up.add(id); // a slow answer or two (a loaded machine) is not a dead node
+      }
+    });
+    up.add(nodeId);
+    alive = Set.copyOf(up);
+    leaderHints.clear();
+    Map<Long, KeySpan> remote = new HashMap<>();
+    for (KvResponse.DirectoryReport d : answers.values()) {
+      d.addresses().forEach((id, address) -> {
+        if (id != nodeId && node.memberAddress(id).isEmpty()) {
+          node.learnAddress(id, address);
+        }
+      });
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.span().length > 0 && !x.frozen()) {
+          remote.merge(x.partitionId(), PartitionStateMachine.decodeSpan(x.span()), (a, b) -> a);
+        }
+      }
+    }
+    node.routing().replaceRemote(remote);
+    destroyRemovedReplicas(answers);
+    destroyMergedReplicas();
+    afterRound.removeIf(java.util.function.BooleanSupplier::getAsBoolean);
+    Replica registry = node.replicas().get(REGISTRY_PARTITION);
+    if (rounds >= 2 && registry != null && registry.isLeader()) {
+      if (config.replicationFactor() > 0) {
+        drive(registry);
+      }
+      if (config.mergeBelowKeys() > 0 && inFlight.isEmpty()) {
+        driveMerges();
+      }
+    }
+  }
+
+  /** This node's replicas, for a peer's directory. */
+  KvResponse.DirectoryReport report() {
+    List<KvResponse.ReplicaReport> out = new ArrayList<>();
+    boolean countsKeys = config.mergeBelowKeys() > 0; // only merges need them: a scan per replica
+    for (Replica r : new TreeMap<>(node.replicas()).values()) {
+      // Applied index first: the membership read after it is as of that index or later.
+      long applied = r.appliedIndex;
+      ConfState cs = r.confState;
+      PartitionStateMachine sm = r.sm;
+      KeySpan span = sm.span();
+      Set<Long> voters = new TreeSet<>(cs.voters());
+      voters.addAll(cs.votersOutgoing());
+      Set<Long> learners = new TreeSet<>(cs.learners());
+      learners.addAll(cs.learnersNext());
+      out.add(new KvResponse.ReplicaReport(r.groupId, span == null ? new byte[0] : PartitionStateMachine.encodeSpan(span),
+          r.leader, r.term, applied, countsKeys && span != null ? sm.countKeys(config.mergeBelowKeys()) : 0,
+          sm.frozenInto() != 0, voters,
+          learners));
+    }
+    Map<Long, String> addresses = new TreeMap<>();
+    for (long id : node.memberIds()) {
+      String a = node.memberAddress(id);
+      if (!a.isEmpty()) {
+        addresses.put(id, a);
+      }
+    }
+    return new KvResponse.DirectoryReport(nodeId, out, addresses);
+  }
+
+  /**
+   * The node to send a request for partition {@code p} to, when this node hosts no replica of it:
+   * its leader as last reported (or hinted), else any voter; 0 when unknown.
+   */
+  long leaderOf(long p) {
+    Long hinted = leaderHints.get(p);
+    if (hinted != null) {
+      return hinted;
+    }
+    long anyVoter = 0;
+    long bestTerm = -1;
+    long leader = 0;
+    for (KvResponse.DirectoryReport d : reports.values()) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.partitionId() != p) {
+          continue;
+        }
+        if (x.leader() != 0 && x.term() > bestTerm) {
+          bestTerm = x.term();
+          leader = x.leader();
+        }
+        if (anyVoter == 0 && x.voters().contains(d.nodeId())) {
+          anyVoter = d.nodeId();
+        }
+      }
+    }
+    return leader != 0 ? leader : anyVoter;
+  }
+
+  /** Records a leader named by a NOT_LEADER answer, until the next poll. */
+  void hintLeader(long p, long leader) {
+    if (leader != 0) {
+      leaderHints.put(p, leader);
+    }
+  }
+
+  /**
+   * Whether node {@code id} is known to hold no replica, from the last poll round: it reported none
+   * itself (it deletes a replica only once it has applied, or seen committed, its removal) and no
+   * report or local replica lists it; or, if it did not answer (it may be down), every partition
+   * known has a report from its leader and none lists it.
+   */
+  boolean isDrained(long id) {
+    if (hostsAnything(id)) {
+      return false;
+    }
+    Map<Long, KvResponse.DirectoryReport> last = reports;
+    if (id == nodeId || last.containsKey(id)) {
+      return true;
+    }
+    Set<Long> partitions = new TreeSet<>(node.replicas().keySet());
+    last.values().forEach(d -> d.replicas().forEach(x -> partitions.add(x.partitionId())));
+    Map<Long, View> views = views();
+    return partitions.stream().allMatch(views::containsKey);
+  }
+
+  /** Whether any replica of any partition, as far as this node knows, is on {@code id}. */
+  boolean hostsAnything(long id) {
+    for (Replica r : node.replicas().values()) {
+      if (NodeRuntime.isMember(r.confState, id)) {
+        return true;
+      }
+    }
+    for (KvResponse.DirectoryReport d : reports.values()) {
+      if (d.nodeId() == id && d.replicas().stream().anyMatch(x -> !x.voters().isEmpty())) { // empty ones hold nothing
+        return true;
+      }
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.voters().contains(id) || x.learners().contains(id)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Completed poll rounds (tests wait for fresh ones). */
+  long rounds() {
+    return rounds;
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  /** Records a node as active in the registry: the driver then moves replicas onto it. */
+  CompletableFuture<KvResponse> register(long id, String address, long deadline) {
+    return node.groupCallRetrying(REGISTRY_PARTITION, new KvRequest.GroupCommand.SetNodeState(id, address, false),
+        deadline);
+  }
+
+  /** Records the node as decommissioning, then waits until it holds no replica. */
+  CompletableFuture<KvResponse> decommission(long id, long deadline) {
+    if (config.replicationFactor() <= 0) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "decommission needs a replication factor; this cluster hosts every partition on every node (use removeNode)"));
+    }
+    if (!hostsAnything(id) && node.memberAddress(id).isEmpty()) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "node " + id + " is not a member"));
+    }
+    return node.groupCallRetrying(REGISTRY_PARTITION,
+        new KvRequest.GroupCommand.SetNodeState(id, node.memberAddress(id), true), deadline).thenCompose(r -> {
+          if (r instanceof KvResponse.Failure) {
+            return CompletableFuture.completedFuture(r);
+          }
+          CompletableFuture<KvResponse> f = new CompletableFuture<>();
+          boolean posted = node.post(() -> {
+            long since = rounds;
+            afterRound.add(() -> {
+              if (rounds > since + 1 && isDrained(id)) {
+                return f.complete(new KvResponse.AdminDone(0)) || true;
+              }
+              if (System.nanoTime() - deadline >= 0) {
+                return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + id
+                    + " still holds replicas; they are being moved off it", 0, 0, "", true)) || true;
+              }
+              return false;
+            });
+          });
+          if (!posted) {
+            f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+          }
+          return f;
+        });
+  }
+
+  // ------------------------------------------------------------------ removed replicas
+
+  /**
+   * loop: drops the replicas this node no longer belongs to. A replica that applied its own
+   * removal goes at once (once it has handed any leadership over). A replica that never heard of its
+   * removal (it was cut off, and the others ignore it from then on) learns it from a peer's report:
+   * the peer's committed membership, as of an applied index at or past everything this replica's
+   * log holds, does not include this node. Destroying keeps a tombstone (term, vote, last index), so
+   * a replica created again later for the same partition never votes with a log that forgot what
+   * this one acknowledged (see {@link NodeRuntime#destroyReplica}).
+   */
+  private void destroyRemovedReplicas(Map<Long, KvResponse.DirectoryReport> answers) {
+    for (Replica r : List.copyOf(node.replicas().values())) {
+      if (r.isLeader() || r.installing) {
+        continue;
+      }
+      ConfState cs = r.confState;
+      if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId)) {
+        node.destroyReplica(r, "applied its own removal");
+        continue;
+      }
+      if (isEmpty(cs) && r.appliedIndex == 0
+          && System.nanoTime() - r.lastLeaderContactNanos > config.electionTimeout().toNanos() * ABANDONED_ELECTIONS) {
+        // Created empty when a leader contacted this node, never filled, and that leader is silent
+        // since: it was a stale leader (a replica moved away or merged meanwhile).
+        node.destroyReplica(r, "empty, and no leader has contacted it for " + ABANDONED_ELECTIONS + " election timeouts");
+        continue;
+      }
+      long lastIndex = r.raw.status().lastIndex();
+      for (KvResponse.DirectoryReport d : answers.values()) {
+        Optional<KvResponse.ReplicaReport> x = d.replicas().stream().filter(y -> y.partitionId() == r.groupId).findFirst();
+        if (x.isPresent() && !x.get().voters().isEmpty() && !x.get().voters().contains(nodeId)
+            && !x.get().learners().contains(nodeId) && x.get().appliedIndex() >= lastIndex) {
+          node.destroyReplica(r, "node " + d.nodeId() + " applied a membership without it at index "
+              + x.get().appliedIndex() + " (this replica's log ends at " + lastIndex + ")");
+          break;
+        }
+      }
+    }
+  }
+
+  private static boolean isEmpty(ConfState cs) {
+    return cs.voters().isEmpty() && cs.learners().isEmpty() && cs.votersOutgoing().isEmpty();
+  }
+
+  // ------------------------------------------------------------------ merges
+
+  /**
+   * Merges the range partition holding {@code key} into its left-hand neighbour: asks the right
+   * one's leader to freeze it and have the left one absorb it ({@link #mergeInto}).
+   *
+   * @return {@link KvResponse.AdminDone} with the id of the partition that now holds the keys
+   */
+  CompletableFuture<KvResponse> merge(byte[] key, long deadline) {
+    java.util.OptionalLong right = node.routing().route(key);
+    Map<Long, KeySpan> spans = node.routing().snapshot();
+    if (right.isEmpty() || !(spans.get(right.getAsLong()) instanceof KeySpan.Range range)) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "no range partition is known to hold the key (hash partitions cannot be merged)"));
+    }
+    if (range.start().length == 0) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+          "partition " + right.getAsLong() + " " + range.describe() + " has no left-hand neighbour"));
+    }
+    long left = 0;
+    for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
+      if (e.getValue() instanceof KeySpan.Range l && java.util.Arrays.equals(l.end(), range.start())) {
+        left = e.getKey();
+      }
+    }
+    if (left == 0) {
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+          "the left-hand neighbour of " + range.describe() + " is not known here yet"));
+    }
+    long l = left;
+    return node.groupCallRetrying(right.getAsLong(), new KvRequest.GroupCommand.MergeInto(left), deadline)
+        .thenApply(resp -> resp instanceof KvResponse.AdminDone ? new KvResponse.AdminDone(l) : resp);
+  }
+
+  /**
+   * On the leader of the right-hand partition {@code r}: freezes it (an entry of its log: every
+   * write ordered before is in the frozen state, every write after is refused, retryably), then
+   * has {@code left}'s leader apply a merge entry carrying that state. Retried calls are harmless:
+   * a second freeze into the same partition yields the same state, and a merge already applied is a
+   * no-op. If the left partition refuses (it is no longer the neighbour), the freeze is undone.
+   */
+  CompletableFuture<KvResponse> mergeInto(Replica r, long left, long deadline) {
+    return node.propose(r, new Command.Freeze(left)).thenCompose(o -> {
+      if (!(o instanceof PartitionStateMachine.Outcome.Frozen f)) {
+        return CompletableFuture.completedFuture(node.toResponse(r, o));
+      }
+      log.info("{} group {}: frozen for a merge into partition {}", who, r.groupId, left);
+      return node.groupCallRetrying(left, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline)
+          .thenCompose(resp -> {
+            if (resp instanceof KvResponse.Failure fl && fl.code() == KvResponse.Code.INVALID_ARGUMENT) {
+              log.info("{} group {}: merge into partition {} refused ({}); thawing", who, r.groupId, left, fl.message());
+              return node.propose(r, new Command.Freeze(0)).thenApply(x -> (KvResponse) fl);
+            }
+            return CompletableFuture.completedFuture(resp);
+          });
+    });
+  }
+
+  /**
+   * loop: a replica frozen into a partition whose span (here or as reported) now covers its keys
+   * was merged: its state lives on in that partition, so it goes.
+   */
+  private void destroyMergedReplicas() {
+    Map<Long, KeySpan> spans = node.routing().snapshot();
+    for (Replica r : List.copyOf(node.replicas().values())) {
+      long into = r.sm.frozenInto();
+      if (into != 0 && !r.installing && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
+          && covers(theirs, mine)) {
+        node.destroyReplica(r, "merged into partition " + into);
+      }
+    }
+  }
+
+  /**
+   * loop, on the leader of the registry partition: merges one pair of adjacent small ranges, when
+   * no replica move and no other merge is under way.
+   */
+  private void driveMerges() {
+    Map<Long, KvResponse.ReplicaReport> byLeader = new TreeMap<>();
+    List<KvResponse.DirectoryReport> all = new ArrayList<>(reports.values());
+    all.add(report());
+    for (KvResponse.DirectoryReport d : all) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        KvResponse.ReplicaReport known = byLeader.get(x.partitionId());
+        if (x.leader() == d.nodeId() && (known == null || x.term() > known.term())) {
+          byLeader.put(x.partitionId(), x);
+        }
+      }
+    }
+    int factor = config.replicationFactor();
+    for (KvResponse.ReplicaReport x : byLeader.values()) {
+      if (x.frozen() || !x.learners().isEmpty() || (factor > 0 && x.voters().size() != factor)) {
+        return; // a move or a merge is under way
+      }
+    }
+    for (KvResponse.ReplicaReport left : byLeader.values()) {
+      if (left.span().length == 0 || !(PartitionStateMachine.decodeSpan(left.span()) instanceof KeySpan.Range l)
+          || l.end().length == 0 || left.keyCount() >= config.mergeBelowKeys()) {
+        continue;
+      }
+      for (KvResponse.ReplicaReport right : byLeader.values()) {
+        if (right.span().length > 0 && PartitionStateMachine.decodeSpan(right.span()) instanceof KeySpan.Range r
+            && java.util.Arrays.equals(r.start(), l.end()) && right.keyCount() < config.mergeBelowKeys()) {
+          long rp = right.partitionId();
+          inFlight.add(rp);
+          log.info("{}: placement: merging partition {} {} ({} keys) into partition {} {} ({} keys)", who, rp,
+              r.describe(), right.keyCount(), left.partitionId(), l.describe(), left.keyCount());
+          long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
+          node.groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left.partitionId()), deadline)
+              .whenComplete((resp, e) -> node.post(() -> inFlight.remove(rp)));
+          return;
+        }
+      }
+    }
+  }
+
+  /** Whether every key of {@code inner} is in {@code outer}. */
+  private static boolean covers(KeySpan.Range outer, KeySpan.Range inner) {
+    byte[][] c = outer.clamp(inner.start(), inner.end());
+    return c != null && java.util.Arrays.equals(c[0], inner.start()) && java.util.Arrays.equals(c[1], inner.end());
+  }
+
+  // ------------------------------------------------------------------ the driver
+
+  /** One partition as its leader reported it. */
+  private record View(long partitionId, long leader, Set<Long> voters, Set<Long> learners) {
+    boolean inMotion(int factor) {
+      return !learners.isEmpty() || voters.size() != factor;
+    }
+  }
+
+  /** loop, on the leader of the registry partition: at most one change per round. */
+  private void drive(Replica registry) {
+    int factor = config.replicationFactor();
+    Map<Long, PartitionStateMachine.RegisteredNode> registered = registry.sm.registeredNodes();
+    registered.forEach((id, n) -> {
+      if (id != nodeId && !n.address().isEmpty() && !node.memberIds().contains(id)) {
+        node.learnAddress(id, n.address());
+      }
+    });
+    Map<Long, View> views = views();
+    Set<Long> nodes = new TreeSet<>();
+    Map<Long, Integer> load = new HashMap<>();
+    for (View v : views.values()) {
+      for (long id : union(v.voters(), v.learners())) {
+        nodes.add(id);
+        load.merge(id, 1, Integer::sum);
+      }
+    }
+    registered.forEach((id, n) -> nodes.add(id));
+    Set<Long> draining = new TreeSet<>();
+    registered.forEach((id, n) -> {
+      if (n.decommissioning()) {
+        draining.add(id);
+      }
+    });
+    Set<Long> up = alive;
+    List<Long> eligible = nodes.stream().filter(id -> !draining.contains(id) && up.contains(id)).toList();
+    Comparator<Long> lightest = Comparator.<Long>comparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id);
+
+    // Partitions already in motion go on (or roll back) first; no new move starts meanwhile.
+    boolean anyInMotion = false;
+    for (View v : views.values()) {
+      if (!v.inMotion(factor)) {
+        continue;
+      }
+      anyInMotion = true;
+      if (inFlight.contains(v.partitionId())) {
+        continue;
+      }
+      for (long learner : v.learners()) {
+        if (!eligible.contains(learner)) {
+          change(v, ConfChangeType.REMOVE, learner, 0, "roll back: the learner's node is down or decommissioning");
+          return;
+        }
+        change(v, ConfChangeType.ADD_VOTER, learner, 0, "promote the caught-up learner");
+        return;
+      }
+      if (v.voters().size() > factor) {
+        long source = v.voters().stream()
+            .max(Comparator.<Long>comparingInt(id -> draining.contains(id) ? 2 : up.contains(id) ? 0 : 1)
+                .thenComparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id))
+            .orElseThrow();
+        change(v, ConfChangeType.REMOVE, source, factor, "remove the source replica");
+        return;
+      }
+      Optional<Long> target = eligible.stream().filter(id -> !v.voters().contains(id)).min(lightest);
+      if (target.isPresent()) {
+        change(v, ConfChangeType.ADD_LEARNER, target.get(), 0, "below the replication factor");
+        return;
+      }
+    }
+    if (anyInMotion || !inFlight.isEmpty()) {
+      return;
+    }
+    // Start one move: off a decommissioning (or dead) voter first, else from the busiest node.
+    View best = null;
+    long bestTarget = 0;
+    int bestGain = 0;
+    for (View v : views.values()) {
+      Optional<Long> target = eligible.stream().filter(id -> !v.voters().contains(id)).min(lightest);
+      if (target.isEmpty()) {
+        continue;
+      }
+      int targetLoad = load.getOrDefault(target.get(), 0);
+      int gain = 0;
+      for (long voter : v.voters()) {
+        int g = draining.contains(voter) ? 1_000_000 : load.getOrDefault(voter, 0) - targetLoad - 1;
+        gain = Math.max(gain, g);
+      }
+      if (gain > bestGain) {
+        best = v;
+        bestTarget = target.get();
+        bestGain = gain;
+      }
+    }
+    if (best != null) {
+      change(best, ConfChangeType.ADD_LEARNER, bestTarget, 0,
+          bestGain >= 1_000_000 ? "move a replica off a decommissioning node" : "balance replicas");
+    }
+  }
+
+  /** Every partition's membership as its leader reports it (this node's own if it leads). */
+  private Map<Long, View> views() {
+    Map<Long, View> views = new TreeMap<>();
+    Map<Long, Long> terms = new HashMap<>();
+    for (KvResponse.DirectoryReport d : reports.values()) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        if (x.leader() == d.nodeId() && x.term() > terms.getOrDefault(x.partitionId(), -1L)) {
+          terms.put(x.partitionId(), x.term());
+          views.put(x.partitionId(), new View(x.partitionId(), d.nodeId(), x.voters(), x.learners()));
+        }
+      }
+    }
+    for (Replica r : node.replicas().values()) {
+      if (r.isLeader() && r.term >= terms.getOrDefault(r.groupId, -1L)) {
+        ConfState cs = r.confState;
+        views.put(r.groupId, new View(r.groupId, nodeId, union(cs.voters(), cs.votersOutgoing()),
+            union(cs.learners(), cs.learnersNext())));
+      }
+    }
+    return views;
+  }
+
+  private static Set<Long> union(Set<Long> a, Set<Long> b) {
+    Set<Long> out = new TreeSet<>(a);
+    out.addAll(b);
+    return out;
+  }
+
+  /** loop: one membership change, sent to the partition's leader; the next round looks again. */
+  private void change(View v, ConfChangeType type, long target, int minVoters, String why) {
+    long p = v.partitionId();
+    inFlight.add(p);
+    log.info("{}: placement: partition {} {} node {} ({}); voters {} learners {}", who, p, type, target, why,
+        v.voters(), v.learners());
+    long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
+    String address = node.memberAddress(target);
+    node.groupCallRetrying(p, new KvRequest.GroupCommand.ChangeMember(type, target, address, minVoters), deadline)
+        .whenComplete((resp, e) -> node.post(() -> {
+          inFlight.remove(p);
+          if (e != null || resp instanceof KvResponse.Failure) {
+            log.info("{}: placement: partition {} {} node {} not done: {}", who, p, type, target,
+                e != null ? e.toString() : resp);
+          }
+        }));
+  }
+}

@@ -1,0 +1,78 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.Entry;
+import io.quorumkv.storage.KeyValue;
+import io.quorumkv.storage.KvMutation;
+import io.quorumkv.storage.StateMachineStore;
+import io.quorumkv.storage.StorageEngine;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What this node remembers of the replicas it destroyed (moved away, or removed while cut off),
+ * durably, in a node-local group {@link #GROUP} that is not a partition.
+ *
+ * <p>Why: a replica removed from a partition may be added back later (placement moves replicas
+ * around). A new replica starts with an empty log, but the old one may have acknowledged entries
+ * and granted votes, and Raft counts on those never being forgotten: a forgotten vote, or a vote
+ * cast with a log missing an acknowledged entry, can elect a leader without a committed entry. So
+ * the replica created again starts at the old term and vote, and is <em>quarantined</em>: it casts
+ * no vote and no campaign (it is not even ticked) until it has applied everything the old
+ * one's log held (see
+ * {@link Replica#quarantinedBelow}). Until then it only receives the log (acknowledgements of
+ * entries it really stores are safe), and it is a learner until the placement driver promotes it.
+ *
+ * <p>Threads: written on the applier (which creates and deletes replicas), read by anyone.
+ */
+final class Tombstones {
+
+  /** The node-local group holding tombstones; partition ids are positive. */
+  static final long GROUP = 0;
+
+  /**
+   * A destroyed replica.
+   *
+   * @param term      its term when destroyed (at least its durable term)
+   * @param vote      its vote in that term
+   * @param lastIndex the last index its log held
+   */
+  record Tombstone(long term, long vote, long lastIndex) {
+    Tombstone merge(Tombstone older) {
+      return older == null ? this : new Tombstone(Math.max(term, older.term), term >= older.term ? vote : older.vote,
+          Math.max(lastIndex, older.lastIndex));
+    }
+  }
+
+  private final StorageEngine engine;
+  private final Map<Long, Tombstone> byGroup = new ConcurrentHashMap<>();
+  private long nextIndex;
+
+  /** Loads the tombstones of {@code engine}'s node. */
+  Tombstones(StorageEngine engine) {
+    this.engine = engine;
+    StateMachineStore store = engine.stateMachine(GROUP);
+    for (KeyValue kv : store.scan(new byte[0], new byte[] {(byte) 0xFF}, Integer.MAX_VALUE)) {
+      Codec.Reader k = new Codec.Reader(kv.key(), "tombstone key");
+      Codec.Reader v = new Codec.Reader(kv.value(), "tombstone");
+      byGroup.put(k.i64(), new Tombstone(v.i64(), v.i64(), v.i64()));
+    }
+    nextIndex = engine.log(GROUP).lastIndex() + 1;
+  }
+
+  /** The tombstone of {@code groupId}'s last destroyed replica here, if any. */
+  Tombstone get(long groupId) {
+    return byGroup.get(groupId);
+  }
+
+  /** applier: records (durably, with the next synced write) that the replica of {@code groupId} is gone. */
+  void record(long groupId, Tombstone t) {
+    Tombstone merged = t.merge(byGroup.get(groupId));
+    long index = nextIndex++;
+    // The store may not run ahead of its log: one empty entry per record (rare: one per removal).
+    engine.write(engine.newLogBatch().append(GROUP, List.of(Entry.normal(index, 1, Entry.EMPTY))));
+    engine.stateMachine(GROUP).apply(index, 1, List.of(KvMutation.put(new Codec.Writer().i64(groupId).toArray(),
+        new Codec.Writer().i64(merged.term()).i64(merged.vote()).i64(merged.lastIndex()).toArray())));
+    byGroup.put(groupId, merged);
+  }
+}

@@ -1,0 +1,64 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.testing.TestCluster;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Merging a range partition back into its left neighbour while clients read and write keys of
+ * both: the recorded history stays linearizable, no acknowledged write is lost, every key is held
+ * once, and the retired partition's replicas go away.
+ */
+class MergeTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(30);
+
+  @Test
+  void mergeTwoRangesWhileClientsWrite() throws Exception {
+    // Register keys k0..k5 fall on both sides of "k3"; the writer's keys ("m...") on the right.
+    try (TestCluster c = TestCluster.builder().nodes(3).partitioner(RangePartitioner.of("k3")).seed(41)
+        .requestTimeout(Duration.ofSeconds(5)).build().start()) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "m", 3)) {
+        w.awaitProgress(50);
+        assertEquals(1L, c.node(2).merge("k3".getBytes()));
+        w.awaitProgress(50);
+      }
+      for (KvNode n : c.nodes()) {
+        MemoryCluster.await(WAIT, n + " to hold only the merged partition", () -> n.status().partitions().size() == 1);
+        PartitionStatus p = n.status().partitions().get(0);
+        assertEquals(1L, p.partitionId());
+        assertEquals("[, +inf)", p.keys());
+      }
+      List<String> keys = c.node(1).scan("", "", 1_000_000).stream().map(KeyValue::keyString).toList();
+      assertEquals(keys.stream().distinct().sorted().toList(), keys);
+      assertThrows(IllegalArgumentException.class, () -> c.node(1).merge("k3".getBytes()));
+      c.node(3).put("after", "merge");
+      assertEquals(java.util.Optional.of("merge"), c.node(1).get("after"));
+      assertTrue(c.node(1).split("k3".getBytes()) != 0, "the merged range splits again");
+    }
+  }
+
+  @Test
+  void smallAdjacentRangesAreMergedByTheClusterWhileClientsWrite() throws Exception {
+    try (TestCluster c = TestCluster.builder().nodes(3).partitioner(RangePartitioner.of("d", "k3", "p")).seed(42)
+        .requestTimeout(Duration.ofSeconds(5)).configure(b -> b.mergeBelowKeys(5_000)).build().start()) {
+      c.awaitLeaders(WAIT);
+      try (PlacementWorkload w = new PlacementWorkload(c, "m", 3)) {
+        w.awaitProgress(30);
+        for (KvNode n : c.nodes()) {
+          MemoryCluster.await(WAIT, n + " to hold one partition, all ranges merged",
+              () -> n.status().partitions().size() == 1 && n.status().partitions().get(0).keys().equals("[, +inf)"));
+        }
+        w.awaitProgress(30);
+      }
+      List<String> keys = c.node(1).scan("", "", 1_000_000).stream().map(KeyValue::keyString).toList();
+      assertEquals(keys.stream().distinct().sorted().toList(), keys);
+    }
+  }
+}
