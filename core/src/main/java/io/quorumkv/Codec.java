@@ -128,6 +128,8 @@ final class Codec {
       writeOp(w, c.op());
     } else if (request instanceof KvRequest.Status) {
       w.u8(4);
+    } else if (request instanceof KvRequest.Routes) {
+      w.u8(8);
     } else if (request instanceof KvRequest.Admin a) {
       w.u8(5);
       writeAdmin(w, a.op());
@@ -162,6 +164,7 @@ final class Codec {
       case 2 -> new KvRequest.Scan(r.bytes(), r.bytes(), r.i32(), r.consistency());
       case 3 -> new KvRequest.Write(r.i64(), r.i64(), r.i64(), readOp(r));
       case 4 -> new KvRequest.Status();
+      case 8 -> new KvRequest.Routes();
       case 5 -> new KvRequest.Admin(readAdmin(r));
       case 6 -> {
         long p = r.i64();
@@ -285,6 +288,18 @@ final class Codec {
       }
     } else if (response instanceof KvResponse.AdminDone a) {
       w.u8(5).i64(a.value());
+    } else if (response instanceof KvResponse.RouteTable t) {
+      w.u8(7).i32(t.routes().size());
+      for (KvResponse.Route route : t.routes()) {
+        w.i64(route.partitionId());
+        if (route.span() instanceof KeySpan.HashSlot h) {
+          w.u8(1).i64(h.partitionId()).i32(h.partitions());
+        } else {
+          KeySpan.Range range = (KeySpan.Range) route.span();
+          w.u8(2).bytes(range.start()).bytes(range.end());
+        }
+        w.str(route.leaderAddress());
+      }
     } else {
       KvResponse.Failure f = (KvResponse.Failure) response;
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
@@ -325,6 +340,21 @@ final class Codec {
         yield new KvResponse.StatusReport(new ClusterStatus(node, members, parts));
       }
       case 5 -> new KvResponse.AdminDone(r.i64());
+      case 7 -> {
+        int n = r.count(14);
+        List<KvResponse.Route> routes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          long id = r.i64();
+          int kind = r.u8();
+          KeySpan span = switch (kind) {
+            case 1 -> new KeySpan.HashSlot(r.i64(), r.i32());
+            case 2 -> new KeySpan.Range(r.bytes(), r.bytes());
+            default -> throw r.bad("unknown key span tag " + kind);
+          };
+          routes.add(new KvResponse.Route(id, span, r.str()));
+        }
+        yield new KvResponse.RouteTable(routes);
+      }
       case 6 -> {
         int code = r.u8();
         if (code >= KvResponse.Code.values().length) {

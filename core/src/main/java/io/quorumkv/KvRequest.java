@@ -43,6 +43,9 @@ sealed interface KvRequest {
   /** The receiving node's view of the cluster. */
   record Status() implements KvRequest {}
 
+  /** Which partition holds which keys and who leads it, as the receiving node knows (client routing). */
+  record Routes() implements KvRequest {}
+
   /** An administrative operation. */
   record Admin(AdminOp op) implements KvRequest {
     public Admin {

@@ -1202,6 +1202,9 @@ final class NodeRuntime implements RequestExecutor {
       if (req instanceof KvRequest.Status) {
         return CompletableFuture.completedFuture(new KvResponse.StatusReport(status()));
       }
+      if (req instanceof KvRequest.Routes) {
+        return done(routes());
+      }
       if (req instanceof KvRequest.Admin a) {
         return admin(a.op(), deadline);
       }
@@ -1275,6 +1278,18 @@ final class NodeRuntime implements RequestExecutor {
     });
   }
 
+  /** This node's routing table with each partition's leader address, for clients that route. */
+  private KvResponse.RouteTable routes() {
+    List<KvResponse.Route> out = new ArrayList<>();
+    for (Map.Entry<Long, KeySpan> e : routing.snapshot().entrySet()) {
+      Replica r = replicas.get(e.getKey());
+      long leader = r == null ? RaftConfig.NONE : r.leader;
+      out.add(new KvResponse.Route(e.getKey(), e.getValue(),
+          leader == RaftConfig.NONE ? "" : members.getOrDefault(leader, "")));
+    }
+    return new KvResponse.RouteTable(out);
+  }
+
   private static CompletableFuture<KvResponse> done(KvResponse r) {
     return CompletableFuture.completedFuture(r);
   }
@@ -1311,6 +1326,7 @@ final class NodeRuntime implements RequestExecutor {
     if (!mayForward || config.notLeaderPolicy() == NotLeaderPolicy.REJECT) {
       return done(notLeader(r));
     }
+    metrics.forwarded.increment();
     return forward(leader, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write);
   }
 

@@ -43,6 +43,7 @@ class CodecTest {
         new KvRequest.Write(1, 2, 3, new WriteOp.Cas(b("k"), Optional.of(b("x")), b("v"))),
         new KvRequest.Write(1, 2, 3, batch),
         new KvRequest.Status(),
+        new KvRequest.Routes(),
         new KvRequest.Admin(new AdminOp.TransferLeader(3, 2)),
         new KvRequest.Admin(new AdminOp.AddNode(4, "127.0.0.1:7004", true)),
         new KvRequest.Admin(new AdminOp.Promote(4)),
@@ -55,7 +56,7 @@ class CodecTest {
         new KvRequest.Admin(new AdminOp.InjectFault(1, new Fault.Heal())),
         new KvRequest.ForPartition(7, new KvRequest.Get(b("k"), ReadConsistency.LEASE)));
     all.forEach(CodecTest::roundTripsRequest);
-    KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(13)));
+    KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(14)));
     assertEquals(new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))), ((AdminOp.InjectFault) fault.op()).fault());
   }
 
@@ -69,13 +70,17 @@ class CodecTest {
         new KvResponse.StatusReport(new ClusterStatus(1, Map.of(1L, "127.0.0.1:1", 2L, "127.0.0.1:2"),
             List.of(new PartitionStatus(1, "[a, b)", 2, 5, 10, 9, Set.of(1L, 2L), Set.of(3L))))),
         new KvResponse.AdminDone(42),
-        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true));
+        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true),
+        new KvResponse.RouteTable(List.of(
+            new KvResponse.Route(1, new KeySpan.HashSlot(1, 3), "127.0.0.1:1"),
+            new KvResponse.Route(2, new KeySpan.Range(b("a"), new byte[0]), ""))));
     for (KvResponse r : all) {
       byte[] once = Codec.encodeResponse(r);
       assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(Codec.decodeResponse(once))));
     }
     assertEquals(all.get(4), Codec.decodeResponse(Codec.encodeResponse(all.get(4))));
     assertEquals(all.get(6), Codec.decodeResponse(Codec.encodeResponse(all.get(6))));
+    assertEquals(all.get(7), Codec.decodeResponse(Codec.encodeResponse(all.get(7))));
   }
 
   @Test

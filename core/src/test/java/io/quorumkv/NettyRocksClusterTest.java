@@ -118,6 +118,67 @@ class NettyRocksClusterTest {
         .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("quorumkv-")));
   }
 
+  private double forwardedSoFar() {
+    return nodes.values().stream()
+        .mapToDouble(n -> n.meterRegistry().find("quorumkv.requests.forwarded").counter().count()).sum();
+  }
+
+  @Test
+  void aClientSendsRequestsStraightToTheLeadersAndSurvivesAStaleTable() throws Exception {
+    for (long id = 1; id <= 3; id++) {
+      addresses.put(id, "127.0.0.1:" + freePort());
+    }
+    try {
+      for (long id = 1; id <= 3; id++) {
+        start(id, HashPartitioner.of(3));
+      }
+      awaitLeaders();
+      try (KvClient client = KvClient.builder().addresses(new ArrayList<>(addresses.values()))
+          .clusterId("netty-test").build()) {
+        client.put("first", "write"); // starts the first refresh of the route table
+        ClientRoutes routes = client.routes();
+        MemoryCluster.await(Duration.ofSeconds(20), "a route table with every leader", () -> {
+          client.put("more", "writes");
+          return routes.table().size() == 3
+              && routes.table().stream().noneMatch(r -> r.leaderAddress().isEmpty());
+        });
+        // Without routing, two thirds of these would be forwarded. Leaders may still move (the
+        // nodes balance them), so a few rounds are allowed to find one without a move.
+        boolean direct = false;
+        for (int round = 0; round < 10 && !direct; round++) {
+          double before = forwardedSoFar();
+          for (int i = 0; i < 30; i++) {
+            client.put("k" + round + "-" + i, "v");
+          }
+          direct = forwardedSoFar() - before <= 3;
+        }
+        assertTrue(direct, "requests kept being forwarded: " + forwardedSoFar());
+        // Move every leadership: the stale table sends requests to followers, which forward them.
+        ClusterStatus st = client.status();
+        for (PartitionStatus p : st.partitions()) {
+          long to = p.leader() % 3 + 1;
+          client.transferLeader(p.partitionId(), to);
+        }
+        for (int i = 0; i < 30; i++) {
+          client.put("after" + i, "v" + i);
+          assertEquals(Optional.of("v" + i), client.get("after" + i));
+        }
+        // ... and the table follows the new leaders.
+        MemoryCluster.await(Duration.ofSeconds(20), "the table to follow the transfers", () -> {
+          client.put("more", "writes");
+          ClusterStatus now = client.status();
+          return now.partitions().stream().allMatch(p -> routes.table().stream().anyMatch(r ->
+              r.partitionId() == p.partitionId()
+                  && r.leaderAddress().equals(now.members().getOrDefault(p.leader(), "?"))));
+        });
+      }
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
+  }
+
   @Test
   void splitAddAndRemoveWhileWritingOverNettyAndRocksDb() throws Exception {
     for (long id = 1; id <= 4; id++) {
