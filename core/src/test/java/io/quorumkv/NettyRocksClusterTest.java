@@ -65,16 +65,21 @@ class NettyRocksClusterTest {
         .allMatch(n -> n.status().partitions().stream().allMatch(p -> p.leader() != 0)));
   }
 
-  @Test
-  void writeReadFailoverRestartOverNettyAndRocksDb() throws Exception {
+  /** Three nodes on free ports, 3 hash partitions, each with a leader. */
+  private void startThreeHashPartitionedNodes() throws IOException {
     for (long id = 1; id <= 3; id++) {
       addresses.put(id, "127.0.0.1:" + freePort());
     }
+    for (long id = 1; id <= 3; id++) {
+      start(id, HashPartitioner.of(3));
+    }
+    awaitLeaders();
+  }
+
+  @Test
+  void writeReadFailoverRestartOverNettyAndRocksDb() throws Exception {
     try {
-      for (long id = 1; id <= 3; id++) {
-        start(id, HashPartitioner.of(3));
-      }
-      awaitLeaders();
+      startThreeHashPartitionedNodes();
       nodes.get(1L).put("hello", "world");
       for (KvNode n : nodes.values()) {
         for (ReadConsistency level : ReadConsistency.values()) {
@@ -125,14 +130,8 @@ class NettyRocksClusterTest {
 
   @Test
   void aClientSendsRequestsStraightToTheLeadersAndSurvivesAStaleTable() throws Exception {
-    for (long id = 1; id <= 3; id++) {
-      addresses.put(id, "127.0.0.1:" + freePort());
-    }
     try {
-      for (long id = 1; id <= 3; id++) {
-        start(id, HashPartitioner.of(3));
-      }
-      awaitLeaders();
+      startThreeHashPartitionedNodes();
       try (KvClient client = KvClient.builder().addresses(new ArrayList<>(addresses.values()))
           .clusterId("netty-test").build()) {
         client.put("first", "write"); // starts the first refresh of the route table
