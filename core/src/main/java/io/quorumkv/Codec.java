@@ -25,7 +25,8 @@ final class Codec {
   // ---- log commands ----
 
   static byte[] encodeCommand(Command.Stamped stamped) {
-    Writer w = new Writer();
+    Command command = stamped.command();
+    Writer w = new Writer(command instanceof Command.Write c ? 34 + opSize(c.op()) : 64);
     w.u8(FORMAT).i64(stamped.stampMillis());
     Command cmd = stamped.command();
     if (cmd instanceof Command.Write c) {
@@ -104,7 +105,7 @@ final class Codec {
   // ---- requests ----
 
   static byte[] encodeRequest(KvRequest request) {
-    Writer w = new Writer();
+    Writer w = new Writer(request instanceof KvRequest.Write c ? 26 + opSize(c.op()) : 64);
     w.u8(FORMAT);
     writeRequest(w, request);
     return w.toArray();
@@ -373,8 +374,17 @@ final class Codec {
 
   /** A growable big-endian buffer. */
   static final class Writer {
-    private byte[] buf = new byte[64];
+    private byte[] buf;
     private int len;
+
+    Writer() {
+      this(64);
+    }
+
+    /** A writer sized for about {@code expectedBytes}: no regrowth when the guess holds. */
+    Writer(int expectedBytes) {
+      buf = new byte[Math.max(16, expectedBytes)];
+    }
 
     private void ensure(int n) {
       if (len + n > buf.length) {
@@ -432,9 +442,27 @@ final class Codec {
       return this;
     }
 
+    /** The bytes written; the buffer itself when it is exactly full (the writer is done then). */
     byte[] toArray() {
-      return Arrays.copyOf(buf, len);
+      return len == buf.length ? buf : Arrays.copyOf(buf, len);
     }
+  }
+
+  /**
+   * The exact encoded size of a put, delete or compare-and-set, and an estimate for a batch; the
+   * commands and requests around an operation add a fixed header (see their encoders).
+   */
+  static int opSize(WriteOp op) {
+    if (op instanceof WriteOp.Put p) {
+      return 1 + 4 + p.key().length + 4 + p.value().length;
+    }
+    if (op instanceof WriteOp.Delete d) {
+      return 1 + 4 + d.key().length;
+    }
+    if (op instanceof WriteOp.Cas c) {
+      return 1 + 4 + c.key().length + 1 + c.expected().map(e -> 4 + e.length).orElse(0) + 4 + c.value().length;
+    }
+    return 64 * ((WriteOp.Batch) op).ops().size();
   }
 
   /** A bounds-checked reader over one message. */

@@ -84,6 +84,16 @@ class CodecTest {
   }
 
   @Test
+  void writesAreEncodedIntoBuffersOfTheirExactSize() {
+    for (WriteOp op : List.of(new WriteOp.Put(b("key"), b("value")), new WriteOp.Delete(b("k")),
+        new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")))) {
+      assertEquals(26 + Codec.opSize(op), Codec.encodeRequest(new KvRequest.Write(1, 2, 3, op)).length, op.toString());
+      assertEquals(34 + Codec.opSize(op),
+          Codec.encodeCommand(new Command.Stamped(9, new Command.Write(1, 2, 3, op))).length, op.toString());
+    }
+  }
+
+  @Test
   void commandsRoundTrip() {
     for (Command c : List.of(new Command.Write(5, 6, 4, new WriteOp.Put(b("k"), b("v"))),
         new Command.Split(b("m"), 77), new Command.CheckHash())) {
