@@ -52,8 +52,20 @@ final class ClientRoutes {
       return null;
     }
     KvResponse.Route best = null;
+    int hashedFor = 0; // the key's hash slot is computed once, not once per hash-partitioned route
+    long slot = 0;
     for (KvResponse.Route r : table) {
-      if (r.span().owns(key) && (best == null || narrower(r.span(), best.span()))) {
+      boolean owns;
+      if (r.span() instanceof KeySpan.HashSlot h) {
+        if (h.partitions() != hashedFor) {
+          hashedFor = h.partitions();
+          slot = HashPartitioner.of(hashedFor).partitionOf(key);
+        }
+        owns = slot == h.partitionId();
+      } else {
+        owns = r.span().owns(key);
+      }
+      if (owns && (best == null || narrower(r.span(), best.span()))) {
         best = r;
       }
     }
