@@ -4,9 +4,10 @@ import java.util.PriorityQueue;
 
 /**
  * Virtual time and the events scheduled in it. Events at the same instant run in the order they
- * were scheduled, so a run depends on nothing but its seed.
+ * were scheduled, so a run depends on nothing but its seed. Shared by every simulator built on
+ * this package (the Raft cluster here, core's multi-raft key-value simulation).
  */
-final class EventQueue {
+public final class EventQueue {
 
   private record Timed(long time, long seq, Runnable action) implements Comparable<Timed> {
     @Override
@@ -22,17 +23,17 @@ final class EventQueue {
   private long executed;
 
   /** Virtual microseconds since the start of the run. */
-  long now() {
+  public long now() {
     return now;
   }
 
   /** Events run so far. */
-  long executed() {
+  public long executed() {
     return executed;
   }
 
   /** Runs {@code action} {@code delay} microseconds from now. */
-  void after(long delay, Runnable action) {
+  public void after(long delay, Runnable action) {
     if (delay < 0) {
       throw new IllegalArgumentException("negative delay " + delay);
     }
@@ -40,7 +41,7 @@ final class EventQueue {
   }
 
   /** Runs the next event unless it lies after {@code deadline}; false when none does. */
-  boolean runNext(long deadline) {
+  public boolean runNext(long deadline) {
     Timed next = queue.peek();
     if (next == null || next.time > deadline) {
       now = Math.max(now, deadline);

@@ -1,6 +1,8 @@
 package io.quorumkv.raft.sim;
 
 import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.MemoryStorage;
+import io.quorumkv.raft.Ready;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,16 +22,78 @@ import java.util.function.LongSupplier;
  * </ul>
  * "Committed" here means applied by some node: entries a quorum holds but nobody has applied yet
  * are not checked by leader completeness until someone applies them.
+ *
+ * <p>One instance watches one Raft group; a multi-raft simulator keeps one per group.
  */
-final class Invariants {
+public final class Invariants {
 
   /** A node's log as a new leader sees it: the term at an index, or -1 if unknown/compacted. */
-  interface LogView {
+  public interface LogView {
+    /** The last index, durable or not. */
     long lastIndex();
 
+    /** The first index still in the log (after its snapshot). */
     long firstIndex();
 
+    /** The term of the entry at {@code index}, or -1 if unknown or compacted. */
     long termAt(long index);
+
+    /**
+     * The log a driver's core sees: {@code durable} with the {@code unsynced} Readies (oldest
+     * first) written on top, as they will be once the disk syncs them.
+     */
+    static LogView of(MemoryStorage durable, List<Ready> unsynced) {
+      return new LogView() {
+        @Override
+        public long lastIndex() {
+          long last = durable.lastIndex();
+          for (Ready rd : unsynced) {
+            if (rd.snapshot().isPresent()) {
+              last = rd.snapshot().get().metadata().index();
+            }
+            Entry e = rd.lastEntry();
+            if (e != null) {
+              last = e.index();
+            }
+          }
+          return last;
+        }
+
+        @Override
+        public long firstIndex() {
+          long first = durable.firstIndex();
+          for (Ready rd : unsynced) {
+            if (rd.snapshot().isPresent()) {
+              first = rd.snapshot().get().metadata().index() + 1;
+            }
+          }
+          return first;
+        }
+
+        @Override
+        public long termAt(long index) {
+          long found = -1;
+          try {
+            found = durable.term(index);
+          } catch (RuntimeException compactedOrUnavailable) {
+            // maybe only in the unsynced writes
+          }
+          for (Ready rd : unsynced) { // later writes overwrite earlier ones
+            if (rd.snapshot().isPresent() && rd.snapshot().get().metadata().index() >= index) {
+              found = rd.snapshot().get().metadata().index() == index ? rd.snapshot().get().metadata().term() : -1;
+            }
+            if (!rd.entries().isEmpty()) {
+              long first = rd.entries().get(0).index();
+              if (index >= first) {
+                long last = rd.lastEntry().index();
+                found = index <= last ? rd.entries().get((int) (index - first)).term() : -1;
+              }
+            }
+          }
+          return found;
+        }
+      };
+    }
   }
 
   private record IndexTerm(long index, long term) {}
@@ -45,27 +109,28 @@ final class Invariants {
   private long maxCommitted;
   private long checks;
 
-  Invariants(LongSupplier clock) {
+  /** @param clock virtual microseconds, to date a violation */
+  public Invariants(LongSupplier clock) {
     this.clock = clock;
   }
 
   /** How many individual checks passed, to show the properties are not vacuous. */
-  long checks() {
+  public long checks() {
     return checks;
   }
 
   /** The highest index applied by any node. */
-  long maxCommitted() {
+  public long maxCommitted() {
     return maxCommitted;
   }
 
   /** Distinct terms that had a leader. */
-  int leaderTerms() {
+  public int leaderTerms() {
     return leaderOfTerm.size();
   }
 
   /** Called when {@code node} becomes leader of {@code term}. */
-  void leaderElected(long node, long term, LogView log) {
+  public void leaderElected(long node, long term, LogView log) {
     checks++;
     Long previous = leaderOfTerm.putIfAbsent(term, node);
     if (previous != null && previous != node) {
@@ -90,7 +155,7 @@ final class Invariants {
   }
 
   /** Called when {@code node} has durably appended {@code entries}, {@code prevTerm} preceding them. */
-  void persisted(long node, long prevTerm, List<Entry> entries) {
+  public void persisted(long node, long prevTerm, List<Entry> entries) {
     long prev = prevTerm;
     for (Entry e : entries) {
       checks++;
@@ -105,8 +170,11 @@ final class Invariants {
     }
   }
 
-  /** Called when {@code node} applied {@code e}, its registers then having {@code digest}. */
-  void applied(long node, Entry e, long digest) {
+  /**
+   * Called when {@code node} applied {@code e}, its state machine then having {@code digest}
+   * (equal digests must mean equal states: nodes are compared at equal indexes).
+   */
+  public void applied(long node, Entry e, long digest) {
     checks++;
     Entry other = committed.putIfAbsent(e.index(), e);
     if (other != null && !other.equals(e)) {
@@ -121,7 +189,7 @@ final class Invariants {
   }
 
   /** Called when {@code node} installed a snapshot at ({@code index}, {@code term}). */
-  void snapshotInstalled(long node, long index, long term, long digest) {
+  public void snapshotInstalled(long node, long index, long term, long digest) {
     checks++;
     Entry c = committed.get(index);
     if (c != null && c.term() != term) {

@@ -4,7 +4,8 @@ package io.quorumkv.raft.sim;
 public final class SafetyViolation extends AssertionError {
   private static final long serialVersionUID = 1L;
 
-  SafetyViolation(String message) {
+  /** @param message which property broke, where and when */
+  public SafetyViolation(String message) {
     super(message);
   }
 }

@@ -93,7 +93,7 @@ final class SimClient {
       return Op.put(process, key, value, 0);
     } else if (dice < 90) {
       // Expect a value this register may hold: a recent one, or absent.
-      String expected = random.nextInt(4) == 0 ? null : cluster.recentValue(key, random);
+      String expected = random.nextInt(4) == 0 ? null : cluster.recentValues().any(key, random);
       return Op.cas(process, key, expected, value, 0);
     } else {
       return Op.delete(process, key, 0);
@@ -122,10 +122,10 @@ final class SimClient {
     if (reply instanceof ClientReply.Done done) {
       if (invocation.f() == Op.F.GET) {
         history.read(invocation, done.read());
-        cluster.rememberValue(invocation.key(), done.read());
+        cluster.recentValues().remember(invocation.key(), done.read());
       } else if (done.applied()) {
         history.ok(invocation);
-        cluster.rememberValue(invocation.key(), invocation.value());
+        cluster.recentValues().remember(invocation.key(), invocation.value());
       } else {
         history.fail(invocation); // cas comparison failed
       }

@@ -12,7 +12,6 @@ import io.quorumkv.testkit.HistoryRecorder;
 import io.quorumkv.testkit.LinearizabilityChecker;
 import io.quorumkv.testkit.Verdict;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -23,7 +22,6 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
-import java.util.stream.Collectors;
 
 /**
  * A deterministic Raft cluster in one thread: real {@link io.quorumkv.raft.RawNode}s over a
@@ -37,7 +35,7 @@ import java.util.stream.Collectors;
  * {@link #partition}, {@link #cutOneWay}, {@link #heal} and {@link #setFaults}; each is recorded
  * in the history as a nemesis event.
  */
-public final class SimCluster {
+public final class SimCluster implements FaultTarget {
 
   private static final long CLIENT_MIN_DELAY = 100;
   private static final long CLIENT_MAX_DELAY = 600;
@@ -49,11 +47,11 @@ public final class SimCluster {
   private final SplittableRandom choiceRandom;
   private final Map<Long, SplittableRandom> nodeRandom = new HashMap<>();
   private final TreeMap<Long, SimNode> nodes = new TreeMap<>();
-  private final SimNetwork network;
+  private final SimNetwork<Message> network;
   private final Invariants invariants;
   private final HistoryRecorder history;
   private final List<SimClient> clients = new ArrayList<>();
-  private final Map<String, List<String>> recentValues = new HashMap<>();
+  private final RecentValues recentValues = new RecentValues();
   private final Set<Long> removed = new HashSet<>();
   private long requestIds;
   private long readContexts;
@@ -70,10 +68,12 @@ public final class SimCluster {
     clientNetRandom = root.split();
     choiceRandom = root.split();
     SplittableRandom clientRandom = root.split();
-    network = new SimNetwork(events, root.split(), this::deliver, this::cutOff,
+    network = new SimNetwork<>(events, root.split(), Message::from, Message::to,
+        m -> m instanceof Message.InstallSnapshot, this::deliver, this::cutOff,
         m -> nodes.get(m.from()).reportSnapshot(m.to(), false));
     invariants = new Invariants(events::now);
     history = new HistoryRecorder(() -> events.now() * 1_000);
+    network.recordFaults(history::nemesis);
     Set<Long> voters = new HashSet<>();
     for (long id = 1; id <= config.voters(); id++) {
       voters.add(id);
@@ -99,6 +99,7 @@ public final class SimCluster {
   }
 
   /** Runs every event due in the next {@code micros}. */
+  @Override
   public void runFor(long micros) {
     long deadline = events.now() + micros;
     while (events.runNext(deadline)) {
@@ -152,42 +153,6 @@ public final class SimCluster {
 
   // ---- faults ----
 
-  /** Crashes a node: it loses everything it had not synced. */
-  public void crash(long id) {
-    SimNode n = nodes.get(id);
-    if (n != null && n.isUp()) {
-      history.nemesis("crash", Long.toString(id));
-      n.crash();
-    }
-  }
-
-  /** Restarts a crashed node from its disk. A node never started or removed stays down. */
-  public void restart(long id) {
-    SimNode n = nodes.get(id);
-    if (n != null && !n.isUp() && n.restarts() > 0) {
-      history.nemesis("restart", Long.toString(id));
-      n.start();
-    }
-  }
-
-  /** Stops node {@code id}'s process for {@code micros} (a long GC pause); then it carries on. */
-  public void pause(long id, long micros) {
-    SimNode n = nodes.get(id);
-    if (n != null && n.isUp()) {
-      history.nemesis("pause", id + " for " + micros / 1000 + "ms");
-      n.pause(micros);
-    }
-  }
-
-  /** Makes every disk sync of node {@code id} take {@code micros} longer; 0 restores it. */
-  public void slowDisk(long id, long micros) {
-    SimNode n = nodes.get(id);
-    if (n != null) {
-      history.nemesis("slow-disk", id + " +" + micros / 1000 + "ms");
-      n.slowDisk(micros);
-    }
-  }
-
   /** Restores every slowed disk. */
   public void fixDisks() {
     for (SimNode n : nodes.values()) {
@@ -195,45 +160,8 @@ public final class SimCluster {
     }
   }
 
-  /** When the last paused process resumes (the past if none is paused). */
-  public long pausesEnd() {
-    return nodes.values().stream().mapToLong(SimNode::pausedUntil).max().orElse(0);
-  }
-
-  /** Restarts every crashed node. */
-  public void restartAll() {
-    for (long id : nodes.keySet()) {
-      restart(id);
-    }
-  }
-
-  /** Splits the nodes into groups that cannot talk to each other. */
-  public void partition(Collection<? extends Collection<Long>> groups) {
-    history.nemesis("partition", groups.stream()
-        .map(g -> g.stream().sorted().map(String::valueOf).collect(Collectors.joining(",", "[", "]")))
-        .collect(Collectors.joining(",", "[", "]")));
-    network.partition(groups, nodes.keySet());
-  }
-
-  /** Cuts the link from {@code from} to {@code to} only. */
-  public void cutOneWay(long from, long to) {
-    history.nemesis("cut-one-way", from + "->" + to);
-    network.cutOneWay(from, to);
-  }
-
-  /** Restores every link. */
-  public void heal() {
-    history.nemesis("heal", null);
-    network.heal();
-  }
-
-  /** Sets loss, duplication and delay of the links. */
-  public void setFaults(SimNetwork.Faults faults) {
-    history.nemesis("faults", faults.toString());
-    network.setFaults(faults);
-  }
-
   /** Asks the current leader to transfer leadership to {@code to}; false without a leader. */
+  @Override
   public boolean transferLeadership(long to) {
     OptionalLong leader = leader();
     if (leader.isEmpty() || leader.getAsLong() == to) {
@@ -358,6 +286,7 @@ public final class SimCluster {
   // ---- observation ----
 
   /** The live leader with the highest term, if any. */
+  @Override
   public OptionalLong leader() {
     long best = RaftConfig.NONE;
     long bestTerm = -1;
@@ -376,14 +305,9 @@ public final class SimCluster {
     return l.isPresent() && membership.voters().contains(l.getAsLong());
   }
 
-  /** The node ids, started or not. */
-  public Set<Long> nodeIds() {
-    return nodes.keySet();
-  }
-
-  /** Whether node {@code id} is running. */
-  public boolean isUp(long id) {
-    return nodes.get(id).isUp();
+  @Override
+  public Map<Long, SimNode> processes() {
+    return nodes;
   }
 
   /** The highest index node {@code id}'s state machine has applied. */
@@ -406,8 +330,9 @@ public final class SimCluster {
     return nodes.get(id).stateMachine.get(key);
   }
 
-  /** The network, for fine-grained faults in scenario tests. */
-  public SimNetwork network() {
+  /** The network, also for fine-grained faults in scenario tests. */
+  @Override
+  public SimNetwork<Message> network() {
     return network;
   }
 
@@ -417,6 +342,7 @@ public final class SimCluster {
   }
 
   /** Records a note in the history (e.g. the schedule step being applied). */
+  @Override
   public void note(String f, String value) {
     history.nemesis(f, value);
   }
@@ -547,20 +473,8 @@ public final class SimCluster {
     return members.get(random.nextInt(members.size()));
   }
 
-  void rememberValue(String key, String value) {
-    if (value == null) {
-      return;
-    }
-    List<String> recent = recentValues.computeIfAbsent(key, k -> new ArrayList<>());
-    recent.add(value);
-    if (recent.size() > 4) {
-      recent.remove(0);
-    }
-  }
-
-  String recentValue(String key, SplittableRandom random) {
-    List<String> recent = recentValues.get(key);
-    return recent == null || recent.isEmpty() ? null : recent.get(random.nextInt(recent.size()));
+  RecentValues recentValues() {
+    return recentValues;
   }
 
   /** Client to node: the request arrives after a short delay (clients are never partitioned). */
@@ -577,8 +491,8 @@ public final class SimCluster {
     return CLIENT_MIN_DELAY + clientNetRandom.nextLong(CLIENT_MAX_DELAY - CLIENT_MIN_DELAY + 1);
   }
 
-  /** A random choice for schedule steps that need one (e.g. which node is "the leader's peer"). */
-  SplittableRandom choices() {
+  @Override
+  public SplittableRandom choices() {
     return choiceRandom;
   }
 }

@@ -37,7 +37,7 @@ import java.util.function.ToLongFunction;
  * lived in memory; a restart builds a new RawNode from {@link #storage} and the state machine's
  * durable applied index.
  */
-final class SimNode {
+final class SimNode implements SimProcess {
 
   /** One Ready's writes and the work that waits for them to be durable. */
   private record Write(Ready ready, long due) {}
@@ -75,8 +75,14 @@ final class SimNode {
     this.stateMachine = new RegisterStateMachine(initialMembers);
   }
 
-  boolean isUp() {
+  @Override
+  public boolean isUp() {
     return raw != null;
+  }
+
+  @Override
+  public boolean restartable() {
+    return restarts > 0;
   }
 
   RawNode raw() {
@@ -96,7 +102,8 @@ final class SimNode {
   }
 
   /** Starts (or restarts) the node from what its disk and state machine hold. */
-  void start() {
+  @Override
+  public void start() {
     if (raw != null) {
       throw new IllegalStateException("node " + id + " is already up");
     }
@@ -111,7 +118,8 @@ final class SimNode {
   }
 
   /** Loses everything not yet synced, and the process with it. */
-  void crash() {
+  @Override
+  public void crash() {
     if (raw == null) {
       return;
     }
@@ -133,16 +141,19 @@ final class SimNode {
    * Stops the process for {@code micros}: no ticks; Raft messages sent to it meanwhile are lost;
    * client requests, disk completions and driver reports wait until it resumes.
    */
-  void pause(long micros) {
+  @Override
+  public void pause(long micros) {
     pausedUntil = Math.max(pausedUntil, cluster.now() + micros);
   }
 
   /** Every sync from now on takes {@code micros} longer (0 restores the disk). */
-  void slowDisk(long micros) {
+  @Override
+  public void slowDisk(long micros) {
     slowDiskMicros = micros;
   }
 
-  long pausedUntil() {
+  @Override
+  public long pausedUntil() {
     return pausedUntil;
   }
 
@@ -296,57 +307,7 @@ final class SimNode {
 
   /** The log as the core sees it: the durable log with the unsynced writes on top. */
   private Invariants.LogView logView() {
-    return new Invariants.LogView() {
-      @Override
-      public long lastIndex() {
-        long last = storage.lastIndex();
-        for (Write w : unsynced) {
-          if (w.ready().snapshot().isPresent()) {
-            last = w.ready().snapshot().get().metadata().index();
-          }
-          Entry e = w.ready().lastEntry();
-          if (e != null) {
-            last = e.index();
-          }
-        }
-        return last;
-      }
-
-      @Override
-      public long firstIndex() {
-        long first = storage.firstIndex();
-        for (Write w : unsynced) {
-          if (w.ready().snapshot().isPresent()) {
-            first = w.ready().snapshot().get().metadata().index() + 1;
-          }
-        }
-        return first;
-      }
-
-      @Override
-      public long termAt(long index) {
-        long found = -1;
-        try {
-          found = storage.term(index);
-        } catch (RuntimeException compactedOrUnavailable) {
-          // maybe only in the unsynced writes
-        }
-        for (Write w : unsynced) { // later writes overwrite earlier ones
-          Ready rd = w.ready();
-          if (rd.snapshot().isPresent() && rd.snapshot().get().metadata().index() >= index) {
-            found = rd.snapshot().get().metadata().index() == index ? rd.snapshot().get().metadata().term() : -1;
-          }
-          if (!rd.entries().isEmpty()) {
-            long first = rd.entries().get(0).index();
-            if (index >= first) {
-              long last = rd.lastEntry().index();
-              found = index <= last ? rd.entries().get((int) (index - first)).term() : -1;
-            }
-          }
-        }
-        return found;
-      }
-    };
+    return Invariants.LogView.of(storage, unsynced.stream().map(Write::ready).toList());
   }
 
   /** The disk finished the oldest write: make it durable and do what waited for it. */
@@ -362,19 +323,7 @@ final class SimNode {
     if (rd.snapshot().isPresent()) {
       installSnapshot(rd.snapshot().get());
     }
-    if (!rd.entries().isEmpty()) {
-      long first = rd.entries().get(0).index();
-      storage.append(rd.entries());
-      cluster.invariants().persisted(id, first == 1 ? 0 : storage.term(first - 1), rd.entries());
-    }
-    rd.hardState().ifPresent(storage::setHardState);
-    if (rd.snapshot().isPresent()) {
-      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
-    }
-    if (rd.mustSync()) {
-      long last = storage.lastIndex();
-      raw.persisted(last, storage.term(last));
-    }
+    ReadyWrites.persist(id, storage, rd, raw, cluster.invariants());
     for (Message m : rd.messagesAfterPersist()) {
       cluster.network().send(m);
     }

@@ -11,14 +11,17 @@ import java.util.TreeSet;
  * One step of a fault schedule: wait {@link #waitMillis()} of virtual time (clients keep
  * working), then do something to the cluster. Each step has a short text form, e.g.
  * {@code 120:partition:12|3}, used by {@link Schedule#encode()} for one-line replays.
+ *
+ * <p>Fault steps act on any {@link FaultTarget} (core's multi-raft simulation reuses them);
+ * membership steps need the single-group {@link SimCluster}.
  */
-sealed interface Step {
+public sealed interface Step {
 
   /** Virtual milliseconds to run before this step. */
   int waitMillis();
 
   /** Does the step to the cluster. */
-  void apply(SimCluster cluster);
+  void apply(FaultTarget cluster);
 
   /** The step's name in the text form. */
   String name();
@@ -35,6 +38,18 @@ sealed interface Step {
 
   /** Parses {@link #encode()}'s output. */
   static Step parse(String text) {
+    Step step = parseOrNull(text);
+    if (step == null) {
+      throw new IllegalArgumentException("unknown step " + text);
+    }
+    return step;
+  }
+
+  /**
+   * Parses {@link #encode()}'s output; null if the name is not a step of this package (a
+   * simulator with steps of its own tries those next).
+   */
+  static Step parseOrNull(String text) {
     String[] p = text.split(":", 3);
     int wait = Integer.parseInt(p[0]);
     String arg = p.length > 2 ? p[2] : "";
@@ -59,8 +74,16 @@ sealed interface Step {
       case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
       case "slow-disk" -> new SlowDisk(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(2)));
       case "replace" -> new Replace(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(1)));
-      default -> throw new IllegalArgumentException("unknown step " + text);
+      default -> null;
     };
+  }
+
+  /** The single-group cluster a membership step needs; fails clearly on another target. */
+  private static SimCluster singleGroup(FaultTarget target, Step step) {
+    if (target instanceof SimCluster c) {
+      return c;
+    }
+    throw new IllegalArgumentException(step.encode() + " changes the membership of a single-group SimCluster only");
   }
 
   /**
@@ -69,7 +92,7 @@ sealed interface Step {
    */
   record Partition(int waitMillis, String groups) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       List<Set<Long>> sets = new ArrayList<>();
       for (String g : groups.split("\\|")) {
         Set<Long> set = new TreeSet<>();
@@ -95,7 +118,7 @@ sealed interface Step {
   /** Cuts the link from one node to another only. */
   record OneWay(int waitMillis, int from, int to) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       if (from != to) {
         cluster.cutOneWay(from, to);
       }
@@ -115,7 +138,7 @@ sealed interface Step {
   /** Cuts the current leader off from everyone (a no-op without a leader). */
   record IsolateLeader(int waitMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       OptionalLong leader = cluster.leader();
       if (leader.isEmpty()) {
         return;
@@ -134,7 +157,7 @@ sealed interface Step {
   /** Restores every link. */
   record Heal(int waitMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.heal();
     }
 
@@ -147,7 +170,7 @@ sealed interface Step {
   /** Crashes a node, losing its unsynced writes. */
   record Crash(int waitMillis, int node) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.crash(node);
     }
 
@@ -165,7 +188,7 @@ sealed interface Step {
   /** Crashes whichever node leads now. */
   record CrashLeader(int waitMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.leader().ifPresent(cluster::crash);
     }
 
@@ -178,7 +201,7 @@ sealed interface Step {
   /** Restarts a crashed node from its disk. */
   record Restart(int waitMillis, int node) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.restart(node);
     }
 
@@ -196,7 +219,7 @@ sealed interface Step {
   /** Changes message loss, duplication and the delay spread (a wide spread reorders). */
   record Faults(int waitMillis, int dropPercent, int duplicatePercent, int maxDelayMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.setFaults(new SimNetwork.Faults(dropPercent, duplicatePercent, 100, 100 + maxDelayMillis * 1000L));
     }
 
@@ -214,8 +237,8 @@ sealed interface Step {
   /** Adds a spare node as a learner. */
   record AddLearner(int waitMillis, int node) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
-      cluster.addLearner(node);
+    public void apply(FaultTarget cluster) {
+      singleGroup(cluster, this).addLearner(node);
     }
 
     @Override
@@ -232,8 +255,8 @@ sealed interface Step {
   /** Promotes an in-sync learner to voter. */
   record Promote(int waitMillis, int node) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
-      cluster.promote(node);
+    public void apply(FaultTarget cluster) {
+      singleGroup(cluster, this).promote(node);
     }
 
     @Override
@@ -250,9 +273,9 @@ sealed interface Step {
   /** Removes a member unless it leads now ({@link RemoveLeader} does that). */
   record Remove(int waitMillis, int node) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       if (cluster.leader().orElse(0) != node) {
-        cluster.remove(node);
+        singleGroup(cluster, this).remove(node);
       }
     }
 
@@ -270,8 +293,8 @@ sealed interface Step {
   /** Removes whichever node leads now. */
   record RemoveLeader(int waitMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
-      cluster.leader().ifPresent(id -> cluster.remove(id));
+    public void apply(FaultTarget cluster) {
+      cluster.leader().ifPresent(id -> singleGroup(cluster, this).remove(id));
     }
 
     @Override
@@ -283,7 +306,7 @@ sealed interface Step {
   /** Asks the current leader to hand leadership to a node (thesis §3.10). */
   record TransferLeader(int waitMillis, int node) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.transferLeadership(node);
     }
 
@@ -305,7 +328,7 @@ sealed interface Step {
    */
   record LeaderChurn(int waitMillis, int rounds) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       SplittableRandom r = cluster.choices();
       for (int i = 0; i < rounds; i++) {
         cluster.runFor(1_000 + r.nextLong(60_000));
@@ -343,7 +366,7 @@ sealed interface Step {
    */
   record PauseLeader(int waitMillis, int pauseMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.leader().ifPresent(id -> cluster.pause(id, pauseMillis * 1_000L));
     }
 
@@ -364,9 +387,9 @@ sealed interface Step {
    */
   record Replace(int waitMillis, int in, int out) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       if (cluster.leader().orElse(0) != out) {
-        cluster.replace(in, out);
+        singleGroup(cluster, this).replace(in, out);
       }
     }
 
@@ -387,7 +410,7 @@ sealed interface Step {
    */
   record SlowDisk(int waitMillis, int node, int extraMillis) implements Step {
     @Override
-    public void apply(SimCluster cluster) {
+    public void apply(FaultTarget cluster) {
       cluster.slowDisk(node, extraMillis * 1_000L);
     }
 

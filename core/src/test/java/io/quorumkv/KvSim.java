@@ -1,0 +1,542 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.sim.EventQueue;
+import io.quorumkv.raft.sim.FaultTarget;
+import io.quorumkv.raft.sim.Invariants;
+import io.quorumkv.raft.sim.RecentValues;
+import io.quorumkv.raft.sim.SafetyViolation;
+import io.quorumkv.raft.sim.SimNetwork;
+import io.quorumkv.testkit.History;
+import io.quorumkv.testkit.HistoryRecorder;
+import io.quorumkv.testkit.LinearizabilityChecker;
+import io.quorumkv.testkit.Verdict;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+
+/**
+ * A deterministic multi-raft key-value cluster in one thread: every node hosts one real
+ * {@link io.quorumkv.raft.RawNode} per partition, the real {@link PartitionStateMachine} over a
+ * {@link MemoryPartitionStore} applies the committed entries (real {@link Codec} commands, client
+ * sessions, splits, replica hashes), and clients send put, get (ReadIndex or lease), delete,
+ * compare-and-set and single-partition batches that nodes route with the real
+ * {@link RoutingTable} of the {@link HashPartitioner} or {@link RangePartitioner}.
+ *
+ * <p>It is built from the Raft simulator's parts: its {@link EventQueue} (virtual time), its
+ * {@link SimNetwork} (one link per node pair carrying every group), its {@link Invariants} (one per
+ * group, checked at every step), its fault steps ({@link FaultTarget}) and the test kit's history
+ * recorder and linearizability checker. One seed drives every random choice, so a schedule
+ * replays bit for bit.
+ *
+ * <p>The model of a node ({@link KvSimNode}) follows {@link NodeRuntime}'s threads: a Raft loop
+ * that ticks on the node's own clock and never waits for the disk or the applier; one disk per
+ * node that syncs every group's writes in order; one applier per node that applies committed
+ * batches one after the other, each taking a while.
+ */
+final class KvSim implements FaultTarget {
+
+  /** Nominal length of a Raft tick, virtual microseconds. */
+  static final long TICK_MICROS = 10_000;
+  static final int ELECTION_TICK = 10;
+  static final int HEARTBEAT_TICK = 1;
+  /** {@link io.quorumkv.raft.RaftConfig#clockDriftFactor()}, KvNode's default. */
+  static final double CLOCK_DRIFT = 0.2;
+  static final int MAX_INFLIGHT = 4;
+  static final long MAX_MSG_BYTES = 2048;
+  static final long MIN_SYNC_MICROS = 100;
+  static final long MAX_SYNC_MICROS = 2_000;
+  static final long MIN_APPLY_MICROS = 20;
+  static final long MAX_APPLY_MICROS = 500;
+  static final int CLIENTS = 6;
+  static final int KEYS = 6;
+  static final long THINK_MICROS = 10_000;
+  /** A client retries an attempt unanswered for this long, with the same session sequence number. */
+  static final long ATTEMPT_TIMEOUT_MICROS = 100_000;
+  /** A client gives up on an operation after this long and records {@code info}. */
+  static final long OP_DEADLINE_MICROS = 600_000;
+  static final int MAX_ATTEMPTS = 8;
+  /** Leaders propose a replica hash check every this many of their ticks. */
+  static final int HASH_CHECK_TICKS = 30;
+  static final int KEEP_ENTRIES = 5;
+  static final long SESSION_TIMEOUT_MILLIS = 600_000;
+  private static final long CLIENT_MIN_DELAY = 100;
+  private static final long CLIENT_MAX_DELAY = 600;
+
+  /** A Raft message of one group, as the transport's one connection per node pair carries it. */
+  record GroupMessage(long group, Message message) {}
+
+  private final KvSimSchedule schedule;
+  private final Partitioner partitioner;
+  private final Map<Long, KeySpan> initialSpans;
+  private final ConfState voters;
+  private final EventQueue events = new EventQueue();
+  private final SplittableRandom diskRandom;
+  private final SplittableRandom clientNetRandom;
+  private final SplittableRandom choiceRandom;
+  private final TreeMap<Long, KvSimNode> nodes = new TreeMap<>();
+  private final SimNetwork<GroupMessage> network;
+  private final TreeMap<Long, Invariants> invariants = new TreeMap<>();
+  /** group -> index -> the replica hash the first replica computed there. */
+  private final Map<Long, Map<Long, Long>> replicaHashes = new HashMap<>();
+  private final HistoryRecorder history;
+  private final List<KvSimClient> clients = new ArrayList<>();
+  private final RecentValues recentValues = new RecentValues();
+  private long ids;
+  private long values;
+  private long processes;
+  private long splits;
+  private long hashChecks;
+  private long elections;
+  private long blindRetries;
+  private long lastElectionAt = -1;
+
+  KvSim(KvSimSchedule schedule) {
+    this.schedule = schedule;
+    this.partitioner = schedule.partitioning().partitioner();
+    this.initialSpans = RoutingTable.initialSpans(partitioner);
+    SplittableRandom root = new SplittableRandom(schedule.seed());
+    diskRandom = root.split();
+    clientNetRandom = root.split();
+    choiceRandom = root.split();
+    SplittableRandom clientRandom = root.split();
+    network = new SimNetwork<>(events, root.split(), gm -> gm.message().from(), gm -> gm.message().to(),
+        gm -> gm.message() instanceof Message.InstallSnapshot, this::deliver, this::cutOff,
+        gm -> node(gm.message().from()).reportSnapshot(gm.group(), gm.message().to(), false));
+    history = new HistoryRecorder(() -> events.now() * 1_000);
+    network.recordFaults(history::nemesis);
+    Set<Long> members = new HashSet<>();
+    for (long id = 1; id <= schedule.voters(); id++) {
+      members.add(id);
+    }
+    voters = ConfState.ofVoters(members);
+    for (long id = 1; id <= schedule.voters(); id++) {
+      nodes.put(id, new KvSimNode(id, this, root.split()));
+    }
+    for (long id : nodes.keySet()) {
+      nodes.get(id).start();
+    }
+    for (int c = 0; c < CLIENTS; c++) {
+      clients.add(new KvSimClient(this, processes++, c + 1, clientRandom.split(), history));
+    }
+  }
+
+  // ---- running ----
+
+  /** Virtual microseconds since the start. */
+  long now() {
+    return events.now();
+  }
+
+  @Override
+  public void runFor(long micros) {
+    long deadline = events.now() + micros;
+    while (events.runNext(deadline)) {
+      // every event checks the invariants it touches
+    }
+  }
+
+  /** Runs until {@code condition} holds (checked after every event), at most {@code maxMicros}. */
+  boolean runUntil(BooleanSupplier condition, long maxMicros) {
+    long deadline = events.now() + maxMicros;
+    while (!condition.getAsBoolean()) {
+      if (!events.runNext(deadline)) {
+        return condition.getAsBoolean();
+      }
+    }
+    return true;
+  }
+
+  void startClients() {
+    clients.forEach(KvSimClient::start);
+  }
+
+  void stopClients() {
+    clients.forEach(KvSimClient::stop);
+  }
+
+  boolean clientsIdle() {
+    return clients.stream().allMatch(KvSimClient::idle);
+  }
+
+  /**
+   * Liveness: client {@code i} puts key {@code k<i mod KEYS>} once more (so every key, hence
+   * every partition, is written); each put must end {@code ok} within {@code maxMicros}.
+   */
+  boolean finalWritesSucceed(long maxMicros) {
+    for (int i = 0; i < clients.size(); i++) {
+      clients.get(i).finalWrite(key(i % KEYS), maxMicros);
+    }
+    return runUntil(this::clientsIdle, maxMicros + 1_000) && clients.stream().allMatch(KvSimClient::finalOpSucceeded);
+  }
+
+  /**
+   * After the faults: every client reads every key once, in turn, so that whatever the registers
+   * ended with (a key lost by a split, a write applied twice) is in the history; every read must
+   * succeed within {@code maxMicros}.
+   */
+  boolean finalReadsSucceed(long maxMicros) {
+    for (int k = 0; k < KEYS; k++) {
+      for (int i = 0; i < clients.size(); i++) {
+        clients.get(i).finalRead(key((i + k) % KEYS), maxMicros);
+      }
+      if (!runUntil(this::clientsIdle, maxMicros + 1_000) || !clients.stream().allMatch(KvSimClient::finalOpSucceeded)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  long completedOps() {
+    return clients.stream().mapToLong(KvSimClient::completed).sum();
+  }
+
+  // ---- faults (FaultTarget) ----
+
+  @Override
+  public OptionalLong leader() {
+    return leaderOf(initialSpans.keySet().iterator().next());
+  }
+
+  @Override
+  public Map<Long, KvSimNode> processes() {
+    return nodes;
+  }
+
+  /** Every batch node {@code id} applies takes {@code micros} longer; 0 restores it. */
+  void slowApply(long id, long micros) {
+    KvSimNode n = nodes.get(id);
+    if (n != null) {
+      history.nemesis("slow-apply", id + " +" + micros / 1000 + "ms");
+      n.slowApply(micros);
+    }
+  }
+
+  /** Restores every disk and every state machine to its normal speed. */
+  void fixSlowness() {
+    for (KvSimNode n : nodes.values()) {
+      n.slowDisk(0);
+      n.slowApply(0);
+    }
+  }
+
+  @Override
+  public boolean transferLeadership(long to) {
+    long group = initialSpans.keySet().iterator().next();
+    OptionalLong leader = leaderOf(group);
+    if (leader.isEmpty() || leader.getAsLong() == to || !nodes.containsKey(to)) {
+      return false;
+    }
+    history.nemesis("transfer", "partition " + group + " " + leader.getAsLong() + "->" + to);
+    nodes.get(leader.getAsLong()).transferLeadership(group, to);
+    return true;
+  }
+
+  @Override
+  public SplittableRandom choices() {
+    return choiceRandom;
+  }
+
+  /**
+   * Asks the leader of the partition owning {@code key} (as its node routes it) to split it at
+   * {@code key} into a new partition. Without a leader, an operator would retry: so does this,
+   * every 50 ms for half a second.
+   */
+  void split(String key) {
+    split(key, 100 + ++splits, 10);
+  }
+
+  private void split(String key, long newId, int triesLeft) {
+    byte[] k = utf8(key);
+    for (KvSimNode n : nodes.values()) {
+      OptionalLong g = n.route(k);
+      if (g.isPresent() && n.isLeader(g.getAsLong())) {
+        boolean proposed = n.propose(g.getAsLong(), new Command.Split(k, newId));
+        history.nemesis("split", "partition " + g.getAsLong() + " at " + key + " as partition " + newId
+            + (proposed ? "" : " (dropped)"));
+        return;
+      }
+    }
+    if (triesLeft > 1) {
+      events.after(50_000, () -> split(key, newId, triesLeft - 1));
+    } else {
+      history.nemesis("split", "at " + key + ": no leader for it");
+    }
+  }
+
+  // ---- observation ----
+
+  /** The live leader of {@code group} with the highest term, if any. */
+  OptionalLong leaderOf(long group) {
+    long best = 0;
+    long bestTerm = -1;
+    for (KvSimNode n : nodes.values()) {
+      if (n.isLeader(group) && n.term(group) > bestTerm) {
+        best = n.id;
+        bestTerm = n.term(group);
+      }
+    }
+    return bestTerm < 0 ? OptionalLong.empty() : OptionalLong.of(best);
+  }
+
+  /** Every partition some node hosts (on disk), in id order. */
+  Set<Long> groups() {
+    Set<Long> all = new TreeSet<>();
+    for (KvSimNode n : nodes.values()) {
+      all.addAll(n.groupsOnDisk());
+    }
+    return all;
+  }
+
+  /** Whether every partition has a live leader. */
+  boolean everyGroupLed() {
+    for (long g : groups()) {
+      if (leaderOf(g).isEmpty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whether every node is up and hosts every partition, and all replicas of each partition have
+   * applied the same index, their leader's commit index.
+   */
+  boolean converged() {
+    for (long g : groups()) {
+      OptionalLong leader = leaderOf(g);
+      if (leader.isEmpty()) {
+        return false;
+      }
+      long commit = nodes.get(leader.getAsLong()).commitIndex(g);
+      for (KvSimNode n : nodes.values()) {
+        if (!n.isUp() || n.appliedIndex(g) != commit) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * After {@link #converged()}: every replica of a partition holds the same store (data,
+   * sessions, span); no node stores a key outside the span of the partition holding it, no key
+   * in two partitions; range spans tile the whole key space without overlap.
+   *
+   * @return a description of what is wrong, or null
+   */
+  String checkFinalState() {
+    for (long g : groups()) {
+      Long first = null;
+      for (KvSimNode n : nodes.values()) {
+        long d = n.storeDigest(g);
+        if (first == null) {
+          first = d;
+        } else if (first != d) {
+          return "replica divergence: partition " + g + " has different stores on node " + nodes.firstKey()
+              + " and node " + n.id + " at applied index " + n.appliedIndex(g);
+        }
+      }
+    }
+    for (KvSimNode n : nodes.values()) {
+      String wrong = n.checkOwnership(partitioner instanceof RangePartitioner);
+      if (wrong != null) {
+        return "key ownership on node " + n.id + ": " + wrong;
+      }
+    }
+    return null;
+  }
+
+  /** The client history so far. */
+  History history() {
+    return history.history();
+  }
+
+  @Override
+  public void note(String f, String value) {
+    history.nemesis(f, value);
+  }
+
+  Verdict checkHistory() {
+    return new LinearizabilityChecker().check(history.history());
+  }
+
+  /** Leaders elected in any partition so far (every term of every group counts once). */
+  long elections() {
+    return elections;
+  }
+
+  /** Virtual time of the last election, -1 if none. */
+  long lastElectionAt() {
+    return lastElectionAt;
+  }
+
+  /** Counters for reports. */
+  String stats() {
+    long committed = invariants.values().stream().mapToLong(Invariants::maxCommitted).sum();
+    long checks = invariants.values().stream().mapToLong(Invariants::checks).sum();
+    return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
+        + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
+        + " elections=" + elections + " blindRetries=" + blindRetries + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
+  }
+
+  /** Every node's partitions (role, term, applied index, span), for a failure report. */
+  String describeNodes() {
+    return nodes.values().stream().map(KvSimNode::toString).collect(Collectors.joining("\n    ", "    ", ""));
+  }
+
+  long safetyChecks() {
+    return invariants.values().stream().mapToLong(Invariants::checks).sum() + hashChecks;
+  }
+
+  // ---- for nodes and clients ----
+
+  KvSimSchedule schedule() {
+    return schedule;
+  }
+
+  Partitioner partitioner() {
+    return partitioner;
+  }
+
+  Map<Long, KeySpan> initialSpans() {
+    return initialSpans;
+  }
+
+  ConfState voters() {
+    return voters;
+  }
+
+  EventQueue events() {
+    return events;
+  }
+
+  @Override
+  public SimNetwork<GroupMessage> network() {
+    return network;
+  }
+
+  KvSimNode node(long id) {
+    return nodes.get(id);
+  }
+
+  Invariants invariants(long group) {
+    return invariants.computeIfAbsent(group, g -> new Invariants(events::now));
+  }
+
+  /** A replica became leader (any partition, any term). */
+  void countElection() {
+    elections++;
+    lastElectionAt = events.now();
+  }
+
+  /** Replica integrity: every replica's hash at {@code index} must be the first one's. */
+  void replicaHash(long group, long node, PartitionStateMachine.ReplicaHash h) {
+    hashChecks++;
+    Long other = replicaHashes.computeIfAbsent(group, g -> new HashMap<>()).putIfAbsent(h.index(), h.hash());
+    if (other != null && other != h.hash()) {
+      throw new SafetyViolation("replica hash mismatch: partition " + group + " node " + node + " hashed "
+          + h.hash() + " at index " + h.index() + ", another replica " + other + " (at virtual time "
+          + events.now() + " us)");
+    }
+  }
+
+  /** A client resent a write whose attempt timed out (it may have applied). */
+  void blindRetry() {
+    blindRetries++;
+  }
+
+  long syncDelay() {
+    return MIN_SYNC_MICROS + diskRandom.nextLong(MAX_SYNC_MICROS - MIN_SYNC_MICROS + 1);
+  }
+
+  long applyDelay() {
+    return MIN_APPLY_MICROS + diskRandom.nextLong(MAX_APPLY_MICROS - MIN_APPLY_MICROS + 1);
+  }
+
+  long nextId() {
+    return ++ids;
+  }
+
+  String nextValue() {
+    return "v" + ++values;
+  }
+
+  long nextProcess() {
+    return processes++;
+  }
+
+  static String key(int i) {
+    return "k" + i;
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static String string(byte[] b) {
+    return b == null ? null : new String(b, StandardCharsets.UTF_8);
+  }
+
+  RecentValues recentValues() {
+    return recentValues;
+  }
+
+  /** Client to node: arrives after a short delay (client links are never cut). */
+  void send(long node, KvSimRequest request) {
+    events.after(clientDelay(), () -> nodes.get(node).handle(request));
+  }
+
+  /** Node to client. */
+  void reply(KvSimRequest request, KvSimRequest.Reply reply) {
+    events.after(clientDelay(), () -> request.client().onReply(reply));
+  }
+
+  private long clientDelay() {
+    return CLIENT_MIN_DELAY + clientNetRandom.nextLong(CLIENT_MAX_DELAY - CLIENT_MIN_DELAY + 1);
+  }
+
+  private void deliver(GroupMessage gm) {
+    KvSimNode to = nodes.get(gm.message().to());
+    if (to != null) {
+      to.receive(gm);
+    }
+    if (gm.message() instanceof Message.InstallSnapshot) {
+      // The snapshot "stream" finished: tell the leader, as the transport's snapshot lane does.
+      nodes.get(gm.message().from()).reportSnapshot(gm.group(), gm.message().to(), to != null && to.isUp());
+    }
+  }
+
+  private void cutOff(GroupMessage gm) {
+    KvSimNode sender = nodes.get(gm.message().from());
+    sender.reportUnreachable(gm.group(), gm.message().to());
+    if (gm.message() instanceof Message.InstallSnapshot) {
+      sender.reportSnapshot(gm.group(), gm.message().to(), false);
+    }
+  }
+
+  /** The partition {@code key} starts in, as a client computes it from the partitioner alone. */
+  long initialPartitionOf(byte[] key) {
+    if (partitioner instanceof HashPartitioner h) {
+      return h.partitionOf(key);
+    }
+    for (Map.Entry<Long, KeySpan> e : initialSpans.entrySet()) {
+      if (e.getValue().owns(key)) {
+        return e.getKey();
+      }
+    }
+    throw new IllegalStateException("no initial span owns " + Arrays.toString(key));
+  }
+}

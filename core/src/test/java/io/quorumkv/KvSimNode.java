@@ -1,0 +1,457 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.HardState;
+import io.quorumkv.raft.MemoryStorage;
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.RaftConfig;
+import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.ReadOnlyOption;
+import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.sim.SimProcess;
+import io.quorumkv.raft.SnapshotMetadata;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+
+/**
+ * One simulated server of {@link KvSim}: a replica of every partition, one disk, one applier, one
+ * clock, as {@link NodeRuntime} has.
+ *
+ * <ul>
+ *   <li>The Raft loop ticks every replica on this node's clock, whose tick interval is fixed per
+ *       node between {@code (1 - 0.95 * CLOCK_DRIFT)} and 1 nominal tick: within the lease rule's
+ *       assumption (no follower's ticks run ahead by more than the drift factor, no leader's lag).
+ *       After a pause the loop does not replay missed ticks; like NodeRuntime it serves no lease
+ *       read for one election timeout.</li>
+ *   <li>The disk: every replica's Ready writes wait in that replica's unsynced queue until the
+ *       node's one disk syncs them, in order across all groups; a crash loses them.</li>
+ *   <li>The applier: committed entries go to one queue per node; each batch takes a while (longer
+ *       when the state machine is slowed) and the Raft loop carries on meanwhile. Applying and
+ *       the state machine's applied index are one atomic step ({@link MemoryPartitionStore}
+ *       commits), so a crash loses only batches not yet applied.</li>
+ *   <li>A pause stops the whole process: no ticks, Raft messages to it are lost, client requests,
+ *       disk completions and applier work wait until it resumes.</li>
+ * </ul>
+ */
+final class KvSimNode implements SimProcess {
+
+  /** What of one partition survives a crash: the synced Raft log and the state machine's store. */
+  static final class Disk {
+    final MemoryStorage log;
+    MemoryPartitionStore store;
+
+    Disk(MemoryStorage log, MemoryPartitionStore store) {
+      this.log = log;
+      this.store = store;
+    }
+  }
+
+  /** Committed entries of one replica, waiting for the applier. */
+  private record ApplyItem(KvSimReplica replica, List<Entry> committed) {}
+
+  final long id;
+  private final KvSim sim;
+  private final SplittableRandom random;
+  private final long tickMicros;
+  private final TreeMap<Long, Disk> disks = new TreeMap<>();
+  private final TreeMap<Long, KvSimReplica> replicas = new TreeMap<>();
+  private RoutingTable routing = new RoutingTable();
+  private boolean up;
+  /** Incremented by every crash; events scheduled by an earlier incarnation are ignored. */
+  private int incarnation;
+  private long lastSyncDue;
+  private final ArrayDeque<ApplyItem> applyQueue = new ArrayDeque<>();
+  private boolean applierBusy;
+  private long slowDiskMicros;
+  private long slowApplyMicros;
+  private long pausedUntil;
+  private long ticks;
+  private long lastTickAt;
+  private long leaseResumesAtTick;
+
+  KvSimNode(long id, KvSim sim, SplittableRandom random) {
+    this.id = id;
+    this.sim = sim;
+    this.random = random;
+    this.tickMicros = Math.round(KvSim.TICK_MICROS * (1 - 0.95 * KvSim.CLOCK_DRIFT * random.nextDouble()));
+    for (long g : sim.initialSpans().keySet()) {
+      disks.put(g, new Disk(new MemoryStorage(sim.voters()), new MemoryPartitionStore()));
+    }
+  }
+
+  @Override
+  public boolean isUp() {
+    return up;
+  }
+
+  @Override
+  public boolean restartable() {
+    return true; // every node starts with the cluster
+  }
+
+  @Override
+  public long pausedUntil() {
+    return pausedUntil;
+  }
+
+  Set<Long> groupsOnDisk() {
+    return disks.keySet();
+  }
+
+  // ---- lifecycle ----
+
+  /** Starts (or restarts) the node: every partition on its disk, from what was synced. */
+  @Override
+  public void start() {
+    if (up) {
+      throw new IllegalStateException("node " + id + " is already up");
+    }
+    up = true;
+    routing = new RoutingTable();
+    lastSyncDue = sim.now();
+    applyQueue.clear();
+    applierBusy = false;
+    lastTickAt = sim.now();
+    leaseResumesAtTick = 0;
+    for (Map.Entry<Long, Disk> e : disks.entrySet()) {
+      open(e.getKey(), e.getValue());
+    }
+    int me = incarnation;
+    sim.events().after(random.nextLong(tickMicros), () -> tick(me));
+  }
+
+  /** Loses everything not yet synced or applied, and the process with it. */
+  @Override
+  public void crash() {
+    up = false;
+    incarnation++;
+    replicas.clear();
+    applyQueue.clear();
+    applierBusy = false;
+  }
+
+  private KvSimReplica open(long group, Disk disk) {
+    PartitionStateMachine sm = PartitionStateMachine.open(group, disk.store, 0, KvSim.SESSION_TIMEOUT_MILLIS,
+        sim.initialSpans().get(group));
+    RaftConfig config = RaftConfig.builder(id)
+        .electionTick(KvSim.ELECTION_TICK)
+        .heartbeatTick(KvSim.HEARTBEAT_TICK)
+        .applied(disk.store.appliedIndex())
+        .maxSizePerMsg(KvSim.MAX_MSG_BYTES)
+        .maxInflightMsgs(KvSim.MAX_INFLIGHT)
+        .readOnlyOption(ReadOnlyOption.LEASE_BASED)
+        .clockDriftFactor(KvSim.CLOCK_DRIFT)
+        .random(random.split())
+        .build();
+    KvSimReplica r = new KvSimReplica(group, this, sim, disk, new RawNode(config, disk.log), sm);
+    replicas.put(group, r);
+    updateRouting(group, sm.span());
+    return r;
+  }
+
+  int incarnation() {
+    return incarnation;
+  }
+
+  boolean current(int me) {
+    return up && me == incarnation;
+  }
+
+  @Override
+  public void pause(long micros) {
+    pausedUntil = Math.max(pausedUntil, sim.now() + micros);
+  }
+
+  @Override
+  public void slowDisk(long micros) {
+    slowDiskMicros = micros;
+  }
+
+  void slowApply(long micros) {
+    slowApplyMicros = micros;
+  }
+
+  /**
+   * True if the process is paused, in which case {@code input} runs again when it resumes
+   * (inputs deferred to the same instant keep their order).
+   */
+  boolean deferredByPause(Runnable input) {
+    if (sim.now() >= pausedUntil) {
+      return false;
+    }
+    sim.events().after(pausedUntil - sim.now(), input);
+    return true;
+  }
+
+  // ---- the Raft loop ----
+
+  private void tick(int me) {
+    if (!current(me) || deferredByPause(() -> tick(me))) {
+      return;
+    }
+    if (sim.now() - lastTickAt > tickMicros * 3 / 2) {
+      // Late (a pause): the tick count lags real time, so a heartbeat round looks more recent
+      // than it is. NodeRuntime's rule: no lease read until one election timeout of ticks later.
+      leaseResumesAtTick = ticks + KvSim.ELECTION_TICK;
+    }
+    lastTickAt = sim.now();
+    ticks++;
+    for (KvSimReplica r : List.copyOf(replicas.values())) {
+      r.tick(ticks % KvSim.HASH_CHECK_TICKS == 0);
+    }
+    sim.events().after(tickMicros, () -> tick(me));
+  }
+
+  /** Whether lease reads may be served now (see {@link #tick}). */
+  boolean leaseUsable() {
+    return ticks >= leaseResumesAtTick;
+  }
+
+  /** The leader's clock for command stamps (session expiry runs on the log's time). */
+  long clockMillis() {
+    return sim.now() / 1000;
+  }
+
+  void receive(KvSim.GroupMessage gm) {
+    if (!up || sim.now() < pausedUntil) {
+      return; // peers' connections to a stopped process time out; what they carried is lost
+    }
+    KvSimReplica r = replicas.get(gm.group());
+    if (r == null) {
+      Message m = gm.message();
+      boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
+          || m instanceof Message.InstallSnapshot;
+      if (!fromLeader || disks.containsKey(gm.group())) {
+        return;
+      }
+      // A leader of a partition this node does not host: a split child whose split this node
+      // has not applied (it may have skipped it in a snapshot of the parent). As NodeRuntime
+      // does, create an empty replica that the leader fills with a snapshot.
+      Disk d = new Disk(new MemoryStorage(), new MemoryPartitionStore());
+      disks.put(gm.group(), d);
+      r = open(gm.group(), d);
+    }
+    r.step(gm.message());
+  }
+
+  void handle(KvSimRequest request) {
+    if (deferredByPause(() -> handle(request))) {
+      return;
+    }
+    if (!up) {
+      sim.reply(request, new KvSimRequest.Reply.Rejected(request.opId(), request.attemptId(), 0, 0, "node down"));
+      return;
+    }
+    OptionalLong g = routing.route(request.key());
+    KvSimReplica r = g.isPresent() ? replicas.get(g.getAsLong()) : null;
+    if (r == null) {
+      sim.reply(request, new KvSimRequest.Reply.Rejected(request.opId(), request.attemptId(), 0, 0,
+          "no partition for the key here"));
+      return;
+    }
+    r.handle(request);
+  }
+
+  OptionalLong route(byte[] key) {
+    return up ? routing.route(key) : OptionalLong.empty();
+  }
+
+  void updateRouting(long group, KeySpan span) {
+    if (span != null) {
+      routing.update(group, span);
+    }
+  }
+
+  boolean propose(long group, Command command) {
+    KvSimReplica r = replicas.get(group);
+    return r != null && r.proposeAdmin(command);
+  }
+
+  void transferLeadership(long group, long to) {
+    driverInput(group, raw -> raw.transferLeadership(to));
+  }
+
+  void reportSnapshot(long group, long peer, boolean success) {
+    driverInput(group, raw -> raw.reportSnapshot(peer, success));
+  }
+
+  void reportUnreachable(long group, long peer) {
+    driverInput(group, raw -> raw.reportUnreachable(peer));
+  }
+
+  /** Feeds a replica's core a call from the driver (not a message), unless the process is down. */
+  private void driverInput(long group, Consumer<RawNode> call) {
+    if (!up || deferredByPause(() -> driverInput(group, call))) {
+      return;
+    }
+    KvSimReplica r = replicas.get(group);
+    if (r != null) {
+      r.driverInput(call);
+    }
+  }
+
+  // ---- the disk and the applier ----
+
+  /** When a write handed to the disk now becomes durable: after every earlier one. */
+  long syncDue(boolean mustSync) {
+    long due = mustSync ? sim.now() + sim.syncDelay() + slowDiskMicros : sim.now();
+    due = Math.max(due, lastSyncDue);
+    lastSyncDue = due;
+    return due;
+  }
+
+  /** Queues committed entries of {@code r} for the applier. */
+  void enqueueApply(KvSimReplica r, List<Entry> committed) {
+    applyQueue.add(new ApplyItem(r, committed));
+    if (!applierBusy) {
+      startApplier();
+    }
+  }
+
+  /**
+   * The applier takes everything queued as one batch (as NodeRuntime's applier drains its queue),
+   * which takes a while, longer when the state machine is slowed.
+   */
+  private void startApplier() {
+    if (applyQueue.isEmpty()) {
+      applierBusy = false;
+      return;
+    }
+    applierBusy = true;
+    List<ApplyItem> batch = new ArrayList<>(applyQueue);
+    applyQueue.clear();
+    int me = incarnation;
+    sim.events().after(sim.applyDelay() + slowApplyMicros, () -> runApply(me, batch));
+  }
+
+  private void runApply(int me, List<ApplyItem> batch) {
+    if (!current(me) || deferredByPause(() -> runApply(me, batch))) {
+      return;
+    }
+    for (ApplyItem item : batch) {
+      item.replica().apply(item.committed());
+    }
+    startApplier();
+  }
+
+  /**
+   * Creates this node's replica of a partition born from a split, as NodeRuntime's createChild
+   * does: the seed's store at index {@link NodeRuntime#SPLIT_INITIAL_INDEX}, a log that is a
+   * snapshot there, so a replica that missed the split is sent a snapshot. If the parent leads
+   * here, the child campaigns at once.
+   */
+  void createChild(KvSimReplica parent, PartitionStateMachine.Outcome.Split split) {
+    long child = split.newPartitionId();
+    if (disks.containsKey(child)) {
+      return; // created earlier, empty, on a message from the child's leader
+    }
+    List<KeyValue> seed = new ArrayList<>();
+    for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(split.seed())) {
+      PartitionStore.Mutation.Put p = (PartitionStore.Mutation.Put) m;
+      seed.add(new KeyValue(p.key(), p.value()));
+    }
+    long i0 = NodeRuntime.SPLIT_INITIAL_INDEX;
+    MemoryStorage log = new MemoryStorage();
+    log.applySnapshot(new Snapshot(new SnapshotMetadata(i0, i0, parent.confState()), KvSimReplica.encode(seed)));
+    log.setHardState(new HardState(i0, RaftConfig.NONE, i0));
+    Disk d = new Disk(log, new MemoryPartitionStore(seed, i0));
+    disks.put(child, d);
+    KvSimReplica r = open(child, d);
+    sim.invariants(child);
+    if (parent.isLeader()) {
+      r.campaign();
+    }
+  }
+
+  // ---- observation ----
+
+  boolean isLeader(long group) {
+    KvSimReplica r = replicas.get(group);
+    return up && r != null && r.isLeader();
+  }
+
+  long term(long group) {
+    KvSimReplica r = replicas.get(group);
+    return r == null ? -1 : r.term();
+  }
+
+  long commitIndex(long group) {
+    KvSimReplica r = replicas.get(group);
+    return r == null ? -1 : r.commitIndex();
+  }
+
+  /** The index the partition's state machine has applied here, -1 if the node does not host it. */
+  long appliedIndex(long group) {
+    Disk d = disks.get(group);
+    return d == null ? -1 : d.store.appliedIndex();
+  }
+
+  long storeDigest(long group) {
+    Disk d = disks.get(group);
+    return d == null ? 0 : KvSimReplica.digest(d.store);
+  }
+
+  /**
+   * Every data key a partition stores is inside its span; no key is stored by two partitions;
+   * the routing table sends every client key to the partition owning it (it followed the
+   * splits); for ranges, the spans tile the key space. Null if all holds, else what does not.
+   */
+  String checkOwnership(boolean ranges) {
+    Map<String, Long> holder = new TreeMap<>();
+    List<KeySpan.Range> spans = new ArrayList<>();
+    for (Map.Entry<Long, KvSimReplica> e : replicas.entrySet()) {
+      KeySpan span = e.getValue().span();
+      if (span == null) {
+        return "partition " + e.getKey() + " has no span";
+      }
+      if (span instanceof KeySpan.Range r) {
+        spans.add(r);
+      }
+      for (byte[] key : e.getValue().dataKeys()) {
+        if (!span.owns(key)) {
+          return "partition " + e.getKey() + " " + span.describe() + " stores " + KvSim.string(key);
+        }
+        Long other = holder.put(KvSim.string(key), e.getKey());
+        if (other != null) {
+          return "key " + KvSim.string(key) + " is stored by partitions " + other + " and " + e.getKey();
+        }
+      }
+    }
+    for (int i = 0; i < KvSim.KEYS; i++) {
+      byte[] key = KvSim.utf8(KvSim.key(i));
+      OptionalLong g = routing.route(key);
+      if (g.isEmpty() || !replicas.get(g.getAsLong()).span().owns(key)) {
+        return "routing sends " + KvSim.key(i) + " to " + (g.isEmpty() ? "no partition" : "partition "
+            + g.getAsLong() + " " + replicas.get(g.getAsLong()).span().describe());
+      }
+    }
+    if (ranges) {
+      spans.sort((a, b) -> Arrays.compareUnsigned(a.start(), b.start()));
+      byte[] expect = new byte[0];
+      for (KeySpan.Range r : spans) {
+        if (!Arrays.equals(r.start(), expect)) {
+          return "ranges do not tile the key space: " + spans;
+        }
+        expect = r.end();
+      }
+      if (expect.length != 0) {
+        return "ranges do not reach +inf: " + spans;
+      }
+    }
+    return null;
+  }
+
+  /** For a person reading a failure: this node's partitions and their state. */
+  @Override
+  public String toString() {
+    return "node " + id + (up ? "" : " (down)") + " " + replicas.values();
+  }
+}

@@ -1,0 +1,120 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.sim.FaultSteps;
+import io.quorumkv.raft.sim.Step;
+import io.quorumkv.testkit.LongRuns;
+import java.util.ArrayList;
+import java.util.List;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.EdgeCasesMode;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.ShrinkingMode;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.lifecycle.AddLifecycleHook;
+import net.jqwik.api.statistics.Statistics;
+
+/**
+ * The multi-raft key-value store under generated fault schedules, in the deterministic simulator
+ * ({@link KvSim}): real Raft cores, the real partition state machine with client sessions, real
+ * routing for both partitioners, range splits during faults. Every run must keep Raft's safety
+ * properties in every partition, equal replica hashes, recover after healing, keep every key in
+ * exactly one partition, and leave a linearizable history. A failure shrinks to a minimal
+ * schedule and prints a one-line replay command; its history goes to
+ * {@code core/target/sim-histories/kv-register-<seed>.jsonl}. {@code -Dquorumkv.long=true}
+ * multiplies the tries by 100.
+ */
+@AddLifecycleHook(LongRuns.class)
+class KvSimProperties {
+
+  private static final int STEPS = 12;
+  /** Split points: client keys themselves (the boundary cases) and one between keys. */
+  private static final String[] SPLIT_KEYS = {"k1", "k2", "k4", "k5", "k2m"};
+
+  @Property(tries = 130, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
+  void hashPartitionsStaySafeAndLinearizable(@ForAll("hashSchedules") KvSimSchedule schedule) {
+    KvSimRunner.Result r = KvSimRunner.run(schedule);
+    Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
+  }
+
+  @Property(tries = 130, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
+  void rangePartitionsSplitUnderFaultsWithoutLosingKeys(@ForAll("rangeSchedules") KvSimSchedule schedule) {
+    KvSimRunner.Result r = KvSimRunner.run(schedule);
+    Statistics.label("partitions at the end").collect(r.partitions());
+    Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
+  }
+
+  /**
+   * Liveness isolated from slow work (issue 5): on a healthy network, disks that take up to
+   * 300 ms more per sync and state machines that take up to 1 s more per batch must not make any
+   * partition elect a new leader.
+   */
+  @Property(tries = 60, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
+  void slowDisksAndStateMachinesCauseNoElections(@ForAll("slowSchedules") KvSimSchedule schedule) {
+    KvSimRunner.run(schedule, KvSimRunner.Mode.NO_ELECTIONS);
+  }
+
+  @Provide
+  Arbitrary<KvSimSchedule> hashSchedules() {
+    return schedules(KvSimSchedule.Partitioning.HASH);
+  }
+
+  @Provide
+  Arbitrary<KvSimSchedule> rangeSchedules() {
+    return schedules(KvSimSchedule.Partitioning.RANGE);
+  }
+
+  @Provide
+  Arbitrary<KvSimSchedule> slowSchedules() {
+    return Arbitraries.of(3, 5).flatMap(voters -> {
+      Arbitrary<Integer> node = FaultSteps.nodes(1, voters);
+      Arbitrary<KvSimStep> step = Arbitraries.oneOf(
+          Combinators.combine(FaultSteps.waits(), node, Arbitraries.integers().between(0, 300))
+              .as((w, n, ms) -> (KvSimStep) new KvSimStep.Fault(new Step.SlowDisk(w, n, ms))),
+          Combinators.combine(FaultSteps.waits(), node, Arbitraries.integers().between(0, 1000))
+              .as((w, n, ms) -> (KvSimStep) new KvSimStep.SlowApply(w, n, ms)));
+      return Combinators.combine(
+              Arbitraries.of(KvSimSchedule.Partitioning.class),
+              snapshotEvery(),
+              Arbitraries.longs(),
+              step.list().ofMinSize(1).ofMaxSize(STEPS))
+          .as((p, every, seed, steps) -> new KvSimSchedule(p, voters, every, seed, steps));
+    });
+  }
+
+  private static Arbitrary<KvSimSchedule> schedules(KvSimSchedule.Partitioning partitioning) {
+    return Arbitraries.of(3, 5).flatMap(voters -> {
+      Arbitrary<KvSimStep> fault = FaultSteps.faultStep(voters).map(KvSimStep.Fault::new);
+      Arbitrary<KvSimStep> slowApply = Combinators.combine(FaultSteps.waits(), FaultSteps.nodes(1, voters),
+          Arbitraries.integers().between(0, 300)).as(KvSimStep.SlowApply::new);
+      Arbitrary<KvSimStep> split = Combinators.combine(FaultSteps.waits(), Arbitraries.of(SPLIT_KEYS))
+          .as(KvSimStep.Split::new);
+      Arbitrary<KvSimStep> step = partitioning == KvSimSchedule.Partitioning.RANGE
+          ? Arbitraries.frequencyOf(Tuple.of(8, fault), Tuple.of(1, slowApply), Tuple.of(2, split))
+          : Arbitraries.frequencyOf(Tuple.of(8, fault), Tuple.of(1, slowApply));
+      Arbitrary<List<KvSimStep>> steps = step.list().ofMaxSize(STEPS);
+      if (partitioning == KvSimSchedule.Partitioning.RANGE) {
+        // At least one split, somewhere among the faults.
+        steps = Combinators.combine(split, steps).as((first, rest) -> {
+          List<KvSimStep> all = new ArrayList<>(rest);
+          all.add(first.waitMillis() % (rest.size() + 1), first);
+          return all;
+        });
+      }
+      return Combinators.combine(snapshotEvery(), Arbitraries.longs(), steps)
+          .as((every, seed, list) -> new KvSimSchedule(partitioning, voters, every, seed, list));
+    });
+  }
+
+  /** No snapshots, or every 5-30 applied entries (lagging replicas then catch up by InstallSnapshot). */
+  private static Arbitrary<Integer> snapshotEvery() {
+    return Arbitraries.frequencyOf(Tuple.of(1, Arbitraries.just(0)), Tuple.of(2, Arbitraries.integers().between(5, 30)));
+  }
+
+  private static String bucket(int n) {
+    return n < 100 ? "<100" : n < 300 ? "100-299" : n < 1000 ? "300-999" : ">=1000";
+  }
+}

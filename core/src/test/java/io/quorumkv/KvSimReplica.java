@@ -1,0 +1,392 @@
+package io.quorumkv;
+
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfState;
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.EntryType;
+import io.quorumkv.raft.Message;
+import io.quorumkv.raft.ProposalDroppedException;
+import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.ReadState;
+import io.quorumkv.raft.Ready;
+import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.SoftState;
+import io.quorumkv.raft.StateRole;
+import io.quorumkv.raft.sim.Invariants;
+import io.quorumkv.raft.sim.ReadyWrites;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.zip.CRC32C;
+
+/**
+ * One node's replica of one partition in {@link KvSim}: a real {@link RawNode} driven by the loop
+ * of {@link Ready}'s contract, and the real {@link PartitionStateMachine} applying its committed
+ * entries. Lives as long as its node's process: a crash drops it, a restart opens a new one from
+ * the node's {@link KvSimNode.Disk}.
+ */
+final class KvSimReplica {
+
+  /** One Ready's writes and the work that waits for them to be durable. */
+  private record Write(Ready ready, long due) {}
+
+  /** A client write proposed at {@code index} in {@code term}. */
+  private record Proposal(KvSimRequest request, long term) {}
+
+  /** A read that has its read index and waits for the state machine to reach it. */
+  private record WaitingRead(long index, KvSimRequest request) {}
+
+  private final long group;
+  private final KvSimNode node;
+  private final KvSim sim;
+  private final KvSimNode.Disk disk;
+  private final RawNode raw;
+  private final int incarnation;
+  private PartitionStateMachine sm;
+  private ConfState confState;
+  private final ArrayDeque<Write> unsynced = new ArrayDeque<>();
+  private SoftState softState = new SoftState(0, StateRole.FOLLOWER);
+  private final Map<Long, Proposal> proposals = new HashMap<>();
+  private final Map<Long, KvSimRequest> readIndexWaiting = new HashMap<>();
+  private final List<WaitingRead> waitingReads = new ArrayList<>();
+  private long reportedApplied;
+  private long appliedSinceSnapshot;
+  private long readContexts;
+
+  KvSimReplica(long group, KvSimNode node, KvSim sim, KvSimNode.Disk disk, RawNode raw, PartitionStateMachine sm) {
+    this.group = group;
+    this.node = node;
+    this.sim = sim;
+    this.disk = disk;
+    this.raw = raw;
+    this.sm = sm;
+    this.incarnation = node.incarnation();
+    this.confState = disk.log.initialState().confState();
+    this.reportedApplied = disk.store.appliedIndex();
+  }
+
+  private boolean current() {
+    return node.current(incarnation);
+  }
+
+  boolean isLeader() {
+    return softState.role() == StateRole.LEADER;
+  }
+
+  long term() {
+    return raw.status().hardState().term();
+  }
+
+  long commitIndex() {
+    return raw.status().hardState().commit();
+  }
+
+  ConfState confState() {
+    return confState;
+  }
+
+  KeySpan span() {
+    return sm.span();
+  }
+
+  List<byte[]> dataKeys() {
+    List<byte[]> keys = new ArrayList<>();
+    for (KeyValue kv : sm.scan(new byte[0], new byte[0], Integer.MAX_VALUE)) {
+      keys.add(kv.key());
+    }
+    return keys;
+  }
+
+  // ---- inputs ----
+
+  void tick(boolean checkHash) {
+    raw.tick();
+    if (checkHash && isLeader()) {
+      proposeAdmin(new Command.CheckHash());
+    }
+    drain();
+  }
+
+  void step(Message m) {
+    raw.step(m);
+    drain();
+  }
+
+  void campaign() {
+    raw.campaign();
+    drain();
+  }
+
+  void driverInput(Consumer<RawNode> call) {
+    call.accept(raw);
+    drain();
+  }
+
+  /** Proposes a command no client waits for (a split, a hash check); false if this node cannot. */
+  boolean proposeAdmin(Command command) {
+    try {
+      raw.propose(Codec.encodeCommand(new Command.Stamped(node.clockMillis(), command)));
+    } catch (ProposalDroppedException e) {
+      return false;
+    }
+    drain();
+    return true;
+  }
+
+  void handle(KvSimRequest request) {
+    if (!isLeader()) {
+      reject(request, "not leader");
+      return;
+    }
+    if (request.body() instanceof KvSimRequest.Body.Read read) {
+      if (read.level() == ReadConsistency.LEASE && node.leaseUsable() && raw.hasValidLease()) {
+        // No round trip: every write acknowledged before this read is at most the commit index.
+        waitingReads.add(new WaitingRead(commitIndex(), request));
+        serveReads();
+        return;
+      }
+      long context = ++readContexts;
+      readIndexWaiting.put(context, request);
+      raw.readIndex(context, false);
+    } else {
+      Command.Write write = ((KvSimRequest.Body.Write) request.body()).write();
+      long term = term();
+      long index;
+      try {
+        index = raw.propose(Codec.encodeCommand(new Command.Stamped(node.clockMillis(), write)));
+      } catch (ProposalDroppedException e) {
+        reject(request, "proposal dropped");
+        return;
+      }
+      Proposal replaced = proposals.put(index, new Proposal(request, term));
+      if (replaced != null) {
+        // Our log lost the old entry at this index to another leader's: it can never commit.
+        reject(replaced.request(), "entry replaced");
+      }
+    }
+    drain();
+  }
+
+  private void reject(KvSimRequest request, String why) {
+    sim.reply(request, new KvSimRequest.Reply.Rejected(request.opId(), request.attemptId(), group,
+        softState.leader(), why));
+  }
+
+  // ---- the Ready loop ----
+
+  /** Hands out every Ready the core has: sends what may go now, queues the rest behind the disk. */
+  void drain() {
+    for (int guard = 0; current() && raw.hasReady(); guard++) {
+      if (guard > 10_000) {
+        throw new IllegalStateException("node " + node.id + " partition " + group + " keeps producing Readies");
+      }
+      Ready rd = raw.ready();
+      onSoftState(rd.softState());
+      for (Message m : rd.messages()) {
+        sim.network().send(new KvSim.GroupMessage(group, m));
+      }
+      long due = node.syncDue(rd.mustSync());
+      unsynced.add(new Write(rd, due));
+      sim.events().after(due - sim.now(), this::sync);
+    }
+  }
+
+  private void onSoftState(SoftState now) {
+    if (now.equals(softState)) {
+      return;
+    }
+    SoftState before = softState;
+    softState = now;
+    if (now.role() == StateRole.LEADER && before.role() != StateRole.LEADER) {
+      long term = term();
+      sim.invariants(group).leaderElected(node.id, term,
+          Invariants.LogView.of(disk.log, unsynced.stream().map(Write::ready).toList()));
+      sim.countElection();
+    }
+    if (now.leader() != before.leader()) {
+      // The core drops pending read requests on a leader change: their clients retry.
+      for (KvSimRequest r : readIndexWaiting.values()) {
+        reject(r, "leader changed");
+      }
+      readIndexWaiting.clear();
+    }
+  }
+
+  /** The disk finished the oldest write: make it durable and do what waited for it. */
+  private void sync() {
+    if (!current() || node.deferredByPause(this::sync)) {
+      return;
+    }
+    Write w = unsynced.poll();
+    if (w == null || w.due() > sim.now()) {
+      throw new IllegalStateException("node " + node.id + " partition " + group + ": disk sync out of order");
+    }
+    Ready rd = w.ready();
+    if (rd.snapshot().isPresent()) {
+      installSnapshot(rd.snapshot().get());
+    }
+    ReadyWrites.persist(node.id, disk.log, rd, raw, sim.invariants(group));
+    for (Message m : rd.messagesAfterPersist()) {
+      sim.network().send(new KvSim.GroupMessage(group, m));
+    }
+    if (!rd.committedEntries().isEmpty()) {
+      node.enqueueApply(this, rd.committedEntries());
+    }
+    for (ReadState rs : rd.readStates()) {
+      KvSimRequest r = readIndexWaiting.remove(rs.context());
+      if (r == null) {
+        continue; // already rejected after a leader change
+      }
+      if (rs.index() == 0) {
+        reject(r, "no read index");
+      } else {
+        waitingReads.add(new WaitingRead(rs.index(), r));
+      }
+    }
+    serveReads();
+    drain();
+  }
+
+  /** Installs a snapshot from the leader: the store first, then the log (a crash between redoes it). */
+  private void installSnapshot(Snapshot s) {
+    long index = s.metadata().index();
+    disk.store = new MemoryPartitionStore(decode(s.data()), index);
+    sm = PartitionStateMachine.open(group, disk.store, s.metadata().term(), KvSim.SESSION_TIMEOUT_MILLIS,
+        sim.initialSpans().get(group));
+    disk.log.applySnapshot(s);
+    confState = s.metadata().confState();
+    sim.invariants(group).snapshotInstalled(node.id, index, s.metadata().term(), digest(disk.store));
+    node.updateRouting(group, sm.span());
+    reportedApplied = Math.max(reportedApplied, index);
+    appliedSinceSnapshot = 0;
+    // Proposals at or below the snapshot were decided without us seeing them: their clients time out.
+    proposals.keySet().removeIf(i -> i <= index);
+  }
+
+  /** The applier's turn for {@code committed} (see {@link KvSimNode#enqueueApply}). */
+  void apply(List<Entry> committed) {
+    for (Entry e : committed) {
+      if (e.index() <= sm.appliedIndex()) {
+        continue; // covered by a snapshot installed meanwhile
+      }
+      PartitionStateMachine.Outcome o;
+      if (e.type() == EntryType.CONF_CHANGE) {
+        // The bootstrap entries (the simulation changes no membership afterwards).
+        ConfChange change = ConfChange.decode(e.data());
+        confState = raw.applyConfChange(change);
+        disk.log.setConfState(confState);
+        sm.applyConfChange(e.index(), e.term(), confState, change);
+        o = new PartitionStateMachine.Outcome.None();
+      } else {
+        o = sm.apply(e.index(), e.term(), e.data());
+      }
+      if (o instanceof PartitionStateMachine.Outcome.Split s) {
+        node.createChild(this, s); // before the split is durable here, as NodeRuntime does
+      } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
+        sim.replicaHash(group, node.id, h.hash());
+      }
+      sm.flush();
+      sim.invariants(group).applied(node.id, e, digest(disk.store));
+      appliedSinceSnapshot++;
+      Proposal p = proposals.remove(e.index());
+      if (p != null) {
+        answer(p, e, o);
+      }
+    }
+    node.updateRouting(group, sm.span());
+    if (sm.appliedIndex() > reportedApplied) {
+      reportedApplied = sm.appliedIndex();
+      raw.applied(reportedApplied);
+    }
+    serveReads();
+    maybeSnapshot();
+    drain();
+  }
+
+  private void answer(Proposal p, Entry e, PartitionStateMachine.Outcome o) {
+    KvSimRequest r = p.request();
+    if (p.term() != e.term()) {
+      reject(r, "entry replaced by another leader's");
+    } else if (o instanceof PartitionStateMachine.Outcome.Written w) {
+      sim.reply(r, new KvSimRequest.Reply.Written(r.opId(), r.attemptId(), w.result()));
+    } else if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
+      reject(r, rj.code() + ": " + rj.message());
+    } else {
+      throw new IllegalStateException("a client write applied as " + o);
+    }
+  }
+
+  private void serveReads() {
+    for (Iterator<WaitingRead> it = waitingReads.iterator(); it.hasNext(); ) {
+      WaitingRead w = it.next();
+      if (w.index() > sm.appliedIndex()) {
+        continue;
+      }
+      it.remove();
+      KvSimRequest r = w.request();
+      if (sm.span() == null || !sm.span().owns(r.key())) {
+        reject(r, "the key moved (split)");
+      } else {
+        sim.reply(r, new KvSimRequest.Reply.Read(r.opId(), r.attemptId(), sm.get(r.key()).orElse(null)));
+      }
+    }
+  }
+
+  private void maybeSnapshot() {
+    int every = sim.schedule().snapshotEvery();
+    long index = sm.appliedIndex();
+    if (every <= 0 || appliedSinceSnapshot < every || index <= disk.log.snapshot().metadata().index()
+        || index > disk.log.lastIndex()) {
+      return;
+    }
+    disk.log.createSnapshot(index, confState, encode(disk.store.scan(new byte[0], new byte[0], Integer.MAX_VALUE)));
+    disk.log.compact(Math.max(disk.log.firstIndex() - 1, index - KvSim.KEEP_ENTRIES));
+    appliedSinceSnapshot = 0;
+  }
+
+  // ---- store contents ----
+
+  /** Snapshot payload: every store entry (data, sessions, metadata). */
+  static byte[] encode(List<KeyValue> entries) {
+    Codec.Writer w = new Codec.Writer().i32(entries.size());
+    for (KeyValue kv : entries) {
+      w.bytes(kv.key()).bytes(kv.value());
+    }
+    return w.toArray();
+  }
+
+  static List<KeyValue> decode(byte[] data) {
+    Codec.Reader r = new Codec.Reader(data, "simulated snapshot");
+    int n = r.count(8);
+    List<KeyValue> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(new KeyValue(r.bytes(), r.bytes()));
+    }
+    r.end();
+    return out;
+  }
+
+  /** A digest of everything the store holds, compared across replicas at equal applied indexes. */
+  static long digest(MemoryPartitionStore store) {
+    CRC32C crc = new CRC32C();
+    long h = 17;
+    for (KeyValue kv : store.scan(new byte[0], new byte[0], Integer.MAX_VALUE)) {
+      crc.update(kv.key().length);
+      crc.update(kv.key());
+      crc.update(kv.value().length);
+      crc.update(kv.value());
+      h = h * 31 + crc.getValue();
+    }
+    return h;
+  }
+
+  @Override
+  public String toString() {
+    return group + ":" + softState.role() + "@" + term() + " applied=" + sm.appliedIndex() + " "
+        + (sm.span() == null ? "-" : sm.span().describe());
+  }
+}

@@ -1,0 +1,32 @@
+package io.quorumkv.raft.sim;
+
+import io.quorumkv.raft.MemoryStorage;
+import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.Ready;
+
+/** What a simulated disk does when it syncs one {@link Ready}'s log writes. */
+public final class ReadyWrites {
+
+  private ReadyWrites() {}
+
+  /**
+   * Makes {@code rd}'s entries and hard state durable in {@code log} (its snapshot, if any, must
+   * be installed already: the state machine first), records the entries with {@code invariants}
+   * (log matching), then tells the core what is durable.
+   */
+  public static void persist(long node, MemoryStorage log, Ready rd, RawNode raw, Invariants invariants) {
+    if (!rd.entries().isEmpty()) {
+      long first = rd.entries().get(0).index();
+      log.append(rd.entries());
+      invariants.persisted(node, first == 1 ? 0 : log.term(first - 1), rd.entries());
+    }
+    rd.hardState().ifPresent(log::setHardState);
+    if (rd.snapshot().isPresent()) {
+      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
+    }
+    if (rd.mustSync()) {
+      long last = log.lastIndex();
+      raw.persisted(last, log.term(last));
+    }
+  }
+}
