@@ -25,7 +25,8 @@ final class Codec {
   // ---- log commands ----
 
   static byte[] encodeCommand(Command.Stamped stamped) {
-    Writer w = new Writer();
+    Command command = stamped.command();
+    Writer w = new Writer(command instanceof Command.Write c ? 34 + opSize(c.op()) : 64);
     w.u8(FORMAT).i64(stamped.stampMillis());
     Command cmd = stamped.command();
     if (cmd instanceof Command.Write c) {
@@ -113,7 +114,7 @@ final class Codec {
   // ---- requests ----
 
   static byte[] encodeRequest(KvRequest request) {
-    Writer w = new Writer();
+    Writer w = new Writer(request instanceof KvRequest.Write c ? 26 + opSize(c.op()) : 64);
     w.u8(FORMAT);
     writeRequest(w, request);
     return w.toArray();
@@ -139,6 +140,8 @@ final class Codec {
       w.u8(4);
     } else if (request instanceof KvRequest.Directory) {
       w.u8(8);
+    } else if (request instanceof KvRequest.Routes) {
+      w.u8(9);
     } else if (request instanceof KvRequest.Admin a) {
       w.u8(5);
       writeAdmin(w, a.op());
@@ -179,6 +182,7 @@ final class Codec {
       case 2 -> new KvRequest.Scan(r.bytes(), r.bytes(), r.i32(), r.consistency());
       case 3 -> new KvRequest.Write(r.i64(), r.i64(), r.i64(), readOp(r));
       case 4 -> new KvRequest.Status();
+      case 9 -> new KvRequest.Routes();
       case 5 -> new KvRequest.Admin(readAdmin(r));
       case 6 -> {
         long p = r.i64();
@@ -321,6 +325,18 @@ final class Codec {
       }
       w.i32(d.addresses().size());
       d.addresses().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
+    } else if (response instanceof KvResponse.RouteTable t) {
+      w.u8(8).i32(t.routes().size());
+      for (KvResponse.Route route : t.routes()) {
+        w.i64(route.partitionId());
+        if (route.span() instanceof KeySpan.HashSlot h) {
+          w.u8(1).i64(h.partitionId()).i32(h.partitions());
+        } else {
+          KeySpan.Range range = (KeySpan.Range) route.span();
+          w.u8(2).bytes(range.start()).bytes(range.end());
+        }
+        w.str(route.leaderAddress());
+      }
     } else {
       KvResponse.Failure f = (KvResponse.Failure) response;
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
@@ -376,6 +392,21 @@ final class Codec {
         }
         yield new KvResponse.DirectoryReport(node, reps, addresses);
       }
+      case 8 -> {
+        int n = r.count(14);
+        List<KvResponse.Route> routes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          long id = r.i64();
+          int kind = r.u8();
+          KeySpan span = switch (kind) {
+            case 1 -> new KeySpan.HashSlot(r.i64(), r.i32());
+            case 2 -> new KeySpan.Range(r.bytes(), r.bytes());
+            default -> throw r.bad("unknown key span tag " + kind);
+          };
+          routes.add(new KvResponse.Route(id, span, r.str()));
+        }
+        yield new KvResponse.RouteTable(routes);
+      }
       case 6 -> {
         int code = r.u8();
         if (code >= KvResponse.Code.values().length) {
@@ -394,8 +425,17 @@ final class Codec {
 
   /** A growable big-endian buffer. */
   static final class Writer {
-    private byte[] buf = new byte[64];
+    private byte[] buf;
     private int len;
+
+    Writer() {
+      this(64);
+    }
+
+    /** A writer sized for about {@code expectedBytes}: no regrowth when the guess holds. */
+    Writer(int expectedBytes) {
+      buf = new byte[Math.max(16, expectedBytes)];
+    }
 
     private void ensure(int n) {
       if (len + n > buf.length) {
@@ -453,9 +493,27 @@ final class Codec {
       return this;
     }
 
+    /** The bytes written; the buffer itself when it is exactly full (the writer is done then). */
     byte[] toArray() {
-      return Arrays.copyOf(buf, len);
+      return len == buf.length ? buf : Arrays.copyOf(buf, len);
     }
+  }
+
+  /**
+   * The exact encoded size of a put, delete or compare-and-set, and an estimate for a batch; the
+   * commands and requests around an operation add a fixed header (see their encoders).
+   */
+  static int opSize(WriteOp op) {
+    if (op instanceof WriteOp.Put p) {
+      return 1 + 4 + p.key().length + 4 + p.value().length;
+    }
+    if (op instanceof WriteOp.Delete d) {
+      return 1 + 4 + d.key().length;
+    }
+    if (op instanceof WriteOp.Cas c) {
+      return 1 + 4 + c.key().length + 1 + c.expected().map(e -> 4 + e.length).orElse(0) + 4 + c.value().length;
+    }
+    return 64 * ((WriteOp.Batch) op).ops().size();
   }
 
   /** A bounds-checked reader over one message. */

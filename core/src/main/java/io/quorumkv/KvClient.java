@@ -47,6 +47,11 @@ public final class KvClient extends FrontendStore implements KvAdmin, AutoClosea
     executor.close();
   }
 
+  /** The route table (tests). */
+  ClientRoutes routes() {
+    return executor.routes();
+  }
+
   @Override
   KvFrontend frontend() {
     return frontend;

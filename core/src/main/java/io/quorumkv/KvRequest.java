@@ -49,6 +49,9 @@ sealed interface KvRequest {
    */
   record Directory() implements KvRequest {}
 
+  /** Which partition holds which keys and who leads it, as the receiving node knows (client routing). */
+  record Routes() implements KvRequest {}
+
   /** An administrative operation. */
   record Admin(AdminOp op) implements KvRequest {
     public Admin {

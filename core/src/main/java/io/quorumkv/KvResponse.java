@@ -61,6 +61,22 @@ sealed interface KvResponse {
     }
   }
 
+  /** The answer to a {@link KvRequest.Routes} request: one route per partition the node hosts. */
+  record RouteTable(List<Route> routes) implements KvResponse {
+    public RouteTable {
+      routes = List.copyOf(routes);
+    }
+  }
+
+  /**
+   * Where one partition's requests should go.
+   *
+   * @param partitionId   the partition
+   * @param span          the keys it holds
+   * @param leaderAddress the leader's advertised {@code host:port}, or empty when none is known
+   */
+  record Route(long partitionId, KeySpan span, String leaderAddress) {}
+
   /** An administrative operation finished; {@code value} is its result (a split's new id). */
   record AdminDone(long value) implements KvResponse {}
 

@@ -26,6 +26,7 @@ final class NodeMetrics {
   final Counter syncStalls;
   final Counter hashMismatches;
   final Counter droppedMessages;
+  final Counter forwarded;
   private final MeterRegistry registry;
   private final Tags tags;
 
@@ -48,6 +49,9 @@ final class NodeMetrics {
         .description("replicas whose state hash differed from the leader's at the same index")
         .tags(tags).register(registry);
     droppedMessages = Counter.builder("quorumkv.messages.dropped").description("inbound messages dropped (raft inbox full)")
+        .tags(tags).register(registry);
+    forwarded = Counter.builder("quorumkv.requests.forwarded")
+        .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")
         .tags(tags).register(registry);
   }
 

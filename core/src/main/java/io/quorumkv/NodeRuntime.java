@@ -158,6 +158,11 @@ final class NodeRuntime implements RequestExecutor {
   private Thread applierThread;
   private ScheduledExecutorService scheduler;
   private ExecutorService readPool;
+  /**
+   * Takes snapshots off the applier: a snapshot reads and writes the whole partition, which would
+   * stall every partition's apply (and so every write's answer) for as long.
+   */
+  private ExecutorService snapshotter;
   /** loop: the last log write submitted; messages claiming durability wait for it. */
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
   /** loop */
@@ -229,6 +234,7 @@ final class NodeRuntime implements RequestExecutor {
       });
       scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quorumkv-timer-" + nodeId));
       readPool = Executors.newFixedThreadPool(2, r -> daemon(r, "quorumkv-read-" + nodeId));
+      snapshotter = Executors.newSingleThreadExecutor(r -> daemon(r, "quorumkv-snapshot-" + nodeId));
       registerGauges();
       state = State.RUNNING;
       applierThread = daemon(this::runApplier, "quorumkv-applier-" + nodeId);
@@ -350,6 +356,17 @@ final class NodeRuntime implements RequestExecutor {
         }
       }
     }
+    if (snapshotter != null) {
+      // before the engine closes: a snapshot reads from a database view
+      snapshotter.shutdownNow();
+      try {
+        if (!snapshotter.awaitTermination(10, TimeUnit.SECONDS)) {
+          log.warn("{}: a snapshot is still being written at close", who);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     failPending("node " + nodeId + " is closed");
     if (transport != null) {
       transport.close();
@@ -461,6 +478,7 @@ final class NodeRuntime implements RequestExecutor {
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
       try {
         if (e == null && state == State.RUNNING) {
+          awaitSnapshot(r); // no background snapshot may write the group's state after it is deleted
           tombstones.record(g, t);
           engine.deleteGroup(g);
           log.info("{} group {}: replica destroyed (tombstone: term {}, log to {})", who, g, t.term(), t.lastIndex());
@@ -1085,17 +1103,53 @@ final class NodeRuntime implements RequestExecutor {
     maybeSnapshot(r);
   }
 
+  /**
+   * applier: every {@code snapshotInterval} applied entries, snapshots the partition on the
+   * snapshot thread (over a consistent database view, while the applier goes on), then compacts
+   * the log up to it. One at a time per replica.
+   */
   private void maybeSnapshot(Replica r) {
-    if (r.appliedIndex - r.lastSnapshotIndex < config.snapshotInterval()) {
+    if (r.snapshotting != null && r.snapshotting.isDone()) {
+      r.snapshotting = null;
+    }
+    if (r.snapshotting != null || r.appliedIndex - r.lastSnapshotIndex < config.snapshotInterval()) {
       return;
     }
-    Snapshot snap = r.smStore.createSnapshot();
-    r.lastSnapshotIndex = snap.metadata().index();
-    writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
-      if (e != null) {
-        log.warn("{} group {}: log compaction at {} failed: {}", who, r.groupId, snap.metadata().index(), e.toString());
-      }
-    });
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    r.snapshotting = done;
+    try {
+      snapshotter.execute(() -> {
+        try {
+          Snapshot snap = r.smStore.createSnapshot();
+          r.lastSnapshotIndex = snap.metadata().index();
+          writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
+            if (e != null) {
+              log.warn("{} group {}: log compaction at {} failed: {}", who, r.groupId, snap.metadata().index(),
+                  e.toString());
+            }
+          });
+        } catch (RuntimeException e) {
+          onStorageFailure(e); // as when the applier took it: the engine is failed or the state unreadable
+        } finally {
+          done.complete(null);
+        }
+      });
+    } catch (RejectedExecutionException closing) {
+      r.snapshotting = null;
+    }
+  }
+
+  /**
+   * applier: waits for the replica's background snapshot, if any. Call it before replacing or
+   * deleting the replica's stored state (a snapshot install, a replica moved away), so that no
+   * snapshot of the old state is written or compacted against after it.
+   */
+  void awaitSnapshot(Replica r) {
+    CompletableFuture<Void> s = r.snapshotting;
+    if (s != null) {
+      s.join();
+      r.snapshotting = null;
+    }
   }
 
   /**
@@ -1149,6 +1203,7 @@ final class NodeRuntime implements RequestExecutor {
       post(() -> r.installing = false);
       return;
     }
+    awaitSnapshot(r);
     try {
       st.sink().install();
     } finally {
@@ -1296,6 +1351,9 @@ final class NodeRuntime implements RequestExecutor {
       if (req instanceof KvRequest.Directory) {
         return done(placement.report());
       }
+      if (req instanceof KvRequest.Routes) {
+        return done(routes());
+      }
       if (req instanceof KvRequest.Admin a) {
         return admin(a.op(), deadline);
       }
@@ -1369,6 +1427,18 @@ final class NodeRuntime implements RequestExecutor {
     });
   }
 
+  /** This node's routing table with each partition's leader address, for clients that route. */
+  private KvResponse.RouteTable routes() {
+    List<KvResponse.Route> out = new ArrayList<>();
+    for (Map.Entry<Long, KeySpan> e : routing.snapshot().entrySet()) {
+      Replica r = replicas.get(e.getKey());
+      long leader = r == null ? RaftConfig.NONE : r.leader;
+      out.add(new KvResponse.Route(e.getKey(), e.getValue(),
+          leader == RaftConfig.NONE ? "" : members.getOrDefault(leader, "")));
+    }
+    return new KvResponse.RouteTable(out);
+  }
+
   private static CompletableFuture<KvResponse> done(KvResponse r) {
     return CompletableFuture.completedFuture(r);
   }
@@ -1405,6 +1475,7 @@ final class NodeRuntime implements RequestExecutor {
     if (!mayForward || config.notLeaderPolicy() == NotLeaderPolicy.REJECT) {
       return done(notLeader(r));
     }
+    metrics.forwarded.increment();
     return forward(leader, new KvRequest.ForPartition(p, inner), deadline, inner instanceof KvRequest.Write);
   }
 

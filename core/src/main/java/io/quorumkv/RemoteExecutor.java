@@ -8,8 +8,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A {@link KvClient}'s attempts: each goes to one node; after a failure the next attempt follows
- * the leader hint if there is one, otherwise moves to the next configured address.
+ * A {@link KvClient}'s attempts: each goes to one node. A first attempt of a single-partition
+ * request goes to the partition's leader when the {@link ClientRoutes route table} knows it, else
+ * to the current address (which forwards it); after a failure the next attempt follows the leader
+ * hint if there is one, otherwise moves to the next configured address.
  */
 final class RemoteExecutor implements RequestExecutor {
 
@@ -25,12 +27,17 @@ final class RemoteExecutor implements RequestExecutor {
   private final List<String> addresses;
   private final Connector connector;
   private final AtomicInteger current = new AtomicInteger();
+  private final ClientRoutes routes = new ClientRoutes();
+  /** Deadline of a route-table refresh: short, it is only a hint. */
+  private final Duration routesTimeout;
   private final ScheduledExecutorService scheduler;
   private volatile boolean closed;
 
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
     this.connector = connector;
+    this.routesTimeout = config.requestTimeout().compareTo(Duration.ofSeconds(2)) < 0
+        ? config.requestTimeout() : Duration.ofSeconds(2);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "quorumkv-client-timer");
       t.setDaemon(true);
@@ -47,12 +54,22 @@ final class RemoteExecutor implements RequestExecutor {
     if (closed) {
       return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
     }
+    routes.maybeRefresh(this::fetchRoutes);
     String address;
     if (previous != null && previous.code() == KvResponse.Code.NOT_LEADER && !previous.hintAddress().isEmpty()) {
       address = previous.hintAddress();
+      routes.markStale();
     } else {
-      int i = previous == null ? current.get() : current.incrementAndGet();
-      address = addresses.get(Math.floorMod(i, addresses.size()));
+      String leader = previous == null ? routes.leaderFor(request) : null;
+      if (leader != null) {
+        address = leader;
+      } else {
+        int i = previous == null ? current.get() : current.incrementAndGet();
+        address = addresses.get(Math.floorMod(i, addresses.size()));
+      }
+      if (previous != null) {
+        routes.markStale();
+      }
     }
     return send(address, request, Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())))
         .handle((r, e) -> {
@@ -63,6 +80,7 @@ final class RemoteExecutor implements RequestExecutor {
           if (cause instanceof KvException kv && !(kv instanceof KvTimeoutException)) {
             throw cause;
           }
+          routes.suspect(address);
           // A transport failure: the request may have been delivered. Named by node, for the
           // message the call fails with if no node answers.
           Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
@@ -75,6 +93,20 @@ final class RemoteExecutor implements RequestExecutor {
   @Override
   public String targets() {
     return "nodes " + String.join(", ", addresses);
+  }
+
+  /** Asks one node (the current address) for its route table. */
+  private CompletableFuture<KvResponse> fetchRoutes() {
+    if (closed) {
+      return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
+    }
+    String address = addresses.get(Math.floorMod(current.get(), addresses.size()));
+    return send(address, new KvRequest.Routes(), routesTimeout);
+  }
+
+  /** The route table (tests). */
+  ClientRoutes routes() {
+    return routes;
   }
 
   private CompletableFuture<KvResponse> send(String address, KvRequest request, Duration timeout) {

@@ -52,8 +52,13 @@ final class Replica {
   boolean installing;
   /** loop: a leadership transfer was started because of a stalled sync. */
   boolean stallTransferStarted;
-  /** applier */
-  long lastSnapshotIndex;
+  /** The applied index of the latest snapshot; set by the applier and the snapshot thread. */
+  volatile long lastSnapshotIndex;
+  /**
+   * applier: the snapshot being taken in the background, or null. Whatever replaces or deletes
+   * this replica's stored state waits for it first ({@link NodeRuntime#awaitSnapshot}).
+   */
+  java.util.concurrent.CompletableFuture<Void> snapshotting;
 
   /** Proposals waiting for their entry to apply, by log index. */
   final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();

@@ -12,7 +12,9 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * A {@link RemoteExecutor.Connector} over the transport's external client connections: one per
- * node address, opened on first use (off the caller's thread) and reopened after it breaks.
+ * node address, opened on first use (off the caller's thread) and reopened after it breaks. All
+ * of them share one I/O thread, so the answer from one node and the next request to another are
+ * handled by the same thread (no hand-off between two I/O threads per request).
  */
 final class TransportConnector implements RemoteExecutor.Connector {
 
@@ -23,6 +25,7 @@ final class TransportConnector implements RemoteExecutor.Connector {
     t.setDaemon(true);
     return t;
   });
+  private final TransportClient.IoThread io = TransportClient.IoThread.start("quorumkv-client");
   private volatile boolean closed;
 
   TransportConnector(KvClient.Config config) {
@@ -48,7 +51,8 @@ final class TransportConnector implements RemoteExecutor.Connector {
       HostPort hp = HostPort.parse("address", a);
       try {
         return CompletableFuture.supplyAsync(
-            () -> TransportClient.connect(new InetSocketAddress(hp.host(), hp.port()), clusterId), dialer);
+            () -> TransportClient.connect(new InetSocketAddress(hp.host(), hp.port()), clusterId,
+                java.util.Optional.empty(), io), dialer);
       } catch (RejectedExecutionException e) {
         return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
       }
@@ -72,5 +76,6 @@ final class TransportConnector implements RemoteExecutor.Connector {
       }
     }
     connections.clear();
+    io.close();
   }
 }

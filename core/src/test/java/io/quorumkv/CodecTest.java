@@ -43,6 +43,7 @@ class CodecTest {
         new KvRequest.Write(1, 2, 3, new WriteOp.Cas(b("k"), Optional.of(b("x")), b("v"))),
         new KvRequest.Write(1, 2, 3, batch),
         new KvRequest.Status(),
+        new KvRequest.Routes(),
         new KvRequest.Admin(new AdminOp.TransferLeader(3, 2)),
         new KvRequest.Admin(new AdminOp.AddNode(4, "127.0.0.1:7004", true)),
         new KvRequest.Admin(new AdminOp.Promote(4)),
@@ -62,7 +63,7 @@ class CodecTest {
         new KvRequest.Group(2, new KvRequest.GroupCommand.MergeInto(1)),
         new KvRequest.Group(1, new KvRequest.GroupCommand.Absorb(2, b("seed"))));
     all.forEach(CodecTest::roundTripsRequest);
-    KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(13)));
+    KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(14)));
     assertEquals(new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))), ((AdminOp.InjectFault) fault.op()).fault());
   }
 
@@ -79,13 +80,27 @@ class CodecTest {
         new KvResponse.DirectoryReport(2, List.of(new KvResponse.ReplicaReport(1, PartitionStateMachine.encodeSpan(
             new KeySpan.Range(b("a"), new byte[0])), 2, 5, 17, 3, true, Set.of(1L, 2L), Set.of(4L))),
             Map.of(1L, "127.0.0.1:1")),
-        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true));
+        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true),
+        new KvResponse.RouteTable(List.of(
+            new KvResponse.Route(1, new KeySpan.HashSlot(1, 3), "127.0.0.1:1"),
+            new KvResponse.Route(2, new KeySpan.Range(b("a"), new byte[0]), ""))));
     for (KvResponse r : all) {
       byte[] once = Codec.encodeResponse(r);
       assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(Codec.decodeResponse(once))));
     }
     assertEquals(all.get(4), Codec.decodeResponse(Codec.encodeResponse(all.get(4))));
     assertEquals(all.get(7), Codec.decodeResponse(Codec.encodeResponse(all.get(7))));
+    assertEquals(all.get(8), Codec.decodeResponse(Codec.encodeResponse(all.get(8))));
+  }
+
+  @Test
+  void writesAreEncodedIntoBuffersOfTheirExactSize() {
+    for (WriteOp op : List.of(new WriteOp.Put(b("key"), b("value")), new WriteOp.Delete(b("k")),
+        new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")))) {
+      assertEquals(26 + Codec.opSize(op), Codec.encodeRequest(new KvRequest.Write(1, 2, 3, op)).length, op.toString());
+      assertEquals(34 + Codec.opSize(op),
+          Codec.encodeCommand(new Command.Stamped(9, new Command.Write(1, 2, 3, op))).length, op.toString());
+    }
   }
 
   @Test

@@ -65,16 +65,21 @@ class NettyRocksClusterTest {
         .allMatch(n -> n.status().partitions().stream().allMatch(p -> p.leader() != 0)));
   }
 
-  @Test
-  void writeReadFailoverRestartOverNettyAndRocksDb() throws Exception {
+  /** Three nodes on free ports, 3 hash partitions, each with a leader. */
+  private void startThreeHashPartitionedNodes() throws IOException {
     for (long id = 1; id <= 3; id++) {
       addresses.put(id, "127.0.0.1:" + freePort());
     }
+    for (long id = 1; id <= 3; id++) {
+      start(id, HashPartitioner.of(3));
+    }
+    awaitLeaders();
+  }
+
+  @Test
+  void writeReadFailoverRestartOverNettyAndRocksDb() throws Exception {
     try {
-      for (long id = 1; id <= 3; id++) {
-        start(id, HashPartitioner.of(3));
-      }
-      awaitLeaders();
+      startThreeHashPartitionedNodes();
       nodes.get(1L).put("hello", "world");
       for (KvNode n : nodes.values()) {
         for (ReadConsistency level : ReadConsistency.values()) {
@@ -116,6 +121,61 @@ class NettyRocksClusterTest {
     // close() releases every thread (raft loop, applier, log writer, reads, timer, I/O, client).
     MemoryCluster.await(Duration.ofSeconds(10), "every node thread to end", () -> Thread.getAllStackTraces().keySet()
         .stream().noneMatch(t -> t.isAlive() && t.getName().startsWith("quorumkv-")));
+  }
+
+  private double forwardedSoFar() {
+    return nodes.values().stream()
+        .mapToDouble(n -> n.meterRegistry().find("quorumkv.requests.forwarded").counter().count()).sum();
+  }
+
+  @Test
+  void aClientSendsRequestsStraightToTheLeadersAndSurvivesAStaleTable() throws Exception {
+    try {
+      startThreeHashPartitionedNodes();
+      try (KvClient client = KvClient.builder().addresses(new ArrayList<>(addresses.values()))
+          .clusterId("netty-test").build()) {
+        client.put("first", "write"); // starts the first refresh of the route table
+        ClientRoutes routes = client.routes();
+        MemoryCluster.await(Duration.ofSeconds(20), "a route table with every leader", () -> {
+          client.put("more", "writes");
+          return routes.table().size() == 3
+              && routes.table().stream().noneMatch(r -> r.leaderAddress().isEmpty());
+        });
+        // Without routing, two thirds of these would be forwarded. Leaders may still move (the
+        // nodes balance them), so a few rounds are allowed to find one without a move.
+        boolean direct = false;
+        for (int round = 0; round < 10 && !direct; round++) {
+          double before = forwardedSoFar();
+          for (int i = 0; i < 30; i++) {
+            client.put("k" + round + "-" + i, "v");
+          }
+          direct = forwardedSoFar() - before <= 3;
+        }
+        assertTrue(direct, "requests kept being forwarded: " + forwardedSoFar());
+        // Move every leadership: the stale table sends requests to followers, which forward them.
+        ClusterStatus st = client.status();
+        for (PartitionStatus p : st.partitions()) {
+          long to = p.leader() % 3 + 1;
+          client.transferLeader(p.partitionId(), to);
+        }
+        for (int i = 0; i < 30; i++) {
+          client.put("after" + i, "v" + i);
+          assertEquals(Optional.of("v" + i), client.get("after" + i));
+        }
+        // ... and the table follows the new leaders.
+        MemoryCluster.await(Duration.ofSeconds(20), "the table to follow the transfers", () -> {
+          client.put("more", "writes");
+          ClusterStatus now = client.status();
+          return now.partitions().stream().allMatch(p -> routes.table().stream().anyMatch(r ->
+              r.partitionId() == p.partitionId()
+                  && r.leaderAddress().equals(now.members().getOrDefault(p.leader(), "?"))));
+        });
+      }
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
   }
 
   @Test

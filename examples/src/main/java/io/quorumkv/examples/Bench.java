@@ -135,6 +135,10 @@ public final class Bench implements Callable<Integer> {
           if (warmup > 0) {
             loop.run(phase, limits(c, warmup), progressPrinter(phase.name() + " warm-up", c));
           }
+          if (progress != ProgressMode.OFF && !rewriting()) {
+            // marks the start of the recorded interval for tools that sample the nodes' CPU
+            System.err.println(phase.name() + " c=" + c + " start");
+          }
           long[] cpu0 = hostCpu();
           long driver0 = processCpuNanos();
           ClosedLoop.Result r = loop.run(phase, limits(c, duration), progressPrinter(phase.name(), c));

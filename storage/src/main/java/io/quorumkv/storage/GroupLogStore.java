@@ -8,7 +8,10 @@ import io.quorumkv.raft.Snapshot;
 import java.util.ArrayList;
 import java.util.List;
 
-/** {@link LogStore} of one group: answers from the published {@link LogView}, entries from disk. */
+/**
+ * {@link LogStore} of one group: answers from the published {@link LogView}, entries from the
+ * group's {@link EntryCache} when it holds them, else from disk.
+ */
 final class GroupLogStore implements LogStore {
 
   /** Bound on re-reads when a concurrent write changes the log under a read (see entries). */
@@ -51,6 +54,10 @@ final class GroupLogStore implements LogStore {
       if (lo >= hi) {
         return List.of();
       }
+      List<Entry> cached = group.cache.get(lo, hi, maxBytes);
+      if (cached != null && matches(v, cached)) {
+        return cached;
+      }
       List<Entry> out = read(v, lo, hi, maxBytes);
       if (out != null) {
         return out;
@@ -63,6 +70,16 @@ final class GroupLogStore implements LogStore {
     throw new StorageCorruptionException(
         engine.where(Backend.Cf.LOG, group.id, "entries [" + lo + ", " + hi + ")")
             + ": entries missing although the log index lists them");
+  }
+
+  /** Whether every entry has the index's term in view {@code v} (the log did not change since). */
+  private static boolean matches(LogView v, List<Entry> entries) {
+    for (Entry e : entries) {
+      if (e.index() > v.lastIndex() || e.term() != v.term(e.index())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The entries, or null if they do not match view {@code v}. */

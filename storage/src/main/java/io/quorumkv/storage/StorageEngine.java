@@ -188,6 +188,7 @@ public final class StorageEngine implements AutoCloseable {
         }
         syncedWrite(b, 0, 0, 0);
       }
+      g.cache.clear();
       g.logView = LogView.EMPTY;
       g.smView = SmView.EMPTY;
       deleteBlobsBelow(groupId, Long.MAX_VALUE);
@@ -310,6 +311,7 @@ public final class StorageEngine implements AutoCloseable {
         return Arrays.asList(errors);
       }
       Map<Long, LogView> drafts = new LinkedHashMap<>();
+      List<Runnable> cacheUpdates = new ArrayList<>();
       List<Runnable> afterWrite = new ArrayList<>();
       int entries = 0;
       long bytes = 0;
@@ -319,12 +321,13 @@ public final class StorageEngine implements AutoCloseable {
           LogBatch batch = batches.get(i);
           Map<Long, LogView> local = new HashMap<>();
           List<PendingWrite> pending = new ArrayList<>();
+          List<Runnable> cached = new ArrayList<>();
           List<Runnable> after = new ArrayList<>();
           try {
             for (LogBatch.Op op : batch.ops()) {
               long id = op.groupId();
               LogView cur = local.getOrDefault(id, drafts.getOrDefault(id, group(id).logView));
-              local.put(id, plan(op, cur, pending, after));
+              local.put(id, plan(op, cur, pending, cached, after));
             }
             for (Map.Entry<Long, LogView> e : local.entrySet()) {
               LogView v = e.getValue();
@@ -342,6 +345,7 @@ public final class StorageEngine implements AutoCloseable {
             p.addTo(wb);
           }
           drafts.putAll(local);
+          cacheUpdates.addAll(cached);
           afterWrite.addAll(after);
           entries += batch.entryCount();
           bytes += batch.entryBytes();
@@ -360,6 +364,8 @@ public final class StorageEngine implements AutoCloseable {
             }
             return Arrays.asList(errors);
           }
+          // the caches first: a reader of a new view then finds its entries cached
+          cacheUpdates.forEach(Runnable::run);
           for (Map.Entry<Long, LogView> e : drafts.entrySet()) {
             group(e.getKey()).logView = e.getValue();
           }
@@ -383,9 +389,13 @@ public final class StorageEngine implements AutoCloseable {
     }
   }
 
-  private LogView plan(LogBatch.Op op, LogView v, List<PendingWrite> out, List<Runnable> after) {
+  private LogView plan(LogBatch.Op op, LogView v, List<PendingWrite> out, List<Runnable> cached,
+      List<Runnable> after) {
     if (op instanceof LogBatch.Append a) {
-      return planAppend(a.groupId(), a.entries(), v, out);
+      LogView planned = planAppend(a.groupId(), a.entries(), v, out);
+      EntryCache cache = group(a.groupId()).cache;
+      cached.add(() -> cache.append(a.entries()));
+      return planned;
     }
     if (op instanceof LogBatch.SetHardState h) {
       HardState old = v.hardState();
@@ -407,7 +417,11 @@ public final class StorageEngine implements AutoCloseable {
       return v.withHardState(hs);
     }
     LogBatch.Compact c = (LogBatch.Compact) op;
-    return planCompact(c.groupId(), c.snapshot(), v, out, after);
+    LogView planned = planCompact(c.groupId(), c.snapshot(), v, out, after);
+    EntryCache cache = group(c.groupId()).cache;
+    long through = planned.compactedIndex();
+    cached.add(() -> cache.compact(through));
+    return planned;
   }
 
   private LogView planAppend(long g, List<Entry> entries, LogView v, List<PendingWrite> out) {
@@ -563,6 +577,7 @@ public final class StorageEngine implements AutoCloseable {
           b.put(Backend.Cf.META, hsKey, Codec.hardState(hsKey, raised));
           syncedWrite(b, 1, 0, 0);
         }
+        g.cache.clear();
         g.logView = new LogView(m.index(), m.term(), m.index(), TermRuns.EMPTY, raised, recorded);
       } finally {
         writeLock.unlock();
@@ -669,6 +684,8 @@ public final class StorageEngine implements AutoCloseable {
     final long id;
     final GroupLogStore log;
     final GroupStateMachine stateMachine;
+    /** The newest durable entries, changed only under the engine's write lock. */
+    final EntryCache cache;
     volatile LogView logView = LogView.EMPTY;
     volatile SmView smView = SmView.EMPTY;
     /** While a snapshot installs, reads are served from this view of the old state. */
@@ -679,6 +696,7 @@ public final class StorageEngine implements AutoCloseable {
 
     Group(StorageEngine engine, long id) {
       this.id = id;
+      this.cache = new EntryCache(engine.options().entryCacheBytes());
       this.log = new GroupLogStore(engine, this);
       this.stateMachine = new GroupStateMachine(engine, this);
     }

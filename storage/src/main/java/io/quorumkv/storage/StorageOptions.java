@@ -13,6 +13,9 @@ package io.quorumkv.storage;
  *                                out
  * @param logCompactionTriggerEntries how many discarded log entries make the engine ask RocksDB to
  *                                compact the discarded range, so disk use follows the log's size
+ * @param entryCacheBytes         per group, how many bytes of the newest log entries stay in memory
+ *                                so that applying them and sending them to followers slightly behind
+ *                                does not read them back from the disk; 0 turns the cache off
  */
 public record StorageOptions(
     long nodeId,
@@ -20,7 +23,8 @@ public record StorageOptions(
     long writeBufferBytes,
     long maxTotalWalBytes,
     int snapshotChunkBytes,
-    long logCompactionTriggerEntries) {
+    long logCompactionTriggerEntries,
+    long entryCacheBytes) {
 
   public StorageOptions {
     if (nodeId <= 0) {
@@ -35,30 +39,44 @@ public record StorageOptions(
     if (logCompactionTriggerEntries <= 0) {
       throw new IllegalArgumentException("logCompactionTriggerEntries must be positive");
     }
+    if (entryCacheBytes < 0) {
+      throw new IllegalArgumentException("entryCacheBytes must not be negative");
+    }
   }
 
-  /** The defaults: 64 MiB block cache, 16 MiB memtables, 256 MiB of WAL, 1 MiB chunks. */
+  /**
+   * The defaults: 64 MiB block cache, 16 MiB memtables, 256 MiB of WAL, 1 MiB chunks, 2 MiB of
+   * entry cache per group.
+   */
   public static StorageOptions defaults(long nodeId) {
-    return new StorageOptions(nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000);
+    return new StorageOptions(nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000, 2L << 20);
   }
 
   /** A copy with another snapshot chunk size. */
   public StorageOptions withSnapshotChunkBytes(int bytes) {
     return new StorageOptions(
         nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, bytes,
-        logCompactionTriggerEntries);
+        logCompactionTriggerEntries, entryCacheBytes);
   }
 
   /** A copy with another compaction trigger. */
   public StorageOptions withLogCompactionTriggerEntries(long entries) {
     return new StorageOptions(
-        nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes, entries);
+        nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes, entries,
+        entryCacheBytes);
   }
 
   /** A copy with other RocksDB memory bounds. */
   public StorageOptions withMemory(long blockCache, long writeBuffer, long maxTotalWal) {
     return new StorageOptions(
         nodeId, blockCache, writeBuffer, maxTotalWal, snapshotChunkBytes,
-        logCompactionTriggerEntries);
+        logCompactionTriggerEntries, entryCacheBytes);
+  }
+
+  /** A copy with another per-group entry cache bound (0: no cache). */
+  public StorageOptions withEntryCacheBytes(long bytes) {
+    return new StorageOptions(
+        nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes,
+        logCompactionTriggerEntries, bytes);
   }
 }

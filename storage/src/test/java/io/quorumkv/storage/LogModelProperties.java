@@ -12,8 +12,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
@@ -46,9 +49,10 @@ class LogModelProperties {
 
   @Property(tries = 300)
   void theLogBehavesLikeItsModel(
-      @ForAll @Size(max = 60) List<@IntRange(min = 0, max = 99_999) Integer> script) {
+      @ForAll @Size(max = 60) List<@IntRange(min = 0, max = 99_999) Integer> script,
+      @ForAll("cacheBytes") long cacheBytes) {
     MemoryDisk disk = new MemoryDisk();
-    StorageEngine engine = open(disk);
+    StorageEngine engine = open(disk, cacheBytes);
     Model m = new Model();
     long term = 1;
     try {
@@ -98,7 +102,7 @@ class LogModelProperties {
           }
           case 7 -> {
             disk.crash();
-            engine = open(disk);
+            engine = open(disk, cacheBytes);
             long applied = engine.stateMachine(G).appliedIndex();
             assertTrue(applied <= m.applied && applied >= m.compacted, "applied " + applied);
             m.applied = applied;
@@ -130,8 +134,15 @@ class LogModelProperties {
     }
   }
 
-  private static StorageEngine open(MemoryDisk disk) {
-    return StorageEngine.openInMemory(disk, "model", StorageOptions.defaults(1));
+  /** No entry cache, one of a few entries (reads span cache and disk), and the default. */
+  @Provide
+  Arbitrary<Long> cacheBytes() {
+    return Arbitraries.of(0L, 200L, StorageOptions.defaults(1).entryCacheBytes());
+  }
+
+  private static StorageEngine open(MemoryDisk disk, long cacheBytes) {
+    return StorageEngine.openInMemory(
+        disk, "model", StorageOptions.defaults(1).withEntryCacheBytes(cacheBytes));
   }
 
   private static void check(StorageEngine engine, Model m) {

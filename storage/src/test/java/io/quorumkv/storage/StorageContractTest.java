@@ -411,9 +411,98 @@ abstract class StorageContractTest {
     assertEquals(Set.of(5L), e.groups());
     assertEquals(0, e.log(3).lastIndex());
     assertTrue(e.stateMachine(3).get(b("k")).isEmpty());
+    assertEquals(0, e.group(3).cache.size());
+    e.log(3).append(entries(1, 1, 4)); // a new replica of the group starts from nothing cached
+    assertEquals(entries(1, 1, 4), e.log(3).entries(1, 2, 1000));
+    e.deleteGroup(3);
     StorageEngine after = reopen(e);
     assertEquals(Set.of(5L), after.groups());
     assertTrue(after.stateMachine(3).get(b("k")).isEmpty());
+  }
+
+  // ------------------------------------------------------------------ entry cache
+
+  /** An engine whose entry cache holds about a dozen of the test's entries. */
+  StorageEngine openWithSmallCache() {
+    return track(openEngine(CLUSTER, StorageOptions.defaults(1).withSnapshotChunkBytes(1024)
+        .withEntryCacheBytes(12 * entry(10, 1).sizeBytes())));
+  }
+
+  /** Overwrites the record of {@code index} on disk with a different, well-formed entry. */
+  static void replaceOnDisk(StorageEngine e, Entry other) {
+    byte[] key = Keys.log(G, other.index());
+    try (Backend.Batch b = e.backend().newBatch()) {
+      b.put(Backend.Cf.LOG, key, Codec.entry(key, other));
+      e.backend().write(b, true);
+    }
+  }
+
+  @Test
+  void theNewestEntriesAreReadFromMemoryAndOlderOnesFromDisk() {
+    StorageEngine e = openWithSmallCache();
+    LogStore log = e.log(G);
+    log.append(entries(1, 40, 1));
+    EntryCache cache = e.group(G).cache;
+    assertTrue(cache.size() >= 10 && cache.size() < 40, "cached " + cache.size());
+    long firstCached = 41 - cache.size();
+    // a different entry on disk under a cached index shows which copy a read returns
+    Entry planted = Entry.normal(38, 1, b("planted on disk"));
+    replaceOnDisk(e, planted);
+    assertEquals(entries(firstCached, 40, 1), log.entries(firstCached, 41, Long.MAX_VALUE));
+    List<Entry> spanning = log.entries(firstCached - 5, 41, Long.MAX_VALUE);
+    assertEquals(planted, spanning.get((int) (38 - (firstCached - 5))), "read from disk");
+    assertEquals(entries(1, 10, 1), log.entries(1, 11, Long.MAX_VALUE));
+    // the byte limit applies to cached entries as to disk reads
+    long size = entry(35, 1).sizeBytes();
+    assertEquals(2, log.entries(35, 40, 2 * size).size());
+    assertEquals(1, log.entries(35, 40, 0).size());
+  }
+
+  @Test
+  void theEntryCacheFollowsTruncationsCompactionsAndInstalls() {
+    StorageEngine e = openWithSmallCache();
+    LogStore log = e.log(G);
+    log.append(entries(1, 40, 1));
+    // a replaced suffix, even in the same term with other data, is never read from the cache
+    List<Entry> replaced = List.of(Entry.normal(36, 1, b("x36")), Entry.normal(37, 1, b("x37")));
+    log.append(replaced);
+    List<Entry> want = new ArrayList<>(entries(33, 35, 1));
+    want.addAll(replaced);
+    assertEquals(want, log.entries(33, 38, Long.MAX_VALUE));
+    assertThrows(LogUnavailableException.class, () -> log.entries(33, 39, Long.MAX_VALUE));
+    // a truncation below everything cached
+    log.append(entries(5, 8, 2));
+    assertEquals(entries(5, 8, 2), e.group(G).cache.get(5, 9, Long.MAX_VALUE));
+    assertEquals(entries(3, 4, 1), log.entries(3, 5, Long.MAX_VALUE));
+    assertEquals(entries(5, 8, 2), log.entries(5, 9, Long.MAX_VALUE));
+    log.append(entries(9, 30, 2));
+    // compaction drops the compacted prefix from the cache too
+    Snapshot snap = applyAndSnapshotAt(e, 25);
+    log.compact(snap);
+    assertThrows(LogCompactedException.class, () -> log.entries(25, 27, Long.MAX_VALUE));
+    assertEquals(entries(26, 30, 2), log.entries(26, 31, Long.MAX_VALUE));
+    assertEquals(26, e.group(G).cache.get(26, 27, Long.MAX_VALUE).get(0).index());
+    assertEquals(null, e.group(G).cache.get(25, 27, Long.MAX_VALUE));
+    // after a restart the cache starts empty and every read comes from the disk
+    StorageEngine after = reopen(e);
+    assertEquals(0, after.group(G).cache.size());
+    assertEquals(entries(26, 30, 2), after.log(G).entries(26, 31, Long.MAX_VALUE));
+    // an installed snapshot replaces the whole log, the cache included
+    StorageEngine leader = track(openOtherNode(
+        StorageOptions.defaults(2).withSnapshotChunkBytes(1024)));
+    Snapshot remote = applyAndSnapshot(leader, 300);
+    leader.log(G).compact(remote);
+    Snapshot recorded = leader.log(G).snapshot();
+    try (SnapshotSource source = leader.stateMachine(G).openSnapshot(recorded);
+        SnapshotSink sink = after.stateMachine(G).newSnapshotSink(recorded)) {
+      while (!sink.isComplete()) {
+        sink.write(source.chunk(sink.nextOffset()));
+      }
+      sink.install();
+    }
+    assertEquals(0, after.group(G).cache.size());
+    after.log(G).append(entries(301, 305, 3));
+    assertEquals(entries(301, 305, 3), after.log(G).entries(301, 306, Long.MAX_VALUE));
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -604,7 +693,8 @@ abstract class StorageContractTest {
 
   @Test
   void aRecordFailingItsChecksumIsReportedWithWhereItIs() {
-    StorageEngine e = open();
+    // no entry cache: the damaged entry must be read from the disk
+    StorageEngine e = track(openEngine(CLUSTER, StorageOptions.defaults(1).withEntryCacheBytes(0)));
     e.log(G).append(entries(1, 10, 1));
     byte[] key = Keys.log(G, 5);
     byte[] good = Codec.entry(key, entry(5, 1));

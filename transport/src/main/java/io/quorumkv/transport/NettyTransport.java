@@ -520,7 +520,7 @@ public final class NettyTransport implements RaftTransport {
         counters.droppedByFault.increment();
         return;
       }
-      Wire.send(ch, Frame.newBuilder().setResponse(r).build());
+      Responder.of(ch).send(Frame.newBuilder().setResponse(r).build());
     });
   }
 

@@ -25,6 +25,11 @@ import java.util.concurrent.TimeUnit;
  * <p>A client does not reconnect: when the connection is lost, outstanding and later requests
  * fail with {@link TransportException.Reason#CLOSED} and the caller connects again (perhaps to
  * another node). Thread-safe.
+ *
+ * <p>A client has an I/O thread of its own unless it is given an {@link IoThread} to share:
+ * a process that talks to several nodes should share one, so that an answer arriving on one
+ * connection and the next request sent on another are handled by the same thread, without a
+ * wake-up of a second one.
  */
 public final class TransportClient implements AutoCloseable {
 
@@ -33,13 +38,40 @@ public final class TransportClient implements AutoCloseable {
 
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
+  /** The I/O thread, shut down by {@link #close()} when it is the client's own. */
   private final EventLoopGroup group;
+  private final boolean ownsGroup;
   private final Channel channel;
   private final PendingRequests pending = new PendingRequests();
 
-  private TransportClient(EventLoopGroup group, Channel channel) {
+  private TransportClient(EventLoopGroup group, boolean ownsGroup, Channel channel) {
     this.group = group;
+    this.ownsGroup = ownsGroup;
     this.channel = channel;
+  }
+
+  /**
+   * One Netty I/O thread that any number of {@link TransportClient}s can share (see
+   * {@link TransportClient#connect(InetSocketAddress, long, Optional, IoThread)}). Closing it
+   * closes the connections of the clients that use it. Thread-safe.
+   */
+  public static final class IoThread implements AutoCloseable {
+    private final EventLoopGroup group;
+
+    private IoThread(EventLoopGroup group) {
+      this.group = group;
+    }
+
+    /** Starts an I/O thread named {@code name} (a daemon). */
+    public static IoThread start(String name) {
+      return new IoThread(Wire.newGroup(1, name));
+    }
+
+    /** Stops the thread; blocks until it has stopped, so never call it from a client callback. */
+    @Override
+    public void close() {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
   }
 
   /** Connects over plain TCP to the node at {@code address} of cluster {@code clusterId}. */
@@ -57,13 +89,26 @@ public final class TransportClient implements AutoCloseable {
    */
   public static TransportClient connect(InetSocketAddress address, long clusterId,
       Optional<TlsSettings> tls) {
-    return connectWith(address, clusterId, tls.map(Tls::client));
+    return connectWith(address, clusterId, tls.map(Tls::client), null);
   }
 
-  /** {@link #connect} with a ready TLS context (tests use one without a certificate). */
+  /**
+   * As {@link #connect(InetSocketAddress, long, Optional)}, on a shared I/O thread: closing the
+   * client closes its connection only, the thread goes on serving the others.
+   */
+  public static TransportClient connect(InetSocketAddress address, long clusterId,
+      Optional<TlsSettings> tls, IoThread io) {
+    return connectWith(address, clusterId, tls.map(Tls::client), java.util.Objects.requireNonNull(io, "io"));
+  }
+
+  /**
+   * {@link #connect} with a ready TLS context (tests use one without a certificate), on
+   * {@code io}, or on a thread of its own when null.
+   */
   static TransportClient connectWith(InetSocketAddress address, long clusterId,
-      Optional<SslContext> ssl) {
-    EventLoopGroup group = Wire.newGroup(1, "quorumkv-client");
+      Optional<SslContext> ssl, IoThread io) {
+    boolean own = io == null;
+    EventLoopGroup group = own ? Wire.newGroup(1, "quorumkv-client") : io.group;
     CompletableFuture<Channel> ready = new CompletableFuture<>();
     TransportClient[] self = new TransportClient[1];
     Counters counters = new Counters();
@@ -106,12 +151,14 @@ public final class TransportClient implements AutoCloseable {
     });
     try {
       Channel ch = ready.get(2 * CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-      TransportClient client = new TransportClient(group, ch);
+      TransportClient client = new TransportClient(group, own, ch);
       self[0] = client;
       ch.closeFuture().addListener(x -> client.failAll());
       return client;
     } catch (Exception e) {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      if (own) {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
       if (e.getCause() instanceof TransportException te) {
         throw te;
       }
@@ -163,13 +210,20 @@ public final class TransportClient implements AutoCloseable {
   }
 
   /**
-   * Closes the connection; outstanding requests fail. Blocks until the client's I/O thread has
-   * stopped, so it must not be called from a callback of one of its futures.
+   * Closes the connection; outstanding requests fail. Blocks until the connection (and the
+   * client's own I/O thread, if it has one) has stopped, so it must not be called from a callback
+   * of one of its futures.
    */
   @Override
   public void close() {
-    channel.close().awaitUninterruptibly();
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    if (channel.eventLoop().inEventLoop()) {
+      channel.close(); // a shared thread closing one of its clients: cannot wait for itself
+    } else {
+      channel.close().awaitUninterruptibly();
+    }
+    if (ownsGroup) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
   }
 
   /** Answers arriving on the client's connection. */

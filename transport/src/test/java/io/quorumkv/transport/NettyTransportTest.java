@@ -12,6 +12,7 @@ import io.quorumkv.raft.Message;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -164,6 +165,37 @@ class NettyTransportTest {
       assertTrue(refused.getMessage().contains("does not match"), refused.getMessage());
     } finally {
       later.shutdownNow();
+    }
+  }
+
+  @Test
+  void clientsSharingOneIoThreadAnswerOnItAndCloseIndependently() throws Exception {
+    try (NettyNodes c = new NettyNodes(2);
+        TransportClient.IoThread io = TransportClient.IoThread.start("test-shared-client")) {
+      for (long id = 1; id <= 2; id++) {
+        NettyTransport node = c.start(id);
+        long me = id;
+        node.setRequestHandler((from, payload) ->
+            CompletableFuture.completedFuture((me + ":" + new String(payload)).getBytes()));
+      }
+      TransportClient one = TransportClient.connect(c.addresses.get(1L), NettyNodes.CLUSTER,
+          Optional.empty(), io);
+      TransportClient two = TransportClient.connect(c.addresses.get(2L), NettyNodes.CLUSTER,
+          Optional.empty(), io);
+      // an answer on one connection sends the next request on the other, from the same thread
+      CompletableFuture<String> chained = one.request("a".getBytes(), Duration.ofSeconds(10))
+          .thenCompose(first -> {
+            String thread = Thread.currentThread().getName();
+            return two.request(first, Duration.ofSeconds(10))
+                .thenApply(second -> new String(second) + " " + thread.equals(
+                    Thread.currentThread().getName()));
+          });
+      assertEquals("2:1:a true", chained.get(10, TimeUnit.SECONDS));
+      one.close();
+      assertFalse(one.isOpen());
+      assertEquals("2:b", new String(two.request("b".getBytes(), Duration.ofSeconds(10))
+          .get(10, TimeUnit.SECONDS)), "the shared thread serves the other client on");
+      two.close();
     }
   }
 

@@ -68,7 +68,7 @@ class TlsTest {
       SslContext noCert = SslContextBuilder.forClient().trustManager(ca.caPem.toFile()).build();
       assertThrows(TransportException.class,
           () -> TransportClient.connectWith(c.addresses.get(1L), NettyNodes.CLUSTER,
-              Optional.of(noCert)));
+              Optional.of(noCert), null));
       assertTrue(log.awaitLine("node 1: closing connection", "TLS"));
     }
   }

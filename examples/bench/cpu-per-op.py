@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""CPU per operation of a QuorumKV build, for A/B comparisons on a busy machine.
+
+Usage: examples/bench/cpu-per-op.py ROOT [--label L] [--clients 64] [--phases put,get]
+           [--warmup 5] [--duration 10] [--port 27890] [--jfr PREFIX] [--out FILE]
+
+Starts ROOT/examples/bench/run-cluster.sh (ROOT: a checkout with a built examples module, e.g. a
+copy of main in /tmp), runs ROOT's Bench against it, and reads the per-thread CPU of the three
+node JVMs and of the driver from /proc/<pid>/task/*/stat when each recorded phase starts and ends
+(Bench's "start" and "done" progress lines). Prints one JSON line per phase: throughput and
+latencies from Bench, node CPU per operation in microseconds (all threads, and without the JIT's
+compiler threads), the driver's CPU per operation without the JIT, and the node threads that took
+the most, grouped by name. Stops the cluster by PID (stop-cluster.sh) in every case."""
+import os, re, subprocess, sys, json, time, collections, argparse
+ap = argparse.ArgumentParser()
+ap.add_argument('root'); ap.add_argument('--label', default='')
+ap.add_argument('--clients', default='64'); ap.add_argument('--phases', default='put,get')
+ap.add_argument('--duration', default='10'); ap.add_argument('--warmup', default='5')
+ap.add_argument('--port', default='27890'); ap.add_argument('--jfr', default='')
+ap.add_argument('--out', default='/tmp/qkv-cpu-per-op.jsonl')
+a = ap.parse_args()
+TCK = os.sysconf('SC_CLK_TCK')
+env = dict(os.environ)
+state = '/tmp/qkv-cpu-per-op-cluster-%s.env' % a.port
+env['QKV_STATE'] = state; env['QKV_BASE_PORT'] = a.port
+if a.jfr:
+    env['QKV_NODE_JAVA_OPTS'] = '-Xms1g -Xmx1g -XX:+UseG1GC -XX:StartFlightRecording=filename=%s-node-{id}.jfr,settings=profile' % a.jfr
+
+def threads(pid):
+    out = collections.Counter()
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except FileNotFoundError:
+        return out
+    for t in tids:
+        try:
+            s = open('/proc/%d/task/%s/stat' % (pid, t)).read()
+        except OSError:
+            continue
+        name = s[s.index('(') + 1:s.rindex(')')]
+        f = s[s.rindex(')') + 2:].split()
+        cpu = int(f[11]) + int(f[12])
+        name = re.sub(r'[-#]?\d+', '', name).strip()
+        out[name] += cpu
+    return out
+
+def snap(pids):
+    return {p: threads(p) for p in pids}
+
+def jit(n):
+    return 'Compiler' in n
+try:
+    r = subprocess.run([a.root + '/examples/bench/run-cluster.sh'], env=env, capture_output=True, text=True, timeout=240)
+    if r.returncode != 0:
+        print('cluster failed', r.stderr[-2000:]); sys.exit(1)
+    st = dict(l.split('=', 1) for l in open(state).read().splitlines())
+    nodes = [int(x) for x in st['QKV_PIDS'].strip('"').split()]
+    eps = st['ENDPOINTS']
+    cp = a.root + '/examples/target/quorumkv-examples-0.1.0-SNAPSHOT.jar:' + open(a.root + '/examples/target/classpath.txt').read().strip()
+    cmd = ['java', '-Xmx1g', '-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
+           '--phases', a.phases, '--progress', 'lines', '--endpoints', eps, '--clients', a.clients,
+           '--duration', a.duration, '--warmup', a.warmup]
+    b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids = nodes + [b.pid]
+    start = None; t0 = None; results = []
+    for line in b.stderr:
+        if line.rstrip().endswith(' start'):
+            start = snap(pids); t0 = time.time()
+        elif ' done:' in line and 'warm-up' not in line:
+            if start is not None:
+                end = snap(pids); t1 = time.time()
+                results.append((line.split()[0], start, end, t1 - t0)); start = None
+    recs = [json.loads(l) for l in b.stdout.read().splitlines() if l.startswith('{')]
+    b.wait(timeout=60)
+finally:
+    subprocess.run([a.root + '/examples/bench/stop-cluster.sh'], env=env, capture_output=True, timeout=60)
+for (phase, s0, s1, wall), rec in zip(results, recs):
+    ops = rec['ops']
+    def delta(pid):
+        d = collections.Counter()
+        for n, v in s1[pid].items():
+            d[n] += v - s0[pid].get(n, 0)
+        return d
+    node = collections.Counter()
+    for p in nodes:
+        node.update(delta(p))
+    drv = delta(b.pid)
+    us = lambda c, f: sum(v for n, v in c.items() if f(n)) * 1e6 / TCK / max(ops, 1)
+    top = sorted(((v, n) for n, v in node.items() if v > 0), reverse=True)[:8]
+    out = dict(label=a.label, op=rec['op'], clients=rec['clients'], ops_s=rec['ops_per_s'], p50=rec['p50_us'], p99=rec['p99_us'],
+               p999=rec['p999_us'], errors=rec['errors'], node_us_op=round(us(node, lambda n: True), 1),
+               node_nojit_us_op=round(us(node, lambda n: not jit(n)), 1), driver_nojit_us_op=round(us(drv, lambda n: not jit(n)), 1),
+               top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
+    print(json.dumps(out)); open(a.out, 'a').write(json.dumps(out) + '\n')
