@@ -9,9 +9,10 @@ copy of main in /tmp), runs ROOT's Bench against it, and reads the per-thread CP
 node JVMs and of the driver from /proc/<pid>/task/*/stat when each recorded phase starts and ends
 (Bench's "start" and "done" progress lines). Prints one JSON line per phase: throughput and
 latencies from Bench, node CPU per operation in microseconds (all threads, and without the JIT's
-compiler threads), the driver's CPU per operation without the JIT, and the node threads that took
-the most, grouped by name. Stops the cluster by PID (stop-cluster.sh) in every case."""
-import os, re, subprocess, sys, json, time, collections, argparse
+compiler threads), the driver's CPU per operation without the JIT, the node threads that took
+the most, grouped by name, and (from the nodes' /metrics at the same moments) the Raft messages
+sent per operation by type, the entries per AppendEntries and the proposals per operation. Stops the cluster by PID (stop-cluster.sh) in every case."""
+import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
 ap = argparse.ArgumentParser()
 ap.add_argument('root'); ap.add_argument('--label', default='')
 ap.add_argument('--clients', default='64'); ap.add_argument('--phases', default='put,get')
@@ -47,6 +48,21 @@ def threads(pid):
 def snap(pids):
     return {p: threads(p) for p in pids}
 
+def scrape(urls):
+    # Sums the nodes' Raft traffic counters: quorumkv_raft_sent_total by type, entries, proposals.
+    out = collections.Counter()
+    for u in urls:
+        try:
+            body = urllib.request.urlopen(u, timeout=5).read().decode()
+        except OSError:
+            continue
+        for l in body.splitlines():
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            if m:
+                t = re.search(r'type="([^"]+)"', m.group(2) or '')
+                out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))
+    return out
+
 def jit(n):
     return 'Compiler' in n
 try:
@@ -56,6 +72,7 @@ try:
     st = dict(l.split('=', 1) for l in open(state).read().splitlines())
     nodes = [int(x) for x in st['QKV_PIDS'].strip('"').split()]
     eps = st['ENDPOINTS']
+    murls = st.get('METRICS', '').strip('"').split(',')
     cp = a.root + '/examples/target/quorumkv-examples-0.1.0-SNAPSHOT.jar:' + open(a.root + '/examples/target/classpath.txt').read().strip()
     cmd = ['java', '-Xmx1g', '-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
            '--phases', a.phases, '--progress', 'lines', '--endpoints', eps, '--clients', a.clients,
@@ -65,16 +82,16 @@ try:
     start = None; t0 = None; results = []
     for line in b.stderr:
         if line.rstrip().endswith(' start'):
-            start = snap(pids); t0 = time.time()
+            start = snap(pids); t0 = time.time(); m0 = scrape(murls)
         elif ' done:' in line and 'warm-up' not in line:
             if start is not None:
-                end = snap(pids); t1 = time.time()
-                results.append((line.split()[0], start, end, t1 - t0)); start = None
+                end = snap(pids); t1 = time.time(); m1 = scrape(murls)
+                results.append((line.split()[0], start, end, t1 - t0, m0, m1)); start = None
     recs = [json.loads(l) for l in b.stdout.read().splitlines() if l.startswith('{')]
     b.wait(timeout=60)
 finally:
     subprocess.run([a.root + '/examples/bench/stop-cluster.sh'], env=env, capture_output=True, timeout=60)
-for (phase, s0, s1, wall), rec in zip(results, recs):
+for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
     ops = rec['ops']
     def delta(pid):
         d = collections.Counter()
@@ -90,5 +107,8 @@ for (phase, s0, s1, wall), rec in zip(results, recs):
     out = dict(label=a.label, op=rec['op'], clients=rec['clients'], ops_s=rec['ops_per_s'], p50=rec['p50_us'], p99=rec['p99_us'],
                p999=rec['p999_us'], errors=rec['errors'], node_us_op=round(us(node, lambda n: True), 1),
                node_nojit_us_op=round(us(node, lambda n: not jit(n)), 1), driver_nojit_us_op=round(us(drv, lambda n: not jit(n)), 1),
+               raft={k.split(':')[-1].replace('quorumkv_', '').replace('_total', '') + '/op': round((m1[k] - m0.get(k, 0)) / max(ops, 1), 3) for k in m1},
+               entries_per_append=round((m1['quorumkv_raft_sent_entries_total'] - m0.get('quorumkv_raft_sent_entries_total', 0))
+                                        / max(m1['quorumkv_raft_sent_total:append'] - m0.get('quorumkv_raft_sent_total:append', 0), 1), 2),
                top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
     print(json.dumps(out)); open(a.out, 'a').write(json.dumps(out) + '\n')

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.quorumkv.raft.Message;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -14,7 +15,11 @@ import java.util.function.Supplier;
  * {@code quorumkv.readindex.latency}, {@code quorumkv.fsync.latency}, {@code quorumkv.apply.lag}
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
  * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
- * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.messages.dropped} (inbox full).
+ * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.messages.dropped} (inbox full),
+ * {@code quorumkv.raft.sent} (Raft messages handed to the transport, tag {@code type}: append,
+ * append.response, heartbeat, other) and {@code quorumkv.raft.sent.entries} (entries carried by the
+ * AppendEntries sent): with {@code quorumkv.proposals} they give messages per proposal and entries
+ * per AppendEntries.
  */
 final class NodeMetrics {
 
@@ -27,6 +32,11 @@ final class NodeMetrics {
   final Counter hashMismatches;
   final Counter droppedMessages;
   final Counter forwarded;
+  final Counter sentAppends;
+  final Counter sentAppendResponses;
+  final Counter sentHeartbeats;
+  final Counter sentOther;
+  final Counter sentEntries;
   private final MeterRegistry registry;
   private final Tags tags;
 
@@ -53,6 +63,31 @@ final class NodeMetrics {
     forwarded = Counter.builder("quorumkv.requests.forwarded")
         .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")
         .tags(tags).register(registry);
+    sentAppends = sent("append");
+    sentAppendResponses = sent("append.response");
+    sentHeartbeats = sent("heartbeat");
+    sentOther = sent("other");
+    sentEntries = Counter.builder("quorumkv.raft.sent.entries").description("log entries carried by the AppendEntries sent")
+        .tags(tags).register(registry);
+  }
+
+  private Counter sent(String type) {
+    return Counter.builder("quorumkv.raft.sent").description("Raft messages handed to the transport")
+        .tags(tags.and("type", type)).register(registry);
+  }
+
+  /** Counts one Raft message about to be handed to the transport. */
+  void sent(Message m) {
+    if (m instanceof Message.AppendEntries a) {
+      sentAppends.increment();
+      sentEntries.increment(a.entries().size());
+    } else if (m instanceof Message.AppendEntriesResponse) {
+      sentAppendResponses.increment();
+    } else if (m instanceof Message.Heartbeat || m instanceof Message.HeartbeatResponse) {
+      sentHeartbeats.increment();
+    } else {
+      sentOther.increment();
+    }
   }
 
   void gauge(String name, String queue, Supplier<Number> value) {

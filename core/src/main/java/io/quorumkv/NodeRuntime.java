@@ -123,6 +123,9 @@ final class NodeRuntime implements RequestExecutor {
    * {@link #INBOX_LIMIT}; completions of the node's own threads (persisted, applied) always get in,
    * since losing one would stall a group.
    */
+  /** Experimental knob for the A/B of benchmarks finding 16: unacknowledged AppendEntries per follower. */
+  static final int MAX_INFLIGHT_APPENDS = Integer.getInteger("quorumkv.maxInflightAppends", 256);
+
   private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   private final LinkedBlockingQueue<Runnable> applyQueue = new LinkedBlockingQueue<>();
   /** Bytes of committed entries queued for the applier and not yet applied (all groups). */
@@ -441,6 +444,7 @@ final class NodeRuntime implements RequestExecutor {
         .heartbeatTick(config.heartbeatTicks())
         .applied(r.smStore.appliedIndex())
         .readOnlyOption(ReadOnlyOption.LEASE_BASED)
+        .maxInflightMsgs(MAX_INFLIGHT_APPENDS)
         .clockDriftFactor(config.leaseClockDriftFactor())
         .maxApplyingEntriesSize(overrides.applyingBytesPerGroup > 0 ? overrides.applyingBytesPerGroup
             : APPLYING_BYTES_PER_GROUP)
@@ -762,6 +766,7 @@ final class NodeRuntime implements RequestExecutor {
       if (m instanceof Message.InstallSnapshot s) {
         sendSnapshot(r, s);
       } else {
+        metrics.sent(m);
         transport.send(m.to(), r.groupId, m);
       }
     }
@@ -819,6 +824,7 @@ final class NodeRuntime implements RequestExecutor {
         return;
       }
       for (Message m : after) {
+        metrics.sent(m);
         transport.send(m.to(), r.groupId, m);
       }
       if (last != null) {
