@@ -45,11 +45,19 @@ def threads(pid):
         out[name] += cpu
     return out
 
+def io(pid):
+    # read- and write-family syscalls of the whole process (sockets, pipes and files alike)
+    try:
+        f = dict(l.split(': ') for l in open('/proc/%d/io' % pid).read().splitlines())
+        return collections.Counter({'sys:read': int(f['syscr']), 'sys:write': int(f['syscw'])})
+    except (OSError, KeyError, ValueError):
+        return collections.Counter()
+
 def snap(pids):
-    return {p: threads(p) for p in pids}
+    return {p: threads(p) + io(p) for p in pids}
 
 def scrape(urls):
-    # Sums the nodes' Raft traffic counters: quorumkv_raft_sent_total by type, entries, proposals.
+    # Sums the nodes' Raft traffic counters (quorumkv_raft_sent_total by type, entries, proposals) and fsyncs.
     out = collections.Counter()
     for u in urls:
         try:
@@ -57,7 +65,7 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
                 out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))
@@ -101,14 +109,17 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
     node = collections.Counter()
     for p in nodes:
         node.update(delta(p))
+    sysc = {k[4:] + '/op': round(node.pop(k, 0) / max(ops, 1), 2) for k in ('sys:read', 'sys:write')}
     drv = delta(b.pid)
+    drv.pop('sys:read', None); drv.pop('sys:write', None)
     us = lambda c, f: sum(v for n, v in c.items() if f(n)) * 1e6 / TCK / max(ops, 1)
     top = sorted(((v, n) for n, v in node.items() if v > 0), reverse=True)[:8]
     out = dict(label=a.label, op=rec['op'], clients=rec['clients'], ops_s=rec['ops_per_s'], p50=rec['p50_us'], p99=rec['p99_us'],
                p999=rec['p999_us'], errors=rec['errors'], node_us_op=round(us(node, lambda n: True), 1),
                node_nojit_us_op=round(us(node, lambda n: not jit(n)), 1), driver_nojit_us_op=round(us(drv, lambda n: not jit(n)), 1),
+               node_syscalls=sysc,
                raft={k.split(':')[-1].replace('quorumkv_', '').replace('_total', '') + '/op': round((m1[k] - m0.get(k, 0)) / max(ops, 1), 3) for k in m1},
-               entries_per_append=round((m1['quorumkv_raft_sent_entries_total'] - m0.get('quorumkv_raft_sent_entries_total', 0))
-                                        / max(m1['quorumkv_raft_sent_total:append'] - m0.get('quorumkv_raft_sent_total:append', 0), 1), 2),
+               entries_per_append=round((m1.get('quorumkv_raft_sent_entries_total', 0) - m0.get('quorumkv_raft_sent_entries_total', 0))
+                                        / max(m1.get('quorumkv_raft_sent_total:append', 0) - m0.get('quorumkv_raft_sent_total:append', 0), 1), 2),
                top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
     print(json.dumps(out)); open(a.out, 'a').write(json.dumps(out) + '\n')

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.micrometer.core.instrument.Counter;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -35,6 +36,35 @@ class MemoryClusterTest {
       assertEquals(ReadConsistency.STALE, r.consistency());
       assertTrue(r.appliedIndex() > 0);
     }
+  }
+
+  /**
+   * The Raft traffic counters behind benchmarks finding 16: every proposed entry reaches both
+   * followers in some AppendEntries, and each AppendEntries is answered.
+   */
+  @Test
+  void raftTrafficCountersCoverEveryProposal() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 1).start()) {
+      c.awaitLeaders(Duration.ofSeconds(10));
+      for (int i = 0; i < 30; i++) {
+        c.node(1).put("k" + i, "v" + i);
+      }
+      // The last entries reach the followers' logs after the leader applied them: wait for it.
+      MemoryCluster.await(Duration.ofSeconds(5), "every proposal sent to both followers",
+          () -> sum(c, "quorumkv.raft.sent.entries", null) >= 2 * sum(c, "quorumkv.proposals", null));
+      double proposals = sum(c, "quorumkv.proposals", null);
+      assertTrue(proposals >= 30, "proposals " + proposals);
+      double appends = sum(c, "quorumkv.raft.sent", "append");
+      assertTrue(appends > 0, "appends " + appends);
+      MemoryCluster.await(Duration.ofSeconds(5), "appends answered",
+          () -> sum(c, "quorumkv.raft.sent", "append.response") > 0);
+    }
+  }
+
+  private static double sum(MemoryCluster c, String name, String type) {
+    return c.nodes().stream().mapToDouble(n -> (type == null ? n.meterRegistry().find(name)
+        : n.meterRegistry().find(name).tag("type", type)).counters().stream()
+        .mapToDouble(Counter::count).sum()).sum();
   }
 
   @Test
