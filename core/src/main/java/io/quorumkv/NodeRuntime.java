@@ -123,16 +123,6 @@ final class NodeRuntime implements RequestExecutor {
    * {@link #INBOX_LIMIT}; completions of the node's own threads (persisted, applied) always get in,
    * since losing one would stall a group.
    */
-  /**
-   * Unacknowledged AppendEntries per follower (Raft's pipelining window). Two keeps a follower's
-   * log writer busy (one batch syncing, the next queued behind it) while everything proposed
-   * meanwhile waits on the leader and goes out in one larger AppendEntries: at 64 clients, 3.4
-   * entries per AppendEntries instead of 2.5 and 0.58 instead of 0.81 AppendEntries per put, with
-   * the same or better puts/s (docs/benchmarks.md, finding 16). A lagging follower still gets up
-   * to 2 x {@code maxSizePerMsg} (1 MiB) per round trip.
-   */
-  static final int MAX_INFLIGHT_APPENDS = 2;
-
   private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   private final LinkedBlockingQueue<Runnable> applyQueue = new LinkedBlockingQueue<>();
   /** Bytes of committed entries queued for the applier and not yet applied (all groups). */
@@ -451,7 +441,6 @@ final class NodeRuntime implements RequestExecutor {
         .heartbeatTick(config.heartbeatTicks())
         .applied(r.smStore.appliedIndex())
         .readOnlyOption(ReadOnlyOption.LEASE_BASED)
-        .maxInflightMsgs(MAX_INFLIGHT_APPENDS)
         .clockDriftFactor(config.leaseClockDriftFactor())
         .maxApplyingEntriesSize(overrides.applyingBytesPerGroup > 0 ? overrides.applyingBytesPerGroup
             : APPLYING_BYTES_PER_GROUP)
