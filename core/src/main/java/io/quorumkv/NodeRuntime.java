@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.micrometer.core.instrument.Tags;
 import io.quorumkv.raft.ConfChange;
 import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
@@ -189,7 +190,7 @@ final class NodeRuntime implements RequestExecutor {
         MemoryDisk disk = overrides.disk != null ? overrides.disk : new MemoryDisk();
         engine = StorageEngine.openInMemory(disk, config.clusterId(), options);
       }
-      engine.syncMonitor().addListener(e -> metrics.fsync(e.durationNanos()));
+      engine.syncMonitor().addListener(metrics::fsync);
       writer = new GroupCommitLogWriter(engine);
       members.put(nodeId, config.advertisedAddress());
       members.putAll(config.peers());
@@ -214,7 +215,7 @@ final class NodeRuntime implements RequestExecutor {
       transport.setRequestHandler(this::onRequest);
       transport.setSnapshotReceiver((from, g, m) -> {
         SnapshotStreams.Receiving sink = new SnapshotStreams.Receiving(g, m.snapshot(),
-            engine.stateMachine(g).newSnapshotSink(m.snapshot()), staged);
+            engine.stateMachine(g).newSnapshotSink(m.snapshot()), staged, metrics.snapshotBytesReceived::increment);
         log.info("{} group {}: receiving snapshot at {} from node {}", who, g, m.snapshot().metadata().index(), from);
         return sink;
       });
@@ -272,6 +273,14 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
+    RaftTransport t = transport;
+    metrics.functionCounter("quorumkv.transport.messages", "Raft messages sent or received, all groups",
+        Tags.of("direction", "sent"), t, x -> x.metrics().messagesSent());
+    metrics.functionCounter("quorumkv.transport.messages", "Raft messages sent or received, all groups",
+        Tags.of("direction", "received"), t, x -> x.metrics().messagesReceived());
+    metrics.functionCounter("quorumkv.transport.heartbeat.frames",
+        "frames written that carried heartbeats (coalesced: one per peer per flush)",
+        Tags.empty(), t, x -> x.metrics().heartbeatFrames());
   }
 
   /**
