@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# What idle Raft groups cost: a fresh 3-node cluster with GROUPS hash partitions and no client
+# What idle Raft groups cost: a fresh 3-node cluster with IDLE_GROUPS hash partitions and no client
 # traffic. After SETTLE seconds (elections, leader balancing, JIT) the nodes are observed for
 # DURATION seconds: CPU per node from /proc, Raft messages/s on the wire and heartbeat frames/s
 # from the nodes' metrics, GC pauses; then each node's live heap after a full GC (jcmd
 # GC.class_histogram). One JSON line (op "idle") per group count. About 1.5 min per count.
-# Env: GROUPS="1000" (e.g. "3 1000" for a baseline)  SETTLE=30  DURATION=20  OUT_FILE  QKV_STATE
+# Env: IDLE_GROUPS="1000" (e.g. "3 1000" for a baseline)  SETTLE=30  DURATION=20  OUT_FILE  QKV_STATE
 #      QKV_BASE_PORT
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck disable=SC1091
 source "$HERE/lib.sh"
 qkv_build
-GROUPS_LIST="${GROUPS:-1000}"; SETTLE="${SETTLE:-30}"; DURATION="${DURATION:-20}"
+GROUPS_LIST="${IDLE_GROUPS:-1000}"; SETTLE="${SETTLE:-30}"; DURATION="${DURATION:-20}"
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 echo "# idle: quorumkv $(commit_label), groups $GROUPS_LIST; $(date -u +%FT%TZ)" >&2
