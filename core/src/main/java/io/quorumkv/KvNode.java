@@ -150,6 +150,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private long snapshotInterval = 10_000;
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
+    private boolean quiesceIdleGroups = true;
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -243,6 +244,16 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      * membership change, when the node loses that leadership, and when it restarts.
      */
     public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
+
+    /**
+     * Whether a partition with nothing to replicate stops ticking and heartbeating until it is used
+     * again (quiescence); default true. Its leader quiesces it once every member has every entry
+     * and tells the followers, which then stop their election timers for as long as the leader's
+     * node keeps sending its node-level heartbeat (one per peer per heartbeat interval, whatever
+     * the number of partitions). Any message or request for the partition wakes it; a quiesced
+     * leader serves no lease read until it has heartbeated for an election timeout again.
+     */
+    public Builder quiesceIdleGroups(boolean v) { quiesceIdleGroups = v; return this; }
 
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
@@ -341,7 +352,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, registry);
+          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, quiesceIdleGroups, registry);
     }
 
     private static void positive(String field, Duration d) {

@@ -31,6 +31,7 @@ import java.util.Map;
  * @param snapshotInterval      applied entries between two snapshots of a partition
  * @param balanceLeaders        whether the node hands leaderships away to even them out
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
+ * @param quiesceIdleGroups     whether idle partitions stop ticking and heartbeating until used again
  * @param meterRegistry         where metrics go
  */
 public record KvNodeConfig(
@@ -56,6 +57,7 @@ public record KvNodeConfig(
     long snapshotInterval,
     boolean balanceLeaders,
     Duration leaderPinDuration,
+    boolean quiesceIdleGroups,
     MeterRegistry meterRegistry) {
 
   public KvNodeConfig {

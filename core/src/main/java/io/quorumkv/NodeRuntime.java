@@ -106,6 +106,18 @@ final class NodeRuntime implements RequestExecutor {
    */
   static final long APPLYING_BYTES_PER_GROUP = 8L << 20;
   private static final long HASH_CHECK_TICKS = 600;
+  /**
+   * The group id of the node-level heartbeat (no partition has id 0): one {@link Message.Heartbeat}
+   * per peer per heartbeat interval from the Raft loop, whatever the number of groups. It tells the
+   * followers of quiesced groups that their leader's node, and its loop, are alive.
+   */
+  static final long NODE_HEARTBEAT_GROUP = 0;
+  /**
+   * The read context that marks a {@link Message.Heartbeat} as a quiesce notice: the leader stopped
+   * ticking the group (its real heartbeats carry a round number from 1 up). Handled by the node,
+   * never stepped into the Raft core.
+   */
+  static final long QUIESCE_CONTEXT = -1;
 
   private enum State { NEW, RUNNING, CLOSING, CLOSED }
 
@@ -136,6 +148,8 @@ final class NodeRuntime implements RequestExecutor {
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
   /** loop: ticks since an unknown group's leader first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
+  /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
+  private final Map<Long, Long> nodeHeartbeatNanos = new ConcurrentHashMap<>();
   /**
    * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
    * until which leader balancing leaves them here. Cleared by the group's next membership change
@@ -271,6 +285,7 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.queue.depth", "apply", applyQueue::size);
     metrics.gauge("quorumkv.queue.bytes", "apply", applyBacklogBytes::get);
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
+    metrics.gauge("quorumkv.groups.quiesced", null, () -> replicas.values().stream().filter(r -> r.quiesced).count());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
     RaftTransport t = transport;
@@ -479,6 +494,9 @@ final class NodeRuntime implements RequestExecutor {
           }
         }
         for (Replica r : replicas.values()) {
+          if (r.quiesced && r.raw.hasReady()) {
+            wake(r); // a quiesced group makes no Ready by itself: something asked it to work
+          }
           // Before the Ready goes out: a TimeoutNow in it ends the lease before it is sent.
           publishLease(r, nextTick);
           if (!storageFailed && !r.installing && r.raw.hasReady()) {
@@ -503,16 +521,19 @@ final class NodeRuntime implements RequestExecutor {
    * for its tick stops the fast path; reads then come through the loop.
    */
   private void publishLease(Replica r, long nextTickNanos) {
-    boolean valid = leaseUsable() && !storageFailed && r.raw.hasValidLease();
+    boolean valid = leaseUsable(r) && !storageFailed && r.raw.hasValidLease();
     long until = valid ? nextTickNanos : Long.MIN_VALUE;
     if (r.leaseUntilNanos != until) {
       r.leaseUntilNanos = until;
     }
   }
 
-  /** loop: whether lease reads may be served at all now (see {@link #leaseResumesAtTick}). */
-  private boolean leaseUsable() {
-    return !syncStalled && ticks >= leaseResumesAtTick;
+  /**
+   * loop: whether lease reads of {@code r} may be served at all now (see {@link #leaseResumesAtTick}
+   * and {@link Replica#leaseResumesAtTick}).
+   */
+  private boolean leaseUsable(Replica r) {
+    return !syncStalled && ticks >= leaseResumesAtTick && !r.quiesced && ticks >= r.leaseResumesAtTick;
   }
 
   private void runSafely(Runnable t) {
@@ -525,13 +546,29 @@ final class NodeRuntime implements RequestExecutor {
 
   private void onTick(long now) {
     ticks++;
+    boolean quiesce = config.quiesceIdleGroups();
     for (Replica r : replicas.values()) {
+      if (r.quiesced) {
+        if (r.isLeader() || !leaderNodeSilent(r, now)) {
+          continue;
+        }
+        wake(r); // the leader's node went quiet: time out as usual, and elect another if need be
+      } else if (quiesce && r.isLeader() && maybeQuiesce(r)) {
+        continue;
+      }
       // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
       // could only bump terms: its non-leaders stop ticking until the sync returns (a follower
       // missing ticks keeps its lease promise longer, which is safe). Leaders tick on: they
       // heartbeat while handing leadership away.
       if (!syncStalled || r.isLeader()) {
         r.raw.tick();
+      }
+    }
+    if (quiesce && ticks % config.heartbeatTicks() == 0) {
+      for (long peer : members.keySet()) {
+        if (peer != nodeId) {
+          transport.send(peer, NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
+        }
       }
     }
     if (!tickWatchers.isEmpty()) {
@@ -543,7 +580,9 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (ticks % HASH_CHECK_TICKS == 0) {
       for (Replica r : replicas.values()) {
-        if (r.isLeader()) {
+        // A quiesced group that took no write since its last check has nothing new to compare.
+        if (r.isLeader() && !(r.quiesced && r.commitIndex <= r.hashCheckedAtCommit + 1)) {
+          r.hashCheckedAtCommit = r.commitIndex;
           proposeCommand(r, new Command.CheckHash());
         }
       }
@@ -551,6 +590,10 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   private void onMessage(long from, long g, Message m) {
+    if (g == NODE_HEARTBEAT_GROUP) {
+      nodeHeartbeatNanos.put(from, System.nanoTime());
+      return;
+    }
     if (!postExternal(() -> step(from, g, m))) {
       metrics.droppedMessages.increment();
     }
@@ -565,7 +608,99 @@ final class NodeRuntime implements RequestExecutor {
     if (from == r.leader) {
       r.lastLeaderContactNanos = System.nanoTime();
     }
+    if (m instanceof Message.Heartbeat h && h.readContext() == QUIESCE_CONTEXT) {
+      onQuiesceNotice(r, from, h);
+      return;
+    }
+    if (r.quiesced && !(m instanceof Message.HeartbeatResponse)) {
+      // A late answer to the last heartbeat before quiescing is no work; anything else is. (A
+      // response that does make the core act shows as a Ready, which wakes the group too.)
+      wake(r);
+    }
     r.raw.step(m);
+  }
+
+  // ------------------------------------------------------------------ quiescence
+
+  /**
+   * loop, on a tick of a leader: quiesces the group if it has been idle for a few heartbeats (no
+   * new commit index) and has nothing left to do: every member has every entry, everything is
+   * applied, no read, proposal, transfer or snapshot is pending. Then tells every member, which
+   * stops its election timer while this node's node-level heartbeat keeps coming. Returns whether
+   * the group is now quiesced (and must not be ticked).
+   */
+  private boolean maybeQuiesce(Replica r) {
+    long commit = r.commitIndex;
+    if (commit != r.activeCommit) {
+      r.activeCommit = commit;
+      r.activeAtTick = ticks;
+      return false;
+    }
+    // Two heartbeat rounds at the final commit index first: the followers know it.
+    if (ticks - r.activeAtTick < 2L * config.heartbeatTicks() + 1 || syncStalled || r.installing
+        || !r.readIndexWaiting.isEmpty() || !r.proposals.isEmpty()) {
+      return false;
+    }
+    Status st = r.raw.status();
+    long last = st.lastIndex();
+    boolean idle = st.hardState().commit() == last && st.applied() == last && r.appliedIndex == last
+        && st.leadTransferee() == RaftConfig.NONE && !st.progress().isEmpty();
+    for (var e : st.progress().entrySet()) {
+      Status.FollowerProgress p = e.getValue();
+      idle &= e.getKey() == nodeId
+          || (p.matchIndex() == last && p.state() == Status.ReplicationState.REPLICATE && p.inflight() == 0);
+    }
+    if (!idle) {
+      r.activeAtTick = ticks; // look again a few ticks later
+      return false;
+    }
+    r.quiesced = true;
+    r.leaseUntilNanos = Long.MIN_VALUE;
+    for (long peer : st.progress().keySet()) {
+      if (peer != nodeId) {
+        transport.send(peer, r.groupId, new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * loop: the leader of {@code r} says it quiesced the group. A follower that has its every
+   * committed entry and knows the sender as its leader in that term stops ticking the group;
+   * otherwise the notice is stepped as a plain heartbeat, whose answer wakes the leader again.
+   */
+  private void onQuiesceNotice(Replica r, long from, Message.Heartbeat h) {
+    Status st = r.raw.status();
+    boolean follows = st.softState().role() == StateRole.FOLLOWER && st.softState().leader() == from
+        && st.hardState().term() == h.term() && st.hardState().commit() == h.commit() && st.lastIndex() == h.commit();
+    if (follows && config.quiesceIdleGroups() && !r.installing) {
+      nodeHeartbeatNanos.put(from, System.nanoTime()); // the notice itself shows the node alive
+      r.quiesced = true;
+      return;
+    }
+    if (r.quiesced) {
+      wake(r);
+    }
+    r.raw.step(new Message.Heartbeat(h.from(), h.to(), h.term(), h.commit(), 0));
+  }
+
+  /** loop: the group ticks again. A leader serves no lease read until it ticked one election timeout. */
+  private void wake(Replica r) {
+    r.quiesced = false;
+    r.activeAtTick = ticks;
+    r.leaseResumesAtTick = ticks + config.electionTicks();
+  }
+
+  /** loop: whether the node leading quiesced follower {@code r} sent no node heartbeat for an election timeout. */
+  private boolean leaderNodeSilent(Replica r, long now) {
+    Long seen = nodeHeartbeatNanos.get(r.leader);
+    return seen == null || now - seen > config.electionTimeout().toNanos();
+  }
+
+  /** Whether this node's replica of group {@code g} is quiesced (tests, status). */
+  boolean isQuiesced(long g) {
+    Replica r = replicas.get(g);
+    return r != null && r.quiesced;
   }
 
   /**
@@ -1421,7 +1556,7 @@ final class NodeRuntime implements RequestExecutor {
         f.complete(notLeader(r));
         return;
       }
-      if (level == ReadConsistency.LEASE && leaseUsable() && r.raw.hasValidLease()) {
+      if (level == ReadConsistency.LEASE && leaseUsable(r) && r.raw.hasValidLease()) {
         Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
         w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
         awaitApplied(r, w);

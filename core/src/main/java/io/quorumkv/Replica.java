@@ -46,6 +46,22 @@ final class Replica {
   boolean installing;
   /** loop: a leadership transfer was started because of a stalled sync. */
   boolean stallTransferStarted;
+  /**
+   * loop: the group is quiesced: not ticked, so a leader sends no heartbeat and a follower never
+   * times out (see NodeRuntime's quiescence). Read by other threads only for status and tests.
+   */
+  volatile boolean quiesced;
+  /** loop: the tick of the group's last sign of activity (a new commit index, a wake-up). */
+  long activeAtTick;
+  /** loop: the commit index seen at {@link #activeAtTick}'s last update. */
+  long activeCommit = -1;
+  /**
+   * loop: no lease read before this tick: the group's ticks stopped while it was quiesced, so the
+   * Raft core's evidence of a quorum's recent answers is as old as the quiescence.
+   */
+  long leaseResumesAtTick;
+  /** loop: the commit index when the last replica hash check was proposed here. */
+  long hashCheckedAtCommit = -1;
   /** applier */
   long lastSnapshotIndex;
 

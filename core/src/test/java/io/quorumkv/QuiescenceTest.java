@@ -1,0 +1,94 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** Idle partitions stop ticking and heartbeating, and wake when used or when their leader's node dies. */
+class QuiescenceTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(15);
+
+  private static boolean allQuiesced(MemoryCluster c, long... nodes) {
+    for (long n : nodes) {
+      for (PartitionStatus p : c.node(n).status().partitions()) {
+        if (!c.node(n).runtime().isQuiesced(p.partitionId())) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private static double readIndexCount(KvNode n) {
+    return n.meterRegistry().find("quorumkv.readindex.latency").timer().count();
+  }
+
+  @Test
+  void idleGroupsQuiesceOnEveryNodeAndAWriteWakesThem() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(4), 21).start()) {
+      c.awaitLeaders(WAIT);
+      c.node(1).put("a", "1");
+      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+      assertEquals(4.0, c.node(2).meterRegistry().find("quorumkv.groups.quiesced").gauge().value());
+
+      c.node(2).put("a", "2"); // its partition wakes, commits, and quiesces again
+      assertEquals(Optional.of("2"), c.node(3).get("a", ReadConsistency.LINEARIZABLE));
+      MemoryCluster.await(WAIT, "quiesced again after the write", () -> allQuiesced(c, 1, 2, 3));
+      assertEquals(Optional.of("2"), c.node(1).get("a", ReadConsistency.STALE));
+      assertEquals(Optional.of("2"), c.node(2).get("a", ReadConsistency.STALE));
+    }
+  }
+
+  @Test
+  void aQuiescedLeaderServesNoLeaseReadFromItsFrozenLease() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 22, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      c.node(1).put("k", "v");
+      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+      long leader = c.node(1).status().partitions().get(0).leader();
+      KvNode l = c.node(leader);
+      double before = readIndexCount(l);
+      // The core's lease evidence stopped with its ticks: the read must confirm leadership.
+      assertEquals(Optional.of("v"), l.get("k", ReadConsistency.LEASE));
+      assertEquals(before + 1, readIndexCount(l));
+      assertFalse(l.runtime().isQuiesced(1));
+    }
+  }
+
+  @Test
+  void aQuiescedGroupWhoseLeaderDiesElectsANewLeader() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 23, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      c.node(1).put("x", "1");
+      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+      long leader = c.node(1).status().partitions().get(0).leader();
+      long survivor = leader == 1 ? 2 : 1;
+      c.crash(leader);
+      MemoryCluster.await(WAIT, "a new leader of every partition", () -> c.node(survivor).status().partitions()
+          .stream().allMatch(p -> p.leader() != 0 && p.leader() != leader));
+      c.node(survivor).put("x", "2");
+      assertEquals(Optional.of("2"), c.node(survivor).get("x", ReadConsistency.LINEARIZABLE));
+      assertNotEquals(leader, c.node(survivor).status().partitions().get(0).leader());
+    }
+  }
+
+  @Test
+  void offMeansEveryGroupKeepsTicking() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 24, b -> b.quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      c.node(1).put("a", "1");
+      MemoryCluster.sleep(300); // 30 ticks: far past the few a group needs to quiesce
+      assertFalse(allQuiesced(c, 1) || allQuiesced(c, 2) || allQuiesced(c, 3));
+      for (long n = 1; n <= 3; n++) {
+        for (PartitionStatus p : c.node(n).status().partitions()) {
+          assertFalse(c.node(n).runtime().isQuiesced(p.partitionId()));
+        }
+      }
+    }
+  }
+}
