@@ -40,6 +40,8 @@ final class ClusterProbe {
       "quorumkv_proposals_total",
       "quorumkv_commits_total",
       "quorumkv_snapshot_bytes_received_total",
+      "quorumkv_leader_changes_total",
+      "quorumkv_messages_dropped_total",
       "quorumkv_transport_heartbeat_frames_total",
       "quorumkv_transport_messages_total{direction=\"sent\"}",
       "quorumkv_transport_messages_total{direction=\"received\"}");
@@ -139,7 +141,11 @@ final class ClusterProbe {
             .put("msgs_received_per_s",
                 Bench.round(delta(x, y, "quorumkv_transport_messages_total{direction=\"received\"}") / seconds, 1))
             .put("heartbeat_frames_per_s", Bench.round(delta(x, y, "quorumkv_transport_heartbeat_frames_total") / seconds, 1))
-            .put("snapshot_mb_received", Bench.round(delta(x, y, "quorumkv_snapshot_bytes_received_total") / 1e6, 3));
+            .put("snapshot_mb_received", Bench.round(delta(x, y, "quorumkv_snapshot_bytes_received_total") / 1e6, 3))
+            .put("leader_changes", Math.round(delta(x, y, "quorumkv_leader_changes_total")))
+            .put("inbox_drops", Math.round(delta(x, y, "quorumkv_messages_dropped_total")));
+      } else if (i < metricsUrls.size()) {
+        n.put("metrics", "unavailable"); // /metrics did not answer (in time) at the start or the end
       }
       if (i < gcLogs.size()) {
         Pauses p = Pauses.fromLog(gcLogs.get(i), a.epochMillis(), b.epochMillis());
