@@ -624,13 +624,20 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * loop, on a tick of a leader: quiesces the group if it has been idle for a few heartbeats (no
-   * new commit index) and has nothing left to do: every member has every entry, everything is
+   * new commit index, no read) and has nothing left to do: every member has every entry, everything is
    * applied, no read, proposal, transfer or snapshot is pending. Then tells every member, which
    * stops its election timer while this node's node-level heartbeat keeps coming. Returns whether
    * the group is now quiesced (and must not be ticked).
    */
   private boolean maybeQuiesce(Replica r) {
     long commit = r.commitIndex;
+    if (r.read) {
+      // Reads leave the commit index alone: a partition that is only read stays awake, so its
+      // leader keeps its lease (a woken leader has none for an election timeout).
+      r.read = false;
+      r.activeAtTick = ticks;
+      return false;
+    }
     if (commit != r.activeCommit) {
       r.activeCommit = commit;
       r.activeAtTick = ticks;
@@ -1542,6 +1549,7 @@ final class NodeRuntime implements RequestExecutor {
 
   /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
+    r.touch();
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
     if (level == ReadConsistency.LEASE && r.leaseHeld()) {
       // No trip through the loop: every write acknowledged before this read is at most the
@@ -1657,6 +1665,7 @@ final class NodeRuntime implements RequestExecutor {
       return done(r.leader == 0 ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader") : notLeader(r));
     }
     if (c instanceof KvRequest.GroupCommand.ReadIndex) {
+      r.touch();
       CompletableFuture<KvResponse> f = new CompletableFuture<>();
       boolean posted = post(() -> {
         if (!r.isLeader()) {

@@ -51,7 +51,9 @@ final class Replica {
    * times out (see NodeRuntime's quiescence). Read by other threads only for status and tests.
    */
   volatile boolean quiesced;
-  /** loop: the tick of the group's last sign of activity (a new commit index, a wake-up). */
+  /** Set by any thread that serves or starts a read on this leader; cleared by the loop's quiescence check. */
+  volatile boolean read;
+  /** loop: the tick of the group's last sign of activity (a new commit index, a read, a wake-up). */
   long activeAtTick;
   /** loop: the commit index seen at {@link #activeAtTick}'s last update. */
   long activeCommit = -1;
@@ -78,6 +80,13 @@ final class Replica {
     this.log = log;
     this.smStore = smStore;
     this.confState = smStore.confState();
+  }
+
+  /** Marks the partition as read from (keeps it from quiescing); a plain read first, so the hot path rarely writes. */
+  void touch() {
+    if (!read) {
+      read = true;
+    }
   }
 
   boolean isLeader() {

@@ -61,6 +61,23 @@ class QuiescenceTest {
   }
 
   @Test
+  void aPartitionThatIsOnlyReadStaysAwakeAndItsLeaderGetsItsLeaseBack() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 25, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      c.node(1).put("k", "v");
+      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+      KvNode l = c.node(c.node(1).status().partitions().get(0).leader());
+      // Woken by the first read, the leader needs an election timeout (10 ticks of 10 ms) of fresh
+      // heartbeats before its lease serves reads; reads alone must keep it from quiescing again.
+      MemoryCluster.await(WAIT, "a LEASE read served from the lease", () -> {
+        double before = readIndexCount(l);
+        assertEquals(Optional.of("v"), l.get("k", ReadConsistency.LEASE));
+        return readIndexCount(l) == before;
+      });
+    }
+  }
+
+  @Test
   void aQuiescedGroupWhoseLeaderDiesElectsANewLeader() {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 23, b -> b.balanceLeaders(false)).start()) {
       c.awaitLeaders(WAIT);
