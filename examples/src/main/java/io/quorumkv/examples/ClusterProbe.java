@@ -42,6 +42,7 @@ final class ClusterProbe {
       "quorumkv_snapshot_bytes_received_total",
       "quorumkv_leader_changes_total",
       "quorumkv_messages_dropped_total",
+      "process_cpu_time_ns_total",
       "quorumkv_transport_heartbeat_frames_total",
       "quorumkv_transport_messages_total{direction=\"sent\"}",
       "quorumkv_transport_messages_total{direction=\"received\"}");
@@ -119,8 +120,15 @@ final class ClusterProbe {
       NodeSample x = a.nodes().get(i);
       NodeSample y = b.nodes().get(i);
       Json n = new Json().put("node", y.node());
+      double cpuPct = Double.NaN;
       if (x.cpuTicks() >= 0 && y.cpuTicks() >= 0) {
-        double cpuPct = 100.0 * (y.cpuTicks() - x.cpuTicks()) / CLOCK_TICKS / seconds;
+        cpuPct = 100.0 * (y.cpuTicks() - x.cpuTicks()) / CLOCK_TICKS / seconds;
+      } else if (y.metrics().getOrDefault("process_cpu_time_ns_total", 0.0) > 0
+          && x.metrics().getOrDefault("process_cpu_time_ns_total", 0.0) > 0) {
+        // No PID for this node (e.g. restarted since): the JVM's own CPU time counter.
+        cpuPct = 100.0 * delta(x, y, "process_cpu_time_ns_total") / 1e9 / seconds;
+      }
+      if (!Double.isNaN(cpuPct)) {
         cpuTotal += cpuPct;
         n.put("cpu_pct", Bench.round(cpuPct, 1));
       }
@@ -161,7 +169,7 @@ final class ClusterProbe {
       }
       nodes.add(n);
     }
-    if (!pids.isEmpty()) {
+    if (!pids.isEmpty() || !metricsUrls.isEmpty()) {
       j.put("nodes_cpu_pct", Bench.round(cpuTotal, 1));
     }
     if (!metricsUrls.isEmpty()) {

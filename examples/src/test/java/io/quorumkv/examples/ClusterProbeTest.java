@@ -99,5 +99,17 @@ class ClusterProbeTest {
     assertEquals(1L, j.get("gc_pauses"));
     assertEquals(7.5, j.get("gc_pause_max_ms"));
     assertEquals(null, node.get("cpu_pct"));
+
+    // Without a PID, the JVM's CPU time counter from /metrics: 1 s of CPU over 2 s is 50 %.
+    Map<String, Double> withCpu0 = new java.util.HashMap<>(before);
+    withCpu0.put("process_cpu_time_ns_total", 3e9);
+    Map<String, Double> withCpu1 = new java.util.HashMap<>(after);
+    withCpu1.put("process_cpu_time_ns_total", 4e9);
+    Json k = new Json();
+    probe.describe(k, new ClusterProbe.Sample(0, 1_795_655_000_000L, List.of(new ClusterProbe.NodeSample(1, withCpu0, 0, -1))),
+        new ClusterProbe.Sample(2_000_000_000L, 1_795_655_002_000L, List.of(new ClusterProbe.NodeSample(1, withCpu1, 0, -1))),
+        false);
+    assertEquals(50.0, ((Json) ((List<?>) k.get("nodes")).get(0)).get("cpu_pct"));
+    assertEquals(50.0, k.get("nodes_cpu_pct"));
   }
 }
