@@ -624,10 +624,10 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * loop, on a tick of a leader: quiesces the group if it has been idle for a few heartbeats (no
-   * new commit index, no read) and has nothing left to do: every member has every entry, everything is
-   * applied, no read, proposal, transfer or snapshot is pending. Then tells every member, which
-   * stops its election timer while this node's node-level heartbeat keeps coming. Returns whether
-   * the group is now quiesced (and must not be ticked).
+   * new commit index, no read) and has nothing left to do: every member has every entry,
+   * everything is applied, no read, proposal, transfer or snapshot is pending. Then tells every
+   * member, which stops its election timer while this node's node-level heartbeat keeps coming.
+   * Returns whether the group is now quiesced (and must not be ticked).
    */
   private boolean maybeQuiesce(Replica r) {
     long commit = r.commitIndex;
@@ -665,30 +665,35 @@ final class NodeRuntime implements RequestExecutor {
     r.leaseUntilNanos = Long.MIN_VALUE;
     for (long peer : st.progress().keySet()) {
       if (peer != nodeId) {
-        transport.send(peer, r.groupId, new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
+        transport.send(peer, r.groupId,
+            new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
       }
     }
     return true;
   }
 
   /**
-   * loop: the leader of {@code r} says it quiesced the group. A follower that has its every
-   * committed entry and knows the sender as its leader in that term stops ticking the group;
-   * otherwise the notice is stepped as a plain heartbeat, whose answer wakes the leader again.
+   * loop: the leader of {@code r} says it quiesced the group. A follower that knows the sender as
+   * its leader in that term and whose log ends at the notice's commit index stops ticking the
+   * group. If it does not (yet), it steps the notice as a plain heartbeat first (a new term or
+   * commit index arrives with it) and checks again; a follower that still does not match keeps
+   * ticking, and its election timeout, stopped by nobody's heartbeat, wakes the leader in time.
    */
   private void onQuiesceNotice(Replica r, long from, Message.Heartbeat h) {
-    Status st = r.raw.status();
-    boolean follows = st.softState().role() == StateRole.FOLLOWER && st.softState().leader() == from
-        && st.hardState().term() == h.term() && st.hardState().commit() == h.commit() && st.lastIndex() == h.commit();
-    if (follows && config.quiesceIdleGroups() && !r.installing) {
+    if (!followsQuiescedLeader(r.raw.status(), from, h)) {
+      r.raw.step(new Message.Heartbeat(h.from(), h.to(), h.term(), h.commit(), 0));
+    }
+    if (config.quiesceIdleGroups() && !r.installing && followsQuiescedLeader(r.raw.status(), from, h)) {
       nodeHeartbeatNanos.put(from, System.nanoTime()); // the notice itself shows the node alive
       r.quiesced = true;
-      return;
-    }
-    if (r.quiesced) {
+    } else if (r.quiesced) {
       wake(r);
     }
-    r.raw.step(new Message.Heartbeat(h.from(), h.to(), h.term(), h.commit(), 0));
+  }
+
+  private static boolean followsQuiescedLeader(Status st, long from, Message.Heartbeat h) {
+    return st.softState().role() == StateRole.FOLLOWER && st.softState().leader() == from
+        && st.hardState().term() == h.term() && st.hardState().commit() == h.commit() && st.lastIndex() == h.commit();
   }
 
   /** loop: the group ticks again. A leader serves no lease read until it ticked one election timeout. */
