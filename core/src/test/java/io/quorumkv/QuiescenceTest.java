@@ -24,16 +24,22 @@ class QuiescenceTest {
     return true;
   }
 
+  /** A started 3-node cluster whose partitions all hold key {@code key} and are all quiesced. */
+  private static MemoryCluster quiesced(int partitions, long seed, String key, String value) {
+    MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(partitions), seed, b -> b.balanceLeaders(false)).start();
+    c.awaitLeaders(WAIT);
+    c.node(1).put(key, value);
+    MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+    return c;
+  }
+
   private static double readIndexCount(KvNode n) {
     return n.meterRegistry().find("quorumkv.readindex.latency").timer().count();
   }
 
   @Test
   void idleGroupsQuiesceOnEveryNodeAndAWriteWakesThem() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(4), 21).start()) {
-      c.awaitLeaders(WAIT);
-      c.node(1).put("a", "1");
-      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+    try (MemoryCluster c = quiesced(4, 21, "a", "1")) {
       assertEquals(4.0, c.node(2).meterRegistry().find("quorumkv.groups.quiesced").gauge().value());
 
       c.node(2).put("a", "2"); // its partition wakes, commits, and quiesces again
@@ -46,10 +52,7 @@ class QuiescenceTest {
 
   @Test
   void aQuiescedLeaderServesNoLeaseReadFromItsFrozenLease() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 22, b -> b.balanceLeaders(false)).start()) {
-      c.awaitLeaders(WAIT);
-      c.node(1).put("k", "v");
-      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+    try (MemoryCluster c = quiesced(1, 22, "k", "v")) {
       long leader = c.node(1).status().partitions().get(0).leader();
       KvNode l = c.node(leader);
       double before = readIndexCount(l);
@@ -62,10 +65,7 @@ class QuiescenceTest {
 
   @Test
   void aPartitionThatIsOnlyReadStaysAwakeAndItsLeaderGetsItsLeaseBack() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 25, b -> b.balanceLeaders(false)).start()) {
-      c.awaitLeaders(WAIT);
-      c.node(1).put("k", "v");
-      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+    try (MemoryCluster c = quiesced(1, 25, "k", "v")) {
       KvNode l = c.node(c.node(1).status().partitions().get(0).leader());
       // Woken by the first read, the leader needs an election timeout (10 ticks of 10 ms) of fresh
       // heartbeats before its lease serves reads; reads alone must keep it from quiescing again.
@@ -79,10 +79,7 @@ class QuiescenceTest {
 
   @Test
   void aQuiescedGroupWhoseLeaderDiesElectsANewLeader() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 23, b -> b.balanceLeaders(false)).start()) {
-      c.awaitLeaders(WAIT);
-      c.node(1).put("x", "1");
-      MemoryCluster.await(WAIT, "every replica quiesced", () -> allQuiesced(c, 1, 2, 3));
+    try (MemoryCluster c = quiesced(2, 23, "x", "1")) {
       long leader = c.node(1).status().partitions().get(0).leader();
       long survivor = leader == 1 ? 2 : 1;
       c.crash(leader);
