@@ -459,6 +459,8 @@ final class NodeRuntime implements RequestExecutor {
     r.appliedIndex = r.smStore.appliedIndex();
     r.commitIndex = r.log.hardState().commit();
     r.term = r.log.hardState().term();
+    r.submittedTerm = r.term;
+    r.submittedVote = r.log.hardState().vote();
     r.lastSnapshotIndex = r.log.snapshot().metadata().index();
     RaftConfig rc = RaftConfig.builder(nodeId)
         .electionTick(config.electionTicks())
@@ -958,7 +960,20 @@ final class NodeRuntime implements RequestExecutor {
     if (!rd.entries().isEmpty()) {
       b.append(r.groupId, rd.entries());
     }
-    rd.hardState().ifPresent(hs -> b.hardState(r.groupId, hs));
+    // A new term or vote must be durable before anything claims it, but a hard state that moved
+    // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
+    // commit index from the leader, and its applied index bounds it from below (the Raft core
+    // commits through the applied index on restart). So it waits for the next write of this group,
+    // which saves one fsync per write when the load is light. It never overtakes a newer term or
+    // vote: the pending one is always the latest hard state.
+    rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
+    HardState hs = r.pendingHardState;
+    if (hs != null && (!b.isEmpty() || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
+      b.hardState(r.groupId, hs);
+      r.submittedTerm = hs.term();
+      r.submittedVote = hs.vote();
+      r.pendingHardState = null;
+    }
     CompletableFuture<Void> durable = lastWrite;
     if (!b.isEmpty()) {
       durable = writer.submit(b);
