@@ -10,8 +10,10 @@ node JVMs and of the driver from /proc/<pid>/task/*/stat when each recorded phas
 (Bench's "start" and "done" progress lines). Prints one JSON line per phase: throughput and
 latencies from Bench, node CPU per operation in microseconds (all threads, and without the JIT's
 compiler threads), the driver's CPU per operation without the JIT, the node threads that took
-the most, grouped by name, and (from the nodes' /metrics at the same moments) the Raft messages
-sent per operation by type, the entries per AppendEntries and the proposals per operation. Stops the cluster by PID (stop-cluster.sh) in every case."""
+the most, grouped by name, the nodes' read- and write-family syscalls per operation, and (from
+the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
+entries per AppendEntries, proposals and fsyncs per operation. Stops the cluster by PID
+(stop-cluster.sh) in every case."""
 import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
 ap = argparse.ArgumentParser()
 ap.add_argument('root'); ap.add_argument('--label', default='')

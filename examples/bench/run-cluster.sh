@@ -8,7 +8,11 @@
 # Usage: run-cluster.sh -> prints ENDPOINTS=host:port,... on success, exits non-zero on failure.
 # Env: QKV_BASE_PORT (26790: nodes on +1..+3, metrics on +11..+13), QKV_PARTITIONS (3),
 #      QKV_NODE_JAVA_OPTS (-Xms1g -Xmx1g -XX:+UseG1GC; "{id}" in it becomes the node id, e.g. for
-#      -XX:StartFlightRecording=filename=/tmp/node-{id}.jfr), QKV_NODE_ARGS (more ExampleNode flags)
+#      -XX:StartFlightRecording=filename=/tmp/node-{id}.jfr), QKV_NODE_ARGS (more ExampleNode flags),
+#      QKV_GC_LOG=1 (a GC log per node, $QKV_DIR/gc-node-N.log, decorated with wall-clock millis for
+#      Bench's --node-gc-logs), QKV_BALANCE_WAIT (30: seconds to wait for balanced leaders; 0 skips).
+# The state file also has PIDS, METRICS and GC_LOGS, comma-separated in node order, for Bench's
+# --node-* flags; $QKV_DIR/start-node-N.sh starts node N again with the same flags (node-ctl.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck disable=SC1091
@@ -36,20 +40,31 @@ for i in 1 2 3; do
   PEERS+="${PEERS:+,}$i=127.0.0.1:$((BASE + i))"
   ENDPOINTS+="${ENDPOINTS:+,}127.0.0.1:$((BASE + i))"
 done
+GC_LOGS=""
 for i in 1 2 3; do
   opts="${QKV_NODE_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseG1GC}"
-  # shellcheck disable=SC2086
-  nohup java ${opts//\{id\}/$i} -cp "$QKV_CP" io.quorumkv.examples.ExampleNode \
-    --id "$i" --listen "127.0.0.1:$((BASE + i))" --peers "$PEERS" --data-dir "$DIR/node-$i" \
-    --cluster-id quorumkv --partitions "${QKV_PARTITIONS:-3}" --metrics-port "$((BASE + 10 + i))" \
-    ${QKV_NODE_ARGS:-} </dev/null >"$DIR/node-$i.log" 2>&1 &
+  opts="${opts//\{id\}/$i}"
+  if [[ "${QKV_GC_LOG:-0}" == 1 ]]; then
+    opts+=" -Xlog:gc*:file=$DIR/gc-node-$i.log:timemillis,uptime,level,tags"
+    GC_LOGS+="${GC_LOGS:+,}$DIR/gc-node-$i.log"
+  fi
+  # The command line goes in a script of its own, so that node-ctl.sh restarts the node as it was.
+  cat >"$DIR/start-node-$i.sh" <<EOF
+exec java $opts -cp "$QKV_CP" io.quorumkv.examples.ExampleNode \\
+  --id $i --listen 127.0.0.1:$((BASE + i)) --peers $PEERS --data-dir "$DIR/node-$i" \\
+  --cluster-id quorumkv --partitions ${QKV_PARTITIONS:-3} --metrics-port $((BASE + 10 + i)) ${QKV_NODE_ARGS:-} \\
+  </dev/null >>"$DIR/node-$i.log" 2>&1
+EOF
+  nohup bash "$DIR/start-node-$i.sh" </dev/null >/dev/null 2>&1 &
   PIDS+=("$!")
 done
 {
   echo "QKV_DIR=$DIR"
   echo "QKV_PIDS=\"${PIDS[*]}\""
+  echo "PIDS=$(IFS=,; echo "${PIDS[*]}")"
   echo "ENDPOINTS=$ENDPOINTS"
   echo "METRICS=http://127.0.0.1:$((BASE + 11))/metrics,http://127.0.0.1:$((BASE + 12))/metrics,http://127.0.0.1:$((BASE + 13))/metrics"
+  echo "GC_LOGS=$GC_LOGS"
 } >"$STATE"
 
 # HTTP status of GET $2 on 127.0.0.1:$1 without curl (bash's /dev/tcp); 000 if nothing answers.
@@ -78,7 +93,7 @@ fi
 
 # The leaders of the fresh cluster all start on whichever node won the first elections; the nodes
 # then hand leaderships over to even them out (one per node every few seconds). Wait for that
-# (bounded, 30 s) so a benchmark does not measure the transfers: each one stalls a partition.
+# (bounded, QKV_BALANCE_WAIT) so a benchmark does not measure the transfers: each one stalls a partition.
 leaders_balanced() (
   exec 3<>"/dev/tcp/127.0.0.1/$((BASE + 11))" || exit 1
   printf 'GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
@@ -89,10 +104,13 @@ leaders_balanced() (
   most="$(sort <<<"$leaders" | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')"
   (( most <= share )) && ! grep -qx 0 <<<"$leaders"
 ) 2>/dev/null
-for _ in $(seq 1 60); do
-  leaders_balanced && break
-  sleep 0.5
-done
-leaders_balanced || echo "run-cluster.sh: leaders not balanced after 30 s; going on" >&2
+BALANCE_WAIT="${QKV_BALANCE_WAIT:-30}"
+if (( BALANCE_WAIT > 0 )); then
+  for _ in $(seq 1 $((BALANCE_WAIT * 2))); do
+    leaders_balanced && break
+    sleep 0.5
+  done
+  leaders_balanced || echo "run-cluster.sh: leaders not balanced after $BALANCE_WAIT s; going on" >&2
+fi
 trap - ERR INT TERM
 echo "ENDPOINTS=$ENDPOINTS"

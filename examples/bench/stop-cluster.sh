@@ -7,6 +7,8 @@ STATE="${QKV_STATE:-${TMPDIR:-/tmp}/quorumkv-bench-cluster.env}"
 [[ -f "$STATE" ]] || { echo "no state file $STATE: nothing to stop" >&2; exit 0; }
 # shellcheck disable=SC1090
 source "$STATE"
+# node-ctl.sh marks a stopped node with pid 0 (never signal it: kill 0 is the whole process group)
+QKV_PIDS="$(tr ' ' '\n' <<<"$QKV_PIDS" | grep -vx 0 | tr '\n' ' ')"
 for p in $QKV_PIDS; do kill "$p" 2>/dev/null || true; done
 for _ in $(seq 1 75); do
   alive=0; for p in $QKV_PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done

@@ -45,6 +45,9 @@ final class ClientRoutes {
   String leaderFor(KvRequest request) {
     byte[] key;
     if (request instanceof KvRequest.Get g) {
+      if (g.consistency() == ReadConsistency.FOLLOWER || g.consistency() == ReadConsistency.STALE) {
+        return null; // served where the client sent it: the point of these levels is not to load the leader
+      }
       key = g.key();
     } else if (request instanceof KvRequest.Write w) {
       key = w.op().keys().get(0); // a batch stays within one partition

@@ -153,6 +153,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private Duration leaderPinDuration = Duration.ofMinutes(10);
     private int replicationFactor;
     private int mergeBelowKeys;
+    private boolean quiesceIdleGroups = true;
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -266,6 +267,16 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      */
     public Builder mergeBelowKeys(int v) { mergeBelowKeys = v; return this; }
 
+    /**
+     * Whether a partition with nothing to replicate stops ticking and heartbeating until it is used
+     * again (quiescence); default true. Its leader quiesces it once every member has every entry
+     * and tells the followers, which then stop their election timers for as long as the leader's
+     * node keeps sending its node-level heartbeat (one per peer per heartbeat interval, whatever
+     * the number of partitions). Any message or request for the partition wakes it; a quiesced
+     * leader serves no lease read until it has heartbeated for an election timeout again.
+     */
+    public Builder quiesceIdleGroups(boolean v) { quiesceIdleGroups = v; return this; }
+
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
 
@@ -370,7 +381,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
           sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, replicationFactor,
-          mergeBelowKeys, registry);
+          mergeBelowKeys, quiesceIdleGroups, registry);
     }
 
     private static void positive(String field, Duration d) {

@@ -33,6 +33,7 @@ import java.util.Map;
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
  * @param replicationFactor     voters per partition, placed by the cluster; 0 for every node
  * @param mergeBelowKeys        adjacent ranges both holding fewer keys are merged; 0 for never
+ * @param quiesceIdleGroups     whether idle partitions stop ticking and heartbeating until used again
  * @param meterRegistry         where metrics go
  */
 public record KvNodeConfig(
@@ -60,6 +61,7 @@ public record KvNodeConfig(
     Duration leaderPinDuration,
     int replicationFactor,
     int mergeBelowKeys,
+    boolean quiesceIdleGroups,
     MeterRegistry meterRegistry) {
 
   public KvNodeConfig {

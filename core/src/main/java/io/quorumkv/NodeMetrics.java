@@ -1,13 +1,16 @@
 package io.quorumkv;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.quorumkv.raft.Message;
+import io.quorumkv.storage.SyncEvent;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals},
@@ -18,8 +21,11 @@ import java.util.function.Supplier;
  * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.messages.dropped} (inbox full),
  * {@code quorumkv.raft.sent} (Raft messages handed to the transport, tag {@code type}: append,
  * append.response, heartbeat, other) and {@code quorumkv.raft.sent.entries} (entries carried by the
- * AppendEntries sent): with {@code quorumkv.proposals} they give messages per proposal and entries
- * per AppendEntries.
+ * AppendEntries sent; with {@code quorumkv.proposals} they give messages per proposal and entries
+ * per AppendEntries), {@code quorumkv.log.entries.synced} and {@code quorumkv.log.bytes.synced} (what the fsyncs made
+ * durable: entries per fsync is their rate over the fsync count's), {@code quorumkv.snapshot.bytes.received},
+ * and the transport's counters {@code quorumkv.transport.messages} (tag {@code direction}: sent,
+ * received) and {@code quorumkv.transport.heartbeat.frames}.
  */
 final class NodeMetrics {
 
@@ -37,6 +43,9 @@ final class NodeMetrics {
   final Counter sentHeartbeats;
   final Counter sentOther;
   final Counter sentEntries;
+  final Counter entriesSynced;
+  final Counter bytesSynced;
+  final Counter snapshotBytesReceived;
   private final MeterRegistry registry;
   private final Tags tags;
 
@@ -63,6 +72,12 @@ final class NodeMetrics {
     forwarded = Counter.builder("quorumkv.requests.forwarded")
         .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")
         .tags(tags).register(registry);
+    entriesSynced = Counter.builder("quorumkv.log.entries.synced").description("log entries made durable by fsyncs")
+        .tags(tags).register(registry);
+    bytesSynced = Counter.builder("quorumkv.log.bytes.synced").description("bytes of log entries made durable by fsyncs")
+        .tags(tags).register(registry);
+    snapshotBytesReceived = Counter.builder("quorumkv.snapshot.bytes.received")
+        .description("snapshot payload bytes received from leaders").tags(tags).register(registry);
     sentAppends = sent("append");
     sentAppendResponses = sent("append.response");
     sentHeartbeats = sent("heartbeat");
@@ -94,7 +109,14 @@ final class NodeMetrics {
     Gauge.builder(name, value).tags(queue == null ? tags : tags.and("queue", queue)).register(registry);
   }
 
-  void fsync(long nanos) {
-    fsyncLatency.record(nanos, TimeUnit.NANOSECONDS);
+  /** A counter read from {@code source} at each scrape (e.g. the transport's own counters). */
+  <T> void functionCounter(String name, String description, Tags extra, T source, ToDoubleFunction<T> value) {
+    FunctionCounter.builder(name, source, value).description(description).tags(tags.and(extra)).register(registry);
+  }
+
+  void fsync(SyncEvent e) {
+    fsyncLatency.record(e.durationNanos(), TimeUnit.NANOSECONDS);
+    entriesSynced.increment(e.entries());
+    bytesSynced.increment(e.bytes());
   }
 }

@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.micrometer.core.instrument.Tags;
 import io.quorumkv.raft.ConfChange;
 import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
@@ -105,6 +106,18 @@ final class NodeRuntime implements RequestExecutor {
    */
   static final long APPLYING_BYTES_PER_GROUP = 8L << 20;
   private static final long HASH_CHECK_TICKS = 600;
+  /**
+   * The group id of the node-level heartbeat (no partition has id 0): one {@link Message.Heartbeat}
+   * per peer per heartbeat interval from the Raft loop, whatever the number of groups. It tells the
+   * followers of quiesced groups that their leader's node, and its loop, are alive.
+   */
+  static final long NODE_HEARTBEAT_GROUP = 0;
+  /**
+   * The read context that marks a {@link Message.Heartbeat} as a quiesce notice: the leader stopped
+   * ticking the group (its real heartbeats carry a round number from 1 up). Handled by the node,
+   * never stepped into the Raft core.
+   */
+  static final long QUIESCE_CONTEXT = -1;
 
   private enum State { NEW, RUNNING, CLOSING, CLOSED }
 
@@ -135,6 +148,8 @@ final class NodeRuntime implements RequestExecutor {
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
   /** loop: ticks since an unknown group's leader first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
+  /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
+  private final Map<Long, Long> nodeHeartbeatNanos = new ConcurrentHashMap<>();
   /**
    * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
    * until which leader balancing leaves them here. Cleared by the group's next membership change
@@ -199,7 +214,7 @@ final class NodeRuntime implements RequestExecutor {
         MemoryDisk disk = overrides.disk != null ? overrides.disk : new MemoryDisk();
         engine = StorageEngine.openInMemory(disk, config.clusterId(), options);
       }
-      engine.syncMonitor().addListener(e -> metrics.fsync(e.durationNanos()));
+      engine.syncMonitor().addListener(metrics::fsync);
       writer = new GroupCommitLogWriter(engine);
       members.put(nodeId, config.advertisedAddress());
       members.putAll(config.peers());
@@ -228,7 +243,7 @@ final class NodeRuntime implements RequestExecutor {
       transport.setRequestHandler(this::onRequest);
       transport.setSnapshotReceiver((from, g, m) -> {
         SnapshotStreams.Receiving sink = new SnapshotStreams.Receiving(g, m.snapshot(),
-            engine.stateMachine(g).newSnapshotSink(m.snapshot()), staged);
+            engine.stateMachine(g).newSnapshotSink(m.snapshot()), staged, metrics.snapshotBytesReceived::increment);
         log.info("{} group {}: receiving snapshot at {} from node {}", who, g, m.snapshot().metadata().index(), from);
         return sink;
       });
@@ -285,8 +300,17 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.queue.depth", "apply", applyQueue::size);
     metrics.gauge("quorumkv.queue.bytes", "apply", applyBacklogBytes::get);
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
+    metrics.gauge("quorumkv.groups.quiesced", null, () -> replicas.values().stream().filter(r -> r.quiesced).count());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
+    RaftTransport t = transport;
+    metrics.functionCounter("quorumkv.transport.messages", "Raft messages sent or received, all groups",
+        Tags.of("direction", "sent"), t, x -> x.metrics().messagesSent());
+    metrics.functionCounter("quorumkv.transport.messages", "Raft messages sent or received, all groups",
+        Tags.of("direction", "received"), t, x -> x.metrics().messagesReceived());
+    metrics.functionCounter("quorumkv.transport.heartbeat.frames",
+        "frames written that carried heartbeats (coalesced: one per peer per flush)",
+        Tags.empty(), t, x -> x.metrics().heartbeatFrames());
   }
 
   /**
@@ -435,6 +459,8 @@ final class NodeRuntime implements RequestExecutor {
     r.appliedIndex = r.smStore.appliedIndex();
     r.commitIndex = r.log.hardState().commit();
     r.term = r.log.hardState().term();
+    r.submittedTerm = r.term;
+    r.submittedVote = r.log.hardState().vote();
     r.lastSnapshotIndex = r.log.snapshot().metadata().index();
     RaftConfig rc = RaftConfig.builder(nodeId)
         .electionTick(config.electionTicks())
@@ -564,6 +590,9 @@ final class NodeRuntime implements RequestExecutor {
           }
         }
         for (Replica r : replicas.values()) {
+          if (r.quiesced && r.raw.hasReady()) {
+            wake(r); // a quiesced group makes no Ready by itself: something asked it to work
+          }
           // Before the Ready goes out: a TimeoutNow in it ends the lease before it is sent.
           publishLease(r, nextTick);
           if (!storageFailed && !r.installing && r.raw.hasReady()) {
@@ -588,16 +617,19 @@ final class NodeRuntime implements RequestExecutor {
    * for its tick stops the fast path; reads then come through the loop.
    */
   private void publishLease(Replica r, long nextTickNanos) {
-    boolean valid = leaseUsable() && !storageFailed && r.raw.hasValidLease();
+    boolean valid = leaseUsable(r) && !storageFailed && r.raw.hasValidLease();
     long until = valid ? nextTickNanos : Long.MIN_VALUE;
     if (r.leaseUntilNanos != until) {
       r.leaseUntilNanos = until;
     }
   }
 
-  /** loop: whether lease reads may be served at all now (see {@link #leaseResumesAtTick}). */
-  private boolean leaseUsable() {
-    return !syncStalled && ticks >= leaseResumesAtTick;
+  /**
+   * loop: whether lease reads of {@code r} may be served at all now (see {@link #leaseResumesAtTick}
+   * and {@link Replica#leaseResumesAtTick}).
+   */
+  private boolean leaseUsable(Replica r) {
+    return !syncStalled && ticks >= leaseResumesAtTick && !r.quiesced && ticks >= r.leaseResumesAtTick;
   }
 
   private void runSafely(Runnable t) {
@@ -610,7 +642,16 @@ final class NodeRuntime implements RequestExecutor {
 
   private void onTick(long now) {
     ticks++;
+    boolean quiesce = config.quiesceIdleGroups();
     for (Replica r : replicas.values()) {
+      if (r.quiesced) {
+        if (r.isLeader() || !leaderNodeSilent(r, now)) {
+          continue;
+        }
+        wake(r); // the leader's node went quiet: time out as usual, and elect another if need be
+      } else if (quiesce && r.isLeader() && maybeQuiesce(r)) {
+        continue;
+      }
       // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
       // could only bump terms: its non-leaders stop ticking until the sync returns (a follower
       // missing ticks keeps its lease promise longer, which is safe). Leaders tick on: they
@@ -618,6 +659,13 @@ final class NodeRuntime implements RequestExecutor {
       // A quarantined replica (see Tombstones) neither votes nor campaigns: it is not ticked.
       if ((!syncStalled || r.isLeader()) && r.appliedIndex >= r.quarantinedBelow) {
         r.raw.tick();
+      }
+    }
+    if (quiesce && ticks % config.heartbeatTicks() == 0) {
+      for (long peer : members.keySet()) {
+        if (peer != nodeId) {
+          transport.send(peer, NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
+        }
       }
     }
     if (!tickWatchers.isEmpty()) {
@@ -630,7 +678,9 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (ticks % HASH_CHECK_TICKS == 0) {
       for (Replica r : replicas.values()) {
-        if (r.isLeader()) {
+        // A quiesced group that took no write since its last check has nothing new to compare.
+        if (r.isLeader() && !(r.quiesced && r.commitIndex <= r.hashCheckedAtCommit + 1)) {
+          r.hashCheckedAtCommit = r.commitIndex;
           proposeCommand(r, new Command.CheckHash());
         }
       }
@@ -638,6 +688,10 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   private void onMessage(long from, long g, Message m) {
+    if (g == NODE_HEARTBEAT_GROUP) {
+      nodeHeartbeatNanos.put(from, System.nanoTime());
+      return;
+    }
     if (!postExternal(() -> step(from, g, m))) {
       metrics.droppedMessages.increment();
     }
@@ -655,7 +709,111 @@ final class NodeRuntime implements RequestExecutor {
     if ((m instanceof Message.RequestVote || m instanceof Message.TimeoutNow) && r.appliedIndex < r.quarantinedBelow) {
       return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
     }
+    if (m instanceof Message.Heartbeat h && h.readContext() == QUIESCE_CONTEXT) {
+      onQuiesceNotice(r, from, h);
+      return;
+    }
+    if (r.quiesced && !(m instanceof Message.HeartbeatResponse)) {
+      // A late answer to the last heartbeat before quiescing is no work; anything else is. (A
+      // response that does make the core act shows as a Ready, which wakes the group too.)
+      wake(r);
+    }
     r.raw.step(m);
+  }
+
+  // ------------------------------------------------------------------ quiescence
+
+  /**
+   * loop, on a tick of a leader: quiesces the group if it has been idle for a few heartbeats (no
+   * new commit index, no read) and has nothing left to do: every member has every entry,
+   * everything is applied, no read, proposal, transfer or snapshot is pending. Then tells every
+   * member, which stops its election timer while this node's node-level heartbeat keeps coming.
+   * Returns whether the group is now quiesced (and must not be ticked).
+   */
+  private boolean maybeQuiesce(Replica r) {
+    long commit = r.commitIndex;
+    if (r.read) {
+      // Reads leave the commit index alone: a partition that is only read stays awake, so its
+      // leader keeps its lease (a woken leader has none for an election timeout).
+      r.read = false;
+      r.activeAtTick = ticks;
+      return false;
+    }
+    if (commit != r.activeCommit) {
+      r.activeCommit = commit;
+      r.activeAtTick = ticks;
+      return false;
+    }
+    // Two heartbeat rounds at the final commit index first: the followers know it.
+    if (ticks - r.activeAtTick < 2L * config.heartbeatTicks() + 1 || syncStalled || r.installing
+        || !r.readIndexWaiting.isEmpty() || !r.proposals.isEmpty()) {
+      return false;
+    }
+    Status st = r.raw.status();
+    long last = st.lastIndex();
+    boolean idle = st.hardState().commit() == last && st.applied() == last && r.appliedIndex == last
+        && st.leadTransferee() == RaftConfig.NONE && !st.progress().isEmpty();
+    for (var e : st.progress().entrySet()) {
+      Status.FollowerProgress p = e.getValue();
+      idle &= e.getKey() == nodeId
+          || (p.matchIndex() == last && p.state() == Status.ReplicationState.REPLICATE && p.inflight() == 0);
+    }
+    if (!idle) {
+      r.activeAtTick = ticks; // look again a few ticks later
+      return false;
+    }
+    r.quiesced = true;
+    r.leaseUntilNanos = Long.MIN_VALUE;
+    for (long peer : st.progress().keySet()) {
+      if (peer != nodeId) {
+        transport.send(peer, r.groupId,
+            new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * loop: the leader of {@code r} says it quiesced the group. A follower that knows the sender as
+   * its leader in that term and whose log ends at the notice's commit index stops ticking the
+   * group. If it does not (yet), it steps the notice as a plain heartbeat first (a new term or
+   * commit index arrives with it) and checks again; a follower that still does not match keeps
+   * ticking, and its election timeout, stopped by nobody's heartbeat, wakes the leader in time.
+   */
+  private void onQuiesceNotice(Replica r, long from, Message.Heartbeat h) {
+    if (!followsQuiescedLeader(r.raw.status(), from, h)) {
+      r.raw.step(new Message.Heartbeat(h.from(), h.to(), h.term(), h.commit(), 0));
+    }
+    if (config.quiesceIdleGroups() && !r.installing && followsQuiescedLeader(r.raw.status(), from, h)) {
+      nodeHeartbeatNanos.put(from, System.nanoTime()); // the notice itself shows the node alive
+      r.quiesced = true;
+    } else if (r.quiesced) {
+      wake(r);
+    }
+  }
+
+  private static boolean followsQuiescedLeader(Status st, long from, Message.Heartbeat h) {
+    return st.softState().role() == StateRole.FOLLOWER && st.softState().leader() == from
+        && st.hardState().term() == h.term() && st.hardState().commit() == h.commit() && st.lastIndex() == h.commit();
+  }
+
+  /** loop: the group ticks again. A leader serves no lease read until it ticked one election timeout. */
+  private void wake(Replica r) {
+    r.quiesced = false;
+    r.activeAtTick = ticks;
+    r.leaseResumesAtTick = ticks + config.electionTicks();
+  }
+
+  /** loop: whether the node leading quiesced follower {@code r} sent no node heartbeat for an election timeout. */
+  private boolean leaderNodeSilent(Replica r, long now) {
+    Long seen = nodeHeartbeatNanos.get(r.leader);
+    return seen == null || now - seen > config.electionTimeout().toNanos();
+  }
+
+  /** Whether this node's replica of group {@code g} is quiesced (tests, status). */
+  boolean isQuiesced(long g) {
+    Replica r = replicas.get(g);
+    return r != null && r.quiesced;
   }
 
   /**
@@ -803,7 +961,20 @@ final class NodeRuntime implements RequestExecutor {
     if (!rd.entries().isEmpty()) {
       b.append(r.groupId, rd.entries());
     }
-    rd.hardState().ifPresent(hs -> b.hardState(r.groupId, hs));
+    // A new term or vote must be durable before anything claims it, but a hard state that moved
+    // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
+    // commit index from the leader, and its applied index bounds it from below (the Raft core
+    // commits through the applied index on restart). So it waits for the next write of this group,
+    // which saves one fsync per write when the load is light. It never overtakes a newer term or
+    // vote: the pending one is always the latest hard state.
+    rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
+    HardState hs = r.pendingHardState;
+    if (hs != null && (!b.isEmpty() || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
+      b.hardState(r.groupId, hs);
+      r.submittedTerm = hs.term();
+      r.submittedVote = hs.vote();
+      r.pendingHardState = null;
+    }
     CompletableFuture<Void> durable = lastWrite;
     if (!b.isEmpty()) {
       durable = writer.submit(b);
@@ -1589,6 +1760,7 @@ final class NodeRuntime implements RequestExecutor {
 
   /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
+    r.touch();
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
     if (level == ReadConsistency.LEASE && r.leaseHeld()) {
       // No trip through the loop: every write acknowledged before this read is at most the
@@ -1603,7 +1775,7 @@ final class NodeRuntime implements RequestExecutor {
         f.complete(notLeader(r));
         return;
       }
-      if (level == ReadConsistency.LEASE && leaseUsable() && r.raw.hasValidLease()) {
+      if (level == ReadConsistency.LEASE && leaseUsable(r) && r.raw.hasValidLease()) {
         Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
         w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
         awaitApplied(r, w);
@@ -1718,6 +1890,7 @@ final class NodeRuntime implements RequestExecutor {
       return done(r.leader == 0 ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader") : notLeader(r));
     }
     if (c instanceof KvRequest.GroupCommand.ReadIndex) {
+      r.touch();
       CompletableFuture<KvResponse> f = new CompletableFuture<>();
       boolean posted = post(() -> {
         if (!r.isLeader()) {

@@ -48,10 +48,37 @@ final class Replica {
    */
   volatile long quarantinedBelow;
 
+  /** loop: the term and vote of the last hard state handed to the log writer. */
+  long submittedTerm;
+  long submittedVote;
+  /**
+   * loop: a hard state that moved only the commit index, not yet handed to the log writer: it goes
+   * with the next write instead of costing a sync of its own (see NodeRuntime#persist); or null.
+   */
+  io.quorumkv.raft.HardState pendingHardState;
+
   /** loop: a snapshot is being installed; no Ready is taken until it is done. */
   boolean installing;
   /** loop: a leadership transfer was started because of a stalled sync. */
   boolean stallTransferStarted;
+  /**
+   * loop: the group is quiesced: not ticked, so a leader sends no heartbeat and a follower never
+   * times out (see NodeRuntime's quiescence). Read by other threads only for status and tests.
+   */
+  volatile boolean quiesced;
+  /** Set by any thread that serves or starts a read on this leader; cleared by the loop's quiescence check. */
+  volatile boolean read;
+  /** loop: the tick of the group's last sign of activity (a new commit index, a read, a wake-up). */
+  long activeAtTick;
+  /** loop: the commit index seen at {@link #activeAtTick}'s last update. */
+  long activeCommit = -1;
+  /**
+   * loop: no lease read before this tick: the group's ticks stopped while it was quiesced, so the
+   * Raft core's evidence of a quorum's recent answers is as old as the quiescence.
+   */
+  long leaseResumesAtTick;
+  /** loop: the commit index when the last replica hash check was proposed here. */
+  long hashCheckedAtCommit = -1;
   /** The applied index of the latest snapshot; set by the applier and the snapshot thread. */
   volatile long lastSnapshotIndex;
   /**
@@ -73,6 +100,13 @@ final class Replica {
     this.log = log;
     this.smStore = smStore;
     this.confState = smStore.confState();
+  }
+
+  /** Marks the partition as read from (keeps it from quiescing); a plain read first, so the hot path rarely writes. */
+  void touch() {
+    if (!read) {
+      read = true;
+    }
   }
 
   boolean isLeader() {

@@ -9,6 +9,7 @@ import io.quorumkv.transport.SnapshotChunkSource;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * Adapters between the storage's snapshot payloads and the transport's snapshot streams. The
@@ -68,18 +69,22 @@ final class SnapshotStreams {
     private final Snapshot snapshot;
     private final SnapshotSink sink;
     private final Map<Long, Staged> staged;
+    private final LongConsumer received;
     private final byte[] header = new byte[HEADER];
     private long total = -1;
 
-    Receiving(long groupId, Snapshot snapshot, SnapshotSink sink, Map<Long, Staged> staged) {
+    /** {@code received} is told the size of every chunk written (a metric). */
+    Receiving(long groupId, Snapshot snapshot, SnapshotSink sink, Map<Long, Staged> staged, LongConsumer received) {
       this.groupId = groupId;
       this.snapshot = snapshot;
       this.sink = sink;
       this.staged = staged;
+      this.received = received;
     }
 
     @Override
     public void write(long offset, ByteBuffer data) {
+      received.accept(data.remaining());
       long at = offset;
       while (data.hasRemaining() && at < HEADER) {
         header[(int) at++] = data.get();

@@ -41,6 +41,10 @@ class ClientRoutesTest {
       String want = p == 3 ? null : "node" + p; // partition 3 has no known leader
       assertEquals(want, routes.leaderFor(put(key)), key);
       assertEquals(want, routes.leaderFor(get(key)), key);
+      assertEquals(want, routes.leaderFor(new KvRequest.Get(b(key), ReadConsistency.LEASE)), key);
+      // Follower and stale reads stay on the node the client chose: they exist to spare the leader.
+      assertNull(routes.leaderFor(new KvRequest.Get(b(key), ReadConsistency.FOLLOWER)), key);
+      assertNull(routes.leaderFor(new KvRequest.Get(b(key), ReadConsistency.STALE)), key);
     }
     assertNull(routes.leaderFor(new KvRequest.Scan(b("a"), b("b"), 10, ReadConsistency.LEASE)));
     assertNull(routes.leaderFor(new KvRequest.Status()));

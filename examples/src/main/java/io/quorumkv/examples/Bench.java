@@ -4,6 +4,7 @@ import io.quorumkv.KvClient;
 import io.quorumkv.ReadConsistency;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,10 +13,12 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.HdrHistogram.Histogram;
@@ -60,7 +63,8 @@ public final class Bench implements Callable<Integer> {
   int conns;
 
   @Option(names = "--phases", split = ",", defaultValue = "put,get,mix,get-lease,get-follower,get-stale",
-      description = "put, get (linearizable), get-lease, get-follower, get-stale, mix. Default: ${DEFAULT-VALUE}.")
+      description = "put, get (linearizable), get-lease, get-follower, get-stale, mix, or idle (no requests: "
+          + "only the nodes are observed). Default: ${DEFAULT-VALUE}.")
   List<String> phases;
 
   @Option(names = "--read-pct", defaultValue = "90", description = "Gets in the mix phase, in percent. Default: ${DEFAULT-VALUE}.")
@@ -85,6 +89,34 @@ public final class Bench implements Callable<Integer> {
       description = "Deadline of each request; a late one is an error. Default: ${DEFAULT-VALUE}.")
   long timeoutMs;
 
+  @Option(names = "--node-metrics", split = ",", paramLabel = "URL",
+      description = "The nodes' /metrics URLs, in --endpoints order: adds per node fsyncs/s, entries per fsync, "
+          + "messages/s on the wire, proposals/s to each record.")
+  List<String> nodeMetrics = new ArrayList<>();
+
+  @Option(names = "--node-pids", split = ",", paramLabel = "PID",
+      description = "The nodes' process ids (same host), same order: adds their CPU from /proc.")
+  List<Long> nodePids = new ArrayList<>();
+
+  @Option(names = "--node-gc-logs", split = ",", paramLabel = "FILE",
+      description = "The nodes' GC logs (-Xlog:gc*:file=FILE:timemillis,...), same order: adds the GC pauses "
+          + "that ended during each recorded phase (count, max, total).")
+  List<Path> nodeGcLogs = new ArrayList<>();
+
+  @Option(names = "--node-heap",
+      description = "After each idle phase, the nodes' live heap (jcmd GC.class_histogram: a full GC each; needs --node-pids).")
+  boolean nodeHeap;
+
+  @Option(names = "--before-phase", paramLabel = "COMMAND",
+      description = "A shell command run after each warm-up, right before the recorded phase (e.g. restart a node).")
+  String beforePhase;
+
+  @Option(names = "--catchup-node", paramLabel = "HOST:PORT",
+      description = "A restarted node (one of --endpoints) to watch: each recorded phase ends as soon as its applied "
+          + "index reaches, in every partition, the others' commit index at the phase's start (or at --duration); "
+          + "adds the catch-up time and rates.")
+  String catchupNode;
+
   /** How progress is shown on stderr. */
   enum ProgressMode { AUTO, LINES, OFF }
 
@@ -105,7 +137,7 @@ public final class Bench implements Callable<Integer> {
     List<ClosedLoop.Phase> plan = new ArrayList<>();
     try {
       for (String p : phases) {
-        plan.add(ClosedLoop.Phase.parse(p.trim(), readPercent));
+        plan.add(p.trim().equals(IDLE) ? null : ClosedLoop.Phase.parse(p.trim(), readPercent));
       }
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
@@ -115,7 +147,11 @@ public final class Bench implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(), "--conns, --clients, --duration and --max-ops "
           + "must be positive, --warmup not negative, --read-pct in [0, 100]");
     }
+    if (catchupNode != null && !endpoints.contains(catchupNode)) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--catchup-node must be one of --endpoints");
+    }
     Workload workload = new Workload(keyspace, valueSize);
+    ClusterProbe probe = new ClusterProbe(nodeMetrics, nodePids, nodeGcLogs);
     List<KvClient> kvs = new ArrayList<>();
     ExecutorService retry = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "bench-retry");
@@ -132,21 +168,44 @@ public final class Bench implements Callable<Integer> {
       String clientDescription = "quorumkv KvClient x" + conns + " -> " + String.join(",", endpoints);
       for (int c : clients) {
         for (ClosedLoop.Phase phase : plan) {
+          if (phase == null) {
+            System.out.println(idle(probe));
+            System.out.flush();
+            continue;
+          }
           if (warmup > 0) {
             loop.run(phase, limits(c, warmup), progressPrinter(phase.name() + " warm-up", c));
           }
+          runBeforePhase();
           if (progress != ProgressMode.OFF && !rewriting()) {
             // marks the start of the recorded interval for tools that sample the nodes' CPU
             System.err.println(phase.name() + " c=" + c + " start");
           }
           long[] cpu0 = hostCpu();
           long driver0 = processCpuNanos();
-          ClosedLoop.Result r = loop.run(phase, limits(c, duration), progressPrinter(phase.name(), c));
+          ClusterProbe.Sample s0 = probe.sample();
+          CatchUp catchUp = catchupNode == null ? null : new CatchUp(kvs.get(0), catchupNode,
+              endpoints.stream().filter(e -> !e.equals(catchupNode)).toList(), 100);
+          CompletableFuture<ClusterProbe.Sample> atCatchUp = catchUp == null ? new CompletableFuture<>()
+              : catchUp.done().thenApply(t -> probe.sample());
+          ClosedLoop.Result r;
+          try {
+            r = loop.run(phase, limits(c, duration), progressPrinter(phase.name(), c), atCatchUp);
+          } finally {
+            if (catchUp != null) {
+              catchUp.close();
+            }
+          }
+          ClusterProbe.Sample s1 = probe.sample();
           long driver1 = processCpuNanos();
           long[] cpu1 = hostCpu();
           endProgressLine(phase.name(), c, r);
           Json record = record(phase, c, workload, r, busyPercent(cpu0, cpu1), (driver1 - driver0) / 1e9,
               clientDescription);
+          probe.describe(record, s0, s1, false);
+          if (catchUp != null) {
+            catchUp.describe(record, caughtUpBytes(s0, atCatchUp.getNow(null)));
+          }
           System.out.println(record);
           System.out.flush();
           everyPhaseDidWork &= r.ok() > 0;
@@ -161,6 +220,70 @@ public final class Bench implements Callable<Integer> {
       return 1;
     }
     return 0;
+  }
+
+  static final String IDLE = "idle";
+
+  /** The idle phase: no requests for the warm-up, then for --duration the nodes are only observed. */
+  private Json idle(ClusterProbe probe) throws InterruptedException {
+    if (warmup > 0) {
+      Thread.sleep((long) (warmup * 1000));
+    }
+    runBeforePhase();
+    long[] cpu0 = hostCpu();
+    ClusterProbe.Sample s0 = probe.sample();
+    Thread.sleep((long) (duration * 1000));
+    ClusterProbe.Sample s1 = probe.sample();
+    long[] cpu1 = hostCpu();
+    Json j = new Json().put("system", system);
+    if (!label.isEmpty()) {
+      j.put("label", label);
+    }
+    j.put("op", IDLE).put("clients", 0).put("duration_s", round((s1.nanos() - s0.nanos()) / 1e9, 3))
+        .put("host_cpu_busy_pct", busyPercent(cpu0, cpu1))
+        .put("host_cores", Runtime.getRuntime().availableProcessors());
+    probe.describe(j, s0, s1, nodeHeap);
+    j.put("workload", "no requests; " + duration + " s observed after " + warmup + " s");
+    j.put("ts", Instant.now().toString());
+    if (progress != ProgressMode.OFF) {
+      System.err.printf(Locale.ROOT, "%-18s done: %.0f s observed%n", IDLE, duration);
+    }
+    return j;
+  }
+
+  /** Runs --before-phase (bounded: 120 s), its output on stderr. */
+  private void runBeforePhase() throws InterruptedException {
+    if (beforePhase == null || beforePhase.isBlank()) {
+      return;
+    }
+    try {
+      Process p = new ProcessBuilder("bash", "-c", beforePhase).redirectOutput(ProcessBuilder.Redirect.INHERIT)
+          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("--before-phase did not finish in 120 s: " + beforePhase);
+      }
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException("--before-phase exited with " + p.exitValue() + ": " + beforePhase);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** What the catch-up node received (snapshot payload and synced log bytes) until it caught up, or -1. */
+  private long caughtUpBytes(ClusterProbe.Sample before, ClusterProbe.Sample caughtUp) {
+    int i = endpoints.indexOf(catchupNode);
+    if (caughtUp == null || i >= caughtUp.nodes().size() || caughtUp.nodes().get(i).metrics().isEmpty()) {
+      return -1;
+    }
+    // A node still starting at the phase's start has no counters yet: they start at 0 with it.
+    Map<String, Double> from = before.nodes().get(i).metrics();
+    double bytes = 0;
+    for (String counter : List.of("quorumkv_snapshot_bytes_received_total", "quorumkv_log_bytes_synced_total")) {
+      bytes += caughtUp.nodes().get(i).metrics().getOrDefault(counter, 0.0) - from.getOrDefault(counter, 0.0);
+    }
+    return (long) bytes;
   }
 
   private ClosedLoop.Limits limits(int c, double seconds) {

@@ -122,16 +122,22 @@ final class ClosedLoop {
 
   /** Runs {@code phase} with {@code limits}; returns once every client's last request completed. */
   Result run(Phase phase, Limits limits, Progress progress) throws InterruptedException {
+    return run(phase, limits, progress, new CompletableFuture<>());
+  }
+
+  /** The same, ending early (no new request issued) once {@code stop} completes. */
+  Result run(Phase phase, Limits limits, Progress progress, CompletableFuture<?> stop) throws InterruptedException {
     Run run = new Run(phase, limits);
     run.startNanos = System.nanoTime();
     run.deadline = run.startNanos + limits.durationNanos();
+    stop.thenRun(() -> run.deadline = Math.min(run.deadline, System.nanoTime()));
     for (int i = 0; i < limits.clients(); i++) {
       new Client(run).next();
     }
     long reportEvery = TimeUnit.SECONDS.toNanos(1);
     long nextReport = run.startNanos + reportEvery;
     // Every client stops issuing at the deadline; its last request ends by its own timeout.
-    long hardStop = run.deadline + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis()) + TimeUnit.SECONDS.toNanos(30);
+    long hardStop = run.startNanos + limits.durationNanos() + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis()) + TimeUnit.SECONDS.toNanos(30);
     while (!run.done.await(Math.max(1, nextReport - System.nanoTime()), TimeUnit.NANOSECONDS)) {
       long now = System.nanoTime();
       if (now >= hardStop) {
@@ -171,7 +177,7 @@ final class ClosedLoop {
     Histogram recycledGets;
     Histogram recycledPuts;
     long startNanos;
-    long deadline;
+    volatile long deadline;
 
     Run(Phase phase, Limits limits) {
       this.phase = phase;

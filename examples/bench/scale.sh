@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Scaling with Raft groups: the same put workload (64 clients, 16-byte keys over 100,000 keys,
+# 256-byte values) on a fresh 3-node cluster with 1, 4, 16 and 64 hash partitions in turn.
+# Throughput should not fall as groups are added. One JSON line per partition count (label
+# scale-pN, with per-node fsyncs/s, entries per fsync, messages/s, CPU and GC pauses). About
+# 2.5-3 min with the defaults.
+# Env: PARTITIONS="1 4 16 64"  CLIENTS=64  DURATION=10  WARMUP=5  BALANCE_WAIT=15 (seconds for the
+#      leaders to spread; 64 partitions need several transfers)  OUT_FILE  QKV_STATE  QKV_BASE_PORT
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck disable=SC1091
+source "$HERE/lib.sh"
+qkv_build
+PARTITIONS="${PARTITIONS:-1 4 16 64}"; CLIENTS="${CLIENTS:-64}"
+DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-5}"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+echo "# scale: quorumkv $(commit_label), partitions $PARTITIONS, $CLIENTS clients; $(date -u +%FT%TZ)" >&2
+for p in $PARTITIONS; do
+  QKV_PARTITIONS=$p QKV_BALANCE_WAIT="${BALANCE_WAIT:-15}" start_cluster
+  run_bench $(( WARMUP + DURATION + 60 )) --phases put --clients "$CLIENTS" --duration "$DURATION" \
+    --warmup "$WARMUP" --label "scale-p$p"
+  "$HERE/stop-cluster.sh" >&2
+done
