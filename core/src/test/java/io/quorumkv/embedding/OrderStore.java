@@ -34,7 +34,7 @@ public final class OrderStore implements AutoCloseable {
         .clusterId("orders")
         // Orders of one customer stay together: "customer/<id>/order/<id>" keys, ranges split later.
         .partitioner(RangePartitioner.of("customer/5"))
-        .requestTimeout(Duration.ofSeconds(2));
+        .requestTimeout(Duration.ofSeconds(5)); // the first call after a start waits for an election
     members.forEach((id, address) -> {
       if (id != nodeId) {
         builder.peer(id, address);
