@@ -1,5 +1,7 @@
 package io.quorumkv;
 
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.Message;
 import io.quorumkv.raft.sim.EventQueue;
@@ -102,6 +104,10 @@ final class KvSim implements FaultTarget {
   private long elections;
   private long blindRetries;
   private long lastElectionAt = -1;
+  /** group -> node -> virtual time until which a membership step keeps the node out of the group. */
+  private final Map<Long, Map<Long, Long>> away = new HashMap<>();
+  private boolean repairing;
+  private long confChanges;
 
   KvSim(KvSimSchedule schedule) {
     this.schedule = schedule;
@@ -276,6 +282,129 @@ final class KvSim implements FaultTarget {
     }
   }
 
+  // ---- membership ----
+
+  /**
+   * Has the leader of the {@code partition}-th initial partition propose removing {@code id} from
+   * its voters, unless the partition already misses a voter or is changing; {@code awayMicros}
+   * later the membership repair ({@link #repairMembership}) adds it back as a learner and then
+   * promotes it once caught up. Without a leader, retries every 50 ms for half a second.
+   */
+  void rejoin(int partition, long id, long awayMicros) {
+    List<Long> initial = new ArrayList<>(initialSpans.keySet());
+    rejoin(initial.get(Math.floorMod(partition, initial.size())), id, awayMicros, 10);
+  }
+
+  private void rejoin(long group, long id, long awayMicros, int triesLeft) {
+    startRepair();
+    OptionalLong leader = leaderOf(group);
+    ConfState cs = leader.isPresent() ? nodes.get(leader.getAsLong()).confState(group) : null;
+    if (cs == null) {
+      if (triesLeft > 1) {
+        events.after(50_000, () -> rejoin(group, id, awayMicros, triesLeft - 1));
+      } else {
+        history.nemesis("conf-change", "remove " + id + " from partition " + group + ": no leader");
+      }
+      return;
+    }
+    if (!nodes.containsKey(id) || !complete(cs) || !away.getOrDefault(group, Map.of()).isEmpty()) {
+      history.nemesis("conf-change", "remove " + id + " from partition " + group + ": skipped (membership changing)");
+      return;
+    }
+    boolean proposed = nodes.get(leader.getAsLong()).proposeConfChange(group, ConfChange.of(ConfChangeType.REMOVE, id));
+    history.nemesis("conf-change", "partition " + group + " remove " + id + " via " + leader.getAsLong()
+        + (proposed ? "" : " (dropped)"));
+    if (proposed) {
+      confChanges++;
+      away.computeIfAbsent(group, g -> new HashMap<>()).put(id, now() + awayMicros);
+    }
+  }
+
+  private boolean complete(ConfState cs) {
+    return !cs.isJoint() && cs.learners().isEmpty() && cs.voters().equals(nodes.keySet());
+  }
+
+  private void startRepair() {
+    if (!repairing) {
+      repairing = true;
+      events.after(50_000, this::repairMembership);
+    }
+  }
+
+  /**
+   * Every 50 ms, in every partition whose leader's membership lacks a node that no membership
+   * step keeps out: proposes it as a learner; once that learner has applied the change that made
+   * it one and the leader knows it holds the whole committed log, proposes promoting it. One
+   * change per partition at a time (the core refuses another while one is unapplied).
+   */
+  private void repairMembership() {
+    for (long g : groups()) {
+      Map<Long, Long> out = away.getOrDefault(g, new HashMap<>());
+      out.values().removeIf(until -> until <= now());
+      OptionalLong leader = leaderOf(g);
+      if (leader.isEmpty()) {
+        continue;
+      }
+      KvSimNode l = nodes.get(leader.getAsLong());
+      ConfState cs = l.confState(g);
+      if (cs == null || cs.isJoint()) {
+        continue;
+      }
+      for (long id : nodes.keySet()) {
+        if (out.containsKey(id) || cs.voters().contains(id)) {
+          continue;
+        }
+        ConfChange change = null;
+        if (!cs.learners().contains(id)) {
+          change = ConfChange.of(ConfChangeType.ADD_LEARNER, id);
+        } else if (caughtUp(g, l, id)) {
+          change = ConfChange.of(ConfChangeType.ADD_VOTER, id);
+        }
+        if (change != null) {
+          boolean proposed = l.proposeConfChange(g, change);
+          if (proposed) {
+            confChanges++;
+            history.nemesis("conf-change", "partition " + g + " " + change.changes() + " via " + l.id);
+          }
+        }
+        break;
+      }
+    }
+    events.after(50_000, this::repairMembership);
+  }
+
+  /** Learner {@code id} knows it is one and holds the leader's whole committed log. */
+  private boolean caughtUp(long group, KvSimNode leader, long id) {
+    KvSimNode n = nodes.get(id);
+    ConfState own = n.confState(group);
+    return own != null && own.learners().contains(id) && leader.matchIndexOf(group, id) >= leader.commitIndex(group);
+  }
+
+  /** Membership changes proposed so far. */
+  long confChanges() {
+    return confChanges;
+  }
+
+  /** After healing: no membership step keeps any node out any more. */
+  void endAbsences() {
+    away.clear();
+  }
+
+  /** Every partition has a leader whose membership is every node as a voter, and no learner. */
+  boolean membershipRestored() {
+    for (long g : groups()) {
+      OptionalLong leader = leaderOf(g);
+      if (leader.isEmpty()) {
+        return false;
+      }
+      ConfState cs = nodes.get(leader.getAsLong()).confState(g);
+      if (cs == null || !complete(cs)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // ---- observation ----
 
   /** The live leader of {@code group} with the highest term, if any. */
@@ -389,7 +518,7 @@ final class KvSim implements FaultTarget {
     long checks = invariants.values().stream().mapToLong(Invariants::checks).sum();
     return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
         + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
-        + " elections=" + elections + " blindRetries=" + blindRetries + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
+        + " elections=" + elections + " confChanges=" + confChanges + " blindRetries=" + blindRetries + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
   }
 
   /** Every node's partitions (role, term, applied index, span), for a failure report. */

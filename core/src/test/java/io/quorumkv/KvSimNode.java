@@ -275,6 +275,23 @@ final class KvSimNode implements SimProcess {
     return r != null && r.proposeAdmin(command);
   }
 
+  boolean proposeConfChange(long group, io.quorumkv.raft.ConfChange change) {
+    KvSimReplica r = replicas.get(group);
+    return up && r != null && r.proposeConfChange(change);
+  }
+
+  /** The membership this node's replica of {@code group} has applied; null if it has none. */
+  io.quorumkv.raft.ConfState confState(long group) {
+    KvSimReplica r = replicas.get(group);
+    return up && r != null ? r.confState() : null;
+  }
+
+  /** On the leader of {@code group}: the index known replicated on {@code peer}, -1 if unknown. */
+  long matchIndexOf(long group, long peer) {
+    KvSimReplica r = replicas.get(group);
+    return up && r != null ? r.matchIndexOf(peer) : -1;
+  }
+
   void transferLeadership(long group, long to) {
     driverInput(group, raw -> raw.transferLeadership(to));
   }

@@ -38,12 +38,14 @@ class KvSimProperties {
   void hashPartitionsStaySafeAndLinearizable(@ForAll("hashSchedules") KvSimSchedule schedule) {
     KvSimRunner.Result r = KvSimRunner.run(schedule);
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
+    Statistics.label("membership changes").collect(r.confChanges() == 0 ? "0" : r.confChanges() < 3 ? "1-2" : ">=3");
   }
 
   @Property(tries = 130, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
   void rangePartitionsSplitUnderFaultsWithoutLosingKeys(@ForAll("rangeSchedules") KvSimSchedule schedule) {
     KvSimRunner.Result r = KvSimRunner.run(schedule);
     Statistics.label("partitions at the end").collect(r.partitions());
+    Statistics.label("membership changes").collect(r.confChanges() == 0 ? "0" : r.confChanges() < 3 ? "1-2" : ">=3");
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
   }
 
@@ -92,9 +94,11 @@ class KvSimProperties {
           Arbitraries.integers().between(0, 300)).as(KvSimStep.SlowApply::new);
       Arbitrary<KvSimStep> split = Combinators.combine(FaultSteps.waits(), Arbitraries.of(SPLIT_KEYS))
           .as(KvSimStep.Split::new);
+      Arbitrary<KvSimStep> rejoin = Combinators.combine(FaultSteps.waits(), Arbitraries.integers().between(0, 2),
+          FaultSteps.nodes(1, voters), Arbitraries.integers().between(0, 600)).as(KvSimStep.Rejoin::new);
       Arbitrary<KvSimStep> step = partitioning == KvSimSchedule.Partitioning.RANGE
-          ? Arbitraries.frequencyOf(Tuple.of(8, fault), Tuple.of(1, slowApply), Tuple.of(2, split))
-          : Arbitraries.frequencyOf(Tuple.of(8, fault), Tuple.of(1, slowApply));
+          ? Arbitraries.frequencyOf(Tuple.of(8, fault), Tuple.of(1, slowApply), Tuple.of(2, split), Tuple.of(2, rejoin))
+          : Arbitraries.frequencyOf(Tuple.of(8, fault), Tuple.of(1, slowApply), Tuple.of(2, rejoin));
       Arbitrary<List<KvSimStep>> steps = step.list().ofMaxSize(STEPS);
       if (partitioning == KvSimSchedule.Partitioning.RANGE) {
         // At least one split, somewhere among the faults.

@@ -126,6 +126,23 @@ final class KvSimReplica {
     drain();
   }
 
+  /** Proposes a membership change, as the core's admin path does; false if this node cannot. */
+  boolean proposeConfChange(ConfChange change) {
+    try {
+      raw.proposeConfChange(change);
+    } catch (ProposalDroppedException e) {
+      return false;
+    }
+    drain();
+    return true;
+  }
+
+  /** On a leader: the highest index known replicated on {@code peer}, -1 if unknown. */
+  long matchIndexOf(long peer) {
+    io.quorumkv.raft.Status.FollowerProgress p = raw.status().progress().get(peer);
+    return p == null ? -1 : p.matchIndex();
+  }
+
   /** Proposes a command no client waits for (a split, a hash check); false if this node cannot. */
   boolean proposeAdmin(Command command) {
     try {
@@ -275,9 +292,9 @@ final class KvSimReplica {
       }
       PartitionStateMachine.Outcome o;
       if (e.type() == EntryType.CONF_CHANGE) {
-        // The bootstrap entries (the simulation changes no membership afterwards).
+        // The bootstrap entries and the membership steps' changes (KvSim#rejoin).
         ConfChange change = ConfChange.decode(e.data());
-        confState = raw.applyConfChange(change);
+        confState = raw.applyConfChange(change, e.index());
         disk.log.setConfState(confState);
         sm.applyConfChange(e.index(), e.term(), confState, change);
         o = new PartitionStateMachine.Outcome.None();

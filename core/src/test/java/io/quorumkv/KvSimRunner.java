@@ -56,9 +56,10 @@ final class KvSimRunner {
    * @param verdict    linearizable (always, when returned)
    * @param partitions partitions at the end (splits included)
    * @param checks     safety checks that passed
+   * @param confChanges membership changes proposed (removals, learners, promotions)
    * @param stats      counters for people
    */
-  record Result(History history, Verdict verdict, int partitions, long checks, String stats) {}
+  record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, String stats) {}
 
   private KvSimRunner() {}
 
@@ -91,7 +92,7 @@ final class KvSimRunner {
           + "\n  history: " + (kept == null ? "(not written)" : kept.toAbsolutePath())
           + "\n  replay: " + replayCommand(schedule, mode), cause);
     }
-    return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.stats());
+    return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */
@@ -128,6 +129,11 @@ final class KvSimRunner {
     if (!sim.runUntil(sim::everyGroupLed, LEADER_BOUND_MICROS)) {
       return "liveness: a partition has no leader " + LEADER_BOUND_MICROS / 1000
           + " ms after healing and restarting everything";
+    }
+    sim.endAbsences();
+    if (!sim.runUntil(sim::membershipRestored, LEADER_BOUND_MICROS)) {
+      return "liveness: a partition lacks a leader or its full voter set " + LEADER_BOUND_MICROS / 1000
+          + " ms after healing (membership steps not undone)";
     }
     sim.stopClients();
     long opBound = KvSim.OP_DEADLINE_MICROS + 1_000_000;

@@ -6,7 +6,7 @@ import io.quorumkv.raft.sim.Step;
  * One step of a {@link KvSimSchedule}: wait {@link #waitMillis()} of virtual time (clients keep
  * working), then strike. The Raft simulator's fault {@link Step}s (partitions, one-way cuts, loss
  * and reordering, crashes, pauses, slow disks, transfers) are reused as they are; the key-value
- * layer adds slow state machines and range splits. Text form as in the Raft simulator,
+ * layer adds slow state machines, range splits and membership changes ({@link Rejoin}). Text form as in the Raft simulator,
  * {@code wait:name[:args]}.
  */
 sealed interface KvSimStep {
@@ -30,6 +30,10 @@ sealed interface KvSimStep {
       case "slow-apply" -> {
         String[] a = arg.split("/");
         yield new SlowApply(wait, Integer.parseInt(a[0]), Integer.parseInt(a[1]));
+      }
+      case "rejoin" -> {
+        String[] a = arg.split("/");
+        yield new Rejoin(wait, Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]));
       }
       default -> new Fault(Step.parse(text));
     };
@@ -85,6 +89,25 @@ sealed interface KvSimStep {
     @Override
     public String encode() {
       return waitMillis + ":slow-apply:" + node + "/" + extraMillis;
+    }
+  }
+
+  /**
+   * A membership change: the current leader of the {@code partition}-th initial partition (0-based,
+   * modulo their number) proposes removing node {@code node} from its voters (a ConfChange entry,
+   * the leader itself included); {@code awayMillis} after the removal is proposed, the leader of
+   * the day adds it back as a learner, and promotes it to voter once it has caught up (see
+   * {@link KvSim#rejoin}). Nothing happens if the partition already misses a voter.
+   */
+  record Rejoin(int waitMillis, int partition, int node, int awayMillis) implements KvSimStep {
+    @Override
+    public void apply(KvSim sim) {
+      sim.rejoin(partition, node, awayMillis * 1_000L);
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":rejoin:" + partition + "/" + node + "/" + awayMillis;
     }
   }
 }
