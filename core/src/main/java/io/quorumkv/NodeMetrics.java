@@ -38,6 +38,7 @@ final class NodeMetrics {
   final Counter hashMismatches;
   final Counter droppedMessages;
   final Counter forwarded;
+  final Counter leaseReadsFallenBack;
   final Counter sentAppends;
   final Counter sentAppendResponses;
   final Counter sentHeartbeats;
@@ -68,6 +69,9 @@ final class NodeMetrics {
         .description("replicas whose state hash differed from the leader's at the same index")
         .tags(tags).register(registry);
     droppedMessages = Counter.builder("quorumkv.messages.dropped").description("inbound messages dropped (raft inbox full)")
+        .tags(tags).register(registry);
+    leaseReadsFallenBack = Counter.builder("quorumkv.reads.lease.fallback")
+        .description("LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead")
         .tags(tags).register(registry);
     forwarded = Counter.builder("quorumkv.requests.forwarded")
         .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")

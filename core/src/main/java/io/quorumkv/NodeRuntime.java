@@ -148,6 +148,12 @@ final class NodeRuntime implements RequestExecutor {
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
   /** loop: ticks since an unknown group's leader first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
+  /**
+   * loop: when ({@link System#nanoTime}) the loop's next tick is due. A lease the loop finds valid
+   * now cannot lapse before then (leases lapse on ticks), unless the process was paused: then the
+   * clock has passed this time by the time anyone looks again. See {@link #serveLease}.
+   */
+  private volatile long nextTickNanos;
   /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
   private final Map<Long, Long> nodeHeartbeatNanos = new ConcurrentHashMap<>();
   /**
@@ -568,6 +574,7 @@ final class NodeRuntime implements RequestExecutor {
     MDC.put("node", Long.toString(nodeId));
     long tickNanos = config.tickInterval().toNanos();
     long nextTick = System.nanoTime() + tickNanos;
+    nextTickNanos = nextTick;
     while (state == State.RUNNING || state == State.CLOSING) {
       try {
         long wait = nextTick - System.nanoTime();
@@ -588,6 +595,7 @@ final class NodeRuntime implements RequestExecutor {
             nextTick = now + tickNanos;
             leaseResumesAtTick = ticks + config.electionTicks();
           }
+          nextTickNanos = nextTick;
         }
         for (Replica r : replicas.values()) {
           if (r.quiesced && r.raw.hasReady()) {
@@ -1762,11 +1770,12 @@ final class NodeRuntime implements RequestExecutor {
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
     r.touch();
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    if (level == ReadConsistency.LEASE && r.leaseHeld()) {
+    long published = r.leaseUntilNanos;
+    if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
       // No trip through the loop: every write acknowledged before this read is at most the
       // commit index, which the loop publishes before it hands the entries to the applier.
       Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
-      w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
+      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, e, f));
       awaitApplied(r, w);
       return f;
     }
@@ -1776,8 +1785,9 @@ final class NodeRuntime implements RequestExecutor {
         return;
       }
       if (level == ReadConsistency.LEASE && leaseUsable(r) && r.raw.hasValidLease()) {
+        long until = nextTickNanos;
         Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
-        w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LEASE, e, f));
+        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f));
         awaitApplied(r, w);
         return;
       }
@@ -1819,6 +1829,40 @@ final class NodeRuntime implements RequestExecutor {
     }
     try {
       readPool.execute(() -> f.complete(serveLocal(r, inner, level)));
+    } catch (RejectedExecutionException closed) {
+      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed"));
+    }
+  }
+
+  /**
+   * Serves a lease read whose lease was found valid until {@code leaseUntilNanos}, and keeps the
+   * answer only if the state was read before then. A check before reading is not enough: a process
+   * paused (SIGSTOP, a long GC) between the check and the read wakes up with a lease that lapsed
+   * while it slept, when another leader may already have taken writes. Checking after the read
+   * proves the read happened inside the lease, whenever the pause fell. A read that missed it goes
+   * through ReadIndex instead (no clock assumption).
+   */
+  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f) {
+    if (e != null) {
+      f.complete(failureOf(e));
+      return;
+    }
+    try {
+      readPool.execute(() -> {
+        KvResponse resp = serveLocal(r, inner, ReadConsistency.LEASE);
+        if (System.nanoTime() - leaseUntilNanos < 0) {
+          f.complete(resp);
+          return;
+        }
+        metrics.leaseReadsFallenBack.increment();
+        leaderRead(r, inner, ReadConsistency.LINEARIZABLE).whenComplete((x, err) -> {
+          if (err != null) {
+            f.complete(failureOf(err));
+          } else {
+            f.complete(x);
+          }
+        });
+      });
     } catch (RejectedExecutionException closed) {
       f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed"));
     }

@@ -113,12 +113,6 @@ final class Replica {
     return role == StateRole.LEADER;
   }
 
-  /** Whether the lease published by the loop still covers a read arriving now. */
-  boolean leaseHeld() {
-    long until = leaseUntilNanos;
-    return until != Long.MIN_VALUE && System.nanoTime() - until < 0;
-  }
-
   /**
    * A proposed entry's caller.
    *
