@@ -1843,29 +1843,18 @@ final class NodeRuntime implements RequestExecutor {
    * through ReadIndex instead (no clock assumption).
    */
   private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f) {
-    if (e != null) {
-      f.complete(failureOf(e));
-      return;
-    }
-    try {
-      readPool.execute(() -> {
-        KvResponse resp = serveLocal(r, inner, ReadConsistency.LEASE);
-        if (System.nanoTime() - leaseUntilNanos < 0) {
-          f.complete(resp);
-          return;
-        }
-        metrics.leaseReadsFallenBack.increment();
-        leaderRead(r, inner, ReadConsistency.LINEARIZABLE).whenComplete((x, err) -> {
-          if (err != null) {
-            f.complete(failureOf(err));
-          } else {
-            f.complete(x);
-          }
-        });
-      });
-    } catch (RejectedExecutionException closed) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed"));
-    }
+    CompletableFuture<KvResponse> read = new CompletableFuture<>();
+    serveAfter(r, inner, ReadConsistency.LEASE, e, read);
+    // Completes once the state was read, so the clock read here is past the moment of the read.
+    read.thenAccept(resp -> {
+      if (resp instanceof KvResponse.Failure || System.nanoTime() - leaseUntilNanos < 0) {
+        f.complete(resp);
+        return;
+      }
+      metrics.leaseReadsFallenBack.increment();
+      leaderRead(r, inner, ReadConsistency.LINEARIZABLE)
+          .whenComplete((x, err) -> f.complete(err != null ? failureOf(err) : x));
+    });
   }
 
   private CompletableFuture<KvResponse> readLocal(Replica r, KvRequest inner, ReadConsistency level) {
