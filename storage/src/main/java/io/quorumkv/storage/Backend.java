@@ -49,6 +49,18 @@ interface Backend extends KvReader, AutoCloseable {
   Batch newBatch();
 
   /**
+   * The value of {@code key} if it can be read without disk I/O: the value, or null when the key
+   * is absent, or {@link #NOT_IN_MEMORY} (compared by identity) when answering needs the disk.
+   * A backend held in memory answers as {@link #get} does.
+   */
+  default byte[] getInMemory(Cf cf, byte[] key) {
+    return get(cf, key);
+  }
+
+  /** {@link #getInMemory}'s answer when the record is not in memory (a marker, never a value). */
+  byte[] NOT_IN_MEMORY = new byte[0];
+
+  /**
    * Records in strictly ascending key order, loaded in bulk without the write-ahead log: nothing is
    * visible until {@link #commit()}, which makes all of it visible at once and durable.
    */

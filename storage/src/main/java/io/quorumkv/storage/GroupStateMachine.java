@@ -85,6 +85,23 @@ final class GroupStateMachine implements StateMachineStore {
   }
 
   @Override
+  public MemoryRead getInMemory(byte[] key) {
+    byte[] k = Keys.state(group.id, key);
+    Backend backend = engine.backend();
+    return group.read(backend, reader -> {
+      if (reader != backend) {
+        return MemoryRead.NEEDS_DISK; // a snapshot install pins an older view: read it the usual way
+      }
+      byte[] stored = backend.getInMemory(Backend.Cf.STATE, k);
+      if (stored == Backend.NOT_IN_MEMORY) {
+        return MemoryRead.NEEDS_DISK;
+      }
+      return stored == null ? MemoryRead.ABSENT
+          : new MemoryRead.Found(Optional.of(Codec.stateValue(k, stored, whereKey(k))));
+    });
+  }
+
+  @Override
   public List<KeyValue> scan(byte[] startKey, byte[] endKey, int limit) {
     if (limit <= 0) {
       return List.of();

@@ -40,6 +40,7 @@ import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
 import org.rocksdb.LiveFileMetaData;
 import org.rocksdb.ReadOptions;
+import org.rocksdb.ReadTier;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -69,6 +70,8 @@ final class RocksBackend implements Backend {
   private final EnumMap<Cf, ColumnFamilyHandle> handles = new EnumMap<>(Cf.class);
   private final WriteOptions syncWrite;
   private final WriteOptions asyncWrite;
+  /** Reads only memtables and the block cache: RocksDB answers Incomplete rather than read a file. */
+  private final ReadOptions memoryOnly;
   /** Native objects in the order they must be closed (the database's first). */
   private final List<AutoCloseable> resources = new ArrayList<>();
   private final ExecutorService reclaimer;
@@ -217,6 +220,7 @@ final class RocksBackend implements Backend {
       }
       this.syncWrite = track(new WriteOptions().setSync(true));
       this.asyncWrite = track(new WriteOptions().setSync(false));
+      this.memoryOnly = track(new ReadOptions().setReadTier(ReadTier.BLOCK_CACHE_TIER));
       this.reclaimer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "quorumkv-rocksdb-reclaim");
         t.setDaemon(true);
@@ -404,6 +408,20 @@ final class RocksBackend implements Backend {
       try {
         return db.get(handles.get(cf), key);
       } catch (RocksDBException e) {
+        throw new StorageException("RocksDB read failed in " + location(cf), e);
+      }
+    });
+  }
+
+  @Override
+  public byte[] getInMemory(Cf cf, byte[] key) {
+    return guarded(() -> {
+      try {
+        return db.get(handles.get(cf), memoryOnly, key);
+      } catch (RocksDBException e) {
+        if (e.getStatus() != null && e.getStatus().getCode() == org.rocksdb.Status.Code.Incomplete) {
+          return NOT_IN_MEMORY; // a block it needs is on disk only
+        }
         throw new StorageException("RocksDB read failed in " + location(cf), e);
       }
     });

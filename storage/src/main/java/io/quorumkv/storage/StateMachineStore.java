@@ -44,6 +44,13 @@ public interface StateMachineStore {
   Optional<byte[]> get(byte[] key);
 
   /**
+   * Like {@link #get}, but never waits for the disk: answers from what the engine holds in memory
+   * (RocksDB: memtables and block cache), else {@link MemoryRead#NEEDS_DISK}. For serving a read on
+   * a thread that must not block (a network I/O thread). Sees the same state {@link #get} would.
+   */
+  MemoryRead getInMemory(byte[] key);
+
+  /**
    * Up to {@code limit} records with keys in {@code [startKey, endKey)}, in key order, read from
    * one consistent view.
    */

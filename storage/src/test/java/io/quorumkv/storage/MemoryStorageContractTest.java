@@ -19,6 +19,11 @@ class MemoryStorageContractTest extends StorageContractTest {
   }
 
   @Override
+  boolean holdsEverythingInMemory() {
+    return true;
+  }
+
+  @Override
   boolean syncsTakeTime() {
     return false;
   }

@@ -276,4 +276,23 @@ class RocksDbFilesTest {
       assertTrue(peak < written / 2, "peak " + peak + " B of " + written + " B written");
     }
   }
+
+  @Test
+  void aRecordOnlyInAFileIsNotReadFromMemoryUntilItsBlockIsCached() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 1, 1));
+    e.stateMachine(G).apply(1, 1, List.of(KvMutation.put(StorageContractTest.b("k"), StorageContractTest.b("v"))));
+    ((RocksBackend) e.backend()).flush();
+    e.close();
+    StorageEngine again = open(); // a new block cache: the record's block is in the SST file only
+    try {
+      StateMachineStore sm = again.stateMachine(G);
+      assertEquals(MemoryRead.NEEDS_DISK, sm.getInMemory(StorageContractTest.b("k")));
+      assertEquals("v", StorageContractTest.s(sm.get(StorageContractTest.b("k")).orElseThrow()));
+      assertEquals("v", StorageContractTest.s(
+          ((MemoryRead.Found) sm.getInMemory(StorageContractTest.b("k"))).value().orElseThrow()));
+    } finally {
+      again.close();
+    }
+  }
 }

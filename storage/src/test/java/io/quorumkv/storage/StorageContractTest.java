@@ -356,6 +356,32 @@ abstract class StorageContractTest {
     assertEquals("4", s(after.get(b("d")).orElseThrow()));
   }
 
+  /** Whether the engine holds every record in memory, so {@link StateMachineStore#getInMemory} always answers. */
+  boolean holdsEverythingInMemory() {
+    return false;
+  }
+
+  @Test
+  void aReadFromMemoryAnswersAsGetDoesOrSaysItNeedsTheDisk() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 2, 1));
+    StateMachineStore sm = e.stateMachine(G);
+    sm.apply(1, 1, List.of(KvMutation.put(b("a"), b("1")), KvMutation.put(b("b"), b("2"))));
+    sm.apply(2, 1, List.of(KvMutation.delete(b("a"))));
+    for (String k : List.of("a", "b", "never")) {
+      MemoryRead m = sm.getInMemory(b(k));
+      if (m instanceof MemoryRead.Found f) {
+        assertEquals(sm.get(b(k)).map(StorageContractTest::s), f.value().map(StorageContractTest::s), k);
+      } else {
+        assertFalse(holdsEverythingInMemory(), "an in-memory engine needed the disk for " + k);
+      }
+    }
+    // just written: in the memtable of every engine
+    assertEquals("2", s(((MemoryRead.Found) sm.getInMemory(b("b"))).value().orElseThrow()));
+    assertTrue(e.stateMachine(G + 1).getInMemory(b("b")) instanceof MemoryRead.Found f && f.value().isEmpty(),
+        "another group's key space");
+  }
+
   @Test
   void applyNeverGoesBackNorRunsAheadOfTheDurableLog() {
     StorageEngine e = open();
@@ -730,6 +756,7 @@ abstract class StorageContractTest {
     StorageCorruptionException ex = assertThrows(StorageCorruptionException.class,
         () -> e.stateMachine(G).get(b("k")));
     assertTrue(ex.getMessage().contains("group 7"), ex.getMessage());
+    assertThrows(StorageCorruptionException.class, () -> e.stateMachine(G).getInMemory(b("k")));
     assertThrows(StorageCorruptionException.class,
         () -> e.stateMachine(G).scan(b(""), b("z"), 10));
   }
