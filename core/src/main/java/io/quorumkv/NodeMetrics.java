@@ -39,6 +39,9 @@ final class NodeMetrics {
   final Counter droppedMessages;
   final Counter forwarded;
   final Counter leaseReadsFallenBack;
+  final Counter readsFromDisk;
+  final Counter readBatches;
+  final Counter batchedReads;
   final Counter sentAppends;
   final Counter sentAppendResponses;
   final Counter sentHeartbeats;
@@ -72,6 +75,15 @@ final class NodeMetrics {
         .tags(tags).register(registry);
     leaseReadsFallenBack = Counter.builder("quorumkv.reads.lease.fallback")
         .description("LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead")
+        .tags(tags).register(registry);
+    readsFromDisk = Counter.builder("quorumkv.reads.disk")
+        .description("LEASE and STALE gets whose record was not in memory, read on the read pool instead of the I/O thread")
+        .tags(tags).register(registry);
+    readBatches = Counter.builder("quorumkv.reads.batches")
+        .description("read indexes asked for batches of LINEARIZABLE or FOLLOWER reads (one ReadIndex request each)")
+        .tags(tags).register(registry);
+    batchedReads = Counter.builder("quorumkv.reads.batched")
+        .description("LINEARIZABLE and FOLLOWER reads in those batches")
         .tags(tags).register(registry);
     forwarded = Counter.builder("quorumkv.requests.forwarded")
         .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")

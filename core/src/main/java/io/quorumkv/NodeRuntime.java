@@ -22,6 +22,7 @@ import io.quorumkv.storage.GroupCommitLogWriter;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.LogBatch;
 import io.quorumkv.storage.MemoryDisk;
+import io.quorumkv.storage.MemoryRead;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
@@ -90,6 +91,8 @@ final class NodeRuntime implements RequestExecutor {
     MemoryDisk disk;
     /** Runs on the applier before each batch of a group is applied (a slow or stuck state machine). */
     volatile LongConsumer beforeApply;
+    /** Runs on the reading thread right before a read reads a group's state (a paused reader). */
+    volatile LongConsumer beforeRead;
     /** Each group's apply budget ({@link RaftConfig#maxApplyingEntriesSize()}); 0 for the default. */
     long applyingBytesPerGroup;
   }
@@ -1092,6 +1095,7 @@ final class NodeRuntime implements RequestExecutor {
       if (w != null) {
         metrics.readIndexLatency.record(System.nanoTime() - w.startNanos, TimeUnit.NANOSECONDS);
         w.index = rs.index();
+        w.indexKnown();
         awaitApplied(r, w);
       }
     }
@@ -1647,7 +1651,7 @@ final class NodeRuntime implements RequestExecutor {
         return propose(r, new Command.Write(w.clientId(), w.seq(), w.ackedBelow(), w.op()))
             .thenApply(o -> toResponse(r, o));
       }
-      return leaderRead(r, inner, level);
+      return leaderRead(r, inner, level, deadline);
     }
     long leader = r.leader;
     if (leader == RaftConfig.NONE) {
@@ -1766,17 +1770,33 @@ final class NodeRuntime implements RequestExecutor {
     return new KvResponse.AdminDone(0);
   }
 
-  /** A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). */
-  private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level) {
+  /**
+   * A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). A lease
+   * read whose state is applied and in memory is answered on the calling thread (a network I/O
+   * thread), without a hand-off; LINEARIZABLE reads share ReadIndex rounds ({@link ReadBatcher}).
+   */
+  private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level, long deadline) {
     r.touch();
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
     long published = r.leaseUntilNanos;
     if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
       // No trip through the loop: every write acknowledged before this read is at most the
       // commit index, which the loop publishes before it hands the entries to the applier.
-      Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
-      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, e, f));
+      long commit = r.commitIndex;
+      if (r.appliedIndex >= commit) {
+        KvResponse answer = serveLocal(r, inner, ReadConsistency.LEASE, true);
+        if (answer != null) {
+          return keepIfInLease(r, inner, published, answer, deadline);
+        }
+      }
+      CompletableFuture<KvResponse> f = new CompletableFuture<>();
+      Replica.ReadWaiter w = new Replica.ReadWaiter(commit);
+      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, e, f, deadline));
       awaitApplied(r, w);
+      return f;
+    }
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    if (level != ReadConsistency.LEASE) {
+      r.leaderReads.add(new Replica.BatchedRead(inner, deadline, f), batch -> startLeaderBatch(r, batch));
       return f;
     }
     boolean posted = postExternal(() -> {
@@ -1784,18 +1804,14 @@ final class NodeRuntime implements RequestExecutor {
         f.complete(notLeader(r));
         return;
       }
-      if (level == ReadConsistency.LEASE && leaseUsable(r) && r.raw.hasValidLease()) {
+      if (leaseUsable(r) && r.raw.hasValidLease()) {
         long until = nextTickNanos;
         Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
-        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f));
+        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f, deadline));
         awaitApplied(r, w);
         return;
       }
-      long ctx = nextReadContext.getAndIncrement();
-      Replica.ReadWaiter w = new Replica.ReadWaiter();
-      r.readIndexWaiting.put(ctx, w);
-      w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.LINEARIZABLE, e, f));
-      r.raw.readIndex(ctx, false);
+      r.leaderReads.add(new Replica.BatchedRead(inner, deadline, f), batch -> startLeaderBatch(r, batch));
     });
     if (!posted) {
       f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
@@ -1803,23 +1819,124 @@ final class NodeRuntime implements RequestExecutor {
     return f;
   }
 
-  /** A follower read: the leader's clock-free read index, then a local read once applied. */
+  /**
+   * Asks the Raft core for one clock-free read index for a batch of reads (one ReadIndex request,
+   * so one share of a heartbeat round), then serves them all once it is applied.
+   */
+  private void startLeaderBatch(Replica r, List<Replica.BatchedRead> batch) {
+    countBatch(batch);
+    BatchWaiter w = new BatchWaiter(r.leaderReads, b -> startLeaderBatch(r, b));
+    w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.LINEARIZABLE, e));
+    boolean posted = postExternal(() -> {
+      if (!r.isLeader()) {
+        w.ready.completeExceptionally(new NotLeaderNow(notLeader(r)));
+        return;
+      }
+      long ctx = nextReadContext.getAndIncrement();
+      r.readIndexWaiting.put(ctx, w);
+      r.raw.readIndex(ctx, false);
+    });
+    if (!posted) {
+      w.ready.completeExceptionally(new NodeClosedException(who + " is not accepting work", false));
+    }
+  }
+
+  /**
+   * A batch's read index: once it is known (or can never be), the replica's next batch may ask for
+   * its own. Either happens once; the batch is served when the state machine reaches the index.
+   */
+  private static final class BatchWaiter extends Replica.ReadWaiter {
+    private final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+    private final ReadBatcher<Replica.BatchedRead> batcher;
+    private final java.util.function.Consumer<List<Replica.BatchedRead>> startNext;
+
+    BatchWaiter(ReadBatcher<Replica.BatchedRead> batcher,
+        java.util.function.Consumer<List<Replica.BatchedRead>> startNext) {
+      this.batcher = batcher;
+      this.startNext = startNext;
+      ready.whenComplete((applied, e) -> indexKnown()); // failed, or applied without indexKnown
+    }
+
+    @Override
+    void indexKnown() {
+      if (finished.compareAndSet(false, true)) {
+        batcher.done(startNext);
+      }
+    }
+  }
+
+  /** A batched read's answer when the node found it is not the partition's leader (not an error). */
+  private static final class NotLeaderNow extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient KvResponse answer;
+
+    NotLeaderNow(KvResponse answer) {
+      super("not the leader", null, false, false);
+      this.answer = answer;
+    }
+  }
+
+  /**
+   * A follower read: the leader's clock-free read index, then a local read once applied. Reads
+   * arriving together share one request to the leader ({@link ReadBatcher}).
+   */
   private CompletableFuture<KvResponse> followerRead(Replica r, KvRequest inner, long deadline) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    r.followerReads.add(new Replica.BatchedRead(inner, deadline, f), batch -> startFollowerBatch(r, batch));
+    return f;
+  }
+
+  private void startFollowerBatch(Replica r, List<Replica.BatchedRead> batch) {
+    countBatch(batch);
+    BatchWaiter w = new BatchWaiter(r.followerReads, b -> startFollowerBatch(r, b));
+    w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.FOLLOWER, e));
     long leader = r.leader;
     if (leader == RaftConfig.NONE) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " has no leader right now"));
+      w.ready.completeExceptionally(new NotLeaderNow(
+          KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " has no leader right now")));
+      return;
     }
-    return forward(leader, new KvRequest.Group(r.groupId, new KvRequest.GroupCommand.ReadIndex()), deadline, false)
-        .thenCompose(resp -> {
-          if (!(resp instanceof KvResponse.AdminDone d)) {
-            return done(resp);
+    long deadline = Long.MAX_VALUE;
+    for (Replica.BatchedRead b : batch) {
+      deadline = Math.min(deadline, b.deadline()); // the answer is useless to every read after the first expires
+    }
+    forward(leader, new KvRequest.Group(r.groupId, new KvRequest.GroupCommand.ReadIndex()), deadline, false)
+        .whenComplete((resp, e) -> {
+          if (e != null) {
+            w.ready.completeExceptionally(e);
+          } else if (resp instanceof KvResponse.AdminDone d) {
+            w.index = d.value();
+            w.indexKnown();
+            awaitApplied(r, w);
+          } else {
+            w.ready.completeExceptionally(new NotLeaderNow(resp));
           }
-          CompletableFuture<KvResponse> f = new CompletableFuture<>();
-          Replica.ReadWaiter w = new Replica.ReadWaiter(d.value());
-          w.ready.whenComplete((applied, e) -> serveAfter(r, inner, ReadConsistency.FOLLOWER, e, f));
-          awaitApplied(r, w);
-          return f;
         });
+  }
+
+  private void countBatch(List<Replica.BatchedRead> batch) {
+    metrics.readBatches.increment();
+    metrics.batchedReads.increment(batch.size());
+  }
+
+  /** Serves a batch of reads whose read index is applied (or fails them all), in one read-pool task. */
+  private void serveBatch(Replica r, List<Replica.BatchedRead> batch, ReadConsistency level, Throwable e) {
+    if (e != null) {
+      Throwable cause = Await.unwrap(e);
+      KvResponse failure = cause instanceof NotLeaderNow n ? n.answer : failureOf(cause);
+      batch.forEach(b -> b.answer().complete(failure));
+      return;
+    }
+    try {
+      readPool.execute(() -> {
+        for (Replica.BatchedRead b : batch) {
+          b.answer().complete(serveLocalOrFailure(r, b.request(), level));
+        }
+      });
+    } catch (RejectedExecutionException closed) {
+      KvResponse failure = KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed");
+      batch.forEach(b -> b.answer().complete(failure));
+    }
   }
 
   private void serveAfter(Replica r, KvRequest inner, ReadConsistency level, Throwable e, CompletableFuture<KvResponse> f) {
@@ -1828,7 +1945,7 @@ final class NodeRuntime implements RequestExecutor {
       return;
     }
     try {
-      readPool.execute(() -> f.complete(serveLocal(r, inner, level)));
+      readPool.execute(() -> f.complete(serveLocalOrFailure(r, inner, level)));
     } catch (RejectedExecutionException closed) {
       f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed"));
     }
@@ -1836,35 +1953,64 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * Serves a lease read whose lease was found valid until {@code leaseUntilNanos}, and keeps the
-   * answer only if the state was read before then. A check before reading is not enough: a process
-   * paused (SIGSTOP, a long GC) between the check and the read wakes up with a lease that lapsed
-   * while it slept, when another leader may already have taken writes. Checking after the read
-   * proves the read happened inside the lease, whenever the pause fell. A read that missed it goes
-   * through ReadIndex instead (no clock assumption).
+   * answer only if the state was read before then (see {@link #keepIfInLease}).
    */
-  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f) {
+  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f,
+      long deadline) {
     CompletableFuture<KvResponse> read = new CompletableFuture<>();
     serveAfter(r, inner, ReadConsistency.LEASE, e, read);
-    // Completes once the state was read, so the clock read here is past the moment of the read.
-    read.thenAccept(resp -> {
-      if (resp instanceof KvResponse.Failure || System.nanoTime() - leaseUntilNanos < 0) {
-        f.complete(resp);
-        return;
-      }
-      metrics.leaseReadsFallenBack.increment();
-      leaderRead(r, inner, ReadConsistency.LINEARIZABLE)
-          .whenComplete((x, err) -> f.complete(err != null ? failureOf(err) : x));
-    });
+    // Completes once the state was read, so the clock read in keepIfInLease is past the moment of the read.
+    read.thenCompose(resp -> keepIfInLease(r, inner, leaseUntilNanos, resp, deadline))
+        .whenComplete((x, err) -> f.complete(err != null ? failureOf(err) : x));
   }
 
+  /**
+   * A lease read's answer, read from the state with a lease found valid until
+   * {@code leaseUntilNanos}: kept only if the state was read before then. A check before reading
+   * is not enough: a process paused (SIGSTOP, a long GC) between the check and the read wakes up
+   * with a lease that lapsed while it slept, when another leader may already have taken writes.
+   * Checking after the read proves the read happened inside the lease, whenever the pause fell. A
+   * read that missed it goes through ReadIndex instead (no clock assumption). Call only once the
+   * state was read.
+   */
+  private CompletableFuture<KvResponse> keepIfInLease(Replica r, KvRequest inner, long leaseUntilNanos, KvResponse answer,
+      long deadline) {
+    if (answer instanceof KvResponse.Failure || System.nanoTime() - leaseUntilNanos < 0) {
+      return done(answer);
+    }
+    metrics.leaseReadsFallenBack.increment();
+    return leaderRead(r, inner, ReadConsistency.LINEARIZABLE, deadline);
+  }
+
+  /** A STALE read: answered on the calling thread when its state is in memory, else on the read pool. */
   private CompletableFuture<KvResponse> readLocal(Replica r, KvRequest inner, ReadConsistency level) {
+    KvResponse answer = serveLocal(r, inner, level, true);
+    if (answer != null) {
+      return done(answer);
+    }
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
     serveAfter(r, inner, level, null, f);
     return f;
   }
 
-  /** Reads this replica's applied state, after checking the keys are still its own. */
-  private KvResponse serveLocal(Replica r, KvRequest inner, ReadConsistency level) {
+  /** {@link #serveLocal}, with a failure of the storage answered as one rather than left hanging. */
+  private KvResponse serveLocalOrFailure(Replica r, KvRequest inner, ReadConsistency level) {
+    try {
+      return serveLocal(r, inner, level, false);
+    } catch (RuntimeException e) {
+      return failureOf(e);
+    }
+  }
+
+  /**
+   * Reads this replica's applied state, after checking the keys are still its own. With
+   * {@code memoryOnly} (on a thread that must not wait for the disk) a Get is answered only if its
+   * record is in memory and a Scan never: then it returns null, and the caller reads on the pool.
+   */
+  private KvResponse serveLocal(Replica r, KvRequest inner, ReadConsistency level, boolean memoryOnly) {
+    if (memoryOnly && !(inner instanceof KvRequest.Get)) {
+      return null;
+    }
     PartitionStateMachine sm = r.sm;
     KeySpan span = sm.span();
     long applied = r.appliedIndex;
@@ -1880,7 +2026,18 @@ final class NodeRuntime implements RequestExecutor {
       if (level == ReadConsistency.STALE && !r.isLeader()) {
         since = Duration.ofNanos(System.nanoTime() - r.lastLeaderContactNanos);
       }
-      return stillHosted(r, new KvResponse.Read(new ReadResult(sm.get(g.key()), level, r.groupId, nodeId, applied, since)));
+      beforeRead(r);
+      Optional<byte[]> value;
+      if (memoryOnly) {
+        if (!(sm.getInMemory(g.key()) instanceof MemoryRead.Found found)) {
+          metrics.readsFromDisk.increment();
+          return null;
+        }
+        value = found.value();
+      } else {
+        value = sm.get(g.key());
+      }
+      return stillHosted(r, new KvResponse.Read(new ReadResult(value, level, r.groupId, nodeId, applied, since)));
     }
     KvRequest.Scan s = (KvRequest.Scan) inner;
     byte[] from = s.from();
@@ -1895,7 +2052,16 @@ final class NodeRuntime implements RequestExecutor {
     } else if (span == null) {
       return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " is not initialised here");
     }
+    beforeRead(r);
     return stillHosted(r, new KvResponse.Scanned(sm.scan(from, to, s.limit())));
+  }
+
+  /** Runs the test hook {@link Overrides#beforeRead}, if set. */
+  private void beforeRead(Replica r) {
+    LongConsumer hook = overrides.beforeRead;
+    if (hook != null) {
+      hook.accept(r.groupId);
+    }
   }
 
   /**

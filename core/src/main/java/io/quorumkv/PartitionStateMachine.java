@@ -188,6 +188,11 @@ final class PartitionStateMachine {
     return store.get(dataKey(key));
   }
 
+  /** {@link #get}, answered only from memory (see {@link PartitionStore#getInMemory}). */
+  io.quorumkv.storage.MemoryRead getInMemory(byte[] key) {
+    return store.getInMemory(dataKey(key));
+  }
+
   /** Up to {@code limit} user entries of {@code [from, to)} (empty {@code to}: unbounded). */
   List<KeyValue> scan(byte[] from, byte[] to, int limit) {
     byte[] lo = dataKey(from);

@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import io.quorumkv.raft.ConfState;
+import io.quorumkv.storage.MemoryRead;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -16,6 +17,14 @@ interface PartitionStore {
 
   /** The value at {@code key}, if any. */
   Optional<byte[]> get(byte[] key);
+
+  /**
+   * {@link #get}, or {@link MemoryRead#NEEDS_DISK} when answering would wait for the disk (see
+   * {@link io.quorumkv.storage.StateMachineStore#getInMemory}). A store held in memory always answers.
+   */
+  default MemoryRead getInMemory(byte[] key) {
+    return new MemoryRead.Found(get(key));
+  }
 
   /**
    * Up to {@code limit} entries of {@code [from, to)} in unsigned order; an empty {@code to} means

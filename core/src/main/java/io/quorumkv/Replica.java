@@ -91,6 +91,10 @@ final class Replica {
   final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();
   /** loop: ReadIndex requests waiting for their ReadState, by context. */
   final Map<Long, ReadWaiter> readIndexWaiting = new HashMap<>();
+  /** LINEARIZABLE reads on this leader waiting to share the next ReadIndex round. */
+  final ReadBatcher<BatchedRead> leaderReads = new ReadBatcher<>();
+  /** FOLLOWER reads on this follower waiting to share the next read index asked of the leader. */
+  final ReadBatcher<BatchedRead> followerReads = new ReadBatcher<>();
   /** Reads waiting for the state machine to reach their index. */
   final PriorityBlockingQueue<ReadWaiter> applyWaiting =
       new PriorityBlockingQueue<>(16, (a, b) -> Long.compare(a.index, b.index));
@@ -133,5 +137,17 @@ final class Replica {
     ReadWaiter(long index) {
       this.index = index;
     }
+
+    /** The ReadIndex answer arrived ({@link #index} is set); the state machine is not there yet. */
+    void indexKnown() {}
   }
+
+  /**
+   * A read in a {@link ReadBatcher}.
+   *
+   * @param request  the Get or Scan
+   * @param deadline its deadline ({@link System#nanoTime})
+   * @param answer   completed with the answer
+   */
+  record BatchedRead(KvRequest request, long deadline, CompletableFuture<KvResponse> answer) {}
 }

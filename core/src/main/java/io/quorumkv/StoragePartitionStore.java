@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import io.quorumkv.raft.ConfState;
+import io.quorumkv.storage.MemoryRead;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.StateMachineStore;
 import java.util.ArrayList;
@@ -24,6 +25,11 @@ final class StoragePartitionStore implements PartitionStore {
   @Override
   public Optional<byte[]> get(byte[] key) {
     return store.get(key);
+  }
+
+  @Override
+  public MemoryRead getInMemory(byte[] key) {
+    return store.getInMemory(key);
   }
 
   @Override
