@@ -2459,6 +2459,13 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** The test hooks this node was built with (tests change {@link Overrides#beforeApply} live). */
+  /** Tests: whether a lease read of {@code group} is served now without a trip through the loop. */
+  boolean leaseReadSkipsTheLoop(long group) {
+    Replica r = replicas.get(group);
+    long until = r == null ? Long.MIN_VALUE : r.leaseUntilNanos;
+    return until != Long.MIN_VALUE && System.nanoTime() - until < 0;
+  }
+
   Overrides overrides() {
     return overrides;
   }

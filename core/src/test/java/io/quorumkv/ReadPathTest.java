@@ -1,0 +1,188 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The read path's shortcuts keep every guarantee: a lease read answered on the calling thread
+ * (its record in memory), reads sharing read index requests. In-memory cluster: every record is
+ * in memory, so LEASE and STALE gets take the shortcut whenever their state is applied.
+ */
+class ReadPathTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(15);
+
+  private static PartitionStatus partition(KvNode n, long id) {
+    return n.status().partitions().stream().filter(p -> p.partitionId() == id).findFirst().orElseThrow();
+  }
+
+  private static long leaderOf(MemoryCluster c, long partition) {
+    return partition(c.nodes().get(0), partition).leader();
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      latch.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static Optional<String> text(ReadResult r) {
+    return r.value().map(v -> new String(v, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * The shortcut's twin of SlowWorkTest's paused lease read: the reader stops right after the lease
+   * check, on the thread that called (no hand-off), until another leader has taken a write.
+   */
+  @Test
+  void aLeaseReadAnsweredOnTheCallingThreadAndPausedPastItsLeaseIsNotAnsweredFromStaleState() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 21,
+        b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long old = leaderOf(c, 1);
+      KvNode l = c.node(old);
+      l.put("k", "old");
+      MemoryCluster.await(WAIT, "the lease shortcut to open", () -> l.runtime().leaseReadSkipsTheLoop(1));
+      CountDownLatch paused = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      AtomicReference<Thread> pausedThread = new AtomicReference<>();
+      l.runtime().overrides().beforeRead = g -> {
+        if (pausedThread.compareAndSet(null, Thread.currentThread())) {
+          paused.countDown();
+          await(release);
+        }
+      };
+      AtomicReference<Thread> caller = new AtomicReference<>();
+      CompletableFuture<CompletableFuture<ReadResult>> issued = CompletableFuture.supplyAsync(() -> {
+        caller.set(Thread.currentThread());
+        return l.readAsync(bytes("k"), ReadConsistency.LEASE);
+      });
+      try {
+        assertTrue(paused.await(10, TimeUnit.SECONDS), "the read reached the state");
+        Set<Long> rest = new TreeSet<>(List.of(1L, 2L, 3L));
+        rest.remove(old);
+        Fault cut = new Fault.Partition(List.of(Set.of(old), rest));
+        for (long id = 1; id <= 3; id++) {
+          c.node(id).injectFault(id, cut);
+        }
+        long other = rest.iterator().next();
+        MemoryCluster.await(WAIT, "a new leader on the majority side",
+            () -> rest.contains(partition(c.node(other), 1).leader()));
+        c.node(partition(c.node(other), 1).leader()).put("k", "new");
+      } finally {
+        l.runtime().overrides().beforeRead = null;
+        release.countDown();
+      }
+      ReadResult answer;
+      try {
+        answer = issued.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
+      } catch (ExecutionException refused) {
+        answer = null; // no answer is a correct answer: the old leader could not confirm it still led
+      }
+      assertEquals(caller.get(), pausedThread.get(), "the lease read was served on the calling thread");
+      if (answer != null && text(answer).equals(Optional.of("old"))) {
+        assertNotEquals(ReadConsistency.LEASE, answer.consistency(),
+            "a LEASE read answered from memory after its lease lapsed and another leader took a write");
+      }
+    }
+  }
+
+  /**
+   * A new leader's lease read waits until it has applied what its predecessor acknowledged: the
+   * shortcut may answer only from state applied up to the commit index.
+   */
+  @Test
+  void aLeaseReadOnANewLeaderWaitsForItToApplyWhatItsPredecessorAcknowledged() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 22,
+        b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long old = leaderOf(c, 1);
+      long next = old == 1 ? 2 : 1;
+      KvNode l = c.node(old);
+      KvNode f = c.node(next);
+      l.put("k", "old");
+      MemoryCluster.await(WAIT, "the follower to apply the first write",
+          () -> partition(f, 1).appliedIndex() >= partition(l, 1).commitIndex());
+      CountDownLatch release = new CountDownLatch(1);
+      f.runtime().overrides().beforeApply = g -> await(release);
+      List<CompletableFuture<ReadResult>> reads = new ArrayList<>();
+      try {
+        l.put("k", "new"); // acknowledged by the leader; the follower's applier is stuck before it
+        MemoryCluster.await(WAIT, "the follower to know the write committed",
+            () -> partition(f, 1).commitIndex() > partition(f, 1).appliedIndex());
+        l.transferLeader(1, next);
+        MemoryCluster.await(WAIT, "the follower to lead with a lease", () -> f.runtime().leaseReadSkipsTheLoop(1));
+        for (int i = 0; i < 5; i++) {
+          MemoryCluster.await(WAIT, "the lease shortcut to be open", () -> f.runtime().leaseReadSkipsTheLoop(1));
+          reads.add(f.readAsync(bytes("k"), ReadConsistency.LEASE));
+        }
+        MemoryCluster.sleep(50);
+        for (CompletableFuture<ReadResult> r : reads) {
+          assertFalse(r.isDone() && text(r.join()).equals(Optional.of("old")),
+              "a lease read on the new leader answered before it applied an acknowledged write");
+        }
+      } finally {
+        f.runtime().overrides().beforeApply = null;
+        release.countDown();
+      }
+      for (CompletableFuture<ReadResult> r : reads) {
+        assertEquals(Optional.of("new"), text(r.get(30, TimeUnit.SECONDS)));
+      }
+    }
+  }
+
+  /** Many concurrent reads at every level see the latest acknowledged write and share read indexes. */
+  @Test
+  void concurrentReadsAtEveryLevelSeeTheLastAcknowledgedWriteAndShareReadIndexes() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 23,
+        b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = leaderOf(c, 1);
+      KvNode l = c.node(leader);
+      KvNode f = c.node(leader == 1 ? 2 : 1);
+      for (int round = 0; round < 5; round++) {
+        String v = "v" + round;
+        l.put("k", v);
+        List<CompletableFuture<ReadResult>> reads = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+          reads.add(l.readAsync(bytes("k"), ReadConsistency.LINEARIZABLE));
+          reads.add(l.readAsync(bytes("k"), ReadConsistency.LEASE));
+          reads.add(f.readAsync(bytes("k"), ReadConsistency.FOLLOWER));
+        }
+        for (CompletableFuture<ReadResult> r : reads) {
+          assertEquals(Optional.of(v), text(r.get(30, TimeUnit.SECONDS)));
+        }
+      }
+      double batches = counter(l, "quorumkv.reads.batches") + counter(f, "quorumkv.reads.batches");
+      double batched = counter(l, "quorumkv.reads.batched") + counter(f, "quorumkv.reads.batched");
+      assertTrue(batched >= 2_000, "linearizable and follower reads went through batches: " + batched);
+      assertTrue(batches < batched / 2, batches + " read index requests for " + batched + " reads");
+    }
+  }
+
+  private static double counter(KvNode n, String name) {
+    return n.meterRegistry().find(name).counters().stream().mapToDouble(io.micrometer.core.instrument.Counter::count).sum();
+  }
+}
