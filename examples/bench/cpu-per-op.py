@@ -59,7 +59,8 @@ def snap(pids):
     return {p: threads(p) + io(p) for p in pids}
 
 def scrape(urls):
-    # Sums the nodes' Raft traffic counters (quorumkv_raft_sent_total by type, entries, proposals) and fsyncs.
+    # Sums the nodes' Raft traffic counters (quorumkv_raft_sent_total by type, entries, proposals), fsyncs, and
+    # the read path's counters (read index batches, reads in them, LEASE/STALE gets read from disk).
     out = collections.Counter()
     for u in urls:
         try:
@@ -67,7 +68,7 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
                 out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))

@@ -1783,7 +1783,7 @@ final class NodeRuntime implements RequestExecutor {
       // commit index, which the loop publishes before it hands the entries to the applier.
       long commit = r.commitIndex;
       if (r.appliedIndex >= commit) {
-        KvResponse answer = serveLocal(r, inner, ReadConsistency.LEASE, true);
+        KvResponse answer = serveFromMemory(r, inner, ReadConsistency.LEASE);
         if (answer != null) {
           return keepIfInLease(r, inner, published, answer, deadline);
         }
@@ -1919,7 +1919,10 @@ final class NodeRuntime implements RequestExecutor {
     metrics.batchedReads.increment(batch.size());
   }
 
-  /** Serves a batch of reads whose read index is applied (or fails them all), in one read-pool task. */
+  /**
+   * Serves a batch of reads whose read index is applied (or fails them all): on this thread those
+   * whose records are in memory (see {@link #servesInPlace}), the rest in one read-pool task.
+   */
   private void serveBatch(Replica r, List<Replica.BatchedRead> batch, ReadConsistency level, Throwable e) {
     if (e != null) {
       Throwable cause = Await.unwrap(e);
@@ -1927,23 +1930,72 @@ final class NodeRuntime implements RequestExecutor {
       batch.forEach(b -> b.answer().complete(failure));
       return;
     }
+    List<Replica.BatchedRead> rest = batch;
+    if (servesInPlace()) {
+      rest = null;
+      for (Replica.BatchedRead b : batch) {
+        KvResponse answer = serveFromMemory(r, b.request(), level);
+        if (answer != null) {
+          b.answer().complete(answer);
+        } else {
+          if (rest == null) {
+            rest = new ArrayList<>();
+          }
+          rest.add(b);
+        }
+      }
+      if (rest == null) {
+        return;
+      }
+    }
+    List<Replica.BatchedRead> onPool = rest;
     try {
       readPool.execute(() -> {
-        for (Replica.BatchedRead b : batch) {
+        for (Replica.BatchedRead b : onPool) {
           b.answer().complete(serveLocalOrFailure(r, b.request(), level));
         }
       });
     } catch (RejectedExecutionException closed) {
       KvResponse failure = KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed");
-      batch.forEach(b -> b.answer().complete(failure));
+      onPool.forEach(b -> b.answer().complete(failure));
     }
   }
 
+  /**
+   * Whether a read whose state is applied may be served on this thread when its record is in
+   * memory: on any thread but the applier, which releases reads as it applies and would delay every
+   * write's answer for them. (A Raft loop or I/O thread reading from memory never waits for the disk.)
+   */
+  private boolean servesInPlace() {
+    return Thread.currentThread() != applierThread;
+  }
+
+  /** {@link #serveLocal} from memory only (null: not in memory), with a storage failure answered as one. */
+  private KvResponse serveFromMemory(Replica r, KvRequest inner, ReadConsistency level) {
+    try {
+      return serveLocal(r, inner, level, true);
+    } catch (RuntimeException e) {
+      return failureOf(e);
+    }
+  }
+
+  /** Serves a read whose state is applied (or fails it): here if it may and is in memory, else on the read pool. */
   private void serveAfter(Replica r, KvRequest inner, ReadConsistency level, Throwable e, CompletableFuture<KvResponse> f) {
     if (e != null) {
       f.complete(failureOf(e));
       return;
     }
+    if (servesInPlace()) {
+      KvResponse answer = serveFromMemory(r, inner, level);
+      if (answer != null) {
+        f.complete(answer);
+        return;
+      }
+    }
+    serveOnPool(r, inner, level, f);
+  }
+
+  private void serveOnPool(Replica r, KvRequest inner, ReadConsistency level, CompletableFuture<KvResponse> f) {
     try {
       readPool.execute(() -> f.complete(serveLocalOrFailure(r, inner, level)));
     } catch (RejectedExecutionException closed) {
@@ -1984,12 +2036,12 @@ final class NodeRuntime implements RequestExecutor {
 
   /** A STALE read: answered on the calling thread when its state is in memory, else on the read pool. */
   private CompletableFuture<KvResponse> readLocal(Replica r, KvRequest inner, ReadConsistency level) {
-    KvResponse answer = serveLocal(r, inner, level, true);
+    KvResponse answer = serveFromMemory(r, inner, level);
     if (answer != null) {
       return done(answer);
     }
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    serveAfter(r, inner, level, null, f);
+    serveOnPool(r, inner, level, f);
     return f;
   }
 
