@@ -77,7 +77,7 @@ final class NodeMetrics {
         .description("LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead")
         .tags(tags).register(registry);
     readsFromDisk = Counter.builder("quorumkv.reads.disk")
-        .description("LEASE and STALE gets whose record was not in memory, read on the read pool instead of the I/O thread")
+        .description("gets whose record was not in memory where they were first served (an I/O thread, the Raft loop), read on the read pool instead")
         .tags(tags).register(registry);
     readBatches = Counter.builder("quorumkv.reads.batches")
         .description("read indexes asked for batches of LINEARIZABLE or FOLLOWER reads (one ReadIndex request each)")

@@ -1828,6 +1828,11 @@ final class NodeRuntime implements RequestExecutor {
     BatchWaiter w = new BatchWaiter(r.leaderReads, b -> startLeaderBatch(r, b));
     w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.LINEARIZABLE, e));
     boolean posted = postExternal(() -> {
+      if (replicas.get(r.groupId) != r) {
+        w.ready.completeExceptionally(new NotLeaderNow(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+            "the replica of partition " + r.groupId + " on " + who + " was removed")));
+        return;
+      }
       if (!r.isLeader()) {
         w.ready.completeExceptionally(new NotLeaderNow(notLeader(r)));
         return;
