@@ -1796,7 +1796,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
     if (level != ReadConsistency.LEASE) {
-      r.leaderReads.add(new Replica.BatchedRead(inner, deadline, f), batch -> startLeaderBatch(r, batch));
+      queueForReadIndex(r, new Replica.BatchedRead(inner, deadline, f));
       return f;
     }
     boolean posted = postExternal(() -> {
@@ -1811,7 +1811,7 @@ final class NodeRuntime implements RequestExecutor {
         awaitApplied(r, w);
         return;
       }
-      r.leaderReads.add(new Replica.BatchedRead(inner, deadline, f), batch -> startLeaderBatch(r, batch));
+      queueForReadIndex(r, new Replica.BatchedRead(inner, deadline, f));
     });
     if (!posted) {
       f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
@@ -1820,35 +1820,53 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * Asks the Raft core for one clock-free read index for a batch of reads (one ReadIndex request,
-   * so one share of a heartbeat round), then serves them all once it is applied.
+   * Queues a read on this leader for a clock-free read index. The reads queued until the Raft loop
+   * gets to them share one ReadIndex request (one share of a heartbeat round) and are released
+   * together: one loop task per batch, not per read. Rounds of earlier batches may still be in
+   * flight; a read never joins one of them, since its batch's request is made after it arrived.
    */
-  private void startLeaderBatch(Replica r, List<Replica.BatchedRead> batch) {
-    countBatch(batch);
-    BatchWaiter w = new BatchWaiter(r.leaderReads, b -> startLeaderBatch(r, b));
-    w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.LINEARIZABLE, e));
-    boolean posted = postExternal(() -> {
-      if (replicas.get(r.groupId) != r) {
-        w.ready.completeExceptionally(new NotLeaderNow(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
-            "the replica of partition " + r.groupId + " on " + who + " was removed")));
-        return;
+  private void queueForReadIndex(Replica r, Replica.BatchedRead read) {
+    r.readIndexQueue.add(read);
+    if (r.readIndexPosted.compareAndSet(false, true) && !postExternal(() -> startLeaderBatch(r))) {
+      r.readIndexPosted.set(false);
+      KvResponse closed = KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work");
+      for (Replica.BatchedRead b; (b = r.readIndexQueue.poll()) != null; ) {
+        b.answer().complete(closed);
       }
-      if (!r.isLeader()) {
-        w.ready.completeExceptionally(new NotLeaderNow(notLeader(r)));
-        return;
-      }
-      long ctx = nextReadContext.getAndIncrement();
-      r.readIndexWaiting.put(ctx, w);
-      r.raw.readIndex(ctx, false);
-    });
-    if (!posted) {
-      w.ready.completeExceptionally(new NodeClosedException(who + " is not accepting work", false));
     }
   }
 
+  /** loop: asks the Raft core for one read index for every read queued so far. */
+  private void startLeaderBatch(Replica r) {
+    r.readIndexPosted.set(false); // before draining: a read queued after the drain posts again
+    List<Replica.BatchedRead> batch = new ArrayList<>();
+    for (Replica.BatchedRead b; (b = r.readIndexQueue.poll()) != null; ) {
+      batch.add(b);
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    countBatch(batch);
+    Replica.ReadWaiter w = new Replica.ReadWaiter();
+    w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.LINEARIZABLE, e));
+    if (replicas.get(r.groupId) != r) {
+      w.ready.completeExceptionally(new NotLeaderNow(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+          "the replica of partition " + r.groupId + " on " + who + " was removed")));
+      return;
+    }
+    if (!r.isLeader()) {
+      w.ready.completeExceptionally(new NotLeaderNow(notLeader(r)));
+      return;
+    }
+    long ctx = nextReadContext.getAndIncrement();
+    r.readIndexWaiting.put(ctx, w);
+    r.raw.readIndex(ctx, false);
+  }
+
   /**
-   * A batch's read index: once it is known (or can never be), the replica's next batch may ask for
-   * its own. Either happens once; the batch is served when the state machine reaches the index.
+   * A follower's batch's read index: once it is known (or can never be), the replica's next batch
+   * may ask for its own. Either happens once; the batch is served when the state machine reaches
+   * the index.
    */
   private static final class BatchWaiter extends Replica.ReadWaiter {
     private final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();

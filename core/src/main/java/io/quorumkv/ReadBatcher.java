@@ -7,10 +7,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
- * The reads of one replica that wait for a read index, asked for together: at most one request
- * for a read index is outstanding, and every read that arrives meanwhile waits for the next one,
- * which starts as soon as the outstanding one is answered. So a leader's heartbeat rounds (or a
- * follower's requests to its leader) number one per round trip, whatever the number of reads.
+ * The reads of one follower replica that wait for a read index from the leader, asked for
+ * together: at most one request for a read index is outstanding, and every read that arrives
+ * meanwhile waits for the next one, which starts as soon as the outstanding one is answered. So a
+ * follower's requests to its leader number one per round trip, whatever the number of reads. (A
+ * leader's reads need no such limit: those queued until its Raft loop gets to them already share
+ * one ReadIndex request.)
  *
  * <p>Safety rests on one rule: a read never joins a request that was already started. A read
  * index fixed before a read arrived may predate a write acknowledged before the read was issued;

@@ -91,8 +91,11 @@ final class Replica {
   final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();
   /** loop: ReadIndex requests waiting for their ReadState, by context. */
   final Map<Long, ReadWaiter> readIndexWaiting = new HashMap<>();
-  /** LINEARIZABLE reads on this leader waiting to share the next ReadIndex round. */
-  final ReadBatcher<BatchedRead> leaderReads = new ReadBatcher<>();
+  /** LINEARIZABLE reads on this leader waiting for the Raft loop to ask for their read index. */
+  final java.util.concurrent.ConcurrentLinkedQueue<BatchedRead> readIndexQueue =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  /** A loop task that drains {@link #readIndexQueue} is queued and has not started draining yet. */
+  final java.util.concurrent.atomic.AtomicBoolean readIndexPosted = new java.util.concurrent.atomic.AtomicBoolean();
   /** FOLLOWER reads on this follower waiting to share the next read index asked of the leader. */
   final ReadBatcher<BatchedRead> followerReads = new ReadBatcher<>();
   /** Reads waiting for the state machine to reach their index. */
