@@ -4,6 +4,8 @@ import io.quorumkv.storage.MemoryDisk;
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -94,6 +96,25 @@ final class MemoryCluster implements AutoCloseable {
 
   static void await(Duration timeout, String what, BooleanSupplier condition) {
     TestCluster.await(timeout, what, condition);
+  }
+
+  /** Waits for {@code latch}, at most 30 s (a stuck hook must not hang the build). */
+  static void await(CountDownLatch latch) {
+    try {
+      latch.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Partition {@code id} as node {@code n} sees it. */
+  static PartitionStatus partition(KvNode n, long id) {
+    return n.status().partitions().stream().filter(p -> p.partitionId() == id).findFirst().orElseThrow();
+  }
+
+  /** The leader of {@code partition} as the first node sees it. */
+  static long leaderOf(MemoryCluster c, long partition) {
+    return partition(c.nodes().get(0), partition).leader();
   }
 
   @Override

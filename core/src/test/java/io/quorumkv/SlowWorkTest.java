@@ -1,5 +1,8 @@
 package io.quorumkv;
 
+import static io.quorumkv.MemoryCluster.await;
+import static io.quorumkv.MemoryCluster.leaderOf;
+import static io.quorumkv.MemoryCluster.partition;
 import static io.quorumkv.MemoryCluster.sleep;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -26,23 +29,6 @@ import org.junit.jupiter.api.Test;
 class SlowWorkTest {
 
   private static final Duration WAIT = Duration.ofSeconds(15);
-
-  private static PartitionStatus partition(KvNode n, long id) {
-    return n.status().partitions().stream().filter(p -> p.partitionId() == id).findFirst().orElseThrow();
-  }
-
-  private static long leaderOf(MemoryCluster c, long partition) {
-    return partition(c.nodes().get(0), partition).leader();
-  }
-
-  /** Blocks the applier until released (bounded, so a failed test cannot hang the build). */
-  private static void await(CountDownLatch latch) {
-    try {
-      latch.await(30, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
 
   @Test
   void aFollowerWithAStuckApplierQueuesAtMostItsApplyBudget() throws Exception {
