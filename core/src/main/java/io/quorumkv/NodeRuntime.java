@@ -55,8 +55,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
@@ -1773,7 +1775,7 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). A lease
    * read whose state is applied and in memory is answered on the calling thread (a network I/O
-   * thread), without a hand-off; LINEARIZABLE reads share ReadIndex rounds ({@link ReadBatcher}).
+   * thread), without a hand-off; other reads share ReadIndex requests ({@link #queueForReadIndex}).
    */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level, long deadline) {
     r.touch();
@@ -1869,12 +1871,11 @@ final class NodeRuntime implements RequestExecutor {
    * the index.
    */
   private static final class BatchWaiter extends Replica.ReadWaiter {
-    private final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean finished = new AtomicBoolean();
     private final ReadBatcher<Replica.BatchedRead> batcher;
-    private final java.util.function.Consumer<List<Replica.BatchedRead>> startNext;
+    private final Consumer<List<Replica.BatchedRead>> startNext;
 
-    BatchWaiter(ReadBatcher<Replica.BatchedRead> batcher,
-        java.util.function.Consumer<List<Replica.BatchedRead>> startNext) {
+    BatchWaiter(ReadBatcher<Replica.BatchedRead> batcher, Consumer<List<Replica.BatchedRead>> startNext) {
       this.batcher = batcher;
       this.startNext = startNext;
       ready.whenComplete((applied, e) -> indexKnown()); // failed, or applied without indexKnown

@@ -9,7 +9,9 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.PriorityBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * This node's replica of one partition: its Raft core, its log and state machine, and the calls
@@ -92,10 +94,9 @@ final class Replica {
   /** loop: ReadIndex requests waiting for their ReadState, by context. */
   final Map<Long, ReadWaiter> readIndexWaiting = new HashMap<>();
   /** LINEARIZABLE reads on this leader waiting for the Raft loop to ask for their read index. */
-  final java.util.concurrent.ConcurrentLinkedQueue<BatchedRead> readIndexQueue =
-      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  final ConcurrentLinkedQueue<BatchedRead> readIndexQueue = new ConcurrentLinkedQueue<>();
   /** A loop task that drains {@link #readIndexQueue} is queued and has not started draining yet. */
-  final java.util.concurrent.atomic.AtomicBoolean readIndexPosted = new java.util.concurrent.atomic.AtomicBoolean();
+  final AtomicBoolean readIndexPosted = new AtomicBoolean();
   /** FOLLOWER reads on this follower waiting to share the next read index asked of the leader. */
   final ReadBatcher<BatchedRead> followerReads = new ReadBatcher<>();
   /** Reads waiting for the state machine to reach their index. */
