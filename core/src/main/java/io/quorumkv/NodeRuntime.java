@@ -22,6 +22,7 @@ import io.quorumkv.storage.GroupCommitLogWriter;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.LogBatch;
 import io.quorumkv.storage.MemoryDisk;
+import io.quorumkv.storage.SnapshotSource;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
@@ -468,6 +469,7 @@ final class NodeRuntime implements RequestExecutor {
     r.submittedTerm = r.term;
     r.submittedVote = r.log.hardState().vote();
     r.lastSnapshotIndex = r.log.snapshot().metadata().index();
+    r.lastSnapshotBytes = snapshotBytes(r, r.log.snapshot());
     RaftConfig rc = RaftConfig.builder(nodeId)
         .electionTick(config.electionTicks())
         .heartbeatTick(config.heartbeatTicks())
@@ -1231,6 +1233,7 @@ final class NodeRuntime implements RequestExecutor {
       if (hook != null) {
         hook.accept(r.groupId);
       }
+      r.appliedBytesSinceSnapshot += bytes;
       applyBatch(r, items);
     } finally {
       applyBacklogBytes.addAndGet(-bytes);
@@ -1285,23 +1288,27 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * applier: every {@code snapshotInterval} applied entries, snapshots the partition on the
-   * snapshot thread (over a consistent database view, while the applier goes on), then compacts
-   * the log up to it. One at a time per replica.
+   * applier: once the entries applied since the last snapshot reach {@code snapshotLogBytes}
+   * bytes, or the last snapshot's size if larger (a snapshot rewrites the whole partition: this
+   * keeps its cost to about a byte exported per byte logged), or {@code snapshotInterval}
+   * entries, snapshots the partition on the snapshot thread (over a consistent database view,
+   * while the applier goes on), then compacts the log up to it. One at a time per replica.
    */
   private void maybeSnapshot(Replica r) {
     if (r.snapshotting != null && r.snapshotting.isDone()) {
       r.snapshotting = null;
     }
-    if (r.snapshotting != null || r.appliedIndex - r.lastSnapshotIndex < config.snapshotInterval()) {
+    if (r.snapshotting != null || !snapshotDue(r)) {
       return;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
     r.snapshotting = done;
+    r.appliedBytesSinceSnapshot = 0;
     try {
       snapshotter.execute(() -> {
         try {
           Snapshot snap = r.smStore.createSnapshot();
+          r.lastSnapshotBytes = snapshotBytes(r, snap);
           r.lastSnapshotIndex = snap.metadata().index();
           writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
             if (e != null) {
@@ -1317,6 +1324,27 @@ final class NodeRuntime implements RequestExecutor {
       });
     } catch (RejectedExecutionException closing) {
       r.snapshotting = null;
+    }
+  }
+
+  private boolean snapshotDue(Replica r) {
+    long entries = r.appliedIndex - r.lastSnapshotIndex;
+    if (entries <= 0) {
+      return false;
+    }
+    return entries >= config.snapshotInterval()
+        || r.appliedBytesSinceSnapshot >= Math.max(config.snapshotLogBytes(), r.lastSnapshotBytes);
+  }
+
+  /** The payload size of a snapshot this replica holds, or 0 if it cannot be read. */
+  private static long snapshotBytes(Replica r, Snapshot snap) {
+    if (snap.isEmpty()) {
+      return 0;
+    }
+    try (SnapshotSource src = r.smStore.openSnapshot(snap)) {
+      return src.totalBytes();
+    } catch (RuntimeException e) {
+      return 0;
     }
   }
 
@@ -1394,6 +1422,8 @@ final class NodeRuntime implements RequestExecutor {
         config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
     r.appliedIndex = r.smStore.appliedIndex();
     r.lastSnapshotIndex = index;
+    r.lastSnapshotBytes = snapshotBytes(r, snap);
+    r.appliedBytesSinceSnapshot = 0;
     r.confState = r.smStore.confState();
     r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();
