@@ -40,6 +40,11 @@ final class TransportConnector implements RemoteExecutor.Connector {
     return connection(address).thenCompose(c -> c.request(request, timeout));
   }
 
+  @Override
+  public void execute(Runnable task) {
+    io.execute(task);
+  }
+
   private CompletableFuture<TransportClient> connection(String address) {
     CompletableFuture<TransportClient> f = connections.compute(address, (a, old) -> {
       if (old != null && (!old.isDone() || (!old.isCompletedExceptionally() && old.join().isOpen()))) {
