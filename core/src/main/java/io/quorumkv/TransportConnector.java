@@ -46,12 +46,15 @@ final class TransportConnector implements RemoteExecutor.Connector {
   }
 
   private CompletableFuture<TransportClient> connection(String address) {
+    TransportClient[] broken = new TransportClient[1];
     CompletableFuture<TransportClient> f = connections.compute(address, (a, old) -> {
       if (old != null && (!old.isDone() || (!old.isCompletedExceptionally() && old.join().isOpen()))) {
         return old;
       }
       if (old != null && old.isDone() && !old.isCompletedExceptionally()) {
-        old.join().close();
+        // Closed below, outside the map's lock: closing waits for the I/O thread, which may be
+        // the thread here or be waiting for this lock to send (a coalescer's drain).
+        broken[0] = old.join();
       }
       HostPort hp = HostPort.parse("address", a);
       try {
@@ -62,6 +65,9 @@ final class TransportConnector implements RemoteExecutor.Connector {
         return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
       }
     });
+    if (broken[0] != null) {
+      broken[0].close();
+    }
     // A failed dial is forgotten so the next attempt dials again.
     f.whenComplete((c, e) -> {
       if (e != null) {
