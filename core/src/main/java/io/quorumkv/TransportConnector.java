@@ -46,6 +46,10 @@ final class TransportConnector implements RemoteExecutor.Connector {
   }
 
   private CompletableFuture<TransportClient> connection(String address) {
+    CompletableFuture<TransportClient> open = connections.get(address);
+    if (open != null && open.isDone() && !open.isCompletedExceptionally() && open.join().isOpen()) {
+      return open; // the common case, without the map's lock
+    }
     TransportClient[] broken = new TransportClient[1];
     CompletableFuture<TransportClient> f = connections.compute(address, (a, old) -> {
       if (old != null && (!old.isDone() || (!old.isCompletedExceptionally() && old.join().isOpen()))) {
