@@ -24,7 +24,7 @@ final class CoalescedWorkload {
   private CoalescedWorkload() {}
 
   /** What a run did. */
-  record Outcome(Recording recording, int completed) {}
+  record Outcome(Recording recording, int completed, List<String> unexpected) {}
 
   /**
    * Runs {@code threads} closed-loop processes for {@code length} (each at most {@code maxOps}
@@ -36,6 +36,7 @@ final class CoalescedWorkload {
     Recording recording = new Recording(workload);
     AtomicBoolean stop = new AtomicBoolean();
     AtomicInteger completed = new AtomicInteger();
+    List<String> unexpected = java.util.Collections.synchronizedList(new ArrayList<>());
     List<Thread> workers = new ArrayList<>();
     ReadConsistency[] levels = {ReadConsistency.LINEARIZABLE, ReadConsistency.LEASE, ReadConsistency.FOLLOWER};
     for (int t = 0; t < threads; t++) {
@@ -57,6 +58,8 @@ final class CoalescedWorkload {
             completed.incrementAndGet();
           } catch (KvException e) {
             // recorded as fail or info by the store; the process goes on (a new one after info)
+          } catch (RuntimeException e) {
+            unexpected.add(e.toString()); // e.g. an answer of the wrong kind: recorded as info
           }
         }
       }, "coalesced-" + t);
@@ -73,10 +76,14 @@ final class CoalescedWorkload {
       w.join(30_000);
       assertTrue(!w.isAlive(), w.getName() + " is stuck");
     }
-    return new Outcome(recording, completed.get());
+    return new Outcome(recording, completed.get(), List.copyOf(unexpected));
   }
 
+  /** The history is linearizable and no call failed with anything but a {@link KvException}. */
   static void checkLinearizable(Outcome o) {
+    if (!o.unexpected().isEmpty()) {
+      throw new AssertionError(o.unexpected().size() + " calls failed unexpectedly, first: " + o.unexpected().get(0));
+    }
     Verdict v = o.recording().check();
     if (!v.isLinearizable()) {
       throw new AssertionError("not linearizable (history in " + o.recording().write() + "): " + v.describe());

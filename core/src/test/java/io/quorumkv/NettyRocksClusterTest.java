@@ -180,13 +180,13 @@ class NettyRocksClusterTest {
               recording.nemesis("crash", Long.toString(leader));
               nodes.get(leader == 0 ? 1L : leader).crash();
             });
+        CoalescedWorkload.checkLinearizable(o);
         double[] served = CoalescedWorkload.multisServed(nodes.values());
         System.out.printf("multis %.0f, items per multi %.1f, operations %d, client multis %d%n", served[0],
             served[1] / served[0], o.completed(), client.coalescer().multis());
         assertTrue(served[0] > 0 && client.coalescer().multis() > 0, "no multi was served");
         assertTrue(o.completed() > 200, "only " + o.completed() + " operations completed");
-        CoalescedWorkload.checkLinearizable(o);
-      }
+        }
     } finally {
       for (KvNode n : nodes.values()) {
         n.close();
