@@ -1535,8 +1535,7 @@ final class NodeRuntime implements RequestExecutor {
     metrics.multis.increment();
     metrics.multiItems.increment(n);
     long now = System.nanoTime();
-    AtomicReferenceArray<KvResponse> answers =
-        new AtomicReferenceArray<>(n);
+    AtomicReferenceArray<KvResponse> answers = new AtomicReferenceArray<>(n);
     AtomicInteger left = new AtomicInteger(n);
     CompletableFuture<KvResponse> done = new CompletableFuture<>();
     BiConsumer<Integer, KvResponse> answer = (i, r) -> {
@@ -1581,10 +1580,12 @@ final class NodeRuntime implements RequestExecutor {
     for (int i = 0; i < answers.length(); i++) {
       KvResponse r = answers.get(i);
       if (r instanceof KvResponse.Read read) {
-        readBytes += read.result().value().map(v -> v.length).orElse(0);
-        if (readBytes > MULTI_ANSWER_READ_BYTES && i > 0) {
+        int size = read.result().value().map(v -> v.length).orElse(0);
+        if (readBytes + size > MULTI_ANSWER_READ_BYTES && readBytes > 0) {
           r = KvResponse.Failure.of(KvResponse.Code.TIMEOUT, "the values read by this multi exceed "
               + MULTI_ANSWER_READ_BYTES + " bytes; this read was not answered, retry it");
+        } else {
+          readBytes += size;
         }
       }
       out.add(r);

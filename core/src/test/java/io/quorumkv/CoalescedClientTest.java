@@ -1,9 +1,15 @@
 package io.quorumkv;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.testing.TestCluster;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,6 +38,43 @@ class CoalescedClientTest {
       assertTrue(served[1] >= 2 * served[0], "items per multi: " + served[1] / served[0]);
       System.out.printf("multis %.0f, items per multi %.1f, operations %d%n", served[0], served[1] / served[0], o.completed());
       assertTrue(o.completed() > 200, "only " + o.completed() + " operations completed");
+    }
+  }
+
+  @Test
+  void aNodeAnswersEachItemOfAMultiAndKeepsTheAnswerWithinItsByteBudget() throws Exception {
+    try (TestCluster cluster = TestCluster.builder().nodes(3).storage(StorageEngineType.MEMORY)
+        .partitioner(HashPartitioner.of(3)).seed(5).build().start()) {
+      cluster.awaitLeaders(Duration.ofSeconds(20));
+      KvClient client = cluster.client();
+      byte[] mib = new byte[1 << 20]; // the default largest value
+      int n = NodeRuntime.MULTI_ANSWER_READ_BYTES / mib.length + 1;
+      for (int i = 0; i < n; i++) {
+        client.put(("big" + i).getBytes(StandardCharsets.UTF_8), mib);
+      }
+      KvNode node = cluster.node(1);
+      TestCluster.await(Duration.ofSeconds(10), "every put applied on node 1", () -> node.status().partitions()
+          .stream().allMatch(p -> p.appliedIndex() >= p.commitIndex()) && node.get("big" + (n - 1),
+              ReadConsistency.STALE).isPresent());
+      List<KvRequest.Multi.Item> items = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        items.add(new KvRequest.Multi.Item(new KvRequest.Get(("big" + i).getBytes(StandardCharsets.UTF_8),
+            ReadConsistency.STALE), 5000));
+      }
+      items.add(new KvRequest.Multi.Item(new KvRequest.Get("absent".getBytes(StandardCharsets.UTF_8),
+          ReadConsistency.STALE), 5000));
+      KvResponse.Multi answer = (KvResponse.Multi) node.runtime().serveMulti(new KvRequest.Multi(items))
+          .get(10, TimeUnit.SECONDS);
+      assertEquals(n + 1, answer.answers().size());
+      for (int i = 0; i < n - 1; i++) {
+        KvResponse a = answer.answers().get(i);
+        assertTrue(a instanceof KvResponse.Read r && r.result().value().orElseThrow().length == mib.length,
+            "answer " + i + ": " + a);
+      }
+      KvResponse.Failure over = (KvResponse.Failure) answer.answers().get(n - 1);
+      assertTrue(over.retryable() && over.message().contains("exceed"), over.toString());
+      assertEquals(Optional.empty(), ((KvResponse.Read) answer.answers().get(n)).result().value(),
+          "an empty read still fits");
     }
   }
 }
