@@ -11,7 +11,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A {@link KvClient}'s attempts: each goes to one node. A first attempt of a single-partition
  * request goes to the partition's leader when the {@link ClientRoutes route table} knows it, else
  * to the current address (which forwards it); after a failure the next attempt follows the leader
- * hint if there is one, otherwise moves to the next configured address.
+ * hint if there is one, otherwise moves to the next configured address. Gets and writes reach the
+ * connector through a {@link RequestCoalescer}, which sends those queued for one node at the same
+ * time as one multi.
  */
 final class RemoteExecutor implements RequestExecutor {
 
