@@ -4,6 +4,8 @@ import io.quorumkv.storage.MemoryDisk;
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -110,6 +112,23 @@ final class MemoryCluster implements AutoCloseable {
   /** Partition {@code id} as node {@code n} sees it. */
   static PartitionStatus partition(KvNode n, long id) {
     return n.status().partitions().stream().filter(p -> p.partitionId() == id).findFirst().orElseThrow();
+  }
+
+  /**
+   * Cuts node {@code isolated} off from the other two nodes of a 3-node cluster, waits (15 s at
+   * most) for a leader of partition 1 among them, and has it write {@code key}.
+   */
+  static void isolateAndWrite(MemoryCluster c, long isolated, String key, String value) {
+    Set<Long> rest = new TreeSet<>(List.of(1L, 2L, 3L));
+    rest.remove(isolated);
+    Fault cut = new Fault.Partition(List.of(Set.of(isolated), rest));
+    for (long id = 1; id <= 3; id++) {
+      c.node(id).injectFault(id, cut);
+    }
+    long other = rest.iterator().next();
+    await(Duration.ofSeconds(15), "a new leader on the majority side",
+        () -> rest.contains(partition(c.node(other), 1).leader()));
+    c.node(partition(c.node(other), 1).leader()).put(key, value);
   }
 
   /** The leader of {@code partition} as the first node sees it. */

@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import static io.quorumkv.MemoryCluster.await;
+import static io.quorumkv.MemoryCluster.isolateAndWrite;
 import static io.quorumkv.MemoryCluster.leaderOf;
 import static io.quorumkv.MemoryCluster.partition;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,8 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -75,16 +74,7 @@ class ReadPathTest {
           }
         }
         assertNotNull(issued, "no lease read took the shortcut in 20 attempts");
-        Set<Long> rest = new TreeSet<>(List.of(1L, 2L, 3L));
-        rest.remove(old);
-        Fault cut = new Fault.Partition(List.of(Set.of(old), rest));
-        for (long id = 1; id <= 3; id++) {
-          c.node(id).injectFault(id, cut);
-        }
-        long other = rest.iterator().next();
-        MemoryCluster.await(WAIT, "a new leader on the majority side",
-            () -> rest.contains(partition(c.node(other), 1).leader()));
-        c.node(partition(c.node(other), 1).leader()).put("k", "new");
+        isolateAndWrite(c, old, "k", "new");
       } finally {
         l.runtime().overrides().beforeRead = null;
         release.countDown();

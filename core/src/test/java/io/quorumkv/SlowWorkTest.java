@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import static io.quorumkv.MemoryCluster.await;
+import static io.quorumkv.MemoryCluster.isolateAndWrite;
 import static io.quorumkv.MemoryCluster.leaderOf;
 import static io.quorumkv.MemoryCluster.partition;
 import static io.quorumkv.MemoryCluster.sleep;
@@ -10,12 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -268,16 +266,7 @@ class SlowWorkTest {
         MemoryCluster.await(WAIT, "a committed, unapplied write on the old leader",
             () -> partition(l, 1).commitIndex() > partition(l, 1).appliedIndex());
         read = l.readAsync(bytes("k"), ReadConsistency.LEASE);
-        Set<Long> rest = new TreeSet<>(List.of(1L, 2L, 3L));
-        rest.remove(old);
-        Fault cut = new Fault.Partition(List.of(Set.of(old), rest));
-        for (long id = 1; id <= 3; id++) {
-          c.node(id).injectFault(id, cut);
-        }
-        long other = rest.iterator().next();
-        MemoryCluster.await(WAIT, "a new leader on the majority side",
-            () -> rest.contains(partition(c.node(other), 1).leader()));
-        c.node(partition(c.node(other), 1).leader()).put("k", "new");
+        isolateAndWrite(c, old, "k", "new");
       } finally {
         l.runtime().overrides().beforeApply = null;
         release.countDown();
