@@ -13,7 +13,9 @@ import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
 /**
- * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals},
+ * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals} (entries
+ * proposed), {@code quorumkv.writes.proposed} (client writes in them) and
+ * {@code quorumkv.writes.packed} (those that shared an entry with another write),
  * {@code quorumkv.commits} (entries applied), {@code quorumkv.leader.changes},
  * {@code quorumkv.readindex.latency}, {@code quorumkv.fsync.latency}, {@code quorumkv.apply.lag}
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
@@ -30,6 +32,8 @@ import java.util.function.ToDoubleFunction;
 final class NodeMetrics {
 
   final Counter proposals;
+  final Counter writesProposed;
+  final Counter writesPacked;
   final Counter commits;
   final Counter leaderChanges;
   final Timer readIndexLatency;
@@ -54,6 +58,12 @@ final class NodeMetrics {
     this.registry = registry;
     this.tags = Tags.of("node", Long.toString(nodeId));
     proposals = Counter.builder("quorumkv.proposals").description("commands proposed by this node as leader")
+        .tags(tags).register(registry);
+    writesProposed = Counter.builder("quorumkv.writes.proposed")
+        .description("client writes proposed by this node as leader, alone or packed with others in one entry")
+        .tags(tags).register(registry);
+    writesPacked = Counter.builder("quorumkv.writes.packed")
+        .description("client writes proposed in an entry holding more than one write")
         .tags(tags).register(registry);
     commits = Counter.builder("quorumkv.commits").description("committed entries applied")
         .tags(tags).register(registry);

@@ -76,6 +76,16 @@ final class PartitionStateMachine {
     record Rejected(KvResponse.Code code, String message) implements Outcome {}
 
     /**
+     * The outcomes of a packed entry's writes ({@link Command.Writes}), in order: each a
+     * {@link Written} or a {@link Rejected}.
+     */
+    record Writes(List<Outcome> each) implements Outcome {
+      public Writes {
+        each = List.copyOf(each);
+      }
+    }
+
+    /**
      * The partition split: the runtime must create {@code newPartitionId} from {@code seed}
      * before {@link #flush()} makes the split durable here.
      */
@@ -205,7 +215,8 @@ final class PartitionStateMachine {
   Outcome apply(long index, long term, byte[] data) {
     checkOrder(index);
     Command.Stamped stamped = data.length == 0 ? null : Codec.decodeCommand(data);
-    if (stamped != null && !(stamped.command() instanceof Command.Write)) {
+    if (stamped != null && !(stamped.command() instanceof Command.Write)
+        && !(stamped.command() instanceof Command.Writes)) {
       // Splits and hashes read the store directly: make the batch so far durable first.
       commitPrefix();
     }
@@ -225,6 +236,14 @@ final class PartitionStateMachine {
     Command c = stamped.command();
     if (c instanceof Command.Write w) {
       return write(w);
+    }
+    if (c instanceof Command.Writes ws) {
+      List<Command.Write> writes = ws.writes();
+      Outcome[] each = new Outcome[writes.size()];
+      for (int i = 0; i < each.length; i++) {
+        each[i] = write(writes.get(i));
+      }
+      return new Outcome.Writes(List.of(each));
     }
     if (c instanceof Command.Split s) {
       return split(s);
