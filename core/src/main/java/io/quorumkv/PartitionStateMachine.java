@@ -5,11 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
 
@@ -44,19 +42,27 @@ final class PartitionStateMachine {
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
   private static final byte TRUE = 1;
+  private static final Outcome WRITTEN_TRUE = new Outcome.Written(true);
+  private static final Outcome WRITTEN_FALSE = new Outcome.Written(false);
 
   private final long partitionId;
   private final PartitionStore store;
   private final long sessionTimeoutMillis;
   private final Map<Long, Session> sessions = new HashMap<>();
+  /**
+   * The session the last write used (clients write in runs: one KvClient is one session), or
+   * null: saves boxing its id for the map. Always the map's current session for its id.
+   */
+  private Session lastSession;
   /** Writes of the current batch, not yet committed: empty Optional = deleted. */
   private final TreeMap<byte[], Optional<byte[]>> overlay = new TreeMap<>(Arrays::compareUnsigned);
   private final List<PartitionStore.Mutation> pending = new ArrayList<>();
   /**
-   * Sessions written since the last flush: each is encoded and staged once per flush, not once per
-   * write (a client with many writes in flight has a session of that many results).
+   * Sessions written since the last flush ({@link Session#dirty}): each is encoded and staged once
+   * per flush, not once per write (a client with many writes in flight has a session of that many
+   * results). A session replaced or dropped meanwhile is skipped.
    */
-  private final Set<Long> dirtySessions = new LinkedHashSet<>();
+  private final List<Session> dirtySessions = new ArrayList<>();
   private volatile KeySpan span;
   /** The partition this one is frozen into for a merge; 0 when not frozen. */
   private volatile long frozenInto;
@@ -147,7 +153,8 @@ final class PartitionStateMachine {
       return new ReplicaHash(r.i64(), r.i64());
     }).orElse(null);
     for (KeyValue kv : store.scan(new byte[] {SESSION}, new byte[] {SESSION + 1}, Integer.MAX_VALUE)) {
-      sm.sessions.put(decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length)), Session.decode(kv.value()));
+      long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
+      sm.sessions.put(id, Session.decode(id, kv.value()));
     }
     sm.pendingIndex = store.appliedIndex();
     sm.pendingTerm = appliedTerm;
@@ -338,11 +345,11 @@ final class PartitionStateMachine {
     if (pendingIndex == store.appliedIndex()) {
       return;
     }
-    for (long id : dirtySessions) {
-      Session s = sessions.get(id);
-      if (s != null) {
-        pending.add(new PartitionStore.Mutation.Put(sessionKey(id), s.encode()));
+    for (Session s : dirtySessions) {
+      if (s.dirty && sessions.get(s.clientId) == s) {
+        pending.add(new PartitionStore.Mutation.Put(sessionKey(s.clientId), s.encode()));
       }
+      s.dirty = false;
     }
     dirtySessions.clear();
     store.commit(List.copyOf(pending), pendingIndex, pendingTerm, pendingConf);
@@ -374,30 +381,38 @@ final class PartitionStateMachine {
             "key outside partition " + partitionId + " " + span.describe());
       }
     }
-    Session s = sessions.get(w.clientId());
+    Session s = lastSession != null && lastSession.clientId == w.clientId() ? lastSession : sessions.get(w.clientId());
     if (s != null && s.expired(logTime, sessionTimeoutMillis)) {
       s = null;
     }
     if (s == null) {
-      s = new Session(logTime);
+      s = new Session(w.clientId(), logTime);
       sessions.put(w.clientId(), s);
     }
+    lastSession = s;
     if (w.seq() < s.ackedBelow) {
       return new Outcome.Rejected(KvResponse.Code.SESSION_EXPIRED,
           "sequence " + w.seq() + " was already acknowledged by the client");
     }
-    Byte cached = s.results.get(w.seq());
+    int cached = s.result(w.seq());
     boolean result;
-    if (cached != null) {
+    if (cached != Session.NONE) {
       result = cached == TRUE;
     } else {
       result = execute(w.op());
-      s.results.put(w.seq(), result ? TRUE : FALSE);
+      s.record(w.seq(), result ? TRUE : FALSE);
     }
     s.lastActiveMillis = logTime;
     s.acknowledge(w.ackedBelow());
-    dirtySessions.add(w.clientId());
-    return new Outcome.Written(result);
+    markDirty(s);
+    return result ? WRITTEN_TRUE : WRITTEN_FALSE;
+  }
+
+  private void markDirty(Session s) {
+    if (!s.dirty) {
+      s.dirty = true;
+      dirtySessions.add(s);
+    }
   }
 
   private boolean execute(WriteOp op) {
@@ -519,16 +534,18 @@ final class PartitionStateMachine {
         pending.add(new PartitionStore.Mutation.Put(kv.key(), kv.value()));
       } else if (kv.key()[0] == SESSION) {
         long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
-        Session theirs = Session.decode(kv.value());
+        Session theirs = Session.decode(id, kv.value());
         Session mine = sessions.get(id);
         if (mine == null || mine.expired(logTime, sessionTimeoutMillis)) {
           sessions.put(id, theirs);
+          lastSession = null;
+          markDirty(theirs);
         } else {
           mine.lastActiveMillis = Math.max(mine.lastActiveMillis, theirs.lastActiveMillis);
-          theirs.results.forEach(mine.results::putIfAbsent);
+          mine.addResultsOf(theirs);
           mine.acknowledge(Math.max(mine.ackedBelow, theirs.ackedBelow));
+          markDirty(mine);
         }
-        dirtySessions.add(id);
       }
     }
     if (seed.logTime() > logTime) {
@@ -616,9 +633,10 @@ final class PartitionStateMachine {
 
   /** Drops sessions that expired (in log time); invisible to results, only frees space. */
   void collectExpiredSessions() {
+    lastSession = null;
     sessions.entrySet().removeIf(e -> {
       if (e.getValue().expired(logTime, sessionTimeoutMillis)) {
-        dirtySessions.remove(e.getKey());
+        e.getValue().dirty = false;
         pending.add(new PartitionStore.Mutation.Delete(sessionKey(e.getKey())));
         return true;
       }
