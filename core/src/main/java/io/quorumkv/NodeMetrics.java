@@ -59,12 +59,9 @@ final class NodeMetrics {
     this.tags = Tags.of("node", Long.toString(nodeId));
     proposals = Counter.builder("quorumkv.proposals").description("commands proposed by this node as leader")
         .tags(tags).register(registry);
-    writesProposed = Counter.builder("quorumkv.writes.proposed")
-        .description("client writes proposed by this node as leader, alone or packed with others in one entry")
-        .tags(tags).register(registry);
-    writesPacked = Counter.builder("quorumkv.writes.packed")
-        .description("client writes proposed in an entry holding more than one write")
-        .tags(tags).register(registry);
+    writesProposed = counter("quorumkv.writes.proposed",
+        "client writes proposed by this node as leader, alone or packed with others in one entry");
+    writesPacked = counter("quorumkv.writes.packed", "client writes proposed in an entry holding more than one write");
     commits = Counter.builder("quorumkv.commits").description("committed entries applied")
         .tags(tags).register(registry);
     leaderChanges = Counter.builder("quorumkv.leader.changes").description("leader changes seen, all partitions")
@@ -98,6 +95,10 @@ final class NodeMetrics {
     sentOther = sent("other");
     sentEntries = Counter.builder("quorumkv.raft.sent.entries").description("log entries carried by the AppendEntries sent")
         .tags(tags).register(registry);
+  }
+
+  private Counter counter(String name, String description) {
+    return Counter.builder(name).description(description).tags(tags).register(registry);
   }
 
   private Counter sent(String type) {

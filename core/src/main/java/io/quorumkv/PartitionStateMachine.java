@@ -375,11 +375,9 @@ final class PartitionStateMachine {
       return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
           "partition " + partitionId + " is merging into partition " + frozenInto);
     }
-    for (byte[] key : w.op().keys()) {
-      if (!span.owns(key)) {
-        return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
-            "key outside partition " + partitionId + " " + span.describe());
-      }
+    if (!ownsEveryKey(w.op())) {
+      return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
+          "key outside partition " + partitionId + " " + span.describe());
     }
     Session s = lastSession != null && lastSession.clientId == w.clientId() ? lastSession : sessions.get(w.clientId());
     if (s != null && s.expired(logTime, sessionTimeoutMillis)) {
@@ -406,6 +404,25 @@ final class PartitionStateMachine {
     s.acknowledge(w.ackedBelow());
     markDirty(s);
     return result ? WRITTEN_TRUE : WRITTEN_FALSE;
+  }
+
+  /** Whether this partition owns every key {@code op} touches (no list for single-key operations). */
+  private boolean ownsEveryKey(WriteOp op) {
+    if (op instanceof WriteOp.Put p) {
+      return span.owns(p.key());
+    }
+    if (op instanceof WriteOp.Delete d) {
+      return span.owns(d.key());
+    }
+    if (op instanceof WriteOp.Cas c) {
+      return span.owns(c.key());
+    }
+    for (BatchOp o : ((WriteOp.Batch) op).ops()) {
+      if (!span.owns(o.key())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private void markDirty(Session s) {
