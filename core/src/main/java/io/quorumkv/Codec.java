@@ -55,7 +55,7 @@ final class Codec {
   /** Bytes of a packed entry's header: format, stamp, tag and count. */
   static final int WRITES_HEADER_BYTES = 1 + 8 + 1 + 4;
 
-  /** The encoded size of one write inside a command (sessions and operation; exact but for batches). */
+  /** The exact encoded size of one write inside a command (session and operation). */
   static int writeSize(Command.Write w) {
     return 24 + opSize(w.op());
   }
@@ -548,8 +548,8 @@ final class Codec {
   }
 
   /**
-   * The exact encoded size of a put, delete or compare-and-set, and an estimate for a batch; the
-   * commands and requests around an operation add a fixed header (see their encoders).
+   * The exact encoded size of an operation; the commands and requests around an operation add a
+   * fixed header (see their encoders). Exact for batches too: it bounds the bytes of a packed entry.
    */
   static int opSize(WriteOp op) {
     if (op instanceof WriteOp.Put p) {
@@ -561,7 +561,16 @@ final class Codec {
     if (op instanceof WriteOp.Cas c) {
       return 1 + 4 + c.key().length + 1 + c.expected().map(e -> 4 + e.length).orElse(0) + 4 + c.value().length;
     }
-    return 64 * ((WriteOp.Batch) op).ops().size();
+    int n = 1 + 4;
+    for (BatchOp o : ((WriteOp.Batch) op).ops()) {
+      n += 1 + 4 + o.key().length;
+      if (o instanceof BatchOp.Put p) {
+        n += 4 + p.value().length;
+      } else if (o instanceof BatchOp.Expect e) {
+        n += 1 + e.value().map(v -> 4 + v.length).orElse(0);
+      }
+    }
+    return n;
   }
 
   /** A bounds-checked reader over one message. */

@@ -99,7 +99,9 @@ class CodecTest {
   @Test
   void writesAreEncodedIntoBuffersOfTheirExactSize() {
     for (WriteOp op : List.of(new WriteOp.Put(b("key"), b("value")), new WriteOp.Delete(b("k")),
-        new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")))) {
+        new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")),
+        new WriteOp.Batch(List.of(BatchOp.expect("a", "1"), BatchOp.expectAbsent("b"), BatchOp.put("b", "22"),
+            BatchOp.delete("a"))))) {
       assertEquals(26 + Codec.opSize(op), Codec.encodeRequest(new KvRequest.Write(1, 2, 3, op)).length, op.toString());
       assertEquals(34 + Codec.opSize(op),
           Codec.encodeCommand(new Command.Stamped(9, new Command.Write(1, 2, 3, op))).length, op.toString());
@@ -148,10 +150,11 @@ class CodecTest {
   }
 
   @Test
-  void aPackedEntryOfPlainWritesIsEncodedIntoABufferOfItsExactSize() {
+  void aPackedEntryIsEncodedIntoABufferOfItsExactSize() {
     List<Command.Write> writes = List.of(new Command.Write(1, 2, 3, new WriteOp.Put(b("key"), b("value"))),
         new Command.Write(4, 5, 6, new WriteOp.Delete(b("k"))),
-        new Command.Write(4, 6, 6, new WriteOp.Cas(b("k"), Optional.empty(), b("v"))));
+        new Command.Write(4, 6, 6, new WriteOp.Cas(b("k"), Optional.empty(), b("v"))),
+        new Command.Write(4, 7, 6, new WriteOp.Batch(List.of(BatchOp.put("x", "1"), BatchOp.expect("y", "2")))));
     int size = Codec.WRITES_HEADER_BYTES;
     for (Command.Write w : writes) {
       size += Codec.writeSize(w);

@@ -134,12 +134,18 @@ class PackedWritesClusterTest {
       byte[] big = new byte[NodeRuntime.MAX_PACKED_BYTES + 1];
       fs.add(leader.runtime().propose(r, new Command.Write(903, n + 1, 1, new WriteOp.Put(b("big"), big))));
       fs.add(leader.runtime().propose(r, new Command.Write(903, n + 2, 1, new WriteOp.Put(b("small"), b("s")))));
+      // A client's batch counts by its bytes too: two batches of 2 x 20 KiB do not share an entry.
+      for (int i = 0; i < 2; i++) {
+        byte[] v = new byte[20 << 10];
+        fs.add(leader.runtime().propose(r, new Command.Write(903, n + 3 + i, 1, new WriteOp.Batch(List.of(
+            new BatchOp.Put(b("b" + i + "a"), v), new BatchOp.Put(b("b" + i + "b"), v))))));
+      }
       release.countDown();
       fs.forEach(f -> assertTrue(assertInstanceOf(PartitionStateMachine.Outcome.Written.class, await(f)).result()));
-      // 128 + 128 + (1 + nothing else: the big one does not fit) + big + small = 5 entries.
-      assertEquals(5.0, counter(leader, "quorumkv.proposals") - entriesBefore);
-      assertEquals(n + 2.0, counter(leader, "quorumkv.writes.proposed"));
-      assertEquals(2.0 * NodeRuntime.MAX_PACKED_WRITES, counter(leader, "quorumkv.writes.packed"));
+      // 128 + 128 + (1: the big one does not fit) + big + (small + first batch) + second batch.
+      assertEquals(6.0, counter(leader, "quorumkv.proposals") - entriesBefore);
+      assertEquals(n + 4.0, counter(leader, "quorumkv.writes.proposed"));
+      assertEquals(2.0 * NodeRuntime.MAX_PACKED_WRITES + 2, counter(leader, "quorumkv.writes.packed"));
       assertEquals(NodeRuntime.MAX_PACKED_BYTES + 1, c.node(1).get(b("big")).orElseThrow().length);
     }
   }
