@@ -12,7 +12,8 @@ latencies from Bench, node CPU per operation in microseconds (all threads, and w
 compiler threads), the driver's CPU per operation without the JIT, the node threads that took
 the most, grouped by name, the nodes' read- and write-family syscalls per operation, and (from
 the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
-entries per AppendEntries, proposals and fsyncs per operation. Stops the cluster by PID
+entries per AppendEntries, proposals and fsyncs per operation, multi requests per operation and
+items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
 (stop-cluster.sh) in every case."""
 import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
 ap = argparse.ArgumentParser()
@@ -67,7 +68,7 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
                 out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))
@@ -123,5 +124,7 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
                raft={k.split(':')[-1].replace('quorumkv_', '').replace('_total', '') + '/op': round((m1[k] - m0.get(k, 0)) / max(ops, 1), 3) for k in m1},
                entries_per_append=round((m1.get('quorumkv_raft_sent_entries_total', 0) - m0.get('quorumkv_raft_sent_entries_total', 0))
                                         / max(m1.get('quorumkv_raft_sent_total:append', 0) - m0.get('quorumkv_raft_sent_total:append', 0), 1), 2),
+               items_per_multi=round((m1.get('quorumkv_requests_multi_items_total', 0) - m0.get('quorumkv_requests_multi_items_total', 0))
+                                     / max(m1.get('quorumkv_requests_multi_total', 0) - m0.get('quorumkv_requests_multi_total', 0), 1), 2),
                top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
     print(json.dumps(out)); open(a.out, 'a').write(json.dumps(out) + '\n')

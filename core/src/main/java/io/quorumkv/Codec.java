@@ -168,6 +168,30 @@ final class Codec {
     return w.toArray();
   }
 
+  /**
+   * A {@link KvRequest.Multi} built from items already encoded by {@link #encodeRequest} (a client
+   * encodes each request once, on the caller's thread, and its I/O thread only concatenates them):
+   * the same bytes as encoding the multi itself.
+   */
+  static byte[] encodeMulti(List<byte[]> encodedItems, long[] timeoutMillis) {
+    int size = 6;
+    for (byte[] item : encodedItems) {
+      size += 8 + item.length - 1;
+    }
+    Writer w = new Writer(size);
+    w.u8(FORMAT).u8(10).i32(encodedItems.size());
+    for (int i = 0; i < encodedItems.size(); i++) {
+      byte[] item = encodedItems.get(i);
+      // Each item's body without its own format byte, behind its length.
+      w.i32(clampMillis(timeoutMillis[i])).i32(item.length - 1).raw(item, 1, item.length - 1);
+    }
+    return w.toArray();
+  }
+
+  private static int clampMillis(long millis) {
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, millis));
+  }
+
   static KvRequest decodeRequest(byte[] data) {
     Reader r = new Reader(data, "request");
     r.format();
@@ -196,6 +220,15 @@ final class Codec {
     } else if (request instanceof KvRequest.ForPartition f) {
       w.u8(6).i64(f.partitionId());
       writeRequest(w, f.inner());
+    } else if (request instanceof KvRequest.Multi m) {
+      w.u8(10).i32(m.items().size());
+      for (KvRequest.Multi.Item item : m.items()) {
+        w.i32(clampMillis(item.timeoutMillis()));
+        int at = w.length();
+        w.i32(0);
+        writeRequest(w, item.request());
+        w.patchI32(at, w.length() - at - 4);
+      }
     } else {
       KvRequest.Group g = (KvRequest.Group) request;
       w.u8(7).i64(g.partitionId());
@@ -265,8 +298,43 @@ final class Codec {
         yield new KvRequest.Group(p, c);
       }
       case 8 -> new KvRequest.Directory();
+      case 10 -> readMulti(r);
       default -> throw r.bad("unknown request tag " + tag);
     };
+  }
+
+  /** A multi's items: each a get or a write, exactly as long as its length says. */
+  private static KvRequest.Multi readMulti(Reader r) {
+    if (r.size() > KvRequest.Multi.MAX_BYTES) {
+      throw r.bad("a multi of " + r.size() + " bytes is over the limit of " + KvRequest.Multi.MAX_BYTES);
+    }
+    int n = r.count(9);
+    if (n == 0 || n > KvRequest.Multi.MAX_ITEMS) {
+      throw r.bad("a multi of " + n + " items (1 to " + KvRequest.Multi.MAX_ITEMS + " allowed)");
+    }
+    List<KvRequest.Multi.Item> items = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      int timeout = r.i32();
+      if (timeout <= 0) {
+        throw r.bad("item " + i + " of a multi has timeout " + timeout + " ms");
+      }
+      int length = r.i32();
+      r.need(length);
+      int start = r.position();
+      int itemTag = r.peekU8();
+      if (itemTag == 10) {
+        throw r.bad("item " + i + " of a multi is a nested multi");
+      }
+      if (itemTag != 1 && itemTag != 3) {
+        throw r.bad("item " + i + " of a multi is not a get or a write (request tag " + itemTag + ")");
+      }
+      KvRequest q = readRequest(r);
+      if (r.position() - start != length) {
+        throw r.bad("item " + i + " of a multi took " + (r.position() - start) + " bytes, its length says " + length);
+      }
+      items.add(new KvRequest.Multi.Item(q, timeout));
+    }
+    return new KvRequest.Multi(items);
   }
 
   private static void writeAdmin(Writer w, AdminOp op) {
@@ -342,7 +410,17 @@ final class Codec {
   static byte[] encodeResponse(KvResponse response) {
     Writer w = new Writer();
     w.u8(FORMAT);
-    if (response instanceof KvResponse.Read rd) {
+    writeResponse(w, response);
+    return w.toArray();
+  }
+
+  private static void writeResponse(Writer w, KvResponse response) {
+    if (response instanceof KvResponse.Multi m) {
+      w.u8(9).i32(m.answers().size());
+      for (KvResponse a : m.answers()) {
+        writeResponse(w, a);
+      }
+    } else if (response instanceof KvResponse.Read rd) {
       ReadResult x = rd.result();
       w.u8(1).optBytes(x.value()).u8(x.consistency().ordinal()).i64(x.partitionId())
           .i64(x.servedBy()).i64(x.appliedIndex()).i64(x.sinceLeaderContact().toNanos());
@@ -390,14 +468,30 @@ final class Codec {
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
           .str(f.hintAddress()).bool(f.outcomeUnknown());
     }
-    return w.toArray();
   }
 
   static KvResponse decodeResponse(byte[] data) {
     Reader r = new Reader(data, "response");
     r.format();
+    KvResponse resp = readResponse(r);
+    r.end();
+    return resp;
+  }
+
+  private static KvResponse readResponse(Reader r) {
     int tag = r.u8();
-    KvResponse resp = switch (tag) {
+    return switch (tag) {
+      case 9 -> {
+        int n = r.count(2);
+        List<KvResponse> answers = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          if (r.peekU8() == 9) {
+            throw r.bad("answer " + i + " of a multi is a nested multi");
+          }
+          answers.add(readResponse(r));
+        }
+        yield new KvResponse.Multi(answers);
+      }
       case 1 -> new KvResponse.Read(new ReadResult(r.optBytes(), r.consistency(), r.i64(), r.i64(),
           r.i64(), Duration.ofNanos(r.i64())));
       case 2 -> {
@@ -465,8 +559,6 @@ final class Codec {
       }
       default -> throw r.bad("unknown response tag " + tag);
     };
-    r.end();
-    return resp;
   }
 
   // ---- primitives ----
@@ -523,6 +615,26 @@ final class Codec {
       System.arraycopy(b, 0, buf, len, b.length);
       len += b.length;
       return this;
+    }
+
+    /** {@code n} bytes of {@code b} from {@code off}, without a length. */
+    Writer raw(byte[] b, int off, int n) {
+      ensure(n);
+      System.arraycopy(b, off, buf, len, n);
+      len += n;
+      return this;
+    }
+
+    /** How many bytes were written so far. */
+    int length() {
+      return len;
+    }
+
+    /** Overwrites the four bytes at {@code at} (written earlier) with {@code v}. */
+    void patchI32(int at, int v) {
+      for (int i = 0; i < 4; i++) {
+        buf[at + i] = (byte) (v >>> (24 - 8 * i));
+      }
     }
 
     Writer optBytes(Optional<byte[]> b) {
@@ -588,7 +700,17 @@ final class Codec {
       return new IllegalArgumentException("malformed " + what + " at byte " + pos + ": " + why);
     }
 
-    private void need(int n) {
+    /** The whole message's length. */
+    int size() {
+      return buf.length;
+    }
+
+    /** How many bytes were read so far. */
+    int position() {
+      return pos;
+    }
+
+    void need(int n) {
       if (n < 0 || buf.length - pos < n) {
         throw bad("needs " + n + " bytes, " + (buf.length - pos) + " left");
       }

@@ -52,6 +52,11 @@ public final class KvClient extends FrontendStore implements KvAdmin, AutoClosea
     return executor.routes();
   }
 
+  /** The coalescer of this client's gets and writes into multis (tests, benchmarks). */
+  RequestCoalescer coalescer() {
+    return executor.coalescer();
+  }
+
   @Override
   KvFrontend frontend() {
     return frontend;

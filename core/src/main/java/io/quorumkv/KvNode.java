@@ -148,7 +148,8 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private double leaseClockDriftFactor = 0.2;
     private Duration syncStallTimeout;
     private Duration sessionTimeout = Duration.ofMinutes(10);
-    private long snapshotInterval = 10_000;
+    private long snapshotInterval = 1_000_000;
+    private long snapshotLogBytes = 16L << 20;
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
     private int replicationFactor;
@@ -235,8 +236,21 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      */
     public Builder sessionTimeout(Duration v) { sessionTimeout = v; return this; }
 
-    /** Applied entries between two snapshots (and log compactions) of a partition; default 10000. */
+    /**
+     * The most applied entries between two snapshots (and log compactions) of a partition;
+     * default 1,000,000. A snapshot is usually due earlier, by {@link #snapshotLogBytes}; this
+     * bounds the log of a partition whose entries are tiny.
+     */
     public Builder snapshotInterval(long v) { snapshotInterval = v; return this; }
+
+    /**
+     * A partition is snapshotted (and its log compacted) once the entries applied since its last
+     * snapshot reach this many bytes, or the size of its last snapshot if that is larger; default
+     * 16 MiB. A snapshot reads and rewrites the whole partition, so tying it to the log's growth
+     * costs at most about one byte exported per byte logged, and keeps the log's disk use near
+     * the state's size (at least this floor).
+     */
+    public Builder snapshotLogBytes(long v) { snapshotLogBytes = v; return this; }
 
     /** Whether the node hands leaderships to other nodes to even them out; default true. */
     public Builder balanceLeaders(boolean v) { balanceLeaders = v; return this; }
@@ -370,6 +384,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       if (snapshotInterval < 1) {
         throw new InvalidConfigException("snapshotInterval", "must be positive, was " + snapshotInterval);
       }
+      if (snapshotLogBytes < 1) {
+        throw new InvalidConfigException("snapshotLogBytes", "must be positive, was " + snapshotLogBytes);
+      }
       if (replicationFactor < 0) {
         throw new InvalidConfigException("replicationFactor", "must be 0 (every node) or positive, was " + replicationFactor);
       }
@@ -380,7 +397,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, balanceLeaders, leaderPinDuration, replicationFactor,
+          sessionTimeout, snapshotInterval, snapshotLogBytes, balanceLeaders, leaderPinDuration, replicationFactor,
           mergeBelowKeys, quiesceIdleGroups, registry);
     }
 

@@ -28,7 +28,9 @@ import java.util.Map;
  * @param leaseClockDriftFactor the part of the election timeout a lease gives away to clock drift
  * @param syncStallTimeout      a leader whose log sync takes longer than this steps down
  * @param sessionTimeout        a client session idle this long (in log time) expires
- * @param snapshotInterval      applied entries between two snapshots of a partition
+ * @param snapshotInterval      the most applied entries between two snapshots of a partition
+ * @param snapshotLogBytes      a partition is snapshotted once its log grew by this many bytes
+ *                              since the last snapshot, or by the last snapshot's size if larger
  * @param balanceLeaders        whether the node hands leaderships away to even them out
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
  * @param replicationFactor     voters per partition, placed by the cluster; 0 for every node
@@ -57,6 +59,7 @@ public record KvNodeConfig(
     Duration syncStallTimeout,
     Duration sessionTimeout,
     long snapshotInterval,
+    long snapshotLogBytes,
     boolean balanceLeaders,
     Duration leaderPinDuration,
     int replicationFactor,

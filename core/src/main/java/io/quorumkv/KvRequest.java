@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -37,6 +38,45 @@ sealed interface KvRequest {
   record Write(long clientId, long seq, long ackedBelow, WriteOp op) implements KvRequest {
     public Write {
       Objects.requireNonNull(op, "op");
+    }
+  }
+
+  /**
+   * Several gets and writes sent to one node in one frame by a client that had them queued for that
+   * node at the same time (see {@link RequestCoalescer}). The node executes each item as if it had
+   * arrived alone and answers with a {@link KvResponse.Multi} holding one answer per item, in order.
+   * Items are only {@link Get}s and {@link Write}s; at most {@link #MAX_ITEMS} of them, at most
+   * {@link #MAX_BYTES} encoded.
+   */
+  record Multi(List<Item> items) implements KvRequest {
+    /** The most items a multi carries. */
+    static final int MAX_ITEMS = 512;
+    /** The most bytes an encoded multi takes: a quarter of the transport's frame limit. */
+    static final int MAX_BYTES = 4 * 1024 * 1024;
+
+    public Multi {
+      items = List.copyOf(items);
+      if (items.isEmpty() || items.size() > MAX_ITEMS) {
+        throw new IllegalArgumentException("a multi carries 1 to " + MAX_ITEMS + " items, not " + items.size());
+      }
+    }
+
+    /**
+     * One request of a multi.
+     *
+     * @param request       a {@link Get} or a {@link Write}
+     * @param timeoutMillis how long the caller waits for it from the moment it was sent (the node's
+     *                      deadline for it, as a single request's travels with its frame)
+     */
+    record Item(KvRequest request, long timeoutMillis) {
+      public Item {
+        if (!(request instanceof Get || request instanceof Write)) {
+          throw new IllegalArgumentException("a multi carries only gets and writes, not " + request);
+        }
+        if (timeoutMillis <= 0) {
+          throw new IllegalArgumentException("an item's timeout must be positive, was " + timeoutMillis);
+        }
+      }
     }
   }
 

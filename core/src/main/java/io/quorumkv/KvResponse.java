@@ -23,6 +23,18 @@ sealed interface KvResponse {
   /** A write applied; {@code result} is the operation's boolean (true for a put). */
   record Written(boolean result) implements KvResponse {}
 
+  /** The answers to a {@link KvRequest.Multi}, one per item, in the items' order. */
+  record Multi(List<KvResponse> answers) implements KvResponse {
+    public Multi {
+      answers = List.copyOf(answers);
+      for (KvResponse a : answers) {
+        if (a instanceof Multi) {
+          throw new IllegalArgumentException("a multi's answer cannot be a multi");
+        }
+      }
+    }
+  }
+
   /** The answer to a status request. */
   record StatusReport(ClusterStatus status) implements KvResponse {}
 

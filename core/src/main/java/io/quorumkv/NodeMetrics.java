@@ -21,6 +21,8 @@ import java.util.function.ToDoubleFunction;
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
  * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
  * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.messages.dropped} (inbox full),
+ * {@code quorumkv.requests.forwarded}, {@code quorumkv.requests.multi} and
+ * {@code quorumkv.requests.multi.items} (multi requests received and the gets and writes they carried),
  * {@code quorumkv.raft.sent} (Raft messages handed to the transport, tag {@code type}: append,
  * append.response, heartbeat, other) and {@code quorumkv.raft.sent.entries} (entries carried by the
  * AppendEntries sent; with {@code quorumkv.proposals} they give messages per proposal and entries
@@ -42,6 +44,8 @@ final class NodeMetrics {
   final Counter hashMismatches;
   final Counter droppedMessages;
   final Counter forwarded;
+  final Counter multis;
+  final Counter multiItems;
   final Counter leaseReadsFallenBack;
   final Counter sentAppends;
   final Counter sentAppendResponses;
@@ -82,6 +86,12 @@ final class NodeMetrics {
         .tags(tags).register(registry);
     forwarded = Counter.builder("quorumkv.requests.forwarded")
         .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")
+        .tags(tags).register(registry);
+    multis = Counter.builder("quorumkv.requests.multi")
+        .description("multi requests received: several gets and writes a client sent in one frame")
+        .tags(tags).register(registry);
+    multiItems = Counter.builder("quorumkv.requests.multi.items")
+        .description("gets and writes received inside multi requests (items per multi: over quorumkv.requests.multi)")
         .tags(tags).register(registry);
     entriesSynced = Counter.builder("quorumkv.log.entries.synced").description("log entries made durable by fsyncs")
         .tags(tags).register(registry);

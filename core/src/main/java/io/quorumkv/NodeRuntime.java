@@ -22,6 +22,7 @@ import io.quorumkv.storage.GroupCommitLogWriter;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.LogBatch;
 import io.quorumkv.storage.MemoryDisk;
+import io.quorumkv.storage.SnapshotSource;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
@@ -54,7 +55,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
@@ -479,6 +483,7 @@ final class NodeRuntime implements RequestExecutor {
     r.submittedTerm = r.term;
     r.submittedVote = r.log.hardState().vote();
     r.lastSnapshotIndex = r.log.snapshot().metadata().index();
+    r.lastSnapshotBytes = snapshotBytes(r, r.log.snapshot());
     RaftConfig rc = RaftConfig.builder(nodeId)
         .electionTick(config.electionTicks())
         .heartbeatTick(config.heartbeatTicks())
@@ -578,10 +583,26 @@ final class NodeRuntime implements RequestExecutor {
     return inbox.offer(task);
   }
 
-  /** Queues outside work for the Raft loop; false when stopped or the inbox is over its bound. */
+  /**
+   * Queues outside work for the Raft loop; false when stopped or the inbox is over its bound. While
+   * this thread dispatches the items of a multi ({@link #serveMulti}), the task is collected instead
+   * and posted with the others of that multi as one loop task.
+   */
   private boolean postExternal(Runnable task) {
+    List<Runnable> collecting = multiLoopTasks.get();
+    if (collecting != null) {
+      collecting.add(task);
+      return true;
+    }
     return inbox.size() < INBOX_LIMIT && post(task);
   }
+
+  /**
+   * The loop tasks of the multi this thread is dispatching, or null. A thread-local rather than a
+   * parameter because proposals and reads post from deep in their own paths (propose, leaderRead),
+   * which then stay exactly as for a single request.
+   */
+  private static final ThreadLocal<List<Runnable>> multiLoopTasks = new ThreadLocal<>();
 
   private void runLoop() {
     MDC.put("node", Long.toString(nodeId));
@@ -1246,6 +1267,7 @@ final class NodeRuntime implements RequestExecutor {
       if (hook != null) {
         hook.accept(r.groupId);
       }
+      r.appliedBytesSinceSnapshot += bytes;
       applyBatch(r, items);
     } finally {
       applyBacklogBytes.addAndGet(-bytes);
@@ -1300,23 +1322,27 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * applier: every {@code snapshotInterval} applied entries, snapshots the partition on the
-   * snapshot thread (over a consistent database view, while the applier goes on), then compacts
-   * the log up to it. One at a time per replica.
+   * applier: once the entries applied since the last snapshot reach {@code snapshotLogBytes}
+   * bytes, or the last snapshot's size if larger (a snapshot rewrites the whole partition: this
+   * keeps its cost to about a byte exported per byte logged), or {@code snapshotInterval}
+   * entries, snapshots the partition on the snapshot thread (over a consistent database view,
+   * while the applier goes on), then compacts the log up to it. One at a time per replica.
    */
   private void maybeSnapshot(Replica r) {
     if (r.snapshotting != null && r.snapshotting.isDone()) {
       r.snapshotting = null;
     }
-    if (r.snapshotting != null || r.appliedIndex - r.lastSnapshotIndex < config.snapshotInterval()) {
+    if (r.snapshotting != null || !snapshotDue(r)) {
       return;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
     r.snapshotting = done;
+    r.appliedBytesSinceSnapshot = 0;
     try {
       snapshotter.execute(() -> {
         try {
           Snapshot snap = r.smStore.createSnapshot();
+          r.lastSnapshotBytes = snapshotBytes(r, snap);
           r.lastSnapshotIndex = snap.metadata().index();
           writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
             if (e != null) {
@@ -1332,6 +1358,27 @@ final class NodeRuntime implements RequestExecutor {
       });
     } catch (RejectedExecutionException closing) {
       r.snapshotting = null;
+    }
+  }
+
+  private boolean snapshotDue(Replica r) {
+    long entries = r.appliedIndex - r.lastSnapshotIndex;
+    if (entries <= 0) {
+      return false;
+    }
+    return entries >= config.snapshotInterval()
+        || r.appliedBytesSinceSnapshot >= Math.max(config.snapshotLogBytes(), r.lastSnapshotBytes);
+  }
+
+  /** The payload size of a snapshot this replica holds, or 0 if it cannot be read. */
+  private static long snapshotBytes(Replica r, Snapshot snap) {
+    if (snap.isEmpty()) {
+      return 0;
+    }
+    try (SnapshotSource src = r.smStore.openSnapshot(snap)) {
+      return src.totalBytes();
+    } catch (RuntimeException e) {
+      return 0;
     }
   }
 
@@ -1409,6 +1456,8 @@ final class NodeRuntime implements RequestExecutor {
         config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
     r.appliedIndex = r.smStore.appliedIndex();
     r.lastSnapshotIndex = index;
+    r.lastSnapshotBytes = snapshotBytes(r, snap);
+    r.appliedBytesSinceSnapshot = 0;
     r.confState = r.smStore.confState();
     r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();
@@ -1508,10 +1557,85 @@ final class NodeRuntime implements RequestExecutor {
           : done(placement.report());
     } else if (req instanceof KvRequest.Group g) {
       f = executeGroup(g, deadline);
+    } else if (req instanceof KvRequest.Multi m) {
+      f = serveMulti(m);
     } else {
       f = execute(req, deadline);
     }
     return f.handle((r, e) -> Codec.encodeResponse(e == null ? r : failureOf(e)));
+  }
+
+  /** The most bytes of values read that one multi's answer carries; reads beyond are refused, retryably. */
+  static final int MULTI_ANSWER_READ_BYTES = 8 * 1024 * 1024;
+
+  /**
+   * Serves a client's multi: every item as if it had arrived alone (routed, served here or
+   * forwarded, with its own deadline), answered with one frame once all are done. The Raft-loop
+   * work of its items (proposals, ReadIndex requests) reaches the loop as one task, so a multi of
+   * n writes costs one hand-off to the loop, not n, and its writes are proposed in one loop drain.
+   */
+  CompletableFuture<KvResponse> serveMulti(KvRequest.Multi m) {
+    List<KvRequest.Multi.Item> items = m.items();
+    int n = items.size();
+    metrics.multis.increment();
+    metrics.multiItems.increment(n);
+    long now = System.nanoTime();
+    AtomicReferenceArray<KvResponse> answers = new AtomicReferenceArray<>(n);
+    AtomicInteger left = new AtomicInteger(n);
+    CompletableFuture<KvResponse> done = new CompletableFuture<>();
+    BiConsumer<Integer, KvResponse> answer = (i, r) -> {
+      if (answers.compareAndSet(i, null, r) && left.decrementAndGet() == 0) {
+        done.complete(multiAnswer(answers));
+      }
+    };
+    List<Runnable> loopTasks = new ArrayList<>();
+    List<CompletableFuture<KvResponse>> results = new ArrayList<>(n);
+    boolean[] onLoop = new boolean[n];
+    multiLoopTasks.set(loopTasks);
+    try {
+      for (int i = 0; i < n; i++) {
+        KvRequest.Multi.Item item = items.get(i);
+        int before = loopTasks.size();
+        results.add(execute(item.request(), now + TimeUnit.MILLISECONDS.toNanos(item.timeoutMillis())));
+        onLoop[i] = loopTasks.size() > before;
+      }
+    } finally {
+      multiLoopTasks.remove();
+    }
+    if (!loopTasks.isEmpty() && !postExternal(() -> loopTasks.forEach(this::runSafely))) {
+      // What a single request's refused post answers: nothing was proposed or asked of the loop.
+      KvResponse refused = KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work");
+      for (int i = 0; i < n; i++) {
+        if (onLoop[i]) {
+          answer.accept(i, refused);
+        }
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      int at = i;
+      results.get(i).whenComplete((r, e) -> answer.accept(at, e == null ? r : failureOf(e)));
+    }
+    return done;
+  }
+
+  /** The answers in order; reads past {@link #MULTI_ANSWER_READ_BYTES} of values are refused to keep the frame bounded. */
+  private KvResponse.Multi multiAnswer(AtomicReferenceArray<KvResponse> answers) {
+    List<KvResponse> out = new ArrayList<>(answers.length());
+    long readBytes = 0;
+    for (int i = 0; i < answers.length(); i++) {
+      KvResponse r = answers.get(i);
+      if (r instanceof KvResponse.Read read) {
+        int size = read.result().value().map(v -> v.length).orElse(0);
+        if (readBytes + size > MULTI_ANSWER_READ_BYTES && readBytes > 0) {
+          r = KvResponse.Failure.of(KvResponse.Code.TIMEOUT, "the values read by this multi exceed "
+              + MULTI_ANSWER_READ_BYTES + " bytes; this read was not answered, retry it");
+        } else {
+          readBytes += size;
+        }
+      }
+      out.add(r);
+    }
+    return new KvResponse.Multi(out);
   }
 
   private KvResponse failureOf(Throwable t) {
@@ -1555,6 +1679,9 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (req instanceof KvRequest.ForPartition fp) {
         return servePartition(fp.partitionId(), fp.inner(), deadline, false);
+      }
+      if (req instanceof KvRequest.Multi m) {
+        return serveMulti(m);
       }
       return executeGroup((KvRequest.Group) req, deadline);
     } catch (RuntimeException e) {

@@ -11,7 +11,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A {@link KvClient}'s attempts: each goes to one node. A first attempt of a single-partition
  * request goes to the partition's leader when the {@link ClientRoutes route table} knows it, else
  * to the current address (which forwards it); after a failure the next attempt follows the leader
- * hint if there is one, otherwise moves to the next configured address.
+ * hint if there is one, otherwise moves to the next configured address. Gets and writes reach the
+ * connector through a {@link RequestCoalescer}, which sends those queued for one node at the same
+ * time as one multi.
  */
 final class RemoteExecutor implements RequestExecutor {
 
@@ -19,6 +21,15 @@ final class RemoteExecutor implements RequestExecutor {
   interface Connector extends AutoCloseable {
     /** Sends an encoded request to the node at {@code address}; completes with the encoded answer. */
     CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout);
+
+    /**
+     * Runs {@code task} on the thread that writes to the connections (one thread, tasks in order):
+     * where {@link RequestCoalescer} drains its queues, so that what is queued while that thread
+     * is busy goes out together.
+     *
+     * @throws java.util.concurrent.RejectedExecutionException once closed
+     */
+    void execute(Runnable task);
 
     @Override
     void close();
@@ -28,6 +39,7 @@ final class RemoteExecutor implements RequestExecutor {
   private final Connector connector;
   private final AtomicInteger current = new AtomicInteger();
   private final ClientRoutes routes = new ClientRoutes();
+  private final RequestCoalescer coalescer;
   /** Deadline of a route-table refresh: short, it is only a hint. */
   private final Duration routesTimeout;
   private final ScheduledExecutorService scheduler;
@@ -36,6 +48,7 @@ final class RemoteExecutor implements RequestExecutor {
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
     this.connector = connector;
+    this.coalescer = new RequestCoalescer(connector);
     this.routesTimeout = config.requestTimeout().compareTo(Duration.ofSeconds(2)) < 0
         ? config.requestTimeout() : Duration.ofSeconds(2);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -71,7 +84,7 @@ final class RemoteExecutor implements RequestExecutor {
         routes.markStale();
       }
     }
-    return send(address, request, Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())))
+    return coalescer.submit(address, request, deadlineNanos)
         .handle((r, e) -> {
           if (e == null) {
             return r;
@@ -102,6 +115,11 @@ final class RemoteExecutor implements RequestExecutor {
     }
     String address = addresses.get(Math.floorMod(current.get(), addresses.size()));
     return send(address, new KvRequest.Routes(), routesTimeout);
+  }
+
+  /** The coalescer of gets and writes into multis (tests, benchmarks). */
+  RequestCoalescer coalescer() {
+    return coalescer;
   }
 
   /** The route table (tests). */
@@ -146,6 +164,7 @@ final class RemoteExecutor implements RequestExecutor {
       return;
     }
     closed = true;
+    coalescer.close();
     connector.close();
     scheduler.shutdownNow();
   }

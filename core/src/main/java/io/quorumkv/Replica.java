@@ -83,6 +83,10 @@ final class Replica {
   long hashCheckedAtCommit = -1;
   /** The applied index of the latest snapshot; set by the applier and the snapshot thread. */
   volatile long lastSnapshotIndex;
+  /** applier: bytes of the entries applied since the latest snapshot was started or installed. */
+  long appliedBytesSinceSnapshot;
+  /** The payload size of the latest snapshot (0 if unknown); set by the snapshot thread. */
+  volatile long lastSnapshotBytes;
   /**
    * applier: the snapshot being taken in the background, or null. Whatever replaces or deletes
    * this replica's stored state waits for it first ({@link NodeRuntime#awaitSnapshot}).

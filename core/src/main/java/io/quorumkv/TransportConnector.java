@@ -40,13 +40,25 @@ final class TransportConnector implements RemoteExecutor.Connector {
     return connection(address).thenCompose(c -> c.request(request, timeout));
   }
 
+  @Override
+  public void execute(Runnable task) {
+    io.execute(task);
+  }
+
   private CompletableFuture<TransportClient> connection(String address) {
+    CompletableFuture<TransportClient> open = connections.get(address);
+    if (open != null && open.isDone() && !open.isCompletedExceptionally() && open.join().isOpen()) {
+      return open; // the common case, without the map's lock
+    }
+    TransportClient[] broken = new TransportClient[1];
     CompletableFuture<TransportClient> f = connections.compute(address, (a, old) -> {
       if (old != null && (!old.isDone() || (!old.isCompletedExceptionally() && old.join().isOpen()))) {
         return old;
       }
       if (old != null && old.isDone() && !old.isCompletedExceptionally()) {
-        old.join().close();
+        // Closed below, outside the map's lock: closing waits for the I/O thread, which may be
+        // the thread here or be waiting for this lock to send (a coalescer's drain).
+        broken[0] = old.join();
       }
       HostPort hp = HostPort.parse("address", a);
       try {
@@ -57,6 +69,9 @@ final class TransportConnector implements RemoteExecutor.Connector {
         return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
       }
     });
+    if (broken[0] != null) {
+      broken[0].close();
+    }
     // A failed dial is forgotten so the next attempt dials again.
     f.whenComplete((c, e) -> {
       if (e != null) {

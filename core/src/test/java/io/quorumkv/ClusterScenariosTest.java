@@ -38,7 +38,18 @@ class ClusterScenariosTest {
 
   @Test
   void aRestartedNodeCatchesUpThroughASnapshot() throws Exception {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 4, b -> b.snapshotInterval(20)).start()) {
+    catchUpThroughASnapshot(b -> b.snapshotInterval(20));
+  }
+
+  /** The same with snapshots due by the log's growth in bytes alone (the production default). */
+  @Test
+  void aRestartedNodeCatchesUpThroughASnapshotDueByLogBytes() throws Exception {
+    catchUpThroughASnapshot(b -> b.snapshotInterval(1_000_000).snapshotLogBytes(2_048));
+  }
+
+  private static void catchUpThroughASnapshot(java.util.function.Consumer<KvNode.Builder> configure)
+      throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 4, configure).start()) {
       c.awaitLeaders(WAIT);
       c.node(1).put("before", "crash");
       c.crash(3);
@@ -53,6 +64,8 @@ class ClusterScenariosTest {
           .allMatch(e -> n3.get(e.getKey(), ReadConsistency.STALE).equals(Optional.of(e.getValue()))));
       assertEquals(Optional.of("crash"), n3.get("before", ReadConsistency.STALE));
       assertTrue(c.node(1).meterRegistry().find("quorumkv.commits").counter().count() > 0);
+      // through a snapshot: the leaders had compacted their logs past what node 3 had
+      assertTrue(n3.meterRegistry().find("quorumkv.snapshot.bytes.received").counter().count() > 0);
     }
   }
 

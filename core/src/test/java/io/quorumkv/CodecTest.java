@@ -218,6 +218,103 @@ class CodecTest {
     assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(nested));
   }
 
+  private static KvRequest.Multi multi() {
+    return new KvRequest.Multi(List.of(
+        new KvRequest.Multi.Item(new KvRequest.Get(b("a"), ReadConsistency.LINEARIZABLE), 1000),
+        new KvRequest.Multi.Item(new KvRequest.Write(7, 3, 2, new WriteOp.Put(b("k"), b("v"))), 250),
+        new KvRequest.Multi.Item(new KvRequest.Get(b("b"), ReadConsistency.LEASE), 1),
+        new KvRequest.Multi.Item(new KvRequest.Write(7, 4, 2, new WriteOp.Cas(b("k"), Optional.of(b("v")), b("w"))), 999),
+        new KvRequest.Multi.Item(new KvRequest.Get(b("c"), ReadConsistency.FOLLOWER), 5),
+        new KvRequest.Multi.Item(new KvRequest.Get(b("d"), ReadConsistency.STALE), 6)));
+  }
+
+  @Test
+  void aMultiRoundTripsAndIsTheSameBytesWhenBuiltFromEncodedItems() {
+    KvRequest.Multi m = multi();
+    roundTripsRequest(m);
+    KvRequest.Multi back = (KvRequest.Multi) Codec.decodeRequest(Codec.encodeRequest(m));
+    assertEquals(List.of(1000L, 250L, 1L, 999L, 5L, 6L),
+        back.items().stream().map(KvRequest.Multi.Item::timeoutMillis).toList());
+    assertEquals(ReadConsistency.FOLLOWER, ((KvRequest.Get) back.items().get(4).request()).consistency());
+    // The client's path: items encoded one by one on the callers' threads, then concatenated.
+    List<byte[]> encoded = m.items().stream().map(i -> Codec.encodeRequest(i.request())).toList();
+    long[] timeouts = m.items().stream().mapToLong(KvRequest.Multi.Item::timeoutMillis).toArray();
+    assertEquals(Arrays.toString(Codec.encodeRequest(m)), Arrays.toString(Codec.encodeMulti(encoded, timeouts)));
+
+    KvResponse.Multi answers = new KvResponse.Multi(List.of(
+        new KvResponse.Read(new ReadResult(Optional.of(b("v")), ReadConsistency.LEASE, 3, 2, 99, Duration.ZERO)),
+        new KvResponse.Written(false),
+        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", false),
+        new KvResponse.Read(new ReadResult(Optional.empty(), ReadConsistency.STALE, 1, 1, 4, Duration.ofMillis(3)))));
+    byte[] once = Codec.encodeResponse(answers);
+    KvResponse back2 = Codec.decodeResponse(once);
+    assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(back2)));
+    assertEquals(answers.answers().get(2), ((KvResponse.Multi) back2).answers().get(2));
+  }
+
+  @Test
+  void aMultiCarriesOnlyGetsAndWritesWithinItsBounds() {
+    assertEquals("a multi carries only gets and writes, not Status[]", assertThrows(IllegalArgumentException.class,
+        () -> new KvRequest.Multi.Item(new KvRequest.Status(), 10)).getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new KvRequest.Multi.Item(multi(), 10));
+    assertThrows(IllegalArgumentException.class,
+        () -> new KvRequest.Multi.Item(new KvRequest.Get(b("a"), ReadConsistency.STALE), 0));
+    assertThrows(IllegalArgumentException.class, () -> new KvRequest.Multi(List.of()));
+    assertThrows(IllegalArgumentException.class, () -> new KvResponse.Multi(List.of(new KvResponse.Multi(List.of()))));
+    KvRequest.Multi.Item get = new KvRequest.Multi.Item(new KvRequest.Get(b("a"), ReadConsistency.STALE), 10);
+    assertThrows(IllegalArgumentException.class, () -> new KvRequest.Multi(
+        java.util.Collections.nCopies(KvRequest.Multi.MAX_ITEMS + 1, get)));
+  }
+
+  /** A multi's header (format, tag, count) followed by {@code items}, each: timeout, length, body. */
+  private static byte[] rawMulti(int count, Object... items) {
+    Codec.Writer w = new Codec.Writer().u8(Codec.FORMAT).u8(10).i32(count);
+    for (int i = 0; i < items.length; i += 3) {
+      byte[] body = (byte[]) items[i + 2];
+      w.i32((Integer) items[i]).i32((Integer) items[i + 1]).raw(body, 0, body.length);
+    }
+    return w.toArray();
+  }
+
+  private static byte[] body(KvRequest r) {
+    byte[] e = Codec.encodeRequest(r);
+    return Arrays.copyOfRange(e, 1, e.length);
+  }
+
+  private static String refusal(byte[] bytes) {
+    return assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(bytes)).getMessage();
+  }
+
+  @Test
+  void aMalformedOrOversizedMultiIsRefusedWithASpecificReason() {
+    byte[] get = body(new KvRequest.Get(b("k"), ReadConsistency.LINEARIZABLE));
+    byte[] status = body(new KvRequest.Status());
+    byte[] nested = body(multi());
+    assertEquals("malformed request at byte 14: item 0 of a multi is a nested multi",
+        refusal(rawMulti(1, 10, nested.length, nested)));
+    assertEquals("malformed request at byte 14: item 0 of a multi is not a get or a write (request tag 4)",
+        refusal(rawMulti(1, 10, status.length, status)));
+    assertEquals("malformed request at byte 6: a multi of 0 items (1 to 512 allowed)", refusal(rawMulti(0)));
+    byte[] many = rawMulti(KvRequest.Multi.MAX_ITEMS + 1);
+    byte[] padded = Arrays.copyOf(many, many.length + 9 * (KvRequest.Multi.MAX_ITEMS + 1));
+    assertEquals("malformed request at byte 6: a multi of 513 items (1 to 512 allowed)", refusal(padded));
+    assertEquals("malformed request at byte 10: item 0 of a multi has timeout 0 ms",
+        refusal(rawMulti(1, 0, get.length, get)));
+    assertEquals("malformed request at byte " + (14 + get.length) + ": item 0 of a multi took " + get.length
+        + " bytes, its length says " + (get.length - 1), refusal(rawMulti(1, 10, get.length - 1, get)));
+    assertTrue(refusal(rawMulti(2, 10, get.length, get)).contains("count 2 does not fit"));
+    assertTrue(refusal(rawMulti(1, 10, 1 << 30, get)).contains("needs 1073741824 bytes"));
+    byte[] huge = new byte[KvRequest.Multi.MAX_BYTES + 1];
+    System.arraycopy(rawMulti(1), 0, huge, 0, 6);
+    assertEquals("malformed request at byte 2: a multi of 4194305 bytes is over the limit of 4194304",
+        refusal(huge));
+    // Answers: a nested multi is refused too.
+    byte[] answer = Codec.encodeResponse(new KvResponse.Multi(List.of(new KvResponse.Written(true))));
+    answer[6] = 9;
+    assertEquals("malformed response at byte 6: answer 0 of a multi is a nested multi",
+        assertThrows(IllegalArgumentException.class, () -> Codec.decodeResponse(answer)).getMessage());
+  }
+
   @Property(tries = 300)
   void truncatedOrCorruptedBytesNeverDecodeSilentlyWrong(@ForAll("encoded") byte[] good, @ForAll int cut, @ForAll byte flip) {
     // Any prefix either fails cleanly or (only the whole message) decodes.
@@ -240,7 +337,11 @@ class CodecTest {
   @Provide
   Arbitrary<byte[]> encoded() {
     Arbitrary<byte[]> keys = Arbitraries.bytes().array(byte[].class).ofMinSize(1).ofMaxSize(20);
-    return keys.flatMap(k -> keys.map(v -> Codec.encodeRequest(
-        new KvRequest.Write(1, 2, 1, new WriteOp.Batch(List.of(new BatchOp.Put(k, v), new BatchOp.Delete(v))))))); 
+    Arbitrary<byte[]> writes = keys.flatMap(k -> keys.map(v -> Codec.encodeRequest(
+        new KvRequest.Write(1, 2, 1, new WriteOp.Batch(List.of(new BatchOp.Put(k, v), new BatchOp.Delete(v)))))));
+    Arbitrary<byte[]> multis = keys.flatMap(k -> keys.map(v -> Codec.encodeRequest(new KvRequest.Multi(List.of(
+        new KvRequest.Multi.Item(new KvRequest.Get(k, ReadConsistency.LEASE), 100),
+        new KvRequest.Multi.Item(new KvRequest.Write(1, 2, 1, new WriteOp.Put(k, v)), 200))))));
+    return Arbitraries.oneOf(writes, multis);
   }
 }

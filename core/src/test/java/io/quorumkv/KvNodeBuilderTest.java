@@ -54,6 +54,7 @@ class KvNodeBuilderTest {
     refused("syncStallTimeout", b -> b.syncStallTimeout(Duration.ZERO));
     refused("sessionTimeout", b -> b.sessionTimeout(Duration.ofSeconds(10)));
     refused("snapshotInterval", b -> b.snapshotInterval(0));
+    refused("snapshotLogBytes", b -> b.snapshotLogBytes(0));
     refused("storageEngine", b -> b.storageEngine(null));
     refused("notLeaderPolicy", b -> b.notLeaderPolicy(null));
   }

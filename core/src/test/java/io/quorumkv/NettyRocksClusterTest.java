@@ -168,6 +168,33 @@ class NettyRocksClusterTest {
   }
 
   @Test
+  void manyThreadsThroughOneClientUseMultisAndStayLinearizableThroughALeaderCrash() throws Exception {
+    try {
+      startThreeHashPartitionedNodes();
+      try (KvClient client = KvClient.builder().addresses(new ArrayList<>(addresses.values()))
+          .clusterId("netty-test").requestTimeout(Duration.ofSeconds(3)).build()) {
+        client.put("first", "write"); // the route table: requests go straight to the leaders
+        CoalescedWorkload.Outcome o = CoalescedWorkload.run(client, "coalesced-netty", 32, 400,
+            Duration.ofSeconds(5), 13, recording -> {
+              long leader = nodes.get(1L).status().partitions().get(0).leader();
+              recording.nemesis("crash", Long.toString(leader));
+              nodes.get(leader == 0 ? 1L : leader).crash();
+            });
+        CoalescedWorkload.checkLinearizable(o);
+        double[] served = CoalescedWorkload.multisServed(nodes.values());
+        System.out.printf("multis %.0f, items per multi %.1f, operations %d, client multis %d%n", served[0],
+            served[1] / served[0], o.completed(), client.coalescer().multis());
+        assertTrue(served[0] > 0 && client.coalescer().multis() > 0, "no multi was served");
+        assertTrue(o.completed() > 200, "only " + o.completed() + " operations completed");
+        }
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
+  }
+
+  @Test
   void aClientSendsRequestsStraightToTheLeadersAndSurvivesAStaleTable() throws Exception {
     try {
       startThreeHashPartitionedNodes();

@@ -42,7 +42,18 @@ public final class TestKitHooks {
    * node is down (the call then fails as a refused connection would).
    */
   public static KvClient.Builder inProcess(KvClient.Builder builder, Function<String, Optional<KvNode>> nodeAt) {
+    // One thread stands for the client's I/O thread: attempts queued while it is busy share a multi.
+    java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "quorumkv-inprocess-client");
+      t.setDaemon(true);
+      return t;
+    });
     return builder.connector(new RemoteExecutor.Connector() {
+      @Override
+      public void execute(Runnable task) {
+        io.execute(task);
+      }
+
       @Override
       public CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout) {
         return nodeAt.apply(address)
@@ -51,7 +62,9 @@ public final class TestKitHooks {
       }
 
       @Override
-      public void close() {}
+      public void close() {
+        io.shutdownNow();
+      }
     });
   }
 }

@@ -5,8 +5,10 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -171,16 +173,26 @@ final class FileBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Lists {@code <group>/<file>.snap} without a tree walk: other threads create, rename and delete
+   * files here meanwhile (a snapshot of another group), and a walk fails on a file that vanishes
+   * between being listed and being read; a directory listing just skips it.
+   */
   @Override
   public List<String> list() {
     List<String> out = new ArrayList<>();
-    try (Stream<Path> s = Files.walk(root)) {
-      for (Path p : (Iterable<Path>) s::iterator) {
-        String file = p.getFileName().toString();
-        if (Files.isRegularFile(p) && file.endsWith(".snap")) {
-          out.add(root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/"));
+    try (DirectoryStream<Path> groupDirs = Files.newDirectoryStream(root)) {
+      for (Path dir : groupDirs) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.snap")) {
+          for (Path p : files) {
+            out.add(dir.getFileName() + "/" + p.getFileName());
+          }
+        } catch (NoSuchFileException | NotDirectoryException gone) {
+          // deleted meanwhile, or a stray file at the top
         }
       }
+    } catch (NoSuchFileException empty) {
+      return out;
     } catch (IOException e) {
       throw new StorageException("cannot list snapshot directory " + root, e);
     }

@@ -63,7 +63,9 @@ final class GroupLogStore implements LogStore {
         return out;
       }
       if (v == seen) {
-        Thread.yield(); // the writer is between its database write and publishing its view
+        // The writer is between its database write and publishing its view, which includes the
+        // sync (a synced write becomes readable in RocksDB before SyncWAL returns): wait for it.
+        engine.awaitCommitInProgress();
       }
       seen = v;
     }

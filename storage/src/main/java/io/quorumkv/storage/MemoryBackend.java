@@ -107,24 +107,27 @@ final class MemoryBackend implements Backend {
   @Override
   public void write(Batch batch, boolean sync) {
     MemBatch b = (MemBatch) batch;
-    if (sync) {
-      // outside the lock: readers and unsynced writes go on while a sync stalls, as on a disk
-      disk.awaitSyncsAllowed(this::isDead);
-    }
     synchronized (disk.lock) {
       checkAlive();
       for (Op op : b.ops) {
         op.applyTo(live);
       }
       unsynced.add(b);
-      if (sync) {
-        for (MemBatch u : unsynced) {
-          for (Op op : u.ops) {
-            op.applyTo(disk.durable);
-          }
+    }
+    if (!sync) {
+      return;
+    }
+    // As RocksDB's write then SyncWAL: the records are readable before their sync returns. The
+    // wait is outside the lock: readers and unsynced writes go on while a sync stalls, as on a disk.
+    disk.awaitSyncsAllowed(this::isDead);
+    synchronized (disk.lock) {
+      checkAlive();
+      for (MemBatch u : unsynced) {
+        for (Op op : u.ops) {
+          op.applyTo(disk.durable);
         }
-        unsynced.clear();
       }
+      unsynced.clear();
     }
   }
 

@@ -47,9 +47,10 @@ public final class MemoryDisk {
   }
 
   /**
-   * Simulates a disk whose fsync hangs: from now on every synced write waits (before it writes
-   * anything) until {@link #resumeSyncs()}, or until the engine crashes ({@link #crash()}; the write
-   * then fails). Reads and unsynced writes go on. The engine's sync monitor sees the sync's age grow.
+   * Simulates a disk whose fsync hangs: from now on every synced write waits (its records written
+   * and readable, not yet durable, as with RocksDB's write then SyncWAL) until
+   * {@link #resumeSyncs()}, or until the engine crashes ({@link #crash()}; the write then fails and
+   * its records are lost). Reads and unsynced writes go on. The engine's sync monitor sees the sync's age grow.
    * Resume before closing the engine: a clean close waits for the stalled write.
    */
   public void stallSyncs() {

@@ -274,6 +274,15 @@ public final class StorageEngine implements AutoCloseable {
     return new StorageFailedException("storage failed while trying to " + what, failure.get());
   }
 
+  /**
+   * Returns once the synced write in progress, if any, has been published: readers that found
+   * the database ahead of the published view wait here instead of spinning through a sync.
+   */
+  void awaitCommitInProgress() {
+    writeLock.lock();
+    writeLock.unlock();
+  }
+
   /** A synced write: timed by the sync monitor; any error fails the engine. */
   void syncedWrite(Backend.Batch batch, int batchCount, int entries, long bytes) {
     long start = syncMonitor.begin();

@@ -8,6 +8,7 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
@@ -48,7 +49,12 @@ class CrashRecoveryTest {
       try {
         assertTrue(ready.await(60, TimeUnit.SECONDS), "child did not start (seed " + seed + ")");
         Thread.sleep(150 + rnd.nextInt(600));
-        assertTrue(child.isAlive(), "child died by itself, see " + stderr);
+        if (!child.isAlive()) {
+          // the temporary directory is gone once the test ends: say what the child said
+          String said = Files.readString(stderr.toPath());
+          throw new AssertionError("child died by itself (seed " + seed + "), its stderr:\n"
+              + said.substring(Math.max(0, said.length() - 4000)));
+        }
       } finally {
         child.destroyForcibly(); // SIGKILL on Unix
         assertTrue(child.waitFor(60, TimeUnit.SECONDS));

@@ -3,6 +3,7 @@ package io.quorumkv.storage;
 import io.quorumkv.raft.Entry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +14,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -22,7 +25,10 @@ import java.util.stream.Stream;
  * disk itself with the same tool: append 256 bytes and fdatasync, in a loop, in the same
  * directory; {@code raw-fsync-prealloc} does the same over a preallocated file. With
  * {@code --engine memory} the log mode runs on the in-memory engine: the CPU cost of the write path
- * without a disk.
+ * without a disk. With {@code --apply}, one more thread applies every durable entry to its group's
+ * state machine (an unsynced write of one record and the applied index, as a node's applier does)
+ * and the line adds how long those {@code apply} calls took: they share RocksDB's write queue with
+ * the log writer's synced writes.
  *
  * <pre>
  * storage/bench/run-log-benchmark.sh --mode log --appenders 64 --seconds 5 --dir /tmp/qkv-bench
@@ -36,6 +42,7 @@ public final class LogBenchmark {
   /** Parses flags and runs one measurement. */
   public static void main(String[] args) throws Exception {
     String mode = "log";
+    boolean apply = false;
     int appenders = 1;
     double seconds = 5;
     double warmup = 1;
@@ -51,6 +58,10 @@ public final class LogBenchmark {
         case "--entry-bytes" -> entryBytes = Integer.parseInt(args[i + 1]);
         case "--dir" -> base = Path.of(args[i + 1]);
         case "--engine" -> memory = args[i + 1].equals("memory");
+        case "--apply" -> {
+          apply = true;
+          i--; // a flag without a value
+        }
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
@@ -60,7 +71,7 @@ public final class LogBenchmark {
       String json = switch (mode) {
         case "raw-fsync" -> rawFsync(dir, seconds, warmup, entryBytes, false);
         case "raw-fsync-prealloc" -> rawFsync(dir, seconds, warmup, entryBytes, true);
-        case "log" -> log(dir, appenders, seconds, warmup, entryBytes, memory);
+        case "log" -> log(dir, appenders, seconds, warmup, entryBytes, memory, apply);
         default -> throw new IllegalArgumentException("unknown mode " + mode);
       };
       System.out.println(json);
@@ -70,7 +81,7 @@ public final class LogBenchmark {
   }
 
   private static String log(Path dir, int appenders, double seconds, double warmup, int bytes,
-      boolean memory) throws Exception {
+      boolean memory, boolean apply) throws Exception {
     byte[] payload = new byte[bytes];
     new Random(1).nextBytes(payload);
     try (StorageEngine engine = memory
@@ -84,6 +95,40 @@ public final class LogBenchmark {
       int[] counts = new int[appenders];
       long[] syncsAt = new long[2];
       List<Thread> threads = new ArrayList<>();
+      LinkedBlockingQueue<long[]> durable = new LinkedBlockingQueue<>();
+      long[][] applyLatency = {new long[1 << 16]};
+      int[] applyCount = {0};
+      Thread applier = new Thread(() -> {
+        List<long[]> work = new ArrayList<>();
+        try {
+          while (System.nanoTime() < end + 1_000_000_000L) {
+            long[] first = durable.poll(100, TimeUnit.MILLISECONDS);
+            if (first == null) {
+              continue;
+            }
+            work.add(first);
+            durable.drainTo(work);
+            for (long[] w : work) { // {group, index}
+              byte[] key = ("k" + (w[1] % 100_000)).getBytes(StandardCharsets.UTF_8);
+              long t0 = System.nanoTime();
+              engine.stateMachine(w[0]).apply(w[1], 1, List.of(KvMutation.put(key, payload)));
+              long t1 = System.nanoTime();
+              if (t0 >= measureFrom && t1 <= end) {
+                if (applyCount[0] == applyLatency[0].length) {
+                  applyLatency[0] = Arrays.copyOf(applyLatency[0], applyCount[0] * 2);
+                }
+                applyLatency[0][applyCount[0]++] = t1 - t0;
+              }
+            }
+            work.clear();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "applier");
+      if (apply) {
+        applier.start();
+      }
       for (int a = 0; a < appenders; a++) {
         int id = a;
         Thread t = new Thread(() -> {
@@ -101,6 +146,9 @@ public final class LogBenchmark {
               writer.submit(new LogBatch().append(group,
                   List.of(Entry.normal(index, 1, payload)))).get();
               long t1 = System.nanoTime();
+              if (apply) {
+                durable.add(new long[] {group, index});
+              }
               if (t0 >= measureFrom) {
                 if (n == lat.length) {
                   lat = Arrays.copyOf(lat, n * 2);
@@ -124,6 +172,9 @@ public final class LogBenchmark {
       for (Thread t : threads) {
         t.join();
       }
+      if (apply) {
+        applier.join();
+      }
       int total = 0;
       for (int c : counts) {
         total += c;
@@ -135,8 +186,19 @@ public final class LogBenchmark {
         off += counts[a];
       }
       long fsyncs = syncsAt[1] - syncsAt[0];
-      return json(memory ? "log-memory" : "log", appenders, bytes, seconds, total, fsyncs, all,
-          dir);
+      String line = json(memory ? "log-memory" : "log", appenders, bytes, seconds, total, fsyncs,
+          all, dir);
+      if (!apply) {
+        return line;
+      }
+      long[] applied = Arrays.copyOf(applyLatency[0], applyCount[0]);
+      Arrays.sort(applied);
+      long slow = Arrays.stream(applied).filter(ns -> ns > 200_000).count();
+      return line.substring(0, line.length() - 1) + String.format(Locale.ROOT,
+          ",\"applyCalls\":%d,\"applyMeanUs\":%.1f,\"applyP50Us\":%.0f,\"applyP99Us\":%.0f,"
+              + "\"applyOver200UsPct\":%.1f}",
+          applied.length, Arrays.stream(applied).average().orElse(0) / 1000, pct(applied, 0.50),
+          pct(applied, 0.99), applied.length == 0 ? 0.0 : 100.0 * slow / applied.length);
     }
   }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.raft.Entry;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -104,6 +105,36 @@ class MemoryCrashTest {
     }
     assertEquals(2, e.log(G).lastIndex());
     assertEquals(0, e.syncMonitor().syncAgeNanos(System.nanoTime()));
+    e.close();
+  }
+
+  /**
+   * A synced batch is readable in the database before its sync returns (RocksDB: write, then
+   * SyncWAL), while the published view still describes the log before it. A reader of entries
+   * the batch overwrites finds them disagreeing with its view: it must wait for the writer's
+   * commit, however long the sync takes, not give up after a bounded spin and report corruption.
+   */
+  @Test
+  void aReaderOfEntriesBeingOverwrittenWaitsForTheirSync() throws Exception {
+    StorageEngine e = StorageEngine.openInMemory(disk, "c",
+        StorageOptions.defaults(1).withEntryCacheBytes(0)); // no cache: reads go to the database
+    e.log(G).append(entries(1, 5, 1));
+    disk.stallSyncs();
+    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
+      CompletableFuture<Void> overwrite = writer.submit(new LogBatch().append(G, entries(3, 5, 2)));
+      assertThrows(TimeoutException.class, () -> overwrite.get(100, TimeUnit.MILLISECONDS));
+      CompletableFuture<List<Entry>> read =
+          CompletableFuture.supplyAsync(() -> e.log(G).entries(3, 6, Long.MAX_VALUE));
+      assertThrows(TimeoutException.class, () -> read.get(300, TimeUnit.MILLISECONDS),
+          "the reader waits for the stalled sync");
+      disk.resumeSyncs();
+      overwrite.get(5, TimeUnit.SECONDS);
+      List<Entry> got = read.get(5, TimeUnit.SECONDS);
+      assertEquals(List.of(3L, 5L, 2L, 2L), List.of(got.get(0).index(), got.get(2).index(),
+          got.get(0).term(), got.get(2).term()), "the overwritten entries, as published after the sync");
+    } finally {
+      disk.resumeSyncs();
+    }
     e.close();
   }
 

@@ -67,6 +67,16 @@ public final class TransportClient implements AutoCloseable {
       return new IoThread(Wire.newGroup(1, name));
     }
 
+    /**
+     * Runs {@code task} on this thread, after whatever it is doing now (reading answers, writing
+     * requests). A request sent from the thread itself is written at once, without a hand-off.
+     *
+     * @throws RejectedExecutionException once the thread is stopped
+     */
+    public void execute(Runnable task) {
+      group.next().execute(task);
+    }
+
     /** Stops the thread; blocks until it has stopped, so never call it from a client callback. */
     @Override
     public void close() {

@@ -1,0 +1,234 @@
+package io.quorumkv;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A {@link KvClient}'s attempts on their way to the nodes: gets and writes for the same node that
+ * are queued at the same time go out as one {@link KvRequest.Multi} frame.
+ *
+ * <p>Natural batching, no timer: an attempt is queued for its node and, if no drain of that queue
+ * is pending, a drain is handed to the connector's I/O thread. When that thread is idle the drain
+ * runs at once and the attempt goes out alone (a batch of one is a plain request). While the thread
+ * is busy (reading a burst of answers, whose callers send their next requests meanwhile, or writing
+ * earlier frames) attempts pile up behind the one drain, which then sends them together. So the
+ * more loaded the client, the larger its frames, and an idle client pays no delay.
+ *
+ * <p>Above this class nothing changes: every attempt keeps its own future, deadline, session
+ * sequence number and retries in {@link KvFrontend}. An answer that fails the multi's frame (lost
+ * connection, deadline) fails every item of it as it would fail a single request, which
+ * {@link RemoteExecutor} reports as "may have been delivered".
+ */
+final class RequestCoalescer {
+
+  /** Attempts queued for one node beyond which new ones are refused (retryably) rather than queued. */
+  static final int QUEUE_LIMIT = 8192;
+
+  private final RemoteExecutor.Connector connector;
+  private final Map<String, NodeQueue> queues = new ConcurrentHashMap<>();
+  private final LongAdder multis = new LongAdder();
+  private final LongAdder multiItems = new LongAdder();
+  private volatile boolean closed;
+
+  RequestCoalescer(RemoteExecutor.Connector connector) {
+    this.connector = connector;
+  }
+
+  /**
+   * Sends {@code request} to the node at {@code address}: queued for a multi if it is a get or a
+   * write, at once otherwise. Completes with the node's answer, or exceptionally as
+   * {@link RemoteExecutor.Connector#send} does (and with {@link NodeClosedException} once closed).
+   */
+  CompletableFuture<KvResponse> submit(String address, KvRequest request, long deadlineNanos) {
+    if (closed) {
+      return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
+    }
+    byte[] encoded = Codec.encodeRequest(request);
+    if (!(request instanceof KvRequest.Get || request instanceof KvRequest.Write)) {
+      return sendOne(address, encoded, remaining(deadlineNanos));
+    }
+    Item item = new Item(encoded, deadlineNanos, new CompletableFuture<>());
+    queues.computeIfAbsent(address, NodeQueue::new).add(item);
+    return item.result;
+  }
+
+  /** Multis sent so far (tests, benchmarks). */
+  long multis() {
+    return multis.sum();
+  }
+
+  /** Attempts sent inside multis so far. */
+  long multiItems() {
+    return multiItems.sum();
+  }
+
+  /** Fails every queued attempt with {@link NodeClosedException}; later ones fail at once. */
+  void close() {
+    closed = true;
+    for (NodeQueue q : queues.values()) {
+      q.failAll();
+    }
+  }
+
+  private CompletableFuture<KvResponse> sendOne(String address, byte[] encoded, Duration timeout) {
+    try {
+      return connector.send(address, encoded, timeout).thenApply(Codec::decodeResponse);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private static Duration remaining(long deadlineNanos) {
+    return Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime()));
+  }
+
+  /** One queued attempt: its request encoded on the caller's thread. */
+  private record Item(byte[] encoded, long deadlineNanos, CompletableFuture<KvResponse> result) {}
+
+  /** The attempts waiting for one node, and at most one pending drain of them. */
+  private final class NodeQueue {
+    private final String address;
+    private final ConcurrentLinkedQueue<Item> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger size = new AtomicInteger();
+    private final AtomicBoolean drainPending = new AtomicBoolean();
+
+    NodeQueue(String address) {
+      this.address = address;
+    }
+
+    void add(Item item) {
+      if (size.incrementAndGet() > QUEUE_LIMIT) {
+        size.decrementAndGet();
+        item.result.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "more than " + QUEUE_LIMIT
+            + " requests queued for node " + address + " (the client's I/O thread is behind); not sent", 0, 0, "", false));
+        return;
+      }
+      queue.add(item);
+      if (closed) {
+        failAll(); // close() may have emptied the queue just before this item arrived
+        return;
+      }
+      if (drainPending.compareAndSet(false, true)) {
+        try {
+          connector.execute(this::drain);
+        } catch (RejectedExecutionException e) {
+          failAll(); // the I/O thread is gone: the client is closing
+        }
+      }
+    }
+
+    /** On the I/O thread: sends everything queued, in multis as large as the bounds allow. */
+    synchronized void drain() {
+      // Cleared first: an attempt queued from here on either is taken by this drain or starts another.
+      drainPending.set(false);
+      while (!queue.isEmpty() && !closed) {
+        List<Item> batch = new ArrayList<>();
+        int bytes = 16;
+        long now = System.nanoTime();
+        for (Item next = queue.peek(); next != null && batch.size() < KvRequest.Multi.MAX_ITEMS;
+            next = queue.peek()) {
+          // An item too large to share a frame still goes, alone (the transport bounds it).
+          if (!batch.isEmpty() && bytes + next.encoded.length + 8 > KvRequest.Multi.MAX_BYTES) {
+            break;
+          }
+          queue.poll();
+          size.decrementAndGet();
+          if (now - next.deadlineNanos >= 0) {
+            // The frontend stopped waiting for it already; sending it would only load the node.
+            next.result.complete(KvResponse.Failure.of(KvResponse.Code.TIMEOUT,
+                "not sent: its deadline passed while it was queued for node " + address));
+            continue;
+          }
+          batch.add(next);
+          bytes += next.encoded.length + 8;
+        }
+        if (batch.size() == 1) {
+          Item only = batch.get(0);
+          sendOne(address, only.encoded, remaining(only.deadlineNanos)).whenComplete((r, e) -> {
+            if (e != null) {
+              only.result.completeExceptionally(e);
+            } else {
+              only.result.complete(r);
+            }
+          });
+        } else if (!batch.isEmpty()) {
+          sendMulti(batch, now);
+        }
+      }
+      if (closed) {
+        failAll();
+      }
+    }
+
+    private void sendMulti(List<Item> batch, long now) {
+      List<byte[]> encoded = new ArrayList<>(batch.size());
+      long[] timeouts = new long[batch.size()];
+      long latest = now;
+      for (int i = 0; i < batch.size(); i++) {
+        Item it = batch.get(i);
+        encoded.add(it.encoded);
+        // Rounded up: an item never gets less time on the node than its caller gives it.
+        timeouts[i] = Math.max(1, (it.deadlineNanos - now + 999_999) / 1_000_000);
+        latest = Math.max(latest, it.deadlineNanos);
+      }
+      multis.increment();
+      multiItems.add(batch.size());
+      CompletableFuture<byte[]> sent;
+      try {
+        sent = connector.send(address, Codec.encodeMulti(encoded, timeouts), Duration.ofNanos(Math.max(1, latest - now)));
+      } catch (RuntimeException e) {
+        sent = CompletableFuture.failedFuture(e);
+      }
+      sent.whenComplete((bytes, e) -> answer(batch, bytes, e));
+    }
+
+    /** Hands each item its answer, or the frame's failure. */
+    private void answer(List<Item> batch, byte[] bytes, Throwable e) {
+      Throwable failure = e;
+      KvResponse r = null;
+      if (failure == null) {
+        try {
+          r = Codec.decodeResponse(bytes);
+        } catch (IllegalArgumentException bad) {
+          failure = bad;
+        }
+      }
+      if (r instanceof KvResponse.Multi m && m.answers().size() == batch.size()) {
+        for (int i = 0; i < batch.size(); i++) {
+          batch.get(i).result.complete(m.answers().get(i));
+        }
+        return;
+      }
+      if (r instanceof KvResponse.Failure f) {
+        // The node refused the whole frame (closing, malformed): each item is refused alike.
+        for (Item it : batch) {
+          it.result.complete(f);
+        }
+        return;
+      }
+      if (failure == null) {
+        failure = new IllegalStateException("node " + address + " answered a multi of " + batch.size()
+            + " items with " + (r instanceof KvResponse.Multi m ? m.answers().size() + " answers" : r));
+      }
+      for (Item it : batch) {
+        it.result.completeExceptionally(failure);
+      }
+    }
+
+    void failAll() {
+      for (Item it = queue.poll(); it != null; it = queue.poll()) {
+        size.decrementAndGet();
+        it.result.completeExceptionally(new NodeClosedException("the client is closed", false));
+      }
+    }
+  }
+}

@@ -1,0 +1,366 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A client's coalescing of gets and writes into multis, against a fake connector whose "I/O
+ * thread" runs only when the test says: what is queued while it is busy goes out as one multi,
+ * each item keeps its own answer, failure, retry, deadline and session sequence number.
+ */
+class RequestCoalescerTest {
+
+  private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
+
+  static byte[] b(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** A request as the fake node received it, with the future its answer goes to. */
+  record Sent(String address, KvRequest request, Duration timeout, CompletableFuture<byte[]> answer) {
+    void reply(KvResponse r) {
+      answer.complete(Codec.encodeResponse(r));
+    }
+  }
+
+  /**
+   * Nodes behind a connector: route-table requests are answered with an empty table (so attempts go
+   * to the configured addresses), everything else is recorded for the test to answer, or answered
+   * by {@link #script} when one is set. Its I/O thread is a queue the test runs.
+   */
+  static final class FakeNodes implements RemoteExecutor.Connector {
+    final BlockingQueue<Runnable> io = new LinkedBlockingQueue<>();
+    final BlockingQueue<Sent> sent = new LinkedBlockingQueue<>();
+    volatile Function<Sent, KvResponse> script;
+    volatile boolean closed;
+
+    @Override
+    public CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout) {
+      KvRequest r = Codec.decodeRequest(request);
+      CompletableFuture<byte[]> f = new CompletableFuture<>();
+      if (r instanceof KvRequest.Routes) {
+        f.complete(Codec.encodeResponse(new KvResponse.RouteTable(List.of())));
+        return f;
+      }
+      Sent s = new Sent(address, r, timeout, f);
+      Function<Sent, KvResponse> answerWith = script;
+      KvResponse scripted = answerWith == null ? null : answerWith.apply(s);
+      if (scripted != null) {
+        s.reply(scripted);
+      } else {
+        sent.add(s);
+      }
+      return f;
+    }
+
+    @Override
+    public void execute(Runnable task) {
+      if (closed) {
+        throw new RejectedExecutionException("closed");
+      }
+      io.add(task);
+    }
+
+    /** Runs what the I/O thread has queued, as the thread would once free. */
+    int runIo() {
+      int n = 0;
+      for (Runnable t = io.poll(); t != null; t = io.poll()) {
+        t.run();
+        n++;
+      }
+      return n;
+    }
+
+    /** The next request sent, running the I/O thread until one is (bounded: 5 s). */
+    Sent next() throws InterruptedException {
+      long end = System.nanoTime() + 5 * SECOND;
+      while (System.nanoTime() < end) {
+        runIo();
+        Sent s = sent.poll(2, TimeUnit.MILLISECONDS);
+        if (s != null) {
+          return s;
+        }
+      }
+      throw new AssertionError("nothing was sent within 5 s");
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
+  }
+
+  private static KvRequest.Get get(String key) {
+    return new KvRequest.Get(b(key), ReadConsistency.LINEARIZABLE);
+  }
+
+  private static KvResponse read(String value) {
+    return new KvResponse.Read(new ReadResult(Optional.of(b(value)), ReadConsistency.LINEARIZABLE, 1, 1, 7, Duration.ZERO));
+  }
+
+  private static String valueOf(KvResponse r) {
+    return new String(((KvResponse.Read) r).result().value().orElseThrow(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aRequestToAnIdleNodeGoesOutAloneAsAPlainRequest() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    CompletableFuture<KvResponse> f = c.submit("n1", get("k"), System.nanoTime() + SECOND);
+    assertEquals(1, nodes.runIo());
+    Sent s = nodes.sent.poll();
+    assertNotNull(s);
+    assertInstanceOf(KvRequest.Get.class, s.request());
+    s.reply(read("v"));
+    assertEquals("v", valueOf(f.get(1, TimeUnit.SECONDS)));
+    assertEquals(0, c.multis());
+  }
+
+  @Test
+  void requestsQueuedWhileTheIoThreadIsBusyGoOutAsOneMultiAndEachGetsItsOwnAnswer() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    long deadline = System.nanoTime() + SECOND;
+    List<CompletableFuture<KvResponse>> fs = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      fs.add(c.submit("n1", get("k" + i), deadline + i * 1_000_000L));
+    }
+    CompletableFuture<KvResponse> other = c.submit("n2", get("elsewhere"), deadline);
+    assertEquals(2, nodes.io.size(), "one drain per node, however many requests are queued");
+    nodes.runIo();
+    List<Sent> frames = new ArrayList<>();
+    nodes.sent.drainTo(frames);
+    assertEquals(2, frames.size());
+    Sent multi = frames.stream().filter(s -> s.address().equals("n1")).findFirst().orElseThrow();
+    KvRequest.Multi m = assertInstanceOf(KvRequest.Multi.class, multi.request());
+    assertEquals(List.of("k0", "k1", "k2", "k3", "k4"), m.items().stream()
+        .map(i -> new String(((KvRequest.Get) i.request()).key(), StandardCharsets.UTF_8)).toList());
+    // Each item carries its own time; the frame waits for the latest.
+    assertTrue(m.items().get(0).timeoutMillis() < m.items().get(4).timeoutMillis(), m.toString());
+    assertTrue(multi.timeout().toMillis() >= m.items().get(4).timeoutMillis() - 1, multi.timeout().toString());
+    assertInstanceOf(KvRequest.Get.class, frames.stream().filter(s -> s.address().equals("n2")).findFirst()
+        .orElseThrow().request());
+    List<KvResponse> answers = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      answers.add(i == 2 ? KvResponse.Failure.notLeader(1, 3, "n3") : read("v" + i));
+    }
+    multi.reply(new KvResponse.Multi(answers));
+    for (int i = 0; i < 5; i++) {
+      KvResponse r = fs.get(i).get(1, TimeUnit.SECONDS);
+      if (i == 2) {
+        assertEquals(KvResponse.Failure.notLeader(1, 3, "n3"), r);
+      } else {
+        assertEquals("v" + i, valueOf(r));
+      }
+    }
+    assertFalse(other.isDone());
+    assertEquals(1, c.multis());
+    assertEquals(5, c.multiItems());
+  }
+
+  @Test
+  void aLostOrMisansweredMultiFailsEveryItemAsALostRequestWould() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    long deadline = System.nanoTime() + SECOND;
+    CompletableFuture<KvResponse> a = c.submit("n1", get("a"), deadline);
+    CompletableFuture<KvResponse> b = c.submit("n1", get("b"), deadline);
+    nodes.next().answer().completeExceptionally(new TimeoutException("no answer within 1000 ms"));
+    for (CompletableFuture<KvResponse> f : List.of(a, b)) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
+      assertInstanceOf(TimeoutException.class, e.getCause());
+    }
+    CompletableFuture<KvResponse> x = c.submit("n1", get("x"), deadline);
+    CompletableFuture<KvResponse> y = c.submit("n1", get("y"), deadline);
+    nodes.next().reply(new KvResponse.Multi(List.of(read("only one answer"))));
+    ExecutionException e = assertThrows(ExecutionException.class, () -> x.get(1, TimeUnit.SECONDS));
+    assertEquals("node n1 answered a multi of 2 items with 1 answers", e.getCause().getMessage());
+    assertThrows(ExecutionException.class, () -> y.get(1, TimeUnit.SECONDS));
+    // A node refusing the whole frame (closing) refuses each item alike.
+    CompletableFuture<KvResponse> p = c.submit("n1", get("p"), deadline);
+    CompletableFuture<KvResponse> q = c.submit("n1", get("q"), deadline);
+    KvResponse.Failure closing = KvResponse.Failure.of(KvResponse.Code.CLOSED, "node 1 is not running");
+    nodes.next().reply(closing);
+    assertEquals(closing, p.get(1, TimeUnit.SECONDS));
+    assertEquals(closing, q.get(1, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void anItemWhoseDeadlinePassedWhileQueuedIsNotSent() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    CompletableFuture<KvResponse> late = c.submit("n1", get("late"), System.nanoTime() + 1_000_000L);
+    CompletableFuture<KvResponse> onTime = c.submit("n1", get("on time"), System.nanoTime() + SECOND);
+    Thread.sleep(5);
+    Sent s = nodes.next();
+    assertInstanceOf(KvRequest.Get.class, s.request(), "the late item was dropped: a batch of one is plain");
+    KvResponse.Failure f = assertInstanceOf(KvResponse.Failure.class, late.get(1, TimeUnit.SECONDS));
+    assertEquals(KvResponse.Code.TIMEOUT, f.code());
+    assertFalse(f.outcomeUnknown(), "never sent");
+    s.reply(read("v"));
+    assertEquals("v", valueOf(onTime.get(1, TimeUnit.SECONDS)));
+  }
+
+  @Test
+  void multisStayWithinTheirItemAndByteBoundsAndTheQueueIsBounded() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    long deadline = System.nanoTime() + 10 * SECOND;
+    int n = KvRequest.Multi.MAX_ITEMS + 3;
+    for (int i = 0; i < n; i++) {
+      c.submit("n1", get("k" + i), deadline);
+    }
+    byte[] mib = new byte[1 << 20];
+    for (int i = 0; i < 5; i++) {
+      c.submit("n2", new KvRequest.Write(1, i + 1, 1, new WriteOp.Put(b("big" + i), mib)), deadline);
+    }
+    nodes.runIo();
+    List<Sent> frames = new ArrayList<>();
+    nodes.sent.drainTo(frames);
+    List<Integer> toN1 = frames.stream().filter(s -> s.address().equals("n1"))
+        .map(s -> s.request() instanceof KvRequest.Multi m ? m.items().size() : 1).toList();
+    assertEquals(List.of(KvRequest.Multi.MAX_ITEMS, 3), toN1);
+    List<Integer> toN2 = frames.stream().filter(s -> s.address().equals("n2"))
+        .map(s -> s.request() instanceof KvRequest.Multi m ? m.items().size() : 1).toList();
+    assertEquals(List.of(3, 2), toN2, "4 MiB per multi: three values of 1 MiB, then two");
+
+    // Nothing drains: the queue fills to its bound, and the next request is refused, retryably.
+    FakeNodes stuck = new FakeNodes();
+    RequestCoalescer full = new RequestCoalescer(stuck);
+    for (int i = 0; i < RequestCoalescer.QUEUE_LIMIT; i++) {
+      assertFalse(full.submit("n1", get("k"), deadline).isDone());
+    }
+    KvResponse.Failure refused = assertInstanceOf(KvResponse.Failure.class,
+        full.submit("n1", get("k"), deadline).get(1, TimeUnit.SECONDS));
+    assertTrue(refused.retryable() && !refused.outcomeUnknown(), refused.toString());
+    assertTrue(refused.message().startsWith("more than 8192 requests queued for node n1"), refused.message());
+  }
+
+  @Test
+  void closeFailsEverythingQueuedAndLaterRequestsWithNodeClosed() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    CompletableFuture<KvResponse> queued = c.submit("n1", get("k"), System.nanoTime() + SECOND);
+    c.close();
+    nodes.close();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> queued.get(1, TimeUnit.SECONDS));
+    assertInstanceOf(NodeClosedException.class, e.getCause());
+    nodes.runIo();
+    assertNull(nodes.sent.poll());
+    e = assertThrows(ExecutionException.class, () -> c.submit("n1", get("k"), System.nanoTime() + SECOND)
+        .get(1, TimeUnit.SECONDS));
+    assertInstanceOf(NodeClosedException.class, e.getCause());
+  }
+
+  // ---- through a KvClient: each item keeps its own retries, deadline and session ----
+
+  private static KvClient client(FakeNodes nodes, Duration timeout) {
+    return KvClient.builder().addresses(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3")).requestTimeout(timeout)
+        .connector(nodes).build();
+  }
+
+  @Test
+  void anItemRefusedWithALeaderHintIsRetriedAloneWithItsSequenceNumberWhileTheOthersSucceed() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
+      CompletableFuture<Void> p0 = client.putAsync(b("a"), b("0"));
+      CompletableFuture<Void> p1 = client.putAsync(b("b"), b("1"));
+      CompletableFuture<Optional<byte[]>> g = client.getAsync(b("c"), ReadConsistency.LINEARIZABLE);
+      Sent first = nodes.next();
+      KvRequest.Multi m = assertInstanceOf(KvRequest.Multi.class, first.request());
+      assertEquals(3, m.items().size());
+      KvRequest.Write refused = (KvRequest.Write) m.items().get(1).request();
+      first.reply(new KvResponse.Multi(List.of(new KvResponse.Written(true),
+          KvResponse.Failure.notLeader(1, 2, "127.0.0.1:2"),
+          read("c-value"))));
+      p0.get(1, TimeUnit.SECONDS);
+      assertEquals("c-value", new String(g.get(1, TimeUnit.SECONDS).orElseThrow(), StandardCharsets.UTF_8));
+      assertFalse(p1.isDone());
+      Sent retry = nodes.next();
+      assertEquals("127.0.0.1:2", retry.address(), "the hint is followed");
+      KvRequest.Write again = assertInstanceOf(KvRequest.Write.class, retry.request());
+      assertEquals(refused.seq(), again.seq(), "a retry keeps its session sequence number");
+      assertEquals(refused.clientId(), again.clientId());
+      retry.reply(new KvResponse.Written(true));
+      p1.get(1, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void writesOfALostMultiArePossiblyDeliveredAndRetriedWithTheirSequenceNumbers() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    try (KvClient client = client(nodes, Duration.ofMillis(600))) {
+      CompletableFuture<Void> w0 = client.putAsync(b("a"), b("0"));
+      CompletableFuture<Boolean> w1 = client.deleteAsync(b("b"));
+      CompletableFuture<Optional<byte[]>> r = client.getAsync(b("c"), ReadConsistency.LINEARIZABLE);
+      Sent lost = nodes.next();
+      KvRequest.Multi m = assertInstanceOf(KvRequest.Multi.class, lost.request());
+      List<Long> seqs = m.items().stream().filter(i -> i.request() instanceof KvRequest.Write)
+          .map(i -> ((KvRequest.Write) i.request()).seq()).toList();
+      List<Long> retried = java.util.Collections.synchronizedList(new ArrayList<>());
+      // From now on every node knows no leader: what the calls end with is decided by the lost frame.
+      nodes.script = s -> {
+        List<KvRequest> rs = s.request() instanceof KvRequest.Multi mm
+            ? mm.items().stream().map(KvRequest.Multi.Item::request).toList() : List.of(s.request());
+        rs.stream().filter(x -> x instanceof KvRequest.Write).forEach(x -> retried.add(((KvRequest.Write) x).seq()));
+        KvResponse.Failure none = KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader");
+        return rs.size() == 1 ? none : new KvResponse.Multi(rs.stream().map(x -> (KvResponse) none).toList());
+      };
+      Thread io = new Thread(() -> {
+        while (!w0.isDone() || !w1.isDone() || !r.isDone()) {
+          nodes.runIo();
+          Thread.onSpinWait();
+        }
+      });
+      io.setDaemon(true);
+      io.start();
+      lost.answer().completeExceptionally(new TimeoutException("no answer within 1000 ms"));
+      for (CompletableFuture<?> w : List.of(w0, w1)) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> w.get(5, TimeUnit.SECONDS));
+        KvException kv = assertInstanceOf(KvException.class, e.getCause());
+        assertTrue(kv.outcomeUnknown(), "a write of a lost frame may have been applied: " + kv);
+        assertInstanceOf(KvTimeoutException.class, kv);
+      }
+      ExecutionException e = assertThrows(ExecutionException.class, () -> r.get(5, TimeUnit.SECONDS));
+      assertInstanceOf(ClusterUnavailableException.class, e.getCause(), "a read has no effect");
+      io.join(5000);
+      assertFalse(retried.isEmpty());
+      assertTrue(seqs.containsAll(retried), "retries reuse the lost writes' sequence numbers: " + seqs + " " + retried);
+    }
+  }
+
+  @Test
+  void aClosedClientFailsItsQueuedCallsWithNodeClosed() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    KvClient client = client(nodes, Duration.ofSeconds(5));
+    CompletableFuture<Void> w = client.putAsync(b("a"), b("0"));
+    CompletableFuture<Optional<byte[]>> r = client.getAsync(b("b"), ReadConsistency.LINEARIZABLE);
+    client.close();
+    for (CompletableFuture<?> f : List.of(w, r)) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
+      assertInstanceOf(NodeClosedException.class, e.getCause());
+    }
+    nodes.runIo();
+    assertNull(nodes.sent.poll(), "nothing goes out after close");
+  }
+}
