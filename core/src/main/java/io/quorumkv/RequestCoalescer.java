@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * A {@link KvClient}'s attempts on their way to the nodes: gets and writes for the same node that
- * are queued at the same time go out as one {@link KvRequest.Multi} frame.
+ * A {@link KvClient}'s attempts on their way to the nodes: gets for the same node that are queued
+ * at the same time go out as one {@link KvRequest.Multi} frame, and so do writes (gets and writes
+ * apart, so that a get never waits for a write's replication).
  *
  * <p>Natural batching, no timer: an attempt is queued for its node and, if no drain of that queue
  * is pending, a drain is handed to the connector's I/O thread. When that thread is idle the drain
@@ -34,7 +35,12 @@ final class RequestCoalescer {
   static final int QUEUE_LIMIT = 8192;
 
   private final RemoteExecutor.Connector connector;
-  private final Map<String, NodeQueue> queues = new ConcurrentHashMap<>();
+  /**
+   * Queues per node, gets and writes apart: a multi is answered when its slowest item is done, so a
+   * get that shared a frame with writes would wait for their replication and fsync.
+   */
+  private final Map<String, NodeQueue> readQueues = new ConcurrentHashMap<>();
+  private final Map<String, NodeQueue> writeQueues = new ConcurrentHashMap<>();
   private final LongAdder multis = new LongAdder();
   private final LongAdder multiItems = new LongAdder();
   private volatile boolean closed;
@@ -57,7 +63,7 @@ final class RequestCoalescer {
       return sendOne(address, encoded, remaining(deadlineNanos));
     }
     Item item = new Item(encoded, deadlineNanos, new CompletableFuture<>());
-    queues.computeIfAbsent(address, NodeQueue::new).add(item);
+    (request instanceof KvRequest.Get ? readQueues : writeQueues).computeIfAbsent(address, NodeQueue::new).add(item);
     return item.result;
   }
 
@@ -74,9 +80,8 @@ final class RequestCoalescer {
   /** Fails every queued attempt with {@link NodeClosedException}; later ones fail at once. */
   void close() {
     closed = true;
-    for (NodeQueue q : queues.values()) {
-      q.failAll();
-    }
+    readQueues.values().forEach(NodeQueue::failAll);
+    writeQueues.values().forEach(NodeQueue::failAll);
   }
 
   private CompletableFuture<KvResponse> sendOne(String address, byte[] encoded, Duration timeout) {

@@ -179,6 +179,27 @@ class RequestCoalescerTest {
   }
 
   @Test
+  void getsAndWritesQueuedTogetherGoInSeparateMultisSoAGetNeverWaitsForAWrite() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = new RequestCoalescer(nodes);
+    long deadline = System.nanoTime() + SECOND;
+    for (int i = 0; i < 3; i++) {
+      c.submit("n1", get("k" + i), deadline);
+      c.submit("n1", new KvRequest.Write(7, i + 1, 1, new WriteOp.Put(b("w" + i), b("v"))), deadline);
+    }
+    nodes.runIo();
+    List<Sent> frames = new ArrayList<>();
+    nodes.sent.drainTo(frames);
+    assertEquals(2, frames.size(), frames.toString());
+    for (Sent s : frames) {
+      KvRequest.Multi m = assertInstanceOf(KvRequest.Multi.class, s.request());
+      assertEquals(3, m.items().size());
+      Class<?> kind = m.items().get(0).request().getClass();
+      assertTrue(m.items().stream().allMatch(i -> i.request().getClass() == kind), m.toString());
+    }
+  }
+
+  @Test
   void aLostOrMisansweredMultiFailsEveryItemAsALostRequestWould() throws Exception {
     FakeNodes nodes = new FakeNodes();
     RequestCoalescer c = new RequestCoalescer(nodes);
@@ -288,11 +309,13 @@ class RequestCoalescerTest {
       CompletableFuture<Optional<byte[]>> g = client.getAsync(b("c"), ReadConsistency.LINEARIZABLE);
       Sent first = nodes.next();
       KvRequest.Multi m = assertInstanceOf(KvRequest.Multi.class, first.request());
-      assertEquals(3, m.items().size());
+      assertEquals(2, m.items().size(), "the two writes share a multi; the get goes apart");
       KvRequest.Write refused = (KvRequest.Write) m.items().get(1).request();
+      Sent read = nodes.next();
+      assertInstanceOf(KvRequest.Get.class, read.request());
+      read.reply(read("c-value"));
       first.reply(new KvResponse.Multi(List.of(new KvResponse.Written(true),
-          KvResponse.Failure.notLeader(1, 2, "127.0.0.1:2"),
-          read("c-value"))));
+          KvResponse.Failure.notLeader(1, 2, "127.0.0.1:2"))));
       p0.get(1, TimeUnit.SECONDS);
       assertEquals("c-value", new String(g.get(1, TimeUnit.SECONDS).orElseThrow(), StandardCharsets.UTF_8));
       assertFalse(p1.isDone());
