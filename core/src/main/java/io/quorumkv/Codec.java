@@ -21,17 +21,23 @@ final class Codec {
   private Codec() {}
 
   static final byte FORMAT = 1;
+  /** The smallest encoded write: session (24 bytes), op tag, and a delete's empty key. */
+  private static final int MIN_WRITE_BYTES = 24 + 1 + 4;
 
   // ---- log commands ----
 
   static byte[] encodeCommand(Command.Stamped stamped) {
-    Command command = stamped.command();
-    Writer w = new Writer(command instanceof Command.Write c ? 34 + opSize(c.op()) : 64);
-    w.u8(FORMAT).i64(stamped.stampMillis());
     Command cmd = stamped.command();
+    Writer w = new Writer(commandSize(cmd));
+    w.u8(FORMAT).i64(stamped.stampMillis());
     if (cmd instanceof Command.Write c) {
-      w.u8(1).i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow());
-      writeOp(w, c.op());
+      w.u8(1);
+      writeWrite(w, c);
+    } else if (cmd instanceof Command.Writes c) {
+      w.u8(7).i32(c.writes().size());
+      for (Command.Write one : c.writes()) {
+        writeWrite(w, one);
+      }
     } else if (cmd instanceof Command.Split c) {
       w.u8(2).bytes(c.splitKey()).i64(c.newPartitionId());
     } else if (cmd instanceof Command.Freeze c) {
@@ -46,13 +52,55 @@ final class Codec {
     return w.toArray();
   }
 
+  /** Bytes of a packed entry's header: format, stamp, tag and count. */
+  static final int WRITES_HEADER_BYTES = 1 + 8 + 1 + 4;
+
+  /** The exact encoded size of one write inside a command (session and operation). */
+  static int writeSize(Command.Write w) {
+    return 24 + opSize(w.op());
+  }
+
+  private static int commandSize(Command c) {
+    if (c instanceof Command.Write w) {
+      return 10 + writeSize(w);
+    }
+    if (c instanceof Command.Writes ws) {
+      int n = WRITES_HEADER_BYTES;
+      for (Command.Write w : ws.writes()) {
+        n += writeSize(w);
+      }
+      return n;
+    }
+    return 64;
+  }
+
+  private static void writeWrite(Writer w, Command.Write c) {
+    w.i64(c.clientId()).i64(c.seq()).i64(c.ackedBelow());
+    writeOp(w, c.op());
+  }
+
+  private static Command.Write readWrite(Reader r) {
+    return new Command.Write(r.i64(), r.i64(), r.i64(), readOp(r));
+  }
+
   static Command.Stamped decodeCommand(byte[] data) {
     Reader r = new Reader(data, "command");
     r.format();
     long stamp = r.i64();
     int tag = r.u8();
     Command c = switch (tag) {
-      case 1 -> new Command.Write(r.i64(), r.i64(), r.i64(), readOp(r));
+      case 1 -> readWrite(r);
+      case 7 -> {
+        int n = r.count(MIN_WRITE_BYTES);
+        if (n == 0) {
+          throw r.bad("a packed entry holds no write");
+        }
+        List<Command.Write> writes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+          writes.add(readWrite(r));
+        }
+        yield new Command.Writes(writes);
+      }
       case 2 -> new Command.Split(r.bytes(), r.i64());
       case 3 -> new Command.CheckHash();
       case 4 -> new Command.SetNodeState(r.i64(), r.str(), r.bool());
@@ -612,8 +660,8 @@ final class Codec {
   }
 
   /**
-   * The exact encoded size of a put, delete or compare-and-set, and an estimate for a batch; the
-   * commands and requests around an operation add a fixed header (see their encoders).
+   * The exact encoded size of an operation; the commands and requests around an operation add a
+   * fixed header (see their encoders). Exact for batches too: it bounds the bytes of a packed entry.
    */
   static int opSize(WriteOp op) {
     if (op instanceof WriteOp.Put p) {
@@ -625,7 +673,16 @@ final class Codec {
     if (op instanceof WriteOp.Cas c) {
       return 1 + 4 + c.key().length + 1 + c.expected().map(e -> 4 + e.length).orElse(0) + 4 + c.value().length;
     }
-    return 64 * ((WriteOp.Batch) op).ops().size();
+    int n = 1 + 4;
+    for (BatchOp o : ((WriteOp.Batch) op).ops()) {
+      n += 1 + 4 + o.key().length;
+      if (o instanceof BatchOp.Put p) {
+        n += 4 + p.value().length;
+      } else if (o instanceof BatchOp.Expect e) {
+        n += 1 + e.value().map(v -> 4 + v.length).orElse(0);
+      }
+    }
+    return n;
   }
 
   /** A bounds-checked reader over one message. */

@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -16,6 +17,21 @@ sealed interface Command {
   record Write(long clientId, long seq, long ackedBelow, WriteOp op) implements Command {
     public Write {
       Objects.requireNonNull(op, "op");
+    }
+  }
+
+  /**
+   * Several client writes of this partition in one log entry, proposed by the leader between two
+   * Readies (not a client's atomic batch, which is one {@link WriteOp.Batch}). Each write keeps
+   * its own session, range check and result, and is applied as if it had an entry of its own, in
+   * order; the entry's stamp is every write's.
+   */
+  record Writes(List<Write> writes) implements Command {
+    public Writes {
+      writes = List.copyOf(writes);
+      if (writes.isEmpty()) {
+        throw new IllegalArgumentException("a packed entry holds at least one write");
+      }
     }
   }
 

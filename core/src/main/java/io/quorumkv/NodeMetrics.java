@@ -13,7 +13,9 @@ import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
 /**
- * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals},
+ * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals} (entries
+ * proposed), {@code quorumkv.writes.proposed} (client writes in them) and
+ * {@code quorumkv.writes.packed} (those that shared an entry with another write),
  * {@code quorumkv.commits} (entries applied), {@code quorumkv.leader.changes},
  * {@code quorumkv.readindex.latency}, {@code quorumkv.fsync.latency}, {@code quorumkv.apply.lag}
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
@@ -32,6 +34,8 @@ import java.util.function.ToDoubleFunction;
 final class NodeMetrics {
 
   final Counter proposals;
+  final Counter writesProposed;
+  final Counter writesPacked;
   final Counter commits;
   final Counter leaderChanges;
   final Timer readIndexLatency;
@@ -62,6 +66,9 @@ final class NodeMetrics {
     this.tags = Tags.of("node", Long.toString(nodeId));
     proposals = Counter.builder("quorumkv.proposals").description("commands proposed by this node as leader")
         .tags(tags).register(registry);
+    writesProposed = counter("quorumkv.writes.proposed",
+        "client writes proposed by this node as leader, alone or packed with others in one entry");
+    writesPacked = counter("quorumkv.writes.packed", "client writes proposed in an entry holding more than one write");
     commits = Counter.builder("quorumkv.commits").description("committed entries applied")
         .tags(tags).register(registry);
     leaderChanges = Counter.builder("quorumkv.leader.changes").description("leader changes seen, all partitions")
@@ -110,6 +117,10 @@ final class NodeMetrics {
     sentOther = sent("other");
     sentEntries = Counter.builder("quorumkv.raft.sent.entries").description("log entries carried by the AppendEntries sent")
         .tags(tags).register(registry);
+  }
+
+  private Counter counter(String name, String description) {
+    return Counter.builder(name).description(description).tags(tags).register(registry);
   }
 
   private Counter sent(String type) {

@@ -110,6 +110,14 @@ final class NodeRuntime implements RequestExecutor {
   private static final int APPLY_BACKLOG_LIMIT = 10_000;
   private static final int LOG_BACKLOG_LIMIT = 10_000;
   /**
+   * Client writes of one partition taken in one drain of the loop's inbox go into one log entry
+   * (a {@link Command.Writes}) of at most this many writes and, unless one write alone is larger,
+   * this many encoded bytes: the per-entry costs (log record, CRC, decode, bookkeeping) are paid
+   * once for them, and the entry stays well under a message's size.
+   */
+  static final int MAX_PACKED_WRITES = 128;
+  static final int MAX_PACKED_BYTES = 64 << 10;
+  /**
    * Bytes of committed entries the Raft core hands to the applier per group before the applier
    * reports them applied: bounds the applier's queue on every replica, followers included.
    */
@@ -151,6 +159,8 @@ final class NodeRuntime implements RequestExecutor {
   private final AtomicLong applyBacklogBytes = new AtomicLong();
   private final Map<Long, SnapshotStreams.Staged> staged = new ConcurrentHashMap<>();
   private final AtomicLong nextReadContext = new AtomicLong(1);
+  /** loop: the replicas that took client writes since the last flush (see {@link #flushWrites()}). */
+  private final List<Replica> packing = new ArrayList<>();
   /** loop: groups whose empty replica the applier is creating (see maybeCreateUnknown). */
   private final Set<Long> creating = new HashSet<>();
   /** loop: conditions re-checked every tick (leadership transfers, catch-up waits). */
@@ -429,8 +439,9 @@ final class NodeRuntime implements RequestExecutor {
 
   private void failPending(String why) {
     for (Replica r : replicas.values()) {
-      r.proposals.values().forEach(p -> p.result().complete(
-          new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, why)));
+      PartitionStateMachine.Outcome closed = new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, why);
+      failPendingWrites(r, closed);
+      r.proposals.values().forEach(p -> p.complete(closed));
       r.proposals.clear();
       r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new NodeClosedException(why, false)));
       r.readIndexWaiting.clear();
@@ -512,8 +523,10 @@ final class NodeRuntime implements RequestExecutor {
     Tombstones.Tombstone t = new Tombstones.Tombstone(Math.max(st.hardState().term(), r.term), st.hardState().vote(),
         st.lastIndex());
     log.info("{} group {}: destroying this replica: {}", who, g, why);
-    r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
-        KvResponse.Code.NO_LEADER, "the replica on " + who + " was removed from partition " + g)));
+    PartitionStateMachine.Outcome removed = new PartitionStateMachine.Outcome.Rejected(
+        KvResponse.Code.NO_LEADER, "the replica on " + who + " was removed from partition " + g);
+    failPendingWrites(r, removed); // never proposed: certainly not applied
+    r.proposals.values().forEach(p -> p.complete(removed));
     r.proposals.clear();
     r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
     r.readIndexWaiting.clear();
@@ -615,6 +628,7 @@ final class NodeRuntime implements RequestExecutor {
         if (t != null) {
           runSafely(t);
         }
+        flushWrites(); // before any Ready: what this drain took goes out in it
         long now = System.nanoTime();
         if (now - nextTick >= 0) {
           onTick(now);
@@ -932,8 +946,9 @@ final class NodeRuntime implements RequestExecutor {
     if (wasLeader && ss.role() != StateRole.LEADER) {
       pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
-      r.proposals.values().forEach(p -> p.result().complete(new PartitionStateMachine.Outcome.Rejected(
-          KvResponse.Code.TIMEOUT, "leadership lost before the entry applied")));
+      PartitionStateMachine.Outcome lost = new PartitionStateMachine.Outcome.Rejected(
+          KvResponse.Code.TIMEOUT, "leadership lost before the entry applied");
+      r.proposals.values().forEach(p -> p.complete(lost));
       r.proposals.clear();
       r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
       r.readIndexWaiting.clear();
@@ -1303,7 +1318,7 @@ final class NodeRuntime implements RequestExecutor {
     for (int i = 0; i < applied.size(); i++) {
       Replica.Proposal p = r.proposals.remove(applied.get(i)[0]);
       if (p != null) {
-        p.result().complete(p.term() == applied.get(i)[1] ? outcomes.get(i)
+        p.complete(p.term() == applied.get(i)[1] ? outcomes.get(i)
             : new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
                 "the entry was replaced by another leader's; not applied"));
       }
@@ -1845,7 +1860,11 @@ final class NodeRuntime implements RequestExecutor {
     });
   }
 
-  /** Proposes a client command on the loop thread; completes when its entry applies. */
+  /**
+   * Proposes a client command on the loop thread; completes when its entry applies. A client write
+   * waits in its replica until the loop's next flush (before the next Ready), and every write taken
+   * for the partition meanwhile goes into the same entry ({@link #flushWrites(Replica)}).
+   */
   CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
     CompletableFuture<PartitionStateMachine.Outcome> f = new CompletableFuture<>();
     boolean posted = postExternal(() -> {
@@ -1858,23 +1877,93 @@ final class NodeRuntime implements RequestExecutor {
             who + " is overloaded (apply or log backlog, or a stalled sync); not proposed"));
         return;
       }
-      byte[] data = Codec.encodeCommand(new Command.Stamped(System.currentTimeMillis(), c));
-      long index;
-      try {
-        index = r.raw.propose(data);
-      } catch (ProposalDroppedException e) {
-        f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER, e.getMessage()));
+      if (c instanceof Command.Write w) {
+        queueWrite(r, w, f);
         return;
       }
-      metrics.proposals.increment();
-      Replica.Proposal p = new Replica.Proposal(r.term, new CompletableFuture<>());
-      r.proposals.put(index, p);
-      p.result().thenAccept(f::complete);
+      flushWrites(r); // the writes taken before this command go before it
+      proposeEntry(r, c, List.of(f), 0);
     });
     if (!posted) {
       f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, who + " is not accepting work"));
     }
     return f;
+  }
+
+  /**
+   * loop: takes a client write for the next entry of {@code r}. An entry holds at most
+   * {@link #MAX_PACKED_WRITES} writes and, unless a single write is larger, {@link #MAX_PACKED_BYTES}
+   * of them: a write that does not fit sends the ones before it on their way first.
+   */
+  private void queueWrite(Replica r, Command.Write w, CompletableFuture<PartitionStateMachine.Outcome> f) {
+    int size = Codec.writeSize(w);
+    if (r.pendingWrites.isEmpty()) {
+      packing.add(r);
+    } else if (r.pendingWrites.size() >= MAX_PACKED_WRITES || r.pendingBytes + size > MAX_PACKED_BYTES) {
+      flushWrites(r); // r stays in packing for the write taken now
+    }
+    r.pendingWrites.add(w);
+    r.pendingCallers.add(f);
+    r.pendingBytes += size;
+  }
+
+  /** loop: proposes the writes every replica took since the last flush, one entry per replica. */
+  private void flushWrites() {
+    if (packing.isEmpty()) {
+      return;
+    }
+    for (Replica r : packing) {
+      flushWrites(r);
+    }
+    packing.clear();
+  }
+
+  /**
+   * loop: proposes the writes {@code r} took as one entry: a single write as a {@link Command.Write}
+   * (the format of an entry of one write is unchanged), several as a {@link Command.Writes}.
+   */
+  private void flushWrites(Replica r) {
+    int n = r.pendingWrites.size();
+    if (n == 0) {
+      return;
+    }
+    Command c = n == 1 ? r.pendingWrites.get(0) : new Command.Writes(r.pendingWrites);
+    List<CompletableFuture<PartitionStateMachine.Outcome>> callers = List.copyOf(r.pendingCallers);
+    r.pendingWrites.clear();
+    r.pendingCallers.clear();
+    r.pendingBytes = 0;
+    proposeEntry(r, c, callers, n);
+  }
+
+  /** loop: proposes {@code c} for {@code callers}; {@code writes} client writes are in it. */
+  private void proposeEntry(Replica r, Command c, List<CompletableFuture<PartitionStateMachine.Outcome>> callers,
+      int writes) {
+    byte[] data = Codec.encodeCommand(new Command.Stamped(System.currentTimeMillis(), c));
+    long index;
+    try {
+      index = r.raw.propose(data);
+    } catch (ProposalDroppedException e) {
+      PartitionStateMachine.Outcome dropped = new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
+          e.getMessage());
+      callers.forEach(f -> f.complete(dropped));
+      return;
+    }
+    metrics.proposals.increment();
+    if (writes > 0) {
+      metrics.writesProposed.increment(writes);
+      if (writes > 1) {
+        metrics.writesPacked.increment(writes);
+      }
+    }
+    r.proposals.put(index, new Replica.Proposal(r.term, callers));
+  }
+
+  /** Fails the writes {@code r} took and has not proposed yet (never proposed: certainly not applied). */
+  private static void failPendingWrites(Replica r, PartitionStateMachine.Outcome why) {
+    r.pendingCallers.forEach(f -> f.complete(why));
+    r.pendingWrites.clear();
+    r.pendingCallers.clear();
+    r.pendingBytes = 0;
   }
 
   /** A command proposed by the node itself (hash checks); its outcome is only logged. */
@@ -2433,9 +2522,9 @@ final class NodeRuntime implements RequestExecutor {
         } catch (ProposalDroppedException e) {
           return false; // another change is pending: try again next tick
         }
-        Replica.Proposal p = new Replica.Proposal(r.term, new CompletableFuture<>());
-        r.proposals.put(index, p);
-        p.result().thenAccept(o -> f.complete(toResponse(r, o)));
+        CompletableFuture<PartitionStateMachine.Outcome> applied = new CompletableFuture<>();
+        r.proposals.put(index, new Replica.Proposal(r.term, applied));
+        applied.thenAccept(o -> f.complete(toResponse(r, o)));
         return true;
       };
       if (!attempt.getAsBoolean()) {

@@ -5,11 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
 
@@ -44,19 +42,27 @@ final class PartitionStateMachine {
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
   private static final byte TRUE = 1;
+  private static final Outcome WRITTEN_TRUE = new Outcome.Written(true);
+  private static final Outcome WRITTEN_FALSE = new Outcome.Written(false);
 
   private final long partitionId;
   private final PartitionStore store;
   private final long sessionTimeoutMillis;
   private final Map<Long, Session> sessions = new HashMap<>();
+  /**
+   * The session the last write used (clients write in runs: one KvClient is one session), or
+   * null: saves boxing its id for the map. Always the map's current session for its id.
+   */
+  private Session lastSession;
   /** Writes of the current batch, not yet committed: empty Optional = deleted. */
   private final TreeMap<byte[], Optional<byte[]>> overlay = new TreeMap<>(Arrays::compareUnsigned);
   private final List<PartitionStore.Mutation> pending = new ArrayList<>();
   /**
-   * Sessions written since the last flush: each is encoded and staged once per flush, not once per
-   * write (a client with many writes in flight has a session of that many results).
+   * Sessions written since the last flush ({@link Session#dirty}): each is encoded and staged once
+   * per flush, not once per write (a client with many writes in flight has a session of that many
+   * results). A session replaced or dropped meanwhile is skipped.
    */
-  private final Set<Long> dirtySessions = new LinkedHashSet<>();
+  private final List<Session> dirtySessions = new ArrayList<>();
   private volatile KeySpan span;
   /** The partition this one is frozen into for a merge; 0 when not frozen. */
   private volatile long frozenInto;
@@ -74,6 +80,16 @@ final class PartitionStateMachine {
 
     /** A write that did not apply, and why. */
     record Rejected(KvResponse.Code code, String message) implements Outcome {}
+
+    /**
+     * The outcomes of a packed entry's writes ({@link Command.Writes}), in order: each a
+     * {@link Written} or a {@link Rejected}.
+     */
+    record Writes(List<Outcome> each) implements Outcome {
+      public Writes {
+        each = List.copyOf(each);
+      }
+    }
 
     /**
      * The partition split: the runtime must create {@code newPartitionId} from {@code seed}
@@ -137,7 +153,8 @@ final class PartitionStateMachine {
       return new ReplicaHash(r.i64(), r.i64());
     }).orElse(null);
     for (KeyValue kv : store.scan(new byte[] {SESSION}, new byte[] {SESSION + 1}, Integer.MAX_VALUE)) {
-      sm.sessions.put(decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length)), Session.decode(kv.value()));
+      long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
+      sm.sessions.put(id, Session.decode(id, kv.value()));
     }
     sm.pendingIndex = store.appliedIndex();
     sm.pendingTerm = appliedTerm;
@@ -210,7 +227,8 @@ final class PartitionStateMachine {
   Outcome apply(long index, long term, byte[] data) {
     checkOrder(index);
     Command.Stamped stamped = data.length == 0 ? null : Codec.decodeCommand(data);
-    if (stamped != null && !(stamped.command() instanceof Command.Write)) {
+    if (stamped != null && !(stamped.command() instanceof Command.Write)
+        && !(stamped.command() instanceof Command.Writes)) {
       // Splits and hashes read the store directly: make the batch so far durable first.
       commitPrefix();
     }
@@ -230,6 +248,14 @@ final class PartitionStateMachine {
     Command c = stamped.command();
     if (c instanceof Command.Write w) {
       return write(w);
+    }
+    if (c instanceof Command.Writes ws) {
+      List<Command.Write> writes = ws.writes();
+      Outcome[] each = new Outcome[writes.size()];
+      for (int i = 0; i < each.length; i++) {
+        each[i] = write(writes.get(i));
+      }
+      return new Outcome.Writes(List.of(each));
     }
     if (c instanceof Command.Split s) {
       return split(s);
@@ -324,11 +350,11 @@ final class PartitionStateMachine {
     if (pendingIndex == store.appliedIndex()) {
       return;
     }
-    for (long id : dirtySessions) {
-      Session s = sessions.get(id);
-      if (s != null) {
-        pending.add(new PartitionStore.Mutation.Put(sessionKey(id), s.encode()));
+    for (Session s : dirtySessions) {
+      if (s.dirty && sessions.get(s.clientId) == s) {
+        pending.add(new PartitionStore.Mutation.Put(sessionKey(s.clientId), s.encode()));
       }
+      s.dirty = false;
     }
     dirtySessions.clear();
     store.commit(List.copyOf(pending), pendingIndex, pendingTerm, pendingConf);
@@ -354,36 +380,61 @@ final class PartitionStateMachine {
       return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
           "partition " + partitionId + " is merging into partition " + frozenInto);
     }
-    for (byte[] key : w.op().keys()) {
-      if (!span.owns(key)) {
-        return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
-            "key outside partition " + partitionId + " " + span.describe());
-      }
+    if (!ownsEveryKey(w.op())) {
+      return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
+          "key outside partition " + partitionId + " " + span.describe());
     }
-    Session s = sessions.get(w.clientId());
+    Session s = lastSession != null && lastSession.clientId == w.clientId() ? lastSession : sessions.get(w.clientId());
     if (s != null && s.expired(logTime, sessionTimeoutMillis)) {
       s = null;
     }
     if (s == null) {
-      s = new Session(logTime);
+      s = new Session(w.clientId(), logTime);
       sessions.put(w.clientId(), s);
     }
+    lastSession = s;
     if (w.seq() < s.ackedBelow) {
       return new Outcome.Rejected(KvResponse.Code.SESSION_EXPIRED,
           "sequence " + w.seq() + " was already acknowledged by the client");
     }
-    Byte cached = s.results.get(w.seq());
+    int cached = s.result(w.seq());
     boolean result;
-    if (cached != null) {
+    if (cached != Session.NONE) {
       result = cached == TRUE;
     } else {
       result = execute(w.op());
-      s.results.put(w.seq(), result ? TRUE : FALSE);
+      s.record(w.seq(), result ? TRUE : FALSE);
     }
     s.lastActiveMillis = logTime;
     s.acknowledge(w.ackedBelow());
-    dirtySessions.add(w.clientId());
-    return new Outcome.Written(result);
+    markDirty(s);
+    return result ? WRITTEN_TRUE : WRITTEN_FALSE;
+  }
+
+  /** Whether this partition owns every key {@code op} touches (no list for single-key operations). */
+  private boolean ownsEveryKey(WriteOp op) {
+    if (op instanceof WriteOp.Put p) {
+      return span.owns(p.key());
+    }
+    if (op instanceof WriteOp.Delete d) {
+      return span.owns(d.key());
+    }
+    if (op instanceof WriteOp.Cas c) {
+      return span.owns(c.key());
+    }
+    for (BatchOp o : ((WriteOp.Batch) op).ops()) {
+      if (!span.owns(o.key())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void markDirty(Session s) {
+    if (!s.dirty) {
+      s.dirty = true;
+      dirtySessions.add(s);
+    }
   }
 
   private boolean execute(WriteOp op) {
@@ -505,16 +556,18 @@ final class PartitionStateMachine {
         pending.add(new PartitionStore.Mutation.Put(kv.key(), kv.value()));
       } else if (kv.key()[0] == SESSION) {
         long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
-        Session theirs = Session.decode(kv.value());
+        Session theirs = Session.decode(id, kv.value());
         Session mine = sessions.get(id);
         if (mine == null || mine.expired(logTime, sessionTimeoutMillis)) {
           sessions.put(id, theirs);
+          lastSession = null;
+          markDirty(theirs);
         } else {
           mine.lastActiveMillis = Math.max(mine.lastActiveMillis, theirs.lastActiveMillis);
-          theirs.results.forEach(mine.results::putIfAbsent);
+          mine.addResultsOf(theirs);
           mine.acknowledge(Math.max(mine.ackedBelow, theirs.ackedBelow));
+          markDirty(mine);
         }
-        dirtySessions.add(id);
       }
     }
     if (seed.logTime() > logTime) {
@@ -602,9 +655,10 @@ final class PartitionStateMachine {
 
   /** Drops sessions that expired (in log time); invisible to results, only frees space. */
   void collectExpiredSessions() {
+    lastSession = null;
     sessions.entrySet().removeIf(e -> {
       if (e.getValue().expired(logTime, sessionTimeoutMillis)) {
-        dirtySessions.remove(e.getKey());
+        e.getValue().dirty = false;
         pending.add(new PartitionStore.Mutation.Delete(sessionKey(e.getKey())));
         return true;
       }

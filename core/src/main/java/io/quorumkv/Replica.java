@@ -5,7 +5,9 @@ import io.quorumkv.raft.RawNode;
 import io.quorumkv.raft.StateRole;
 import io.quorumkv.storage.LogStore;
 import io.quorumkv.storage.StateMachineStore;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -93,6 +95,14 @@ final class Replica {
    */
   java.util.concurrent.CompletableFuture<Void> snapshotting;
 
+  /**
+   * loop: client writes taken since the last Ready and their callers, proposed as one entry before
+   * the next Ready (see NodeRuntime#flushWrites); their encoded size in {@link #pendingBytes}.
+   */
+  final List<Command.Write> pendingWrites = new ArrayList<>();
+  final List<CompletableFuture<PartitionStateMachine.Outcome>> pendingCallers = new ArrayList<>();
+  int pendingBytes;
+
   /** Proposals waiting for their entry to apply, by log index. */
   final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();
   /** loop: ReadIndex requests waiting for their ReadState, by context. */
@@ -126,13 +136,40 @@ final class Replica {
   }
 
   /**
-   * A proposed entry's caller.
+   * The callers of a proposed entry.
    *
-   * @param term   the term the entry was proposed in: a different term at its index means it was
-   *               overwritten
-   * @param result completed with the outcome when the entry applies
+   * @param term    the term the entry was proposed in: a different term at its index means it was
+   *                overwritten
+   * @param callers one per client write of the entry, in the entry's order (one for any other
+   *                command); completed when the entry applies, or fails
    */
-  record Proposal(long term, CompletableFuture<PartitionStateMachine.Outcome> result) {}
+  record Proposal(long term, List<CompletableFuture<PartitionStateMachine.Outcome>> callers) {
+
+    Proposal(long term, CompletableFuture<PartitionStateMachine.Outcome> caller) {
+      this(term, List.of(caller));
+    }
+
+    /**
+     * Completes every caller: each with its own write's outcome when {@code o} is a packed
+     * entry's, else every one with {@code o} (a single command's outcome, or a failure of the
+     * whole entry).
+     */
+    void complete(PartitionStateMachine.Outcome o) {
+      if (o instanceof PartitionStateMachine.Outcome.Writes w) {
+        if (w.each().size() != callers.size()) {
+          throw new IllegalStateException("a packed entry of " + callers.size() + " writes applied as "
+              + w.each().size() + " outcomes");
+        }
+        for (int i = 0; i < callers.size(); i++) {
+          callers.get(i).complete(w.each().get(i));
+        }
+      } else {
+        for (CompletableFuture<PartitionStateMachine.Outcome> c : callers) {
+          c.complete(o);
+        }
+      }
+    }
+  }
 
   /** A read waiting for an index: first its ReadIndex answer, then the state machine. */
   static class ReadWaiter {

@@ -1,6 +1,8 @@
 package io.quorumkv;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -97,7 +99,9 @@ class CodecTest {
   @Test
   void writesAreEncodedIntoBuffersOfTheirExactSize() {
     for (WriteOp op : List.of(new WriteOp.Put(b("key"), b("value")), new WriteOp.Delete(b("k")),
-        new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")))) {
+        new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")),
+        new WriteOp.Batch(List.of(BatchOp.expect("a", "1"), BatchOp.expectAbsent("b"), BatchOp.put("b", "22"),
+            BatchOp.delete("a"))))) {
       assertEquals(26 + Codec.opSize(op), Codec.encodeRequest(new KvRequest.Write(1, 2, 3, op)).length, op.toString());
       assertEquals(34 + Codec.opSize(op),
           Codec.encodeCommand(new Command.Stamped(9, new Command.Write(1, 2, 3, op))).length, op.toString());
@@ -113,6 +117,83 @@ class CodecTest {
       Command.Stamped back = Codec.decodeCommand(once);
       assertEquals(123, back.stampMillis());
       assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeCommand(back)));
+    }
+  }
+
+  private static Command.Writes packed() {
+    return new Command.Writes(List.of(
+        new Command.Write(5, 6, 4, new WriteOp.Put(b("k"), b("v"))),
+        new Command.Write(7, 1, 1, new WriteOp.Delete(b("d"))),
+        new Command.Write(5, 7, 4, new WriteOp.Cas(b("c"), Optional.of(b("old")), b("new"))),
+        new Command.Write(8, 3, 2, new WriteOp.Batch(List.of(BatchOp.expect("a", "1"), BatchOp.put("b", "2"))))));
+  }
+
+  @Test
+  void aPackedEntryRoundTripsWriteByWriteInOrder() {
+    Command.Writes c = packed();
+    byte[] once = Codec.encodeCommand(new Command.Stamped(123, c));
+    Command.Stamped back = Codec.decodeCommand(once);
+    assertEquals(123, back.stampMillis());
+    Command.Writes ws = assertInstanceOf(Command.Writes.class, back.command());
+    assertEquals(4, ws.writes().size());
+    for (int i = 0; i < 4; i++) {
+      Command.Write want = c.writes().get(i);
+      Command.Write got = ws.writes().get(i);
+      assertEquals(List.of(want.clientId(), want.seq(), want.ackedBelow()), List.of(got.clientId(), got.seq(), got.ackedBelow()));
+      assertEquals(want.op().getClass(), got.op().getClass());
+    }
+    assertArrayEquals(b("new"), ((WriteOp.Cas) ws.writes().get(2).op()).value());
+    assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeCommand(back)));
+    // Tag 7, then the count: the persisted format documented in docs/storage.md.
+    assertEquals(7, once[9]);
+    assertEquals(4, once[13]);
+  }
+
+  @Test
+  void aPackedEntryIsEncodedIntoABufferOfItsExactSize() {
+    List<Command.Write> writes = List.of(new Command.Write(1, 2, 3, new WriteOp.Put(b("key"), b("value"))),
+        new Command.Write(4, 5, 6, new WriteOp.Delete(b("k"))),
+        new Command.Write(4, 6, 6, new WriteOp.Cas(b("k"), Optional.empty(), b("v"))),
+        new Command.Write(4, 7, 6, new WriteOp.Batch(List.of(BatchOp.put("x", "1"), BatchOp.expect("y", "2")))));
+    int size = Codec.WRITES_HEADER_BYTES;
+    for (Command.Write w : writes) {
+      size += Codec.writeSize(w);
+    }
+    assertEquals(size, Codec.encodeCommand(new Command.Stamped(9, new Command.Writes(writes))).length);
+  }
+
+  @Test
+  void malformedPackedEntriesAreClearErrors() {
+    byte[] good = Codec.encodeCommand(new Command.Stamped(123, packed()));
+    // Every truncation fails with a clear error, never a hang or another exception.
+    for (int n = 0; n < good.length; n++) {
+      byte[] prefix = Arrays.copyOf(good, n);
+      assertThrows(IllegalArgumentException.class, () -> Codec.decodeCommand(prefix), "prefix of " + n);
+    }
+    byte[] none = new Codec.Writer().u8(Codec.FORMAT).i64(1).u8(7).i32(0).toArray();
+    assertEquals("malformed command at byte 14: a packed entry holds no write",
+        assertThrows(IllegalArgumentException.class, () -> Codec.decodeCommand(none)).getMessage());
+    byte[] huge = new Codec.Writer().u8(Codec.FORMAT).i64(1).u8(7).i32(Integer.MAX_VALUE).toArray();
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Codec.decodeCommand(huge)).getMessage()
+        .contains("count 2147483647 does not fit"));
+    byte[] negative = new Codec.Writer().u8(Codec.FORMAT).i64(1).u8(7).i32(-1).toArray();
+    assertThrows(IllegalArgumentException.class, () -> Codec.decodeCommand(negative));
+    byte[] badOp = good.clone();
+    badOp[14 + 24] = 42; // the first write's operation tag
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Codec.decodeCommand(badOp)).getMessage()
+        .contains("unknown write op tag 42"));
+    byte[] trailing = Arrays.copyOf(good, good.length + 1);
+    assertThrows(IllegalArgumentException.class, () -> Codec.decodeCommand(trailing));
+  }
+
+  @Property(tries = 200)
+  void corruptedPackedEntriesNeverDecodeWithAnotherException(@ForAll int at, @ForAll byte flip) {
+    byte[] corrupt = Codec.encodeCommand(new Command.Stamped(123, packed()));
+    corrupt[Math.floorMod(at, corrupt.length)] ^= flip;
+    try {
+      Codec.decodeCommand(corrupt);
+    } catch (IllegalArgumentException expected) {
+      // a clear error: fine; any other exception type fails the property
     }
   }
 

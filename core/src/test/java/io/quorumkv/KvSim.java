@@ -74,6 +74,11 @@ final class KvSim implements FaultTarget {
   static final int HASH_CHECK_TICKS = 30;
   static final int KEEP_ENTRIES = 5;
   static final long SESSION_TIMEOUT_MILLIS = 600_000;
+  /**
+   * A client write waits up to this long for its node's loop to propose it, with the writes of its
+   * partition taken meanwhile, in one entry (see {@link KvSimNode#awaitLoopTurn}).
+   */
+  static final long LOOP_TURN_MICROS = 4_000;
   private static final long CLIENT_MIN_DELAY = 100;
   private static final long CLIENT_MAX_DELAY = 600;
 
@@ -103,6 +108,9 @@ final class KvSim implements FaultTarget {
   private long hashChecks;
   private long elections;
   private long blindRetries;
+  private long writeEntries;
+  private long packedEntries;
+  private long packedWrites;
   private long lastElectionAt = -1;
   /** group -> node -> virtual time until which a membership step keeps the node out of the group. */
   private final Map<Long, Map<Long, Long>> away = new HashMap<>();
@@ -518,7 +526,8 @@ final class KvSim implements FaultTarget {
     long checks = invariants.values().stream().mapToLong(Invariants::checks).sum();
     return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
         + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
-        + " elections=" + elections + " confChanges=" + confChanges + " blindRetries=" + blindRetries + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
+        + " elections=" + elections + " confChanges=" + confChanges + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
+        + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
   }
 
   /** Every node's partitions (role, term, applied index, span), for a failure report. */
@@ -580,6 +589,20 @@ final class KvSim implements FaultTarget {
           + h.hash() + " at index " + h.index() + ", another replica " + other + " (at virtual time "
           + events.now() + " us)");
     }
+  }
+
+  /** A leader proposed an entry of {@code writes} client writes. */
+  void proposedWrites(int writes) {
+    writeEntries++;
+    if (writes > 1) {
+      packedEntries++;
+      packedWrites += writes;
+    }
+  }
+
+  /** Entries of several client writes proposed so far. */
+  long packedEntries() {
+    return packedEntries;
   }
 
   /** A client resent a write whose attempt timed out (it may have applied). */

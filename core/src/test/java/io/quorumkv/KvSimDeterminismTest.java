@@ -21,6 +21,7 @@ class KvSimDeterminismTest {
     String a = first.history().toJsonLines();
     assertTrue(first.history().ops().size() > 100, "a real workload ran: " + first.stats());
     assertTrue(first.partitions() > 2, "a split happened: " + first.stats());
+    assertTrue(first.packedEntries() > 0, "leaders packed writes into entries: " + first.stats());
     assertEquals(a, second.history().toJsonLines());
     assertEquals(first.stats(), second.stats());
   }

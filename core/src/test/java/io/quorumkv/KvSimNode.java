@@ -76,6 +76,8 @@ final class KvSimNode implements SimProcess {
   private long ticks;
   private long lastTickAt;
   private long leaseResumesAtTick;
+  /** Replicas holding client writes for the loop's next turn ({@link #awaitLoopTurn}). */
+  private final List<KvSimReplica> packing = new ArrayList<>();
 
   KvSimNode(long id, KvSim sim, SplittableRandom random) {
     this.id = id;
@@ -136,6 +138,7 @@ final class KvSimNode implements SimProcess {
     replicas.clear();
     applyQueue.clear();
     applierBusy = false;
+    packing.clear(); // the writes in the inbox are lost with the process
   }
 
   private KvSimReplica open(long group, Disk disk) {
@@ -208,6 +211,31 @@ final class KvSimNode implements SimProcess {
       r.tick(ticks % KvSim.HASH_CHECK_TICKS == 0);
     }
     sim.events().after(tickMicros, () -> tick(me));
+  }
+
+  /**
+   * {@code r} took a client write: it is proposed at the loop's next turn, up to
+   * {@link KvSim#LOOP_TURN_MICROS} from the first write waiting, together with every write of the
+   * same partition taken meanwhile. This models NodeRuntime's loop, which proposes the writes of a
+   * partition that one drain of its inbox took as one entry, before its next Ready.
+   */
+  void awaitLoopTurn(KvSimReplica r) {
+    if (packing.isEmpty()) {
+      int me = incarnation;
+      sim.events().after(random.nextLong(KvSim.LOOP_TURN_MICROS + 1), () -> loopTurn(me));
+    }
+    packing.add(r);
+  }
+
+  private void loopTurn(int me) {
+    if (!current(me) || deferredByPause(() -> loopTurn(me))) {
+      return;
+    }
+    List<KvSimReplica> turn = List.copyOf(packing);
+    packing.clear();
+    for (KvSimReplica r : turn) {
+      r.flushWrites();
+    }
   }
 
   /** Whether lease reads may be served now (see {@link #tick}). */

@@ -39,6 +39,7 @@ class KvSimProperties {
     KvSimRunner.Result r = KvSimRunner.run(schedule);
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
     Statistics.label("membership changes").collect(r.confChanges() == 0 ? "0" : r.confChanges() < 3 ? "1-2" : ">=3");
+    Statistics.label("entries of several writes").collect(packed(r.packedEntries()));
   }
 
   @Property(tries = 130, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
@@ -47,6 +48,7 @@ class KvSimProperties {
     Statistics.label("partitions at the end").collect(r.partitions());
     Statistics.label("membership changes").collect(r.confChanges() == 0 ? "0" : r.confChanges() < 3 ? "1-2" : ">=3");
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
+    Statistics.label("entries of several writes").collect(packed(r.packedEntries()));
   }
 
   /**
@@ -116,6 +118,10 @@ class KvSimProperties {
   /** No snapshots, or every 5-30 applied entries (lagging replicas then catch up by InstallSnapshot). */
   private static Arbitrary<Integer> snapshotEvery() {
     return Arbitraries.frequencyOf(Tuple.of(1, Arbitraries.just(0)), Tuple.of(2, Arbitraries.integers().between(5, 30)));
+  }
+
+  private static String packed(long n) {
+    return n == 0 ? "0" : n < 10 ? "1-9" : n < 50 ? "10-49" : ">=50";
   }
 
   private static String bucket(int n) {

@@ -90,6 +90,18 @@ class KvSimRegressionTest {
     assertTrue(r.confChanges() >= 3, "removed, added as learner, promoted: " + r.stats());
   }
 
+  /**
+   * Entries of several client writes: an applier that applies only the first write of an entry (and
+   * answers the others as applied), or answers every write of an entry with the first one's result,
+   * breaks linearizability at once. Both planted bugs shrank to this schedule without any fault.
+   */
+  @Test
+  void everyWriteOfAPackedEntryAppliesWithItsOwnResult() {
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=0 seed=0 steps="),
+        KvSimRunner.Mode.FAULTS);
+    assertTrue(r.packedEntries() > 0, "entries of several writes were proposed: " + r.stats());
+  }
+
   private static void run(String schedule, KvSimRunner.Mode mode) {
     KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse(schedule), mode);
     assertTrue(r.history().ops().size() > 50, "a real workload ran: " + r.stats());

@@ -34,8 +34,8 @@ final class KvSimReplica {
   /** One Ready's writes and the work that waits for them to be durable. */
   private record Write(Ready ready, long due) {}
 
-  /** A client write proposed at {@code index} in {@code term}. */
-  private record Proposal(KvSimRequest request, long term) {}
+  /** The client writes of the entry proposed at an index in {@code term}, in the entry's order. */
+  private record Proposal(List<KvSimRequest> requests, long term) {}
 
   /** A read that has its read index and waits for the state machine to reach it. */
   private record WaitingRead(long index, KvSimRequest request) {}
@@ -51,6 +51,8 @@ final class KvSimReplica {
   private final ArrayDeque<Write> unsynced = new ArrayDeque<>();
   private SoftState softState = new SoftState(0, StateRole.FOLLOWER);
   private final Map<Long, Proposal> proposals = new HashMap<>();
+  /** Client writes taken since the node's last loop turn: proposed as one entry at the next. */
+  private final List<KvSimRequest> pendingWrites = new ArrayList<>();
   private final Map<Long, KvSimRequest> readIndexWaiting = new HashMap<>();
   private final List<WaitingRead> waitingReads = new ArrayList<>();
   private long reportedApplied;
@@ -170,20 +172,48 @@ final class KvSimReplica {
       readIndexWaiting.put(context, request);
       raw.readIndex(context, false);
     } else {
-      Command.Write write = ((KvSimRequest.Body.Write) request.body()).write();
-      long term = term();
-      long index;
-      try {
-        index = raw.propose(Codec.encodeCommand(new Command.Stamped(node.clockMillis(), write)));
-      } catch (ProposalDroppedException e) {
-        reject(request, "proposal dropped");
-        return;
+      // As NodeRuntime does: the write waits for the loop's next turn, with the others taken meanwhile.
+      if (pendingWrites.isEmpty()) {
+        node.awaitLoopTurn(this);
       }
-      Proposal replaced = proposals.put(index, new Proposal(request, term));
-      if (replaced != null) {
-        // Our log lost the old entry at this index to another leader's: it can never commit.
-        reject(replaced.request(), "entry replaced");
-      }
+      pendingWrites.add(request);
+      return;
+    }
+    drain();
+  }
+
+  /**
+   * The node's loop turn: proposes the writes taken since the last one as one entry, a single write
+   * as a {@link Command.Write}, several as a {@link Command.Writes} (as NodeRuntime#flushWrites).
+   */
+  void flushWrites() {
+    if (pendingWrites.isEmpty()) {
+      return;
+    }
+    List<KvSimRequest> requests = List.copyOf(pendingWrites);
+    pendingWrites.clear();
+    if (!isLeader()) {
+      requests.forEach(r -> reject(r, "not leader"));
+      return;
+    }
+    List<Command.Write> writes = new ArrayList<>(requests.size());
+    for (KvSimRequest r : requests) {
+      writes.add(((KvSimRequest.Body.Write) r.body()).write());
+    }
+    Command command = writes.size() == 1 ? writes.get(0) : new Command.Writes(writes);
+    long term = term();
+    long index;
+    try {
+      index = raw.propose(Codec.encodeCommand(new Command.Stamped(node.clockMillis(), command)));
+    } catch (ProposalDroppedException e) {
+      requests.forEach(r -> reject(r, "proposal dropped"));
+      return;
+    }
+    sim.proposedWrites(writes.size());
+    Proposal replaced = proposals.put(index, new Proposal(requests, term));
+    if (replaced != null) {
+      // Our log lost the old entry at this index to another leader's: it can never commit.
+      replaced.requests().forEach(r -> reject(r, "entry replaced"));
     }
     drain();
   }
@@ -325,10 +355,25 @@ final class KvSimReplica {
   }
 
   private void answer(Proposal p, Entry e, PartitionStateMachine.Outcome o) {
-    KvSimRequest r = p.request();
+    List<KvSimRequest> requests = p.requests();
     if (p.term() != e.term()) {
-      reject(r, "entry replaced by another leader's");
-    } else if (o instanceof PartitionStateMachine.Outcome.Written w) {
+      requests.forEach(r -> reject(r, "entry replaced by another leader's"));
+    } else if (o instanceof PartitionStateMachine.Outcome.Writes each) {
+      if (each.each().size() != requests.size()) {
+        throw new IllegalStateException("an entry of " + requests.size() + " writes applied as " + each.each());
+      }
+      for (int i = 0; i < requests.size(); i++) {
+        answer(requests.get(i), each.each().get(i));
+      }
+    } else if (requests.size() != 1) {
+      throw new IllegalStateException("an entry of " + requests.size() + " writes applied as " + o);
+    } else {
+      answer(requests.get(0), o);
+    }
+  }
+
+  private void answer(KvSimRequest r, PartitionStateMachine.Outcome o) {
+    if (o instanceof PartitionStateMachine.Outcome.Written w) {
       sim.reply(r, new KvSimRequest.Reply.Written(r.opId(), r.attemptId(), w.result()));
     } else if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
       reject(r, rj.code() + ": " + rj.message());

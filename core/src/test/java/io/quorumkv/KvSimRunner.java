@@ -57,9 +57,11 @@ final class KvSimRunner {
    * @param partitions partitions at the end (splits included)
    * @param checks     safety checks that passed
    * @param confChanges membership changes proposed (removals, learners, promotions)
+   * @param packedEntries entries of several client writes proposed (by any leader)
    * @param stats      counters for people
    */
-  record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, String stats) {}
+  record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, long packedEntries,
+      String stats) {}
 
   private KvSimRunner() {}
 
@@ -92,7 +94,8 @@ final class KvSimRunner {
           + "\n  history: " + (kept == null ? "(not written)" : kept.toAbsolutePath())
           + "\n  replay: " + replayCommand(schedule, mode), cause);
     }
-    return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.stats());
+    return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.packedEntries(),
+        sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */
