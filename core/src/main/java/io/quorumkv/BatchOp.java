@@ -17,7 +17,7 @@ public sealed interface BatchOp {
 
   /** Sets {@code key} to {@code value}. */
   record Put(byte[] key, byte[] value) implements BatchOp {
-    /** Checks and copies the fields. */
+    /** Checks the fields; the arrays are kept as given, not copied: do not change them while the call runs. */
     public Put {
       Objects.requireNonNull(key, "key");
       Objects.requireNonNull(value, "value");
@@ -26,7 +26,7 @@ public sealed interface BatchOp {
 
   /** Removes {@code key} (no effect if absent). */
   record Delete(byte[] key) implements BatchOp {
-    /** Checks and copies the fields. */
+    /** Checks the fields; the arrays are kept as given, not copied: do not change them while the call runs. */
     public Delete {
       Objects.requireNonNull(key, "key");
     }
@@ -37,7 +37,7 @@ public sealed interface BatchOp {
    * empty. Checked against the state before any write of the same batch.
    */
   record Expect(byte[] key, Optional<byte[]> value) implements BatchOp {
-    /** Checks and copies the fields. */
+    /** Checks the fields; the arrays are kept as given, not copied: do not change them while the call runs. */
     public Expect {
       Objects.requireNonNull(key, "key");
       Objects.requireNonNull(value, "value");
