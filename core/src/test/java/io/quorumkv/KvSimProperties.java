@@ -24,10 +24,12 @@ import net.jqwik.api.statistics.Statistics;
  * properties in every partition, equal replica hashes, recover after healing, keep every key in
  * exactly one partition, and leave a linearizable history. A failure shrinks to a minimal
  * schedule and prints a one-line replay command; its history goes to
- * {@code core/target/sim-histories/kv-register-<seed>.jsonl}. {@code -Dquorumkv.long=true}
- * multiplies the tries by 100.
+ * {@code core/target/sim-histories/kv-register-<seed>.jsonl}. The default build runs a fixed seed
+ * ({@link FixedSeedUnlessLong}); {@code -Dquorumkv.long=true} multiplies the tries by 100 and
+ * explores random seeds.
  */
 @AddLifecycleHook(LongRuns.class)
+@AddLifecycleHook(FixedSeedUnlessLong.class)
 class KvSimProperties {
 
   private static final int STEPS = 12;
