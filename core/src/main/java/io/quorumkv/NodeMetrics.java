@@ -64,59 +64,41 @@ final class NodeMetrics {
   NodeMetrics(MeterRegistry registry, long nodeId) {
     this.registry = registry;
     this.tags = Tags.of("node", Long.toString(nodeId));
-    proposals = Counter.builder("quorumkv.proposals").description("commands proposed by this node as leader")
-        .tags(tags).register(registry);
+    proposals = counter("quorumkv.proposals", "commands proposed by this node as leader");
     writesProposed = counter("quorumkv.writes.proposed",
         "client writes proposed by this node as leader, alone or packed with others in one entry");
     writesPacked = counter("quorumkv.writes.packed", "client writes proposed in an entry holding more than one write");
-    commits = Counter.builder("quorumkv.commits").description("committed entries applied")
-        .tags(tags).register(registry);
-    leaderChanges = Counter.builder("quorumkv.leader.changes").description("leader changes seen, all partitions")
-        .tags(tags).register(registry);
+    commits = counter("quorumkv.commits", "committed entries applied");
+    leaderChanges = counter("quorumkv.leader.changes", "leader changes seen, all partitions");
     readIndexLatency = Timer.builder("quorumkv.readindex.latency").description("ReadIndex request to answer")
         .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
     fsyncLatency = Timer.builder("quorumkv.fsync.latency").description("synced log writes")
         .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
-    syncStalls = Counter.builder("quorumkv.sync.stalls").description("leaderships given up over a stalled sync")
-        .tags(tags).register(registry);
-    hashMismatches = Counter.builder("quorumkv.replica.hash.mismatches")
-        .description("replicas whose state hash differed from the leader's at the same index")
-        .tags(tags).register(registry);
-    droppedMessages = Counter.builder("quorumkv.messages.dropped").description("inbound messages dropped (raft inbox full)")
-        .tags(tags).register(registry);
-    leaseReadsFallenBack = Counter.builder("quorumkv.reads.lease.fallback")
-        .description("LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead")
-        .tags(tags).register(registry);
-    readsFromDisk = Counter.builder("quorumkv.reads.disk")
-        .description("gets whose record was not in memory where they were first served (an I/O thread, the Raft loop), read on the read pool instead")
-        .tags(tags).register(registry);
-    readBatches = Counter.builder("quorumkv.reads.batches")
-        .description("read indexes asked for batches of LINEARIZABLE or FOLLOWER reads (one ReadIndex request each)")
-        .tags(tags).register(registry);
-    batchedReads = Counter.builder("quorumkv.reads.batched")
-        .description("LINEARIZABLE and FOLLOWER reads in those batches")
-        .tags(tags).register(registry);
-    forwarded = Counter.builder("quorumkv.requests.forwarded")
-        .description("client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)")
-        .tags(tags).register(registry);
-    multis = Counter.builder("quorumkv.requests.multi")
-        .description("multi requests received: several gets and writes a client sent in one frame")
-        .tags(tags).register(registry);
-    multiItems = Counter.builder("quorumkv.requests.multi.items")
-        .description("gets and writes received inside multi requests (items per multi: over quorumkv.requests.multi)")
-        .tags(tags).register(registry);
-    entriesSynced = Counter.builder("quorumkv.log.entries.synced").description("log entries made durable by fsyncs")
-        .tags(tags).register(registry);
-    bytesSynced = Counter.builder("quorumkv.log.bytes.synced").description("bytes of log entries made durable by fsyncs")
-        .tags(tags).register(registry);
-    snapshotBytesReceived = Counter.builder("quorumkv.snapshot.bytes.received")
-        .description("snapshot payload bytes received from leaders").tags(tags).register(registry);
+    syncStalls = counter("quorumkv.sync.stalls", "leaderships given up over a stalled sync");
+    hashMismatches = counter("quorumkv.replica.hash.mismatches",
+        "replicas whose state hash differed from the leader's at the same index");
+    droppedMessages = counter("quorumkv.messages.dropped", "inbound messages dropped (raft inbox full)");
+    leaseReadsFallenBack = counter("quorumkv.reads.lease.fallback",
+        "LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead");
+    readsFromDisk = counter("quorumkv.reads.disk",
+        "gets whose record was not in memory where they were first served (an I/O thread, the Raft loop), read on the read pool instead");
+    readBatches = counter("quorumkv.reads.batches",
+        "read indexes asked for batches of LINEARIZABLE or FOLLOWER reads (one ReadIndex request each)");
+    batchedReads = counter("quorumkv.reads.batched", "LINEARIZABLE and FOLLOWER reads in those batches");
+    forwarded = counter("quorumkv.requests.forwarded",
+        "client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)");
+    multis = counter("quorumkv.requests.multi",
+        "multi requests received: several gets and writes a client sent in one frame");
+    multiItems = counter("quorumkv.requests.multi.items",
+        "gets and writes received inside multi requests (items per multi: over quorumkv.requests.multi)");
+    entriesSynced = counter("quorumkv.log.entries.synced", "log entries made durable by fsyncs");
+    bytesSynced = counter("quorumkv.log.bytes.synced", "bytes of log entries made durable by fsyncs");
+    snapshotBytesReceived = counter("quorumkv.snapshot.bytes.received", "snapshot payload bytes received from leaders");
     sentAppends = sent("append");
     sentAppendResponses = sent("append.response");
     sentHeartbeats = sent("heartbeat");
     sentOther = sent("other");
-    sentEntries = Counter.builder("quorumkv.raft.sent.entries").description("log entries carried by the AppendEntries sent")
-        .tags(tags).register(registry);
+    sentEntries = counter("quorumkv.raft.sent.entries", "log entries carried by the AppendEntries sent");
   }
 
   private Counter counter(String name, String description) {
