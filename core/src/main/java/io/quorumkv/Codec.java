@@ -21,6 +21,9 @@ final class Codec {
   private Codec() {}
 
   static final byte FORMAT = 1;
+  /** The enums decoded by ordinal, copied once ({@code values()} copies its array on every call). */
+  private static final ReadConsistency[] CONSISTENCIES = ReadConsistency.values();
+  private static final KvResponse.Code[] FAILURE_CODES = KvResponse.Code.values();
   /** The smallest encoded write: session (24 bytes), op tag, and a delete's empty key. */
   private static final int MIN_WRITE_BYTES = 24 + 1 + 4;
 
@@ -551,10 +554,10 @@ final class Codec {
       }
       case 6 -> {
         int code = r.u8();
-        if (code >= KvResponse.Code.values().length) {
+        if (code >= FAILURE_CODES.length) {
           throw r.bad("unknown failure code " + code);
         }
-        yield new KvResponse.Failure(KvResponse.Code.values()[code], r.str(), r.i64(), r.i64(), r.str(),
+        yield new KvResponse.Failure(FAILURE_CODES[code], r.str(), r.i64(), r.i64(), r.str(),
             r.bool());
       }
       default -> throw r.bad("unknown response tag " + tag);
@@ -795,10 +798,10 @@ final class Codec {
 
     ReadConsistency consistency() {
       int c = u8();
-      if (c >= ReadConsistency.values().length) {
+      if (c >= CONSISTENCIES.length) {
         throw bad("unknown consistency " + c);
       }
-      return ReadConsistency.values()[c];
+      return CONSISTENCIES[c];
     }
 
     void end() {
