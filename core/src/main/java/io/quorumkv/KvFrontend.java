@@ -380,8 +380,8 @@ final class KvFrontend {
         fail(new IllegalStateException("unexpected answer " + r, cce));
         return;
       }
-      result.complete(value);
       finished();
+      result.complete(value);
     }
 
     void retry(KvResponse.Failure failure) {
@@ -400,11 +400,14 @@ final class KvFrontend {
     }
 
     void fail(Throwable t) {
-      result.completeExceptionally(t);
       finished();
+      result.completeExceptionally(t);
     }
 
-    /** The call completed (or was given up): its deadline and its sequence number are released. */
+    /**
+     * The call is completing (or was given up): its deadline and its sequence number are released,
+     * before its caller hears of it, so that a write the caller issues next already acknowledges it.
+     */
     private void finished() {
       deadlines.remove(this);
       if (seq != 0) {
