@@ -411,10 +411,36 @@ final class Codec {
   // ---- responses ----
 
   static byte[] encodeResponse(KvResponse response) {
-    Writer w = new Writer();
+    Writer w = new Writer(1 + responseSize(response));
     w.u8(FORMAT);
     writeResponse(w, response);
     return w.toArray();
+  }
+
+  /**
+   * The encoded size of the answers a node sends most (reads, writes, and multis of them), so that
+   * a multi's answer of many values is written into one buffer of the right size rather than one
+   * grown by doubling; a guess for the rest (the writer grows if it is short).
+   */
+  static int responseSize(KvResponse response) {
+    if (response instanceof KvResponse.Multi m) {
+      int n = 1 + 4;
+      for (KvResponse a : m.answers()) {
+        n += responseSize(a);
+      }
+      return n;
+    }
+    if (response instanceof KvResponse.Read rd) {
+      return 1 + 1 + rd.result().value().map(v -> 4 + v.length).orElse(0) + 1 + 4 * 8;
+    }
+    if (response instanceof KvResponse.Written) {
+      return 2;
+    }
+    if (response instanceof KvResponse.Failure f) {
+      // Characters as bytes: exact for ASCII messages and addresses; the writer grows otherwise.
+      return 1 + 1 + 4 + f.message().length() + 8 + 8 + 4 + f.hintAddress().length() + 1;
+    }
+    return 64;
   }
 
   private static void writeResponse(Writer w, KvResponse response) {

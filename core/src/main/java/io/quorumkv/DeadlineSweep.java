@@ -1,7 +1,8 @@
 package io.quorumkv;
 
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -16,13 +17,14 @@ import java.util.function.Supplier;
  * a wake-up of its thread, and stays queued until its delay passes even when the call answered in
  * a millisecond. At 100,000 calls a second with deadlines of seconds, the timer's heap held hundreds
  * of thousands of dead tasks and its thread and the callers' spent most of a client's CPU on it
- * (benchmarks.md, finding 25). Here a call costs an entry in a concurrent set, removed when it
- * completes; the sweep looks at each pending call once a tick, so its cost follows the number of
- * calls in flight, not the rate of calls.
+ * (benchmarks.md, finding 25). Here starting a call costs one append to a lock-free queue and
+ * completing it costs nothing: the sweep forgets a call the first time it finds it done. The sweep
+ * looks at each call once a tick, so its cost follows the number of calls in flight, not the rate
+ * of calls.
  *
  * <p>A deadline is enforced no earlier than it falls and at most about one tick (plus the timer
- * thread's scheduling delay) after. The sweep runs only while calls are pending: an idle client or
- * node wakes no thread for it.
+ * thread's scheduling delay) after. The sweep runs only while calls are watched: an idle client or
+ * node wakes no thread for it (one more tick after the last call, which it then forgets).
  *
  * @param <T> what is swept
  */
@@ -36,12 +38,18 @@ final class DeadlineSweep<T extends DeadlineSweep.Swept> {
     /**
      * Acts on every deadline that fell by {@code nowNanos} (fails the call, abandons an attempt).
      *
-     * @return whether it is done and can be forgotten
+     * @return whether it is done (completed, or failed just now) and can be forgotten
      */
     boolean sweep(long nowNanos);
+
+    /** Whether it is done already, without acting on a deadline. */
+    boolean isDone();
   }
 
-  private final Set<T> pending = ConcurrentHashMap.newKeySet();
+  /** Added since the last sweep: any thread appends. */
+  private final ConcurrentLinkedQueue<T> added = new ConcurrentLinkedQueue<>();
+  /** Everything older: the sweep's own, guarded by this object's lock. */
+  private final List<T> watched = new ArrayList<>();
   private final Supplier<ScheduledExecutorService> timer;
   /** Whether a sweep is scheduled (or running): at most one is. */
   private final AtomicBoolean scheduled = new AtomicBoolean();
@@ -52,34 +60,35 @@ final class DeadlineSweep<T extends DeadlineSweep.Swept> {
   }
 
   /**
-   * Watches {@code t} until its {@link Swept#sweep} says it is done or {@link #remove} is called.
+   * Watches {@code t} until its {@link Swept#sweep} finds it done.
    *
    * @throws RejectedExecutionException if the timer is closed (nothing would enforce the deadline);
    *     {@code t} is not watched then
    */
   void add(T t) {
-    pending.add(t);
+    added.add(t);
     try {
       ensureScheduled();
     } catch (RejectedExecutionException e) {
-      pending.remove(t);
+      added.remove(t);
       throw e;
     }
   }
 
-  /** Stops watching {@code t} (it completed). Idempotent. */
-  void remove(T t) {
-    pending.remove(t);
-  }
-
-  /** What is watched now (a weakly consistent view: for failing everything on close). */
-  Iterable<T> pending() {
-    return pending;
-  }
-
-  /** How many are watched (tests). */
-  int size() {
-    return pending.size();
+  /** What is watched and not done now (for failing everything on close, and tests). */
+  synchronized List<T> pending() {
+    List<T> out = new ArrayList<>();
+    for (T t : watched) {
+      if (!t.isDone()) {
+        out.add(t);
+      }
+    }
+    for (T t : added) {
+      if (!t.isDone()) {
+        out.add(t);
+      }
+    }
+    return out;
   }
 
   private void ensureScheduled() {
@@ -94,26 +103,36 @@ final class DeadlineSweep<T extends DeadlineSweep.Swept> {
   }
 
   private void run() {
-    long now = System.nanoTime();
-    for (T t : pending) {
-      boolean done;
-      try {
-        done = t.sweep(now);
-      } catch (RuntimeException e) {
-        done = false; // a failing callback of one call must not stop the others' deadlines
+    boolean idle;
+    synchronized (this) {
+      for (T t = added.poll(); t != null; t = added.poll()) {
+        watched.add(t);
       }
-      if (done) {
-        pending.remove(t);
+      long now = System.nanoTime();
+      int kept = 0;
+      for (int i = 0; i < watched.size(); i++) {
+        T t = watched.get(i);
+        boolean done;
+        try {
+          done = t.sweep(now);
+        } catch (RuntimeException e) {
+          done = false; // a failing callback of one call must not stop the others' deadlines
+        }
+        if (!done) {
+          watched.set(kept++, t);
+        }
       }
+      watched.subList(kept, watched.size()).clear();
+      idle = watched.isEmpty();
     }
     try {
-      if (!pending.isEmpty()) {
+      if (!idle) {
         timer.get().schedule(this::run, TICK_NANOS, TimeUnit.NANOSECONDS);
         return;
       }
       scheduled.set(false);
-      // A call added between the emptiness check and the flag's clearing saw the flag still set.
-      if (!pending.isEmpty()) {
+      // A call added after the last poll saw the flag still set: it needs a sweep.
+      if (!added.isEmpty()) {
         ensureScheduled();
       }
     } catch (RejectedExecutionException closed) {

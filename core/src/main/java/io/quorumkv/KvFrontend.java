@@ -232,9 +232,9 @@ final class KvFrontend {
     }
   }
 
-  /** Calls whose deadlines are watched (tests). */
+  /** Calls not completed yet (tests). */
   int pendingCalls() {
-    return deadlines.size();
+    return deadlines.pending().size();
   }
 
   /** One call's attempts. */
@@ -251,8 +251,6 @@ final class KvFrontend {
     final Function<KvResponse, T> onSuccess;
     final long maxAttemptNanos;
     final CompletableFuture<T> result = new CompletableFuture<>();
-    /** Calls are kept in a hash set: a cheap, well-spread hash instead of the identity hash. */
-    final int hash = ThreadLocalRandom.current().nextInt();
     int attempts;
     volatile KvResponse.Failure last;
     volatile boolean mayHaveApplied;
@@ -275,16 +273,6 @@ final class KvFrontend {
       this.isWrite = kind != Kind.READ;
       this.maxAttemptNanos = maxAttempt.toNanos();
       this.onSuccess = onSuccess;
-    }
-
-    @Override
-    public int hashCode() {
-      return hash;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-      return this == o;
     }
 
     /** The request of the next attempt: a session write carries the lowest sequence number in flight. */
@@ -317,9 +305,14 @@ final class KvFrontend {
     }
 
     @Override
+    public boolean isDone() {
+      return result.isDone();
+    }
+
+    @Override
     public boolean sweep(long now) {
       if (result.isDone()) {
-        finished(); // completed by its caller (cancelled): forget it too
+        finished(); // idempotent: a call its caller completed (cancelled) releases its number here
         return true;
       }
       if (now - deadline >= 0) {
@@ -405,11 +398,11 @@ final class KvFrontend {
     }
 
     /**
-     * The call is completing (or was given up): its deadline and its sequence number are released,
-     * before its caller hears of it, so that a write the caller issues next already acknowledges it.
+     * The call is completing (or was given up): its sequence number is released before its caller
+     * hears of it, so that a write the caller issues next already acknowledges it. (The sweep
+     * forgets the call when it next finds it done.)
      */
     private void finished() {
-      deadlines.remove(this);
       if (seq != 0) {
         session.end(seq);
       }
