@@ -15,7 +15,10 @@ final class SessionWindow {
 
   private long next = 1;
   private long lowest = 1;
-  /** Bit {@code seq % (64 * finished.length)}: whether write {@code seq} in [lowest, next) finished. */
+  /**
+   * Bit {@code seq % (64 * finished.length)} (a power of two): whether write {@code seq} in
+   * [lowest, next) finished.
+   */
   private long[] finished = new long[4];
 
   /** The next sequence number, now in flight. */
@@ -31,16 +34,16 @@ final class SessionWindow {
     if (seq < lowest || seq >= next) {
       return;
     }
-    int bits = 64 * finished.length;
-    int i = (int) Math.floorMod(seq, (long) bits);
+    long mask = 64L * finished.length - 1; // a power of two: the ring index is a mask, not a division
+    int i = (int) (seq & mask);
     finished[i >>> 6] |= 1L << (i & 63);
     while (lowest < next) {
-      int j = (int) Math.floorMod(lowest, (long) bits);
-      long mask = 1L << (j & 63);
-      if ((finished[j >>> 6] & mask) == 0) {
+      int j = (int) (lowest & mask);
+      long bit = 1L << (j & 63);
+      if ((finished[j >>> 6] & bit) == 0) {
         break;
       }
-      finished[j >>> 6] &= ~mask;
+      finished[j >>> 6] &= ~bit;
       lowest++;
     }
   }
@@ -51,13 +54,13 @@ final class SessionWindow {
   }
 
   private void grow() {
-    int oldBits = 64 * finished.length;
+    long oldMask = 64L * finished.length - 1;
     long[] bigger = new long[finished.length * 2];
-    int newBits = 64 * bigger.length;
+    long newMask = 64L * bigger.length - 1;
     for (long s = lowest; s < next; s++) {
-      int i = (int) Math.floorMod(s, (long) oldBits);
+      int i = (int) (s & oldMask);
       if ((finished[i >>> 6] & (1L << (i & 63))) != 0) {
-        int j = (int) Math.floorMod(s, (long) newBits);
+        int j = (int) (s & newMask);
         bigger[j >>> 6] |= 1L << (j & 63);
       }
     }
