@@ -35,15 +35,17 @@ final class DeadlineSweep<T extends DeadlineSweep.Swept> {
 
   /** Something with deadlines. */
   interface Swept {
+    /** Whether it is done: the sweep forgets it. */
+    boolean isDone();
+
+    /** {@link System#nanoTime()} of its earliest deadline not acted on yet. */
+    long dueNanos();
+
     /**
      * Acts on every deadline that fell by {@code nowNanos} (fails the call, abandons an attempt).
-     *
-     * @return whether it is done (completed, or failed just now) and can be forgotten
+     * Called outside the sweep's lock: it completes futures, which run their callers' code.
      */
-    boolean sweep(long nowNanos);
-
-    /** Whether it is done already, without acting on a deadline. */
-    boolean isDone();
+    void onDue(long nowNanos);
   }
 
   /** Added since the last sweep: any thread appends. */
@@ -104,26 +106,38 @@ final class DeadlineSweep<T extends DeadlineSweep.Swept> {
 
   private void run() {
     boolean idle;
+    long now = System.nanoTime();
+    List<T> due = null;
     synchronized (this) {
       for (T t = added.poll(); t != null; t = added.poll()) {
         watched.add(t);
       }
-      long now = System.nanoTime();
       int kept = 0;
       for (int i = 0; i < watched.size(); i++) {
         T t = watched.get(i);
-        boolean done;
-        try {
-          done = t.sweep(now);
-        } catch (RuntimeException e) {
-          done = false; // a failing callback of one call must not stop the others' deadlines
+        if (t.isDone()) {
+          continue;
         }
-        if (!done) {
-          watched.set(kept++, t);
+        watched.set(kept++, t);
+        if (now - t.dueNanos() >= 0) {
+          if (due == null) {
+            due = new ArrayList<>();
+          }
+          due.add(t);
         }
       }
       watched.subList(kept, watched.size()).clear();
       idle = watched.isEmpty();
+    }
+    if (due != null) {
+      for (T t : due) {
+        try {
+          t.onDue(now);
+        } catch (RuntimeException e) {
+          // a failing callback of one call must not stop the others' deadlines
+        }
+      }
+      idle = false; // what was acted on is forgotten next tick, once it is done
     }
     try {
       if (!idle) {

@@ -257,7 +257,8 @@ final class KvFrontend {
     /**
      * The current attempt, when it started and when it is abandoned, for the sweep. Written by
      * {@link #next} in this order (the future last), read by the sweep in the reverse: a sweep that
-     * sees an attempt sees its deadline or a later attempt's, never an earlier one.
+     * sees an attempt sees its deadline or a later attempt's (never earlier: attempts' deadlines
+     * only grow), so an attempt is never abandoned early.
      */
     private volatile long attemptStarted;
     private volatile long attemptDeadline;
@@ -306,18 +307,31 @@ final class KvFrontend {
 
     @Override
     public boolean isDone() {
-      return result.isDone();
+      if (!result.isDone()) {
+        return false;
+      }
+      finished(); // idempotent: a call its caller completed (cancelled) releases its number here
+      return true;
     }
 
     @Override
-    public boolean sweep(long now) {
+    public long dueNanos() {
+      CompletableFuture<KvResponse> a = attempt;
+      if (a != null && !a.isDone()) {
+        long abandonAt = attemptDeadline;
+        return abandonAt - deadline < 0 ? abandonAt : deadline;
+      }
+      return deadline;
+    }
+
+    @Override
+    public void onDue(long now) {
       if (result.isDone()) {
-        finished(); // idempotent: a call its caller completed (cancelled) releases its number here
-        return true;
+        return;
       }
       if (now - deadline >= 0) {
         expire();
-        return true;
+        return;
       }
       CompletableFuture<KvResponse> a = attempt;
       if (a != null && !a.isDone()) {
@@ -328,7 +342,6 @@ final class KvFrontend {
               "no answer within " + Duration.ofNanos(abandonAt - attemptStarted).toMillis() + " ms"));
         }
       }
-      return false;
     }
 
     /** Runs {@code r} after a delay, or fails the call if the timer is gone (closed). */

@@ -50,17 +50,19 @@ class DeadlineSweepTest {
     }
 
     @Override
-    public boolean sweep(long now) {
-      if (now - deadline >= 0) {
-        firedAt.compareAndSet(0, now);
-        return true;
-      }
-      return false;
+    public boolean isDone() {
+      return firedAt.get() != 0;
     }
 
     @Override
-    public boolean isDone() {
-      return firedAt.get() != 0;
+    public long dueNanos() {
+      return deadline;
+    }
+
+    @Override
+    public void onDue(long now) {
+      assertTrue(now - deadline >= 0, "acted on only once due");
+      firedAt.compareAndSet(0, now);
     }
   }
 
