@@ -62,7 +62,7 @@ final class DeadlineSweep<T extends DeadlineSweep.Swept> {
   }
 
   /**
-   * Watches {@code t} until its {@link Swept#sweep} finds it done.
+   * Watches {@code t} until a sweep finds it {@link Swept#isDone done}.
    *
    * @throws RejectedExecutionException if the timer is closed (nothing would enforce the deadline);
    *     {@code t} is not watched then
