@@ -165,7 +165,7 @@ final class NodeRuntime implements RequestExecutor {
   private final Set<Long> creating = new HashSet<>();
   /** loop: conditions re-checked every tick (leadership transfers, catch-up waits). */
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
-  /** loop: ticks since an unknown group's leader first contacted this node. */
+  /** loop: the tick at which an unknown group's leader or candidate first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
   /**
    * loop: when ({@link System#nanoTime}) the loop's next tick is due. A lease the loop finds valid
@@ -868,28 +868,43 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * A leader of a group this node does not host contacts it: this node was added to the group
-   * (joining), or it has not applied the split that created the group yet. Wait a little for the
-   * split to apply here; after that, have the applier create an empty replica that the leader fills
-   * with a snapshot. The loop never waits for that: the applier may be busy creating the same
-   * partition from a split (an fsync), so the message that asked for it is stepped once the
-   * replica exists, and the leader's other messages meanwhile are dropped (it retries).
+   * A leader or a candidate of a group this node does not host contacts it: this node was added
+   * to the group (joining), or it has not applied the split that created the group yet, or never
+   * will (it installed a snapshot of the parent taken after the split). Wait a little for the
+   * split to apply here; after that, have the applier create an empty replica. A leader fills it
+   * with a snapshot. A candidate gets its vote: without it, a split child that only one node of
+   * three created from the split could never elect a leader (see docs/architecture.md, "Splits").
+   * The empty replica has no log and no membership, so it never campaigns, and its vote is that
+   * of a member that never took part, which Raft counts safely; a node that held a replica of the
+   * group before (a tombstone with a log) is not re-created for a vote, since its quarantined
+   * replica could not vote anyway (see {@link Tombstones}). The loop never waits for the
+   * creation: the applier may be busy creating the same partition from a split (an fsync), so the
+   * message that asked for it is stepped once the replica exists, and the sender's other messages
+   * meanwhile are dropped (it retries).
    */
   private void maybeCreateUnknown(long from, long g, Message m) {
     boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
         || m instanceof Message.InstallSnapshot;
-    if (!fromLeader || state != State.RUNNING || creating.contains(g) || destroying.contains(g)) {
+    boolean voteRequest = m instanceof Message.RequestVote;
+    if (!(fromLeader || voteRequest) || state != State.RUNNING || creating.contains(g) || destroying.contains(g)) {
       return;
     }
     long first = unknownGroupSeen.computeIfAbsent(g, x -> ticks);
     boolean initialGroup = initialSpans.containsKey(g);
-    if (!initialGroup && ticks - first < config.electionTicks() * 2L && !(m instanceof Message.InstallSnapshot)) {
+    boolean waited = ticks - first >= config.electionTicks() * 2L;
+    if (voteRequest) {
+      Tombstones.Tombstone t = tombstones.get(g);
+      if (!waited || (t != null && t.lastIndex() > 0)) {
+        return;
+      }
+    } else if (!initialGroup && !waited && !(m instanceof Message.InstallSnapshot)) {
       return;
     }
     creating.add(g);
     applyQueue.add(() -> {
       if (!replicas.containsKey(g) && state == State.RUNNING) {
-        log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
+        log.info("{} group {}: contacted by {} node {}, creating an empty replica", who, g,
+            voteRequest ? "candidate" : "leader", m.from());
         Tombstones.Tombstone t = tombstones.get(g);
         if (t != null) {
           // A replica of this partition lived here before: start from its term and vote.

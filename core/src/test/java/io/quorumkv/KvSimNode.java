@@ -76,6 +76,8 @@ final class KvSimNode implements SimProcess {
   private long ticks;
   private long lastTickAt;
   private long leaseResumesAtTick;
+  /** The tick at which a partition this node does not host was first heard of (see {@link #maybeCreateUnknown}). */
+  private final Map<Long, Long> unknownSeen = new TreeMap<>();
   /** Replicas holding client writes for the loop's next turn ({@link #awaitLoopTurn}). */
   private final List<KvSimReplica> packing = new ArrayList<>();
 
@@ -139,6 +141,7 @@ final class KvSimNode implements SimProcess {
     applyQueue.clear();
     applierBusy = false;
     packing.clear(); // the writes in the inbox are lost with the process
+    unknownSeen.clear();
   }
 
   private KvSimReplica open(long group, Disk disk) {
@@ -254,20 +257,36 @@ final class KvSimNode implements SimProcess {
     }
     KvSimReplica r = replicas.get(gm.group());
     if (r == null) {
-      Message m = gm.message();
-      boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
-          || m instanceof Message.InstallSnapshot;
-      if (!fromLeader || disks.containsKey(gm.group())) {
+      r = maybeCreateUnknown(gm.group(), gm.message());
+      if (r == null) {
         return;
       }
-      // A leader of a partition this node does not host: a split child whose split this node
-      // has not applied (it may have skipped it in a snapshot of the parent). As NodeRuntime
-      // does, create an empty replica that the leader fills with a snapshot.
-      Disk d = new Disk(new MemoryStorage(), new MemoryPartitionStore());
-      disks.put(gm.group(), d);
-      r = open(gm.group(), d);
     }
     r.step(gm.message());
+  }
+
+  /**
+   * A leader or a candidate of a partition this node does not host: a split child whose split
+   * this node has not applied, or never will (it installed a snapshot of the parent taken after
+   * the split). As NodeRuntime's maybeCreateUnknown does: after two election timeouts of ticks
+   * since the partition was first heard of (the split may still apply here; a leader's snapshot
+   * does not wait), create an empty replica, which a leader fills with a snapshot and which
+   * gives a candidate its vote (it has no membership, so it never campaigns itself).
+   */
+  private KvSimReplica maybeCreateUnknown(long group, Message m) {
+    boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
+        || m instanceof Message.InstallSnapshot;
+    if (!(fromLeader || m instanceof Message.RequestVote) || disks.containsKey(group)) {
+      return null;
+    }
+    long first = unknownSeen.computeIfAbsent(group, g -> ticks);
+    if (ticks - first < 2L * KvSim.ELECTION_TICK && !(m instanceof Message.InstallSnapshot)) {
+      return null;
+    }
+    unknownSeen.remove(group);
+    Disk d = new Disk(new MemoryStorage(), new MemoryPartitionStore());
+    disks.put(group, d);
+    return open(group, d);
   }
 
   void handle(KvSimRequest request) {
@@ -396,7 +415,7 @@ final class KvSimNode implements SimProcess {
   void createChild(KvSimReplica parent, PartitionStateMachine.Outcome.Split split) {
     long child = split.newPartitionId();
     if (disks.containsKey(child)) {
-      return; // created earlier, empty, on a message from the child's leader
+      return; // created earlier, empty, on a message from the child's leader or a candidate
     }
     List<KeyValue> seed = new ArrayList<>();
     for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(split.seed())) {
