@@ -484,6 +484,12 @@ final class NodeRuntime implements RequestExecutor {
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));
     r.appliedIndex = r.smStore.appliedIndex();
+    Tombstones.Tombstone t = tombstones.get(g);
+    if (t != null && r.appliedIndex < t.lastIndex()) {
+      // Created again after a replica here was destroyed, and not yet past its predecessor's log
+      // (or reopened so after a restart): no vote yet (see Tombstones).
+      r.quarantinedBelow = t.lastIndex();
+    }
     r.commitIndex = r.log.hardState().commit();
     r.term = r.log.hardState().term();
     r.submittedTerm = r.term;
@@ -907,12 +913,15 @@ final class NodeRuntime implements RequestExecutor {
             voteRequest ? "candidate" : "leader", m.from());
         Tombstones.Tombstone t = tombstones.get(g);
         if (t != null) {
-          // A replica of this partition lived here before: start from its term and vote.
-          engine.write(engine.newLogBatch().hardState(g, new HardState(t.term(), t.vote(), 0)));
+          // A replica of this partition lived here before. Start one term past it, with no vote:
+          // no vote of it is forgotten (it never reached that term), and a leader that still
+          // counts what the old replica acknowledged (its record of this member outlived the
+          // replica, and would send a commit index past the new, empty log) leads an older term,
+          // so this replica's first answer deposes it and the next leader starts a fresh record.
+          engine.write(engine.newLogBatch().hardState(g, new HardState(t.term() + 1, RaftConfig.NONE, 0)));
         }
-        Replica r = openReplica(g);
+        openReplica(g); // quarantined if t says its predecessor held a log
         if (t != null) {
-          r.quarantinedBelow = t.lastIndex();
           log.info("{} group {}: a replica here was destroyed before (term {}, log to {}): no vote until applied to {}",
               who, g, t.term(), t.lastIndex(), t.lastIndex());
         }
@@ -1431,6 +1440,16 @@ final class NodeRuntime implements RequestExecutor {
     long child = s.newPartitionId();
     if (replicas.containsKey(child) || engine.groups().contains(child)) {
       log.info("{} group {}: split child {} already exists here", who, parent.groupId, child);
+      return;
+    }
+    if (tombstones.get(child) != null) {
+      // A replica of the child lived here and was destroyed (removed, merged away, or abandoned
+      // empty), and this parent replica applies the split again (created again itself, it replays
+      // the parent's log). Creating the child from the split would forget the term, vote and
+      // log of that replica; if this node is still a member, the child's leader or candidate
+      // has it created again from the tombstone (maybeCreateUnknown).
+      log.info("{} group {}: split child {} was destroyed here before; not created from the split", who,
+          parent.groupId, child);
       return;
     }
     ConfState cs = parent.smStore.confState();

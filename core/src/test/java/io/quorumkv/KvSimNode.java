@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.Entry;
 import io.quorumkv.raft.HardState;
 import io.quorumkv.raft.MemoryStorage;
@@ -19,6 +20,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
@@ -57,6 +59,9 @@ final class KvSimNode implements SimProcess {
   /** Committed entries of one replica, waiting for the applier. */
   private record ApplyItem(KvSimReplica replica, List<Entry> committed) {}
 
+  /** How often (ticks) NodeRuntime's placement poll looks for removed replicas: every election timeout. */
+  private static final int POLL_TICKS = Math.max(5, KvSim.ELECTION_TICK);
+
   final long id;
   private final KvSim sim;
   private final SplittableRandom random;
@@ -78,6 +83,10 @@ final class KvSimNode implements SimProcess {
   private long leaseResumesAtTick;
   /** The tick at which a partition this node does not host was first heard of (see {@link #maybeCreateUnknown}). */
   private final Map<Long, Long> unknownSeen = new TreeMap<>();
+  /** What this node remembers of the replicas it destroyed, durably, as NodeRuntime's {@link Tombstones}. */
+  private final TreeMap<Long, Tombstones.Tombstone> tombstones = new TreeMap<>();
+  /** Partitions whose replica left the loop and whose disk goes once the earlier writes are synced. */
+  private final Set<Long> destroying = new TreeSet<>();
   /** Replicas holding client writes for the loop's next turn ({@link #awaitLoopTurn}). */
   private final List<KvSimReplica> packing = new ArrayList<>();
 
@@ -142,6 +151,7 @@ final class KvSimNode implements SimProcess {
     applierBusy = false;
     packing.clear(); // the writes in the inbox are lost with the process
     unknownSeen.clear();
+    destroying.clear(); // a replica not yet deleted is on disk: opened again at restart
   }
 
   private KvSimReplica open(long group, Disk disk) {
@@ -158,6 +168,10 @@ final class KvSimNode implements SimProcess {
         .random(random.split())
         .build();
     KvSimReplica r = new KvSimReplica(group, this, sim, disk, new RawNode(config, disk.log), sm);
+    Tombstones.Tombstone t = tombstones.get(group);
+    if (t != null && disk.store.appliedIndex() < t.lastIndex()) {
+      r.quarantineBelow(t.lastIndex());
+    }
     replicas.put(group, r);
     updateRouting(group, sm.span());
     return r;
@@ -165,6 +179,10 @@ final class KvSimNode implements SimProcess {
 
   int incarnation() {
     return incarnation;
+  }
+
+  long ticks() {
+    return ticks;
   }
 
   boolean current(int me) {
@@ -212,6 +230,9 @@ final class KvSimNode implements SimProcess {
     ticks++;
     for (KvSimReplica r : List.copyOf(replicas.values())) {
       r.tick(ticks % KvSim.HASH_CHECK_TICKS == 0);
+    }
+    if (ticks % POLL_TICKS == 0) {
+      destroyRemovedReplicas();
     }
     sim.events().after(tickMicros, () -> tick(me));
   }
@@ -276,17 +297,68 @@ final class KvSimNode implements SimProcess {
   private KvSimReplica maybeCreateUnknown(long group, Message m) {
     boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
         || m instanceof Message.InstallSnapshot;
-    if (!(fromLeader || m instanceof Message.RequestVote) || disks.containsKey(group)) {
+    boolean voteRequest = m instanceof Message.RequestVote;
+    if (!(fromLeader || voteRequest) || disks.containsKey(group) || destroying.contains(group)) {
       return null;
     }
     long first = unknownSeen.computeIfAbsent(group, g -> ticks);
     if (ticks - first < 2L * KvSim.ELECTION_TICK && !(m instanceof Message.InstallSnapshot)) {
       return null;
     }
+    Tombstones.Tombstone t = tombstones.get(group);
+    if (voteRequest && t != null && t.lastIndex() > 0) {
+      return null; // its replica would be quarantined: no vote
+    }
     unknownSeen.remove(group);
-    Disk d = new Disk(new MemoryStorage(), new MemoryPartitionStore());
+    MemoryStorage log = new MemoryStorage();
+    if (t != null) {
+      // A replica of this partition lived here before: start one term past it (quarantined by
+      // open until past its log's end), as NodeRuntime#maybeCreateUnknown does.
+      log.setHardState(new HardState(t.term() + 1, RaftConfig.NONE, 0));
+      sim.replicaRecreated();
+    }
+    Disk d = new Disk(log, new MemoryPartitionStore());
     disks.put(group, d);
     return open(group, d);
+  }
+
+  /**
+   * As NodeRuntime's placement poll (PlacementDriver#destroyRemovedReplicas), every
+   * {@link #POLL_TICKS} ticks: a replica whose membership lacks this node, that leads no more,
+   * installs no snapshot and has not heard from its leader for an election timeout leaves the
+   * loop; once every write the node handed to its disk so far is synced, its tombstone is recorded
+   * and its disk goes. (NodeRuntime also destroys a replica that peers report removed and one
+   * created empty and abandoned; neither is modelled.)
+   */
+  private void destroyRemovedReplicas() {
+    for (KvSimReplica r : List.copyOf(replicas.values())) {
+      ConfState cs = r.confState();
+      boolean removed = !(cs.voters().isEmpty() && cs.learners().isEmpty() && cs.votersOutgoing().isEmpty())
+          && !NodeRuntime.isMember(cs, id);
+      if (!removed || r.isLeader() || r.installing() || r.ticksSinceLeaderContact() <= KvSim.ELECTION_TICK) {
+        continue;
+      }
+      long group = r.group();
+      Tombstones.Tombstone t = r.tombstone();
+      replicas.remove(group);
+      routing.remove(group);
+      r.destroy();
+      destroying.add(group);
+      int me = incarnation;
+      long due = Math.max(sim.now(), lastSyncDue);
+      sim.events().after(due - sim.now(), () -> deleteDestroyed(me, group, t));
+    }
+  }
+
+  /** The applier's part of a destruction: the tombstone, then the replica's disk goes. */
+  private void deleteDestroyed(int me, long group, Tombstones.Tombstone t) {
+    if (!current(me) || deferredByPause(() -> deleteDestroyed(me, group, t))) {
+      return;
+    }
+    tombstones.put(group, t.merge(tombstones.get(group)));
+    disks.remove(group);
+    destroying.remove(group);
+    sim.replicaDestroyed();
   }
 
   void handle(KvSimRequest request) {
@@ -414,8 +486,11 @@ final class KvSimNode implements SimProcess {
    */
   void createChild(KvSimReplica parent, PartitionStateMachine.Outcome.Split split) {
     long child = split.newPartitionId();
-    if (disks.containsKey(child)) {
+    if (disks.containsKey(child) || destroying.contains(child)) {
       return; // created earlier, empty, on a message from the child's leader or a candidate
+    }
+    if (tombstones.containsKey(child)) {
+      return; // destroyed here before: as NodeRuntime, created again only from its tombstone
     }
     List<KeyValue> seed = new ArrayList<>();
     for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(split.seed())) {

@@ -122,15 +122,38 @@ class KvSimRegressionTest {
 
   /**
    * A replica removed and added back as a learner while the leader's log was compacted to a
-   * snapshot taken while it was out (so without it): the Raft core used to refuse a snapshot whose
-   * membership lacks the node, and the learner never caught up (nothing more was written, so no
-   * newer snapshot came). A fresh random seed of the hash property (2026-11-26).
+   * snapshot taken while it was out (so without it): the Raft core refused a snapshot whose
+   * membership lacks the node, and the simulated node kept the removed replica (NodeRuntime
+   * destroys it and creates it again empty, which accepts the snapshot), so the learner never
+   * caught up (nothing more was written, so no newer snapshot came). A fresh random seed of the
+   * hash property (2026-11-26). Either fix alone makes it pass: the Raft core installs such a
+   * snapshot now, and the model destroys the removed replica and creates it again from its
+   * tombstone, as this run checks.
    */
   @Test
   void aReAddedLearnerInstallsASnapshotTakenWhileItWasOut() {
-    run("partitioner=hash voters=3 snapshotEvery=22 seed=-663 steps=166:isolate-leader,317:pause-leader:294,"
-        + "360:pause-leader:266,263:partition:1|2|3,384:oneway:11,233:rejoin:0/1/0,36:isolate-leader,9:crash:2,"
-        + "38:isolate-leader,35:slow-apply:1/0,27:churn:5,14:rejoin:1/1/513", KvSimRunner.Mode.FAULTS);
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=22 seed=-663 "
+        + "steps=166:isolate-leader,317:pause-leader:294,360:pause-leader:266,263:partition:1|2|3,384:oneway:11,"
+        + "233:rejoin:0/1/0,36:isolate-leader,9:crash:2,38:isolate-leader,35:slow-apply:1/0,27:churn:5,14:rejoin:1/1/513"),
+        KvSimRunner.Mode.FAULTS);
+    assertTrue(r.recreatedReplicas() > 0, "a removed replica was destroyed and created again: " + r.stats());
+  }
+
+  /**
+   * A node removed from a partition and added back at once: its old replica, having applied its
+   * removal, answers the leader's appends for the re-added member, then the leader is paused and
+   * cut off, so the old replica is destroyed. The leader, still leading in the same term, kept the
+   * old replica's match index and sent the replica created again (empty) a commit index past its
+   * log, which the Raft core refuses: it never caught up. A replica created again now starts one
+   * term past its tombstone, which deposes that leader. A fresh random seed of the hash property,
+   * once the model destroyed removed replicas (2026-11-26), minimized by dropping steps.
+   */
+  @Test
+  void aReplicaCreatedAgainDeposesALeaderThatCountsItsPredecessor() {
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=0 seed=513102 "
+        + "steps=4:rejoin:1/2/59,39:slow-apply:2/113,5:rejoin:0/3/102,500:faults:0/2/29,1:oneway:33,11:rejoin:2/1/9,"
+        + "47:pause-leader:305,45:isolate-leader,134:restart:1"), KvSimRunner.Mode.FAULTS);
+    assertTrue(r.recreatedReplicas() > 0, "a removed replica was destroyed and created again: " + r.stats());
   }
 
   private static void run(String schedule, KvSimRunner.Mode mode) {
