@@ -14,7 +14,8 @@ the most, grouped by name, the nodes' read- and write-family syscalls per operat
 the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
 entries per AppendEntries, proposals and fsyncs per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
-(stop-cluster.sh) in every case."""
+(stop-cluster.sh) in every case. --jfr PREFIX records JFR on the nodes (PREFIX-node-N.jfr),
+--driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either."""
 import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
 ap = argparse.ArgumentParser()
 ap.add_argument('root'); ap.add_argument('--label', default='')
