@@ -675,10 +675,29 @@ final class NodeRuntime implements RequestExecutor {
    */
   private void publishLease(Replica r, long nextTickNanos) {
     boolean valid = leaseUsable(r) && !storageFailed && r.raw.hasValidLease();
+    if (valid) {
+      leaseReadIndex(r); // before the lease: a reader that sees the lease sees this commit index
+    }
     long until = valid ? nextTickNanos : Long.MIN_VALUE;
     if (r.leaseUntilNanos != until) {
       r.leaseUntilNanos = until;
     }
+  }
+
+  /**
+   * loop: the index a lease read of {@code r} must find applied: the Raft core's commit index now,
+   * published to {@link Replica#commitIndex} at once rather than with the next Ready. The step that
+   * makes a new leader's lease valid (its first entry commits) is also the one that tells it how
+   * far its predecessor committed; until that Ready is handled, the published index can lag behind
+   * writes the predecessor acknowledged, and a lease read served at it would miss them (a stale
+   * {@code LEASE} get in a coalesced-workload run: benchmarks.md, finding 26).
+   */
+  private long leaseReadIndex(Replica r) {
+    long commit = r.raw.commitIndex();
+    if (commit > r.commitIndex) {
+      r.commitIndex = commit;
+    }
+    return commit;
   }
 
   /**
@@ -2035,7 +2054,8 @@ final class NodeRuntime implements RequestExecutor {
     long published = r.leaseUntilNanos;
     if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
       // No trip through the loop: every write acknowledged before this read is at most the
-      // commit index, which the loop publishes before it hands the entries to the applier.
+      // commit index, which the loop publishes before the lease (leaseReadIndex) and before it
+      // hands the entries to the applier.
       long commit = r.commitIndex;
       if (r.appliedIndex >= commit) {
         KvResponse answer = serveFromMemory(r, inner, ReadConsistency.LEASE);
@@ -2061,7 +2081,7 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (leaseUsable(r) && r.raw.hasValidLease()) {
         long until = nextTickNanos;
-        Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
+        Replica.ReadWaiter w = new Replica.ReadWaiter(leaseReadIndex(r));
         w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f, deadline));
         awaitApplied(r, w);
         return;

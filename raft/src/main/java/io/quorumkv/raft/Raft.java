@@ -956,6 +956,11 @@ final class Raft {
     }
   }
 
+  /** The highest log index known to be committed. */
+  long committedIndex() {
+    return log.committed;
+  }
+
   /**
    * Whether a lease read is safe now (thesis §6.4.1).
    *
