@@ -429,10 +429,14 @@ final class KvFrontend {
       KvResponse.Failure f = last;
       String what = kind.label + " not answered within its deadline after " + attempts + " attempt(s) to "
           + executor.targets() + (f == null ? "" : "; last error: " + f.code() + " " + f.message());
+      // An attempt still in flight may have reached a leader that proposed it, whatever earlier
+      // attempts were told: a write's outcome is then unknown.
+      CompletableFuture<KvResponse> current = attempt;
+      boolean inFlight = current != null && !current.isDone();
       if (kind == Kind.READ) {
         // Nothing is unknown about a read, which has no effect: the cluster did not serve it in time.
         fail(new ClusterUnavailableException(what, false, null));
-      } else if (f != null && !mayHaveApplied && (f.code() == KvResponse.Code.NO_LEADER
+      } else if (f != null && !mayHaveApplied && !inFlight && (f.code() == KvResponse.Code.NO_LEADER
           || f.code() == KvResponse.Code.NOT_LEADER || f.code() == KvResponse.Code.CLOSED)) {
         fail(new ClusterUnavailableException(what, false, null));
       } else if (isWrite && !mayHaveApplied && attempts == 0) {

@@ -437,11 +437,21 @@ final class NodeRuntime implements RequestExecutor {
     log.info("{}: closed", who);
   }
 
+  /**
+   * The outcome of a command this replica proposed and can no longer follow: it is in the log, and
+   * another leader may still commit it, so its caller must treat it as possibly applied
+   * ({@code TIMEOUT}, as when leadership is lost), never as refused.
+   */
+  private static PartitionStateMachine.Outcome proposedButUnanswered(String why) {
+    return new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.TIMEOUT, why + "; the write was proposed and may still apply");
+  }
+
   private void failPending(String why) {
     for (Replica r : replicas.values()) {
       PartitionStateMachine.Outcome closed = new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, why);
-      failPendingWrites(r, closed);
-      r.proposals.values().forEach(p -> p.complete(closed));
+      failPendingWrites(r, closed); // never proposed: certainly not applied
+      PartitionStateMachine.Outcome unknown = proposedButUnanswered(why);
+      r.proposals.values().forEach(p -> p.complete(unknown));
       r.proposals.clear();
       r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new NodeClosedException(why, false)));
       r.readIndexWaiting.clear();
@@ -532,7 +542,8 @@ final class NodeRuntime implements RequestExecutor {
     PartitionStateMachine.Outcome removed = new PartitionStateMachine.Outcome.Rejected(
         KvResponse.Code.NO_LEADER, "the replica on " + who + " was removed from partition " + g);
     failPendingWrites(r, removed); // never proposed: certainly not applied
-    r.proposals.values().forEach(p -> p.complete(removed));
+    r.proposals.values().forEach(p -> p.complete(proposedButUnanswered("the replica on " + who
+        + " was removed from partition " + g)));
     r.proposals.clear();
     r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
     r.readIndexWaiting.clear();
@@ -989,8 +1000,7 @@ final class NodeRuntime implements RequestExecutor {
     if (wasLeader && ss.role() != StateRole.LEADER) {
       pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
-      PartitionStateMachine.Outcome lost = new PartitionStateMachine.Outcome.Rejected(
-          KvResponse.Code.TIMEOUT, "leadership lost before the entry applied");
+      PartitionStateMachine.Outcome lost = proposedButUnanswered("leadership lost before the entry applied");
       r.proposals.values().forEach(p -> p.complete(lost));
       r.proposals.clear();
       r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));

@@ -138,6 +138,25 @@ class DeadlineSweepTest {
     }
   }
 
+  /**
+   * A write refused once (no leader yet) and then sent again, unanswered when the call's deadline
+   * passes: the second attempt may have reached a leader that proposed it, so the call must not
+   * report the write as certainly not applied. (The client used to judge by the last answer it had,
+   * the refusal; a generated fault schedule then read the value of a put recorded as failed.)
+   */
+  @Test
+  void aWriteWhoseLastAttemptIsInFlightAtTheDeadlineHasAnUnknownOutcome() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    try (KvClient client = client(nodes, Duration.ofMillis(600))) {
+      CompletableFuture<Void> put = client.putAsync(b("k"), b("v"));
+      nodes.next().reply(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader yet"));
+      nodes.next(); // the retry: sent, never answered
+      ExecutionException e = assertThrows(ExecutionException.class, () -> put.get(10, TimeUnit.SECONDS));
+      KvException failure = assertInstanceOf(KvException.class, e.getCause());
+      assertTrue(failure.outcomeUnknown(), "an attempt in flight may have been applied: " + failure);
+    }
+  }
+
   @Test
   void anUnansweredAttemptIsAbandonedAfterItsOwnDeadlineAndRetriedWithinTheCalls() throws Exception {
     FakeNodes nodes = new FakeNodes();
