@@ -27,6 +27,8 @@ import io.quorumkv.storage.SnapshotSource;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
+import io.quorumkv.transport.Envelope;
+import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.NettyTransport;
 import io.quorumkv.transport.NettyTransportConfig;
 import io.quorumkv.transport.RaftTransport;
@@ -205,6 +207,8 @@ final class NodeRuntime implements RequestExecutor {
   private ExecutorService snapshotter;
   /** loop: the last log write submitted; messages claiming durability wait for it. */
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
+  /** loop: what this turn of the loop hands to the log writer, the transport and the applier. */
+  private final Round round = new Round();
   /** loop */
   private long ticks;
   /**
@@ -264,7 +268,17 @@ final class NodeRuntime implements RequestExecutor {
         members.keySet().removeIf(id -> !isMemberAnywhere(id));
       }
       transport = overrides.transport != null ? overrides.transport.apply(config) : nettyTransport();
-      transport.setMessageHandler(this::onMessage);
+      transport.setMessageHandler(new MessageHandler() {
+        @Override
+        public void onMessage(long from, long g, Message m) {
+          NodeRuntime.this.onMessage(from, g, m);
+        }
+
+        @Override
+        public void onMessages(long from, List<Envelope> messages) {
+          NodeRuntime.this.onMessages(from, messages);
+        }
+      });
       transport.setRequestHandler(this::onRequest);
       transport.setSnapshotReceiver((from, g, m) -> {
         SnapshotStreams.Receiving sink = new SnapshotStreams.Receiving(g, m.snapshot(),
@@ -336,6 +350,9 @@ final class NodeRuntime implements RequestExecutor {
     metrics.functionCounter("quorumkv.transport.heartbeat.frames",
         "frames written that carried heartbeats (coalesced: one per peer per flush)",
         Tags.empty(), t, x -> x.metrics().heartbeatFrames());
+    metrics.functionCounter("quorumkv.transport.raft.frames",
+        "frames of Raft messages written (every group's messages for a peer share one)",
+        Tags.empty(), t, x -> x.metrics().raftFrames());
   }
 
   /**
@@ -533,6 +550,7 @@ final class NodeRuntime implements RequestExecutor {
     ReadWaiterDrain.failAll(r, new LeadershipLost());
     failQueuedReads(r, KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
         "the replica of partition " + g + " on " + who + " was removed"));
+    round.flush(); // the group's writes and applies handed out this turn come before its deletion
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
       try {
         if (e == null && state == State.RUNNING) {
@@ -650,6 +668,7 @@ final class NodeRuntime implements RequestExecutor {
             handleReady(r, r.raw.ready());
           }
         }
+        round.flush();
       } catch (InterruptedException e) {
         if (state == State.CLOSED) {
           break;
@@ -657,6 +676,7 @@ final class NodeRuntime implements RequestExecutor {
       } catch (RuntimeException | Error e) {
         // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
         onStorageFailure(e);
+        round.flush(); // what was handled is handed on; acknowledgements still wait for durability
       }
     }
   }
@@ -745,6 +765,28 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (!postExternal(() -> step(from, g, m))) {
       metrics.droppedMessages.increment();
+    }
+  }
+
+  /** The messages of one inbound frame, every group's: stepped by one loop task, in order. */
+  private void onMessages(long from, List<Envelope> messages) {
+    List<Envelope> work = new ArrayList<>(messages.size());
+    for (Envelope e : messages) {
+      if (e.groupId() == NODE_HEARTBEAT_GROUP) {
+        nodeHeartbeatNanos.put(from, System.nanoTime());
+      } else {
+        work.add(e);
+      }
+    }
+    if (work.isEmpty()) {
+      return;
+    }
+    if (!postExternal(() -> {
+      for (Envelope e : work) {
+        runSafely(() -> step(from, e.groupId(), e.message()));
+      }
+    })) {
+      metrics.droppedMessages.increment(work.size());
     }
   }
 
@@ -924,7 +966,7 @@ final class NodeRuntime implements RequestExecutor {
     send(r, rd.messages());
     if (rd.snapshot().isPresent()) {
       r.installing = true;
-      applyQueue.add(() -> installSnapshot(r, rd));
+      round.apply(() -> installSnapshot(r, rd));
       return;
     }
     persist(r, rd);
@@ -972,8 +1014,7 @@ final class NodeRuntime implements RequestExecutor {
       if (m instanceof Message.InstallSnapshot s) {
         sendSnapshot(r, s);
       } else {
-        metrics.sent(m);
-        transport.send(m.to(), r.groupId, m);
+        round.send(r.groupId, m);
       }
     }
   }
@@ -1007,11 +1048,14 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  /** Hands a Ready's log writes to the group-commit writer; messages claiming durability follow it. */
+  /**
+   * Adds a Ready's log writes to this turn's log write (see {@link Round}); the messages claiming
+   * durability, and the report to the Raft core, wait for that write.
+   */
   private void persist(Replica r, Ready rd) {
-    LogBatch b = engine.newLogBatch();
-    if (!rd.entries().isEmpty()) {
-      b.append(r.groupId, rd.entries());
+    boolean appends = !rd.entries().isEmpty();
+    if (appends) {
+      round.log().append(r.groupId, rd.entries());
     }
     // A new term or vote must be durable before anything claims it, but a hard state that moved
     // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
@@ -1021,36 +1065,120 @@ final class NodeRuntime implements RequestExecutor {
     // vote: the pending one is always the latest hard state.
     rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
     HardState hs = r.pendingHardState;
-    if (hs != null && (!b.isEmpty() || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
-      b.hardState(r.groupId, hs);
+    if (hs != null && (appends || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
+      round.log().hardState(r.groupId, hs);
       r.submittedTerm = hs.term();
       r.submittedVote = hs.vote();
       r.pendingHardState = null;
     }
-    CompletableFuture<Void> durable = lastWrite;
-    if (!b.isEmpty()) {
-      durable = writer.submit(b);
-      lastWrite = durable;
+    for (Message m : rd.messagesAfterPersist()) {
+      round.sendAfterPersist(r.groupId, m);
     }
     Entry last = rd.lastEntry();
-    List<Message> after = rd.messagesAfterPersist();
-    if (last == null && after.isEmpty()) {
-      return;
+    if (last != null) {
+      round.persisted(r, last);
     }
-    durable.whenComplete((v, e) -> {
-      if (e != null) {
-        onStorageFailure(e);
-        return;
-      }
-      for (Message m : after) {
-        metrics.sent(m);
-        transport.send(m.to(), r.groupId, m);
-      }
-      if (last != null) {
-        post(() -> r.raw.persisted(last.index(), last.term()));
-      }
-    });
   }
+
+  /**
+   * What one turn of the Raft loop hands to the other threads, for every group at once, so that
+   * a turn costs about the same whatever the number of groups with work in it (benchmarks.md,
+   * finding 24):
+   * <ul>
+   *   <li>one log write: every group's entries and hard states in one {@link LogBatch}, one
+   *       {@link GroupCommitLogWriter#submit} (one wake-up of the writer, one fsync);</li>
+   *   <li>per peer, one {@link RaftTransport#sendAll} of every group's messages that may leave at
+   *       once (one frame, one wake-up of the connection's I/O thread);</li>
+   *   <li>once that write is durable, on the log writer's thread: per peer, one {@code sendAll} of
+   *       every message that claims durability (append acknowledgements, votes), and one loop task
+   *       reporting every group's persisted entries to its Raft core;</li>
+   *   <li>one applier task for every group's committed entries (and snapshot installs).</li>
+   * </ul>
+   * A message claiming durability never leaves before the turn's write is durable: the writer
+   * completes writes in submission order, so a turn without a write of its own waits for the last
+   * one submitted. Loop-confined; {@link #flush} ends a turn.
+   */
+  private final class Round {
+    private LogBatch log;
+    private Map<Long, List<Envelope>> messages = new HashMap<>();
+    private Map<Long, List<Envelope>> afterPersist = new HashMap<>();
+    private List<Persisted> persisted = new ArrayList<>();
+    private List<Runnable> applies = new ArrayList<>();
+
+    LogBatch log() {
+      if (log == null) {
+        log = engine.newLogBatch();
+      }
+      return log;
+    }
+
+    void send(long g, Message m) {
+      metrics.sent(m);
+      messages.computeIfAbsent(m.to(), x -> new ArrayList<>()).add(new Envelope(g, m));
+    }
+
+    void sendAfterPersist(long g, Message m) {
+      afterPersist.computeIfAbsent(m.to(), x -> new ArrayList<>()).add(new Envelope(g, m));
+    }
+
+    void persisted(Replica r, Entry last) {
+      persisted.add(new Persisted(r, last.index(), last.term()));
+    }
+
+    void apply(Runnable task) {
+      applies.add(task);
+    }
+
+    /** Hands the turn's work on: the log write first, so the leader's own sync starts at once. */
+    void flush() {
+      CompletableFuture<Void> durable = lastWrite;
+      if (log != null) {
+        if (!log.isEmpty()) {
+          durable = writer.submit(log);
+          lastWrite = durable;
+        }
+        log = null;
+      }
+      if (!messages.isEmpty()) {
+        Map<Long, List<Envelope>> out = messages;
+        messages = new HashMap<>();
+        out.forEach(transport::sendAll);
+      }
+      if (!afterPersist.isEmpty() || !persisted.isEmpty()) {
+        Map<Long, List<Envelope>> claims = afterPersist;
+        List<Persisted> durableEntries = persisted;
+        afterPersist = new HashMap<>();
+        persisted = new ArrayList<>();
+        durable.whenComplete((v, e) -> {
+          if (e != null) {
+            onStorageFailure(e);
+            return;
+          }
+          claims.forEach((to, list) -> {
+            list.forEach(x -> metrics.sent(x.message()));
+            transport.sendAll(to, list);
+          });
+          if (!durableEntries.isEmpty()) {
+            post(() -> durableEntries.forEach(p -> p.replica().raw.persisted(p.index(), p.term())));
+          }
+        });
+      }
+      if (!applies.isEmpty()) {
+        List<Runnable> tasks = applies;
+        applies = new ArrayList<>();
+        applyQueue.add(tasks.size() == 1 ? tasks.get(0) : () -> {
+          for (Runnable t : tasks) {
+            if (!storageFailed) {
+              t.run();
+            }
+          }
+        });
+      }
+    }
+  }
+
+  /** Entries of a group up to {@code index} (of {@code term}) are durable once a turn's write is. */
+  private record Persisted(Replica replica, long index, long term) {}
 
   private void onStorageFailure(Throwable e) {
     if (!storageFailed) {
@@ -1081,7 +1209,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     long batchBytes = bytes;
     applyBacklogBytes.addAndGet(batchBytes);
-    applyQueue.add(() -> applyEntries(r, items, batchBytes));
+    round.apply(() -> applyEntries(r, items, batchBytes));
   }
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
