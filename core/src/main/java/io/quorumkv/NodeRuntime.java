@@ -80,7 +80,9 @@ import org.slf4j.MDC;
  *       handling. It never blocks on the disk, the applier or the network: log writes go to the
  *       storage's group-commit writer, committed entries to the applier, messages to the transport,
  *       and their completions come back as tasks in its inbox. So heartbeats and votes are
- *       answered whatever the disk or the applier is doing.</li>
+ *       answered whatever the disk or the applier is doing. What one turn of the loop produced for
+ *       every group leaves as one {@link Round}: one log write, one frame per peer, one applier
+ *       task, and once the write is durable one frame of acknowledgements per peer.</li>
  *   <li>the <b>log writer</b> ({@link GroupCommitLogWriter}): one fsync for every batch queued.</li>
  *   <li>the <b>applier</b>: applies committed entries to the state machines, one store commit per
  *       batch, completes proposals and releases reads, installs snapshots, creates split children.</li>
