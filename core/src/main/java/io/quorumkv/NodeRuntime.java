@@ -670,7 +670,6 @@ final class NodeRuntime implements RequestExecutor {
             handleReady(r, r.raw.ready());
           }
         }
-        flushReleasedWrites();
         round.flush();
       } catch (InterruptedException e) {
         if (state == State.CLOSED) {
@@ -997,12 +996,9 @@ final class NodeRuntime implements RequestExecutor {
       r.proposals.clear();
       r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
       r.readIndexWaiting.clear();
-      failPendingWrites(r, new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
-          "leadership lost before the write was proposed"));
     }
     if (!wasLeader && ss.role() == StateRole.LEADER) {
       r.stallTransferStarted = false;
-      r.writesInFlightTo = 0; // an entry of an earlier term may never commit
     }
   }
 
@@ -2041,55 +2037,15 @@ final class NodeRuntime implements RequestExecutor {
     r.pendingBytes += size;
   }
 
-  /**
-   * loop: proposes the writes every replica took since the last flush, one entry per replica,
-   * except for a replica whose previous entry of writes is not committed yet: its writes wait for
-   * that commit ({@link #flushReleasedWrites}), so that a partition has one round of writes in
-   * flight and what arrives meanwhile shares the next entry (benchmarks.md, finding 24).
-   */
+  /** loop: proposes the writes every replica took since the last flush, one entry per replica. */
   private void flushWrites() {
     if (packing.isEmpty()) {
       return;
     }
-    packing.removeIf(r -> {
-      if (writesInFlight(r)) {
-        return false;
-      }
-      flushWrites(r);
-      return true;
-    });
-  }
-
-  /** loop: whether the last entry of writes {@code r} proposed as leader is not committed yet. */
-  private static boolean writesInFlight(Replica r) {
-    return r.writesInFlightTo > r.commitIndex;
-  }
-
-  /**
-   * loop, after a turn's Readies (which carry the new commit indexes): proposes the writes that
-   * waited for their partition's previous entry to commit, and hands out the Ready that makes.
-   */
-  private void flushReleasedWrites() {
-    if (packing.isEmpty()) {
-      return;
-    }
-    List<Replica> released = null;
     for (Replica r : packing) {
-      if (!writesInFlight(r)) {
-        released = released == null ? new ArrayList<>() : released;
-        released.add(r);
-      }
-    }
-    if (released == null) {
-      return;
-    }
-    packing.removeAll(released);
-    for (Replica r : released) {
       flushWrites(r);
-      if (!storageFailed && !r.installing && r.raw.hasReady()) {
-        handleReady(r, r.raw.ready());
-      }
     }
+    packing.clear();
   }
 
   /**
@@ -2124,7 +2080,6 @@ final class NodeRuntime implements RequestExecutor {
     }
     metrics.proposals.increment();
     if (writes > 0) {
-      r.writesInFlightTo = index;
       metrics.writesProposed.increment(writes);
       if (writes > 1) {
         metrics.writesPacked.increment(writes);

@@ -102,12 +102,6 @@ final class Replica {
   final List<Command.Write> pendingWrites = new ArrayList<>();
   final List<CompletableFuture<PartitionStateMachine.Outcome>> pendingCallers = new ArrayList<>();
   int pendingBytes;
-  /**
-   * loop, on a leader: the log index of the last entry of client writes it proposed. While that
-   * entry is not committed, new writes wait in {@link #pendingWrites} and go out together in the
-   * next entry once it is (NodeRuntime#flushWrites): one replication round in flight per partition.
-   */
-  long writesInFlightTo;
 
   /** Proposals waiting for their entry to apply, by log index. */
   final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();
