@@ -1057,7 +1057,7 @@ final class NodeRuntime implements RequestExecutor {
   private void persist(Replica r, Ready rd) {
     boolean appends = !rd.entries().isEmpty();
     if (appends) {
-      round.log().append(r.groupId, rd.entries());
+      round.log(r.groupId).append(r.groupId, rd.entries());
     }
     // A new term or vote must be durable before anything claims it, but a hard state that moved
     // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
@@ -1068,13 +1068,13 @@ final class NodeRuntime implements RequestExecutor {
     rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
     HardState hs = r.pendingHardState;
     if (hs != null && (appends || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
-      round.log().hardState(r.groupId, hs);
+      round.log(r.groupId).hardState(r.groupId, hs);
       r.submittedTerm = hs.term();
       r.submittedVote = hs.vote();
       r.pendingHardState = null;
     }
     for (Message m : rd.messagesAfterPersist()) {
-      round.sendAfterPersist(r.groupId, m);
+      round.sendAfterPersist(r.groupId, m, round.writes(r.groupId));
     }
     Entry last = rd.lastEntry();
     if (last != null) {
@@ -1096,22 +1096,35 @@ final class NodeRuntime implements RequestExecutor {
    *       reporting every group's persisted entries to its Raft core;</li>
    *   <li>one applier task for every group's committed entries (and snapshot installs).</li>
    * </ul>
-   * A message claiming durability never leaves before the turn's write is durable: the writer
-   * completes writes in submission order, so a turn without a write of its own waits for the last
-   * one submitted. Loop-confined; {@link #flush} ends a turn.
+   * A message claiming durability never leaves before the writes it claims are durable: those of
+   * a group with something in this turn's write wait for that write; those of a group without
+   * (an acknowledgement of a heartbeat-like AppendEntries that brought nothing new, say) claim
+   * only what earlier turns submitted, so they wait for the last write submitted before this turn
+   * (usually done already: then they leave at once, in the turn's frame). The writer completes
+   * writes in submission order. Loop-confined; {@link #flush} ends a turn.
    */
   private final class Round {
     private LogBatch log;
+    /** The groups with something in {@link #log}. */
+    private final Set<Long> written = new HashSet<>();
     private Map<Long, List<Envelope>> messages = new HashMap<>();
     private Map<Long, List<Envelope>> afterPersist = new HashMap<>();
+    private Map<Long, List<Envelope>> afterEarlierWrites = new HashMap<>();
     private List<Persisted> persisted = new ArrayList<>();
     private List<Runnable> applies = new ArrayList<>();
 
-    LogBatch log() {
+    /** This turn's log write, to which {@code g} adds something. */
+    LogBatch log(long g) {
       if (log == null) {
         log = engine.newLogBatch();
       }
+      written.add(g);
       return log;
+    }
+
+    /** Whether group {@code g} has something in this turn's log write. */
+    boolean writes(long g) {
+      return written.contains(g);
     }
 
     void send(long g, Message m) {
@@ -1119,8 +1132,10 @@ final class NodeRuntime implements RequestExecutor {
       messages.computeIfAbsent(m.to(), x -> new ArrayList<>()).add(new Envelope(g, m));
     }
 
-    void sendAfterPersist(long g, Message m) {
-      afterPersist.computeIfAbsent(m.to(), x -> new ArrayList<>()).add(new Envelope(g, m));
+    /** Sends {@code m} once this turn's write ({@code inThisWrite}) or the writes before it are durable. */
+    void sendAfterPersist(long g, Message m, boolean inThisWrite) {
+      (inThisWrite ? afterPersist : afterEarlierWrites).computeIfAbsent(m.to(), x -> new ArrayList<>())
+          .add(new Envelope(g, m));
     }
 
     void persisted(Replica r, Entry last) {
@@ -1133,13 +1148,27 @@ final class NodeRuntime implements RequestExecutor {
 
     /** Hands the turn's work on: the log write first, so the leader's own sync starts at once. */
     void flush() {
-      CompletableFuture<Void> durable = lastWrite;
+      CompletableFuture<Void> earlier = lastWrite;
+      CompletableFuture<Void> durable = earlier;
       if (log != null) {
         if (!log.isEmpty()) {
           durable = writer.submit(log);
           lastWrite = durable;
         }
         log = null;
+        written.clear();
+      }
+      if (!afterEarlierWrites.isEmpty()) {
+        Map<Long, List<Envelope>> claims = afterEarlierWrites;
+        afterEarlierWrites = new HashMap<>();
+        if (earlier.isDone() && !earlier.isCompletedExceptionally()) {
+          claims.forEach((to, list) -> {
+            list.forEach(x -> metrics.sent(x.message()));
+            messages.computeIfAbsent(to, x -> new ArrayList<>()).addAll(list);
+          });
+        } else {
+          sendOnceDurable(earlier, claims, List.of());
+        }
       }
       if (!messages.isEmpty()) {
         Map<Long, List<Envelope>> out = messages;
@@ -1151,19 +1180,7 @@ final class NodeRuntime implements RequestExecutor {
         List<Persisted> durableEntries = persisted;
         afterPersist = new HashMap<>();
         persisted = new ArrayList<>();
-        durable.whenComplete((v, e) -> {
-          if (e != null) {
-            onStorageFailure(e);
-            return;
-          }
-          claims.forEach((to, list) -> {
-            list.forEach(x -> metrics.sent(x.message()));
-            transport.sendAll(to, list);
-          });
-          if (!durableEntries.isEmpty()) {
-            post(() -> durableEntries.forEach(p -> p.replica().raw.persisted(p.index(), p.term())));
-          }
-        });
+        sendOnceDurable(durable, claims, durableEntries);
       }
       if (!applies.isEmpty()) {
         List<Runnable> tasks = applies;
@@ -1177,6 +1194,27 @@ final class NodeRuntime implements RequestExecutor {
         });
       }
     }
+  }
+
+  /**
+   * Once {@code write} is durable, on the log writer's thread: sends {@code claims} (one
+   * {@code sendAll} per peer) and reports {@code entries} to their cores (one loop task).
+   */
+  private void sendOnceDurable(CompletableFuture<Void> write, Map<Long, List<Envelope>> claims,
+      List<Persisted> entries) {
+    write.whenComplete((v, e) -> {
+      if (e != null) {
+        onStorageFailure(e);
+        return;
+      }
+      claims.forEach((to, list) -> {
+        list.forEach(x -> metrics.sent(x.message()));
+        transport.sendAll(to, list);
+      });
+      if (!entries.isEmpty()) {
+        post(() -> entries.forEach(p -> p.replica().raw.persisted(p.index(), p.term())));
+      }
+    });
   }
 
   /** Entries of a group up to {@code index} (of {@code term}) are durable once a turn's write is. */
