@@ -134,6 +134,19 @@ final class PlacementWorkload implements AutoCloseable {
     return out;
   }
 
+  /** Every partition as every running node reports it, and the load: what a failed wait leaves. */
+  static String describe(TestCluster cluster) {
+    StringBuilder out = new StringBuilder();
+    for (KvNode n : cluster.nodes()) {
+      try {
+        out.append("\n  node ").append(n.nodeId()).append(": ").append(n.status().partitions());
+      } catch (RuntimeException e) {
+        out.append("\n  node ").append(n.nodeId()).append(": ").append(e);
+      }
+    }
+    return out.append("\n  load by leaders: ").append(load(cluster)).toString();
+  }
+
   /** How many replicas (voters or learners) each running node holds, by its leaders' reports. */
   static Map<Long, Integer> load(TestCluster cluster) {
     Map<Long, Integer> load = new TreeMap<>();
@@ -152,8 +165,8 @@ final class PlacementWorkload implements AutoCloseable {
    * most one.
    */
   static void awaitPlaced(TestCluster cluster, int partitions, int factor, Set<Long> nodes, Duration timeout) {
-    MemoryCluster.await(timeout, "replicas placed: " + factor + " voters per partition on " + nodes
-        + ", loads even", () -> {
+    TestCluster.await(timeout, () -> "replicas placed: " + factor + " voters per partition on " + nodes
+        + ", loads even; partitions by their leaders: " + describe(cluster), () -> {
           Map<Long, PartitionStatus> parts = byLeaders(cluster);
           if (parts.size() != partitions) {
             return false;

@@ -99,8 +99,8 @@ class SlowWorkTest {
   }
 
   /**
-   * The leader's syncs hang in pulses of about 800 ms, under the 1 s bound but 4 election timeouts
-   * each; a follower's disk hangs for 3 s; every applier takes 30 ms (3 ticks) per batch. Heartbeats
+   * The leader's syncs hang in pulses of 700 ms, under the 2 s bound (after which a leader hands
+   * its leaderships away) but 3.5 election timeouts each; a follower's disk hangs for about 3 s; every applier takes 30 ms (3 ticks) per batch. Heartbeats
    * are answered by Raft loops that never wait for that work, so no election happens, and both
    * slowed nodes' loops stay responsive throughout.
    */
@@ -108,7 +108,7 @@ class SlowWorkTest {
   void aSlowDiskAndSlowAppliersCauseNoElection() throws Exception {
     // 200 ms election timeouts: a shared, busy test machine must not make elections by itself.
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 13,
-        b -> b.balanceLeaders(false).electionTicks(20).syncStallTimeout(Duration.ofSeconds(1))).start()) {
+        b -> b.balanceLeaders(false).electionTicks(20).syncStallTimeout(Duration.ofSeconds(2))).start()) {
       c.awaitLeaders(WAIT);
       long leader = leaderOf(c, 1);
       long term = partition(c.node(leader), 1).term();
@@ -127,7 +127,10 @@ class SlowWorkTest {
         c.disk(slow).stallSyncs();
         for (int pulse = 0; pulse < 3; pulse++) {
           c.disk(leader).stallSyncs();
-          for (int i = 0; i < 8; i++) {
+          // Timed, not counted: on a loaded machine 8 rounds of loop turns took over a second,
+          // past the stall bound, and the leader rightly handed its leadership away.
+          long pulseEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(700);
+          while (System.nanoTime() - pulseEnd < 0) {
             for (long id : new long[] {slow, leader}) {
               long t0 = System.nanoTime();
               c.node(id).runtime().loopTurn().get(5, TimeUnit.SECONDS);

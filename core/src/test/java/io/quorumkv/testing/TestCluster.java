@@ -368,7 +368,13 @@ public final class TestCluster implements AutoCloseable {
     await(timeout, () -> what, condition);
   }
 
-  private static void await(Duration timeout, java.util.function.Supplier<String> what, BooleanSupplier condition) {
+  /**
+   * Polls {@code condition} every 10 ms until it holds.
+   *
+   * @throws AssertionError with {@code what}'s text, taken when the wait fails (so it can describe
+   *     the state the cluster was left in), after {@code timeout}
+   */
+  public static void await(Duration timeout, java.util.function.Supplier<String> what, BooleanSupplier condition) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!safely(condition)) {
       if (System.nanoTime() - deadline > 0) {

@@ -1,5 +1,7 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.ClientCounters;
+import io.quorumkv.KvClient;
 import io.quorumkv.ReadConsistency;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -77,6 +79,12 @@ final class JepsenRun {
       "set", 2, "counter", 2, "deposed", 3);
   /** The deadline of every client call; short, so that faults produce unknowns rather than stalls. */
   private static final Duration OP_TIMEOUT = Duration.ofMillis(2000);
+  /**
+   * Worker threads per {@link KvClient}, in lane order (across workloads): a client shared by
+   * threads sends what they have queued for one node together as a multi, so the faults meet
+   * coalesced requests too, as an application sharing one client would send them.
+   */
+  private static final int THREADS_PER_CLIENT = 3;
   /** Safety bound on operations per client thread, beside the run's time. */
   private static final int MAX_OPS_PER_THREAD = 50_000;
 
@@ -96,6 +104,7 @@ final class JepsenRun {
     skipUnavailable(kinds, Nemesis.Kind.DISK, Nemesis.Disk.unavailableReason(), spec, notes);
     int faults = 0;
     int probes = 0;
+    List<KvClient> shared = new ArrayList<>();
     try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(),
         spec.ranges() ? RANGE_SPLITS : List.of(), logs)) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
@@ -123,8 +132,10 @@ final class JepsenRun {
         int lane = 0;
         for (Workload w : workloads) {
           for (int i = 0; i < w.threads(); i++) {
-            Workload.Worker worker = new Workload.Worker(lane++, new Random(rnd.nextLong()),
-                cluster.client(OP_TIMEOUT, cluster.addresses(new Random(rnd.nextLong()))), ctx);
+            if (lane % THREADS_PER_CLIENT == 0) {
+              shared.add(cluster.client(OP_TIMEOUT, cluster.addresses(new Random(rnd.nextLong()))));
+            }
+            Workload.Worker worker = new Workload.Worker(lane++, new Random(rnd.nextLong()), shared.get(shared.size() - 1), ctx);
             threads.add(start(w.name() + "-" + i, () -> {
               for (int n = 0; n < MAX_OPS_PER_THREAD && System.nanoTime() < deadline; n++) {
                 w.operate(worker);
@@ -181,6 +192,11 @@ final class JepsenRun {
     parameters.put("client time", spec.time().toSeconds() + " s");
     parameters.put("operations", Long.toString(ops));
     parameters.put("reads aimed at paused nodes", Integer.toString(probes));
+    String clients = shared.size() + " KvClients, each shared by up to " + THREADS_PER_CLIENT
+        + " worker threads; multis sent: " + shared.stream().mapToLong(ClientCounters::multis).sum() + ", carrying "
+        + shared.stream().mapToLong(ClientCounters::multiItems).sum() + " requests";
+    parameters.put("clients", clients);
+    notes.add("clients: " + clients);
     parameters.put("seed", Long.toString(spec.seed()));
     parameters.put("replay", "-Djepsen.seed=" + spec.seed() + " (the schedule; real processes are not deterministic)");
     Path report = dir.resolve("report.html");
