@@ -691,10 +691,24 @@ final class NodeRuntime implements RequestExecutor {
    */
   private void publishLease(Replica r, long nextTickNanos) {
     boolean valid = leaseUsable(r) && !storageFailed && r.raw.hasValidLease();
-    long until = valid ? nextTickNanos : Long.MIN_VALUE;
-    if (r.leaseUntilNanos != until) {
-      r.leaseUntilNanos = until;
+    if (valid) {
+      r.leaseGranted = true;
+      if (r.leaseUntilNanos != nextTickNanos) {
+        r.leaseUntilNanos = nextTickNanos;
+      }
+    } else if (r.leaseGranted) {
+      endLease(r);
     }
+  }
+
+  /**
+   * loop: withdraws the published lease, then counts the end (see {@link Replica#leaseEnds}); the
+   * Ready that may carry a TimeoutNow is handled (and sent) only after this.
+   */
+  private static void endLease(Replica r) {
+    r.leaseUntilNanos = Long.MIN_VALUE;
+    r.leaseEnds++;
+    r.leaseGranted = false;
   }
 
   /**
@@ -858,7 +872,7 @@ final class NodeRuntime implements RequestExecutor {
       return false;
     }
     r.quiesced = true;
-    r.leaseUntilNanos = Long.MIN_VALUE;
+    endLease(r);
     for (long peer : st.progress().keySet()) {
       if (peer != nodeId) {
         transport.send(peer, r.groupId,
@@ -2166,6 +2180,7 @@ final class NodeRuntime implements RequestExecutor {
    */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level, long deadline) {
     r.touch();
+    long ends = r.leaseEnds; // before the lease check: see Replica#leaseEnds
     long published = r.leaseUntilNanos;
     if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
       // No trip through the loop: every write acknowledged before this read is at most the
@@ -2174,12 +2189,12 @@ final class NodeRuntime implements RequestExecutor {
       if (r.appliedIndex >= commit) {
         KvResponse answer = serveFromMemory(r, inner, ReadConsistency.LEASE);
         if (answer != null) {
-          return keepIfInLease(r, inner, published, answer, deadline);
+          return keepIfInLease(r, inner, published, ends, answer, deadline);
         }
       }
       CompletableFuture<KvResponse> f = new CompletableFuture<>();
       Replica.ReadWaiter w = new Replica.ReadWaiter(commit);
-      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, e, f, deadline));
+      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, ends, e, f, deadline));
       awaitApplied(r, w);
       return f;
     }
@@ -2195,8 +2210,10 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (leaseUsable(r) && r.raw.hasValidLease()) {
         long until = nextTickNanos;
+        long endsNow = r.leaseEnds;
+        r.leaseGranted = true;
         Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
-        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f, deadline));
+        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, endsNow, e, f, deadline));
         awaitApplied(r, w);
         return;
       }
@@ -2424,12 +2441,12 @@ final class NodeRuntime implements RequestExecutor {
    * Serves a lease read whose lease was found valid until {@code leaseUntilNanos}, and keeps the
    * answer only if the state was read before then (see {@link #keepIfInLease}).
    */
-  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f,
-      long deadline) {
+  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, long leaseEnds, Throwable e,
+      CompletableFuture<KvResponse> f, long deadline) {
     CompletableFuture<KvResponse> read = new CompletableFuture<>();
     serveAfter(r, inner, ReadConsistency.LEASE, e, read);
     // Completes once the state was read, so the clock read in keepIfInLease is past the moment of the read.
-    read.thenCompose(resp -> keepIfInLease(r, inner, leaseUntilNanos, resp, deadline))
+    read.thenCompose(resp -> keepIfInLease(r, inner, leaseUntilNanos, leaseEnds, resp, deadline))
         .whenComplete((x, err) -> f.complete(err != null ? failureOf(err) : x));
   }
 
@@ -2438,13 +2455,16 @@ final class NodeRuntime implements RequestExecutor {
    * {@code leaseUntilNanos}: kept only if the state was read before then. A check before reading
    * is not enough: a process paused (SIGSTOP, a long GC) between the check and the read wakes up
    * with a lease that lapsed while it slept, when another leader may already have taken writes.
-   * Checking after the read proves the read happened inside the lease, whenever the pause fell. A
-   * read that missed it goes through ReadIndex instead (no clock assumption). Call only once the
-   * state was read.
+   * Checking after the read proves the read happened inside the lease, whenever the pause fell.
+   * The lease must also not have ended meanwhile ({@code leaseEnds}, noted before the lease check,
+   * unchanged): a leadership transfer ends it before its TimeoutNow leaves, and the next leader may
+   * take writes at once, well inside the clock's lease. A read that missed either goes through
+   * ReadIndex instead (no clock assumption). Call only once the state was read.
    */
-  private CompletableFuture<KvResponse> keepIfInLease(Replica r, KvRequest inner, long leaseUntilNanos, KvResponse answer,
-      long deadline) {
-    if (answer instanceof KvResponse.Failure || System.nanoTime() - leaseUntilNanos < 0) {
+  private CompletableFuture<KvResponse> keepIfInLease(Replica r, KvRequest inner, long leaseUntilNanos, long leaseEnds,
+      KvResponse answer, long deadline) {
+    if (answer instanceof KvResponse.Failure
+        || (System.nanoTime() - leaseUntilNanos < 0 && r.leaseEnds == leaseEnds)) {
       return done(answer);
     }
     metrics.leaseReadsFallenBack.increment();
