@@ -1,13 +1,14 @@
 package io.quorumkv;
 
-import static io.quorumkv.MemoryCluster.await;
 import static io.quorumkv.MemoryCluster.leaderOf;
+import static io.quorumkv.MemoryCluster.partition;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -26,10 +27,6 @@ class LeaseTransferTest {
 
   private static final Duration WAIT = Duration.ofSeconds(30);
 
-  private static byte[] bytes(String s) {
-    return s.getBytes(StandardCharsets.UTF_8);
-  }
-
   @Test
   void aLeaseReadStalledAcrossALeadershipTransferIsNotAnsweredFromTheOldLeader() throws Exception {
     // Long ticks: the lease the reader checked stays valid for up to a tick, time enough for the
@@ -44,32 +41,12 @@ class LeaseTransferTest {
       CountDownLatch release = new CountDownLatch(1);
       CompletableFuture<CompletableFuture<ReadResult>> issued = null;
       try {
-        for (int attempt = 0; attempt < 20 && issued == null; attempt++) {
-          await(WAIT, "the lease shortcut to open", () -> l.runtime().leaseReadSkipsTheLoop(1));
-          CountDownLatch paused = new CountDownLatch(1);
-          CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
-          Thread caller = new Thread(() -> call.complete(l.readAsync(bytes("k"), ReadConsistency.LEASE)));
-          l.runtime().overrides().beforeRead = g -> {
-            if (Thread.currentThread() == caller) {
-              paused.countDown();
-              MemoryCluster.await(release);
-            }
-          };
-          caller.start();
-          if (paused.await(2, TimeUnit.SECONDS)) {
-            issued = call;
-          } else {
-            call.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
-          }
-        }
-        assertNotNull(issued, "no lease read took the shortcut in 20 attempts");
+        issued = ReadPathTest.heldLeaseRead(l, "k", release);
         // Straight to the old leader's core, as its balancer would: TimeoutNow leaves at once.
         l.runtime().post(() -> l.runtime().replicas().get(1L).raw.transferLeadership(next));
-        MemoryCluster.await(WAIT, "node " + next + " to lead", () -> MemoryCluster.partition(c.node(next), 1).leader() == next
-            && MemoryCluster.partition(c.node(next), 1).term() > 0);
+        MemoryCluster.await(WAIT, "node " + next + " to lead", () -> partition(c.node(next), 1).leader() == next);
         // The old leader must not learn of the write (it would apply it before the reader reads).
-        Fault cut = new Fault.Partition(java.util.List.of(java.util.Set.of(old),
-            java.util.Set.of(next, 6 - old - next)));
+        Fault cut = new Fault.Partition(List.of(Set.of(old), Set.of(next, 6 - old - next)));
         for (long id = 1; id <= 3; id++) {
           c.node(id).injectFault(id, cut);
         }
