@@ -2,7 +2,8 @@
 """CPU per operation of a QuorumKV build, for A/B comparisons on a busy machine.
 
 Usage: examples/bench/cpu-per-op.py ROOT [--label L] [--clients 64] [--phases put,get]
-           [--warmup 5] [--duration 10] [--port 27890] [--jfr PREFIX] [--out FILE] [--setup CMD]
+           [--warmup 5] [--duration 10] [--port 27890] [--jfr PREFIX] [--driver-jfr FILE] [--out FILE]
+           [--setup CMD]
 
 Starts ROOT/examples/bench/run-cluster.sh (ROOT: a checkout with a built examples module, e.g. a
 copy of main in /tmp), runs ROOT's Bench against it, and reads the per-thread CPU of the three
@@ -14,8 +15,10 @@ the most, grouped by name, the nodes' read- and write-family syscalls per operat
 the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
 entries per AppendEntries, proposals and fsyncs per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
-(stop-cluster.sh) in every case. --setup CMD runs CMD (bash, with ENDPOINTS and QKV_ROOT set) once
-the cluster is up and before Bench starts, e.g. to place leaders:
+(stop-cluster.sh) in every case. --jfr PREFIX records JFR on the nodes (PREFIX-node-N.jfr),
+--driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either. --setup CMD runs
+CMD (bash, with ENDPOINTS and QKV_ROOT set) once the cluster is up and before Bench starts, e.g.
+to place leaders:
   --setup 'for p in 1 2 3; do $QKV_ROOT/examples/qkv -a $ENDPOINTS transfer-leader $p 1; done'
 (a leader placed by transfer-leader is pinned there for 10 minutes; QKV_BALANCE_WAIT=0 skips the
 wait for balanced leaders first)."""
@@ -25,6 +28,7 @@ ap.add_argument('root'); ap.add_argument('--label', default='')
 ap.add_argument('--clients', default='64'); ap.add_argument('--phases', default='put,get')
 ap.add_argument('--duration', default='10'); ap.add_argument('--warmup', default='5')
 ap.add_argument('--port', default='27890'); ap.add_argument('--jfr', default='')
+ap.add_argument('--driver-jfr', default='', help='JFR recording file of the driver JVM (profile settings)')
 ap.add_argument('--out', default='/tmp/qkv-cpu-per-op.jsonl'); ap.add_argument('--setup', default='')
 a = ap.parse_args()
 TCK = os.sysconf('SC_CLK_TCK')
@@ -94,7 +98,7 @@ try:
         if r.returncode != 0:
             print('setup failed', r.stdout[-2000:], r.stderr[-2000:]); sys.exit(1)
     cp = a.root + '/examples/target/quorumkv-examples-0.1.0-SNAPSHOT.jar:' + open(a.root + '/examples/target/classpath.txt').read().strip()
-    cmd = ['java', '-Xmx1g', '-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
+    cmd = ['java', '-Xmx1g'] + (['-XX:StartFlightRecording=filename=%s,settings=profile' % a.driver_jfr] if a.driver_jfr else []) + ['-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
            '--phases', a.phases, '--progress', 'lines', '--endpoints', eps, '--clients', a.clients,
            '--duration', a.duration, '--warmup', a.warmup]
     b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

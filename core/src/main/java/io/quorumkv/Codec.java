@@ -21,6 +21,9 @@ final class Codec {
   private Codec() {}
 
   static final byte FORMAT = 1;
+  /** The enums decoded by ordinal, copied once ({@code values()} copies its array on every call). */
+  private static final ReadConsistency[] CONSISTENCIES = ReadConsistency.values();
+  private static final KvResponse.Code[] FAILURE_CODES = KvResponse.Code.values();
   /** The smallest encoded write: session (24 bytes), op tag, and a delete's empty key. */
   private static final int MIN_WRITE_BYTES = 24 + 1 + 4;
 
@@ -408,10 +411,36 @@ final class Codec {
   // ---- responses ----
 
   static byte[] encodeResponse(KvResponse response) {
-    Writer w = new Writer();
+    Writer w = new Writer(1 + responseSize(response));
     w.u8(FORMAT);
     writeResponse(w, response);
     return w.toArray();
+  }
+
+  /**
+   * The encoded size of the answers a node sends most (reads, writes, and multis of them), so that
+   * a multi's answer of many values is written into one buffer of the right size rather than one
+   * grown by doubling; a guess for the rest (the writer grows if it is short).
+   */
+  static int responseSize(KvResponse response) {
+    if (response instanceof KvResponse.Multi m) {
+      int n = 1 + 4;
+      for (KvResponse a : m.answers()) {
+        n += responseSize(a);
+      }
+      return n;
+    }
+    if (response instanceof KvResponse.Read rd) {
+      return 1 + 1 + rd.result().value().map(v -> 4 + v.length).orElse(0) + 1 + 4 * 8;
+    }
+    if (response instanceof KvResponse.Written) {
+      return 2;
+    }
+    if (response instanceof KvResponse.Failure f) {
+      // Characters as bytes: exact for ASCII messages and addresses; the writer grows otherwise.
+      return 1 + 1 + 4 + f.message().length() + 8 + 8 + 4 + f.hintAddress().length() + 1;
+    }
+    return 64;
   }
 
   private static void writeResponse(Writer w, KvResponse response) {
@@ -551,10 +580,10 @@ final class Codec {
       }
       case 6 -> {
         int code = r.u8();
-        if (code >= KvResponse.Code.values().length) {
+        if (code >= FAILURE_CODES.length) {
           throw r.bad("unknown failure code " + code);
         }
-        yield new KvResponse.Failure(KvResponse.Code.values()[code], r.str(), r.i64(), r.i64(), r.str(),
+        yield new KvResponse.Failure(FAILURE_CODES[code], r.str(), r.i64(), r.i64(), r.str(),
             r.bool());
       }
       default -> throw r.bad("unknown response tag " + tag);
@@ -795,10 +824,10 @@ final class Codec {
 
     ReadConsistency consistency() {
       int c = u8();
-      if (c >= ReadConsistency.values().length) {
+      if (c >= CONSISTENCIES.length) {
         throw bad("unknown consistency " + c);
       }
-      return ReadConsistency.values()[c];
+      return CONSISTENCIES[c];
     }
 
     void end() {

@@ -5,17 +5,19 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
-import java.util.function.LongFunction;
 
 /**
  * Turns {@link KvStore} and {@link KvAdmin} calls into requests: validates arguments up front,
  * gives every write a session sequence number, and retries attempts with exponential backoff and
  * full jitter until the call's deadline. Shared by {@link KvNode} and {@link KvClient}.
+ *
+ * <p>Deadlines (the call's and each attempt's) are enforced by a {@link DeadlineSweep}, not by a
+ * timer task per call: a call fails at most about {@link DeadlineSweep#TICK_NANOS} after its
+ * deadline, and an answered call leaves nothing behind in a timer.
  */
 final class KvFrontend {
 
@@ -28,14 +30,14 @@ final class KvFrontend {
   private final int maxValueSize;
   private final RequestExecutor executor;
   private final long clientId;
-  private final AtomicLong nextSeq = new AtomicLong(1);
-  private final ConcurrentSkipListSet<Long> outstanding = new ConcurrentSkipListSet<>();
-  private final java.util.Set<Call<?>> active = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final SessionWindow session = new SessionWindow();
+  private final DeadlineSweep<Call<?>> deadlines;
 
   KvFrontend(int maxKeySize, int maxValueSize, RequestExecutor executor) {
     this.maxKeySize = maxKeySize;
     this.maxValueSize = maxValueSize;
     this.executor = executor;
+    this.deadlines = new DeadlineSweep<>(executor::scheduler);
     long id;
     do {
       id = new SecureRandom().nextLong();
@@ -54,14 +56,14 @@ final class KvFrontend {
     return validated(() -> {
       checkKey(key);
       checkValue(value);
-      return write(new WriteOp.Put(key.clone(), value.clone()), timeout).thenApply(b -> null);
+      return write(new WriteOp.Put(key.clone(), value.clone()), timeout, r -> null);
     });
   }
 
   CompletableFuture<Boolean> delete(byte[] key, Duration timeout) {
     return validated(() -> {
       checkKey(key);
-      return write(new WriteOp.Delete(key.clone()), timeout);
+      return write(new WriteOp.Delete(key.clone()), timeout, KvFrontend::written);
     });
   }
 
@@ -70,7 +72,8 @@ final class KvFrontend {
       checkKey(key);
       expected.ifPresent(this::checkValue);
       checkValue(value);
-      return write(new WriteOp.Cas(key.clone(), expected.map(byte[]::clone), value.clone()), timeout);
+      return write(new WriteOp.Cas(key.clone(), expected.map(byte[]::clone), value.clone()), timeout,
+          KvFrontend::written);
     });
   }
 
@@ -87,20 +90,27 @@ final class KvFrontend {
           e.value().ifPresent(this::checkValue);
         }
       }
-      return write(new WriteOp.Batch(ops), timeout);
+      return write(new WriteOp.Batch(ops), timeout, KvFrontend::written);
     });
   }
 
   CompletableFuture<Optional<byte[]>> get(byte[] key, ReadConsistency consistency, Duration timeout) {
-    return read(key, consistency, timeout).thenApply(ReadResult::value);
+    return read(key, consistency, timeout, r -> ((KvResponse.Read) r).result().value());
   }
 
   CompletableFuture<ReadResult> read(byte[] key, ReadConsistency consistency, Duration timeout) {
-    return validated(() -> {
+    return read(key, consistency, timeout, r -> ((KvResponse.Read) r).result());
+  }
+
+  private <T> CompletableFuture<T> read(byte[] key, ReadConsistency consistency, Duration timeout,
+      Function<KvResponse, T> onSuccess) {
+    try {
       checkKey(key);
-      KvRequest req = new KvRequest.Get(key.clone(), consistencyOrDefault(consistency));
-      return call(attempt -> req, timeout, Kind.READ, r -> ((KvResponse.Read) r).result());
-    });
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return call(new KvRequest.Get(key.clone(), consistencyOrDefault(consistency)), null, timeout, Kind.READ,
+        MAX_ATTEMPT, onSuccess);
   }
 
   CompletableFuture<List<KeyValue>> scan(byte[] from, byte[] to, int limit, ReadConsistency consistency,
@@ -119,32 +129,28 @@ final class KvFrontend {
         throw new IllegalArgumentException("scan limit must be positive, was " + limit);
       }
       KvRequest req = new KvRequest.Scan(from.clone(), to.clone(), limit, consistencyOrDefault(consistency));
-      return call(attempt -> req, timeout, Kind.READ, r -> ((KvResponse.Scanned) r).entries());
+      return call(req, null, timeout, Kind.READ, MAX_ATTEMPT, r -> ((KvResponse.Scanned) r).entries());
     });
   }
 
   ClusterStatus status(Duration timeout) {
     KvRequest req = new KvRequest.Status();
-    return Await.result(call(attempt -> req, timeout, Kind.READ, r -> ((KvResponse.StatusReport) r).status()));
+    return Await.result(call(req, null, timeout, Kind.READ, MAX_ATTEMPT, r -> ((KvResponse.StatusReport) r).status()));
   }
 
   long admin(AdminOp op, Duration timeout) {
     KvRequest req = new KvRequest.Admin(op);
     // One attempt may use the whole deadline: a membership change waits for a learner to catch up.
-    return Await.result(call(attempt -> req, timeout, Kind.ADMIN, timeout, r -> ((KvResponse.AdminDone) r).value()));
+    return Await.result(call(req, null, timeout, Kind.ADMIN, timeout, r -> ((KvResponse.AdminDone) r).value()));
   }
 
-  private CompletableFuture<Boolean> write(WriteOp op, Duration timeout) {
-    long seq = nextSeq.getAndIncrement();
-    outstanding.add(seq);
-    LongFunction<KvRequest> request = attempt -> {
-      Long lowest = outstanding.isEmpty() ? null : outstanding.first();
-      long ackedBelow = lowest == null ? seq : Math.min(lowest, seq);
-      return new KvRequest.Write(clientId, seq, ackedBelow, op);
-    };
-    CompletableFuture<Boolean> f = call(request, timeout, Kind.WRITE, r -> ((KvResponse.Written) r).result());
-    f.whenComplete((r, e) -> outstanding.remove(seq));
-    return f;
+  /** A write of this frontend's session: its sequence number is taken when the call starts. */
+  private <T> CompletableFuture<T> write(WriteOp op, Duration timeout, Function<KvResponse, T> onSuccess) {
+    return call(null, op, timeout, Kind.WRITE, MAX_ATTEMPT, onSuccess);
+  }
+
+  private static Boolean written(KvResponse r) {
+    return ((KvResponse.Written) r).result();
   }
 
   // ---- validation ----
@@ -197,35 +203,47 @@ final class KvFrontend {
     }
   }
 
-  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, Kind kind,
-      Function<KvResponse, T> onSuccess) {
-    return call(request, timeout, kind, MAX_ATTEMPT, onSuccess);
-  }
-
-  private <T> CompletableFuture<T> call(LongFunction<KvRequest> request, Duration timeout, Kind kind,
+  /**
+   * Starts a call: {@code request} for every attempt, or, for a write of the session, {@code op}
+   * under a new sequence number (the request is rebuilt per attempt with the current
+   * {@code ackedBelow}).
+   */
+  private <T> CompletableFuture<T> call(KvRequest request, WriteOp op, Duration timeout, Kind kind,
       Duration maxAttempt, Function<KvResponse, T> onSuccess) {
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
       return CompletableFuture.failedFuture(new IllegalArgumentException("timeout must be positive"));
     }
-    Call<T> call = new Call<>(request, System.nanoTime() + timeout.toNanos(), kind, maxAttempt, onSuccess);
-    active.add(call);
-    call.result.whenComplete((r, e) -> active.remove(call));
-    // The deadline is enforced here, whatever the executor does.
-    call.schedule(call::expire, timeout.toNanos());
+    Call<T> call = new Call<>(request, op, System.nanoTime() + timeout.toNanos(), kind, maxAttempt, onSuccess);
+    try {
+      // The deadline is enforced by the sweep, whatever the executor does.
+      deadlines.add(call);
+    } catch (RejectedExecutionException e) {
+      call.fail(new NodeClosedException("closed while the call was pending", false));
+      return call.result;
+    }
     call.next();
     return call.result;
   }
 
   /** Fails every pending call: the node or client is closing. */
   void closeAll(String why) {
-    for (Call<?> c : active) {
+    for (Call<?> c : deadlines.pending()) {
       c.fail(new NodeClosedException(why, c.isWrite && c.attempts > 0));
     }
   }
 
+  /** Calls not completed yet (tests). */
+  int pendingCalls() {
+    return deadlines.pending().size();
+  }
+
   /** One call's attempts. */
-  private final class Call<T> {
-    final LongFunction<KvRequest> request;
+  private final class Call<T> implements DeadlineSweep.Swept {
+    /** The request of every attempt, or null for a write of the session. */
+    final KvRequest request;
+    /** A session write's operation and sequence number (0 for other calls). */
+    final WriteOp op;
+    final long seq;
     final long deadline;
     final Kind kind;
     /** Whether the call has effects: a write or an administrative change. */
@@ -236,15 +254,31 @@ final class KvFrontend {
     int attempts;
     volatile KvResponse.Failure last;
     volatile boolean mayHaveApplied;
+    /**
+     * The current attempt, when it started and when it is abandoned, for the sweep. Written by
+     * {@link #next} in this order (the future last), read by the sweep in the reverse: a sweep that
+     * sees an attempt sees its deadline or a later attempt's (never earlier: attempts' deadlines
+     * only grow), so an attempt is never abandoned early.
+     */
+    private volatile long attemptStarted;
+    private volatile long attemptDeadline;
+    private volatile CompletableFuture<KvResponse> attempt;
 
-    Call(LongFunction<KvRequest> request, long deadline, Kind kind, Duration maxAttempt,
+    Call(KvRequest request, WriteOp op, long deadline, Kind kind, Duration maxAttempt,
         Function<KvResponse, T> onSuccess) {
       this.request = request;
+      this.op = op;
+      this.seq = op == null ? 0 : session.begin();
       this.deadline = deadline;
       this.kind = kind;
       this.isWrite = kind != Kind.READ;
       this.maxAttemptNanos = maxAttempt.toNanos();
       this.onSuccess = onSuccess;
+    }
+
+    /** The request of the next attempt: a session write carries the lowest sequence number in flight. */
+    KvRequest requestFor() {
+      return op == null ? request : new KvRequest.Write(clientId, seq, session.lowest(), op);
     }
 
     synchronized void next() {
@@ -257,32 +291,69 @@ final class KvFrontend {
         return;
       }
       attempts++;
-      long attemptDeadline = Math.min(deadline, now + maxAttemptNanos);
-      KvRequest req = request.apply(attempts);
+      long attemptDeadlineNanos = Math.min(deadline, now + maxAttemptNanos);
+      KvRequest req = requestFor();
       CompletableFuture<KvResponse> f;
       try {
-        f = executor.attempt(req, attemptDeadline, last);
+        f = executor.attempt(req, attemptDeadlineNanos, last);
       } catch (RuntimeException e) {
         f = CompletableFuture.failedFuture(e);
       }
-      CompletableFuture<KvResponse> attempt = f;
-      int n = attempts;
-      schedule(() -> attempt.complete(KvResponse.Failure.of(KvResponse.Code.TIMEOUT,
-              "no answer within " + Duration.ofNanos(attemptDeadline - now).toMillis() + " ms")),
-          attemptDeadline - now);
-      attempt.whenComplete((r, e) -> onAttempt(n, r, e));
+      attemptStarted = now;
+      attemptDeadline = attemptDeadlineNanos;
+      attempt = f;
+      f.whenComplete(this::onAttempt);
+    }
+
+    @Override
+    public boolean isDone() {
+      if (!result.isDone()) {
+        return false;
+      }
+      finished(); // idempotent: a call its caller completed (cancelled) releases its number here
+      return true;
+    }
+
+    @Override
+    public long dueNanos() {
+      CompletableFuture<KvResponse> a = attempt;
+      if (a != null && !a.isDone()) {
+        long abandonAt = attemptDeadline;
+        return abandonAt - deadline < 0 ? abandonAt : deadline;
+      }
+      return deadline;
+    }
+
+    @Override
+    public void onDue(long now) {
+      if (result.isDone()) {
+        return;
+      }
+      if (now - deadline >= 0) {
+        expire();
+        return;
+      }
+      CompletableFuture<KvResponse> a = attempt;
+      if (a != null && !a.isDone()) {
+        long abandonAt = attemptDeadline;
+        if (now - abandonAt >= 0) {
+          // Completing the attempt runs onAttempt, which retries it (a lost message).
+          a.complete(KvResponse.Failure.of(KvResponse.Code.TIMEOUT,
+              "no answer within " + Duration.ofNanos(abandonAt - attemptStarted).toMillis() + " ms"));
+        }
+      }
     }
 
     /** Runs {@code r} after a delay, or fails the call if the timer is gone (closed). */
     void schedule(Runnable r, long delayNanos) {
       try {
         executor.scheduler().schedule(r, delayNanos, TimeUnit.NANOSECONDS);
-      } catch (java.util.concurrent.RejectedExecutionException e) {
+      } catch (RejectedExecutionException e) {
         fail(new NodeClosedException("closed while the call was pending", isWrite && attempts > 0));
       }
     }
 
-    void onAttempt(int n, KvResponse r, Throwable e) {
+    void onAttempt(KvResponse r, Throwable e) {
       if (result.isDone()) {
         return;
       }
@@ -308,11 +379,15 @@ final class KvFrontend {
         }
         return;
       }
+      T value;
       try {
-        result.complete(onSuccess.apply(r));
+        value = onSuccess.apply(r);
       } catch (ClassCastException cce) {
         fail(new IllegalStateException("unexpected answer " + r, cce));
+        return;
       }
+      finished();
+      result.complete(value);
     }
 
     void retry(KvResponse.Failure failure) {
@@ -331,11 +406,24 @@ final class KvFrontend {
     }
 
     void fail(Throwable t) {
+      finished();
       result.completeExceptionally(t);
+    }
+
+    /**
+     * The call is completing (or was given up): its sequence number is released before its caller
+     * hears of it, so that a write the caller issues next already acknowledges it. (The sweep
+     * forgets the call when it next finds it done.)
+     */
+    private void finished() {
+      if (seq != 0) {
+        session.end(seq);
+      }
     }
 
     void expire() {
       if (result.isDone()) {
+        finished();
         return;
       }
       KvResponse.Failure f = last;
@@ -355,7 +443,7 @@ final class KvFrontend {
     }
 
     RuntimeException toException(KvResponse.Failure f) {
-      KvRequest req = request.apply(Math.max(attempts, 1));
+      KvRequest req = requestFor();
       return switch (f.code()) {
         case NOT_LEADER -> new NotLeaderException(f.partitionId(), f.hint(),
             f.hintAddress().isEmpty() ? null : f.hintAddress());

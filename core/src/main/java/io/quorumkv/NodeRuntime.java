@@ -169,7 +169,7 @@ final class NodeRuntime implements RequestExecutor {
   private final Set<Long> creating = new HashSet<>();
   /** loop: conditions re-checked every tick (leadership transfers, catch-up waits). */
   private final List<BooleanSupplier> tickWatchers = new ArrayList<>();
-  /** loop: ticks since an unknown group's leader first contacted this node. */
+  /** loop: the tick at which an unknown group's leader or candidate first contacted this node. */
   private final Map<Long, Long> unknownGroupSeen = new HashMap<>();
   /**
    * loop: when ({@link System#nanoTime}) the loop's next tick is due. A lease the loop finds valid
@@ -503,6 +503,12 @@ final class NodeRuntime implements RequestExecutor {
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));
     r.appliedIndex = r.smStore.appliedIndex();
+    Tombstones.Tombstone t = tombstones.get(g);
+    if (t != null && r.appliedIndex < t.lastIndex()) {
+      // Created again after a replica here was destroyed, and not yet past its predecessor's log
+      // (or reopened so after a restart): no vote yet (see Tombstones).
+      r.quarantinedBelow = t.lastIndex();
+    }
     r.commitIndex = r.log.hardState().commit();
     r.term = r.log.hardState().term();
     r.submittedTerm = r.term;
@@ -692,6 +698,7 @@ final class NodeRuntime implements RequestExecutor {
   private void publishLease(Replica r, long nextTickNanos) {
     boolean valid = leaseUsable(r) && !storageFailed && r.raw.hasValidLease();
     if (valid) {
+      leaseReadIndex(r); // before the lease: a reader that sees the lease sees this commit index
       r.leaseGranted = true;
       if (r.leaseUntilNanos != nextTickNanos) {
         r.leaseUntilNanos = nextTickNanos;
@@ -709,6 +716,22 @@ final class NodeRuntime implements RequestExecutor {
     r.leaseUntilNanos = Long.MIN_VALUE;
     r.leaseEnds++;
     r.leaseGranted = false;
+  }
+
+  /**
+   * loop: the index a lease read of {@code r} must find applied: the Raft core's commit index now,
+   * published to {@link Replica#commitIndex} at once rather than with the next Ready. The step that
+   * makes a new leader's lease valid (its first entry commits) is also the one that tells it how
+   * far its predecessor committed; until that Ready is handled, the published index can lag behind
+   * writes the predecessor acknowledged, and a lease read served at it would miss them (a stale
+   * {@code LEASE} get in a coalesced-workload run: benchmarks.md, finding 26).
+   */
+  private long leaseReadIndex(Replica r) {
+    long commit = r.raw.commitIndex();
+    if (commit > r.commitIndex) {
+      r.commitIndex = commit;
+    }
+    return commit;
   }
 
   /**
@@ -926,36 +949,54 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * A leader of a group this node does not host contacts it: this node was added to the group
-   * (joining), or it has not applied the split that created the group yet. Wait a little for the
-   * split to apply here; after that, have the applier create an empty replica that the leader fills
-   * with a snapshot. The loop never waits for that: the applier may be busy creating the same
-   * partition from a split (an fsync), so the message that asked for it is stepped once the
-   * replica exists, and the leader's other messages meanwhile are dropped (it retries).
+   * A leader or a candidate of a group this node does not host contacts it: this node was added
+   * to the group (joining), or it has not applied the split that created the group yet, or never
+   * will (it installed a snapshot of the parent taken after the split). Wait a little for the
+   * split to apply here; after that, have the applier create an empty replica. A leader fills it
+   * with a snapshot. A candidate gets its vote: without it, a split child that only one node of
+   * three created from the split could never elect a leader (see docs/architecture.md, "Splits").
+   * The empty replica has no log and no membership, so it never campaigns, and its vote is that
+   * of a member that never took part, which Raft counts safely; a node that held a replica of the
+   * group before (a tombstone with a log) is not re-created for a vote, since its quarantined
+   * replica could not vote anyway (see {@link Tombstones}). The loop never waits for the
+   * creation: the applier may be busy creating the same partition from a split (an fsync), so the
+   * message that asked for it is stepped once the replica exists, and the sender's other messages
+   * meanwhile are dropped (it retries).
    */
   private void maybeCreateUnknown(long from, long g, Message m) {
     boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
         || m instanceof Message.InstallSnapshot;
-    if (!fromLeader || state != State.RUNNING || creating.contains(g) || destroying.contains(g)) {
+    boolean voteRequest = m instanceof Message.RequestVote;
+    if (!(fromLeader || voteRequest) || state != State.RUNNING || creating.contains(g) || destroying.contains(g)) {
       return;
     }
     long first = unknownGroupSeen.computeIfAbsent(g, x -> ticks);
     boolean initialGroup = initialSpans.containsKey(g);
-    if (!initialGroup && ticks - first < config.electionTicks() * 2L && !(m instanceof Message.InstallSnapshot)) {
+    boolean waited = ticks - first >= config.electionTicks() * 2L;
+    if (voteRequest) {
+      Tombstones.Tombstone t = tombstones.get(g);
+      if (!waited || (t != null && t.lastIndex() > 0)) {
+        return;
+      }
+    } else if (!initialGroup && !waited && !(m instanceof Message.InstallSnapshot)) {
       return;
     }
     creating.add(g);
     applyQueue.add(() -> {
       if (!replicas.containsKey(g) && state == State.RUNNING) {
-        log.info("{} group {}: contacted by leader node {}, creating an empty replica", who, g, m.from());
+        log.info("{} group {}: contacted by {} node {}, creating an empty replica", who, g,
+            voteRequest ? "candidate" : "leader", m.from());
         Tombstones.Tombstone t = tombstones.get(g);
         if (t != null) {
-          // A replica of this partition lived here before: start from its term and vote.
-          engine.write(engine.newLogBatch().hardState(g, new HardState(t.term(), t.vote(), 0)));
+          // A replica of this partition lived here before. Start one term past it, with no vote:
+          // no vote of it is forgotten (it never reached that term), and a leader that still
+          // counts what the old replica acknowledged (its record of this member outlived the
+          // replica, and would send a commit index past the new, empty log) leads an older term,
+          // so this replica's first answer deposes it and the next leader starts a fresh record.
+          engine.write(engine.newLogBatch().hardState(g, new HardState(t.term() + 1, RaftConfig.NONE, 0)));
         }
-        Replica r = openReplica(g);
+        openReplica(g); // quarantined if t says its predecessor held a log
         if (t != null) {
-          r.quarantinedBelow = t.lastIndex();
           log.info("{} group {}: a replica here was destroyed before (term {}, log to {}): no vote until applied to {}",
               who, g, t.term(), t.lastIndex(), t.lastIndex());
         }
@@ -1600,6 +1641,16 @@ final class NodeRuntime implements RequestExecutor {
       log.info("{} group {}: split child {} already exists here", who, parent.groupId, child);
       return;
     }
+    if (tombstones.get(child) != null) {
+      // A replica of the child lived here and was destroyed (removed, merged away, or abandoned
+      // empty), and this parent replica applies the split again (created again itself, it replays
+      // the parent's log). Creating the child from the split would forget the term, vote and
+      // log of that replica; if this node is still a member, the child's leader or candidate
+      // has it created again from the tombstone (maybeCreateUnknown).
+      log.info("{} group {}: split child {} was destroyed here before; not created from the split", who,
+          parent.groupId, child);
+      return;
+    }
     ConfState cs = parent.smStore.confState();
     engine.bootstrap(child, cs);
     StateMachineStore store = engine.stateMachine(child);
@@ -2184,7 +2235,8 @@ final class NodeRuntime implements RequestExecutor {
     long published = r.leaseUntilNanos;
     if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
       // No trip through the loop: every write acknowledged before this read is at most the
-      // commit index, which the loop publishes before it hands the entries to the applier.
+      // commit index, which the loop publishes before the lease (leaseReadIndex) and before it
+      // hands the entries to the applier.
       long commit = r.commitIndex;
       if (r.appliedIndex >= commit) {
         KvResponse answer = serveFromMemory(r, inner, ReadConsistency.LEASE);
@@ -2212,7 +2264,7 @@ final class NodeRuntime implements RequestExecutor {
         long until = nextTickNanos;
         long endsNow = r.leaseEnds;
         r.leaseGranted = true;
-        Replica.ReadWaiter w = new Replica.ReadWaiter(r.commitIndex);
+        Replica.ReadWaiter w = new Replica.ReadWaiter(leaseReadIndex(r));
         w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, endsNow, e, f, deadline));
         awaitApplied(r, w);
         return;

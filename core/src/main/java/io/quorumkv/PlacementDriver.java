@@ -328,8 +328,14 @@ final class PlacementDriver {
   // ------------------------------------------------------------------ removed replicas
 
   /**
-   * loop: drops the replicas this node no longer belongs to. A replica that applied its own
-   * removal goes at once (once it has handed any leadership over). A replica that never heard of its
+   * loop: drops the replicas this node no longer belongs to. A replica whose membership lacks this
+   * node (it applied its own removal) goes once it has handed any leadership over and its leader
+   * has been silent for an election timeout. A leader that still replicates to it counts it as a
+   * member: that leader has not applied the removal yet (its disk is slow), or the node was added
+   * back and the replica installed a snapshot taken while it was out, with the entry adding it
+   * back to follow. Destroying it then would make its successor start empty while that leader
+   * keeps its record of what the old replica acknowledged, and sends it a commit index past its
+   * log (which the Raft core refuses: see docs/testing.md, "Limits"). A replica that never heard of its
    * removal (it was cut off, and the others ignore it from then on) learns it from a peer's report:
    * the peer's committed membership, as of an applied index at or past everything this replica's
    * log holds, does not include this node. Destroying keeps a tombstone (term, vote, last index), so
@@ -342,12 +348,12 @@ final class PlacementDriver {
         continue;
       }
       ConfState cs = r.confState;
-      if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId)) {
+      long silentNanos = System.nanoTime() - r.lastLeaderContactNanos;
+      if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId) && silentNanos > config.electionTimeout().toNanos()) {
         node.destroyReplica(r, "applied its own removal");
         continue;
       }
-      if (isEmpty(cs) && r.appliedIndex == 0
-          && System.nanoTime() - r.lastLeaderContactNanos > config.electionTimeout().toNanos() * ABANDONED_ELECTIONS) {
+      if (isEmpty(cs) && r.appliedIndex == 0 && silentNanos > config.electionTimeout().toNanos() * ABANDONED_ELECTIONS) {
         // Created empty when a leader contacted this node, never filled, and that leader is silent
         // since: it was a stale leader (a replica moved away or merged meanwhile).
         node.destroyReplica(r, "empty, and no leader has contacted it for " + ABANDONED_ELECTIONS + " election timeouts");

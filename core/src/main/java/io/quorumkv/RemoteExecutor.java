@@ -48,7 +48,7 @@ final class RemoteExecutor implements RequestExecutor {
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
     this.connector = connector;
-    this.coalescer = new RequestCoalescer(connector);
+    this.coalescer = new RequestCoalescer(connector, routes::suspect);
     this.routesTimeout = config.requestTimeout().compareTo(Duration.ofSeconds(2)) < 0
         ? config.requestTimeout() : Duration.ofSeconds(2);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -84,23 +84,8 @@ final class RemoteExecutor implements RequestExecutor {
         routes.markStale();
       }
     }
-    return coalescer.submit(address, request, deadlineNanos)
-        .handle((r, e) -> {
-          if (e == null) {
-            return r;
-          }
-          RuntimeException cause = Await.unwrap(e);
-          if (cause instanceof KvException kv && !(kv instanceof KvTimeoutException)) {
-            throw cause;
-          }
-          routes.suspect(address);
-          // A transport failure: the request may have been delivered. Named by node, for the
-          // message the call fails with if no node answers.
-          Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
-              ? cause.getCause() : cause;
-          return new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + address + ": " + root.getMessage(),
-              0, 0, "", true);
-        });
+    // A lost attempt comes back as a retryable failure naming the node, which the routes then avoid.
+    return coalescer.submit(address, request, deadlineNanos);
   }
 
   @Override

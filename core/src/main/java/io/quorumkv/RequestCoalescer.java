@@ -5,12 +5,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 /**
  * A {@link KvClient}'s attempts on their way to the nodes: gets for the same node that are queued
@@ -25,9 +27,10 @@ import java.util.concurrent.atomic.LongAdder;
  * more loaded the client, the larger its frames, and an idle client pays no delay.
  *
  * <p>Above this class nothing changes: every attempt keeps its own future, deadline, session
- * sequence number and retries in {@link KvFrontend}. An answer that fails the multi's frame (lost
- * connection, deadline) fails every item of it as it would fail a single request, which
- * {@link RemoteExecutor} reports as "may have been delivered".
+ * sequence number and retries in {@link KvFrontend}. A frame the transport lost (lost connection,
+ * deadline, a garbled answer) answers every item of it as a single lost request is answered: a
+ * retryable {@link KvResponse.Code#TIMEOUT} failure naming the node, "may have been delivered", and
+ * the node is reported to {@code onTransportFailure} (the route table avoids it for a while).
  */
 final class RequestCoalescer {
 
@@ -35,6 +38,7 @@ final class RequestCoalescer {
   static final int QUEUE_LIMIT = 8192;
 
   private final RemoteExecutor.Connector connector;
+  private final Consumer<String> onTransportFailure;
   /**
    * Queues per node, gets and writes apart: a multi is answered when its slowest item is done, so a
    * get that shared a frame with writes would wait for their replication and fsync.
@@ -46,13 +50,21 @@ final class RequestCoalescer {
   private volatile boolean closed;
 
   RequestCoalescer(RemoteExecutor.Connector connector) {
+    this(connector, address -> {});
+  }
+
+  /** @param onTransportFailure told the address of a node whose frame the transport lost */
+  RequestCoalescer(RemoteExecutor.Connector connector, Consumer<String> onTransportFailure) {
     this.connector = connector;
+    this.onTransportFailure = onTransportFailure;
   }
 
   /**
    * Sends {@code request} to the node at {@code address}: queued for a multi if it is a get or a
-   * write, at once otherwise. Completes with the node's answer, or exceptionally as
-   * {@link RemoteExecutor.Connector#send} does (and with {@link NodeClosedException} once closed).
+   * write, at once otherwise. Completes with the node's answer, or with a retryable
+   * {@link KvResponse.Code#TIMEOUT} failure whose outcome is unknown when the transport lost it, or
+   * exceptionally with a {@link KvException} no retry helps ({@link NodeClosedException} once closed).
+   * One future per request, no stage added: the frontend waits on this one.
    */
   CompletableFuture<KvResponse> submit(String address, KvRequest request, long deadlineNanos) {
     if (closed) {
@@ -60,7 +72,9 @@ final class RequestCoalescer {
     }
     byte[] encoded = Codec.encodeRequest(request);
     if (!(request instanceof KvRequest.Get || request instanceof KvRequest.Write)) {
-      return sendOne(address, encoded, remaining(deadlineNanos));
+      CompletableFuture<KvResponse> result = new CompletableFuture<>();
+      sendOne(address, encoded, remaining(deadlineNanos), result);
+      return result;
     }
     Item item = new Item(encoded, deadlineNanos, new CompletableFuture<>());
     (request instanceof KvRequest.Get ? readQueues : writeQueues).computeIfAbsent(address, NodeQueue::new).add(item);
@@ -84,12 +98,45 @@ final class RequestCoalescer {
     writeQueues.values().forEach(NodeQueue::failAll);
   }
 
-  private CompletableFuture<KvResponse> sendOne(String address, byte[] encoded, Duration timeout) {
+  /** Sends one request alone; its answer (or its loss) completes {@code result}. */
+  private void sendOne(String address, byte[] encoded, Duration timeout, CompletableFuture<KvResponse> result) {
+    CompletableFuture<byte[]> sent;
     try {
-      return connector.send(address, encoded, timeout).thenApply(Codec::decodeResponse);
+      sent = connector.send(address, encoded, timeout);
     } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
+      sent = CompletableFuture.failedFuture(e);
     }
+    sent.whenComplete((bytes, e) -> {
+      if (e != null) {
+        lost(address, result, e);
+        return;
+      }
+      KvResponse r;
+      try {
+        r = Codec.decodeResponse(bytes);
+      } catch (IllegalArgumentException bad) {
+        lost(address, result, bad);
+        return;
+      }
+      result.complete(r);
+    });
+  }
+
+  /**
+   * {@code result}'s request went out but the transport lost it (or its answer): it may have been
+   * delivered. A {@link KvException} other than a timeout (closed) is passed on as it is.
+   */
+  private void lost(String address, CompletableFuture<KvResponse> result, Throwable e) {
+    RuntimeException cause = Await.unwrap(e);
+    if (cause instanceof KvException kv && !(kv instanceof KvTimeoutException)) {
+      result.completeExceptionally(cause);
+      return;
+    }
+    onTransportFailure.accept(address);
+    // Named by node, for the message the call fails with if no node answers.
+    Throwable root = cause instanceof CompletionException && cause.getCause() != null ? cause.getCause() : cause;
+    result.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node " + address + ": " + root.getMessage(),
+        0, 0, "", true));
   }
 
   private static Duration remaining(long deadlineNanos) {
@@ -158,13 +205,7 @@ final class RequestCoalescer {
         }
         if (batch.size() == 1) {
           Item only = batch.get(0);
-          sendOne(address, only.encoded, remaining(only.deadlineNanos)).whenComplete((r, e) -> {
-            if (e != null) {
-              only.result.completeExceptionally(e);
-            } else {
-              only.result.complete(r);
-            }
-          });
+          sendOne(address, only.encoded, remaining(only.deadlineNanos), only.result);
         } else if (!batch.isEmpty()) {
           sendMulti(batch, now);
         }
@@ -221,11 +262,11 @@ final class RequestCoalescer {
         return;
       }
       if (failure == null) {
-        failure = new IllegalStateException("node " + address + " answered a multi of " + batch.size()
+        failure = new IllegalStateException("answered a multi of " + batch.size()
             + " items with " + (r instanceof KvResponse.Multi m ? m.answers().size() + " answers" : r));
       }
       for (Item it : batch) {
-        it.result.completeExceptionally(failure);
+        lost(address, it.result, failure);
       }
     }
 

@@ -17,7 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * around). A new replica starts with an empty log, but the old one may have acknowledged entries
  * and granted votes, and Raft counts on those never being forgotten: a forgotten vote, or a vote
  * cast with a log missing an acknowledged entry, can elect a leader without a committed entry. So
- * the replica created again starts at the old term and vote, and is <em>quarantined</em>: it casts
+ * the replica created again starts one term past the old one (a leader whose record of this member
+ * still holds the old replica's acknowledgements is deposed by its first answer), and is
+ * <em>quarantined</em>: it casts
  * no vote and no campaign (it is not even ticked) until it has applied everything the old
  * one's log held (see
  * {@link Replica#quarantinedBelow}). Until then it only receives the log (acknowledgements of

@@ -37,7 +37,11 @@ final class TransportConnector implements RemoteExecutor.Connector {
     if (closed) {
       return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
     }
-    return connection(address).thenCompose(c -> c.request(request, timeout));
+    CompletableFuture<TransportClient> c = connection(address);
+    if (c.isDone() && !c.isCompletedExceptionally()) {
+      return c.join().request(request, timeout); // open already: no stage in between
+    }
+    return c.thenCompose(open -> open.request(request, timeout));
   }
 
   @Override

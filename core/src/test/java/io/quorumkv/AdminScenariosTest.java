@@ -33,14 +33,16 @@ class AdminScenariosTest {
 
   @Test
   void anExplicitTransferIsNotUndoneByLeaderBalancing() {
-    // Balancing runs every 5 election timeouts (0.5 s here); the pin must outlive several rounds.
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(3), 21).start()) {
+    // Balancing runs every 5 election timeouts (1.5 s here); the pin must outlive several rounds.
+    // 300 ms election timeouts: on a loaded machine 100 ms ones made elections, and a leader that
+    // steps down rightly drops its pin, after which balancing may move the leadership.
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(3), 21, b -> b.electionTicks(30)).start()) {
       c.awaitLeaders(WAIT);
       for (long p = 1; p <= 3; p++) {
         c.node(1).transferLeader(p, 2);
       }
       assertEquals(Map.of(1L, 2L, 2L, 2L, 3L, 2L), leaders(c.node(2)));
-      sleep(2_000);
+      sleep(5_000);
       assertEquals(Map.of(1L, 2L, 2L, 2L, 3L, 2L), leaders(c.node(2)), "balancing moved a pinned leader");
     }
   }

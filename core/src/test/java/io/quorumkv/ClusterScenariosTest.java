@@ -103,6 +103,60 @@ class ClusterScenariosTest {
     }
   }
 
+  /**
+   * Nodes 1 and 2 of five miss a split (cut off) and catch the parent up later through a snapshot
+   * taken after it, so they never apply it; of the three that created the new partition from the
+   * split, two are then stopped. The new partition needs three votes of five: node 3's, and those
+   * of two nodes that do not host it. They create its empty replica when its candidate asks for
+   * their vote (NodeRuntime#maybeCreateUnknown), vote, and get it by snapshot from the leader
+   * they elected. (They used to create it only when contacted by its leader, which it never had.)
+   */
+  @Test
+  void aSplitChildWhoseOtherReplicasAreGoneGetsTheVotesOfNodesThatSkippedTheSplit() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(5, RangePartitioner.single(), 11, b -> b.snapshotInterval(8)).start()) {
+      c.awaitLeaders(WAIT);
+      c.node(3).put("a", "1");
+      c.node(3).put("z", "1");
+      Set<Long> majority = Set.of(3L, 4L, 5L);
+      Fault cut = new Fault.Partition(List.of(Set.of(1L, 2L), majority));
+      for (long id = 1; id <= 5; id++) {
+        c.node(id).injectFault(id, cut);
+      }
+      MemoryCluster.await(WAIT, "a leader of partition 1 among nodes 3-5",
+          () -> majority.contains(MemoryCluster.partition(c.node(3), 1).leader()));
+      long child = c.node(3).split("m".getBytes());
+      c.node(3).put("z", "2");
+      for (int i = 0; i < 30; i++) {
+        c.node(3).put("a" + i, "v" + i); // partition 1's log grows past the split and is compacted
+      }
+      MemoryCluster.await(WAIT, "node 3 to compact partition 1 past the split",
+          () -> MemoryCluster.partition(c.node(3), 1).appliedIndex() > 30);
+      c.stop(4);
+      c.stop(5);
+      for (long id = 1; id <= 3; id++) {
+        c.node(id).injectFault(id, new Fault.Heal());
+      }
+      MemoryCluster.await(WAIT, "nodes 1 and 2 to host partition " + child + " and agree on its leader", () -> {
+        Set<Long> leaders = new java.util.HashSet<>();
+        for (long id = 1; id <= 3; id++) {
+          Optional<PartitionStatus> p = c.node(id).status().partitions().stream()
+              .filter(x -> x.partitionId() == child).findFirst();
+          if (p.isEmpty() || p.get().leader() == 0 || !"[m, +inf)".equals(p.get().keys())) {
+            return false;
+          }
+          leaders.add(p.get().leader());
+        }
+        return leaders.size() == 1;
+      });
+      assertTrue(c.node(1).meterRegistry().find("quorumkv.snapshot.bytes.received").counter().count() > 0,
+          "node 1 caught up through snapshots");
+      assertEquals("[, m)", MemoryCluster.partition(c.node(1), 1).keys());
+      c.node(1).put("z", "3");
+      assertEquals(Optional.of("3"), c.node(2).get("z"));
+      assertEquals(Optional.of("v29"), c.node(1).get("a29"));
+    }
+  }
+
   @Test
   void addALearnerPromoteItThenRemoveANodeWhileWriting() throws Exception {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 6).start()) {

@@ -97,6 +97,21 @@ class CodecTest {
   }
 
   @Test
+  void theAnswersANodeSendsMostAreSizedExactlyBeforeTheyAreWritten() {
+    List<KvResponse> one = List.of(
+        new KvResponse.Read(new ReadResult(Optional.of(new byte[256]), ReadConsistency.LINEARIZABLE, 3, 2, 99, Duration.ofMillis(5))),
+        new KvResponse.Read(new ReadResult(Optional.empty(), ReadConsistency.LEASE, 3, 2, 99, Duration.ZERO)),
+        new KvResponse.Written(false),
+        new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "not the leader", 3, 2, "127.0.0.1:2", false),
+        KvResponse.Failure.of(KvResponse.Code.TIMEOUT, "late"));
+    List<KvResponse> all = new java.util.ArrayList<>(one);
+    all.add(new KvResponse.Multi(one));
+    for (KvResponse r : all) {
+      assertEquals(Codec.encodeResponse(r).length, 1 + Codec.responseSize(r), r.toString());
+    }
+  }
+
+  @Test
   void writesAreEncodedIntoBuffersOfTheirExactSize() {
     for (WriteOp op : List.of(new WriteOp.Put(b("key"), b("value")), new WriteOp.Delete(b("k")),
         new WriteOp.Cas(b("k"), Optional.empty(), b("v")), new WriteOp.Cas(b("k"), Optional.of(b("old")), b("v")),

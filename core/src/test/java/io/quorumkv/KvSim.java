@@ -116,6 +116,8 @@ final class KvSim implements FaultTarget {
   private final Map<Long, Map<Long, Long>> away = new HashMap<>();
   private boolean repairing;
   private long confChanges;
+  private long destroyedReplicas;
+  private long recreatedReplicas;
 
   KvSim(KvSimSchedule schedule) {
     this.schedule = schedule;
@@ -393,6 +395,20 @@ final class KvSim implements FaultTarget {
     return confChanges;
   }
 
+  /** A node destroyed its replica of a partition it was removed from (KvSimNode#destroyRemovedReplicas). */
+  void replicaDestroyed() {
+    destroyedReplicas++;
+  }
+
+  /** A node created a replica again where it had destroyed one (from its tombstone, quarantined). */
+  void replicaRecreated() {
+    recreatedReplicas++;
+  }
+
+  long recreatedReplicas() {
+    return recreatedReplicas;
+  }
+
   /** After healing: no membership step keeps any node out any more. */
   void endAbsences() {
     away.clear();
@@ -526,7 +542,8 @@ final class KvSim implements FaultTarget {
     long checks = invariants.values().stream().mapToLong(Invariants::checks).sum();
     return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
         + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
-        + " elections=" + elections + " confChanges=" + confChanges + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
+        + " elections=" + elections + " confChanges=" + confChanges + " destroyed=" + destroyedReplicas
+        + " recreated=" + recreatedReplicas + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
         + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
   }
 

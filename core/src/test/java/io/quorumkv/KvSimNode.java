@@ -1,5 +1,6 @@
 package io.quorumkv;
 
+import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.Entry;
 import io.quorumkv.raft.HardState;
 import io.quorumkv.raft.MemoryStorage;
@@ -19,6 +20,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
@@ -57,6 +59,9 @@ final class KvSimNode implements SimProcess {
   /** Committed entries of one replica, waiting for the applier. */
   private record ApplyItem(KvSimReplica replica, List<Entry> committed) {}
 
+  /** How often (ticks) NodeRuntime's placement poll looks for removed replicas: every election timeout. */
+  private static final int POLL_TICKS = Math.max(5, KvSim.ELECTION_TICK);
+
   final long id;
   private final KvSim sim;
   private final SplittableRandom random;
@@ -76,6 +81,12 @@ final class KvSimNode implements SimProcess {
   private long ticks;
   private long lastTickAt;
   private long leaseResumesAtTick;
+  /** The tick at which a partition this node does not host was first heard of (see {@link #maybeCreateUnknown}). */
+  private final Map<Long, Long> unknownSeen = new TreeMap<>();
+  /** What this node remembers of the replicas it destroyed, durably, as NodeRuntime's {@link Tombstones}. */
+  private final TreeMap<Long, Tombstones.Tombstone> tombstones = new TreeMap<>();
+  /** Partitions whose replica left the loop and whose disk goes once the earlier writes are synced. */
+  private final Set<Long> destroying = new TreeSet<>();
   /** Replicas holding client writes for the loop's next turn ({@link #awaitLoopTurn}). */
   private final List<KvSimReplica> packing = new ArrayList<>();
 
@@ -139,6 +150,8 @@ final class KvSimNode implements SimProcess {
     applyQueue.clear();
     applierBusy = false;
     packing.clear(); // the writes in the inbox are lost with the process
+    unknownSeen.clear();
+    destroying.clear(); // a replica not yet deleted is on disk: opened again at restart
   }
 
   private KvSimReplica open(long group, Disk disk) {
@@ -155,6 +168,10 @@ final class KvSimNode implements SimProcess {
         .random(random.split())
         .build();
     KvSimReplica r = new KvSimReplica(group, this, sim, disk, new RawNode(config, disk.log), sm);
+    Tombstones.Tombstone t = tombstones.get(group);
+    if (t != null && disk.store.appliedIndex() < t.lastIndex()) {
+      r.quarantineBelow(t.lastIndex());
+    }
     replicas.put(group, r);
     updateRouting(group, sm.span());
     return r;
@@ -162,6 +179,10 @@ final class KvSimNode implements SimProcess {
 
   int incarnation() {
     return incarnation;
+  }
+
+  long ticks() {
+    return ticks;
   }
 
   boolean current(int me) {
@@ -210,6 +231,9 @@ final class KvSimNode implements SimProcess {
     for (KvSimReplica r : List.copyOf(replicas.values())) {
       r.tick(ticks % KvSim.HASH_CHECK_TICKS == 0);
     }
+    if (ticks % POLL_TICKS == 0) {
+      destroyRemovedReplicas();
+    }
     sim.events().after(tickMicros, () -> tick(me));
   }
 
@@ -254,20 +278,87 @@ final class KvSimNode implements SimProcess {
     }
     KvSimReplica r = replicas.get(gm.group());
     if (r == null) {
-      Message m = gm.message();
-      boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
-          || m instanceof Message.InstallSnapshot;
-      if (!fromLeader || disks.containsKey(gm.group())) {
+      r = maybeCreateUnknown(gm.group(), gm.message());
+      if (r == null) {
         return;
       }
-      // A leader of a partition this node does not host: a split child whose split this node
-      // has not applied (it may have skipped it in a snapshot of the parent). As NodeRuntime
-      // does, create an empty replica that the leader fills with a snapshot.
-      Disk d = new Disk(new MemoryStorage(), new MemoryPartitionStore());
-      disks.put(gm.group(), d);
-      r = open(gm.group(), d);
     }
     r.step(gm.message());
+  }
+
+  /**
+   * A leader or a candidate of a partition this node does not host: a split child whose split
+   * this node has not applied, or never will (it installed a snapshot of the parent taken after
+   * the split). As NodeRuntime's maybeCreateUnknown does: after two election timeouts of ticks
+   * since the partition was first heard of (the split may still apply here; a leader's snapshot
+   * does not wait), create an empty replica, which a leader fills with a snapshot and which
+   * gives a candidate its vote (it has no membership, so it never campaigns itself).
+   */
+  private KvSimReplica maybeCreateUnknown(long group, Message m) {
+    boolean fromLeader = m instanceof Message.AppendEntries || m instanceof Message.Heartbeat
+        || m instanceof Message.InstallSnapshot;
+    boolean voteRequest = m instanceof Message.RequestVote;
+    if (!(fromLeader || voteRequest) || disks.containsKey(group) || destroying.contains(group)) {
+      return null;
+    }
+    long first = unknownSeen.computeIfAbsent(group, g -> ticks);
+    if (ticks - first < 2L * KvSim.ELECTION_TICK && !(m instanceof Message.InstallSnapshot)) {
+      return null;
+    }
+    Tombstones.Tombstone t = tombstones.get(group);
+    if (voteRequest && t != null && t.lastIndex() > 0) {
+      return null; // its replica would be quarantined: no vote
+    }
+    unknownSeen.remove(group);
+    MemoryStorage log = new MemoryStorage();
+    if (t != null) {
+      // A replica of this partition lived here before: start one term past it (quarantined by
+      // open until past its log's end), as NodeRuntime#maybeCreateUnknown does.
+      log.setHardState(new HardState(t.term() + 1, RaftConfig.NONE, 0));
+      sim.replicaRecreated();
+    }
+    Disk d = new Disk(log, new MemoryPartitionStore());
+    disks.put(group, d);
+    return open(group, d);
+  }
+
+  /**
+   * As NodeRuntime's placement poll (PlacementDriver#destroyRemovedReplicas), every
+   * {@link #POLL_TICKS} ticks: a replica whose membership lacks this node, that leads no more,
+   * installs no snapshot and has not heard from its leader for an election timeout leaves the
+   * loop; once every write the node handed to its disk so far is synced, its tombstone is recorded
+   * and its disk goes. (NodeRuntime also destroys a replica that peers report removed and one
+   * created empty and abandoned; neither is modelled.)
+   */
+  private void destroyRemovedReplicas() {
+    for (KvSimReplica r : List.copyOf(replicas.values())) {
+      ConfState cs = r.confState();
+      boolean removed = !(cs.voters().isEmpty() && cs.learners().isEmpty() && cs.votersOutgoing().isEmpty())
+          && !NodeRuntime.isMember(cs, id);
+      if (!removed || r.isLeader() || r.installing() || r.ticksSinceLeaderContact() <= KvSim.ELECTION_TICK) {
+        continue;
+      }
+      long group = r.group();
+      Tombstones.Tombstone t = r.tombstone();
+      replicas.remove(group);
+      routing.remove(group);
+      r.destroy();
+      destroying.add(group);
+      int me = incarnation;
+      long due = Math.max(sim.now(), lastSyncDue);
+      sim.events().after(due - sim.now(), () -> deleteDestroyed(me, group, t));
+    }
+  }
+
+  /** The applier's part of a destruction: the tombstone, then the replica's disk goes. */
+  private void deleteDestroyed(int me, long group, Tombstones.Tombstone t) {
+    if (!current(me) || deferredByPause(() -> deleteDestroyed(me, group, t))) {
+      return;
+    }
+    tombstones.put(group, t.merge(tombstones.get(group)));
+    disks.remove(group);
+    destroying.remove(group);
+    sim.replicaDestroyed();
   }
 
   void handle(KvSimRequest request) {
@@ -395,8 +486,11 @@ final class KvSimNode implements SimProcess {
    */
   void createChild(KvSimReplica parent, PartitionStateMachine.Outcome.Split split) {
     long child = split.newPartitionId();
-    if (disks.containsKey(child)) {
-      return; // created earlier, empty, on a message from the child's leader
+    if (disks.containsKey(child) || destroying.contains(child)) {
+      return; // created earlier, empty, on a message from the child's leader or a candidate
+    }
+    if (tombstones.containsKey(child)) {
+      return; // destroyed here before: as NodeRuntime, created again only from its tombstone
     }
     List<KeyValue> seed = new ArrayList<>();
     for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(split.seed())) {

@@ -42,6 +42,7 @@ class KvSimProperties {
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
     Statistics.label("membership changes").collect(r.confChanges() == 0 ? "0" : r.confChanges() < 3 ? "1-2" : ">=3");
     Statistics.label("entries of several writes").collect(packed(r.packedEntries()));
+    Statistics.label("replicas destroyed and created again").collect(r.recreatedReplicas() > 0);
   }
 
   @Property(tries = 130, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
@@ -51,6 +52,7 @@ class KvSimProperties {
     Statistics.label("membership changes").collect(r.confChanges() == 0 ? "0" : r.confChanges() < 3 ? "1-2" : ">=3");
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
     Statistics.label("entries of several writes").collect(packed(r.packedEntries()));
+    Statistics.label("replicas destroyed and created again").collect(r.recreatedReplicas() > 0);
   }
 
   /**

@@ -1,13 +1,15 @@
 package io.quorumkv;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
 /**
- * Shrunk schedules of the multi-raft simulation that once failed, kept as regression tests. Each
- * is the minimal schedule jqwik found for a bug planted on purpose (see docs/testing.md, "The
- * multi-raft simulation"): they pass on the real code and fail, at once, if the bug comes back.
+ * Schedules of the multi-raft simulation that once failed, kept as regression tests: the minimal
+ * schedules jqwik found for bugs planted on purpose (see docs/testing.md, "The multi-raft
+ * simulation"), and schedules of fresh random seeds that found real bugs. They pass on the real
+ * code and fail, at once, if the bug comes back.
  */
 class KvSimRegressionTest {
 
@@ -100,6 +102,58 @@ class KvSimRegressionTest {
     KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=0 seed=0 steps="),
         KvSimRunner.Mode.FAULTS);
     assertTrue(r.packedEntries() > 0, "entries of several writes were proposed: " + r.stats());
+  }
+
+  /**
+   * A split child created from the split by one node of three only: the other two installed
+   * snapshots of the parent taken after the split (a snapshot every 5 entries), so they never
+   * applied it. A node used to create a partition it does not host only when its leader contacted
+   * it, and the child, a pre-candidate for ever, never had one. Now a candidate's vote request
+   * creates the empty replica too (NodeRuntime#maybeCreateUnknown), which votes. A fresh random
+   * seed of the range property (2026-11-26, a clean-clone CI run).
+   */
+  @Test
+  void aSplitChildCreatedOnOneNodeOnlyGetsTheOthersVotes() {
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=range voters=3 snapshotEvery=5 seed=-133 "
+        + "steps=0:partition:123,365:churn:3,266:slow-disk:2/105,1:crash:1,11:split:k1,163:churn:1,0:isolate-leader"),
+        KvSimRunner.Mode.FAULTS);
+    assertEquals(3, r.partitions(), "the split happened: " + r.stats());
+  }
+
+  /**
+   * A replica removed and added back as a learner while the leader's log was compacted to a
+   * snapshot taken while it was out (so without it): the Raft core refused a snapshot whose
+   * membership lacks the node, and the simulated node kept the removed replica (NodeRuntime
+   * destroys it and creates it again empty, which accepts the snapshot), so the learner never
+   * caught up (nothing more was written, so no newer snapshot came). A fresh random seed of the
+   * hash property (2026-11-26). Either fix alone makes it pass: the Raft core installs such a
+   * snapshot now, and the model destroys the removed replica and creates it again from its
+   * tombstone, as this run checks.
+   */
+  @Test
+  void aReAddedLearnerInstallsASnapshotTakenWhileItWasOut() {
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=22 seed=-663 "
+        + "steps=166:isolate-leader,317:pause-leader:294,360:pause-leader:266,263:partition:1|2|3,384:oneway:11,"
+        + "233:rejoin:0/1/0,36:isolate-leader,9:crash:2,38:isolate-leader,35:slow-apply:1/0,27:churn:5,14:rejoin:1/1/513"),
+        KvSimRunner.Mode.FAULTS);
+    assertTrue(r.recreatedReplicas() > 0, "a removed replica was destroyed and created again: " + r.stats());
+  }
+
+  /**
+   * A node removed from a partition and added back at once: its old replica, having applied its
+   * removal, answers the leader's appends for the re-added member, then the leader is paused and
+   * cut off, so the old replica is destroyed. The leader, still leading in the same term, kept the
+   * old replica's match index and sent the replica created again (empty) a commit index past its
+   * log, which the Raft core refuses: it never caught up. A replica created again now starts one
+   * term past its tombstone, which deposes that leader. A fresh random seed of the hash property,
+   * once the model destroyed removed replicas (2026-11-26), minimized by dropping steps.
+   */
+  @Test
+  void aReplicaCreatedAgainDeposesALeaderThatCountsItsPredecessor() {
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=0 seed=513102 "
+        + "steps=4:rejoin:1/2/59,39:slow-apply:2/113,5:rejoin:0/3/102,500:faults:0/2/29,1:oneway:33,11:rejoin:2/1/9,"
+        + "47:pause-leader:305,45:isolate-leader,134:restart:1"), KvSimRunner.Mode.FAULTS);
+    assertTrue(r.recreatedReplicas() > 0, "a removed replica was destroyed and created again: " + r.stats());
   }
 
   private static void run(String schedule, KvSimRunner.Mode mode) {

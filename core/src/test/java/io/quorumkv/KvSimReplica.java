@@ -12,6 +12,7 @@ import io.quorumkv.raft.Ready;
 import io.quorumkv.raft.Snapshot;
 import io.quorumkv.raft.SoftState;
 import io.quorumkv.raft.StateRole;
+import io.quorumkv.raft.Status;
 import io.quorumkv.raft.sim.Invariants;
 import io.quorumkv.raft.sim.ReadyWrites;
 import java.util.ArrayDeque;
@@ -58,6 +59,12 @@ final class KvSimReplica {
   private long reportedApplied;
   private long appliedSinceSnapshot;
   private long readContexts;
+  /** No vote and no campaign until the state machine applied this index (see {@link Tombstones}). */
+  private long quarantinedBelow;
+  /** The node's tick when this replica last heard from its leader (or was opened). */
+  private long lastLeaderContactTick;
+  /** Left the node's loop (removed): its disk goes once the node's earlier writes are synced. */
+  private boolean destroyed;
 
   KvSimReplica(long group, KvSimNode node, KvSim sim, KvSimNode.Disk disk, RawNode raw, PartitionStateMachine sm) {
     this.group = group;
@@ -69,10 +76,57 @@ final class KvSimReplica {
     this.incarnation = node.incarnation();
     this.confState = disk.log.initialState().confState();
     this.reportedApplied = disk.store.appliedIndex();
+    this.lastLeaderContactTick = node.ticks();
   }
 
   private boolean current() {
-    return node.current(incarnation);
+    return node.current(incarnation) && !destroyed;
+  }
+
+  /** As NodeRuntime's quarantine of a replica created again after one was destroyed (see {@link Tombstones}). */
+  void quarantineBelow(long index) {
+    quarantinedBelow = index;
+  }
+
+  private boolean quarantined() {
+    return sm.appliedIndex() < quarantinedBelow;
+  }
+
+  /** Ticks of the node since this replica last heard from its leader. */
+  long ticksSinceLeaderContact() {
+    return node.ticks() - lastLeaderContactTick;
+  }
+
+  /** A snapshot from the leader waits for the disk (NodeRuntime: installing). */
+  boolean installing() {
+    return unsynced.stream().anyMatch(w -> w.ready().snapshot().isPresent());
+  }
+
+  /** What a tombstone keeps of this replica: its term, its vote, the end of its log. */
+  Tombstones.Tombstone tombstone() {
+    Status st = raw.status();
+    return new Tombstones.Tombstone(st.hardState().term(), st.hardState().vote(), st.lastIndex());
+  }
+
+  /**
+   * Leaves the node's loop, as NodeRuntime#destroyReplica: nothing more is stepped, written or
+   * applied. Writes never proposed and reads are refused; a write proposed here while this replica
+   * led may still apply elsewhere, so its client gets no answer (NodeRuntime answers it "outcome
+   * unknown" when the leadership is lost), times out and retries with the same session number.
+   */
+  void destroy() {
+    destroyed = true;
+    pendingWrites.forEach(r -> reject(r, "replica removed"));
+    pendingWrites.clear();
+    proposals.clear();
+    readIndexWaiting.values().forEach(r -> reject(r, "replica removed"));
+    readIndexWaiting.clear();
+    waitingReads.forEach(w -> reject(w.request(), "replica removed"));
+    waitingReads.clear();
+  }
+
+  long group() {
+    return group;
   }
 
   boolean isLeader() {
@@ -106,7 +160,9 @@ final class KvSimReplica {
   // ---- inputs ----
 
   void tick(boolean checkHash) {
-    raw.tick();
+    if (!quarantined()) {
+      raw.tick(); // a quarantined replica neither votes nor campaigns: NodeRuntime does not tick it
+    }
     if (checkHash && isLeader()) {
       proposeAdmin(new Command.CheckHash());
     }
@@ -114,6 +170,12 @@ final class KvSimReplica {
   }
 
   void step(Message m) {
+    if ((m instanceof Message.RequestVote || m instanceof Message.TimeoutNow) && quarantined()) {
+      return;
+    }
+    if (m.from() == softState.leader()) {
+      lastLeaderContactTick = node.ticks();
+    }
     raw.step(m);
     drain();
   }
@@ -254,6 +316,9 @@ final class KvSimReplica {
           Invariants.LogView.of(disk.log, unsynced.stream().map(Write::ready).toList()));
       sim.countElection();
     }
+    if (now.leader() != before.leader() && now.leader() != 0) {
+      lastLeaderContactTick = node.ticks(); // as NodeRuntime#onSoftState
+    }
     if (now.leader() != before.leader()) {
       // The core drops pending read requests on a leader change: their clients retry.
       for (KvSimRequest r : readIndexWaiting.values()) {
@@ -316,6 +381,9 @@ final class KvSimReplica {
 
   /** The applier's turn for {@code committed} (see {@link KvSimNode#enqueueApply}). */
   void apply(List<Entry> committed) {
+    if (destroyed) {
+      return;
+    }
     for (Entry e : committed) {
       if (e.index() <= sm.appliedIndex()) {
         continue; // covered by a snapshot installed meanwhile

@@ -58,10 +58,11 @@ final class KvSimRunner {
    * @param checks     safety checks that passed
    * @param confChanges membership changes proposed (removals, learners, promotions)
    * @param packedEntries entries of several client writes proposed (by any leader)
+   * @param recreatedReplicas replicas created again from a tombstone after a node destroyed its replica
    * @param stats      counters for people
    */
   record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, long packedEntries,
-      String stats) {}
+      long recreatedReplicas, String stats) {}
 
   private KvSimRunner() {}
 
@@ -95,7 +96,7 @@ final class KvSimRunner {
           + "\n  replay: " + replayCommand(schedule, mode), cause);
     }
     return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.packedEntries(),
-        sim.stats());
+        sim.recreatedReplicas(), sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */

@@ -202,21 +202,30 @@ class RequestCoalescerTest {
   @Test
   void aLostOrMisansweredMultiFailsEveryItemAsALostRequestWould() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    List<String> suspects = new java.util.concurrent.CopyOnWriteArrayList<>();
+    RequestCoalescer c = new RequestCoalescer(nodes, suspects::add);
     long deadline = System.nanoTime() + SECOND;
     CompletableFuture<KvResponse> a = c.submit("n1", get("a"), deadline);
     CompletableFuture<KvResponse> b = c.submit("n1", get("b"), deadline);
     nodes.next().answer().completeExceptionally(new TimeoutException("no answer within 1000 ms"));
     for (CompletableFuture<KvResponse> f : List.of(a, b)) {
-      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(1, TimeUnit.SECONDS));
-      assertInstanceOf(TimeoutException.class, e.getCause());
+      KvResponse.Failure lost = assertInstanceOf(KvResponse.Failure.class, f.get(1, TimeUnit.SECONDS));
+      assertEquals(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node n1: no answer within 1000 ms", 0, 0, "", true),
+          lost, "retryable, may have been delivered, named by node");
     }
+    assertEquals(List.of("n1", "n1"), suspects, "the node is avoided for a while");
     CompletableFuture<KvResponse> x = c.submit("n1", get("x"), deadline);
     CompletableFuture<KvResponse> y = c.submit("n1", get("y"), deadline);
     nodes.next().reply(new KvResponse.Multi(List.of(read("only one answer"))));
-    ExecutionException e = assertThrows(ExecutionException.class, () -> x.get(1, TimeUnit.SECONDS));
-    assertEquals("node n1 answered a multi of 2 items with 1 answers", e.getCause().getMessage());
-    assertThrows(ExecutionException.class, () -> y.get(1, TimeUnit.SECONDS));
+    KvResponse.Failure garbled = assertInstanceOf(KvResponse.Failure.class, x.get(1, TimeUnit.SECONDS));
+    assertEquals("node n1: answered a multi of 2 items with 1 answers", garbled.message());
+    assertTrue(garbled.outcomeUnknown() && garbled.retryable());
+    assertEquals(garbled, y.get(1, TimeUnit.SECONDS));
+    // A request sent alone and lost is answered alike.
+    CompletableFuture<KvResponse> alone = c.submit("n2", get("alone"), deadline);
+    nodes.next().answer().completeExceptionally(new java.io.IOException("connection reset"));
+    assertEquals(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "node n2: connection reset", 0, 0, "", true),
+        alone.get(1, TimeUnit.SECONDS));
     // A node refusing the whole frame (closing) refuses each item alike.
     CompletableFuture<KvResponse> p = c.submit("n1", get("p"), deadline);
     CompletableFuture<KvResponse> q = c.submit("n1", get("q"), deadline);

@@ -581,20 +581,23 @@ final class Raft {
     send(new AppendEntriesResponse(id, m.from(), term, false, index, 0, 0));
   }
 
-  /** Installs a leader's snapshot; false if it brings nothing new (or does not include us). */
+  /**
+   * Installs a leader's snapshot; false if it brings nothing new.
+   *
+   * <p>The snapshot's membership need not include this node (etcd and raft-rs refuse such a
+   * snapshot). A leader sends snapshots only to members of its configuration, and it sends the
+   * latest one it has, which may have been taken before this node was added: a brand-new member
+   * (no membership at all), or a member removed and added back while the leader's log was
+   * compacted, whether or not it applied its removal. The change adding it follows in the
+   * leader's log. Refusing would leave such a node without the leader's log until the leader
+   * happens to take a newer snapshot, which an idle partition never does. Installing it is safe:
+   * it is committed state, newer than anything this node applied; its membership is the committed
+   * one at its index, so until this node applies the entry that adds it back it is a non-member
+   * that cannot campaign, as after applying its own removal.
+   */
   private boolean restore(Snapshot s) {
     SnapshotMetadata md = s.metadata();
     if (md.index() <= log.committed) {
-      return false;
-    }
-    ConfState cs = md.confState();
-    boolean member = cs.voters().contains(id) || cs.learners().contains(id)
-        || cs.votersOutgoing().contains(id) || cs.learnersNext().contains(id);
-    // A new member has no membership yet: a snapshot taken before it was added is how it learns
-    // the configuration, and the change adding it follows in the log.
-    boolean uninitialised = tracker.confState().voters().isEmpty()
-        && tracker.confState().learners().isEmpty() && !tracker.confState().isJoint();
-    if (!member && !uninitialised) {
       return false;
     }
     if (log.matchTerm(md.index(), md.term())) {
@@ -603,7 +606,7 @@ final class Raft {
       return false;
     }
     log.restore(s);
-    tracker.reconfigure(cs, log.lastIndex());
+    tracker.reconfigure(md.confState(), log.lastIndex());
     supersededConfChanges = confChangesHandedOut - confChangesApplied;
     restoredSnapshotIndex = md.index();
     return true;
@@ -951,6 +954,11 @@ final class Raft {
     } else {
       send(new ReadIndexResponse(id, r.from(), term, r.index(), r.context()));
     }
+  }
+
+  /** The highest log index known to be committed. */
+  long committedIndex() {
+    return log.committed;
   }
 
   /**

@@ -178,8 +178,13 @@ public final class RawNode {
    * acknowledged a heartbeat round sent at leader tick {@code start} with
    * {@code now - start + 1 <= (electionTick - 1) * (1 - clockDriftFactor)} (the leader counts as
    * acknowledging now). The driver may then serve a read at the current commit index
-   * ({@code status().hardState().commit()}, once applied) without a round trip. Always false
-   * unless {@link ReadOnlyOption#LEASE_BASED} is configured.
+   * ({@link #commitIndex()}, once applied) without a round trip. Always false unless
+   * {@link ReadOnlyOption#LEASE_BASED} is configured.
+   *
+   * <p>The current commit index, not the one of the last {@link Ready}: a new leader learns how
+   * far its predecessor committed only when an entry of its own term commits, which is also the
+   * step that makes its lease valid. A read served at the last Ready's commit index then could miss
+   * a write the predecessor had acknowledged.
    *
    * <p>Clock assumption: the leader's tick count keeps up with real time (the driver catches up
    * ticks missed during a pause, from a monotonic clock, before asking), and no follower's ticks
@@ -189,6 +194,14 @@ public final class RawNode {
    */
   public boolean hasValidLease() {
     return raft.hasValidLease();
+  }
+
+  /**
+   * The highest log index known to be committed now (the next {@link Ready}'s hard state carries
+   * it). Cheap: no copy of the node's state, unlike {@link #status()}.
+   */
+  public long commitIndex() {
+    return raft.committedIndex();
   }
 
   /** A snapshot of this node's state for monitoring and tests. */

@@ -126,6 +126,49 @@ class RaftSnapshotTest {
     assertEquals(Set.of(1L, 2L, 3L, 4L), four.status().confState().voters());
   }
 
+  /**
+   * Node 3 of {1,2,3} is removed, the leader compacts its log, and 3 is added back as a learner:
+   * the leader's only snapshot predates the re-addition, so its membership lacks 3. Node 3 must
+   * install it (and then the entry adding it back), whether it was cut off during its removal and
+   * still believes itself a voter, or applied its removal.
+   */
+  private static void aRemovedMemberAddedBackInstallsASnapshotTakenWhileItWasOut(boolean appliedItsRemoval) {
+    Net net = Net.of(3);
+    net.elect(1);
+    net.propose(1, "before");
+    if (!appliedItsRemoval) {
+      net.isolate(3);
+    }
+    net.node(1).raw.proposeConfChange(ConfChange.of(ConfChangeType.REMOVE, 3));
+    net.stabilize();
+    net.isolate(3);
+    assertEquals(appliedItsRemoval ? Set.of(1L, 2L) : Set.of(1L, 2L, 3L), net.node(3).confState.voters());
+    for (int i = 0; i < 5; i++) {
+      net.propose(1, "p" + i);
+    }
+    net.node(1).snapshotAndCompact();
+    assertEquals(Set.of(1L, 2L), net.node(1).storage.snapshot().metadata().confState().voters());
+    net.node(1).raw.proposeConfChange(ConfChange.of(ConfChangeType.ADD_LEARNER, 3));
+    net.stabilize();
+    net.heal();
+    net.tick(3);
+    net.propose(1, "after");
+    assertEquals(1, net.traced(InstallSnapshot.class).size(), "one snapshot, installed at once");
+    assertEquals(net.node(1).state, net.node(3).state);
+    assertEquals(Set.of(3L), net.node(3).confState.learners());
+    assertEquals(net.node(1).commit(), net.node(1).status().progress().get(3L).matchIndex());
+  }
+
+  @Test
+  void aMemberCutOffDuringItsRemovalAndAddedBackInstallsASnapshotWithoutIt() {
+    aRemovedMemberAddedBackInstallsASnapshotTakenWhileItWasOut(false);
+  }
+
+  @Test
+  void aMemberThatAppliedItsRemovalAndIsAddedBackInstallsASnapshotWithoutIt() {
+    aRemovedMemberAddedBackInstallsASnapshotTakenWhileItWasOut(true);
+  }
+
   @Test
   void aNodeRestartsFromItsSnapshotAndLog() {
     Net net = Net.of(3);
