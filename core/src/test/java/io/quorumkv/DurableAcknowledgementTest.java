@@ -1,0 +1,188 @@
+package io.quorumkv;
+
+import static io.quorumkv.MemoryCluster.partition;
+import static io.quorumkv.MemoryCluster.sleep;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.raft.Message;
+import io.quorumkv.transport.Envelope;
+import io.quorumkv.transport.FaultInjector;
+import io.quorumkv.transport.MessageHandler;
+import io.quorumkv.transport.RaftTransport;
+import io.quorumkv.transport.RequestHandler;
+import io.quorumkv.transport.SnapshotChunkSource;
+import io.quorumkv.transport.SnapshotReceiver;
+import io.quorumkv.transport.TransportMetrics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A follower acknowledges appended entries only once its log write is durable, whatever the
+ * number of groups in one turn of its Raft loop: the acknowledgements of a turn leave from the log
+ * writer's completion of that turn's write (NodeRuntime's {@code Round}), never with the messages
+ * that may leave at once. The follower's disk stops syncing while the other two nodes go on
+ * committing writes of every partition; the follower must claim none of the entries it received
+ * meanwhile until its disk syncs again.
+ */
+class DurableAcknowledgementTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(15);
+  private static final long FOLLOWER = 3;
+
+  /** Every successful append acknowledgement a node hands to its transport, per group. */
+  private static final class Acks {
+    final Map<Long, Long> highest = new ConcurrentHashMap<>();
+    final List<long[]> log = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    void saw(long group, Message m) {
+      if (m instanceof Message.AppendEntriesResponse r && !r.reject()) {
+        highest.merge(group, r.index(), Math::max);
+        log.add(new long[] {group, r.index()});
+      }
+    }
+
+    long highest(long group) {
+      return highest.getOrDefault(group, 0L);
+    }
+  }
+
+  @Test
+  void aFollowerWhoseDiskDoesNotSyncAcknowledgesNothingNew() {
+    Acks acks = new Acks();
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(3), 24, b -> b.balanceLeaders(false)
+        .electionTicks(30).syncStallTimeout(Duration.ofSeconds(30))
+        .overrides(o -> {
+          Function<KvNodeConfig, RaftTransport> inner = o.transport;
+          o.transport = cfg -> cfg.nodeId() == FOLLOWER ? new Watched(inner.apply(cfg), acks) : inner.apply(cfg);
+        })).start()) {
+      c.awaitLeaders(WAIT);
+      for (long p = 1; p <= 3; p++) {
+        if (MemoryCluster.leaderOf(c, p) == FOLLOWER) {
+          c.node(1).transferLeader(p, 1);
+        }
+      }
+      for (int i = 0; i < 30; i++) {
+        c.node(1).put("warm-" + i, "v");
+      }
+      awaitAcknowledgedToCommit(c, acks);
+      Map<Long, Long> before = Map.copyOf(acks.highest);
+      int seen = acks.log.size();
+
+      c.disk(FOLLOWER).stallSyncs();
+      try {
+        // The other two commit these without the follower; it receives and appends them all.
+        for (int i = 0; i < 60; i++) {
+          c.node(1).put("stalled-" + i, "v");
+        }
+        sleep(300); // time for an early acknowledgement to leave, if the node would send one
+        List<long[]> during;
+        synchronized (acks.log) {
+          during = new ArrayList<>(acks.log.subList(seen, acks.log.size()));
+        }
+        for (long[] a : during) {
+          assertTrue(a[1] <= before.getOrDefault(a[0], 0L), "node " + FOLLOWER + " acknowledged index " + a[1]
+              + " of group " + a[0] + " while its disk was not syncing (durable up to " + before.get(a[0]) + ")");
+        }
+        for (long p = 1; p <= 3; p++) {
+          long leader = MemoryCluster.leaderOf(c, p);
+          assertTrue(partition(c.node(leader), p).commitIndex() > before.getOrDefault(p, 0L),
+              "partition " + p + " committed writes without the follower");
+        }
+      } finally {
+        c.disk(FOLLOWER).resumeSyncs();
+      }
+      // Once the disk syncs, the follower acknowledges everything: the check above was not vacuous.
+      awaitAcknowledgedToCommit(c, acks);
+      for (long p = 1; p <= 3; p++) {
+        assertTrue(acks.highest(p) > before.getOrDefault(p, 0L), "group " + p + " acknowledged after the stall");
+      }
+      assertEquals(3, acks.highest.size());
+    }
+  }
+
+  /** Waits until the follower acknowledged every partition up to its leader's commit index. */
+  private static void awaitAcknowledgedToCommit(MemoryCluster c, Acks acks) {
+    MemoryCluster.await(WAIT, "node " + FOLLOWER + " to acknowledge every partition's commit index", () -> {
+      for (long p = 1; p <= 3; p++) {
+        long leader = MemoryCluster.leaderOf(c, p);
+        if (leader == 0 || leader == FOLLOWER || acks.highest(p) < partition(c.node(leader), p).commitIndex()) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
+  /** A transport that shows the test every message its node sends, by either path. */
+  private record Watched(RaftTransport inner, Acks acks) implements RaftTransport {
+    @Override
+    public void start() {
+      inner.start();
+    }
+
+    @Override
+    public long nodeId() {
+      return inner.nodeId();
+    }
+
+    @Override
+    public void send(long toNode, long groupId, Message m) {
+      acks.saw(groupId, m);
+      inner.send(toNode, groupId, m);
+    }
+
+    @Override
+    public void sendAll(long toNode, List<Envelope> messages) {
+      messages.forEach(e -> acks.saw(e.groupId(), e.message()));
+      inner.sendAll(toNode, messages);
+    }
+
+    @Override
+    public void setMessageHandler(MessageHandler handler) {
+      inner.setMessageHandler(handler);
+    }
+
+    @Override
+    public CompletableFuture<byte[]> request(long toNode, byte[] payload, Duration deadline) {
+      return inner.request(toNode, payload, deadline);
+    }
+
+    @Override
+    public void setRequestHandler(RequestHandler handler) {
+      inner.setRequestHandler(handler);
+    }
+
+    @Override
+    public CompletableFuture<Void> sendSnapshot(long toNode, long groupId, Message.InstallSnapshot message,
+        SnapshotChunkSource source) {
+      return inner.sendSnapshot(toNode, groupId, message, source);
+    }
+
+    @Override
+    public void setSnapshotReceiver(SnapshotReceiver receiver) {
+      inner.setSnapshotReceiver(receiver);
+    }
+
+    @Override
+    public FaultInjector faults() {
+      return inner.faults();
+    }
+
+    @Override
+    public TransportMetrics metrics() {
+      return inner.metrics();
+    }
+
+    @Override
+    public void close() {
+      inner.close();
+    }
+  }
+}
