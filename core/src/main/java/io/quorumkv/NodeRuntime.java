@@ -735,7 +735,7 @@ final class NodeRuntime implements RequestExecutor {
    * makes a new leader's lease valid (its first entry commits) is also the one that tells it how
    * far its predecessor committed; until that Ready is handled, the published index can lag behind
    * writes the predecessor acknowledged, and a lease read served at it would miss them (a stale
-   * {@code LEASE} get in a coalesced-workload run: benchmarks.md, finding 26).
+   * {@code LEASE} get in a coalesced-workload run: docs/guarantees.md).
    */
   private long leaseReadIndex(Replica r) {
     long commit = r.raw.commitIndex();

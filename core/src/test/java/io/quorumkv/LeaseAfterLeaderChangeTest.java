@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * commits, and that same step makes its lease valid. NodeRuntime used to serve lease reads at the
  * commit index of the last Ready it had handled, which in that step still lagged: a {@code LEASE}
  * get that began after a put was acknowledged returned the value from before the put (seen once
- * in a coalesced-workload run with leader balancing; benchmarks.md, finding 26).
+ * in a coalesced-workload run with leader balancing; docs/guarantees.md).
  *
  * <p>The staging, on three in-memory nodes with one partition: B is cut off, so the leader A
  * commits the write W with C alone; A hands leadership to C, and the TimeoutNow overtakes the
