@@ -3,7 +3,6 @@
 
 Usage: examples/bench/cpu-per-op.py ROOT [--label L] [--clients 64] [--phases put,get]
            [--warmup 5] [--duration 10] [--port 27890] [--jfr PREFIX] [--driver-jfr FILE] [--out FILE]
-           [--setup CMD]
 
 Starts ROOT/examples/bench/run-cluster.sh (ROOT: a checkout with a built examples module, e.g. a
 copy of main in /tmp), runs ROOT's Bench against it, and reads the per-thread CPU of the three
@@ -16,12 +15,7 @@ the nodes' /metrics at the same moments) the Raft messages sent per operation by
 entries per AppendEntries, proposals and fsyncs per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
 (stop-cluster.sh) in every case. --jfr PREFIX records JFR on the nodes (PREFIX-node-N.jfr),
---driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either. --setup CMD runs
-CMD (bash, with ENDPOINTS and QKV_ROOT set) once the cluster is up and before Bench starts, e.g.
-to place leaders:
-  --setup 'for p in 1 2 3; do $QKV_ROOT/examples/qkv -a $ENDPOINTS transfer-leader $p 1; done'
-(a leader placed by transfer-leader is pinned there for 10 minutes; QKV_BALANCE_WAIT=0 skips the
-wait for balanced leaders first)."""
+--driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either."""
 import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
 ap = argparse.ArgumentParser()
 ap.add_argument('root'); ap.add_argument('--label', default='')
@@ -29,7 +23,7 @@ ap.add_argument('--clients', default='64'); ap.add_argument('--phases', default=
 ap.add_argument('--duration', default='10'); ap.add_argument('--warmup', default='5')
 ap.add_argument('--port', default='27890'); ap.add_argument('--jfr', default='')
 ap.add_argument('--driver-jfr', default='', help='JFR recording file of the driver JVM (profile settings)')
-ap.add_argument('--out', default='/tmp/qkv-cpu-per-op.jsonl'); ap.add_argument('--setup', default='')
+ap.add_argument('--out', default='/tmp/qkv-cpu-per-op.jsonl')
 a = ap.parse_args()
 TCK = os.sysconf('SC_CLK_TCK')
 env = dict(os.environ)
@@ -77,7 +71,7 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total|quorumkv_transport_raft_frames_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
                 out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))
@@ -93,10 +87,6 @@ try:
     nodes = [int(x) for x in st['QKV_PIDS'].strip('"').split()]
     eps = st['ENDPOINTS']
     murls = st.get('METRICS', '').strip('"').split(',')
-    if a.setup:
-        r = subprocess.run(['bash', '-c', a.setup], env=dict(env, ENDPOINTS=eps, QKV_ROOT=a.root), capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            print('setup failed', r.stdout[-2000:], r.stderr[-2000:]); sys.exit(1)
     cp = a.root + '/examples/target/quorumkv-examples-0.1.0-SNAPSHOT.jar:' + open(a.root + '/examples/target/classpath.txt').read().strip()
     cmd = ['java', '-Xmx1g'] + (['-XX:StartFlightRecording=filename=%s,settings=profile' % a.driver_jfr] if a.driver_jfr else []) + ['-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
            '--phases', a.phases, '--progress', 'lines', '--endpoints', eps, '--clients', a.clients,
@@ -137,9 +127,6 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
                raft={k.split(':')[-1].replace('quorumkv_', '').replace('_total', '') + '/op': round((m1[k] - m0.get(k, 0)) / max(ops, 1), 3) for k in m1},
                entries_per_append=round((m1.get('quorumkv_raft_sent_entries_total', 0) - m0.get('quorumkv_raft_sent_entries_total', 0))
                                         / max(m1.get('quorumkv_raft_sent_total:append', 0) - m0.get('quorumkv_raft_sent_total:append', 0), 1), 2),
-               messages_per_frame=round(sum(m1.get(k, 0) - m0.get(k, 0) for k in m1 if k.startswith('quorumkv_raft_sent_total:'))
-                                        / (m1.get('quorumkv_transport_raft_frames_total', 0) - m0.get('quorumkv_transport_raft_frames_total', 0)), 2)
-                                  if m1.get('quorumkv_transport_raft_frames_total', 0) > m0.get('quorumkv_transport_raft_frames_total', 0) else None,
                items_per_multi=round((m1.get('quorumkv_requests_multi_items_total', 0) - m0.get('quorumkv_requests_multi_items_total', 0))
                                      / max(m1.get('quorumkv_requests_multi_total', 0) - m0.get('quorumkv_requests_multi_total', 0), 1), 2),
                top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])

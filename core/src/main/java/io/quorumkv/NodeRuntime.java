@@ -27,8 +27,6 @@ import io.quorumkv.storage.SnapshotSource;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
-import io.quorumkv.transport.Envelope;
-import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.NettyTransport;
 import io.quorumkv.transport.NettyTransportConfig;
 import io.quorumkv.transport.RaftTransport;
@@ -80,9 +78,7 @@ import org.slf4j.MDC;
  *       handling. It never blocks on the disk, the applier or the network: log writes go to the
  *       storage's group-commit writer, committed entries to the applier, messages to the transport,
  *       and their completions come back as tasks in its inbox. So heartbeats and votes are
- *       answered whatever the disk or the applier is doing. What one turn of the loop produced for
- *       every group leaves as one {@link Round}: one log write, one frame per peer, one applier
- *       task, and once the write is durable one frame of acknowledgements per peer.</li>
+ *       answered whatever the disk or the applier is doing.</li>
  *   <li>the <b>log writer</b> ({@link GroupCommitLogWriter}): one fsync for every batch queued.</li>
  *   <li>the <b>applier</b>: applies committed entries to the state machines, one store commit per
  *       batch, completes proposals and releases reads, installs snapshots, creates split children.</li>
@@ -209,8 +205,6 @@ final class NodeRuntime implements RequestExecutor {
   private ExecutorService snapshotter;
   /** loop: the last log write submitted; messages claiming durability wait for it. */
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
-  /** loop: what this turn of the loop hands to the log writer, the transport and the applier. */
-  private final Round round = new Round();
   /** loop */
   private long ticks;
   /**
@@ -270,17 +264,7 @@ final class NodeRuntime implements RequestExecutor {
         members.keySet().removeIf(id -> !isMemberAnywhere(id));
       }
       transport = overrides.transport != null ? overrides.transport.apply(config) : nettyTransport();
-      transport.setMessageHandler(new MessageHandler() {
-        @Override
-        public void onMessage(long from, long g, Message m) {
-          NodeRuntime.this.onMessage(from, g, m);
-        }
-
-        @Override
-        public void onMessages(long from, List<Envelope> messages) {
-          NodeRuntime.this.onMessages(from, messages);
-        }
-      });
+      transport.setMessageHandler(this::onMessage);
       transport.setRequestHandler(this::onRequest);
       transport.setSnapshotReceiver((from, g, m) -> {
         SnapshotStreams.Receiving sink = new SnapshotStreams.Receiving(g, m.snapshot(),
@@ -352,9 +336,6 @@ final class NodeRuntime implements RequestExecutor {
     metrics.functionCounter("quorumkv.transport.heartbeat.frames",
         "frames written that carried heartbeats (coalesced: one per peer per flush)",
         Tags.empty(), t, x -> x.metrics().heartbeatFrames());
-    metrics.functionCounter("quorumkv.transport.raft.frames",
-        "frames of Raft messages written (every group's messages for a peer share one)",
-        Tags.empty(), t, x -> x.metrics().raftFrames());
   }
 
   /**
@@ -569,7 +550,6 @@ final class NodeRuntime implements RequestExecutor {
     ReadWaiterDrain.failAll(r, new LeadershipLost());
     failQueuedReads(r, KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
         "the replica of partition " + g + " on " + who + " was removed"));
-    round.flush(); // the group's writes and applies handed out this turn come before its deletion
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
       try {
         if (e == null && state == State.RUNNING) {
@@ -687,7 +667,6 @@ final class NodeRuntime implements RequestExecutor {
             handleReady(r, r.raw.ready());
           }
         }
-        round.flush();
       } catch (InterruptedException e) {
         if (state == State.CLOSED) {
           break;
@@ -695,7 +674,6 @@ final class NodeRuntime implements RequestExecutor {
       } catch (RuntimeException | Error e) {
         // A Ready half-handled (say, a log batch refused) would leave a group stuck or worse.
         onStorageFailure(e);
-        round.flush(); // what was handled is handed on; acknowledgements still wait for durability
       }
     }
   }
@@ -710,23 +688,11 @@ final class NodeRuntime implements RequestExecutor {
     boolean valid = leaseUsable(r) && !storageFailed && r.raw.hasValidLease();
     if (valid) {
       leaseReadIndex(r); // before the lease: a reader that sees the lease sees this commit index
-      r.leaseGranted = true;
-      if (r.leaseUntilNanos != nextTickNanos) {
-        r.leaseUntilNanos = nextTickNanos;
-      }
-    } else if (r.leaseGranted) {
-      endLease(r);
     }
-  }
-
-  /**
-   * loop: withdraws the published lease, then counts the end (see {@link Replica#leaseEnds}); the
-   * Ready that may carry a TimeoutNow is handled (and sent) only after this.
-   */
-  private static void endLease(Replica r) {
-    r.leaseUntilNanos = Long.MIN_VALUE;
-    r.leaseEnds++;
-    r.leaseGranted = false;
+    long until = valid ? nextTickNanos : Long.MIN_VALUE;
+    if (r.leaseUntilNanos != until) {
+      r.leaseUntilNanos = until;
+    }
   }
 
   /**
@@ -818,28 +784,6 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  /** The messages of one inbound frame, every group's: stepped by one loop task, in order. */
-  private void onMessages(long from, List<Envelope> messages) {
-    List<Envelope> work = new ArrayList<>(messages.size());
-    for (Envelope e : messages) {
-      if (e.groupId() == NODE_HEARTBEAT_GROUP) {
-        nodeHeartbeatNanos.put(from, System.nanoTime());
-      } else {
-        work.add(e);
-      }
-    }
-    if (work.isEmpty()) {
-      return;
-    }
-    if (!postExternal(() -> {
-      for (Envelope e : work) {
-        runSafely(() -> step(from, e.groupId(), e.message()));
-      }
-    })) {
-      metrics.droppedMessages.increment(work.size());
-    }
-  }
-
   private void step(long from, long g, Message m) {
     Replica r = replicas.get(g);
     if (r == null) {
@@ -906,7 +850,7 @@ final class NodeRuntime implements RequestExecutor {
       return false;
     }
     r.quiesced = true;
-    endLease(r);
+    r.leaseUntilNanos = Long.MIN_VALUE;
     for (long peer : st.progress().keySet()) {
       if (peer != nodeId) {
         transport.send(peer, r.groupId,
@@ -1034,7 +978,7 @@ final class NodeRuntime implements RequestExecutor {
     send(r, rd.messages());
     if (rd.snapshot().isPresent()) {
       r.installing = true;
-      round.apply(() -> installSnapshot(r, rd));
+      applyQueue.add(() -> installSnapshot(r, rd));
       return;
     }
     persist(r, rd);
@@ -1081,7 +1025,8 @@ final class NodeRuntime implements RequestExecutor {
       if (m instanceof Message.InstallSnapshot s) {
         sendSnapshot(r, s);
       } else {
-        round.send(r.groupId, m);
+        metrics.sent(m);
+        transport.send(m.to(), r.groupId, m);
       }
     }
   }
@@ -1115,14 +1060,11 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  /**
-   * Adds a Ready's log writes to this turn's log write (see {@link Round}); the messages claiming
-   * durability, and the report to the Raft core, wait for that write.
-   */
+  /** Hands a Ready's log writes to the group-commit writer; messages claiming durability follow it. */
   private void persist(Replica r, Ready rd) {
-    boolean appends = !rd.entries().isEmpty();
-    if (appends) {
-      round.log(r.groupId).append(r.groupId, rd.entries());
+    LogBatch b = engine.newLogBatch();
+    if (!rd.entries().isEmpty()) {
+      b.append(r.groupId, rd.entries());
     }
     // A new term or vote must be durable before anything claims it, but a hard state that moved
     // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
@@ -1132,158 +1074,36 @@ final class NodeRuntime implements RequestExecutor {
     // vote: the pending one is always the latest hard state.
     rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
     HardState hs = r.pendingHardState;
-    if (hs != null && (appends || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
-      round.log(r.groupId).hardState(r.groupId, hs);
+    if (hs != null && (!b.isEmpty() || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
+      b.hardState(r.groupId, hs);
       r.submittedTerm = hs.term();
       r.submittedVote = hs.vote();
       r.pendingHardState = null;
     }
-    for (Message m : rd.messagesAfterPersist()) {
-      round.sendAfterPersist(r.groupId, m, round.writes(r.groupId));
+    CompletableFuture<Void> durable = lastWrite;
+    if (!b.isEmpty()) {
+      durable = writer.submit(b);
+      lastWrite = durable;
     }
     Entry last = rd.lastEntry();
-    if (last != null) {
-      round.persisted(r, last);
+    List<Message> after = rd.messagesAfterPersist();
+    if (last == null && after.isEmpty()) {
+      return;
     }
-  }
-
-  /**
-   * What one turn of the Raft loop hands to the other threads, for every group at once, so that
-   * a turn costs about the same whatever the number of groups with work in it (benchmarks.md,
-   * finding 24):
-   * <ul>
-   *   <li>one log write: every group's entries and hard states in one {@link LogBatch}, one
-   *       {@link GroupCommitLogWriter#submit} (one wake-up of the writer, one fsync);</li>
-   *   <li>per peer, one {@link RaftTransport#sendAll} of every group's messages that may leave at
-   *       once (one frame, one wake-up of the connection's I/O thread);</li>
-   *   <li>once that write is durable, on the log writer's thread: per peer, one {@code sendAll} of
-   *       every message that claims durability (append acknowledgements, votes), and one loop task
-   *       reporting every group's persisted entries to its Raft core;</li>
-   *   <li>one applier task for every group's committed entries (and snapshot installs).</li>
-   * </ul>
-   * A message claiming durability never leaves before the writes it claims are durable: those of
-   * a group with something in this turn's write wait for that write; those of a group without
-   * (an acknowledgement of a heartbeat-like AppendEntries that brought nothing new, say) claim
-   * only what earlier turns submitted, so they wait for the last write submitted before this turn
-   * (usually done already: then they leave at once, in the turn's frame). The writer completes
-   * writes in submission order. Loop-confined; {@link #flush} ends a turn.
-   */
-  private final class Round {
-    private LogBatch log;
-    /** The groups with something in {@link #log}. */
-    private final Set<Long> written = new HashSet<>();
-    private Map<Long, List<Envelope>> messages = new HashMap<>();
-    private Map<Long, List<Envelope>> afterPersist = new HashMap<>();
-    private Map<Long, List<Envelope>> afterEarlierWrites = new HashMap<>();
-    private List<Persisted> persisted = new ArrayList<>();
-    private List<Runnable> applies = new ArrayList<>();
-
-    /** This turn's log write, to which {@code g} adds something. */
-    LogBatch log(long g) {
-      if (log == null) {
-        log = engine.newLogBatch();
-      }
-      written.add(g);
-      return log;
-    }
-
-    /** Whether group {@code g} has something in this turn's log write. */
-    boolean writes(long g) {
-      return written.contains(g);
-    }
-
-    void send(long g, Message m) {
-      metrics.sent(m);
-      messages.computeIfAbsent(m.to(), x -> new ArrayList<>()).add(new Envelope(g, m));
-    }
-
-    /** Sends {@code m} once this turn's write ({@code inThisWrite}) or the writes before it are durable. */
-    void sendAfterPersist(long g, Message m, boolean inThisWrite) {
-      (inThisWrite ? afterPersist : afterEarlierWrites).computeIfAbsent(m.to(), x -> new ArrayList<>())
-          .add(new Envelope(g, m));
-    }
-
-    void persisted(Replica r, Entry last) {
-      persisted.add(new Persisted(r, last.index(), last.term()));
-    }
-
-    void apply(Runnable task) {
-      applies.add(task);
-    }
-
-    /** Hands the turn's work on: the log write first, so the leader's own sync starts at once. */
-    void flush() {
-      CompletableFuture<Void> earlier = lastWrite;
-      CompletableFuture<Void> durable = earlier;
-      if (log != null) {
-        if (!log.isEmpty()) {
-          durable = writer.submit(log);
-          lastWrite = durable;
-        }
-        log = null;
-        written.clear();
-      }
-      if (!afterEarlierWrites.isEmpty()) {
-        Map<Long, List<Envelope>> claims = afterEarlierWrites;
-        afterEarlierWrites = new HashMap<>();
-        if (earlier.isDone() && !earlier.isCompletedExceptionally()) {
-          claims.forEach((to, list) -> {
-            list.forEach(x -> metrics.sent(x.message()));
-            messages.computeIfAbsent(to, x -> new ArrayList<>()).addAll(list);
-          });
-        } else {
-          sendOnceDurable(earlier, claims, List.of());
-        }
-      }
-      if (!messages.isEmpty()) {
-        Map<Long, List<Envelope>> out = messages;
-        messages = new HashMap<>();
-        out.forEach(transport::sendAll);
-      }
-      if (!afterPersist.isEmpty() || !persisted.isEmpty()) {
-        Map<Long, List<Envelope>> claims = afterPersist;
-        List<Persisted> durableEntries = persisted;
-        afterPersist = new HashMap<>();
-        persisted = new ArrayList<>();
-        sendOnceDurable(durable, claims, durableEntries);
-      }
-      if (!applies.isEmpty()) {
-        List<Runnable> tasks = applies;
-        applies = new ArrayList<>();
-        applyQueue.add(tasks.size() == 1 ? tasks.get(0) : () -> {
-          for (Runnable t : tasks) {
-            if (!storageFailed) {
-              t.run();
-            }
-          }
-        });
-      }
-    }
-  }
-
-  /**
-   * Once {@code write} is durable, on the log writer's thread: sends {@code claims} (one
-   * {@code sendAll} per peer) and reports {@code entries} to their cores (one loop task).
-   */
-  private void sendOnceDurable(CompletableFuture<Void> write, Map<Long, List<Envelope>> claims,
-      List<Persisted> entries) {
-    write.whenComplete((v, e) -> {
+    durable.whenComplete((v, e) -> {
       if (e != null) {
         onStorageFailure(e);
         return;
       }
-      claims.forEach((to, list) -> {
-        list.forEach(x -> metrics.sent(x.message()));
-        transport.sendAll(to, list);
-      });
-      if (!entries.isEmpty()) {
-        post(() -> entries.forEach(p -> p.replica().raw.persisted(p.index(), p.term())));
+      for (Message m : after) {
+        metrics.sent(m);
+        transport.send(m.to(), r.groupId, m);
+      }
+      if (last != null) {
+        post(() -> r.raw.persisted(last.index(), last.term()));
       }
     });
   }
-
-  /** Entries of a group up to {@code index} (of {@code term}) are durable once a turn's write is. */
-  private record Persisted(Replica replica, long index, long term) {}
 
   private void onStorageFailure(Throwable e) {
     if (!storageFailed) {
@@ -1314,7 +1134,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     long batchBytes = bytes;
     applyBacklogBytes.addAndGet(batchBytes);
-    round.apply(() -> applyEntries(r, items, batchBytes));
+    applyQueue.add(() -> applyEntries(r, items, batchBytes));
   }
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
@@ -2241,7 +2061,6 @@ final class NodeRuntime implements RequestExecutor {
    */
   private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level, long deadline) {
     r.touch();
-    long ends = r.leaseEnds; // before the lease check: see Replica#leaseEnds
     long published = r.leaseUntilNanos;
     if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
       // No trip through the loop: every write acknowledged before this read is at most the
@@ -2251,12 +2070,12 @@ final class NodeRuntime implements RequestExecutor {
       if (r.appliedIndex >= commit) {
         KvResponse answer = serveFromMemory(r, inner, ReadConsistency.LEASE);
         if (answer != null) {
-          return keepIfInLease(r, inner, published, ends, answer, deadline);
+          return keepIfInLease(r, inner, published, answer, deadline);
         }
       }
       CompletableFuture<KvResponse> f = new CompletableFuture<>();
       Replica.ReadWaiter w = new Replica.ReadWaiter(commit);
-      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, ends, e, f, deadline));
+      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, e, f, deadline));
       awaitApplied(r, w);
       return f;
     }
@@ -2272,10 +2091,8 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (leaseUsable(r) && r.raw.hasValidLease()) {
         long until = nextTickNanos;
-        long endsNow = r.leaseEnds;
-        r.leaseGranted = true;
         Replica.ReadWaiter w = new Replica.ReadWaiter(leaseReadIndex(r));
-        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, endsNow, e, f, deadline));
+        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f, deadline));
         awaitApplied(r, w);
         return;
       }
@@ -2503,12 +2320,12 @@ final class NodeRuntime implements RequestExecutor {
    * Serves a lease read whose lease was found valid until {@code leaseUntilNanos}, and keeps the
    * answer only if the state was read before then (see {@link #keepIfInLease}).
    */
-  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, long leaseEnds, Throwable e,
-      CompletableFuture<KvResponse> f, long deadline) {
+  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f,
+      long deadline) {
     CompletableFuture<KvResponse> read = new CompletableFuture<>();
     serveAfter(r, inner, ReadConsistency.LEASE, e, read);
     // Completes once the state was read, so the clock read in keepIfInLease is past the moment of the read.
-    read.thenCompose(resp -> keepIfInLease(r, inner, leaseUntilNanos, leaseEnds, resp, deadline))
+    read.thenCompose(resp -> keepIfInLease(r, inner, leaseUntilNanos, resp, deadline))
         .whenComplete((x, err) -> f.complete(err != null ? failureOf(err) : x));
   }
 
@@ -2517,16 +2334,13 @@ final class NodeRuntime implements RequestExecutor {
    * {@code leaseUntilNanos}: kept only if the state was read before then. A check before reading
    * is not enough: a process paused (SIGSTOP, a long GC) between the check and the read wakes up
    * with a lease that lapsed while it slept, when another leader may already have taken writes.
-   * Checking after the read proves the read happened inside the lease, whenever the pause fell.
-   * The lease must also not have ended meanwhile ({@code leaseEnds}, noted before the lease check,
-   * unchanged): a leadership transfer ends it before its TimeoutNow leaves, and the next leader may
-   * take writes at once, well inside the clock's lease. A read that missed either goes through
-   * ReadIndex instead (no clock assumption). Call only once the state was read.
+   * Checking after the read proves the read happened inside the lease, whenever the pause fell. A
+   * read that missed it goes through ReadIndex instead (no clock assumption). Call only once the
+   * state was read.
    */
-  private CompletableFuture<KvResponse> keepIfInLease(Replica r, KvRequest inner, long leaseUntilNanos, long leaseEnds,
-      KvResponse answer, long deadline) {
-    if (answer instanceof KvResponse.Failure
-        || (System.nanoTime() - leaseUntilNanos < 0 && r.leaseEnds == leaseEnds)) {
+  private CompletableFuture<KvResponse> keepIfInLease(Replica r, KvRequest inner, long leaseUntilNanos, KvResponse answer,
+      long deadline) {
+    if (answer instanceof KvResponse.Failure || System.nanoTime() - leaseUntilNanos < 0) {
       return done(answer);
     }
     metrics.leaseReadsFallenBack.increment();

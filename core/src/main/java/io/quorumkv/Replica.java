@@ -45,16 +45,6 @@ final class Replica {
    * read without a trip through the loop; {@link Long#MIN_VALUE} when it does not.
    */
   volatile long leaseUntilNanos = Long.MIN_VALUE;
-  /**
-   * Counts the loop's ends of this leader's lease (NodeRuntime#endLease), each counted after
-   * {@link #leaseUntilNanos} is withdrawn and before anything that could let another leader take
-   * writes (a TimeoutNow) is sent. A lease read notes it before its lease check and answers only if
-   * it is unchanged after reading the state: a lease ended meanwhile, say by a leadership transfer
-   * whose next leader took a write while the read was stalled, sends the read through ReadIndex.
-   */
-  volatile long leaseEnds;
-  /** loop: whether a lease was published or granted to a read since the last end of the lease. */
-  boolean leaseGranted;
 
   /**
    * A replica created again after this node destroyed one of the same partition casts no vote

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.raft.Message;
-import io.quorumkv.transport.Envelope;
 import io.quorumkv.transport.FaultInjector;
 import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.RaftTransport;
@@ -25,9 +24,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A follower acknowledges appended entries only once its log write is durable, whatever the
- * number of groups in one turn of its Raft loop: the acknowledgements of a turn leave from the log
- * writer's completion of that turn's write (NodeRuntime's {@code Round}), never with the messages
- * that may leave at once. The follower's disk stops syncing while the other two nodes go on
+ * number of groups with work in one turn of its Raft loop: the acknowledgements leave from the log
+ * writer's completion of the write that holds them, never with the messages that may leave at
+ * once. The follower's disk stops syncing while the other two nodes go on
  * committing writes of every partition; the follower must claim none of the entries it received
  * meanwhile until its disk syncs again.
  */
@@ -136,12 +135,6 @@ class DurableAcknowledgementTest {
     public void send(long toNode, long groupId, Message m) {
       acks.saw(groupId, m);
       inner.send(toNode, groupId, m);
-    }
-
-    @Override
-    public void sendAll(long toNode, List<Envelope> messages) {
-      messages.forEach(e -> acks.saw(e.groupId(), e.message()));
-      inner.sendAll(toNode, messages);
     }
 
     @Override

@@ -7,6 +7,7 @@ import static io.quorumkv.MemoryCluster.partition;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -38,35 +39,6 @@ class ReadPathTest {
   }
 
   /**
-   * Issues a LEASE read of {@code key} on leader {@code l} (partition 1) that takes the shortcut,
-   * answered on the calling thread, and holds it right after its lease check until
-   * {@code release}. A read that finds the shortcut closed (the lease republished at a tick, an
-   * entry not yet applied) goes through the read pool and is not the one wanted: tried again, 20
-   * times at most. Returns the call (completing with the read's future once released).
-   */
-  static CompletableFuture<CompletableFuture<ReadResult>> heldLeaseRead(KvNode l, String key, CountDownLatch release)
-      throws Exception {
-    for (int attempt = 0; attempt < 20; attempt++) {
-      MemoryCluster.await(WAIT, "the lease shortcut to open", () -> l.runtime().leaseReadSkipsTheLoop(1));
-      CountDownLatch paused = new CountDownLatch(1);
-      CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
-      Thread caller = new Thread(() -> call.complete(l.readAsync(bytes(key), ReadConsistency.LEASE)));
-      l.runtime().overrides().beforeRead = g -> {
-        if (Thread.currentThread() == caller) {
-          paused.countDown();
-          await(release);
-        }
-      };
-      caller.start();
-      if (paused.await(2, TimeUnit.SECONDS)) {
-        return call;
-      }
-      call.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
-    }
-    throw new AssertionError("no lease read took the shortcut in 20 attempts");
-  }
-
-  /**
    * The shortcut's twin of SlowWorkTest's paused lease read: the reader stops right after the lease
    * check, on the thread that called (no hand-off), until another leader has taken a write.
    */
@@ -81,7 +53,27 @@ class ReadPathTest {
       CountDownLatch release = new CountDownLatch(1);
       CompletableFuture<CompletableFuture<ReadResult>> issued = null;
       try {
-        issued = heldLeaseRead(l, "k", release);
+        // A read that finds the shortcut closed (the lease republished at a tick, an entry not yet
+        // applied) goes through the read pool and is not the one this test is after: try again.
+        for (int attempt = 0; attempt < 20 && issued == null; attempt++) {
+          MemoryCluster.await(WAIT, "the lease shortcut to open", () -> l.runtime().leaseReadSkipsTheLoop(1));
+          CountDownLatch paused = new CountDownLatch(1);
+          CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
+          Thread caller = new Thread(() -> call.complete(l.readAsync(bytes("k"), ReadConsistency.LEASE)));
+          l.runtime().overrides().beforeRead = g -> {
+            if (Thread.currentThread() == caller) {
+              paused.countDown();
+              await(release);
+            }
+          };
+          caller.start();
+          if (paused.await(2, TimeUnit.SECONDS)) {
+            issued = call;
+          } else {
+            call.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
+          }
+        }
+        assertNotNull(issued, "no lease read took the shortcut in 20 attempts");
         isolateAndWrite(c, old, "k", "new");
       } finally {
         l.runtime().overrides().beforeRead = null;

@@ -1,7 +1,6 @@
 package io.quorumkv.transport;
 
 import io.quorumkv.raft.Message;
-import java.util.List;
 
 /** Receives inbound Raft messages. */
 @FunctionalInterface
@@ -17,19 +16,4 @@ public interface MessageHandler {
    * @param m        the message
    */
   void onMessage(long fromNode, long groupId, Message m);
-
-  /**
-   * Called on a transport I/O thread with the messages of one inbound frame (every group's, in
-   * the order the peer sent them), so that a handler can hand them to its Raft loop as one task.
-   * The default calls {@link #onMessage} for each. Same rules as {@link #onMessage}: must not
-   * block; an exception thrown here is logged and the rest of the messages are lost.
-   *
-   * @param fromNode the sending node, as authenticated by the connection handshake
-   * @param messages the messages; the list is the handler's to keep
-   */
-  default void onMessages(long fromNode, List<Envelope> messages) {
-    for (Envelope e : messages) {
-      onMessage(fromNode, e.groupId(), e.message());
-    }
-  }
 }

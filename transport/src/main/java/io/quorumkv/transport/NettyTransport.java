@@ -24,8 +24,6 @@ import io.quorumkv.transport.proto.Response;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -213,46 +211,15 @@ public final class NettyTransport implements RaftTransport {
       return;
     }
     for (int copy = 0; copy < fate.copies(); copy++) {
-      schedule(peer, groupId, m, fate.delayNanos());
-    }
-  }
-
-  /**
-   * {@inheritDoc} The messages go into the peer's queue together and its connection is drained
-   * once for them. A message the fault injector delays or duplicates takes {@link #send}'s path.
-   */
-  @Override
-  public void sendAll(long toNode, List<Envelope> messages) {
-    Peer peer = peers.get(toNode);
-    if (peer == null || closed) {
-      counters.droppedUnreachable.add(messages.size());
-      return;
-    }
-    List<Envelope> now = new ArrayList<>(messages.size());
-    for (Envelope e : messages) {
-      LinkFaults.Fate fate = faults.fate(config.nodeId(), toNode);
-      if (fate.drop()) {
-        counters.droppedByFault.increment();
-      } else if (fate.copies() == 1 && fate.delayNanos() == 0) {
-        now.add(e);
-      } else {
-        for (int copy = 0; copy < fate.copies(); copy++) {
-          schedule(peer, e.groupId(), e.message(), fate.delayNanos());
-        }
+      if (fate.delayNanos() == 0) {
+        peer.send(groupId, m);
+        continue;
       }
-    }
-    peer.sendAll(now);
-  }
-
-  private void schedule(Peer peer, long groupId, Message m, long delayNanos) {
-    if (delayNanos == 0) {
-      peer.send(groupId, m);
-      return;
-    }
-    try {
-      peer.loop.schedule(() -> peer.send(groupId, m), delayNanos, TimeUnit.NANOSECONDS);
-    } catch (RejectedExecutionException e) {
-      counters.droppedUnreachable.increment(); // closing
+      try {
+        peer.loop.schedule(() -> peer.send(groupId, m), fate.delayNanos(), TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        counters.droppedUnreachable.increment(); // closing
+      }
     }
   }
 
@@ -488,15 +455,13 @@ public final class NettyTransport implements RaftTransport {
         .setClusterId(config.clusterId()).setNodeId(config.nodeId()).build();
   }
 
-  /** Hands a batch's messages to the handler in one call, on the event loop. */
+  /** Hands a batch's messages to the handler, on the event loop. */
   void deliver(long fromNode, RaftBatch batch) throws ProtocolViolation {
-    int count = batch.getMessagesCount() + batch.getHeartbeats().getHeartbeatsCount()
-        + batch.getHeartbeats().getResponsesCount();
     if (faults.isBlocked(fromNode, config.nodeId())) {
-      counters.droppedByFault.add(count);
+      counters.droppedByFault.add(batch.getMessagesCount()
+          + batch.getHeartbeats().getHeartbeatsCount() + batch.getHeartbeats().getResponsesCount());
       return;
     }
-    List<Envelope> messages = new ArrayList<>(count);
     for (GroupMessage g : batch.getMessagesList()) {
       Message m;
       try {
@@ -505,20 +470,13 @@ public final class NettyTransport implements RaftTransport {
         throw new ProtocolViolation("invalid Raft message for group " + g.getGroupId() + ": "
             + e.getMessage());
       }
-      messages.add(new Envelope(g.getGroupId(), m));
+      handle(fromNode, g.getGroupId(), m);
     }
     for (GroupHeartbeat h : batch.getHeartbeats().getHeartbeatsList()) {
-      messages.add(new Envelope(h.getGroupId(), RaftCodec.fromProto(h)));
+      handle(fromNode, h.getGroupId(), RaftCodec.fromProto(h));
     }
     for (GroupHeartbeatResponse r : batch.getHeartbeats().getResponsesList()) {
-      messages.add(new Envelope(r.getGroupId(), RaftCodec.fromProto(r)));
-    }
-    counters.messagesReceived.add(messages.size());
-    try {
-      messageHandler.onMessages(fromNode, messages);
-    } catch (RuntimeException e) {
-      log.warn("{}: message handler failed on {} messages from node {}", name, messages.size(),
-          fromNode, e);
+      handle(fromNode, r.getGroupId(), RaftCodec.fromProto(r));
     }
   }
 

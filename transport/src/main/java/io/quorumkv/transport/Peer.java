@@ -99,46 +99,16 @@ final class Peer {
     }
   }
 
-  /**
-   * Queues Raft messages together (see {@link RaftTransport#sendAll}): the connection is drained
-   * once for all of them, so they leave in one frame unless a drain already running takes some.
-   */
-  void sendAll(List<Envelope> messages) {
-    if (messages.isEmpty()) {
-      return;
-    }
-    if (channel.get() == null) {
-      counters.droppedUnreachable.add(messages.size());
-      return;
-    }
-    for (Envelope e : messages) {
-      if (!enqueue(new RaftOut(e.groupId(), e.message()))) {
-        counters.droppedQueueFull.increment();
-      }
-    }
-    Channel ch = channel.get();
-    if (ch != null) {
-      scheduleDrain(ch);
-    }
-  }
-
   private boolean offer(Outbound o) {
-    if (!enqueue(o)) {
-      return false;
-    }
-    Channel ch = channel.get();
-    if (ch != null) {
-      scheduleDrain(ch);
-    }
-    return true;
-  }
-
-  private boolean enqueue(Outbound o) {
     if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
       queued.decrementAndGet();
       return false;
     }
     queue.offer(o);
+    Channel ch = channel.get();
+    if (ch != null) {
+      scheduleDrain(ch);
+    }
     return true;
   }
 
@@ -235,7 +205,6 @@ final class Peer {
       ch.write(Wire.encode(ch.alloc(), Frame.newBuilder().setRaftBatch(frame).build()),
           ch.voidPromise());
       counters.messagesSent.add(count);
-      counters.raftFrames.increment();
     }
   }
 

@@ -2,7 +2,6 @@ package io.quorumkv.transport;
 
 import io.quorumkv.raft.Message;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -38,22 +37,6 @@ public interface RaftTransport extends AutoCloseable {
    * @param m       the message; its {@code to()} normally equals {@code toNode}
    */
   void send(long toNode, long groupId, Message m);
-
-  /**
-   * Queues {@code messages} for {@code toNode}, in order, as one unit: a transport that frames
-   * messages writes them in as few frames as its frame limit allows (one, normally) and wakes its
-   * I/O thread once for them. This is how a node sends everything one turn of its Raft loop has
-   * for a peer, every group's messages together. Same guarantees as {@link #send} for each message
-   * (never blocks, never throws; each may be dropped and counted, or faulted, on its own).
-   *
-   * @param toNode   the receiving node's id
-   * @param messages the messages, in the order the peer should receive them
-   */
-  default void sendAll(long toNode, List<Envelope> messages) {
-    for (Envelope e : messages) {
-      send(toNode, e.groupId(), e.message());
-    }
-  }
 
   /** Sets who receives inbound Raft messages. Called on an I/O thread: must not block. */
   void setMessageHandler(MessageHandler handler);

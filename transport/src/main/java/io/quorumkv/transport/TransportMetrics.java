@@ -13,8 +13,6 @@ package io.quorumkv.transport;
  * @param framesRejected        inbound connections closed for malformed or unexpected input
  * @param heartbeatFrames       frames written that carried at least one heartbeat (coalesced:
  *                              one per peer per flush whatever the number of groups)
- * @param raftFrames            frames of Raft messages written (every group's messages queued
- *                              for a peer share a frame; in memory, 0)
  * @param snapshotChunksSent    snapshot chunks written (resent chunks counted again)
  * @param snapshotChunksReceived snapshot chunks verified and written to a sink
  */
@@ -27,7 +25,6 @@ public record TransportMetrics(
     long droppedTooLarge,
     long framesRejected,
     long heartbeatFrames,
-    long raftFrames,
     long snapshotChunksSent,
     long snapshotChunksReceived) {
 

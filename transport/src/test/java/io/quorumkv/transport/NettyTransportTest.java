@@ -77,42 +77,6 @@ class NettyTransportTest {
   }
 
   @Test
-  void sendAllOfManyGroupsIsOneFrameAndOneHandlerCall() throws Exception {
-    try (NettyNodes c = new NettyNodes(2).startAll()) {
-      NettyTransport a = c.node(1);
-      java.util.concurrent.BlockingQueue<List<Envelope>> calls = new java.util.concurrent.LinkedBlockingQueue<>();
-      c.node(2).setMessageHandler(new MessageHandler() {
-        @Override
-        public void onMessage(long from, long group, Message m) {
-          calls.add(List.of(new Envelope(group, m)));
-        }
-
-        @Override
-        public void onMessages(long from, List<Envelope> messages) {
-          calls.add(messages);
-        }
-      });
-      List<Envelope> sent = new ArrayList<>();
-      for (long g = 1; g <= 10; g++) {
-        sent.add(new Envelope(g, new Message.AppendEntries(1, 2, 3, g, 3,
-            List.of(Entry.normal(g + 1, 3, new byte[] {(byte) g})), g)));
-        sent.add(new Envelope(g, new Message.AppendEntriesResponse(1, 2, 3, false, g, 0, 0)));
-      }
-      long frames = a.metrics().raftFrames();
-      a.sendAll(2, sent);
-      List<Envelope> got = calls.poll(10, TimeUnit.SECONDS);
-      assertEquals(20, got.size(), "every message in one call");
-      for (int i = 0; i < sent.size(); i++) {
-        assertEquals(sent.get(i).groupId(), got.get(i).groupId());
-        Messages.assertSameMessage(sent.get(i).message(), got.get(i).message());
-      }
-      assertEquals(1, a.metrics().raftFrames() - frames);
-      assertEquals(20, c.node(2).metrics().messagesReceived());
-      assertNull(calls.poll(100, TimeUnit.MILLISECONDS));
-    }
-  }
-
-  @Test
   void aDrainLargerThanOneFrameIsSplitAcrossFrames() throws Exception {
     try (NettyNodes c = new NettyNodes(2, b -> b.maxFrameBytes(64 * 1024)
         .snapshotFlow(32 * 1024, 4, Duration.ofSeconds(5))).startAll()) {
