@@ -539,11 +539,10 @@ final class NodeRuntime implements RequestExecutor {
     Tombstones.Tombstone t = new Tombstones.Tombstone(Math.max(st.hardState().term(), r.term), st.hardState().vote(),
         st.lastIndex());
     log.info("{} group {}: destroying this replica: {}", who, g, why);
-    PartitionStateMachine.Outcome removed = new PartitionStateMachine.Outcome.Rejected(
-        KvResponse.Code.NO_LEADER, "the replica on " + who + " was removed from partition " + g);
-    failPendingWrites(r, removed); // never proposed: certainly not applied
-    r.proposals.values().forEach(p -> p.complete(proposedButUnanswered("the replica on " + who
-        + " was removed from partition " + g)));
+    String gone = "the replica on " + who + " was removed from partition " + g;
+    failPendingWrites(r, new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER, gone)); // never proposed
+    PartitionStateMachine.Outcome unknown = proposedButUnanswered(gone);
+    r.proposals.values().forEach(p -> p.complete(unknown));
     r.proposals.clear();
     r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
     r.readIndexWaiting.clear();
