@@ -88,7 +88,7 @@ try:
     eps = st['ENDPOINTS']
     murls = st.get('METRICS', '').strip('"').split(',')
     cp = a.root + '/examples/target/quorumkv-examples-0.1.0-SNAPSHOT.jar:' + open(a.root + '/examples/target/classpath.txt').read().strip()
-    cmd = ['java', '-Xmx1g'] + (['-XX:StartFlightRecording=filename=%s,settings=profile' % a.driver_jfr] if a.driver_jfr else []) + ['-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
+    cmd = ['java', '-Xmx1g'] + os.environ.get('QKV_DRIVER_OPTS', '').split() + (['-XX:StartFlightRecording=filename=%s,settings=profile' % a.driver_jfr] if a.driver_jfr else []) + ['-cp', cp, 'io.quorumkv.examples.Bench', '--system', 'quorumkv', '--label', a.label,
            '--phases', a.phases, '--progress', 'lines', '--endpoints', eps, '--clients', a.clients,
            '--duration', a.duration, '--warmup', a.warmup]
     b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

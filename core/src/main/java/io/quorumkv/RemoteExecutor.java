@@ -48,7 +48,8 @@ final class RemoteExecutor implements RequestExecutor {
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
     this.connector = connector;
-    this.coalescer = new RequestCoalescer(connector, routes::suspect);
+    this.coalescer = new RequestCoalescer(connector, routes::suspect, this::scheduler,
+        RequestCoalescer.STALE_NANOS);
     this.routesTimeout = config.requestTimeout().compareTo(Duration.ofSeconds(2)) < 0
         ? config.requestTimeout() : Duration.ofSeconds(2);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {

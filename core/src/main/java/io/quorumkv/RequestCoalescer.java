@@ -9,10 +9,13 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * A {@link KvClient}'s attempts on their way to the nodes: gets for the same node that are queued
@@ -26,6 +29,17 @@ import java.util.function.Consumer;
  * earlier frames) attempts pile up behind the one drain, which then sends them together. So the
  * more loaded the client, the larger its frames, and an idle client pays no delay.
  *
+ * <p>One frame in flight per node and kind: while a frame of gets (or of writes) to a node is
+ * unanswered, the next attempts for that node wait for its answer and then leave together. Why:
+ * with several leader nodes, a closed loop of callers spreads over them and, without this rule,
+ * each node received frames of 5-6 writes, each proposed as its own log entry and replicated in its
+ * own round; a round (an fsync and about ten messages and wake-ups over the nodes) costs far more
+ * than the writes in it, so the window of one frame made 3 partitions do 35-50 % more puts per
+ * second on the same CPU (benchmarks.md, finding 26). An idle node still gets each attempt at once.
+ * So that a frame the node holds (writes to a partition without a quorum wait for their attempt
+ * deadline) cannot stall the node's other traffic, a frame unanswered for {@link #STALE_NANOS}
+ * stops holding the window: the next frame goes out beside it.
+ *
  * <p>Above this class nothing changes: every attempt keeps its own future, deadline, session
  * sequence number and retries in {@link KvFrontend}. A frame the transport lost (lost connection,
  * deadline, a garbled answer) answers every item of it as a single lost request is answered: a
@@ -37,6 +51,14 @@ final class RequestCoalescer {
   /** Attempts queued for one node beyond which new ones are refused (retryably) rather than queued. */
   static final int QUEUE_LIMIT = 8192;
 
+  /**
+   * How long a frame holds its node's window: beyond this, unanswered, it is presumed held by the
+   * node (a write waiting for a quorum, a read for a ReadIndex) and the next frame goes out. Enforced
+   * by a {@link DeadlineSweep}, so up to one of its ticks late. Several times a loaded node's usual
+   * answer time (1-5 ms), far below an attempt's deadline.
+   */
+  static final long STALE_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
   private final RemoteExecutor.Connector connector;
   private final Consumer<String> onTransportFailure;
   /**
@@ -47,16 +69,22 @@ final class RequestCoalescer {
   private final Map<String, NodeQueue> writeQueues = new ConcurrentHashMap<>();
   private final LongAdder multis = new LongAdder();
   private final LongAdder multiItems = new LongAdder();
+  /** Frames in flight, to release the window of one unanswered for {@link #STALE_NANOS}. */
+  private final DeadlineSweep<Frame> inFlight;
+  private final long staleNanos;
   private volatile boolean closed;
 
-  RequestCoalescer(RemoteExecutor.Connector connector) {
-    this(connector, address -> {});
-  }
-
-  /** @param onTransportFailure told the address of a node whose frame the transport lost */
-  RequestCoalescer(RemoteExecutor.Connector connector, Consumer<String> onTransportFailure) {
+  /**
+   * @param onTransportFailure told the address of a node whose frame the transport lost
+   * @param timer              where the sweep of stale frames runs (the client's timer)
+   * @param staleNanos         how long an unanswered frame holds its window ({@link #STALE_NANOS})
+   */
+  RequestCoalescer(RemoteExecutor.Connector connector, Consumer<String> onTransportFailure,
+      Supplier<ScheduledExecutorService> timer, long staleNanos) {
     this.connector = connector;
     this.onTransportFailure = onTransportFailure;
+    this.inFlight = new DeadlineSweep<>(timer);
+    this.staleNanos = staleNanos;
   }
 
   /**
@@ -100,6 +128,12 @@ final class RequestCoalescer {
 
   /** Sends one request alone; its answer (or its loss) completes {@code result}. */
   private void sendOne(String address, byte[] encoded, Duration timeout, CompletableFuture<KvResponse> result) {
+    sendOne(address, encoded, timeout, result, null);
+  }
+
+  /** As above; {@code frame}, if any, is released when the answer (or the loss) arrives. */
+  private void sendOne(String address, byte[] encoded, Duration timeout, CompletableFuture<KvResponse> result,
+      Frame frame) {
     CompletableFuture<byte[]> sent;
     try {
       sent = connector.send(address, encoded, timeout);
@@ -107,6 +141,9 @@ final class RequestCoalescer {
       sent = CompletableFuture.failedFuture(e);
     }
     sent.whenComplete((bytes, e) -> {
+      if (frame != null) {
+        frame.release();
+      }
       if (e != null) {
         lost(address, result, e);
         return;
@@ -146,12 +183,50 @@ final class RequestCoalescer {
   /** One queued attempt: its request encoded on the caller's thread. */
   private record Item(byte[] encoded, long deadlineNanos, CompletableFuture<KvResponse> result) {}
 
-  /** The attempts waiting for one node, and at most one pending drain of them. */
+  /** A frame in flight: it holds its queue's window until answered or stale, whichever is first. */
+  private static final class Frame implements DeadlineSweep.Swept {
+    private final NodeQueue queue;
+    private final long staleAtNanos;
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    Frame(NodeQueue queue, long staleAtNanos) {
+      this.queue = queue;
+      this.staleAtNanos = staleAtNanos;
+    }
+
+    void release() {
+      if (released.compareAndSet(false, true)) {
+        queue.windowFreed();
+      }
+    }
+
+    @Override
+    public boolean isDone() {
+      return released.get();
+    }
+
+    @Override
+    public long dueNanos() {
+      return staleAtNanos;
+    }
+
+    @Override
+    public void onDue(long nowNanos) {
+      release();
+    }
+  }
+
+  /**
+   * The attempts waiting for one node, at most one pending drain of them, and whether a frame of
+   * them holds the window.
+   */
   private final class NodeQueue {
     private final String address;
     private final ConcurrentLinkedQueue<Item> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicBoolean drainPending = new AtomicBoolean();
+    /** Whether a frame in flight, neither answered nor stale, holds this queue's window. */
+    private final AtomicBoolean windowHeld = new AtomicBoolean();
 
     NodeQueue(String address) {
       this.address = address;
@@ -169,6 +244,20 @@ final class RequestCoalescer {
         failAll(); // close() may have emptied the queue just before this item arrived
         return;
       }
+      if (!windowHeld.get()) {
+        scheduleDrain();
+      }
+    }
+
+    /** The frame holding the window was answered or went stale: what queued meanwhile may go. */
+    void windowFreed() {
+      windowHeld.set(false);
+      if (!queue.isEmpty()) {
+        scheduleDrain();
+      }
+    }
+
+    private void scheduleDrain() {
       if (drainPending.compareAndSet(false, true)) {
         try {
           connector.execute(this::drain);
@@ -178,10 +267,19 @@ final class RequestCoalescer {
       }
     }
 
-    /** On the I/O thread: sends everything queued, in multis as large as the bounds allow. */
+    /**
+     * On the I/O thread: sends what is queued, in multis as large as the bounds allow, unless a
+     * frame holds the window (its release drains again). Everything goes out if the first multi
+     * cannot carry it all: the window bounds rounds, not the queue.
+     */
     synchronized void drain() {
-      // Cleared first: an attempt queued from here on either is taken by this drain or starts another.
+      // Cleared first: an attempt queued from here on either is taken by this drain or starts another
+      // (or, while the window is held, by the drain its release starts).
       drainPending.set(false);
+      if (queue.isEmpty() || !windowHeld.compareAndSet(false, true)) {
+        return;
+      }
+      boolean sentAny = false;
       while (!queue.isEmpty() && !closed) {
         List<Item> batch = new ArrayList<>();
         int bytes = 16;
@@ -203,19 +301,40 @@ final class RequestCoalescer {
           batch.add(next);
           bytes += next.encoded.length + 8;
         }
+        if (batch.isEmpty()) {
+          continue;
+        }
+        // The first frame of this drain holds the window; more (a queue past one multi's bounds) go
+        // out beside it.
+        Frame holder = sentAny ? null : hold(now);
+        sentAny = true;
         if (batch.size() == 1) {
           Item only = batch.get(0);
-          sendOne(address, only.encoded, remaining(only.deadlineNanos), only.result);
-        } else if (!batch.isEmpty()) {
-          sendMulti(batch, now);
+          sendOne(address, only.encoded, remaining(only.deadlineNanos), only.result, holder);
+        } else {
+          sendMulti(batch, now, holder);
         }
+      }
+      if (!sentAny) {
+        windowFreed(); // everything queued had expired (or the client closed): nothing holds it
       }
       if (closed) {
         failAll();
       }
     }
 
-    private void sendMulti(List<Item> batch, long now) {
+    /** A frame that holds the window from now, watched so that it stops holding it once stale. */
+    private Frame hold(long nowNanos) {
+      Frame frame = new Frame(this, nowNanos + staleNanos);
+      try {
+        inFlight.add(frame);
+      } catch (RejectedExecutionException e) {
+        frame.release(); // the client's timer is closed: the client is closing, no window to keep
+      }
+      return frame;
+    }
+
+    private void sendMulti(List<Item> batch, long now, Frame frame) {
       List<byte[]> encoded = new ArrayList<>(batch.size());
       long[] timeouts = new long[batch.size()];
       long latest = now;
@@ -234,7 +353,12 @@ final class RequestCoalescer {
       } catch (RuntimeException e) {
         sent = CompletableFuture.failedFuture(e);
       }
-      sent.whenComplete((bytes, e) -> answer(batch, bytes, e));
+      sent.whenComplete((bytes, e) -> {
+        if (frame != null) {
+          frame.release();
+        }
+        answer(batch, bytes, e);
+      });
     }
 
     /** Hands each item its answer, or the frame's failure. */

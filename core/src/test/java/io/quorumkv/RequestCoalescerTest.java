@@ -16,8 +16,10 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -31,6 +33,20 @@ import org.junit.jupiter.api.Test;
 class RequestCoalescerTest {
 
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
+
+  /** Where the coalescers' sweeps of stale frames run (a daemon: nothing to stop). */
+  private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "coalescer-test-timer");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** A stale bound no test reaches: the window is released only by answers, whatever the machine's load. */
+  private static final long NEVER_STALE = TimeUnit.HOURS.toNanos(1);
+
+  private static RequestCoalescer coalescer(FakeNodes nodes) {
+    return new RequestCoalescer(nodes, address -> {}, () -> TIMER, NEVER_STALE);
+  }
 
   static byte[] b(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
@@ -125,7 +141,7 @@ class RequestCoalescerTest {
   @Test
   void aRequestToAnIdleNodeGoesOutAloneAsAPlainRequest() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    RequestCoalescer c = coalescer(nodes);
     CompletableFuture<KvResponse> f = c.submit("n1", get("k"), System.nanoTime() + SECOND);
     assertEquals(1, nodes.runIo());
     Sent s = nodes.sent.poll();
@@ -139,7 +155,7 @@ class RequestCoalescerTest {
   @Test
   void requestsQueuedWhileTheIoThreadIsBusyGoOutAsOneMultiAndEachGetsItsOwnAnswer() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    RequestCoalescer c = coalescer(nodes);
     long deadline = System.nanoTime() + SECOND;
     List<CompletableFuture<KvResponse>> fs = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
@@ -181,7 +197,7 @@ class RequestCoalescerTest {
   @Test
   void getsAndWritesQueuedTogetherGoInSeparateMultisSoAGetNeverWaitsForAWrite() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    RequestCoalescer c = coalescer(nodes);
     long deadline = System.nanoTime() + SECOND;
     for (int i = 0; i < 3; i++) {
       c.submit("n1", get("k" + i), deadline);
@@ -203,7 +219,7 @@ class RequestCoalescerTest {
   void aLostOrMisansweredMultiFailsEveryItemAsALostRequestWould() throws Exception {
     FakeNodes nodes = new FakeNodes();
     List<String> suspects = new java.util.concurrent.CopyOnWriteArrayList<>();
-    RequestCoalescer c = new RequestCoalescer(nodes, suspects::add);
+    RequestCoalescer c = new RequestCoalescer(nodes, suspects::add, () -> TIMER, NEVER_STALE);
     long deadline = System.nanoTime() + SECOND;
     CompletableFuture<KvResponse> a = c.submit("n1", get("a"), deadline);
     CompletableFuture<KvResponse> b = c.submit("n1", get("b"), deadline);
@@ -238,7 +254,7 @@ class RequestCoalescerTest {
   @Test
   void anItemWhoseDeadlinePassedWhileQueuedIsNotSent() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    RequestCoalescer c = coalescer(nodes);
     CompletableFuture<KvResponse> late = c.submit("n1", get("late"), System.nanoTime() + 1_000_000L);
     CompletableFuture<KvResponse> onTime = c.submit("n1", get("on time"), System.nanoTime() + SECOND);
     Thread.sleep(5);
@@ -254,7 +270,7 @@ class RequestCoalescerTest {
   @Test
   void multisStayWithinTheirItemAndByteBoundsAndTheQueueIsBounded() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    RequestCoalescer c = coalescer(nodes);
     long deadline = System.nanoTime() + 10 * SECOND;
     int n = KvRequest.Multi.MAX_ITEMS + 3;
     for (int i = 0; i < n; i++) {
@@ -276,7 +292,7 @@ class RequestCoalescerTest {
 
     // Nothing drains: the queue fills to its bound, and the next request is refused, retryably.
     FakeNodes stuck = new FakeNodes();
-    RequestCoalescer full = new RequestCoalescer(stuck);
+    RequestCoalescer full = coalescer(stuck);
     for (int i = 0; i < RequestCoalescer.QUEUE_LIMIT; i++) {
       assertFalse(full.submit("n1", get("k"), deadline).isDone());
     }
@@ -289,7 +305,7 @@ class RequestCoalescerTest {
   @Test
   void closeFailsEverythingQueuedAndLaterRequestsWithNodeClosed() throws Exception {
     FakeNodes nodes = new FakeNodes();
-    RequestCoalescer c = new RequestCoalescer(nodes);
+    RequestCoalescer c = coalescer(nodes);
     CompletableFuture<KvResponse> queued = c.submit("n1", get("k"), System.nanoTime() + SECOND);
     c.close();
     nodes.close();
@@ -300,6 +316,90 @@ class RequestCoalescerTest {
     e = assertThrows(ExecutionException.class, () -> c.submit("n1", get("k"), System.nanoTime() + SECOND)
         .get(1, TimeUnit.SECONDS));
     assertInstanceOf(NodeClosedException.class, e.getCause());
+  }
+
+  private static KvRequest.Write put(int seq, String key) {
+    return new KvRequest.Write(7, seq, 1, new WriteOp.Put(b(key), b("v")));
+  }
+
+  private static List<String> keysOf(KvRequest r) {
+    List<KvRequest> items = r instanceof KvRequest.Multi m
+        ? m.items().stream().map(KvRequest.Multi.Item::request).toList() : List.of(r);
+    return items.stream().map(i -> new String(((WriteOp.Put) ((KvRequest.Write) i).op()).key(),
+        StandardCharsets.UTF_8)).toList();
+  }
+
+  @Test
+  void whileAFrameOfWritesIsUnansweredTheNextWritesForThatNodeWaitAndThenLeaveAsOneMulti() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = coalescer(nodes);
+    long deadline = System.nanoTime() + 10 * SECOND;
+    CompletableFuture<KvResponse> first = c.submit("n1", put(1, "a"), deadline);
+    Sent one = nodes.next();
+    assertEquals(List.of("a"), keysOf(one.request()), "an idle node gets the write at once, alone");
+    List<CompletableFuture<KvResponse>> waiting = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      waiting.add(c.submit("n1", put(2 + i, "w" + i), deadline));
+    }
+    CompletableFuture<KvResponse> elsewhere = c.submit("n2", put(9, "other node"), deadline);
+    CompletableFuture<KvResponse> read = c.submit("n1", get("a get"), deadline);
+    nodes.runIo();
+    List<Sent> frames = new ArrayList<>();
+    nodes.sent.drainTo(frames);
+    assertEquals(List.of("n2", "n1"), frames.stream().map(Sent::address).toList(),
+        "another node's writes, and this node's gets, have windows of their own; this node's writes wait");
+    assertInstanceOf(KvRequest.Get.class, frames.get(1).request());
+    one.reply(new KvResponse.Written(true));
+    assertInstanceOf(KvResponse.Written.class, first.get(1, TimeUnit.SECONDS));
+    Sent multi = nodes.next();
+    assertEquals(List.of("w0", "w1", "w2", "w3"), keysOf(multi.request()), "what waited leaves as one frame");
+    nodes.runIo();
+    assertNull(nodes.sent.poll(), "one frame in flight: " + nodes.sent);
+    multi.reply(new KvResponse.Multi(List.of(new KvResponse.Written(true), new KvResponse.Written(true),
+        new KvResponse.Written(true), new KvResponse.Written(true))));
+    for (CompletableFuture<KvResponse> f : waiting) {
+      assertInstanceOf(KvResponse.Written.class, f.get(1, TimeUnit.SECONDS));
+    }
+    assertFalse(elsewhere.isDone() || read.isDone());
+  }
+
+  @Test
+  void aLostFrameFreesTheWindowAtOnce() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = coalescer(nodes);
+    long deadline = System.nanoTime() + 10 * SECOND;
+    CompletableFuture<KvResponse> lost = c.submit("n1", put(1, "a"), deadline);
+    Sent one = nodes.next();
+    CompletableFuture<KvResponse> next = c.submit("n1", put(2, "b"), deadline);
+    nodes.runIo();
+    assertNull(nodes.sent.poll());
+    one.answer().completeExceptionally(new java.io.IOException("connection reset"));
+    assertTrue(assertInstanceOf(KvResponse.Failure.class, lost.get(1, TimeUnit.SECONDS)).outcomeUnknown());
+    assertEquals(List.of("b"), keysOf(nodes.next().request()));
+    assertFalse(next.isDone());
+  }
+
+  @Test
+  void aFrameTheNodeHoldsStopsHoldingTheWindowOnceStaleSoTheNodesOtherWritesStillFlow() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    long stale = TimeUnit.MILLISECONDS.toNanos(20);
+    RequestCoalescer c = new RequestCoalescer(nodes, address -> {}, () -> TIMER, stale);
+    long deadline = System.nanoTime() + 10 * SECOND;
+    // The node holds this one (say, a write to a partition without a quorum) until its deadline.
+    CompletableFuture<KvResponse> held = c.submit("n1", put(1, "held"), deadline);
+    Sent heldFrame = nodes.next();
+    long sent = System.nanoTime();
+    CompletableFuture<KvResponse> other = c.submit("n1", put(2, "other partition"), deadline);
+    Sent otherFrame = nodes.next(); // runs the I/O thread until the sweep frees the window (bounded: 5 s)
+    assertTrue(System.nanoTime() - sent >= stale, "not before the frame went stale");
+    assertEquals(List.of("other partition"), keysOf(otherFrame.request()));
+    assertFalse(held.isDone());
+    otherFrame.reply(new KvResponse.Written(true));
+    assertInstanceOf(KvResponse.Written.class, other.get(1, TimeUnit.SECONDS));
+    // The stale frame's late answer still reaches its caller and frees nothing twice.
+    heldFrame.reply(new KvResponse.Written(true));
+    assertInstanceOf(KvResponse.Written.class, held.get(1, TimeUnit.SECONDS));
+    assertEquals(0, nodes.runIo() + nodes.sent.size(), "the late answer started no drain: nothing was queued");
   }
 
   // ---- through a KvClient: each item keeps its own retries, deadline and session ----
