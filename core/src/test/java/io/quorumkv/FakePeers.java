@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * One real node (id 1) on the in-memory network whose peers (2 and 3) are played by the test: it
@@ -32,13 +33,21 @@ final class FakePeers implements AutoCloseable {
   private final MemoryDisk disk = new MemoryDisk();
   private final Map<Long, MemoryTransport> peers = new LinkedHashMap<>();
   private final BlockingQueue<Sent> sent = new LinkedBlockingQueue<>();
+  private volatile Function<Sent, Message> replies = s -> null;
   private KvNode node;
 
   FakePeers(Partitioner partitioner) {
     this.partitioner = partitioner;
     for (long id : PEERS) {
       MemoryTransport t = network.transport(id);
-      t.setMessageHandler((from, group, m) -> sent.add(new Sent(id, group, m)));
+      t.setMessageHandler((from, group, m) -> {
+        Sent s = new Sent(id, group, m);
+        sent.add(s);
+        Message reply = replies.apply(s);
+        if (reply != null) {
+          t.send(NODE, group, reply);
+        }
+      });
       t.start();
       peers.put(id, t);
     }
@@ -66,6 +75,19 @@ final class FakePeers implements AutoCloseable {
     node.close();
     sent.clear();
     return start();
+  }
+
+  /** Closes the node (gracefully: it tries to hand its leaderships away first). */
+  void closeNode() {
+    node.close();
+  }
+
+  /**
+   * From now on each fake peer answers every message the node sends it with {@code reply}'s
+   * message, if any (sent on the network's thread, after the message is recorded).
+   */
+  void reply(Function<Sent, Message> reply) {
+    replies = reply;
   }
 
   NodeRuntime runtime() {
