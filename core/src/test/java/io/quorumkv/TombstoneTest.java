@@ -26,20 +26,26 @@ class TombstoneTest {
 
   private static final Duration WAIT = Duration.ofSeconds(20);
   private static final long PARTITION = 1;
-  /** Rounds of {@link #assertNoVote}: 1.2 s, many times the two election timeouts (200 ms) after which a candidate gets a replica created. */
+  /**
+   * Rounds of {@link #assertNoVote}: 1.2 s, many times the two election timeouts (200 ms) after
+   * which a candidate of a partition the node does not host gets a replica created.
+   */
   private static final int SILENT_ROUNDS = 60;
   private static final Duration ROUND = Duration.ofMillis(20);
   /** A bootstrapped partition's log: one membership entry per initial voter (3), in term 1, committed. */
   private static final long BOOTSTRAP_INDEX = 3;
   private static final long BOOTSTRAP_TERM = 1;
 
-  /** A candidate (fake node 3) of a term past anything here, with a longer log, asking as a leadership transfer does (granted even while a leader is heard). */
+  /**
+   * A candidate (fake node 3) of a term past anything here, with a longer log, asking as a
+   * leadership transfer does (granted even while a leader is heard).
+   */
   private static final Message.RequestVote CANDIDATE = new Message.RequestVote(3, NODE, 20, false, 10, 9, true);
 
   /**
    * Fake node 2, as leader of {@code PARTITION} in term 3, has the node's replica append two
-   * entries after its bootstrap entries (4 and 5, not committed); then the node destroys that replica (as placement does with one it
-   * was removed from) and keeps its tombstone.
+   * entries after its bootstrap entries (4 and 5, not committed); then the node destroys that
+   * replica (as placement does with one it was removed from) and keeps its tombstone.
    */
   private static Tombstones.Tombstone appendTwoThenDestroy(FakePeers p) {
     p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 3, BOOTSTRAP_INDEX, BOOTSTRAP_TERM,
@@ -82,8 +88,8 @@ class TombstoneTest {
    * but it would exist (and placement drops it, empty, after ten election timeouts).
    */
   private static void assertNoReplica(FakePeers p, String when) {
-    assertFalse(p.runtime().replicas().containsKey(PARTITION),
-        "a replica of partition " + PARTITION + " was created for a candidate although one was destroyed here (" + when + ")");
+    assertFalse(p.runtime().replicas().containsKey(PARTITION), "a replica of partition " + PARTITION
+        + " was created for a candidate although one was destroyed here (" + when + ")");
   }
 
   /** Fake node 2's heartbeat as leader of {@code PARTITION} in term 5. */
