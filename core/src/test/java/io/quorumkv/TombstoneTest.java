@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.EntryType;
 import io.quorumkv.raft.Message;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -18,9 +21,11 @@ import org.junit.jupiter.api.Test;
 /**
  * The rules that keep a replica this node destroyed from coming back with a log that forgot what
  * it acknowledged or voted (see {@link Tombstones}), each staged message by message on one real
- * node whose peers the test plays ({@link FakePeers}): no replica is created for a candidate, a
- * replica created again for a leader casts no vote until it holds its predecessor's log, both
- * after a restart too, and a split applied again does not create a child destroyed here.
+ * node whose peers the test plays ({@link FakePeers}): no replica is created for a candidate; a
+ * replica created again for a leader casts no vote, and does not campaign (not ticked, deaf to
+ * {@code TimeoutNow}), until it has applied its predecessor's log; all of it across a restart too
+ * (the tombstones are loaded and the quarantine set again when the node reopens); and a split
+ * applied again does not create a child destroyed here. Each test fails without its rule.
  */
 class TombstoneTest {
 
@@ -138,6 +143,49 @@ class TombstoneTest {
       Message.RequestVoteResponse vote = p.next(Message.RequestVoteResponse.class, PARTITION, WAIT)
           .orElseThrow(() -> new AssertionError("a replica past its quarantine did not answer a candidate"));
       assertFalse(vote.reject(), vote.toString());
+    }
+  }
+
+  /** Fails if the node's replica of {@code PARTITION} campaigns (asks for any vote) within {@code window}. */
+  private static void assertNoCampaign(FakePeers p, String when, Duration window) {
+    p.clearSent();
+    p.next(Message.RequestVote.class, PARTITION, window).ifPresent(v ->
+        fail("the quarantined replica of partition " + PARTITION + " campaigned (" + when + "): " + v));
+  }
+
+  @Test
+  void aQuarantinedMemberNeitherCampaignsNorTakesOverEvenAfterARestart() {
+    try (FakePeers p = new FakePeers(RangePartitioner.single())) {
+      p.start();
+      Tombstones.Tombstone t = appendTwoThenDestroy(p);
+      MemoryCluster.await(WAIT, "the replica created again", () -> {
+        heartbeat(p);
+        MemoryCluster.sleep(ROUND.toMillis());
+        return p.runtime().replicas().containsKey(PARTITION);
+      });
+      // The leader sends it the membership entries (voters 1, 2, 3), committed: a member now,
+      // which would campaign once its leader is silent, but still short of its tombstone's log.
+      List<Entry> members = new ArrayList<>();
+      for (long v = 1; v <= BOOTSTRAP_INDEX; v++) {
+        byte[] add = ConfChange.of(ConfChangeType.ADD_VOTER, v).encode();
+        members.add(new Entry(v, BOOTSTRAP_TERM, EntryType.CONF_CHANGE, add));
+      }
+      p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 5, 0, 0, members, BOOTSTRAP_INDEX));
+      MemoryCluster.await(WAIT, "the membership to apply",
+          () -> p.runtime().replicas().get(PARTITION).appliedIndex >= BOOTSTRAP_INDEX);
+      Duration silence = Duration.ofMillis(800); // many election timeouts (100 ms, at most 200 randomised)
+      p.send(2, PARTITION, new Message.TimeoutNow(2, NODE, 5));
+      assertNoCampaign(p, "told to take over, then its leader silent", silence);
+      p.restart();
+      assertNoCampaign(p, "restarted, its leader silent", silence);
+      // Filled through the tombstone's last index, it campaigns: the silence above was the quarantine's.
+      p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 5, BOOTSTRAP_INDEX, BOOTSTRAP_TERM,
+          List.of(Entry.normal(4, 5, Entry.EMPTY), Entry.normal(5, 5, Entry.EMPTY)), t.lastIndex()));
+      MemoryCluster.await(WAIT, "the replica to apply past its tombstone",
+          () -> p.runtime().replicas().get(PARTITION).appliedIndex >= t.lastIndex());
+      p.clearSent();
+      assertTrue(p.next(Message.RequestVote.class, PARTITION, WAIT).isPresent(),
+          "a member past its quarantine, its leader silent, did not campaign");
     }
   }
 
