@@ -157,9 +157,10 @@ final class NodeRuntime implements RequestExecutor {
   private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   /**
    * Loop work that need not wake the loop: run at the start of its next turn, whatever wakes it (a
-   * message, a task, the tick). A follower's "your entries are durable" notice goes here: the
+   * message, a task, the tick). A follower's "your entries are durable" notice goes here (the
    * acknowledgement already left from the log writer's thread, and the follower's core needs the
-   * notice only before it steps its next message (benchmarks.md, finding 28).
+   * notice only before it steps its next message), and so does an applied index (benchmarks.md,
+   * finding 28).
    */
   private final ConcurrentLinkedQueue<Runnable> nextTurn = new ConcurrentLinkedQueue<>();
   private final LinkedBlockingQueue<Runnable> applyQueue = new LinkedBlockingQueue<>();
@@ -618,6 +619,13 @@ final class NodeRuntime implements RequestExecutor {
       return false;
     }
     return inbox.offer(task);
+  }
+
+  /** Queues loop work that need not wake the loop: it runs first in the loop's next turn. */
+  private void postNextTurn(Runnable task) {
+    if (state == State.RUNNING || state == State.CLOSING) {
+      nextTurn.add(task);
+    }
   }
 
   /**
@@ -1121,8 +1129,8 @@ final class NodeRuntime implements RequestExecutor {
         Runnable notice = () -> r.raw.persisted(last.index(), last.term());
         if (wakeLoop) {
           post(notice);
-        } else if (state == State.RUNNING || state == State.CLOSING) {
-          nextTurn.add(notice);
+        } else {
+          postNextTurn(notice);
         }
       }
     });
@@ -1364,6 +1372,7 @@ final class NodeRuntime implements RequestExecutor {
     List<long[]> applied = new ArrayList<>(items.size());
     List<PartitionStateMachine.Outcome> outcomes = new ArrayList<>(items.size());
     long last = 0;
+    boolean changed = false;
     for (ApplyItem item : items) {
       Entry e = item.entry();
       last = e.index();
@@ -1371,6 +1380,7 @@ final class NodeRuntime implements RequestExecutor {
         continue; // applied before a restart or covered by an installed snapshot
       }
       PartitionStateMachine.Outcome o;
+      changed |= item.change() != null;
       if (item.change() != null) {
         sm.applyConfChange(e.index(), e.term(), item.confState(), item.change());
         o = new PartitionStateMachine.Outcome.None();
@@ -1402,7 +1412,13 @@ final class NodeRuntime implements RequestExecutor {
     publishSpan(r);
     ReadWaiterDrain.release(r);
     long lastIndex = last;
-    post(() -> r.raw.applied(lastIndex));
+    // The core needs the applied index for apply flow control (8 MiB per group: far off while the
+    // loop turns) and to leave a joint configuration: only the latter wakes the loop.
+    if (changed) {
+      post(() -> r.raw.applied(lastIndex));
+    } else {
+      postNextTurn(() -> r.raw.applied(lastIndex));
+    }
     maybeSnapshot(r);
   }
 
