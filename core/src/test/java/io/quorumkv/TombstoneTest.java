@@ -64,6 +64,26 @@ class TombstoneTest {
     return t;
   }
 
+  /**
+   * {@link #appendTwoThenDestroy}, then the partition's leader (fake node 2, term 5) contacts the
+   * node again: the replica is created again, empty, one term past its tombstone, quarantined
+   * below the tombstone's last index.
+   */
+  private static Tombstones.Tombstone destroyedThenCreatedAgain(FakePeers p) {
+    Tombstones.Tombstone t = appendTwoThenDestroy(p);
+    awaitCreatedForLeader(p, PARTITION, 5);
+    return t;
+  }
+
+  /** Fake node 2 heartbeats as leader of {@code group} in {@code term} until the node hosts a replica of it. */
+  private static void awaitCreatedForLeader(FakePeers p, long group, long term) {
+    MemoryCluster.await(WAIT, "a replica of partition " + group + " created for its leader", () -> {
+      p.send(2, group, new Message.Heartbeat(2, NODE, term, 0, 1));
+      MemoryCluster.sleep(ROUND.toMillis());
+      return p.runtime().replicas().containsKey(group);
+    });
+  }
+
   private static void destroy(FakePeers p, long group) {
     NodeRuntime rt = p.runtime();
     Replica r = rt.replicas().get(group);
@@ -118,14 +138,7 @@ class TombstoneTest {
   void aReplicaCreatedAgainVotesOnlyOnceItHoldsItsPredecessorsLogEvenAfterARestart() {
     try (FakePeers p = new FakePeers(RangePartitioner.single())) {
       p.start();
-      Tombstones.Tombstone t = appendTwoThenDestroy(p);
-      // The partition's leader contacts the node again: the replica is created again, empty, one
-      // term past its tombstone, quarantined below the tombstone's last index.
-      MemoryCluster.await(WAIT, "the replica created again", () -> {
-        heartbeat(p);
-        MemoryCluster.sleep(ROUND.toMillis());
-        return p.runtime().replicas().containsKey(PARTITION);
-      });
+      Tombstones.Tombstone t = destroyedThenCreatedAgain(p);
       assertNoVote(p, "created again, empty", () -> heartbeat(p));
       p.restart();
       assertTrue(p.runtime().replicas().containsKey(PARTITION), "staging: the replica was not reopened");
@@ -157,12 +170,7 @@ class TombstoneTest {
   void aQuarantinedMemberNeitherCampaignsNorTakesOverEvenAfterARestart() {
     try (FakePeers p = new FakePeers(RangePartitioner.single())) {
       p.start();
-      Tombstones.Tombstone t = appendTwoThenDestroy(p);
-      MemoryCluster.await(WAIT, "the replica created again", () -> {
-        heartbeat(p);
-        MemoryCluster.sleep(ROUND.toMillis());
-        return p.runtime().replicas().containsKey(PARTITION);
-      });
+      Tombstones.Tombstone t = destroyedThenCreatedAgain(p);
       // The leader sends it the membership entries (voters 1, 2, 3), committed: a member now,
       // which would campaign once its leader is silent, but still short of its tombstone's log.
       List<Entry> members = new ArrayList<>();
@@ -196,11 +204,7 @@ class TombstoneTest {
       p.start();
       // A leader of partition 7 contacts the node: after two election timeouts (the split may only
       // be late here) it creates an empty replica, which is then destroyed.
-      MemoryCluster.await(WAIT, "an empty replica of partition " + child, () -> {
-        p.send(2, child, new Message.Heartbeat(2, NODE, 1, 0, 1));
-        MemoryCluster.sleep(ROUND.toMillis());
-        return p.runtime().replicas().containsKey(child);
-      });
+      awaitCreatedForLeader(p, child, 1);
       destroy(p, child);
       // Partition 1's leader commits the split that creates partition 7 at "m".
       byte[] split = Codec.encodeCommand(new Command.Stamped(1,
