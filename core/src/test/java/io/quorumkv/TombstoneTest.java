@@ -203,9 +203,15 @@ class TombstoneTest {
     try (FakePeers p = new FakePeers(RangePartitioner.single())) {
       p.start();
       // A leader of partition 7 contacts the node: after two election timeouts (the split may only
-      // be late here) it creates an empty replica, which is then destroyed.
+      // be late here) it creates an empty replica, which appends two entries and is then destroyed.
       awaitCreatedForLeader(p, child, 1);
+      p.clearSent();
+      p.send(2, child, new Message.AppendEntries(2, NODE, 1, 0, 0,
+          List.of(Entry.normal(1, 1, Entry.EMPTY), Entry.normal(2, 1, Entry.EMPTY)), 0));
+      MemoryCluster.await(WAIT, "partition " + child + " to append", () -> p.next(Message.AppendEntriesResponse.class,
+          child, ROUND).filter(a -> !a.reject() && a.index() == 2).isPresent());
       destroy(p, child);
+      assertEquals(2, p.runtime().tombstone(child).lastIndex(), "staging: the child's tombstone");
       // Partition 1's leader commits the split that creates partition 7 at "m".
       byte[] split = Codec.encodeCommand(new Command.Stamped(1,
           new Command.Split("m".getBytes(StandardCharsets.UTF_8), child)));
@@ -217,7 +223,7 @@ class TombstoneTest {
       assertEquals(new KeySpan.Range(new byte[0], "m".getBytes(StandardCharsets.UTF_8)).describe(),
           parent.sm.span().describe(), "staging: the split did not apply");
       assertFalse(p.runtime().replicas().containsKey(child),
-          "partition " + child + " was created from the split over its tombstone (its term and vote forgotten)");
+          "partition " + child + " was created from the split over its tombstone (the term, vote and log of the one destroyed here forgotten)");
     }
   }
 }
