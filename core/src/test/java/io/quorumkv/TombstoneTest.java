@@ -223,7 +223,7 @@ class TombstoneTest {
       assertEquals(new KeySpan.Range(new byte[0], "m".getBytes(StandardCharsets.UTF_8)).describe(),
           parent.sm.span().describe(), "staging: the split did not apply");
       assertFalse(p.runtime().replicas().containsKey(child), "partition " + child
-          + " was created from the split over its tombstone (the term, vote and log of the one destroyed here forgotten)");
+          + " was created from the split over its tombstone (forgetting the term, vote and log destroyed here)");
     }
   }
 }
