@@ -572,6 +572,11 @@ final class NodeRuntime implements RequestExecutor {
     }));
   }
 
+  /** The tombstone of {@code g}'s last replica destroyed here, if any (tests). */
+  Tombstones.Tombstone tombstone(long g) {
+    return tombstones.get(g);
+  }
+
   /** The replicas this node hosts (live view; placement). */
   Map<Long, Replica> replicas() {
     return replicas;
