@@ -89,6 +89,11 @@ public final class ExampleNode implements Callable<Integer> {
       description = "Ticks without a leader before a follower campaigns. Default: ${DEFAULT-VALUE}.")
   int electionTicks;
 
+  @Option(names = "--snapshot-log-mib", defaultValue = "16",
+      description = "Snapshot a partition (and compact its log) once this many MiB were logged since its "
+          + "last snapshot, or its last snapshot's size if larger. Default: ${DEFAULT-VALUE}.")
+  long snapshotLogMib;
+
   @Option(names = "--request-timeout-ms", defaultValue = "5000",
       description = "Deadline of every call the node serves. Default: ${DEFAULT-VALUE}.")
   long requestTimeoutMs;
@@ -140,6 +145,7 @@ public final class ExampleNode implements Callable<Integer> {
         .storageEngine(storage)
         .tickInterval(Duration.ofMillis(tickMs))
         .electionTicks(electionTicks)
+        .snapshotLogBytes(snapshotLogMib << 20)
         .requestTimeout(Duration.ofMillis(requestTimeoutMs))
         .meterRegistry(registry)
         .build();
