@@ -48,9 +48,9 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -1113,8 +1113,9 @@ final class NodeRuntime implements RequestExecutor {
     if (last == null && after.isEmpty()) {
       return;
     }
-    // A leader's own durable index counts toward the commit index, and a candidate's toward its
-    // campaign: they wake the loop. A follower's waits for the loop's next turn.
+    // A leader's own durable index counts toward its commit index: it wakes the loop (so does a
+    // candidate's, which may lead by the time the write is durable). A follower's waits for the
+    // loop's next turn.
     boolean wakeLoop = r.role != StateRole.FOLLOWER;
     durable.whenComplete((v, e) -> {
       if (e != null) {
@@ -1372,7 +1373,7 @@ final class NodeRuntime implements RequestExecutor {
     List<long[]> applied = new ArrayList<>(items.size());
     List<PartitionStateMachine.Outcome> outcomes = new ArrayList<>(items.size());
     long last = 0;
-    boolean changed = false;
+    boolean membershipChanged = false;
     for (ApplyItem item : items) {
       Entry e = item.entry();
       last = e.index();
@@ -1380,7 +1381,7 @@ final class NodeRuntime implements RequestExecutor {
         continue; // applied before a restart or covered by an installed snapshot
       }
       PartitionStateMachine.Outcome o;
-      changed |= item.change() != null;
+      membershipChanged |= item.change() != null;
       if (item.change() != null) {
         sm.applyConfChange(e.index(), e.term(), item.confState(), item.change());
         o = new PartitionStateMachine.Outcome.None();
@@ -1414,7 +1415,7 @@ final class NodeRuntime implements RequestExecutor {
     long lastIndex = last;
     // The core needs the applied index for apply flow control (8 MiB per group: far off while the
     // loop turns) and to leave a joint configuration: only the latter wakes the loop.
-    if (changed) {
+    if (membershipChanged) {
       post(() -> r.raw.applied(lastIndex));
     } else {
       postNextTurn(() -> r.raw.applied(lastIndex));
