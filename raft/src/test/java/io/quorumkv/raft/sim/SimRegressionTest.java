@@ -121,4 +121,22 @@ class SimRegressionTest {
         + "40:add-learner:5,14:replace:52,0:isolate-leader,0:partition:12345,0:crash:1,85:oneway:11,"
         + "6:isolate-leader,35:remove-leader"));
   }
+
+  /**
+   * Found by the membership property (CI, 2026-11-26) against a core that sent no AppendEntries for
+   * a commit index alone (the commit travelled with the next entries or heartbeat; benchmarks.md,
+   * finding 27, reverted for this). Voters {3, 4}; leader 3 commits REMOVE 4 at 13, tells 4 (which
+   * applies its removal and stops campaigning), sends 4 entry 14, and crashes before its commit
+   * index 13 or entry 14 is durable. Node 3 restarts with voters {3, 4} (applied 12) and needs 4's
+   * vote; 4 refuses it (its log, 14, is longer) and, not a voter of its own configuration {3},
+   * never campaigns: "no leader among the voters [3]". The core that announces every commit at
+   * once passes this schedule. Whether the gap itself (a removed member whose log is longer than
+   * the only voter's, once the leader lost its commit) can be reached another way is open.
+   */
+  @Test
+  void aRemovedFollowerWithALongerLogAndALeaderThatLostItsCommit() {
+    SimRunner.run(Schedule.parse("voters=3 spares=2 snapshotEvery=5 msgBytes=1 seed=0 steps=1:oneway:11,"
+        + "1:isolate-leader,5:isolate-leader,144:add-learner:4,15:replace:42,2:partition:12345,0:partition:1235|4,"
+        + "4:remove-leader,0:heal,48:remove:4,3:crash-leader"));
+  }
 }

@@ -107,7 +107,7 @@ public final class SimRunner {
     }
     if (!cluster.runUntil(cluster::hasMemberLeader, LEADER_BOUND_MICROS)) {
       return "liveness: no leader among the voters " + cluster.membership().voters() + " within "
-          + LEADER_BOUND_MICROS / 1000 + " ms after healing and restarting everything";
+          + LEADER_BOUND_MICROS / 1000 + " ms after healing and restarting everything; " + nodes(cluster);
     }
     long electedAfter = cluster.now() - healedAt;
     cluster.stopClients();
@@ -120,6 +120,23 @@ public final class SimRunner {
           + " ms (leader elected " + electedAfter / 1000 + " ms after healing)";
     }
     return null;
+  }
+
+  /** Each live node's view (role, term, log, commit, applied, membership), for a liveness failure. */
+  private static String nodes(SimCluster cluster) {
+    StringBuilder out = new StringBuilder("nodes:");
+    cluster.processes().forEach((id, n) -> {
+      if (n.raw() == null) {
+        out.append("\n    ").append(id).append(": down");
+        return;
+      }
+      io.quorumkv.raft.Status st = n.raw().status();
+      out.append("\n    ").append(id).append(": ").append(st.softState().role())
+          .append(" term ").append(st.hardState().term()).append(" vote ").append(st.hardState().vote())
+          .append(" commit ").append(st.hardState().commit()).append(" applied ").append(st.applied())
+          .append(" last ").append(st.lastIndex()).append(' ').append(st.confState());
+    });
+    return out.toString();
   }
 
   /** Writes the history where it is kept; returns the file, or null if not written. */
