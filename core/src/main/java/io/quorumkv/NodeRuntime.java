@@ -1761,6 +1761,12 @@ final class NodeRuntime implements RequestExecutor {
     if (e instanceof IllegalArgumentException) {
       return KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, e.getMessage());
     }
+    if (state != State.RUNNING) {
+      // Stopping (or crashed): its storage may be closed under the request. Not a node failure the
+      // caller should see as one: retryable elsewhere, and a write's outcome is unknown.
+      return new KvResponse.Failure(KvResponse.Code.TIMEOUT, who + " stopped while serving the request: " + e,
+          0, 0, "", true);
+    }
     log.warn("{}: request failed", who, e);
     return KvResponse.Failure.of(KvResponse.Code.INTERNAL, String.valueOf(e));
   }
