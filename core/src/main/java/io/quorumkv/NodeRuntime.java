@@ -1836,10 +1836,11 @@ final class NodeRuntime implements RequestExecutor {
 
   private CompletableFuture<KvResponse> scan(KvRequest.Scan s, long deadline) {
     List<RoutingTable.ScanPart> plan = routing.plan(s.from(), s.to());
-    if (plan.isEmpty()) {
-      boolean any = !routing.snapshot().isEmpty();
-      return done(any ? new KvResponse.Scanned(List.of())
-          : KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition yet"));
+    if (!covers(plan, s.from(), s.to())) {
+      // A node that lost its replicas (removed, moved away) may know no partition for part of the
+      // range: answering what it knows would be a scan missing keys, at any read level.
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + (routing.snapshot().isEmpty()
+          ? " hosts no partition yet" : " knows no partition for part of the range; ask another node")));
     }
     List<CompletableFuture<KvResponse>> parts = new ArrayList<>();
     for (RoutingTable.ScanPart part : plan) {
@@ -1866,6 +1867,27 @@ final class NodeRuntime implements RequestExecutor {
       }
       return new KvResponse.Scanned(out);
     });
+  }
+
+  /**
+   * Whether {@code plan} (sorted by start) covers {@code [from, to)} without a gap; an empty
+   * {@code to} is the end of the key space. A hash partition's part spans the whole range, so with
+   * hash partitioning any part covers it (a partition missing from the table is not seen here).
+   */
+  static boolean covers(List<RoutingTable.ScanPart> plan, byte[] from, byte[] to) {
+    byte[] next = from;
+    for (RoutingTable.ScanPart p : plan) {
+      if (Arrays.compareUnsigned(p.from(), next) > 0) {
+        return false; // a gap before this part
+      }
+      if (p.to().length == 0) {
+        return true; // runs to the end of the key space
+      }
+      if (Arrays.compareUnsigned(p.to(), next) > 0) {
+        next = p.to();
+      }
+    }
+    return !plan.isEmpty() && to.length != 0 && Arrays.compareUnsigned(next, to) >= 0;
   }
 
   /** This node's routing table with each partition's leader address, for clients that route. */
