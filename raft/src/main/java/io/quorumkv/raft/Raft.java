@@ -267,7 +267,10 @@ final class Raft {
     reset(term);
     lead = id;
     state = StateRole.LEADER;
-    tracker.get(id).becomeReplicate();
+    Progress self = tracker.get(id);
+    if (self != null) { // null: elected while no longer a member (campaignForVotersBehind)
+      self.becomeReplicate();
+    }
     // Entries of earlier terms in our log may hold a conf change we have not applied yet:
     // allow no new change until everything up to here is applied.
     pendingConfIndex = log.lastIndex();
@@ -405,7 +408,34 @@ final class Raft {
       }
     } else {
       send(new RequestVoteResponse(id, m.from(), term, m.preVote(), true));
+      if (!log.isUpToDate(m.lastLogIndex(), m.lastLogTerm())) {
+        campaignForVotersBehind();
+      }
     }
+  }
+
+  /**
+   * A node that is no longer a voter (it applied its own removal or demotion) and has just refused
+   * a candidate that still counts it as a voter, because that candidate's log is behind its own,
+   * campaigns itself, counting the votes of its own configuration. Otherwise the group can stay
+   * leaderless forever: the candidate never learned that the change committed (it crashed before
+   * its commit index was durable), so it needs this node's vote, which the log rule refuses, while
+   * a non-voter never campaigns. Found by the simulator (SimRegressionTest). Winning, this node
+   * brings the voters' logs up to date and hands leadership to one of them ({@link
+   * #handOffLeadership}); they learn the change committed and elect among themselves.
+   *
+   * <p>Safe as any election: it wins only if a quorum of its own configuration grants the vote by
+   * the log rule, its own vote not counted. It never disrupts a live leader: it campaigns only
+   * when it has heard no leader for an election timeout, and the voters that applied its removal
+   * ignore it (and a leader's followers are in lease).
+   */
+  private void campaignForVotersBehind() {
+    if (state != StateRole.FOLLOWER || isVoter() || tracker.voters().ids().isEmpty()
+        || ticksSinceLeaderContact < config.electionTick() || log.unstable().hasSnapshot()
+        || hasUnappliedConfChanges()) {
+      return;
+    }
+    startCampaign(config.preVote() ? CampaignType.PRE_ELECTION : CampaignType.ELECTION);
   }
 
   // ---------------------------------------------------------------- message dispatch
@@ -512,6 +542,9 @@ final class Raft {
           } else {
             becomeLeader();
             bcastAppend();
+            if (!isVoter()) {
+              handOffLeadership();
+            }
           }
         }
         case LOST -> becomeFollower(term, NONE);
@@ -1038,7 +1071,8 @@ final class Raft {
    * A leader that applied its own removal or demotion (thesis §4.2.2) hands leadership to the
    * most up-to-date voter instead of just stepping down: until the remaining voters learn that
    * the change committed, they may still need this node's vote, which it would refuse them if its
-   * log is longer, while it never campaigns itself. It keeps leading the new configuration
+   * log is longer (if it has stepped down meanwhile, it campaigns for them: {@link
+   * #campaignForVotersBehind}). It keeps leading the new configuration
    * (without counting itself) until the successor's election deposes it; CheckQuorum still
    * applies. Proposals are refused meanwhile.
    */
