@@ -329,8 +329,9 @@ final class PlacementDriver {
 
   /**
    * loop: drops the replicas this node no longer belongs to. A replica whose membership lacks this
-   * node (it applied its own removal) goes once it has handed any leadership over and its leader
-   * has been silent for an election timeout. A leader that still replicates to it counts it as a
+   * node (it applied its own removal) goes once it has handed any leadership over, its leader
+   * has been silent for an election timeout, and every voter of that membership reported it
+   * applied the removal too ({@link #votersAppliedRemoval}). A leader that still replicates to it counts it as a
    * member: that leader has not applied the removal yet (its disk is slow), or the node was added
    * back and the replica installed a snapshot taken while it was out, with the entry adding it
    * back to follow. Destroying it then would make its successor start empty while that leader
@@ -349,7 +350,8 @@ final class PlacementDriver {
       }
       ConfState cs = r.confState;
       long silentNanos = System.nanoTime() - r.lastLeaderContactNanos;
-      if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId) && silentNanos > config.electionTimeout().toNanos()) {
+      if (!isEmpty(cs) && !NodeRuntime.isMember(cs, nodeId) && silentNanos > config.electionTimeout().toNanos()
+          && votersAppliedRemoval(nodeId, r.groupId, cs, answers)) {
         node.destroyReplica(r, "applied its own removal");
         continue;
       }
@@ -370,6 +372,27 @@ final class PlacementDriver {
         }
       }
     }
+  }
+
+  /**
+   * Whether every voter of {@code cs} (node {@code nodeId}'s membership without it) answered this
+   * round with a membership without that node: it applied the removal too. Until then it may still count this
+   * node as a voter and need its vote (it crashed before it learned the removal committed), and
+   * only this replica, whose log may be longer than that voter's, can bring it up to date
+   * (the Raft core's campaign of a removed member; SimRegressionTest). A destroyed replica could
+   * not: the group would stay leaderless. A voter that is down keeps the replica here until it is back.
+   */
+  static boolean votersAppliedRemoval(long nodeId, long groupId, ConfState cs,
+      Map<Long, KvResponse.DirectoryReport> answers) {
+    for (long voter : union(cs.voters(), cs.votersOutgoing())) {
+      KvResponse.DirectoryReport d = answers.get(voter);
+      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty()
+          : d.replicas().stream().filter(y -> y.partitionId() == groupId).findFirst();
+      if (x.isEmpty() || x.get().voters().contains(nodeId) || x.get().learners().contains(nodeId)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean isEmpty(ConfState cs) {

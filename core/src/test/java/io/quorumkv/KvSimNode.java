@@ -325,8 +325,8 @@ final class KvSimNode implements SimProcess {
   /**
    * As NodeRuntime's placement poll (PlacementDriver#destroyRemovedReplicas), every
    * {@link #POLL_TICKS} ticks: a replica whose membership lacks this node, that leads no more,
-   * installs no snapshot and has not heard from its leader for an election timeout leaves the
-   * loop; once every write the node handed to its disk so far is synced, its tombstone is recorded
+   * installs no snapshot, has not heard from its leader for an election timeout and whose voters
+   * all applied its removal leaves the loop; once every write the node handed to its disk so far is synced, its tombstone is recorded
    * and its disk goes. (NodeRuntime also destroys a replica that peers report removed and one
    * created empty and abandoned; neither is modelled.)
    */
@@ -335,7 +335,8 @@ final class KvSimNode implements SimProcess {
       ConfState cs = r.confState();
       boolean removed = !(cs.voters().isEmpty() && cs.learners().isEmpty() && cs.votersOutgoing().isEmpty())
           && !NodeRuntime.isMember(cs, id);
-      if (!removed || r.isLeader() || r.installing() || r.ticksSinceLeaderContact() <= KvSim.ELECTION_TICK) {
+      if (!removed || r.isLeader() || r.installing() || r.ticksSinceLeaderContact() <= KvSim.ELECTION_TICK
+          || !votersAppliedRemoval(r.group(), cs)) {
         continue;
       }
       long group = r.group();
@@ -348,6 +349,24 @@ final class KvSimNode implements SimProcess {
       long due = Math.max(sim.now(), lastSyncDue);
       sim.events().after(due - sim.now(), () -> deleteDestroyed(me, group, t));
     }
+  }
+
+  /**
+   * As PlacementDriver#votersAppliedRemoval: every voter of {@code cs} has applied a membership
+   * without this node. Read from the voters directly; a down voter does not answer, a cut link is
+   * not modelled (the real poll would wait longer).
+   */
+  private boolean votersAppliedRemoval(long group, ConfState cs) {
+    Set<Long> voters = new TreeSet<>(cs.voters());
+    voters.addAll(cs.votersOutgoing());
+    for (long voter : voters) {
+      KvSimNode n = sim.node(voter);
+      ConfState theirs = n == null ? null : n.confState(group);
+      if (theirs == null || NodeRuntime.isMember(theirs, id)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The applier's part of a destruction: the tombstone, then the replica's disk goes. */

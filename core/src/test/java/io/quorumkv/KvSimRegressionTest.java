@@ -146,14 +146,16 @@ class KvSimRegressionTest {
    * old replica's match index and sent the replica created again (empty) a commit index past its
    * log, which the Raft core refuses: it never caught up. A replica created again now starts one
    * term past its tombstone, which deposes that leader. A fresh random seed of the hash property,
-   * once the model destroyed removed replicas (2026-11-26), minimized by dropping steps.
+   * once the model destroyed removed replicas (2026-11-26), minimized by dropping steps. Since a
+   * removed replica is kept until every remaining voter applied its removal (PlacementDriver,
+   * session 6), this schedule keeps the old replica, which applies its re-addition instead; it
+   * stays as a replay, and TombstoneTest checks the term rule on one real node.
    */
   @Test
   void aReplicaCreatedAgainDeposesALeaderThatCountsItsPredecessor() {
-    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse("partitioner=hash voters=3 snapshotEvery=0 seed=513102 "
+    run("partitioner=hash voters=3 snapshotEvery=0 seed=513102 "
         + "steps=4:rejoin:1/2/59,39:slow-apply:2/113,5:rejoin:0/3/102,500:faults:0/2/29,1:oneway:33,11:rejoin:2/1/9,"
-        + "47:pause-leader:305,45:isolate-leader,134:restart:1"), KvSimRunner.Mode.FAULTS);
-    assertTrue(r.recreatedReplicas() > 0, "a removed replica was destroyed and created again: " + r.stats());
+        + "47:pause-leader:305,45:isolate-leader,134:restart:1", KvSimRunner.Mode.FAULTS);
   }
 
   private static void run(String schedule, KvSimRunner.Mode mode) {

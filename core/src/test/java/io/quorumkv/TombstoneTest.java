@@ -134,6 +134,28 @@ class TombstoneTest {
     }
   }
 
+  /**
+   * The leader that still holds the destroyed replica's acknowledgements (fake node 2, still in
+   * term 3) contacts the node: the replica created again starts one term past its tombstone, so its
+   * first answer carries term 4 and deposes that leader, whose record of the old replica would send
+   * a commit index past the new, empty log. (KvSimRegressionTest once reached this through a
+   * member removed and added back at once.)
+   */
+  @Test
+  void aReplicaCreatedAgainStartsOneTermPastItsTombstoneAndDeposesTheOldLeader() {
+    try (FakePeers p = new FakePeers(RangePartitioner.single())) {
+      p.start();
+      Tombstones.Tombstone t = appendTwoThenDestroy(p);
+      awaitCreatedForLeader(p, PARTITION, t.term());
+      p.clearSent();
+      p.send(2, PARTITION, new Message.Heartbeat(2, NODE, t.term(), 0, 5));
+      Message.AppendEntriesResponse answer = p.next(Message.AppendEntriesResponse.class, PARTITION, WAIT)
+          .orElseThrow(() -> new AssertionError("the replica created again did not answer the old leader's term"));
+      assertEquals(t.term() + 1, answer.term(), answer.toString());
+      assertTrue(answer.reject(), answer.toString());
+    }
+  }
+
   @Test
   void aReplicaCreatedAgainVotesOnlyOnceItHoldsItsPredecessorsLogEvenAfterARestart() {
     try (FakePeers p = new FakePeers(RangePartitioner.single())) {

@@ -142,7 +142,7 @@ public final class SimCluster implements FaultTarget {
    * {@code maxMicros}.
    */
   public boolean finalWritesSucceed(long maxMicros) {
-    clients.forEach(SimClient::finalWrite);
+    clients.forEach(c -> c.finalWrite(maxMicros));
     return runUntil(this::clientsIdle, maxMicros) && clients.stream().allMatch(SimClient::finalOpSucceeded);
   }
 

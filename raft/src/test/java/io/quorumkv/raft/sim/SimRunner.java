@@ -117,7 +117,7 @@ public final class SimRunner {
     }
     if (!cluster.finalWritesSucceed(FINAL_WRITE_BOUND_MICROS)) {
       return "liveness: a write after healing did not succeed within " + FINAL_WRITE_BOUND_MICROS / 1000
-          + " ms (leader elected " + electedAfter / 1000 + " ms after healing)";
+          + " ms (leader elected " + electedAfter / 1000 + " ms after healing); " + nodes(cluster);
     }
     return null;
   }
