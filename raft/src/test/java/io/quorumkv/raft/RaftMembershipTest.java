@@ -92,6 +92,7 @@ class RaftMembershipTest {
         .filter(e -> e.type() == EntryType.CONF_CHANGE && e.index() > 3).count(); // after bootstrap
     assertEquals(2, conf, "enter joint, then leave joint");
     net.propose(1, "after");
+    net.tick(1); // a heartbeat tells the followers the commit index of the last entry
     assertTrue(net.node(4).state.contains("after"));
   }
 
@@ -183,6 +184,7 @@ class RaftMembershipTest {
     assertEquals(term, net.node(1).term(), "a non-member never campaigns");
     assertTrue(net.traced(RequestVote.class).stream().noneMatch(v -> v.from() == 1));
     net.propose(leader, "b");
+    net.tick(1); // a heartbeat tells the followers the commit index of the last entry
     assertTrue(net.node(2).state.contains("b") && net.node(3).state.contains("b"));
   }
 

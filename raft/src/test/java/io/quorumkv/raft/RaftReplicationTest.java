@@ -312,6 +312,29 @@ class RaftReplicationTest {
   }
 
   @Test
+  void aCommitIndexAloneTravelsWithTheNextEntriesOrHeartbeatNotInAnAppendEntriesOfItsOwn() {
+    Net net = Net.of(3);
+    net.elect(1);
+    net.tick(1);
+    net.trace.clear();
+    net.propose(1, "a");
+    assertEquals(2, net.traced(AppendEntries.class).size(), "one AppendEntries per follower, with the entry");
+    assertTrue(net.traced(AppendEntries.class).stream().allMatch(m -> m.entries().size() == 1), net.trace.toString());
+    assertTrue(net.node(1).state.contains("a"), "committed and applied on the leader");
+    assertFalse(net.node(2).state.contains("a"), "the follower has not heard of the commit yet");
+    net.trace.clear();
+    net.propose(1, "b");
+    assertTrue(net.traced(AppendEntries.class).stream().allMatch(m -> m.entries().size() == 1
+        && m.commit() == net.node(1).commit() - 1), "the next entries carry the commit index of the previous");
+    assertEquals(List.of("a"), net.node(2).state);
+    net.trace.clear();
+    net.tick(1);
+    assertTrue(net.traced(Heartbeat.class).stream().allMatch(h -> h.commit() == net.node(1).commit()));
+    assertEquals(net.node(1).state, net.node(2).state, "the heartbeat carried the commit index");
+    assertEquals(net.node(1).state, net.node(3).state);
+  }
+
+  @Test
   void unreachableFollowersAreProbedInsteadOfStreamedTo() {
     Net net = Net.of(3);
     net.elect(1);
@@ -321,6 +344,7 @@ class RaftReplicationTest {
     assertEquals(Status.ReplicationState.PROBE, net.node(1).status().progress().get(2L).state());
     net.propose(1, "b");
     assertEquals(Status.ReplicationState.REPLICATE, net.node(1).status().progress().get(2L).state());
+    net.tick(1); // a heartbeat tells the followers the commit index of the last entry
     assertEquals(List.of("a", "b"), net.node(2).state);
   }
 

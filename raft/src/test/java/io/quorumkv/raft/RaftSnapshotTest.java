@@ -153,6 +153,7 @@ class RaftSnapshotTest {
     net.heal();
     net.tick(3);
     net.propose(1, "after");
+    net.tick(1); // a heartbeat tells the followers the commit index of the last entry
     assertEquals(1, net.traced(InstallSnapshot.class).size(), "one snapshot, installed at once");
     assertEquals(net.node(1).state, net.node(3).state);
     assertEquals(Set.of(3L), net.node(3).confState.learners());
