@@ -1872,9 +1872,15 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * Whether {@code plan} (sorted by start) covers {@code [from, to)} without a gap; an empty
    * {@code to} is the end of the key space. A hash partition's part spans the whole range, so with
-   * hash partitioning any part covers it (a partition missing from the table is not seen here).
+   * hash partitioning every one of the n partitions must be in the plan instead.
    */
   static boolean covers(List<RoutingTable.ScanPart> plan, byte[] from, byte[] to) {
+    int hashPartitions = plan.stream().mapToInt(RoutingTable.ScanPart::hashPartitions).max().orElse(0);
+    if (hashPartitions > 0) {
+      // Every hash partition may hold keys anywhere in the range: each of 1..n must be known.
+      return plan.stream().filter(p -> p.hashPartitions() > 0).mapToLong(RoutingTable.ScanPart::partitionId)
+          .filter(id -> id >= 1 && id <= hashPartitions).distinct().count() == hashPartitions;
+    }
     byte[] next = from;
     for (RoutingTable.ScanPart p : plan) {
       if (Arrays.compareUnsigned(p.from(), next) > 0) {

@@ -103,10 +103,10 @@ final class RoutingTable {
       if (e.getValue() instanceof KeySpan.Range r) {
         byte[][] c = r.clamp(from, to);
         if (c != null) {
-          parts.add(new ScanPart(e.getKey(), c[0], c[1]));
+          parts.add(new ScanPart(e.getKey(), c[0], c[1], 0));
         }
-      } else {
-        parts.add(new ScanPart(e.getKey(), from, to));
+      } else if (e.getValue() instanceof KeySpan.HashSlot h) {
+        parts.add(new ScanPart(e.getKey(), from, to, h.partitions()));
       }
     }
     parts.sort((a, b) -> java.util.Arrays.compareUnsigned(a.from(), b.from()));
@@ -120,8 +120,13 @@ final class RoutingTable {
     return a.equals(b);
   }
 
-  /** One partition's share of a scan. */
-  record ScanPart(long partitionId, byte[] from, byte[] to) {}
+  /**
+   * One partition's share of a scan.
+   *
+   * @param hashPartitions for a hash partition, how many there are (each holds keys anywhere in the
+   *                       range); 0 for a range partition
+   */
+  record ScanPart(long partitionId, byte[] from, byte[] to, int hashPartitions) {}
 
   Map<Long, KeySpan> snapshot() {
     Map<Long, KeySpan> all = new java.util.HashMap<>(remote);

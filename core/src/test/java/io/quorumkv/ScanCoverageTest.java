@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A node answers a scan only if its routing table covers the whole range: a node that lost its
  * replicas of part of the range (a Jepsen bank run, 2026-11-26: scans at every level saw no
- * accounts on a node just removed from the cluster) must refuse, not return what it knows.
+ * accounts on a node just removed from the cluster) must refuse, not return what it knows. With
+ * hash partitioning, every partition holds keys anywhere in the range: all must be known.
  */
 class ScanCoverageTest {
 
@@ -19,7 +20,11 @@ class ScanCoverageTest {
   }
 
   private static RoutingTable.ScanPart part(long id, String from, String to) {
-    return new RoutingTable.ScanPart(id, b(from), b(to));
+    return new RoutingTable.ScanPart(id, b(from), b(to), 0);
+  }
+
+  private static RoutingTable.ScanPart hash(long id, int of) {
+    return new RoutingTable.ScanPart(id, b("a"), b("z"), of);
   }
 
   @Test
@@ -31,5 +36,13 @@ class ScanCoverageTest {
     assertFalse(NodeRuntime.covers(List.of(part(1, "a", "f"), part(2, "m", "z")), b("a"), b("z")), "a gap");
     assertFalse(NodeRuntime.covers(List.of(part(1, "a", "m")), b("a"), b("z")), "the end is missing");
     assertFalse(NodeRuntime.covers(List.of(part(1, "a", "m")), b("a"), b("")), "unbounded, ends early");
+  }
+
+  @Test
+  void hashPartitionsCoverTheRangeOnlyIfEveryOneIsKnown() {
+    assertTrue(NodeRuntime.covers(List.of(hash(1, 3), hash(2, 3), hash(3, 3)), b("a"), b("z")));
+    assertFalse(NodeRuntime.covers(List.of(hash(1, 3), hash(3, 3)), b("a"), b("z")), "partition 2 of 3 is missing");
+    assertFalse(NodeRuntime.covers(List.of(hash(1, 3), hash(3, 3), hash(3, 3)), b("a"), b("z")), "a duplicate is not 2");
+    assertTrue(NodeRuntime.covers(List.of(hash(1, 1)), b("a"), b("")));
   }
 }
