@@ -154,6 +154,18 @@ public final class Invariants {
     }
   }
 
+  /**
+   * Called when {@code node} crashed with {@code durableTerm} on its disk: a leadership of a later
+   * term it held is forgotten. Only a single voter's election can precede the durability of its
+   * vote (it wins by its own vote at once, as etcd's core did before it delivered the self-vote
+   * after the write); the core holds such a leader's messages, commit index and reads until its
+   * term is durable, so that leadership left no trace, and after the restart the node may rightly
+   * vote in that term again (found when a removed member's campaign won it, 2026-11-26).
+   */
+  public void crashed(long node, long durableTerm) {
+    leaderOfTerm.entrySet().removeIf(e -> e.getKey() > durableTerm && e.getValue() == node);
+  }
+
   /** Called when {@code node} has durably appended {@code entries}, {@code prevTerm} preceding them. */
   public void persisted(long node, long prevTerm, List<Entry> entries) {
     long prev = prevTerm;

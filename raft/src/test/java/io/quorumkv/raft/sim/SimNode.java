@@ -123,6 +123,7 @@ final class SimNode implements SimProcess {
     if (raw == null) {
       return;
     }
+    cluster.invariants().crashed(id, storage.hardState().term());
     raw = null;
     incarnation++;
     restarts++;
