@@ -331,8 +331,8 @@ final class PlacementDriver {
    * loop: drops the replicas this node no longer belongs to. A replica whose membership lacks this
    * node (it applied its own removal) goes once it has handed any leadership over, its leader
    * has been silent for an election timeout, and every voter of that membership reported it
-   * applied the removal too ({@link #votersAppliedRemoval}). A leader that still replicates to it counts it as a
-   * member: that leader has not applied the removal yet (its disk is slow), or the node was added
+   * applied the removal too ({@link #votersAppliedRemoval}). A leader that still replicates to it
+   * counts it as a member: that leader has not applied the removal yet (its disk is slow), or the node was added
    * back and the replica installed a snapshot taken while it was out, with the entry adding it
    * back to follow. Destroying it then would make its successor start empty while that leader
    * keeps its record of what the old replica acknowledged, and sends it a commit index past its
@@ -376,11 +376,12 @@ final class PlacementDriver {
 
   /**
    * Whether every voter of {@code cs} (node {@code nodeId}'s membership without it) answered this
-   * round with a membership without that node: it applied the removal too. Until then it may still count this
-   * node as a voter and need its vote (it crashed before it learned the removal committed), and
-   * only this replica, whose log may be longer than that voter's, can bring it up to date
-   * (the Raft core's campaign of a removed member; SimRegressionTest). A destroyed replica could
-   * not: the group would stay leaderless. A voter that is down keeps the replica here until it is back.
+   * round with a membership without that node: it applied the removal too. Until then it may still
+   * count that node as a voter and need its vote (it crashed before it learned the removal
+   * committed), and only the removed node's replica, whose log may be longer than that voter's,
+   * can bring it up to date (the Raft core's campaign of a removed member; SimRegressionTest). A
+   * destroyed replica could not: the group would stay leaderless. A voter that is down keeps the
+   * replica until it is back.
    */
   static boolean votersAppliedRemoval(long nodeId, long groupId, ConfState cs,
       Map<Long, KvResponse.DirectoryReport> answers) {
