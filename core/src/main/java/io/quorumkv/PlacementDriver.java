@@ -363,9 +363,9 @@ final class PlacementDriver {
       }
       long lastIndex = r.raw.status().lastIndex();
       for (KvResponse.DirectoryReport d : answers.values()) {
-        Optional<KvResponse.ReplicaReport> x = d.replicas().stream().filter(y -> y.partitionId() == r.groupId).findFirst();
-        if (x.isPresent() && !x.get().voters().isEmpty() && !x.get().voters().contains(nodeId)
-            && !x.get().learners().contains(nodeId) && x.get().appliedIndex() >= lastIndex) {
+        Optional<KvResponse.ReplicaReport> x = replicaOf(d, r.groupId);
+        if (x.isPresent() && !x.get().voters().isEmpty() && !lists(x.get(), nodeId)
+            && x.get().appliedIndex() >= lastIndex) {
           node.destroyReplica(r, "node " + d.nodeId() + " applied a membership without it at index "
               + x.get().appliedIndex() + " (this replica's log ends at " + lastIndex + ")");
           break;
@@ -387,13 +387,22 @@ final class PlacementDriver {
       Map<Long, KvResponse.DirectoryReport> answers) {
     for (long voter : union(cs.voters(), cs.votersOutgoing())) {
       KvResponse.DirectoryReport d = answers.get(voter);
-      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty()
-          : d.replicas().stream().filter(y -> y.partitionId() == groupId).findFirst();
-      if (x.isEmpty() || x.get().voters().contains(nodeId) || x.get().learners().contains(nodeId)) {
+      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty() : replicaOf(d, groupId);
+      if (x.isEmpty() || lists(x.get(), nodeId)) {
         return false;
       }
     }
     return true;
+  }
+
+  /** {@code d}'s replica of {@code groupId}, if its node reported one. */
+  private static Optional<KvResponse.ReplicaReport> replicaOf(KvResponse.DirectoryReport d, long groupId) {
+    return d.replicas().stream().filter(y -> y.partitionId() == groupId).findFirst();
+  }
+
+  /** Whether the reported membership has {@code nodeId}, as a voter or a learner. */
+  private static boolean lists(KvResponse.ReplicaReport x, long nodeId) {
+    return x.voters().contains(nodeId) || x.learners().contains(nodeId);
   }
 
   private static boolean isEmpty(ConfState cs) {
