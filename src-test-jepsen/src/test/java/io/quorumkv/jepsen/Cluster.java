@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -38,10 +39,12 @@ final class Cluster implements AutoCloseable {
   static final long ELECTION_TIMEOUT_MS = 1000;
 
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(2);
-  /** Membership changes wait for a learner to catch up before promoting it: they get longer. */
   /** How long a restarted node may take to answer a status request. */
   private static final Duration RESTART_TIMEOUT = Duration.ofSeconds(30);
+  /** Membership changes wait for a learner to catch up before promoting it: they get longer. */
   private static final Duration MEMBERSHIP_TIMEOUT = Duration.ofSeconds(15);
+  /** Lines of each node's log quoted when the cluster does not become ready. */
+  private static final int LOG_TAIL_LINES = 12;
 
   private final String clusterId;
   private final Path workDir;
@@ -95,12 +98,43 @@ final class Cluster implements AutoCloseable {
     return node;
   }
 
-  /** Starts every initial member and waits until each partition has a leader. */
-  synchronized void start(Duration timeout) {
+  /**
+   * Starts every initial member and waits until each partition has a leader. A start that fails
+   * (every member exited, or no leaders in time) is tried once more from scratch: the processes
+   * are killed, the data directories wiped and every member gets a new port, since a port that
+   * was free when picked can be taken before the node binds it. The first failure, with its
+   * diagnosis, goes to {@code onRetry}: it is reported, not hidden.
+   *
+   * @throws IllegalStateException with the diagnosis of the second failure
+   */
+  void start(Duration timeout, Consumer<String> onRetry) {
+    try {
+      launchInitialMembers();
+      awaitReady(timeout);
+    } catch (IllegalStateException first) {
+      onRetry.accept("the first start failed, so the cluster was started again from scratch on new ports: "
+          + first.getMessage());
+      synchronized (this) {
+        for (KvClient c : adminClients.values()) {
+          c.close();
+        }
+        adminClients.clear();
+        for (NodeProcess n : members.values()) {
+          n.kill();
+          n.appendToLog("==== jepsen: killed: the cluster did not start; starting again on a new port");
+          deleteTree(n.dataDir());
+          members.put(n.id(), newNode(n.id()));
+        }
+      }
+      launchInitialMembers();
+      awaitReady(timeout);
+    }
+  }
+
+  private synchronized void launchInitialMembers() {
     for (NodeProcess node : members.values()) {
       launch(node, false, null);
     }
-    awaitReady(timeout);
   }
 
   // ---- membership and addresses ----
@@ -181,12 +215,19 @@ final class Cluster implements AutoCloseable {
 
   /** Each responsive member's own view; members that do not answer in time are left out. */
   Map<Long, ClusterStatus> statuses() {
+    return statuses(new HashMap<>());
+  }
+
+  /** Like {@link #statuses()}, and records in {@code errors} why each member left out did not answer. */
+  private Map<Long, ClusterStatus> statuses(Map<Long, String> errors) {
     Map<Long, ClusterStatus> out = new LinkedHashMap<>();
     for (long id : responsive()) {
       try {
         out.put(id, admin(id).status());
+        errors.remove(id);
       } catch (RuntimeException e) {
         // not answering now: that is what faults do
+        errors.put(id, e.toString());
       }
     }
     return out;
@@ -215,13 +256,16 @@ final class Cluster implements AutoCloseable {
   /**
    * Waits until every responsive member knows a leader for every partition it hosts.
    *
-   * @throws IllegalStateException with the last views seen, if that does not happen in time
+   * @throws IllegalStateException if that does not happen in time, or at once when every member
+   *     has exited; the message has the last views and, per member, its process state, why it
+   *     last did not answer and the end of its log, so a run that never started says why
    */
   void awaitReady(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
+    Map<Long, String> errors = new HashMap<>();
     String last = "no member answered";
     while (System.nanoTime() < deadline) {
-      Map<Long, ClusterStatus> views = statuses();
+      Map<Long, ClusterStatus> views = statuses(errors);
       List<Long> responsive = responsive();
       boolean ready = !views.isEmpty() && views.keySet().containsAll(responsive);
       for (ClusterStatus s : views.values()) {
@@ -231,9 +275,25 @@ final class Cluster implements AutoCloseable {
         return;
       }
       last = views.toString();
+      if (memberIds().stream().noneMatch(id -> node(id).isAlive())) {
+        throw new IllegalStateException("cluster not ready: every member exited; " + diagnosis(last, errors));
+      }
       sleep(250);
     }
-    throw new IllegalStateException("cluster not ready after " + timeout.toSeconds() + " s; last views: " + last);
+    throw new IllegalStateException("cluster not ready after " + timeout.toSeconds() + " s; " + diagnosis(last, errors));
+  }
+
+  private String diagnosis(String lastViews, Map<Long, String> errors) {
+    StringBuilder b = new StringBuilder("last views: ").append(lastViews);
+    for (long id : memberIds()) {
+      NodeProcess n = node(id);
+      b.append("\n    ").append(n).append(", last status error: ").append(errors.getOrDefault(id, "none"))
+          .append(", end of ").append(n.log().getFileName()).append(':');
+      for (String line : n.logTail(LOG_TAIL_LINES)) {
+        b.append("\n      | ").append(line);
+      }
+    }
+    return b.toString();
   }
 
   // ---- process faults ----

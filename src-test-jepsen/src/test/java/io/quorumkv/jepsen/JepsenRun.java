@@ -109,7 +109,10 @@ final class JepsenRun {
         spec.ranges() ? RANGE_SPLITS : List.of(), logs)) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
       try {
-        cluster.start(Duration.ofSeconds(90));
+        cluster.start(Duration.ofSeconds(90), note -> {
+          System.out.println("jepsen: " + spec.name() + ": " + note);
+          notes.add(note);
+        });
         List<Workload> workloads = workloads(ctx, kinds);
         for (Workload w : workloads) {
           w.setup(ctx);

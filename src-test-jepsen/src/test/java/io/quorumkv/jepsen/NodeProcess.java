@@ -75,10 +75,8 @@ final class NodeProcess {
       throw new IllegalStateException("node " + id + " is already running as pid " + process.pid());
     }
     try {
-      Files.createDirectories(log.getParent());
-      Files.writeString(log, "\n==== jepsen: starting node " + id + " at " + Instant.now()
-          + (faketime == null ? "" : " under libfaketime " + faketime) + "\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      appendToLog("\n==== jepsen: starting node " + id + " on " + address + " at " + Instant.now()
+          + (faketime == null ? "" : " under libfaketime " + faketime));
       ProcessBuilder pb = new ProcessBuilder(command)
           .redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
@@ -164,8 +162,36 @@ final class NodeProcess {
     }
   }
 
+  /** Appends {@code line} to this node's log, for a reader of the log to know what the harness did. */
+  void appendToLog(String line) {
+    try {
+      Files.createDirectories(log.getParent());
+      Files.writeString(log, line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + log, e);
+    }
+  }
+
+  /** The last {@code lines} lines of this node's log (every incarnation's output), or why they cannot be read. */
+  List<String> logTail(int lines) {
+    try {
+      List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
+      return all.subList(Math.max(0, all.size() - lines), all.size());
+    } catch (IOException | UncheckedIOException e) {
+      return List.of("(cannot read " + log + ": " + e + ")");
+    }
+  }
+
   @Override
   public synchronized String toString() {
-    return "n" + id + "@" + address + (isAlive() ? " pid " + process.pid() + (paused ? " paused" : "") : " down");
+    String state;
+    if (process == null) {
+      state = " never started";
+    } else if (process.isAlive()) {
+      state = " pid " + process.pid() + (paused ? " paused" : "");
+    } else {
+      state = " down (pid " + process.pid() + " exited with " + process.exitValue() + ")";
+    }
+    return "n" + id + "@" + address + state;
   }
 }
