@@ -42,6 +42,9 @@ final class SimNode implements SimProcess {
   /** One Ready's writes and the work that waits for them to be durable. */
   private record Write(Ready ready, long due) {}
 
+  /** A client write proposed here, at its index, in {@code term}. */
+  private record Proposal(ClientRequest request, long term) {}
+
   /** A read that has its read index and waits for the state machine to reach it. */
   private record WaitingRead(long index, ClientRequest request) {}
 
@@ -57,7 +60,7 @@ final class SimNode implements SimProcess {
   private long lastSyncDue;
   private SoftState softState = new SoftState(RaftConfig.NONE, StateRole.FOLLOWER);
   private long term;
-  private final Map<Long, ClientRequest> proposals = new HashMap<>();
+  private final Map<Long, Proposal> proposals = new HashMap<>();
   private final Map<Long, ClientRequest> readRequests = new HashMap<>();
   private final List<WaitingRead> waitingReads = new ArrayList<>();
   private long appliedSinceSnapshot;
@@ -214,10 +217,10 @@ final class SimNode implements SimProcess {
         cluster.reply(request, new ClientReply.Rejected(request.requestId(), softState.leader()));
         return;
       }
-      ClientRequest replaced = proposals.put(index, request);
+      Proposal replaced = proposals.put(index, new Proposal(request, term));
       if (replaced != null) {
         // Our log lost the old entry at this index to another leader's: it can never commit.
-        cluster.reply(replaced, new ClientReply.Rejected(replaced.requestId(), softState.leader()));
+        reject(replaced.request());
       }
     }
     drain();
@@ -363,7 +366,8 @@ final class SimNode implements SimProcess {
       if (e.index() <= stateMachine.applied()) {
         continue; // covered by a snapshot installed meanwhile
       }
-      ClientRequest waiting = proposals.remove(e.index());
+      Proposal proposed = proposals.remove(e.index());
+      ClientRequest waiting = proposed == null ? null : proposed.request();
       if (e.type() == EntryType.CONF_CHANGE) {
         ConfState cs = raw.applyConfChange(ConfChange.decode(e.data()));
         stateMachine.applyConfState(e.index(), cs);
@@ -381,13 +385,27 @@ final class SimNode implements SimProcess {
       }
       if (waiting != null) {
         // Another entry took the index of our proposal: ours can never commit.
-        cluster.reply(waiting, new ClientReply.Rejected(waiting.requestId(), softState.leader()));
+        reject(waiting);
       }
+      // A committed entry of a later term than a proposal at a higher index: every committed entry
+      // from here on is of that term or later, so the proposal can never commit (its log suffix
+      // may be gone with nothing proposed since to take its index: answer it now, not at a timeout).
+      proposals.values().removeIf(p -> {
+        if (p.term() < e.term()) {
+          reject(p.request());
+          return true;
+        }
+        return false;
+      });
       cluster.invariants().applied(id, e, stateMachine.digest());
       appliedSinceSnapshot++;
     }
     raw.applied(stateMachine.applied());
     maybeCompact();
+  }
+
+  private void reject(ClientRequest r) {
+    cluster.reply(r, new ClientReply.Rejected(r.requestId(), softState.leader()));
   }
 
   private void maybeCompact() {
