@@ -4,7 +4,9 @@
 # (fresh 3-node cluster per client count, put phase then linearizable get phase), back to back,
 # the order rotating each round; then the median ops/s and p99 per workload and QuorumKV's ratio to
 # each peer. Run it on a quiet machine: every system shares the same cores with the driver.
-# Env: RUNS=3  SYSTEMS="quorumkv etcd rheakv"  CLIENTS="16 64 256"  DURATION=20  WARMUP=2  CONNS=1
+# Env: RUNS=3  SYSTEMS="quorumkv etcd rheakv"  CLIENTS="16 64 256"  DURATION=20  WARMUP=30  CONNS=1
+#      (WARMUP is seconds of load before each phase, for every system alike; 30 because after 10 s
+#      the JVMs are still compiling: docs/benchmarks.md, finding 32. The peers harness uses 2.)
 #      DRIVER=peers|ours (QuorumKV's driver; default peers.Bench + QuorumKvPeersClient)
 #      PEERS_SRC (default <repo>/../shared/peers; copied to a temp dir, it may be read-only)
 #      RESULTS_DIR (default examples/target/bench-<UTC timestamp>)  KEEP_WORK=1 keeps the temp copy
@@ -42,7 +44,7 @@ if [[ "$RUNS" != 0 ]]; then
   mkdir -p "$ADAPTER_DIR"
   javac -Xlint:all -Werror -d "$ADAPTER_DIR" -cp "$QKV_CP:$PEERS_DRIVER_JAR" "$HERE/QuorumKvPeersClient.java"
 fi
-export CLIENTS="${CLIENTS:-16 64 256}" DURATION="${DURATION:-20}" WARMUP="${WARMUP:-2}" CONNS="${CONNS:-1}"
+export CLIENTS="${CLIENTS:-16 64 256}" DURATION="${DURATION:-20}" WARMUP="${WARMUP:-30}" CONNS="${CONNS:-1}"
 
 read -r -a order <<<"$SYSTEMS"
 failed=()
