@@ -321,10 +321,12 @@ class ClusterScenariosTest {
       long leader = c.node(1).status().partitions().get(0).leader();
       long other = leader == 3 ? 2 : 3;
       c.node(1).transferLeader(1, other);
-      // Right after the transfer the entry node may still know the old leader: retry NOT_LEADER
-      // answers until the deadline, as a client does.
+      // Right after the transfer the entry node may still know the old leader, or know none yet
+      // (the transferee's election is under way): retry NOT_LEADER and NO_LEADER answers until the
+      // deadline, as a client does.
       KvResponse r2 = c.node(leader == 1 ? 2 : 1).runtime().execute(cas, deadline).join();
-      while (r2 instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER
+      while (r2 instanceof KvResponse.Failure f
+          && (f.code() == KvResponse.Code.NOT_LEADER || f.code() == KvResponse.Code.NO_LEADER)
           && System.nanoTime() < deadline) {
         MemoryCluster.sleep(10);
         r2 = c.node(leader == 1 ? 2 : 1).runtime().execute(cas, deadline).join();
