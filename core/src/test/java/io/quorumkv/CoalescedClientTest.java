@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -56,8 +57,8 @@ class CoalescedClientTest {
       // Every key, not the node's applied index against its commit index: a follower learns a
       // commit index with the next entries or heartbeat (benchmarks.md, finding 27), so its own
       // commit index may lag the leader's, and a partition's last put is not the others'.
-      TestCluster.await(Duration.ofSeconds(10), "every put applied on node 1", () -> java.util.stream.IntStream
-          .range(0, n).allMatch(i -> node.get("big" + i, ReadConsistency.STALE).isPresent()));
+      TestCluster.await(Duration.ofSeconds(10), "every put applied on node 1",
+          () -> IntStream.range(0, n).allMatch(i -> node.get("big" + i, ReadConsistency.STALE).isPresent()));
       List<KvRequest.Multi.Item> items = new ArrayList<>();
       for (int i = 0; i < n; i++) {
         items.add(new KvRequest.Multi.Item(new KvRequest.Get(("big" + i).getBytes(StandardCharsets.UTF_8),

@@ -26,7 +26,6 @@ class ClusterStartTest {
       long t0 = System.nanoTime();
       IllegalStateException e = assertThrows(IllegalStateException.class,
           () -> cluster.start(Duration.ofSeconds(90), retries::add));
-      System.out.println(e.getMessage());
       long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
       assertTrue(seconds < 60, "waited " + seconds + " s for nodes that had exited");
       assertTrue(e.getMessage().startsWith("cluster not ready: every member exited"), e.getMessage());

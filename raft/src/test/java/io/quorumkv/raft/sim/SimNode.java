@@ -387,19 +387,21 @@ final class SimNode implements SimProcess {
         // Another entry took the index of our proposal: ours can never commit.
         reject(waiting);
       }
-      // A committed entry of a later term than a proposal at a higher index: every committed entry
-      // from here on is of that term or later, so the proposal can never commit (its log suffix
-      // may be gone with nothing proposed since to take its index: answer it now, not at a timeout).
-      proposals.values().removeIf(p -> {
-        if (p.term() < e.term()) {
-          reject(p.request());
-          return true;
-        }
-        return false;
-      });
       cluster.invariants().applied(id, e, stateMachine.digest());
       appliedSinceSnapshot++;
     }
+    // A committed entry of a later term than a proposal at a higher index: every committed entry
+    // from here on is of that term or later, so the proposal can never commit (its log suffix may
+    // be gone with nothing proposed since to take its index: answer it now, not at a timeout).
+    // Terms never decrease along the log, so the batch's last entry decides for all of it.
+    long lastTerm = committed.get(committed.size() - 1).term();
+    proposals.values().removeIf(p -> {
+      if (p.term() < lastTerm) {
+        reject(p.request());
+        return true;
+      }
+      return false;
+    });
     raw.applied(stateMachine.applied());
     maybeCompact();
   }
