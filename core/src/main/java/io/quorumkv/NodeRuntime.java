@@ -370,6 +370,8 @@ final class NodeRuntime implements RequestExecutor {
     metrics.functionCounter("quorumkv.transport.heartbeat.frames",
         "frames written that carried heartbeats (coalesced: one per peer per flush)",
         Tags.empty(), t, x -> x.metrics().heartbeatFrames());
+    metrics.functionCounter("quorumkv.transport.raft.frames", "frames of Raft messages written (all groups share them)",
+        Tags.empty(), t, x -> x.metrics().raftFrames());
   }
 
   /**

@@ -217,6 +217,7 @@ final class Peer {
       ch.write(Wire.encode(ch.alloc(), Frame.newBuilder().setRaftBatch(frame).build()),
           ch.voidPromise());
       counters.messagesSent.add(count);
+      counters.raftFrames.increment();
     }
   }
 
