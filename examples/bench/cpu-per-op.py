@@ -10,7 +10,7 @@ node JVMs and of the driver from /proc/<pid>/task/*/stat when each recorded phas
 (Bench's "start" and "done" progress lines). Prints one JSON line per phase: throughput and
 latencies from Bench, node CPU per operation in microseconds (all threads, and without the JIT's
 compiler threads), the driver's CPU per operation without the JIT, the node threads that took
-the most, grouped by name, the nodes' read- and write-family syscalls per operation, and (from
+the most, grouped by name (top; top_kernel: the part of it spent in the kernel), the nodes' read- and write-family syscalls per operation, and (from
 the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
 entries per AppendEntries, proposals and fsyncs per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
@@ -45,9 +45,9 @@ def threads(pid):
             continue
         name = s[s.index('(') + 1:s.rindex(')')]
         f = s[s.rindex(')') + 2:].split()
-        cpu = int(f[11]) + int(f[12])
         name = re.sub(r'[-#]?\d+', '', name).strip()
-        out[name] += cpu
+        out[name] += int(f[11]) + int(f[12])
+        out['kernel:' + name] += int(f[12])  # stime: the thread's time in the kernel (syscalls)
     return out
 
 def io(pid):
@@ -71,7 +71,7 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total|quorumkv_transport_raft_frames_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
                 out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))
@@ -116,8 +116,11 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
     for p in nodes:
         node.update(delta(p))
     sysc = {k[4:] + '/op': round(node.pop(k, 0) / max(ops, 1), 2) for k in ('sys:read', 'sys:write')}
+    kernel = collections.Counter({n[7:]: node.pop(n) for n in list(node) if n.startswith('kernel:')})
     drv = delta(b.pid)
     drv.pop('sys:read', None); drv.pop('sys:write', None)
+    for n in [n for n in drv if n.startswith('kernel:')]:
+        drv.pop(n)
     us = lambda c, f: sum(v for n, v in c.items() if f(n)) * 1e6 / TCK / max(ops, 1)
     top = sorted(((v, n) for n, v in node.items() if v > 0), reverse=True)[:8]
     out = dict(label=a.label, op=rec['op'], clients=rec['clients'], ops_s=rec['ops_per_s'], p50=rec['p50_us'], p99=rec['p99_us'],
@@ -129,5 +132,6 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
                                         / max(m1.get('quorumkv_raft_sent_total:append', 0) - m0.get('quorumkv_raft_sent_total:append', 0), 1), 2),
                items_per_multi=round((m1.get('quorumkv_requests_multi_items_total', 0) - m0.get('quorumkv_requests_multi_items_total', 0))
                                      / max(m1.get('quorumkv_requests_multi_total', 0) - m0.get('quorumkv_requests_multi_total', 0), 1), 2),
-               top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
+               top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top},
+               top_kernel={n: round(kernel[n] * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
     print(json.dumps(out)); open(a.out, 'a').write(json.dumps(out) + '\n')

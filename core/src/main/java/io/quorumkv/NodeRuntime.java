@@ -27,6 +27,8 @@ import io.quorumkv.storage.SnapshotSource;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
+import io.quorumkv.transport.Envelope;
+import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.NettyTransport;
 import io.quorumkv.transport.NettyTransportConfig;
 import io.quorumkv.transport.RaftTransport;
@@ -214,6 +216,19 @@ final class NodeRuntime implements RequestExecutor {
   private ExecutorService snapshotter;
   /** loop: the last log write submitted; messages claiming durability wait for it. */
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
+  /**
+   * loop: what this turn of the loop sends, per peer, from every group: sent with one transport
+   * call per peer at the end of the turn (one frame, one wake-up of the connection), see endTurn.
+   */
+  private final Map<Long, List<Envelope>> outbox = new HashMap<>();
+  /** loop: the log writes of this turn, from every group: one submit to the log writer. */
+  private LogBatch turnLog;
+  /** loop: what waits for {@link #turnLog} to be durable: messages claiming it, per peer. */
+  private Map<Long, List<Envelope>> turnAfterPersist = new HashMap<>();
+  /** loop: the Raft cores to tell, once {@link #turnLog} is durable, how far their log is. */
+  private List<Runnable> turnPersisted = new ArrayList<>();
+  /** loop: whether that notice must wake the loop (a leader's or candidate's durable index). */
+  private boolean turnPersistedWakes;
   /** loop */
   private long ticks;
   /**
@@ -273,7 +288,17 @@ final class NodeRuntime implements RequestExecutor {
         members.keySet().removeIf(id -> !isMemberAnywhere(id));
       }
       transport = overrides.transport != null ? overrides.transport.apply(config) : nettyTransport();
-      transport.setMessageHandler(this::onMessage);
+      transport.setMessageHandler(new MessageHandler() {
+        @Override
+        public void onMessage(long fromNode, long groupId, Message m) {
+          onMessages(fromNode, List.of(new Envelope(groupId, m)));
+        }
+
+        @Override
+        public void onMessages(long fromNode, List<Envelope> messages) {
+          NodeRuntime.this.onMessages(fromNode, messages);
+        }
+      });
       transport.setRequestHandler(this::onRequest);
       transport.setSnapshotReceiver((from, g, m) -> {
         SnapshotStreams.Receiving sink = new SnapshotStreams.Receiving(g, m.snapshot(),
@@ -345,6 +370,8 @@ final class NodeRuntime implements RequestExecutor {
     metrics.functionCounter("quorumkv.transport.heartbeat.frames",
         "frames written that carried heartbeats (coalesced: one per peer per flush)",
         Tags.empty(), t, x -> x.metrics().heartbeatFrames());
+    metrics.functionCounter("quorumkv.transport.raft.frames", "frames of Raft messages written (all groups share them)",
+        Tags.empty(), t, x -> x.metrics().raftFrames());
   }
 
   /**
@@ -558,6 +585,7 @@ final class NodeRuntime implements RequestExecutor {
     ReadWaiterDrain.failAll(r, new LeadershipLost());
     failQueuedReads(r, KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
         "the replica of partition " + g + " on " + who + " was removed"));
+    submitTurnLog(); // this turn's writes of the group too
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
       try {
         if (e == null && state == State.RUNNING) {
@@ -690,6 +718,7 @@ final class NodeRuntime implements RequestExecutor {
             handleReady(r, r.raw.ready());
           }
         }
+        endTurn();
       } catch (InterruptedException e) {
         if (state == State.CLOSED) {
           break;
@@ -699,6 +728,65 @@ final class NodeRuntime implements RequestExecutor {
         onStorageFailure(e);
       }
     }
+  }
+
+  /**
+   * loop: ends a turn of the loop: sends what every group has for each peer with one transport
+   * call per peer, then hands the turn's log writes to the log writer as one batch (a leader's
+   * AppendEntries leave before its own write is queued: the write runs while they travel).
+   */
+  private void endTurn() {
+    for (Map.Entry<Long, List<Envelope>> e : outbox.entrySet()) {
+      if (!e.getValue().isEmpty()) {
+        transport.send(e.getKey(), e.getValue());
+      }
+    }
+    outbox.clear();
+    submitTurnLog();
+  }
+
+  /**
+   * loop: submits this turn's log writes; once they (and every write before them) are durable, the
+   * log writer's thread sends the messages that claim them and the loop tells each Raft core how
+   * far its log is durable. Also called mid-turn by whatever must wait for every write so far.
+   */
+  private void submitTurnLog() {
+    CompletableFuture<Void> durable = lastWrite;
+    if (turnLog != null && !turnLog.isEmpty()) {
+      durable = writer.submit(turnLog);
+      lastWrite = durable;
+    }
+    turnLog = null;
+    if (turnPersisted.isEmpty() && turnAfterPersist.isEmpty()) {
+      return;
+    }
+    List<Runnable> persisted = turnPersisted;
+    Map<Long, List<Envelope>> after = turnAfterPersist;
+    boolean wakeLoop = turnPersistedWakes;
+    turnPersisted = new ArrayList<>();
+    turnAfterPersist = new HashMap<>();
+    turnPersistedWakes = false;
+    durable.whenComplete((v, e) -> {
+      if (e != null) {
+        onStorageFailure(e);
+        return;
+      }
+      after.forEach(transport::send);
+      if (!persisted.isEmpty()) {
+        Runnable notice = () -> persisted.forEach(Runnable::run);
+        if (wakeLoop) {
+          post(notice);
+        } else {
+          postNextTurn(notice);
+        }
+      }
+    });
+  }
+
+  /** loop: queues {@code m} of group {@code g} for the end of this turn (see {@link #endTurn}). */
+  private void queueSend(long g, Message m) {
+    metrics.sent(m);
+    outbox.computeIfAbsent(m.to(), k -> new ArrayList<>()).add(new Envelope(g, m));
   }
 
   /**
@@ -774,7 +862,7 @@ final class NodeRuntime implements RequestExecutor {
     if (quiesce && ticks % config.heartbeatTicks() == 0) {
       for (long peer : members.keySet()) {
         if (peer != nodeId) {
-          transport.send(peer, NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
+          queueSend(NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
         }
       }
     }
@@ -797,13 +885,30 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private void onMessage(long from, long g, Message m) {
-    if (g == NODE_HEARTBEAT_GROUP) {
-      nodeHeartbeatNanos.put(from, System.nanoTime());
-      return;
+  /** I/O thread: one inbound frame's messages become one loop task. */
+  private void onMessages(long from, List<Envelope> messages) {
+    List<Envelope> steps = new ArrayList<>(messages.size());
+    for (Envelope e : messages) {
+      if (e.groupId() == NODE_HEARTBEAT_GROUP) {
+        nodeHeartbeatNanos.put(from, System.nanoTime());
+      } else {
+        steps.add(e);
+      }
     }
-    if (!postExternal(() -> step(from, g, m))) {
-      metrics.droppedMessages.increment();
+    if (!steps.isEmpty() && !postExternal(() -> stepAll(from, steps))) {
+      metrics.droppedMessages.increment(steps.size());
+    }
+  }
+
+  /** loop: steps each message; one that fails is logged and lost (as if dropped), not the rest. */
+  private void stepAll(long from, List<Envelope> messages) {
+    for (Envelope e : messages) {
+      try {
+        step(from, e.groupId(), e.message());
+      } catch (RuntimeException ex) {
+        log.error("{}: stepping {} of group {} from node {} failed", who, e.message().getClass().getSimpleName(),
+            e.groupId(), from, ex);
+      }
     }
   }
 
@@ -876,8 +981,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leaseUntilNanos = Long.MIN_VALUE;
     for (long peer : st.progress().keySet()) {
       if (peer != nodeId) {
-        transport.send(peer, r.groupId,
-            new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
+        queueSend(r.groupId, new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
       }
     }
     return true;
@@ -1048,8 +1152,7 @@ final class NodeRuntime implements RequestExecutor {
       if (m instanceof Message.InstallSnapshot s) {
         sendSnapshot(r, s);
       } else {
-        metrics.sent(m);
-        transport.send(m.to(), r.groupId, m);
+        queueSend(r.groupId, m);
       }
     }
   }
@@ -1083,11 +1186,14 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  /** Hands a Ready's log writes to the group-commit writer; messages claiming durability follow it. */
+  /**
+   * Adds a Ready's log writes to this turn's batch (see {@link #submitTurnLog}); messages claiming
+   * their durability, and the core's notice, follow that batch's write.
+   */
   private void persist(Replica r, Ready rd) {
-    LogBatch b = engine.newLogBatch();
-    if (!rd.entries().isEmpty()) {
-      b.append(r.groupId, rd.entries());
+    boolean appends = !rd.entries().isEmpty();
+    if (appends) {
+      turnLog().append(r.groupId, rd.entries());
     }
     // A new term or vote must be durable before anything claims it, but a hard state that moved
     // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
@@ -1097,44 +1203,31 @@ final class NodeRuntime implements RequestExecutor {
     // vote: the pending one is always the latest hard state.
     rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
     HardState hs = r.pendingHardState;
-    if (hs != null && (!b.isEmpty() || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
-      b.hardState(r.groupId, hs);
+    if (hs != null && (appends || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
+      turnLog().hardState(r.groupId, hs);
       r.submittedTerm = hs.term();
       r.submittedVote = hs.vote();
       r.pendingHardState = null;
     }
-    CompletableFuture<Void> durable = lastWrite;
-    if (!b.isEmpty()) {
-      durable = writer.submit(b);
-      lastWrite = durable;
+    for (Message m : rd.messagesAfterPersist()) {
+      metrics.sent(m);
+      turnAfterPersist.computeIfAbsent(m.to(), k -> new ArrayList<>()).add(new Envelope(r.groupId, m));
     }
     Entry last = rd.lastEntry();
-    List<Message> after = rd.messagesAfterPersist();
-    if (last == null && after.isEmpty()) {
-      return;
+    if (last != null) {
+      turnPersisted.add(() -> r.raw.persisted(last.index(), last.term()));
+      // A leader's own durable index counts toward its commit index: it wakes the loop (so does a
+      // candidate's, which may lead by the time the write is durable). A follower's waits for the
+      // loop's next turn.
+      turnPersistedWakes |= r.role != StateRole.FOLLOWER;
     }
-    // A leader's own durable index counts toward its commit index: it wakes the loop (so does a
-    // candidate's, which may lead by the time the write is durable). A follower's waits for the
-    // loop's next turn.
-    boolean wakeLoop = r.role != StateRole.FOLLOWER;
-    durable.whenComplete((v, e) -> {
-      if (e != null) {
-        onStorageFailure(e);
-        return;
-      }
-      for (Message m : after) {
-        metrics.sent(m);
-        transport.send(m.to(), r.groupId, m);
-      }
-      if (last != null) {
-        Runnable notice = () -> r.raw.persisted(last.index(), last.term());
-        if (wakeLoop) {
-          post(notice);
-        } else {
-          postNextTurn(notice);
-        }
-      }
-    });
+  }
+
+  private LogBatch turnLog() {
+    if (turnLog == null) {
+      turnLog = engine.newLogBatch();
+    }
+    return turnLog;
   }
 
   private void onStorageFailure(Throwable e) {

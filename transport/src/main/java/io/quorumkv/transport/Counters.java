@@ -12,6 +12,7 @@ final class Counters {
   final LongAdder droppedTooLarge = new LongAdder();
   final LongAdder framesRejected = new LongAdder();
   final LongAdder heartbeatFrames = new LongAdder();
+  final LongAdder raftFrames = new LongAdder();
   final LongAdder snapshotChunksSent = new LongAdder();
   final LongAdder snapshotChunksReceived = new LongAdder();
 
@@ -19,7 +20,7 @@ final class Counters {
     return new TransportMetrics(
         messagesSent.sum(), messagesReceived.sum(), droppedQueueFull.sum(),
         droppedUnreachable.sum(), droppedByFault.sum(), droppedTooLarge.sum(),
-        framesRejected.sum(), heartbeatFrames.sum(), snapshotChunksSent.sum(),
+        framesRejected.sum(), heartbeatFrames.sum(), raftFrames.sum(), snapshotChunksSent.sum(),
         snapshotChunksReceived.sum());
   }
 }

@@ -1,6 +1,7 @@
 package io.quorumkv.transport;
 
 import io.quorumkv.raft.Message;
+import java.util.List;
 
 /** Receives inbound Raft messages. */
 @FunctionalInterface
@@ -16,4 +17,19 @@ public interface MessageHandler {
    * @param m        the message
    */
   void onMessage(long fromNode, long groupId, Message m);
+
+  /**
+   * Called on a transport I/O thread with the messages of one inbound frame, in the order the peer
+   * sent them; by default {@link #onMessage} for each. A handler that queues work for another
+   * thread can queue the whole frame as one task. Same rules as {@link #onMessage}: must not block;
+   * an exception loses the messages not yet handled, as a dropped frame would.
+   *
+   * @param fromNode the sending node, as authenticated by the connection handshake
+   * @param messages the frame's messages, each with its group
+   */
+  default void onMessages(long fromNode, List<Envelope> messages) {
+    for (Envelope e : messages) {
+      onMessage(fromNode, e.groupId(), e.message());
+    }
+  }
 }

@@ -24,6 +24,8 @@ import io.quorumkv.transport.proto.Response;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -200,23 +202,52 @@ public final class NettyTransport implements RaftTransport {
   @Override
   public void send(long toNode, long groupId, Message m) {
     Objects.requireNonNull(m, "m");
+    Peer peer = peerToSend(toNode);
+    if (peer != null) {
+      queue(peer, groupId, m);
+      peer.drainSoon();
+    }
+  }
+
+  /** Queues them all, then schedules the peer's connection to write them: one frame, one wake-up. */
+  @Override
+  public void send(long toNode, List<Envelope> messages) {
+    Peer peer = peerToSend(toNode);
+    if (peer != null) {
+      for (Envelope e : messages) {
+        queue(peer, e.groupId(), e.message());
+      }
+      peer.drainSoon();
+    }
+  }
+
+  /** The peer to send to, or null (counted as unreachable) when unknown or closed. */
+  private Peer peerToSend(long toNode) {
     Peer peer = peers.get(toNode);
     if (peer == null || closed) {
       counters.droppedUnreachable.increment();
-      return;
+      return null;
     }
-    LinkFaults.Fate fate = faults.fate(config.nodeId(), toNode);
+    return peer;
+  }
+
+  /** Queues {@code m} on {@code peer} as the link's faults decide, without scheduling a write. */
+  private void queue(Peer peer, long groupId, Message m) {
+    LinkFaults.Fate fate = faults.fate(config.nodeId(), peer.id);
     if (fate.drop()) {
       counters.droppedByFault.increment();
       return;
     }
     for (int copy = 0; copy < fate.copies(); copy++) {
       if (fate.delayNanos() == 0) {
-        peer.send(groupId, m);
+        peer.enqueue(groupId, m);
         continue;
       }
       try {
-        peer.loop.schedule(() -> peer.send(groupId, m), fate.delayNanos(), TimeUnit.NANOSECONDS);
+        peer.loop.schedule(() -> {
+          peer.enqueue(groupId, m);
+          peer.drainSoon();
+        }, fate.delayNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
         counters.droppedUnreachable.increment(); // closing
       }
@@ -462,6 +493,8 @@ public final class NettyTransport implements RaftTransport {
           + batch.getHeartbeats().getHeartbeatsCount() + batch.getHeartbeats().getResponsesCount());
       return;
     }
+    List<Envelope> messages = new ArrayList<>(batch.getMessagesCount()
+        + batch.getHeartbeats().getHeartbeatsCount() + batch.getHeartbeats().getResponsesCount());
     for (GroupMessage g : batch.getMessagesList()) {
       Message m;
       try {
@@ -470,23 +503,28 @@ public final class NettyTransport implements RaftTransport {
         throw new ProtocolViolation("invalid Raft message for group " + g.getGroupId() + ": "
             + e.getMessage());
       }
-      handle(fromNode, g.getGroupId(), m);
+      messages.add(new Envelope(g.getGroupId(), m));
     }
     for (GroupHeartbeat h : batch.getHeartbeats().getHeartbeatsList()) {
-      handle(fromNode, h.getGroupId(), RaftCodec.fromProto(h));
+      messages.add(new Envelope(h.getGroupId(), RaftCodec.fromProto(h)));
     }
     for (GroupHeartbeatResponse r : batch.getHeartbeats().getResponsesList()) {
-      handle(fromNode, r.getGroupId(), RaftCodec.fromProto(r));
+      messages.add(new Envelope(r.getGroupId(), RaftCodec.fromProto(r)));
     }
+    handle(fromNode, messages);
   }
 
-  void handle(long fromNode, long groupId, Message m) {
-    counters.messagesReceived.increment();
+  /** Hands one frame's messages (or a snapshot's closing message) to the handler. */
+  void handle(long fromNode, List<Envelope> messages) {
+    if (messages.isEmpty()) {
+      return;
+    }
+    counters.messagesReceived.add(messages.size());
     try {
-      messageHandler.onMessage(fromNode, groupId, m);
+      messageHandler.onMessages(fromNode, messages);
     } catch (RuntimeException e) {
-      log.warn("{}: message handler failed on {} from node {} group {}", name,
-          m.getClass().getSimpleName(), fromNode, groupId, e);
+      log.warn("{}: message handler failed on {} messages from node {}", name, messages.size(),
+          fromNode, e);
     }
   }
 

@@ -36,9 +36,10 @@ import org.slf4j.LoggerFactory;
  * One remote member: its Raft connection (one per node pair: the lower id dials, the higher
  * accepts), its bounded outbound queue, and the requests waiting for its answers.
  *
- * <p>Write coalescing: {@link #send} only queues; the first message queued after a drain
- * schedules one drain task on the connection's event loop, which packs everything queued into
- * as few {@link RaftBatch} frames as the frame limit allows (normally one, with every group's
+ * <p>Write coalescing: {@link #enqueue} only queues, and {@link #drainSoon} (called once per
+ * send call, however many messages it queued) schedules one drain task on the connection's event
+ * loop unless one is due already. The drain packs everything queued into as few
+ * {@link RaftBatch} frames as the frame limit allows (normally one, with every group's
  * heartbeats in its {@link HeartbeatBatch}) and flushes once.
  */
 final class Peer {
@@ -90,12 +91,26 @@ final class Peer {
     return ch != null && ch.isActive();
   }
 
-  /** Queues a Raft message, or drops and counts it. */
-  void send(long groupId, Message m) {
+  /**
+   * Queues a Raft message, or drops and counts it. It is written once {@link #drainSoon} is called
+   * (or by a drain already due): a sender queues all it has for this peer, then drains once.
+   */
+  void enqueue(long groupId, Message m) {
     if (channel.get() == null) {
       counters.droppedUnreachable.increment();
-    } else if (!offer(new RaftOut(groupId, m))) {
+    } else if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
+      queued.decrementAndGet();
       counters.droppedQueueFull.increment();
+    } else {
+      queue.offer(new RaftOut(groupId, m));
+    }
+  }
+
+  /** Schedules a drain of what is queued, unless one is already due. */
+  void drainSoon() {
+    Channel ch = channel.get();
+    if (ch != null) {
+      scheduleDrain(ch);
     }
   }
 
@@ -105,10 +120,7 @@ final class Peer {
       return false;
     }
     queue.offer(o);
-    Channel ch = channel.get();
-    if (ch != null) {
-      scheduleDrain(ch);
-    }
+    drainSoon();
     return true;
   }
 
@@ -205,6 +217,7 @@ final class Peer {
       ch.write(Wire.encode(ch.alloc(), Frame.newBuilder().setRaftBatch(frame).build()),
           ch.voidPromise());
       counters.messagesSent.add(count);
+      counters.raftFrames.increment();
     }
   }
 

@@ -2,6 +2,7 @@ package io.quorumkv.transport;
 
 import io.quorumkv.raft.Message;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -37,6 +38,21 @@ public interface RaftTransport extends AutoCloseable {
    * @param m       the message; its {@code to()} normally equals {@code toNode}
    */
   void send(long toNode, long groupId, Message m);
+
+  /**
+   * Queues every message of {@code messages} for {@code toNode}, in order, as {@link #send(long,
+   * long, Message)} does each, but lets the connection take them all before it writes: a node
+   * that sends what all its groups have for a peer in one call pays one frame and one wake-up of
+   * the connection's I/O thread for all of them, rather than one per group.
+   *
+   * @param toNode   the receiving node's id
+   * @param messages the messages, each with its group
+   */
+  default void send(long toNode, List<Envelope> messages) {
+    for (Envelope e : messages) {
+      send(toNode, e.groupId(), e.message());
+    }
+  }
 
   /** Sets who receives inbound Raft messages. Called on an I/O thread: must not block. */
   void setMessageHandler(MessageHandler handler);

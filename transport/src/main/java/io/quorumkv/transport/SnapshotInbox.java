@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -238,7 +239,7 @@ final class SnapshotInbox {
       if (c.getLast()) {
         // Deliver on the event loop, as every message, before the sender learns it is done.
         ch.eventLoop().execute(() -> {
-          transport.handle(fromNode, t.groupId, t.message);
+          transport.handle(fromNode, List.of(new Envelope(t.groupId, t.message)));
           Wire.send(ch, Frame.newBuilder().setSnapshotAck(ack).build());
         });
       } else {

@@ -13,6 +13,8 @@ package io.quorumkv.transport;
  * @param framesRejected        inbound connections closed for malformed or unexpected input
  * @param heartbeatFrames       frames written that carried at least one heartbeat (coalesced:
  *                              one per peer per flush whatever the number of groups)
+ * @param raftFrames            frames of Raft messages written (messagesSent / raftFrames is how
+ *                              many messages, of all groups, share a frame)
  * @param snapshotChunksSent    snapshot chunks written (resent chunks counted again)
  * @param snapshotChunksReceived snapshot chunks verified and written to a sink
  */
@@ -25,6 +27,7 @@ public record TransportMetrics(
     long droppedTooLarge,
     long framesRejected,
     long heartbeatFrames,
+    long raftFrames,
     long snapshotChunksSent,
     long snapshotChunksReceived) {
 

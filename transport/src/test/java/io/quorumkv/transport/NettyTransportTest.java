@@ -3,6 +3,7 @@ package io.quorumkv.transport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,8 +14,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -73,6 +76,41 @@ class NettyTransportTest {
         assertEquals(r.group(), ((Message.Heartbeat) r.message()).commit());
       }
       assertEquals(1, a.metrics().heartbeatFrames() - before);
+    }
+  }
+
+  @Test
+  void messagesOfManyGroupsSentInOneCallTravelInOneFrameAndReachTheHandlerInOneCall() throws Exception {
+    try (NettyNodes c = new NettyNodes(2).startAll()) {
+      NettyTransport a = c.node(1);
+      BlockingQueue<List<Envelope>> calls = new LinkedBlockingQueue<>();
+      c.node(2).setMessageHandler(new MessageHandler() {
+        @Override
+        public void onMessage(long fromNode, long groupId, Message m) {
+          calls.add(List.of(new Envelope(groupId, m)));
+        }
+
+        @Override
+        public void onMessages(long fromNode, List<Envelope> messages) {
+          calls.add(messages);
+        }
+      });
+      List<Envelope> sent = new ArrayList<>();
+      for (long g = 1; g <= 50; g++) {
+        sent.add(new Envelope(g, new Message.AppendEntries(1, 2, 3, g, 1,
+            List.of(Entry.normal(g + 1, 3, new byte[] {(byte) g})), g)));
+      }
+      long frames = a.metrics().raftFrames();
+      a.send(2, sent); // from a thread of its own: still one drain, as the queue is drained once
+      List<Envelope> got = calls.poll(10, TimeUnit.SECONDS);
+      assertNotNull(got, "nothing delivered");
+      assertEquals(50, got.size(), "all in one handler call");
+      for (int i = 0; i < 50; i++) {
+        assertEquals(sent.get(i).groupId(), got.get(i).groupId());
+        Messages.assertSameMessage(sent.get(i).message(), got.get(i).message());
+      }
+      assertEquals(1, a.metrics().raftFrames() - frames);
+      assertNull(calls.poll(200, TimeUnit.MILLISECONDS), "delivered once");
     }
   }
 
