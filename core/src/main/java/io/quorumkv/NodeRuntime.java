@@ -1288,7 +1288,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Whether {@code id} is a member of any partition, as far as this node has applied. */
-  private boolean isMemberAnywhere(long id) {
+  boolean isMemberAnywhere(long id) {
     return replicas.values().stream().anyMatch(x -> isMember(x.confState, id));
   }
 
