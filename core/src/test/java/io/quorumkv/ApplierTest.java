@@ -95,4 +95,68 @@ class ApplierTest {
       }
     }
   }
+
+  private static String stored(KvNode n, long partition, String key) {
+    Replica r = n.runtime().replicas().get(partition);
+    return r == null ? "(no replica)" : r.sm.get(key.getBytes(UTF_8)).map(b -> new String(b, UTF_8)).orElse("-");
+  }
+
+  /**
+   * A split among batches applied together: the split writes its group's prefix on its own (it
+   * reads the store) and creates the child, while another group's applied entries wait in memory
+   * for the shared write; after a crash the node applies it all again from its log.
+   */
+  @Test
+  void aSplitAppliedTogetherWithOtherGroupsBatchesLosesNothing() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.of("k3"), 32,
+        b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long leader1 = leaderOf(c, 1);
+      long leader2 = leaderOf(c, 2);
+      long f = 1;
+      while (f == leader1 || f == leader2) {
+        f++;
+      }
+      KvNode follower = c.node(f);
+      c.node(leader1).put("c0", "moved");
+      await(WAIT, "the follower to apply c0", () -> stored(follower, 1, "c0").equals("moved"));
+      double writes0 = count(follower, "quorumkv.apply.writes");
+      double batches0 = count(follower, "quorumkv.apply.batches");
+      CountDownLatch release = new CountDownLatch(1);
+      follower.runtime().overrides().beforeApply = g -> MemoryCluster.await(release);
+      long child;
+      try {
+        c.node(leader1).put("a1", "before");
+        c.node(leader2).put("x", "other group");
+        child = c.node(leader1).split("b".getBytes(UTF_8));
+        c.node(leader1).put("a2", "after");
+        c.node(leader2).put("y", "other group after");
+        long commit1 = MemoryCluster.partition(c.node(leader1), 1).commitIndex();
+        long commit2 = MemoryCluster.partition(c.node(leader2), 2).commitIndex();
+        await(WAIT, "the follower to have it all committed", () ->
+            MemoryCluster.partition(follower, 1).commitIndex() >= commit1
+                && MemoryCluster.partition(follower, 2).commitIndex() >= commit2);
+      } finally {
+        follower.runtime().overrides().beforeApply = null;
+        release.countDown();
+      }
+      await(WAIT, "the follower to apply everything and create the child", () ->
+          stored(follower, 1, "a2").equals("after") && stored(follower, 2, "y").equals("other group after")
+              && stored(follower, child, "c0").equals("moved"));
+      assertEquals("before", stored(follower, 1, "a1"));
+      assertEquals("-", stored(follower, 1, "c0"), "moved to the child by the split");
+      assertEquals("other group", stored(follower, 2, "x"));
+      assertTrue(count(follower, "quorumkv.apply.batches") - batches0
+          > count(follower, "quorumkv.apply.writes") - writes0, "some batches shared a write");
+
+      c.crash(f);
+      KvNode restarted = c.restart(f);
+      await(WAIT, "the restarted follower to apply its log again", () ->
+          stored(restarted, 1, "a2").equals("after") && stored(restarted, 2, "y").equals("other group after")
+              && stored(restarted, child, "c0").equals("moved"));
+      assertEquals("before", stored(restarted, 1, "a1"));
+      assertEquals("-", stored(restarted, 1, "c0"));
+      assertEquals("other group", stored(restarted, 2, "x"));
+    }
+  }
 }
