@@ -42,7 +42,7 @@ class ApplierTest {
   @Test
   void batchesOfManyGroupsQueuedTogetherShareOneWriteAndAreAnsweredOnlyOnceWritten() throws Exception {
     HashPartitioner partitioner = HashPartitioner.of(PARTITIONS);
-    try (MemoryCluster c = new MemoryCluster(3, partitioner, 31).start()) {
+    try (MemoryCluster c = new MemoryCluster(3, partitioner, 31, b -> b.balanceLeaders(false)).start()) {
       c.awaitLeaders(WAIT);
       // every entry so far applied everywhere: what follows is queued by the writes below alone
       await(WAIT, "every replica to apply what is committed", () -> c.nodes().stream().allMatch(n ->
