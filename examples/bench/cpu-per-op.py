@@ -10,9 +10,11 @@ node JVMs and of the driver from /proc/<pid>/task/*/stat when each recorded phas
 (Bench's "start" and "done" progress lines). Prints one JSON line per phase: throughput and
 latencies from Bench, node CPU per operation in microseconds (all threads, and without the JIT's
 compiler threads), the driver's CPU per operation without the JIT, the node threads that took
-the most, grouped by name (top; top_kernel: the part of it spent in the kernel), the nodes' read- and write-family syscalls per operation, and (from
+the most, grouped by name (top; top_kernel: the part of it spent in the kernel), the nodes' read-
+and write-family syscalls per operation, and (from
 the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
-entries per AppendEntries, proposals and fsyncs per operation, multi requests per operation and
+entries per AppendEntries, proposals and fsyncs per operation, the applier's state machine writes
+and the partitions' batches they wrote per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
 (stop-cluster.sh) in every case. --jfr PREFIX records JFR on the nodes (PREFIX-node-N.jfr),
 --driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either."""
@@ -71,7 +73,7 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total|quorumkv_transport_raft_frames_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total|quorumkv_apply_writes_total|quorumkv_apply_batches_total|quorumkv_transport_raft_frames_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
                 out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))

@@ -1,6 +1,5 @@
 package io.quorumkv;
 
-import io.quorumkv.raft.ConfState;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -51,12 +50,11 @@ final class MemoryPartitionStore implements PartitionStore {
   }
 
   @Override
-  public synchronized void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm,
-      ConfState confState) {
-    if (appliedIndex <= applied) {
-      throw new IllegalArgumentException("index " + appliedIndex + " is not after " + applied);
+  public synchronized void commit(Commit commit) {
+    if (commit.appliedIndex() <= applied) {
+      throw new IllegalArgumentException("index " + commit.appliedIndex() + " is not after " + applied);
     }
-    for (Mutation m : mutations) {
+    for (Mutation m : commit.mutations()) {
       if (m instanceof Mutation.Put p) {
         data.put(p.key(), p.value());
       } else if (m instanceof Mutation.Delete d) {
@@ -66,6 +64,6 @@ final class MemoryPartitionStore implements PartitionStore {
         (r.to().length == 0 ? data.tailMap(r.from(), true) : data.subMap(r.from(), true, r.to(), false)).clear();
       }
     }
-    applied = appliedIndex;
+    applied = commit.appliedIndex();
   }
 }

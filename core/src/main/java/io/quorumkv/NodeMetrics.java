@@ -16,7 +16,9 @@ import java.util.function.ToDoubleFunction;
  * A node's meters, all tagged with {@code node}. Names: {@code quorumkv.proposals} (entries
  * proposed), {@code quorumkv.writes.proposed} (client writes in them) and
  * {@code quorumkv.writes.packed} (those that shared an entry with another write),
- * {@code quorumkv.commits} (entries applied), {@code quorumkv.leader.changes},
+ * {@code quorumkv.commits} (entries applied), {@code quorumkv.apply.writes} and
+ * {@code quorumkv.apply.batches} (the applier's state machine writes and the groups' batches they
+ * wrote: batches per write is their ratio), {@code quorumkv.leader.changes},
  * {@code quorumkv.readindex.latency}, {@code quorumkv.fsync.latency}, {@code quorumkv.apply.lag}
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
  * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
@@ -37,6 +39,8 @@ final class NodeMetrics {
   final Counter writesProposed;
   final Counter writesPacked;
   final Counter commits;
+  final Counter applyWrites;
+  final Counter applyBatches;
   final Counter leaderChanges;
   final Timer readIndexLatency;
   final Timer fsyncLatency;
@@ -69,6 +73,8 @@ final class NodeMetrics {
         "client writes proposed by this node as leader, alone or packed with others in one entry");
     writesPacked = counter("quorumkv.writes.packed", "client writes proposed in an entry holding more than one write");
     commits = counter("quorumkv.commits", "committed entries applied");
+    applyWrites = counter("quorumkv.apply.writes", "state machine writes of the applier, each for one or more groups' batches");
+    applyBatches = counter("quorumkv.apply.batches", "batches of committed entries (one group's each) the applier applied");
     leaderChanges = counter("quorumkv.leader.changes", "leader changes seen, all partitions");
     readIndexLatency = Timer.builder("quorumkv.readindex.latency").description("ReadIndex request to answer")
         .tags(tags).publishPercentiles(0.5, 0.99).register(registry);

@@ -18,6 +18,7 @@ import io.quorumkv.raft.Snapshot;
 import io.quorumkv.raft.SoftState;
 import io.quorumkv.raft.StateRole;
 import io.quorumkv.raft.Status;
+import io.quorumkv.storage.ApplyBatch;
 import io.quorumkv.storage.GroupCommitLogWriter;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.LogBatch;
@@ -40,6 +41,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -83,8 +85,9 @@ import org.slf4j.MDC;
  *       and their completions come back as tasks in its inbox. So heartbeats and votes are
  *       answered whatever the disk or the applier is doing.</li>
  *   <li>the <b>log writer</b> ({@link GroupCommitLogWriter}): one fsync for every batch queued.</li>
- *   <li>the <b>applier</b>: applies committed entries to the state machines, one store commit per
- *       batch, completes proposals and releases reads, installs snapshots, creates split children.</li>
+ *   <li>the <b>applier</b>: applies committed entries to the state machines, with one storage write
+ *       for the batches of every group queued together, then completes proposals and releases
+ *       reads; installs snapshots, creates split children.</li>
  *   <li>a small <b>read pool</b> serves reads from the state machines once their index is applied,
  *       and a <b>timer</b> drives deadlines and retries.</li>
  *   <li>the transport's I/O threads only decode and enqueue.</li>
@@ -1259,7 +1262,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     long batchBytes = bytes;
     applyBacklogBytes.addAndGet(batchBytes);
-    applyQueue.add(() -> applyEntries(r, items, batchBytes));
+    applyQueue.add(new ApplyTask(r, items, batchBytes));
   }
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
@@ -1429,12 +1432,22 @@ final class NodeRuntime implements RequestExecutor {
 
   // ------------------------------------------------------------------ the applier
 
+  /**
+   * Apply tasks queued together share one storage write up to this many tasks or bytes of
+   * entries: enough to pay the write's fixed cost (JNI, RocksDB's write group, a WAL append) once
+   * for many groups' small batches, few enough that answers do not wait long behind it.
+   */
+  private static final int MAX_APPLY_TASKS_PER_WRITE = 64;
+  private static final long MAX_APPLY_BYTES_PER_WRITE = 4L << 20;
+
   private void runApplier() {
     MDC.put("node", Long.toString(nodeId));
     while (state == State.RUNNING || state == State.CLOSING) {
       try {
         Runnable t = applyQueue.poll(100, TimeUnit.MILLISECONDS);
-        if (t != null && !storageFailed) {
+        if (t instanceof ApplyTask a && !storageFailed) {
+          applyTogether(drainApplyTasks(a));
+        } else if (t != null && !storageFailed) {
           t.run();
         }
       } catch (InterruptedException e) {
@@ -1448,20 +1461,104 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
-  private void applyEntries(Replica r, List<ApplyItem> items, long bytes) {
-    try {
-      LongConsumer hook = overrides.beforeApply;
-      if (hook != null) {
-        hook.accept(r.groupId);
-      }
-      r.appliedBytesSinceSnapshot += bytes;
-      applyBatch(r, items);
-    } finally {
-      applyBacklogBytes.addAndGet(-bytes);
+  /**
+   * One group's committed entries for the applier (from {@link #handCommitted}). Run alone it is
+   * applied in a write of its own; the applier takes it with the apply tasks queued right behind.
+   */
+  private final class ApplyTask implements Runnable {
+    final Replica r;
+    final List<ApplyItem> items;
+    /** The entries' bytes, counted in {@link #applyBacklogBytes} until applied. */
+    final long bytes;
+    /** After applying: what the completions need. */
+    Applied applied;
+
+    ApplyTask(Replica r, List<ApplyItem> items, long bytes) {
+      this.r = r;
+      this.items = items;
+      this.bytes = bytes;
+    }
+
+    @Override
+    public void run() {
+      applyTogether(List.of(this));
     }
   }
 
-  private void applyBatch(Replica r, List<ApplyItem> items) {
+  /**
+   * What applying one task left to complete once it is written.
+   *
+   * @param indexes        index and term of each entry applied (those skipped not included)
+   * @param outcomes       each one's outcome
+   * @param appliedThrough the state machine's applied index after the task
+   * @param last           the task's last entry index (applied or skipped)
+   * @param membershipChanged whether a membership change was among them
+   */
+  private record Applied(List<long[]> indexes, List<PartitionStateMachine.Outcome> outcomes,
+      long appliedThrough, long last, boolean membershipChanged) {}
+
+  /**
+   * {@code first} and the apply tasks queued right behind it, within the bounds of one write. A
+   * task of another kind ends the run: it must find every apply before it written.
+   */
+  private List<ApplyTask> drainApplyTasks(ApplyTask first) {
+    List<ApplyTask> tasks = new ArrayList<>();
+    tasks.add(first);
+    long bytes = first.bytes;
+    while (tasks.size() < MAX_APPLY_TASKS_PER_WRITE && bytes < MAX_APPLY_BYTES_PER_WRITE
+        && applyQueue.peek() instanceof ApplyTask next) {
+      applyQueue.poll(); // the applier is the queue's only taker: this is next
+      tasks.add(next);
+      bytes += next.bytes;
+    }
+    return tasks;
+  }
+
+  /**
+   * Applies the tasks' entries in queue order, then writes every group's result with one storage
+   * write ({@link ApplyBatch}: atomic, and published to readers only once written), and only then
+   * completes each task in queue order: proposals answered, reads released, applied index posted
+   * to the loop, snapshots considered. A group with several tasks here is staged once, with
+   * everything applied. Entries that make the state machine read its own store (splits, hashes)
+   * write what came before them on their own first (see PartitionStateMachine#commitPrefix).
+   */
+  private void applyTogether(List<ApplyTask> tasks) {
+    try {
+      Set<Replica> touched = new LinkedHashSet<>();
+      for (ApplyTask t : tasks) {
+        LongConsumer hook = overrides.beforeApply;
+        if (hook != null) {
+          hook.accept(t.r.groupId);
+        }
+        t.r.appliedBytesSinceSnapshot += t.bytes;
+        t.applied = applyEntries(t.r, t.items);
+        touched.add(t.r);
+      }
+      try (ApplyBatch batch = engine.newApplyBatch()) {
+        for (Replica r : touched) {
+          PartitionStore.Commit c = r.sm.takeCommit();
+          if (c != null) {
+            StoragePartitionStore.stage(r.smStore, batch, c);
+          }
+        }
+        if (!batch.isEmpty()) {
+          batch.commit();
+          metrics.applyWrites.increment();
+        }
+      }
+      metrics.applyBatches.increment(tasks.size());
+      for (ApplyTask t : tasks) {
+        completeApplied(t.r, t.applied);
+      }
+    } finally {
+      for (ApplyTask t : tasks) {
+        applyBacklogBytes.addAndGet(-t.bytes);
+      }
+    }
+  }
+
+  /** Applies one task's entries to the replica's state machine (in memory until written). */
+  private Applied applyEntries(Replica r, List<ApplyItem> items) {
     PartitionStateMachine sm = r.sm;
     List<long[]> applied = new ArrayList<>(items.size());
     List<PartitionStateMachine.Outcome> outcomes = new ArrayList<>(items.size());
@@ -1492,23 +1589,28 @@ final class NodeRuntime implements RequestExecutor {
     if (applied.size() > 0 && ThreadLocalRandom.current().nextInt(64) == 0) {
       sm.collectExpiredSessions();
     }
-    sm.flush();
-    r.appliedIndex = sm.appliedIndex();
-    metrics.commits.increment(applied.size());
-    for (int i = 0; i < applied.size(); i++) {
-      Replica.Proposal p = r.proposals.remove(applied.get(i)[0]);
+    return new Applied(applied, outcomes, sm.appliedIndex(), last, membershipChanged);
+  }
+
+  /** After the write: answers what one task applied, releases reads, tells the core. */
+  private void completeApplied(Replica r, Applied a) {
+    r.appliedIndex = a.appliedThrough();
+    metrics.commits.increment(a.indexes().size());
+    for (int i = 0; i < a.indexes().size(); i++) {
+      long[] applied = a.indexes().get(i);
+      Replica.Proposal p = r.proposals.remove(applied[0]);
       if (p != null) {
-        p.complete(p.term() == applied.get(i)[1] ? outcomes.get(i)
+        p.complete(p.term() == applied[1] ? a.outcomes().get(i)
             : new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
                 "the entry was replaced by another leader's; not applied"));
       }
     }
     publishSpan(r);
     ReadWaiterDrain.release(r);
-    long lastIndex = last;
+    long lastIndex = a.last();
     // The core needs the applied index for apply flow control (8 MiB per group: far off while the
     // loop turns) and to leave a joint configuration: only the latter wakes the loop.
-    if (membershipChanged) {
+    if (a.membershipChanged()) {
       post(() -> r.raw.applied(lastIndex));
     } else {
       postNextTurn(() -> r.raw.applied(lastIndex));

@@ -21,8 +21,9 @@ import java.util.zip.CRC32C;
  * timing. Session expiry is judged against the partition's log time (the largest stamp applied)
  * at the moment of use, so garbage-collecting expired sessions early or late changes nothing.
  *
- * <p>Not thread-safe for writes: the applier thread alone calls {@link #apply} and {@link #flush}.
- * {@link #get} and {@link #scan} may be called from any thread and see only flushed state.
+ * <p>Not thread-safe for writes: the applier thread alone calls {@link #apply} and {@link #flush}
+ * (or {@link #takeCommit}). {@link #get} and {@link #scan} may be called from any thread and see
+ * only flushed state.
  *
  * <p>Store layout: {@code 'd' + key} user data, {@code 's' + clientId} sessions, {@code 'm' + name}
  * metadata (span, log time, last replica hash).
@@ -347,8 +348,21 @@ final class PartitionStateMachine {
 
   /** Makes everything applied so far durable, in one atomic commit. */
   void flush() {
+    PartitionStore.Commit c = takeCommit();
+    if (c != null) {
+      store.commit(c);
+    }
+  }
+
+  /**
+   * Everything applied since the last flush as one commit, for the caller to write with other
+   * partitions' (the node's applier: one storage write for many groups' applied entries), or
+   * null when nothing was applied. The caller writes it before this state machine applies or
+   * reads anything more: until then the store misses it.
+   */
+  PartitionStore.Commit takeCommit() {
     if (pendingIndex == store.appliedIndex()) {
-      return;
+      return null;
     }
     for (Session s : dirtySessions) {
       if (s.dirty && sessions.get(s.clientId) == s) {
@@ -357,13 +371,18 @@ final class PartitionStateMachine {
       s.dirty = false;
     }
     dirtySessions.clear();
-    store.commit(List.copyOf(pending), pendingIndex, pendingTerm, pendingConf);
+    PartitionStore.Commit c = new PartitionStore.Commit(pending, pendingIndex, pendingTerm, pendingConf);
     pending.clear();
     overlay.clear();
     pendingConf = null;
+    return c;
   }
 
-  /** Makes the entries applied so far durable, so the store alone is exact. */
+  /**
+   * Makes the entries applied so far durable, so the store alone is exact. Written on its own:
+   * the applier stages a partition's commit into its shared write only after applying, so no
+   * commit of this partition waits there unwritten.
+   */
   private void commitPrefix() {
     flush();
   }

@@ -33,11 +33,26 @@ interface PartitionStore {
   List<KeyValue> scan(byte[] from, byte[] to, int limit);
 
   /**
-   * Applies every mutation and records {@code appliedIndex} (of term {@code appliedTerm}) and, if
-   * not null, the membership as of that index, atomically: after a crash either all of it is
-   * there or none. {@code appliedIndex} is after the current {@link #appliedIndex()}.
+   * Applies every mutation of {@code commit} and records its applied index and membership,
+   * atomically: after a crash either all of it is there or none. Its index is after the current
+   * {@link #appliedIndex()}.
    */
-  void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm, ConfState confState);
+  void commit(Commit commit);
+
+  /**
+   * What one commit brings: the mutations, and the index (of term {@code appliedTerm}) the store
+   * is at after them, with the membership as of that index if an entry changed it.
+   *
+   * @param mutations    the changes, in order
+   * @param appliedIndex the last index they apply
+   * @param appliedTerm  its term
+   * @param confState    the membership after a change among the applied entries, or null
+   */
+  record Commit(List<Mutation> mutations, long appliedIndex, long appliedTerm, ConfState confState) {
+    public Commit {
+      mutations = List.copyOf(mutations);
+    }
+  }
 
   /** One change of a commit. */
   sealed interface Mutation {

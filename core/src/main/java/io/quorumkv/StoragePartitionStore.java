@@ -1,6 +1,6 @@
 package io.quorumkv;
 
-import io.quorumkv.raft.ConfState;
+import io.quorumkv.storage.ApplyBatch;
 import io.quorumkv.storage.MemoryRead;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.StateMachineStore;
@@ -44,7 +44,27 @@ final class StoragePartitionStore implements PartitionStore {
   }
 
   @Override
-  public void commit(List<Mutation> mutations, long appliedIndex, long appliedTerm, ConfState confState) {
+  public void commit(Commit commit) {
+    List<KvMutation> mutations = toStorage(commit.mutations());
+    if (commit.confState() == null) {
+      store.apply(commit.appliedIndex(), commit.appliedTerm(), mutations);
+    } else {
+      store.apply(commit.appliedIndex(), commit.appliedTerm(), mutations, commit.confState());
+    }
+  }
+
+  /**
+   * Stages {@code commit} of the partition whose state machine is {@code store} into
+   * {@code batch}, a write shared with other partitions' commits: written, and visible, when the
+   * batch commits (see {@link StateMachineStore#apply(ApplyBatch, long, long, List,
+   * io.quorumkv.raft.ConfState)}).
+   */
+  static void stage(StateMachineStore store, ApplyBatch batch, Commit commit) {
+    store.apply(batch, commit.appliedIndex(), commit.appliedTerm(), toStorage(commit.mutations()),
+        commit.confState());
+  }
+
+  private static List<KvMutation> toStorage(List<Mutation> mutations) {
     List<KvMutation> out = new ArrayList<>(mutations.size());
     for (Mutation m : mutations) {
       if (m instanceof Mutation.Put p) {
@@ -56,10 +76,6 @@ final class StoragePartitionStore implements PartitionStore {
         out.add(KvMutation.deleteRange(r.from(), r.to().length == 0 ? new byte[] {(byte) 0xFF} : r.to()));
       }
     }
-    if (confState == null) {
-      store.apply(appliedIndex, appliedTerm, out);
-    } else {
-      store.apply(appliedIndex, appliedTerm, out, confState);
-    }
+    return out;
   }
 }

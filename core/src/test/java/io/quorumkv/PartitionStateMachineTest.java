@@ -155,7 +155,7 @@ class PartitionStateMachineTest {
     sm.flush();
 
     MemoryPartitionStore childStore = new MemoryPartitionStore();
-    childStore.commit(PartitionStateMachine.seedMutations(split.seed()), 5, 5, null);
+    childStore.commit(new PartitionStore.Commit(PartitionStateMachine.seedMutations(split.seed()), 5, 5, null));
     PartitionStateMachine child = PartitionStateMachine.open(42, childStore, 5, TIMEOUT_MS, ALL);
     assertEquals(List.of("a", "f"), sm.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());
     assertEquals(List.of("m", "n", "z"), child.scan(new byte[0], new byte[0], 100).stream().map(KeyValue::keyString).toList());

@@ -32,45 +32,54 @@ final class GroupStateMachine implements StateMachineStore {
 
   @Override
   public void apply(long index, long term, List<KvMutation> mutations, ConfState confState) {
-    String what = "apply index " + index + " of group " + group.id;
-    engine.checkUsable(what);
-    SmView sm = group.smView;
+    try (ApplyBatch batch = engine.newApplyBatch()) {
+      apply(batch, index, term, mutations, confState);
+      batch.commit();
+    }
+  }
+
+  @Override
+  public void apply(ApplyBatch batch, long index, long term, List<KvMutation> mutations,
+      ConfState confState) {
+    if (batch.engine() != engine) {
+      throw new IllegalArgumentException("apply batch of another storage engine");
+    }
+    long g = group.id;
+    engine.checkUsable(() -> "apply index " + index + " of group " + g);
+    SmView sm = batch.view(group);
     if (index <= sm.appliedIndex()) {
       throw new IllegalArgumentException(
-          "group " + group.id + ": apply at " + index + " is not after applied index "
+          "group " + g + ": apply at " + index + " is not after applied index "
               + sm.appliedIndex());
     }
     long last = group.logView.lastIndex();
     if (index > last) {
       // the state machine must never run ahead of the durable log
       throw new IllegalArgumentException(
-          "group " + group.id + ": apply at " + index + " is past the durable log's last index "
+          "group " + g + ": apply at " + index + " is past the durable log's last index "
               + last);
     }
-    long g = group.id;
-    try (Backend.Batch b = engine.backend().newBatch()) {
-      for (KvMutation m : mutations) {
-        if (m instanceof KvMutation.Put p) {
-          byte[] k = Keys.state(g, p.key());
-          b.put(Backend.Cf.STATE, k, Codec.stateValue(k, p.value()));
-        } else if (m instanceof KvMutation.Delete d) {
-          b.delete(Backend.Cf.STATE, Keys.state(g, d.key()));
-        } else {
-          KvMutation.DeleteRange r = (KvMutation.DeleteRange) m;
-          b.deleteRange(Backend.Cf.STATE, Keys.state(g, r.startKey()), Keys.state(g, r.endKey()));
-        }
+    Backend.Batch b = batch.writes();
+    for (KvMutation m : mutations) {
+      if (m instanceof KvMutation.Put p) {
+        byte[] k = Keys.state(g, p.key());
+        b.put(Backend.Cf.STATE, k, Codec.stateValue(k, p.value()));
+      } else if (m instanceof KvMutation.Delete d) {
+        b.delete(Backend.Cf.STATE, Keys.state(g, d.key()));
+      } else {
+        KvMutation.DeleteRange r = (KvMutation.DeleteRange) m;
+        b.deleteRange(Backend.Cf.STATE, Keys.state(g, r.startKey()), Keys.state(g, r.endKey()));
       }
-      byte[] applied = Keys.meta(g, Keys.APPLIED);
-      b.put(Backend.Cf.META, applied, Codec.position(applied, index, term));
-      if (confState != null) {
-        byte[] conf = Keys.meta(g, Keys.CONF_STATE);
-        b.put(Backend.Cf.META, conf, Codec.confState(conf, index, confState));
-      }
-      engine.unsyncedWrite(b, what);
     }
-    group.smView = confState == null
+    byte[] applied = Keys.meta(g, Keys.APPLIED);
+    b.put(Backend.Cf.META, applied, Codec.position(applied, index, term));
+    if (confState != null) {
+      byte[] conf = Keys.meta(g, Keys.CONF_STATE);
+      b.put(Backend.Cf.META, conf, Codec.confState(conf, index, confState));
+    }
+    batch.staged(group, confState == null
         ? new SmView(index, term, sm.confIndex(), sm.confState())
-        : new SmView(index, term, index, confState);
+        : new SmView(index, term, index, confState));
   }
 
   @Override
@@ -140,7 +149,7 @@ final class GroupStateMachine implements StateMachineStore {
   @Override
   public Snapshot createSnapshot() {
     long g = group.id;
-    engine.checkUsable("snapshot group " + g);
+    engine.checkUsable(() -> "snapshot group " + g);
     Backend backend = engine.backend();
     try (Backend.View view = backend.view()) {
       // applied index, membership and data all from the same view: they agree

@@ -17,6 +17,9 @@ import java.util.Optional;
  * {@link #appliedIndex()} + 1. Reads are served from a consistent view and never see half of an
  * apply.
  *
+ * <p>An applier with several groups' entries to apply stages them into one {@link ApplyBatch}
+ * ({@link StorageEngine#newApplyBatch()}) and writes them all at once.
+ *
  * <p>Writes ({@link #apply}, snapshot install) must come from one thread, the driver's applier;
  * reads and {@link #createSnapshot()} may come from any thread.
  */
@@ -27,7 +30,7 @@ public interface StateMachineStore {
 
   /**
    * Applies the mutations of committed entries up to {@code index} (with term {@code term}) in one
-   * atomic write that also records the applied index.
+   * atomic write that also records the applied index (an {@link ApplyBatch} of this apply alone).
    *
    * @throws IllegalArgumentException if {@code index} is not after {@link #appliedIndex()}
    * @throws StorageFailedException   if the engine is in the failed state
@@ -39,6 +42,21 @@ public interface StateMachineStore {
    * configuration change (the result of {@link io.quorumkv.raft.RawNode#applyConfChange}).
    */
   void apply(long index, long term, List<KvMutation> mutations, ConfState confState);
+
+  /**
+   * Stages the same apply into {@code batch}, to be written with everything else staged there (of
+   * this group or others) by one {@link ApplyBatch#commit()}; until then nothing of it is visible
+   * or written. Validated against this group's state as of what {@code batch} already holds, so
+   * the group may be staged again at a later index; a refused stage adds nothing.
+   *
+   * @param confState the membership after a configuration change applied at {@code index}, or
+   *                  null when the applied entries changed none
+   * @throws IllegalArgumentException if {@code index} is not after the staged or applied index,
+   *                                  is past the durable log, or {@code batch} is another engine's
+   * @throws StorageFailedException   if the engine is in the failed state
+   */
+  void apply(ApplyBatch batch, long index, long term, List<KvMutation> mutations,
+      ConfState confState);
 
   /** The value of {@code key}, if present. */
   Optional<byte[]> get(byte[] key);

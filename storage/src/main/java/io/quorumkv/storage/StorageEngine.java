@@ -19,6 +19,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -120,6 +121,14 @@ public final class StorageEngine implements AutoCloseable {
     return group(groupId).stateMachine;
   }
 
+  /**
+   * A new empty batch of state machine applies, for staging several applies (of one group or
+   * many) into one atomic write: see {@link ApplyBatch}.
+   */
+  public ApplyBatch newApplyBatch() {
+    return new ApplyBatch(this);
+  }
+
   /** A new empty batch. */
   public LogBatch newLogBatch() {
     return new LogBatch();
@@ -148,7 +157,7 @@ public final class StorageEngine implements AutoCloseable {
     Group g = group(groupId);
     writeLock.lock();
     try {
-      checkUsable("bootstrap group " + groupId);
+      checkUsable(() -> "bootstrap group " + groupId);
       if (!g.logView.isEmpty() || !g.smView.isEmpty()) {
         throw new IllegalStateException("group " + groupId + " already exists");
       }
@@ -179,7 +188,7 @@ public final class StorageEngine implements AutoCloseable {
     Group g = group(groupId);
     writeLock.lock();
     try {
-      checkUsable("delete group " + groupId);
+      checkUsable(() -> "delete group " + groupId);
       try (Backend.Batch b = backend.newBatch()) {
         byte[] from = Keys.group(groupId);
         byte[] to = Keys.group(groupId + 1);
@@ -255,13 +264,14 @@ public final class StorageEngine implements AutoCloseable {
     return blobs;
   }
 
-  void checkUsable(String what) {
+  /** Refuses {@code what} (described only when refused) once closed or failed. */
+  void checkUsable(Supplier<String> what) {
     if (closed) {
-      throw new IllegalStateException("storage engine is closed (" + what + ")");
+      throw new IllegalStateException("storage engine is closed (" + what.get() + ")");
     }
     Throwable f = failure.get();
     if (f != null) {
-      throw new StorageFailedException("storage failed earlier; refusing to " + what, f);
+      throw new StorageFailedException("storage failed earlier; refusing to " + what.get(), f);
     }
   }
 
@@ -296,11 +306,11 @@ public final class StorageEngine implements AutoCloseable {
   }
 
   /** An unsynced write (state machine): ordered after earlier synced log writes. */
-  void unsyncedWrite(Backend.Batch batch, String what) {
+  void unsyncedWrite(Backend.Batch batch, Supplier<String> what) {
     try {
       backend.write(batch, false);
     } catch (RuntimeException | Error e) {
-      throw fail(what, e);
+      throw fail(what.get(), e);
     }
   }
 
@@ -314,7 +324,7 @@ public final class StorageEngine implements AutoCloseable {
     writeLock.lock();
     try {
       try {
-        checkUsable("write to the log");
+        checkUsable(() -> "write to the log");
       } catch (RuntimeException e) {
         Arrays.fill(errors, e);
         return Arrays.asList(errors);
@@ -569,7 +579,7 @@ public final class StorageEngine implements AutoCloseable {
     try {
       writeLock.lock();
       try {
-        checkUsable("install a snapshot of group " + g.id);
+        checkUsable(() -> "install a snapshot of group " + g.id);
         LogView v = g.logView;
         HardState hs = v.hardState();
         HardState raised = new HardState(hs.term(), hs.vote(), Math.max(hs.commit(), m.index()));
@@ -640,7 +650,7 @@ public final class StorageEngine implements AutoCloseable {
     String what = "install a snapshot of group " + groupId;
     try (bulk; Backend.Batch delete = backend.newBatch()) {
       delete.deleteRange(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
-      unsyncedWrite(delete, what);
+      unsyncedWrite(delete, () -> what);
       SnapshotFormat.read(in, where, groupId, snap.metadata(), (key, value) -> {
         byte[] k = Keys.state(groupId, key);
         bulk.add(k, Codec.stateValue(k, value));
@@ -666,13 +676,13 @@ public final class StorageEngine implements AutoCloseable {
         batchBytes[0] += k.length + value.length;
         // bounded batches: a large snapshot never sits whole in memory
         if (batchBytes[0] >= 4L * options.snapshotChunkBytes()) {
-          unsyncedWrite(batch[0], what);
+          unsyncedWrite(batch[0], () -> what);
           batch[0].close();
           batch[0] = backend.newBatch();
           batchBytes[0] = 0;
         }
       });
-      unsyncedWrite(batch[0], what);
+      unsyncedWrite(batch[0], () -> what);
     } finally {
       batch[0].close();
     }

@@ -80,6 +80,58 @@ class FaultInjectionTest {
     checkFailFast(engine(faulty, new FileBlobStore(dir.resolve("snapshots"))), faulty);
   }
 
+  /**
+   * An apply batch of two groups: while its write is under way nothing new is published, and a
+   * write that fails publishes nothing and fails the engine.
+   */
+  private void checkApplyBatchPublishesOnlyAfterItsWrite(Backend inner) {
+    FaultyBackend faulty = new FaultyBackend(inner);
+    StorageEngine e = engine(faulty, new MemoryBlobStore(new MemoryDisk()));
+    for (long g = 1; g <= 2; g++) {
+      e.log(g).append(entries(1, 5, 1));
+    }
+    List<String> seenDuringWrite = new ArrayList<>();
+    faulty.beforeUnsyncedWrite = () -> {
+      for (long g = 1; g <= 2; g++) {
+        seenDuringWrite.add(g + "@" + e.stateMachine(g).appliedIndex() + "="
+            + e.stateMachine(g).get(b("k")).map(StorageContractTest::s).orElse("-"));
+      }
+    };
+    try (ApplyBatch batch = e.newApplyBatch()) {
+      e.stateMachine(1).apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("a"))), null);
+      e.stateMachine(2).apply(batch, 3, 1, List.of(KvMutation.put(b("k"), b("b"))), null);
+      e.stateMachine(1).apply(batch, 4, 1, List.of(), null);
+      batch.commit();
+      assertEquals(List.of("1@0=-", "2@0=-"), seenDuringWrite, "one write, before any view moved");
+      assertEquals(4, e.stateMachine(1).appliedIndex());
+      assertEquals(3, e.stateMachine(2).appliedIndex());
+
+      faulty.failUnsyncedWrites = true;
+      e.stateMachine(1).apply(batch, 5, 1, List.of(KvMutation.put(b("k"), b("lost"))), null);
+      e.stateMachine(2).apply(batch, 5, 1, List.of(KvMutation.put(b("k"), b("lost"))), null);
+      StorageFailedException failed = assertThrows(StorageFailedException.class, batch::commit);
+      assertTrue(failed.getMessage().contains("apply index 5 of group 1, index 5 of group 2"),
+          failed.getMessage());
+    }
+    assertEquals(4, e.stateMachine(1).appliedIndex());
+    assertEquals(3, e.stateMachine(2).appliedIndex());
+    assertEquals("b", StorageContractTest.s(e.stateMachine(2).get(b("k")).orElseThrow()));
+    assertTrue(e.failure().isPresent());
+    assertThrows(StorageFailedException.class,
+        () -> e.stateMachine(1).apply(5, 1, List.of()));
+  }
+
+  @Test
+  void anApplyBatchPublishesOnlyAfterItsWriteInMemory() {
+    checkApplyBatchPublishesOnlyAfterItsWrite(new MemoryBackend(new MemoryDisk()));
+  }
+
+  @Test
+  void anApplyBatchPublishesOnlyAfterItsWriteOnRocksDb() {
+    checkApplyBatchPublishesOnlyAfterItsWrite(
+        RocksBackend.open(dir.resolve("db"), StorageOptions.defaults(1)));
+  }
+
   @Test
   void aStalledSyncIsVisibleWhileItLasts() throws Exception {
     MemoryDisk disk = new MemoryDisk();

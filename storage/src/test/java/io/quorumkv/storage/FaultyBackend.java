@@ -19,6 +19,10 @@ final class FaultyBackend implements Backend {
   final AtomicInteger syncsBeforeStall = new AtomicInteger(0);
   /** Counted down when a synced write starts stalling. */
   final CountDownLatch stalling = new CountDownLatch(1);
+  /** Runs before every unsynced write reaches the database (to look at what is published then). */
+  volatile Runnable beforeUnsyncedWrite = () -> { };
+  /** When set, unsynced writes fail (a state machine write hitting a full disk). */
+  volatile boolean failUnsyncedWrites;
 
   FaultyBackend(Backend delegate) {
     this.delegate = delegate;
@@ -26,6 +30,12 @@ final class FaultyBackend implements Backend {
 
   @Override
   public void write(Batch batch, boolean sync) {
+    if (!sync) {
+      beforeUnsyncedWrite.run();
+      if (failUnsyncedWrites) {
+        throw new StorageException("injected: write failed (no space left on device)");
+      }
+    }
     if (sync) {
       CountDownLatch s = stall;
       if (s != null && syncsBeforeStall.getAndDecrement() <= 0) {

@@ -394,6 +394,155 @@ abstract class StorageContractTest {
     assertEquals(2, sm.appliedIndex());
   }
 
+  // ------------------------------------------------------------------ apply batches
+
+  /** Groups 1 and 2 with logs to 5, each with "k" = "v0" applied at 1. */
+  StorageEngine twoAppliedGroups() {
+    StorageEngine e = open();
+    for (long g = 1; g <= 2; g++) {
+      e.log(g).append(entries(1, 5, 1));
+      e.stateMachine(g).apply(1, 1, List.of(KvMutation.put(b("k"), b("v0"))));
+    }
+    e.log(1).setHardState(new HardState(1, 0, 1)); // synced: the applies so far are durable
+    return e;
+  }
+
+  static String valueIn(StorageEngine e, long g) {
+    return e.stateMachine(g).get(b("k")).map(StorageContractTest::s).orElse("(none)");
+  }
+
+  @Test
+  void anApplyBatchWritesSeveralGroupsAtOnceAndShowsNothingBeforeItsCommit() throws Exception {
+    StorageEngine e = twoAppliedGroups();
+    try (ApplyBatch batch = e.newApplyBatch()) {
+      assertTrue(batch.isEmpty());
+      for (long g = 1; g <= 2; g++) {
+        e.stateMachine(g).apply(batch, 3, 1, List.of(KvMutation.put(b("k"), b("v" + g))), null);
+      }
+      assertFalse(batch.isEmpty());
+      for (long g = 1; g <= 2; g++) {
+        long group = g;
+        // another thread, as a reader would: the old value and applied index
+        assertEquals("v0", CompletableFuture.supplyAsync(() -> valueIn(e, group)).get());
+        assertEquals(1, CompletableFuture.supplyAsync(() -> e.stateMachine(group).appliedIndex()).get());
+        assertEquals(List.of(new KeyValue(b("k"), b("v0"))), e.stateMachine(g).scan(b(""), b("z"), 10));
+      }
+      batch.commit();
+      assertTrue(batch.isEmpty(), "a committed batch is empty and can be staged into again");
+      for (long g = 1; g <= 2; g++) {
+        assertEquals("v" + g, valueIn(e, g));
+        assertEquals(3, e.stateMachine(g).appliedIndex());
+        assertEquals(1, e.stateMachine(g).appliedTerm());
+      }
+      e.stateMachine(1).apply(batch, 4, 1, List.of(KvMutation.delete(b("k"))), null);
+      batch.commit();
+      assertEquals("(none)", valueIn(e, 1));
+      assertEquals(4, e.stateMachine(1).appliedIndex());
+    }
+    StorageEngine after = crashAndReopen(e);
+    // unsynced: some prefix of the applies survives, never one group of a batch without the other
+    long applied1 = after.stateMachine(1).appliedIndex();
+    long applied2 = after.stateMachine(2).appliedIndex();
+    assertEquals(applied1 == 1 ? 1 : 3, applied2, "group 1 at " + applied1);
+    assertEquals(applied2 == 1 ? "v0" : "v2", valueIn(after, 2));
+  }
+
+  @Test
+  void anApplyBatchIsDurableWithTheNextSyncedWriteAndComesBackWhole() {
+    StorageEngine e = twoAppliedGroups();
+    try (ApplyBatch batch = e.newApplyBatch()) {
+      ConfState members = ConfState.ofVoters(Set.of(1L, 2L));
+      e.stateMachine(1).apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("a"))), members);
+      e.stateMachine(2).apply(batch, 4, 1, List.of(KvMutation.put(b("k"), b("b"))), null);
+      batch.commit();
+    }
+    e.log(3).append(entries(1, 1, 1)); // synced: makes every write before it durable
+    StorageEngine after = crashAndReopen(e);
+    assertEquals(2, after.stateMachine(1).appliedIndex());
+    assertEquals(ConfState.ofVoters(Set.of(1L, 2L)), after.stateMachine(1).confState());
+    assertEquals(4, after.stateMachine(2).appliedIndex());
+    assertEquals("a", valueIn(after, 1));
+    assertEquals("b", valueIn(after, 2));
+  }
+
+  @Test
+  void aGroupStagedTwiceInOneBatchFollowsItsOwnStagedState() {
+    StorageEngine e = twoAppliedGroups();
+    StateMachineStore sm = e.stateMachine(1);
+    ConfState members = ConfState.ofVoters(Set.of(1L, 2L, 3L));
+    try (ApplyBatch batch = e.newApplyBatch()) {
+      sm.apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("a")), KvMutation.put(b("x"), b("1"))),
+          members);
+      assertThrows(IllegalArgumentException.class, () -> sm.apply(batch, 2, 1, List.of(), null),
+          "2 is staged: not after the applied index as of the batch");
+      sm.apply(batch, 3, 2, List.of(KvMutation.deleteRange(b("a"), b("z")), KvMutation.put(b("k"), b("b"))),
+          null);
+      assertEquals(1, sm.appliedIndex());
+      assertEquals(ConfState.EMPTY, sm.confState());
+      batch.commit();
+    }
+    assertEquals(3, sm.appliedIndex());
+    assertEquals(2, sm.appliedTerm());
+    assertEquals(members, sm.confState(), "the membership staged at 2 is kept by the stage at 3");
+    assertEquals(List.of(new KeyValue(b("k"), b("b"))), sm.scan(b(""), b("z"), 10),
+        "the stages are written in order: the range delete, then the put after it");
+    assertEquals(members, reopen(e).stateMachine(1).confState());
+  }
+
+  @Test
+  void aRefusedStageAddsNothingAndTheRestOfTheBatchStillCommits() {
+    StorageEngine e = twoAppliedGroups();
+    try (ApplyBatch batch = e.newApplyBatch()) {
+      e.stateMachine(1).apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("a"))), null);
+      assertThrows(IllegalArgumentException.class, () -> e.stateMachine(2).apply(batch, 6, 1,
+          List.of(KvMutation.put(b("k"), b("past the log"))), null));
+      assertThrows(IllegalArgumentException.class, () -> e.stateMachine(2).apply(batch, 1, 1,
+          List.of(KvMutation.put(b("k"), b("already applied"))), null));
+      assertEquals(1, e.stateMachine(2).appliedIndex());
+      batch.commit();
+    }
+    assertEquals("a", valueIn(e, 1));
+    assertEquals(2, e.stateMachine(1).appliedIndex());
+    assertEquals("v0", valueIn(e, 2));
+    assertEquals(1, e.stateMachine(2).appliedIndex());
+  }
+
+  @Test
+  void aBatchWhoseGroupChangedAfterItWasStagedWritesNothing() {
+    StorageEngine e = twoAppliedGroups();
+    try (ApplyBatch batch = e.newApplyBatch()) {
+      e.stateMachine(1).apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("a"))), null);
+      e.stateMachine(2).apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("b"))), null);
+      e.stateMachine(2).apply(3, 1, List.of(KvMutation.put(b("k"), b("outside"))));
+      assertThrows(IllegalStateException.class, batch::commit);
+      assertTrue(batch.isEmpty());
+      batch.commit(); // nothing left to write
+    }
+    assertEquals("v0", valueIn(e, 1));
+    assertEquals(1, e.stateMachine(1).appliedIndex());
+    assertEquals("outside", valueIn(e, 2));
+    assertEquals(3, e.stateMachine(2).appliedIndex());
+  }
+
+  @Test
+  void aClosedBatchOrAnotherEnginesIsRefusedAndItsStagesDiscarded() {
+    StorageEngine e = twoAppliedGroups();
+    StorageEngine other = track(openOtherNode(StorageOptions.defaults(1)));
+    ApplyBatch batch = e.newApplyBatch();
+    e.stateMachine(1).apply(batch, 2, 1, List.of(KvMutation.put(b("k"), b("a"))), null);
+    batch.close();
+    assertThrows(IllegalStateException.class, batch::commit);
+    assertThrows(IllegalStateException.class,
+        () -> e.stateMachine(2).apply(batch, 2, 1, List.of(), null));
+    assertEquals("v0", valueIn(e, 1));
+    assertEquals(1, e.stateMachine(1).appliedIndex());
+    other.log(1).append(entries(1, 2, 1));
+    try (ApplyBatch mine = e.newApplyBatch()) {
+      assertThrows(IllegalArgumentException.class,
+          () -> other.stateMachine(1).apply(mine, 2, 1, List.of(), null));
+    }
+  }
+
   @Test
   void groupsHaveSeparateKeySpaces() {
     StorageEngine e = open();
