@@ -98,11 +98,8 @@ final class Peer {
   void enqueue(long groupId, Message m) {
     if (channel.get() == null) {
       counters.droppedUnreachable.increment();
-    } else if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
-      queued.decrementAndGet();
+    } else if (!tryQueue(new RaftOut(groupId, m))) {
       counters.droppedQueueFull.increment();
-    } else {
-      queue.offer(new RaftOut(groupId, m));
     }
   }
 
@@ -114,13 +111,22 @@ final class Peer {
     }
   }
 
+  /** Queues {@code o} and schedules a drain; false when the queue is at its bound. */
   private boolean offer(Outbound o) {
+    if (!tryQueue(o)) {
+      return false;
+    }
+    drainSoon();
+    return true;
+  }
+
+  /** Queues {@code o} unless the queue is at its bound ({@code outboundQueueLimit}). */
+  private boolean tryQueue(Outbound o) {
     if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
       queued.decrementAndGet();
       return false;
     }
     queue.offer(o);
-    drainSoon();
     return true;
   }
 
