@@ -55,31 +55,32 @@ final class NativeLibrary {
 
   private NativeLibrary() {}
 
-  /** Loads RocksDB's library into this JVM; a no-op once it is loaded. */
+  /** Loads RocksDB's library into this JVM (called once, by {@code RocksBackend}'s initializer). */
   static void load() {
     if (System.getenv(SHAREDLIB_DIR) != null || onLibraryPath()) {
       RocksDB.loadLibrary();
       return;
     }
-    Path tmpdir = Path.of(System.getProperty("java.io.tmpdir"));
+    String tmpdir = System.getProperty("java.io.tmpdir");
     Path dir;
     try {
       ClassLoader loader = Objects.requireNonNullElse(
           RocksDB.class.getClassLoader(), ClassLoader.getSystemClassLoader());
-      dir = extract(tmpdir, loader, Environment.getJniLibraryFileName("rocksdb"), loadedName());
+      dir = extract(Path.of(tmpdir), loader, Environment.getJniLibraryFileName("rocksdb"),
+          loadedName());
     } catch (IOException | RuntimeException e) {
-      fallBack(tmpdir, "cannot extract it: " + e.getMessage());
+      fallBack(tmpdir, "not extracted (" + e + ")");
       return;
     }
     try {
       RocksDB.loadLibrary(List.of(dir.toString()));
     } catch (UnsatisfiedLinkError | RuntimeException e) {
       // e.g. a tmpdir mounted noexec; RocksDB's loader then fails in the same way, as it did before
-      fallBack(tmpdir, "cannot load it from " + dir + ": " + e.getMessage());
+      fallBack(tmpdir, "cannot load it from " + dir + " (" + e + ")");
     }
   }
 
-  private static void fallBack(Path tmpdir, String reason) {
+  private static void fallBack(String tmpdir, String reason) {
     LOG.warn("RocksDB native library: {}; using RocksDB's loader instead, which leaves a copy in {}"
         + " after every start that does not end in a normal exit", reason, tmpdir);
     RocksDB.loadLibrary();
@@ -119,7 +120,7 @@ final class NativeLibrary {
     }
   }
 
-  /** This user's directory under {@code base}; the name only avoids clashes, ownership is checked. */
+  /** This user's directory under {@code base}; its name avoids clashes, its owner is checked. */
   static Path userDirectory(Path base) {
     String user = System.getProperty("user.name", "");
     return base.resolve("quorumkv-native-" + user.replaceAll("[^A-Za-z0-9._-]", "_"));

@@ -7,10 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -78,6 +81,14 @@ class NativeLibraryTest {
     return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
   }
 
+  /** Extraction refuses, naming {@code untrusted}, and writes nothing into {@code untouched}. */
+  private void assertRefused(Path untrusted, Path untouched) throws IOException {
+    IOException e = assertThrows(IOException.class, this::extract);
+    assertTrue(e.getMessage().contains(untrusted + " "), e.getMessage());
+    assertTrue(e.getMessage().endsWith("not trusted"), e.getMessage());
+    assertEquals(List.of(), files(untouched));
+  }
+
   @Test
   void extractingTwiceLeavesOneFileWithTheResourcesBytes() throws IOException {
     Path first = extract();
@@ -132,9 +143,7 @@ class NativeLibraryTest {
     Path dir = Files.createDirectory(NativeLibrary.userDirectory(base));
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
 
-    IOException e = assertThrows(IOException.class, this::extract);
-    assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
-    assertEquals(List.of(), files(base));
+    assertRefused(dir, base);
   }
 
   @Test
@@ -143,9 +152,7 @@ class NativeLibraryTest {
     Files.delete(dir.resolve(FILE));
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
 
-    IOException e = assertThrows(IOException.class, this::extract);
-    assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
-    assertEquals(List.of(), files(base));
+    assertRefused(dir, base);
   }
 
   @Test
@@ -154,9 +161,7 @@ class NativeLibraryTest {
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     Path link = Files.createSymbolicLink(NativeLibrary.userDirectory(base), real);
 
-    IOException e = assertThrows(IOException.class, this::extract);
-    assertTrue(e.getMessage().contains(link.toString()), e.getMessage());
-    assertEquals(List.of(), files(real));
+    assertRefused(link, real);
   }
 
   @Test
@@ -171,9 +176,7 @@ class NativeLibraryTest {
       assumeTrue(false, "only root can give a directory away: " + notRoot);
     }
 
-    IOException e = assertThrows(IOException.class, this::extract);
-    assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
-    assertEquals(List.of(), files(base));
+    assertRefused(dir, base);
   }
 
   @Test
@@ -244,5 +247,65 @@ class NativeLibraryTest {
     assertEquals(NativeLibrary.loadedName(), library.getFileName().toString());
     assertEquals(NativeLibrary.userDirectory(tmpdir), library.getParent().getParent());
     assertFalse(library.getParent().equals(tmpdir), "a per-start copy in " + tmpdir);
+  }
+
+  /** Starts a {@link LockHolder} with {@code tmpdir} as its java.io.tmpdir, once it is READY. */
+  private Process holder(Path tmpdir, String name) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        "-Xmx128m", "-Djava.io.tmpdir=" + tmpdir, LockHolder.class.getName(),
+        tmp.resolve("data-" + name).toString())
+        .redirectError(tmp.resolve(name + ".err").toFile());
+    pb.environment().remove("ROCKSDB_SHAREDLIB_DIR");
+    Process child = pb.start();
+    BufferedReader out = new BufferedReader(
+        new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+    String line = out.readLine();
+    if (line == null || !line.startsWith("READY")) {
+      child.destroyForcibly();
+      throw new AssertionError(name + " did not start: " + Files.readString(stderr(name)));
+    }
+    return child;
+  }
+
+  private Path stderr(String name) {
+    return tmp.resolve(name + ".err");
+  }
+
+  /** The scenario that filled /tmp: processes killed with SIGKILL, one after another. */
+  @Test
+  void killedStartsShareOneCopy() throws Exception {
+    assumeTrue(!NativeLibrary.onLibraryPath(), "a library is installed on java.library.path");
+    Path tmpdir = Files.createDirectory(tmp.resolve("tmpdir"));
+    for (int i = 0; i < 3; i++) {
+      Process child = holder(tmpdir, "killed-" + i);
+      child.destroyForcibly(); // SIGKILL on Unix: no shutdown hook, no deleteOnExit
+      assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+    }
+    List<Path> left = files(tmpdir);
+    assertEquals(1, left.size(), "one copy for every start: " + left);
+    assertEquals(NativeLibrary.userDirectory(tmpdir), left.get(0).getParent().getParent());
+    assertEquals(NativeLibrary.loadedName(), left.get(0).getFileName().toString());
+  }
+
+  /** A directory that cannot be trusted costs a warning (and RocksDB's copy), never the start. */
+  @Test
+  void anUntrustedDirectoryFallsBackToRocksDbsLoaderWithAWarning() throws Exception {
+    assumeTrue(!NativeLibrary.onLibraryPath(), "a library is installed on java.library.path");
+    Path tmpdir = Files.createDirectory(tmp.resolve("tmpdir"));
+    Path link = Files.createSymbolicLink(NativeLibrary.userDirectory(tmpdir),
+        Files.createDirectory(tmp.resolve("elsewhere")));
+    Process child = holder(tmpdir, "fallback");
+    try {
+      child.getOutputStream().close();
+      assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+      assertEquals(0, child.exitValue());
+    } finally {
+      child.destroyForcibly();
+    }
+    List<String> warnings = Files.readAllLines(stderr("fallback")).stream()
+        .filter(l -> l.contains("WARN") && l.contains(NativeLibrary.class.getName())).toList();
+    assertEquals(1, warnings.size(), "one warning: " + warnings);
+    assertTrue(warnings.get(0).contains(link + " is not a directory"), warnings.get(0));
   }
 }
