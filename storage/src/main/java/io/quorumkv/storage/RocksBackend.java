@@ -60,7 +60,8 @@ final class RocksBackend implements Backend {
   private static final Logger LOG = LoggerFactory.getLogger(RocksBackend.class);
 
   static {
-    RocksDB.loadLibrary();
+    // not RocksDB.loadLibrary(): it leaves a 15 MB copy in /tmp per start that ends in a kill
+    NativeLibrary.load();
   }
 
   private final Path dbDir;
