@@ -58,6 +58,9 @@ class ClusterScenariosTest {
         c.node(1).put("k" + i, "v" + i);
         acked.put("k" + i, "v" + i);
       }
+      // The logs were compacted (node 3 gets a snapshot below), but no snapshot is taken before a
+      // follower needs one.
+      assertEquals(0.0, snapshotsTaken(c));
       KvNode n3 = c.restart(3);
       // Caught up: every write is visible on node 3 without asking anyone (a stale read).
       MemoryCluster.await(WAIT, "node 3 to catch up", () -> acked.entrySet().stream()
@@ -66,7 +69,13 @@ class ClusterScenariosTest {
       assertTrue(c.node(1).meterRegistry().find("quorumkv.commits").counter().count() > 0);
       // through a snapshot: the leaders had compacted their logs past what node 3 had
       assertTrue(n3.meterRegistry().find("quorumkv.snapshot.bytes.received").counter().count() > 0);
+      assertTrue(snapshotsTaken(c) > 0, "taken when node 3 needed them");
     }
+  }
+
+  private static double snapshotsTaken(MemoryCluster c) {
+    return c.nodes().stream()
+        .mapToDouble(n -> n.meterRegistry().find("quorumkv.snapshots.taken").counter().count()).sum();
   }
 
   @Test
