@@ -1623,7 +1623,7 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * applier: once the entries applied since the log was last compacted reach
-   * {@code snapshotLogBytes} bytes or {@code snapshotInterval} entries, compacts the log through
+   * {@code logCompactionBytes} bytes or {@code logCompactionEntries} entries, compacts the log through
    * the applied index, without a snapshot: the state store holds everything applied, and a
    * snapshot is taken only when a follower needs one ({@link #requestSnapshot}). Not while a
    * snapshot is being taken (it compacts the log itself once recorded) or sent (a compaction past
@@ -1635,8 +1635,8 @@ final class NodeRuntime implements RequestExecutor {
     }
     long entries = r.appliedIndex - r.compactedIndex;
     if (r.snapshotting != null || r.snapshotsSending.get() > 0 || entries <= 0
-        || (entries < config.snapshotInterval()
-        && r.appliedBytesSinceCompaction < config.snapshotLogBytes())) {
+        || (entries < config.logCompactionEntries()
+        && r.appliedBytesSinceCompaction < config.logCompactionBytes())) {
       return;
     }
     long through = r.appliedIndex;

@@ -38,13 +38,13 @@ class ClusterScenariosTest {
 
   @Test
   void aRestartedNodeCatchesUpThroughASnapshot() throws Exception {
-    catchUpThroughASnapshot(b -> b.snapshotInterval(20));
+    catchUpThroughASnapshot(b -> b.logCompactionEntries(20));
   }
 
   /** The same with snapshots due by the log's growth in bytes alone (the production default). */
   @Test
   void aRestartedNodeCatchesUpThroughASnapshotDueByLogBytes() throws Exception {
-    catchUpThroughASnapshot(b -> b.snapshotInterval(1_000_000).snapshotLogBytes(2_048));
+    catchUpThroughASnapshot(b -> b.logCompactionEntries(1_000_000).logCompactionBytes(2_048));
   }
 
   private static void catchUpThroughASnapshot(java.util.function.Consumer<KvNode.Builder> configure)
@@ -122,7 +122,7 @@ class ClusterScenariosTest {
    */
   @Test
   void aSplitChildWhoseOtherReplicasAreGoneGetsTheVotesOfNodesThatSkippedTheSplit() throws Exception {
-    try (MemoryCluster c = new MemoryCluster(5, RangePartitioner.single(), 11, b -> b.snapshotInterval(8)).start()) {
+    try (MemoryCluster c = new MemoryCluster(5, RangePartitioner.single(), 11, b -> b.logCompactionEntries(8)).start()) {
       c.awaitLeaders(WAIT);
       c.node(3).put("a", "1");
       c.node(3).put("z", "1");
