@@ -148,8 +148,8 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private double leaseClockDriftFactor = 0.2;
     private Duration syncStallTimeout;
     private Duration sessionTimeout = Duration.ofMinutes(10);
-    private long snapshotInterval = 1_000_000;
-    private long snapshotLogBytes = 16L << 20;
+    private long logCompactionEntries = 1_000_000;
+    private long logCompactionBytes = 16L << 20;
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
     private int replicationFactor;
@@ -237,20 +237,20 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     public Builder sessionTimeout(Duration v) { sessionTimeout = v; return this; }
 
     /**
-     * The most applied entries between two snapshots (and log compactions) of a partition;
-     * default 1,000,000. A snapshot is usually due earlier, by {@link #snapshotLogBytes}; this
-     * bounds the log of a partition whose entries are tiny.
+     * The most applied entries between two compactions of a partition's log; default 1,000,000.
+     * A compaction is usually due earlier, by {@link #logCompactionBytes}; this bounds the log of
+     * a partition whose entries are tiny.
      */
-    public Builder snapshotInterval(long v) { snapshotInterval = v; return this; }
+    public Builder logCompactionEntries(long v) { logCompactionEntries = v; return this; }
 
     /**
-     * A partition is snapshotted (and its log compacted) once the entries applied since its last
-     * snapshot reach this many bytes, or the size of its last snapshot if that is larger; default
-     * 16 MiB. A snapshot reads and rewrites the whole partition, so tying it to the log's growth
-     * costs at most about one byte exported per byte logged, and keeps the log's disk use near
-     * the state's size (at least this floor).
+     * A partition's log is compacted through the applied index once the entries applied since the
+     * last compaction reach this many bytes; default 16 MiB. No snapshot is taken for it (the
+     * state store holds everything applied): a partition is snapshotted only when a follower
+     * needs entries the log no longer has, so this bounds the log's disk use and a restart's
+     * recovery scan, at no export cost.
      */
-    public Builder snapshotLogBytes(long v) { snapshotLogBytes = v; return this; }
+    public Builder logCompactionBytes(long v) { logCompactionBytes = v; return this; }
 
     /** Whether the node hands leaderships to other nodes to even them out; default true. */
     public Builder balanceLeaders(boolean v) { balanceLeaders = v; return this; }
@@ -381,11 +381,11 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
             "must be at least 10 x requestTimeout (" + requestTimeout + "), was " + sessionTimeout);
       }
       positive("leaderPinDuration", leaderPinDuration);
-      if (snapshotInterval < 1) {
-        throw new InvalidConfigException("snapshotInterval", "must be positive, was " + snapshotInterval);
+      if (logCompactionEntries < 1) {
+        throw new InvalidConfigException("logCompactionEntries", "must be positive, was " + logCompactionEntries);
       }
-      if (snapshotLogBytes < 1) {
-        throw new InvalidConfigException("snapshotLogBytes", "must be positive, was " + snapshotLogBytes);
+      if (logCompactionBytes < 1) {
+        throw new InvalidConfigException("logCompactionBytes", "must be positive, was " + logCompactionBytes);
       }
       if (replicationFactor < 0) {
         throw new InvalidConfigException("replicationFactor", "must be 0 (every node) or positive, was " + replicationFactor);
@@ -397,7 +397,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, snapshotInterval, snapshotLogBytes, balanceLeaders, leaderPinDuration, replicationFactor,
+          sessionTimeout, logCompactionEntries, logCompactionBytes, balanceLeaders, leaderPinDuration, replicationFactor,
           mergeBelowKeys, quiesceIdleGroups, registry);
     }
 

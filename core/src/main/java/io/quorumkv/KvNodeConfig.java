@@ -28,9 +28,8 @@ import java.util.Map;
  * @param leaseClockDriftFactor the part of the election timeout a lease gives away to clock drift
  * @param syncStallTimeout      a leader whose log sync takes longer than this steps down
  * @param sessionTimeout        a client session idle this long (in log time) expires
- * @param snapshotInterval      the most applied entries between two snapshots of a partition
- * @param snapshotLogBytes      a partition is snapshotted once its log grew by this many bytes
- *                              since the last snapshot, or by the last snapshot's size if larger
+ * @param logCompactionEntries  the most applied entries between two compactions of a partition's log
+ * @param logCompactionBytes    a partition's log is compacted once it grew by this many bytes
  * @param balanceLeaders        whether the node hands leaderships away to even them out
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
  * @param replicationFactor     voters per partition, placed by the cluster; 0 for every node
@@ -58,8 +57,8 @@ public record KvNodeConfig(
     double leaseClockDriftFactor,
     Duration syncStallTimeout,
     Duration sessionTimeout,
-    long snapshotInterval,
-    long snapshotLogBytes,
+    long logCompactionEntries,
+    long logCompactionBytes,
     boolean balanceLeaders,
     Duration leaderPinDuration,
     int replicationFactor,

@@ -62,6 +62,7 @@ final class NodeMetrics {
   final Counter entriesSynced;
   final Counter bytesSynced;
   final Counter snapshotBytesReceived;
+  final Counter snapshotsTaken;
   private final MeterRegistry registry;
   private final Tags tags;
 
@@ -100,6 +101,7 @@ final class NodeMetrics {
     entriesSynced = counter("quorumkv.log.entries.synced", "log entries made durable by fsyncs");
     bytesSynced = counter("quorumkv.log.bytes.synced", "bytes of log entries made durable by fsyncs");
     snapshotBytesReceived = counter("quorumkv.snapshot.bytes.received", "snapshot payload bytes received from leaders");
+    snapshotsTaken = counter("quorumkv.snapshots.taken", "snapshots taken of a partition for followers that needed one");
     sentAppends = sent("append");
     sentAppendResponses = sent("append.response");
     sentHeartbeats = sent("heartbeat");

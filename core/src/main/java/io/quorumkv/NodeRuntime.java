@@ -543,8 +543,7 @@ final class NodeRuntime implements RequestExecutor {
     r.term = r.log.hardState().term();
     r.submittedTerm = r.term;
     r.submittedVote = r.log.hardState().vote();
-    r.lastSnapshotIndex = r.log.snapshot().metadata().index();
-    r.lastSnapshotBytes = snapshotBytes(r, r.log.snapshot());
+    r.compactedIndex = r.log.firstIndex() - 1;
     RaftConfig rc = RaftConfig.builder(nodeId)
         .electionTick(config.electionTicks())
         .heartbeatTick(config.heartbeatTicks())
@@ -555,7 +554,7 @@ final class NodeRuntime implements RequestExecutor {
             : APPLYING_BYTES_PER_GROUP)
         .random(new SplittableRandom(nodeId * 1_000_003L + g ^ System.nanoTime()))
         .build();
-    r.raw = new RawNode(rc, r.log);
+    r.raw = new RawNode(rc, new RaftLogStorage(r.log, () -> requestSnapshot(r)));
     replicas.put(g, r);
     publishSpan(r);
     return r;
@@ -1163,6 +1162,8 @@ final class NodeRuntime implements RequestExecutor {
   private void sendSnapshot(Replica r, Message.InstallSnapshot m) {
     long g = r.groupId;
     long to = m.to();
+    // Counted from here: no compaction may drop the payload before the transfer ends.
+    r.snapshotsSending.incrementAndGet();
     try {
       readPool.execute(() -> {
         boolean started = false;
@@ -1172,6 +1173,7 @@ final class NodeRuntime implements RequestExecutor {
           started = true;
           transport.sendSnapshot(to, g, m, new SnapshotStreams.Sending(source))
               .whenComplete((v, e) -> {
+                r.snapshotsSending.decrementAndGet();
                 if (e != null) {
                   log.warn("{} group {}: snapshot to node {} failed: {}", who, g, to, e.toString());
                 }
@@ -1180,12 +1182,13 @@ final class NodeRuntime implements RequestExecutor {
         } catch (RuntimeException e) {
           log.warn("{} group {}: cannot send snapshot to node {}: {}", who, g, to, e.toString());
           if (!started) {
+            r.snapshotsSending.decrementAndGet();
             post(() -> r.raw.reportSnapshot(to, false));
           }
         }
       });
     } catch (RejectedExecutionException e) {
-      // closing
+      r.snapshotsSending.decrementAndGet(); // closing
     }
   }
 
@@ -1530,7 +1533,7 @@ final class NodeRuntime implements RequestExecutor {
         if (hook != null) {
           hook.accept(t.r.groupId);
         }
-        t.r.appliedBytesSinceSnapshot += t.bytes;
+        t.r.appliedBytesSinceCompaction += t.bytes;
         t.applied = applyEntries(t.r, t.items);
         touched.add(t.r);
       }
@@ -1615,39 +1618,78 @@ final class NodeRuntime implements RequestExecutor {
     } else {
       postNextTurn(() -> r.raw.applied(lastIndex));
     }
-    maybeSnapshot(r);
+    maybeCompact(r);
   }
 
   /**
-   * applier: once the entries applied since the last snapshot reach {@code snapshotLogBytes}
-   * bytes, or the last snapshot's size if larger (a snapshot rewrites the whole partition: this
-   * keeps its cost to about a byte exported per byte logged), or {@code snapshotInterval}
-   * entries, snapshots the partition on the snapshot thread (over a consistent database view,
-   * while the applier goes on), then compacts the log up to it. One at a time per replica.
+   * applier: once the entries applied since the log was last compacted reach
+   * {@code logCompactionBytes} bytes or {@code logCompactionEntries} entries, compacts the log through
+   * the applied index, without a snapshot: the state store holds everything applied, and a
+   * snapshot is taken only when a follower needs one ({@link #requestSnapshot}). Not while a
+   * snapshot is being taken (it compacts the log itself once recorded) or sent (a compaction past
+   * it would drop its payload).
    */
-  private void maybeSnapshot(Replica r) {
+  private void maybeCompact(Replica r) {
     if (r.snapshotting != null && r.snapshotting.isDone()) {
       r.snapshotting = null;
     }
-    if (r.snapshotting != null || !snapshotDue(r)) {
+    long entries = r.appliedIndex - r.compactedIndex;
+    if (r.snapshotting != null || r.snapshotsSending.get() > 0 || entries <= 0
+        || (entries < config.logCompactionEntries()
+        && r.appliedBytesSinceCompaction < config.logCompactionBytes())) {
+      return;
+    }
+    long through = r.appliedIndex;
+    r.compactedIndex = through;
+    r.appliedBytesSinceCompaction = 0;
+    writer.submit(engine.newLogBatch().compactThrough(r.groupId, through)).whenComplete((v, e) -> {
+      if (e != null) {
+        log.warn("{} group {}: log compaction through {} failed: {}", who, r.groupId, through, e.toString());
+      }
+    });
+  }
+
+  /**
+   * loop: a follower needs entries the log no longer holds, and no recorded snapshot is recent
+   * enough: has the applier take one, once until it is recorded.
+   */
+  private void requestSnapshot(Replica r) {
+    if (!r.snapshotWanted) {
+      r.snapshotWanted = true;
+      applyQueue.add(() -> takeSnapshot(r));
+    }
+  }
+
+  /**
+   * applier: snapshots the partition on the snapshot thread (over a consistent database view,
+   * while the applier goes on), then records it, which also compacts the log up to it. One at a
+   * time per replica; a replica no longer here is skipped.
+   */
+  private void takeSnapshot(Replica r) {
+    if (r.snapshotting != null && r.snapshotting.isDone()) {
+      r.snapshotting = null;
+    }
+    if (replicas.get(r.groupId) != r || r.snapshotting != null) {
+      r.snapshotWanted = false; // the core asks again if it still needs one
       return;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
     r.snapshotting = done;
-    r.appliedBytesSinceSnapshot = 0;
     try {
       snapshotter.execute(() -> {
         try {
           Snapshot snap = r.smStore.createSnapshot();
-          r.lastSnapshotBytes = snapshotBytes(r, snap);
-          r.lastSnapshotIndex = snap.metadata().index();
+          metrics.snapshotsTaken.increment();
+          log.info("{} group {}: took a snapshot at {} for a follower", who, r.groupId, snap.metadata().index());
           writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
+            r.snapshotWanted = false;
             if (e != null) {
-              log.warn("{} group {}: log compaction at {} failed: {}", who, r.groupId, snap.metadata().index(),
-                  e.toString());
+              log.warn("{} group {}: recording the snapshot at {} failed: {}", who, r.groupId,
+                  snap.metadata().index(), e.toString());
             }
           });
         } catch (RuntimeException e) {
+          r.snapshotWanted = false;
           onStorageFailure(e); // as when the applier took it: the engine is failed or the state unreadable
         } finally {
           done.complete(null);
@@ -1655,27 +1697,7 @@ final class NodeRuntime implements RequestExecutor {
       });
     } catch (RejectedExecutionException closing) {
       r.snapshotting = null;
-    }
-  }
-
-  private boolean snapshotDue(Replica r) {
-    long entries = r.appliedIndex - r.lastSnapshotIndex;
-    if (entries <= 0) {
-      return false;
-    }
-    return entries >= config.snapshotInterval()
-        || r.appliedBytesSinceSnapshot >= Math.max(config.snapshotLogBytes(), r.lastSnapshotBytes);
-  }
-
-  /** The payload size of a snapshot this replica holds, or 0 if it cannot be read. */
-  private static long snapshotBytes(Replica r, Snapshot snap) {
-    if (snap.isEmpty()) {
-      return 0;
-    }
-    try (SnapshotSource src = r.smStore.openSnapshot(snap)) {
-      return src.totalBytes();
-    } catch (RuntimeException e) {
-      return 0;
+      r.snapshotWanted = false;
     }
   }
 
@@ -1762,9 +1784,8 @@ final class NodeRuntime implements RequestExecutor {
     r.sm = PartitionStateMachine.open(r.groupId, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
     r.appliedIndex = r.smStore.appliedIndex();
-    r.lastSnapshotIndex = index;
-    r.lastSnapshotBytes = snapshotBytes(r, snap);
-    r.appliedBytesSinceSnapshot = 0;
+    r.compactedIndex = index;
+    r.appliedBytesSinceCompaction = 0;
     r.confState = r.smStore.confState();
     r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
     KeySpan span = r.sm.span();

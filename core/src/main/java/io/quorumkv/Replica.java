@@ -83,17 +83,22 @@ final class Replica {
   long leaseResumesAtTick;
   /** loop: the commit index when the last replica hash check was proposed here. */
   long hashCheckedAtCommit = -1;
-  /** The applied index of the latest snapshot; set by the applier and the snapshot thread. */
-  volatile long lastSnapshotIndex;
-  /** applier: bytes of the entries applied since the latest snapshot was started or installed. */
-  long appliedBytesSinceSnapshot;
-  /** The payload size of the latest snapshot (0 if unknown); set by the snapshot thread. */
-  volatile long lastSnapshotBytes;
+  /** applier: the index the log was last compacted through (by a compaction or a snapshot). */
+  long compactedIndex;
+  /** applier: bytes of the entries applied since the log was last compacted. */
+  long appliedBytesSinceCompaction;
   /**
    * applier: the snapshot being taken in the background, or null. Whatever replaces or deletes
    * this replica's stored state waits for it first ({@link NodeRuntime#awaitSnapshot}).
    */
   java.util.concurrent.CompletableFuture<Void> snapshotting;
+  /**
+   * A follower needs a snapshot newer than the recorded one: set by the loop, cleared by the
+   * snapshot thread once one is recorded (or failed), so the loop asks the applier only once.
+   */
+  volatile boolean snapshotWanted;
+  /** Snapshot transfers to followers under way (the payload must stay until they end). */
+  final java.util.concurrent.atomic.AtomicInteger snapshotsSending = new java.util.concurrent.atomic.AtomicInteger();
 
   /**
    * loop: client writes taken since the last Ready and their callers, proposed as one entry before

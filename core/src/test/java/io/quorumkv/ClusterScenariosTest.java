@@ -38,13 +38,13 @@ class ClusterScenariosTest {
 
   @Test
   void aRestartedNodeCatchesUpThroughASnapshot() throws Exception {
-    catchUpThroughASnapshot(b -> b.snapshotInterval(20));
+    catchUpThroughASnapshot(b -> b.logCompactionEntries(20));
   }
 
   /** The same with snapshots due by the log's growth in bytes alone (the production default). */
   @Test
   void aRestartedNodeCatchesUpThroughASnapshotDueByLogBytes() throws Exception {
-    catchUpThroughASnapshot(b -> b.snapshotInterval(1_000_000).snapshotLogBytes(2_048));
+    catchUpThroughASnapshot(b -> b.logCompactionEntries(1_000_000).logCompactionBytes(2_048));
   }
 
   private static void catchUpThroughASnapshot(java.util.function.Consumer<KvNode.Builder> configure)
@@ -58,6 +58,9 @@ class ClusterScenariosTest {
         c.node(1).put("k" + i, "v" + i);
         acked.put("k" + i, "v" + i);
       }
+      // The logs were compacted (node 3 gets a snapshot below), but no snapshot is taken before a
+      // follower needs one.
+      assertEquals(0.0, snapshotsTaken(c));
       KvNode n3 = c.restart(3);
       // Caught up: every write is visible on node 3 without asking anyone (a stale read).
       MemoryCluster.await(WAIT, "node 3 to catch up", () -> acked.entrySet().stream()
@@ -66,7 +69,13 @@ class ClusterScenariosTest {
       assertTrue(c.node(1).meterRegistry().find("quorumkv.commits").counter().count() > 0);
       // through a snapshot: the leaders had compacted their logs past what node 3 had
       assertTrue(n3.meterRegistry().find("quorumkv.snapshot.bytes.received").counter().count() > 0);
+      assertTrue(snapshotsTaken(c) > 0, "taken when node 3 needed them");
     }
+  }
+
+  private static double snapshotsTaken(MemoryCluster c) {
+    return c.nodes().stream()
+        .mapToDouble(n -> n.meterRegistry().find("quorumkv.snapshots.taken").counter().count()).sum();
   }
 
   @Test
@@ -113,7 +122,7 @@ class ClusterScenariosTest {
    */
   @Test
   void aSplitChildWhoseOtherReplicasAreGoneGetsTheVotesOfNodesThatSkippedTheSplit() throws Exception {
-    try (MemoryCluster c = new MemoryCluster(5, RangePartitioner.single(), 11, b -> b.snapshotInterval(8)).start()) {
+    try (MemoryCluster c = new MemoryCluster(5, RangePartitioner.single(), 11, b -> b.logCompactionEntries(8)).start()) {
       c.awaitLeaders(WAIT);
       c.node(3).put("a", "1");
       c.node(3).put("z", "1");

@@ -53,8 +53,8 @@ class KvNodeBuilderTest {
     refused("leaseClockDriftFactor", b -> b.leaseClockDriftFactor(1.0));
     refused("syncStallTimeout", b -> b.syncStallTimeout(Duration.ZERO));
     refused("sessionTimeout", b -> b.sessionTimeout(Duration.ofSeconds(10)));
-    refused("snapshotInterval", b -> b.snapshotInterval(0));
-    refused("snapshotLogBytes", b -> b.snapshotLogBytes(0));
+    refused("logCompactionEntries", b -> b.logCompactionEntries(0));
+    refused("logCompactionBytes", b -> b.logCompactionBytes(0));
     refused("storageEngine", b -> b.storageEngine(null));
     refused("notLeaderPolicy", b -> b.notLeaderPolicy(null));
   }

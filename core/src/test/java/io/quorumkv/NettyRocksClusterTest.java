@@ -50,7 +50,7 @@ class NettyRocksClusterTest {
         .partitioner(partitioner)
         .tickInterval(Duration.ofMillis(20))
         .electionTicks(10)
-        .snapshotInterval(50)
+        .logCompactionEntries(50)
         .syncStallTimeout(Duration.ofSeconds(2));
     addresses.forEach((peer, a) -> {
       if (peer != id) {
@@ -108,7 +108,7 @@ class NettyRocksClusterTest {
         survivor.put("k" + i, "v" + i);
         keys.add("k" + i);
       }
-      // Restart it: it catches up (through a snapshot: snapshotInterval is 50).
+      // Restart it: it catches up (through a snapshot: logCompactionEntries is 50).
       KvNode back = start(leader, HashPartitioner.of(3));
       MemoryCluster.await(Duration.ofSeconds(30), "the restarted node to catch up",
           () -> keys.stream().allMatch(k -> back.get(k, ReadConsistency.STALE).isPresent()));

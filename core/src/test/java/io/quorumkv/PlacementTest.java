@@ -27,7 +27,7 @@ class PlacementTest {
   private static TestCluster cluster(int nodes, int partitions, long seed) {
     return TestCluster.builder().nodes(nodes).partitioner(HashPartitioner.of(partitions)).seed(seed)
         .requestTimeout(Duration.ofSeconds(5))
-        .configure(b -> b.replicationFactor(FACTOR).snapshotInterval(200))
+        .configure(b -> b.replicationFactor(FACTOR).logCompactionEntries(200))
         .build().start();
   }
 
@@ -183,7 +183,7 @@ class PlacementTest {
   void addThenDecommissionOverNettyAndRocksDb() throws Exception {
     try (TestCluster c = TestCluster.builder().nodes(3).storage(StorageEngineType.ROCKSDB)
         .partitioner(HashPartitioner.of(3)).requestTimeout(Duration.ofSeconds(5))
-        .configure(b -> b.replicationFactor(FACTOR).snapshotInterval(200).syncStallTimeout(Duration.ofSeconds(2)))
+        .configure(b -> b.replicationFactor(FACTOR).logCompactionEntries(200).syncStallTimeout(Duration.ofSeconds(2)))
         .build().start()) {
       c.awaitLeaders(WAIT);
       try (PlacementWorkload w = new PlacementWorkload(c, "netty", 2)) {

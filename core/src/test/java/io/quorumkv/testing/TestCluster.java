@@ -564,7 +564,7 @@ public final class TestCluster implements AutoCloseable {
       return this;
     }
 
-    /** Applied last to every node's builder, e.g. {@code b -> b.snapshotInterval(20)}. */
+    /** Applied last to every node's builder, e.g. {@code b -> b.logCompactionEntries(20)}. */
     public Builder configure(Consumer<KvNode.Builder> c) {
       configure = c;
       return this;

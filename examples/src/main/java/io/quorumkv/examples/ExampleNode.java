@@ -89,10 +89,10 @@ public final class ExampleNode implements Callable<Integer> {
       description = "Ticks without a leader before a follower campaigns. Default: ${DEFAULT-VALUE}.")
   int electionTicks;
 
-  @Option(names = "--snapshot-log-mib", defaultValue = "16",
-      description = "Snapshot a partition (and compact its log) once this many MiB were logged since its "
-          + "last snapshot, or its last snapshot's size if larger. Default: ${DEFAULT-VALUE}.")
-  long snapshotLogMib;
+  @Option(names = "--log-compaction-mib", defaultValue = "16",
+      description = "Compact a partition's log once this many MiB were applied since the last compaction "
+          + "(snapshots are taken only for followers that need one). Default: ${DEFAULT-VALUE}.")
+  long logCompactionMib;
 
   @Option(names = "--request-timeout-ms", defaultValue = "5000",
       description = "Deadline of every call the node serves. Default: ${DEFAULT-VALUE}.")
@@ -145,7 +145,7 @@ public final class ExampleNode implements Callable<Integer> {
         .storageEngine(storage)
         .tickInterval(Duration.ofMillis(tickMs))
         .electionTicks(electionTicks)
-        .snapshotLogBytes(snapshotLogMib << 20)
+        .logCompactionBytes(logCompactionMib << 20)
         .requestTimeout(Duration.ofMillis(requestTimeoutMs))
         .meterRegistry(registry)
         .build();

@@ -152,6 +152,11 @@ final class GroupLogStore implements LogStore {
   }
 
   @Override
+  public void compactThrough(long index) {
+    engine.write(engine.newLogBatch().compactThrough(group.id, index));
+  }
+
+  @Override
   public String toString() {
     LogView v = group.logView;
     return "LogStore[group " + group.id + ", (" + v.compactedIndex() + ", " + v.lastIndex() + "]]";

@@ -34,6 +34,9 @@ public final class LogBatch {
   /** Records a snapshot taken of this node's state machine and discards the log up to it. */
   record Compact(long groupId, Snapshot snapshot) implements Op {}
 
+  /** Discards the log up to an index the state machine has applied, with no snapshot. */
+  record CompactThrough(long groupId, long index) implements Op {}
+
   private final List<Op> ops = new ArrayList<>();
   private int entryCount;
   private long entryBytes;
@@ -84,8 +87,8 @@ public final class LogBatch {
   /**
    * Records {@code snapshot} (taken with {@link StateMachineStore#createSnapshot()}) as the group's
    * latest snapshot and discards every entry up to and including its index. After the write,
-   * {@link LogStore#firstIndex()} is the snapshot index + 1. A snapshot at or below the current
-   * snapshot index is ignored. The deleted entries' disk space is reclaimed by RocksDB compaction,
+   * {@link LogStore#firstIndex()} is the snapshot index + 1. A snapshot below the compacted index
+   * (or not newer than the recorded one) is ignored; one at the compacted index is recorded. The deleted entries' disk space is reclaimed by RocksDB compaction,
    * which the engine triggers by itself.
    *
    * @return this batch
@@ -97,6 +100,28 @@ public final class LogBatch {
       throw new IllegalArgumentException("cannot compact to the empty snapshot");
     }
     ops.add(new Compact(groupId, snapshot));
+    return this;
+  }
+
+  /**
+   * Discards every entry of {@code groupId}'s log up to and including {@code index}, without
+   * recording a snapshot: the state machine (the node's own state store, which already holds
+   * everything applied) is what a restart resumes from, so a snapshot is needed only for a
+   * follower that is missing discarded entries, and can be made then. Refused (at write time) if
+   * {@code index} is past the last log index or past the state machine's applied index (the
+   * entries it still needs). An index at or below the compacted index is ignored. A recorded
+   * snapshot older than {@code index} can no longer serve a follower (the entries after it are
+   * gone): it is dropped with its payload, and {@link LogStore#snapshot()} returns
+   * {@link Snapshot#EMPTY} until a newer one is recorded with {@link #compact(long, Snapshot)}.
+   *
+   * @return this batch
+   */
+  public LogBatch compactThrough(long groupId, long index) {
+    Keys.checkGroup(groupId);
+    if (index < 0) {
+      throw new IllegalArgumentException("negative index " + index);
+    }
+    ops.add(new CompactThrough(groupId, index));
     return this;
   }
 

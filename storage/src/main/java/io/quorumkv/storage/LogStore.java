@@ -31,7 +31,8 @@ public interface LogStore extends RaftStorage {
 
   /**
    * The latest snapshot recorded with {@link LogBatch#compact} or installed with
-   * {@link SnapshotSink#install()}, or {@link Snapshot#EMPTY}. Never throws
+   * {@link SnapshotSink#install()}, or {@link Snapshot#EMPTY} (also once
+   * {@link LogBatch#compactThrough} discarded the log past it). Never throws
    * {@link io.quorumkv.raft.SnapshotUnavailableException}: a snapshot is recorded only once its
    * payload is durable. Stream its payload with {@link StateMachineStore#openSnapshot}.
    */
@@ -51,4 +52,7 @@ public interface LogStore extends RaftStorage {
 
   /** Records a snapshot and discards the log up to it; see {@link LogBatch#compact}. */
   void compact(Snapshot snapshot);
+
+  /** Discards the log through {@code index}, no snapshot; see {@link LogBatch#compactThrough}. */
+  void compactThrough(long index);
 }

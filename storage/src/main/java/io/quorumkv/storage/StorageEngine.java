@@ -402,6 +402,8 @@ public final class StorageEngine implements AutoCloseable {
     void addTo(Backend.Batch b) {
       if (rangeEnd != null) {
         b.deleteRange(cf, key, rangeEnd);
+      } else if (value == null) {
+        b.delete(cf, key);
       } else {
         b.put(cf, key, value);
       }
@@ -434,6 +436,13 @@ public final class StorageEngine implements AutoCloseable {
       byte[] key = Keys.meta(h.groupId(), Keys.HARD_STATE);
       out.add(new PendingWrite(Backend.Cf.META, key, Codec.hardState(key, hs), null));
       return v.withHardState(hs);
+    }
+    if (op instanceof LogBatch.CompactThrough t) {
+      LogView planned = planCompactThrough(t.groupId(), t.index(), v, out, after);
+      EntryCache cache = group(t.groupId()).cache;
+      long through = planned.compactedIndex();
+      cached.add(() -> cache.compact(through));
+      return planned;
     }
     LogBatch.Compact c = (LogBatch.Compact) op;
     LogView planned = planCompact(c.groupId(), c.snapshot(), v, out, after);
@@ -481,8 +490,8 @@ public final class StorageEngine implements AutoCloseable {
   private LogView planCompact(
       long g, Snapshot snap, LogView v, List<PendingWrite> out, List<Runnable> after) {
     long s = snap.metadata().index();
-    if (s <= v.compactedIndex()) {
-      return v; // an older snapshot than the one recorded: nothing to do
+    if (s < v.compactedIndex() || s <= v.snapshot().metadata().index()) {
+      return v; // older than the log's start or than the recorded snapshot: nothing to do
     }
     if (s > v.lastIndex()) {
       throw new IllegalArgumentException(
@@ -500,7 +509,9 @@ public final class StorageEngine implements AutoCloseable {
               + " (take it with StateMachineStore.createSnapshot first)");
     }
     long discarded = s - v.compactedIndex();
-    out.add(new PendingWrite(Backend.Cf.LOG, Keys.log(g, 0), null, Keys.log(g, s + 1)));
+    if (discarded > 0) {
+      out.add(new PendingWrite(Backend.Cf.LOG, Keys.log(g, 0), null, Keys.log(g, s + 1)));
+    }
     byte[] baseKey = Keys.meta(g, Keys.LOG_BASE);
     out.add(new PendingWrite(
         Backend.Cf.META, baseKey, Codec.position(baseKey, s, snap.metadata().term()), null));
@@ -510,6 +521,41 @@ public final class StorageEngine implements AutoCloseable {
     Snapshot recorded = new Snapshot(snap.metadata(), SnapshotFormat.descriptor(g, snap.metadata()));
     return new LogView(s, snap.metadata().term(), v.lastIndex(), v.terms().discardThrough(s),
         v.hardState(), recorded);
+  }
+
+  private LogView planCompactThrough(
+      long g, long index, LogView v, List<PendingWrite> out, List<Runnable> after) {
+    if (index <= v.compactedIndex()) {
+      return v;
+    }
+    if (index > v.lastIndex()) {
+      throw new IllegalArgumentException(
+          "group " + g + ": cannot compact through " + index + ", past the last log index "
+              + v.lastIndex());
+    }
+    // Written state only: its write is earlier in the WAL than this batch, so this batch's sync
+    // makes it durable too, and a restart never finds the state machine behind the log's start.
+    long applied = group(g).smView.appliedIndex();
+    if (index > applied) {
+      throw new IllegalArgumentException(
+          "group " + g + ": cannot compact through " + index + ", past the applied index "
+              + applied + " (the state machine still needs those entries)");
+    }
+    long term = v.term(index);
+    long discarded = index - v.compactedIndex();
+    out.add(new PendingWrite(Backend.Cf.LOG, Keys.log(g, 0), null, Keys.log(g, index + 1)));
+    byte[] baseKey = Keys.meta(g, Keys.LOG_BASE);
+    out.add(new PendingWrite(Backend.Cf.META, baseKey, Codec.position(baseKey, index, term), null));
+    Snapshot kept = v.snapshot();
+    if (!kept.isEmpty() && kept.metadata().index() < index) {
+      // no follower can use it any more: the entries after it are gone
+      byte[] snapKey = Keys.meta(g, Keys.SNAPSHOT);
+      out.add(new PendingWrite(Backend.Cf.META, snapKey, null, null));
+      kept = Snapshot.EMPTY;
+    }
+    after.add(() -> afterCompaction(g, index, discarded));
+    return new LogView(index, term, v.lastIndex(), v.terms().discardThrough(index),
+        v.hardState(), kept);
   }
 
   private void afterCompaction(long g, long snapshotIndex, long discarded) {

@@ -684,6 +684,12 @@ abstract class StorageContractTest {
 
   /** Appends entries 1..index, applies them (one key each) and takes a snapshot at index. */
   static Snapshot applyAndSnapshot(StorageEngine e, long index) {
+    applyThrough(e, index);
+    return e.stateMachine(G).createSnapshot();
+  }
+
+  /** Appends entries 1..index if missing and applies them (one key each). */
+  static void applyThrough(StorageEngine e, long index) {
     LogStore log = e.log(G);
     if (log.lastIndex() < index) {
       log.append(entries(log.lastIndex() + 1, index, 1));
@@ -692,7 +698,6 @@ abstract class StorageContractTest {
     for (long i = sm.appliedIndex() + 1; i <= index; i++) {
       sm.apply(i, log.term(i), List.of(KvMutation.put(b("key" + i), b("value" + i))));
     }
-    return sm.createSnapshot();
   }
 
   @Test
@@ -715,6 +720,83 @@ abstract class StorageContractTest {
     assertEquals(1, after.term(10));
     assertEquals(entries(11, 20, 1), after.entries(11, 21, 100_000));
     assertEquals(snap.metadata(), after.snapshot().metadata());
+  }
+
+  @Test
+  void compactionWithoutASnapshotDiscardsThePrefixAndDropsAnOlderSnapshot() {
+    StorageEngine e = open();
+    e.bootstrap(G, ConfState.ofVoters(Set.of(1L)));
+    e.log(G).append(entries(1, 20, 1));
+    Snapshot old = applyAndSnapshot(e, 5);
+    e.log(G).compact(old);
+    applyThrough(e, 12);
+    e.log(G).compactThrough(10);
+    LogStore log = e.log(G);
+    assertEquals(11, log.firstIndex());
+    assertEquals(1, log.term(10));
+    assertThrows(LogCompactedException.class, () -> log.entries(9, 12, Long.MAX_VALUE));
+    assertEquals(entries(11, 20, 1), log.entries(11, 21, Long.MAX_VALUE));
+    assertTrue(log.snapshot().isEmpty(), "a snapshot older than the log's start serves no one");
+    assertThrows(SnapshotUnavailableException.class, () -> e.stateMachine(G).openSnapshot(old));
+    log.compactThrough(7); // behind the compacted index: a no-op
+    assertEquals(11, log.firstIndex());
+
+    LogStore after = reopen(e).log(G);
+    assertEquals(11, after.firstIndex());
+    assertEquals(1, after.term(10));
+    assertEquals(entries(11, 20, 1), after.entries(11, 21, Long.MAX_VALUE));
+    assertTrue(after.snapshot().isEmpty());
+  }
+
+  @Test
+  void aSnapshotAtOrPastTheCompactedIndexIsRecordedAfterACompactionWithoutOne() {
+    StorageEngine e = open();
+    e.bootstrap(G, ConfState.ofVoters(Set.of(1L)));
+    e.log(G).append(entries(1, 20, 1));
+    Snapshot at10 = applyAndSnapshot(e, 10);
+    e.log(G).compactThrough(10);
+    assertTrue(e.log(G).snapshot().isEmpty(), "nothing recorded yet");
+    e.log(G).compact(at10); // taken at the compacted index: recorded, nothing more discarded
+    assertEquals(at10.metadata(), e.log(G).snapshot().metadata());
+    assertEquals(11, e.log(G).firstIndex());
+    Snapshot at15 = applyAndSnapshot(e, 15);
+    e.log(G).compact(at15);
+    assertEquals(16, e.log(G).firstIndex());
+    assertEquals(at15.metadata(), e.log(G).snapshot().metadata());
+    e.log(G).compact(at10); // older than the recorded one: ignored
+    assertEquals(at15.metadata(), reopen(e).log(G).snapshot().metadata());
+  }
+
+  @Test
+  void compactionWithoutASnapshotIsRefusedPastTheAppliedOrLastIndex() {
+    StorageEngine e = open();
+    e.bootstrap(G, ConfState.ofVoters(Set.of(1L)));
+    e.log(G).append(entries(1, 20, 1));
+    applyThrough(e, 8);
+    IllegalArgumentException notApplied =
+        assertThrows(IllegalArgumentException.class, () -> e.log(G).compactThrough(9));
+    assertTrue(notApplied.getMessage().contains("applied index 8"), notApplied.getMessage());
+    e.stateMachine(G).apply(9, 1, List.of());
+    assertThrows(IllegalArgumentException.class, () -> e.newLogBatch().compactThrough(G, -1));
+    StorageEngine other = track(openOtherNode(StorageOptions.defaults(2)));
+    other.log(G).append(entries(1, 3, 1));
+    assertThrows(IllegalArgumentException.class, () -> other.log(G).compactThrough(4));
+    e.log(G).compactThrough(9);
+    assertEquals(10, e.log(G).firstIndex());
+  }
+
+  @Test
+  void theStateACompactionWithoutASnapshotReliesOnSurvivesACrash() {
+    StorageEngine e = open();
+    e.bootstrap(G, ConfState.ofVoters(Set.of(1L)));
+    e.log(G).append(entries(1, 30, 1));
+    // state writes are not synced by themselves: the compaction's synced write must carry them
+    applyThrough(e, 25);
+    e.log(G).compactThrough(25);
+    StorageEngine after = crashAndReopen(e);
+    assertEquals(26, after.log(G).firstIndex());
+    assertEquals(25, after.stateMachine(G).appliedIndex());
+    assertEquals("value25", s(after.stateMachine(G).get(b("key25")).orElseThrow()));
   }
 
   @Test
