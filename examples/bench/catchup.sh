@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Catch-up of a follower that was down during WRITES puts: a fresh 3-node cluster (3 partitions,
-# a snapshot and log compaction every 10,000 entries per partition), node 3 stopped (SIGTERM),
+# production defaults: each log compacted every 16 MiB, a snapshot taken when a follower needs
+# one), node 3 stopped (SIGTERM),
 # WRITES puts at 64 clients on the other two (first JSON line, label catchup-writes), then node 3
 # restarted while the 64 clients keep writing: the second line (label catchup) ends when node 3's
 # applied index reached, in every partition, the leaders' commit index at its restart, and gives
