@@ -369,13 +369,14 @@ class RequestCoalescerTest {
     RequestCoalescer c = coalescer(nodes);
     long deadline = System.nanoTime() + 10 * SECOND;
     List<CompletableFuture<KvResponse>> first = new ArrayList<>();
-    for (int i = 0; i < 40; i++) {
+    int n = 2 * RequestCoalescer.MIN_SPLIT + 2;
+    for (int i = 0; i < n; i++) {
       first.add(c.submit("n1", get("k" + i), deadline));
     }
     nodes.runIo();
     List<Sent> frames = new ArrayList<>();
     nodes.sent.drainTo(frames);
-    assertEquals(List.of(20, 20), frames.stream()
+    assertEquals(List.of(n / 2, n / 2), frames.stream()
         .map(s -> ((KvRequest.Multi) s.request()).items().size()).toList(), "split evenly, in queue order");
     List<CompletableFuture<KvResponse>> next = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
@@ -384,12 +385,12 @@ class RequestCoalescerTest {
     nodes.runIo();
     assertNull(nodes.sent.poll(), "two frames in flight: the window is full");
     List<KvResponse> answers = new ArrayList<>();
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < n / 2; i++) {
       answers.add(read("v" + i));
     }
     frames.get(1).reply(new KvResponse.Multi(answers));
-    for (int i = 20; i < 40; i++) {
-      assertEquals("v" + (i - 20), valueOf(first.get(i).get(1, TimeUnit.SECONDS)));
+    for (int i = n / 2; i < n; i++) {
+      assertEquals("v" + (i - n / 2), valueOf(first.get(i).get(1, TimeUnit.SECONDS)));
     }
     Sent waited = nodes.next();
     assertEquals(5, ((KvRequest.Multi) waited.request()).items().size(), "one slot free: all of it in one frame");
