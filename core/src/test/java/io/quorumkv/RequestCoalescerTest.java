@@ -274,7 +274,7 @@ class RequestCoalescerTest {
     long deadline = System.nanoTime() + 10 * SECOND;
     int n = KvRequest.Multi.MAX_ITEMS + 3;
     for (int i = 0; i < n; i++) {
-      c.submit("n1", get("k" + i), deadline);
+      c.submit("n1", put(i + 1, "k" + i), deadline); // writes: a window of one frame, so one share
     }
     byte[] mib = new byte[1 << 20];
     for (int i = 0; i < 5; i++) {
@@ -361,6 +361,51 @@ class RequestCoalescerTest {
       assertInstanceOf(KvResponse.Written.class, f.get(1, TimeUnit.SECONDS));
     }
     assertFalse(elsewhere.isDone() || read.isDone());
+  }
+
+  @Test
+  void getsQueuedForANodeAreSplitBetweenTheTwoFramesOfItsWindowAndTheNextWaitForAnAnswer() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    RequestCoalescer c = coalescer(nodes);
+    long deadline = System.nanoTime() + 10 * SECOND;
+    List<CompletableFuture<KvResponse>> first = new ArrayList<>();
+    int n = 2 * RequestCoalescer.MIN_SPLIT + 2;
+    for (int i = 0; i < n; i++) {
+      first.add(c.submit("n1", get("k" + i), deadline));
+    }
+    nodes.runIo();
+    List<Sent> frames = new ArrayList<>();
+    nodes.sent.drainTo(frames);
+    assertEquals(List.of(n / 2, n / 2), frames.stream()
+        .map(s -> ((KvRequest.Multi) s.request()).items().size()).toList(), "split evenly, in queue order");
+    List<CompletableFuture<KvResponse>> next = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      next.add(c.submit("n1", get("n" + i), deadline));
+    }
+    nodes.runIo();
+    assertNull(nodes.sent.poll(), "two frames in flight: the window is full");
+    List<KvResponse> answers = new ArrayList<>();
+    for (int i = 0; i < n / 2; i++) {
+      answers.add(read("v" + i));
+    }
+    frames.get(1).reply(new KvResponse.Multi(answers));
+    for (int i = n / 2; i < n; i++) {
+      assertEquals("v" + (i - n / 2), valueOf(first.get(i).get(1, TimeUnit.SECONDS)));
+    }
+    Sent waited = nodes.next();
+    assertEquals(5, ((KvRequest.Multi) waited.request()).items().size(), "one slot free: all of it in one frame");
+    nodes.runIo();
+    assertNull(nodes.sent.poll());
+    assertFalse(first.get(0).isDone() || next.get(0).isDone());
+    // Few queued with both slots free: one frame (a split would not pay for its second frame).
+    FakeNodes idle = new FakeNodes();
+    RequestCoalescer d = coalescer(idle);
+    for (int i = 0; i < RequestCoalescer.MIN_SPLIT + 1; i++) {
+      d.submit("n1", get("k" + i), deadline);
+    }
+    idle.runIo();
+    assertEquals(RequestCoalescer.MIN_SPLIT + 1, ((KvRequest.Multi) idle.sent.poll().request()).items().size());
+    assertNull(idle.sent.poll());
   }
 
   @Test
