@@ -28,6 +28,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,6 +68,8 @@ final class Peer {
   private final Counters counters;
   private final Queue<Outbound> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
+  /** About the bytes of what is queued ({@link #weight}), bounded by {@link #QUEUED_BYTES_LIMIT}. */
+  private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
   private final PendingRequests pending = new PendingRequests();
   /** The handshaken Raft connection, or null while there is none. */
@@ -75,6 +78,15 @@ final class Peer {
   private int attempts;
   /** Set when the member is removed (or re-added with another address): stop dialling. */
   private volatile boolean removed;
+
+  /**
+   * Bytes queued per peer beyond which messages are dropped (and counted) like those over the
+   * count bound ({@code outboundQueueLimit}); Raft sends them again. The count alone let up to
+   * 8,192 AppendEntries of up to 1 MiB each wait behind a peer that reads slowly (a new learner
+   * catching up a long log): a node with a 256 MiB heap ran out of memory so in the Jepsen suite.
+   * A single message larger than this still queues when nothing else is.
+   */
+  static final long QUEUED_BYTES_LIMIT = 64L << 20;
 
   Peer(long id, InetSocketAddress address, boolean dialler, EventLoop loop,
       NettyTransport transport) {
@@ -120,14 +132,48 @@ final class Peer {
     return true;
   }
 
-  /** Queues {@code o} unless the queue is at its bound ({@code outboundQueueLimit}). */
+  /**
+   * Queues {@code o} unless the queue is at one of its bounds ({@code outboundQueueLimit}
+   * messages, {@link #QUEUED_BYTES_LIMIT} bytes).
+   */
   private boolean tryQueue(Outbound o) {
     if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
       queued.decrementAndGet();
       return false;
     }
+    long w = weight(o);
+    long before = queuedBytes.getAndAdd(w);
+    if (before > 0 && before + w > QUEUED_BYTES_LIMIT) {
+      queuedBytes.addAndGet(-w);
+      queued.decrementAndGet();
+      return false;
+    }
     queue.offer(o);
     return true;
+  }
+
+  /** Takes the next queued item, or null, keeping the bounds' counts. */
+  private Outbound poll() {
+    Outbound o = queue.poll();
+    if (o != null) {
+      queued.decrementAndGet();
+      queuedBytes.addAndGet(-weight(o));
+    }
+    return o;
+  }
+
+  /** About the bytes {@code o} holds: its entries' or its payload's, plus a little. */
+  private static long weight(Outbound o) {
+    if (o instanceof RequestOut r) {
+      return 64 + r.payload().length;
+    }
+    long w = 64;
+    if (((RaftOut) o).m() instanceof Message.AppendEntries a) {
+      for (io.quorumkv.raft.Entry e : a.entries()) {
+        w += e.sizeBytes();
+      }
+    }
+    return w;
   }
 
   void scheduleDrain(Channel ch) {
@@ -153,8 +199,7 @@ final class Peer {
     int budget = transport.config().maxFrameBytes() - FRAME_SLACK;
     Batch batch = new Batch();
     Outbound o;
-    while (ch.isWritable() && (o = queue.poll()) != null) {
-      queued.decrementAndGet();
+    while (ch.isWritable() && (o = poll()) != null) {
       if (o instanceof RequestOut r) {
         writeRequest(ch, r);
         continue;
@@ -299,8 +344,7 @@ final class Peer {
     log.info("{}: lost connection to node {}", transport.name(), id);
     List<Outbound> keep = new ArrayList<>();
     Outbound o;
-    while ((o = queue.poll()) != null) {
-      queued.decrementAndGet();
+    while ((o = poll()) != null) {
       if (o instanceof RequestOut) {
         keep.add(o); // requests wait for the next connection, up to their deadline
       } else {

@@ -369,6 +369,28 @@ class NettyTransportTest {
   }
 
   @Test
+  void aSlowPeerHoldsAtMostTheQueuesByteBoundOfLargeMessages() throws Exception {
+    try (FakePeer slow = FakePeer.silent(NettyNodes.CLUSTER, 2);
+        NettyTransport a = new NettyTransport(NettyTransportConfig.builder(1, NettyNodes.CLUSTER)
+            .bindAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
+            .peer(2, slow.address()).build())) { // the default count bound, 8,192 messages
+      a.start();
+      NettyNodes.await(() -> a.isConnected(2), "connected to the fake peer");
+      byte[] data = new byte[256 * 1024];
+      int total = 2_000; // 500 MiB of entries: under the count bound, far over the byte bound
+      for (int i = 0; i < total; i++) {
+        a.send(2, 1, new Message.AppendEntries(1, 2, 1, i, 1, List.of(Entry.normal(i + 1, 1, data)), i));
+      }
+      long held = Peer.QUEUED_BYTES_LIMIT / data.length + 1;
+      NettyNodes.await(() -> {
+        TransportMetrics n = a.metrics();
+        return total - n.messagesSent() - n.droppedQueueFull() <= held;
+      }, "at most " + held + " messages of 256 KiB queued (" + a.metrics() + ")");
+      assertTrue(a.metrics().droppedQueueFull() > total / 2, "dropped only " + a.metrics().droppedQueueFull());
+    }
+  }
+
+  @Test
   void faultRulesCutDelayAndDropLinks() throws Exception {
     try (NettyNodes c = new NettyNodes(3).startAll()) {
       NettyTransport a = c.node(1);
