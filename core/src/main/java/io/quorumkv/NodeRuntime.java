@@ -24,7 +24,6 @@ import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.LogBatch;
 import io.quorumkv.storage.MemoryDisk;
 import io.quorumkv.storage.MemoryRead;
-import io.quorumkv.storage.SnapshotSource;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
@@ -1630,11 +1629,8 @@ final class NodeRuntime implements RequestExecutor {
    * it would drop its payload).
    */
   private void maybeCompact(Replica r) {
-    if (r.snapshotting != null && r.snapshotting.isDone()) {
-      r.snapshotting = null;
-    }
     long entries = r.appliedIndex - r.compactedIndex;
-    if (r.snapshotting != null || r.snapshotsSending.get() > 0 || entries <= 0
+    if (snapshotInProgress(r) || r.snapshotsSending.get() > 0 || entries <= 0
         || (entries < config.logCompactionEntries()
         && r.appliedBytesSinceCompaction < config.logCompactionBytes())) {
       return;
@@ -1666,10 +1662,7 @@ final class NodeRuntime implements RequestExecutor {
    * time per replica; a replica no longer here is skipped.
    */
   private void takeSnapshot(Replica r) {
-    if (r.snapshotting != null && r.snapshotting.isDone()) {
-      r.snapshotting = null;
-    }
-    if (replicas.get(r.groupId) != r || r.snapshotting != null) {
+    if (replicas.get(r.groupId) != r || snapshotInProgress(r)) {
       r.snapshotWanted = false; // the core asks again if it still needs one
       return;
     }
@@ -1699,6 +1692,14 @@ final class NodeRuntime implements RequestExecutor {
       r.snapshotting = null;
       r.snapshotWanted = false;
     }
+  }
+
+  /** applier: whether the replica's background snapshot is still being taken (forgets a finished one). */
+  private static boolean snapshotInProgress(Replica r) {
+    if (r.snapshotting != null && r.snapshotting.isDone()) {
+      r.snapshotting = null;
+    }
+    return r.snapshotting != null;
   }
 
   /**

@@ -51,12 +51,33 @@ final class Peer {
   private static final int FRAME_SLACK = 64;
 
   /** Something waiting to be written to this peer. */
-  private sealed interface Outbound permits RaftOut, RequestOut {}
+  private sealed interface Outbound permits RaftOut, RequestOut {
+    /** About the bytes it holds, for the queue's byte bound. */
+    long weight();
+  }
 
-  private record RaftOut(long groupId, Message m) implements Outbound {}
+  /** A Raft message; {@code weight}: its entries' bytes plus a little (computed once, when queued). */
+  private record RaftOut(long groupId, Message m, long weight) implements Outbound {
+    RaftOut(long groupId, Message m) {
+      this(groupId, m, 64 + (m instanceof Message.AppendEntries a ? entryBytes(a) : 0));
+    }
+
+    private static long entryBytes(Message.AppendEntries a) {
+      long n = 0;
+      for (io.quorumkv.raft.Entry e : a.entries()) {
+        n += e.sizeBytes();
+      }
+      return n;
+    }
+  }
 
   private record RequestOut(long id, byte[] payload, long deadlineNanos,
-      CompletableFuture<byte[]> result) implements Outbound {}
+      CompletableFuture<byte[]> result) implements Outbound {
+    @Override
+    public long weight() {
+      return 64 + payload.length;
+    }
+  }
 
   final long id;
   final InetSocketAddress address;
@@ -68,7 +89,7 @@ final class Peer {
   private final Counters counters;
   private final Queue<Outbound> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
-  /** About the bytes of what is queued ({@link #weight}), bounded by {@link #QUEUED_BYTES_LIMIT}. */
+  /** About the bytes of what is queued ({@link Outbound#weight}), bounded by {@link #QUEUED_BYTES_LIMIT}. */
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
   private final PendingRequests pending = new PendingRequests();
@@ -141,7 +162,7 @@ final class Peer {
       queued.decrementAndGet();
       return false;
     }
-    long w = weight(o);
+    long w = o.weight();
     long before = queuedBytes.getAndAdd(w);
     if (before > 0 && before + w > QUEUED_BYTES_LIMIT) {
       queuedBytes.addAndGet(-w);
@@ -157,23 +178,9 @@ final class Peer {
     Outbound o = queue.poll();
     if (o != null) {
       queued.decrementAndGet();
-      queuedBytes.addAndGet(-weight(o));
+      queuedBytes.addAndGet(-o.weight());
     }
     return o;
-  }
-
-  /** About the bytes {@code o} holds: its entries' or its payload's, plus a little. */
-  private static long weight(Outbound o) {
-    if (o instanceof RequestOut r) {
-      return 64 + r.payload().length;
-    }
-    long w = 64;
-    if (((RaftOut) o).m() instanceof Message.AppendEntries a) {
-      for (io.quorumkv.raft.Entry e : a.entries()) {
-        w += e.sizeBytes();
-      }
-    }
-    return w;
   }
 
   void scheduleDrain(Channel ch) {
