@@ -1200,20 +1200,19 @@ final class NodeRuntime implements RequestExecutor {
     if (appends) {
       turnLog().append(r.groupId, rd.entries());
     }
-    // A new term or vote must be durable before anything claims it, but a hard state that moved
-    // only the commit index need not be (etcd's MustSync): after a crash the node relearns the
-    // commit index from the leader, and its applied index bounds it from below (the Raft core
-    // commits through the applied index on restart). So it waits for the next write of this group,
-    // which saves one fsync per write when the load is light. It never overtakes a newer term or
-    // vote: the pending one is always the latest hard state.
-    rd.hardState().ifPresent(hs -> r.pendingHardState = hs);
-    HardState hs = r.pendingHardState;
-    if (hs != null && (appends || hs.term() != r.submittedTerm || hs.vote() != r.submittedVote)) {
-      turnLog().hardState(r.groupId, hs);
-      r.submittedTerm = hs.term();
-      r.submittedVote = hs.vote();
-      r.pendingHardState = null;
-    }
+    // A new term or vote must be durable before anything claims it; a hard state that moved only
+    // the commit index is not written at all. The commit index is volatile state in the Raft paper:
+    // after a restart the node relearns it from the leader, and its applied index bounds it from
+    // below (the Raft core commits through the applied index on restart). Writing it with every
+    // append, as etcd does, cost one more record per group and turn in the log writer's batch and
+    // memtable: a third of its records with many partitions, each carrying one entry.
+    rd.hardState().ifPresent(hs -> {
+      if (hs.term() != r.submittedTerm || hs.vote() != r.submittedVote) {
+        turnLog().hardState(r.groupId, hs);
+        r.submittedTerm = hs.term();
+        r.submittedVote = hs.vote();
+      }
+    });
     for (Message m : rd.messagesAfterPersist()) {
       metrics.sent(m);
       turnAfterPersist.computeIfAbsent(m.to(), k -> new ArrayList<>()).add(new Envelope(r.groupId, m));

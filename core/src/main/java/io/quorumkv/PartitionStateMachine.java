@@ -34,7 +34,7 @@ final class PartitionStateMachine {
   static final byte SESSION = 's';
   static final byte META = 'm';
   private static final byte[] META_SPAN = meta("span");
-  private static final byte[] META_LOG_TIME = meta("logtime");
+  static final byte[] META_LOG_TIME = meta("logtime");
   private static final byte[] META_HASH = meta("hash");
   private static final byte[] META_ADDRESS_PREFIX = meta("addr");
   private static final byte[] META_NODE_PREFIX = meta("node");
@@ -67,7 +67,15 @@ final class PartitionStateMachine {
   private volatile KeySpan span;
   /** The partition this one is frozen into for a merge; 0 when not frozen. */
   private volatile long frozenInto;
+  /**
+   * The partition's clock for session expiry: the greatest entry stamp applied, rounded down to
+   * {@link #logTimeGranuleMillis}. Rounded, it moves (and is written) at most once a granule, not
+   * with nearly every applied batch: with many partitions each batch holds one or two writes, and
+   * this record was a quarter of the applier's. Rounding down only delays an expiry, by less than
+   * a granule.
+   */
   private long logTime;
+  private final long logTimeGranuleMillis;
   private long pendingIndex;
   private long pendingTerm;
   private ConfState pendingConf;
@@ -135,6 +143,16 @@ final class PartitionStateMachine {
     this.partitionId = partitionId;
     this.store = store;
     this.sessionTimeoutMillis = sessionTimeoutMillis;
+    this.logTimeGranuleMillis = logTimeGranuleMillis(sessionTimeoutMillis);
+  }
+
+  /**
+   * The log time's granule: a hundredth of the session timeout, at most a second and at least a
+   * millisecond. Every replica must round alike (it decides expiries), so it follows from the
+   * session timeout alone, which the replicas already share.
+   */
+  static long logTimeGranuleMillis(long sessionTimeoutMillis) {
+    return Math.max(1, Math.min(1000, sessionTimeoutMillis / 100));
   }
 
   /**
@@ -242,8 +260,9 @@ final class PartitionStateMachine {
     if (stamped == null) {
       return new Outcome.None();
     }
-    if (stamped.stampMillis() > logTime) {
-      logTime = stamped.stampMillis();
+    long stamp = stamped.stampMillis() - Math.floorMod(stamped.stampMillis(), logTimeGranuleMillis);
+    if (stamp > logTime) {
+      logTime = stamp;
       stage(new PartitionStore.Mutation.Put(META_LOG_TIME, encodeLong(logTime)));
     }
     Command c = stamped.command();

@@ -55,11 +55,6 @@ final class Replica {
   /** loop: the term and vote of the last hard state handed to the log writer. */
   long submittedTerm;
   long submittedVote;
-  /**
-   * loop: a hard state that moved only the commit index, not yet handed to the log writer: it goes
-   * with the next write instead of costing a sync of its own (see NodeRuntime#persist); or null.
-   */
-  io.quorumkv.raft.HardState pendingHardState;
 
   /** loop: a snapshot is being installed; no Ready is taken until it is done. */
   boolean installing;

@@ -115,8 +115,9 @@ class PartitionStateMachineTest {
   @Test
   void sessionsExpireByLogTimeNotByTheApplierClock() {
     write(7, 1, new WriteOp.Put(b("k"), b("1")));
-    // Another client's entry stamped past the timeout expires client 7's session...
-    now += TIMEOUT_MS + 1;
+    // Another client's entry stamped past the timeout (and the log time's rounding) expires client
+    // 7's session...
+    now += TIMEOUT_MS + PartitionStateMachine.logTimeGranuleMillis(TIMEOUT_MS);
     write(8, 1, new WriteOp.Put(b("x"), b("y")));
     // ...so a late retry of (7, 1) is a new write: exactly-once needs retries inside the timeout.
     write(9, 1, new WriteOp.Put(b("k"), b("2")));
@@ -126,6 +127,36 @@ class PartitionStateMachineTest {
     write(9, 2, new WriteOp.Put(b("k"), b("2")));
     assertTrue(ok(write(7, 1, new WriteOp.Put(b("k"), b("1")))));
     assertEquals(Optional.of("2"), get("k"));
+  }
+
+  @Test
+  void logTimeMovesByWholeGranulesSoItIsNotRewrittenWithEveryBatch() {
+    long granule = PartitionStateMachine.logTimeGranuleMillis(TIMEOUT_MS);
+    assertEquals(600, granule);
+    now = 10 * granule + 1;
+    write(7, 1, new WriteOp.Put(b("k"), b("1")));
+    sm.flush();
+    assertEquals(10 * granule, storedLogTime());
+    // Later stamps inside the same granule write no log time.
+    now = 11 * granule - 1;
+    write(7, 2, new WriteOp.Put(b("k"), b("2")));
+    sm.flush();
+    assertEquals(10 * granule, storedLogTime());
+    now = 11 * granule;
+    write(7, 3, new WriteOp.Put(b("k"), b("3")));
+    sm.flush();
+    assertEquals(11 * granule, storedLogTime());
+    // Rounding down delays an expiry by less than a granule, never advances one.
+    now = 11 * granule + TIMEOUT_MS;
+    write(8, 1, new WriteOp.Put(b("x"), b("y")));
+    write(9, 1, new WriteOp.Put(b("k"), b("4")));
+    assertTrue(ok(write(7, 3, new WriteOp.Put(b("k"), b("3")))));
+    assertEquals(Optional.of("4"), get("k"), "a retry within the timeout is answered, not applied again");
+  }
+
+  private long storedLogTime() {
+    byte[] v = store.get(PartitionStateMachine.META_LOG_TIME).orElseThrow();
+    return new Codec.Reader(v, "log time").i64();
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.quorumkv.raft.sim;
 
+import io.quorumkv.raft.HardState;
 import io.quorumkv.raft.MemoryStorage;
 import io.quorumkv.raft.RawNode;
 import io.quorumkv.raft.Ready;
@@ -10,7 +11,7 @@ public final class ReadyWrites {
   private ReadyWrites() {}
 
   /**
-   * Makes {@code rd}'s entries and hard state durable in {@code log} (its snapshot, if any, must
+   * Makes {@code rd}'s entries and new term or vote durable in {@code log} (its snapshot, if any, must
    * be installed already: the state machine first), records the entries with {@code invariants}
    * (log matching), then tells the core what is durable.
    */
@@ -20,7 +21,14 @@ public final class ReadyWrites {
       log.append(rd.entries());
       invariants.persisted(node, first == 1 ? 0 : log.term(first - 1), rd.entries());
     }
-    rd.hardState().ifPresent(log::setHardState);
+    // As QuorumKV's node does: only a new term or vote is written. The commit index is volatile
+    // (it lags on disk, and a restarted core commits through its applied index).
+    rd.hardState().ifPresent(hs -> {
+      HardState stored = log.hardState();
+      if (hs.term() != stored.term() || hs.vote() != stored.vote()) {
+        log.setHardState(hs);
+      }
+    });
     if (rd.snapshot().isPresent()) {
       raw.snapshotPersisted(rd.snapshot().get().metadata().index());
     }
