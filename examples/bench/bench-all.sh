@@ -10,7 +10,8 @@
 #      DRIVER=peers|ours (QuorumKV's driver; default peers.Bench + QuorumKvPeersClient)
 #      PEERS_SRC (default <repo>/../shared/peers; copied to a temp dir, it may be read-only)
 #      RESULTS_DIR (default examples/target/bench-<UTC timestamp>)  KEEP_WORK=1 keeps the temp copy
-#      EXTENDED=1 also records QuorumKV's mix and per-consistency get phases (our Bench)
+#      EXTENDED=1 also records QuorumKV's mix and per-consistency get phases (our Bench;
+#      EXTENDED_PHASES=get-lease for only some of them)
 # QuorumKV-only measurements, each after the side by side (RUNS=0 skips that and the peers):
 #      LATENCY=1 (latency.sh: 1 and 64 clients, entries per fsync, GC pauses), SCALE=1 (scale.sh:
 #      1/4/16/64 partitions), IDLE=1 (idle.sh: 1,000 idle partitions), CATCHUP=1 (catchup.sh: a

@@ -6,6 +6,7 @@
 #      DRIVER=peers (peers.Bench + QuorumKvPeersClient; needs PEERS_DRIVER_JAR and ADAPTER_DIR, as
 #             bench-all.sh sets them) or ours (io.quorumkv.examples.Bench with the same flags)
 #      EXTENDED=1 also runs our Bench's phases mix,get-lease,get-follower,get-stale on the same cluster
+#      (EXTENDED_PHASES: another comma-separated list of them)
 #      DRIVER_JAVA_OPTS (default as in peers/driver/env.sh)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -60,7 +61,7 @@ for c in $CLIENTS; do
   if [[ "${EXTENDED:-0}" == 1 ]]; then
     # shellcheck disable=SC2086
     DRIVER_CP="$QKV_CP" run_driver 4 io.quorumkv.examples.Bench --system quorumkv --progress lines \
-      --phases mix,get-lease,get-follower,get-stale --endpoints "$EP" --clients "$c" --conns "$CONNS" \
+      --phases "${EXTENDED_PHASES:-mix,get-lease,get-follower,get-stale}" --endpoints "$EP" --clients "$c" --conns "$CONNS" \
       --duration "$DURATION" --warmup "$WARMUP" --label "$LABEL" ${EXTRA_ARGS:-}
   fi
   "$HERE/stop-cluster.sh" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """QuorumKV next to its peers: JSON lines (peers.Bench or io.quorumkv.examples.Bench records) ->
 a markdown table per workload (op, clients): median ops/s, p50 and p99 over the runs of each
-system, and QuorumKV's throughput ratio to each peer (> 1 means QuorumKV is faster).
+system, and QuorumKV's throughput ratio to each peer (> 1 means QuorumKV is faster); QuorumKV's
+weaker reads (get-lease, get-follower, get-stale) are compared with the peer's linearizable get.
 Usage: ratio.py FILE... (or JSON lines on stdin)."""
 import json
 import statistics
@@ -51,7 +52,14 @@ def main(paths):
             row.append(f"{p50:.2f} / {p99:.2f}")
         for p in peers:
             q = med.get("quorumkv")
-            row.append(f"{q / med[p]:.2f}x" if q is not None and med.get(p) else "-")
+            if q is not None and med.get(p):
+                row.append(f"{q / med[p]:.2f}x")
+            elif q is not None and op.startswith("get-") and runs.get(("get", clients, p)):
+                # a weaker read of ours (get-lease, ...) against the peer's linearizable get
+                peer_get = statistics.median(r["ops_per_s"] for r in runs[("get", clients, p)])
+                row.append(f"{q / peer_get:.2f}x (vs its get)")
+            else:
+                row.append("-")
         print("| " + " | ".join(row) + " |")
 
 
