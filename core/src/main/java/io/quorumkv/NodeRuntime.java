@@ -1025,6 +1025,11 @@ final class NodeRuntime implements RequestExecutor {
     return seen == null || now - seen > config.electionTimeout().toNanos();
   }
 
+  /** The hard state this node's storage holds for group {@code g} (tests). */
+  HardState durableHardState(long g) {
+    return engine.log(g).hardState();
+  }
+
   /** Whether this node's replica of group {@code g} is quiesced (tests, status). */
   boolean isQuiesced(long g) {
     Replica r = replicas.get(g);
