@@ -3,6 +3,7 @@ package io.quorumkv.storage;
 import io.quorumkv.raft.Entry;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /**
  * The newest durable entries of one group's log, in memory, so that the entries a node applies
@@ -10,7 +11,8 @@ import java.util.List;
  * from the database (an iterator, a CRC check and a copy per entry).
  *
  * <p>The cache holds a contiguous run {@code [firstIndex, lastIndex]} of the log, at most
- * {@code maxBytes} of {@link Entry#sizeBytes()}; the oldest entries leave first. The engine's writer
+ * its bound of {@link Entry#sizeBytes()} (read at each append: the engine shares a node-wide bound
+ * among its groups, see {@link StorageOptions#nodeEntryCacheBytes()}); the oldest entries leave first. The engine's writer
  * changes it after each synced write and before it publishes the new {@link LogView}, in the same
  * order as the database: appends (which drop a replaced suffix first), compactions, and clears
  * when a snapshot is installed or the group is deleted. So every entry it holds is on disk, and a
@@ -23,7 +25,7 @@ import java.util.List;
  */
 final class EntryCache {
 
-  private final long maxBytes;
+  private final LongSupplier bound;
   /** Ring buffer: the entry at {@code firstIndex + k} is {@code ring[(head + k) % ring.length]}. */
   private Entry[] ring = new Entry[0];
   private int head;
@@ -33,10 +35,15 @@ final class EntryCache {
 
   /** A cache of at most {@code maxBytes}; 0 caches nothing. */
   EntryCache(long maxBytes) {
+    this(() -> maxBytes);
     if (maxBytes < 0) {
       throw new IllegalArgumentException("entry cache bound must not be negative: " + maxBytes);
     }
-    this.maxBytes = maxBytes;
+  }
+
+  /** A cache of at most what {@code bound} says at each append (a bound that shrank trims it then). */
+  EntryCache(LongSupplier bound) {
+    this.bound = bound;
   }
 
   /**
@@ -44,6 +51,10 @@ final class EntryCache {
    * the first one's index on are dropped, then they are appended and the oldest ones evicted.
    */
   synchronized void append(List<Entry> entries) {
+    long maxBytes = bound.getAsLong();
+    if (maxBytes == 0) {
+      clearLocked();
+    }
     if (entries.isEmpty() || maxBytes == 0) {
       return;
     }

@@ -111,6 +111,14 @@ public final class StorageEngine implements AutoCloseable {
     return options;
   }
 
+  /**
+   * The bound of one group's entry cache now: an equal share of the node's bound among the groups
+   * this engine holds, at most the per-group bound.
+   */
+  long entryCacheBytesPerGroup() {
+    return Math.min(options.entryCacheBytes(), options.nodeEntryCacheBytes() / Math.max(1, groups.size()));
+  }
+
   /** The log of {@code groupId} (empty for a group never written). */
   public LogStore log(long groupId) {
     return group(groupId).log;
@@ -761,7 +769,7 @@ public final class StorageEngine implements AutoCloseable {
 
     Group(StorageEngine engine, long id) {
       this.id = id;
-      this.cache = new EntryCache(engine.options().entryCacheBytes());
+      this.cache = new EntryCache(engine::entryCacheBytesPerGroup);
       this.log = new GroupLogStore(engine, this);
       this.stateMachine = new GroupStateMachine(engine, this);
     }

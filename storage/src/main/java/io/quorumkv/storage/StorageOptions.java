@@ -16,6 +16,9 @@ package io.quorumkv.storage;
  * @param entryCacheBytes         per group, how many bytes of the newest log entries stay in memory
  *                                so that applying them and sending them to followers slightly behind
  *                                does not read them back from the disk; 0 turns the cache off
+ * @param nodeEntryCacheBytes     the same for all groups together: each group's cache is bounded by
+ *                                an equal share of it (and by {@code entryCacheBytes}), so that many
+ *                                groups do not hold many times the memory of a few
  */
 public record StorageOptions(
     long nodeId,
@@ -24,7 +27,8 @@ public record StorageOptions(
     long maxTotalWalBytes,
     int snapshotChunkBytes,
     long logCompactionTriggerEntries,
-    long entryCacheBytes) {
+    long entryCacheBytes,
+    long nodeEntryCacheBytes) {
 
   public StorageOptions {
     if (nodeId <= 0) {
@@ -39,44 +43,53 @@ public record StorageOptions(
     if (logCompactionTriggerEntries <= 0) {
       throw new IllegalArgumentException("logCompactionTriggerEntries must be positive");
     }
-    if (entryCacheBytes < 0) {
-      throw new IllegalArgumentException("entryCacheBytes must not be negative");
+    if (entryCacheBytes < 0 || nodeEntryCacheBytes < 0) {
+      throw new IllegalArgumentException("entry cache bounds must not be negative");
     }
   }
 
   /**
    * The defaults: 64 MiB block cache, 16 MiB memtables, 256 MiB of WAL, 1 MiB chunks, 2 MiB of
-   * entry cache per group.
+   * entry cache per group and 32 MiB for all groups together (64 groups of 2 MiB each, 128 MiB of
+   * entries turning over in a 1 GiB heap, made young collections pause 30-120 ms; see
+   * docs/benchmarks.md, finding 45).
    */
   public static StorageOptions defaults(long nodeId) {
-    return new StorageOptions(nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000, 2L << 20);
+    return new StorageOptions(nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000, 2L << 20, 32L << 20);
   }
 
   /** A copy with another snapshot chunk size. */
   public StorageOptions withSnapshotChunkBytes(int bytes) {
     return new StorageOptions(
         nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, bytes,
-        logCompactionTriggerEntries, entryCacheBytes);
+        logCompactionTriggerEntries, entryCacheBytes, nodeEntryCacheBytes);
   }
 
   /** A copy with another compaction trigger. */
   public StorageOptions withLogCompactionTriggerEntries(long entries) {
     return new StorageOptions(
         nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes, entries,
-        entryCacheBytes);
+        entryCacheBytes, nodeEntryCacheBytes);
   }
 
   /** A copy with other RocksDB memory bounds. */
   public StorageOptions withMemory(long blockCache, long writeBuffer, long maxTotalWal) {
     return new StorageOptions(
         nodeId, blockCache, writeBuffer, maxTotalWal, snapshotChunkBytes,
-        logCompactionTriggerEntries, entryCacheBytes);
+        logCompactionTriggerEntries, entryCacheBytes, nodeEntryCacheBytes);
   }
 
   /** A copy with another per-group entry cache bound (0: no cache). */
   public StorageOptions withEntryCacheBytes(long bytes) {
     return new StorageOptions(
         nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes,
-        logCompactionTriggerEntries, bytes);
+        logCompactionTriggerEntries, bytes, nodeEntryCacheBytes);
+  }
+
+  /** A copy with another bound for all groups' entry caches together. */
+  public StorageOptions withNodeEntryCacheBytes(long bytes) {
+    return new StorageOptions(
+        nodeId, blockCacheBytes, writeBufferBytes, maxTotalWalBytes, snapshotChunkBytes,
+        logCompactionTriggerEntries, entryCacheBytes, bytes);
   }
 }

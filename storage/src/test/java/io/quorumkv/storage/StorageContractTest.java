@@ -634,6 +634,27 @@ abstract class StorageContractTest {
   }
 
   @Test
+  void theGroupsShareTheNodesEntryCacheBound() {
+    long entry = entry(10, 1).sizeBytes();
+    // each group alone could cache 40 entries; the node's bound is 40 entries for all of them
+    StorageEngine e = track(openEngine(CLUSTER, StorageOptions.defaults(1).withEntryCacheBytes(40 * entry)
+        .withNodeEntryCacheBytes(40 * entry)));
+    e.log(1).append(entries(1, 60, 1));
+    assertEquals(40, e.group(1).cache.size(), "one group: its own bound");
+    List<LogStore> others = List.of(e.log(2), e.log(3), e.log(4));
+    for (LogStore log : others) {
+      log.append(entries(1, 60, 1));
+    }
+    for (long g = 2; g <= 4; g++) {
+      assertEquals(10, e.group(g).cache.size(), "four groups: a quarter each");
+    }
+    // the first group's cache shrinks to its share at its next append
+    e.log(1).append(entries(61, 61, 1));
+    assertEquals(10, e.group(1).cache.size());
+    assertEquals(entries(52, 61, 1), e.log(1).entries(52, 62, Long.MAX_VALUE));
+  }
+
+  @Test
   void theEntryCacheFollowsTruncationsCompactionsAndInstalls() {
     StorageEngine e = openWithSmallCache();
     LogStore log = e.log(G);
