@@ -88,6 +88,9 @@ class ClusterScenariosTest {
         acked.put("k" + i, "v" + i);
       }
       long g = c.node(1).status().partitions().get(0).partitionId();
+      // every node has applied the 60 writes (followers apply after the leader acknowledged them)
+      MemoryCluster.await(WAIT, "every node to apply the writes", () -> c.nodes().stream()
+          .allMatch(n -> n.status().partitions().get(0).appliedIndex() >= 60));
       for (KvNode n : c.nodes()) {
         long applied = n.status().partitions().get(0).appliedIndex();
         long durableCommit = n.runtime().durableHardState(g).commit();
