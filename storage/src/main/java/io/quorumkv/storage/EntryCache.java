@@ -10,15 +10,15 @@ import java.util.function.LongSupplier;
  * right after they commit, and the AppendEntries for a follower slightly behind, are not read back
  * from the database (an iterator, a CRC check and a copy per entry).
  *
- * <p>The cache holds a contiguous run {@code [firstIndex, lastIndex]} of the log, at most
- * its bound of {@link Entry#sizeBytes()} (read at each append: the engine shares a node-wide bound
- * among its groups, see {@link StorageOptions#nodeEntryCacheBytes()}); the oldest entries leave first. The engine's writer
- * changes it after each synced write and before it publishes the new {@link LogView}, in the same
- * order as the database: appends (which drop a replaced suffix first), compactions, and clears
- * when a snapshot is installed or the group is deleted. So every entry it holds is on disk, and a
- * reader that checks an answer against the view it read first (as {@link GroupLogStore} does for
- * disk reads) can tell a changed log from an unchanged one. Entries are shared, never copied: an
- * entry's data is immutable once appended.
+ * <p>The cache holds a contiguous run {@code [firstIndex, lastIndex]} of the log, at most its bound
+ * of {@link Entry#sizeBytes()} (read at each append: the engine shares a node-wide bound among its
+ * groups, see {@link StorageOptions#nodeEntryCacheBytes()}); the oldest entries leave first. The
+ * engine's writer changes it after each synced write and before it publishes the new
+ * {@link LogView}, in the same order as the database: appends (which drop a replaced suffix
+ * first), compactions, and clears when a snapshot is installed or the group is deleted. So every
+ * entry it holds is on disk, and a reader that checks an answer against the view it read first
+ * (as {@link GroupLogStore} does for disk reads) can tell a changed log from an unchanged one.
+ * Entries are shared, never copied: an entry's data is immutable once appended.
  *
  * <p>Thread-safe: one writer (under the engine's write lock), any number of readers; every method
  * holds the monitor for a bounded copy of references only.
@@ -54,8 +54,9 @@ final class EntryCache {
     long maxBytes = bound.getAsLong();
     if (maxBytes == 0) {
       clearLocked();
+      return;
     }
-    if (entries.isEmpty() || maxBytes == 0) {
+    if (entries.isEmpty()) {
       return;
     }
     long from = entries.get(0).index();

@@ -55,7 +55,8 @@ public record StorageOptions(
    * docs/benchmarks.md, finding 45).
    */
   public static StorageOptions defaults(long nodeId) {
-    return new StorageOptions(nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000, 2L << 20, 32L << 20);
+    return new StorageOptions(
+        nodeId, 64L << 20, 16L << 20, 256L << 20, 1 << 20, 100_000, 2L << 20, 32L << 20);
   }
 
   /** A copy with another snapshot chunk size. */

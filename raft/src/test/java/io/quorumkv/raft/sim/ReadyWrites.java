@@ -11,9 +11,9 @@ public final class ReadyWrites {
   private ReadyWrites() {}
 
   /**
-   * Makes {@code rd}'s entries and new term or vote durable in {@code log} (its snapshot, if any, must
-   * be installed already: the state machine first), records the entries with {@code invariants}
-   * (log matching), then tells the core what is durable.
+   * Makes {@code rd}'s entries and new term or vote durable in {@code log} (its snapshot, if any,
+   * must be installed already: the state machine first), records the entries with
+   * {@code invariants} (log matching), then tells the core what is durable.
    */
   public static void persist(long node, MemoryStorage log, Ready rd, RawNode raw, Invariants invariants) {
     if (!rd.entries().isEmpty()) {
