@@ -39,6 +39,9 @@ class SimProperties {
     SimRunner.Result r = SimRunner.run(schedule);
     Statistics.label("voters").collect(schedule.voters());
     Statistics.label("written() reports").collect(schedule.written());
+    if (schedule.written()) {
+      Statistics.label("crashes lost applied state").collect(r.appliedStateLost() > 0);
+    }
     Statistics.label("committed").collect(r.committed() < 100 ? "<100" : r.committed() < 300 ? "100-299" : ">=300");
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
   }
