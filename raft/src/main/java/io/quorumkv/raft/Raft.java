@@ -31,7 +31,8 @@ import java.util.TreeMap;
  * <p>Durability rule: nothing that claims durable state leaves before the driver has made it
  * durable. Votes, vote requests (the candidate voted for itself) and append acknowledgements go to
  * {@code messagesAfterPersist}; the leader counts its own log in the commit quorum only for what
- * {@link #persisted} reported; committed entries are handed out only up to the persisted index.
+ * {@link #persisted} reported; committed entries are handed out only up to the persisted index, or
+ * the index {@link #written} reported (a write ordered before the state machine's writes).
  */
 final class Raft {
 
@@ -1134,6 +1135,11 @@ final class Raft {
   void persisted(long index, long t) {
     log.stableTo(index, t);
     onPersistedAdvanced();
+  }
+
+  /** Entries through ({@code index}, {@code t}) are written in order: only applying may use it. */
+  void written(long index, long t) {
+    log.writtenTo(index, t);
   }
 
   void snapshotPersisted(long index) {

@@ -8,8 +8,9 @@ import java.util.List;
  * The log as the algorithm sees it: the durable part in {@link RaftStorage}, followed by the
  * {@link UnstableLog} tail, plus the commit and apply positions.
  *
- * <p>Invariants: {@code applied <= applying <= committed}; {@code applying <= persisted}
- * (entries are handed out for applying only once durable here); {@code committed <= lastIndex}.
+ * <p>Invariants: {@code applied <= applying <= committed}; {@code applying <= max(persisted,
+ * written)} (entries are handed out for applying only once durable here, or written ahead of any
+ * state-machine write the driver makes after them); {@code committed <= lastIndex}.
  *
  * <p>Apply flow control (as etcd's {@code applyingEntsSize}): the bytes of the entries handed out
  * for applying and not yet reported applied stay below {@code maxApplyingBytes}, so a slow applier
@@ -243,9 +244,16 @@ final class RaftLog {
     return s != null ? s : storage.snapshot();
   }
 
-  /** The highest index that may be handed out for applying: committed and durable. */
+  /**
+   * The highest index that may be handed out for applying: committed, and durable or written in
+   * order before the state-machine writes that apply it (so a crash cannot keep the applied state
+   * without the log entries it applied). Nothing while a received snapshot is not persisted.
+   */
   private long maxAppliable() {
-    return Math.min(committed, persistedIndex());
+    if (unstable.hasSnapshot()) {
+      return 0;
+    }
+    return Math.min(committed, Math.max(persistedIndex(), unstable.writtenIndex()));
   }
 
   boolean hasNextCommittedEntries() {
@@ -303,5 +311,9 @@ final class RaftLog {
 
   void stableSnapTo(long i) {
     unstable.stableSnapTo(i);
+  }
+
+  void writtenTo(long i, long t) {
+    unstable.writtenTo(i, t);
   }
 }

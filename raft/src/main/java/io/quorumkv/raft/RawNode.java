@@ -14,14 +14,20 @@ package io.quorumkv.raft;
  * if (node.hasReady()) {
  *   Ready rd = node.ready();
  *   send(rd.messages());             // may go before the disk write
- *   log.write(rd.snapshot(), rd.entries(), rd.hardState()).sync();  // Readies in order
+ *   apply(rd.committedEntries());    // may go first: they are durable or written already
+ *   node.applied(lastApplied);
+ *   wal.write(rd.snapshot(), rd.entries(), rd.hardState());    // Readies in order, unsynced
+ *   node.written(lastIndex, lastTerm);                          // optional: apply before the sync
+ *   wal.sync();
  *   node.persisted(lastIndex, lastTerm);
  *   rd.snapshot().ifPresent(s -> node.snapshotPersisted(s.metadata().index()));
  *   send(rd.messagesAfterPersist());
- *   apply(rd.committedEntries());
- *   node.applied(lastApplied);
  * }
  * }</pre>
+ * A driver that does not call {@link #written} gets committed entries only once they are durable
+ * here, so it may as well apply them after the sync. One that does must write the state machine
+ * through the same ordered log (a crash keeps a prefix of the writes), so that applied state never
+ * survives without the entries it applied.
  */
 public final class RawNode {
 
@@ -160,6 +166,23 @@ public final class RawNode {
    */
   public void persisted(long index, long term) {
     raft.persisted(index, term);
+  }
+
+  /**
+   * Reports that the log entries through {@code index} (of {@code term}) are written to storage
+   * such that they become durable no later than any state-machine write made after this call (one
+   * ordered write-ahead log): a crash can lose them only together with everything written after
+   * them. Committed entries up to this index may then be applied before they are durable; whether
+   * they count toward the commit index still waits for {@link #persisted}. Optional: a driver that
+   * never calls it applies only durable entries, as before.
+   *
+   * <p>Ignored, as {@link #persisted} is, if the log no longer has that entry (a later Ready
+   * overwrote it), if it was never handed out, or if a later index was reported already. When a
+   * leader's entries overwrite this node's log suffix, the overwritten part no longer counts as
+   * written: the new entries must be reported again.
+   */
+  public void written(long index, long term) {
+    raft.written(index, term);
   }
 
   /** Reports that the snapshot at {@code index} handed out in a Ready is installed and durable. */

@@ -10,15 +10,20 @@ import java.util.Optional;
  * <ol>
  *   <li>Persist {@code snapshot}, {@code entries} and {@code hardState} (one synced write).
  *       Then report it with {@link RawNode#persisted(long, long)} (and
- *       {@link RawNode#snapshotPersisted(long)} for a snapshot).</li>
+ *       {@link RawNode#snapshotPersisted(long)} for a snapshot). Optionally, once the write is
+ *       issued in order and before the sync, report {@link RawNode#written(long, long)}: later
+ *       Readies may then hand out committed entries up to it before they are durable
+ *       (write, {@code written()}, sync, {@code persisted()}).</li>
  *   <li>{@code messages} may be sent at once, before or while persisting: they never claim
  *       durability (a leader's AppendEntries and heartbeats, heartbeat answers). This is what lets
  *       a leader write its own log in parallel with replicating it (thesis §10.2.1).</li>
  *   <li>{@code messagesAfterPersist} may only be sent once everything in this Ready is durable:
  *       they claim it (votes, append acknowledgements, a candidate's vote requests).</li>
  *   <li>Apply {@code committedEntries} in order, then report with {@link RawNode#applied(long)}.
- *       They are never past what this node has reported persisted, so the state machine never
- *       runs ahead of the durable log.</li>
+ *       They are never past what this node has reported persisted or written before this Ready
+ *       was taken, so they may be applied at once, before this Ready's own write; with
+ *       {@code written()} the state machine's writes must go through the same ordered log, after
+ *       the entries they apply, so that it never runs ahead of the log a crash leaves.</li>
  *   <li>Release {@code readStates} once the state machine has applied their index.</li>
  * </ol>
  * A driver may call {@code ready()} again before the previous batch is persisted: the core hands

@@ -21,10 +21,17 @@ final class UnstableLog {
   /** Index of {@code entries.get(0)}, or where the next entry goes when empty. */
   private long offset;
   private long offsetInProgress;
+  /**
+   * The highest index the driver reported written (ordered before any later state-machine write,
+   * not yet durable): always an entry handed out and still in this tail as it was written, so
+   * entries past it (a truncation's new ones, a restored snapshot) are never claimed.
+   */
+  private long written;
 
   UnstableLog(long offset) {
     this.offset = offset;
     this.offsetInProgress = offset;
+    this.written = offset - 1;
   }
 
   long offset() {
@@ -101,6 +108,23 @@ final class UnstableLog {
     offset = i + 1;
   }
 
+  /**
+   * The driver reports entries up to ({@code i}, {@code t}) written, in order, but not durable.
+   * Ignored like {@link #stableTo}: if the entry at {@code i} is not (or no longer) of term
+   * {@code t}, or was never handed out; and if it is not past what is known written already.
+   */
+  void writtenTo(long i, long t) {
+    if (i <= written || i < offset || i >= offsetInProgress || maybeTerm(i) != t) {
+      return;
+    }
+    written = i;
+  }
+
+  /** The highest index written in order (possibly durable already: at least {@code offset - 1}). */
+  long writtenIndex() {
+    return Math.max(written, offset - 1);
+  }
+
   void stableSnapTo(long i) {
     if (snapshot != null && snapshotInProgress && snapshot.metadata().index() == i) {
       snapshot = null;
@@ -115,6 +139,7 @@ final class UnstableLog {
     entries.clear();
     snapshot = s;
     snapshotInProgress = false;
+    written = s.metadata().index(); // usable only once the snapshot is persisted (hasSnapshot)
   }
 
   /** Appends {@code ents}, first dropping any entries at or after the first new index. */
@@ -135,6 +160,8 @@ final class UnstableLog {
       throw new IllegalStateException("gap: appending at " + from + " after " + (end - 1));
     }
     offsetInProgress = Math.min(offsetInProgress, from);
+    // The new entries from `from` on are not written yet, whatever was written there before.
+    written = Math.min(written, from - 1);
   }
 
   /** Entries {@code [lo, hi)}; the caller checked they are in this tail. */

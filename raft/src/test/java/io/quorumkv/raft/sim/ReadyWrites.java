@@ -16,6 +16,21 @@ public final class ReadyWrites {
    * {@code invariants} (log matching), then tells the core what is durable.
    */
   public static void persist(long node, MemoryStorage log, Ready rd, RawNode raw, Invariants invariants) {
+    write(node, log, rd, invariants);
+    if (rd.snapshot().isPresent()) {
+      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
+    }
+    if (rd.mustSync()) {
+      long last = log.lastIndex();
+      raw.persisted(last, log.term(last));
+    }
+  }
+
+  /**
+   * The disk's part of {@link #persist} without telling the core: also what survives of a write
+   * that a crash cut short after it reached the disk.
+   */
+  public static void write(long node, MemoryStorage log, Ready rd, Invariants invariants) {
     if (!rd.entries().isEmpty()) {
       long first = rd.entries().get(0).index();
       log.append(rd.entries());
@@ -29,12 +44,5 @@ public final class ReadyWrites {
         log.setHardState(hs);
       }
     });
-    if (rd.snapshot().isPresent()) {
-      raw.snapshotPersisted(rd.snapshot().get().metadata().index());
-    }
-    if (rd.mustSync()) {
-      long last = log.lastIndex();
-      raw.persisted(last, log.term(last));
-    }
   }
 }

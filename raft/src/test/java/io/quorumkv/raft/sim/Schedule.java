@@ -7,7 +7,8 @@ import java.util.stream.Collectors;
 /**
  * A complete description of one simulated run: the cluster's shape, the seed and the fault
  * steps. Its text form ({@link #encode()}) fits on one line and replays the run exactly:
- * {@code voters=3 spares=0 snapshotEvery=0 msgBytes=2048 seed=42 steps=120:partition:12|3,50:heal}.
+ * {@code voters=3 spares=0 snapshotEvery=0 msgBytes=2048 seed=42 steps=120:partition:12|3,50:heal}
+ * ({@code written=true} added when the driver reports {@link SimConfig#reportWritten()}).
  *
  * @param voters        initial voters (3 or 5)
  * @param spares        extra nodes that membership steps may add
@@ -15,27 +16,35 @@ import java.util.stream.Collectors;
  * @param msgBytes      {@link SimConfig#maxSizePerMsg()}: small values send one entry per message
  * @param seed          drives every random choice of the run
  * @param steps         the faults, in order
+ * @param written       {@link SimConfig#reportWritten()}
  */
-public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes, long seed, List<Step> steps) {
+public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes, long seed, List<Step> steps,
+    boolean written) {
 
   public Schedule {
     steps = List.copyOf(steps);
   }
 
+  /** A schedule whose driver applies only durable entries (no {@code written()} reports). */
+  public Schedule(int voters, int spares, int snapshotEvery, long msgBytes, long seed, List<Step> steps) {
+    this(voters, spares, snapshotEvery, msgBytes, seed, steps, false);
+  }
+
   /** The same schedule with other steps. */
   public Schedule withSteps(List<Step> other) {
-    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, other);
+    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, other, written);
   }
 
   /** The cluster configuration this schedule runs with. */
   public SimConfig config() {
-    return SimConfig.builder(voters, seed).spares(spares).snapshots(snapshotEvery, 5).maxSizePerMsg(msgBytes).build();
+    return SimConfig.builder(voters, seed).spares(spares).snapshots(snapshotEvery, 5).maxSizePerMsg(msgBytes)
+        .reportWritten(written).build();
   }
 
   /** One line that {@link #parse} turns back into this schedule. */
   public String encode() {
     return "voters=" + voters + " spares=" + spares + " snapshotEvery=" + snapshotEvery + " msgBytes=" + msgBytes
-        + " seed=" + seed
+        + " seed=" + seed + (written ? " written=true" : "")
         + " steps=" + steps.stream().map(Step::encode).collect(Collectors.joining(","));
   }
 
@@ -46,6 +55,7 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
     int snapshotEvery = 0;
     long msgBytes = 2048;
     long seed = 0;
+    boolean written = false;
     List<Step> steps = new ArrayList<>();
     for (String field : text.trim().split("\\s+")) {
       String[] kv = field.split("=", 2);
@@ -58,6 +68,7 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
         case "snapshotEvery" -> snapshotEvery = Integer.parseInt(kv[1]);
         case "msgBytes" -> msgBytes = Long.parseLong(kv[1]);
         case "seed" -> seed = Long.parseLong(kv[1]);
+        case "written" -> written = Boolean.parseBoolean(kv[1]);
         case "steps" -> {
           for (String s : kv[1].split(",")) {
             if (!s.isEmpty()) {
@@ -68,7 +79,7 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
         default -> throw new IllegalArgumentException("unknown field " + kv[0]);
       }
     }
-    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, steps);
+    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, steps, written);
   }
 
   @Override

@@ -356,7 +356,13 @@ public final class SimCluster implements FaultTarget {
   public String stats() {
     return "time=" + events.now() / 1000 + "ms events=" + events.executed() + " messages=" + network.sent()
         + " dropped=" + network.dropped() + " committed=" + invariants.maxCommitted() + " leaderTerms="
-        + invariants.leaderTerms() + " ops=" + completedOps() + " checks=" + invariants.checks();
+        + invariants.leaderTerms() + " ops=" + completedOps() + " checks=" + invariants.checks()
+        + (config.reportWritten() ? " appliedStateLost=" + appliedStateLost() : "");
+  }
+
+  /** Crashes that lost applied state (applied from written, unsynced entries), over all nodes. */
+  public long appliedStateLost() {
+    return nodes.values().stream().mapToLong(SimNode::appliedStateLost).sum();
   }
 
   /** The highest index any node applied. */
@@ -402,6 +408,11 @@ public final class SimCluster implements FaultTarget {
 
   long tickPhase() {
     return diskRandom.nextLong(config.tickMicros());
+  }
+
+  /** How many of {@code items} unsynced writes a crash keeps (a prefix; any number from 0 to all). */
+  int crashKeeps(int items) {
+    return diskRandom.nextInt(items + 1);
   }
 
   long syncDelay() {

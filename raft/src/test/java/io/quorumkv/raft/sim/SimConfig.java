@@ -22,6 +22,11 @@ package io.quorumkv.raft.sim;
  * @param snapshotEvery   a node snapshots and compacts its log after this many applied entries;
  *                        0 never
  * @param keepEntries     entries kept behind a snapshot for slow followers
+ * @param reportWritten   the driver reports each Ready's writes with
+ *                        {@link io.quorumkv.raft.RawNode#written} as it issues them (so it applies
+ *                        entries before they are durable), and a crash keeps a random prefix of
+ *                        its unsynced writes; otherwise it applies only durable entries and a
+ *                        crash loses every unsynced write
  */
 public record SimConfig(
     int voters,
@@ -40,7 +45,8 @@ public record SimConfig(
     long opTimeoutMicros,
     int maxAttempts,
     int snapshotEvery,
-    int keepEntries) {
+    int keepEntries,
+    boolean reportWritten) {
 
   public SimConfig {
     if (voters < 1 || spares < 0 || voters + spares > 9) {
@@ -74,6 +80,7 @@ public record SimConfig(
     private int snapshotEvery;
     private int keepEntries = 5;
     private long maxSizePerMsg = 2048;
+    private boolean reportWritten;
 
     private Builder(int voters, long seed) {
       this.voters = voters;
@@ -95,10 +102,13 @@ public record SimConfig(
     /** Snapshot and compact every {@code every} applied entries, keeping {@code keep}. */
     public Builder snapshots(int every, int keep) { snapshotEvery = every; keepEntries = keep; return this; }
 
+    /** See {@link SimConfig#reportWritten()}. */
+    public Builder reportWritten(boolean v) { reportWritten = v; return this; }
+
     /** Builds and validates. */
     public SimConfig build() {
       return new SimConfig(voters, spares, seed, 10_000, 10, 1, maxSizePerMsg, 4, minSyncMicros,
-          maxSyncMicros, clients, keys, thinkMicros, 500_000, 8, snapshotEvery, keepEntries);
+          maxSyncMicros, clients, keys, thinkMicros, 500_000, 8, snapshotEvery, keepEntries, reportWritten);
     }
   }
 }

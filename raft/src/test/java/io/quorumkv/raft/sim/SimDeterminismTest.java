@@ -25,16 +25,25 @@ class SimDeterminismTest {
   }
 
   @Test
+  void sameSeedSameHistoryWithWrittenReports() {
+    Schedule schedule = Schedule.parse(SCHEDULE + " written=true");
+    assertTrue(schedule.written());
+    assertEquals(SimRunner.run(schedule).history().toJsonLines(), SimRunner.run(schedule).history().toJsonLines());
+  }
+
+  @Test
   void anotherSeedAnotherHistory() {
     Schedule schedule = Schedule.parse(SCHEDULE);
-    Schedule other = new Schedule(schedule.voters(), 0, 0, schedule.msgBytes(), schedule.seed() + 1, schedule.steps());
+    Schedule other = new Schedule(schedule.voters(), 0, 0, schedule.msgBytes(), schedule.seed() + 1, schedule.steps(),
+        schedule.written());
     assertNotEquals(SimRunner.run(schedule).history().toJsonLines(), SimRunner.run(other).history().toJsonLines());
   }
 
   @Test
   void schedulesRoundTripThroughTheirText() {
     Schedule schedule = Schedule.parse(SCHEDULE + ",0:oneway:12,3:add-learner:4,5:promote:4,6:remove:2,"
-        + "7:remove-leader,8:crash:3,9:churn:4,10:transfer:2,11:pause-leader:300,12:replace:41,13:slow-disk:2/150");
+        + "7:remove-leader,8:crash:3,9:churn:4,10:transfer:2,11:pause-leader:300,12:replace:41,13:slow-disk:2/150"
+        + " written=true");
     assertEquals(schedule, Schedule.parse(schedule.encode()));
   }
 }

@@ -36,11 +36,27 @@ import java.util.function.ToLongFunction;
  * entries and release the reads. A crash throws {@link #unsynced} away with everything else that
  * lived in memory; a restart builds a new RawNode from {@link #storage} and the state machine's
  * durable applied index.
+ *
+ * <p>With {@link SimConfig#reportWritten()} the driver reports each Ready's writes with
+ * {@link RawNode#written} as soon as it issues them, and applies each Ready's committed entries at
+ * once, before issuing that Ready's own writes (the most the contract allows). The disk is then
+ * one ordered stream: the state machine's writes (whole images of it, {@link StateImage}) go into
+ * {@link #unsynced} between the log writes, a sync makes a prefix of the stream durable, and a
+ * crash keeps a random prefix of what was not synced, never a later write without an earlier one.
+ * The live state machine restarts from the image that survived ({@link #durableState}), which
+ * must never be ahead of the log that survived.
  */
 final class SimNode implements SimProcess {
 
-  /** One Ready's writes and the work that waits for them to be durable. */
-  private record Write(Ready ready, long due) {}
+  /**
+   * One Ready's writes and the work that waits for them to be durable, preceded in the disk's
+   * write order by {@code stateBefore}, the state machine after applying the entries handed out
+   * with this Ready (null if none; always null without {@code written()} reports).
+   */
+  private record Write(StateImage stateBefore, Ready ready, long due) {}
+
+  /** The state machine's durable form: applied through {@code applied}, an entry of {@code appliedTerm}. */
+  private record StateImage(long applied, long appliedTerm, ConfState confState, byte[] data) {}
 
   /** A client write proposed here, at its index, in {@code term}. */
   private record Proposal(ClientRequest request, long term) {}
@@ -52,6 +68,14 @@ final class SimNode implements SimProcess {
   private final SimCluster cluster;
   final MemoryStorage storage;
   final RegisterStateMachine stateMachine;
+  /** Whether the driver reports {@link RawNode#written} (see the class comment). */
+  private final boolean reportWritten;
+  /** With {@link #reportWritten}: the state machine as the disk holds it; the live one may be ahead. */
+  private StateImage durableState;
+  /** The term of the last entry the live state machine applied (0 if none, or a snapshot's). */
+  private long appliedTerm;
+  /** Crashes that lost applied state (applied from written, unsynced entries). */
+  private long appliedStateLost;
 
   private RawNode raw;
   /** Incremented by every crash; events scheduled by an earlier incarnation are ignored. */
@@ -76,6 +100,16 @@ final class SimNode implements SimProcess {
     this.cluster = cluster;
     this.storage = new MemoryStorage(initialMembers);
     this.stateMachine = new RegisterStateMachine(initialMembers);
+    this.reportWritten = cluster.config().reportWritten();
+    this.durableState = image();
+  }
+
+  private StateImage image() {
+    return new StateImage(stateMachine.applied(), appliedTerm, stateMachine.confState(), stateMachine.snapshotData());
+  }
+
+  long appliedStateLost() {
+    return appliedStateLost;
   }
 
   @Override
@@ -126,15 +160,74 @@ final class SimNode implements SimProcess {
     if (raw == null) {
       return;
     }
-    cluster.invariants().crashed(id, storage.hardState().term());
     raw = null;
     incarnation++;
     restarts++;
+    if (reportWritten) {
+      keepWrittenPrefix();
+    }
+    cluster.invariants().crashed(id, storage.hardState().term());
     unsynced.clear();
     proposals.clear();
     readRequests.clear();
     waitingReads.clear();
     softState = new SoftState(RaftConfig.NONE, StateRole.FOLLOWER);
+  }
+
+  /**
+   * A crash with {@link RawNode#written} reports: a random prefix of the unsynced stream (each
+   * Write is two items, its state-machine write and then its log write) reaches the disk, the rest
+   * is lost; the state machine restarts from the last image that did.
+   */
+  private void keepWrittenPrefix() {
+    int keep = cluster.crashKeeps(2 * unsynced.size());
+    int item = 0;
+    for (Write w : unsynced) {
+      if (item++ >= keep) {
+        break;
+      }
+      if (w.stateBefore() != null) {
+        makeDurable(w.stateBefore());
+      }
+      if (item++ >= keep) {
+        break;
+      }
+      Ready rd = w.ready();
+      rd.snapshot().ifPresent(snap -> {
+        storage.applySnapshot(snap);
+        durableState = new StateImage(snap.metadata().index(), snap.metadata().term(), snap.metadata().confState(),
+            snap.data());
+      });
+      ReadyWrites.write(id, storage, rd, cluster.invariants());
+    }
+    if (durableState.applied() < stateMachine.applied()) {
+      appliedStateLost++;
+    }
+    stateMachine.restore(durableState.applied(), durableState.confState(), durableState.data());
+    appliedTerm = durableState.appliedTerm();
+    checkAppliedStateHasItsLog();
+  }
+
+  /**
+   * The ordered stream keeps applied state only with the log entries it applied: what survived of
+   * the state machine must be backed by the log that survived, entry for entry at its last index.
+   */
+  private void checkAppliedStateHasItsLog() {
+    long applied = durableState.applied();
+    if (applied == 0 || applied < storage.firstIndex() - 1) {
+      return; // nothing applied, or its entry compacted behind a later snapshot
+    }
+    long term = applied > storage.lastIndex() ? -1 : storage.term(applied);
+    if (term != durableState.appliedTerm()) {
+      throw new SafetyViolation("node " + id + " crashed with its state machine applied through " + applied
+          + " (term " + durableState.appliedTerm() + ") but its log keeps " + (term < 0 ? "no entry" : "term " + term)
+          + " there (last index " + storage.lastIndex() + ", at virtual time " + cluster.now() + " us)");
+    }
+  }
+
+  private void makeDurable(StateImage image) {
+    durableState = image;
+    storage.setConfState(image.confState());
   }
 
   private boolean current(int me) {
@@ -281,10 +374,21 @@ final class SimNode implements SimProcess {
       for (Message m : rd.messages()) {
         cluster.network().send(m);
       }
+      StateImage stateBefore = null;
+      if (reportWritten && !rd.committedEntries().isEmpty()) {
+        // Written (or durable) before this Ready was taken, so they may go before its own write.
+        apply(rd.committedEntries(), logView());
+        stateBefore = image();
+        serveReads();
+      }
       long due = rd.mustSync() ? cluster.now() + cluster.syncDelay() + slowDiskMicros : cluster.now();
       due = Math.max(due, lastSyncDue); // one disk: writes become durable in order
       lastSyncDue = due;
-      unsynced.add(new Write(rd, due));
+      unsynced.add(new Write(stateBefore, rd, due));
+      Entry last = rd.lastEntry();
+      if (reportWritten && last != null) {
+        raw.written(last.index(), last.term()); // issued in order behind every earlier write
+      }
       int me = incarnation;
       cluster.events().after(due - cluster.now(), () -> sync(me));
     }
@@ -324,6 +428,9 @@ final class SimNode implements SimProcess {
       throw new IllegalStateException("node " + id + ": disk sync out of order");
     }
     Ready rd = w.ready();
+    if (w.stateBefore() != null) {
+      makeDurable(w.stateBefore());
+    }
     if (rd.snapshot().isPresent()) {
       installSnapshot(rd.snapshot().get());
     }
@@ -331,7 +438,11 @@ final class SimNode implements SimProcess {
     for (Message m : rd.messagesAfterPersist()) {
       cluster.network().send(m);
     }
-    apply(rd.committedEntries());
+    if (reportWritten) {
+      maybeCompact(); // the state machine's durable image may have moved
+    } else {
+      apply(rd.committedEntries(), Invariants.LogView.of(storage, List.of())); // later writes come after
+    }
     for (ReadState rs : rd.readStates()) {
       ClientRequest r = readRequests.remove(rs.context());
       if (r == null) {
@@ -350,6 +461,8 @@ final class SimNode implements SimProcess {
   private void installSnapshot(Snapshot s) {
     storage.applySnapshot(s);
     stateMachine.restore(s.metadata().index(), s.metadata().confState(), s.data());
+    appliedTerm = s.metadata().term();
+    durableState = image();
     cluster.invariants().snapshotInstalled(id, s.metadata().index(), s.metadata().term(), stateMachine.digest());
     appliedSinceSnapshot = 0;
     snapshotsInstalled++;
@@ -358,7 +471,11 @@ final class SimNode implements SimProcess {
     proposals.keySet().removeIf(i -> i <= s.metadata().index());
   }
 
-  private void apply(List<Entry> committed) {
+  /**
+   * Applies committed entries that {@code written} (the disk as of the state machine's write that
+   * follows: durable or written before it) must hold.
+   */
+  private void apply(List<Entry> committed, Invariants.LogView written) {
     if (committed.isEmpty()) {
       return;
     }
@@ -366,12 +483,20 @@ final class SimNode implements SimProcess {
       if (e.index() <= stateMachine.applied()) {
         continue; // covered by a snapshot installed meanwhile
       }
+      if (written.termAt(e.index()) != e.term()) {
+        // The Ready contract: a committed entry handed out is durable or written already.
+        throw new SafetyViolation("node " + id + " was handed " + e + " to apply, but its disk has "
+            + (written.termAt(e.index()) < 0 ? "no entry" : "term " + written.termAt(e.index()))
+            + " there, durable or written (at virtual time " + cluster.now() + " us)");
+      }
       Proposal proposed = proposals.remove(e.index());
       ClientRequest waiting = proposed == null ? null : proposed.request();
       if (e.type() == EntryType.CONF_CHANGE) {
         ConfState cs = raw.applyConfChange(ConfChange.decode(e.data()));
         stateMachine.applyConfState(e.index(), cs);
-        storage.setConfState(cs);
+        if (!reportWritten) {
+          storage.setConfState(cs); // else once its image is durable
+        }
         cluster.confChangeApplied(id, e.index(), cs);
       } else if (e.data().length == 0) {
         stateMachine.skip(e.index());
@@ -387,6 +512,7 @@ final class SimNode implements SimProcess {
         // Another entry took the index of our proposal: ours can never commit.
         reject(waiting);
       }
+      appliedTerm = e.term();
       cluster.invariants().applied(id, e, stateMachine.digest());
       appliedSinceSnapshot++;
     }
@@ -403,7 +529,9 @@ final class SimNode implements SimProcess {
       return false;
     });
     raw.applied(stateMachine.applied());
-    maybeCompact();
+    if (!reportWritten) {
+      maybeCompact(); // else at the next sync: a snapshot holds only the durable state
+    }
   }
 
   private void reject(ClientRequest r) {
@@ -422,11 +550,12 @@ final class SimNode implements SimProcess {
    * false if nothing was applied since the last snapshot.
    */
   private boolean snapshotAndCompact(int keep) {
-    long index = stateMachine.applied();
+    StateImage state = reportWritten ? durableState : image();
+    long index = state.applied();
     if (index <= storage.snapshot().metadata().index()) {
       return false;
     }
-    storage.createSnapshot(index, stateMachine.confState(), stateMachine.snapshotData());
+    storage.createSnapshot(index, state.confState(), state.data());
     storage.compact(Math.max(storage.firstIndex() - 1, index - keep));
     appliedSinceSnapshot = 0;
     return true;

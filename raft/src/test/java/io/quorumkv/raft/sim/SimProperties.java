@@ -21,7 +21,9 @@ import net.jqwik.api.statistics.Statistics;
 /**
  * Generated fault schedules against 3- and 5-node clusters. Every run must keep Raft's safety
  * properties at every step, elect a leader and finish its operations once the faults stop, and
- * leave a linearizable history. A failure shrinks to a minimal schedule (fewer steps, shorter
+ * leave a linearizable history. Half the runs drive the core with {@code written()} reports
+ * (applying written, unsynced entries; a crash keeps a prefix of the unsynced writes), half
+ * without (applying only durable entries), so both driver modes stay covered. A failure shrinks to a minimal schedule (fewer steps, shorter
  * waits, smaller seed) and prints a one-line replay command; its history is written to
  * {@code target/sim-histories/register-<seed>.jsonl} (or {@code -Dquorumkv.history.dir}).
  * {@code -Dquorumkv.long=true} multiplies the tries by 100.
@@ -36,6 +38,10 @@ class SimProperties {
   void faultsNeverBreakSafetyOrLinearizability(@ForAll("faultSchedules") Schedule schedule) {
     SimRunner.Result r = SimRunner.run(schedule);
     Statistics.label("voters").collect(schedule.voters());
+    Statistics.label("written() reports").collect(schedule.written());
+    if (schedule.written()) {
+      Statistics.label("crashes lost applied state").collect(r.appliedStateLost() > 0);
+    }
     Statistics.label("committed").collect(r.committed() < 100 ? "<100" : r.committed() < 300 ? "100-299" : ">=300");
     Statistics.label("client ops").collect(bucket(r.history().ops().size() / 2));
   }
@@ -59,8 +65,9 @@ class SimProperties {
     return Arbitraries.of(3, 5).flatMap(voters -> Combinators.combine(
             messageBytes(),
             Arbitraries.longs(),
-            faultStep(voters).list().ofMaxSize(STEPS))
-        .as((bytes, seed, steps) -> new Schedule(voters, 0, 0, bytes, seed, steps)));
+            faultStep(voters).list().ofMaxSize(STEPS),
+            Arbitraries.of(false, true))
+        .as((bytes, seed, steps, written) -> new Schedule(voters, 0, 0, bytes, seed, steps, written)));
   }
 
   @Provide
@@ -78,8 +85,10 @@ class SimProperties {
             Arbitraries.integers().between(5, 30),
             messageBytes(),
             Arbitraries.longs(),
-            step.list().ofMaxSize(STEPS))
-        .as((every, bytes, seed, steps) -> new Schedule(voters, all - voters, every, bytes, seed, steps));
+            step.list().ofMaxSize(STEPS),
+            Arbitraries.of(false, true))
+        .as((every, bytes, seed, steps, written) ->
+            new Schedule(voters, all - voters, every, bytes, seed, steps, written));
   }
 
   private static String bucket(int n) {

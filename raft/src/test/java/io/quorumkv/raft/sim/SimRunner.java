@@ -37,8 +37,10 @@ public final class SimRunner {
    * @param committed the highest index applied by any node
    * @param checks    safety checks that passed
    * @param stats     counters for people
+   * @param appliedStateLost crashes that lost applied state (with {@code written()} reports)
    */
-  public record Result(History history, Verdict verdict, long committed, long checks, String stats) {}
+  public record Result(History history, Verdict verdict, long committed, long checks, String stats,
+      long appliedStateLost) {}
 
   private SimRunner() {}
 
@@ -75,7 +77,8 @@ public final class SimRunner {
           + "\n  history: " + (kept == null ? "(not written)" : kept.toAbsolutePath())
           + "\n  replay: " + replayCommand(schedule), cause);
     }
-    return new Result(history, verdict, cluster.maxCommitted(), cluster.safetyChecks(), cluster.stats());
+    return new Result(history, verdict, cluster.maxCommitted(), cluster.safetyChecks(), cluster.stats(),
+        cluster.appliedStateLost());
   }
 
   /** The one-line command that replays {@code schedule}. */
