@@ -104,6 +104,11 @@ public final class GroupCommitLogWriter implements AutoCloseable {
     return queue.size();
   }
 
+  /** Whether the write thread waits for a sync: {@value #MAX_UNSYNCED_ROUNDS} rounds are ahead. */
+  boolean writesWaitForSync() {
+    return writeAhead.hasQueuedThreads();
+  }
+
   private void runWrites() {
     boolean stopping = false;
     try {

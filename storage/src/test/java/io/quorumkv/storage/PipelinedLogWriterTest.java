@@ -191,6 +191,40 @@ abstract class PipelinedLogWriterTest {
   }
 
   @Test
+  void writesRunABoundedNumberOfRoundsAheadOfTheSyncs() throws Exception {
+    StorageEngine e = open();
+    CountDownLatch release = holdNextSync();
+    AtomicBoolean lastWritten = new AtomicBoolean();
+    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
+      List<CompletableFuture<Void>> done = new ArrayList<>();
+      done.add(writer.submit(new LogBatch().append(G, entries(1, 1, 1))));
+      awaitSyncHeld();
+      // one round per batch: each submitted once the one before is written
+      for (long i = 2; i <= GroupCommitLogWriter.MAX_UNSYNCED_ROUNDS; i++) {
+        CompletableFuture<Void> written = new CompletableFuture<>();
+        done.add(writer.submit(
+            new LogBatch().append(G, entries(i, i, 1)), () -> written.complete(null)));
+        await(written);
+      }
+      long next = GroupCommitLogWriter.MAX_UNSYNCED_ROUNDS + 1;
+      done.add(writer.submit(
+          new LogBatch().append(G, entries(next, next, 1)), () -> lastWritten.set(true)));
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+      while (!writer.writesWaitForSync() && System.nanoTime() < until) {
+        Thread.sleep(1);
+      }
+      assertTrue(writer.writesWaitForSync(), "the write stage waits for the held sync");
+      assertFalse(lastWritten.get(), "not written while " + (next - 1) + " rounds await a sync");
+      release.countDown();
+      for (CompletableFuture<Void> f : done) {
+        await(f);
+      }
+    }
+    assertTrue(lastWritten.get());
+    assertEquals(GroupCommitLogWriter.MAX_UNSYNCED_ROUNDS + 1, e.log(G).lastIndex());
+  }
+
+  @Test
   void anInvalidBatchFailsAloneWhileLaterBatchesGoThrough() throws Exception {
     StorageEngine e = open();
     CountDownLatch release = holdNextSync();
