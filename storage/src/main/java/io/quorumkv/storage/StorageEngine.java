@@ -354,9 +354,17 @@ public final class StorageEngine implements AutoCloseable {
     if (writtenRounds == publishedRounds) {
       return;
     }
-    Throwable error = timedSync(backend::sync, 0, 0, 0);
+    int batchCount = 0;
+    int entries = 0;
+    long bytes = 0;
+    for (Round r : unpublished) {
+      batchCount += r.batches;
+      entries += r.entries;
+      bytes += r.bytes;
+    }
+    Throwable error = timedSync(backend::sync, batchCount, entries, bytes);
     if (error != null) {
-      StorageFailedException f = fail("sync the log", error);
+      StorageFailedException f = fail("sync " + entries + " log entries", error);
       failUnpublished(f);
       throw f;
     }
