@@ -219,6 +219,11 @@ final class NodeRuntime implements RequestExecutor {
   /** loop: the last log write submitted; messages claiming durability wait for it. */
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
   /**
+   * loop: completes when {@link #lastWrite} is written, not yet durable: in the one write-ahead
+   * log ahead of any state write the applier makes afterwards (see {@link RawNode#written}).
+   */
+  private CompletableFuture<Void> lastWritten = CompletableFuture.completedFuture(null);
+  /**
    * loop: what this turn of the loop sends, per peer, from every group: sent with one transport
    * call per peer at the end of the turn (one frame, one wake-up of the connection), see endTurn.
    */
@@ -229,7 +234,9 @@ final class NodeRuntime implements RequestExecutor {
   private Map<Long, List<Envelope>> turnAfterPersist = new HashMap<>();
   /** loop: the Raft cores to tell, once {@link #turnLog} is durable, how far their log is. */
   private List<Runnable> turnPersisted = new ArrayList<>();
-  /** loop: whether that notice must wake the loop (a leader's or candidate's durable index). */
+  /** loop: the Raft cores to tell, once {@link #turnLog} is written, how far it is written. */
+  private List<Runnable> turnWritten = new ArrayList<>();
+  /** loop: whether these notices must wake the loop (a leader's or candidate's log). */
   private boolean turnPersistedWakes;
   /** loop */
   private long ticks;
@@ -753,20 +760,45 @@ final class NodeRuntime implements RequestExecutor {
    */
   private void submitTurnLog() {
     CompletableFuture<Void> durable = lastWrite;
+    CompletableFuture<Void> written = lastWritten;
     if (turnLog != null && !turnLog.isEmpty()) {
-      durable = writer.submit(turnLog);
+      CompletableFuture<Void> w = new CompletableFuture<>();
+      durable = writer.submit(turnLog, () -> w.complete(null));
+      durable.whenComplete((v, e) -> {
+        if (e != null) {
+          w.completeExceptionally(e); // refused or failed: never written
+        } else {
+          w.complete(null); // durable implies written (a no-op once the writer said so)
+        }
+      });
       lastWrite = durable;
+      lastWritten = w;
+      written = w;
     }
     turnLog = null;
     if (turnPersisted.isEmpty() && turnAfterPersist.isEmpty()) {
       return;
     }
     List<Runnable> persisted = turnPersisted;
+    List<Runnable> writtenNotices = turnWritten;
     Map<Long, List<Envelope>> after = turnAfterPersist;
     boolean wakeLoop = turnPersistedWakes;
     turnPersisted = new ArrayList<>();
+    turnWritten = new ArrayList<>();
     turnAfterPersist = new HashMap<>();
     turnPersistedWakes = false;
+    if (!writtenNotices.isEmpty()) {
+      // Committed entries may be applied once written: the round then waits for the fsyncs of a
+      // majority, whichever they are, instead of always the leader's own (finding 47).
+      written.thenRun(() -> {
+        Runnable notice = () -> writtenNotices.forEach(Runnable::run);
+        if (wakeLoop) {
+          post(notice);
+        } else {
+          postNextTurn(notice);
+        }
+      });
+    }
     durable.whenComplete((v, e) -> {
       if (e != null) {
         onStorageFailure(e);
@@ -1224,6 +1256,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     Entry last = rd.lastEntry();
     if (last != null) {
+      turnWritten.add(() -> r.raw.written(last.index(), last.term()));
       turnPersisted.add(() -> r.raw.persisted(last.index(), last.term()));
       // A leader's own durable index counts toward its commit index: it wakes the loop (so does a
       // candidate's, which may lead by the time the write is durable). A follower's waits for the

@@ -106,6 +106,39 @@ class DurableAcknowledgementTest {
     }
   }
 
+  /**
+   * The leader applies and answers a write once a majority holds it durably, even while its own
+   * log write is only written, not yet synced: the two followers' fsyncs make the majority, so a
+   * round waits for the faster majority instead of always the leader's disk. What it answered
+   * survives the leader's crash, which loses the leader's unsynced log and the state written after
+   * it, together (one write-ahead log).
+   */
+  @Test
+  void aLeaderAnswersWritesAMajorityHoldsDurablyBeforeItsOwnSyncAndACrashLosesNone() {
+    // A long stall bound: the leader keeps its leadership through the stall.
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 25,
+        b -> b.electionTicks(30).syncStallTimeout(Duration.ofSeconds(60))).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = MemoryCluster.leaderOf(c, 1);
+      c.node(leader).put("before", "stall");
+      c.disk(leader).stallSyncs();
+      // Answered although the leader's disk syncs nothing (it would time out otherwise). One
+      // write: the log writer writes only a few rounds ahead of its syncs.
+      c.node(leader).put("during", "v");
+      c.crash(leader); // its unsynced log and state are lost
+      long survivor = leader == 1 ? 2 : 1;
+      MemoryCluster.await(WAIT, "a new leader", () -> {
+        long now = partition(c.node(survivor), 1).leader();
+        return now != 0 && now != leader;
+      });
+      assertEquals(java.util.Optional.of("v"), c.node(survivor).get("during", ReadConsistency.LINEARIZABLE));
+      c.disk(leader).resumeSyncs();
+      KvNode back = c.restart(leader);
+      MemoryCluster.await(WAIT, "the crashed leader to catch up",
+          () -> back.get("during", ReadConsistency.STALE).equals(java.util.Optional.of("v")));
+    }
+  }
+
   /** Waits until the follower acknowledged every partition up to its leader's commit index. */
   private static void awaitAcknowledgedToCommit(MemoryCluster c, Acks acks) {
     MemoryCluster.await(WAIT, "node " + FOLLOWER + " to acknowledge every partition's commit index", () -> {

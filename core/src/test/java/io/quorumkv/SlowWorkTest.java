@@ -75,8 +75,9 @@ class SlowWorkTest {
       c.node(other).put("before", "stall");
       c.disk(leader).stallSyncs();
       try {
-        // The stalled leader cannot apply (its own log is not durable), so writes through it
-        // would hang; past the 1 s bound it hands leadership to a voter whose disk works.
+        // The stalled leader's log writer stops a few rounds ahead of the stalled sync, so writes
+        // through it would soon hang; past the 1 s bound it hands leadership to a voter whose
+        // disk works.
         MemoryCluster.await(WAIT, "leadership to leave the stalled node", () -> {
           long now = partition(c.node(other), 1).leader();
           return now != 0 && now != leader;

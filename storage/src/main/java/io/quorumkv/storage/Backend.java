@@ -86,6 +86,14 @@ interface Backend extends KvReader, AutoCloseable {
    */
   void write(Batch batch, boolean sync);
 
+  /**
+   * Makes everything written before this call durable (RocksDB: a WAL sync). Safe to call while
+   * other threads write: writes made meanwhile may or may not be covered.
+   *
+   * @throws StorageException on any I/O error (the caller fails the engine)
+   */
+  void sync();
+
   View view();
 
   /** Where records of {@code cf} live, for error messages ("column family 'log' in /data/db"). */

@@ -52,11 +52,13 @@ final class GroupStateMachine implements StateMachineStore {
           "group " + g + ": apply at " + index + " is not after applied index "
               + sm.appliedIndex());
     }
-    long last = group.logView.lastIndex();
+    long last = group.writtenView().lastIndex();
     if (index > last) {
-      // the state machine must never run ahead of the durable log
+      // The state machine must never run ahead of the written log: a log write the log writer
+      // reported written is earlier in the WAL than this state write, so a crash that loses the
+      // entries loses this write too (the WAL keeps a prefix).
       throw new IllegalArgumentException(
-          "group " + g + ": apply at " + index + " is past the durable log's last index "
+          "group " + g + ": apply at " + index + " is past the written log's last index "
               + last);
     }
     Backend.Batch b = batch.writes();

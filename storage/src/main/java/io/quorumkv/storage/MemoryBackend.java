@@ -114,11 +114,16 @@ final class MemoryBackend implements Backend {
       }
       unsynced.add(b);
     }
-    if (!sync) {
-      return;
+    if (sync) {
+      // As RocksDB's write then SyncWAL: the records are readable before their sync returns.
+      sync();
     }
-    // As RocksDB's write then SyncWAL: the records are readable before their sync returns. The
-    // wait is outside the lock: readers and unsynced writes go on while a sync stalls, as on a disk.
+  }
+
+  @Override
+  public void sync() {
+    // The wait is outside the lock: readers and writes go on while a sync stalls, as on a disk.
+    // What is written meanwhile becomes durable with it (still in write order), as SyncWAL may.
     disk.awaitSyncsAllowed(this::isDead);
     synchronized (disk.lock) {
       checkAlive();

@@ -47,8 +47,9 @@ public final class MemoryDisk {
   }
 
   /**
-   * Simulates a disk whose fsync hangs: from now on every synced write waits (its records written
-   * and readable, not yet durable, as with RocksDB's write then SyncWAL) until
+   * Simulates a disk whose fsync hangs: from now on every synced write and every sync waits (a
+   * synced write's records written and readable, not yet durable, as with RocksDB's write then
+   * SyncWAL) until
    * {@link #resumeSyncs()}, or until the engine crashes ({@link #crash()}; the write then fails and
    * its records are lost). Reads and unsynced writes go on. The engine's sync monitor sees the sync's age grow.
    * Resume before closing the engine: a clean close waits for the stalled write.

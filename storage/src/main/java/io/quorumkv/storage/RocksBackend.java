@@ -428,6 +428,20 @@ final class RocksBackend implements Backend {
   }
 
   @Override
+  public void sync() {
+    guarded(() -> {
+      try {
+        db.syncWal(); // outside RocksDB's write queue: writers go on while it runs
+        return null;
+      } catch (RocksDBException e) {
+        throw new StorageException(
+            "RocksDB WAL sync failed in " + dbDir + ": " + e.getMessage()
+                + (e.getStatus() == null ? "" : " (" + e.getStatus().getCodeString() + ")"), e);
+      }
+    });
+  }
+
+  @Override
   public byte[] get(Cf cf, byte[] key) {
     return guarded(() -> {
       try {

@@ -11,9 +11,10 @@ import java.util.Optional;
  * from {@link StorageEngine#stateMachine(long)}.
  *
  * <p>{@link #apply} is not fsynced on its own: the Raft log is the durable source of every
- * command, and each apply is ordered after the synced log write of the entries it applies (one
- * database, one write-ahead log). After a crash the store comes back at some applied index no
- * later than the durable log, and the driver re-applies committed entries from
+ * command, and each apply is ordered after the log write of the entries it applies (one
+ * database, one write-ahead log; the entries may be written and not yet synced, see
+ * {@link GroupCommitLogWriter#submit(LogBatch, Runnable)}). After a crash the store comes back at
+ * some applied index no later than the durable log, and the driver re-applies committed entries from
  * {@link #appliedIndex()} + 1. Reads are served from a consistent view and never see half of an
  * apply.
  *
@@ -52,7 +53,7 @@ public interface StateMachineStore {
    * @param confState the membership after a configuration change applied at {@code index}, or
    *                  null when the applied entries changed none
    * @throws IllegalArgumentException if {@code index} is not after the staged or applied index,
-   *                                  is past the durable log, or {@code batch} is another engine's
+   *                                  is past the written log, or {@code batch} is another engine's
    * @throws StorageFailedException   if the engine is in the failed state
    */
   void apply(ApplyBatch batch, long index, long term, List<KvMutation> mutations,

@@ -7,6 +7,7 @@ import io.quorumkv.raft.Snapshot;
 import io.quorumkv.raft.SnapshotMetadata;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -17,7 +18,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -56,8 +59,21 @@ public final class StorageEngine implements AutoCloseable {
   private final Runnable onClose;
   private final ConcurrentHashMap<Long, Group> groups = new ConcurrentHashMap<>();
   private final SyncMonitor syncMonitor = new SyncMonitor();
-  /** Serialises synced writes: they change log views, which must be published in write order. */
+  /**
+   * Serialises log writes and the publication of log views, which happens in write order. A
+   * pipelined round (see {@link #writeRound}) is written under it and published under it later,
+   * after a sync made without it.
+   */
   private final ReentrantLock writeLock = new ReentrantLock();
+  /** Signalled (under writeLock) when rounds are published or failed. */
+  private final Condition roundsSettled = writeLock.newCondition();
+  /** Serialises syncs, so the sync monitor times one at a time; taken after writeLock, never before. */
+  private final ReentrantLock syncLock = new ReentrantLock();
+  /** Pipelined rounds written and not yet published, in write order (under writeLock). */
+  private final ArrayDeque<Round> unpublished = new ArrayDeque<>();
+  /** Sequence numbers of the last round written and the last published (written under writeLock). */
+  private long writtenRounds;
+  private volatile long publishedRounds;
   private final AtomicReference<Throwable> failure = new AtomicReference<>();
   private long discardedSinceReclaim;
   private volatile boolean closed;
@@ -166,6 +182,7 @@ public final class StorageEngine implements AutoCloseable {
     writeLock.lock();
     try {
       checkUsable(() -> "bootstrap group " + groupId);
+      settle();
       if (!g.logView.isEmpty() || !g.smView.isEmpty()) {
         throw new IllegalStateException("group " + groupId + " already exists");
       }
@@ -197,6 +214,7 @@ public final class StorageEngine implements AutoCloseable {
     writeLock.lock();
     try {
       checkUsable(() -> "delete group " + groupId);
+      settle();
       try (Backend.Batch b = backend.newBatch()) {
         byte[] from = Keys.group(groupId);
         byte[] to = Keys.group(groupId + 1);
@@ -240,6 +258,7 @@ public final class StorageEngine implements AutoCloseable {
         return;
       }
       closed = true;
+      roundsSettled.signalAll();
       for (Group g : groups.values()) {
         g.unpin();
       }
@@ -293,24 +312,81 @@ public final class StorageEngine implements AutoCloseable {
   }
 
   /**
-   * Returns once the synced write in progress, if any, has been published: readers that found
-   * the database ahead of the published view wait here instead of spinning through a sync.
+   * Returns once every log write made so far has been published (or has failed): readers that
+   * found the database ahead of the published view wait here instead of spinning through a sync.
+   * A synced write publishes before it releases the write lock; a pipelined round is written
+   * under it and published after its sync, so the wait is for the rounds written before the call.
    */
   void awaitCommitInProgress() {
     writeLock.lock();
-    writeLock.unlock();
+    try {
+      long target = writtenRounds;
+      while (publishedRounds < target && failure.get() == null && !closed) {
+        // bounded: an unsynced write failing elsewhere fails the engine without signalling
+        roundsSettled.await(50, TimeUnit.MILLISECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      writeLock.unlock();
+    }
   }
 
-  /** A synced write: timed by the sync monitor; any error fails the engine. */
+  /**
+   * A synced write, under the write lock: timed by the sync monitor; any error fails the engine.
+   * It makes the pipelined rounds written before it durable too, so it publishes them.
+   */
   void syncedWrite(Backend.Batch batch, int batchCount, int entries, long bytes) {
-    long start = syncMonitor.begin();
-    try {
-      backend.write(batch, true);
-    } catch (RuntimeException | Error e) {
-      syncMonitor.end(start, batchCount, entries, bytes, e);
-      throw fail("sync a write of " + entries + " log entries", e);
+    Throwable error = timedSync(() -> backend.write(batch, true), batchCount, entries, bytes);
+    if (error != null) {
+      StorageFailedException f = fail("sync a write of " + entries + " log entries", error);
+      failUnpublished(f);
+      throw f;
     }
-    syncMonitor.end(start, batchCount, entries, bytes, null);
+    publishThrough(writtenRounds);
+  }
+
+  /**
+   * Under the write lock: makes every pipelined round written so far durable and published, so
+   * an operation that reads and replaces published views directly starts from the written log.
+   */
+  private void settle() {
+    if (writtenRounds == publishedRounds) {
+      return;
+    }
+    int batchCount = 0;
+    int entries = 0;
+    long bytes = 0;
+    for (Round r : unpublished) {
+      batchCount += r.batches;
+      entries += r.entries;
+      bytes += r.bytes;
+    }
+    Throwable error = timedSync(backend::sync, batchCount, entries, bytes);
+    if (error != null) {
+      StorageFailedException f = fail("sync " + entries + " log entries", error);
+      failUnpublished(f);
+      throw f;
+    }
+    publishThrough(writtenRounds);
+  }
+
+  /** Runs a sync (or synced write) under the sync lock, timed; returns its error, if any. */
+  private Throwable timedSync(Runnable sync, int batchCount, int entries, long bytes) {
+    syncLock.lock();
+    try {
+      long start = syncMonitor.begin();
+      try {
+        sync.run();
+      } catch (RuntimeException | Error e) {
+        syncMonitor.end(start, batchCount, entries, bytes, e);
+        return e;
+      }
+      syncMonitor.end(start, batchCount, entries, bytes, null);
+      return null;
+    } finally {
+      syncLock.unlock();
+    }
   }
 
   /** An unsynced write (state machine): ordered after earlier synced log writes. */
@@ -328,81 +404,239 @@ public final class StorageEngine implements AutoCloseable {
    * the reason it was not.
    */
   List<RuntimeException> commit(List<LogBatch> batches) {
-    RuntimeException[] errors = new RuntimeException[batches.size()];
     writeLock.lock();
     try {
-      try {
-        checkUsable(() -> "write to the log");
-      } catch (RuntimeException e) {
-        Arrays.fill(errors, e);
-        return Arrays.asList(errors);
+      return Arrays.asList(writeRoundLocked(batches, null, true).errors);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /**
+   * The write stage of a pipelined log writer: validates each batch against the logs as every
+   * batch written before it leaves them (published or not), writes the valid ones with one
+   * unsynced write, then runs their {@code onWritten} (may be null, or hold nulls) in order. The
+   * round's views are published by {@link #awaitDurable} once a sync covers it. Never throws: the
+   * returned round carries each batch's error.
+   */
+  Round writeRound(List<LogBatch> batches, List<Runnable> onWritten) {
+    writeLock.lock();
+    try {
+      return writeRoundLocked(batches, onWritten, false);
+    } catch (RuntimeException e) {
+      LOG.error("log writer could not write {} batches", batches.size(), e);
+      return Round.failed(batches.size(), e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private Round writeRoundLocked(List<LogBatch> batches, List<Runnable> onWritten, boolean sync) {
+    Round r = new Round(batches.size());
+    try {
+      checkUsable(() -> "write to the log");
+    } catch (RuntimeException e) {
+      Arrays.fill(r.errors, e);
+      return r;
+    }
+    try (Backend.Batch wb = backend.newBatch()) {
+      for (int i = 0; i < batches.size(); i++) {
+        LogBatch batch = batches.get(i);
+        Map<Long, LogView> local = new HashMap<>();
+        List<PendingWrite> pending = new ArrayList<>();
+        List<Runnable> cached = new ArrayList<>();
+        List<Runnable> after = new ArrayList<>();
+        try {
+          for (LogBatch.Op op : batch.ops()) {
+            long id = op.groupId();
+            // the latest written view: earlier rounds may still wait for their sync
+            LogView cur = local.getOrDefault(id, r.views.getOrDefault(id, group(id).writtenView()));
+            local.put(id, plan(op, cur, pending, cached, after));
+          }
+          for (Map.Entry<Long, LogView> e : local.entrySet()) {
+            LogView v = e.getValue();
+            if (v.hardState().commit() > v.lastIndex()) {
+              throw new IllegalArgumentException(
+                  "group " + e.getKey() + ": hard state commit " + v.hardState().commit()
+                      + " is past the last log index " + v.lastIndex());
+            }
+          }
+        } catch (IllegalArgumentException e) {
+          r.errors[i] = e;
+          continue;
+        }
+        for (PendingWrite p : pending) {
+          p.addTo(wb);
+        }
+        r.views.putAll(local);
+        r.cacheUpdates.addAll(cached);
+        r.afterWrite.addAll(after);
+        r.entries += batch.entryCount();
+        r.bytes += batch.entryBytes();
+        r.batches++;
       }
-      Map<Long, LogView> drafts = new LinkedHashMap<>();
-      List<Runnable> cacheUpdates = new ArrayList<>();
-      List<Runnable> afterWrite = new ArrayList<>();
-      int entries = 0;
-      long bytes = 0;
-      int written = 0;
-      try (Backend.Batch wb = backend.newBatch()) {
+      if (r.batches == 0) {
+        return r;
+      }
+      if (sync) {
+        try {
+          if (!wb.isEmpty()) {
+            syncedWrite(wb, r.batches, r.entries, r.bytes);
+          } else {
+            settle(); // its views build on the rounds written before: those must be durable
+          }
+        } catch (StorageFailedException e) {
+          r.failValid(e);
+          return r;
+        }
+        r.seq = ++writtenRounds;
+        unpublished.add(r);
+        publishThrough(r.seq);
+        return r;
+      }
+      if (!wb.isEmpty()) {
+        try {
+          backend.write(wb, false);
+        } catch (RuntimeException | Error e) {
+          r.failValid(fail("write " + r.entries + " log entries", e));
+          return r;
+        }
+      }
+      r.seq = ++writtenRounds;
+      unpublished.add(r);
+      for (Map.Entry<Long, LogView> e : r.views.entrySet()) {
+        group(e.getKey()).written = e.getValue();
+      }
+      if (onWritten != null) {
+        // under the write lock: a sync failure fails the engine under it too, so no callback
+        // runs once the failure is known
         for (int i = 0; i < batches.size(); i++) {
-          LogBatch batch = batches.get(i);
-          Map<Long, LogView> local = new HashMap<>();
-          List<PendingWrite> pending = new ArrayList<>();
-          List<Runnable> cached = new ArrayList<>();
-          List<Runnable> after = new ArrayList<>();
-          try {
-            for (LogBatch.Op op : batch.ops()) {
-              long id = op.groupId();
-              LogView cur = local.getOrDefault(id, drafts.getOrDefault(id, group(id).logView));
-              local.put(id, plan(op, cur, pending, cached, after));
+          Runnable callback = onWritten.get(i);
+          if (r.errors[i] == null && callback != null) {
+            try {
+              callback.run();
+            } catch (RuntimeException e) {
+              LOG.warn("onWritten callback threw; ignored", e);
             }
-            for (Map.Entry<Long, LogView> e : local.entrySet()) {
-              LogView v = e.getValue();
-              if (v.hardState().commit() > v.lastIndex()) {
-                throw new IllegalArgumentException(
-                    "group " + e.getKey() + ": hard state commit " + v.hardState().commit()
-                        + " is past the last log index " + v.lastIndex());
-              }
-            }
-          } catch (IllegalArgumentException e) {
-            errors[i] = e;
-            continue;
           }
-          for (PendingWrite p : pending) {
-            p.addTo(wb);
-          }
-          drafts.putAll(local);
-          cacheUpdates.addAll(cached);
-          afterWrite.addAll(after);
-          entries += batch.entryCount();
-          bytes += batch.entryBytes();
-          written++;
         }
-        if (written > 0) {
-          try {
-            if (!wb.isEmpty()) {
-              syncedWrite(wb, written, entries, bytes);
-            }
-          } catch (StorageFailedException e) {
-            for (int i = 0; i < errors.length; i++) {
-              if (errors[i] == null) {
-                errors[i] = e;
-              }
-            }
-            return Arrays.asList(errors);
-          }
-          // the caches first: a reader of a new view then finds its entries cached
-          cacheUpdates.forEach(Runnable::run);
-          for (Map.Entry<Long, LogView> e : drafts.entrySet()) {
-            group(e.getKey()).logView = e.getValue();
-          }
-          afterWrite.forEach(Runnable::run);
-        }
+      }
+      return r;
+    }
+  }
+
+  /**
+   * The sync stage of a pipelined log writer: one sync covering {@code rounds} (written by
+   * {@link #writeRound}, in order), then publishes every round written up to the last of them, in
+   * write order. Afterwards each round's errors say which batches are durable and published; a
+   * failed sync fails the engine and every round not yet published.
+   */
+  void awaitDurable(List<Round> rounds) {
+    Round last = null;
+    int batchCount = 0;
+    int entries = 0;
+    long bytes = 0;
+    for (Round r : rounds) {
+      if (r.seq > 0) {
+        last = r;
+        batchCount += r.batches;
+        entries += r.entries;
+        bytes += r.bytes;
+      }
+    }
+    if (last == null) {
+      return;
+    }
+    Throwable error = null;
+    boolean synced = false;
+    // a failed engine syncs nothing more: what it has not published fails
+    if (failure.get() == null && !closed && publishedRounds < last.seq) {
+      error = timedSync(backend::sync, batchCount, entries, bytes);
+      synced = error == null;
+    }
+    writeLock.lock();
+    try {
+      if (error != null) {
+        failUnpublished(fail("sync " + entries + " log entries", error));
+      } else if (synced) {
+        publishThrough(last.seq);
+      } else if (publishedRounds < last.seq) {
+        Throwable f = failure.get();
+        failUnpublished(f != null
+            ? new StorageFailedException("storage failed before the log was synced", f)
+            : new IllegalStateException("storage engine is closed (sync the log)"));
       }
     } finally {
       writeLock.unlock();
     }
-    return Arrays.asList(errors);
+  }
+
+  /** Under the write lock: publishes the rounds through {@code seq}, in write order. */
+  private void publishThrough(long seq) {
+    while (!unpublished.isEmpty() && unpublished.peekFirst().seq <= seq) {
+      Round r = unpublished.pollFirst();
+      // the caches first: a reader of a new view then finds its entries cached
+      r.cacheUpdates.forEach(Runnable::run);
+      for (Map.Entry<Long, LogView> e : r.views.entrySet()) {
+        Group g = group(e.getKey());
+        g.logView = e.getValue();
+        if (g.written == e.getValue()) {
+          g.written = null; // no later round changed it: written and published agree
+        }
+      }
+      r.afterWrite.forEach(Runnable::run);
+      publishedRounds = r.seq;
+    }
+    roundsSettled.signalAll();
+  }
+
+  /** Under the write lock: fails every round not published (they are not durable). */
+  private void failUnpublished(RuntimeException error) {
+    for (Round r : unpublished) {
+      r.failValid(error);
+      for (Long id : r.views.keySet()) {
+        group(id).written = null;
+      }
+    }
+    unpublished.clear();
+    roundsSettled.signalAll();
+  }
+
+  /** One write of the log writer: its batches' outcome, and what to publish once durable. */
+  static final class Round {
+    /** Per batch: null when written (and, once published, durable), else why not. */
+    final RuntimeException[] errors;
+    final Map<Long, LogView> views = new LinkedHashMap<>();
+    final List<Runnable> cacheUpdates = new ArrayList<>();
+    final List<Runnable> afterWrite = new ArrayList<>();
+    /** Its place in write order; 0 when nothing of it was written. */
+    long seq;
+    int batches;
+    int entries;
+    long bytes;
+
+    Round(int size) {
+      errors = new RuntimeException[size];
+    }
+
+    static Round failed(int size, RuntimeException e) {
+      Round r = new Round(size);
+      Arrays.fill(r.errors, e);
+      return r;
+    }
+
+    void failValid(RuntimeException e) {
+      for (int i = 0; i < errors.length; i++) {
+        if (errors[i] == null) {
+          errors[i] = e;
+        }
+      }
+    }
+
+    /** Null when batch {@code i} is written, else the reason it was not. */
+    RuntimeException error(int i) {
+      return errors[i];
+    }
   }
 
   /** One buffered write, kept apart until its whole batch validated. */
@@ -634,6 +868,7 @@ public final class StorageEngine implements AutoCloseable {
       writeLock.lock();
       try {
         checkUsable(() -> "install a snapshot of group " + g.id);
+        settle();
         LogView v = g.logView;
         HardState hs = v.hardState();
         HardState raised = new HardState(hs.term(), hs.vote(), Math.max(hs.commit(), m.index()));
@@ -760,6 +995,11 @@ public final class StorageEngine implements AutoCloseable {
     /** The newest durable entries, changed only under the engine's write lock. */
     final EntryCache cache;
     volatile LogView logView = LogView.EMPTY;
+    /**
+     * The view as of the latest log write while a pipelined round of this group awaits its sync,
+     * else null (the published view is the latest). Changed only under the write lock.
+     */
+    volatile LogView written;
     volatile SmView smView = SmView.EMPTY;
     /** While a snapshot installs, reads are served from this view of the old state. */
     private Backend.View pinned;
@@ -772,6 +1012,12 @@ public final class StorageEngine implements AutoCloseable {
       this.cache = new EntryCache(engine::entryCacheBytesPerGroup);
       this.log = new GroupLogStore(engine, this);
       this.stateMachine = new GroupStateMachine(engine, this);
+    }
+
+    /** The log as written: what validation of a new batch, and applying, start from. */
+    LogView writtenView() {
+      LogView w = written; // read first: publication sets logView before it clears written
+      return w != null ? w : logView;
     }
 
     void pin(Backend.View view) {

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * stuck, and the node stops campaigning until the sync returns. The listener hook
  * ({@link #addListener}) feeds latency metrics.
  *
- * <p>Synced writes are serialised by the engine, so at most one is in progress at a time.
+ * <p>Synced writes and syncs are serialised by the engine, so at most one is in progress at a
+ * time.
  */
 public final class SyncMonitor {
 

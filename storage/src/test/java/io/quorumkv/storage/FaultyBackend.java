@@ -5,7 +5,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A backend that fails or stalls synced writes on demand, standing for a disk whose fsync
+ * A backend that fails or stalls synced writes and syncs on demand, standing for a disk whose fsync
  * returns EIO, that is full, or that hangs.
  */
 final class FaultyBackend implements Backend {
@@ -37,23 +37,34 @@ final class FaultyBackend implements Backend {
       }
     }
     if (sync) {
-      CountDownLatch s = stall;
-      if (s != null && syncsBeforeStall.getAndDecrement() <= 0) {
-        stalling.countDown();
-        try {
-          if (!s.await(30, TimeUnit.SECONDS)) {
-            throw new StorageException("stall never released");
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      if (syncsBeforeFailure.get() >= 0 && syncsBeforeFailure.getAndDecrement() == 0) {
-        syncsBeforeFailure.set(0);
-        throw new StorageException("injected: fsync failed (EIO) / no space left on device");
-      }
+      fault();
     }
     delegate.write(batch, sync);
+  }
+
+  @Override
+  public void sync() {
+    fault();
+    delegate.sync();
+  }
+
+  /** A synced write's or a sync's turn: stalls or fails it as set up. */
+  private void fault() {
+    CountDownLatch s = stall;
+    if (s != null && syncsBeforeStall.getAndDecrement() <= 0) {
+      stalling.countDown();
+      try {
+        if (!s.await(30, TimeUnit.SECONDS)) {
+          throw new StorageException("stall never released");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (syncsBeforeFailure.get() >= 0 && syncsBeforeFailure.getAndDecrement() == 0) {
+      syncsBeforeFailure.set(0);
+      throw new StorageException("injected: fsync failed (EIO) / no space left on device");
+    }
   }
 
   @Override
