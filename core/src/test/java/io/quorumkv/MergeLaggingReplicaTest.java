@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
@@ -12,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,7 +30,7 @@ class MergeLaggingReplicaTest {
 
   @Test
   void theMergeWaitsForEveryReplicaToApplyTheFreezeAndCompletesOnceTheLaggingOneIsBack() throws Exception {
-    try (TestCluster c = cluster()) {
+    try (TestCluster c = cluster(b -> {})) {
       Map<String, String> acked = writeBothSides(c, "before");
       isolateNode3(c);
       // The freeze commits on nodes 1 and 2, but node 3 never applies it while cut off: the
@@ -49,34 +51,53 @@ class MergeLaggingReplicaTest {
 
   @Test
   void aReplicaThatMissedTheFreezeIsDroppedOnceTheAbsorbingPartitionRecordsTheMerge() throws Exception {
-    try (TestCluster c = cluster()) {
-      Map<String, String> acked = writeBothSides(c, "before");
-      isolateNode3(c);
-      // The merge as it was before every member had to apply the freeze: frozen and absorbed by
-      // nodes 1 and 2 alone, so nodes 1 and 2 drop their replicas of partition 2 and node 3's,
-      // which never saw the freeze, is left without a peer.
-      NodeRuntime leader = leaderRuntime(c, RIGHT);
-      PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
-          leader.propose(leader.replicas().get(RIGHT), new Command.Freeze(LEFT)).get(10, TimeUnit.SECONDS));
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      assertInstanceOf(KvResponse.AdminDone.class, leader.groupCallRetrying(LEFT,
-          new KvRequest.GroupCommand.Absorb(RIGHT, frozen.seed()), deadline).get(20, TimeUnit.SECONDS));
-      for (long id : Set.of(1L, 2L)) {
-        KvNode n = c.node(id);
-        TestCluster.await(WAIT, n + " to drop its replica of partition 2", () -> n.status().partitions().size() == 1);
-      }
-      c.heal();
-      // Node 3's replica of partition 2 never learns the freeze; its partition 1 does learn the
-      // absorption, and that is what drops the orphan.
-      awaitMergedEverywhere(c);
-      assertNotNull(c.node(3).runtime().tombstone(RIGHT), "the dropped replica leaves a tombstone");
-      assertEveryWriteReadable(c, acked);
+    try (TestCluster c = cluster(b -> {})) {
+      orphanTheOldWayThenHeal(c, 0);
     }
   }
 
-  private static TestCluster cluster() {
+  @Test
+  void theRecordOfTheMergeReachesTheOrphansNodeInASnapshotToo() throws Exception {
+    try (TestCluster c = cluster(b -> b.logCompactionEntries(5))) {
+      orphanTheOldWayThenHeal(c, 30);
+      double received = c.node(3).meterRegistry().get("quorumkv.snapshot.bytes.received").counter().count();
+      assertTrue(received > 0, "node 3's partition 1 caught up from a snapshot");
+    }
+  }
+
+  /**
+   * The merge as it was before every member had to apply the freeze: frozen and absorbed by nodes
+   * 1 and 2 alone while node 3 is cut off, so nodes 1 and 2 drop their replicas of partition 2 and
+   * node 3's, which never saw the freeze, is left without a peer. Then {@code writesAfter} more
+   * writes to partition 1, and the network heals: node 3's partition 1 learns the absorption, and
+   * that is what must drop the orphan.
+   */
+  private static void orphanTheOldWayThenHeal(TestCluster c, int writesAfter) throws Exception {
+    Map<String, String> acked = writeBothSides(c, "before");
+    isolateNode3(c);
+    NodeRuntime leader = leaderRuntime(c, RIGHT);
+    PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+        leader.propose(leader.replicas().get(RIGHT), new Command.Freeze(LEFT)).get(10, TimeUnit.SECONDS));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    assertInstanceOf(KvResponse.AdminDone.class, leader.groupCallRetrying(LEFT,
+        new KvRequest.GroupCommand.Absorb(RIGHT, frozen.seed()), deadline).get(20, TimeUnit.SECONDS));
+    for (long id : Set.of(1L, 2L)) {
+      KvNode n = c.node(id);
+      TestCluster.await(WAIT, n + " to drop its replica of partition 2", () -> n.status().partitions().size() == 1);
+    }
+    for (int i = 0; i < writesAfter; i++) {
+      c.node(1 + i % 2).put("b" + i, "after" + i);
+      acked.put("b" + i, "after" + i);
+    }
+    c.heal();
+    awaitMergedEverywhere(c);
+    assertNotNull(c.node(3).runtime().tombstone(RIGHT), "the dropped replica leaves a tombstone");
+    assertEveryWriteReadable(c, acked);
+  }
+
+  private static TestCluster cluster(Consumer<KvNode.Builder> configure) {
     TestCluster c = TestCluster.builder().nodes(3).partitioner(RangePartitioner.of("k3")).seed(43)
-        .requestTimeout(Duration.ofSeconds(5)).build().start();
+        .requestTimeout(Duration.ofSeconds(5)).configure(configure).build().start();
     c.awaitLeaders(WAIT);
     return c;
   }
