@@ -476,7 +476,7 @@ final class Codec {
       w.u8(7).i64(d.nodeId()).i32(d.replicas().size());
       for (KvResponse.ReplicaReport x : d.replicas()) {
         w.i64(x.partitionId()).bytes(x.span()).i64(x.leader()).i64(x.term()).i64(x.appliedIndex())
-            .i64(x.keyCount()).bool(x.frozen()).longs(x.voters()).longs(x.learners());
+            .i64(x.keyCount()).bool(x.frozen()).longs(x.voters()).longs(x.learners()).longs(x.absorbed());
       }
       w.i32(d.addresses().size());
       d.addresses().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
@@ -554,7 +554,7 @@ final class Codec {
         List<KvResponse.ReplicaReport> reps = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
           reps.add(new KvResponse.ReplicaReport(r.i64(), r.bytes(), r.i64(), r.i64(), r.i64(), r.i64(), r.bool(),
-              r.longs(), r.longs()));
+              r.longs(), r.longs(), r.longs()));
         }
         int na = r.count(12);
         Map<Long, String> addresses = new LinkedHashMap<>();

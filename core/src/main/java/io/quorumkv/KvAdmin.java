@@ -91,8 +91,11 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * write ordered before that entry is part of the state it hands over, and every request after it
    * is refused retryably and re-routed by the caller's client to the merged partition, so no key is
    * lost or duplicated and no write applies twice (client sessions are merged too). The whole state
-   * travels in one log entry of the left partition, so only small partitions should be merged. The
-   * retired partition's replicas are then deleted. Retrying is safe.
+   * travels in one log entry of the left partition, so only small partitions should be merged; it
+   * is proposed only once every replica of the right-hand partition has applied the freeze, so
+   * while one of them is down or cut off the merge waits (and this call may time out: the
+   * partition's leader finishes the merge later). The retired partition's replicas are then
+   * deleted. Retrying is safe.
    *
    * @return the id of the partition that now holds the keys (the left-hand one)
    * @throws IllegalArgumentException if the key's partition is a hash partition, or has no

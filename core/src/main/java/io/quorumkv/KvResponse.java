@@ -63,13 +63,15 @@ sealed interface KvResponse {
    * @param frozen       the partition is frozen for a merge into its left neighbour
    * @param voters       voters (incoming and outgoing, when joint)
    * @param learners     learners
+   * @param absorbed     the partitions merged into this one, as of its applied index
    */
   record ReplicaReport(long partitionId, byte[] span, long leader, long term, long appliedIndex, long keyCount,
-      boolean frozen, java.util.Set<Long> voters, java.util.Set<Long> learners) {
+      boolean frozen, java.util.Set<Long> voters, java.util.Set<Long> learners, java.util.Set<Long> absorbed) {
     public ReplicaReport {
       Objects.requireNonNull(span, "span");
       voters = java.util.Set.copyOf(voters);
       learners = java.util.Set.copyOf(learners);
+      absorbed = java.util.Set.copyOf(absorbed);
     }
   }
 

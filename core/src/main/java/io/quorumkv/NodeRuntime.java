@@ -613,6 +613,11 @@ final class NodeRuntime implements RequestExecutor {
     return tombstones.get(g);
   }
 
+  /** loop: runs {@code watcher} at every tick until it returns true (placement's waits). */
+  void everyTick(BooleanSupplier watcher) {
+    tickWatchers.add(watcher);
+  }
+
   /** The replicas this node hosts (live view; placement). */
   Map<Long, Replica> replicas() {
     return replicas;

@@ -26,7 +26,7 @@ import java.util.zip.CRC32C;
  * only flushed state.
  *
  * <p>Store layout: {@code 'd' + key} user data, {@code 's' + clientId} sessions, {@code 'm' + name}
- * metadata (span, log time, last replica hash).
+ * metadata (span, log time, last replica hash, the partitions merged into this one).
  */
 final class PartitionStateMachine {
 
@@ -39,6 +39,12 @@ final class PartitionStateMachine {
   private static final byte[] META_ADDRESS_PREFIX = meta("addr");
   private static final byte[] META_NODE_PREFIX = meta("node");
   private static final byte[] META_FROZEN = meta("frozen");
+  /**
+   * Followed by a partition id: that partition was merged into this one (absorbed). Kept for good:
+   * a retried merge of it is answered from it, and a node still holding a replica of it (one that
+   * never learned its freeze) drops that replica on its evidence ({@link #absorbed}).
+   */
+  private static final byte[] META_ABSORBED_PREFIX = meta("absorbed");
 
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
@@ -107,10 +113,10 @@ final class PartitionStateMachine {
     record Split(long newPartitionId, Seed seed) implements Outcome {}
 
     /**
-     * The partition froze for a merge into {@code intoPartition}; {@code seed} is its whole state
-     * ({@link #encodeSeed}).
+     * The partition froze for a merge into {@code intoPartition} at entry {@code index};
+     * {@code seed} is its whole state ({@link #encodeSeed}).
      */
-    record Frozen(long intoPartition, byte[] seed) implements Outcome {}
+    record Frozen(long intoPartition, byte[] seed, long index) implements Outcome {}
 
     /** The frozen partition {@code rightPartition} was merged into this one. */
     record Merged(long rightPartition) implements Outcome {}
@@ -281,7 +287,7 @@ final class PartitionStateMachine {
       return split(s);
     }
     if (c instanceof Command.Freeze f) {
-      return freeze(f.intoPartition());
+      return freeze(f.intoPartition(), index);
     }
     if (c instanceof Command.Merge m) {
       return merge(m);
@@ -346,6 +352,19 @@ final class PartitionStateMachine {
     return out;
   }
 
+  /**
+   * The partitions merged into this one, directly or through partitions it absorbed (flushed
+   * state: applied, hence committed).
+   */
+  java.util.Set<Long> absorbed() {
+    java.util.Set<Long> out = new java.util.TreeSet<>();
+    for (KeyValue kv : scanPrefix(META_ABSORBED_PREFIX)) {
+      out.add(new Codec.Reader(Arrays.copyOfRange(kv.key(), META_ABSORBED_PREFIX.length, kv.key().length),
+          "absorbed key").i64());
+    }
+    return out;
+  }
+
   /** Up to {@code limit} user keys, counted (flushed state). */
   int countKeys(int limit) {
     return store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, limit).size();
@@ -359,6 +378,14 @@ final class PartitionStateMachine {
 
   private static byte[] nodeKey(long nodeId) {
     return new Codec.Writer().u8(META).str("node").i64(nodeId).toArray();
+  }
+
+  private static byte[] absorbedKey(long partitionId) {
+    return new Codec.Writer().u8(META).str("absorbed").i64(partitionId).toArray();
+  }
+
+  private static boolean hasPrefix(byte[] key, byte[] prefix) {
+    return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
   }
 
   private static byte[] addressKey(long nodeId) {
@@ -547,7 +574,7 @@ final class PartitionStateMachine {
    * Freezes this partition for a merge into {@code into} (0: thaws a freeze whose merge was
    * refused). Its state stops changing here, so the seed is read from the store as of this entry.
    */
-  private Outcome freeze(long into) {
+  private Outcome freeze(long into, long index) {
     if (!(span instanceof KeySpan.Range range)) {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be merged");
     }
@@ -568,7 +595,8 @@ final class PartitionStateMachine {
         entries.add(new KeyValue(sessionKey(id), session.encode()));
       }
     });
-    return new Outcome.Frozen(into, encodeSeed(new Seed(range, logTime, entries)));
+    entries.addAll(scanPrefix(META_ABSORBED_PREFIX)); // the partitions it absorbed go along
+    return new Outcome.Frozen(into, encodeSeed(new Seed(range, logTime, entries)), index);
   }
 
   /**
@@ -581,8 +609,11 @@ final class PartitionStateMachine {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be merged");
     }
     KeySpan.Range right = seed.span();
-    if (Arrays.equals(range.end(), right.end()) && Arrays.compareUnsigned(right.start(), range.start()) > 0) {
-      return new Outcome.Merged(m.rightPartition()); // applied before: a retried merge changes nothing
+    if (store.get(absorbedKey(m.rightPartition())).isPresent()
+        || (Arrays.equals(range.end(), right.end()) && Arrays.compareUnsigned(right.start(), range.start()) > 0)) {
+      // Applied before: a retried merge changes nothing (and is never refused, which would thaw the
+      // retired partition, even after this one split again).
+      return new Outcome.Merged(m.rightPartition());
     }
     if (frozenInto != 0 || range.end().length == 0 || !Arrays.equals(range.end(), right.start())) {
       return new Outcome.Rejected(KvResponse.Code.INVALID_ARGUMENT, "partition " + m.rightPartition() + " "
@@ -606,8 +637,11 @@ final class PartitionStateMachine {
           mine.acknowledge(Math.max(mine.ackedBelow, theirs.ackedBelow));
           markDirty(mine);
         }
+      } else if (hasPrefix(kv.key(), META_ABSORBED_PREFIX)) {
+        stage(new PartitionStore.Mutation.Put(kv.key(), kv.value()));
       }
     }
+    stage(new PartitionStore.Mutation.Put(absorbedKey(m.rightPartition()), new byte[0]));
     if (seed.logTime() > logTime) {
       logTime = seed.logTime();
       stage(new PartitionStore.Mutation.Put(META_LOG_TIME, encodeLong(logTime)));

@@ -77,6 +77,8 @@ final class PlacementDriver {
   private boolean polling;
   /** loop: poll rounds completed. */
   private long rounds;
+  /** Frozen partitions whose merge this node is driving ({@link #mergeInto}); any thread. */
+  private final Set<Long> merging = ConcurrentHashMap.newKeySet();
   /** loop: conditions checked after every poll round (decommissions waiting to complete). */
   private final List<java.util.function.BooleanSupplier> afterRound = new ArrayList<>();
 
@@ -162,7 +164,8 @@ final class PlacementDriver {
     }
     node.routing().replaceRemote(remote);
     destroyRemovedReplicas(answers);
-    destroyMergedReplicas();
+    destroyMergedReplicas(answers);
+    resumeMerges();
     afterRound.removeIf(java.util.function.BooleanSupplier::getAsBoolean);
     Replica registry = node.replicas().get(REGISTRY_PARTITION);
     if (rounds >= 2 && registry != null && registry.isLeader()) {
@@ -191,8 +194,7 @@ final class PlacementDriver {
       learners.addAll(cs.learnersNext());
       out.add(new KvResponse.ReplicaReport(r.groupId, span == null ? new byte[0] : PartitionStateMachine.encodeSpan(span),
           r.leader, r.term, applied, countsKeys && span != null ? sm.countKeys(config.mergeBelowKeys()) : 0,
-          sm.frozenInto() != 0, voters,
-          learners));
+          sm.frozenInto() != 0, voters, learners, span instanceof KeySpan.Range ? sm.absorbed() : Set.of()));
     }
     Map<Long, String> addresses = new TreeMap<>();
     for (long id : node.memberIds()) {
@@ -449,39 +451,131 @@ final class PlacementDriver {
 
   /**
    * On the leader of the right-hand partition {@code r}: freezes it (an entry of its log: every
-   * write ordered before is in the frozen state, every write after is refused, retryably), then
-   * has {@code left}'s leader apply a merge entry carrying that state. Retried calls are harmless:
+   * write ordered before is in the frozen state, every write after is refused, retryably), waits
+   * until every member has applied the freeze ({@link #awaitFreezeApplied}), then has
+   * {@code left}'s leader apply a merge entry carrying that state. Retried calls are harmless:
    * a second freeze into the same partition yields the same state, and a merge already applied is a
    * no-op. If the left partition refuses (it is no longer the neighbour), the freeze is undone.
+   * A call that fails otherwise leaves the partition frozen; its leader tries again
+   * ({@link #resumeMerges}).
    */
   CompletableFuture<KvResponse> mergeInto(Replica r, long left, long deadline) {
-    return node.propose(r, new Command.Freeze(left)).thenCompose(o -> {
+    merging.add(r.groupId);
+    CompletableFuture<KvResponse> done = node.propose(r, new Command.Freeze(left)).thenCompose(o -> {
       if (!(o instanceof PartitionStateMachine.Outcome.Frozen f)) {
         return CompletableFuture.completedFuture(node.toResponse(r, o));
       }
-      log.info("{} group {}: frozen for a merge into partition {}", who, r.groupId, left);
-      return node.groupCallRetrying(left, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline)
+      log.info("{} group {}: frozen for a merge into partition {} at index {}", who, r.groupId, left, f.index());
+      return awaitFreezeApplied(r, f.index(), deadline).thenCompose(waited -> waited != null
+          ? CompletableFuture.completedFuture(waited)
+          : node.groupCallRetrying(left, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline)
           .thenCompose(resp -> {
             if (resp instanceof KvResponse.Failure fl && fl.code() == KvResponse.Code.INVALID_ARGUMENT) {
               log.info("{} group {}: merge into partition {} refused ({}); thawing", who, r.groupId, left, fl.message());
               return node.propose(r, new Command.Freeze(0)).thenApply(x -> (KvResponse) fl);
             }
             return CompletableFuture.completedFuture(resp);
-          });
+          }));
     });
+    done.whenComplete((resp, e) -> merging.remove(r.groupId));
+    return done;
   }
 
   /**
-   * loop: a replica frozen into a partition whose span (here or as reported) now covers its keys
-   * was merged: its state lives on in that partition, so it goes.
+   * Completes with null once every member of the frozen partition (voters and learners, as this
+   * leader knows them) has applied the freeze entry at {@code freezeIndex}, as its node's last
+   * directory report says; else with why not (retryable) when leadership is lost or the deadline
+   * passes. Only then may the left partition absorb the state: a member that had not applied the
+   * freeze when the others dropped their replicas could never learn it (no peer left to commit it
+   * from) and would keep its replica for good. A member that is down holds the merge up (the
+   * partition stays frozen) until it is back or removed.
    */
-  private void destroyMergedReplicas() {
-    Map<Long, KeySpan> spans = node.routing().snapshot();
+  private CompletableFuture<KvResponse> awaitFreezeApplied(Replica r, long freezeIndex, long deadline) {
+    CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    boolean posted = node.post(() -> node.everyTick(() -> {
+      if (f.isDone()) {
+        return true;
+      }
+      if (!r.isLeader() || node.replicas().get(r.groupId) != r) {
+        return f.complete(KvResponse.Failure.of(KvResponse.Code.NOT_LEADER,
+            "leadership of partition " + r.groupId + " lost while waiting for its members to apply the freeze")) || true;
+      }
+      Set<Long> waiting = membersWithoutFreeze(r, freezeIndex);
+      if (waiting.isEmpty()) {
+        return f.complete(null) || true;
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "partition " + r.groupId
+            + " is frozen, but nodes " + waiting + " have not applied the freeze (index " + freezeIndex
+            + ") yet; the merge goes on later", r.groupId, 0, "", true)) || true;
+      }
+      return false;
+    }));
+    if (!posted) {
+      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+    }
+    return f;
+  }
+
+  /** loop: the members of {@code r}'s partition not yet known to have applied entry {@code index}. */
+  private Set<Long> membersWithoutFreeze(Replica r, long index) {
+    ConfState cs = r.confState;
+    Set<Long> waiting = new TreeSet<>();
+    for (long id : union(union(cs.voters(), cs.votersOutgoing()), union(cs.learners(), cs.learnersNext()))) {
+      if (id == nodeId) {
+        if (r.appliedIndex < index) {
+          waiting.add(id);
+        }
+        continue;
+      }
+      KvResponse.DirectoryReport d = reports.get(id);
+      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty() : replicaOf(d, r.groupId);
+      if (x.isEmpty() || x.get().appliedIndex() < index) {
+        waiting.add(id);
+      }
+    }
+    return waiting;
+  }
+
+  /**
+   * loop: the leader of a partition frozen for a merge that is not being driven (the call that
+   * froze it failed, or an earlier leader made it) drives it again: the freeze must not stay
+   * (writes to its keys are refused meanwhile).
+   */
+  private void resumeMerges() {
     for (Replica r : List.copyOf(node.replicas().values())) {
       long into = r.sm.frozenInto();
-      if (into != 0 && !r.installing && r.sm.span() instanceof KeySpan.Range mine && spans.get(into) instanceof KeySpan.Range theirs
-          && covers(theirs, mine)) {
-        node.destroyReplica(r, "merged into partition " + into);
+      if (into != 0 && r.isLeader() && !r.installing && !merging.contains(r.groupId)) {
+        log.info("{} group {}: resuming its merge into partition {}", who, r.groupId, into);
+        long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
+        mergeInto(r, into, deadline);
+      }
+    }
+  }
+
+  /**
+   * loop: a replica of a partition that another partition's applied state records as absorbed
+   * (a replica here, or one a peer reported this round) was merged: its state lives on in that
+   * partition, so it goes, whether or not it learned its own freeze. Absorbed is final: a partition
+   * merged never serves again (its merge is never refused later, so never thawed), while a
+   * partition that merely looks covered by another's span might be.
+   */
+  private void destroyMergedReplicas(Map<Long, KvResponse.DirectoryReport> answers) {
+    Map<Long, Long> absorbedBy = new HashMap<>();
+    for (Replica r : node.replicas().values()) {
+      if (r.sm.span() instanceof KeySpan.Range) {
+        r.sm.absorbed().forEach(p -> absorbedBy.put(p, r.groupId));
+      }
+    }
+    for (KvResponse.DirectoryReport d : answers.values()) {
+      for (KvResponse.ReplicaReport x : d.replicas()) {
+        x.absorbed().forEach(p -> absorbedBy.putIfAbsent(p, x.partitionId()));
+      }
+    }
+    for (Replica r : List.copyOf(node.replicas().values())) {
+      Long into = absorbedBy.get(r.groupId);
+      if (into != null && !r.installing) {
+        node.destroyReplica(r, "merged into partition " + into + " (its applied state records it)");
       }
     }
   }
@@ -527,12 +621,6 @@ final class PlacementDriver {
         }
       }
     }
-  }
-
-  /** Whether every key of {@code inner} is in {@code outer}. */
-  private static boolean covers(KeySpan.Range outer, KeySpan.Range inner) {
-    byte[][] c = outer.clamp(inner.start(), inner.end());
-    return c != null && java.util.Arrays.equals(c[0], inner.start()) && java.util.Arrays.equals(c[1], inner.end());
   }
 
   // ------------------------------------------------------------------ the driver

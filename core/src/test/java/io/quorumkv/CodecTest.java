@@ -81,7 +81,8 @@ class CodecTest {
             List.of(new PartitionStatus(1, "[a, b)", 2, 5, 10, 9, Set.of(1L, 2L), Set.of(3L))))),
         new KvResponse.AdminDone(42),
         new KvResponse.DirectoryReport(2, List.of(new KvResponse.ReplicaReport(1, PartitionStateMachine.encodeSpan(
-            new KeySpan.Range(b("a"), new byte[0])), 2, 5, 17, 3, true, Set.of(1L, 2L), Set.of(4L))),
+            new KeySpan.Range(b("a"), new byte[0])), 2, 5, 17, 3, true, Set.of(1L, 2L), Set.of(4L),
+            Set.of(7L, 9L))),
             Map.of(1L, "127.0.0.1:1")),
         new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true),
         new KvResponse.RouteTable(List.of(

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The replicated KV semantics, applied entry by entry without any Raft around them. */
@@ -233,6 +234,36 @@ class PartitionStateMachineTest {
     assertTrue(ok(command(left, 5, new Command.Write(8, 1, 1, new WriteOp.Put(b("z"), b("changed"))))));
     left.flush();
     assertArrayEquals(b("Z"), left.get(b("z")).orElseThrow());
+  }
+
+  @Test
+  void theAbsorbingPartitionRecordsWhatItAbsorbedAndPassesItOnWhenItIsAbsorbedInTurn() {
+    PartitionStateMachine left = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(new byte[0], b("g")));
+    PartitionStateMachine middle = PartitionStateMachine.open(3, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(b("g"), b("m")));
+    PartitionStateMachine right = PartitionStateMachine.open(2, new MemoryPartitionStore(), 0, TIMEOUT_MS,
+        new KeySpan.Range(b("m"), new byte[0]));
+    PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+        command(right, 1, new Command.Freeze(3)));
+    assertEquals(1, frozen.index());
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class, command(middle, 1, new Command.Merge(2, frozen.seed())));
+    middle.flush();
+    assertEquals(Set.of(2L), middle.absorbed());
+    // The middle one splits again where the right one began: a retried merge of the right one is
+    // answered as done and changes nothing (its span alone would call it a neighbour again).
+    assertInstanceOf(PartitionStateMachine.Outcome.Split.class, command(middle, 2, new Command.Split(b("m"), 4)));
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class, command(middle, 3, new Command.Merge(2, frozen.seed())));
+    middle.flush();
+    assertEquals("[g, m)", middle.span().describe());
+    // Absorbed in turn, the middle one hands its record on with its state.
+    PartitionStateMachine.Outcome.Frozen middleFrozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+        command(middle, 4, new Command.Freeze(1)));
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class,
+        command(left, 1, new Command.Merge(3, middleFrozen.seed())));
+    left.flush();
+    assertEquals(Set.of(2L, 3L), left.absorbed());
+    assertEquals(Set.of(), right.absorbed());
   }
 
   @Test

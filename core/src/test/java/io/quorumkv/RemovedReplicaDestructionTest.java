@@ -23,7 +23,7 @@ class RemovedReplicaDestructionTest {
 
   private static KvResponse.DirectoryReport report(long node, long group, Set<Long> voters, Set<Long> learners) {
     return new KvResponse.DirectoryReport(node, List.of(
-        new KvResponse.ReplicaReport(group, new byte[0], 0, 2, 40, 0, false, voters, learners)), Map.of());
+        new KvResponse.ReplicaReport(group, new byte[0], 0, 2, 40, 0, false, voters, learners, Set.of())), Map.of());
   }
 
   private static boolean destroyable(ConfState cs, Map<Long, KvResponse.DirectoryReport> answers) {
