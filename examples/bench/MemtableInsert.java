@@ -19,24 +19,27 @@ import org.rocksdb.WriteOptions;
  * per-group insert hints ({@code memtable_insert_with_hint_prefix_extractor}, finding 46 in
  * docs/benchmarks.md). Each write is one batch with one record for each of GROUPS groups, as the
  * log writer and the applier write them: {@code log} appends the next index of every group,
- * {@code meta} rewrites every group's applied-index record, {@code state} puts random user keys.
+ * {@code meta} rewrites every group's applied-index record, {@code state} puts random user keys,
+ * {@code apply} puts a random data key and rewrites the group's client-session record. {@code hint}
+ * uses the group id (8 bytes) as the hint prefix, {@code hint9} one byte more (the record kind).
  * Prints one JSON line per run; the first 6,000 batches warm up, the next 6,000 are measured in
  * thread CPU time.
  *
  * <pre>
  * java -cp ~/.m2/repository/org/rocksdb/rocksdbjni/9.10.0/rocksdbjni-9.10.0.jar \
- *   examples/bench/MemtableInsert.java hint|plain log|meta|state GROUPS
+ *   examples/bench/MemtableInsert.java hint|hint9|plain log|meta|state|apply GROUPS
  * </pre>
  */
 public class MemtableInsert {
   public static void main(String[] args) throws Exception {
-    boolean hint = args[0].equals("hint");
+    boolean hint = args[0].startsWith("hint");
+    int prefix = args[0].equals("hint9") ? 9 : 8;
     String shape = args[1];
     int groups = Integer.parseInt(args[2]);
     RocksDB.loadLibrary();
     Properties p = new Properties();
     if (hint) {
-      p.setProperty("memtable_insert_with_hint_prefix_extractor", "rocksdb.FixedPrefix.8");
+      p.setProperty("memtable_insert_with_hint_prefix_extractor", "rocksdb.FixedPrefix." + prefix);
     }
     ColumnFamilyOptions cf = hint ? ColumnFamilyOptions.getColumnFamilyOptionsFromProps(p)
         : new ColumnFamilyOptions();
@@ -62,19 +65,24 @@ public class MemtableInsert {
               ByteBuffer key = switch (shape) {
                 case "log" -> ByteBuffer.allocate(16).putLong(g).putLong(++nextIndex[g]);
                 case "meta" -> ByteBuffer.allocate(9).putLong(g).put((byte) 4);
-                default -> ByteBuffer.allocate(17).putLong(g).put((byte) 1)
+                default -> ByteBuffer.allocate(17).putLong(g).put((byte) 'd')
                     .putLong(random.nextInt(100_000));
               };
               batch.put(key.array(), value);
               records++;
+              if (shape.equals("apply")) { // the applier's session record beside the data
+                batch.put(ByteBuffer.allocate(17).putLong(g).put((byte) 's').putLong(7).array(), new byte[40]);
+                records++;
+              }
             }
             db.write(write, batch);
           }
         }
         long cpu = threads.getCurrentThreadCpuTime() - start;
         if (phase == 1) {
-          System.out.printf("{\"hints\": %s, \"shape\": \"%s\", \"groups\": %d, \"records\": %d,"
-              + " \"cpu_ns_per_record\": %.0f}%n", hint, shape, groups, records, cpu / (double) records);
+          System.out.printf("{\"hints\": %s, \"prefix\": %d, \"shape\": \"%s\", \"groups\": %d,"
+              + " \"records\": %d, \"cpu_ns_per_record\": %.0f}%n", hint, hint ? prefix : 0, shape, groups,
+              records, cpu / (double) records);
         }
       }
     } finally {

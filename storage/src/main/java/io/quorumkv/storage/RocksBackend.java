@@ -235,16 +235,18 @@ final class RocksBackend implements Backend {
   }
 
   /**
-   * Column family options whose memtable keeps, per group (the 8-byte key prefix), the skip-list
-   * position of the group's last insert and starts the next insert of that group from there. A
-   * group's log appends and applied-index updates land next to its previous ones, so they no
-   * longer descend the whole skip list of every group's records (with 64 groups that descent, a
-   * chain of cache misses, was a quarter of the node's CPU). Not exposed by RocksJava's setters,
-   * hence the options string; fails loudly if RocksDB does not take it.
+   * Column family options whose memtable keeps, per 9-byte key prefix (the group id and the first
+   * byte of the key within the group: a Raft-metadata record's type, the kind of a state record such
+   * as data or client session, the top byte of a log index), the skip-list position of the
+   * prefix's last insert and starts the next insert there. A group's log appends, applied-index
+   * rewrites and session updates land next to their previous ones, so with many groups they no
+   * longer descend the whole skip list, a chain of cache misses (findings 40 and 46 in
+   * docs/benchmarks.md). Not exposed by RocksJava's setters, hence the options string; fails loudly
+   * if RocksDB does not take it.
    */
   private static ColumnFamilyOptions withInsertHints() {
     java.util.Properties p = new java.util.Properties();
-    p.setProperty("memtable_insert_with_hint_prefix_extractor", "rocksdb.FixedPrefix.8");
+    p.setProperty("memtable_insert_with_hint_prefix_extractor", "rocksdb.FixedPrefix.9");
     ColumnFamilyOptions o = ColumnFamilyOptions.getColumnFamilyOptionsFromProps(p);
     if (o == null) {
       throw new IllegalStateException("RocksDB refused memtable_insert_with_hint_prefix_extractor");
