@@ -12,16 +12,16 @@ import java.util.stream.Stream;
 
 /**
  * Makes one node's log syncs slow from the outside, with no hook in the node: {@code strace}
- * attaches to the node's log-writer thread only ({@code quorumkv-log-writer}, the thread that
- * issues every log fsync, since RocksDB syncs its WAL in the writing thread) and delays each
+ * attaches to the node's log-sync thread only ({@code quorumkv-log-syncer}, the thread that
+ * issues every log fsync: the log writer's other thread writes rounds unsynced) and delays each
  * {@code fsync}/{@code fdatasync} it makes by a fixed time ({@code -e inject=...:delay_enter}).
  * The other threads (Raft loop, network, applier) run untraced at full speed, as they do when a
  * real disk is slow. Detaching (SIGTERM to strace) restores the disk.
  */
 final class SlowDisk implements AutoCloseable {
 
-  /** The log writer's name as the kernel keeps it (15 characters). */
-  private static final String WRITER_THREAD = "quorumkv-log-wr";
+  /** The log-sync thread's name as the kernel keeps it (15 characters). */
+  private static final String WRITER_THREAD = "quorumkv-log-sy";
 
   private final Process strace;
   private final Path output;
@@ -63,7 +63,7 @@ final class SlowDisk implements AutoCloseable {
     }
   }
 
-  /** The id of the log-writer thread of process {@code pid}. */
+  /** The id of the log-sync thread of process {@code pid}. */
   private static long writerThread(long pid) {
     try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
       for (Path task : tasks.toList()) {
