@@ -337,13 +337,7 @@ public final class StorageEngine implements AutoCloseable {
    * It makes the pipelined rounds written before it durable too, so it publishes them.
    */
   void syncedWrite(Backend.Batch batch, int batchCount, int entries, long bytes) {
-    Throwable error = timedSync(() -> backend.write(batch, true), batchCount, entries, bytes);
-    if (error != null) {
-      StorageFailedException f = fail("sync a write of " + entries + " log entries", error);
-      failUnpublished(f);
-      throw f;
-    }
-    publishThrough(writtenRounds);
+    syncAndPublish(() -> backend.write(batch, true), "sync a write of ", batchCount, entries, bytes);
   }
 
   /**
@@ -362,9 +356,17 @@ public final class StorageEngine implements AutoCloseable {
       entries += r.entries;
       bytes += r.bytes;
     }
-    Throwable error = timedSync(backend::sync, batchCount, entries, bytes);
+    syncAndPublish(backend::sync, "sync ", batchCount, entries, bytes);
+  }
+
+  /**
+   * Under the write lock: runs {@code sync}, timed; on success publishes every round written so
+   * far, on failure fails the engine and every unpublished round, and throws.
+   */
+  private void syncAndPublish(Runnable sync, String what, int batchCount, int entries, long bytes) {
+    Throwable error = timedSync(sync, batchCount, entries, bytes);
     if (error != null) {
-      StorageFailedException f = fail("sync " + entries + " log entries", error);
+      StorageFailedException f = fail(what + entries + " log entries", error);
       failUnpublished(f);
       throw f;
     }
