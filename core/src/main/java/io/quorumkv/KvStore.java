@@ -24,7 +24,10 @@ import java.util.concurrent.CompletableFuture;
  */
 public sealed interface KvStore permits FrontendStore {
 
-  /** Sets {@code key} to {@code value}; completes once a majority has it durably and it is applied. */
+  /**
+   * Sets {@code key} to {@code value}; completes once a majority has it durably (every read
+   * issued after that sees it, see docs/guarantees.md).
+   */
   CompletableFuture<Void> putAsync(byte[] key, byte[] value);
 
   /**

@@ -30,6 +30,8 @@ import java.util.function.ToDoubleFunction;
  * AppendEntries sent; with {@code quorumkv.proposals} they give messages per proposal and entries
  * per AppendEntries), {@code quorumkv.log.entries.synced} and {@code quorumkv.log.bytes.synced} (what the fsyncs made
  * durable: entries per fsync is their rate over the fsync count's), {@code quorumkv.snapshot.bytes.received},
+ * {@code quorumkv.writes.answered.at.commit} and {@code quorumkv.writes.answered.at.commit.contradicted}
+ * (see AnswerAtCommit),
  * and the transport's counters {@code quorumkv.transport.messages} (tag {@code direction}: sent,
  * received) and {@code quorumkv.transport.heartbeat.frames}.
  */
@@ -63,6 +65,8 @@ final class NodeMetrics {
   final Counter bytesSynced;
   final Counter snapshotBytesReceived;
   final Counter snapshotsTaken;
+  final Counter answeredAtCommit;
+  final Counter answersAtCommitContradicted;
   private final MeterRegistry registry;
   private final Tags tags;
 
@@ -102,6 +106,10 @@ final class NodeMetrics {
     bytesSynced = counter("quorumkv.log.bytes.synced", "bytes of log entries made durable by fsyncs");
     snapshotBytesReceived = counter("quorumkv.snapshot.bytes.received", "snapshot payload bytes received from leaders");
     snapshotsTaken = counter("quorumkv.snapshots.taken", "snapshots taken of a partition for followers that needed one");
+    answeredAtCommit = counter("quorumkv.writes.answered.at.commit",
+        "client writes answered when their entry committed, before it applied (their outcome was known)");
+    answersAtCommitContradicted = counter("quorumkv.writes.answered.at.commit.contradicted",
+        "writes answered at commit whose entry then applied with another outcome (a bug: always 0)");
     sentAppends = sent("append");
     sentAppendResponses = sent("append.response");
     sentHeartbeats = sent("heartbeat");

@@ -645,6 +645,7 @@ final class NodeRuntime implements RequestExecutor {
   /** Routes the replica's keys here, unless it is frozen for a merge (its keys are the left one's). */
   private void publishSpan(Replica r) {
     KeySpan span = r.sm.span();
+    r.appliedSpan = new AnswerAtCommit.AppliedSpan(r.sm.appliedIndex(), span, r.sm.frozenInto());
     if (r.sm.frozenInto() != 0) {
       routing.remove(r.groupId);
     } else if (span != null && replicas.get(r.groupId) == r) {
@@ -1178,6 +1179,8 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (!wasLeader && ss.role() == StateRole.LEADER) {
       r.stallTransferStarted = false;
+      // Any inherited entry may change the span: no write is answered at commit until it applied.
+      r.spanChangeBound = r.raw.status().lastIndex();
     }
   }
 
@@ -1292,8 +1295,17 @@ final class NodeRuntime implements RequestExecutor {
     }
     List<ApplyItem> items = new ArrayList<>(entries.size());
     long bytes = 0;
+    // Answers at commit only while the applier keeps up: a read waits for the applier to reach
+    // the commit index, so a write answered far ahead of it would make the next reads wait.
+    boolean answerAtCommit = r.isLeader() && applyBacklogBytes.get() <= ANSWER_AT_COMMIT_BACKLOG_BYTES;
     for (Entry e : entries) {
       bytes += e.sizeBytes();
+      if (answerAtCommit) {
+        Replica.Proposal p = r.proposals.get(e.index());
+        if (p != null && p.knownAtCommit() != null && p.term() == e.term()) {
+          metrics.answeredAtCommit.increment(p.answerAtCommit());
+        }
+      }
       if (e.type() == EntryType.CONF_CHANGE) {
         ConfChange cc = ConfChange.decode(e.data());
         ConfState cs = r.raw.applyConfChange(cc, e.index());
@@ -1482,6 +1494,8 @@ final class NodeRuntime implements RequestExecutor {
    * for many groups' small batches, few enough that answers do not wait long behind it.
    */
   private static final int MAX_APPLY_TASKS_PER_WRITE = 64;
+  /** Writes are answered at commit ({@link AnswerAtCommit}) while no more than this is committed and not applied. */
+  static final long ANSWER_AT_COMMIT_BACKLOG_BYTES = 1L << 20;
   private static final long MAX_APPLY_BYTES_PER_WRITE = 4L << 20;
 
   private void runApplier() {
@@ -1644,9 +1658,20 @@ final class NodeRuntime implements RequestExecutor {
       long[] applied = a.indexes().get(i);
       Replica.Proposal p = r.proposals.remove(applied[0]);
       if (p != null) {
-        p.complete(p.term() == applied[1] ? a.outcomes().get(i)
-            : new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
-                "the entry was replaced by another leader's; not applied"));
+        if (p.term() != applied[1]) {
+          p.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER,
+              "the entry was replaced by another leader's; not applied"));
+          continue;
+        }
+        PartitionStateMachine.Outcome o = a.outcomes().get(i);
+        int contradicted = p.contradictions(o);
+        if (contradicted > 0) {
+          // A bug: clients were told their writes were written. Loud, and counted for tests.
+          metrics.answersAtCommitContradicted.increment(contradicted);
+          log.error("{} group {}: entry {} applied as {}, contradicting {} answer(s) given at commit", who,
+              r.groupId, applied[0], o, contradicted);
+        }
+        p.complete(o);
       }
     }
     publishSpan(r);
@@ -2278,7 +2303,7 @@ final class NodeRuntime implements RequestExecutor {
         return;
       }
       flushWrites(r); // the writes taken before this command go before it
-      proposeEntry(r, c, List.of(f), 0);
+      proposeEntry(r, c, List.of(f), 0, null);
     });
     if (!posted) {
       f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.CLOSED, who + " is not accepting work"));
@@ -2325,15 +2350,19 @@ final class NodeRuntime implements RequestExecutor {
     }
     Command c = n == 1 ? r.pendingWrites.get(0) : new Command.Writes(r.pendingWrites);
     List<CompletableFuture<PartitionStateMachine.Outcome>> callers = List.copyOf(r.pendingCallers);
+    boolean[] known = AnswerAtCommit.known(r.pendingWrites, r.appliedSpan, r.spanChangeBound);
     r.pendingWrites.clear();
     r.pendingCallers.clear();
     r.pendingBytes = 0;
-    proposeEntry(r, c, callers, n);
+    proposeEntry(r, c, callers, n, known);
   }
 
-  /** loop: proposes {@code c} for {@code callers}; {@code writes} client writes are in it. */
+  /**
+   * loop: proposes {@code c} for {@code callers}; {@code writes} client writes are in it, those
+   * flagged in {@code knownAtCommit} (or none, null) answered at commit.
+   */
   private void proposeEntry(Replica r, Command c, List<CompletableFuture<PartitionStateMachine.Outcome>> callers,
-      int writes) {
+      int writes, boolean[] knownAtCommit) {
     byte[] data = Codec.encodeCommand(new Command.Stamped(System.currentTimeMillis(), c));
     long index;
     try {
@@ -2345,13 +2374,16 @@ final class NodeRuntime implements RequestExecutor {
       return;
     }
     metrics.proposals.increment();
+    if (AnswerAtCommit.mayChangeSpan(c)) {
+      r.spanChangeBound = Math.max(r.spanChangeBound, index);
+    }
     if (writes > 0) {
       metrics.writesProposed.increment(writes);
       if (writes > 1) {
         metrics.writesPacked.increment(writes);
       }
     }
-    r.proposals.put(index, new Replica.Proposal(r.term, callers));
+    r.proposals.put(index, new Replica.Proposal(r.term, callers, knownAtCommit));
   }
 
   /** Fails the writes {@code r} took and has not proposed yet (never proposed: certainly not applied). */

@@ -445,7 +445,7 @@ final class PartitionStateMachine {
       return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
           "partition " + partitionId + " is merging into partition " + frozenInto);
     }
-    if (!ownsEveryKey(w.op())) {
+    if (!ownsEveryKey(span, w.op())) {
       return new Outcome.Rejected(KvResponse.Code.WRONG_PARTITION,
           "key outside partition " + partitionId + " " + span.describe());
     }
@@ -476,8 +476,8 @@ final class PartitionStateMachine {
     return result ? WRITTEN_TRUE : WRITTEN_FALSE;
   }
 
-  /** Whether this partition owns every key {@code op} touches (no list for single-key operations). */
-  private boolean ownsEveryKey(WriteOp op) {
+  /** Whether {@code span} owns every key {@code op} touches (no list for single-key operations). */
+  static boolean ownsEveryKey(KeySpan span, WriteOp op) {
     if (op instanceof WriteOp.Put p) {
       return span.owns(p.key());
     }

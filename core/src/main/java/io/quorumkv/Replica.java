@@ -103,6 +103,18 @@ final class Replica {
   final List<CompletableFuture<PartitionStateMachine.Outcome>> pendingCallers = new ArrayList<>();
   int pendingBytes;
 
+  /**
+   * The span and freeze the applier applied last, with the applied index they hold at (see
+   * {@link AnswerAtCommit}); null before the state machine is open.
+   */
+  volatile AnswerAtCommit.AppliedSpan appliedSpan;
+  /**
+   * loop: the last index of this leader's log whose entry may change the span or freeze: every
+   * entry it inherited when elected, then each non-write command it proposes. Writes proposed
+   * after it are answered at commit only once the applier is past it ({@link AnswerAtCommit}).
+   */
+  long spanChangeBound = Long.MAX_VALUE;
+
   /** Proposals waiting for their entry to apply, by log index. */
   final Map<Long, Proposal> proposals = new ConcurrentHashMap<>();
   /** loop: ReadIndex requests waiting for their ReadState, by context. */
@@ -142,11 +154,39 @@ final class Replica {
    *                overwritten
    * @param callers one per client write of the entry, in the entry's order (one for any other
    *                command); completed when the entry applies, or fails
+   * @param knownAtCommit for each caller, whether it is answered {@link AnswerAtCommit#WRITTEN} as
+   *                soon as the entry commits; null when none is
    */
-  record Proposal(long term, List<CompletableFuture<PartitionStateMachine.Outcome>> callers) {
+  record Proposal(long term, List<CompletableFuture<PartitionStateMachine.Outcome>> callers, boolean[] knownAtCommit) {
 
     Proposal(long term, CompletableFuture<PartitionStateMachine.Outcome> caller) {
-      this(term, List.of(caller));
+      this(term, List.of(caller), null);
+    }
+
+    /** Answers the callers whose outcome is known now the entry committed; returns how many. */
+    int answerAtCommit() {
+      int n = 0;
+      for (int i = 0; i < callers.size(); i++) {
+        if (knownAtCommit[i] && callers.get(i).complete(AnswerAtCommit.WRITTEN)) {
+          n++;
+        }
+      }
+      return n;
+    }
+
+    /** How many callers answered at commit (or to be) the applied outcome {@code o} contradicts. */
+    int contradictions(PartitionStateMachine.Outcome o) {
+      if (knownAtCommit == null) {
+        return 0;
+      }
+      int n = 0;
+      for (int i = 0; i < callers.size(); i++) {
+        PartitionStateMachine.Outcome each = o instanceof PartitionStateMachine.Outcome.Writes w ? w.each().get(i) : o;
+        if (knownAtCommit[i] && !AnswerAtCommit.agrees(each)) {
+          n++;
+        }
+      }
+      return n;
     }
 
     /**

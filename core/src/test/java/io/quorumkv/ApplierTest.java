@@ -63,8 +63,9 @@ class ApplierTest {
         keyPerPartition(partitioner).forEach((p, key) -> {
           KvNode leader = c.node(leaderOf(c, p));
           Replica r = leader.runtime().replicas().get(p);
-          // runs where the answer is given (the leader's applier: the write is not answered yet)
-          seenAtAnswer.add(leader.putAsync(key.getBytes(UTF_8), "v".getBytes(UTF_8)).thenApply(v ->
+          // runs where the answer is given (the leader's applier: the write is not answered yet).
+          // A conditional write: a put's outcome is known at commit, and answered then (AnswerAtCommitTest).
+          seenAtAnswer.add(leader.putIfAbsentAsync(key.getBytes(UTF_8), "v".getBytes(UTF_8)).thenApply(v ->
               r.sm.get(key.getBytes(UTF_8)).map(b -> new String(b, UTF_8)).orElse("not in the store")));
         });
         await(WAIT, "every write to be committed on every node", () -> c.nodes().stream().allMatch(n ->

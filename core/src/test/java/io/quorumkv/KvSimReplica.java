@@ -36,7 +36,8 @@ final class KvSimReplica {
   private record Write(Ready ready, long due) {}
 
   /** The client writes of the entry proposed at an index in {@code term}, in the entry's order. */
-  private record Proposal(List<KvSimRequest> requests, long term) {}
+  /** A proposed entry's requests; those flagged in {@code knownAtCommit} (null: none) are answered at commit. */
+  private record Proposal(List<KvSimRequest> requests, long term, boolean[] knownAtCommit) {}
 
   /** A read that has its read index and waits for the state machine to reach it. */
   private record WaitingRead(long index, KvSimRequest request) {}
@@ -59,6 +60,8 @@ final class KvSimReplica {
   private long reportedApplied;
   private long appliedSinceSnapshot;
   private long readContexts;
+  /** As NodeRuntime's Replica#spanChangeBound: writes proposed after it are answered at commit once it applied. */
+  private long spanChangeBound = Long.MAX_VALUE;
   /** No vote and no campaign until the state machine applied this index (see {@link Tombstones}). */
   private long quarantinedBelow;
   /** The node's tick when this replica last heard from its leader (or was opened). */
@@ -210,7 +213,10 @@ final class KvSimReplica {
   /** Proposes a command no client waits for (a split, a hash check); false if this node cannot. */
   boolean proposeAdmin(Command command) {
     try {
-      raw.propose(Codec.encodeCommand(new Command.Stamped(node.clockMillis(), command)));
+      long index = raw.propose(Codec.encodeCommand(new Command.Stamped(node.clockMillis(), command)));
+      if (AnswerAtCommit.mayChangeSpan(command)) {
+        spanChangeBound = Math.max(spanChangeBound, index);
+      }
     } catch (ProposalDroppedException e) {
       return false;
     }
@@ -263,6 +269,8 @@ final class KvSimReplica {
       writes.add(((KvSimRequest.Body.Write) r.body()).write());
     }
     Command command = writes.size() == 1 ? writes.get(0) : new Command.Writes(writes);
+    boolean[] known = AnswerAtCommit.known(writes,
+        new AnswerAtCommit.AppliedSpan(sm.appliedIndex(), sm.span(), sm.frozenInto()), spanChangeBound);
     long term = term();
     long index;
     try {
@@ -272,7 +280,7 @@ final class KvSimReplica {
       return;
     }
     sim.proposedWrites(writes.size());
-    Proposal replaced = proposals.put(index, new Proposal(requests, term));
+    Proposal replaced = proposals.put(index, new Proposal(requests, term, known));
     if (replaced != null) {
       // Our log lost the old entry at this index to another leader's: it can never commit.
       replaced.requests().forEach(r -> reject(r, "entry replaced"));
@@ -315,6 +323,7 @@ final class KvSimReplica {
       sim.invariants(group).leaderElected(node.id, term,
           Invariants.LogView.of(disk.log, unsynced.stream().map(Write::ready).toList()));
       sim.countElection();
+      spanChangeBound = raw.status().lastIndex(); // as NodeRuntime#onSoftState
     }
     if (now.leader() != before.leader() && now.leader() != 0) {
       lastLeaderContactTick = node.ticks(); // as NodeRuntime#onSoftState
@@ -346,6 +355,7 @@ final class KvSimReplica {
       sim.network().send(new KvSim.GroupMessage(group, m));
     }
     if (!rd.committedEntries().isEmpty()) {
+      answerAtCommit(rd.committedEntries());
       node.enqueueApply(this, rd.committedEntries());
     }
     for (ReadState rs : rd.readStates()) {
@@ -422,8 +432,34 @@ final class KvSimReplica {
     drain();
   }
 
+  /** As NodeRuntime#handCommitted on a leader: answers the writes whose outcome is known ({@link AnswerAtCommit}). */
+  private void answerAtCommit(List<Entry> committed) {
+    if (!isLeader()) {
+      return;
+    }
+    for (Entry e : committed) {
+      Proposal p = proposals.get(e.index());
+      if (p != null && p.knownAtCommit() != null && p.term() == e.term()) {
+        for (int i = 0; i < p.requests().size(); i++) {
+          if (p.knownAtCommit()[i]) {
+            answer(p.requests().get(i), AnswerAtCommit.WRITTEN);
+          }
+        }
+      }
+    }
+  }
+
   private void answer(Proposal p, Entry e, PartitionStateMachine.Outcome o) {
     List<KvSimRequest> requests = p.requests();
+    if (p.term() == e.term() && p.knownAtCommit() != null) {
+      for (int i = 0; i < requests.size(); i++) {
+        PartitionStateMachine.Outcome each = o instanceof PartitionStateMachine.Outcome.Writes w ? w.each().get(i) : o;
+        if (p.knownAtCommit()[i] && !AnswerAtCommit.agrees(each)) {
+          throw new IllegalStateException("node " + node.id + " partition " + group + ": entry " + e.index()
+              + " applied a write answered at commit as " + each);
+        }
+      }
+    }
     if (p.term() != e.term()) {
       requests.forEach(r -> reject(r, "entry replaced by another leader's"));
     } else if (o instanceof PartitionStateMachine.Outcome.Writes each) {
