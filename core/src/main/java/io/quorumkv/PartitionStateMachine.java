@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import io.quorumkv.raft.ConfState;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -61,9 +62,17 @@ final class PartitionStateMachine {
    * null: saves boxing its id for the map. Always the map's current session for its id.
    */
   private Session lastSession;
-  /** Writes of the current batch, not yet committed: empty Optional = deleted. */
-  private final TreeMap<byte[], Optional<byte[]>> overlay = new TreeMap<>(Arrays::compareUnsigned);
+  /** The current batch's mutations, not yet committed. */
   private final List<PartitionStore.Mutation> pending = new ArrayList<>();
+  /**
+   * The current batch's data writes by key (empty Optional = deleted), for reads later in the
+   * batch: indexed from {@link #pending} only when a write reads (a delete, a cas, a batch with
+   * expectations), through {@link #overlaid}. A batch of puts never builds it: a sorted map
+   * here was the applier's largest cost (comparing keys on every put).
+   */
+  private final HashMap<ByteBuffer, Optional<byte[]>> overlay = new HashMap<>();
+  /** How many of {@link #pending}'s mutations {@link #overlay} has indexed. */
+  private int overlaid;
   /**
    * Sessions written since the last flush ({@link Session#dirty}): each is encoded and staged once
    * per flush, not once per write (a client with many writes in flight has a session of that many
@@ -420,6 +429,7 @@ final class PartitionStateMachine {
     PartitionStore.Commit c = new PartitionStore.Commit(pending, pendingIndex, pendingTerm, pendingConf);
     pending.clear();
     overlay.clear();
+    overlaid = 0;
     pendingConf = null;
     return c;
   }
@@ -621,8 +631,7 @@ final class PartitionStateMachine {
     }
     for (KeyValue kv : seed.entries()) {
       if (kv.key()[0] == DATA) {
-        overlay.put(kv.key(), Optional.of(kv.value())); // later writes of this batch read it
-        pending.add(new PartitionStore.Mutation.Put(kv.key(), kv.value()));
+        pending.add(new PartitionStore.Mutation.Put(kv.key(), kv.value())); // later writes of this batch read it
       } else if (kv.key()[0] == SESSION) {
         long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
         Session theirs = Session.decode(id, kv.value());
@@ -705,20 +714,24 @@ final class PartitionStateMachine {
 
   private Optional<byte[]> read(byte[] key) {
     byte[] k = dataKey(key);
-    Optional<byte[]> staged = overlay.get(k);
+    for (; overlaid < pending.size(); overlaid++) {
+      PartitionStore.Mutation m = pending.get(overlaid);
+      if (m instanceof PartitionStore.Mutation.Put p && p.key()[0] == DATA) {
+        overlay.put(ByteBuffer.wrap(p.key()), Optional.of(p.value()));
+      } else if (m instanceof PartitionStore.Mutation.Delete d && d.key()[0] == DATA) {
+        overlay.put(ByteBuffer.wrap(d.key()), Optional.empty());
+      }
+    }
+    Optional<byte[]> staged = overlay.get(ByteBuffer.wrap(k));
     return staged != null ? staged : store.get(k);
   }
 
   private void put(byte[] key, byte[] value) {
-    byte[] k = dataKey(key);
-    overlay.put(k, Optional.of(value));
-    pending.add(new PartitionStore.Mutation.Put(k, value));
+    pending.add(new PartitionStore.Mutation.Put(dataKey(key), value));
   }
 
   private void delete(byte[] key) {
-    byte[] k = dataKey(key);
-    overlay.put(k, Optional.empty());
-    pending.add(new PartitionStore.Mutation.Delete(k));
+    pending.add(new PartitionStore.Mutation.Delete(dataKey(key)));
   }
 
   private void stage(PartitionStore.Mutation m) {
