@@ -56,7 +56,7 @@ final class Peer {
     long weight();
   }
 
-  /** A Raft message; {@code weight}: its entries' bytes plus a little (computed once, when queued). */
+  /** A Raft message; {@code weight}: its entries' heap bytes plus a little (computed once, when queued). */
   private record RaftOut(long groupId, Message m, long weight) implements Outbound {
     RaftOut(long groupId, Message m) {
       this(groupId, m, 64 + (m instanceof Message.AppendEntries a ? entryBytes(a) : 0));
@@ -65,7 +65,7 @@ final class Peer {
     private static long entryBytes(Message.AppendEntries a) {
       long n = 0;
       for (io.quorumkv.raft.Entry e : a.entries()) {
-        n += e.sizeBytes();
+        n += e.sizeBytes() + ENTRY_OBJECT_BYTES;
       }
       return n;
     }
@@ -105,9 +105,14 @@ final class Peer {
    * count bound ({@code outboundQueueLimit}); Raft sends them again. The count alone let up to
    * 8,192 AppendEntries of up to 1 MiB each wait behind a peer that reads slowly (a new learner
    * catching up a long log): a node with a 256 MiB heap ran out of memory so in the Jepsen suite.
-   * A single message larger than this still queues when nothing else is.
+   * A single message larger than this still queues when nothing else is. At most a sixteenth of
+   * the heap (and at least 4 MiB): with 64 MiB per peer the same 256 MiB node ran out of memory
+   * again (session 12), a learner's queue and another peer's holding most of the heap between
+   * them.
    */
-  static final long QUEUED_BYTES_LIMIT = 64L << 20;
+  static final long QUEUED_BYTES_LIMIT = Math.min(64L << 20, Math.max(4L << 20, Runtime.getRuntime().maxMemory() / 16));
+  /** What an entry holds on the heap beside its payload (the entry and its array), for {@link Outbound#weight}. */
+  private static final long ENTRY_OBJECT_BYTES = 48;
 
   Peer(long id, InetSocketAddress address, boolean dialler, EventLoop loop,
       NettyTransport transport) {
