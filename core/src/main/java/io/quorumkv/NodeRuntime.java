@@ -1149,7 +1149,12 @@ final class NodeRuntime implements RequestExecutor {
     send(r, rd.messages());
     if (rd.snapshot().isPresent()) {
       r.installing = true;
-      applyQueue.add(() -> installSnapshot(r, rd));
+      // The snapshot compacts the log: install it only once every append handed to the log writer
+      // before it is written. An earlier Ready's entries still queued there (the writer runs up to
+      // three rounds ahead of its syncs) would otherwise land below the compacted index, which
+      // the engine refuses as a storage failure (a node stopped so in PlacementTest).
+      submitTurnLog();
+      lastWrite.whenComplete((v, e) -> applyQueue.add(() -> installSnapshot(r, rd)));
       return;
     }
     persist(r, rd);
