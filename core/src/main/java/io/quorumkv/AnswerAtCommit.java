@@ -25,7 +25,7 @@ import java.util.List;
  * <p>Reads stay linearizable: a ReadIndex or lease read waits until the applier reaches the commit
  * index it read, which covers every write answered before it. NodeRuntime and the simulator
  * (KvSimReplica) both decide with this class, and both check at apply time that the applied
- * outcome agrees with each answer given ({@link #agrees}).
+ * outcome agrees with each answer given ({@link #contradictions}).
  */
 final class AnswerAtCommit {
 
@@ -83,9 +83,24 @@ final class AnswerAtCommit {
     return false;
   }
 
-  /** Whether a write answered at commit ({@link #WRITTEN}) applied as {@code applied} agrees with that answer. */
-  static boolean agrees(PartitionStateMachine.Outcome applied) {
-    return applied.equals(WRITTEN) || applied instanceof PartitionStateMachine.Outcome.Rejected r
-        && r.code() == KvResponse.Code.SESSION_EXPIRED;
+  /**
+   * How many of an entry's writes flagged in {@code known} (from {@link #known}; null: none) its
+   * applied outcome {@code applied} contradicts: each must apply as {@link #WRITTEN}, or be
+   * refused as already acknowledged ({@code SESSION_EXPIRED}, which no caller waits for).
+   */
+  static int contradictions(boolean[] known, PartitionStateMachine.Outcome applied) {
+    if (known == null) {
+      return 0;
+    }
+    int n = 0;
+    for (int i = 0; i < known.length; i++) {
+      PartitionStateMachine.Outcome each =
+          applied instanceof PartitionStateMachine.Outcome.Writes w ? w.each().get(i) : applied;
+      if (known[i] && !each.equals(WRITTEN) && !(each instanceof PartitionStateMachine.Outcome.Rejected r
+          && r.code() == KvResponse.Code.SESSION_EXPIRED)) {
+        n++;
+      }
+    }
+    return n;
   }
 }

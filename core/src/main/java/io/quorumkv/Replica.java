@@ -176,18 +176,9 @@ final class Replica {
 
     /** How many callers answered at commit (or to be) the applied outcome {@code o} contradicts. */
     int contradictions(PartitionStateMachine.Outcome o) {
-      if (knownAtCommit == null) {
-        return 0;
-      }
-      int n = 0;
-      for (int i = 0; i < callers.size(); i++) {
-        PartitionStateMachine.Outcome each = o instanceof PartitionStateMachine.Outcome.Writes w ? w.each().get(i) : o;
-        if (knownAtCommit[i] && !AnswerAtCommit.agrees(each)) {
-          n++;
-        }
-      }
-      return n;
+      return AnswerAtCommit.contradictions(knownAtCommit, o);
     }
+
 
     /**
      * Completes every caller: each with its own write's outcome when {@code o} is a packed

@@ -451,14 +451,9 @@ final class KvSimReplica {
 
   private void answer(Proposal p, Entry e, PartitionStateMachine.Outcome o) {
     List<KvSimRequest> requests = p.requests();
-    if (p.term() == e.term() && p.knownAtCommit() != null) {
-      for (int i = 0; i < requests.size(); i++) {
-        PartitionStateMachine.Outcome each = o instanceof PartitionStateMachine.Outcome.Writes w ? w.each().get(i) : o;
-        if (p.knownAtCommit()[i] && !AnswerAtCommit.agrees(each)) {
-          throw new IllegalStateException("node " + node.id + " partition " + group + ": entry " + e.index()
-              + " applied a write answered at commit as " + each);
-        }
-      }
+    if (p.term() == e.term() && AnswerAtCommit.contradictions(p.knownAtCommit(), o) > 0) {
+      throw new IllegalStateException("node " + node.id + " partition " + group + ": entry " + e.index()
+          + " applied a write answered at commit as " + o);
     }
     if (p.term() != e.term()) {
       requests.forEach(r -> reject(r, "entry replaced by another leader's"));
