@@ -210,11 +210,16 @@ class NettyTransportTest {
   void clientsSharingOneIoThreadAnswerOnItAndCloseIndependently() throws Exception {
     try (NettyNodes c = new NettyNodes(2);
         TransportClient.IoThread io = TransportClient.IoThread.start("test-shared-client")) {
+      // node 1 answers only once the chain below is attached: an answer that arrived before would
+      // run the chain on the test's thread, not the shared one (a race a clean-clone CI run lost)
+      CompletableFuture<Void> chainAttached = new CompletableFuture<>();
       for (long id = 1; id <= 2; id++) {
         NettyTransport node = c.start(id);
         long me = id;
+        CompletableFuture<Void> gate =
+            id == 1 ? chainAttached : CompletableFuture.completedFuture(null);
         node.setRequestHandler((from, payload) ->
-            CompletableFuture.completedFuture((me + ":" + new String(payload)).getBytes()));
+            gate.thenApply(v -> (me + ":" + new String(payload)).getBytes()));
       }
       TransportClient one = TransportClient.connect(c.addresses.get(1L), NettyNodes.CLUSTER,
           Optional.empty(), io);
@@ -228,6 +233,7 @@ class NettyTransportTest {
                 .thenApply(second -> new String(second) + " " + thread.equals(
                     Thread.currentThread().getName()));
           });
+      chainAttached.complete(null);
       assertEquals("2:1:a true", chained.get(10, TimeUnit.SECONDS));
       one.close();
       assertFalse(one.isOpen());
