@@ -80,4 +80,35 @@ class CoalescedClientTest {
           "an empty read still fits");
     }
   }
+
+  @Test
+  void aLargeMultiOfGetsServedByTwoThreadsAnswersEachItemWithItsOwnKey() throws Exception {
+    try (TestCluster cluster = TestCluster.builder().nodes(3).storage(StorageEngineType.MEMORY)
+        .partitioner(HashPartitioner.of(3)).seed(9).build().start()) {
+      cluster.awaitLeaders(Duration.ofSeconds(20));
+      KvClient client = cluster.client();
+      int n = NodeRuntime.MULTI_GETS_SPLIT * 2 + 1;
+      for (int i = 0; i < n; i += 2) { // odd keys stay absent
+        client.put(("k" + i).getBytes(StandardCharsets.UTF_8), ("v" + i).getBytes(StandardCharsets.UTF_8));
+      }
+      ReadConsistency[] levels = {ReadConsistency.LINEARIZABLE, ReadConsistency.LEASE};
+      List<KvRequest.Multi.Item> items = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        items.add(new KvRequest.Multi.Item(new KvRequest.Get(("k" + i).getBytes(StandardCharsets.UTF_8),
+            levels[i % levels.length]), 5000));
+      }
+      for (long id = 1; id <= 3; id++) { // leader of some partitions, follower of others
+        KvResponse.Multi answer = (KvResponse.Multi) cluster.node(id).runtime()
+            .serveMulti(new KvRequest.Multi(items)).get(10, TimeUnit.SECONDS);
+        assertEquals(n, answer.answers().size());
+        for (int i = 0; i < n; i++) {
+          KvResponse a = answer.answers().get(i);
+          Optional<String> expected = i % 2 == 0 ? Optional.of("v" + i) : Optional.empty();
+          assertTrue(a instanceof KvResponse.Read r
+              && r.result().value().map(v -> new String(v, StandardCharsets.UTF_8)).equals(expected),
+              "node " + id + ", answer " + i + ": " + a);
+        }
+      }
+    }
+  }
 }
