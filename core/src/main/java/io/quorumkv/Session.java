@@ -46,6 +46,9 @@ final class Session {
 
   /** The result byte recorded for {@code seq}, or {@link #NONE}. */
   int result(long seq) {
+    if (size == 0 || seq > seqs[head + size - 1]) {
+      return NONE; // a new write: sequence numbers mostly grow, so most lookups end here, unsearched
+    }
     int i = find(seq);
     return i >= 0 ? results[i] : NONE;
   }
