@@ -103,9 +103,9 @@ class WalCheckTest {
 
   @Test
   void currentRecordsEndingInsideAPreviousLifesRecordEndThere() throws Exception {
-    // the end cuts an old record: its remains read as damage, old records follow
+    // the end cuts an old record: its remains read as damage, old records follow (into the next block)
     Image current = life(9, 3, 150);
-    Path wal = write(9, recycled(life(5, 40, 100).bytes(), current.bytes()));
+    Path wal = write(9, recycled(life(5, 400, 100).bytes(), current.bytes()));
     WalCheck.Scan scan = WalCheck.scan(wal);
     assertEquals(current.bytes().length, scan.end());
     assertEquals(-1, scan.intactAfterEnd());
