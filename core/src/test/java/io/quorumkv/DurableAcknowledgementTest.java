@@ -6,18 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.raft.Message;
-import io.quorumkv.transport.FaultInjector;
-import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.RaftTransport;
-import io.quorumkv.transport.RequestHandler;
-import io.quorumkv.transport.SnapshotChunkSource;
-import io.quorumkv.transport.SnapshotReceiver;
-import io.quorumkv.transport.TransportMetrics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -153,62 +146,18 @@ class DurableAcknowledgementTest {
   }
 
   /** A transport that shows the test every message its node sends, by either path. */
-  private record Watched(RaftTransport inner, Acks acks) implements RaftTransport {
-    @Override
-    public void start() {
-      inner.start();
-    }
+  private static final class Watched extends ForwardingTransport {
+    private final Acks acks;
 
-    @Override
-    public long nodeId() {
-      return inner.nodeId();
+    Watched(RaftTransport inner, Acks acks) {
+      super(inner);
+      this.acks = acks;
     }
 
     @Override
     public void send(long toNode, long groupId, Message m) {
       acks.saw(groupId, m);
       inner.send(toNode, groupId, m);
-    }
-
-    @Override
-    public void setMessageHandler(MessageHandler handler) {
-      inner.setMessageHandler(handler);
-    }
-
-    @Override
-    public CompletableFuture<byte[]> request(long toNode, byte[] payload, Duration deadline) {
-      return inner.request(toNode, payload, deadline);
-    }
-
-    @Override
-    public void setRequestHandler(RequestHandler handler) {
-      inner.setRequestHandler(handler);
-    }
-
-    @Override
-    public CompletableFuture<Void> sendSnapshot(long toNode, long groupId, Message.InstallSnapshot message,
-        SnapshotChunkSource source) {
-      return inner.sendSnapshot(toNode, groupId, message, source);
-    }
-
-    @Override
-    public void setSnapshotReceiver(SnapshotReceiver receiver) {
-      inner.setSnapshotReceiver(receiver);
-    }
-
-    @Override
-    public FaultInjector faults() {
-      return inner.faults();
-    }
-
-    @Override
-    public TransportMetrics metrics() {
-      return inner.metrics();
-    }
-
-    @Override
-    public void close() {
-      inner.close();
     }
   }
 }
