@@ -1970,14 +1970,14 @@ final class NodeRuntime implements RequestExecutor {
   static final int MULTI_ANSWER_READ_BYTES = 8 * 1024 * 1024;
 
   /**
-   * Items from which a multi of gets is served by two threads: this many or more are split in
-   * halves, one served here, one on the read pool. A client's connection is served by one I/O
-   * thread, and a loaded client's gets arrive as frames of 128 (two per window, see the client's
-   * RequestCoalescer): at 256 callers that thread was the bottleneck of lease reads (~86 % busy,
-   * the other core half idle). Below it the hand-off (a wake-up, ~10-20 µs) would cost more than it
-   * saves.
+   * Gets from which a multi of gets is served by two threads: this many or more are split in
+   * halves, one served on the I/O thread at hand, one on the read pool. A client's connection is
+   * served by one I/O thread, and a loaded client's gets arrive as frames of 128 (two per window,
+   * see the client's RequestCoalescer): at 256 callers that thread was the bottleneck of lease
+   * reads (~86 % busy, the other core half idle; split: +45-70 %, benchmarks.md finding 55).
+   * Below it the hand-off (a wake-up, ~10-20 µs) would cost more than it saves.
    */
-  static final int MULTI_GETS_SPLIT = 96;
+  static final int READS_SPLIT_FROM = 96;
 
   /**
    * Serves a client's multi: every item as if it had arrived alone (routed, served here or
@@ -1985,7 +1985,7 @@ final class NodeRuntime implements RequestExecutor {
    * work of its items (proposals, ReadIndex requests) reaches the loop as one task per dispatching
    * thread, so a multi of n writes costs one hand-off to the loop, not n, and its writes are
    * proposed in one loop drain. A large multi of gets is served by two threads
-   * ({@link #MULTI_GETS_SPLIT}).
+   * ({@link #READS_SPLIT_FROM}).
    */
   CompletableFuture<KvResponse> serveMulti(KvRequest.Multi m) {
     List<KvRequest.Multi.Item> items = m.items();
@@ -2001,7 +2001,7 @@ final class NodeRuntime implements RequestExecutor {
         done.complete(multiAnswer(answers));
       }
     };
-    int split = onlyGets(items) && n >= MULTI_GETS_SPLIT ? n / 2 : n;
+    int split = onlyGets(items) && n >= READS_SPLIT_FROM ? n / 2 : n;
     if (split < n) {
       try {
         readPool.execute(() -> dispatchItems(items, split, n, now, answer));
@@ -2643,6 +2643,8 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * Serves a batch of reads whose read index is applied (or fails them all): on this thread those
    * whose records are in memory (see {@link #servesInPlace}), the rest in one read-pool task.
+   * (Serving half of a large batch on the read pool, as a large multi is, took a third of the Raft
+   * loop's CPU per read at 256 callers but served no more: benchmarks.md, finding 55.)
    */
   private void serveBatch(Replica r, List<Replica.BatchedRead> batch, ReadConsistency level, Throwable e) {
     if (e != null) {

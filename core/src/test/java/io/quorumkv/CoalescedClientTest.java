@@ -87,7 +87,7 @@ class CoalescedClientTest {
         .partitioner(HashPartitioner.of(3)).seed(9).build().start()) {
       cluster.awaitLeaders(Duration.ofSeconds(20));
       KvClient client = cluster.client();
-      int n = NodeRuntime.MULTI_GETS_SPLIT * 2 + 1;
+      int n = NodeRuntime.READS_SPLIT_FROM * 2 + 1;
       for (int i = 0; i < n; i += 2) { // odd keys stay absent
         client.put(("k" + i).getBytes(StandardCharsets.UTF_8), ("v" + i).getBytes(StandardCharsets.UTF_8));
       }
