@@ -1972,12 +1972,13 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * Gets from which a multi of gets is served by two threads: this many or more are split in
    * halves, one served on the I/O thread at hand, one on the read pool. A client's connection is
-   * served by one I/O thread, and a loaded client's gets arrive as frames of 128 (two per window,
-   * see the client's RequestCoalescer): at 256 callers that thread was the bottleneck of lease
-   * reads (~86 % busy, the other core half idle; split: +45-70 %, benchmarks.md finding 55).
-   * Below it the hand-off (a wake-up, ~10-20 µs) would cost more than it saves.
+   * served by one I/O thread, and a loaded client's gets arrive as frames of 64 to 128 (see the
+   * client's RequestCoalescer): at 256 callers that thread was the bottleneck of lease reads (~86 %
+   * busy, the other core half idle), at 64 the client waited for it while it served the frame
+   * (split: +45-70 % and +15-25 %, benchmarks.md finding 55). Below it the hand-off (a wake-up,
+   * ~10-20 µs) would cost more than it saves.
    */
-  static final int READS_SPLIT_FROM = 96;
+  static final int READS_SPLIT_FROM = 64;
 
   /**
    * Serves a client's multi: every item as if it had arrived alone (routed, served here or
