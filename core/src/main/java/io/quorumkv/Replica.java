@@ -179,7 +179,6 @@ final class Replica {
       return AnswerAtCommit.contradictions(knownAtCommit, o);
     }
 
-
     /**
      * Completes every caller: each with its own write's outcome when {@code o} is a packed
      * entry's, else every one with {@code o} (a single command's outcome, or a failure of the
