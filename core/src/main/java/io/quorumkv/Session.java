@@ -97,8 +97,16 @@ final class Session {
   void acknowledge(long below) {
     if (below > ackedBelow) {
       ackedBelow = below;
-      int i = find(below);
-      int keepFrom = i >= 0 ? i : -(i + 1);
+      // An acknowledgement usually drops a few results at the front: look there before searching.
+      int end = head + size;
+      int keepFrom = head;
+      while (keepFrom < end && keepFrom - head < 8 && seqs[keepFrom] < below) {
+        keepFrom++;
+      }
+      if (keepFrom < end && seqs[keepFrom] < below) {
+        int i = Arrays.binarySearch(seqs, keepFrom, end, below);
+        keepFrom = i >= 0 ? i : -(i + 1);
+      }
       size -= keepFrom - head;
       head = keepFrom;
     }

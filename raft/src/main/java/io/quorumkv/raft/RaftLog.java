@@ -89,6 +89,11 @@ final class RaftLog {
 
   /** The term at {@code i}, or 0 if it is compacted or not there. */
   long termOrZero(long i) {
+    // Bounds first: a follower asks this of every entry it has not yet got, and building an
+    // exception per entry was a quarter of a Raft loop's CPU with many small groups' entries.
+    if (i < firstIndex() - 1 || i > lastIndex()) {
+      return 0;
+    }
     try {
       return term(i);
     } catch (LogCompactedException | LogUnavailableException e) {
@@ -97,6 +102,9 @@ final class RaftLog {
   }
 
   boolean matchTerm(long i, long t) {
+    if (i < firstIndex() - 1 || i > lastIndex()) {
+      return false;
+    }
     try {
       return term(i) == t;
     } catch (LogCompactedException | LogUnavailableException e) {

@@ -25,6 +25,10 @@ final class TermRuns {
 
   /** The term of {@code index}; the caller has checked it is inside the log. */
   long termAt(long index) {
+    int last = starts.length - 1;
+    if (last >= 0 && index >= starts[last]) {
+      return terms[last]; // the usual question: an entry of the current term, at the log's end
+    }
     int i = Arrays.binarySearch(starts, index);
     int run = i >= 0 ? i : -i - 2;
     if (run < 0) {
