@@ -94,4 +94,25 @@ class PreferredLeadersTest {
           () -> leadCounts(c.node(3)).equals(Map.of(1L, PARTITIONS / 2, 2L, PARTITIONS / 2)));
     }
   }
+
+  @Test
+  void aLeadershipAnOperatorPlacedOutsideThePreferenceStaysWhilePinned() {
+    // 300 ms election timeouts: an election would drop the pin (see AdminScenariosTest).
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(PARTITIONS), 74,
+        b -> b.preferredLeaders(Set.of(2L)).electionTicks(30)).start()) {
+      c.awaitLeaders(WAIT);
+      // Without node 2, nodes 1 and 3 win the elections: leaderships no transfer placed (unpinned).
+      c.crash(2);
+      c.awaitLeaders(WAIT);
+      c.node(1).transferLeader(1, 3); // pinned on node 3
+      c.restart(2);
+      // Node 3 hands its unpinned leaderships away in the same round as it would the pinned one.
+      MemoryCluster.await(WAIT, "every partition but 1 led by node 2", () -> {
+        Map<Long, Long> l = leaders(c.node(1));
+        l.remove(1L);
+        return Set.copyOf(l.values()).equals(Set.of(2L));
+      });
+      assertEquals(3L, leaders(c.node(1)).get(1L), "balancing moved a pinned leadership");
+    }
+  }
 }
