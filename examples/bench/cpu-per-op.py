@@ -17,7 +17,9 @@ entries per AppendEntries, proposals and fsyncs per operation, the applier's sta
 and the partitions' batches they wrote per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
 (stop-cluster.sh) in every case. --jfr PREFIX records JFR on the nodes (PREFIX-node-N.jfr),
---driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either."""
+--driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either. The cluster gets
+this process's environment: QKV_PARTITIONS, QKV_PREFERRED_LEADERS (e.g. 1: every leader on node 1)
+and the other run-cluster.sh settings pass through."""
 import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
 ap = argparse.ArgumentParser()
 ap.add_argument('root'); ap.add_argument('--label', default='')

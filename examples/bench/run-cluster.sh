@@ -10,7 +10,9 @@
 #      QKV_NODE_JAVA_OPTS (-Xms1g -Xmx1g -XX:+UseG1GC; "{id}" in it becomes the node id, e.g. for
 #      -XX:StartFlightRecording=filename=/tmp/node-{id}.jfr), QKV_NODE_ARGS (more ExampleNode flags),
 #      QKV_GC_LOG=1 (a GC log per node, $QKV_DIR/gc-node-N.log, decorated with wall-clock millis for
-#      Bench's --node-gc-logs), QKV_BALANCE_WAIT (30: seconds to wait for balanced leaders; 0 skips).
+#      Bench's --node-gc-logs), QKV_BALANCE_WAIT (30: seconds to wait for balanced leaders; 0 skips),
+#      QKV_PREFERRED_LEADERS (empty: leaders spread over the nodes; e.g. 1 or 1,2: --preferred-leaders
+#      for every node, and the balance wait waits instead until every partition's leader is in the set).
 # The state file also has PIDS, METRICS and GC_LOGS, comma-separated in node order, for Bench's
 # --node-* flags; $QKV_DIR/start-node-N.sh starts node N again with the same flags (node-ctl.sh).
 set -euo pipefail
@@ -52,7 +54,8 @@ for i in 1 2 3; do
   cat >"$DIR/start-node-$i.sh" <<EOF
 exec java $opts -cp "$QKV_CP" io.quorumkv.examples.ExampleNode \\
   --id $i --listen 127.0.0.1:$((BASE + i)) --peers $PEERS --data-dir "$DIR/node-$i" \\
-  --cluster-id quorumkv --partitions ${QKV_PARTITIONS:-3} --metrics-port $((BASE + 10 + i)) ${QKV_NODE_ARGS:-} \\
+  --cluster-id quorumkv --partitions ${QKV_PARTITIONS:-3} --metrics-port $((BASE + 10 + i)) \\
+  ${QKV_PREFERRED_LEADERS:+--preferred-leaders $QKV_PREFERRED_LEADERS} ${QKV_NODE_ARGS:-} \\
   </dev/null >>"$DIR/node-$i.log" 2>&1
 EOF
   nohup bash "$DIR/start-node-$i.sh" </dev/null >/dev/null 2>&1 &
@@ -94,12 +97,19 @@ fi
 # The leaders of the fresh cluster all start on whichever node won the first elections; the nodes
 # then hand leaderships over to even them out (one per node every few seconds). Wait for that
 # (bounded, QKV_BALANCE_WAIT) so a benchmark does not measure the transfers: each one stalls a partition.
+# With QKV_PREFERRED_LEADERS the nodes move every leadership onto the preferred nodes instead: wait
+# until every partition's leader is one of them.
 leaders_balanced() (
   exec 3<>"/dev/tcp/127.0.0.1/$((BASE + 11))" || exit 1
   printf 'GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
   body="$(timeout 8 cat <&3)"
   leaders="$(sed -n 's/.*"leaders":{\([^}]*\)}.*/\1/p' <<<"$body" | tr ',' '\n' | cut -d: -f2)"
   [[ -n "$leaders" ]] || exit 1
+  if [[ -n "${QKV_PREFERRED_LEADERS:-}" ]]; then
+    # No leader (0 included) outside the set.
+    ! grep -qvxF -f <(tr ',' '\n' <<<"$QKV_PREFERRED_LEADERS" | grep .) <<<"$leaders"
+    exit
+  fi
   share=$(( ($(wc -l <<<"$leaders") + 2) / 3 ))
   most="$(sort <<<"$leaders" | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')"
   (( most <= share )) && ! grep -qx 0 <<<"$leaders"
@@ -110,7 +120,9 @@ if (( BALANCE_WAIT > 0 )); then
     leaders_balanced && break
     sleep 0.5
   done
-  leaders_balanced || echo "run-cluster.sh: leaders not balanced after $BALANCE_WAIT s; going on" >&2
+  wanted="balanced"
+  [[ -z "${QKV_PREFERRED_LEADERS:-}" ]] || wanted="all on nodes $QKV_PREFERRED_LEADERS"
+  leaders_balanced || echo "run-cluster.sh: leaders not $wanted after $BALANCE_WAIT s; going on" >&2
 fi
 trap - ERR INT TERM
 echo "ENDPOINTS=$ENDPOINTS"

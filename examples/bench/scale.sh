@@ -6,6 +6,7 @@
 # 2.5-3 min with the defaults.
 # Env: PARTITIONS="1 4 16 64"  CLIENTS=64  DURATION=10  WARMUP=5  BALANCE_WAIT=15 (seconds for the
 #      leaders to spread; 64 partitions need several transfers)  OUT_FILE  QKV_STATE  QKV_BASE_PORT
+#      QKV_PREFERRED_LEADERS (e.g. 1: every leader on node 1; see run-cluster.sh)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck disable=SC1091

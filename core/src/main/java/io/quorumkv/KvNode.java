@@ -5,7 +5,9 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -152,6 +154,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private long logCompactionBytes = 16L << 20;
     private boolean balanceLeaders = true;
     private Duration leaderPinDuration = Duration.ofMinutes(10);
+    private Set<Long> preferredLeaders = Set.of();
     private int replicationFactor;
     private int mergeBelowKeys;
     private boolean quiesceIdleGroups = true;
@@ -261,6 +264,23 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      * membership change, when the node loses that leadership, and when it restarts.
      */
     public Builder leaderPinDuration(Duration v) { leaderPinDuration = v; return this; }
+
+    /**
+     * The nodes leader balancing places leaderships on; default empty: leaderships are balanced
+     * over all the voters. Give every node of the cluster the same set, as with the peers. Keeping
+     * the leaders on few nodes costs less CPU per write (a client's writes reach one node, and one
+     * log sync and one frame per follower serve every partition's replication round), and places
+     * them beside the application's main instance. It is a preference, not a constraint: any voter
+     * may still win an election, so the cluster stays available without the preferred nodes. A
+     * node outside the set hands each of its leaderships to a preferred voter of the partition
+     * that has the whole log, if there is one; leaderships are balanced among the preferred nodes.
+     * A leadership placed with {@link KvAdmin#transferLeader} stays while pinned
+     * ({@link #leaderPinDuration}).
+     */
+    public Builder preferredLeaders(Set<Long> v) {
+      preferredLeaders = v == null ? null : new LinkedHashSet<>(v);
+      return this;
+    }
 
     /**
      * How many voting replicas each partition keeps; default 0: every member hosts every
@@ -381,6 +401,15 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
             "must be at least 10 x requestTimeout (" + requestTimeout + "), was " + sessionTimeout);
       }
       positive("leaderPinDuration", leaderPinDuration);
+      if (preferredLeaders == null) {
+        throw new InvalidConfigException("preferredLeaders", "must be set (empty for no preference)");
+      }
+      for (Long id : preferredLeaders) {
+        if (id == null || id <= 0) {
+          throw new InvalidConfigException("preferredLeaders", "node ids must be positive, was " + id
+              + " in " + preferredLeaders);
+        }
+      }
       if (logCompactionEntries < 1) {
         throw new InvalidConfigException("logCompactionEntries", "must be positive, was " + logCompactionEntries);
       }
@@ -397,7 +426,8 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
       return new KvNodeConfig(nodeId, advertisedAddress, bind, peers, join, dataDir, clusterId,
           partitioner, tickInterval, electionTicks, heartbeatTicks, requestTimeout, maxKeySize,
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
-          sessionTimeout, logCompactionEntries, logCompactionBytes, balanceLeaders, leaderPinDuration, replicationFactor,
+          sessionTimeout, logCompactionEntries, logCompactionBytes, balanceLeaders, leaderPinDuration,
+          preferredLeaders, replicationFactor,
           mergeBelowKeys, quiesceIdleGroups, registry);
     }
 

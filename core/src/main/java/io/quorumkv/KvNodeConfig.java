@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The validated configuration of a {@link KvNode}, built with {@link KvNode#builder()}. Every
@@ -32,6 +33,7 @@ import java.util.Map;
  * @param logCompactionBytes    a partition's log is compacted once it grew by this many bytes
  * @param balanceLeaders        whether the node hands leaderships away to even them out
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
+ * @param preferredLeaders      the nodes balancing places leaderships on (same on every node); empty for all voters
  * @param replicationFactor     voters per partition, placed by the cluster; 0 for every node
  * @param mergeBelowKeys        adjacent ranges both holding fewer keys are merged; 0 for never
  * @param quiesceIdleGroups     whether idle partitions stop ticking and heartbeating until used again
@@ -61,6 +63,7 @@ public record KvNodeConfig(
     long logCompactionBytes,
     boolean balanceLeaders,
     Duration leaderPinDuration,
+    Set<Long> preferredLeaders,
     int replicationFactor,
     int mergeBelowKeys,
     boolean quiesceIdleGroups,
@@ -68,6 +71,7 @@ public record KvNodeConfig(
 
   public KvNodeConfig {
     peers = Map.copyOf(peers);
+    preferredLeaders = Set.copyOf(preferredLeaders);
   }
 
   /** The initial voters: this node and its peers (empty when joining). */

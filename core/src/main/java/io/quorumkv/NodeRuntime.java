@@ -1437,9 +1437,13 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * Every node hosts every partition, so each knows every leader. A node leading more than its
-   * share hands one leadership per round to the voter leading the fewest. A leadership an
-   * operator placed here with transferLeader is pinned: it counts, but is not handed away.
+   * Every node hosts every partition, so each knows every leader. Leaderships go to the
+   * candidates: the preferred leaders among the voters ({@link KvNodeConfig#preferredLeaders}), or
+   * every voter when there is no preference. A node that is no candidate hands each of its
+   * leaderships to a candidate in the same round (a preference should hold within one round, not
+   * after one round per partition); a candidate leading more than its share of the candidates'
+   * hands one leadership per round to the candidate leading the fewest. A leadership an operator
+   * placed here with transferLeader is pinned: it counts, but is not handed away.
    */
   private void balanceLeaders() {
     Set<Long> voters = new TreeSet<>();
@@ -1453,9 +1457,17 @@ final class NodeRuntime implements RequestExecutor {
     if (voters.size() < 2 || !voters.contains(nodeId)) {
       return;
     }
-    int share = (replicas.size() + voters.size() - 1) / voters.size();
-    if (led.getOrDefault(nodeId, 0) <= share) {
-      return;
+    Set<Long> candidates = voters;
+    if (!config.preferredLeaders().isEmpty()) {
+      candidates = new TreeSet<>(voters);
+      candidates.retainAll(config.preferredLeaders());
+    }
+    boolean handAll = !candidates.contains(nodeId);
+    if (!handAll) {
+      int share = (replicas.size() + candidates.size() - 1) / candidates.size();
+      if (led.getOrDefault(nodeId, 0) <= share) {
+        return;
+      }
     }
     long now = System.nanoTime();
     for (Replica r : replicas.values()) {
@@ -1467,28 +1479,44 @@ final class NodeRuntime implements RequestExecutor {
       if (!r.isLeader() || pin != null) {
         continue;
       }
-      Status st = r.raw.status();
-      long target = 0;
-      int fewest = Integer.MAX_VALUE;
-      for (long v : r.confState.voters()) {
-        Status.FollowerProgress pr = st.progress().get(v);
-        // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
-        // election timeout, possibly on this very tick).
-        if (v == nodeId || pr == null || pr.matchIndex() < st.lastIndex()) {
-          continue;
-        }
-        int n = led.getOrDefault(v, 0);
-        if (n < fewest) {
-          fewest = n;
-          target = v;
-        }
+      long target = leastLeadingCaughtUp(r, candidates, led);
+      if (target == 0) {
+        continue; // no candidate can take it now: the leadership stays here (availability first)
       }
-      if (target != 0 && fewest + 1 < led.get(nodeId)) {
+      if (handAll) {
+        log.info("{} group {}: node {} is a preferred leader, handing leadership to it", who, r.groupId, target);
+        r.raw.transferLeadership(target);
+        led.merge(target, 1, Integer::sum);
+      } else if (led.getOrDefault(target, 0) + 1 < led.get(nodeId)) {
         log.info("{} group {}: balancing leaders, handing leadership to node {}", who, r.groupId, target);
         r.raw.transferLeadership(target);
         return;
       }
     }
+  }
+
+  /**
+   * The other voter of {@code r} among {@code candidates} that has the whole log and leads the
+   * fewest groups, or 0 when there is none. loop
+   */
+  private long leastLeadingCaughtUp(Replica r, Set<Long> candidates, Map<Long, Integer> led) {
+    Status st = r.raw.status();
+    long target = 0;
+    int fewest = Integer.MAX_VALUE;
+    for (long v : r.confState.voters()) {
+      Status.FollowerProgress pr = st.progress().get(v);
+      // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
+      // election timeout, possibly on this very tick).
+      if (v == nodeId || !candidates.contains(v) || pr == null || pr.matchIndex() < st.lastIndex()) {
+        continue;
+      }
+      int n = led.getOrDefault(v, 0);
+      if (n < fewest) {
+        fewest = n;
+        target = v;
+      }
+    }
+    return target;
   }
 
   // ------------------------------------------------------------------ the applier

@@ -2,9 +2,11 @@ package io.quorumkv;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
@@ -57,6 +59,19 @@ class KvNodeBuilderTest {
     refused("logCompactionBytes", b -> b.logCompactionBytes(0));
     refused("storageEngine", b -> b.storageEngine(null));
     refused("notLeaderPolicy", b -> b.notLeaderPolicy(null));
+  }
+
+  @Test
+  void preferredLeadersDefaultToNoneAndMustBePositiveIds() {
+    assertEquals(Set.of(), valid().config().preferredLeaders());
+    assertEquals(Set.of(1L, 3L), valid().preferredLeaders(Set.of(1L, 3L)).config().preferredLeaders());
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> valid().preferredLeaders(Set.of(1L, 0L)).config());
+    assertEquals("preferredLeaders", e.field());
+    assertTrue(e.getMessage().startsWith("preferredLeaders: node ids must be positive, was 0"), e.getMessage());
+    e = assertThrows(InvalidConfigException.class, () -> valid().preferredLeaders(Set.of(-4L)).config());
+    assertTrue(e.getMessage().contains("was -4"), e.getMessage());
+    refused("preferredLeaders", b -> b.preferredLeaders(null));
   }
 
   @Test

@@ -20,9 +20,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -77,6 +79,12 @@ public final class ExampleNode implements Callable<Integer> {
       description = "Use range partitioning cut at these keys instead of hash partitions "
           + "(needed for 'qkv split'); e.g. g,p gives [-inf,g) [g,p) [p,+inf).")
   List<String> rangeSplits = new ArrayList<>();
+
+  @Option(names = "--preferred-leaders", split = ",", paramLabel = "ID",
+      description = "Keep the partitions' leaders on these nodes when they are up and caught up (any node "
+          + "still leads when they are not), balanced among them; e.g. 1 for one node leading every "
+          + "partition. Every node gets the same list. Default: none (leaders spread over all nodes).")
+  Set<Long> preferredLeaders = new LinkedHashSet<>();
 
   @Option(names = "--storage", defaultValue = "ROCKSDB",
       description = "ROCKSDB (durable, fsync before ack) or MEMORY (tests only). Default: ${DEFAULT-VALUE}.")
@@ -145,6 +153,7 @@ public final class ExampleNode implements Callable<Integer> {
         .storageEngine(storage)
         .tickInterval(Duration.ofMillis(tickMs))
         .electionTicks(electionTicks)
+        .preferredLeaders(preferredLeaders)
         .logCompactionBytes(logCompactionMib << 20)
         .requestTimeout(Duration.ofMillis(requestTimeoutMs))
         .meterRegistry(registry)

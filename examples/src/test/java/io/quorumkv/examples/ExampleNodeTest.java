@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -26,7 +27,8 @@ class ExampleNodeTest {
   void parsesTheFlags() {
     ExampleNode n = parsed("--id", "2", "--listen", "127.0.0.1:7002",
         "--peers", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003", "--data-dir", "/tmp/d2",
-        "--cluster-id", "c", "--partitions", "5", "--metrics-port", "9102", "--storage", "memory");
+        "--cluster-id", "c", "--partitions", "5", "--metrics-port", "9102", "--storage", "memory",
+        "--preferred-leaders", "1,3");
     assertEquals(2, n.id);
     assertEquals(Map.of(1L, "127.0.0.1:7001", 3L, "127.0.0.1:7003"), n.otherPeers());
     assertEquals(Path.of("/tmp/d2"), n.dataDir);
@@ -34,6 +36,7 @@ class ExampleNodeTest {
     assertEquals(HashPartitioner.of(5), n.partitioner());
     assertEquals(9102, n.metricsPort);
     assertEquals(StorageEngineType.MEMORY, n.storage);
+    assertEquals(Set.of(1L, 3L), n.preferredLeaders);
   }
 
   @Test
@@ -46,6 +49,7 @@ class ExampleNodeTest {
     assertEquals(10, n.electionTicks);
     assertEquals(0, n.metricsPort);
     assertEquals(Map.of(), n.otherPeers());
+    assertEquals(Set.of(), n.preferredLeaders);
   }
 
   @Test
@@ -88,6 +92,13 @@ class ExampleNodeTest {
     cl.setErr(new PrintWriter(err));
     assertEquals(1, cl.execute("--id", "1", "--listen", "nonsense", "--metrics-port", "-1"));
     assertEquals("error: invalid configuration: advertisedAddress: must be host:port, was 'nonsense'",
+        err.toString().strip());
+    err.getBuffer().setLength(0);
+    // The bad compaction size, checked after the preferred leaders, keeps the node from starting
+    // should the flag not reach the builder.
+    assertEquals(1, cl.execute("--id", "1", "--listen", "127.0.0.1:7001", "--storage", "memory",
+        "--metrics-port", "-1", "--log-compaction-mib", "0", "--preferred-leaders", "2,0"));
+    assertEquals("error: invalid configuration: preferredLeaders: node ids must be positive, was 0 in [2, 0]",
         err.toString().strip());
   }
 }
