@@ -36,12 +36,19 @@ import java.util.function.Consumer;
  *       assumption (no follower's ticks run ahead by more than the drift factor, no leader's lag).
  *       After a pause the loop does not replay missed ticks; like NodeRuntime it serves no lease
  *       read for one election timeout.</li>
- *   <li>The disk: every replica's Ready writes wait in that replica's unsynced queue until the
- *       node's one disk syncs them, in order across all groups; a crash loses them.</li>
- *   <li>The applier: committed entries go to one queue per node; each batch takes a while (longer
- *       when the state machine is slowed) and the Raft loop carries on meanwhile. Applying and
- *       the state machine's applied index are one atomic step ({@link MemoryPartitionStore}
- *       commits), so a crash loses only batches not yet applied.</li>
+ *   <li>The disk, as NodeRuntime's pipelined log writer over one ordered write-ahead log: the
+ *       Ready writes of every group go in rounds to a write stage, which writes a round unsynced
+ *       after a short while and tells each core how far its log is written
+ *       ({@code RawNode.written}); a sync stage makes every record written so far durable with
+ *       one sync, then tells the cores ({@code persisted}) and sends the messages that claim
+ *       durability; writes run at most three rounds ahead of the syncs.</li>
+ *   <li>The applier: committed entries go to one queue per node as each Ready hands them out
+ *       (durable or only written); each batch takes a while (longer when the state machine is
+ *       slowed) and the Raft loop carries on meanwhile. A batch's store writes are one unsynced
+ *       record in the same write-ahead log, behind the log rounds written before it.</li>
+ *   <li>A crash keeps a random prefix of the records written and not synced (never a later one
+ *       without an earlier one) and loses the rest; each store restarts from the last state
+ *       record that survived, which must be backed by the log that survived.</li>
  *   <li>A pause stops the whole process: no ticks, Raft messages to it are lost, client requests,
  *       disk completions and applier work wait until it resumes.</li>
  * </ul>
