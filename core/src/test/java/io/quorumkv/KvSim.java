@@ -45,10 +45,9 @@ import java.util.stream.Collectors;
  *
  * <p>The model of a node ({@link KvSimNode}) follows {@link NodeRuntime}'s threads: a Raft loop
  * that ticks on the node's own clock and never waits for the disk or the applier; one disk per
- * node that writes every group's writes in order and syncs them behind (one ordered write-ahead log:
- * replicas apply entries once written, a crash keeps a prefix of the unsynced writes); one
- * applier per node that applies committed
- * batches one after the other, each taking a while.
+ * node that writes every group's writes in order and syncs them behind (one ordered write-ahead
+ * log: replicas apply entries once written, a crash keeps a prefix of the unsynced writes); one
+ * applier per node that applies committed batches one after the other, each taking a while.
  */
 final class KvSim implements FaultTarget {
 
