@@ -45,8 +45,9 @@ import java.util.stream.Collectors;
  *
  * <p>The model of a node ({@link KvSimNode}) follows {@link NodeRuntime}'s threads: a Raft loop
  * that ticks on the node's own clock and never waits for the disk or the applier; one disk per
- * node that syncs every group's writes in order; one applier per node that applies committed
- * batches one after the other, each taking a while.
+ * node that writes every group's writes in order and syncs them behind (one ordered write-ahead
+ * log: replicas apply entries once written, a crash keeps a prefix of the unsynced writes); one
+ * applier per node that applies committed batches one after the other, each taking a while.
  */
 final class KvSim implements FaultTarget {
 
@@ -60,6 +61,9 @@ final class KvSim implements FaultTarget {
   static final long MAX_MSG_BYTES = 2048;
   static final long MIN_SYNC_MICROS = 100;
   static final long MAX_SYNC_MICROS = 2_000;
+  /** The log writer's write stage: one unsynced write of a round (no fsync). */
+  static final long MIN_WRITE_MICROS = 5;
+  static final long MAX_WRITE_MICROS = 100;
   static final long MIN_APPLY_MICROS = 20;
   static final long MAX_APPLY_MICROS = 500;
   static final int CLIENTS = 6;
@@ -93,6 +97,8 @@ final class KvSim implements FaultTarget {
   private final SplittableRandom diskRandom;
   private final SplittableRandom clientNetRandom;
   private final SplittableRandom choiceRandom;
+  /** The write stage's delays and what crashes keep of the unsynced writes (split last: the other streams stay as they were). */
+  private final SplittableRandom walRandom;
   private final TreeMap<Long, KvSimNode> nodes = new TreeMap<>();
   private final SimNetwork<GroupMessage> network;
   private final TreeMap<Long, Invariants> invariants = new TreeMap<>();
@@ -118,6 +124,7 @@ final class KvSim implements FaultTarget {
   private long confChanges;
   private long destroyedReplicas;
   private long recreatedReplicas;
+  private long appliedWritten;
 
   KvSim(KvSimSchedule schedule) {
     this.schedule = schedule;
@@ -141,6 +148,7 @@ final class KvSim implements FaultTarget {
     for (long id = 1; id <= schedule.voters(); id++) {
       nodes.put(id, new KvSimNode(id, this, root.split()));
     }
+    walRandom = root.split();
     for (long id : nodes.keySet()) {
       nodes.get(id).start();
     }
@@ -544,7 +552,8 @@ final class KvSim implements FaultTarget {
         + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
         + " elections=" + elections + " confChanges=" + confChanges + " destroyed=" + destroyedReplicas
         + " recreated=" + recreatedReplicas + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
-        + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " ops=" + completedOps() + " checks=" + checks;
+        + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " appliedWritten=" + appliedWritten
+        + " appliedStateLost=" + appliedStateLost() + " ops=" + completedOps() + " checks=" + checks;
   }
 
   /** Every node's partitions (role, term, applied index, span), for a failure report. */
@@ -625,6 +634,30 @@ final class KvSim implements FaultTarget {
   /** A client resent a write whose attempt timed out (it may have applied). */
   void blindRetry() {
     blindRetries++;
+  }
+
+  /** A replica applied an entry that was written on its node, not yet durable. */
+  void appliedWritten() {
+    appliedWritten++;
+  }
+
+  /** Entries applied while only written on their node, over all nodes. */
+  long appliedWrittenEntries() {
+    return appliedWritten;
+  }
+
+  /** Crashes that lost applied state (applied from written, unsynced entries), over all nodes. */
+  long appliedStateLost() {
+    return nodes.values().stream().mapToLong(KvSimNode::appliedStateLost).sum();
+  }
+
+  long writeDelay() {
+    return MIN_WRITE_MICROS + walRandom.nextLong(MAX_WRITE_MICROS - MIN_WRITE_MICROS + 1);
+  }
+
+  /** How many of {@code records} written, unsynced records a crash keeps (a prefix; any number from 0 to all). */
+  int crashKeeps(int records) {
+    return walRandom.nextInt(records + 1);
   }
 
   long syncDelay() {

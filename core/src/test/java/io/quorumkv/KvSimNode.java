@@ -7,13 +7,16 @@ import io.quorumkv.raft.MemoryStorage;
 import io.quorumkv.raft.Message;
 import io.quorumkv.raft.RaftConfig;
 import io.quorumkv.raft.RawNode;
+import io.quorumkv.raft.Ready;
 import io.quorumkv.raft.ReadOnlyOption;
 import io.quorumkv.raft.Snapshot;
+import io.quorumkv.raft.sim.SafetyViolation;
 import io.quorumkv.raft.sim.SimProcess;
 import io.quorumkv.raft.SnapshotMetadata;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -33,32 +36,93 @@ import java.util.function.Consumer;
  *       assumption (no follower's ticks run ahead by more than the drift factor, no leader's lag).
  *       After a pause the loop does not replay missed ticks; like NodeRuntime it serves no lease
  *       read for one election timeout.</li>
- *   <li>The disk: every replica's Ready writes wait in that replica's unsynced queue until the
- *       node's one disk syncs them, in order across all groups; a crash loses them.</li>
- *   <li>The applier: committed entries go to one queue per node; each batch takes a while (longer
- *       when the state machine is slowed) and the Raft loop carries on meanwhile. Applying and
- *       the state machine's applied index are one atomic step ({@link MemoryPartitionStore}
- *       commits), so a crash loses only batches not yet applied.</li>
+ *   <li>The disk, as NodeRuntime's pipelined log writer over one ordered write-ahead log: the
+ *       Ready writes of every group go in rounds to a write stage, which writes a round unsynced
+ *       after a short while and tells each core how far its log is written
+ *       ({@code RawNode.written}); a sync stage makes every record written so far durable with
+ *       one sync, then tells the cores ({@code persisted}) and sends the messages that claim
+ *       durability; writes run at most three rounds ahead of the syncs.</li>
+ *   <li>The applier: committed entries go to one queue per node as each Ready hands them out
+ *       (durable or only written); each batch takes a while (longer when the state machine is
+ *       slowed) and the Raft loop carries on meanwhile. A batch's store writes are one unsynced
+ *       record in the same write-ahead log, behind the log rounds written before it.</li>
+ *   <li>A crash keeps a random prefix of the records written and not synced (never a later one
+ *       without an earlier one) and loses the rest; each store restarts from the last state
+ *       record that survived, which must be backed by the log that survived.</li>
  *   <li>A pause stops the whole process: no ticks, Raft messages to it are lost, client requests,
  *       disk completions and applier work wait until it resumes.</li>
  * </ul>
  */
 final class KvSimNode implements SimProcess {
 
-  /** What of one partition survives a crash: the synced Raft log and the state machine's store. */
+  /**
+   * One partition on the node's disk: its Raft log as synced, its live store, and the store as the
+   * disk holds it ({@link #durable}), which a crash restores.
+   */
   static final class Disk {
     final MemoryStorage log;
+    /** The live store: the applier writes it at once; a crash puts {@link #durable} back. */
     MemoryPartitionStore store;
+    /** The store as its last surviving state write left it (the live one may be ahead). */
+    StoreImage durable;
 
-    Disk(MemoryStorage log, MemoryPartitionStore store) {
+    Disk(MemoryStorage log, MemoryPartitionStore store, long appliedTerm) {
       this.log = log;
       this.store = store;
+      this.durable = StoreImage.of(store, appliedTerm, log.initialState().confState());
+    }
+
+    /**
+     * A state write reached the disk (a sync, or a crash kept it). An older one than the disk
+     * holds is obsolete: a snapshot installed since replaced the store (see {@link KvSimReplica#synced}).
+     */
+    void stateDurable(StoreImage image) {
+      if (image.applied() > durable.applied()) {
+        durable = image;
+        log.setConfState(image.confState());
+      }
     }
   }
+
+  /** A state write: the store through {@code applied} (an entry of {@code appliedTerm}) and its membership. */
+  record StoreImage(long applied, long appliedTerm, ConfState confState, List<KeyValue> data) {
+    static StoreImage of(MemoryPartitionStore store, long appliedTerm, ConfState confState) {
+      return new StoreImage(store.appliedIndex(), appliedTerm, confState,
+          store.scan(new byte[0], new byte[0], Integer.MAX_VALUE));
+    }
+
+    MemoryPartitionStore restore() {
+      return new MemoryPartitionStore(data, applied);
+    }
+  }
+
+  /** A record in the node's write-ahead log: a Ready's log writes or an applier batch's state writes. */
+  private sealed interface WalRecord permits LogWrite, StateWrite {}
+
+  /**
+   * One Ready's log writes, and what waits for them to be durable (Readies that write nothing,
+   * destructions): in NodeRuntime, what waits for {@code lastWrite}.
+   */
+  private static final class LogWrite implements WalRecord {
+    final KvSimReplica replica;
+    final Ready ready;
+    final List<Runnable> then = new ArrayList<>();
+    boolean durable;
+
+    LogWrite(KvSimReplica replica, Ready ready) {
+      this.replica = replica;
+      this.ready = ready;
+    }
+  }
+
+  /** One applier batch's state writes (NodeRuntime's ApplyBatch): each partition's store after it. */
+  private record StateWrite(Map<Disk, StoreImage> images) implements WalRecord {}
 
   /** Committed entries of one replica, waiting for the applier. */
   private record ApplyItem(KvSimReplica replica, List<Entry> committed) {}
 
+  /** The pipelined log writer writes at most this many rounds ahead of its syncs. */
+  private static final int ROUNDS_AHEAD = 3;
   /** How often (ticks) NodeRuntime's placement poll looks for removed replicas: every election timeout. */
   private static final int POLL_TICKS = Math.max(5, KvSim.ELECTION_TICK);
 
@@ -72,7 +136,20 @@ final class KvSimNode implements SimProcess {
   private boolean up;
   /** Incremented by every crash; events scheduled by an earlier incarnation are ignored. */
   private int incarnation;
-  private long lastSyncDue;
+  /** Log writes handed to the disk, not yet written: the write stage's next round. */
+  private final ArrayDeque<LogWrite> toWrite = new ArrayDeque<>();
+  /** Written and not yet synced, in write order: the rounds' log writes and the state writes between them. */
+  private final List<WalRecord> unsynced = new ArrayList<>();
+  /** The first this many of {@link #unsynced} survive any crash: a synced write covered them ({@link #createChild}). */
+  private int hardened;
+  /** Rounds written and not yet synced (at most {@link #ROUNDS_AHEAD}). */
+  private int roundsUnsynced;
+  private boolean writing;
+  private boolean syncing;
+  /** The last log write handed to the disk; null or durable once none waits. */
+  private LogWrite lastLogWrite;
+  /** Crashes of this node that lost applied state (applied from written, unsynced entries). */
+  private long appliedStateLost;
   private final ArrayDeque<ApplyItem> applyQueue = new ArrayDeque<>();
   private boolean applierBusy;
   private long slowDiskMicros;
@@ -96,7 +173,7 @@ final class KvSimNode implements SimProcess {
     this.random = random;
     this.tickMicros = Math.round(KvSim.TICK_MICROS * (1 - 0.95 * KvSim.CLOCK_DRIFT * random.nextDouble()));
     for (long g : sim.initialSpans().keySet()) {
-      disks.put(g, new Disk(new MemoryStorage(sim.voters()), new MemoryPartitionStore()));
+      disks.put(g, new Disk(new MemoryStorage(sim.voters()), new MemoryPartitionStore(), 0));
     }
   }
 
@@ -129,7 +206,6 @@ final class KvSimNode implements SimProcess {
     }
     up = true;
     routing = new RoutingTable();
-    lastSyncDue = sim.now();
     applyQueue.clear();
     applierBusy = false;
     lastTickAt = sim.now();
@@ -141,9 +217,20 @@ final class KvSimNode implements SimProcess {
     sim.events().after(random.nextLong(tickMicros), () -> tick(me));
   }
 
-  /** Loses everything not yet synced or applied, and the process with it. */
+  /**
+   * Loses the process, the writes not yet written, and of those written but not synced all but a
+   * prefix (see {@link #keepWrittenPrefix}).
+   */
   @Override
   public void crash() {
+    keepWrittenPrefix();
+    toWrite.clear();
+    unsynced.clear();
+    hardened = 0;
+    roundsUnsynced = 0;
+    writing = false;
+    syncing = false;
+    lastLogWrite = null;
     up = false;
     incarnation++;
     replicas.clear();
@@ -317,7 +404,7 @@ final class KvSimNode implements SimProcess {
       log.setHardState(new HardState(t.term() + 1, RaftConfig.NONE, 0));
       sim.replicaRecreated();
     }
-    Disk d = new Disk(log, new MemoryPartitionStore());
+    Disk d = new Disk(log, new MemoryPartitionStore(), 0);
     disks.put(group, d);
     return open(group, d);
   }
@@ -346,8 +433,7 @@ final class KvSimNode implements SimProcess {
       r.destroy();
       destroying.add(group);
       int me = incarnation;
-      long due = Math.max(sim.now(), lastSyncDue);
-      sim.events().after(due - sim.now(), () -> deleteDestroyed(me, group, t));
+      afterLogWrites(() -> deleteDestroyed(me, group, t));
     }
   }
 
@@ -455,12 +541,143 @@ final class KvSimNode implements SimProcess {
 
   // ---- the disk and the applier ----
 
-  /** When a write handed to the disk now becomes durable: after every earlier one. */
-  long syncDue(boolean mustSync) {
-    long due = mustSync ? sim.now() + sim.syncDelay() + slowDiskMicros : sim.now();
-    due = Math.max(due, lastSyncDue);
-    lastSyncDue = due;
-    return due;
+  /**
+   * {@code r} hands the disk a Ready. One that writes something joins the write stage's next
+   * round; one that writes nothing is done once every log write handed before it is durable, as
+   * NodeRuntime's messages and notices wait for {@code lastWrite}.
+   */
+  void write(KvSimReplica r, Ready rd) {
+    if (!rd.mustSync()) {
+      afterLogWrites(() -> r.synced(rd));
+      return;
+    }
+    LogWrite w = new LogWrite(r, rd);
+    toWrite.add(w);
+    lastLogWrite = w;
+    maybeWrite();
+  }
+
+  /** Runs {@code action} once every log write handed to the disk so far is durable. */
+  private void afterLogWrites(Runnable action) {
+    if (lastLogWrite != null && !lastLogWrite.durable) {
+      lastLogWrite.then.add(action);
+    } else {
+      sim.events().after(0, action);
+    }
+  }
+
+  /**
+   * The write stage (GroupCommitLogWriter's write thread): takes every log write handed since its
+   * last round as one round, writes it unsynced after a short while, then tells each core how far
+   * its log is written. At most {@link #ROUNDS_AHEAD} rounds ahead of the sync stage.
+   */
+  private void maybeWrite() {
+    if (writing || toWrite.isEmpty() || roundsUnsynced >= ROUNDS_AHEAD) {
+      return;
+    }
+    writing = true;
+    List<LogWrite> round = List.copyOf(toWrite);
+    toWrite.clear();
+    int me = incarnation;
+    sim.events().after(sim.writeDelay(), () -> writeRound(me, round));
+  }
+
+  private void writeRound(int me, List<LogWrite> round) {
+    if (!current(me) || deferredByPause(() -> writeRound(me, round))) {
+      return;
+    }
+    writing = false;
+    unsynced.addAll(round);
+    roundsUnsynced++;
+    for (LogWrite w : round) {
+      w.replica.written(w.ready);
+    }
+    maybeSync();
+    maybeWrite();
+  }
+
+  /**
+   * The sync stage (the writer's sync thread): one sync covering every record written so far (log
+   * rounds and the applier's state writes between them), which takes a while, longer on a slow
+   * disk; then each log write is durable in order and what waited for it runs.
+   */
+  private void maybeSync() {
+    if (syncing || roundsUnsynced == 0) {
+      return;
+    }
+    syncing = true;
+    int records = unsynced.size();
+    int rounds = roundsUnsynced;
+    int me = incarnation;
+    sim.events().after(sim.syncDelay() + slowDiskMicros, () -> syncRounds(me, records, rounds));
+  }
+
+  private void syncRounds(int me, int records, int rounds) {
+    if (!current(me) || deferredByPause(() -> syncRounds(me, records, rounds))) {
+      return;
+    }
+    List<WalRecord> done = new ArrayList<>(unsynced.subList(0, records));
+    unsynced.subList(0, records).clear();
+    hardened = Math.max(0, hardened - records);
+    roundsUnsynced -= rounds;
+    syncing = false;
+    for (WalRecord record : done) {
+      if (record instanceof LogWrite w) {
+        w.durable = true;
+        w.replica.synced(w.ready);
+        w.then.forEach(Runnable::run);
+      } else {
+        ((StateWrite) record).images().forEach(Disk::stateDurable);
+      }
+    }
+    maybeSync();
+    maybeWrite();
+  }
+
+  /**
+   * A crash: a random prefix of the records written and not synced reaches the disk, never a later
+   * one without an earlier (one ordered write-ahead log); the rest is lost. Each store restarts
+   * from the last state write that survived, which must not be ahead of the log that survived.
+   */
+  private void keepWrittenPrefix() {
+    if (!up) {
+      return;
+    }
+    int keep = hardened + sim.crashKeeps(unsynced.size() - hardened);
+    for (WalRecord record : unsynced.subList(0, keep)) {
+      if (record instanceof LogWrite w) {
+        w.replica.writeSurvived(w.ready);
+      } else {
+        ((StateWrite) record).images().forEach(Disk::stateDurable);
+      }
+    }
+    boolean lost = false;
+    for (Map.Entry<Long, Disk> e : disks.entrySet()) {
+      Disk d = e.getValue();
+      lost |= d.durable.applied() < d.store.appliedIndex();
+      d.store = d.durable.restore();
+      checkStateHasItsLog(e.getKey(), d);
+    }
+    if (lost) {
+      appliedStateLost++;
+    }
+  }
+
+  /** What survived of a store must be backed by the log that survived, entry for entry at its index. */
+  private void checkStateHasItsLog(long group, Disk d) {
+    long applied = d.durable.applied();
+    long snapshot = d.log.snapshot().metadata().index();
+    long term = applied < snapshot || applied > d.log.lastIndex() ? -1 : d.log.term(applied);
+    if (term != d.durable.appliedTerm()) {
+      throw new SafetyViolation("node " + id + " partition " + group + " crashed with its store applied through "
+          + applied + " (term " + d.durable.appliedTerm() + ") but its log keeps "
+          + (term < 0 ? "no entry" : "term " + term) + " there (log " + snapshot + ".." + d.log.lastIndex()
+          + ", at virtual time " + sim.now() + " us)");
+    }
+  }
+
+  long appliedStateLost() {
+    return appliedStateLost;
   }
 
   /** Queues committed entries of {@code r} for the applier. */
@@ -491,8 +708,15 @@ final class KvSimNode implements SimProcess {
     if (!current(me) || deferredByPause(() -> runApply(me, batch))) {
       return;
     }
+    Map<Disk, StoreImage> images = new LinkedHashMap<>();
     for (ApplyItem item : batch) {
       item.replica().apply(item.committed());
+      item.replica().image().ifPresent(image -> images.put(item.replica().disk(), image));
+    }
+    if (!images.isEmpty()) {
+      // One unsynced write (NodeRuntime's ApplyBatch), in the write-ahead log behind every log
+      // round written so far: durable with the next sync, lost with a crash that loses them.
+      unsynced.add(new StateWrite(images));
     }
     startApplier();
   }
@@ -520,7 +744,10 @@ final class KvSimNode implements SimProcess {
     MemoryStorage log = new MemoryStorage();
     log.applySnapshot(new Snapshot(new SnapshotMetadata(i0, i0, parent.confState()), KvSimReplica.encode(seed)));
     log.setHardState(new HardState(i0, RaftConfig.NONE, i0));
-    Disk d = new Disk(log, new MemoryPartitionStore(seed, i0));
+    Disk d = new Disk(log, new MemoryPartitionStore(seed, i0), i0);
+    // NodeRuntime creates the child with synced writes: they make every record written before
+    // them durable too, the split entry among them.
+    hardened = unsynced.size();
     disks.put(child, d);
     KvSimReplica r = open(child, d);
     sim.invariants(child);

@@ -15,6 +15,7 @@ import io.quorumkv.raft.StateRole;
 import io.quorumkv.raft.Status;
 import io.quorumkv.raft.sim.Invariants;
 import io.quorumkv.raft.sim.ReadyWrites;
+import io.quorumkv.raft.sim.SafetyViolation;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,9 +33,6 @@ import java.util.zip.CRC32C;
  */
 final class KvSimReplica {
 
-  /** One Ready's writes and the work that waits for them to be durable. */
-  private record Write(Ready ready, long due) {}
-
   /** The client writes of the entry proposed at an index in {@code term}, in the entry's order. */
   /** A proposed entry's requests; those flagged in {@code knownAtCommit} (null: none) are answered at commit. */
   private record Proposal(List<KvSimRequest> requests, long term, boolean[] knownAtCommit) {}
@@ -50,7 +48,12 @@ final class KvSimReplica {
   private final int incarnation;
   private PartitionStateMachine sm;
   private ConfState confState;
-  private final ArrayDeque<Write> unsynced = new ArrayDeque<>();
+  /** Readies handed to the disk and not yet durable, oldest first. */
+  private final ArrayDeque<Ready> unsynced = new ArrayDeque<>();
+  /** Of those, the ones written (reported to the core with {@code written}), oldest first. */
+  private final ArrayDeque<Ready> writtenUnsynced = new ArrayDeque<>();
+  /** The term of the last entry the live store applied (a snapshot's if it was installed last). */
+  private long appliedTerm;
   private SoftState softState = new SoftState(0, StateRole.FOLLOWER);
   private final Map<Long, Proposal> proposals = new HashMap<>();
   /** Client writes taken since the node's last loop turn: proposed as one entry at the next. */
@@ -79,6 +82,7 @@ final class KvSimReplica {
     this.incarnation = node.incarnation();
     this.confState = disk.log.initialState().confState();
     this.reportedApplied = disk.store.appliedIndex();
+    this.appliedTerm = disk.durable.appliedTerm(); // a replica opens from the store as the disk holds it
     this.lastLeaderContactTick = node.ticks();
   }
 
@@ -102,7 +106,7 @@ final class KvSimReplica {
 
   /** A snapshot from the leader waits for the disk (NodeRuntime: installing). */
   boolean installing() {
-    return unsynced.stream().anyMatch(w -> w.ready().snapshot().isPresent());
+    return unsynced.stream().anyMatch(rd -> rd.snapshot().isPresent());
   }
 
   /** What a tombstone keeps of this replica: its term, its vote, the end of its log. */
@@ -295,7 +299,12 @@ final class KvSimReplica {
 
   // ---- the Ready loop ----
 
-  /** Hands out every Ready the core has: sends what may go now, queues the rest behind the disk. */
+  /**
+   * Hands out every Ready the core has, as NodeRuntime#handleReady: sends what may go now, hands
+   * the committed entries to the applier and releases the read states (the entries are durable or
+   * written already), and the writes to the disk. A snapshot waits for the disk, and so does what
+   * came with it.
+   */
   void drain() {
     for (int guard = 0; current() && raw.hasReady(); guard++) {
       if (guard > 10_000) {
@@ -306,9 +315,12 @@ final class KvSimReplica {
       for (Message m : rd.messages()) {
         sim.network().send(new KvSim.GroupMessage(group, m));
       }
-      long due = node.syncDue(rd.mustSync());
-      unsynced.add(new Write(rd, due));
-      sim.events().after(due - sim.now(), this::sync);
+      if (rd.snapshot().isEmpty()) {
+        handCommitted(rd.committedEntries());
+        releaseReadStates(rd.readStates());
+      }
+      unsynced.add(rd);
+      node.write(this, rd);
     }
   }
 
@@ -321,7 +333,7 @@ final class KvSimReplica {
     if (now.role() == StateRole.LEADER && before.role() != StateRole.LEADER) {
       long term = term();
       sim.invariants(group).leaderElected(node.id, term,
-          Invariants.LogView.of(disk.log, unsynced.stream().map(Write::ready).toList()));
+          Invariants.LogView.of(disk.log, List.copyOf(unsynced)));
       sim.countElection();
       spanChangeBound = raw.status().lastIndex(); // as NodeRuntime#onSoftState
     }
@@ -337,16 +349,35 @@ final class KvSimReplica {
     }
   }
 
-  /** The disk finished the oldest write: make it durable and do what waited for it. */
-  private void sync() {
-    if (!current() || node.deferredByPause(this::sync)) {
+  /**
+   * The disk's write stage wrote {@code rd} (unsynced), behind every earlier write: as NodeRuntime
+   * does once the log writer reports a round written, tell the core, which may then hand out
+   * committed entries up to it before they are durable.
+   */
+  void written(Ready rd) {
+    if (!current()) {
       return;
     }
-    Write w = unsynced.poll();
-    if (w == null || w.due() > sim.now()) {
+    writtenUnsynced.add(rd);
+    Entry last = rd.lastEntry();
+    if (last != null) {
+      raw.written(last.index(), last.term());
+      drain();
+    }
+  }
+
+  /** The disk synced {@code rd}, the oldest write handed to it: make it durable and do what waited for it. */
+  void synced(Ready rd) {
+    if (!current()) {
+      return;
+    }
+    Ready oldest = unsynced.poll();
+    if (oldest != rd) {
       throw new IllegalStateException("node " + node.id + " partition " + group + ": disk sync out of order");
     }
-    Ready rd = w.ready();
+    if (writtenUnsynced.peek() == rd) {
+      writtenUnsynced.poll();
+    }
     if (rd.snapshot().isPresent()) {
       installSnapshot(rd.snapshot().get());
     }
@@ -354,11 +385,34 @@ final class KvSimReplica {
     for (Message m : rd.messagesAfterPersist()) {
       sim.network().send(new KvSim.GroupMessage(group, m));
     }
-    if (!rd.committedEntries().isEmpty()) {
-      answerAtCommit(rd.committedEntries());
-      node.enqueueApply(this, rd.committedEntries());
+    if (rd.snapshot().isPresent()) {
+      handCommitted(rd.committedEntries());
+      releaseReadStates(rd.readStates());
     }
-    for (ReadState rs : rd.readStates()) {
+    serveReads();
+    drain();
+  }
+
+  /** A crash kept {@code rd}'s write, written and not synced: it is on the disk (a snapshot installed). */
+  void writeSurvived(Ready rd) {
+    rd.snapshot().ifPresent(s -> {
+      disk.log.applySnapshot(s);
+      disk.stateDurable(new KvSimNode.StoreImage(s.metadata().index(), s.metadata().term(),
+          s.metadata().confState(), decode(s.data())));
+    });
+    ReadyWrites.write(node.id, disk.log, rd, sim.invariants(group));
+  }
+
+  /** As NodeRuntime#handCommitted: a leader answers the writes whose outcome is known, the applier gets the entries. */
+  private void handCommitted(List<Entry> committed) {
+    if (!committed.isEmpty()) {
+      answerAtCommit(committed);
+      node.enqueueApply(this, committed);
+    }
+  }
+
+  private void releaseReadStates(List<ReadState> readStates) {
+    for (ReadState rs : readStates) {
       KvSimRequest r = readIndexWaiting.remove(rs.context());
       if (r == null) {
         continue; // already rejected after a leader change
@@ -370,13 +424,14 @@ final class KvSimReplica {
       }
     }
     serveReads();
-    drain();
   }
 
   /** Installs a snapshot from the leader: the store first, then the log (a crash between redoes it). */
   private void installSnapshot(Snapshot s) {
     long index = s.metadata().index();
     disk.store = new MemoryPartitionStore(decode(s.data()), index);
+    disk.durable = KvSimNode.StoreImage.of(disk.store, s.metadata().term(), s.metadata().confState());
+    appliedTerm = s.metadata().term();
     sm = PartitionStateMachine.open(group, disk.store, s.metadata().term(), KvSim.SESSION_TIMEOUT_MILLIS,
         sim.initialSpans().get(group));
     disk.log.applySnapshot(s);
@@ -398,12 +453,12 @@ final class KvSimReplica {
       if (e.index() <= sm.appliedIndex()) {
         continue; // covered by a snapshot installed meanwhile
       }
+      checkWrittenHere(e);
       PartitionStateMachine.Outcome o;
       if (e.type() == EntryType.CONF_CHANGE) {
         // The bootstrap entries and the membership steps' changes (KvSim#rejoin).
         ConfChange change = ConfChange.decode(e.data());
-        confState = raw.applyConfChange(change, e.index());
-        disk.log.setConfState(confState);
+        confState = raw.applyConfChange(change, e.index()); // on the disk with the store's state write
         sm.applyConfChange(e.index(), e.term(), confState, change);
         o = new PartitionStateMachine.Outcome.None();
       } else {
@@ -415,6 +470,7 @@ final class KvSimReplica {
         sim.replicaHash(group, node.id, h.hash());
       }
       sm.flush();
+      appliedTerm = e.term();
       sim.invariants(group).applied(node.id, e, digest(disk.store));
       appliedSinceSnapshot++;
       Proposal p = proposals.remove(e.index());
@@ -430,6 +486,41 @@ final class KvSimReplica {
     serveReads();
     maybeSnapshot();
     drain();
+  }
+
+  /**
+   * The Ready contract: a committed entry handed out is durable or written here already (the last
+   * write of its index decides; a snapshot written after it, not yet installed, compacts it only
+   * once installed). Counts the entries applied while only written.
+   */
+  private void checkWrittenHere(Entry e) {
+    long writtenTerm = -1;
+    for (Ready rd : writtenUnsynced) {
+      if (!rd.entries().isEmpty() && e.index() >= rd.entries().get(0).index() && e.index() <= rd.lastEntry().index()) {
+        writtenTerm = rd.entries().get((int) (e.index() - rd.entries().get(0).index())).term();
+      }
+    }
+    if (writtenTerm == e.term()) {
+      sim.appliedWritten();
+      return;
+    }
+    long durableTerm = writtenTerm < 0 && e.index() <= disk.log.lastIndex() && e.index() >= disk.log.firstIndex()
+        ? disk.log.term(e.index()) : writtenTerm;
+    if (durableTerm != e.term()) {
+      throw new SafetyViolation("node " + node.id + " partition " + group + " applied " + e + " but its disk has "
+          + (durableTerm < 0 ? "no entry" : "term " + durableTerm) + " there, durable or written (at virtual time "
+          + sim.now() + " us)");
+    }
+  }
+
+  /** The store's state after the applier's batch, for the node's state write; empty once destroyed. */
+  java.util.Optional<KvSimNode.StoreImage> image() {
+    return destroyed ? java.util.Optional.empty()
+        : java.util.Optional.of(KvSimNode.StoreImage.of(disk.store, appliedTerm, confState));
+  }
+
+  KvSimNode.Disk disk() {
+    return disk;
   }
 
   /** As NodeRuntime#handCommitted on a leader: answers the writes whose outcome is known ({@link AnswerAtCommit}). */
@@ -499,12 +590,14 @@ final class KvSimReplica {
 
   private void maybeSnapshot() {
     int every = sim.schedule().snapshotEvery();
-    long index = sm.appliedIndex();
+    // Of the store as the disk holds it: the live one may be ahead of the log on the disk.
+    KvSimNode.StoreImage state = disk.durable;
+    long index = state.applied();
     if (every <= 0 || appliedSinceSnapshot < every || index <= disk.log.snapshot().metadata().index()
         || index > disk.log.lastIndex()) {
       return;
     }
-    disk.log.createSnapshot(index, confState, encode(disk.store.scan(new byte[0], new byte[0], Integer.MAX_VALUE)));
+    disk.log.createSnapshot(index, state.confState(), encode(state.data()));
     disk.log.compact(Math.max(disk.log.firstIndex() - 1, index - KvSim.KEEP_ENTRIES));
     appliedSinceSnapshot = 0;
   }

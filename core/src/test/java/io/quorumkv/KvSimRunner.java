@@ -59,10 +59,12 @@ final class KvSimRunner {
    * @param confChanges membership changes proposed (removals, learners, promotions)
    * @param packedEntries entries of several client writes proposed (by any leader)
    * @param recreatedReplicas replicas created again from a tombstone after a node destroyed its replica
+   * @param appliedWritten entries applied while written and not yet durable on their node
+   * @param appliedStateLost crashes that lost applied state (a crash kept a prefix of the unsynced writes)
    * @param stats      counters for people
    */
   record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, long packedEntries,
-      long recreatedReplicas, String stats) {}
+      long recreatedReplicas, long appliedWritten, long appliedStateLost, String stats) {}
 
   private KvSimRunner() {}
 
@@ -96,7 +98,7 @@ final class KvSimRunner {
           + "\n  replay: " + replayCommand(schedule, mode), cause);
     }
     return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.packedEntries(),
-        sim.recreatedReplicas(), sim.stats());
+        sim.recreatedReplicas(), sim.appliedWrittenEntries(), sim.appliedStateLost(), sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */
