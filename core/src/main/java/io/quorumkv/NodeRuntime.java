@@ -700,6 +700,8 @@ final class NodeRuntime implements RequestExecutor {
       try {
         long wait = nextTick - System.nanoTime();
         Runnable t = wait > 0 ? inbox.poll(wait, TimeUnit.NANOSECONDS) : inbox.poll();
+        RuntimeEvents.LoopTurn turn = new RuntimeEvents.LoopTurn();
+        turn.begin();
         for (Runnable earlier = nextTurn.poll(); earlier != null; earlier = nextTurn.poll()) {
           runSafely(earlier); // queued before whatever woke the loop
         }
@@ -721,6 +723,7 @@ final class NodeRuntime implements RequestExecutor {
             leaseResumesAtTick = ticks + config.electionTicks();
           }
           nextTickNanos = nextTick;
+          turn.tick = true;
         }
         for (Replica r : replicas.values()) {
           if (r.quiesced && r.raw.hasReady()) {
@@ -733,6 +736,7 @@ final class NodeRuntime implements RequestExecutor {
           }
         }
         endTurn();
+        turn.commit();
       } catch (InterruptedException e) {
         if (state == State.CLOSED) {
           break;
@@ -1537,7 +1541,12 @@ final class NodeRuntime implements RequestExecutor {
       try {
         Runnable t = applyQueue.poll(100, TimeUnit.MILLISECONDS);
         if (t instanceof ApplyTask a && !storageFailed) {
-          applyTogether(drainApplyTasks(a));
+          RuntimeEvents.Apply event = new RuntimeEvents.Apply();
+          event.begin();
+          List<ApplyTask> tasks = drainApplyTasks(a);
+          applyTogether(tasks);
+          event.batches = tasks.size();
+          event.commit();
         } else if (t != null && !storageFailed) {
           t.run();
         }

@@ -197,6 +197,24 @@ final class ClosedLoop {
     }
   }
 
+  /**
+   * A request slower than the threshold, for a JDK Flight Recorder recording of the driver
+   * (examples/bench/tail.py lines these up with the nodes' own events; free unless a recording
+   * runs).
+   */
+  @jdk.jfr.Name("io.quorumkv.bench.Request")
+  @jdk.jfr.Label("Benchmark Request")
+  @jdk.jfr.Category({"QuorumKV", "Bench"})
+  @jdk.jfr.StackTrace(false)
+  @jdk.jfr.Threshold("2 ms")
+  static final class RequestEvent extends jdk.jfr.Event {
+    @jdk.jfr.Label("Operation")
+    String op;
+
+    @jdk.jfr.Label("Succeeded")
+    boolean ok;
+  }
+
   /** One logical client: issues its next request when the previous one completes. */
   private final class Client {
     private final Run run;
@@ -213,6 +231,8 @@ final class ClosedLoop {
       ThreadLocalRandom rnd = ThreadLocalRandom.current();
       byte[] key = workload.key(rnd.nextInt(workload.keyspace()));
       boolean get = run.phase.readFraction() == 1 || (run.phase.readFraction() > 0 && rnd.nextDouble() < run.phase.readFraction());
+      RequestEvent event = new RequestEvent();
+      event.begin();
       long t0 = System.nanoTime();
       CompletableFuture<?> f;
       try {
@@ -223,6 +243,12 @@ final class ClosedLoop {
       boolean synchronous = f.isDone();
       f.orTimeout(run.limits.timeoutMillis(), TimeUnit.MILLISECONDS).whenComplete((r, e) -> {
         long t1 = System.nanoTime();
+        event.end();
+        if (event.shouldCommit()) {
+          event.op = get ? "get" : "put";
+          event.ok = e == null;
+          event.commit();
+        }
         run.lastEnd.accumulateAndGet(t1, Math::max);
         if (e == null) {
           (get ? run.getRecorder : run.putRecorder).recordValue(Math.min(t1 - t0, MAX_TRACKED_NANOS));

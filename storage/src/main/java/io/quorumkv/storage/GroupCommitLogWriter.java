@@ -122,7 +122,15 @@ public final class GroupCommitLogWriter implements AutoCloseable {
         }
         if (!work.isEmpty()) {
           writeAhead.acquire(); // bounded: at most MAX_UNSYNCED_ROUNDS wait for a sync
-          written.add(new Written(work, write(work)));
+          LogEvents.LogWrite event = new LogEvents.LogWrite();
+          event.begin();
+          StorageEngine.Round round = write(work);
+          event.end();
+          if (event.shouldCommit()) {
+            event.batches = work.size();
+            event.commit();
+          }
+          written.add(new Written(work, round));
         }
       }
     } catch (InterruptedException e) {
@@ -166,11 +174,19 @@ public final class GroupCommitLogWriter implements AutoCloseable {
     }
     List<StorageEngine.Round> rs = new ArrayList<>(rounds.size());
     rounds.forEach(w -> rs.add(w.round()));
+    LogEvents.LogSync event = new LogEvents.LogSync();
+    event.begin();
     try {
       engine.awaitDurable(rs);
     } catch (RuntimeException e) {
       LOG.error("log writer could not sync {} rounds", rounds.size(), e);
       rs.forEach(r -> r.failValid(e));
+    }
+    event.end();
+    if (event.shouldCommit()) {
+      event.rounds = rounds.size();
+      event.batches = rounds.stream().mapToInt(w -> w.work().size()).sum();
+      event.commit();
     }
     for (Written w : rounds) {
       for (int i = 0; i < w.work().size(); i++) {
