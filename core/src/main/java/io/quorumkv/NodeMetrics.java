@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.quorumkv.raft.Message;
+import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.SyncEvent;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -147,6 +148,26 @@ final class NodeMetrics {
   /** A counter read from {@code source} at each scrape (e.g. the transport's own counters). */
   <T> void functionCounter(String name, String description, Tags extra, T source, ToDoubleFunction<T> value) {
     FunctionCounter.builder(name, source, value).description(description).tags(tags.and(extra)).register(registry);
+  }
+
+  /**
+   * {@code quorumkv.storage.sst.bytes} (tags {@code cf}: log, state, raft_meta; {@code reason}:
+   * flush, compaction): the table-file bytes the database wrote, the background write-back that
+   * shares the disk with the log's fsyncs.
+   */
+  void sstWrites(StorageEngine engine) {
+    String name = "quorumkv.storage.sst.bytes";
+    String description = "table-file bytes written by RocksDB flushes and compactions";
+    functionCounter(name, description, Tags.of("cf", "log", "reason", "flush"), engine,
+        e -> e.sstWrites().logFlushBytes());
+    functionCounter(name, description, Tags.of("cf", "log", "reason", "compaction"), engine,
+        e -> e.sstWrites().logCompactionBytes());
+    functionCounter(name, description, Tags.of("cf", "state", "reason", "flush"), engine,
+        e -> e.sstWrites().stateFlushBytes());
+    functionCounter(name, description, Tags.of("cf", "state", "reason", "compaction"), engine,
+        e -> e.sstWrites().stateCompactionBytes());
+    functionCounter(name, description, Tags.of("cf", "raft_meta", "reason", "all"), engine,
+        e -> e.sstWrites().metaBytes());
   }
 
   void fsync(SyncEvent e) {

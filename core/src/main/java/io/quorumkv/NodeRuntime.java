@@ -114,6 +114,8 @@ final class NodeRuntime implements RequestExecutor {
   /** Applier backlog (tasks) above which leaders refuse new proposals: backpressure at the source. */
   private static final int APPLY_BACKLOG_LIMIT = 10_000;
   private static final int LOG_BACKLOG_LIMIT = 10_000;
+  /** The largest memtable of the log's column family, whatever the log compaction budget. */
+  private static final long MAX_LOG_WRITE_BUFFER_BYTES = 256L << 20;
   /**
    * Client writes of one partition taken in one drain of the loop's inbox go into one log entry
    * (a {@link Command.Writes}) of at most this many writes and, unless one write alone is larger,
@@ -265,7 +267,11 @@ final class NodeRuntime implements RequestExecutor {
       throw new IllegalStateException(who + " was already started");
     }
     try {
-      StorageOptions options = StorageOptions.defaults(nodeId);
+      StorageOptions defaults = StorageOptions.defaults(nodeId);
+      // Four log compaction budgets per log memtable: entries are compacted away before a flush
+      // would write them to a file (finding 64). Bounded: a huge budget does not buy a huge memtable.
+      StorageOptions options = defaults.withLogWriteBufferBytes(
+          Math.max(defaults.writeBufferBytes(), Math.min(MAX_LOG_WRITE_BUFFER_BYTES, 4 * config.logCompactionBytes())));
       if (config.storageEngine() == StorageEngineType.ROCKSDB) {
         engine = StorageEngine.openRocksDb(config.dataDir(), config.clusterId(), options);
       } else {
@@ -273,6 +279,7 @@ final class NodeRuntime implements RequestExecutor {
         engine = StorageEngine.openInMemory(disk, config.clusterId(), options);
       }
       engine.syncMonitor().addListener(metrics::fsync);
+      metrics.sstWrites(engine);
       writer = new GroupCommitLogWriter(engine);
       members.put(nodeId, config.advertisedAddress());
       members.putAll(config.peers());

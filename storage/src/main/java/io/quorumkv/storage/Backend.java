@@ -110,6 +110,11 @@ interface Backend extends KvReader, AutoCloseable {
   /** Bytes the store occupies on disk (memory: live bytes). */
   long diskBytes();
 
+  /** Table-file bytes written since the store opened (memory: none). */
+  default SstWrites sstWrites() {
+    return SstWrites.NONE;
+  }
+
   @Override
   void close();
 }

@@ -249,6 +249,11 @@ public final class StorageEngine implements AutoCloseable {
     return backend.diskBytes();
   }
 
+  /** Table-file bytes the database has written since it opened (see {@link SstWrites}). */
+  public SstWrites sstWrites() {
+    return backend.sstWrites();
+  }
+
   /** Closes the database and frees its native resources; idempotent. */
   @Override
   public void close() {

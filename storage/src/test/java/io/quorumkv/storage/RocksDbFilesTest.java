@@ -277,6 +277,51 @@ class RocksDbFilesTest {
     }
   }
 
+  /**
+   * A log whose memtable outlasts its compactions writes only the entries still live at a flush to
+   * SST files; one whose memtable fills before its entries are compacted writes them all (the
+   * second run shows the counter and the workload can tell the two apart).
+   */
+  @Test
+  void logEntriesCompactedWhileInTheMemtableAreNotWrittenToFiles() throws Exception {
+    long written = 32L << 20;
+    StorageOptions base = StorageOptions.defaults(1).withMemory(8L << 20, 1L << 20, 128L << 20);
+    long large = logBytesFlushed(base.withLogWriteBufferBytes(8L << 20), written);
+    Path first = dir.resolve("node");
+    try (Stream<Path> walk = Files.walk(first)) {
+      walk.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+    }
+    long small = logBytesFlushed(base, written);
+    assertTrue(large < written / 4, large + " B of log flushed to files with an 8 MiB memtable, of " + written);
+    assertTrue(small > written / 2, small + " B of log flushed to files with a 1 MiB memtable, of " + written);
+  }
+
+  /** Appends {@code total} bytes of 1 KiB entries, compacting all but the last ~1 MiB every 1 MiB. */
+  private long logBytesFlushed(StorageOptions options, long total) {
+    byte[] payload = new byte[1024];
+    new java.util.Random(7).nextBytes(payload);
+    try (StorageEngine e = open(options)) {
+      LogStore log = e.log(G);
+      StateMachineStore sm = e.stateMachine(G);
+      for (long bytes = 0; bytes < total; bytes += 1L << 20) {
+        for (int b = 0; b < 8; b++) {
+          List<Entry> batch = new ArrayList<>();
+          for (int i = 0; i < 128; i++) {
+            batch.add(Entry.normal(log.lastIndex() + 1 + i, 1, payload));
+          }
+          log.append(batch);
+        }
+        sm.apply(log.lastIndex(), 1, List.of());
+        long through = log.lastIndex() - 1024;
+        if (through > 0) {
+          e.write(e.newLogBatch().compactThrough(G, through));
+        }
+      }
+      ((RocksBackend) e.backend()).flush();
+      return e.sstWrites().logFlushBytes();
+    }
+  }
+
   @Test
   void aRecordOnlyInAFileIsNotReadFromMemoryUntilItsBlockIsCached() {
     StorageEngine e = open();
