@@ -166,6 +166,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     /** This node's id: positive, unique in the cluster, never reused. Required. */
     public Builder nodeId(long v) { nodeId = v; return this; }
 
+    /** The node id set so far (tests that configure each node of a cluster differently). */
+    long nodeId() { return nodeId; }
+
     /** The {@code host:port} peers and clients use to reach this node. Required. */
     public Builder advertisedAddress(String v) { advertisedAddress = v; return this; }
 
