@@ -1496,10 +1496,12 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (handAll) {
         log.info("{} group {}: node {} is a preferred leader, handing leadership to it", who, r.groupId, target);
+        metrics.balancingTransfers.increment();
         r.raw.transferLeadership(target);
         led.merge(target, 1, Integer::sum);
       } else if (led.getOrDefault(target, 0) + 1 < led.get(nodeId)) {
         log.info("{} group {}: balancing leaders, handing leadership to node {}", who, r.groupId, target);
+        metrics.balancingTransfers.increment();
         r.raw.transferLeadership(target);
         return;
       }
