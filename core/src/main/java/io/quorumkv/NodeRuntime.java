@@ -630,7 +630,7 @@ final class NodeRuntime implements RequestExecutor {
     return routing;
   }
 
-  /** Leader balancing rounds run so far (tests count leader changes over a number of them). */
+  /** Leader balancing rounds run so far (tests count what balancing did over a number of them). */
   long balancingRounds() {
     return balancingRounds;
   }
