@@ -470,6 +470,10 @@ final class Codec {
         w.i64(p.partitionId()).str(p.keys()).i64(p.leader()).i64(p.term()).i64(p.commitIndex())
             .i64(p.appliedIndex()).longs(p.voters()).longs(p.learners());
       }
+      // Last, and optional on reading: an older node's answer still decodes.
+      w.longs(c.preferredLeaders()).i32(c.preferredLeadersMismatch().size());
+      c.preferredLeadersMismatch().entrySet().stream().sorted(Map.Entry.comparingByKey())
+          .forEach(e -> w.i64(e.getKey()).longs(e.getValue()));
     } else if (response instanceof KvResponse.AdminDone a) {
       w.u8(5).i64(a.value());
     } else if (response instanceof KvResponse.DirectoryReport d) {
@@ -480,6 +484,8 @@ final class Codec {
       }
       w.i32(d.addresses().size());
       d.addresses().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
+      // Last, and optional on reading: a report without it (an older node's) still decodes.
+      d.preferredLeaders().ifPresent(w::longs);
     } else if (response instanceof KvResponse.RouteTable t) {
       w.u8(8).i32(t.routes().size());
       for (KvResponse.Route route : t.routes()) {
@@ -514,8 +520,13 @@ final class Codec {
         int n = r.count(2);
         List<KvResponse> answers = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-          if (r.peekU8() == 9) {
+          int itemTag = r.peekU8();
+          if (itemTag == 9) {
             throw r.bad("answer " + i + " of a multi is a nested multi");
+          }
+          if (itemTag == 4 || itemTag == 7) {
+            // Their last fields are optional, read only when the message ends there.
+            throw r.bad("answer " + i + " of a multi is a status or directory report");
           }
           answers.add(readResponse(r));
         }
@@ -545,7 +556,16 @@ final class Codec {
           parts.add(new PartitionStatus(r.i64(), r.str(), r.i64(), r.i64(), r.i64(), r.i64(),
               r.longs(), r.longs()));
         }
-        yield new KvResponse.StatusReport(new ClusterStatus(node, members, parts));
+        Set<Long> preferred = Set.of();
+        Map<Long, Set<Long>> mismatch = new LinkedHashMap<>();
+        if (!r.atEnd()) {
+          preferred = r.longs();
+          int nm = r.count(12);
+          for (int i = 0; i < nm; i++) {
+            mismatch.put(r.i64(), r.longs());
+          }
+        }
+        yield new KvResponse.StatusReport(new ClusterStatus(node, members, parts, preferred, mismatch));
       }
       case 5 -> new KvResponse.AdminDone(r.i64());
       case 7 -> {
@@ -561,7 +581,8 @@ final class Codec {
         for (int i = 0; i < na; i++) {
           addresses.put(r.i64(), r.str());
         }
-        yield new KvResponse.DirectoryReport(node, reps, addresses);
+        yield new KvResponse.DirectoryReport(node, reps, addresses,
+            r.atEnd() ? Optional.empty() : Optional.of(r.longs()));
       }
       case 8 -> {
         int n = r.count(14);
@@ -828,6 +849,11 @@ final class Codec {
         throw bad("unknown consistency " + c);
       }
       return CONSISTENCIES[c];
+    }
+
+    /** Whether every byte was read (an optional trailing field is absent). */
+    boolean atEnd() {
+      return pos == buf.length;
     }
 
     void end() {

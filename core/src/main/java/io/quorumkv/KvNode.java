@@ -166,6 +166,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     /** This node's id: positive, unique in the cluster, never reused. Required. */
     public Builder nodeId(long v) { nodeId = v; return this; }
 
+    /** The node id set so far (tests that configure each node of a cluster differently). */
+    long nodeId() { return nodeId; }
+
     /** The {@code host:port} peers and clients use to reach this node. Required. */
     public Builder advertisedAddress(String v) { advertisedAddress = v; return this; }
 
@@ -275,7 +278,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      * node outside the set hands each of its leaderships to a preferred voter of the partition
      * that has the whole log, if there is one; leaderships are balanced among the preferred nodes.
      * A leadership placed with {@link KvAdmin#transferLeader} stays while pinned
-     * ({@link #leaderPinDuration}).
+     * ({@link #leaderPinDuration}). Nodes compare their sets: while a peer reports another set, a
+     * node logs it, lists the peer in {@link ClusterStatus#preferredLeadersMismatch} and balances
+     * over every voter, so that nodes preferring each other never hand leaderships back and forth.
      */
     public Builder preferredLeaders(Set<Long> v) {
       preferredLeaders = v == null ? null : new LinkedHashSet<>(v);

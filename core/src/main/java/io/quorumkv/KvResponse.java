@@ -39,14 +39,23 @@ sealed interface KvResponse {
   record StatusReport(ClusterStatus status) implements KvResponse {}
 
   /**
-   * The answer to a {@link KvRequest.Directory}: the replicas {@code nodeId} hosts, and the
-   * addresses of the members it knows (so that nodes sharing no partition still reach each other).
+   * The answer to a {@link KvRequest.Directory}: the replicas {@code nodeId} hosts, the
+   * addresses of the members it knows (so that nodes sharing no partition still reach each other),
+   * and its preferred leaders ({@link KvNodeConfig#preferredLeaders}, so that nodes find out when
+   * they were given different sets); empty when the answer came from a node that does not send
+   * them (an older version).
    */
-  record DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses)
-      implements KvResponse {
+  record DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses,
+      java.util.Optional<java.util.Set<Long>> preferredLeaders) implements KvResponse {
     public DirectoryReport {
       replicas = List.copyOf(replicas);
       addresses = java.util.Map.copyOf(addresses);
+      preferredLeaders = preferredLeaders.map(java.util.Set::copyOf);
+    }
+
+    /** A report that does not say which leaders its node prefers. */
+    DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses) {
+      this(nodeId, replicas, addresses, java.util.Optional.empty());
     }
   }
 

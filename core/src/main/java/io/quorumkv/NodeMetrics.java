@@ -45,6 +45,7 @@ final class NodeMetrics {
   final Counter applyWrites;
   final Counter applyBatches;
   final Counter leaderChanges;
+  final Counter balancingTransfers;
   final Timer readIndexLatency;
   final Timer fsyncLatency;
   final Counter syncStalls;
@@ -82,6 +83,8 @@ final class NodeMetrics {
     applyWrites = counter("quorumkv.apply.writes", "state machine writes of the applier, each for one or more groups' batches");
     applyBatches = counter("quorumkv.apply.batches", "batches of committed entries (one group's each) the applier applied");
     leaderChanges = counter("quorumkv.leader.changes", "leader changes seen, all partitions");
+    balancingTransfers = counter("quorumkv.leader.transfers.balancing",
+        "leaderships this node handed away to balance leaders (or to a preferred leader)");
     readIndexLatency = Timer.builder("quorumkv.readindex.latency").description("ReadIndex request to answer")
         .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
     fsyncLatency = Timer.builder("quorumkv.fsync.latency").description("synced log writes")

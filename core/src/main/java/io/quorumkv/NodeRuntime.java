@@ -242,6 +242,8 @@ final class NodeRuntime implements RequestExecutor {
   private boolean turnPersistedWakes;
   /** loop */
   private long ticks;
+  /** Leader balancing rounds run (written on the loop only; read by tests). */
+  private volatile long balancingRounds;
   /**
    * loop: no lease read before this tick. After the loop paused, its tick count lags real time,
    * so a heartbeat round sent before the pause looks more recent than it is (the lease rule in
@@ -375,6 +377,7 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.queue.depth", "apply", applyQueue::size);
     metrics.gauge("quorumkv.queue.bytes", "apply", applyBacklogBytes::get);
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
+    metrics.gauge("quorumkv.preferred.leaders.mismatch", null, () -> placement.preferredLeadersMismatch().size());
     metrics.gauge("quorumkv.groups.quiesced", null, () -> replicas.values().stream().filter(r -> r.quiesced).count());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
@@ -632,6 +635,11 @@ final class NodeRuntime implements RequestExecutor {
 
   RoutingTable routing() {
     return routing;
+  }
+
+  /** Leader balancing rounds run so far (tests count what balancing did over a number of them). */
+  long balancingRounds() {
+    return balancingRounds;
   }
 
   /** The ids of every member this node knows an address of, itself included. */
@@ -922,6 +930,7 @@ final class NodeRuntime implements RequestExecutor {
     checkSyncStall(now);
     placement.onTick(ticks);
     if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
+      balancingRounds++;
       balanceLeaders();
     }
     if (ticks % HASH_CHECK_TICKS == 0) {
@@ -1450,7 +1459,8 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * Every node hosts every partition, so each knows every leader. Leaderships go to the
    * candidates: the preferred leaders among the voters ({@link KvNodeConfig#preferredLeaders}), or
-   * every voter when there is no preference. A node that is no candidate hands each of its
+   * every voter when there is no preference or a peer was given another one
+   * ({@link PlacementDriver#preferredLeadersInForce}). A node that is no candidate hands each of its
    * leaderships to a candidate in the same round (a preference should hold within one round, not
    * after one round per partition); a candidate leading more than its share of the candidates'
    * hands one leadership per round to the candidate leading the fewest. A leadership an operator
@@ -1469,9 +1479,10 @@ final class NodeRuntime implements RequestExecutor {
       return;
     }
     Set<Long> candidates = voters;
-    if (!config.preferredLeaders().isEmpty()) {
+    Set<Long> preferred = placement.preferredLeadersInForce();
+    if (!preferred.isEmpty()) {
       candidates = new TreeSet<>(voters);
-      candidates.retainAll(config.preferredLeaders());
+      candidates.retainAll(preferred);
     }
     boolean handAll = !candidates.contains(nodeId);
     if (!handAll) {
@@ -1496,10 +1507,12 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (handAll) {
         log.info("{} group {}: node {} is a preferred leader, handing leadership to it", who, r.groupId, target);
+        metrics.balancingTransfers.increment();
         r.raw.transferLeadership(target);
         led.merge(target, 1, Integer::sum);
       } else if (led.getOrDefault(target, 0) + 1 < led.get(nodeId)) {
         log.info("{} group {}: balancing leaders, handing leadership to node {}", who, r.groupId, target);
+        metrics.balancingTransfers.increment();
         r.raw.transferLeadership(target);
         return;
       }
@@ -3249,7 +3262,8 @@ final class NodeRuntime implements RequestExecutor {
       parts.add(new PartitionStatus(r.groupId, span == null ? "uninitialised" : span.describe(), leader, r.term,
           r.commitIndex, r.appliedIndex, cs.voters(), cs.learners()));
     }
-    return new ClusterStatus(nodeId, new HashMap<>(members), parts);
+    return new ClusterStatus(nodeId, new HashMap<>(members), parts, config.preferredLeaders(),
+        placement.preferredLeadersMismatch());
   }
 
   /** The last replica hash each partition computed here (tests). */

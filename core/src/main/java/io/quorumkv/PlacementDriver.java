@@ -79,6 +79,12 @@ final class PlacementDriver {
   private long rounds;
   /** Frozen partitions whose merge this node is driving ({@link #mergeInto}); any thread. */
   private final Set<Long> merging = ConcurrentHashMap.newKeySet();
+  /** loop: the preferred leaders each peer last reported, by node. */
+  private Map<Long, Set<Long>> peerPreferredLeaders = Map.of();
+  /** The peers among those whose set differs from this node's. */
+  private volatile Map<Long, Set<Long>> preferredLeadersMismatch = Map.of();
+  /** A poll round has compared the preferred leaders. */
+  private volatile boolean preferredLeadersCompared;
   /** loop: conditions checked after every poll round (decommissions waiting to complete). */
   private final List<java.util.function.BooleanSupplier> afterRound = new ArrayList<>();
 
@@ -163,6 +169,7 @@ final class PlacementDriver {
       }
     }
     node.routing().replaceRemote(remote);
+    comparePreferredLeaders(answers);
     destroyRemovedReplicas(answers);
     destroyMergedReplicas(answers);
     resumeMerges();
@@ -176,6 +183,50 @@ final class PlacementDriver {
         driveMerges();
       }
     }
+  }
+
+  /**
+   * loop: records the preferred leaders each peer answered with, and logs (once per peer and set)
+   * a peer whose set differs from this node's. A peer's set counts until it answers with another
+   * or stops being a member: a peer that is merely slow to answer still balances by its own set.
+   */
+  private void comparePreferredLeaders(Map<Long, KvResponse.DirectoryReport> answers) {
+    Set<Long> mine = config.preferredLeaders();
+    Map<Long, Set<Long>> known = new TreeMap<>(peerPreferredLeaders);
+    known.keySet().retainAll(node.memberIds());
+    answers.forEach((peer, d) -> d.preferredLeaders().ifPresent(set -> known.put(peer, set)));
+    Map<Long, Set<Long>> mismatch = new TreeMap<>();
+    known.forEach((peer, set) -> {
+      if (!set.equals(mine)) {
+        mismatch.put(peer, set);
+        if (!set.equals(preferredLeadersMismatch.get(peer))) {
+          log.error("{}: node {} has preferred leaders {} but this node has {}: every node must be given the same "
+              + "set; until they agree this node ignores its preference and balances leaderships over every voter",
+              who, peer, new TreeSet<>(set), new TreeSet<>(mine));
+        }
+      }
+    });
+    if (mismatch.isEmpty() && !preferredLeadersMismatch.isEmpty()) {
+      log.info("{}: every peer now has the preferred leaders {} of this node; acting on them again", who,
+          new TreeSet<>(mine));
+    }
+    peerPreferredLeaders = Map.copyOf(known);
+    preferredLeadersMismatch = Map.copyOf(mismatch);
+    preferredLeadersCompared = true;
+  }
+
+  /**
+   * The preferred leaders to balance leaderships by: this node's ({@link KvNodeConfig#preferredLeaders})
+   * once a poll round found no peer with another set, else none (every voter). Acting on sets that
+   * differ would hand leaderships back and forth between nodes that each prefer the other.
+   */
+  Set<Long> preferredLeadersInForce() {
+    return preferredLeadersCompared && preferredLeadersMismatch.isEmpty() ? config.preferredLeaders() : Set.of();
+  }
+
+  /** The peers whose preferred leaders differ from this node's: peer id to its set (any thread). */
+  Map<Long, Set<Long>> preferredLeadersMismatch() {
+    return preferredLeadersMismatch;
   }
 
   /** This node's replicas, for a peer's directory. */
@@ -203,7 +254,7 @@ final class PlacementDriver {
         addresses.put(id, a);
       }
     }
-    return new KvResponse.DirectoryReport(nodeId, out, addresses);
+    return new KvResponse.DirectoryReport(nodeId, out, addresses, Optional.of(config.preferredLeaders()));
   }
 
   /**

@@ -329,6 +329,30 @@ class CodecTest {
     answer[6] = 9;
     assertEquals("malformed response at byte 6: answer 0 of a multi is a nested multi",
         assertThrows(IllegalArgumentException.class, () -> Codec.decodeResponse(answer)).getMessage());
+    // ... and so is a status or directory report (their optional last fields would read the next answer).
+    answer[6] = 7;
+    assertEquals("malformed response at byte 6: answer 0 of a multi is a status or directory report",
+        assertThrows(IllegalArgumentException.class, () -> Codec.decodeResponse(answer)).getMessage());
+  }
+
+  @Test
+  void preferredLeadersTravelInStatusAndDirectoryReportsAndMayBeAbsentFromAnOlderNodes() {
+    ClusterStatus status = new ClusterStatus(1, Map.of(1L, "127.0.0.1:1"), List.of(), Set.of(1L, 3L),
+        Map.of(2L, Set.of(2L), 3L, Set.of()));
+    assertEquals(status, ((KvResponse.StatusReport) Codec.decodeResponse(
+        Codec.encodeResponse(new KvResponse.StatusReport(status)))).status());
+    KvResponse.DirectoryReport none = new KvResponse.DirectoryReport(2, List.of(), Map.of(), Optional.of(Set.of()));
+    KvResponse.DirectoryReport some = new KvResponse.DirectoryReport(2, List.of(), Map.of(), Optional.of(Set.of(1L)));
+    assertEquals(none, Codec.decodeResponse(Codec.encodeResponse(none)));
+    assertEquals(some, Codec.decodeResponse(Codec.encodeResponse(some)));
+    // An older node's answers end before these fields: no preference known, or none reported.
+    byte[] old = Codec.encodeResponse(new KvResponse.DirectoryReport(2, List.of(), Map.of()));
+    assertEquals(Optional.empty(), ((KvResponse.DirectoryReport) Codec.decodeResponse(old)).preferredLeaders());
+    assertEquals(Codec.encodeResponse(none).length, old.length + 4, "an empty set is 4 bytes more than none");
+    ClusterStatus plain = new ClusterStatus(1, Map.of(), List.of());
+    byte[] withEmpty = Codec.encodeResponse(new KvResponse.StatusReport(plain));
+    byte[] oldStatus = Arrays.copyOf(withEmpty, withEmpty.length - 8); // without the empty set and mismatch
+    assertEquals(plain, ((KvResponse.StatusReport) Codec.decodeResponse(oldStatus)).status());
   }
 
   @Property(tries = 300)

@@ -3,12 +3,15 @@ package io.quorumkv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.micrometer.core.instrument.Gauge;
+
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -114,6 +117,55 @@ class PreferredLeadersTest {
         return Set.copyOf(l.values()).equals(Set.of(2L));
       });
       assertEquals(3L, leaders(c.node(1)).get(1L), "balancing moved a pinned leadership");
+    }
+  }
+
+  /** The leaderships the nodes handed away to balance leaders, so far. */
+  private static double balancingTransfers(MemoryCluster c) {
+    return c.nodes().stream()
+        .mapToDouble(n -> n.meterRegistry().find("quorumkv.leader.transfers.balancing").counter().count()).sum();
+  }
+
+  private static double mismatchGauge(KvNode n) {
+    Gauge g = n.meterRegistry().find("quorumkv.preferred.leaders.mismatch").gauge();
+    return g == null ? -1 : g.value();
+  }
+
+  @Test
+  void nodesGivenDifferentSetsReportItAndBalanceOverEveryVoterInsteadOfHandingLeadershipsBackAndForth() {
+    // A wrong configuration: node 1 prefers node 2, nodes 2 and 3 prefer node 1. Acting on it, node 1
+    // would hand every leadership to node 2 and node 2 every one back, in every balancing round.
+    Map<Long, Set<Long>> sets = new ConcurrentHashMap<>(Map.of(1L, Set.of(2L), 2L, Set.of(1L), 3L, Set.of(1L)));
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(PARTITIONS), 75,
+        b -> b.preferredLeaders(sets.get(b.nodeId())).electionTicks(10)).start()) {
+      c.awaitLeaders(WAIT);
+      MemoryCluster.await(WAIT, "every node names the peers with another set", () ->
+          c.node(1).status().preferredLeadersMismatch().equals(Map.of(2L, Set.of(1L), 3L, Set.of(1L)))
+              && c.node(2).status().preferredLeadersMismatch().equals(Map.of(1L, Set.of(2L)))
+              && c.node(3).status().preferredLeadersMismatch().equals(Map.of(1L, Set.of(2L))));
+      assertEquals(Set.of(2L), c.node(1).status().preferredLeaders());
+      assertEquals(2.0, mismatchGauge(c.node(1)));
+      assertEquals(1.0, mismatchGauge(c.node(3)));
+      // Over 10 balancing rounds of nodes 1 and 2, balancing over every voter hands a few
+      // leaderships away at most (from the elections' outcome to 2 each, and after an election on
+      // a loaded machine); handing them back and forth would move all 6 in about every round.
+      double before = balancingTransfers(c);
+      long from1 = c.node(1).runtime().balancingRounds();
+      long from2 = c.node(2).runtime().balancingRounds();
+      MemoryCluster.await(Duration.ofSeconds(60), "10 balancing rounds of nodes 1 and 2",
+          () -> c.node(1).runtime().balancingRounds() >= from1 + 10 && c.node(2).runtime().balancingRounds() >= from2 + 10);
+      double moved = balancingTransfers(c) - before;
+      assertTrue(moved <= 2 * PARTITIONS, moved + " leaderships handed away in 10 balancing rounds: back and forth");
+      MemoryCluster.await(WAIT, "2 leaderships on each node (balanced over every voter)",
+          () -> leadCounts(c.node(3)).equals(Map.of(1L, 2, 2L, 2, 3L, 2)));
+      // Node 1 restarted with the others' set: the nodes agree again, and act on it.
+      sets.put(1L, Set.of(1L));
+      c.stop(1);
+      c.restart(1);
+      MemoryCluster.await(WAIT, "no node reports a mismatch", () -> c.nodes().stream()
+          .allMatch(n -> n.status().preferredLeadersMismatch().isEmpty()));
+      assertEquals(0.0, mismatchGauge(c.node(2)));
+      awaitAllLedBy(c, 3, 1);
     }
   }
 }

@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -268,18 +270,29 @@ public final class ExampleNode implements Callable<Integer> {
       return NodeHttpServer.Response.json(false, body.put("status", "DOWN"));
     }
     try {
-      ClusterStatus s = node.status();
-      List<Long> leaderless = s.partitions().stream().filter(p -> p.leader() == 0)
-          .map(PartitionStatus::partitionId).toList();
-      Map<String, Object> leaders = new LinkedHashMap<>();
-      for (PartitionStatus p : s.partitions()) {
-        leaders.put(Long.toString(p.partitionId()), p.leader());
-      }
-      boolean ready = leaderless.isEmpty() && !s.partitions().isEmpty();
-      return NodeHttpServer.Response.json(ready, body.put("status", ready ? "READY" : "NO_LEADER")
-          .put("leaders", leaders).put("without_leader", leaderless));
+      return readiness(node.status());
     } catch (RuntimeException e) {
       return NodeHttpServer.Response.json(false, body.put("status", "DOWN").put("error", Errors.describe(e)));
     }
+  }
+
+  /**
+   * The answer of a serving node whose view is {@code s}: its leaders, and its preferred leaders
+   * with the peers that were given other ones (a mismatch does not make the node unready: it
+   * serves, and balances leaderships over every voter meanwhile).
+   */
+  static NodeHttpServer.Response readiness(ClusterStatus s) {
+    List<Long> leaderless = s.partitions().stream().filter(p -> p.leader() == 0)
+        .map(PartitionStatus::partitionId).toList();
+    Map<String, Object> leaders = new LinkedHashMap<>();
+    for (PartitionStatus p : s.partitions()) {
+      leaders.put(Long.toString(p.partitionId()), p.leader());
+    }
+    Map<String, Object> mismatch = new LinkedHashMap<>();
+    new TreeMap<>(s.preferredLeadersMismatch()).forEach((peer, set) -> mismatch.put(Long.toString(peer), new TreeSet<>(set)));
+    boolean ready = leaderless.isEmpty() && !s.partitions().isEmpty();
+    return NodeHttpServer.Response.json(ready, new Json().put("node", s.nodeId())
+        .put("status", ready ? "READY" : "NO_LEADER").put("leaders", leaders).put("without_leader", leaderless)
+        .put("preferred_leaders", new TreeSet<>(s.preferredLeaders())).put("preferred_leaders_mismatch", mismatch));
   }
 }

@@ -270,7 +270,8 @@ public final class Qkv implements Runnable {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "Members, and per partition the leader, term, commit and applied index and lag of every node.")
+      description = "Members, preferred leaders (and nodes given other ones), and per partition the leader, term, "
+          + "commit and applied index and lag of every node.")
   static final class Status extends Sub {
     @Override
     int run(KvClient client) {
@@ -321,6 +322,7 @@ public final class Qkv implements Runnable {
           sb.append("node ").append(s.nodeId()).append(" answers but hosts no partition yet\n");
         }
       }
+      renderPreferredLeaders(sb, up);
       // Per partition, the leader's commit index as the leader itself reports it (lag is measured against it).
       Map<Long, PartitionStatus> leaderView = new TreeMap<>();
       for (ClusterStatus s : up) {
@@ -370,6 +372,33 @@ public final class Qkv implements Runnable {
       }
       sb.append("(* = the node leads the partition; LAG = leader's commit index - node's applied index)\n");
       return sb.toString();
+    }
+
+    /**
+     * The preferred leaders every node was given (one line when they agree), and each node that
+     * found a peer with another set: such a node ignores its preference until the sets agree.
+     */
+    private static void renderPreferredLeaders(StringBuilder sb, List<ClusterStatus> up) {
+      sb.append("preferred leaders: ");
+      if (up.stream().map(ClusterStatus::preferredLeaders).distinct().count() == 1) {
+        sb.append(preferred(up.get(0).preferredLeaders())).append('\n');
+      } else {
+        sb.append(up.stream().map(s -> "node " + s.nodeId() + ": " + preferred(s.preferredLeaders()))
+            .collect(Collectors.joining(", "))).append(" (they differ)\n");
+      }
+      for (ClusterStatus s : up) {
+        if (!s.preferredLeadersMismatch().isEmpty()) {
+          sb.append("MISMATCH: node ").append(s.nodeId()).append(" ignores its preferred leaders (")
+              .append(preferred(s.preferredLeaders())).append("): ")
+              .append(new TreeMap<>(s.preferredLeadersMismatch()).entrySet().stream()
+                  .map(e -> "node " + e.getKey() + " has " + preferred(e.getValue()))
+                  .collect(Collectors.joining(", "))).append('\n');
+        }
+      }
+    }
+
+    private static String preferred(java.util.Set<Long> s) {
+      return s.isEmpty() ? "none" : ids(s);
     }
 
     private static String ids(java.util.Set<Long> s) {

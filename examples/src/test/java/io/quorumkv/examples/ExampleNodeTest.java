@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.ClusterStatus;
 import io.quorumkv.HashPartitioner;
+import io.quorumkv.PartitionStatus;
 import io.quorumkv.RangePartitioner;
 import io.quorumkv.StorageEngineType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -100,5 +103,21 @@ class ExampleNodeTest {
         "--metrics-port", "-1", "--log-compaction-mib", "0", "--preferred-leaders", "2,0"));
     assertEquals("error: invalid configuration: preferredLeaders: node ids must be positive, was 0 in [2, 0]",
         err.toString().strip());
+  }
+
+  @Test
+  void readinessShowsThePreferredLeadersAndThePeersGivenOtherOnes() {
+    List<PartitionStatus> parts = List.of(new PartitionStatus(1, "hash 1/1", 2, 3, 10, 10, Set.of(1L, 2L, 3L), Set.of()));
+    NodeHttpServer.Response agreed = ExampleNode.readiness(
+        new ClusterStatus(1, Map.of(), parts, Set.of(3L, 2L), Map.of()));
+    assertEquals(200, agreed.status());
+    assertEquals("{\"node\":1,\"status\":\"READY\",\"leaders\":{\"1\":2},\"without_leader\":[],"
+        + "\"preferred_leaders\":[2,3],\"preferred_leaders_mismatch\":{}}\n", agreed.body());
+    // A mismatch is reported, and the node stays ready: it serves, balancing over every voter.
+    NodeHttpServer.Response differ = ExampleNode.readiness(
+        new ClusterStatus(1, Map.of(), parts, Set.of(2L), Map.of(3L, Set.of(1L, 3L), 2L, Set.of())));
+    assertEquals(200, differ.status());
+    assertTrue(differ.body().endsWith("\"preferred_leaders\":[2],\"preferred_leaders_mismatch\":{\"2\":[],\"3\":[1,3]}}\n"),
+        differ.body());
   }
 }

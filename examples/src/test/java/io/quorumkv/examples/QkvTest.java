@@ -82,13 +82,34 @@ class QkvTest {
     views.put("h:4", new ClusterStatus(4, members, List.of()));
     String table = Qkv.Status.render(views, members);
     assertTrue(table.startsWith("members: 1=h:1 2=h:2 3=h:3\nunreachable: h:3 (connection refused)\n"
-        + "node 4 answers but hosts no partition yet\n"), table);
+        + "node 4 answers but hosts no partition yet\npreferred leaders: none\n"), table);
     List<String> lines = table.lines().skip(1).toList();
-    assertEquals("PARTITION  KEYS      LEADER  VOTERS  LEARNERS  NODE  TERM  COMMIT  APPLIED  LAG", lines.get(2));
-    assertEquals("1          hash 1/2  1       1,2,3   -         1*    7     100     100      0", lines.get(3));
-    assertEquals(" ".repeat(47) + "2     7     100     90       10", lines.get(4));
-    assertEquals("2          hash 2/2  2       1,2,3   -         1     7     50      48       12", lines.get(5));
-    assertEquals(" ".repeat(47) + "2*    7     60      60       0", lines.get(6));
+    assertEquals("PARTITION  KEYS      LEADER  VOTERS  LEARNERS  NODE  TERM  COMMIT  APPLIED  LAG", lines.get(3));
+    assertEquals("1          hash 1/2  1       1,2,3   -         1*    7     100     100      0", lines.get(4));
+    assertEquals(" ".repeat(47) + "2     7     100     90       10", lines.get(5));
+    assertEquals("2          hash 2/2  2       1,2,3   -         1     7     50      48       12", lines.get(6));
+    assertEquals(" ".repeat(47) + "2*    7     60      60       0", lines.get(7));
+  }
+
+  @Test
+  void statusShowsThePreferredLeadersAndTheNodesGivenOtherOnes() {
+    Map<Long, String> members = new TreeMap<>(Map.of(1L, "h:1", 2L, "h:2", 3L, "h:3"));
+    Map<String, Object> agreed = new LinkedHashMap<>();
+    for (long id = 1; id <= 3; id++) {
+      agreed.put("h:" + id, new ClusterStatus(id, members, List.of(p(1, 1, 100, 100)), Set.of(3L, 1L), Map.of()));
+    }
+    String table = Qkv.Status.render(agreed, members);
+    assertTrue(table.startsWith("members: 1=h:1 2=h:2 3=h:3\npreferred leaders: 1,3\nPARTITION"), table);
+    // Node 1 was given {2}, nodes 2 and 3 {1}: each side names the other.
+    Map<String, Object> differ = new LinkedHashMap<>();
+    differ.put("h:1", new ClusterStatus(1, members, List.of(), Set.of(2L), Map.of(2L, Set.of(1L), 3L, Set.of(1L))));
+    differ.put("h:2", new ClusterStatus(2, members, List.of(), Set.of(1L), Map.of(1L, Set.of(2L))));
+    differ.put("h:3", new ClusterStatus(3, members, List.of(), Set.of(1L), Map.of(1L, Set.of(2L))));
+    List<String> lines = Qkv.Status.render(differ, members).lines().toList();
+    assertEquals("preferred leaders: node 1: 2, node 2: 1, node 3: 1 (they differ)", lines.get(4));
+    assertEquals("MISMATCH: node 1 ignores its preferred leaders (2): node 2 has 1, node 3 has 1", lines.get(5));
+    assertEquals("MISMATCH: node 2 ignores its preferred leaders (1): node 1 has 2", lines.get(6));
+    assertEquals("MISMATCH: node 3 ignores its preferred leaders (1): node 1 has 2", lines.get(7));
   }
 
   private static PartitionStatus p(long id, long leader, long commit, long applied) {
