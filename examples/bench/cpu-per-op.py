@@ -75,10 +75,13 @@ def scrape(urls):
         except OSError:
             continue
         for l in body.splitlines():
-            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total|quorumkv_apply_writes_total|quorumkv_apply_batches_total|quorumkv_transport_raft_frames_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
+            m = re.match(r'(quorumkv_raft_sent_total|quorumkv_raft_sent_entries_total|quorumkv_proposals_total|quorumkv_fsync_latency_seconds_count|quorumkv_requests_multi_total|quorumkv_requests_multi_items_total|quorumkv_reads_batches_total|quorumkv_reads_batched_total|quorumkv_reads_disk_total|quorumkv_apply_writes_total|quorumkv_apply_batches_total|quorumkv_transport_raft_frames_total|quorumkv_storage_sst_bytes_total)(\{[^}]*\})? ([0-9.eE+]+)', l)
             if m:
                 t = re.search(r'type="([^"]+)"', m.group(2) or '')
-                out[m.group(1) + (':' + t.group(1) if t else '')] += float(m.group(3))
+                cf = re.search(r'cf="([^"]+)",.*reason="([^"]+)"', m.group(2) or '')
+                # SST bytes per column family and reason: sst_log-flush/op etc., bytes per operation
+                tag = t.group(1) if t else ('sst_%s-%s' % cf.groups() if cf else None)
+                out[m.group(1) + (':' + tag if tag else '')] += float(m.group(3))
     return out
 
 def jit(n):
