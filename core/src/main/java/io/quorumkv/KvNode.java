@@ -250,8 +250,11 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     public Builder logCompactionEntries(long v) { logCompactionEntries = v; return this; }
 
     /**
-     * A partition's log is compacted through the applied index once the entries applied since the
-     * last compaction reach this many bytes; default 16 MiB. No snapshot is taken for it (the
+     * The node's log budget: a partition's log is compacted through the applied index once the
+     * entries applied since its last compaction reach this many bytes, or once those of all the
+     * node's partitions together do and this one's are at least 256 KiB (so that many partitions'
+     * logs together stay within it, and within the log's memtable, four times this and at most
+     * 256 MiB); default 16 MiB. No snapshot is taken for it (the
      * state store holds everything applied): a partition is snapshotted only when a follower
      * needs entries the log no longer has, so this bounds the log's disk use and a restart's
      * recovery scan, at no export cost.

@@ -30,7 +30,8 @@ import java.util.Set;
  * @param syncStallTimeout      a leader whose log sync takes longer than this steps down
  * @param sessionTimeout        a client session idle this long (in log time) expires
  * @param logCompactionEntries  the most applied entries between two compactions of a partition's log
- * @param logCompactionBytes    a partition's log is compacted once it grew by this many bytes
+ * @param logCompactionBytes    a partition's log is compacted once it grew by this many bytes, or
+ *                              all the node's logs together did (each at least 256 KiB)
  * @param balanceLeaders        whether the node hands leaderships away to even them out
  * @param leaderPinDuration     how long balancing leaves a leadership placed by an explicit transfer
  * @param preferredLeaders      the nodes balancing places leaderships on (same on every node); empty for all voters

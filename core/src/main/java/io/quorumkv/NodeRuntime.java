@@ -114,6 +114,11 @@ final class NodeRuntime implements RequestExecutor {
   /** Applier backlog (tasks) above which leaders refuse new proposals: backpressure at the source. */
   private static final int APPLY_BACKLOG_LIMIT = 10_000;
   private static final int LOG_BACKLOG_LIMIT = 10_000;
+  /**
+   * The least a partition's log grows by before the node's log compaction budget compacts it (see
+   * {@link #maybeCompact}): each compaction is a range delete and, later, a file compaction.
+   */
+  static final long MIN_LOG_COMPACTION_SHARE = 256L << 10;
   /** The largest memtable of the log's column family, whatever the log compaction budget. */
   private static final long MAX_LOG_WRITE_BUFFER_BYTES = 256L << 20;
   /**
@@ -1083,6 +1088,11 @@ final class NodeRuntime implements RequestExecutor {
     return seen == null || now - seen > config.electionTimeout().toNanos();
   }
 
+  /** The first index this node's log of group {@code g} holds: what compactions left (tests). */
+  long logFirstIndex(long g) {
+    return engine.log(g).firstIndex();
+  }
+
   /** The hard state this node's storage holds for group {@code g} (tests). */
   HardState durableHardState(long g) {
     return engine.log(g).hardState();
@@ -1750,18 +1760,28 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /**
-   * applier: once the entries applied since the log was last compacted reach
-   * {@code logCompactionBytes} bytes or {@code logCompactionEntries} entries, compacts the log through
-   * the applied index, without a snapshot: the state store holds everything applied, and a
-   * snapshot is taken only when a follower needs one ({@link #requestSnapshot}). Not while a
-   * snapshot is being taken (it compacts the log itself once recorded) or sent (a compaction past
-   * it would drop its payload).
+   * applier: compacts the log through the applied index, without a snapshot (the state store holds
+   * everything applied, and a snapshot is taken only when a follower needs one,
+   * {@link #requestSnapshot}), once the entries applied since its last compaction reach
+   * {@code logCompactionEntries} entries or {@code logCompactionBytes} bytes, or once those of all
+   * the node's partitions together reach {@code logCompactionBytes} and this one's at least
+   * {@link #MIN_LOG_COMPACTION_SHARE}. The budget is the node's, not each partition's: with many
+   * partitions, each log keeps its share of it, so the logs together still fit in the log's
+   * memtable and are compacted before a flush writes them to a file (finding 64: 16 partitions
+   * flushed every log byte, ten times the bytes per put of one partition), while a partition that
+   * takes most of the writes keeps most of the budget. Not while a snapshot is being taken (it
+   * compacts the log itself once recorded) or sent (a compaction past it would drop its payload).
    */
   private void maybeCompact(Replica r) {
     long entries = r.appliedIndex - r.compactedIndex;
-    if (snapshotInProgress(r) || r.snapshotsSending.get() > 0 || entries <= 0
-        || (entries < config.logCompactionEntries()
-        && r.appliedBytesSinceCompaction < config.logCompactionBytes())) {
+    if (snapshotInProgress(r) || r.snapshotsSending.get() > 0 || entries <= 0) {
+      return;
+    }
+    boolean due = entries >= config.logCompactionEntries()
+        || r.appliedBytesSinceCompaction >= config.logCompactionBytes()
+        || (r.appliedBytesSinceCompaction >= MIN_LOG_COMPACTION_SHARE
+        && uncompactedLogBytes() >= config.logCompactionBytes());
+    if (!due) {
       return;
     }
     long through = r.appliedIndex;
@@ -1772,6 +1792,15 @@ final class NodeRuntime implements RequestExecutor {
         log.warn("{} group {}: log compaction through {} failed: {}", who, r.groupId, through, e.toString());
       }
     });
+  }
+
+  /** applier: the bytes of entries every partition here applied since its log was last compacted. */
+  private long uncompactedLogBytes() {
+    long sum = 0;
+    for (Replica r : replicas.values()) {
+      sum += r.appliedBytesSinceCompaction;
+    }
+    return sum;
   }
 
   /**
