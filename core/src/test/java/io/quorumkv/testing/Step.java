@@ -2,10 +2,12 @@ package io.quorumkv.testing;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import io.quorumkv.KvNode;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * One step of a fault schedule, applied to a {@link TestCluster} by {@link ScheduleRunner}. Steps
@@ -282,16 +284,7 @@ public sealed interface Step {
   record Split(String key) implements Step {
     @Override
     public String apply(TestCluster cluster) {
-      Optional<Long> via = cluster.running().stream().findFirst();
-      if (via.isEmpty()) {
-        return "skipped: no node running";
-      }
-      try {
-        return "split at " + key + " into partition " + cluster.node(via.get()).split(key.getBytes(UTF_8))
-            + " via " + via.get();
-      } catch (IllegalArgumentException e) {
-        return "skipped: " + e.getMessage();
-      }
+      return viaFirstRunning(cluster, n -> "split at " + key + " into partition " + n.split(key.getBytes(UTF_8)));
     }
 
     @Override
@@ -313,16 +306,8 @@ public sealed interface Step {
   record Merge(String key) implements Step {
     @Override
     public String apply(TestCluster cluster) {
-      Optional<Long> via = cluster.running().stream().findFirst();
-      if (via.isEmpty()) {
-        return "skipped: no node running";
-      }
-      try {
-        return "merged " + key + "'s partition into partition " + cluster.node(via.get()).merge(key.getBytes(UTF_8))
-            + " via " + via.get();
-      } catch (IllegalArgumentException e) {
-        return "skipped: " + e.getMessage();
-      }
+      return viaFirstRunning(cluster, n -> "merged " + key + "'s partition into partition "
+          + n.merge(key.getBytes(UTF_8)));
     }
 
     @Override
@@ -357,6 +342,22 @@ public sealed interface Step {
     @Override
     public String toString() {
       return "transfer-leader->" + to;
+    }
+  }
+
+  /**
+   * Makes an administrative call through the first running member; an
+   * {@link IllegalArgumentException} means the step does not apply to the cluster as it is now.
+   */
+  private static String viaFirstRunning(TestCluster cluster, Function<KvNode, String> call) {
+    Optional<Long> via = cluster.running().stream().findFirst();
+    if (via.isEmpty()) {
+      return "skipped: no node running";
+    }
+    try {
+      return call.apply(cluster.node(via.get())) + " via " + via.get();
+    } catch (IllegalArgumentException e) {
+      return "skipped: " + e.getMessage();
     }
   }
 
