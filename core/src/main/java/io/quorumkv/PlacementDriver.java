@@ -477,9 +477,15 @@ final class PlacementDriver {
   CompletableFuture<KvResponse> merge(byte[] key, long deadline) {
     java.util.OptionalLong right = node.routing().route(key);
     Map<Long, KeySpan> spans = node.routing().snapshot();
-    if (right.isEmpty() || !(spans.get(right.getAsLong()) instanceof KeySpan.Range range)) {
+    if (right.isPresent() && spans.get(right.getAsLong()) instanceof KeySpan.HashSlot) {
       return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
-          "no range partition is known to hold the key (hash partitions cannot be merged)"));
+          "hash partitions cannot be merged"));
+    }
+    if (right.isEmpty() || !(spans.get(right.getAsLong()) instanceof KeySpan.Range range)) {
+      // A gap in this node's table, not a wrong key: right after a merge dropped its replica of the
+      // retired partition, a node that hosts none of the merged one knows it from its next poll.
+      return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+          "no partition is known here to hold the key yet"));
     }
     if (range.start().length == 0) {
       return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quorumkv.testing.TestCluster;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -41,6 +42,40 @@ class MergeTest {
       c.node(3).put("after", "merge");
       assertEquals(java.util.Optional.of("merge"), c.node(1).get("after"));
       assertTrue(c.node(1).split("k3".getBytes()) != 0, "the merged range splits again");
+    }
+  }
+
+  /**
+   * Found by {@code PlacementScheduleProperties} ({@code [merge m, merge m]}): a node that hosted
+   * the right-hand partition but not the left one, right after the merge dropped its replica,
+   * knew no partition holding the key until its next directory poll, and refused a second merge
+   * as if the cluster hashed its keys (IllegalArgumentException, not retried).
+   */
+  @Test
+  void aMergeRightAfterAMergeIsNotRefusedByANodeThatDroppedTheRetiredReplica() throws Exception {
+    try (TestCluster c = TestCluster.builder().nodes(4).partitioner(RangePartitioner.of("k1", "k2")).seed(43)
+        .requestTimeout(Duration.ofSeconds(5)).configure(b -> b.replicationFactor(3)).build().start()) {
+      c.awaitLeaders(WAIT);
+      PlacementWorkload.awaitPlaced(c, 3, 3, c.members(), WAIT);
+      Map<Long, PartitionStatus> parts = PlacementWorkload.byLeaders(c);
+      long right = parts.values().stream().filter(p -> p.keys().startsWith("[k2")).findFirst().orElseThrow()
+          .partitionId();
+      long middle = parts.values().stream().filter(p -> p.keys().startsWith("[k1")).findFirst().orElseThrow()
+          .partitionId();
+      // A node with a replica of [k2, +inf) and none of [k1, k2): it routes "m" only through its own replica.
+      long via = c.members().stream().filter(id -> parts.get(right).voters().contains(id)
+          && !parts.get(middle).voters().contains(id)).findFirst().orElseThrow();
+      assertEquals(middle, c.node(via).merge("m".getBytes()));
+      assertEquals(1L, c.node(via).merge("m".getBytes()), "the merged range merges on into the first");
+    }
+  }
+
+  @Test
+  void hashPartitionsAreNotMerged() {
+    try (TestCluster c = TestCluster.builder().nodes(3).partitioner(HashPartitioner.of(2)).build().start()) {
+      c.awaitLeaders(WAIT);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.node(1).merge("k".getBytes()));
+      assertTrue(e.getMessage().contains("hash partitions"), e.getMessage());
     }
   }
 

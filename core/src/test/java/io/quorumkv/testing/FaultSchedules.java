@@ -41,7 +41,22 @@ public final class FaultSchedules {
     /** {@link Step.AddNode} and {@link Step.RemoveNode}. */
     MEMBERSHIP,
     /** {@link Step.TransferLeader}. */
-    TRANSFER_LEADER
+    TRANSFER_LEADER,
+    /**
+     * {@link Step.AddNode} and {@link Step.Decommission}: replica moves, for a cluster with a
+     * replication factor (use it instead of {@link #MEMBERSHIP} there).
+     */
+    PLACEMENT,
+    /** {@link Step.Split} and {@link Step.Merge} at the split keys, for range-partitioned clusters. */
+    SPLIT_MERGE;
+
+    /**
+     * The kinds that apply to every cluster, which {@link #arbitrary(int)} generates: all but
+     * {@link #PLACEMENT} and {@link #SPLIT_MERGE}, which need a cluster configured for them.
+     */
+    public static Set<Kind> anyCluster() {
+      return EnumSet.range(PARTITION, TRANSFER_LEADER);
+    }
   }
 
   /** The default longest schedule. */
@@ -51,9 +66,15 @@ public final class FaultSchedules {
 
   private FaultSchedules() {}
 
-  /** Every kind of step, up to {@link #DEFAULT_MAX_STEPS} steps, on a cluster of {@code nodes}. */
+  /** The default split keys: between the keys of {@link Workloads#registers} ({@code k0, k1, k2}). */
+  public static final List<String> DEFAULT_SPLIT_KEYS = List.of("k1", "k2");
+
+  /**
+   * Every {@link Kind#anyCluster() kind that applies to any cluster}, up to
+   * {@link #DEFAULT_MAX_STEPS} steps, on a cluster of {@code nodes}.
+   */
   public static Arbitrary<FaultSchedule> arbitrary(int nodes) {
-    return arbitrary(nodes, EnumSet.allOf(Kind.class), DEFAULT_MAX_STEPS, DEFAULT_MAX_WAIT);
+    return arbitrary(nodes, Kind.anyCluster(), DEFAULT_MAX_STEPS, DEFAULT_MAX_WAIT);
   }
 
   /**
@@ -63,6 +84,19 @@ public final class FaultSchedules {
    * @param nodes at least 3, so that there is a minority to cut off
    */
   public static Arbitrary<FaultSchedule> arbitrary(int nodes, Set<Kind> kinds, int maxSteps, Duration maxWait) {
+    return arbitrary(nodes, kinds, maxSteps, maxWait, DEFAULT_SPLIT_KEYS);
+  }
+
+  /**
+   * As {@link #arbitrary(int, Set, int, Duration)}, with {@link Kind#SPLIT_MERGE} steps at
+   * {@code splitKeys} (a split there, or a merge of the partition holding one into its left-hand
+   * neighbour).
+   */
+  public static Arbitrary<FaultSchedule> arbitrary(int nodes, Set<Kind> kinds, int maxSteps, Duration maxWait,
+      List<String> splitKeys) {
+    if (splitKeys.isEmpty()) {
+      throw new IllegalArgumentException("need at least one split key");
+    }
     if (nodes < 3) {
       throw new IllegalArgumentException("fault schedules need at least 3 nodes, got " + nodes);
     }
@@ -98,6 +132,17 @@ public final class FaultSchedules {
     }
     if (kinds.contains(Kind.TRANSFER_LEADER)) {
       add(choices, 1, node.map(Step.TransferLeader::new));
+    }
+    // Heavier than membership steps: many of them are skipped (nothing to decommission, a key that
+    // starts a partition already, a first range), and a schedule that asks for them is about them.
+    if (kinds.contains(Kind.PLACEMENT)) {
+      add(choices, 2, Arbitraries.just(new Step.AddNode()));
+      add(choices, 2, target.map(Step.Decommission::new));
+    }
+    if (kinds.contains(Kind.SPLIT_MERGE)) {
+      Arbitrary<String> key = Arbitraries.of(List.copyOf(splitKeys));
+      add(choices, 3, key.map(Step.Split::new));
+      add(choices, 3, key.map(Step.Merge::new));
     }
     Arbitrary<Step> step = Arbitraries.frequencyOf(choices);
     return step.list().ofMinSize(1).ofMaxSize(maxSteps).map(FaultSchedule::new);

@@ -73,8 +73,26 @@ public final class ScheduleRunner {
    * @param verdict    the checker's verdict
    * @param operations completed calls of the workload (normal returns)
    * @param failures   calls that threw a {@link KvException}
+   * @param outcomes   what each step of the schedule did, in order, as its nemesis event says:
+   *                   {@link Step#name()}, then {@code ": "} and the outcome (e.g.
+   *                   {@code "merge: skipped: ..."}, {@code "split: failed: ..."})
    */
-  public record Result(Optional<Path> history, Verdict verdict, long operations, long failures) {}
+  public record Result(Optional<Path> history, Verdict verdict, long operations, long failures,
+      List<String> outcomes) {
+
+    /** Copies the list. */
+    public Result {
+      outcomes = List.copyOf(outcomes);
+    }
+
+    /** How many steps named {@code name} took effect: neither skipped nor failed. */
+    public long applied(String name) {
+      String prefix = name + ": ";
+      return outcomes.stream().filter(o -> o.startsWith(prefix))
+          .map(o -> o.substring(prefix.length()))
+          .filter(o -> !o.startsWith("skipped") && !o.startsWith("failed")).count();
+    }
+  }
 
   private final Builder config;
 
@@ -102,6 +120,7 @@ public final class ScheduleRunner {
     ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
     List<Thread> clients = new ArrayList<>();
     List<String> problems = new ArrayList<>();
+    List<String> outcomes = new ArrayList<>();
     Throwable cause = null;
     try {
       cluster.awaitLeaders(config.recoveryTimeout);
@@ -116,11 +135,14 @@ public final class ScheduleRunner {
         t.start();
       }
       for (Step step : schedule.steps()) {
+        String outcome;
         try {
-          recording.nemesis(step.name(), step.apply(cluster));
+          outcome = step.apply(cluster);
         } catch (KvException e) {
-          recording.nemesis(step.name(), "failed: " + e);
+          outcome = "failed: " + e;
         }
+        recording.nemesis(step.name(), outcome);
+        outcomes.add(step.name() + ": " + outcome);
       }
       cluster.heal();
       recording.nemesis("heal", "end of schedule");
@@ -164,7 +186,7 @@ public final class ScheduleRunner {
       throw new ScheduleFailure(String.join("\n  ", problems), schedule, recording.write(), cause);
     }
     Optional<Path> kept = Recording.keepEveryHistory() ? Optional.of(recording.write()) : Optional.empty();
-    return new Result(kept, verdict, operations.get(), failures.get());
+    return new Result(kept, verdict, operations.get(), failures.get(), outcomes);
   }
 
   private Supplier<KvStore> storeFor(TestCluster cluster, List<Long> members, int client) {

@@ -1,9 +1,13 @@
 package io.quorumkv.testing;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import io.quorumkv.KvNode;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * One step of a fault schedule, applied to a {@link TestCluster} by {@link ScheduleRunner}. Steps
@@ -239,6 +243,84 @@ public sealed interface Step {
     }
   }
 
+  /**
+   * Empties a member and then stops it ({@link TestCluster#decommission}), on a cluster with a
+   * replication factor (of at most 3); skipped if it would leave fewer than 3 members, or the
+   * cluster has no replication factor.
+   */
+  record Decommission(Target target) implements Step {
+    @Override
+    public String apply(TestCluster cluster) {
+      if (cluster.members().size() <= 3) {
+        return "skipped: only " + cluster.members().size() + " members";
+      }
+      Optional<Long> id = target.resolve(cluster).filter(cluster.running()::contains);
+      if (id.isEmpty()) {
+        return "skipped: " + target + " not running";
+      }
+      try {
+        cluster.decommission(id.get());
+        return "decommissioned " + id.get();
+      } catch (IllegalArgumentException e) {
+        return "skipped: " + e.getMessage();
+      }
+    }
+
+    @Override
+    public String name() {
+      return "decommission";
+    }
+
+    @Override
+    public String toString() {
+      return "decommission " + target;
+    }
+  }
+
+  /**
+   * Splits the range partition holding {@code key} at {@code key}, through the first running
+   * member; skipped if a partition starts at {@code key} already (or the cluster hashes its keys).
+   */
+  record Split(String key) implements Step {
+    @Override
+    public String apply(TestCluster cluster) {
+      return viaFirstRunning(cluster, n -> "split at " + key + " into partition " + n.split(key.getBytes(UTF_8)));
+    }
+
+    @Override
+    public String name() {
+      return "split";
+    }
+
+    @Override
+    public String toString() {
+      return "split " + key;
+    }
+  }
+
+  /**
+   * Merges the range partition holding {@code key} into its left-hand neighbour, through the first
+   * running member; skipped if that partition has no left-hand neighbour. A merge that times out
+   * (a member of the frozen partition is down or cut off) goes on in the background.
+   */
+  record Merge(String key) implements Step {
+    @Override
+    public String apply(TestCluster cluster) {
+      return viaFirstRunning(cluster, n -> "merged " + key + "'s partition into partition "
+          + n.merge(key.getBytes(UTF_8)));
+    }
+
+    @Override
+    public String name() {
+      return "merge";
+    }
+
+    @Override
+    public String toString() {
+      return "merge " + key;
+    }
+  }
+
   /** Asks the leader of every partition to hand leadership to node {@code to}. */
   record TransferLeader(long to) implements Step {
     @Override
@@ -260,6 +342,22 @@ public sealed interface Step {
     @Override
     public String toString() {
       return "transfer-leader->" + to;
+    }
+  }
+
+  /**
+   * Makes an administrative call through the first running member; an
+   * {@link IllegalArgumentException} means the step does not apply to the cluster as it is now.
+   */
+  private static String viaFirstRunning(TestCluster cluster, Function<KvNode, String> call) {
+    Optional<Long> via = cluster.running().stream().findFirst();
+    if (via.isEmpty()) {
+      return "skipped: no node running";
+    }
+    try {
+      return call.apply(cluster.node(via.get())) + " via " + via.get();
+    } catch (IllegalArgumentException e) {
+      return "skipped: " + e.getMessage();
     }
   }
 

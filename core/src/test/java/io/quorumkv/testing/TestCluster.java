@@ -238,6 +238,18 @@ public final class TestCluster implements AutoCloseable {
   }
 
   /**
+   * Decommissions node {@code id} through another running member ({@link KvNode#decommission}: on
+   * a cluster with a replication factor, its replicas move to other nodes first), then stops it.
+   * If the call fails, the node keeps running (the moves go on in the background) and the
+   * exception propagates.
+   */
+  public synchronized void decommission(long id) {
+    anyRunningExcept(id).decommission(id);
+    members.remove(id);
+    stop(id);
+  }
+
+  /**
    * Splits the network: nodes on different sides cannot talk to each other (client connections are
    * not affected). A node on no side is cut off from everyone. Replaces any earlier partition.
    */
