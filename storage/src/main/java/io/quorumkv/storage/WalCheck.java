@@ -36,9 +36,14 @@ import java.util.zip.CRC32C;
  * a recyclable record of another log number ({@code kOldRecord}); so does this check (a record
  * from a previous life, CRC intact, ends the file's current life like damage does). Within a
  * file, the current life is a prefix: a damaged or previous-life record followed only by
- * previous-life records (or nothing) is the file's end, accepted (a torn tail); followed by an
- * intact record of the current life (or any intact record in the 7-byte format) it is mid-log
- * damage, refused: RocksDB would stop there and drop the later record. Across files, the end of a
+ * previous-life records (or nothing) is the file's end, accepted (a torn tail). Current-life
+ * records after the end are accepted too once an intact previous-life record lies between: the
+ * pages of an overwrite that a power cut left half on the disk, out of order, and all past the
+ * last completed sync (a synced page is on the disk, so old content shows only where the
+ * overwrite never reached; nothing there was acknowledged, and RocksDB stops at the old record).
+ * A damaged record followed by an intact current-life record with no previous-life record
+ * between (or any intact record in the 7-byte format) is mid-log damage, refused: RocksDB would
+ * stop there and drop the later record, which may have been synced. Across files, the end of a
  * recycled file is not carried into later files: every recycled file that is not the last ends
  * in leftovers of its previous life, and files waiting on RocksDB's recycle list keep their old
  * names until reused, so a later file's intact records say nothing about damage there. Damage in
@@ -112,6 +117,8 @@ final class WalCheck {
     boolean damaged = false;
     boolean recyclable = false;
     int oldRecords = 0;
+    // an intact previous-life record at or after the end: what follows was never synced
+    boolean oldAfterEnd = false;
     long pos = 0;
     while (pos < buf.limit()) {
       int inBlock = (int) (pos % BLOCK);
@@ -132,7 +139,11 @@ final class WalCheck {
         recyclable |= recyclableType;
         boolean current = !recyclableType || buf.getInt((int) pos + HEADER) == logNumber;
         if (current && end >= 0) {
-          return new Scan(end, damaged, firstIntact, pos, recyclable, oldRecords);
+          // Records of the current life after a previous life's: pages of an overwrite that
+          // reached the disk out of order before a power cut, all past the last completed sync
+          // (a synced write is durable, so an old record can only show where none reached). Such
+          // a tail was never acknowledged; RocksDB stops at the old record, and so may we.
+          return new Scan(end, damaged, firstIntact, oldAfterEnd ? -1 : pos, recyclable, oldRecords);
         }
         if (current && firstIntact < 0) {
           firstIntact = pos;
@@ -142,6 +153,7 @@ final class WalCheck {
           if (end < 0) {
             end = pos; // a previous life's record: the current one ended here
           }
+          oldAfterEnd = true;
         }
         pos += header + len;
       } else {

@@ -135,16 +135,44 @@ class WalCheckTest {
         damage);
   }
 
-  /** A block of the previous life inside the current one (a lost write): RocksDB would stop there. */
+  /**
+   * A previous life's record inside the current one: the page of an overwrite that a power cut kept
+   * from the disk while a later page got there. Past the last sync (a synced page is on the disk),
+   * so never acknowledged: the current life ends there, as RocksDB's reader ends it.
+   */
   @Test
-  void aPreviousLifesRecordFollowedByACurrentRecordIsRefused() throws Exception {
+  void aPreviousLifesRecordFollowedByACurrentRecordIsAnUnsyncedTail() throws Exception {
     Image current = life(9, 4, 100);
     byte[] file = recycled(life(5, 40, 100).bytes(), current.bytes());
     byte[] stale = life(5, 2, 100).bytes();
     int at = (int) (long) current.offsets.get(1);
     System.arraycopy(stale, 0, file, at, 111); // current record 1 replaced by an old one
     Path wal = write(9, file);
-    assertEquals(Optional.of(new WalCheck.MidLogDamage(wal, at, wal, current.offsets.get(2))), WalCheck.check(dir));
+    WalCheck.Scan scan = WalCheck.scan(wal);
+    assertEquals(at, scan.end());
+    assertEquals(-1, scan.intactAfterEnd());
+    assertEquals(Optional.empty(), WalCheck.check(dir));
+  }
+
+  /**
+   * The usual shape of that: the overwrite's lost pages start inside an old record (its remains
+   * read as damage), whole old records follow, then current records from pages that got there.
+   */
+  @Test
+  void anOverwriteWhoseMiddlePagesWereLostIsAnUnsyncedTail() throws Exception {
+    Image previous = life(5, 100, 150); // same sizes: the old records in the lost pages are whole
+    Image current = life(9, 12, 150);
+    byte[] file = recycled(previous.bytes(), current.bytes());
+    int lostFrom = (int) (long) current.offsets.get(3) + 40; // inside current record 3
+    int lostTo = (int) (long) current.offsets.get(9);
+    System.arraycopy(previous.bytes(), lostFrom, file, lostFrom, lostTo - lostFrom); // old content shows
+    Path wal = write(9, file);
+    WalCheck.Scan scan = WalCheck.scan(wal);
+    assertEquals(current.offsets.get(3), scan.end());
+    assertTrue(scan.damaged(), "the cut current record");
+    assertTrue(scan.oldRecords() >= 5, "old records in the lost pages: " + scan.oldRecords());
+    assertEquals(-1, scan.intactAfterEnd());
+    assertEquals(Optional.empty(), WalCheck.check(dir));
   }
 
   @Test
