@@ -45,7 +45,6 @@ import org.rocksdb.ReadTier;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
-import org.rocksdb.RocksObject;
 import org.rocksdb.TableFileCreationInfo;
 import org.rocksdb.TableFileCreationReason;
 import org.rocksdb.WALRecoveryMode;
