@@ -91,6 +91,8 @@ class MergeLaggingReplicaTest {
     }
     c.heal();
     awaitMergedEverywhere(c);
+    // the applier records the tombstone after the replica left the status: wait for it, bounded
+    TestCluster.await(WAIT, "the dropped replica to leave a tombstone", () -> c.node(3).runtime().tombstone(RIGHT) != null);
     assertNotNull(c.node(3).runtime().tombstone(RIGHT), "the dropped replica leaves a tombstone");
     assertEveryWriteReadable(c, acked);
   }
