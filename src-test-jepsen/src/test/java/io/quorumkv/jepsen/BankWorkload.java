@@ -168,6 +168,7 @@ final class BankWorkload extends LoggedWorkload {
     try {
       kvs = client.scan(utf8(PREFIX), utf8(END), 1000, level);
     } catch (RuntimeException e) {
+      w.failed(e);
       log.complete(invocation, OpLog.Type.FAIL, value);
       return false;
     }

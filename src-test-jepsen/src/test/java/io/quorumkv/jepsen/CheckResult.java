@@ -31,6 +31,14 @@ record CheckResult(String name, Verdict verdict, String summary, List<String> pr
     return new CheckResult(name, verdict, summary, problems, file);
   }
 
+  /** This result with {@code problem} first among its problems, so invalid. */
+  CheckResult withProblem(String problem) {
+    List<String> all = new java.util.ArrayList<>(problems.size() + 1);
+    all.add(problem);
+    all.addAll(problems);
+    return new CheckResult(name, Verdict.INVALID, summary, all, history);
+  }
+
   /** Valid when {@code problems} is empty. */
   static CheckResult of(String name, String summary, List<String> problems) {
     return new CheckResult(name, problems.isEmpty() ? Verdict.VALID : Verdict.INVALID, summary, problems, null);

@@ -283,6 +283,12 @@ final class Cluster implements AutoCloseable {
     throw new IllegalStateException("cluster not ready after " + timeout.toSeconds() + " s; " + diagnosis(last, errors));
   }
 
+  /** Each member's status as it answers now, why the others do not, and the end of each log. */
+  String describeMembers() {
+    Map<Long, String> errors = new HashMap<>();
+    return diagnosis(statuses(errors).toString(), errors);
+  }
+
   private String diagnosis(String lastViews, Map<Long, String> errors) {
     StringBuilder b = new StringBuilder("last views: ").append(lastViews);
     for (long id : memberIds()) {

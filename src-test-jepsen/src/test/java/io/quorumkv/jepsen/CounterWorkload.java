@@ -48,6 +48,7 @@ final class CounterWorkload extends LoggedWorkload {
       try {
         w.client.put(KEY, "0");
       } catch (RuntimeException e) {
+        w.failed(e);
         log.complete(invocation, OpLog.Type.INFO, 0L);
         w.crashed();
         return false;
@@ -86,6 +87,7 @@ final class CounterWorkload extends LoggedWorkload {
     try {
       v = w.client.get(KEY, ReadConsistency.LINEARIZABLE);
     } catch (RuntimeException e) {
+      w.failed(e);
       log.complete(invocation, OpLog.Type.FAIL, null);
       return null;
     }

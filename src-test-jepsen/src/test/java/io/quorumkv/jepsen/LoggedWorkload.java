@@ -19,6 +19,8 @@ abstract class LoggedWorkload extends Workload {
 
   final OpLog log;
   private String file;
+  /** Why the final read never succeeded, with the members' views at that moment; null when it did. */
+  private volatile String finalReadGaveUp;
 
   LoggedWorkload(Context ctx) {
     this.log = new OpLog(ctx.clock());
@@ -29,7 +31,8 @@ abstract class LoggedWorkload extends Workload {
 
   @Override
   final List<CheckResult> check() {
-    return List.of(check(log.lines()).withHistory(file));
+    CheckResult result = check(log.lines()).withHistory(file);
+    return List.of(finalReadGaveUp == null ? result : result.withProblem(finalReadGaveUp));
   }
 
   @Override
@@ -51,15 +54,34 @@ abstract class LoggedWorkload extends Workload {
 
   /**
    * Runs {@code read} as a fresh client thread (lane -1, "final" in the report) until it returns
-   * true or {@link #FINAL_READ_PATIENCE} has passed.
+   * true or {@link #FINAL_READ_PATIENCE} has passed. When it gives up, the check reports the last
+   * error {@code read} recorded with {@link Worker#failed} and what each member's status showed,
+   * so that a run that fails on a machine whose results folder is gone can still be diagnosed.
    */
-  static void finalRead(Context ctx, Predicate<Worker> read) {
+  final void finalRead(Context ctx, Predicate<Worker> read) {
     Worker w = new Worker(-1, new Random(0), ctx.cluster().client(Duration.ofSeconds(5),
         ctx.cluster().addresses(new Random(0))), ctx);
     long deadline = System.nanoTime() + FINAL_READ_PATIENCE.toNanos();
-    while (System.nanoTime() < deadline && !read.test(w)) {
+    int attempts = 0;
+    while (System.nanoTime() < deadline) {
+      attempts++;
+      if (read.test(w)) {
+        return;
+      }
       Cluster.sleep(500);
     }
+    RuntimeException last = w.lastFailure();
+    finalReadGaveUp = "the final read gave up after " + FINAL_READ_PATIENCE.toSeconds() + " s and " + attempts
+        + " attempts; last error: " + (last == null ? "none recorded" : describe(last)) + "; "
+        + ctx.cluster().describeMembers();
+  }
+
+  private static String describe(Throwable e) {
+    StringBuilder b = new StringBuilder(e.toString());
+    for (Throwable c = e.getCause(); c != null && c != e; c = c.getCause()) {
+      b.append(" caused by ").append(c);
+    }
+    return b.toString();
   }
 
   static byte[] utf8(String s) {

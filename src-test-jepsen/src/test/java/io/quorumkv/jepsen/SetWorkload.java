@@ -67,6 +67,7 @@ final class SetWorkload extends LoggedWorkload {
     try {
       kvs = client.scan(utf8(PREFIX), utf8(END), 10_000_000, ReadConsistency.LINEARIZABLE);
     } catch (RuntimeException e) {
+      w.failed(e);
       log.complete(invocation, OpLog.Type.FAIL, null);
       return false;
     }

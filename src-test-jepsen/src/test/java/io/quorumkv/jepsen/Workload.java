@@ -35,6 +35,7 @@ abstract class Workload {
     final KvClient client;
     private final Context ctx;
     private long process;
+    private RuntimeException lastFailure;
 
     Worker(int lane, Random rnd, KvClient client, Context ctx) {
       this.lane = lane;
@@ -46,6 +47,16 @@ abstract class Workload {
 
     long process() {
       return process;
+    }
+
+    /** Remembers why an operation failed, for a final read that gives up to report. */
+    void failed(RuntimeException e) {
+      lastFailure = e;
+    }
+
+    /** The last failure {@link #failed} recorded, or null. */
+    RuntimeException lastFailure() {
+      return lastFailure;
     }
 
     /** The last operation's outcome is unknown: continue as a new process. */
