@@ -48,7 +48,7 @@ final class RemoteExecutor implements RequestExecutor {
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
     this.connector = connector;
-    this.coalescer = new RequestCoalescer(connector, routes::suspect, this::scheduler,
+    this.coalescer = new RequestCoalescer(connector, this::onLost, this::scheduler,
         RequestCoalescer.STALE_NANOS);
     this.routesTimeout = config.requestTimeout().compareTo(Duration.ofSeconds(2)) < 0
         ? config.requestTimeout() : Duration.ofSeconds(2);
@@ -87,6 +87,20 @@ final class RemoteExecutor implements RequestExecutor {
     }
     // A lost attempt comes back as a retryable failure naming the node, which the routes then avoid.
     return coalescer.submit(address, request, deadlineNanos);
+  }
+
+  /**
+   * An attempt to {@code address} was lost in the transport (refused, reset, or unanswered until
+   * its deadline): the routes avoid the address, and if calls start there, the next call starts
+   * at the next address. A call whose only attempt timed out never retries, so without this a
+   * client whose first address accepts connections but never answers would keep starting there.
+   */
+  private void onLost(String address) {
+    routes.suspect(address);
+    int i = current.get();
+    if (addresses.get(Math.floorMod(i, addresses.size())).equals(address)) {
+      current.compareAndSet(i, i + 1);
+    }
   }
 
   @Override

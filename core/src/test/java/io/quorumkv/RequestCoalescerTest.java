@@ -454,6 +454,30 @@ class RequestCoalescerTest {
         .connector(nodes).build();
   }
 
+  /**
+   * A call whose one attempt went unanswered until its deadline is not retried; the next call must
+   * not start at that node again, or a client whose first address accepts connections but never
+   * answers fails every call (seen as a Jepsen run's fresh clients failing all final reads).
+   */
+  @Test
+  void theNextCallStartsAtAnotherNodeAfterACallTimedOutUnanswered() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    try (KvClient client = client(nodes, Duration.ofMillis(300))) {
+      CompletableFuture<List<KeyValue>> first = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
+      Sent unanswered = nodes.next();
+      assertEquals("127.0.0.1:1", unanswered.address());
+      Thread.sleep(unanswered.timeout().toMillis()); // the transport gives up at the attempt's deadline
+      unanswered.answer().completeExceptionally(new TimeoutException("no answer within " + unanswered.timeout()));
+      ExecutionException e = assertThrows(ExecutionException.class, () -> first.get(5, TimeUnit.SECONDS));
+      assertInstanceOf(KvException.class, e.getCause(), "the call failed: no node answered in time");
+      CompletableFuture<List<KeyValue>> second = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
+      Sent next = nodes.next();
+      assertEquals("127.0.0.1:2", next.address(), "the next call goes to the next address");
+      next.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
+      assertEquals(1, second.get(5, TimeUnit.SECONDS).size());
+    }
+  }
+
   @Test
   void anItemRefusedWithALeaderHintIsRetriedAloneWithItsSequenceNumberWhileTheOthersSucceed() throws Exception {
     FakeNodes nodes = new FakeNodes();
