@@ -667,7 +667,7 @@ final class NodeRuntime implements RequestExecutor {
     KeySpan span = r.sm.span();
     r.appliedSpan = new AnswerAtCommit.AppliedSpan(r.sm.appliedIndex(), span, r.sm.frozenInto());
     if (r.sm.frozenInto() != 0) {
-      routing.remove(r.groupId);
+      routing.freeze(r.groupId);
     } else if (span != null && replicas.get(r.groupId) == r) {
       routing.update(r.groupId, span);
     }

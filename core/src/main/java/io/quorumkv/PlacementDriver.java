@@ -152,6 +152,7 @@ final class PlacementDriver {
     alive = Set.copyOf(up);
     leaderHints.clear();
     Map<Long, KeySpan> remote = new HashMap<>();
+    Map<Long, Long> absorbedBy = absorbedBy(answers);
     for (KvResponse.DirectoryReport d : answers.values()) {
       d.addresses().forEach((id, address) -> {
         // Without placement every member is in every partition and its address comes with its
@@ -163,7 +164,9 @@ final class PlacementDriver {
         }
       });
       for (KvResponse.ReplicaReport x : d.replicas()) {
-        if (x.span().length > 0 && !x.frozen()) {
+        // An absorbed partition never serves again: a peer's answer sent before it learned the
+        // merge must not route its keys there (a call pinned to it would retry until its deadline).
+        if (x.span().length > 0 && !x.frozen() && !absorbedBy.containsKey(x.partitionId())) {
           remote.merge(x.partitionId(), PartitionStateMachine.decodeSpan(x.span()), (a, b) -> a);
         }
       }
@@ -171,7 +174,7 @@ final class PlacementDriver {
     node.routing().replaceRemote(remote);
     comparePreferredLeaders(answers);
     destroyRemovedReplicas(answers);
-    destroyMergedReplicas(answers);
+    destroyMergedReplicas(absorbedBy);
     resumeMerges();
     afterRound.removeIf(java.util.function.BooleanSupplier::getAsBoolean);
     Replica registry = node.replicas().get(REGISTRY_PARTITION);
@@ -611,13 +614,10 @@ final class PlacementDriver {
   }
 
   /**
-   * loop: a replica of a partition that another partition's applied state records as absorbed
-   * (a replica here, or one a peer reported this round) was merged: its state lives on in that
-   * partition, so it goes, whether or not it learned its own freeze. Absorbed is final: a partition
-   * merged never serves again (its merge is never refused later, so never thawed), while a
-   * partition that merely looks covered by another's span might be.
+   * loop: absorbed partition to the partition that absorbed it, as a local replica's applied state
+   * or a peer's answer this round records it.
    */
-  private void destroyMergedReplicas(Map<Long, KvResponse.DirectoryReport> answers) {
+  private Map<Long, Long> absorbedBy(Map<Long, KvResponse.DirectoryReport> answers) {
     Map<Long, Long> absorbedBy = new HashMap<>();
     for (Replica r : node.replicas().values()) {
       if (r.sm.span() instanceof KeySpan.Range) {
@@ -629,6 +629,17 @@ final class PlacementDriver {
         x.absorbed().forEach(p -> absorbedBy.putIfAbsent(p, x.partitionId()));
       }
     }
+    return absorbedBy;
+  }
+
+  /**
+   * loop: a replica of a partition that another partition's applied state records as absorbed
+   * (a replica here, or one a peer reported this round) was merged: its state lives on in that
+   * partition, so it goes, whether or not it learned its own freeze. Absorbed is final: a partition
+   * merged never serves again (its merge is never refused later, so never thawed), while a
+   * partition that merely looks covered by another's span might be.
+   */
+  private void destroyMergedReplicas(Map<Long, Long> absorbedBy) {
     for (Replica r : List.copyOf(node.replicas().values())) {
       Long into = absorbedBy.get(r.groupId);
       if (into != null && !r.installing) {

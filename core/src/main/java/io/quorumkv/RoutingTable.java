@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -21,6 +22,13 @@ final class RoutingTable {
    * {@link PlacementDriver}): consulted only for keys no hosted partition owns.
    */
   private volatile Map<Long, KeySpan> remote = Map.of();
+  /**
+   * Hosted partitions frozen for a merge: their keys are the left one's, so neither their own span
+   * nor a peer's report of it from before the freeze routes a key to them. Without this, a node
+   * that had just driven a merge sent the next merge of the same key to the retired partition,
+   * whose replicas then went away under the call (it retried it until its deadline).
+   */
+  private final Set<Long> frozen = ConcurrentHashMap.newKeySet();
 
   /** The spans a new cluster starts with, by partition id (1-based). */
   static Map<Long, KeySpan> initialSpans(Partitioner partitioner) {
@@ -44,9 +52,17 @@ final class RoutingTable {
 
   void update(long partitionId, KeySpan span) {
     spans.put(partitionId, span);
+    frozen.remove(partitionId);
   }
 
   void remove(long partitionId) {
+    spans.remove(partitionId);
+    frozen.remove(partitionId);
+  }
+
+  /** A hosted partition frozen for a merge: routed nowhere until thawed or removed. */
+  void freeze(long partitionId) {
+    frozen.add(partitionId);
     spans.remove(partitionId);
   }
 
@@ -65,15 +81,16 @@ final class RoutingTable {
    * parent not yet shrunk), the narrower one, i.e. the child, wins; when none does, empty.
    */
   OptionalLong route(byte[] key) {
-    OptionalLong local = route(spans, key);
-    return local.isPresent() ? local : route(remote, key);
+    OptionalLong local = route(spans, Set.of(), key);
+    return local.isPresent() ? local : route(remote, frozen, key);
   }
 
-  private static OptionalLong route(Map<Long, KeySpan> spans, byte[] key) {
+  private static OptionalLong route(Map<Long, KeySpan> spans, Set<Long> skip, byte[] key) {
     long best = 0;
     KeySpan bestSpan = null;
     for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
-      if (e.getValue().owns(key) && (bestSpan == null || narrower(e.getValue(), bestSpan))) {
+      if (!skip.contains(e.getKey()) && e.getValue().owns(key)
+          && (bestSpan == null || narrower(e.getValue(), bestSpan))) {
         best = e.getKey();
         bestSpan = e.getValue();
       }
@@ -130,6 +147,7 @@ final class RoutingTable {
 
   Map<Long, KeySpan> snapshot() {
     Map<Long, KeySpan> all = new java.util.HashMap<>(remote);
+    all.keySet().removeAll(frozen);
     all.putAll(spans);
     return Map.copyOf(all);
   }
