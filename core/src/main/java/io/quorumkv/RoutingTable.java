@@ -111,8 +111,9 @@ final class RoutingTable {
     List<ScanPart> parts = new ArrayList<>();
     TreeMap<Long, KeySpan> sorted = new TreeMap<>(spans);
     remote.forEach((id, span) -> {
-      // A remote span overlapping a hosted one is stale (a split or merge reported late).
-      if (!sorted.containsKey(id) && sorted.values().stream().noneMatch(s -> overlaps(s, span))) {
+      // A remote span overlapping a hosted one is stale (a split or merge reported late), and a
+      // partition frozen here for a merge is stale wherever it is reported (see #frozen).
+      if (!sorted.containsKey(id) && !frozen.contains(id) && sorted.values().stream().noneMatch(s -> overlaps(s, span))) {
         sorted.put(id, span);
       }
     });

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
@@ -36,6 +37,8 @@ class RoutingTableTest {
     assertEquals(OptionalLong.empty(), t.route(b("m")), "a gap until the next poll, not the retired partition");
     assertFalse(t.snapshot().containsKey(3L));
     assertEquals(OptionalLong.of(2), t.route(b("k1x")));
+    assertEquals(List.of(2L), t.plan(b("k1"), b("z")).stream().map(RoutingTable.ScanPart::partitionId).toList(),
+        "a scan is planned without the retired partition too");
 
     t.update(3, range("k2", "")); // thawed: a refused merge
     assertEquals(OptionalLong.of(3), t.route(b("m")));
