@@ -24,9 +24,10 @@ final class RoutingTable {
   private volatile Map<Long, KeySpan> remote = Map.of();
   /**
    * Hosted partitions frozen for a merge: their keys are the left one's, so neither their own span
-   * nor a peer's report of it from before the freeze routes a key to them. Without this, a node
-   * that had just driven a merge sent the next merge of the same key to the retired partition,
-   * whose replicas then went away under the call (it retried it until its deadline).
+   * nor a peer's report of it from before the freeze routes a key to them ({@link #remote} never
+   * holds them). Without this, a node that had just driven a merge sent the next merge of the same
+   * key to the retired partition, whose replicas then went away under the call (it retried it
+   * until its deadline).
    */
   private final Set<Long> frozen = ConcurrentHashMap.newKeySet();
 
@@ -52,23 +53,43 @@ final class RoutingTable {
 
   void update(long partitionId, KeySpan span) {
     spans.put(partitionId, span);
-    frozen.remove(partitionId);
+    thaw(partitionId);
   }
 
   void remove(long partitionId) {
     spans.remove(partitionId);
-    frozen.remove(partitionId);
+    thaw(partitionId);
   }
 
-  /** A hosted partition frozen for a merge: routed nowhere until thawed or removed. */
-  void freeze(long partitionId) {
+  /** Runs with every applied batch (through {@link #update}): with nothing frozen, one read. */
+  private void thaw(long partitionId) {
+    if (!frozen.isEmpty()) {
+      frozen.remove(partitionId);
+    }
+  }
+
+  /**
+   * A hosted partition frozen for a merge: routed nowhere until thawed (its span updated) or
+   * removed; peers' reports of it count again from the next poll after that.
+   */
+  synchronized void freeze(long partitionId) {
     frozen.add(partitionId);
     spans.remove(partitionId);
+    remote = withoutFrozen(remote);
   }
 
   /** Replaces the spans of the partitions hosted elsewhere. */
-  void replaceRemote(Map<Long, KeySpan> others) {
-    remote = Map.copyOf(others);
+  synchronized void replaceRemote(Map<Long, KeySpan> others) {
+    remote = withoutFrozen(others);
+  }
+
+  private Map<Long, KeySpan> withoutFrozen(Map<Long, KeySpan> reported) {
+    if (frozen.isEmpty() || reported.keySet().stream().noneMatch(frozen::contains)) {
+      return Map.copyOf(reported);
+    }
+    Map<Long, KeySpan> out = new java.util.HashMap<>(reported);
+    out.keySet().removeAll(frozen);
+    return Map.copyOf(out);
   }
 
   /** Whether {@code partitionId} is hosted here (has a local span). */
@@ -81,16 +102,15 @@ final class RoutingTable {
    * parent not yet shrunk), the narrower one, i.e. the child, wins; when none does, empty.
    */
   OptionalLong route(byte[] key) {
-    OptionalLong local = route(spans, Set.of(), key);
-    return local.isPresent() ? local : route(remote, frozen, key);
+    OptionalLong local = route(spans, key);
+    return local.isPresent() ? local : route(remote, key);
   }
 
-  private static OptionalLong route(Map<Long, KeySpan> spans, Set<Long> skip, byte[] key) {
+  private static OptionalLong route(Map<Long, KeySpan> spans, byte[] key) {
     long best = 0;
     KeySpan bestSpan = null;
     for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
-      if (!skip.contains(e.getKey()) && e.getValue().owns(key)
-          && (bestSpan == null || narrower(e.getValue(), bestSpan))) {
+      if (e.getValue().owns(key) && (bestSpan == null || narrower(e.getValue(), bestSpan))) {
         best = e.getKey();
         bestSpan = e.getValue();
       }
@@ -111,9 +131,8 @@ final class RoutingTable {
     List<ScanPart> parts = new ArrayList<>();
     TreeMap<Long, KeySpan> sorted = new TreeMap<>(spans);
     remote.forEach((id, span) -> {
-      // A remote span overlapping a hosted one is stale (a split or merge reported late), and a
-      // partition frozen here for a merge is stale wherever it is reported (see #frozen).
-      if (!sorted.containsKey(id) && !frozen.contains(id) && sorted.values().stream().noneMatch(s -> overlaps(s, span))) {
+      // A remote span overlapping a hosted one is stale (a split or merge reported late).
+      if (!sorted.containsKey(id) && sorted.values().stream().noneMatch(s -> overlaps(s, span))) {
         sorted.put(id, span);
       }
     });
@@ -148,7 +167,6 @@ final class RoutingTable {
 
   Map<Long, KeySpan> snapshot() {
     Map<Long, KeySpan> all = new java.util.HashMap<>(remote);
-    all.keySet().removeAll(frozen);
     all.putAll(spans);
     return Map.copyOf(all);
   }

@@ -1,5 +1,6 @@
 package io.quorumkv.jepsen;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -33,7 +34,7 @@ record CheckResult(String name, Verdict verdict, String summary, List<String> pr
 
   /** This result with {@code problem} first among its problems, so invalid. */
   CheckResult withProblem(String problem) {
-    List<String> all = new java.util.ArrayList<>(problems.size() + 1);
+    List<String> all = new ArrayList<>(problems.size() + 1);
     all.add(problem);
     all.addAll(problems);
     return new CheckResult(name, Verdict.INVALID, summary, all, history);

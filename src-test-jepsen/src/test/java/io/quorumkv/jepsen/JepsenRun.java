@@ -181,8 +181,7 @@ final class JepsenRun {
           }
         }
       } catch (RuntimeException | IOException e) {
-        checks.add(CheckResult.of("run", "the run itself failed", List.of(e.toString()
-            + (e.getCause() == null ? "" : " caused by " + e.getCause()))));
+        checks.add(CheckResult.of("run", "the run itself failed", List.of(Workload.describe(e))));
       }
     }
     boolean passed = !checks.isEmpty() && checks.stream().allMatch(CheckResult::valid);

@@ -76,13 +76,6 @@ abstract class LoggedWorkload extends Workload {
         + ctx.cluster().describeMembers();
   }
 
-  private static String describe(Throwable e) {
-    StringBuilder b = new StringBuilder(e.toString());
-    for (Throwable c = e.getCause(); c != null && c != e; c = c.getCause()) {
-      b.append(" caused by ").append(c);
-    }
-    return b.toString();
-  }
 
   static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);

@@ -71,6 +71,15 @@ abstract class Workload {
     }
   }
 
+  /** {@code e} and its causes, for a report. */
+  static String describe(Throwable e) {
+    StringBuilder b = new StringBuilder(e.toString());
+    for (Throwable c = e.getCause(); c != null && c != e; c = c.getCause()) {
+      b.append(" caused by ").append(c);
+    }
+    return b.toString();
+  }
+
   /** Whether a failed write may have taken effect (then it must be recorded as {@code info}). */
   static boolean outcomeUnknown(RuntimeException e) {
     return !(e instanceof KvException k) || k.outcomeUnknown();
