@@ -55,7 +55,9 @@ class CrashRecoveryTest {
       ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
           "-Xmx256m", CrashWorkload.class.getName(), data.toString(), Integer.toString(run))
           .redirectError(stderr);
-      Path fifo = powerCut ? PowerLoss.prepare(builder, data, dir) : null;
+      if (powerCut) {
+        builder.environment().putAll(PowerLoss.environment(data));
+      }
       Process child = builder.start();
       CountDownLatch ready = new CountDownLatch(1);
       Thread reader = new Thread(() -> readAcks(child, ready, acked));
@@ -70,7 +72,7 @@ class CrashRecoveryTest {
               + said.substring(Math.max(0, said.length() - 4000)));
         }
         if (powerCut) {
-          PowerLoss.cut(fifo);
+          PowerLoss.cut(child.pid());
         }
       } finally {
         if (!powerCut || !child.waitFor(30, TimeUnit.SECONDS)) {
@@ -81,8 +83,8 @@ class CrashRecoveryTest {
       }
       if (powerCut) {
         String said = Files.readString(stderr.toPath());
-        int at = said.indexOf("powerloss: power cut");
-        assertTrue(child.exitValue() == 137 && at >= 0,
+        int at = said.indexOf(PowerLoss.MESSAGE);
+        assertTrue(child.exitValue() == PowerLoss.EXIT_CODE && at >= 0,
             "the power cut did not happen (exit " + child.exitValue() + "): " + said);
         crash = said.substring(at + "powerloss: ".length()).strip(); // what it lost
       }

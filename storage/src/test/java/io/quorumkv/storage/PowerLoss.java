@@ -1,30 +1,51 @@
 package io.quorumkv.storage;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A power cut for a child process's files: the child runs with {@code src/test/c/powerloss.c}
- * preloaded, which keeps an undo record of every change made under its data directory since that
- * file's last fsync; {@link #cut} makes it roll every file back to its last synced content and
- * exit at once. Unlike kill -9, which keeps the page cache, this loses what was written and not
- * synced, so a missing or misplaced fsync shows (the library's header says what it models).
+ * A power cut for a child process's files, for crash tests (this module's and the Jepsen suite's).
+ * The child runs with {@code powerloss.c} (a resource beside this class) preloaded, which keeps an
+ * undo record of every change made under one directory since that file's last fsync; {@link #cut}
+ * makes it roll every such file back to its last synced content and exit at once (code 137).
+ * Unlike kill -9, which keeps the page cache, this loses what was written and not synced, so a
+ * missing or misplaced fsync shows. The library's header says what it models and what not.
  */
-final class PowerLoss {
+public final class PowerLoss {
+
+  /** The child's exit code after a cut. */
+  public static final int EXIT_CODE = 137;
+  /** What the child prints on its standard error when the cut happens (then what it lost). */
+  public static final String MESSAGE = "powerloss: power cut";
 
   private static Path library;
 
   private PowerLoss() {}
 
-  /** The shim, compiled once per test JVM with the machine's C compiler. */
-  static synchronized Path library() throws IOException, InterruptedException {
+  /**
+   * The shim, compiled once per JVM with the machine's C compiler into {@code target/powerloss}
+   * of the working directory (the module's, under Maven).
+   *
+   * @throws IOException when it cannot be built (no {@code cc}: install gcc)
+   */
+  public static synchronized Path library() throws IOException, InterruptedException {
     if (library == null) {
-      Path source = Path.of("src", "test", "c", "powerloss.c").toAbsolutePath();
-      Path out = Path.of("target", "powerloss", "powerloss.so").toAbsolutePath();
-      Files.createDirectories(out.getParent());
+      Path dir = Path.of("target", "powerloss").toAbsolutePath();
+      Files.createDirectories(dir);
+      Path source = dir.resolve("powerloss.c");
+      try (InputStream in = PowerLoss.class.getResourceAsStream("powerloss.c")) {
+        if (in == null) {
+          throw new IOException("powerloss.c is not on the class path beside " + PowerLoss.class);
+        }
+        Files.copy(in, source, StandardCopyOption.REPLACE_EXISTING);
+      }
+      Path out = dir.resolve("powerloss.so");
       run(List.of("cc", "-shared", "-fPIC", "-O1", "-o", out.toString(), source.toString(),
           "-ldl", "-lpthread"));
       library = out;
@@ -33,22 +54,22 @@ final class PowerLoss {
   }
 
   /**
-   * Makes {@code child} start with the shim, tracking the files under {@code root}; returns the
-   * control FIFO to pass to {@link #cut}.
+   * The environment that makes a child track the files under {@code root} (created if absent).
+   * A child that preloads another library as well (libfaketime) lists both in LD_PRELOAD.
    */
-  static Path prepare(ProcessBuilder child, Path root, Path work) throws IOException, InterruptedException {
+  public static Map<String, String> environment(Path root) throws IOException, InterruptedException {
     Files.createDirectories(root);
-    Path fifo = work.resolve("powerloss-" + System.nanoTime() + ".fifo");
-    run(List.of("mkfifo", fifo.toString()));
-    child.environment().put("LD_PRELOAD", library().toString());
-    child.environment().put("QKV_POWERLOSS_ROOT", root.toString());
-    child.environment().put("QKV_POWERLOSS_FIFO", fifo.toString());
-    return fifo;
+    return Map.of("LD_PRELOAD", library().toString(), "QKV_POWERLOSS_ROOT", root.toString());
   }
 
-  /** Cuts the power: the child loses every unsynced change and exits (code 137). */
-  static void cut(Path fifo) throws IOException {
-    Files.write(fifo, new byte[] {1}); // the child holds the FIFO open for reading: no wait
+  /**
+   * Cuts the power of the process {@code pid}, started with {@link #environment}: it loses every
+   * unsynced change and exits with {@link #EXIT_CODE}. Does nothing to a process that is gone.
+   */
+  public static void cut(long pid) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("kill", "-PWR", Long.toString(pid)).redirectErrorStream(true).start();
+    p.getInputStream().readAllBytes();
+    p.waitFor(10, TimeUnit.SECONDS);
   }
 
   private static void run(List<String> command) throws IOException, InterruptedException {

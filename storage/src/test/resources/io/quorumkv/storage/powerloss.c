@@ -5,8 +5,9 @@
  * that was made durable from one that was merely written: a missing fsync goes unseen. This
  * library interposes the libc calls that write files under one directory (QKV_POWERLOSS_ROOT)
  * and, per file (inode), keeps an undo record of every change since the file's last completed
- * fsync or fdatasync. When a byte is written to the FIFO named by QKV_POWERLOSS_FIFO, it stops
- * every further write, rolls each file back to its content at its last completed sync (unsynced
+ * fsync or fdatasync. When the process gets SIGPWR (blocked in every thread from the start and
+ * taken by a thread of this library with sigwait, so no handler of the JVM's is involved), it
+ * stops every further write, rolls each file back to its content at its last completed sync (unsynced
  * overwrites get their old bytes back, unsynced growth is cut off) and ends the process at once,
  * as a power cut that loses everything not synced would leave the disk.
  *
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,17 +121,22 @@ __attribute__((constructor)) static void init(void) {
   real_creat = dlsym(RTLD_NEXT, "creat");
   real_creat64 = dlsym(RTLD_NEXT, "creat64");
   const char *r = getenv("QKV_POWERLOSS_ROOT");
-  const char *fifo = getenv("QKV_POWERLOSS_FIFO");
-  if (r == NULL || fifo == NULL) {
+  if (r == NULL) {
     return; /* not asked for: every call passes through untouched */
   }
   if (realpath(r, root) == NULL) {
     die("QKV_POWERLOSS_ROOT");
   }
   root_len = strlen(root);
-  char *path = strdup(fifo);
+  /* Blocked here, in the first thread, so every thread started later has it blocked too. */
+  sigset_t power;
+  sigemptyset(&power);
+  sigaddset(&power, SIGPWR);
+  if (pthread_sigmask(SIG_BLOCK, &power, NULL) != 0) {
+    die("blocking SIGPWR");
+  }
   pthread_t t;
-  if (pthread_create(&t, NULL, crash_thread, path) != 0) {
+  if (pthread_create(&t, NULL, crash_thread, NULL) != 0) {
     die("crash thread");
   }
   active = 1;
@@ -276,13 +283,12 @@ static int synced(int fd, int (*sync)(int)) {
 }
 
 static void *crash_thread(void *arg) {
-  const char *fifo = arg;
-  int fd = real_open(fifo, O_RDWR); /* read-write: the open does not wait for a writer */
-  if (fd < 0) {
-    die("QKV_POWERLOSS_FIFO");
-  }
-  char c;
-  while (read(fd, &c, 1) != 1) {
+  (void) arg;
+  sigset_t power;
+  sigemptyset(&power);
+  sigaddset(&power, SIGPWR);
+  int sig;
+  while (sigwait(&power, &sig) != 0) {
   }
   pthread_mutex_lock(&lock); /* held for good: no write after the cut */
   size_t files_rolled = 0, changes = 0;
