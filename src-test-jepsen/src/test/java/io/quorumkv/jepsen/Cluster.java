@@ -4,6 +4,7 @@ import io.quorumkv.ClusterStatus;
 import io.quorumkv.Fault;
 import io.quorumkv.KvClient;
 import io.quorumkv.PartitionStatus;
+import io.quorumkv.storage.PowerLoss;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -47,6 +48,7 @@ final class Cluster implements AutoCloseable {
   private static final int LOG_TAIL_LINES = 12;
 
   private final String clusterId;
+  private final boolean powerCuts;
   private final Path workDir;
   private final Path logDir;
   private final Map<Long, NodeProcess> members = new LinkedHashMap<>();
@@ -76,7 +78,16 @@ final class Cluster implements AutoCloseable {
    * @param logDir      where each node's output goes ({@code n<id>.log})
    */
   Cluster(String clusterId, int size, List<String> rangeSplits, Path logDir) {
+    this(clusterId, size, rangeSplits, logDir, false);
+  }
+
+  /**
+   * @param powerCuts whether every node runs with {@link PowerLoss}'s library preloaded, so that
+   *     {@link #cutPower} can take away what it has not synced
+   */
+  Cluster(String clusterId, int size, List<String> rangeSplits, Path logDir, boolean powerCuts) {
     this.clusterId = clusterId;
+    this.powerCuts = powerCuts;
     this.rangeSplits = List.copyOf(rangeSplits);
     this.logDir = logDir;
     try {
@@ -306,6 +317,19 @@ final class Cluster implements AutoCloseable {
 
   synchronized void kill(long id) {
     everyNode.get(id).kill();
+  }
+
+  /**
+   * Cuts the power of member {@code id}: it loses every write it has not synced and stops (see
+   * {@link PowerLoss}); {@link #restart} brings it back on what is left.
+   *
+   * @return what happened, for the history
+   */
+  synchronized String cutPower(long id) {
+    if (!powerCuts) {
+      throw new IllegalStateException("this cluster's nodes run without the power-cut library");
+    }
+    return everyNode.get(id).cutPower();
   }
 
   /** Starts a member that is down, with a normal clock; reapplies the current partition to it. */
@@ -595,7 +619,18 @@ final class Cluster implements AutoCloseable {
         "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
         "-cp", classpath(), NODE_MAIN));
     cmd.addAll(nodeArgs(node, join));
-    node.start(cmd, clock == null ? Map.of() : clock.env(), clock == null ? null : clock.faketime());
+    Map<String, String> env = new HashMap<>(clock == null ? Map.of() : clock.env());
+    if (powerCuts) {
+      try {
+        PowerLoss.environment(node.dataDir()).forEach((k, v) -> env.merge(k, v, (a, b) -> a + ":" + b));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot build the power-cut library", e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
+    node.start(cmd, env, clock == null ? null : clock.faketime());
   }
 
   /** The command-line flags of ExampleNode for {@code node}. */

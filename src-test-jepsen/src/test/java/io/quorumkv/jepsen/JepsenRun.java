@@ -106,7 +106,7 @@ final class JepsenRun {
     int probes = 0;
     List<KvClient> shared = new ArrayList<>();
     try (Cluster cluster = new Cluster("jepsen-" + spec.name(), spec.nodes(),
-        spec.ranges() ? RANGE_SPLITS : List.of(), logs)) {
+        spec.ranges() ? RANGE_SPLITS : List.of(), logs, kinds.contains(Nemesis.Kind.POWER))) {
       Workload.Context ctx = new Workload.Context(cluster, clock);
       try {
         cluster.start(Duration.ofSeconds(90), note -> {

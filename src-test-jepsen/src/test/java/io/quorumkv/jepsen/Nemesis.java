@@ -27,6 +27,11 @@ sealed interface Nemesis {
     PARTITION,
     /** SIGKILL of one node, a minority, a majority, all, or the leader; restart from the same data. */
     KILL,
+    /**
+     * A power cut of one node, a minority, a majority, all, or the leader: each loses every write
+     * it has not synced (kill -9 keeps them in the page cache), then restarts on what is left.
+     */
+    POWER,
     /** SIGSTOP then SIGCONT, mostly of the leader. */
     PAUSE,
     /** Restart one node under libfaketime with its clocks offset and running 10% fast or slow. */
@@ -91,6 +96,7 @@ sealed interface Nemesis {
     return switch (kind) {
       case PARTITION -> new Partition(cluster);
       case KILL -> new Kill(cluster);
+      case POWER -> new Power(cluster);
       case PAUSE -> new Pause(cluster);
       case CLOCK -> new Clock(cluster);
       case MEMBERSHIP -> new Membership(cluster);
@@ -188,6 +194,43 @@ sealed interface Nemesis {
         }
       }
       killed = List.of();
+      return "restart " + restarted;
+    }
+  }
+
+  /** A power cut ({@link Cluster#cutPower}) and a restart. */
+  final class Power implements Nemesis {
+    private final Cluster cluster;
+    private List<Long> cut = List.of();
+
+    Power(Cluster cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.POWER;
+    }
+
+    @Override
+    public String start(Random rnd) {
+      cut = targets(cluster, rnd, false);
+      List<String> done = new ArrayList<>();
+      for (long id : cut) {
+        done.add(cluster.cutPower(id));
+      }
+      return "power cut " + done;
+    }
+
+    @Override
+    public String stop() {
+      List<String> restarted = new ArrayList<>();
+      for (long id : cut) {
+        if (cluster.memberIds().contains(id) && !cluster.node(id).isAlive()) {
+          restarted.add("n" + id + " " + cluster.restart(id));
+        }
+      }
+      cut = List.of();
       return "restart " + restarted;
     }
   }

@@ -1,5 +1,6 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.storage.PowerLoss;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -123,6 +124,50 @@ final class NodeProcess {
     }
     LIVE.remove(process);
     paused = false;
+  }
+
+  /**
+   * Cuts the power ({@link PowerLoss}: the node must run with its library preloaded): the node
+   * loses every write it has not synced and exits; waits (bounded) until it is gone. A node that
+   * did not exit in time is SIGKILLed, and the answer says so.
+   */
+  synchronized String cutPower() {
+    if (!isAlive()) {
+      return "n" + id + " was down";
+    }
+    try {
+      if (paused) {
+        signal("CONT"); // the cut is taken by a thread of the process: it must run
+      }
+      PowerLoss.cut(process.pid());
+      boolean exited = process.waitFor(15, TimeUnit.SECONDS);
+      String said = exited ? lastLogLine(PowerLoss.MESSAGE) : null;
+      if (!exited || process.exitValue() != PowerLoss.EXIT_CODE) {
+        kill();
+        return "n" + id + " did not take the power cut" + (exited ? " (exit " + process.exitValue() + ")" : "")
+            + ": SIGKILLed instead";
+      }
+      LIVE.remove(process);
+      paused = false;
+      return "n" + id + (said == null ? " cut" : ": " + said.substring(said.indexOf(PowerLoss.MESSAGE)
+          + "powerloss: ".length()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The last line of the node's log that contains {@code text}, or null. */
+  private String lastLogLine(String text) throws IOException {
+    List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+    for (int i = lines.size() - 1; i >= 0; i--) {
+      if (lines.get(i).contains(text)) {
+        return lines.get(i);
+      }
+    }
+    return null;
   }
 
   /** SIGSTOP: the whole JVM freezes (its clocks keep running). */

@@ -62,6 +62,9 @@ record Profile(String name, List<JepsenRun.Spec> runs) {
       runs.add(new JepsenRun.Spec("clock-membership-transfer-split-disk-3", 3,
           List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.TRANSFER, Kind.SPLIT, Kind.DISK), 1, time, seed + 2, timing, true));
       runs.add(new JepsenRun.Spec("combined-5", 5, List.of(Kind.values()), 3, time, seed + 3, timing, true));
+      // Power cuts alone: of one node up to all, so acknowledged writes must survive on synced
+      // data only, several times per run.
+      runs.add(new JepsenRun.Spec("power-3", 3, List.of(Kind.POWER), 1, time, seed + 4, timing, false));
     }
     runs.removeIf(r -> !r.name().contains(only));
     return new Profile(name, runs);
