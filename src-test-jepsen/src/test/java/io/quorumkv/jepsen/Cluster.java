@@ -622,7 +622,8 @@ final class Cluster implements AutoCloseable {
     Map<String, String> env = new HashMap<>(clock == null ? Map.of() : clock.env());
     if (powerCuts) {
       try {
-        PowerLoss.environment(node.dataDir()).forEach((k, v) -> env.merge(k, v, (a, b) -> a + ":" + b));
+        // what survives is drawn at each cut; the seed is in the node's log
+        PowerLoss.environment(node.dataDir(), PowerLoss.Mode.RANDOM, System.nanoTime() ^ node.id()).forEach((k, v) -> env.merge(k, v, (a, b) -> a + ":" + b));
       } catch (IOException e) {
         throw new UncheckedIOException("cannot build the power-cut library", e);
       } catch (InterruptedException e) {

@@ -23,9 +23,10 @@ import org.junit.jupiter.api.io.TempDir;
  * a loop and crashes at a random moment; after every restart every acknowledged entry is present
  * and intact, the log has no hole and nothing invented past its end, and the applied index never
  * runs ahead of the log. Two kinds of crash: SIGKILL (the page cache survives, so this checks
- * the process's own recovery) and a power cut ({@link PowerLoss}: everything not synced is lost,
- * so this checks that an entry is acknowledged only once fsynced, and that RocksDB's recovery and
- * ours accept what a power cut leaves). 5 of each by default, 50 with -Dquorumkv.long=true.
+ * the process's own recovery) and a power cut ({@link PowerLoss}: what was not synced is lost,
+ * all of it or all but a prefix of each file's changes with the last one torn, so this checks
+ * that an entry is acknowledged only once fsynced, and that RocksDB's recovery and ours accept
+ * what a power cut leaves). 5 of each by default, 50 with -Dquorumkv.long=true.
  */
 class CrashRecoveryTest {
 
@@ -56,7 +57,9 @@ class CrashRecoveryTest {
           "-Xmx256m", CrashWorkload.class.getName(), data.toString(), Integer.toString(run))
           .redirectError(stderr);
       if (powerCut) {
-        builder.environment().putAll(PowerLoss.environment(data));
+        // every other cut keeps a prefix of each file's unsynced writes, the last one torn
+        PowerLoss.Mode mode = run % 2 == 0 ? PowerLoss.Mode.ALL : PowerLoss.Mode.PREFIX;
+        builder.environment().putAll(PowerLoss.environment(data, mode, seed + run));
       }
       Process child = builder.start();
       CountDownLatch ready = new CountDownLatch(1);

@@ -19,6 +19,19 @@ import java.util.concurrent.TimeUnit;
  */
 public final class PowerLoss {
 
+  /** What of a file's unsynced changes survives a cut. */
+  public enum Mode {
+    /** Nothing: every unsynced change is lost. */
+    ALL,
+    /**
+     * A random number of the file's first unsynced changes, and of the next one a random number
+     * of whole 4 KiB pages (a torn write); the rest is lost.
+     */
+    PREFIX,
+    /** One of the two, drawn at each cut. */
+    RANDOM
+  }
+
   /** The child's exit code after a cut. */
   public static final int EXIT_CODE = 137;
   /** What the child prints on its standard error when the cut happens (then what it lost). */
@@ -54,12 +67,16 @@ public final class PowerLoss {
   }
 
   /**
-   * The environment that makes a child track the files under {@code root} (created if absent).
-   * A child that preloads another library as well (libfaketime) lists both in LD_PRELOAD.
+   * The environment that makes a child track the files under {@code root} (created if absent),
+   * losing at a cut what {@code mode} says, drawn from {@code seed}. A child that preloads another
+   * library as well (libfaketime) lists both in LD_PRELOAD.
    */
-  public static Map<String, String> environment(Path root) throws IOException, InterruptedException {
+  public static Map<String, String> environment(Path root, Mode mode, long seed)
+      throws IOException, InterruptedException {
     Files.createDirectories(root);
-    return Map.of("LD_PRELOAD", library().toString(), "QKV_POWERLOSS_ROOT", root.toString());
+    return Map.of("LD_PRELOAD", library().toString(), "QKV_POWERLOSS_ROOT", root.toString(),
+        "QKV_POWERLOSS_MODE", mode.name().toLowerCase(java.util.Locale.ROOT),
+        "QKV_POWERLOSS_SEED", Long.toUnsignedString(seed));
   }
 
   /**

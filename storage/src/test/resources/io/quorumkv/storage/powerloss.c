@@ -12,9 +12,14 @@
  * as a power cut that loses everything not synced would leave the disk.
  *
  * Modelled: file contents and sizes (write, pwrite, writev, pwritev, ftruncate, fallocate).
+ * What survives of the unsynced changes (QKV_POWERLOSS_MODE): "all" lost (the default); "prefix":
+ * per file, a random number of its first unsynced changes survives, and of the next one a random
+ * number of whole 4 KiB pages (a torn write), the rest lost; "random": one of the two per cut.
+ * QKV_POWERLOSS_SEED seeds the draws (default: the process id); the message names it.
+ *
  * Not modelled: directory entries (a created, renamed or deleted file stays so; RocksDB and
- * QuorumKV sync directories where it matters), and partial loss (a real cut may keep some
- * unsynced writes; this keeps none of them). sync_file_range does not make data durable and is
+ * QuorumKV sync directories where it matters), and unsynced changes reaching the disk out of
+ * order (a later page without an earlier one). sync_file_range does not make data durable and is
  * not treated as a sync. Memory-mapped writes are not seen (neither RocksDB nor QuorumKV makes
  * any by default).
  *
@@ -47,6 +52,7 @@ struct undo {
   off_t offset;
   size_t len; /* bytes of old content saved (the part of the change inside old_size) */
   char *old;
+  size_t written; /* bytes the change wrote (0: a size change only) */
 };
 
 /* A file with changes not yet synced. */
@@ -173,8 +179,11 @@ static off_t size_of(int fd) {
   return st.st_size;
 }
 
-/* lock held: records how to undo a change of [offset, offset + len) of fd, before it is made. */
-static void save(int fd, off_t offset, size_t len) {
+/*
+ * lock held: records how to undo a change of [offset, offset + len) of fd, before it is made;
+ * valid until the lock is released (the caller sets its written bytes).
+ */
+static struct undo *save(int fd, off_t offset, size_t len) {
   struct tracked *t = &fds[fd];
   struct file *f = file_of(fd, t->dev, t->ino);
   if (f->count == f->cap && f->start > 0) { /* the durable prefix is dropped: move down */
@@ -197,6 +206,7 @@ static void save(int fd, off_t offset, size_t len) {
   u->offset = offset;
   u->len = 0;
   u->old = NULL;
+  u->written = 0;
   if (offset < u->old_size && len > 0) {
     size_t keep = (size_t) (u->old_size - offset) < len ? (size_t) (u->old_size - offset) : len;
     u->old = malloc(keep);
@@ -209,6 +219,7 @@ static void save(int fd, off_t offset, size_t len) {
     }
     u->len = (size_t) n;
   }
+  return u;
 }
 
 static int tracked(int fd) {
@@ -282,6 +293,30 @@ static int synced(int fd, int (*sync)(int)) {
   return rc;
 }
 
+/* A step of a 64-bit linear congruential generator: its high bits. */
+static unsigned long long next(unsigned long long *state) {
+  *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *state >> 33;
+}
+
+/*
+ * How many leading bytes of change u reached the disk in a torn write: 0 (none), or up to a page
+ * boundary inside it (the page cache writes whole 4 KiB pages back).
+ */
+static size_t torn_bytes(const struct undo *u, unsigned long long *rnd) {
+  if (u->written == 0) {
+    return 0;
+  }
+  off_t first = (u->offset / 4096 + 1) * 4096; /* the first page boundary past the start */
+  off_t end = u->offset + (off_t) u->written;
+  if (first >= end) {
+    return 0; /* inside one page: all or nothing */
+  }
+  size_t boundaries = (size_t) ((end - 1 - first) / 4096 + 1);
+  size_t pick = (size_t) (next(rnd) % (boundaries + 1));
+  return pick == 0 ? 0 : (size_t) (first + (off_t) (pick - 1) * 4096 - u->offset);
+}
+
 static void *crash_thread(void *arg) {
   (void) arg;
   sigset_t power;
@@ -291,24 +326,40 @@ static void *crash_thread(void *arg) {
   while (sigwait(&power, &sig) != 0) {
   }
   pthread_mutex_lock(&lock); /* held for good: no write after the cut */
-  size_t files_rolled = 0, changes = 0;
+  const char *m = getenv("QKV_POWERLOSS_MODE");
+  const char *seed_text = getenv("QKV_POWERLOSS_SEED");
+  unsigned long long seed = seed_text != NULL ? strtoull(seed_text, NULL, 10) : (unsigned long long) getpid();
+  unsigned long long rnd = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+  int prefix = m != NULL && (strcmp(m, "prefix") == 0 || (strcmp(m, "random") == 0 && (next(&rnd) & 1)));
+  size_t files_rolled = 0, changes = 0, torn = 0;
   for (struct file *f = files; f != NULL; f = f->next) {
-    for (size_t i = f->count; i > f->start; i--) {
+    size_t pending = f->count - f->start;
+    /* prefix: the file's first `keep` changes reached the disk, and part of the next one */
+    size_t keep = prefix ? (size_t) (next(&rnd) % (pending + 1)) : 0;
+    for (size_t i = f->count; i > f->start + keep; i--) {
       struct undo *u = &f->undos[i - 1];
-      if (u->len > 0 && real_pwrite64(f->fd, u->old, u->len, u->offset) != (ssize_t) u->len) {
+      size_t kept = i - 1 == f->start + keep && prefix ? torn_bytes(u, &rnd) : 0;
+      if (u->len > kept && real_pwrite64(f->fd, u->old + kept, u->len - kept, u->offset + (off_t) kept)
+          != (ssize_t) (u->len - kept)) {
         die("rolling back a write");
       }
-      if (real_ftruncate64(f->fd, u->old_size) != 0) {
+      off_t size = u->old_size;
+      if (kept > 0 && u->offset + (off_t) kept > size) {
+        size = u->offset + (off_t) kept;
+      }
+      if (real_ftruncate64(f->fd, size) != 0) {
         die("rolling back a size");
       }
       changes++;
+      torn += kept > 0;
     }
-    if (f->count > f->start) {
+    if (f->count > f->start + keep) {
       files_rolled++;
     }
   }
-  fprintf(stderr, "powerloss: power cut, %zu unsynced changes of %zu files lost\n", changes,
-          files_rolled);
+  fprintf(stderr, "powerloss: power cut (%s, seed %llu), %zu unsynced changes of %zu files lost, %zu of them torn\n",
+          prefix ? "a prefix of each file's unsynced changes kept" : "every unsynced change lost", seed,
+          changes, files_rolled, torn);
   syscall(SYS_exit_group, 137);
   return NULL;
 }
@@ -320,8 +371,9 @@ static ssize_t write_at(int fd, const void *buf, size_t len, off_t offset, int p
   pthread_mutex_lock(&lock);
   off_t at = positioned ? offset
                         : ((fcntl(fd, F_GETFL) & O_APPEND) ? size_of(fd) : lseek(fd, 0, SEEK_CUR));
-  save(fd, at, len);
+  struct undo *u = save(fd, at, len);
   ssize_t n = positioned ? w(fd, buf, len, offset) : real_write(fd, buf, len);
+  u->written = n > 0 ? (size_t) n : 0;
   pthread_mutex_unlock(&lock);
   return n;
 }
@@ -361,8 +413,9 @@ ssize_t writev(int fd, const struct iovec *iov, int n) {
   }
   pthread_mutex_lock(&lock);
   off_t at = (fcntl(fd, F_GETFL) & O_APPEND) ? size_of(fd) : lseek(fd, 0, SEEK_CUR);
-  save(fd, at, total(iov, n));
+  struct undo *u = save(fd, at, total(iov, n));
   ssize_t r = real_writev(fd, iov, n);
+  u->written = r > 0 ? (size_t) r : 0;
   pthread_mutex_unlock(&lock);
   return r;
 }
@@ -373,8 +426,9 @@ static ssize_t pwritev_at(int fd, const struct iovec *iov, int n, off_t offset,
     return w(fd, iov, n, offset);
   }
   pthread_mutex_lock(&lock);
-  save(fd, offset, total(iov, n));
+  struct undo *u = save(fd, offset, total(iov, n));
   ssize_t r = w(fd, iov, n, offset);
+  u->written = r > 0 ? (size_t) r : 0;
   pthread_mutex_unlock(&lock);
   return r;
 }
