@@ -95,8 +95,7 @@ sealed interface Nemesis {
   static Nemesis create(Kind kind, Cluster cluster, boolean alone) {
     return switch (kind) {
       case PARTITION -> new Partition(cluster);
-      case KILL -> new Kill(cluster);
-      case POWER -> new Power(cluster);
+      case KILL, POWER -> new Crash(cluster, kind);
       case PAUSE -> new Pause(cluster);
       case CLOCK -> new Clock(cluster);
       case MEMBERSHIP -> new Membership(cluster);
@@ -162,61 +161,34 @@ sealed interface Nemesis {
     return List.copyOf(members.subList(0, Math.min(count, n)));
   }
 
-  /** SIGKILL and restart. */
-  final class Kill implements Nemesis {
+  /**
+   * A crash and a restart from the same data directory: SIGKILL ({@link Kind#KILL}: the page
+   * cache keeps what was written) or a power cut ({@link Kind#POWER}: what was not synced is lost).
+   */
+  final class Crash implements Nemesis {
     private final Cluster cluster;
-    private List<Long> killed = List.of();
+    private final Kind kind;
+    private List<Long> crashed = List.of();
 
-    Kill(Cluster cluster) {
+    Crash(Cluster cluster, Kind kind) {
       this.cluster = cluster;
+      this.kind = kind;
     }
 
     @Override
     public Kind kind() {
-      return Kind.KILL;
+      return kind;
     }
 
     @Override
     public String start(Random rnd) {
-      killed = targets(cluster, rnd, false);
-      for (long id : killed) {
-        cluster.kill(id);
+      crashed = targets(cluster, rnd, false);
+      if (kind == Kind.KILL) {
+        crashed.forEach(cluster::kill);
+        return "SIGKILL " + crashed;
       }
-      return "SIGKILL " + killed;
-    }
-
-    @Override
-    public String stop() {
-      List<String> restarted = new ArrayList<>();
-      for (long id : killed) {
-        if (cluster.memberIds().contains(id) && !cluster.node(id).isAlive()) {
-          restarted.add("n" + id + " " + cluster.restart(id));
-        }
-      }
-      killed = List.of();
-      return "restart " + restarted;
-    }
-  }
-
-  /** A power cut ({@link Cluster#cutPower}) and a restart. */
-  final class Power implements Nemesis {
-    private final Cluster cluster;
-    private List<Long> cut = List.of();
-
-    Power(Cluster cluster) {
-      this.cluster = cluster;
-    }
-
-    @Override
-    public Kind kind() {
-      return Kind.POWER;
-    }
-
-    @Override
-    public String start(Random rnd) {
-      cut = targets(cluster, rnd, false);
       List<String> done = new ArrayList<>();
-      for (long id : cut) {
+      for (long id : crashed) {
         done.add(cluster.cutPower(id));
       }
       return "power cut " + done;
@@ -225,12 +197,12 @@ sealed interface Nemesis {
     @Override
     public String stop() {
       List<String> restarted = new ArrayList<>();
-      for (long id : cut) {
+      for (long id : crashed) {
         if (cluster.memberIds().contains(id) && !cluster.node(id).isAlive()) {
           restarted.add("n" + id + " " + cluster.restart(id));
         }
       }
-      cut = List.of();
+      crashed = List.of();
       return "restart " + restarted;
     }
   }

@@ -502,45 +502,32 @@ static mode_t mode_arg(int flags, va_list ap) {
   return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t) va_arg(ap, int) : 0;
 }
 
-int open(const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_open(path, flags, mode);
-  opened(fd);
-  return fd;
-}
+/* The open family: the call itself, then tracking of the new descriptor. */
+#define OPEN(name, real)                                       \
+  int name(const char *path, int flags, ...) {                 \
+    va_list ap;                                                \
+    va_start(ap, flags);                                       \
+    mode_t mode = mode_arg(flags, ap);                         \
+    va_end(ap);                                                \
+    int fd = real(path, flags, mode);                          \
+    opened(fd);                                                \
+    return fd;                                                 \
+  }
+#define OPENAT(name, real)                                     \
+  int name(int dir, const char *path, int flags, ...) {        \
+    va_list ap;                                                \
+    va_start(ap, flags);                                       \
+    mode_t mode = mode_arg(flags, ap);                         \
+    va_end(ap);                                                \
+    int fd = real(dir, path, flags, mode);                     \
+    opened(fd);                                                \
+    return fd;                                                 \
+  }
 
-int open64(const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_open64(path, flags, mode);
-  opened(fd);
-  return fd;
-}
-
-int openat(int dir, const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_openat(dir, path, flags, mode);
-  opened(fd);
-  return fd;
-}
-
-int openat64(int dir, const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_openat64(dir, path, flags, mode);
-  opened(fd);
-  return fd;
-}
+OPEN(open, real_open)
+OPEN(open64, real_open64)
+OPENAT(openat, real_openat)
+OPENAT(openat64, real_openat64)
 
 int creat(const char *path, mode_t mode) {
   int fd = real_creat(path, mode);
