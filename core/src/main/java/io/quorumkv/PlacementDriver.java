@@ -176,8 +176,8 @@ final class PlacementDriver {
         }
       }
     }
+    absorbed = Map.copyOf(absorbedBy); // before the routes: whoever sees the new routes knows this too
     node.routing().replaceRemote(remote);
-    absorbed = Map.copyOf(absorbedBy); // after the routes: a merge told to look again finds them fresh
     comparePreferredLeaders(answers);
     destroyRemovedReplicas(answers);
     destroyMergedReplicas(absorbedBy);
@@ -519,12 +519,13 @@ final class PlacementDriver {
     }
     long l = left;
     long rp = right.getAsLong();
-    // Routed by a poll answer older than a merge that retired it: look again once a poll says so.
+    // Once a poll says the right partition was absorbed, its keys are merged: this call's merge or
+    // an earlier one (routed by a poll answer older than that). Deciding again would merge the
+    // absorber on into its own left neighbour: this is a retried call's answer.
     return node.groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left), deadline,
-        () -> absorbed.containsKey(rp) ? RETIRED : null)
-        .thenCompose(resp -> resp == RETIRED ? merge(key, deadline)
-            : CompletableFuture.completedFuture(resp instanceof KvResponse.AdminDone d
-                ? new KvResponse.AdminDone(d.value() != 0 ? d.value() : l) : resp));
+        () -> absorbed.containsKey(rp) ? new KvResponse.AdminDone(absorberOf(rp)) : null)
+        .thenApply(resp -> resp instanceof KvResponse.AdminDone d
+            ? new KvResponse.AdminDone(d.value() != 0 ? d.value() : l) : resp);
   }
 
   /**
