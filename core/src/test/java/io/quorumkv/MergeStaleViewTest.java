@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -32,16 +31,14 @@ class MergeStaleViewTest {
   @Test
   void aRangeFrozenForAMergeIntoAPartitionMergedAwayIsMergedIntoItsAbsorber() throws Exception {
     try (TestCluster c = threeRanges()) {
-      Map<String, String> acked = writeEveryRange(c);
-      assertEquals(1L, c.node(1).merge(bytes("k1")));
-      awaitRetiredDropped(c);
+      Map<String, String> acked = writeEveryRangeThenMergeK1(c);
       NodeRuntime leader = leaderOf(c, 3);
       assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
           leader.propose(leader.replicas().get(3L), new Command.Freeze(2)).get(10, TimeUnit.SECONDS));
-      awaitOneRangeEverywhere(c);
+      MergeLaggingReplicaTest.awaitMergedEverywhere(c);
       c.node(2).put("m-after", "x");
       acked.put("m-after", "x");
-      assertEveryWriteReadable(c, acked);
+      MergeLaggingReplicaTest.assertEveryWriteReadable(c, acked);
     }
   }
 
@@ -49,14 +46,12 @@ class MergeStaleViewTest {
   @Test
   void aMergeCallNamingAPartitionMergedAwayMergesIntoItsAbsorber() throws Exception {
     try (TestCluster c = threeRanges()) {
-      Map<String, String> acked = writeEveryRange(c);
-      assertEquals(1L, c.node(1).merge(bytes("k1")));
-      awaitRetiredDropped(c);
+      Map<String, String> acked = writeEveryRangeThenMergeK1(c);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       assertEquals(new KvResponse.AdminDone(1), c.node(2).runtime()
           .groupCallRetrying(3, new KvRequest.GroupCommand.MergeInto(2), deadline).get(20, TimeUnit.SECONDS));
-      awaitOneRangeEverywhere(c);
-      assertEveryWriteReadable(c, acked);
+      MergeLaggingReplicaTest.awaitMergedEverywhere(c);
+      MergeLaggingReplicaTest.assertEveryWriteReadable(c, acked);
     }
   }
 
@@ -95,12 +90,15 @@ class MergeStaleViewTest {
     return c;
   }
 
-  private static Map<String, String> writeEveryRange(TestCluster c) {
+  /** Writes a key in every range, then merges partition 2 into partition 1 and waits until it is gone. */
+  private static Map<String, String> writeEveryRangeThenMergeK1(TestCluster c) {
     Map<String, String> acked = new LinkedHashMap<>();
     for (String key : List.of("a", "k1a", "k2", "m")) {
       c.node(1).put(key, "v-" + key);
       acked.put(key, "v-" + key);
     }
+    assertEquals(1L, c.node(1).merge(bytes("k1")));
+    awaitRetiredDropped(c);
     return acked;
   }
 
@@ -114,23 +112,6 @@ class MergeStaleViewTest {
   private static NodeRuntime leaderOf(TestCluster c, long partition) {
     TestCluster.await(WAIT, "a leader of partition " + partition, () -> c.leaderOf(partition).isPresent());
     return c.node(c.leaderOf(partition).orElseThrow()).runtime();
-  }
-
-  private static void awaitOneRangeEverywhere(TestCluster c) {
-    for (KvNode n : c.nodes()) {
-      TestCluster.await(WAIT, () -> n + " to hold only partition 1 over every key; it holds "
-          + n.status().partitions(), () -> n.status().partitions().size() == 1
-          && n.status().partitions().get(0).partitionId() == 1
-          && n.status().partitions().get(0).keys().equals("[, +inf)"));
-    }
-  }
-
-  private static void assertEveryWriteReadable(TestCluster c, Map<String, String> acked) {
-    for (KvNode n : c.nodes()) {
-      for (Map.Entry<String, String> e : acked.entrySet()) {
-        assertEquals(Optional.of(e.getValue()), n.get(e.getKey()), n + " reads " + e.getKey());
-      }
-    }
   }
 
   private static byte[] bytes(String s) {
