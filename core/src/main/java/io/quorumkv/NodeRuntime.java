@@ -69,6 +69,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -2546,6 +2547,9 @@ final class NodeRuntime implements RequestExecutor {
     if (o instanceof PartitionStateMachine.Outcome.Split s) {
       return new KvResponse.AdminDone(s.newPartitionId());
     }
+    if (o instanceof PartitionStateMachine.Outcome.Merged) {
+      return new KvResponse.AdminDone(r.groupId); // the partition that now holds the keys
+    }
     return new KvResponse.AdminDone(0);
   }
 
@@ -3125,20 +3129,33 @@ final class NodeRuntime implements RequestExecutor {
 
   /** {@link #groupCall} retried with backoff on retryable failures until the deadline. */
   CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
+    return groupCallRetrying(p, c, deadline, () -> null);
+  }
+
+  /**
+   * As {@link #groupCallRetrying(long, KvRequest.GroupCommand, long)}, but before each retry asks
+   * {@code giveUp}: a non-null answer ends the call with it (the call's target went away for good).
+   */
+  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline,
+      Supplier<KvResponse> giveUp) {
     CompletableFuture<KvResponse> result = new CompletableFuture<>();
-    retryGroupCall(p, c, deadline, result, 1);
+    retryGroupCall(p, c, deadline, giveUp, result, 1);
     return result;
   }
 
-  private void retryGroupCall(long p, KvRequest.GroupCommand c, long deadline, CompletableFuture<KvResponse> result,
-      int attempt) {
+  private void retryGroupCall(long p, KvRequest.GroupCommand c, long deadline, Supplier<KvResponse> giveUp,
+      CompletableFuture<KvResponse> result, int attempt) {
     groupCall(p, c, deadline).whenComplete((r, e) -> {
       KvResponse resp = e != null ? failureOf(e) : r;
-      if (resp instanceof KvResponse.Failure fl && fl.retryable() && System.nanoTime() - deadline < 0
+      KvResponse instead = resp instanceof KvResponse.Failure fl && fl.retryable() ? giveUp.get() : null;
+      if (instead != null) {
+        result.complete(instead);
+      } else if (resp instanceof KvResponse.Failure fl && fl.retryable() && System.nanoTime() - deadline < 0
           && state == State.RUNNING) {
         long delay = Math.min(200, 5L << Math.min(attempt, 6));
         try {
-          scheduler.schedule(() -> retryGroupCall(p, c, deadline, result, attempt + 1), delay, TimeUnit.MILLISECONDS);
+          scheduler.schedule(() -> retryGroupCall(p, c, deadline, giveUp, result, attempt + 1), delay,
+              TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException closed) {
           result.complete(resp);
         }

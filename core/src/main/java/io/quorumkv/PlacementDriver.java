@@ -79,6 +79,11 @@ final class PlacementDriver {
   private long rounds;
   /** Frozen partitions whose merge this node is driving ({@link #mergeInto}); any thread. */
   private final Set<Long> merging = ConcurrentHashMap.newKeySet();
+  /**
+   * Absorbed partition to the partition that absorbed it, as of the last poll round (local
+   * replicas' applied state and the peers' answers); for request threads.
+   */
+  private volatile Map<Long, Long> absorbed = Map.of();
   /** loop: the preferred leaders each peer last reported, by node. */
   private Map<Long, Set<Long>> peerPreferredLeaders = Map.of();
   /** The peers among those whose set differs from this node's. */
@@ -171,6 +176,7 @@ final class PlacementDriver {
         }
       }
     }
+    absorbed = Map.copyOf(absorbedBy); // before the routes: whoever sees the new routes knows this too
     node.routing().replaceRemote(remote);
     comparePreferredLeaders(answers);
     destroyRemovedReplicas(answers);
@@ -480,6 +486,10 @@ final class PlacementDriver {
   CompletableFuture<KvResponse> merge(byte[] key, long deadline) {
     java.util.OptionalLong right = node.routing().route(key);
     Map<Long, KeySpan> spans = node.routing().snapshot();
+    Map<Long, Long> retired = absorbed;
+    if (right.isPresent() && retired.containsKey(right.getAsLong())) {
+      right = java.util.OptionalLong.empty(); // a replica here not dropped yet: as good as gone
+    }
     if (right.isPresent() && spans.get(right.getAsLong()) instanceof KeySpan.HashSlot) {
       return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
           "hash partitions cannot be merged"));
@@ -496,7 +506,10 @@ final class PlacementDriver {
     }
     long left = 0;
     for (Map.Entry<Long, KeySpan> e : spans.entrySet()) {
-      if (e.getValue() instanceof KeySpan.Range l && java.util.Arrays.equals(l.end(), range.start())) {
+      // A peer's report may predate a merge that retired the partition it names (two spans then
+      // end here); a hosted partition's span is as of this node's applied state.
+      if (e.getValue() instanceof KeySpan.Range l && java.util.Arrays.equals(l.end(), range.start())
+          && !retired.containsKey(e.getKey()) && (left == 0 || node.routing().isLocal(e.getKey()))) {
         left = e.getKey();
       }
     }
@@ -505,8 +518,14 @@ final class PlacementDriver {
           "the left-hand neighbour of " + range.describe() + " is not known here yet"));
     }
     long l = left;
-    return node.groupCallRetrying(right.getAsLong(), new KvRequest.GroupCommand.MergeInto(left), deadline)
-        .thenApply(resp -> resp instanceof KvResponse.AdminDone ? new KvResponse.AdminDone(l) : resp);
+    long rp = right.getAsLong();
+    // Once a poll says the right partition was absorbed, its keys are merged: this call's merge or
+    // an earlier one (routed by a poll answer older than that). Deciding again would merge the
+    // absorber on into its own left neighbour: this is a retried call's answer.
+    return node.groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left), deadline,
+        () -> absorbed.containsKey(rp) ? new KvResponse.AdminDone(absorberOf(rp)) : null)
+        .thenApply(resp -> resp instanceof KvResponse.AdminDone d
+            ? new KvResponse.AdminDone(d.value() != 0 ? d.value() : l) : resp);
   }
 
   /**
@@ -521,24 +540,76 @@ final class PlacementDriver {
    */
   CompletableFuture<KvResponse> mergeInto(Replica r, long left, long deadline) {
     merging.add(r.groupId);
-    CompletableFuture<KvResponse> done = node.propose(r, new Command.Freeze(left)).thenCompose(o -> {
-      if (!(o instanceof PartitionStateMachine.Outcome.Frozen f)) {
-        return CompletableFuture.completedFuture(node.toResponse(r, o));
-      }
-      log.info("{} group {}: frozen for a merge into partition {} at index {}", who, r.groupId, left, f.index());
-      return awaitFreezeApplied(r, f.index(), deadline).thenCompose(waited -> waited != null
-          ? CompletableFuture.completedFuture(waited)
-          : node.groupCallRetrying(left, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline)
-          .thenCompose(resp -> {
-            if (resp instanceof KvResponse.Failure fl && fl.code() == KvResponse.Code.INVALID_ARGUMENT) {
-              log.info("{} group {}: merge into partition {} refused ({}); thawing", who, r.groupId, left, fl.message());
-              return node.propose(r, new Command.Freeze(0)).thenApply(x -> (KvResponse) fl);
-            }
-            return CompletableFuture.completedFuture(resp);
-          }));
-    });
+    CompletableFuture<KvResponse> done = freezeAndMerge(r, left, deadline);
     done.whenComplete((resp, e) -> merging.remove(r.groupId));
     return done;
+  }
+
+  /**
+   * {@link #mergeInto}'s work. A left partition that was itself merged away meanwhile (absorbed)
+   * never serves again: the call was decided from a view older than that merge (a stale poll
+   * answer), and would retry it until its deadline, and every resumed merge after it too, the
+   * right range staying frozen for good. Its absorber is the left-hand neighbour now, so the merge
+   * goes there: a freeze into the retired partition is undone first, then made again into the
+   * absorber. Undoing that freeze is safe: every member of the retired partition applied its own
+   * freeze before it was absorbed, and a frozen partition refuses every merge entry, so the state
+   * frozen for it can never be absorbed, unless it already was: a partition absorbed before its
+   * absorber was merged on is recorded as absorbed by the last one too, and is never thawed.
+   */
+  private CompletableFuture<KvResponse> freezeAndMerge(Replica r, long left, long deadline) {
+    long holder = absorberOf(r.groupId);
+    if (holder != r.groupId) {
+      return CompletableFuture.completedFuture(new KvResponse.AdminDone(holder)); // merged already
+    }
+    long into = absorberOf(left);
+    long frozen = r.sm.frozenInto();
+    CompletableFuture<PartitionStateMachine.Outcome> thawed = CompletableFuture.completedFuture(null);
+    if (frozen != 0 && frozen != into && absorberOf(frozen) != frozen) {
+      log.info("{} group {}: frozen for a merge into partition {}, since merged into partition {}; thawing to merge "
+          + "into partition {}", who, r.groupId, frozen, absorberOf(frozen), into);
+      thawed = node.propose(r, new Command.Freeze(0));
+    }
+    return thawed.thenCompose(t -> t instanceof PartitionStateMachine.Outcome.Rejected
+        ? CompletableFuture.completedFuture(node.toResponse(r, t))
+        : node.propose(r, new Command.Freeze(into)).thenCompose(o -> {
+          if (!(o instanceof PartitionStateMachine.Outcome.Frozen f)) {
+            return CompletableFuture.completedFuture(node.toResponse(r, o));
+          }
+          log.info("{} group {}: frozen for a merge into partition {} at index {}", who, r.groupId, into, f.index());
+          return awaitFreezeApplied(r, f.index(), deadline).thenCompose(waited -> waited != null
+              ? CompletableFuture.completedFuture(waited)
+              : absorberOf(into) != into ? freezeAndMerge(r, into, deadline)
+              : node.groupCallRetrying(into, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline,
+                  () -> absorberOf(into) != into ? RETIRED : null)
+              .thenCompose(resp -> {
+                if (resp instanceof KvResponse.Failure && absorberOf(into) != into) {
+                  return freezeAndMerge(r, into, deadline); // merged away meanwhile: on to its absorber
+                }
+                if (resp instanceof KvResponse.Failure fl && fl.code() == KvResponse.Code.INVALID_ARGUMENT) {
+                  log.info("{} group {}: merge into partition {} refused ({}); thawing", who, r.groupId, into,
+                      fl.message());
+                  return node.propose(r, new Command.Freeze(0)).thenApply(x -> (KvResponse) fl);
+                }
+                return CompletableFuture.completedFuture(resp);
+              }));
+        }));
+  }
+
+  /** A call's answer when its partition was merged away (absorbed) under it; never sent to a client. */
+  private static final KvResponse RETIRED = KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+      "the partition was merged into another meanwhile");
+
+  /**
+   * The partition holding partition {@code p}'s keys now: {@code p} itself, or the one that
+   * absorbed it (through every later merge), as of the last poll round.
+   */
+  long absorberOf(long p) {
+    Map<Long, Long> known = absorbed;
+    long at = p;
+    for (int i = 0; i <= known.size() && known.containsKey(at); i++) {
+      at = known.get(at);
+    }
+    return known.containsKey(at) ? p : at; // a cycle cannot be (ids are never reused): no absorber then
   }
 
   /**

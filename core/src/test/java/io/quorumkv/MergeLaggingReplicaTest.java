@@ -146,7 +146,8 @@ class MergeLaggingReplicaTest {
         .map(PartitionStatus::keys).orElse("none");
   }
 
-  private static void awaitMergedEverywhere(TestCluster c) {
+  /** Waits until every node holds partition 1 alone, over every key. */
+  static void awaitMergedEverywhere(TestCluster c) {
     for (KvNode n : c.nodes()) {
       TestCluster.await(WAIT, () -> n + " to hold only partition 1 over every key; it holds "
           + n.status().partitions(), () -> n.status().partitions().size() == 1
@@ -155,7 +156,8 @@ class MergeLaggingReplicaTest {
     }
   }
 
-  private static void assertEveryWriteReadable(TestCluster c, Map<String, String> acked) {
+  /** Reads every acknowledged write back on every node. */
+  static void assertEveryWriteReadable(TestCluster c, Map<String, String> acked) {
     for (KvNode n : c.nodes()) {
       for (Map.Entry<String, String> e : acked.entrySet()) {
         assertEquals(Optional.of(e.getValue()), n.get(e.getKey()), n + " reads " + e.getKey());
