@@ -7,14 +7,17 @@ import io.quorumkv.testing.FaultSchedule;
 import io.quorumkv.testing.FaultSchedules;
 import io.quorumkv.testing.FaultSchedules.Kind;
 import io.quorumkv.testing.ScheduleRunner;
+import io.quorumkv.testing.Step;
 import io.quorumkv.testing.TestCluster;
 import io.quorumkv.testing.Workloads;
 import io.quorumkv.testkit.LongRuns;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.EdgeCasesMode;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -57,8 +60,33 @@ class PlacementScheduleProperties {
   @Property(tries = 30, edgeCases = EdgeCasesMode.NONE)
   void movesSplitsAndMergesUnderFaultsLoseNothing(@ForAll("movesAndMergesUnderFaults") FaultSchedule schedule)
       throws Exception {
-    try (TestCluster c = TestCluster.builder().nodes(NODES).partitioner(RangePartitioner.of("k1", "k2")).seed(51)
-        .configure(b -> b.replicationFactor(FACTOR).logCompactionEntries(200)).build().start()) {
+    ScheduleRunner.Result r = run(schedule, 51);
+    for (String step : COUNTED) {
+      Statistics.label(step).collect(r.applied(step) > 0 ? "took effect" : "did not");
+      Statistics.label(step).coverage(check -> check.check("took effect").count(n -> n >= 1));
+    }
+  }
+
+  /**
+   * Session 16's failing schedule (seed -7920000472966715854 of the 8x long run): the second merge
+   * was decided from peers' reports older than the first, froze `k2`'s range for the retired
+   * partition and stayed so for good (docs/status.md). The cluster seeds are the four of twenty
+   * with which this schedule failed on the old code (the replay is not deterministic: real
+   * threads); with the fix every replay passed.
+   */
+  @Example
+  void aSecondMergeRightAfterTheFirstsLeaderCrashedCompletes() throws Exception {
+    FaultSchedule schedule = FaultSchedule.of(new Step.Merge("k1"), new Step.Crash(Step.Target.leader()),
+        new Step.Merge("k2"), new Step.AddNode(), new Step.Partition(Set.of(2L)), new Step.Partition(Set.of(1L)));
+    for (long clusterSeed : new long[] {113, 114, 116, 118}) {
+      run(schedule, clusterSeed);
+    }
+  }
+
+  /** Runs {@code schedule} on a fresh cluster and checks everything but the statistics. */
+  private static ScheduleRunner.Result run(FaultSchedule schedule, long clusterSeed) throws Exception {
+    try (TestCluster c = TestCluster.builder().nodes(NODES).partitioner(RangePartitioner.of("k1", "k2"))
+        .seed(clusterSeed).configure(b -> b.replicationFactor(FACTOR).logCompactionEntries(200)).build().start()) {
       c.awaitLeaders(WAIT);
       BackgroundWriter writer = new BackgroundWriter(c.client().withTimeout(Duration.ofSeconds(2)), "w");
       ScheduleRunner.Result r;
@@ -88,11 +116,8 @@ class PlacementScheduleProperties {
       } finally {
         writer.close();
       }
-      for (String step : COUNTED) {
-        Statistics.label(step).collect(r.applied(step) > 0 ? "took effect" : "did not");
-        Statistics.label(step).coverage(check -> check.check("took effect").count(n -> n >= 1));
-      }
       Statistics.label("acknowledged distinct writes").collect(writer.acked.size() < 100 ? "<100" : ">=100");
+      return r;
     }
   }
 }
