@@ -2850,6 +2850,14 @@ final class NodeRuntime implements RequestExecutor {
 
   /** A STALE read: answered on the calling thread when its state is in memory, else on the read pool. */
   private CompletableFuture<KvResponse> readLocal(Replica r, KvRequest inner, ReadConsistency level) {
+    long applied = r.appliedIndex;
+    if (applied < r.quarantinedBelow) {
+      // Created again after this node destroyed a replica of the partition (see Tombstones): until
+      // it holds what its predecessor did, its reads would go back from the ones that served.
+      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId
+          + "'s replica here was created again and has applied " + applied + " of the " + r.quarantinedBelow
+          + " entries its predecessor held; read elsewhere or later"));
+    }
     KvResponse answer = serveFromMemory(r, inner, level);
     if (answer != null) {
       return done(answer);

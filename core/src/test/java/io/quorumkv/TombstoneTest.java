@@ -155,6 +155,33 @@ class TombstoneTest {
     }
   }
 
+  /**
+   * A replica created again is empty: a STALE read served by it would go back from the ones its
+   * destroyed predecessor served in the same run of the node (Jepsen's stale-read check saw
+   * applied index 12575, then 0). It serves none until it holds its predecessor's log.
+   */
+  @Test
+  void aReplicaCreatedAgainServesNoStaleReadUntilItHoldsItsPredecessorsLog() {
+    try (FakePeers p = new FakePeers(RangePartitioner.single())) {
+      p.start();
+      Tombstones.Tombstone t = destroyedThenCreatedAgain(p);
+      KvRequest.Get stale = new KvRequest.Get(new byte[] {'k'}, ReadConsistency.STALE);
+      KvResponse refused = p.runtime().execute(stale, System.nanoTime() + WAIT.toNanos()).join();
+      assertTrue(refused instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NO_LEADER && f.retryable(),
+          "a STALE read of the empty replica created again: " + refused);
+      List<Entry> log = new ArrayList<>();
+      for (long i = 1; i <= t.lastIndex(); i++) {
+        log.add(Entry.normal(i, 5, Entry.EMPTY));
+      }
+      p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 5, 0, 0, log, t.lastIndex()));
+      MemoryCluster.await(WAIT, "the replica to apply past its tombstone",
+          () -> p.runtime().replicas().get(PARTITION).appliedIndex >= t.lastIndex());
+      KvResponse served = p.runtime().execute(stale, System.nanoTime() + WAIT.toNanos()).join();
+      assertTrue(served instanceof KvResponse.Read read && read.result().appliedIndex() >= t.lastIndex(),
+          "a STALE read once past the quarantine: " + served);
+    }
+  }
+
   @Test
   void aReplicaCreatedAgainVotesOnlyOnceItHoldsItsPredecessorsLogEvenAfterARestart() {
     try (FakePeers p = new FakePeers(RangePartitioner.single())) {

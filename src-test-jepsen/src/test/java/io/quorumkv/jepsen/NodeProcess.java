@@ -43,6 +43,7 @@ final class NodeProcess {
   private boolean paused;
   private long resumedAt = Long.MIN_VALUE;
   private String faketime;
+  private int incarnation;
 
   NodeProcess(long id, String address, Path dataDir, Path log) {
     this.id = id;
@@ -83,6 +84,7 @@ final class NodeProcess {
           .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
       pb.environment().putAll(env);
       process = pb.start();
+      incarnation++;
       LIVE.add(process);
       paused = false;
       this.faketime = faketime;
@@ -97,6 +99,11 @@ final class NodeProcess {
 
   synchronized boolean isPaused() {
     return paused && isAlive();
+  }
+
+  /** How many times this node was started: its current (or last) incarnation, from 1. */
+  synchronized int incarnation() {
+    return incarnation;
   }
 
   /** The libfaketime setting of the running incarnation, or null. */

@@ -11,8 +11,10 @@ import java.util.Map;
 /**
  * Checks what {@code STALE} reads promise (ReadConsistency.STALE): a value that was really
  * written (never an invented one, never one whose write had not even been invoked when the read
- * returned), and successive reads served by one node's replica of one partition never go back in
- * its applied index.
+ * returned), and successive reads served by one run of a node's replica of one partition never go
+ * back in its applied index (after a crash a replica may come back lower: its state writes are
+ * not synced, guarantees.md). A read whose run is not known (the node restarted meanwhile) is
+ * checked for its value only.
  *
  * <p>The stale reads ({@code stale-get}, ok value {@code {"key","value","node","partition",
  * "applied"}}) are taken on the keys of a register history, which supplies the writes.
@@ -66,7 +68,10 @@ final class StaleReadChecker {
       while (next < byEnd.size() && byEnd.get(next).end() < read.invoke().time()) {
         OpLog.Pair done = byEnd.get(next++);
         Map<?, ?> d = (Map<?, ?>) done.completion().value();
-        long[] seen = latest.computeIfAbsent(d.get("node") + "/" + d.get("partition"), k -> new long[] {-1, -1});
+        if (d.get("incarnation") == null) {
+          continue;
+        }
+        long[] seen = latest.computeIfAbsent(replicaRun(d), k -> new long[] {-1, -1});
         long applied = (Long) d.get("applied");
         if (applied > seen[1]) {
           seen[0] = done.end();
@@ -74,16 +79,24 @@ final class StaleReadChecker {
         }
       }
       Map<?, ?> v = (Map<?, ?>) read.completion().value();
-      long[] before = latest.get(v.get("node") + "/" + v.get("partition"));
+      if (v.get("incarnation") == null) {
+        continue;
+      }
+      long[] before = latest.get(replicaRun(v));
       long applied = (Long) v.get("applied");
       if (before != null && applied < before[1]) {
         backwards++;
-        CheckResult.note(problems, "node " + v.get("node") + " partition " + v.get("partition")
+        CheckResult.note(problems, "node " + v.get("node") + " (run " + v.get("incarnation") + ") partition " + v.get("partition")
             + " served a read invoked at " + Millis.of(read.invoke().time()) + " at applied index " + applied
             + ", below the " + before[1] + " of a read completed at " + Millis.of(before[0]));
       }
     }
     String summary = reads + " stale reads; invented values " + invented + ", applied index going backwards " + backwards;
     return CheckResult.of("stale reads", summary, problems);
+  }
+
+  /** One run of one node's replica of one partition. */
+  private static String replicaRun(Map<?, ?> read) {
+    return read.get("node") + "/" + read.get("incarnation") + "/" + read.get("partition");
   }
 }

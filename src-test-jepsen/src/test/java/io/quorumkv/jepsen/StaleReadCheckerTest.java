@@ -26,12 +26,18 @@ class StaleReadCheckerTest {
   }
 
   private static Map<String, Object> result(Object value, long node, long applied) {
+    return result(value, node, 1, applied);
+  }
+
+  /** A read's answer; {@code run} is the node's incarnation, or null if unknown. */
+  private static Map<String, Object> result(Object value, long node, Integer run, long applied) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("key", "k");
     m.put("value", value);
     m.put("node", node);
     m.put("partition", 1L);
     m.put("applied", applied);
+    m.put("incarnation", run);
     return m;
   }
 
@@ -80,6 +86,23 @@ class StaleReadCheckerTest {
     CheckResult r = new StaleReadChecker().check(successive.lines(), writes());
     assertFalse(r.valid());
     assertEquals(1, r.problems().size(), r.problems().toString());
-    assertTrue(r.problems().get(0).contains("node 1 partition 1 served a read invoked at"), r.problems().toString());
+    assertTrue(r.problems().get(0).contains("node 1 (run 1) partition 1 served a read invoked at"),
+        r.problems().toString());
+  }
+
+  @Test
+  void aReplicaMayComeBackLowerAfterARestartButNotGoBackWithinARun() {
+    SyntheticHistory restarted = new SyntheticHistory().sleep(10)
+        .invoke(8, "stale-get", null).ok(8, "stale-get", result("v1", 1, 1, 7))
+        .invoke(9, "stale-get", null).ok(9, "stale-get", result("v1", 1, null, 2)) // restarted meanwhile
+        .invoke(9, "stale-get", null).ok(9, "stale-get", result("v1", 1, 2, 5))
+        .invoke(9, "stale-get", null).ok(9, "stale-get", result("v1", 1, 2, 6));
+    CheckResult r = new StaleReadChecker().check(restarted.lines(), writes());
+    assertTrue(r.valid(), r.toString());
+
+    SyntheticHistory backInTheNewRun = new SyntheticHistory().sleep(10)
+        .invoke(8, "stale-get", null).ok(8, "stale-get", result("v1", 1, 2, 7))
+        .invoke(9, "stale-get", null).ok(9, "stale-get", result("v1", 1, 2, 5));
+    assertFalse(new StaleReadChecker().check(backInTheNewRun.lines(), writes()).valid());
   }
 }

@@ -46,6 +46,7 @@ final class StaleReadWorkload extends LoggedWorkload {
     request.put("key", key);
     request.put("node", node);
     OpLog.Line invocation = log.invoke(w.process(), "stale-get", request);
+    int before = cluster.node(node).incarnation();
     ReadResult r;
     try {
       r = cluster.admin(node).read(key.getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE);
@@ -60,6 +61,9 @@ final class StaleReadWorkload extends LoggedWorkload {
     result.put("partition", r.partitionId());
     result.put("applied", r.appliedIndex());
     result.put("sinceLeaderMs", r.sinceLeaderContact().toMillis());
+    // The node's run that served it: a restart in between leaves it unknown (null). A replica may
+    // come back from a crash at a lower applied index (its state writes are not synced).
+    result.put("incarnation", cluster.node(node).incarnation() == before && r.servedBy() == node ? before : null);
     log.complete(invocation, OpLog.Type.OK, result);
   }
 
