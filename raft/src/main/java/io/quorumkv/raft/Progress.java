@@ -35,9 +35,9 @@ final class Progress {
   /** The leader's tick at which the latest acknowledged round still remembered was sent. */
   long ackedRoundSentTick = NEVER;
 
-  Progress(long next, int maxInflight, boolean learner) {
+  Progress(long next, int maxInflight, long maxInflightBytes, boolean learner) {
     this.next = next;
-    this.inflights = new Inflights(maxInflight);
+    this.inflights = new Inflights(maxInflight, maxInflightBytes);
     this.learner = learner;
     this.recentActive = true;
   }
@@ -81,13 +81,16 @@ final class Progress {
     pendingSnapshot = snapshotIndex;
   }
 
-  /** Records an AppendEntries just sent with {@code entries} entries ending at {@code last}. */
-  void sentEntries(int entries, long last) {
+  /**
+   * Records an AppendEntries just sent with {@code entries} entries ending at {@code last}, holding
+   * {@code bytes} of entries.
+   */
+  void sentEntries(int entries, long last, long bytes) {
     switch (state) {
       case REPLICATE -> {
         if (entries > 0) {
           next = last + 1;
-          inflights.add(last);
+          inflights.add(last, bytes);
         }
         msgAppFlowPaused = inflights.full();
       }

@@ -20,9 +20,11 @@ final class ProgressTracker {
   private final TreeMap<Long, Progress> progress = new TreeMap<>();
   private final TreeMap<Long, Boolean> votes = new TreeMap<>();
   private final int maxInflight;
+  private final long maxInflightBytes;
 
-  ProgressTracker(int maxInflight) {
+  ProgressTracker(int maxInflight, long maxInflightBytes) {
     this.maxInflight = maxInflight;
+    this.maxInflightBytes = maxInflightBytes;
   }
 
   ConfState confState() {
@@ -49,7 +51,7 @@ final class ProgressTracker {
       boolean learner = cs.learners().contains(id);
       Progress pr = progress.get(id);
       if (pr == null) {
-        pr = new Progress(Math.max(lastIndex, 1), maxInflight, learner);
+        pr = new Progress(Math.max(lastIndex, 1), maxInflight, maxInflightBytes, learner);
         progress.put(id, pr);
       }
       pr.learner = learner;

@@ -123,7 +123,7 @@ final class Raft {
     this.id = config.id();
     this.config = config;
     this.log = new RaftLog(storage, config.maxCommittedSizePerReady(), config.maxApplyingEntriesSize());
-    this.tracker = new ProgressTracker(config.maxInflightMsgs());
+    this.tracker = new ProgressTracker(config.maxInflightMsgs(), config.maxInflightBytes());
     RaftStorage.InitialState initial = storage.initialState();
     tracker.reconfigure(initial.confState(), log.lastIndex());
     HardState hs = initial.hardState();
@@ -807,7 +807,11 @@ final class Raft {
       return false;
     }
     send(new AppendEntries(id, to, term, prevIndex, prevTerm, ents, log.committed));
-    pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index());
+    long bytes = 0;
+    for (Entry e : ents) {
+      bytes += e.sizeBytes();
+    }
+    pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index(), bytes);
     return true;
   }
 

@@ -19,6 +19,10 @@ import java.util.random.RandomGenerator;
  *                            reached, no more are handed out until the applier catches up (when
  *                            nothing is outstanding, one entry is handed out whatever its size)
  * @param maxInflightMsgs     pipelining window: unacknowledged AppendEntries per follower
+ * @param maxInflightBytes    pipelining window in bytes: no further AppendEntries to a follower
+ *                            whose unacknowledged ones hold this many bytes of entries or more
+ *                            (a follower catching up would otherwise have the leader read and
+ *                            hold {@code maxInflightMsgs * maxSizePerMsg} at once); 0 = no bound
  * @param maxUncommittedEntriesSize byte limit of the leader's uncommitted tail; 0 = unlimited
  * @param preVote             run a PreVote round before a real election (thesis §9.6)
  * @param checkQuorum         a leader steps down after an election timeout without hearing from
@@ -39,6 +43,7 @@ public record RaftConfig(
     long maxCommittedSizePerReady,
     long maxApplyingEntriesSize,
     int maxInflightMsgs,
+    long maxInflightBytes,
     long maxUncommittedEntriesSize,
     boolean preVote,
     boolean checkQuorum,
@@ -73,6 +78,9 @@ public record RaftConfig(
     if (maxInflightMsgs <= 0) {
       throw new IllegalArgumentException("maxInflightMsgs must be positive, was " + maxInflightMsgs);
     }
+    if (maxInflightBytes < 0) {
+      throw new IllegalArgumentException("maxInflightBytes must not be negative, was " + maxInflightBytes);
+    }
     if (maxUncommittedEntriesSize < 0) {
       throw new IllegalArgumentException("maxUncommittedEntriesSize must not be negative");
     }
@@ -99,6 +107,7 @@ public record RaftConfig(
     private long maxCommittedSizePerReady = 4 << 20;
     private long maxApplyingEntriesSize = 32L << 20;
     private int maxInflightMsgs = 256;
+    private long maxInflightBytes = 4L << 20;
     private long maxUncommittedEntriesSize = 64L << 20;
     private boolean preVote = true;
     private boolean checkQuorum = true;
@@ -124,6 +133,8 @@ public record RaftConfig(
     public Builder maxApplyingEntriesSize(long v) { maxApplyingEntriesSize = v; return this; }
     /** See {@link RaftConfig#maxInflightMsgs()}. */
     public Builder maxInflightMsgs(int v) { maxInflightMsgs = v; return this; }
+    /** See {@link RaftConfig#maxInflightBytes()}. */
+    public Builder maxInflightBytes(long v) { maxInflightBytes = v; return this; }
     /** See {@link RaftConfig#maxUncommittedEntriesSize()}. */
     public Builder maxUncommittedEntriesSize(long v) { maxUncommittedEntriesSize = v; return this; }
     /** See {@link RaftConfig#preVote()}. */
@@ -141,7 +152,7 @@ public record RaftConfig(
     public RaftConfig build() {
       RandomGenerator r = random != null ? random : new java.util.SplittableRandom(id);
       return new RaftConfig(id, electionTick, heartbeatTick, applied, maxSizePerMsg,
-          maxCommittedSizePerReady, maxApplyingEntriesSize, maxInflightMsgs,
+          maxCommittedSizePerReady, maxApplyingEntriesSize, maxInflightMsgs, maxInflightBytes,
           maxUncommittedEntriesSize, preVote, checkQuorum, readOnlyOption, clockDriftFactor, r);
     }
   }

@@ -22,6 +22,25 @@ class InflightsTest {
   }
 
   @Test
+  void fillsUpToItsByteBoundButAlwaysTakesOneMessage() {
+    Inflights in = new Inflights(8, 100);
+    in.add(10, 250); // larger than the bound: alone, still sent
+    assertTrue(in.full());
+    assertEquals(250, in.bytes());
+    in.freeLE(10);
+    assertFalse(in.full());
+    in.add(20, 60);
+    assertFalse(in.full());
+    in.add(30, 40);
+    assertTrue(in.full(), "100 bytes in flight");
+    in.freeLE(20);
+    assertEquals(40, in.bytes());
+    assertFalse(in.full());
+    in.reset();
+    assertEquals(0, in.bytes());
+  }
+
+  @Test
   void anAcknowledgementFreesEveryMessageUpToIt() {
     Inflights in = new Inflights(4);
     in.add(10);

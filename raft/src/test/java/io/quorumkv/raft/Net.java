@@ -72,6 +72,7 @@ final class Net {
           .preVote(config.preVote()).checkQuorum(config.checkQuorum())
           .readOnlyOption(config.readOnlyOption()).clockDriftFactor(config.clockDriftFactor())
           .maxSizePerMsg(config.maxSizePerMsg()).maxInflightMsgs(config.maxInflightMsgs())
+          .maxInflightBytes(config.maxInflightBytes())
           .maxUncommittedEntriesSize(config.maxUncommittedEntriesSize())
           .applied(appliedIndex).random(new SplittableRandom(id * 7919)).build(), storage);
     }

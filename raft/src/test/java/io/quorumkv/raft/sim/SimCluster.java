@@ -400,6 +400,9 @@ public final class SimCluster implements FaultTarget {
         .applied(applied)
         .maxSizePerMsg(config.maxSizePerMsg())
         .maxInflightMsgs(config.maxInflightMsgs())
+        // a byte bound of three full messages: with small entries the count bounds the window,
+        // with batches of several the bytes do
+        .maxInflightBytes(3 * config.maxSizePerMsg())
         .preVote(true)
         .checkQuorum(true)
         .random(nodeRandom.get(id).split())
