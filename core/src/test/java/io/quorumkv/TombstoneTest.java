@@ -117,6 +117,17 @@ class TombstoneTest {
         + " was created for a candidate although one was destroyed here (" + when + ")");
   }
 
+  /** Fake node 2, leader in term 5, fills the replica created again through its tombstone's last index. */
+  private static void fillThroughTombstone(FakePeers p, Tombstones.Tombstone t) {
+    List<Entry> log = new ArrayList<>();
+    for (long i = 1; i <= t.lastIndex(); i++) {
+      log.add(Entry.normal(i, 5, Entry.EMPTY));
+    }
+    p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 5, 0, 0, log, t.lastIndex()));
+    MemoryCluster.await(WAIT, "the replica to apply past its tombstone",
+        () -> p.runtime().replicas().get(PARTITION).appliedIndex >= t.lastIndex());
+  }
+
   /** Fake node 2's heartbeat as leader of {@code PARTITION} in term 5. */
   private static void heartbeat(FakePeers p) {
     p.send(2, PARTITION, new Message.Heartbeat(2, NODE, 5, 0, 1));
@@ -169,13 +180,7 @@ class TombstoneTest {
       KvResponse refused = p.runtime().execute(stale, System.nanoTime() + WAIT.toNanos()).join();
       assertTrue(refused instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NO_LEADER && f.retryable(),
           "a STALE read of the empty replica created again: " + refused);
-      List<Entry> log = new ArrayList<>();
-      for (long i = 1; i <= t.lastIndex(); i++) {
-        log.add(Entry.normal(i, 5, Entry.EMPTY));
-      }
-      p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 5, 0, 0, log, t.lastIndex()));
-      MemoryCluster.await(WAIT, "the replica to apply past its tombstone",
-          () -> p.runtime().replicas().get(PARTITION).appliedIndex >= t.lastIndex());
+      fillThroughTombstone(p, t);
       KvResponse served = p.runtime().execute(stale, System.nanoTime() + WAIT.toNanos()).join();
       assertTrue(served instanceof KvResponse.Read read && read.result().appliedIndex() >= t.lastIndex(),
           "a STALE read once past the quarantine: " + served);
@@ -192,13 +197,7 @@ class TombstoneTest {
       assertTrue(p.runtime().replicas().containsKey(PARTITION), "staging: the replica was not reopened");
       assertNoVote(p, "created again, empty, restarted", () -> heartbeat(p));
       // Filled through the tombstone's last index, it votes again: the silence above was the quarantine's.
-      List<Entry> log = new ArrayList<>();
-      for (long i = 1; i <= t.lastIndex(); i++) {
-        log.add(Entry.normal(i, 5, Entry.EMPTY));
-      }
-      p.send(2, PARTITION, new Message.AppendEntries(2, NODE, 5, 0, 0, log, t.lastIndex()));
-      MemoryCluster.await(WAIT, "the replica to apply past its tombstone",
-          () -> p.runtime().replicas().get(PARTITION).appliedIndex >= t.lastIndex());
+      fillThroughTombstone(p, t);
       p.clearSent();
       p.send(3, PARTITION, CANDIDATE);
       Message.RequestVoteResponse vote = p.next(Message.RequestVoteResponse.class, PARTITION, WAIT)
