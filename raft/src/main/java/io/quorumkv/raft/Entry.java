@@ -1,6 +1,7 @@
 package io.quorumkv.raft;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -36,6 +37,15 @@ public record Entry(long index, long term, EntryType type, byte[] data) {
   /** The size this entry counts for against message and batch byte limits. */
   public long sizeBytes() {
     return HEADER_BYTES + data.length;
+  }
+
+  /** The sum of {@link #sizeBytes()} over {@code entries}. */
+  public static long sizeBytes(List<Entry> entries) {
+    long bytes = 0;
+    for (Entry e : entries) {
+      bytes += e.sizeBytes();
+    }
+    return bytes;
   }
 
   /** Content equality: records compare arrays by identity, entries compare them by value. */

@@ -18,11 +18,7 @@ final class Inflights {
   private int count;
   private long bytes;
 
-  /** A window of {@code capacity} messages without a byte bound. */
-  Inflights(int capacity) {
-    this(capacity, 0);
-  }
-
+  /** A window of {@code capacity} messages and {@code maxBytes} of entries (0: no byte bound). */
   Inflights(int capacity, long maxBytes) {
     if (capacity <= 0) {
       throw new IllegalArgumentException("capacity must be positive: " + capacity);
@@ -33,11 +29,6 @@ final class Inflights {
     this.buffer = new long[capacity];
     this.sizes = new long[capacity];
     this.maxBytes = maxBytes;
-  }
-
-  /** Records an AppendEntries whose last entry is {@code lastIndex}, without counting its bytes. */
-  void add(long lastIndex) {
-    add(lastIndex, 0);
   }
 
   /**

@@ -807,11 +807,8 @@ final class Raft {
       return false;
     }
     send(new AppendEntries(id, to, term, prevIndex, prevTerm, ents, log.committed));
-    long bytes = 0;
-    for (Entry e : ents) {
-      bytes += e.sizeBytes();
-    }
-    pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index(), bytes);
+    pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index(),
+        Entry.sizeBytes(ents));
     return true;
   }
 

@@ -279,10 +279,7 @@ final class RaftLog {
     long budget = Math.min(maxBatchBytes, maxApplyingBytes - applyingBytes);
     List<Entry> ents = slice(applying + 1, maxAppliable() + 1, budget);
     if (!ents.isEmpty()) {
-      long bytes = 0;
-      for (Entry e : ents) {
-        bytes += e.sizeBytes();
-      }
+      long bytes = Entry.sizeBytes(ents);
       applying = ents.get(ents.size() - 1).index();
       applyingBatches.addLast(new long[] {applying, bytes});
       applyingBytes += bytes;

@@ -12,13 +12,13 @@ class InflightsTest {
 
   @Test
   void fillsUpToItsCapacity() {
-    Inflights in = new Inflights(3);
-    in.add(10);
-    in.add(20);
+    Inflights in = new Inflights(3, 0);
+    in.add(10, 0);
+    in.add(20, 0);
     assertFalse(in.full());
-    in.add(30);
+    in.add(30, 0);
     assertTrue(in.full());
-    assertThrows(IllegalStateException.class, () -> in.add(40));
+    assertThrows(IllegalStateException.class, () -> in.add(40, 0));
   }
 
   @Test
@@ -42,10 +42,10 @@ class InflightsTest {
 
   @Test
   void anAcknowledgementFreesEveryMessageUpToIt() {
-    Inflights in = new Inflights(4);
-    in.add(10);
-    in.add(20);
-    in.add(30);
+    Inflights in = new Inflights(4, 0);
+    in.add(10, 0);
+    in.add(20, 0);
+    in.add(30, 0);
     in.freeLE(25);
     assertEquals(1, in.count());
     in.freeLE(5);
@@ -56,34 +56,34 @@ class InflightsTest {
 
   @Test
   void wrapsAroundTheRingBuffer() {
-    Inflights in = new Inflights(3);
+    Inflights in = new Inflights(3, 0);
     long next = 1;
     for (int round = 0; round < 10; round++) {
       while (!in.full()) {
-        in.add(next++);
+        in.add(next++, 0);
       }
       in.freeLE(next - 2); // keep the newest one in flight
       assertEquals(1, in.count());
     }
-    in.add(next);
+    in.add(next, 0);
     in.freeLE(next);
     assertEquals(0, in.count());
   }
 
   @Test
   void indexesMustGrow() {
-    Inflights in = new Inflights(3);
-    in.add(10);
-    assertThrows(IllegalArgumentException.class, () -> in.add(10));
+    Inflights in = new Inflights(3, 0);
+    in.add(10, 0);
+    assertThrows(IllegalArgumentException.class, () -> in.add(10, 0));
   }
 
   @Test
   void resetEmptiesTheWindow() {
-    Inflights in = new Inflights(2);
-    in.add(1);
-    in.add(2);
+    Inflights in = new Inflights(2, 0);
+    in.add(1, 0);
+    in.add(2, 0);
     in.reset();
     assertEquals(0, in.count());
-    in.add(1);
+    in.add(1, 0);
   }
 }

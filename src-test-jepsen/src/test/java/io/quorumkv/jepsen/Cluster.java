@@ -623,7 +623,8 @@ final class Cluster implements AutoCloseable {
     if (powerCuts) {
       try {
         // what survives is drawn at each cut; the seed is in the node's log
-        PowerLoss.environment(node.dataDir(), PowerLoss.Mode.RANDOM, System.nanoTime() ^ node.id()).forEach((k, v) -> env.merge(k, v, (a, b) -> a + ":" + b));
+        PowerLoss.environment(node.dataDir(), PowerLoss.Mode.RANDOM, System.nanoTime() ^ node.id())
+            .forEach((k, v) -> env.merge(k, v, (a, b) -> a + ":" + b)); // LD_PRELOAD lists both
       } catch (IOException e) {
         throw new UncheckedIOException("cannot build the power-cut library", e);
       } catch (InterruptedException e) {
