@@ -907,11 +907,13 @@ final class NodeRuntime implements RequestExecutor {
     boolean quiesce = config.quiesceIdleGroups();
     for (Replica r : replicas.values()) {
       if (r.quiesced) {
-        if (r.isLeader() || !leaderNodeSilent(r, now)) {
+        if (r.isLeader() ? !anyNodeAlive(r.quiescedWithout, now) : nodeAlive(r.leader, now)) {
           continue;
         }
-        wake(r); // the leader's node went quiet: time out as usual, and elect another if need be
-      } else if (quiesce && r.isLeader() && maybeQuiesce(r)) {
+        // A leader: a member left behind because its node was down is back, catch it up. A
+        // follower: the leader's node went quiet, time out as usual and elect another if need be.
+        wake(r);
+      } else if (quiesce && r.isLeader() && maybeQuiesce(r, now)) {
         continue;
       }
       // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
@@ -923,7 +925,8 @@ final class NodeRuntime implements RequestExecutor {
         r.raw.tick();
       }
     }
-    if (quiesce && ticks % config.heartbeatTicks() == 0) {
+    // sent whatever this node's own quiescence setting: its peers' quiescence counts on it
+    if (ticks % config.heartbeatTicks() == 0) {
       for (long peer : members.keySet()) {
         if (peer != nodeId) {
           queueSend(NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
@@ -1009,8 +1012,15 @@ final class NodeRuntime implements RequestExecutor {
    * everything is applied, no read, proposal, transfer or snapshot is pending. Then tells every
    * member, which stops its election timer while this node's node-level heartbeat keeps coming.
    * Returns whether the group is now quiesced (and must not be ticked).
+   *
+   * <p>A member whose node sent no node-level heartbeat for an election timeout is down: it is
+   * left out of "every member" (CockroachDB quiesces past members that node liveness says are
+   * dead), as long as the members that have every entry are a quorum of each voter set. Otherwise
+   * one down node would keep every partition it hosts awake, each heartbeating every interval. The
+   * leader wakes the group when such a member's node is heard from again ({@link #onTick}), to
+   * catch it up; the member's own election timeout, if it comes first, wakes the group too.
    */
-  private boolean maybeQuiesce(Replica r) {
+  private boolean maybeQuiesce(Replica r, long now) {
     long commit = r.commitIndex;
     if (r.read) {
       // Reads leave the commit index alone: a partition that is only read stays awake, so its
@@ -1033,23 +1043,61 @@ final class NodeRuntime implements RequestExecutor {
     long last = st.lastIndex();
     boolean idle = st.hardState().commit() == last && st.applied() == last && r.appliedIndex == last
         && st.leadTransferee() == RaftConfig.NONE && !st.progress().isEmpty();
+    Set<Long> caughtUp = new HashSet<>();
+    Set<Long> down = new HashSet<>();
     for (var e : st.progress().entrySet()) {
       Status.FollowerProgress p = e.getValue();
-      idle &= e.getKey() == nodeId
-          || (p.matchIndex() == last && p.state() == Status.ReplicationState.REPLICATE && p.inflight() == 0);
+      long member = e.getKey();
+      if (member == nodeId
+          || (p.matchIndex() == last && p.state() == Status.ReplicationState.REPLICATE && p.inflight() == 0)) {
+        caughtUp.add(member);
+      } else if (!nodeAlive(member, now)) {
+        down.add(member);
+      } else {
+        idle = false;
+      }
     }
+    ConfState conf = st.confState();
+    idle &= holdsQuorum(caughtUp, conf.voters()) && holdsQuorum(caughtUp, conf.votersOutgoing());
     if (!idle) {
       r.activeAtTick = ticks; // look again a few ticks later
       return false;
     }
     r.quiesced = true;
+    r.quiescedWithout = down;
     r.leaseUntilNanos = Long.MIN_VALUE;
-    for (long peer : st.progress().keySet()) {
+    for (long peer : caughtUp) {
       if (peer != nodeId) {
         queueSend(r.groupId, new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
       }
     }
     return true;
+  }
+
+  /** Whether {@code members} hold a majority of {@code voters} (an empty voter set, as a joint configuration's unused half, needs none). */
+  private static boolean holdsQuorum(Set<Long> members, Set<Long> voters) {
+    int in = 0;
+    for (long v : voters) {
+      if (members.contains(v)) {
+        in++;
+      }
+    }
+    return voters.isEmpty() || in > voters.size() / 2;
+  }
+
+  /** loop: whether node {@code n} sent a node-level heartbeat (or a quiesce notice) within an election timeout. */
+  private boolean nodeAlive(long n, long now) {
+    Long seen = nodeHeartbeatNanos.get(n);
+    return seen != null && now - seen <= config.electionTimeout().toNanos();
+  }
+
+  private boolean anyNodeAlive(Set<Long> nodes, long now) {
+    for (long n : nodes) {
+      if (nodeAlive(n, now)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -1079,14 +1127,9 @@ final class NodeRuntime implements RequestExecutor {
   /** loop: the group ticks again. A leader serves no lease read until it ticked one election timeout. */
   private void wake(Replica r) {
     r.quiesced = false;
+    r.quiescedWithout = Set.of();
     r.activeAtTick = ticks;
     r.leaseResumesAtTick = ticks + config.electionTicks();
-  }
-
-  /** loop: whether the node leading quiesced follower {@code r} sent no node heartbeat for an election timeout. */
-  private boolean leaderNodeSilent(Replica r, long now) {
-    Long seen = nodeHeartbeatNanos.get(r.leader);
-    return seen == null || now - seen > config.electionTimeout().toNanos();
   }
 
   /** The first index this node's log of group {@code g} holds: what compactions left (tests). */

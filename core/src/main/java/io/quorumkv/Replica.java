@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -65,6 +66,11 @@ final class Replica {
    * times out (see NodeRuntime's quiescence). Read by other threads only for status and tests.
    */
   volatile boolean quiesced;
+  /**
+   * loop: on a quiesced leader, the members left behind because their nodes were down when it
+   * quiesced; the group wakes when one of them is heard from again. Empty otherwise.
+   */
+  Set<Long> quiescedWithout = Set.of();
   /** Set by any thread that serves or starts a read on this leader; cleared by the loop's quiescence check. */
   volatile boolean read;
   /** loop: the tick of the group's last sign of activity (a new commit index, a read, a wake-up). */

@@ -104,10 +104,15 @@ final class FakePeers implements AutoCloseable {
    * (others are skipped), if any.
    */
   <T extends Message> Optional<T> next(Class<T> type, long group, Duration timeout) {
+    return next(type, group, 0, timeout);
+  }
+
+  /** {@link #next(Class, long, Duration)} of the messages sent to fake peer {@code to} only (0: to either). */
+  <T extends Message> Optional<T> next(Class<T> type, long group, long to, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     for (long left = timeout.toNanos(); left > 0; left = deadline - System.nanoTime()) {
       Sent s = poll(left);
-      if (s != null && s.group() == group && type.isInstance(s.m())) {
+      if (s != null && s.group() == group && (to == 0 || s.to() == to) && type.isInstance(s.m())) {
         return Optional.of(type.cast(s.m()));
       }
     }

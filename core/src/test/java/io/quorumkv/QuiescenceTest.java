@@ -3,7 +3,9 @@ package io.quorumkv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.raft.Message;
 import java.time.Duration;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -88,6 +90,83 @@ class QuiescenceTest {
       c.node(survivor).put("x", "2");
       assertEquals(Optional.of("2"), c.node(survivor).get("x", ReadConsistency.LINEARIZABLE));
       assertNotEquals(leader, c.node(survivor).status().partitions().get(0).leader());
+    }
+  }
+
+  private static double heartbeatsSent(KvNode n) {
+    return n.meterRegistry().find("quorumkv.raft.sent").tag("type", "heartbeat").counter().count();
+  }
+
+  @Test
+  void idleGroupsQuiescePastAMemberWhoseNodeIsDownAndCatchItUpWhenItIsBack() {
+    int partitions = 8;
+    try (MemoryCluster c = quiesced(partitions, 26, "k0", "v")) {
+      c.crash(3);
+      for (int i = 0; i < 32; i++) { // with 8 hash partitions, every one takes some of these
+        c.node(1).put("k" + i, "after-" + i);
+      }
+      // Every partition's leader is on node 1 or 2 and node 3 lags behind in all of them; still
+      // every replica on the two live nodes quiesces.
+      MemoryCluster.await(WAIT, "quiesced on nodes 1 and 2 with node 3 down", () -> allQuiesced(c, 1, 2));
+      // No partition heartbeats any more: only the node-level heartbeat (one per peer per
+      // interval, the down peer's included) leaves each node. Awake, the 8 partitions' leaders
+      // would send 8 * 2 per interval over the two nodes.
+      KvNodeConfig cfg = c.node(1).config();
+      long intervalMs = cfg.tickInterval().toMillis() * cfg.heartbeatTicks();
+      double before = heartbeatsSent(c.node(1)) + heartbeatsSent(c.node(2));
+      MemoryCluster.sleep(20 * intervalMs);
+      double sent = heartbeatsSent(c.node(1)) + heartbeatsSent(c.node(2)) - before;
+      assertTrue(sent <= 2 * 2 * (20 + 2), "heartbeats sent in 20 intervals: " + sent);
+
+      c.restart(3);
+      // Node 3's node-level heartbeat wakes the leaders, which catch it up, and quiesce again.
+      MemoryCluster.await(WAIT, "node 3 caught up", () -> {
+        for (int i = 0; i < 32; i++) {
+          if (!Optional.of("after-" + i).equals(c.node(3).get("k" + i, ReadConsistency.STALE))) {
+            return false;
+          }
+        }
+        return true;
+      });
+      MemoryCluster.await(WAIT, "every replica quiesced again", () -> allQuiesced(c, 1, 2, 3));
+    }
+  }
+
+  /** What a follower that has every entry answers to {@code m} (nothing to a quiesce notice). */
+  private static Message healthyFollower(long self, Message m) {
+    if (m instanceof Message.RequestVote v) {
+      return new Message.RequestVoteResponse(self, FakePeers.NODE, v.term(), v.preVote(), false);
+    } else if (m instanceof Message.AppendEntries a) {
+      return new Message.AppendEntriesResponse(self, FakePeers.NODE, a.term(), false,
+          a.prevLogIndex() + a.entries().size(), 0, 0);
+    } else if (m instanceof Message.Heartbeat h && h.readContext() != NodeRuntime.QUIESCE_CONTEXT) {
+      return new Message.HeartbeatResponse(self, FakePeers.NODE, h.term(), h.readContext());
+    }
+    return null;
+  }
+
+  /**
+   * The leader wakes a group it quiesced past a down member as soon as that member's node is heard
+   * again, not only when the member's own election timeout sends a pre-vote: staged on one real
+   * node (1) whose peers the test plays. Peer 2 answers as a healthy follower; peer 3 is down,
+   * then sends one node-level heartbeat and nothing else (it never campaigns).
+   */
+  @Test
+  void aLeaderQuiescedPastADownMemberWakesWhenThatMembersNodeIsHeardAgain() {
+    try (FakePeers p = new FakePeers(HashPartitioner.of(1))) {
+      p.reply(s -> s.to() == 2 && s.group() != NodeRuntime.NODE_HEARTBEAT_GROUP ? healthyFollower(2, s.m()) : null);
+      KvNode node = p.start();
+      MemoryCluster.await(WAIT, "the node leads partition 1 and quiesced it without node 3",
+          () -> p.runtime().isQuiesced(1));
+      long quiescedAt = node.status().partitions().get(0).commitIndex();
+      p.clearSent();
+      p.send(3, NodeRuntime.NODE_HEARTBEAT_GROUP, new Message.Heartbeat(3, FakePeers.NODE, 0, 0, 0));
+      assertTrue(p.next(Message.Heartbeat.class, 1, 3, WAIT).isPresent(),
+          "the leader never heartbeat node 3 after hearing from it again");
+      // Woken by node 3's heartbeat, not by some later proposal (the periodic replica hash check
+      // would wake it too, seconds later, with an entry that fake node 2 commits at once).
+      assertEquals(quiescedAt, node.status().partitions().get(0).commitIndex());
+      assertFalse(p.runtime().isQuiesced(1));
     }
   }
 
