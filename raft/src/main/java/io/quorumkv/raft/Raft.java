@@ -101,6 +101,8 @@ final class Raft {
   private boolean confCommitUnannounced;
   /** Set once this leader sent TimeoutNow: the transferee may win without waiting out leases. */
   private boolean leaseRevoked;
+  /** A term in which the entry at the commit index is known to be of that term; -1: none yet. */
+  private long committedInTerm = -1;
 
   /** CONF_CHANGE entries handed out to apply, and {@link #applyConfChange} calls seen. */
   private long confChangesHandedOut;
@@ -211,8 +213,17 @@ final class Raft {
     return pr != null && !pr.learner && !log.unstable().hasSnapshot();
   }
 
+  /**
+   * Whether the entry at the commit index is of the current term (ReadIndex and the lease need one:
+   * thesis §6.4). Once it is, it stays so for the rest of the term: the commit index only grows,
+   * log terms never decrease along the log, and an entry of a later term would have moved the term
+   * on. So the answer is remembered per term; a leader asks on every turn of its driver's loop.
+   */
   private boolean committedEntryInCurrentTerm() {
-    return log.termOrZero(log.committed) == term;
+    if (committedInTerm != term && log.termOrZero(log.committed) == term) {
+      committedInTerm = term;
+    }
+    return committedInTerm == term;
   }
 
   // ---------------------------------------------------------------- transitions
@@ -1179,8 +1190,10 @@ final class Raft {
   // ---------------------------------------------------------------- Ready
 
   boolean hasReady() {
-    return !softState().equals(prevSoftState)
-        || !hardState().equals(prevHardState)
+    // field by field rather than softState()/hardState().equals(...): asked for every group on
+    // every turn of the driver's loop, so no allocation
+    return lead != prevSoftState.leader() || state != prevSoftState.role()
+        || term != prevHardState.term() || vote != prevHardState.vote() || log.committed != prevHardState.commit()
         || log.unstable().hasNext()
         || !msgs.isEmpty()
         || !msgsAfterPersist.isEmpty()
