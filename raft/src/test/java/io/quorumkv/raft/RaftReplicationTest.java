@@ -309,13 +309,7 @@ class RaftReplicationTest {
    */
   @Test
   void aProbeIsSentAgainAtMostOncePerHeartbeatIntervalHoweverManyReadRoundsAreAnswered() {
-    Net net = Net.of(3);
-    net.elect(1);
-    net.isolate(3);
-    for (int i = 0; i < 5; i++) {
-      net.propose(1, "p" + i);
-    }
-    net.heal();
+    Net net = Net.ofThreeWithNode3Behind(5);
     // Node 3 rejects the empty probe at the leader's log end, then the probe with the entries it
     // needs is lost and stays unanswered: node 3 is in PROBE, far behind.
     net.dropIf(m -> m.to() == 3 && m instanceof AppendEntries a && !a.entries().isEmpty());
