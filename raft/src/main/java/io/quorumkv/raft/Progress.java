@@ -26,6 +26,8 @@ final class Progress {
   boolean recentActive;
   /** PROBE: a probe is outstanding. REPLICATE: the inflight window is full. */
   boolean msgAppFlowPaused;
+  /** PROBE: the leader's tick at which the outstanding probe was sent. */
+  long probeSentTick = NEVER;
   boolean learner;
   final Inflights inflights;
   /** The highest heartbeat round this member acknowledged in the leader's term. */

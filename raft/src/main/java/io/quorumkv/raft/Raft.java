@@ -718,7 +718,13 @@ final class Raft {
       return;
     }
     pr.recentActive = true;
-    pr.msgAppFlowPaused = false;
+    if (pr.state != ReplicationState.PROBE || now - pr.probeSentTick >= config.heartbeatTick()) {
+      // A heartbeat answer re-sends a probe that may be lost, but once per heartbeat interval:
+      // a leader serving reads starts a round per Ready, and each probe of a member far behind
+      // carries up to maxSizePerMsg (the likely cause of a Jepsen leader running out of heap
+      // while catching a new member up).
+      pr.msgAppFlowPaused = false;
+    }
     if (m.readContext() > pr.ackedRound) {
       pr.ackedRound = m.readContext();
       // A round too old to remember is too old to extend a lease: keep the previous evidence.
@@ -818,6 +824,9 @@ final class Raft {
       return false;
     }
     send(new AppendEntries(id, to, term, prevIndex, prevTerm, ents, log.committed));
+    if (pr.state == ReplicationState.PROBE) {
+      pr.probeSentTick = now;
+    }
     pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index(),
         Entry.sizeBytes(ents));
     return true;

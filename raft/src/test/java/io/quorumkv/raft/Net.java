@@ -105,6 +105,21 @@ final class Net {
     return net;
   }
 
+  /**
+   * Three nodes, node 1 leading; node 3 was cut off while {@code proposals} commands were
+   * committed, and is reachable again (it learns nothing until the leader sends again).
+   */
+  static Net ofThreeWithNode3Behind(int proposals) {
+    Net net = of(3);
+    net.elect(1);
+    net.isolate(3);
+    for (int i = 0; i < proposals; i++) {
+      net.propose(1, "p" + i);
+    }
+    net.heal();
+    return net;
+  }
+
   static Net of(int n) {
     return of(n, b -> { });
   }

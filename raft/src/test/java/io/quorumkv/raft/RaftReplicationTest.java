@@ -301,6 +301,33 @@ class RaftReplicationTest {
     assertEquals(30, net.node(2).state.size(), "acknowledgements move the window on");
   }
 
+  /**
+   * A member in PROBE (a new learner far behind, say) answers every heartbeat round, and a leader
+   * serving ReadIndex reads starts a round per Ready. Each answer used to send the probe again
+   * with up to maxSizePerMsg of entries read from the log (in a Jepsen run a leader catching a new
+   * member up ran out of heap in that path); now at most once per heartbeat interval.
+   */
+  @Test
+  void aProbeIsSentAgainAtMostOncePerHeartbeatIntervalHoweverManyReadRoundsAreAnswered() {
+    Net net = Net.ofThreeWithNode3Behind(5);
+    // Node 3 rejects the empty probe at the leader's log end, then the probe with the entries it
+    // needs is lost and stays unanswered: node 3 is in PROBE, far behind.
+    net.dropIf(m -> m.to() == 3 && m instanceof AppendEntries a && !a.entries().isEmpty());
+    net.tick(1);
+    net.trace.clear();
+    for (int i = 0; i < 20; i++) {
+      net.node(1).raw.readIndex(100 + i, false);
+      net.stabilize();
+    }
+    long probes = net.traced(AppendEntries.class).stream()
+        .filter(a -> a.to() == 3 && !a.entries().isEmpty()).count();
+    assertTrue(probes <= 1, "at most one probe with entries within one heartbeat interval, was " + probes);
+    assertEquals(20, net.node(1).readStates.size(), "every read was answered");
+    net.heal();
+    net.tick(2);
+    assertEquals(5, net.node(3).state.size(), "the next heartbeat interval's probe catches node 3 up");
+  }
+
   @Test
   void appendEntriesBatchUpToMaxSizePerMsg() {
     Net net = Net.of(2, b -> b.maxSizePerMsg(3 * (Entry.HEADER_BYTES + 3)));

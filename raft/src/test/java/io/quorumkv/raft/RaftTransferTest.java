@@ -31,13 +31,7 @@ class RaftTransferTest {
 
   @Test
   void aLaggingTransfereeIsCaughtUpBeforeTimeoutNow() {
-    Net net = Net.of(3);
-    net.elect(1);
-    net.isolate(3);
-    for (int i = 0; i < 5; i++) {
-      net.propose(1, "p" + i);
-    }
-    net.heal();
+    Net net = Net.ofThreeWithNode3Behind(5);
     net.trace.clear();
     net.node(1).raw.transferLeadership(3);
     net.stabilize();

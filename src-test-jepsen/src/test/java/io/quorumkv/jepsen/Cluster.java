@@ -615,6 +615,10 @@ final class Cluster implements AutoCloseable {
   private void launch(NodeProcess node, boolean join, Launch clock) {
     List<String> cmd = new ArrayList<>(List.of(javaBinary(),
         "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+        // On its first OutOfMemoryError a node prints a thread dump and a class histogram of its
+        // heap into its log (SIGQUIT with PrintClassHistogram): what filled the heap, not only
+        // where the last allocation failed. The suite sends no SIGQUIT otherwise.
+        "-XX:+PrintClassHistogram", "-XX:OnOutOfMemoryError=kill -3 %p; sleep 2",
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
         "-cp", classpath(), NODE_MAIN));
