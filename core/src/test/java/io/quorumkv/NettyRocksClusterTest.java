@@ -14,9 +14,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Three nodes in this JVM over real Netty on 127.0.0.1, each with RocksDB in a temporary
@@ -248,18 +249,22 @@ class NettyRocksClusterTest {
   /**
    * A node that applied its own removal destroys its replicas once every remaining voter's
    * directory report shows the removal; the remaining members forget it and refuse its
-   * connections, so the poll is never answered (docs/status.md, "A removed node keeps its replicas
-   * for good over the real transport"). Fails today (times out): enable it with the fix.
+   * connections, so it polls them on the client lane (docs/status.md, "A removed node keeps its
+   * replicas for good over the real transport"). Node 3 is removed from the side that the members
+   * dial (they stop), node 1 from the side that dials them (they refuse it).
    */
-  @Disabled("known bug, not fixed: a removed node's directory poll is never answered over Netty")
-  @Test
-  void aRemovedNodeDropsItsReplicasOverNetty() throws Exception {
+  @ParameterizedTest(name = "remove node {0}")
+  @ValueSource(longs = {3, 1})
+  void aRemovedNodeDropsItsReplicasOverNetty(long removed) throws Exception {
     startThreeHashPartitionedNodes();
     try {
-      nodes.get(1L).removeNode(3);
-      KvNode n3 = nodes.get(3L);
-      MemoryCluster.await(Duration.ofSeconds(30), "the removed node 3 to drop its replicas",
-          () -> n3.status().partitions().isEmpty());
+      KvNode other = nodes.get(removed == 1 ? 2L : 1L);
+      other.removeNode(removed);
+      KvNode gone = nodes.get(removed);
+      MemoryCluster.await(Duration.ofSeconds(30), "the removed node " + removed + " to drop its replicas",
+          () -> gone.status().partitions().isEmpty());
+      other.put("after", "removal");
+      assertEquals(Optional.of("removal"), other.get("after", ReadConsistency.LINEARIZABLE));
     } finally {
       for (KvNode n : nodes.values()) {
         n.close();
