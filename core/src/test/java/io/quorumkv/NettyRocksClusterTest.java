@@ -272,6 +272,33 @@ class NettyRocksClusterTest {
     }
   }
 
+  /**
+   * A node cut off while it is removed never applies its removal, and by the time it is back the
+   * others have forgotten it: it learns the removal from their directory reports, which it asks
+   * for on the client lane since its peer connections are gone.
+   */
+  @Test
+  void aRemovedNodeThatWasCutOffLearnsItsRemovalOverNetty() throws Exception {
+    startThreeHashPartitionedNodes();
+    try {
+      Fault cut = new Fault.Partition(List.of(java.util.Set.of(1L, 2L), java.util.Set.of(3L)));
+      for (long id = 1; id <= 3; id++) {
+        nodes.get(id).injectFault(id, cut);
+      }
+      nodes.get(1L).removeNode(3);
+      KvNode n3 = nodes.get(3L);
+      for (long id = 1; id <= 3; id++) {
+        nodes.get(id).injectFault(id, new Fault.Heal());
+      }
+      MemoryCluster.await(Duration.ofSeconds(30), "the cut-off node 3 to drop its replicas",
+          () -> n3.status().partitions().isEmpty());
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
+  }
+
   @Test
   void splitAddAndRemoveWhileWritingOverNettyAndRocksDb() throws Exception {
     for (long id = 1; id <= 4; id++) {
