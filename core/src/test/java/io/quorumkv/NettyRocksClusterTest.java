@@ -285,6 +285,8 @@ class NettyRocksClusterTest {
       for (long id = 1; id <= 3; id++) {
         nodes.get(id).injectFault(id, cut);
       }
+      MemoryCluster.await(Duration.ofSeconds(30), "nodes 1 and 2 to lead every partition", () -> nodes.get(1L)
+          .status().partitions().stream().allMatch(p -> p.leader() == 1 || p.leader() == 2));
       nodes.get(1L).removeNode(3);
       KvNode n3 = nodes.get(3L);
       for (long id = 1; id <= 3; id++) {
