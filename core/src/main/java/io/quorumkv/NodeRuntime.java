@@ -215,6 +215,9 @@ final class NodeRuntime implements RequestExecutor {
   private StorageEngine engine;
   private GroupCommitLogWriter writer;
   private RaftTransport transport;
+  /** Guards {@link #clientLane}, made by the Raft loop and closed by {@link #shutdown}. */
+  private final Object clientLaneLock = new Object();
+  private TransportConnector clientLane;
   private Thread loopThread;
   private Thread applierThread;
   private ScheduledExecutorService scheduler;
@@ -481,6 +484,12 @@ final class NodeRuntime implements RequestExecutor {
     if (transport != null) {
       transport.close();
     }
+    synchronized (clientLaneLock) {
+      if (clientLane != null) {
+        clientLane.close();
+        clientLane = null;
+      }
+    }
     if (readPool != null) {
       readPool.shutdownNow();
     }
@@ -658,9 +667,39 @@ final class NodeRuntime implements RequestExecutor {
     return members.getOrDefault(id, "");
   }
 
-  /** Sends an encoded request to a peer (placement's directory polls). */
+  /**
+   * Sends an encoded request to a peer (placement's directory polls). Over Netty, a member that
+   * applied a removal of this node from every partition has forgotten it ({@link
+   * #onMembershipChange}): it neither dials it nor accepts its connections, so a poll on the peer
+   * connection would never be answered, while a removed replica is destroyed only when the
+   * members' answers show the removal ({@link PlacementDriver#votersAppliedRemoval}, or a
+   * membership without it past its log). So without placement (which forgets no one), a node that
+   * hosts a replica with a membership and has no peer connection to {@code to} polls it on the
+   * client lane, the way any non-member reaches a node: the answer is the same report, and that
+   * lane carries requests only, so no Raft message of this node gets in. (Like every client request
+   * it ignores injected faults, which never close a peer connection.)
+   */
   CompletableFuture<byte[]> request(long to, byte[] payload, Duration timeout) {
+    String address = members.get(to);
+    if (address != null && transport instanceof NettyTransport nt && config.replicationFactor() == 0
+        && !nt.isConnected(to) && replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
+      TransportConnector lane = clientLane();
+      if (lane != null) {
+        return lane.send(address, payload, timeout);
+      }
+    }
     return transport.request(to, payload, timeout);
+  }
+
+  /** The client lane to the members (see {@link #request}), opened on first use; null once closed. */
+  private TransportConnector clientLane() {
+    synchronized (clientLaneLock) {
+      if (clientLane == null && state == State.RUNNING) {
+        log.info("{}: directory polls to peers it has no connection to go on the client lane", who);
+        clientLane = new TransportConnector(clusterIdNumber(config.clusterId()));
+      }
+      return clientLane;
+    }
   }
 
   /** Routes the replica's keys here, unless it is frozen for a merge (its keys are the left one's). */

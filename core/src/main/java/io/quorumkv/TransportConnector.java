@@ -29,7 +29,12 @@ final class TransportConnector implements RemoteExecutor.Connector {
   private volatile boolean closed;
 
   TransportConnector(KvClient.Config config) {
-    this.clusterId = NodeRuntime.clusterIdNumber(config.clusterId());
+    this(NodeRuntime.clusterIdNumber(config.clusterId()));
+  }
+
+  /** For the transport's numeric cluster id (a node's own polls, see {@link NodeRuntime#request}). */
+  TransportConnector(long clusterId) {
+    this.clusterId = clusterId;
   }
 
   @Override

@@ -14,9 +14,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Three nodes in this JVM over real Netty on 127.0.0.1, each with RocksDB in a temporary
@@ -248,17 +249,50 @@ class NettyRocksClusterTest {
   /**
    * A node that applied its own removal destroys its replicas once every remaining voter's
    * directory report shows the removal; the remaining members forget it and refuse its
-   * connections, so the poll is never answered (docs/status.md, "A removed node keeps its replicas
-   * for good over the real transport"). Fails today (times out): enable it with the fix.
+   * connections, so it polls them on the client lane (docs/status.md, "A removed node keeps its
+   * replicas for good over the real transport"). Node 3 is removed from the side that the members
+   * dial (they stop), node 1 from the side that dials them (they refuse it).
    */
-  @Disabled("known bug, not fixed: a removed node's directory poll is never answered over Netty")
-  @Test
-  void aRemovedNodeDropsItsReplicasOverNetty() throws Exception {
+  @ParameterizedTest(name = "remove node {0}")
+  @ValueSource(longs = {3, 1})
+  void aRemovedNodeDropsItsReplicasOverNetty(long removed) throws Exception {
     startThreeHashPartitionedNodes();
     try {
+      KvNode other = nodes.get(removed == 1 ? 2L : 1L);
+      other.removeNode(removed);
+      KvNode gone = nodes.get(removed);
+      MemoryCluster.await(Duration.ofSeconds(30), "the removed node " + removed + " to drop its replicas",
+          () -> gone.status().partitions().isEmpty());
+      other.put("after", "removal");
+      assertEquals(Optional.of("removal"), other.get("after", ReadConsistency.LINEARIZABLE));
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
+  }
+
+  /**
+   * A node cut off while it is removed never applies its removal, and by the time it is back the
+   * others have forgotten it: it learns the removal from their directory reports, which it asks
+   * for on the client lane since its peer connections are gone.
+   */
+  @Test
+  void aRemovedNodeThatWasCutOffLearnsItsRemovalOverNetty() throws Exception {
+    startThreeHashPartitionedNodes();
+    try {
+      Fault cut = new Fault.Partition(List.of(java.util.Set.of(1L, 2L), java.util.Set.of(3L)));
+      for (long id = 1; id <= 3; id++) {
+        nodes.get(id).injectFault(id, cut);
+      }
+      MemoryCluster.await(Duration.ofSeconds(30), "nodes 1 and 2 to lead every partition", () -> nodes.get(1L)
+          .status().partitions().stream().allMatch(p -> p.leader() == 1 || p.leader() == 2));
       nodes.get(1L).removeNode(3);
       KvNode n3 = nodes.get(3L);
-      MemoryCluster.await(Duration.ofSeconds(30), "the removed node 3 to drop its replicas",
+      for (long id = 1; id <= 3; id++) {
+        nodes.get(id).injectFault(id, new Fault.Heal());
+      }
+      MemoryCluster.await(Duration.ofSeconds(30), "the cut-off node 3 to drop its replicas",
           () -> n3.status().partitions().isEmpty());
     } finally {
       for (KvNode n : nodes.values()) {

@@ -394,8 +394,11 @@ public final class NettyTransport implements RaftTransport {
     return peers.get(nodeId);
   }
 
-  /** Whether the Raft connection to {@code nodeId} is up (for tests). */
-  boolean isConnected(long nodeId) {
+  /**
+   * Whether the Raft connection to the peer {@code nodeId} is up (false for a node that is not a
+   * peer). A member that removed this node neither dials it nor accepts its connections.
+   */
+  public boolean isConnected(long nodeId) {
     Peer p = peers.get(nodeId);
     return p != null && p.isConnected();
   }
