@@ -34,7 +34,8 @@ import java.util.function.ToDoubleFunction;
  * {@code quorumkv.writes.answered.at.commit} and {@code quorumkv.writes.answered.at.commit.contradicted}
  * (see AnswerAtCommit),
  * and the transport's counters {@code quorumkv.transport.messages} (tag {@code direction}: sent,
- * received) and {@code quorumkv.transport.heartbeat.frames}.
+ * received), {@code quorumkv.transport.heartbeat.frames} and {@code quorumkv.transport.dropped} (tag
+ * {@code reason}: queue-full, unreachable, fault, too-large).
  */
 final class NodeMetrics {
 

@@ -107,6 +107,8 @@ final class NodeRuntime implements RequestExecutor {
     volatile LongConsumer beforeRead;
     /** Each group's apply budget ({@link RaftConfig#maxApplyingEntriesSize()}); 0 for the default. */
     long applyingBytesPerGroup;
+    /** The Netty transport's byte bound per peer ({@code outboundQueueBytes}); 0 for the default. */
+    long peerQueueBytes;
   }
 
   /** A partition created by a split starts at this index and term (as in TiKV): see createChild. */
@@ -215,6 +217,8 @@ final class NodeRuntime implements RequestExecutor {
   private StorageEngine engine;
   private GroupCommitLogWriter writer;
   private RaftTransport transport;
+  /** loop: the node-wide entry budget per peer that every group's Raft core reads and spends. */
+  private final PeerSendBudget sendBudget = new PeerSendBudget(peer -> transport.entryBytesAccepted(peer));
   /** Guards {@link #clientLane}, made by the Raft loop and closed by {@link #shutdown}. */
   private final Object clientLaneLock = new Object();
   private TransportConnector clientLane;
@@ -362,6 +366,9 @@ final class NodeRuntime implements RequestExecutor {
         b.peer(id, new InetSocketAddress(hp.host(), hp.port()));
       }
     });
+    if (overrides.peerQueueBytes > 0) {
+      b.outboundQueueBytes(overrides.peerQueueBytes);
+    }
     return new NettyTransport(b.build());
   }
 
@@ -400,6 +407,14 @@ final class NodeRuntime implements RequestExecutor {
         Tags.empty(), t, x -> x.metrics().heartbeatFrames());
     metrics.functionCounter("quorumkv.transport.raft.frames", "frames of Raft messages written (all groups share them)",
         Tags.empty(), t, x -> x.metrics().raftFrames());
+    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
+        Tags.of("reason", "queue-full"), t, x -> x.metrics().droppedQueueFull());
+    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
+        Tags.of("reason", "unreachable"), t, x -> x.metrics().droppedUnreachable());
+    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
+        Tags.of("reason", "fault"), t, x -> x.metrics().droppedByFault());
+    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
+        Tags.of("reason", "too-large"), t, x -> x.metrics().droppedTooLarge());
   }
 
   /**
@@ -583,6 +598,7 @@ final class NodeRuntime implements RequestExecutor {
         .clockDriftFactor(config.leaseClockDriftFactor())
         .maxApplyingEntriesSize(overrides.applyingBytesPerGroup > 0 ? overrides.applyingBytesPerGroup
             : APPLYING_BYTES_PER_GROUP)
+        .sendBudget(sendBudget)
         .random(new SplittableRandom(nodeId * 1_000_003L + g ^ System.nanoTime()))
         .build();
     r.raw = new RawNode(rc, new RaftLogStorage(r.log, () -> requestSnapshot(r)));
@@ -820,6 +836,7 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     outbox.clear();
+    sendBudget.endTurn();
     submitTurnLog();
   }
 

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +44,10 @@ class NettyRocksClusterTest {
   }
 
   private KvNode start(long id, Partitioner partitioner, boolean join) {
+    return start(id, partitioner, join, b -> { });
+  }
+
+  private KvNode start(long id, Partitioner partitioner, boolean join, Consumer<KvNode.Builder> tweak) {
     KvNode.Builder b = KvNode.builder()
         .nodeId(id)
         .join(join)
@@ -59,6 +64,7 @@ class NettyRocksClusterTest {
         b.peer(peer, a);
       }
     });
+    tweak.accept(b);
     KvNode n = b.build().start();
     nodes.put(id, n);
     return n;
@@ -350,5 +356,64 @@ class NettyRocksClusterTest {
         n.close();
       }
     }
+  }
+
+  /**
+   * A node joining eight partitions whose logs hold about 1.5 MiB each: every leader catches it up
+   * by entries at once. Each partition's own window (4 MiB) is far over the transport's queue
+   * for the new node (1 MiB here), so the leaders used to read several windows from their logs
+   * in one turn for the transport to drop most of them; the node-wide send budget
+   * ({@link PeerSendBudget}) has them read only what the queue takes, and nothing is dropped.
+   */
+  @Test
+  void aJoiningNodeCatchesUpEveryPartitionWithoutTheTransportDroppingEntries() throws Exception {
+    for (long id = 1; id <= 4; id++) {
+      addresses.put(id, "127.0.0.1:" + freePort());
+    }
+    String fourth = addresses.remove(4L);
+    Consumer<KvNode.Builder> smallQueues = b -> b.logCompactionEntries(1_000_000)
+        .overrides(o -> o.peerQueueBytes = 1L << 20);
+    try {
+      for (long id = 1; id <= 3; id++) {
+        start(id, HashPartitioner.of(8), false, smallQueues);
+      }
+      awaitLeaders();
+      KvNode n1 = nodes.get(1L);
+      byte[] value = new byte[16 * 1024];
+      int keys = 768;
+      List<java.util.concurrent.CompletableFuture<Void>> puts = new ArrayList<>();
+      for (int i = 0; i < keys; i++) {
+        value[0] = (byte) i;
+        puts.add(n1.putAsync(("k" + i).getBytes(StandardCharsets.UTF_8), value.clone()));
+        if (puts.size() == 32) {
+          puts.forEach(java.util.concurrent.CompletableFuture::join);
+          puts.clear();
+        }
+      }
+      puts.forEach(java.util.concurrent.CompletableFuture::join);
+      double droppedBefore = droppedQueueFull();
+
+      addresses.put(4L, fourth);
+      KvNode n4 = start(4, HashPartitioner.of(8), true, smallQueues);
+      n1.addNode(4, fourth);
+      MemoryCluster.await(Duration.ofSeconds(60), "node 4 to hold every key", () -> IntStream.range(0, keys)
+          .allMatch(i -> n4.get(("k" + i).getBytes(StandardCharsets.UTF_8), ReadConsistency.STALE)
+              .map(v -> v.length == value.length && v[0] == (byte) i).orElse(false)));
+      assertEquals(droppedBefore, droppedQueueFull(),
+          "messages the members' transports dropped for a full queue while catching node 4 up");
+    } finally {
+      for (KvNode n : nodes.values()) {
+        n.close();
+      }
+    }
+  }
+
+  private double droppedQueueFull() {
+    double sum = 0;
+    for (long id = 1; id <= 3; id++) {
+      sum += nodes.get(id).meterRegistry().get("quorumkv.transport.dropped").tag("reason", "queue-full")
+          .functionCounter().count();
+    }
+    return sum;
   }
 }

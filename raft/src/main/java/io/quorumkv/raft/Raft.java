@@ -813,22 +813,26 @@ final class Raft {
     List<Entry> ents;
     try {
       prevTerm = log.term(prevIndex);
-      // A full window sends only an empty probe, so lost messages cannot stall the follower.
-      ents = pr.state == ReplicationState.REPLICATE && pr.inflights.full()
-          ? List.of()
-          : log.entriesFrom(pr.next, config.maxSizePerMsg());
+      // A full window, or a node-wide budget spent, sends only an empty probe, so lost messages
+      // cannot stall the follower and the commit index still travels.
+      long budget = pr.state == ReplicationState.REPLICATE && pr.inflights.full()
+          ? 0 : config.sendBudget().available(to);
+      ents = budget <= 0 ? List.of() : log.entriesFrom(pr.next, Math.min(config.maxSizePerMsg(), budget));
     } catch (LogCompactedException e) {
       return sendSnapshot(to, pr);
     }
     if (ents.isEmpty() && !sendIfEmpty) {
       return false;
     }
+    long bytes = Entry.sizeBytes(ents);
+    if (bytes > 0) {
+      config.sendBudget().spend(to, bytes);
+    }
     send(new AppendEntries(id, to, term, prevIndex, prevTerm, ents, log.committed));
     if (pr.state == ReplicationState.PROBE) {
       pr.probeSentTick = now;
     }
-    pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index(),
-        Entry.sizeBytes(ents));
+    pr.sentEntries(ents.size(), ents.isEmpty() ? prevIndex : ents.get(ents.size() - 1).index(), bytes);
     return true;
   }
 

@@ -33,6 +33,8 @@ import java.util.random.RandomGenerator;
  *                            {@code (electionTick - 1) * (1 - clockDriftFactor)} ticks from the
  *                            sending of the heartbeat round a quorum acknowledged
  * @param random              source of randomised election timeouts; seed it for determinism
+ * @param sendBudget          node-wide flow control of the entry bytes sent to each peer, shared
+ *                            by the node's groups ({@link SendBudget#UNBOUNDED} by default)
  */
 public record RaftConfig(
     long id,
@@ -49,7 +51,8 @@ public record RaftConfig(
     boolean checkQuorum,
     ReadOnlyOption readOnlyOption,
     double clockDriftFactor,
-    RandomGenerator random) {
+    RandomGenerator random,
+    SendBudget sendBudget) {
 
   /** The id that means "no node". */
   public static final long NONE = 0;
@@ -58,6 +61,7 @@ public record RaftConfig(
   public RaftConfig {
     Objects.requireNonNull(readOnlyOption, "readOnlyOption");
     Objects.requireNonNull(random, "random");
+    Objects.requireNonNull(sendBudget, "sendBudget");
     if (id <= NONE) {
       throw new IllegalArgumentException("id must be positive, was " + id);
     }
@@ -114,6 +118,7 @@ public record RaftConfig(
     private ReadOnlyOption readOnlyOption = ReadOnlyOption.SAFE;
     private double clockDriftFactor = 0.2;
     private RandomGenerator random;
+    private SendBudget sendBudget = SendBudget.UNBOUNDED;
 
     private Builder(long id) {
       this.id = id;
@@ -147,13 +152,16 @@ public record RaftConfig(
     public Builder clockDriftFactor(double v) { clockDriftFactor = v; return this; }
     /** See {@link RaftConfig#random()}. Defaults to a generator seeded with the id. */
     public Builder random(RandomGenerator v) { random = v; return this; }
+    /** See {@link RaftConfig#sendBudget()}. */
+    public Builder sendBudget(SendBudget v) { sendBudget = v; return this; }
 
     /** Builds and validates the configuration. */
     public RaftConfig build() {
       RandomGenerator r = random != null ? random : new java.util.SplittableRandom(id);
       return new RaftConfig(id, electionTick, heartbeatTick, applied, maxSizePerMsg,
           maxCommittedSizePerReady, maxApplyingEntriesSize, maxInflightMsgs, maxInflightBytes,
-          maxUncommittedEntriesSize, preVote, checkQuorum, readOnlyOption, clockDriftFactor, r);
+          maxUncommittedEntriesSize, preVote, checkQuorum, readOnlyOption, clockDriftFactor, r,
+          sendBudget);
     }
   }
 }

@@ -394,6 +394,12 @@ public final class NettyTransport implements RaftTransport {
     return peers.get(nodeId);
   }
 
+  @Override
+  public long entryBytesAccepted(long toNode) {
+    Peer p = peers.get(toNode);
+    return p == null ? Long.MAX_VALUE : p.entryBytesAccepted(); // an unknown peer: dropped anyway
+  }
+
   /**
    * Whether the Raft connection to the peer {@code nodeId} is up (false for a node that is not a
    * peer). A member that removed this node neither dials it nor accepts its connections.

@@ -20,6 +20,11 @@ import java.util.Optional;
  *                             disconnected, a bigger message is dropped
  * @param outboundQueueLimit   messages held per peer while it is slow or disconnected; more are
  *                             dropped and counted
+ * @param outboundQueueBytes   about the bytes held per peer (of the messages' entries and
+ *                             payloads); more are dropped and counted, except a single message
+ *                             when nothing else is queued. Raft entries may fill only half of it
+ *                             ({@link RaftTransport#entryBytesAccepted}), so heartbeats and votes
+ *                             always find room
  * @param reconnectBackoffMin  first delay before redialling a lost peer
  * @param reconnectBackoffMax  cap of the exponentially growing redial delay (jittered)
  * @param connectTimeout       how long one dial may take
@@ -41,6 +46,7 @@ public record NettyTransportConfig(
     Map<Long, InetSocketAddress> peers,
     int maxFrameBytes,
     int outboundQueueLimit,
+    long outboundQueueBytes,
     Duration reconnectBackoffMin,
     Duration reconnectBackoffMax,
     Duration connectTimeout,
@@ -75,6 +81,10 @@ public record NettyTransportConfig(
       throw new IllegalArgumentException(
           "outboundQueueLimit must be positive: " + outboundQueueLimit);
     }
+    if (outboundQueueBytes <= 0) {
+      throw new IllegalArgumentException(
+          "outboundQueueBytes must be positive: " + outboundQueueBytes);
+    }
     positive("reconnectBackoffMin", reconnectBackoffMin);
     positive("reconnectBackoffMax", reconnectBackoffMax);
     if (reconnectBackoffMax.compareTo(reconnectBackoffMin) < 0) {
@@ -99,6 +109,10 @@ public record NettyTransportConfig(
     }
   }
 
+  private static long defaultOutboundQueueBytes() {
+    return Math.min(64L << 20, Math.max(4L << 20, Runtime.getRuntime().maxMemory() / 16));
+  }
+
   private static void positive(String field, Duration d) {
     Objects.requireNonNull(d, field);
     if (d.isNegative() || d.isZero()) {
@@ -119,6 +133,7 @@ public record NettyTransportConfig(
     private final Map<Long, InetSocketAddress> peers = new HashMap<>();
     private int maxFrameBytes = 16 * 1024 * 1024;
     private int outboundQueueLimit = 8192;
+    private long outboundQueueBytes = defaultOutboundQueueBytes();
     private Duration reconnectBackoffMin = Duration.ofMillis(50);
     private Duration reconnectBackoffMax = Duration.ofSeconds(2);
     private Duration connectTimeout = Duration.ofSeconds(2);
@@ -162,6 +177,18 @@ public record NettyTransportConfig(
     /** Default 8192 messages per peer. */
     public Builder outboundQueueLimit(int messages) {
       this.outboundQueueLimit = messages;
+      return this;
+    }
+
+    /**
+     * Default: a sixteenth of the heap, at least 4 MiB and at most 64 MiB per peer. The bound by
+     * count alone let up to 8,192 AppendEntries of up to 1 MiB each wait behind a peer that reads
+     * slowly (a new learner catching up a long log): a node with a 256 MiB heap ran out of memory
+     * so in the Jepsen suite; with 64 MiB per peer the same node ran out again, a learner's queue
+     * and another peer's holding most of the heap between them.
+     */
+    public Builder outboundQueueBytes(long bytes) {
+      this.outboundQueueBytes = bytes;
       return this;
     }
 
@@ -213,7 +240,7 @@ public record NettyTransportConfig(
     /** Validates and builds. */
     public NettyTransportConfig build() {
       return new NettyTransportConfig(nodeId, clusterId, bindAddress, peers, maxFrameBytes,
-          outboundQueueLimit, reconnectBackoffMin, reconnectBackoffMax, connectTimeout,
+          outboundQueueLimit, outboundQueueBytes, reconnectBackoffMin, reconnectBackoffMax, connectTimeout,
           handshakeTimeout, peerTimeout, Optional.ofNullable(tls), snapshotChunkBytes, snapshotWindow,
           snapshotStallTimeout, ioThreads);
     }

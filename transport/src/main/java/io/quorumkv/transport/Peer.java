@@ -89,7 +89,7 @@ final class Peer {
   private final Counters counters;
   private final Queue<Outbound> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
-  /** About the bytes of what is queued ({@link Outbound#weight}), bounded by {@link #QUEUED_BYTES_LIMIT}. */
+  /** About the bytes of what is queued ({@link Outbound#weight}), bounded by {@link NettyTransportConfig#outboundQueueBytes()}. */
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
   private final PendingRequests pending = new PendingRequests();
@@ -100,17 +100,6 @@ final class Peer {
   /** Set when the member is removed (or re-added with another address): stop dialling. */
   private volatile boolean removed;
 
-  /**
-   * Bytes queued per peer beyond which messages are dropped (and counted) like those over the
-   * count bound ({@code outboundQueueLimit}); Raft sends them again. The count alone let up to
-   * 8,192 AppendEntries of up to 1 MiB each wait behind a peer that reads slowly (a new learner
-   * catching up a long log): a node with a 256 MiB heap ran out of memory so in the Jepsen suite.
-   * A single message larger than this still queues when nothing else is. At most a sixteenth of
-   * the heap (and at least 4 MiB): with 64 MiB per peer the same 256 MiB node ran out of memory
-   * again (session 12), a learner's queue and another peer's holding most of the heap between
-   * them.
-   */
-  static final long QUEUED_BYTES_LIMIT = Math.min(64L << 20, Math.max(4L << 20, Runtime.getRuntime().maxMemory() / 16));
   /** What an entry holds on the heap beside its payload (the entry and its array), for {@link Outbound#weight}. */
   private static final long ENTRY_OBJECT_BYTES = 48;
 
@@ -122,6 +111,11 @@ final class Peer {
     this.loop = loop;
     this.transport = transport;
     this.counters = transport.counters();
+  }
+
+  /** See {@link RaftTransport#entryBytesAccepted(long)}: half the byte bound, less what is queued. */
+  long entryBytesAccepted() {
+    return Math.max(0, transport.config().outboundQueueBytes() / 2 - queuedBytes.get());
   }
 
   boolean isConnected() {
@@ -160,7 +154,7 @@ final class Peer {
 
   /**
    * Queues {@code o} unless the queue is at one of its bounds ({@code outboundQueueLimit}
-   * messages, {@link #QUEUED_BYTES_LIMIT} bytes).
+   * messages, {@code outboundQueueBytes}).
    */
   private boolean tryQueue(Outbound o) {
     if (queued.incrementAndGet() > transport.config().outboundQueueLimit()) {
@@ -169,7 +163,7 @@ final class Peer {
     }
     long w = o.weight();
     long before = queuedBytes.getAndAdd(w);
-    if (before > 0 && before + w > QUEUED_BYTES_LIMIT) {
+    if (before > 0 && before + w > transport.config().outboundQueueBytes()) {
       queuedBytes.addAndGet(-w);
       queued.decrementAndGet();
       return false;

@@ -54,6 +54,17 @@ public interface RaftTransport extends AutoCloseable {
     }
   }
 
+  /**
+   * About the bytes of Raft log entries that {@code toNode}'s outbound queue takes now before
+   * other messages could find it full: the driver's node-wide budget
+   * ({@link io.quorumkv.raft.SendBudget}), so that its leaders read from their logs only what can
+   * be sent rather than what the transport would drop. {@link Long#MAX_VALUE} when the transport
+   * keeps no byte bound.
+   */
+  default long entryBytesAccepted(long toNode) {
+    return Long.MAX_VALUE;
+  }
+
   /** Sets who receives inbound Raft messages. Called on an I/O thread: must not block. */
   void setMessageHandler(MessageHandler handler);
 

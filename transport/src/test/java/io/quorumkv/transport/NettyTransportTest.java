@@ -387,12 +387,44 @@ class NettyTransportTest {
       for (int i = 0; i < total; i++) {
         a.send(2, 1, new Message.AppendEntries(1, 2, 1, i, 1, List.of(Entry.normal(i + 1, 1, data)), i));
       }
-      long held = Peer.QUEUED_BYTES_LIMIT / data.length + 1;
+      long held = a.config().outboundQueueBytes() / data.length + 1;
       NettyNodes.await(() -> {
         TransportMetrics n = a.metrics();
         return total - n.messagesSent() - n.droppedQueueFull() <= held;
       }, "at most " + held + " messages of 256 KiB queued (" + a.metrics() + ")");
       assertTrue(a.metrics().droppedQueueFull() > total / 2, "dropped only " + a.metrics().droppedQueueFull());
+    }
+  }
+
+  /**
+   * What the driver's send budget reads: half the peer's byte bound less what is queued, so that a
+   * queue filled by entries up to that still takes heartbeats.
+   */
+  @Test
+  void entriesMayFillHalfAPeersByteBoundAndHeartbeatsStillQueue() throws Exception {
+    try (FakePeer slow = FakePeer.silent(NettyNodes.CLUSTER, 2);
+        NettyTransport a = new NettyTransport(NettyTransportConfig.builder(1, NettyNodes.CLUSTER)
+            .bindAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
+            .outboundQueueBytes(4L << 20)
+            .peer(2, slow.address()).build())) {
+      a.start();
+      assertEquals(2L << 20, a.entryBytesAccepted(2), "half the bound while nothing is queued");
+      assertEquals(Long.MAX_VALUE, a.entryBytesAccepted(9), "no bound known for a node that is no peer");
+      NettyNodes.await(() -> a.isConnected(2), "connected to the fake peer");
+      byte[] data = new byte[256 * 1024];
+      int i = 0;
+      // What the driver does: queue entries while the transport accepts them (bounded loop).
+      while (a.entryBytesAccepted(2) > 0 && i < 1_000) {
+        a.send(2, 1, new Message.AppendEntries(1, 2, 1, i, 1, List.of(Entry.normal(i + 1, 1, data)), i));
+        i++;
+      }
+      assertTrue(i < 1_000, "the budget ran out: the silent peer reads nothing (eventually)");
+      long sent = a.metrics().messagesSent();
+      for (int h = 0; h < 100; h++) {
+        a.send(2, 1, new Message.Heartbeat(1, 2, 1, 0, h));
+      }
+      assertEquals(0, a.metrics().droppedQueueFull(), "no entry and no heartbeat dropped (" + a.metrics() + ")");
+      assertTrue(a.metrics().messagesSent() >= sent, "counters move forward");
     }
   }
 

@@ -19,10 +19,16 @@ import java.util.stream.Collectors;
  * @param written       {@link SimConfig#reportWritten()}
  */
 public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes, long seed, List<Step> steps,
-    boolean written) {
+    boolean written, long sendBudget) {
 
   public Schedule {
     steps = List.copyOf(steps);
+  }
+
+  /** A schedule without a node-wide send budget ({@code sendBudget} 0). */
+  public Schedule(int voters, int spares, int snapshotEvery, long msgBytes, long seed, List<Step> steps,
+      boolean written) {
+    this(voters, spares, snapshotEvery, msgBytes, seed, steps, written, 0);
   }
 
   /** A schedule whose driver applies only durable entries (no {@code written()} reports). */
@@ -32,19 +38,24 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
 
   /** The same schedule with other steps. */
   public Schedule withSteps(List<Step> other) {
-    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, other, written);
+    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, other, written, sendBudget);
+  }
+
+  /** The same schedule with each node's entry bytes per peer and tick bounded to {@code bytes}. */
+  public Schedule withSendBudget(long bytes) {
+    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, steps, written, bytes);
   }
 
   /** The cluster configuration this schedule runs with. */
   public SimConfig config() {
     return SimConfig.builder(voters, seed).spares(spares).snapshots(snapshotEvery, 5).maxSizePerMsg(msgBytes)
-        .reportWritten(written).build();
+        .reportWritten(written).sendBudget(sendBudget).build();
   }
 
   /** One line that {@link #parse} turns back into this schedule. */
   public String encode() {
     return "voters=" + voters + " spares=" + spares + " snapshotEvery=" + snapshotEvery + " msgBytes=" + msgBytes
-        + " seed=" + seed + (written ? " written=true" : "")
+        + " seed=" + seed + (written ? " written=true" : "") + (sendBudget > 0 ? " sendBudget=" + sendBudget : "")
         + " steps=" + steps.stream().map(Step::encode).collect(Collectors.joining(","));
   }
 
@@ -56,6 +67,7 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
     long msgBytes = 2048;
     long seed = 0;
     boolean written = false;
+    long sendBudget = 0;
     List<Step> steps = new ArrayList<>();
     for (String field : text.trim().split("\\s+")) {
       String[] kv = field.split("=", 2);
@@ -69,6 +81,7 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
         case "msgBytes" -> msgBytes = Long.parseLong(kv[1]);
         case "seed" -> seed = Long.parseLong(kv[1]);
         case "written" -> written = Boolean.parseBoolean(kv[1]);
+        case "sendBudget" -> sendBudget = Long.parseLong(kv[1]);
         case "steps" -> {
           for (String s : kv[1].split(",")) {
             if (!s.isEmpty()) {
@@ -79,7 +92,7 @@ public record Schedule(int voters, int spares, int snapshotEvery, long msgBytes,
         default -> throw new IllegalArgumentException("unknown field " + kv[0]);
       }
     }
-    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, steps, written);
+    return new Schedule(voters, spares, snapshotEvery, msgBytes, seed, steps, written, sendBudget);
   }
 
   @Override

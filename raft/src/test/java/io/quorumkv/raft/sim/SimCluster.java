@@ -6,6 +6,7 @@ import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.Entry;
 import io.quorumkv.raft.Message;
 import io.quorumkv.raft.RaftConfig;
+import io.quorumkv.raft.SendBudget;
 import io.quorumkv.raft.StateRole;
 import io.quorumkv.testkit.History;
 import io.quorumkv.testkit.HistoryRecorder;
@@ -393,7 +394,7 @@ public final class SimCluster implements FaultTarget {
     return invariants;
   }
 
-  RaftConfig raftConfig(long id, long applied) {
+  RaftConfig raftConfig(long id, long applied, SendBudget sendBudget) {
     return RaftConfig.builder(id)
         .electionTick(config.electionTick())
         .heartbeatTick(config.heartbeatTick())
@@ -406,6 +407,7 @@ public final class SimCluster implements FaultTarget {
         .preVote(true)
         .checkQuorum(true)
         .random(nodeRandom.get(id).split())
+        .sendBudget(sendBudget)
         .build();
   }
 

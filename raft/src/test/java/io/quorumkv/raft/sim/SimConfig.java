@@ -27,6 +27,8 @@ package io.quorumkv.raft.sim;
  *                        entries before they are durable), and a crash keeps a random prefix of
  *                        its unsynced writes; otherwise it applies only durable entries and a
  *                        crash loses every unsynced write
+ * @param sendBudget      entry bytes each node may send each peer per tick, all its AppendEntries
+ *                        together ({@link io.quorumkv.raft.SendBudget}); 0: no such bound
  */
 public record SimConfig(
     int voters,
@@ -46,7 +48,8 @@ public record SimConfig(
     int maxAttempts,
     int snapshotEvery,
     int keepEntries,
-    boolean reportWritten) {
+    boolean reportWritten,
+    long sendBudget) {
 
   public SimConfig {
     if (voters < 1 || spares < 0 || voters + spares > 9) {
@@ -81,6 +84,7 @@ public record SimConfig(
     private int keepEntries = 5;
     private long maxSizePerMsg = 2048;
     private boolean reportWritten;
+    private long sendBudget;
 
     private Builder(int voters, long seed) {
       this.voters = voters;
@@ -105,10 +109,14 @@ public record SimConfig(
     /** See {@link SimConfig#reportWritten()}. */
     public Builder reportWritten(boolean v) { reportWritten = v; return this; }
 
+    /** See {@link SimConfig#sendBudget()}. */
+    public Builder sendBudget(long bytes) { sendBudget = bytes; return this; }
+
     /** Builds and validates. */
     public SimConfig build() {
       return new SimConfig(voters, spares, seed, 10_000, 10, 1, maxSizePerMsg, 4, minSyncMicros,
-          maxSyncMicros, clients, keys, thinkMicros, 500_000, 8, snapshotEvery, keepEntries, reportWritten);
+          maxSyncMicros, clients, keys, thinkMicros, 500_000, 8, snapshotEvery, keepEntries, reportWritten,
+          sendBudget);
     }
   }
 }

@@ -12,6 +12,7 @@ import io.quorumkv.raft.RaftConfig;
 import io.quorumkv.raft.RawNode;
 import io.quorumkv.raft.ReadState;
 import io.quorumkv.raft.Ready;
+import io.quorumkv.raft.SendBudget;
 import io.quorumkv.raft.Snapshot;
 import io.quorumkv.raft.SoftState;
 import io.quorumkv.raft.StateRole;
@@ -70,6 +71,10 @@ final class SimNode implements SimProcess {
   final RegisterStateMachine stateMachine;
   /** Whether the driver reports {@link RawNode#written} (see the class comment). */
   private final boolean reportWritten;
+  /** The node-wide entry budget per peer, refilled at each tick (unbounded unless configured). */
+  private final SendBudget sendBudget;
+  /** Entry bytes sent per peer since the last tick, against {@link SimConfig#sendBudget()}. */
+  private final Map<Long, Long> sentSinceTick = new HashMap<>();
   /** With {@link #reportWritten}: the state machine as the disk holds it; the live one may be ahead. */
   private StateImage durableState;
   /** The term of the last entry the live state machine applied (0 if none, or a snapshot's). */
@@ -101,6 +106,18 @@ final class SimNode implements SimProcess {
     this.storage = new MemoryStorage(initialMembers);
     this.stateMachine = new RegisterStateMachine(initialMembers);
     this.reportWritten = cluster.config().reportWritten();
+    long perTick = cluster.config().sendBudget();
+    this.sendBudget = perTick <= 0 ? SendBudget.UNBOUNDED : new SendBudget() {
+      @Override
+      public long available(long peer) {
+        return perTick - sentSinceTick.getOrDefault(peer, 0L);
+      }
+
+      @Override
+      public void spend(long peer, long bytes) {
+        sentSinceTick.merge(peer, bytes, Long::sum);
+      }
+    };
     this.durableState = image();
   }
 
@@ -144,7 +161,7 @@ final class SimNode implements SimProcess {
     if (raw != null) {
       throw new IllegalStateException("node " + id + " is already up");
     }
-    RaftConfig config = cluster.raftConfig(id, stateMachine.applied());
+    RaftConfig config = cluster.raftConfig(id, stateMachine.applied(), sendBudget);
     raw = new RawNode(config, storage);
     HardState hs = storage.hardState();
     term = hs.term();
@@ -270,6 +287,7 @@ final class SimNode implements SimProcess {
     if (!current(me) || deferredByPause(() -> tick(me))) {
       return; // a paused process misses its ticks: its timer fires once when it resumes
     }
+    sentSinceTick.clear();
     raw.tick();
     drain();
     cluster.events().after(cluster.config().tickMicros(), () -> tick(me));

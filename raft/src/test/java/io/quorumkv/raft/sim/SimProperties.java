@@ -60,6 +60,25 @@ class SimProperties {
     Statistics.label("committed").collect(r.committed() < 100 ? "<100" : r.committed() < 300 ? "100-299" : ">=300");
   }
 
+  /**
+   * The same faults under a scarce node-wide send budget (each node sends each peer from half a
+   * message to three messages' worth of entries per tick, all its AppendEntries together), so
+   * AppendEntries carry fewer entries or none: safety, linearizability and progress after the
+   * heal must not depend on how much a leader may send.
+   */
+  @Property(tries = 200, shrinking = ShrinkingMode.FULL, edgeCases = EdgeCasesMode.NONE)
+  void aScarceSendBudgetKeepsSafetyLinearizabilityAndProgress(@ForAll("budgetedSchedules") Schedule schedule) {
+    SimRunner.Result r = SimRunner.run(schedule);
+    Statistics.label("budget in messages").collect(schedule.sendBudget() * 2 / schedule.msgBytes() / 2.0);
+    Statistics.label("committed").collect(r.committed() < 100 ? "<100" : r.committed() < 300 ? "100-299" : ">=300");
+  }
+
+  @Provide
+  Arbitrary<Schedule> budgetedSchedules() {
+    return Combinators.combine(faultSchedules(), Arbitraries.of(1, 2, 6))
+        .as((s, halves) -> s.withSendBudget(Math.max(1, s.msgBytes() * halves / 2)));
+  }
+
   @Provide
   Arbitrary<Schedule> faultSchedules() {
     return Arbitraries.of(3, 5).flatMap(voters -> Combinators.combine(
