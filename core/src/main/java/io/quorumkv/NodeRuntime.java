@@ -109,6 +109,11 @@ final class NodeRuntime implements RequestExecutor {
     long applyingBytesPerGroup;
     /** The Netty transport's byte bound per peer ({@code outboundQueueBytes}); 0 for the default. */
     long peerQueueBytes;
+    /**
+     * Replaces the data of each log entry this node applies ({@code (group, data) -> data}): a
+     * state machine that is not deterministic, or memory that flips a bit (replica divergence).
+     */
+    volatile java.util.function.BiFunction<Long, byte[], byte[]> applyData;
   }
 
   /** A partition created by a split starts at this index and term (as in TiKV): see createChild. */
@@ -395,6 +400,7 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
     metrics.gauge("quorumkv.preferred.leaders.mismatch", null, () -> placement.preferredLeadersMismatch().size());
     metrics.gauge("quorumkv.groups.quiesced", null, () -> replicas.values().stream().filter(r -> r.quiesced).count());
+    metrics.gauge("quorumkv.replicas.diverged", null, () -> replicas.values().stream().filter(r -> r.divergedAt != 0).count());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
     RaftTransport t = transport;
@@ -993,6 +999,7 @@ final class NodeRuntime implements RequestExecutor {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
     }
     checkSyncStall(now);
+    handDivergedLeadershipsAway();
     placement.onTick(ticks);
     if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
       balancingRounds++;
@@ -1558,8 +1565,10 @@ final class NodeRuntime implements RequestExecutor {
       if (id == nodeId || e.getValue().learner() || !st.confState().voters().contains(id)) {
         continue;
       }
-      if (e.getValue().matchIndex() > bestMatch) {
-        bestMatch = e.getValue().matchIndex();
+      // a follower this leader found diverged comes last, whatever its log
+      long rank = r.divergedFollowers.contains(id) ? -1 : e.getValue().matchIndex();
+      if (rank > bestMatch || best == 0) {
+        bestMatch = rank;
         best = id;
       }
     }
@@ -1806,7 +1815,8 @@ final class NodeRuntime implements RequestExecutor {
         sm.applyConfChange(e.index(), e.term(), item.confState(), item.change());
         o = new PartitionStateMachine.Outcome.None();
       } else {
-        o = sm.apply(e.index(), e.term(), e.data());
+        java.util.function.BiFunction<Long, byte[], byte[]> hook = overrides.applyData;
+        o = sm.apply(e.index(), e.term(), hook == null ? e.data() : hook.apply(r.groupId, e.data()));
       }
       if (o instanceof PartitionStateMachine.Outcome.Split s) {
         createChild(r, s);
@@ -2062,28 +2072,131 @@ final class NodeRuntime implements RequestExecutor {
 
   // ------------------------------------------------------------------ replica hashes
 
+  /** A leader's answers to a follower's {@link KvRequest.GroupCommand.ReportHash}. */
+  static final long HASH_UNKNOWN = 0;
+  static final long HASH_MATCH = 1;
+  /** The reporting replica differs from the leader, and a quorum holds the leader's hash. */
+  static final long HASH_DIVERGED = 2;
+  /** It differs from the leader, and too few replicas have reported to say which is wrong. */
+  static final long HASH_UNDECIDED = 3;
+  /** Times a follower reports a hash again, a second apart, while the leader cannot tell yet. */
+  private static final int HASH_REPORT_ATTEMPTS = 10;
+
+  /** applier: this replica hashed its state (a CheckHash entry applied). */
   private void onHash(Replica r, PartitionStateMachine.ReplicaHash h) {
     if (r.isLeader()) {
       Map<Long, Long> recent = leaderHashes.computeIfAbsent(r.groupId, x -> new ConcurrentHashMap<>());
       recent.put(h.index(), h.hash());
       recent.keySet().removeIf(i -> i < h.index() - 100 * HASH_CHECK_TICKS);
+      r.hashReports.keySet().removeIf(i -> i < h.index() - 100 * HASH_CHECK_TICKS);
       return;
     }
-    long leader = r.leader;
-    if (leader != 0) {
-      transport.request(leader, Codec.encodeRequest(new KvRequest.Group(r.groupId,
-          new KvRequest.GroupCommand.ReportHash(h.index(), h.hash(), nodeId))), config.requestTimeout());
-    }
+    reportHash(r, h, HASH_REPORT_ATTEMPTS);
   }
 
+  /**
+   * A follower sends its hash to its leader and acts on the verdict: a replica the leader and a
+   * quorum disagree with is fenced (it serves no read from its state, see {@link #serveLocal});
+   * a later match lifts the fence. While the leader cannot tell (it has not hashed that index
+   * yet, or too few replicas have reported), the report goes again a second later, a few times.
+   */
+  private void reportHash(Replica r, PartitionStateMachine.ReplicaHash h, int attemptsLeft) {
+    long leader = r.leader;
+    CompletableFuture<byte[]> answer = leader == 0 || leader == nodeId
+        ? CompletableFuture.failedFuture(new IllegalStateException("no leader to compare with"))
+        : transport.request(leader, Codec.encodeRequest(new KvRequest.Group(r.groupId,
+            new KvRequest.GroupCommand.ReportHash(h.index(), h.hash(), nodeId))), config.requestTimeout());
+    answer.whenComplete((bytes, e) -> {
+      long verdict = HASH_UNKNOWN;
+      try {
+        if (e == null && Codec.decodeResponse(bytes) instanceof KvResponse.AdminDone d) {
+          verdict = d.value();
+        }
+      } catch (RuntimeException malformed) {
+        log.warn("{} group {}: unreadable answer to a hash report: {}", who, r.groupId, malformed.toString());
+      }
+      if (verdict == HASH_DIVERGED) {
+        fence(r, h.index(), "the leader and a quorum hashed it differently");
+      } else if (verdict == HASH_MATCH) {
+        unfence(r, h.index());
+      } else if (attemptsLeft > 1 && state == State.RUNNING && replicas.get(r.groupId) == r) {
+        scheduler.schedule(() -> reportHash(r, h, attemptsLeft - 1), 1, TimeUnit.SECONDS);
+      }
+    });
+  }
+
+  /**
+   * Leader, on a request thread: compares a follower's hash with its own at the same index. A
+   * mismatch is attributed by majority: the follower is wrong if a quorum (this leader counted)
+   * holds the leader's hash; this leader is if a quorum of the others agree on another one, and
+   * then it fences itself and the tick hands its leadership away ({@link #handDivergedLeadershipsAway}).
+   */
   private KvResponse compareHash(Replica r, KvRequest.GroupCommand.ReportHash h) {
     Long mine = leaderHashes.getOrDefault(r.groupId, Map.of()).get(h.index());
-    if (mine != null && mine != h.hash()) {
+    if (mine == null) {
+      return new KvResponse.AdminDone(HASH_UNKNOWN);
+    }
+    Map<Long, Long> reports = r.hashReports.computeIfAbsent(h.index(), i -> new ConcurrentHashMap<>());
+    Long before = reports.put(h.fromNode(), h.hash());
+    if (mine == h.hash()) {
+      r.divergedFollowers.remove(h.fromNode());
+      return new KvResponse.AdminDone(HASH_MATCH);
+    }
+    if (before == null) {
       metrics.hashMismatches.increment();
       log.error("{} group {}: REPLICA DIVERGENCE: node {} hashed its state at index {} to {}, this leader to {}",
           who, r.groupId, h.fromNode(), h.index(), Long.toHexString(h.hash()), Long.toHexString(mine));
     }
-    return new KvResponse.AdminDone(mine == null ? 0 : 1);
+    Set<Long> voters = r.confState.voters();
+    Set<Long> withLeader = new HashSet<>();
+    Set<Long> withReporter = new HashSet<>();
+    withLeader.add(nodeId);
+    reports.forEach((node, hash) -> {
+      if (hash.longValue() == mine) {
+        withLeader.add(node);
+      } else if (hash.longValue() == h.hash()) {
+        withReporter.add(node);
+      }
+    });
+    if (holdsQuorum(withLeader, voters)) {
+      r.divergedFollowers.add(h.fromNode());
+      return new KvResponse.AdminDone(HASH_DIVERGED);
+    }
+    if (holdsQuorum(withReporter, voters)) {
+      fence(r, h.index(), "a quorum of the other replicas hashed it to " + Long.toHexString(h.hash())
+          + ", this leader to " + Long.toHexString(mine));
+      return new KvResponse.AdminDone(HASH_MATCH);
+    }
+    return new KvResponse.AdminDone(HASH_UNDECIDED);
+  }
+
+  private void fence(Replica r, long index, String why) {
+    if (r.divergedAt == 0) {
+      log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads, and "
+          + "hands away any leadership, until a later hash check matches; replace the replica "
+          + "(remove the node from the partition, then add it back) to rebuild it", who, r.groupId, index, why);
+    }
+    r.divergedAt = index;
+  }
+
+  private void unfence(Replica r, long index) {
+    if (r.divergedAt != 0 && index > r.divergedAt) {
+      log.warn("{} group {}: this replica's state matched its leader's at index {}: it serves reads again",
+          who, r.groupId, index);
+      r.divergedAt = 0;
+    }
+  }
+
+  /** loop, each tick: a leader whose state diverged hands its leadership to another voter. */
+  private void handDivergedLeadershipsAway() {
+    for (Replica r : replicas.values()) {
+      if (r.divergedAt != 0 && r.isLeader() && r.raw.status().leadTransferee() == RaftConfig.NONE) {
+        bestTransferee(r).ifPresent(to -> {
+          log.warn("{} group {}: handing leadership to node {}: this replica diverged", who, r.groupId, to);
+          r.raw.transferLeadership(to);
+        });
+      }
+    }
   }
 
   // ------------------------------------------------------------------ requests
@@ -2438,10 +2551,12 @@ final class NodeRuntime implements RequestExecutor {
     }
     ReadConsistency level = inner instanceof KvRequest.Get g ? g.consistency()
         : inner instanceof KvRequest.Scan s ? s.consistency() : null;
-    if (level == ReadConsistency.STALE) {
+    // A fenced replica (its state diverged) serves no read from its state: it goes to the leader.
+    boolean fenced = r.divergedAt != 0;
+    if (level == ReadConsistency.STALE && !fenced) {
       return readLocal(r, inner, ReadConsistency.STALE);
     }
-    if (level == ReadConsistency.FOLLOWER && !r.isLeader()) {
+    if (level == ReadConsistency.FOLLOWER && !r.isLeader() && !fenced) {
       return followerRead(r, inner, deadline);
     }
     if (r.isLeader()) {
@@ -2983,6 +3098,14 @@ final class NodeRuntime implements RequestExecutor {
   private KvResponse serveLocal(Replica r, KvRequest inner, ReadConsistency level, boolean memoryOnly) {
     if (memoryOnly && !(inner instanceof KvRequest.Get)) {
       return null;
+    }
+    if (r.divergedAt != 0) {
+      // A replica known to hold other state than a quorum's answers nothing from it: the client
+      // goes to the leader (or waits for one that is not this replica).
+      long leader = r.leader;
+      return leader != RaftConfig.NONE && leader != nodeId ? notLeader(r)
+          : KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + ": the replica on node "
+              + nodeId + " diverged from a quorum's state at index " + r.divergedAt + " and serves no reads");
     }
     PartitionStateMachine sm = r.sm;
     KeySpan span = sm.span();

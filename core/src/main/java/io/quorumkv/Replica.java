@@ -84,6 +84,16 @@ final class Replica {
   long leaseResumesAtTick;
   /** loop: the commit index when the last replica hash check was proposed here. */
   long hashCheckedAtCommit = -1;
+  /**
+   * The index at which this replica's state hash was found to differ from a quorum's, or 0. While
+   * set, the replica serves no read from its state and, as leader, hands its leadership away
+   * (NodeRuntime#compareHash). Written by request threads, read by any.
+   */
+  volatile long divergedAt;
+  /** Leader: followers' reported hashes, index -> node -> hash, to attribute a mismatch by majority. */
+  final Map<Long, Map<Long, Long>> hashReports = new ConcurrentHashMap<>();
+  /** Leader: followers it told they diverged (last in line for a leadership transfer). */
+  final Set<Long> divergedFollowers = ConcurrentHashMap.newKeySet();
   /** applier: the index the log was last compacted through (by a compaction or a snapshot). */
   long compactedIndex;
   /** applier: bytes of the entries applied since the log was last compacted. */

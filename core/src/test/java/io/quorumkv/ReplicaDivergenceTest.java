@@ -1,0 +1,128 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A replica whose state differs from a quorum's (a state machine that is not deterministic, a
+ * flipped bit) is found by the periodic replica hash check, attributed by majority, and fenced: it
+ * serves no read from its state, and a leader hands its leadership away, so no client reads the
+ * wrong value from it.
+ */
+class ReplicaDivergenceTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(15);
+
+  /** An apply hook that writes {@code wrong} wherever a log entry puts {@code key}. */
+  private static BiFunction<Long, byte[], byte[]> rewritePutsOf(String key, String wrong) {
+    byte[] k = key.getBytes(StandardCharsets.UTF_8);
+    return (group, data) -> {
+      if (data.length == 0) {
+        return data; // a new leader's empty entry
+      }
+      Command.Stamped s = Codec.decodeCommand(data);
+      if (s.command() instanceof Command.Writes ws) {
+        List<Command.Write> rewritten = ws.writes().stream().map(w -> rewrite(w, k, wrong)).toList();
+        return Codec.encodeCommand(new Command.Stamped(s.stampMillis(), new Command.Writes(rewritten)));
+      }
+      if (s.command() instanceof Command.Write w) {
+        return Codec.encodeCommand(new Command.Stamped(s.stampMillis(), rewrite(w, k, wrong)));
+      }
+      return data;
+    };
+  }
+
+  private static Command.Write rewrite(Command.Write w, byte[] key, String wrong) {
+    if (w.op() instanceof WriteOp.Put p && Arrays.equals(p.key(), key)) {
+      return new Command.Write(w.clientId(), w.seq(), w.ackedBelow(),
+          new WriteOp.Put(key, wrong.getBytes(StandardCharsets.UTF_8)));
+    }
+    return w;
+  }
+
+  private static long partition(MemoryCluster c) {
+    return c.node(1).status().partitions().get(0).partitionId();
+  }
+
+  private static long leaderOf(MemoryCluster c, long p) {
+    return MemoryCluster.partition(c.node(1), p).leader();
+  }
+
+  private static long divergedAt(KvNode n, long p) {
+    return n.runtime().replicas().get(p).divergedAt;
+  }
+
+  /**
+   * A follower applies a put with another value. After the hash check it is fenced, and a
+   * {@code STALE} read on it gets the leader's value instead of its own; the other follower is not
+   * fenced.
+   */
+  @Test
+  void aFollowerWhoseStateDivergedIsFencedAndItsReadsGoToTheLeader() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 31, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      long bad = leader == 3 ? 2 : 3;
+      long good = 6 - leader - bad;
+      KvNode f = c.node(bad);
+      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
+          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      f.runtime().overrides().applyData = null;
+
+      c.node(leader).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "node " + bad + " to be fenced", () -> divergedAt(f, p) != 0);
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.STALE),
+          "a fenced replica's read is served by the leader");
+      assertEquals(0, divergedAt(c.node(good), p), "the healthy follower is not fenced");
+      assertEquals(0, divergedAt(c.node(leader), p), "nor the leader");
+      assertEquals(1, c.node(leader).runtime().replicaHashMismatches());
+      assertEquals(1.0, f.meterRegistry().get("quorumkv.replicas.diverged").gauge().value(), "the fenced replica's gauge");
+      c.node(leader).put("after", "fence");
+      assertEquals(Optional.of("fence"), f.get("after", ReadConsistency.LINEARIZABLE));
+    }
+  }
+
+  /**
+   * The leader applies a put with another value. Both followers report the same hash, which
+   * outvotes the leader's: it fences itself and hands its leadership to one of them; a read on it
+   * then gets the quorum's value.
+   */
+  @Test
+  void aLeaderWhoseStateDivergedHandsItsLeadershipAwayAndServesNoRead() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 32, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long bad = leaderOf(c, p);
+      KvNode l = c.node(bad);
+      l.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      l.put("victim", "right");
+      MemoryCluster.await(WAIT, "the leader to apply the wrong value",
+          () -> l.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      l.runtime().overrides().applyData = null;
+
+      l.runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "another node to lead partition " + p, () -> {
+        long now = leaderOf(c, p);
+        return now != 0 && now != bad;
+      });
+      assertNotEquals(0, divergedAt(l, p), "the old leader is fenced");
+      long leader = leaderOf(c, p);
+      assertEquals(0, divergedAt(c.node(leader), p), "the new leader is not");
+      for (ReadConsistency level : List.of(ReadConsistency.STALE, ReadConsistency.LINEARIZABLE)) {
+        assertEquals(Optional.of("right"), l.get("victim", level), level + " read on the old leader");
+        assertEquals(Optional.of("right"), c.node(leader).get("victim", level), level + " read on the new leader");
+      }
+    }
+  }
+}
