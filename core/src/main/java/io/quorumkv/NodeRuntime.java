@@ -2147,27 +2147,52 @@ final class NodeRuntime implements RequestExecutor {
       log.error("{} group {}: REPLICA DIVERGENCE: node {} hashed its state at index {} to {}, this leader to {}",
           who, r.groupId, h.fromNode(), h.index(), Long.toHexString(h.hash()), Long.toHexString(mine));
     }
-    Set<Long> voters = r.confState.voters();
+    return switch (attributeMismatch(r.confState.voters(), nodeId, mine, reports, h.hash())) {
+      case REPORTER_DIVERGED -> {
+        r.divergedFollowers.add(h.fromNode());
+        yield new KvResponse.AdminDone(HASH_DIVERGED);
+      }
+      case LEADER_DIVERGED -> {
+        fence(r, h.index(), "a quorum of the other replicas hashed it to " + Long.toHexString(h.hash())
+            + ", this leader to " + Long.toHexString(mine));
+        yield new KvResponse.AdminDone(HASH_MATCH);
+      }
+      case UNDECIDED -> new KvResponse.AdminDone(HASH_UNDECIDED);
+    };
+  }
+
+  /** Who a hash mismatch is attributed to ({@link #attributeMismatch}). */
+  enum Mismatch { REPORTER_DIVERGED, LEADER_DIVERGED, UNDECIDED }
+
+  /**
+   * Attributes a reported hash that differs from the leader's by majority: the reporter diverged
+   * if a quorum of {@code voters} (the leader counted) holds the leader's hash {@code mine}; the
+   * leader did if a quorum of the others holds the reported one; else nobody can tell yet. Both
+   * sides cannot hold a quorum, so at most one of them is ever blamed for one index.
+   *
+   * @param reports every hash reported for that index so far, by node, the reporter's included
+   */
+  static Mismatch attributeMismatch(Set<Long> voters, long leader, long mine, Map<Long, Long> reports, long reported) {
+    if (voters.isEmpty()) {
+      return Mismatch.UNDECIDED;
+    }
     Set<Long> withLeader = new HashSet<>();
     Set<Long> withReporter = new HashSet<>();
-    withLeader.add(nodeId);
+    withLeader.add(leader);
     reports.forEach((node, hash) -> {
+      if (node == leader) {
+        return; // the leader's own hash is mine
+      }
       if (hash.longValue() == mine) {
         withLeader.add(node);
-      } else if (hash.longValue() == h.hash()) {
+      } else if (hash.longValue() == reported) {
         withReporter.add(node);
       }
     });
     if (holdsQuorum(withLeader, voters)) {
-      r.divergedFollowers.add(h.fromNode());
-      return new KvResponse.AdminDone(HASH_DIVERGED);
+      return Mismatch.REPORTER_DIVERGED;
     }
-    if (holdsQuorum(withReporter, voters)) {
-      fence(r, h.index(), "a quorum of the other replicas hashed it to " + Long.toHexString(h.hash())
-          + ", this leader to " + Long.toHexString(mine));
-      return new KvResponse.AdminDone(HASH_MATCH);
-    }
-    return new KvResponse.AdminDone(HASH_UNDECIDED);
+    return holdsQuorum(withReporter, voters) ? Mismatch.LEADER_DIVERGED : Mismatch.UNDECIDED;
   }
 
   private void fence(Replica r, long index, String why) {
