@@ -63,11 +63,16 @@ class CrashRecoveryTest {
       }
       Process child = builder.start();
       CountDownLatch ready = new CountDownLatch(1);
-      Thread reader = new Thread(() -> readAcks(child, ready, acked));
+      CountDownLatch firstAck = new CountDownLatch(1);
+      Thread reader = new Thread(() -> readAcks(child, ready, firstAck, acked));
       reader.start();
       try {
         assertTrue(ready.await(60, TimeUnit.SECONDS), "child did not start (seed " + seed + ")");
-        Thread.sleep(150 + rnd.nextInt(600));
+        // Crash mid-workload: after this run's first acknowledgement (a fixed delay after READY
+        // found nothing acknowledged in most runs on a slow, busy machine, and then the check
+        // below failed), then a little later.
+        assertTrue(firstAck.await(60, TimeUnit.SECONDS), "child acknowledged nothing in 60 s (seed " + seed + ")");
+        Thread.sleep(rnd.nextInt(600));
         if (!child.isAlive()) {
           // the temporary directory is gone once the test ends: say what the child said
           String said = Files.readString(stderr.toPath());
@@ -98,7 +103,8 @@ class CrashRecoveryTest {
     assertTrue(totalAcked > runs, "the workload made progress: " + totalAcked);
   }
 
-  private static void readAcks(Process child, CountDownLatch ready, AtomicLongArray acked) {
+  private static void readAcks(Process child, CountDownLatch ready, CountDownLatch firstAck,
+      AtomicLongArray acked) {
     try (BufferedReader in = new BufferedReader(
         new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line = in.readLine(); line != null; line = in.readLine()) {
@@ -109,6 +115,7 @@ class CrashRecoveryTest {
           int g = Integer.parseInt(f[1]);
           long last = Long.parseLong(f[2]);
           acked.accumulateAndGet(g, last, Math::max);
+          firstAck.countDown();
         }
       }
     } catch (java.io.IOException e) {
