@@ -102,6 +102,12 @@ final class ClientRoutes {
     stale = true;
   }
 
+  /** Whether an attempt to {@code address} failed in the transport less than {@link #SUSPECT_NANOS} ago. */
+  boolean suspected(String address) {
+    Long until = suspects.get(address);
+    return until != null && System.nanoTime() - until < 0;
+  }
+
   /**
    * Starts a refresh with {@code fetch} if one is due and none is in flight. {@code fetch} must
    * complete (it carries a deadline); its answer replaces the table if it is a route table.

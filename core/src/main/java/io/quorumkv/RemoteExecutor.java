@@ -79,6 +79,12 @@ final class RemoteExecutor implements RequestExecutor {
         address = leader;
       } else {
         int i = previous == null ? current.get() : current.incrementAndGet();
+        // A lost attempt has already moved the start on (onLost), so this step may land on a node
+        // just lost: with two addresses every retry went back to the lost one. Pass the suspects.
+        for (int k = 1; previous != null && k < addresses.size()
+            && routes.suspected(addresses.get(Math.floorMod(i, addresses.size()))); k++) {
+          i = current.incrementAndGet();
+        }
         address = addresses.get(Math.floorMod(i, addresses.size()));
       }
       if (previous != null) {

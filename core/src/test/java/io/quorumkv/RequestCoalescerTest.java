@@ -8,13 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -69,11 +72,17 @@ class RequestCoalescerTest {
     final BlockingQueue<Sent> sent = new LinkedBlockingQueue<>();
     volatile Function<Sent, KvResponse> script;
     volatile boolean closed;
+    /** Addresses that refuse connections (a node gone), for every request. */
+    final Set<String> down = ConcurrentHashMap.newKeySet();
 
     @Override
     public CompletableFuture<byte[]> send(String address, byte[] request, Duration timeout) {
       KvRequest r = Codec.decodeRequest(request);
       CompletableFuture<byte[]> f = new CompletableFuture<>();
+      if (down.contains(address)) {
+        f.completeExceptionally(new ConnectException("connection refused: " + address));
+        return f;
+      }
       if (r instanceof KvRequest.Routes) {
         f.complete(Codec.encodeResponse(new KvResponse.RouteTable(List.of())));
         return f;
@@ -475,6 +484,25 @@ class RequestCoalescerTest {
       assertEquals("127.0.0.1:2", next.address(), "the next call goes to the next address");
       next.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
       assertEquals(1, second.get(5, TimeUnit.SECONDS).size());
+    }
+  }
+
+  /**
+   * A call whose attempt was lost in the transport is retried at the next address. The loss has
+   * already moved the client's starting address on (see the test above), so one more step skipped
+   * a node, and with two addresses every retry went back to the lost node until the call's deadline.
+   */
+  @Test
+  void aCallRetriedAfterALostAttemptTriesTheNextAddressWithAnEvenNumberOfThem() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    nodes.down.add("127.0.0.1:1");
+    try (KvClient client = KvClient.builder().addresses(List.of("127.0.0.1:1", "127.0.0.1:2"))
+        .requestTimeout(Duration.ofSeconds(5)).connector(nodes).build()) {
+      CompletableFuture<List<KeyValue>> scan = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
+      Sent retried = nodes.next();
+      assertEquals("127.0.0.1:2", retried.address(), "the retry goes to the other node");
+      retried.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
+      assertEquals(1, scan.get(5, TimeUnit.SECONDS).size());
     }
   }
 
