@@ -140,7 +140,7 @@ final class ClientRoutes {
     });
   }
 
-  /** The current table (tests). */
+  /** The current table (also the client's members beyond its configured addresses, see RemoteExecutor). */
   List<KvResponse.Route> table() {
     return table;
   }

@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -11,7 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A {@link KvClient}'s attempts: each goes to one node. A first attempt of a single-partition
  * request goes to the partition's leader when the {@link ClientRoutes route table} knows it, else
  * to the current address (which forwards it); after a failure the next attempt follows the leader
- * hint if there is one, otherwise moves to the next configured address. Gets and writes reach the
+ * hint if there is one, otherwise moves to the next address: the configured ones, then the leaders'
+ * addresses the route table names that are not configured. Gets and writes reach the
  * connector through a {@link RequestCoalescer}, which sends those queued for one node at the same
  * time as one multi.
  */
@@ -36,6 +38,8 @@ final class RemoteExecutor implements RequestExecutor {
   }
 
   private final List<String> addresses;
+  /** {@link #addresses} and the route table's leaders outside them, for the table it was built from. */
+  private volatile Rotation rotation;
   private final Connector connector;
   private final AtomicInteger current = new AtomicInteger();
   private final ClientRoutes routes = new ClientRoutes();
@@ -47,6 +51,7 @@ final class RemoteExecutor implements RequestExecutor {
 
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
+    this.rotation = new Rotation(List.of(), addresses);
     this.connector = connector;
     this.coalescer = new RequestCoalescer(connector, this::onLost, this::scheduler,
         RequestCoalescer.STALE_NANOS);
@@ -78,14 +83,14 @@ final class RemoteExecutor implements RequestExecutor {
       if (leader != null) {
         address = leader;
       } else {
+        List<String> r = rotation();
         int i = previous == null ? current.get() : current.incrementAndGet();
         // A lost attempt has already moved the start on (onLost), so this step may land on a node
         // just lost: with two addresses every retry went back to the lost one. Pass the suspects.
-        for (int k = 1; previous != null && k < addresses.size()
-            && routes.suspected(addresses.get(Math.floorMod(i, addresses.size()))); k++) {
+        for (int k = 1; previous != null && k < r.size() && routes.suspected(r.get(Math.floorMod(i, r.size()))); k++) {
           i = current.incrementAndGet();
         }
-        address = addresses.get(Math.floorMod(i, addresses.size()));
+        address = r.get(Math.floorMod(i, r.size()));
       }
       if (previous != null) {
         routes.markStale();
@@ -103,8 +108,9 @@ final class RemoteExecutor implements RequestExecutor {
    */
   private void onLost(String address) {
     routes.suspect(address);
+    List<String> r = rotation();
     int i = current.get();
-    if (addresses.get(Math.floorMod(i, addresses.size())).equals(address)) {
+    if (r.get(Math.floorMod(i, r.size())).equals(address)) {
       current.compareAndSet(i, i + 1);
     }
   }
@@ -119,8 +125,34 @@ final class RemoteExecutor implements RequestExecutor {
     if (closed) {
       return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
     }
-    String address = addresses.get(Math.floorMod(current.get(), addresses.size()));
+    List<String> r = rotation();
+    String address = r.get(Math.floorMod(current.get(), r.size()));
     return send(address, new KvRequest.Routes(), routesTimeout);
+  }
+
+  /** The addresses calls start at and move through, and the route table they were built from. */
+  private record Rotation(List<KvResponse.Route> table, List<String> addresses) {}
+
+  /**
+   * The configured addresses, then each leader address of the route table that is not among them.
+   * The configured nodes may all be gone (removed from the cluster one by one as new members were
+   * added); without the members learned from the table the client could then neither refresh its
+   * table nor reach any node but the leaders it last knew. Rebuilt only when the table changes.
+   */
+  private List<String> rotation() {
+    List<KvResponse.Route> table = routes.table();
+    Rotation r = rotation;
+    if (r.table() != table) {
+      List<String> all = new ArrayList<>(addresses);
+      for (KvResponse.Route route : table) {
+        if (!route.leaderAddress().isEmpty() && !all.contains(route.leaderAddress())) {
+          all.add(route.leaderAddress());
+        }
+      }
+      r = new Rotation(table, List.copyOf(all));
+      rotation = r;
+    }
+    return r.addresses();
   }
 
   /** The coalescer of gets and writes into multis (tests, benchmarks). */
