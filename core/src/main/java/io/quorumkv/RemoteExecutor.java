@@ -140,6 +140,9 @@ final class RemoteExecutor implements RequestExecutor {
    * table nor reach any node but the leaders it last knew. Rebuilt only when the table changes.
    */
   private List<String> rotation() {
+    if (addresses.size() == 1) {
+      return addresses; // a client given one node talks to that node only (admin, its reads, tests)
+    }
     List<KvResponse.Route> table = routes.table();
     Rotation r = rotation;
     if (r.table() != table) {

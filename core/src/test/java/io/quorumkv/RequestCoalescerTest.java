@@ -551,6 +551,33 @@ class RequestCoalescerTest {
     }
   }
 
+  /**
+   * A client given one address stays with that node: the suite's per-node clients (admin, fault
+   * injection, a node's own reads) rely on it. A scan it sends while that node refuses fails at
+   * its deadline instead of going to the leader its table names.
+   */
+  @Test
+  void aClientGivenOneAddressNeverMovesToTheMembersItsRouteTableNames() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    KeySpan everything = new KeySpan.Range(new byte[0], new byte[0]);
+    nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:4"));
+    try (KvClient client = KvClient.builder().addresses(List.of("127.0.0.1:1"))
+        .requestTimeout(Duration.ofMillis(800)).connector(nodes).build()) {
+      CompletableFuture<List<KeyValue>> scan = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
+      Sent first = nodes.next();
+      assertEquals("127.0.0.1:1", first.address());
+      first.reply(new KvResponse.Scanned(List.of()));
+      scan.get(5, TimeUnit.SECONDS);
+      nodes.down.add("127.0.0.1:1");
+      assertThrows(ExecutionException.class,
+          () -> CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10)).get(5, TimeUnit.SECONDS),
+          "the one node refused: nowhere else to go");
+      for (Sent s = nodes.sent.poll(); s != null; s = nodes.sent.poll()) {
+        assertEquals("127.0.0.1:1", s.address(), "nothing went to a learned member");
+      }
+    }
+  }
+
   @Test
   void anItemRefusedWithALeaderHintIsRetriedAloneWithItsSequenceNumberWhileTheOthersSucceed() throws Exception {
     FakeNodes nodes = new FakeNodes();
