@@ -65,11 +65,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -113,7 +115,7 @@ final class NodeRuntime implements RequestExecutor {
      * Replaces the data of each log entry this node applies ({@code (group, data) -> data}): a
      * state machine that is not deterministic, or memory that flips a bit (replica divergence).
      */
-    volatile java.util.function.BiFunction<Long, byte[], byte[]> applyData;
+    volatile BiFunction<Long, byte[], byte[]> applyData;
   }
 
   /** A partition created by a split starts at this index and term (as in TiKV): see createChild. */
@@ -413,14 +415,13 @@ final class NodeRuntime implements RequestExecutor {
         Tags.empty(), t, x -> x.metrics().heartbeatFrames());
     metrics.functionCounter("quorumkv.transport.raft.frames", "frames of Raft messages written (all groups share them)",
         Tags.empty(), t, x -> x.metrics().raftFrames());
-    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
-        Tags.of("reason", "queue-full"), t, x -> x.metrics().droppedQueueFull());
-    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
-        Tags.of("reason", "unreachable"), t, x -> x.metrics().droppedUnreachable());
-    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
-        Tags.of("reason", "fault"), t, x -> x.metrics().droppedByFault());
-    metrics.functionCounter("quorumkv.transport.dropped", "Raft messages dropped by the transport",
-        Tags.of("reason", "too-large"), t, x -> x.metrics().droppedTooLarge());
+    Map<String, ToDoubleFunction<RaftTransport>> dropped = Map.of(
+        "queue-full", x -> x.metrics().droppedQueueFull(),
+        "unreachable", x -> x.metrics().droppedUnreachable(),
+        "fault", x -> x.metrics().droppedByFault(),
+        "too-large", x -> x.metrics().droppedTooLarge());
+    dropped.forEach((reason, count) -> metrics.functionCounter("quorumkv.transport.dropped",
+        "Raft messages dropped by the transport", Tags.of("reason", reason), t, count));
   }
 
   /**
@@ -1815,7 +1816,7 @@ final class NodeRuntime implements RequestExecutor {
         sm.applyConfChange(e.index(), e.term(), item.confState(), item.change());
         o = new PartitionStateMachine.Outcome.None();
       } else {
-        java.util.function.BiFunction<Long, byte[], byte[]> hook = overrides.applyData;
+        BiFunction<Long, byte[], byte[]> hook = overrides.applyData;
         o = sm.apply(e.index(), e.term(), hook == null ? e.data() : hook.apply(r.groupId, e.data()));
       }
       if (o instanceof PartitionStateMachine.Outcome.Split s) {
