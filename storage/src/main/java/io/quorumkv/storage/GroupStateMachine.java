@@ -129,6 +129,38 @@ final class GroupStateMachine implements StateMachineStore {
     });
   }
 
+  @Override
+  public StateView openView() {
+    long g = group.id;
+    engine.checkUsable(() -> "open a view of group " + g);
+    Backend.View view = engine.backend().view();
+    long applied = group.smView.appliedIndex();
+    return new StateView() {
+      @Override
+      public long appliedIndex() {
+        return applied;
+      }
+
+      @Override
+      public List<KeyValue> scan(byte[] startKey, byte[] endKey, int limit) {
+        List<KeyValue> out = new ArrayList<>();
+        if (limit <= 0) {
+          return out;
+        }
+        view.scan(Backend.Cf.STATE, Keys.state(g, startKey), Keys.state(g, endKey), (k, v) -> {
+          out.add(new KeyValue(Keys.userKey(k), Codec.stateValue(k, v, whereKey(k))));
+          return out.size() < limit;
+        });
+        return out;
+      }
+
+      @Override
+      public void close() {
+        view.close();
+      }
+    };
+  }
+
   private java.util.function.Supplier<String> whereKey(byte[] key) {
     return engine.where(Backend.Cf.STATE, group.id, key, "state record");
   }

@@ -177,13 +177,22 @@ final class MemoryBackend implements Backend {
     return new View() {
       @Override
       public byte[] get(Cf cf, byte[] key) {
+        alive();
         byte[] v = frozen.get(cf).get(key);
         return v == null ? null : v.clone();
       }
 
       @Override
       public void scan(Cf cf, byte[] from, byte[] to, KvReader.Visitor visitor) {
+        alive();
         MemoryBackend.scan(frozen.get(cf), from, to, visitor);
+      }
+
+      /** A view outliving its engine reads nothing, as a RocksDB one cannot. */
+      private void alive() {
+        synchronized (disk.lock) {
+          checkAlive();
+        }
       }
 
       @Override

@@ -75,6 +75,15 @@ public interface StateMachineStore {
    */
   List<KeyValue> scan(byte[] startKey, byte[] endKey, int limit);
 
+  /**
+   * A consistent view of this group's state as of now, for a reader on another thread while this
+   * store goes on applying (see {@link StateView}). Opened on the applier thread, between applies,
+   * it shows exactly the state at {@link #appliedIndex()}.
+   *
+   * @throws StorageFailedException if the engine is in the failed state
+   */
+  StateView openView();
+
   /** The index of the last applied entry (0 when nothing was applied). */
   long appliedIndex();
 

@@ -383,6 +383,47 @@ abstract class StorageContractTest {
   }
 
   @Test
+  void aViewShowsTheStateAsOfItsOpeningWhileAppliesGoOn() throws Exception {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 4, 1));
+    e.log(G + 1).append(entries(1, 1, 1));
+    StateMachineStore sm = e.stateMachine(G);
+    sm.apply(1, 1, List.of(KvMutation.put(b("a"), b("1")), KvMutation.put(b("b"), b("2")),
+        KvMutation.put(b("c"), b("3"))));
+    try (StateView view = sm.openView()) {
+      sm.apply(2, 1, List.of(KvMutation.put(b("a"), b("changed")), KvMutation.delete(b("b")),
+          KvMutation.put(b("d"), b("4"))));
+      sm.apply(3, 1, List.of(KvMutation.deleteRange(b("a"), b("z"))));
+      e.stateMachine(G + 1).apply(1, 1, List.of(KvMutation.put(b("a"), b("other group"))));
+      assertEquals(1, view.appliedIndex());
+      // read from another thread, paged as a background reader reads it
+      List<KeyValue> seen = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        List<KeyValue> out = new ArrayList<>(view.scan(b(""), b("z"), 2));
+        byte[] next = java.util.Arrays.copyOf(out.get(out.size() - 1).key(), out.get(out.size() - 1).key().length + 1);
+        out.addAll(view.scan(next, b("z"), 2));
+        return out;
+      }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals(List.of(new KeyValue(b("a"), b("1")), new KeyValue(b("b"), b("2")), new KeyValue(b("c"), b("3"))),
+          seen);
+      assertEquals(List.of(), view.scan(b("a"), b("z"), 0));
+    }
+    assertEquals(List.of(), sm.scan(b(""), b("z"), 10), "the store itself moved on");
+  }
+
+  @Test
+  void aViewLeftOpenWhenTheEngineClosesRefusesToReadAndClosesQuietly() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 1, 1));
+    StateMachineStore sm = e.stateMachine(G);
+    sm.apply(1, 1, List.of(KvMutation.put(b("a"), b("1"))));
+    StateView view = sm.openView();
+    e.close();
+    assertThrows(IllegalStateException.class, () -> view.scan(b(""), b("z"), 10));
+    view.close();
+    view.close();
+  }
+
+  @Test
   void applyNeverGoesBackNorRunsAheadOfTheDurableLog() {
     StorageEngine e = open();
     e.log(G).append(entries(1, 3, 1));
