@@ -38,9 +38,27 @@ final class MemoryPartitionStore implements PartitionStore {
 
   @Override
   public synchronized List<KeyValue> scan(byte[] from, byte[] to, int limit) {
-    NavigableMap<byte[], byte[]> view = to.length == 0 ? data.tailMap(from, true) : data.subMap(from, true, to, false);
+    return scan(data, from, to, limit);
+  }
+
+  @Override
+  public synchronized View view() {
+    TreeMap<byte[], byte[]> frozen = new TreeMap<>(data); // values are replaced, never changed in place
+    return new View() {
+      @Override
+      public List<KeyValue> scan(byte[] from, byte[] to, int limit) {
+        return MemoryPartitionStore.scan(frozen, from, to, limit);
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  private static List<KeyValue> scan(TreeMap<byte[], byte[]> map, byte[] from, byte[] to, int limit) {
+    NavigableMap<byte[], byte[]> range = to.length == 0 ? map.tailMap(from, true) : map.subMap(from, true, to, false);
     List<KeyValue> out = new ArrayList<>();
-    for (Map.Entry<byte[], byte[]> e : view.entrySet()) {
+    for (Map.Entry<byte[], byte[]> e : range.entrySet()) {
       if (out.size() >= limit) {
         break;
       }

@@ -50,6 +50,7 @@ final class NodeMetrics {
   final Counter balancingTransfers;
   final Timer readIndexLatency;
   final Timer fsyncLatency;
+  final Timer hashDuration;
   final Counter syncStalls;
   final Counter hashMismatches;
   final Counter droppedMessages;
@@ -90,6 +91,9 @@ final class NodeMetrics {
     readIndexLatency = Timer.builder("quorumkv.readindex.latency").description("ReadIndex request to answer")
         .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
     fsyncLatency = Timer.builder("quorumkv.fsync.latency").description("synced log writes")
+        .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
+    hashDuration = Timer.builder("quorumkv.replica.hash.duration")
+        .description("replica hash checks: hashing one partition's state, paced, off the applier")
         .tags(tags).publishPercentiles(0.5, 0.99).register(registry);
     syncStalls = counter("quorumkv.sync.stalls", "leaderships given up over a stalled sync");
     hashMismatches = counter("quorumkv.replica.hash.mismatches",

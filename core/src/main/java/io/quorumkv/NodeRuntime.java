@@ -107,6 +107,8 @@ final class NodeRuntime implements RequestExecutor {
     volatile LongConsumer beforeApply;
     /** Runs on the reading thread right before a read reads a group's state (a paused reader). */
     volatile LongConsumer beforeRead;
+    /** Runs wherever a replica hash is computed, right before it is (a slow hash). */
+    volatile LongConsumer beforeHash;
     /** Each group's apply budget ({@link RaftConfig#maxApplyingEntriesSize()}); 0 for the default. */
     long applyingBytesPerGroup;
     /** The Netty transport's byte bound per peer ({@code outboundQueueBytes}); 0 for the default. */
@@ -238,6 +240,8 @@ final class NodeRuntime implements RequestExecutor {
    * stall every partition's apply (and so every write's answer) for as long.
    */
   private ExecutorService snapshotter;
+  /** Computes replica hashes away from the applier (see {@link ReplicaHasher}). */
+  private ReplicaHasher hasher;
   /** loop: the last log write submitted; messages claiming durability wait for it. */
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
   /**
@@ -347,6 +351,12 @@ final class NodeRuntime implements RequestExecutor {
       scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quorumkv-timer-" + nodeId));
       readPool = Executors.newFixedThreadPool(2, r -> daemon(r, "quorumkv-read-" + nodeId));
       snapshotter = Executors.newSingleThreadExecutor(r -> daemon(r, "quorumkv-snapshot-" + nodeId));
+      hasher = new ReplicaHasher("node " + nodeId, ReplicaHasher.BYTES_PER_SECOND, metrics.hashDuration, g -> {
+        LongConsumer hook = overrides.beforeHash;
+        if (hook != null) {
+          hook.accept(g);
+        }
+      });
       registerGauges();
       state = State.RUNNING;
       applierThread = daemon(this::runApplier, "quorumkv-applier-" + nodeId);
@@ -501,6 +511,9 @@ final class NodeRuntime implements RequestExecutor {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+    if (hasher != null) {
+      hasher.close(); // before the engine closes: a hash reads from a database view
     }
     failPending("node " + nodeId + " is closed");
     if (transport != null) {
@@ -1822,7 +1835,7 @@ final class NodeRuntime implements RequestExecutor {
       if (o instanceof PartitionStateMachine.Outcome.Split s) {
         createChild(r, s);
       } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
-        onHash(r, h.hash());
+        hasher.submit(r.groupId, h.job(), hash -> onHash(r, hash));
       }
       applied.add(new long[] {e.index(), e.term()});
       outcomes.add(o);
@@ -2080,10 +2093,13 @@ final class NodeRuntime implements RequestExecutor {
   static final long HASH_DIVERGED = 2;
   /** It differs from the leader, and too few replicas have reported to say which is wrong. */
   static final long HASH_UNDECIDED = 3;
-  /** Times a follower reports a hash again, a second apart, while the leader cannot tell yet. */
-  private static final int HASH_REPORT_ATTEMPTS = 10;
+  /**
+   * Times a follower reports a hash again, a second apart, while the leader cannot tell yet: the
+   * leader hashes at {@link ReplicaHasher#BYTES_PER_SECOND}, so this covers partitions of about 2 GB.
+   */
+  private static final int HASH_REPORT_ATTEMPTS = 30;
 
-  /** applier: this replica hashed its state (a CheckHash entry applied). */
+  /** hasher: this replica hashed its state as of a CheckHash entry. */
   private void onHash(Replica r, PartitionStateMachine.ReplicaHash h) {
     if (r.isLeader()) {
       Map<Long, Long> recent = leaderHashes.computeIfAbsent(r.groupId, x -> new ConcurrentHashMap<>());

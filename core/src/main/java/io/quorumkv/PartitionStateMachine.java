@@ -27,7 +27,8 @@ import java.util.zip.CRC32C;
  * only flushed state.
  *
  * <p>Store layout: {@code 'd' + key} user data, {@code 's' + clientId} sessions, {@code 'm' + name}
- * metadata (span, log time, last replica hash, the partitions merged into this one).
+ * metadata (span, log time, the partitions merged into this one; {@code 'm' + "hash"}, the last
+ * replica hash, was written by earlier versions and is no longer read or written).
  */
 final class PartitionStateMachine {
 
@@ -36,7 +37,6 @@ final class PartitionStateMachine {
   static final byte META = 'm';
   private static final byte[] META_SPAN = meta("span");
   static final byte[] META_LOG_TIME = meta("logtime");
-  private static final byte[] META_HASH = meta("hash");
   private static final byte[] META_ADDRESS_PREFIX = meta("addr");
   private static final byte[] META_NODE_PREFIX = meta("node");
   private static final byte[] META_FROZEN = meta("frozen");
@@ -130,8 +130,16 @@ final class PartitionStateMachine {
     /** The frozen partition {@code rightPartition} was merged into this one. */
     record Merged(long rightPartition) implements Outcome {}
 
-    /** A replica hash was computed at this entry. */
-    record Hashed(ReplicaHash hash) implements Outcome {}
+    /**
+     * A replica hash check was applied at this entry: {@code job} hashes the state as of it, on
+     * any thread (the node hashes away from its applier).
+     */
+    record Hashed(HashJob job) implements Outcome {
+      /** Computes the hash here and now, or returns the one computed already (tests, simulation). */
+      ReplicaHash hash() {
+        return job.compute();
+      }
+    }
 
     /** Nothing to report (an empty entry or a membership change). */
     record None() implements Outcome {}
@@ -182,10 +190,6 @@ final class PartitionStateMachine {
     sm.spanUnwritten = storedSpan.isEmpty();
     sm.frozenInto = store.get(META_FROZEN).map(PartitionStateMachine::decodeLong).orElse(0L);
     sm.logTime = store.get(META_LOG_TIME).map(PartitionStateMachine::decodeLong).orElse(0L);
-    sm.lastHash = store.get(META_HASH).map(b -> {
-      Codec.Reader r = new Codec.Reader(b, "replica hash");
-      return new ReplicaHash(r.i64(), r.i64());
-    }).orElse(null);
     for (KeyValue kv : store.scan(new byte[] {SESSION}, new byte[] {SESSION + 1}, Integer.MAX_VALUE)) {
       long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
       sm.sessions.put(id, Session.decode(id, kv.value()));
@@ -223,7 +227,7 @@ final class PartitionStateMachine {
     return frozenInto;
   }
 
-  /** The last replica hash computed, if any. */
+  /** The last replica hash computed (since this node started), if any. */
   Optional<ReplicaHash> lastHash() {
     return Optional.ofNullable(lastHash);
   }
@@ -683,31 +687,115 @@ final class PartitionStateMachine {
     return new Seed(range, logTime, entries);
   }
 
+  /**
+   * A hash check at {@code index}: sessions and span are small and encoded now; the data, all of
+   * the partition's records, is hashed later from a view of the store pinned now (the prefix before
+   * this entry was just written, see {@link #apply}), so that no replica's applier stalls for it.
+   */
   private Outcome hash(long index) {
-    CRC32C data = new CRC32C();
-    long h = 17;
-    for (KeyValue kv : store.scan(new byte[] {DATA}, new byte[] {DATA + 1}, Integer.MAX_VALUE)) {
-      data.update(kv.key());
-      data.update(kv.value());
-      h = h * 31 + data.getValue();
-    }
     TreeMap<Long, Session> live = new TreeMap<>();
     sessions.forEach((id, session) -> {
       if (!session.expired(logTime, sessionTimeoutMillis)) {
         live.put(id, session);
       }
     });
+    List<byte[][]> tail = new ArrayList<>(live.size() + 1);
     for (Map.Entry<Long, Session> e : live.entrySet()) {
-      data.update(sessionKey(e.getKey()));
-      data.update(e.getValue().encode());
-      h = h * 31 + data.getValue();
+      tail.add(new byte[][] {sessionKey(e.getKey()), e.getValue().encode()});
     }
-    data.update(encodeSpan(span));
-    h = h * 31 + data.getValue();
-    ReplicaHash rh = new ReplicaHash(index, h);
-    lastHash = rh;
-    stage(new PartitionStore.Mutation.Put(META_HASH, new Codec.Writer().i64(index).i64(h).toArray()));
-    return new Outcome.Hashed(rh);
+    tail.add(new byte[][] {encodeSpan(span)});
+    return new Outcome.Hashed(new HashJob(index, store.view(), tail, rh -> lastHash = rh));
+  }
+
+  /**
+   * One replica hash check: the partition's data as of its entry (a pinned {@link PartitionStore.View})
+   * and the sessions and span encoded then. {@link #compute} hashes them, on any thread and as late
+   * as it likes, to the same value every replica computes at that entry. Hashing a partition on the
+   * applier stalled every replica's applies at once, since they all apply the check at the same
+   * entry (docs/benchmarks.md, finding 78).
+   */
+  static final class HashJob {
+    /** Records per page of the data: each page is one short read of the view. */
+    static final int PAGE_RECORDS = 1024;
+
+    private final long index;
+    private final List<byte[][]> tail;
+    private final java.util.function.Consumer<ReplicaHash> done;
+    /** Null once hashed or dropped. */
+    private PartitionStore.View data;
+    private ReplicaHash result;
+
+    HashJob(long index, PartitionStore.View data, List<byte[][]> tail, java.util.function.Consumer<ReplicaHash> done) {
+      this.index = index;
+      this.data = data;
+      this.tail = tail;
+      this.done = done;
+    }
+
+    /** The entry the check was applied at. */
+    long index() {
+      return index;
+    }
+
+    /** {@link #compute(java.util.function.LongPredicate)} without pauses. */
+    ReplicaHash compute() {
+      return compute(bytes -> true);
+    }
+
+    /**
+     * Hashes the state, or returns the hash computed already. After each page of data it asks
+     * {@code pace}, with the bytes hashed so far, whether to go on: it may sleep to bound the rate,
+     * or answer false to give the job up (the node is closing), and then this returns null, as it
+     * does for a job given up or {@link #drop dropped} before.
+     */
+    synchronized ReplicaHash compute(java.util.function.LongPredicate pace) {
+      if (data == null) {
+        return result;
+      }
+      try {
+        CRC32C crc = new CRC32C();
+        long h = 17;
+        long bytes = 0;
+        byte[] from = {DATA};
+        byte[] to = {DATA + 1};
+        while (true) {
+          List<KeyValue> page = data.scan(from, to, PAGE_RECORDS);
+          for (KeyValue kv : page) {
+            crc.update(kv.key());
+            crc.update(kv.value());
+            h = h * 31 + crc.getValue();
+            bytes += kv.key().length + kv.value().length;
+          }
+          if (page.size() < PAGE_RECORDS) {
+            break;
+          }
+          if (!pace.test(bytes)) {
+            return null;
+          }
+          byte[] last = page.get(page.size() - 1).key();
+          from = Arrays.copyOf(last, last.length + 1); // the smallest key after it
+        }
+        for (byte[][] part : tail) {
+          for (byte[] b : part) {
+            crc.update(b);
+          }
+          h = h * 31 + crc.getValue();
+        }
+        result = new ReplicaHash(index, h);
+      } finally {
+        drop();
+      }
+      done.accept(result);
+      return result;
+    }
+
+    /** Releases the pinned view without hashing (a newer check superseded this one). */
+    synchronized void drop() {
+      if (data != null) {
+        data.close();
+        data = null;
+      }
+    }
   }
 
   // ---- staging ----

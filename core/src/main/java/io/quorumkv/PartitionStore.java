@@ -33,6 +33,27 @@ interface PartitionStore {
   List<KeyValue> scan(byte[] from, byte[] to, int limit);
 
   /**
+   * A consistent view of this store as of now, readable from another thread while commits go on:
+   * a replica hash is computed from it away from the applier. Opened by the applier between
+   * commits, it shows exactly the state at {@link #appliedIndex()}. It pins what it shows (a
+   * RocksDB snapshot): close it once read.
+   */
+  View view();
+
+  /** A store's state as of one moment ({@link #view()}). */
+  interface View extends AutoCloseable {
+    /**
+     * Up to {@code limit} entries of {@code [from, to)} in unsigned order, as of the view's opening;
+     * an empty {@code to} means unbounded.
+     */
+    List<KeyValue> scan(byte[] from, byte[] to, int limit);
+
+    /** Releases what the view pins; idempotent. */
+    @Override
+    void close();
+  }
+
+  /**
    * Applies every mutation of {@code commit} and records its applied index and membership,
    * atomically: after a crash either all of it is there or none. Its index is after the current
    * {@link #appliedIndex()}.

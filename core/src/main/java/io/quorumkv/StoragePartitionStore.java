@@ -4,6 +4,7 @@ import io.quorumkv.storage.ApplyBatch;
 import io.quorumkv.storage.MemoryRead;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.StateMachineStore;
+import io.quorumkv.storage.StateView;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -34,10 +35,33 @@ final class StoragePartitionStore implements PartitionStore {
 
   @Override
   public List<KeyValue> scan(byte[] from, byte[] to, int limit) {
-    // The storage API has no unbounded end: 0xFF... past every key of ours (all start with a tag).
-    byte[] end = to.length == 0 ? new byte[] {(byte) 0xFF} : to;
-    List<KeyValue> out = new ArrayList<>();
-    for (io.quorumkv.storage.KeyValue kv : store.scan(from, end, limit)) {
+    return fromStorage(store.scan(from, end(to), limit));
+  }
+
+  @Override
+  public View view() {
+    StateView view = store.openView();
+    return new View() {
+      @Override
+      public List<KeyValue> scan(byte[] from, byte[] to, int limit) {
+        return fromStorage(view.scan(from, end(to), limit));
+      }
+
+      @Override
+      public void close() {
+        view.close();
+      }
+    };
+  }
+
+  /** The storage API has no unbounded end: 0xFF... is past every key of ours (all start with a tag). */
+  private static byte[] end(byte[] to) {
+    return to.length == 0 ? new byte[] {(byte) 0xFF} : to;
+  }
+
+  private static List<KeyValue> fromStorage(List<io.quorumkv.storage.KeyValue> records) {
+    List<KeyValue> out = new ArrayList<>(records.size());
+    for (io.quorumkv.storage.KeyValue kv : records) {
       out.add(new KeyValue(kv.key(), kv.value()));
     }
     return out;

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -314,5 +316,50 @@ class PartitionStateMachineTest {
     long h3 = ((PartitionStateMachine.Outcome.Hashed) sm.apply(6, 1, hashCmd)).hash().hash();
     long h4 = ((PartitionStateMachine.Outcome.Hashed) other.apply(6, 1, hashCmd)).hash().hash();
     assertTrue(h3 != h4);
+  }
+  /**
+   * A hash check's job hashes the state as of its entry however late it runs: writes applied
+   * and flushed after the check are not in it. 2,500 records, so the job reads them in pages.
+   */
+  @Test
+  void aHashComputedAfterLaterWritesIsTheHashOfTheStateAtItsEntry() {
+    PartitionStateMachine other = PartitionStateMachine.open(1, new MemoryPartitionStore(), 0, TIMEOUT_MS, ALL);
+    byte[] hashCmd = Codec.encodeCommand(new Command.Stamped(now, new Command.CheckHash()));
+    int records = 2 * PartitionStateMachine.HashJob.PAGE_RECORDS + 452;
+    for (int i = 1; i <= records; i++) {
+      byte[] cmd = Codec.encodeCommand(new Command.Stamped(now,
+          new Command.Write(7, i, i, new WriteOp.Put(b(String.format("k%05d", i)), b("v" + i)))));
+      sm.apply(i, 1, cmd);
+      other.apply(i, 1, cmd);
+    }
+    PartitionStateMachine.HashJob late =
+        ((PartitionStateMachine.Outcome.Hashed) sm.apply(records + 1, 1, hashCmd)).job();
+    long atEntry = ((PartitionStateMachine.Outcome.Hashed) other.apply(records + 1, 1, hashCmd)).hash().hash();
+    for (int i = 1; i <= 3; i++) {
+      sm.apply(records + 1 + i, 1, Codec.encodeCommand(new Command.Stamped(now,
+          new Command.Write(7, records + i, records + i, new WriteOp.Put(b(String.format("k%05d", i)), b("later"))))));
+    }
+    sm.flush();
+    assertTrue(sm.lastHash().isEmpty(), "not computed yet");
+    int[] pages = {0};
+    PartitionStateMachine.ReplicaHash h = late.compute(bytes -> ++pages[0] > 0);
+    assertEquals(new PartitionStateMachine.ReplicaHash(records + 1, atEntry), h);
+    assertEquals(2, pages[0], "paced between its three pages");
+    assertEquals(Optional.of(h), sm.lastHash());
+    assertSame(h, late.compute(), "computed once");
+  }
+
+  @Test
+  void aHashJobGivenUpReleasesItsViewAndComputesNothing() {
+    byte[] hashCmd = Codec.encodeCommand(new Command.Stamped(now, new Command.CheckHash()));
+    for (int i = 1; i <= PartitionStateMachine.HashJob.PAGE_RECORDS + 1; i++) {
+      sm.apply(i, 1, Codec.encodeCommand(new Command.Stamped(now,
+          new Command.Write(7, i, i, new WriteOp.Put(b("k" + i), b("v"))))));
+    }
+    PartitionStateMachine.HashJob job = ((PartitionStateMachine.Outcome.Hashed)
+        sm.apply(PartitionStateMachine.HashJob.PAGE_RECORDS + 2, 1, hashCmd)).job();
+    assertNull(job.compute(bytes -> false));
+    assertNull(job.compute(), "given up for good");
+    assertTrue(sm.lastHash().isEmpty());
   }
 }
