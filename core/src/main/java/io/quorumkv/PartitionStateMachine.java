@@ -724,6 +724,7 @@ final class PartitionStateMachine {
     /** Null once hashed or dropped. */
     private PartitionStore.View data;
     private ReplicaHash result;
+    private final java.util.concurrent.CompletableFuture<ReplicaHash> hashed = new java.util.concurrent.CompletableFuture<>();
 
     HashJob(long index, PartitionStore.View data, List<byte[][]> tail, java.util.function.Consumer<ReplicaHash> done) {
       this.index = index;
@@ -735,6 +736,14 @@ final class PartitionStateMachine {
     /** The entry the check was applied at. */
     long index() {
       return index;
+    }
+
+    /**
+     * Completes with the hash once computed, wherever it is computed; fails with a
+     * {@link java.util.concurrent.CancellationException} if the job is given up or dropped instead.
+     */
+    java.util.concurrent.CompletableFuture<ReplicaHash> hashed() {
+      return hashed;
     }
 
     /** {@link #compute(java.util.function.LongPredicate)} without pauses. */
@@ -786,6 +795,7 @@ final class PartitionStateMachine {
         drop();
       }
       done.accept(result);
+      hashed.complete(result);
       return result;
     }
 
@@ -794,6 +804,10 @@ final class PartitionStateMachine {
       if (data != null) {
         data.close();
         data = null;
+        if (result == null) {
+          hashed.completeExceptionally(new java.util.concurrent.CancellationException(
+              "the hash check at index " + index + " was given up"));
+        }
       }
     }
   }

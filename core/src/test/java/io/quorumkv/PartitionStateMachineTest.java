@@ -347,6 +347,7 @@ class PartitionStateMachineTest {
     assertEquals(2, pages[0], "paced between its three pages");
     assertEquals(Optional.of(h), sm.lastHash());
     assertSame(h, late.compute(), "computed once");
+    assertSame(h, late.hashed().getNow(null));
   }
 
   @Test
@@ -360,6 +361,7 @@ class PartitionStateMachineTest {
         sm.apply(PartitionStateMachine.HashJob.PAGE_RECORDS + 2, 1, hashCmd)).job();
     assertNull(job.compute(bytes -> false));
     assertNull(job.compute(), "given up for good");
+    assertTrue(job.hashed().isCompletedExceptionally());
     assertTrue(sm.lastHash().isEmpty());
   }
 }
