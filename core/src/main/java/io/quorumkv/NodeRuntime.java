@@ -2549,7 +2549,11 @@ final class NodeRuntime implements RequestExecutor {
     return !plan.isEmpty() && to.length != 0 && Arrays.compareUnsigned(next, to) >= 0;
   }
 
-  /** This node's routing table with each partition's leader address, for clients that route. */
+  /**
+   * This node's routing table with each partition's leader address, for clients that route, and
+   * the members' addresses as this node knows them: a client learns the cluster's current members
+   * from it, not only the leaders (its configured nodes may all have been removed since).
+   */
   private KvResponse.RouteTable routes() {
     List<KvResponse.Route> out = new ArrayList<>();
     for (Map.Entry<Long, KeySpan> e : routing.snapshot().entrySet()) {
@@ -2558,7 +2562,7 @@ final class NodeRuntime implements RequestExecutor {
       out.add(new KvResponse.Route(e.getKey(), e.getValue(),
           leader == RaftConfig.NONE ? "" : members.getOrDefault(leader, "")));
     }
-    return new KvResponse.RouteTable(out);
+    return new KvResponse.RouteTable(out, members);
   }
 
   private static CompletableFuture<KvResponse> done(KvResponse r) {

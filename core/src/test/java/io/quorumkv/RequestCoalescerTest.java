@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
@@ -74,6 +75,8 @@ class RequestCoalescerTest {
     volatile boolean closed;
     /** The route table every node answers with. */
     volatile List<KvResponse.Route> routeTable = List.of();
+    /** The members' addresses every node names with its route table (none: as an older node). */
+    volatile Map<Long, String> members = Map.of();
     /** Addresses that refuse connections (a node gone), for every request. */
     final Set<String> down = ConcurrentHashMap.newKeySet();
 
@@ -86,7 +89,7 @@ class RequestCoalescerTest {
         return f;
       }
       if (r instanceof KvRequest.Routes) {
-        f.complete(Codec.encodeResponse(new KvResponse.RouteTable(routeTable)));
+        f.complete(Codec.encodeResponse(new KvResponse.RouteTable(routeTable, members)));
         return f;
       }
       Sent s = new Sent(address, r, timeout, f);
@@ -548,6 +551,47 @@ class RequestCoalescerTest {
         Thread.sleep(100); // the table is refreshed once a second
       }
       assertEquals("127.0.0.1:5", reached, "the table was refreshed through a learned member");
+    }
+  }
+
+  /**
+   * The case the leaders alone miss ({@code membership-3}, seed 1795900000205, two replays of four):
+   * the client's last route table named only configured nodes as leaders (here node 3), so when
+   * nodes 1, 2 and 3 were all gone it had no other address. The table also names the members, and
+   * the client goes on to them; a member the next table no longer names is
+   * dropped from the client's addresses.
+   */
+  @Test
+  void aClientWhoseConfiguredNodesAreAllGoneReachesTheMembersItsRouteTableNamedThoughNoneLeads() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    KeySpan everything = new KeySpan.Range(new byte[0], new byte[0]);
+    nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:3"));
+    nodes.members = Map.of(3L, "127.0.0.1:3", 4L, "127.0.0.1:4", 5L, "127.0.0.1:5");
+    try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
+      CompletableFuture<Optional<byte[]>> first = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
+      Sent routed = nodes.next();
+      assertEquals("127.0.0.1:3", routed.address(), "the table, fetched from a configured node, names node 3");
+      routed.reply(read("v"));
+      first.get(5, TimeUnit.SECONDS);
+      nodes.down.addAll(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"));
+
+      CompletableFuture<List<KeyValue>> scan = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
+      Sent scanned = nodes.next();
+      assertTrue(Set.of("127.0.0.1:4", "127.0.0.1:5").contains(scanned.address()),
+          "every configured node refused: the scan goes to a learned member, not " + scanned.address());
+      scanned.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
+      assertEquals(1, scan.get(5, TimeUnit.SECONDS).size());
+
+      // Node 4 leaves: the next table (fetched through node 4 or 5) names 5 and 6 only.
+      nodes.members = Map.of(5L, "127.0.0.1:5", 6L, "127.0.0.1:6");
+      nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:5"));
+      MemoryCluster.await(Duration.ofSeconds(10), "a refreshed table naming members 5 and 6", () -> {
+        client.routes().maybeRefresh(() -> CompletableFuture.completedFuture(
+            new KvResponse.RouteTable(nodes.routeTable, nodes.members)));
+        return client.routes().answer().members().keySet().equals(Set.of(5L, 6L));
+      });
+      assertEquals(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:5", "127.0.0.1:6"),
+          RemoteExecutor.rotationOf(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"), client.routes().answer()));
     }
   }
 
