@@ -120,14 +120,28 @@ final class RemoteExecutor implements RequestExecutor {
     return "nodes " + String.join(", ", addresses);
   }
 
-  /** Asks one node (the current address) for its route table. */
+  /**
+   * Asks one node for its route table: the current address, or the next one not suspected. A
+   * refresh the transport lost counts as a lost attempt ({@link #onLost}). Calls that go straight
+   * to the leaders the table names never move the current address on, so without this a refresh
+   * aimed at a node removed for good failed every time, and the table (with the members it
+   * names) stayed as it was until the last node it named was gone too.
+   */
   private CompletableFuture<KvResponse> fetchRoutes() {
     if (closed) {
       return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
     }
     List<String> r = rotation();
-    String address = r.get(Math.floorMod(current.get(), r.size()));
-    return send(address, new KvRequest.Routes(), routesTimeout);
+    int i = current.get();
+    for (int k = 1; k < r.size() && routes.suspected(r.get(Math.floorMod(i, r.size()))); k++) {
+      i++;
+    }
+    String address = r.get(Math.floorMod(i, r.size()));
+    return send(address, new KvRequest.Routes(), routesTimeout).whenComplete((answer, e) -> {
+      if (e != null) {
+        onLost(address);
+      }
+    });
   }
 
   /** The addresses calls start at and move through, and the route table answer they were built from. */

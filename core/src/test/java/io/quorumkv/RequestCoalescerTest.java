@@ -596,6 +596,41 @@ class RequestCoalescerTest {
   }
 
   /**
+   * Calls that go straight to the leader never move a client's current address on; a route-table
+   * refresh aimed at a node gone for good used to fail every time, so the client never learned
+   * the members added since, and lost the cluster once the leader it knew left too (found by the
+   * in-JVM test {@code NettyAdminScenariosTest}, where the client's table stayed at its first
+   * answer). A refresh the transport lost now moves on like a lost call.
+   */
+  @Test
+  void aRefreshANodeGoneForGoodRefusesMovesOnWhileCallsGoStraightToTheLeader() throws Exception {
+    FakeNodes nodes = new FakeNodes();
+    KeySpan everything = new KeySpan.Range(new byte[0], new byte[0]);
+    nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:3"));
+    nodes.members = Map.of(1L, "127.0.0.1:1", 2L, "127.0.0.1:2", 3L, "127.0.0.1:3");
+    try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
+      CompletableFuture<Optional<byte[]>> first = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
+      Sent routed = nodes.next();
+      assertEquals("127.0.0.1:3", routed.address());
+      routed.reply(read("v"));
+      first.get(5, TimeUnit.SECONDS);
+      // Node 1, where the client's calls would start, is removed; node 4 joins.
+      nodes.down.add("127.0.0.1:1");
+      nodes.members = Map.of(2L, "127.0.0.1:2", 3L, "127.0.0.1:3", 4L, "127.0.0.1:4");
+      for (int i = 0; i < 50 && !client.routes().answer().members().containsKey(4L); i++) {
+        CompletableFuture<Optional<byte[]>> get = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
+        Sent s = nodes.next();
+        assertEquals("127.0.0.1:3", s.address(), "the get goes straight to the leader");
+        s.reply(read("v"));
+        get.get(5, TimeUnit.SECONDS);
+        Thread.sleep(100); // the table is refreshed once a second, sooner after a failure
+      }
+      assertEquals(Set.of(2L, 3L, 4L), client.routes().answer().members().keySet(),
+          "the table was refreshed through another node than the one gone");
+    }
+  }
+
+  /**
    * A client given one address stays with that node: the suite's per-node clients (admin, fault
    * injection, a node's own reads) rely on it. A scan it sends while that node refuses fails at
    * its deadline instead of going to the leader its table names.
