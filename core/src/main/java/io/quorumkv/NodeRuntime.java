@@ -2551,18 +2551,32 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * This node's routing table with each partition's leader address, for clients that route, and
-   * the members' addresses as this node knows them: a client learns the cluster's current members
-   * from it, not only the leaders (its configured nodes may all have been removed since).
+   * the addresses of the members that are voters of some partition here: a client learns the
+   * cluster's current members from it, not only the leaders (its configured nodes may all have
+   * been removed since). A learner is left out: a node being added is a learner until it has
+   * caught up, and its empty replicas would answer a client's {@code STALE} reads with nothing
+   * (the Jepsen bank saw its accounts vanish from a scan sent to a joining node).
    */
   private KvResponse.RouteTable routes() {
     List<KvResponse.Route> out = new ArrayList<>();
+    Set<Long> voters = new HashSet<>();
     for (Map.Entry<Long, KeySpan> e : routing.snapshot().entrySet()) {
       Replica r = replicas.get(e.getKey());
       long leader = r == null ? RaftConfig.NONE : r.leader;
       out.add(new KvResponse.Route(e.getKey(), e.getValue(),
           leader == RaftConfig.NONE ? "" : members.getOrDefault(leader, "")));
     }
-    return new KvResponse.RouteTable(out, members);
+    for (Replica r : replicas.values()) {
+      voters.addAll(r.confState.voters());
+      voters.addAll(r.confState.votersOutgoing());
+    }
+    Map<Long, String> named = new HashMap<>();
+    members.forEach((id, address) -> {
+      if (voters.contains(id)) {
+        named.put(id, address);
+      }
+    });
+    return new KvResponse.RouteTable(out, named);
   }
 
   private static CompletableFuture<KvResponse> done(KvResponse r) {

@@ -525,18 +525,8 @@ class RequestCoalescerTest {
     KeySpan everything = new KeySpan.Range(new byte[0], new byte[0]);
     nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:4"));
     try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
-      CompletableFuture<Optional<byte[]>> first = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
-      Sent routed = nodes.next();
-      assertEquals("127.0.0.1:4", routed.address(), "the table, fetched from a configured node, names the leader");
-      routed.reply(read("v"));
-      first.get(5, TimeUnit.SECONDS);
-      nodes.down.addAll(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"));
-
-      CompletableFuture<List<KeyValue>> scan = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
-      Sent scanned = nodes.next();
-      assertEquals("127.0.0.1:4", scanned.address(), "every configured node refused: the scan goes to a learned member");
-      scanned.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
-      assertEquals(1, scan.get(5, TimeUnit.SECONDS).size());
+      assertEquals("127.0.0.1:4", scanOnceConfiguredNodesAreGone(nodes, client, "127.0.0.1:4"),
+          "every configured node refused: the scan goes to a learned member");
 
       // The leadership moves to node 5, a member the client has never heard of: the table is
       // refreshed through node 4 (its rotation), so later calls go to node 5.
@@ -555,6 +545,26 @@ class RequestCoalescerTest {
   }
 
   /**
+   * A first get, which the table (fetched from a configured node) routes to {@code leader}; then
+   * nodes 1, 2 and 3 refuse connections and a scan is sent. Answers the scan with one entry and
+   * returns the address it went to.
+   */
+  private static String scanOnceConfiguredNodesAreGone(FakeNodes nodes, KvClient client, String leader)
+      throws Exception {
+    CompletableFuture<Optional<byte[]>> first = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
+    Sent routed = nodes.next();
+    assertEquals(leader, routed.address(), "the table, fetched from a configured node, names the leader");
+    routed.reply(read("v"));
+    first.get(5, TimeUnit.SECONDS);
+    nodes.down.addAll(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"));
+    CompletableFuture<List<KeyValue>> scan = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
+    Sent scanned = nodes.next();
+    scanned.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
+    assertEquals(1, scan.get(5, TimeUnit.SECONDS).size());
+    return scanned.address();
+  }
+
+  /**
    * The case the leaders alone miss ({@code membership-3}, seed 1795900000205, two replays of four):
    * the client's last route table named only configured nodes as leaders (here node 3), so when
    * nodes 1, 2 and 3 were all gone it had no other address. The table also names the members, and
@@ -568,19 +578,9 @@ class RequestCoalescerTest {
     nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:3"));
     nodes.members = Map.of(3L, "127.0.0.1:3", 4L, "127.0.0.1:4", 5L, "127.0.0.1:5");
     try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
-      CompletableFuture<Optional<byte[]>> first = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
-      Sent routed = nodes.next();
-      assertEquals("127.0.0.1:3", routed.address(), "the table, fetched from a configured node, names node 3");
-      routed.reply(read("v"));
-      first.get(5, TimeUnit.SECONDS);
-      nodes.down.addAll(List.of("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"));
-
-      CompletableFuture<List<KeyValue>> scan = CompletableFuture.supplyAsync(() -> client.scan("a", "z", 10));
-      Sent scanned = nodes.next();
-      assertTrue(Set.of("127.0.0.1:4", "127.0.0.1:5").contains(scanned.address()),
-          "every configured node refused: the scan goes to a learned member, not " + scanned.address());
-      scanned.reply(new KvResponse.Scanned(List.of(new KeyValue(b("k"), b("v")))));
-      assertEquals(1, scan.get(5, TimeUnit.SECONDS).size());
+      String scanned = scanOnceConfiguredNodesAreGone(nodes, client, "127.0.0.1:3");
+      assertTrue(Set.of("127.0.0.1:4", "127.0.0.1:5").contains(scanned),
+          "every configured node refused: the scan goes to a learned member, not " + scanned);
 
       // Node 4 leaves: the next table (fetched through node 4 or 5) names 5 and 6 only.
       nodes.members = Map.of(5L, "127.0.0.1:5", 6L, "127.0.0.1:6");
