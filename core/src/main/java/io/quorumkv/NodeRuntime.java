@@ -2551,15 +2551,17 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * This node's routing table with each partition's leader address, for clients that route, and
-   * the addresses of the members that are voters of some partition here: a client learns the
-   * cluster's current members from it, not only the leaders (its configured nodes may all have
-   * been removed since). A learner is left out: a node being added is a learner until it has
-   * caught up, and its empty replicas would answer a client's {@code STALE} reads with nothing
-   * (the Jepsen bank saw its accounts vanish from a scan sent to a joining node).
+   * the addresses of the members that are voters of some partition here and learners of none: a
+   * client learns the cluster's current members from it, not only the leaders (its configured
+   * nodes may all have been removed since). A node being added is left out until it is a voter
+   * everywhere: it is a learner of each partition until it has caught up with that partition
+   * (promotions are per partition), and its empty replicas would answer a client's {@code STALE}
+   * reads with nothing (the Jepsen bank saw its accounts vanish from a scan sent to a joining node).
    */
   private KvResponse.RouteTable routes() {
     List<KvResponse.Route> out = new ArrayList<>();
     Set<Long> voters = new HashSet<>();
+    Set<Long> learners = new HashSet<>();
     for (Map.Entry<Long, KeySpan> e : routing.snapshot().entrySet()) {
       Replica r = replicas.get(e.getKey());
       long leader = r == null ? RaftConfig.NONE : r.leader;
@@ -2569,10 +2571,12 @@ final class NodeRuntime implements RequestExecutor {
     for (Replica r : replicas.values()) {
       voters.addAll(r.confState.voters());
       voters.addAll(r.confState.votersOutgoing());
+      learners.addAll(r.confState.learners());
+      learners.addAll(r.confState.learnersNext());
     }
     Map<Long, String> named = new HashMap<>();
     members.forEach((id, address) -> {
-      if (voters.contains(id)) {
+      if (voters.contains(id) && !learners.contains(id)) {
         named.put(id, address);
       }
     });
