@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
- * A {@link KvClient}'s route table: which partition holds a key and the address of its leader, so
+ * A {@link KvClient}'s route table: which partition holds a key and the address of its leader (and
+ * the members' addresses, where the client goes when its configured nodes are gone), so
  * that a request goes straight to the leader instead of through a node that forwards it.
  *
  * <p>The table is a hint, never needed for correctness: a node that receives a request for a
