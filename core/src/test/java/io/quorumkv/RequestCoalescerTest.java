@@ -544,6 +544,14 @@ class RequestCoalescerTest {
     }
   }
 
+  /** Fake nodes whose route table is one partition holding every key, led by {@code leader}, and {@code members}. */
+  private static FakeNodes oneRangeLedBy(String leader, Map<Long, String> members) {
+    FakeNodes nodes = new FakeNodes();
+    nodes.routeTable = List.of(new KvResponse.Route(1, new KeySpan.Range(new byte[0], new byte[0]), leader));
+    nodes.members = members;
+    return nodes;
+  }
+
   /**
    * A first get, which the table (fetched from a configured node) routes to {@code leader}; then
    * nodes 1, 2 and 3 refuse connections and a scan is sent. Answers the scan with one entry and
@@ -573,10 +581,7 @@ class RequestCoalescerTest {
    */
   @Test
   void aClientWhoseConfiguredNodesAreAllGoneReachesTheMembersItsRouteTableNamedThoughNoneLeads() throws Exception {
-    FakeNodes nodes = new FakeNodes();
-    KeySpan everything = new KeySpan.Range(new byte[0], new byte[0]);
-    nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:3"));
-    nodes.members = Map.of(3L, "127.0.0.1:3", 4L, "127.0.0.1:4", 5L, "127.0.0.1:5");
+    FakeNodes nodes = oneRangeLedBy("127.0.0.1:3", Map.of(3L, "127.0.0.1:3", 4L, "127.0.0.1:4", 5L, "127.0.0.1:5"));
     try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
       String scanned = scanOnceConfiguredNodesAreGone(nodes, client, "127.0.0.1:3");
       assertTrue(Set.of("127.0.0.1:4", "127.0.0.1:5").contains(scanned),
@@ -584,7 +589,7 @@ class RequestCoalescerTest {
 
       // Node 4 leaves: the next table (fetched through node 4 or 5) names 5 and 6 only.
       nodes.members = Map.of(5L, "127.0.0.1:5", 6L, "127.0.0.1:6");
-      nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:5"));
+      nodes.routeTable = List.of(new KvResponse.Route(1, nodes.routeTable.get(0).span(), "127.0.0.1:5"));
       MemoryCluster.await(Duration.ofSeconds(10), "a refreshed table naming members 5 and 6", () -> {
         client.routes().maybeRefresh(() -> CompletableFuture.completedFuture(
             new KvResponse.RouteTable(nodes.routeTable, nodes.members)));
@@ -604,10 +609,7 @@ class RequestCoalescerTest {
    */
   @Test
   void aRefreshANodeGoneForGoodRefusesMovesOnWhileCallsGoStraightToTheLeader() throws Exception {
-    FakeNodes nodes = new FakeNodes();
-    KeySpan everything = new KeySpan.Range(new byte[0], new byte[0]);
-    nodes.routeTable = List.of(new KvResponse.Route(1, everything, "127.0.0.1:3"));
-    nodes.members = Map.of(1L, "127.0.0.1:1", 2L, "127.0.0.1:2", 3L, "127.0.0.1:3");
+    FakeNodes nodes = oneRangeLedBy("127.0.0.1:3", Map.of(1L, "127.0.0.1:1", 2L, "127.0.0.1:2", 3L, "127.0.0.1:3"));
     try (KvClient client = client(nodes, Duration.ofSeconds(5))) {
       CompletableFuture<Optional<byte[]>> first = client.getAsync(b("k"), ReadConsistency.LINEARIZABLE);
       Sent routed = nodes.next();
