@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
- * A {@link KvClient}'s route table: which partition holds a key and the address of its leader, so
+ * A {@link KvClient}'s route table: which partition holds a key and the address of its leader (and
+ * the members' addresses, where the client goes when its configured nodes are gone), so
  * that a request goes straight to the leader instead of through a node that forwards it.
  *
  * <p>The table is a hint, never needed for correctness: a node that receives a request for a
@@ -20,7 +21,7 @@ import java.util.function.Supplier;
  * doubles while refreshes fail. At most one refresh is in flight, and it has a deadline. An address
  * whose last attempt failed at the transport level is avoided for {@link #SUSPECT_NANOS}.
  *
- * <p>Thread-safe: the table is an immutable list behind a volatile field.
+ * <p>Thread-safe: the table is an immutable record behind a volatile field.
  */
 final class ClientRoutes {
 
@@ -29,7 +30,8 @@ final class ClientRoutes {
   static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(2);
   static final long SUSPECT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-  private volatile List<KvResponse.Route> table = List.of();
+  /** The last route table answer: its routes and the members' addresses the answering node knew. */
+  private volatile KvResponse.RouteTable table = new KvResponse.RouteTable(List.of(), Map.of());
   private final AtomicBoolean refreshing = new AtomicBoolean();
   private final Map<String, Long> suspects = new ConcurrentHashMap<>();
   /** When the next periodic refresh is due, and the earliest one after a failure. */
@@ -57,7 +59,7 @@ final class ClientRoutes {
     KvResponse.Route best = null;
     int hashedFor = 0; // the key's hash slot is computed once, not once per hash-partitioned route
     long slot = 0;
-    for (KvResponse.Route r : table) {
+    for (KvResponse.Route r : table.routes()) {
       boolean owns;
       if (r.span() instanceof KeySpan.HashSlot h) {
         if (h.partitions() != hashedFor) {
@@ -128,7 +130,7 @@ final class ClientRoutes {
     f.whenComplete((r, e) -> {
       long done = System.nanoTime();
       if (e == null && r instanceof KvResponse.RouteTable t) {
-        table = t.routes();
+        table = t;
         backoffNanos = MIN_BACKOFF_NANOS;
         dueNanos = done + REFRESH_INTERVAL_NANOS;
       } else {
@@ -140,8 +142,16 @@ final class ClientRoutes {
     });
   }
 
-  /** The current table (also the client's members beyond its configured addresses, see RemoteExecutor). */
+  /** The current table's routes. */
   List<KvResponse.Route> table() {
+    return table.routes();
+  }
+
+  /**
+   * The last route table answer, members included: where the client learns the members beyond its
+   * configured addresses ({@link RemoteExecutor}). The same object until a refresh replaces it.
+   */
+  KvResponse.RouteTable answer() {
     return table;
   }
 }

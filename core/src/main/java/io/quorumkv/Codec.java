@@ -498,6 +498,9 @@ final class Codec {
         }
         w.str(route.leaderAddress());
       }
+      // Last, and optional on reading: an older node's table (routes only) still decodes.
+      w.i32(t.members().size());
+      t.members().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
     } else {
       KvResponse.Failure f = (KvResponse.Failure) response;
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
@@ -527,6 +530,9 @@ final class Codec {
           if (itemTag == 4 || itemTag == 7) {
             // Their last fields are optional, read only when the message ends there.
             throw r.bad("answer " + i + " of a multi is a status or directory report");
+          }
+          if (itemTag == 8) {
+            throw r.bad("answer " + i + " of a multi is a route table"); // its members are optional too
           }
           answers.add(readResponse(r));
         }
@@ -597,7 +603,14 @@ final class Codec {
           };
           routes.add(new KvResponse.Route(id, span, r.str()));
         }
-        yield new KvResponse.RouteTable(routes);
+        Map<Long, String> members = new LinkedHashMap<>();
+        if (!r.atEnd()) {
+          int nm = r.count(12);
+          for (int i = 0; i < nm; i++) {
+            members.put(r.i64(), r.str());
+          }
+        }
+        yield new KvResponse.RouteTable(routes, members);
       }
       case 6 -> {
         int code = r.u8();

@@ -79,7 +79,7 @@ public final class KvClient extends FrontendStore implements KvAdmin, AutoClosea
    * A client's validated configuration.
    *
    * @param addresses      nodes to contact, {@code host:port}, tried in order then round-robin (with the
-   *                       leaders the route table names that are not among them, unless only one
+   *                       members the route table names that are not among them, unless only one
    *                       address is given: such a client talks to that node only)
    * @param clusterId      the cluster's name; nodes of another cluster are refused
    * @param requestTimeout the default deadline of every call

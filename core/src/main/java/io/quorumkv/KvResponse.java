@@ -84,10 +84,23 @@ sealed interface KvResponse {
     }
   }
 
-  /** The answer to a {@link KvRequest.Routes} request: one route per partition the node hosts. */
-  record RouteTable(List<Route> routes) implements KvResponse {
+  /**
+   * The answer to a {@link KvRequest.Routes} request: one route per partition the node hosts, and
+   * the client addresses of the members that are voters of some partition and learners of none
+   * (node id to advertised {@code host:port}, itself included, as of the membership changes it has
+   * applied: a node being added, a learner until it has caught up, is not named). The routes name leaders only, so the members are what lets
+   * a client reach the cluster once every node it was configured with is gone. Empty when the
+   * answer came from a node that does not send them (an older version).
+   */
+  record RouteTable(List<Route> routes, java.util.Map<Long, String> members) implements KvResponse {
     public RouteTable {
       routes = List.copyOf(routes);
+      members = java.util.Map.copyOf(members);
+    }
+
+    /** A table that names no members (an older node's answer). */
+    RouteTable(List<Route> routes) {
+      this(routes, java.util.Map.of());
     }
   }
 

@@ -2565,16 +2565,38 @@ final class NodeRuntime implements RequestExecutor {
     return !plan.isEmpty() && to.length != 0 && Arrays.compareUnsigned(next, to) >= 0;
   }
 
-  /** This node's routing table with each partition's leader address, for clients that route. */
+  /**
+   * This node's routing table with each partition's leader address, for clients that route, and
+   * the addresses of the members that are voters of some partition here and learners of none: a
+   * client learns the cluster's current members from it, not only the leaders (its configured
+   * nodes may all have been removed since). A node being added is left out until it is a voter
+   * everywhere: it is a learner of each partition until it has caught up with that partition
+   * (promotions are per partition), and its empty replicas would answer a client's {@code STALE}
+   * reads with nothing (the Jepsen bank saw its accounts vanish from a scan sent to a joining node).
+   */
   private KvResponse.RouteTable routes() {
     List<KvResponse.Route> out = new ArrayList<>();
+    Set<Long> voters = new HashSet<>();
+    Set<Long> learners = new HashSet<>();
     for (Map.Entry<Long, KeySpan> e : routing.snapshot().entrySet()) {
       Replica r = replicas.get(e.getKey());
       long leader = r == null ? RaftConfig.NONE : r.leader;
       out.add(new KvResponse.Route(e.getKey(), e.getValue(),
           leader == RaftConfig.NONE ? "" : members.getOrDefault(leader, "")));
     }
-    return new KvResponse.RouteTable(out);
+    for (Replica r : replicas.values()) {
+      voters.addAll(r.confState.voters());
+      voters.addAll(r.confState.votersOutgoing());
+      learners.addAll(r.confState.learners());
+      learners.addAll(r.confState.learnersNext());
+    }
+    Map<Long, String> named = new HashMap<>();
+    members.forEach((id, address) -> {
+      if (voters.contains(id) && !learners.contains(id)) {
+        named.put(id, address);
+      }
+    });
+    return new KvResponse.RouteTable(out, named);
   }
 
   private static CompletableFuture<KvResponse> done(KvResponse r) {

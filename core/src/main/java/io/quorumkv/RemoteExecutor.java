@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A {@link KvClient}'s attempts: each goes to one node. A first attempt of a single-partition
  * request goes to the partition's leader when the {@link ClientRoutes route table} knows it, else
  * to the current address (which forwards it); after a failure the next attempt follows the leader
- * hint if there is one, otherwise moves to the next address: the configured ones, then the leaders'
- * addresses the route table names that are not configured. Gets and writes reach the
+ * hint if there is one, otherwise moves to the next address: the configured ones, then the members'
+ * addresses the last route table answer named that are not configured. Gets and writes reach the
  * connector through a {@link RequestCoalescer}, which sends those queued for one node at the same
  * time as one multi.
  */
@@ -38,7 +38,7 @@ final class RemoteExecutor implements RequestExecutor {
   }
 
   private final List<String> addresses;
-  /** {@link #addresses} and the route table's leaders outside them, for the table it was built from. */
+  /** {@link #addresses} and the members learned outside them, for the route table answer it was built from. */
   private volatile Rotation rotation;
   private final Connector connector;
   private final AtomicInteger current = new AtomicInteger();
@@ -51,7 +51,7 @@ final class RemoteExecutor implements RequestExecutor {
 
   RemoteExecutor(KvClient.Config config, Connector connector) {
     this.addresses = config.addresses();
-    this.rotation = new Rotation(List.of(), addresses);
+    this.rotation = new Rotation(null, addresses);
     this.connector = connector;
     this.coalescer = new RequestCoalescer(connector, this::onLost, this::scheduler,
         RequestCoalescer.STALE_NANOS);
@@ -120,42 +120,67 @@ final class RemoteExecutor implements RequestExecutor {
     return "nodes " + String.join(", ", addresses);
   }
 
-  /** Asks one node (the current address) for its route table. */
+  /**
+   * Asks one node for its route table: the current address, or the next one not suspected. A
+   * refresh the transport lost counts as a lost attempt ({@link #onLost}). Calls that go straight
+   * to the leaders the table names never move the current address on, so without this a refresh
+   * aimed at a node removed for good failed every time, and the table (with the members it
+   * names) stayed as it was until the last node it named was gone too.
+   */
   private CompletableFuture<KvResponse> fetchRoutes() {
     if (closed) {
       return CompletableFuture.failedFuture(new NodeClosedException("the client is closed", false));
     }
     List<String> r = rotation();
-    String address = r.get(Math.floorMod(current.get(), r.size()));
-    return send(address, new KvRequest.Routes(), routesTimeout);
+    int i = current.get();
+    for (int k = 1; k < r.size() && routes.suspected(r.get(Math.floorMod(i, r.size()))); k++) {
+      i++;
+    }
+    String address = r.get(Math.floorMod(i, r.size()));
+    return send(address, new KvRequest.Routes(), routesTimeout).whenComplete((answer, e) -> {
+      if (e != null) {
+        onLost(address);
+      }
+    });
   }
 
-  /** The addresses calls start at and move through, and the route table they were built from. */
-  private record Rotation(List<KvResponse.Route> table, List<String> addresses) {}
+  /** The addresses calls start at and move through, and the route table answer they were built from. */
+  private record Rotation(KvResponse.RouteTable table, List<String> addresses) {}
 
   /**
-   * The configured addresses, then each leader address of the route table that is not among them.
-   * The configured nodes may all be gone (removed from the cluster one by one as new members were
-   * added); without the members learned from the table the client could then neither refresh its
-   * table nor reach any node but the leaders it last knew. Rebuilt only when the table changes.
+   * The configured addresses, then the members the last route table answer named that are not
+   * among them (by node id), then any leader address of that table still missing (an older node
+   * names no members). The configured nodes may all be gone, removed from the cluster one by one
+   * as new members were added; the leaders alone are not enough then, since a table whose every
+   * leader was on a configured node names no other node. A member the cluster no longer has drops
+   * out with the next table. Rebuilt only when the table changes.
    */
   private List<String> rotation() {
     if (addresses.size() == 1) {
       return addresses; // a client given one node talks to that node only (admin, its reads, tests)
     }
-    List<KvResponse.Route> table = routes.table();
+    KvResponse.RouteTable table = routes.answer();
     Rotation r = rotation;
     if (r.table() != table) {
-      List<String> all = new ArrayList<>(addresses);
-      for (KvResponse.Route route : table) {
-        if (!route.leaderAddress().isEmpty() && !all.contains(route.leaderAddress())) {
-          all.add(route.leaderAddress());
-        }
-      }
-      r = new Rotation(table, List.copyOf(all));
+      r = new Rotation(table, rotationOf(addresses, table));
       rotation = r;
     }
     return r.addresses();
+  }
+
+  /** {@link #rotation()} for {@code configured} addresses and a route table answer. */
+  static List<String> rotationOf(List<String> configured, KvResponse.RouteTable table) {
+    List<String> all = new ArrayList<>(configured);
+    List<String> learned = new ArrayList<>(new java.util.TreeMap<>(table.members()).values());
+    for (KvResponse.Route route : table.routes()) {
+      learned.add(route.leaderAddress());
+    }
+    for (String address : learned) {
+      if (!address.isEmpty() && !all.contains(address)) {
+        all.add(address);
+      }
+    }
+    return List.copyOf(all);
   }
 
   /** The coalescer of gets and writes into multis (tests, benchmarks). */

@@ -98,6 +98,22 @@ class CodecTest {
   }
 
   @Test
+  void aRouteTableNamesTheMembersAndMayComeWithoutThemFromAnOlderNode() {
+    List<KvResponse.Route> routes = List.of(new KvResponse.Route(1, new KeySpan.HashSlot(1, 3), "127.0.0.1:3"));
+    KvResponse.RouteTable table = new KvResponse.RouteTable(routes, Map.of(3L, "127.0.0.1:3", 4L, "127.0.0.1:4"));
+    assertEquals(table, Codec.decodeResponse(Codec.encodeResponse(table)));
+    // An older node's table ends after the routes: no members known.
+    byte[] withNone = Codec.encodeResponse(new KvResponse.RouteTable(routes));
+    byte[] old = Arrays.copyOf(withNone, withNone.length - 4);
+    assertEquals(new KvResponse.RouteTable(routes, Map.of()), Codec.decodeResponse(old));
+    // A count of members the bytes cannot hold is refused, as any other count.
+    byte[] lying = Codec.encodeResponse(table);
+    lying[old.length] = 0x7f;
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Codec.decodeResponse(lying)).getMessage()
+        .contains("does not fit"));
+  }
+
+  @Test
   void theAnswersANodeSendsMostAreSizedExactlyBeforeTheyAreWritten() {
     List<KvResponse> one = List.of(
         new KvResponse.Read(new ReadResult(Optional.of(new byte[256]), ReadConsistency.LINEARIZABLE, 3, 2, 99, Duration.ofMillis(5))),
@@ -332,6 +348,9 @@ class CodecTest {
     // ... and so is a status or directory report (their optional last fields would read the next answer).
     answer[6] = 7;
     assertEquals("malformed response at byte 6: answer 0 of a multi is a status or directory report",
+        assertThrows(IllegalArgumentException.class, () -> Codec.decodeResponse(answer)).getMessage());
+    answer[6] = 8; // ... and a route table (its members are optional)
+    assertEquals("malformed response at byte 6: answer 0 of a multi is a route table",
         assertThrows(IllegalArgumentException.class, () -> Codec.decodeResponse(answer)).getMessage());
   }
 
