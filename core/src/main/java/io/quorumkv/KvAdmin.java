@@ -117,13 +117,13 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * partition it leads has reported, or after three quarters of the call's deadline with what it
    * has by then: a replica that is down, cut off or far behind is listed as missing, not waited for.
    * The answer also lists which of the node's own replicas are fenced (their state was outvoted by
-   * a quorum's in some check). Replicas that disagree are not fenced by this call beyond what the
-   * periodic check does (the leader attributes each mismatch by majority as usual).
+   * a quorum's in some check). The entry proposed is the periodic check's: a mismatch is
+   * attributed by majority and the outvoted replica fenced, as after any check.
    *
    * <p>Ask every node (a {@link KvClient} given that node's address alone, or
    * {@link KvNode#replicaHashes()} on each embedded node) to cover every partition. Compare hashes
    * only at the same {@link PartitionHashes#index()}: the state changes with every write. The hash
-   * covers the partition's keys and values, its client sessions and its metadata (see
+   * covers the partition's keys and values, its live client sessions and its key span (see
    * docs/architecture.md "Replica hash checks and fencing").
    *
    * @throws KvTimeoutException         if the node did not answer by the deadline
