@@ -2229,7 +2229,15 @@ final class NodeRuntime implements RequestExecutor {
       if (e != null) {
         out.complete(new LedCheck(r.groupId, null, "the check failed: " + e));
       } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
-        awaitReports(r, h.hash(), deadline, out);
+        // The hasher computes it later, off the applier (this thread): wait for it, never compute it here.
+        h.job().hashed().whenComplete((mine, given) -> {
+          if (given != null) {
+            out.complete(new LedCheck(r.groupId, null, "the check's hash was given up (a newer check replaced it, "
+                + "or the node is closing): " + given));
+          } else {
+            awaitReports(r, mine, deadline, out);
+          }
+        });
       } else if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
         out.complete(new LedCheck(r.groupId, null, "the check entry was not applied: " + rj.message()));
       } else {
