@@ -37,8 +37,8 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -2222,7 +2222,7 @@ final class NodeRuntime implements RequestExecutor {
     long waitNanos = Math.max(0, deadline - System.nanoTime());
     // A little after the deadline: an entry applied by then answers with the reports it has.
     ScheduledFuture<?> late = scheduler.schedule(() -> out.complete(new LedCheck(r.groupId, null,
-        "the check entry did not apply within " + TimeUnit.NANOSECONDS.toMillis(waitNanos) + " ms")),
+        "the check entry was not applied and hashed here within " + TimeUnit.NANOSECONDS.toMillis(waitNanos) + " ms")),
         waitNanos + TimeUnit.MILLISECONDS.toNanos(5 * REPORTS_POLL_MILLIS), TimeUnit.NANOSECONDS);
     out.whenComplete((c, e) -> late.cancel(false));
     propose(r, new Command.CheckHash()).whenComplete((o, e) -> {
