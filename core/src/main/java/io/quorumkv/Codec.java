@@ -232,6 +232,8 @@ final class Codec {
         writeRequest(w, item.request());
         w.patchI32(at, w.length() - at - 4);
       }
+    } else if (request instanceof KvRequest.CheckReplicas c) {
+      w.u8(11).i64(c.waitMillis());
     } else {
       KvRequest.Group g = (KvRequest.Group) request;
       w.u8(7).i64(g.partitionId());
@@ -302,6 +304,7 @@ final class Codec {
       }
       case 8 -> new KvRequest.Directory();
       case 10 -> readMulti(r);
+      case 11 -> new KvRequest.CheckReplicas(r.i64());
       default -> throw r.bad("unknown request tag " + tag);
     };
   }
@@ -501,6 +504,8 @@ final class Codec {
       // Last, and optional on reading: an older node's table (routes only) still decodes.
       w.i32(t.members().size());
       t.members().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
+    } else if (response instanceof KvResponse.ReplicaCheck c) {
+      writeReplicaHashes(w.u8(10), c.hashes());
     } else {
       KvResponse.Failure f = (KvResponse.Failure) response;
       w.u8(6).u8(f.code().ordinal()).str(f.message()).i64(f.partitionId()).i64(f.hint())
@@ -620,8 +625,51 @@ final class Codec {
         yield new KvResponse.Failure(FAILURE_CODES[code], r.str(), r.i64(), r.i64(), r.str(),
             r.bool());
       }
+      case 10 -> new KvResponse.ReplicaCheck(readReplicaHashes(r));
       default -> throw r.bad("unknown response tag " + tag);
     };
+  }
+
+  private static void writeReplicaHashes(Writer w, ReplicaHashes h) {
+    w.i64(h.nodeId()).i32(h.checked().size());
+    for (PartitionHashes p : h.checked()) {
+      w.i64(p.partitionId()).i64(p.index()).i64(p.leader()).longs(p.replicas()).i32(p.hashes().size());
+      p.hashes().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).i64(e.getValue()));
+      w.longs(p.fenced());
+    }
+    w.i32(h.unchecked().size());
+    h.unchecked().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
+    w.i32(h.fenced().size());
+    h.fenced().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).i64(e.getValue()));
+  }
+
+  private static ReplicaHashes readReplicaHashes(Reader r) {
+    long node = r.i64();
+    int n = r.count(40);
+    List<PartitionHashes> checked = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      long partition = r.i64();
+      long index = r.i64();
+      long leader = r.i64();
+      Set<Long> replicas = r.longs();
+      int nh = r.count(16);
+      Map<Long, Long> hashes = new LinkedHashMap<>();
+      for (int j = 0; j < nh; j++) {
+        hashes.put(r.i64(), r.i64());
+      }
+      checked.add(new PartitionHashes(partition, index, leader, replicas, hashes, r.longs()));
+    }
+    int nu = r.count(12);
+    Map<Long, String> unchecked = new LinkedHashMap<>();
+    for (int i = 0; i < nu; i++) {
+      unchecked.put(r.i64(), r.str());
+    }
+    int nf = r.count(16);
+    Map<Long, Long> fenced = new LinkedHashMap<>();
+    for (int i = 0; i < nf; i++) {
+      fenced.put(r.i64(), r.i64());
+    }
+    return new ReplicaHashes(node, checked, unchecked, fenced);
   }
 
   // ---- primitives ----

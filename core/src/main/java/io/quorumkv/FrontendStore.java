@@ -118,4 +118,9 @@ abstract sealed class FrontendStore implements KvStore permits KvNode, KvClient,
   public void injectFault(long nodeId, Fault fault) {
     frontend().admin(new AdminOp.InjectFault(nodeId, fault), timeout());
   }
+
+  /** See {@link KvAdmin#replicaHashes()}. */
+  public ReplicaHashes replicaHashes() {
+    return frontend().replicaHashes(timeout());
+  }
 }

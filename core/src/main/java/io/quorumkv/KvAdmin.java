@@ -108,4 +108,26 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * against real processes). {@link Fault.Heal} removes every fault on that node.
    */
   void injectFault(long nodeId, Fault fault);
+
+  /**
+   * Checks that the replicas of the partitions the answering node leads hold the same state. For
+   * each such partition the node proposes a hash check entry through the partition's log, so that
+   * every replica hashes its state at that same index when it applies it (as the periodic check
+   * does), and collects the hash each replica reports. It answers once every replica of every
+   * partition it leads has reported, or after three quarters of the call's deadline with what it
+   * has by then: a replica that is down, cut off or far behind is listed as missing, not waited for.
+   * The answer also lists which of the node's own replicas are fenced (their state was outvoted by
+   * a quorum's in some check). The entry proposed is the periodic check's: a mismatch is
+   * attributed by majority and the outvoted replica fenced, as after any check.
+   *
+   * <p>Ask every node (a {@link KvClient} given that node's address alone, or
+   * {@link KvNode#replicaHashes()} on each embedded node) to cover every partition. Compare hashes
+   * only at the same {@link PartitionHashes#index()}: the state changes with every write. The hash
+   * covers the partition's keys and values, its live client sessions and its key span (see
+   * docs/architecture.md "Replica hash checks and fencing").
+   *
+   * @throws KvTimeoutException         if the node did not answer by the deadline
+   * @throws ClusterUnavailableException if the node cannot be reached
+   */
+  ReplicaHashes replicaHashes();
 }

@@ -144,6 +144,16 @@ final class KvFrontend {
     return Await.result(call(req, null, timeout, Kind.ADMIN, timeout, r -> ((KvResponse.AdminDone) r).value()));
   }
 
+  /**
+   * The answering node's replica hash checks. The node collects reports for three quarters of the
+   * deadline and then answers with what it has, so that the answer, not a timeout, reaches the
+   * caller when a replica never reports. One attempt may use the whole deadline.
+   */
+  ReplicaHashes replicaHashes(Duration timeout) {
+    KvRequest req = new KvRequest.CheckReplicas(Math.max(1, timeout.toMillis() * 3 / 4));
+    return Await.result(call(req, null, timeout, Kind.READ, timeout, r -> ((KvResponse.ReplicaCheck) r).hashes()));
+  }
+
   /** A write of this frontend's session: its sequence number is taken when the call starts. */
   private <T> CompletableFuture<T> write(WriteOp op, Duration timeout, Function<KvResponse, T> onSuccess) {
     return call(null, op, timeout, Kind.WRITE, MAX_ATTEMPT, onSuccess);

@@ -92,6 +92,19 @@ sealed interface KvRequest {
   /** Which partition holds which keys and who leads it, as the receiving node knows (client routing). */
   record Routes() implements KvRequest {}
 
+  /**
+   * The receiving node's replica hash checks ({@link KvAdmin#replicaHashes()}): a check in every
+   * partition it leads, answered with a {@link KvResponse.ReplicaCheck} after at most
+   * {@code waitMillis} (the node's own deadline, if shorter), with the reports received by then.
+   */
+  record CheckReplicas(long waitMillis) implements KvRequest {
+    public CheckReplicas {
+      if (waitMillis <= 0) {
+        throw new IllegalArgumentException("waitMillis must be positive, was " + waitMillis);
+      }
+    }
+  }
+
   /** An administrative operation. */
   record Admin(AdminOp op) implements KvRequest {
     public Admin {

@@ -113,6 +113,13 @@ sealed interface KvResponse {
    */
   record Route(long partitionId, KeySpan span, String leaderAddress) {}
 
+  /** The answer to a {@link KvRequest.CheckReplicas}. */
+  record ReplicaCheck(ReplicaHashes hashes) implements KvResponse {
+    public ReplicaCheck {
+      Objects.requireNonNull(hashes, "hashes");
+    }
+  }
+
   /** An administrative operation finished; {@code value} is its result (a split's new id). */
   record AdminDone(long value) implements KvResponse {}
 

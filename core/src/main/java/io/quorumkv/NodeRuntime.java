@@ -38,6 +38,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -57,6 +58,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -2178,6 +2180,100 @@ final class NodeRuntime implements RequestExecutor {
     };
   }
 
+  /** How often a check asked for by {@link KvAdmin#replicaHashes()} looks for the followers' reports. */
+  private static final long REPORTS_POLL_MILLIS = 10;
+
+  /** One partition's part of a {@link KvAdmin#replicaHashes()} answer: its hashes, or why there are none. */
+  private record LedCheck(long groupId, PartitionHashes hashes, String unchecked) {}
+
+  /**
+   * Answers {@link KvRequest.CheckReplicas}: a hash check entry proposed in every partition this
+   * node leads, and, per partition, the hash each replica reported for it ({@link #compareHash}
+   * keeps them), collected until every member has reported or {@code deadline}, whichever comes
+   * first: an answer with missing reports is worth more to the caller than a timeout.
+   */
+  private CompletableFuture<KvResponse> checkReplicas(long deadline) {
+    List<CompletableFuture<LedCheck>> checks = replicas.values().stream().filter(Replica::isLeader)
+        .sorted(Comparator.comparingLong(r -> r.groupId)).map(r -> checkLed(r, deadline)).toList();
+    return CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new)).thenApply(x -> {
+      List<PartitionHashes> checked = new ArrayList<>();
+      Map<Long, String> unchecked = new TreeMap<>();
+      for (CompletableFuture<LedCheck> f : checks) {
+        LedCheck c = f.join();
+        if (c.hashes() != null) {
+          checked.add(c.hashes());
+        } else {
+          unchecked.put(c.groupId(), c.unchecked());
+        }
+      }
+      Map<Long, Long> fenced = new TreeMap<>();
+      replicas.forEach((g, r) -> {
+        if (r.divergedAt != 0) {
+          fenced.put(g, r.divergedAt);
+        }
+      });
+      return new KvResponse.ReplicaCheck(new ReplicaHashes(nodeId, checked, unchecked, fenced));
+    });
+  }
+
+  /** One led partition's check: proposes the entry, then waits for the members' reports. */
+  private CompletableFuture<LedCheck> checkLed(Replica r, long deadline) {
+    CompletableFuture<LedCheck> out = new CompletableFuture<>();
+    long waitNanos = Math.max(0, deadline - System.nanoTime());
+    // A little after the deadline: an entry applied by then answers with the reports it has.
+    ScheduledFuture<?> late = scheduler.schedule(() -> out.complete(new LedCheck(r.groupId, null,
+        "the check entry was not applied and hashed here within " + TimeUnit.NANOSECONDS.toMillis(waitNanos) + " ms")),
+        waitNanos + TimeUnit.MILLISECONDS.toNanos(5 * REPORTS_POLL_MILLIS), TimeUnit.NANOSECONDS);
+    out.whenComplete((c, e) -> late.cancel(false));
+    propose(r, new Command.CheckHash()).whenComplete((o, e) -> {
+      if (e != null) {
+        out.complete(new LedCheck(r.groupId, null, "the check failed: " + e));
+      } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
+        // The hasher computes it later, off the applier (this thread): wait for it, never compute it here.
+        h.job().hashed().whenComplete((mine, given) -> {
+          if (given != null) {
+            out.complete(new LedCheck(r.groupId, null, "the check's hash was given up (a newer check replaced it, "
+                + "or the node is closing): " + given));
+          } else {
+            awaitReports(r, mine, deadline, out);
+          }
+        });
+      } else if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
+        out.complete(new LedCheck(r.groupId, null, "the check entry was not applied: " + rj.message()));
+      } else {
+        out.complete(new LedCheck(r.groupId, null, "the check entry applied as " + o));
+      }
+    });
+    return out;
+  }
+
+  /** Completes {@code out} once every member of {@code r} reported its hash at the leader's index, or at the deadline. */
+  private void awaitReports(Replica r, PartitionStateMachine.ReplicaHash mine, long deadline,
+      CompletableFuture<LedCheck> out) {
+    Set<Long> members = new HashSet<>(r.confState.voters());
+    members.addAll(r.confState.votersOutgoing());
+    members.addAll(r.confState.learners());
+    Map<Long, Long> hashes = new HashMap<>(r.hashReports.getOrDefault(mine.index(), Map.of()));
+    hashes.put(nodeId, mine.hash());
+    boolean all = hashes.keySet().containsAll(members);
+    if (all || System.nanoTime() - deadline >= 0 || state != State.RUNNING) {
+      Set<Long> fenced = new HashSet<>(r.divergedFollowers);
+      if (r.divergedAt != 0) {
+        fenced.add(nodeId);
+      }
+      out.complete(new LedCheck(r.groupId, new PartitionHashes(r.groupId, mine.index(), nodeId, members, hashes,
+          fenced), null));
+      return;
+    }
+    if (!out.isDone()) {
+      try {
+        scheduler.schedule(() -> awaitReports(r, mine, deadline, out), REPORTS_POLL_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException closing) {
+        out.complete(new LedCheck(r.groupId, null, who + " closed during the check"));
+      }
+    }
+  }
+
   /** Who a hash mismatch is attributed to ({@link #attributeMismatch}). */
   enum Mismatch { REPORTER_DIVERGED, LEADER_DIVERGED, UNDECIDED }
 
@@ -2469,6 +2565,10 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (req instanceof KvRequest.Multi m) {
         return serveMulti(m);
+      }
+      if (req instanceof KvRequest.CheckReplicas c) {
+        long wait = TimeUnit.MILLISECONDS.toNanos(c.waitMillis());
+        return checkReplicas(deadline - System.nanoTime() < wait ? deadline : System.nanoTime() + wait);
       }
       return executeGroup((KvRequest.Group) req, deadline);
     } catch (RuntimeException e) {

@@ -64,7 +64,8 @@ class CodecTest {
         new KvRequest.Group(1, new KvRequest.GroupCommand.ChangeMember(io.quorumkv.raft.ConfChangeType.REMOVE, 2, "", 3)),
         new KvRequest.Group(1, new KvRequest.GroupCommand.SetNodeState(4, "127.0.0.1:7004", true)),
         new KvRequest.Group(2, new KvRequest.GroupCommand.MergeInto(1)),
-        new KvRequest.Group(1, new KvRequest.GroupCommand.Absorb(2, b("seed"))));
+        new KvRequest.Group(1, new KvRequest.GroupCommand.Absorb(2, b("seed"))),
+        new KvRequest.CheckReplicas(1500));
     all.forEach(CodecTest::roundTripsRequest);
     KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(14)));
     assertEquals(new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))), ((AdminOp.InjectFault) fault.op()).fault());
@@ -87,7 +88,11 @@ class CodecTest {
         new KvResponse.Failure(KvResponse.Code.NOT_LEADER, "no", 3, 2, "127.0.0.1:2", true),
         new KvResponse.RouteTable(List.of(
             new KvResponse.Route(1, new KeySpan.HashSlot(1, 3), "127.0.0.1:1"),
-            new KvResponse.Route(2, new KeySpan.Range(b("a"), new byte[0]), ""))));
+            new KvResponse.Route(2, new KeySpan.Range(b("a"), new byte[0]), ""))),
+        new KvResponse.ReplicaCheck(new ReplicaHashes(2,
+            List.of(new PartitionHashes(1, 77, 2, Set.of(1L, 2L, 3L), Map.of(1L, -5L, 2L, 9L), Set.of(1L)),
+                new PartitionHashes(3, 12, 2, Set.of(2L, 4L), Map.of(2L, 4L), Set.of())),
+            Map.of(5L, "the check entry did not apply within 750 ms"), Map.of(1L, 77L, 4L, 3L))));
     for (KvResponse r : all) {
       byte[] once = Codec.encodeResponse(r);
       assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(Codec.decodeResponse(once))));
@@ -95,6 +100,7 @@ class CodecTest {
     assertEquals(all.get(4), Codec.decodeResponse(Codec.encodeResponse(all.get(4))));
     assertEquals(all.get(7), Codec.decodeResponse(Codec.encodeResponse(all.get(7))));
     assertEquals(all.get(8), Codec.decodeResponse(Codec.encodeResponse(all.get(8))));
+    assertEquals(all.get(9), Codec.decodeResponse(Codec.encodeResponse(all.get(9))));
   }
 
   @Test

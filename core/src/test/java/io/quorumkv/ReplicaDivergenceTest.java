@@ -21,8 +21,8 @@ class ReplicaDivergenceTest {
 
   private static final Duration WAIT = Duration.ofSeconds(15);
 
-  /** An apply hook that writes {@code wrong} wherever a log entry puts {@code key}. */
-  private static BiFunction<Long, byte[], byte[]> rewritePutsOf(String key, String wrong) {
+  /** An apply hook that writes {@code wrong} wherever a log entry puts {@code key} (also ReplicaHashesTest's). */
+  static BiFunction<Long, byte[], byte[]> rewritePutsOf(String key, String wrong) {
     byte[] k = key.getBytes(StandardCharsets.UTF_8);
     return (group, data) -> {
       if (data.length == 0) {

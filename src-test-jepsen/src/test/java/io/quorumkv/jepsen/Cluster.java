@@ -4,6 +4,7 @@ import io.quorumkv.ClusterStatus;
 import io.quorumkv.Fault;
 import io.quorumkv.KvClient;
 import io.quorumkv.PartitionStatus;
+import io.quorumkv.ReplicaHashes;
 import io.quorumkv.storage.PowerLoss;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -55,6 +56,7 @@ final class Cluster implements AutoCloseable {
   private final Map<Long, NodeProcess> everyNode = new LinkedHashMap<>();
   private final Map<Long, KvClient> adminClients = new HashMap<>();
   private final Map<Long, KvClient> membershipClients = new HashMap<>();
+  private final Map<Long, KvClient> hashClients = new HashMap<>();
   private final List<KvClient> clients = new ArrayList<>();
   private final List<String> rangeSplits;
   private Grudge grudge;
@@ -196,6 +198,20 @@ final class Cluster implements AutoCloseable {
   private synchronized KvClient membershipAdmin(long id) {
     return membershipClients.computeIfAbsent(id, i -> KvClient.builder().addresses(everyNode.get(i).address())
         .clusterId(clusterId).requestTimeout(MEMBERSHIP_TIMEOUT).build());
+  }
+
+  /**
+   * Node {@code id}'s replica hash checks ({@code KvAdmin.replicaHashes}) through a client pinned to
+   * it, whose deadline is {@code timeout} (the first call's for that node: the client is kept; the node
+   * collects reports for three quarters of it).
+   */
+  ReplicaHashes replicaHashes(long id, Duration timeout) {
+    KvClient c;
+    synchronized (this) {
+      c = hashClients.computeIfAbsent(id, i -> KvClient.builder().addresses(everyNode.get(i).address())
+          .clusterId(clusterId).requestTimeout(timeout).build());
+    }
+    return c.replicaHashes();
   }
 
   String clusterId() {
@@ -595,6 +611,9 @@ final class Cluster implements AutoCloseable {
         c.close();
       }
       for (KvClient c : membershipClients.values()) {
+        c.close();
+      }
+      for (KvClient c : hashClients.values()) {
         c.close();
       }
       nodes = new ArrayList<>(everyNode.values());

@@ -169,6 +169,9 @@ final class JepsenRun {
         for (Workload w : workloads) {
           w.finish(ctx);
         }
+        // After the final reads nothing writes: every replica should hold its partition's state.
+        CheckResult hashes = ReplicaHashCheck.run(cluster);
+        System.out.println("jepsen: " + spec.name() + ": " + hashes.verdict() + " " + hashes.name() + ": " + hashes.summary());
         String stamp = Long.toString(spec.seed());
         for (Workload w : workloads) {
           w.write(dir, stamp);
@@ -180,6 +183,7 @@ final class JepsenRun {
             probes = p.sent();
           }
         }
+        checks.add(hashes);
       } catch (RuntimeException | IOException e) {
         checks.add(CheckResult.of("run", "the run itself failed", List.of(Workload.describe(e))));
       }
