@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -19,6 +20,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -162,6 +166,79 @@ class ReadPathTest {
       double batched = counter(l, "quorumkv.reads.batched") + counter(f, "quorumkv.reads.batched");
       assertTrue(batched >= 2_000, "linearizable and follower reads went through batches: " + batched);
       assertTrue(batches < batched / 2, batches + " read index requests for " + batched + " reads");
+    }
+  }
+
+  /**
+   * A get that checked its key is in the partition's span, then read the record only after a split
+   * had moved the key to the new partition (applied and written meanwhile: the reader was
+   * descheduled between its check and its read) must not answer that the key is absent: the parent
+   * deleted the key when the split moved it. The Jepsen long profile's combined-5-2 (seed 1128429)
+   * saw a {@code LINEARIZABLE} get answer nil for a key that held a value, splits among its
+   * nemeses; this is one way it can happen.
+   */
+  @Test
+  void aGetThatChecksItsSpanBeforeASplitMovesItsKeyAndReadsAfterDoesNotAnswerAbsent() throws Exception {
+    Optional<String> got = readOverlappingASplitOfK(25, l -> l.readAsync(bytes("k"), ReadConsistency.LINEARIZABLE)
+        .thenApply(ReadPathTest::text));
+    assertEquals(Optional.of("v"), got);
+  }
+
+  /** The same for a scan: it must not answer without the keys the split moved while it read. */
+  @Test
+  void aScanThatChecksItsSpanBeforeASplitMovesItsKeysAndReadsAfterDoesNotMissThem() throws Exception {
+    List<String> got = readOverlappingASplitOfK(26, l -> l.scanAsync(bytes("k"), bytes("l"), 10, ReadConsistency.LINEARIZABLE)
+        .thenApply(kvs -> kvs.stream().map(KeyValue::toString).toList()));
+    assertEquals(List.of("k=v"), got);
+  }
+
+  /**
+   * Writes {@code k = v} on a range cluster of one partition, then issues {@code read} on its
+   * leader and, once the read has checked its span and before it reads the state, splits the
+   * partition at {@code k} and waits until the split is applied and written there; returns what
+   * the read answered. The read is released by the applier (its read index is past what the
+   * leader applied), so it is served on the read pool, where it can wait for the split without
+   * holding up the Raft loop or the applier.
+   */
+  private static <T> T readOverlappingASplitOfK(long seed, Function<KvNode, CompletableFuture<T>> read)
+      throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), seed,
+        b -> b.balanceLeaders(false).quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      KvNode l = c.node(leaderOf(c, 1));
+      l.put("k", "v");
+      CountDownLatch release = new CountDownLatch(1);
+      AtomicBoolean split = new AtomicBoolean();
+      AtomicReference<Throwable> splitFailed = new AtomicReference<>();
+      l.runtime().overrides().beforeApply = g -> await(release);
+      try {
+        CompletableFuture<Void> put = l.putAsync(bytes("other"), bytes("x"));
+        await(WAIT, "the write to commit unapplied",
+            () -> partition(l, 1).commitIndex() > partition(l, 1).appliedIndex());
+        l.runtime().overrides().beforeRead = g -> {
+          if (g == 1 && Thread.currentThread().getName().startsWith("quorumkv-read-")
+              && split.compareAndSet(false, true)) {
+            try {
+              l.split(bytes("k")); // answered once this node, the leader, has applied and written it
+            } catch (RuntimeException e) {
+              splitFailed.set(e);
+            }
+          }
+        };
+        CompletableFuture<T> answer = read.apply(l);
+        MemoryCluster.sleep(100);
+        assertFalse(answer.isDone(), "the read waits for the applier");
+        release.countDown();
+        put.get(30, TimeUnit.SECONDS);
+        T got = answer.get(30, TimeUnit.SECONDS);
+        assertTrue(split.get(), "the read was served on the read pool, where the split ran under it");
+        assertNull(splitFailed.get());
+        return got;
+      } finally {
+        l.runtime().overrides().beforeApply = null;
+        l.runtime().overrides().beforeRead = null;
+        release.countDown();
+      }
     }
   }
 
