@@ -14,8 +14,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -190,6 +192,70 @@ class ReadPathTest {
     List<String> got = readOverlappingASplitOfK(26, l -> l.scanAsync(bytes("k"), bytes("l"), 10, ReadConsistency.LINEARIZABLE)
         .thenApply(kvs -> kvs.stream().map(KeyValue::toString).toList()));
     assertEquals(List.of("k=v"), got);
+  }
+
+  /**
+   * A follower's read that took the replica's state machine, checked its span, and read only after
+   * a snapshot install had replaced the replica's state must not answer from the installed state
+   * with the old span: the snapshot was taken after a split this follower missed, so the installed
+   * state no longer holds the key its old span owns. A {@code STALE} get, read on the calling
+   * thread, stopped there while node {@code f} is cut off, the partition splits at the key and
+   * compacts its log past the split, and the follower gets it back by snapshot.
+   */
+  @Test
+  void aReadThatASnapshotInstallOvertakesDoesNotAnswerFromTheInstalledStateWithTheOldSpan() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 27,
+        b -> b.logCompactionEntries(8).balanceLeaders(false).quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = leaderOf(c, 1);
+      long fid = leader == 1 ? 2 : 1;
+      KvNode l = c.node(leader);
+      KvNode f = c.node(fid);
+      l.put("k", "v");
+      await(WAIT, "the follower to apply the write", () -> partition(f, 1).appliedIndex() >= partition(l, 1).commitIndex());
+      CountDownLatch paused = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
+      Thread caller = new Thread(() -> call.complete(f.readAsync(bytes("k"), ReadConsistency.STALE)));
+      f.runtime().overrides().beforeRead = g -> {
+        if (Thread.currentThread() == caller) {
+          paused.countDown();
+          await(release);
+        }
+      };
+      try {
+        caller.start();
+        assertTrue(paused.await(10, TimeUnit.SECONDS), "the read stopped after its span check");
+        Set<Long> rest = new HashSet<>(List.of(1L, 2L, 3L));
+        rest.remove(fid);
+        Fault cut = new Fault.Partition(List.of(Set.of(fid), rest));
+        for (long id = 1; id <= 3; id++) {
+          c.node(id).injectFault(id, cut);
+        }
+        double taken = l.meterRegistry().find("quorumkv.snapshots.taken").counter().count();
+        l.split(bytes("k"));
+        for (int i = 0; i < 30; i++) {
+          l.put("a" + i, "x"); // the parent's log grows past the split and is compacted
+        }
+        for (long id = 1; id <= 3; id++) {
+          c.node(id).injectFault(id, new Fault.Heal());
+        }
+        await(WAIT, "the follower to install a snapshot of the parent taken after the split",
+            () -> "[, k)".equals(partition(f, 1).keys()));
+        assertTrue(l.meterRegistry().find("quorumkv.snapshots.taken").counter().count() > taken,
+            "the follower caught up by snapshot, not by applying the split");
+      } finally {
+        f.runtime().overrides().beforeRead = null;
+        release.countDown();
+      }
+      Optional<String> answer;
+      try {
+        answer = text(call.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS));
+      } catch (ExecutionException refused) {
+        answer = null; // no answer is a correct answer (the new partition may not be on the follower yet)
+      }
+      assertNotEquals(Optional.empty(), answer, "answered absent for a key that holds a value");
+    }
   }
 
   /**
