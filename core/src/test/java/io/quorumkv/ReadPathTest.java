@@ -66,12 +66,7 @@ class ReadPathTest {
           CountDownLatch paused = new CountDownLatch(1);
           CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
           Thread caller = new Thread(() -> call.complete(l.readAsync(bytes("k"), ReadConsistency.LEASE)));
-          l.runtime().overrides().beforeRead = g -> {
-            if (Thread.currentThread() == caller) {
-              paused.countDown();
-              await(release);
-            }
-          };
+          stopReadsOf(caller, l, paused, release);
           caller.start();
           if (paused.await(2, TimeUnit.SECONDS)) {
             issued = call;
@@ -217,12 +212,7 @@ class ReadPathTest {
       CountDownLatch release = new CountDownLatch(1);
       CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
       Thread caller = new Thread(() -> call.complete(f.readAsync(bytes("k"), ReadConsistency.STALE)));
-      f.runtime().overrides().beforeRead = g -> {
-        if (Thread.currentThread() == caller) {
-          paused.countDown();
-          await(release);
-        }
-      };
+      stopReadsOf(caller, f, paused, release);
       try {
         caller.start();
         assertTrue(paused.await(10, TimeUnit.SECONDS), "the read stopped after its span check");
@@ -306,6 +296,19 @@ class ReadPathTest {
         release.countDown();
       }
     }
+  }
+
+  /**
+   * Has every read that {@code caller} makes on {@code n} stop right before it reads the state
+   * (its span checked), count down {@code paused}, and wait for {@code release}.
+   */
+  private static void stopReadsOf(Thread caller, KvNode n, CountDownLatch paused, CountDownLatch release) {
+    n.runtime().overrides().beforeRead = g -> {
+      if (Thread.currentThread() == caller) {
+        paused.countDown();
+        await(release);
+      }
+    };
   }
 
   private static double counter(KvNode n, String name) {
