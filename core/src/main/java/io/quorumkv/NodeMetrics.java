@@ -59,6 +59,7 @@ final class NodeMetrics {
   final Counter multiItems;
   final Counter leaseReadsFallenBack;
   final Counter readsFromDisk;
+  final Counter readsMovedDuringRead;
   final Counter readBatches;
   final Counter batchedReads;
   final Counter sentAppends;
@@ -103,6 +104,8 @@ final class NodeMetrics {
         "LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead");
     readsFromDisk = counter("quorumkv.reads.disk",
         "gets whose record was not in memory where they were first served (an I/O thread, the Raft loop), read on the read pool instead");
+    readsMovedDuringRead = counter("quorumkv.reads.moved",
+        "reads refused because a split moved their keys away between the span check and the read (retried by the frontend)");
     readBatches = counter("quorumkv.reads.batches",
         "read indexes asked for batches of LINEARIZABLE or FOLLOWER reads (one ReadIndex request each)");
     batchedReads = counter("quorumkv.reads.batched", "LINEARIZABLE and FOLLOWER reads in those batches");

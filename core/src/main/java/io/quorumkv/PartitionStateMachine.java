@@ -96,6 +96,12 @@ final class PartitionStateMachine {
   private ConfState pendingConf;
   private boolean spanUnwritten;
   private volatile ReplicaHash lastHash;
+  /**
+   * Set before a snapshot install replaces the store's content under this state machine (the node
+   * then opens a new one): a read that took this one before reads the installed data with this
+   * span, so it must look here after reading ({@link #superseded}).
+   */
+  private volatile boolean superseded;
 
   /** What applying one entry produced. */
   sealed interface Outcome {
@@ -225,6 +231,16 @@ final class PartitionStateMachine {
    */
   long frozenInto() {
     return frozenInto;
+  }
+
+  /** Marks this state machine as about to be replaced: its store's content is replaced next. */
+  void supersede() {
+    superseded = true;
+  }
+
+  /** Whether a snapshot install replaced (or is replacing) the content of this state machine's store. */
+  boolean superseded() {
+    return superseded;
   }
 
   /** The last replica hash computed (since this node started), if any. */

@@ -8,17 +8,23 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -60,12 +66,7 @@ class ReadPathTest {
           CountDownLatch paused = new CountDownLatch(1);
           CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
           Thread caller = new Thread(() -> call.complete(l.readAsync(bytes("k"), ReadConsistency.LEASE)));
-          l.runtime().overrides().beforeRead = g -> {
-            if (Thread.currentThread() == caller) {
-              paused.countDown();
-              await(release);
-            }
-          };
+          stopReadsOf(caller, l, paused, release);
           caller.start();
           if (paused.await(2, TimeUnit.SECONDS)) {
             issued = call;
@@ -163,6 +164,151 @@ class ReadPathTest {
       assertTrue(batched >= 2_000, "linearizable and follower reads went through batches: " + batched);
       assertTrue(batches < batched / 2, batches + " read index requests for " + batched + " reads");
     }
+  }
+
+  /**
+   * A get that checked its key is in the partition's span, then read the record only after a split
+   * had moved the key to the new partition (applied and written meanwhile: the reader was
+   * descheduled between its check and its read) must not answer that the key is absent: the parent
+   * deleted the key when the split moved it. The Jepsen long profile's combined-5-2 (seed 1128429)
+   * saw a {@code LINEARIZABLE} get answer nil for a key that held a value, splits among its
+   * nemeses; this is one way it can happen.
+   */
+  @Test
+  void aGetThatChecksItsSpanBeforeASplitMovesItsKeyAndReadsAfterDoesNotAnswerAbsent() throws Exception {
+    Optional<String> got = readOverlappingASplitOfK(25, l -> l.readAsync(bytes("k"), ReadConsistency.LINEARIZABLE)
+        .thenApply(ReadPathTest::text));
+    assertEquals(Optional.of("v"), got);
+  }
+
+  /** The same for a scan: it must not answer without the keys the split moved while it read. */
+  @Test
+  void aScanThatChecksItsSpanBeforeASplitMovesItsKeysAndReadsAfterDoesNotMissThem() throws Exception {
+    List<String> got = readOverlappingASplitOfK(26, l -> l.scanAsync(bytes("k"), bytes("l"), 10, ReadConsistency.LINEARIZABLE)
+        .thenApply(kvs -> kvs.stream().map(KeyValue::toString).toList()));
+    assertEquals(List.of("k=v"), got);
+  }
+
+  /**
+   * A follower's read that took the replica's state machine, checked its span, and read only after
+   * a snapshot install had replaced the replica's state must not answer from the installed state
+   * with the old span: the snapshot was taken after a split this follower missed, so the installed
+   * state no longer holds the key its old span owns. A {@code STALE} get, read on the calling
+   * thread, stopped there while node {@code f} is cut off, the partition splits at the key and
+   * compacts its log past the split, and the follower gets it back by snapshot.
+   */
+  @Test
+  void aReadThatASnapshotInstallOvertakesDoesNotAnswerFromTheInstalledStateWithTheOldSpan() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 27,
+        b -> b.logCompactionEntries(8).balanceLeaders(false).quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long leader = leaderOf(c, 1);
+      long fid = leader == 1 ? 2 : 1;
+      KvNode l = c.node(leader);
+      KvNode f = c.node(fid);
+      l.put("k", "v");
+      await(WAIT, "the follower to apply the write", () -> partition(f, 1).appliedIndex() >= partition(l, 1).commitIndex());
+      CountDownLatch paused = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
+      Thread caller = new Thread(() -> call.complete(f.readAsync(bytes("k"), ReadConsistency.STALE)));
+      stopReadsOf(caller, f, paused, release);
+      try {
+        caller.start();
+        assertTrue(paused.await(10, TimeUnit.SECONDS), "the read stopped after its span check");
+        Set<Long> rest = new HashSet<>(List.of(1L, 2L, 3L));
+        rest.remove(fid);
+        Fault cut = new Fault.Partition(List.of(Set.of(fid), rest));
+        for (long id = 1; id <= 3; id++) {
+          c.node(id).injectFault(id, cut);
+        }
+        double taken = l.meterRegistry().find("quorumkv.snapshots.taken").counter().count();
+        l.split(bytes("k"));
+        for (int i = 0; i < 30; i++) {
+          l.put("a" + i, "x"); // the parent's log grows past the split and is compacted
+        }
+        for (long id = 1; id <= 3; id++) {
+          c.node(id).injectFault(id, new Fault.Heal());
+        }
+        await(WAIT, "the follower to install a snapshot of the parent taken after the split",
+            () -> "[, k)".equals(partition(f, 1).keys()));
+        assertTrue(l.meterRegistry().find("quorumkv.snapshots.taken").counter().count() > taken,
+            "the follower caught up by snapshot, not by applying the split");
+      } finally {
+        f.runtime().overrides().beforeRead = null;
+        release.countDown();
+      }
+      Optional<String> answer;
+      try {
+        answer = text(call.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS));
+      } catch (ExecutionException refused) {
+        answer = null; // no answer is a correct answer (the new partition may not be on the follower yet)
+      }
+      assertNotEquals(Optional.empty(), answer, "answered absent for a key that holds a value");
+    }
+  }
+
+  /**
+   * Writes {@code k = v} on a range cluster of one partition, then issues {@code read} on its
+   * leader and, once the read has checked its span and before it reads the state, splits the
+   * partition at {@code k} and waits until the split is applied and written there; returns what
+   * the read answered. The read is released by the applier (its read index is past what the
+   * leader applied), so it is served on the read pool, where it can wait for the split without
+   * holding up the Raft loop or the applier.
+   */
+  private static <T> T readOverlappingASplitOfK(long seed, Function<KvNode, CompletableFuture<T>> read)
+      throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), seed,
+        b -> b.balanceLeaders(false).quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      KvNode l = c.node(leaderOf(c, 1));
+      l.put("k", "v");
+      CountDownLatch release = new CountDownLatch(1);
+      AtomicBoolean split = new AtomicBoolean();
+      AtomicReference<Throwable> splitFailed = new AtomicReference<>();
+      l.runtime().overrides().beforeApply = g -> await(release);
+      try {
+        CompletableFuture<Void> put = l.putAsync(bytes("other"), bytes("x"));
+        await(WAIT, "the write to commit unapplied",
+            () -> partition(l, 1).commitIndex() > partition(l, 1).appliedIndex());
+        l.runtime().overrides().beforeRead = g -> {
+          if (g == 1 && Thread.currentThread().getName().startsWith("quorumkv-read-")
+              && split.compareAndSet(false, true)) {
+            try {
+              l.split(bytes("k")); // answered once this node, the leader, has applied and written it
+            } catch (RuntimeException e) {
+              splitFailed.set(e);
+            }
+          }
+        };
+        CompletableFuture<T> answer = read.apply(l);
+        MemoryCluster.sleep(100);
+        assertFalse(answer.isDone(), "the read waits for the applier");
+        release.countDown();
+        put.get(30, TimeUnit.SECONDS);
+        T got = answer.get(30, TimeUnit.SECONDS);
+        assertTrue(split.get(), "the read was served on the read pool, where the split ran under it");
+        assertNull(splitFailed.get());
+        return got;
+      } finally {
+        l.runtime().overrides().beforeApply = null;
+        l.runtime().overrides().beforeRead = null;
+        release.countDown();
+      }
+    }
+  }
+
+  /**
+   * Has every read that {@code caller} makes on {@code n} stop right before it reads the state
+   * (its span checked), count down {@code paused}, and wait for {@code release}.
+   */
+  private static void stopReadsOf(Thread caller, KvNode n, CountDownLatch paused, CountDownLatch release) {
+    n.runtime().overrides().beforeRead = g -> {
+      if (Thread.currentThread() == caller) {
+        paused.countDown();
+        await(release);
+      }
+    };
   }
 
   private static double counter(KvNode n, String name) {
