@@ -120,6 +120,27 @@ final class NodeRuntime implements RequestExecutor {
      * state machine that is not deterministic, or memory that flips a bit (replica divergence).
      */
     volatile BiFunction<Long, byte[], byte[]> applyData;
+    /**
+     * Runs on the applier after each step of creating a split child ({@code (child, step)}), to
+     * cut the power between two of its writes.
+     */
+    volatile BiConsumer<Long, ChildStep> afterChildStep;
+  }
+
+  /** The steps of creating a split child, in the order {@link #createChild} takes them (test hooks). */
+  enum ChildStep {
+    /** Its creation recorded as begun (see {@link Tombstones#beginChild}). */
+    BEGUN,
+    /** Its group created with the parent's membership, durably. */
+    BOOTSTRAPPED,
+    /** Its log of empty entries through {@link #SPLIT_INITIAL_INDEX} and its hard state written, durably. */
+    LOGGED,
+    /** The moved keys and sessions written to its state machine (not synced). */
+    SEEDED,
+    /** Its log compacted to a snapshot of that state, durably: it is complete. */
+    COMPACTED,
+    /** Its creation's record forgotten: the parent's batch comes next. */
+    CREATED
   }
 
   /** A partition created by a split starts at this index and term (as in TiKV): see createChild. */
@@ -320,6 +341,14 @@ final class NodeRuntime implements RequestExecutor {
             config.partitioner(), voters.voters());
       }
       tombstones = new Tombstones(engine);
+      for (long g : tombstones.childrenBegun()) {
+        // A crash cut its creation short: never opened, it never voted. Gone, as if the crash came
+        // before; its parent applies the split again (its apply was to be written after this).
+        log.warn("{} group {}: split child left incomplete by a crash; deleting it, its parent creates it again",
+            who, g);
+        engine.deleteGroup(g);
+        tombstones.childDone(g);
+      }
       for (long g : engine.groups()) {
         if (g == Tombstones.GROUP) {
           continue;
@@ -2003,9 +2032,12 @@ final class NodeRuntime implements RequestExecutor {
    * Creates this node's replica of a partition born from a split, with the same initial state on
    * every replica: the moved keys and the sessions as of index {@link #SPLIT_INITIAL_INDEX}, and a
    * log compacted through that index, so a replica that missed the split is sent a snapshot.
-   * Runs before the parent's state machine makes the split durable, so a crash in between redoes
-   * it (the child is then found to exist). Runs on the applier, like every other replica creation
-   * while the node runs, so two creations of one partition never race.
+   * Runs before the parent's state machine makes the split durable, so a crash after it redoes
+   * it (the child is then found to exist). Its writes are several: it is recorded as begun first
+   * and forgotten last ({@link Tombstones#beginChild}), so a crash between them leaves it recorded,
+   * and {@link #start} deletes it before opening anything; the parent, which applies the split
+   * again, creates it again. Runs on the applier, like every other replica creation while the node
+   * runs, so two creations of one partition never race.
    */
   private void createChild(Replica parent, PartitionStateMachine.Outcome.Split s) {
     long child = s.newPartitionId();
@@ -2024,7 +2056,12 @@ final class NodeRuntime implements RequestExecutor {
       return;
     }
     ConfState cs = parent.smStore.confState();
+    // Several writes: a crash between two of them leaves the child recorded as begun, and the
+    // next start deletes it before opening anything (see Tombstones).
+    tombstones.beginChild(child);
+    afterChildStep(child, ChildStep.BEGUN);
     engine.bootstrap(child, cs);
+    afterChildStep(child, ChildStep.BOOTSTRAPPED);
     StateMachineStore store = engine.stateMachine(child);
     List<KvMutation> muts = new ArrayList<>();
     for (PartitionStore.Mutation m : PartitionStateMachine.seedMutations(s.seed())) {
@@ -2038,13 +2075,25 @@ final class NodeRuntime implements RequestExecutor {
     }
     // The log first (the state machine may not run ahead of it), then the state, then compact.
     engine.write(engine.newLogBatch().append(child, filler).hardState(child, new HardState(i0, 0, i0)));
+    afterChildStep(child, ChildStep.LOGGED);
     store.apply(i0, i0, muts, cs);
+    afterChildStep(child, ChildStep.SEEDED);
     engine.write(engine.newLogBatch().compact(child, store.createSnapshot()));
+    afterChildStep(child, ChildStep.COMPACTED);
+    tombstones.childDone(child);
+    afterChildStep(child, ChildStep.CREATED);
     Replica r = openReplica(child);
     log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
         new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
     if (parent.isLeader()) {
       post(() -> r.raw.campaign());
+    }
+  }
+
+  private void afterChildStep(long child, ChildStep step) {
+    BiConsumer<Long, ChildStep> hook = overrides.afterChildStep;
+    if (hook != null) {
+      hook.accept(child, step);
     }
   }
 

@@ -7,6 +7,7 @@ import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -24,6 +25,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * one's log held (see
  * {@link Replica#quarantinedBelow}). Until then it only receives the log (acknowledgements of
  * entries it really stores are safe), and it is a learner until the placement driver promotes it.
+ *
+ * <p>The same group records the split children whose creation began here and is not known to
+ * have finished ({@link #beginChild}): a split child is created by several writes (see
+ * {@code NodeRuntime#createChild}), and a power cut between two of them leaves a replica with a
+ * membership but without its moved keys, which must never be opened. The record is durable before
+ * the child's first write and forgotten after its last one, before the parent's state machine
+ * records the split as applied; all of them go through one write-ahead log, so after any crash a
+ * child that is still recorded is incomplete, and its parent will apply the split again.
  *
  * <p>Threads: written on the applier (which creates and deletes replicas), read by anyone.
  */
@@ -46,8 +55,12 @@ final class Tombstones {
     }
   }
 
+  /** The first byte of a split child's record key (a tombstone's key is a positive group id). */
+  private static final byte CHILD = (byte) 0xFE;
+
   private final StorageEngine engine;
   private final Map<Long, Tombstone> byGroup = new ConcurrentHashMap<>();
+  private final Set<Long> childrenBegun = ConcurrentHashMap.newKeySet();
   private long nextIndex;
 
   /** Loads the tombstones of {@code engine}'s node. */
@@ -55,6 +68,12 @@ final class Tombstones {
     this.engine = engine;
     StateMachineStore store = engine.stateMachine(GROUP);
     for (KeyValue kv : store.scan(new byte[0], new byte[] {(byte) 0xFF}, Integer.MAX_VALUE)) {
+      if (kv.key().length == Long.BYTES + 1 && kv.key()[0] == CHILD) {
+        Codec.Reader k = new Codec.Reader(kv.key(), "split child key");
+        k.u8();
+        childrenBegun.add(k.i64());
+        continue;
+      }
       Codec.Reader k = new Codec.Reader(kv.key(), "tombstone key");
       Codec.Reader v = new Codec.Reader(kv.value(), "tombstone");
       byGroup.put(k.i64(), new Tombstone(v.i64(), v.i64(), v.i64()));
@@ -70,11 +89,43 @@ final class Tombstones {
   /** applier: records (durably, with the next synced write) that the replica of {@code groupId} is gone. */
   void record(long groupId, Tombstone t) {
     Tombstone merged = t.merge(byGroup.get(groupId));
-    long index = nextIndex++;
-    // The store may not run ahead of its log: one empty entry per record (rare: one per removal).
-    engine.write(engine.newLogBatch().append(GROUP, List.of(Entry.normal(index, 1, Entry.EMPTY))));
-    engine.stateMachine(GROUP).apply(index, 1, List.of(KvMutation.put(new Codec.Writer().i64(groupId).toArray(),
-        new Codec.Writer().i64(merged.term()).i64(merged.vote()).i64(merged.lastIndex()).toArray())));
+    write(KvMutation.put(new Codec.Writer().i64(groupId).toArray(),
+        new Codec.Writer().i64(merged.term()).i64(merged.vote()).i64(merged.lastIndex()).toArray()));
     byGroup.put(groupId, merged);
+  }
+
+  /**
+   * applier: records that the creation of split child {@code groupId} begins, durably with the
+   * next synced write (the child's first write is one).
+   */
+  void beginChild(long groupId) {
+    write(KvMutation.put(childKey(groupId), new byte[0]));
+    childrenBegun.add(groupId);
+  }
+
+  /**
+   * applier: the split child {@code groupId} is complete (or its partial writes are deleted):
+   * forgets its record, durably with the next synced write. Call it before the parent's state
+   * machine writes the split as applied, which makes this durable too.
+   */
+  void childDone(long groupId) {
+    write(KvMutation.delete(childKey(groupId)));
+    childrenBegun.remove(groupId);
+  }
+
+  /** The split children whose creation began here and did not finish (a crash in between). */
+  Set<Long> childrenBegun() {
+    return Set.copyOf(childrenBegun);
+  }
+
+  private static byte[] childKey(long groupId) {
+    return new Codec.Writer().u8(CHILD & 0xFF).i64(groupId).toArray();
+  }
+
+  private void write(KvMutation m) {
+    long index = nextIndex++;
+    // The store may not run ahead of its log: one empty entry per record (rare: one per removal or split).
+    engine.write(engine.newLogBatch().append(GROUP, List.of(Entry.normal(index, 1, Entry.EMPTY))));
+    engine.stateMachine(GROUP).apply(index, 1, List.of(m));
   }
 }

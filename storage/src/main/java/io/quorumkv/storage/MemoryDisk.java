@@ -47,6 +47,22 @@ public final class MemoryDisk {
   }
 
   /**
+   * Makes every write not yet synced durable now, in write order, as another writer's fsync of the
+   * write-ahead log (or the operating system writing its pages back) may do at any time: with
+   * {@link #crash()} right after, the power is cut with these writes kept. No-op while no engine
+   * is open.
+   */
+  public void writeBack() {
+    MemoryBackend backend;
+    synchronized (lock) {
+      backend = live;
+    }
+    if (backend != null) {
+      backend.sync();
+    }
+  }
+
+  /**
    * Simulates a disk whose fsync hangs: from now on every synced write and every sync waits (a
    * synced write's records written and readable, not yet durable, as with RocksDB's write then
    * SyncWAL) until

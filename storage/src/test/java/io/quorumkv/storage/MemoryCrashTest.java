@@ -53,6 +53,19 @@ class MemoryCrashTest {
   }
 
   @Test
+  void aWriteBackBeforeTheCrashKeepsTheUnsyncedApplies() {
+    StorageEngine e = open();
+    e.log(G).append(entries(1, 3, 1));
+    e.stateMachine(G).apply(3, 1, List.of(KvMutation.put(b("k"), b("v"))));
+    disk.writeBack();
+    disk.crash();
+    StorageEngine after = open();
+    assertEquals(3, after.stateMachine(G).appliedIndex());
+    assertEquals("v", new String(after.stateMachine(G).get(b("k")).orElseThrow()));
+    after.close();
+  }
+
+  @Test
   void aCrashedEngineRefusesEveryCallAndFreesTheDisk() {
     StorageEngine e = open();
     e.log(G).append(entries(1, 1, 1));
