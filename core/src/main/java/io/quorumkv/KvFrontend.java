@@ -417,7 +417,21 @@ final class KvFrontend {
 
     void fail(Throwable t) {
       finished();
-      result.completeExceptionally(t);
+      result.completeExceptionally(outcomeOfAllAttempts(t));
+    }
+
+    /**
+     * The call's failure as its caller must see it: a write that an earlier attempt may have
+     * applied (its leader proposed it, then lost leadership or closed) stays unknown even when the
+     * last attempt certainly did nothing (its node is closed now, or is not the leader).
+     */
+    private Throwable outcomeOfAllAttempts(Throwable t) {
+      if (!isWrite || !mayHaveApplied || !(t instanceof KvException k) || k.outcomeUnknown()) {
+        return t;
+      }
+      String why = k.getMessage() + "; an earlier attempt may have applied the write";
+      return k instanceof NodeClosedException ? new NodeClosedException(why, true)
+          : new ClusterUnavailableException(why, true, k);
     }
 
     /**
