@@ -478,7 +478,9 @@ final class ReadPath {
         value = sm.get(g.key());
       }
       // Again: a split applied since the check, or a snapshot installed, may have deleted it here.
-      if (sm.superseded() || !sm.span().owns(g.key())) {
+      // A split or merge replaces the span object, so the very span checked above still owns the
+      // key: only a changed span is asked again (a hash span would hash the key a second time).
+      if (sm.superseded() || sm.span() != span && !sm.span().owns(g.key())) {
         return movedDuringRead(r, sm, "key " + new String(g.key(), StandardCharsets.UTF_8), applied);
       }
       return stillHosted(r, new KvResponse.Read(new ReadResult(value, level, r.groupId, nodeId, applied, since)));
