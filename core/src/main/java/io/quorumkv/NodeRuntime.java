@@ -12,7 +12,6 @@ import io.quorumkv.raft.ProposalDroppedException;
 import io.quorumkv.raft.RaftConfig;
 import io.quorumkv.raft.RawNode;
 import io.quorumkv.raft.ReadOnlyOption;
-import io.quorumkv.raft.ReadState;
 import io.quorumkv.raft.Ready;
 import io.quorumkv.raft.Snapshot;
 import io.quorumkv.raft.SoftState;
@@ -23,7 +22,6 @@ import io.quorumkv.storage.GroupCommitLogWriter;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.LogBatch;
 import io.quorumkv.storage.MemoryDisk;
-import io.quorumkv.storage.MemoryRead;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
@@ -62,14 +60,12 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
-import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
@@ -213,7 +209,6 @@ final class NodeRuntime implements RequestExecutor {
   /** Bytes of committed entries queued for the applier and not yet applied (all groups). */
   private final AtomicLong applyBacklogBytes = new AtomicLong();
   private final Map<Long, SnapshotStreams.Staged> staged = new ConcurrentHashMap<>();
-  private final AtomicLong nextReadContext = new AtomicLong(1);
   /** loop: the replicas that took client writes since the last flush (see {@link #flushWrites()}). */
   private final List<Replica> packing = new ArrayList<>();
   /** loop: groups whose empty replica the applier is creating (see maybeCreateUnknown). */
@@ -225,7 +220,7 @@ final class NodeRuntime implements RequestExecutor {
   /**
    * loop: when ({@link System#nanoTime}) the loop's next tick is due. A lease the loop finds valid
    * now cannot lapse before then (leases lapse on ticks), unless the process was paused: then the
-   * clock has passed this time by the time anyone looks again. See {@link #serveLease}.
+   * clock has passed this time by the time anyone looks again. See {@link ReadPath#serveLease}.
    */
   private volatile long nextTickNanos;
   /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
@@ -258,6 +253,8 @@ final class NodeRuntime implements RequestExecutor {
   private Thread applierThread;
   private ScheduledExecutorService scheduler;
   private ExecutorService readPool;
+  /** Every get and scan of a partition hosted here, from its read index or lease to its answer. */
+  private final ReadPath reads;
   /**
    * Takes snapshots off the applier: a snapshot reads and writes the whole partition, which would
    * stall every partition's apply (and so every write's answer) for as long.
@@ -307,6 +304,7 @@ final class NodeRuntime implements RequestExecutor {
     this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
     this.placement = new PlacementDriver(this, config);
+    this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), readPathNode());
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -589,33 +587,8 @@ final class NodeRuntime implements RequestExecutor {
       PartitionStateMachine.Outcome unknown = proposedButUnanswered(why);
       r.proposals.values().forEach(p -> p.complete(unknown));
       r.proposals.clear();
-      r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new NodeClosedException(why, false)));
-      r.readIndexWaiting.clear();
-      ReadWaiterDrain.failAll(r, new NodeClosedException(why, false));
-      failQueuedReads(r, KvResponse.Failure.of(KvResponse.Code.CLOSED, why));
-    }
-  }
-
-  /** Helpers for draining a replica's apply waiters. */
-  private static final class ReadWaiterDrain {
-    static void failAll(Replica r, Throwable t) {
-      Replica.ReadWaiter w;
-      while ((w = r.applyWaiting.poll()) != null) {
-        w.ready.completeExceptionally(t);
-      }
-    }
-
-    static void release(Replica r) {
-      long applied = r.appliedIndex;
-      while (true) {
-        Replica.ReadWaiter w = r.applyWaiting.peek();
-        if (w == null || w.index > applied) {
-          return;
-        }
-        if (r.applyWaiting.remove(w)) {
-          w.ready.complete(applied);
-        }
-      }
+      ReadPath.failWaiting(r, () -> new NodeClosedException(why, false),
+          KvResponse.Failure.of(KvResponse.Code.CLOSED, why));
     }
   }
 
@@ -680,10 +653,7 @@ final class NodeRuntime implements RequestExecutor {
     PartitionStateMachine.Outcome unknown = proposedButUnanswered(gone);
     r.proposals.values().forEach(p -> p.complete(unknown));
     r.proposals.clear();
-    r.readIndexWaiting.values().forEach(w -> w.ready.completeExceptionally(new LeadershipLost()));
-    r.readIndexWaiting.clear();
-    ReadWaiterDrain.failAll(r, new LeadershipLost());
-    failQueuedReads(r, KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
+    ReadPath.failWaiting(r, LeadershipLost::new, KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
         "the replica of partition " + g + " on " + who + " was removed"));
     submitTurnLog(); // this turn's writes of the group too
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
@@ -813,7 +783,7 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * The loop tasks of the multi this thread is dispatching, or null. A thread-local rather than a
-   * parameter because proposals and reads post from deep in their own paths (propose, leaderRead),
+   * parameter because proposals and reads post from deep in their own paths (propose, ReadPath#leaderRead),
    * which then stay exactly as for a single request.
    */
   private static final ThreadLocal<List<Runnable>> multiLoopTasks = new ThreadLocal<>();
@@ -1341,7 +1311,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     persist(r, rd);
     handCommitted(r, rd.committedEntries());
-    releaseReadStates(r, rd.readStates());
+    reads.releaseReadStates(r, rd.readStates());
   }
 
   private void onSoftState(Replica r, SoftState ss) {
@@ -1553,27 +1523,6 @@ final class NodeRuntime implements RequestExecutor {
 
   /** One committed entry for the applier; membership changes carry their result. */
   private record ApplyItem(Entry entry, ConfChange change, ConfState confState) {}
-
-  private void releaseReadStates(Replica r, List<ReadState> states) {
-    for (ReadState rs : states) {
-      Replica.ReadWaiter w = r.readIndexWaiting.remove(rs.context());
-      if (w != null) {
-        metrics.readIndexLatency.record(System.nanoTime() - w.startNanos, TimeUnit.NANOSECONDS);
-        w.index = rs.index();
-        w.indexKnown();
-        awaitApplied(r, w);
-      }
-    }
-  }
-
-  private void awaitApplied(Replica r, Replica.ReadWaiter w) {
-    if (r.appliedIndex >= w.index) {
-      w.ready.complete(r.appliedIndex);
-      return;
-    }
-    r.applyWaiting.add(w);
-    ReadWaiterDrain.release(r); // the applier may have moved on meanwhile
-  }
 
   // ------------------------------------------------------------------ duties on ticks
 
@@ -1902,7 +1851,7 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     publishSpan(r);
-    ReadWaiterDrain.release(r);
+    ReadPath.releaseApplied(r);
     long lastIndex = a.last();
     // The core needs the applied index for apply flow control (8 MiB per group: far off while the
     // loop turns) and to leave a joint configuration: only the latter wakes the loop.
@@ -2127,13 +2076,13 @@ final class NodeRuntime implements RequestExecutor {
     KeySpan span = r.sm.span();
     publishSpan(r);
     log.info("{} group {}: installed snapshot at {} {}", who, r.groupId, index, span == null ? "" : span.describe());
-    ReadWaiterDrain.release(r);
+    ReadPath.releaseApplied(r);
     post(() -> {
       r.raw.snapshotPersisted(index);
       r.installing = false;
       persist(r, rd);
       handCommitted(r, rd.committedEntries());
-      releaseReadStates(r, rd.readStates());
+      reads.releaseReadStates(r, rd.readStates());
     });
   }
 
@@ -2166,7 +2115,7 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * A follower sends its hash to its leader and acts on the verdict: a replica the leader and a
-   * quorum disagree with is fenced (it serves no read from its state, see {@link #serveLocal});
+   * quorum disagree with is fenced (it serves no read from its state, see {@link ReadPath#serveLocal});
    * a later match lifts the fence. While the leader cannot tell (it has not hashed that index
    * yet, or too few replicas have reported), the report goes again a second later, a few times.
    */
@@ -2769,17 +2718,17 @@ final class NodeRuntime implements RequestExecutor {
     // A fenced replica (its state diverged) serves no read from its state: it goes to the leader.
     boolean fenced = r.divergedAt != 0;
     if (level == ReadConsistency.STALE && !fenced) {
-      return readLocal(r, inner, ReadConsistency.STALE);
+      return reads.readLocal(r, inner, ReadConsistency.STALE);
     }
     if (level == ReadConsistency.FOLLOWER && !r.isLeader() && !fenced) {
-      return followerRead(r, inner, deadline);
+      return reads.followerRead(r, inner, deadline);
     }
     if (r.isLeader()) {
       if (inner instanceof KvRequest.Write w) {
         return propose(r, new Command.Write(w.clientId(), w.seq(), w.ackedBelow(), w.op()))
             .thenApply(o -> toResponse(r, o));
       }
-      return leaderRead(r, inner, level, deadline);
+      return reads.leaderRead(r, inner, level, deadline);
     }
     long leader = r.leader;
     if (leader == RaftConfig.NONE) {
@@ -2982,441 +2931,56 @@ final class NodeRuntime implements RequestExecutor {
     return new KvResponse.AdminDone(0);
   }
 
-  /**
-   * A read on the leader: lease if asked and valid, else ReadIndex (no clock assumption). A lease
-   * read whose state is applied and in memory is answered on the calling thread (a network I/O
-   * thread), without a hand-off; other reads share ReadIndex requests ({@link #queueForReadIndex}).
-   */
-  private CompletableFuture<KvResponse> leaderRead(Replica r, KvRequest inner, ReadConsistency level, long deadline) {
-    r.touch();
-    long published = r.leaseUntilNanos;
-    if (level == ReadConsistency.LEASE && published != Long.MIN_VALUE && System.nanoTime() - published < 0) {
-      // No trip through the loop: every write acknowledged before this read is at most the
-      // commit index, which the loop publishes before the lease (leaseReadIndex) and before it
-      // hands the entries to the applier.
-      long commit = r.commitIndex;
-      if (r.appliedIndex >= commit) {
-        KvResponse answer = serveFromMemory(r, inner, ReadConsistency.LEASE);
-        if (answer != null) {
-          return keepIfInLease(r, inner, published, answer, deadline);
-        }
+  // ------------------------------------------------------------------ the read path
+
+  /** What {@link ReadPath} needs of this node: its Raft loop, lease state and request routing. */
+  private ReadPath.Node readPathNode() {
+    return new ReadPath.Node() {
+      @Override
+      public boolean postExternal(Runnable task) {
+        return NodeRuntime.this.postExternal(task);
       }
-      CompletableFuture<KvResponse> f = new CompletableFuture<>();
-      Replica.ReadWaiter w = new Replica.ReadWaiter(commit);
-      w.ready.whenComplete((applied, e) -> serveLease(r, inner, published, e, f, deadline));
-      awaitApplied(r, w);
-      return f;
-    }
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    if (level != ReadConsistency.LEASE) {
-      queueForReadIndex(r, new Replica.BatchedRead(inner, deadline, f));
-      return f;
-    }
-    boolean posted = postExternal(() -> {
-      if (!r.isLeader()) {
-        f.complete(notLeader(r));
-        return;
+
+      @Override
+      public boolean postUncollected(Runnable task) {
+        return inbox.size() < INBOX_LIMIT && post(task);
       }
-      if (leaseUsable(r) && r.raw.hasValidLease()) {
-        long until = nextTickNanos;
-        Replica.ReadWaiter w = new Replica.ReadWaiter(leaseReadIndex(r));
-        w.ready.whenComplete((applied, e) -> serveLease(r, inner, until, e, f, deadline));
-        awaitApplied(r, w);
-        return;
+
+      @Override
+      public boolean leaseUsable(Replica r) {
+        return NodeRuntime.this.leaseUsable(r);
       }
-      queueForReadIndex(r, new Replica.BatchedRead(inner, deadline, f));
-    });
-    if (!posted) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-    }
-    return f;
-  }
 
-  /**
-   * Queues a read on this leader for a clock-free read index. The reads queued until the Raft loop
-   * gets to them share one ReadIndex request (one share of a heartbeat round) and are released
-   * together: one loop task per batch, not per read. Rounds of earlier batches may still be in
-   * flight; a read never joins one of them, since its batch's request is made after it arrived.
-   */
-  private void queueForReadIndex(Replica r, Replica.BatchedRead read) {
-    r.readIndexQueue.add(read);
-    // Posted directly, never collected with a multi's loop tasks: the flag must be cleared here if
-    // the post is refused, or no read of this replica would post again.
-    if (r.readIndexPosted.compareAndSet(false, true) && !(inbox.size() < INBOX_LIMIT && post(() -> startLeaderBatch(r)))) {
-      r.readIndexPosted.set(false);
-      failQueuedReads(r, KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-    }
-  }
-
-  /** Answers every read still queued for a read index of {@code r} (the node closes, the replica goes). */
-  private static void failQueuedReads(Replica r, KvResponse failure) {
-    for (Replica.BatchedRead b; (b = r.readIndexQueue.poll()) != null; ) {
-      b.answer().complete(failure);
-    }
-  }
-
-  /** loop: asks the Raft core for one read index for every read queued so far. */
-  private void startLeaderBatch(Replica r) {
-    r.readIndexPosted.set(false); // before draining: a read queued after the drain posts again
-    List<Replica.BatchedRead> batch = new ArrayList<>();
-    for (Replica.BatchedRead b; (b = r.readIndexQueue.poll()) != null; ) {
-      batch.add(b);
-    }
-    if (batch.isEmpty()) {
-      return;
-    }
-    countBatch(batch);
-    Replica.ReadWaiter w = new Replica.ReadWaiter();
-    w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.LINEARIZABLE, e));
-    if (replicas.get(r.groupId) != r) {
-      w.ready.completeExceptionally(new NotLeaderNow(KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
-          "the replica of partition " + r.groupId + " on " + who + " was removed")));
-      return;
-    }
-    if (!r.isLeader()) {
-      w.ready.completeExceptionally(new NotLeaderNow(notLeader(r)));
-      return;
-    }
-    long ctx = nextReadContext.getAndIncrement();
-    r.readIndexWaiting.put(ctx, w);
-    r.raw.readIndex(ctx, false);
-  }
-
-  /**
-   * A follower's batch's read index: once it is known (or can never be), the replica's next batch
-   * may ask for its own. Either happens once; the batch is served when the state machine reaches
-   * the index.
-   */
-  private static final class BatchWaiter extends Replica.ReadWaiter {
-    private final AtomicBoolean finished = new AtomicBoolean();
-    private final ReadBatcher<Replica.BatchedRead> batcher;
-    private final Consumer<List<Replica.BatchedRead>> startNext;
-
-    BatchWaiter(ReadBatcher<Replica.BatchedRead> batcher, Consumer<List<Replica.BatchedRead>> startNext) {
-      this.batcher = batcher;
-      this.startNext = startNext;
-      ready.whenComplete((applied, e) -> indexKnown()); // failed, or applied without indexKnown
-    }
-
-    @Override
-    void indexKnown() {
-      if (finished.compareAndSet(false, true)) {
-        batcher.done(startNext);
+      @Override
+      public long nextTickNanos() {
+        return nextTickNanos;
       }
-    }
-  }
 
-  /** A batched read's answer when the node found it is not the partition's leader (not an error). */
-  private static final class NotLeaderNow extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-    final transient KvResponse answer;
-
-    NotLeaderNow(KvResponse answer) {
-      super("not the leader", null, false, false);
-      this.answer = answer;
-    }
-  }
-
-  /**
-   * A follower read: the leader's clock-free read index, then a local read once applied. Reads
-   * arriving together share one request to the leader ({@link ReadBatcher}).
-   */
-  private CompletableFuture<KvResponse> followerRead(Replica r, KvRequest inner, long deadline) {
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    r.followerReads.add(new Replica.BatchedRead(inner, deadline, f), batch -> startFollowerBatch(r, batch));
-    return f;
-  }
-
-  private void startFollowerBatch(Replica r, List<Replica.BatchedRead> batch) {
-    countBatch(batch);
-    BatchWaiter w = new BatchWaiter(r.followerReads, b -> startFollowerBatch(r, b));
-    w.ready.whenComplete((applied, e) -> serveBatch(r, batch, ReadConsistency.FOLLOWER, e));
-    long leader = r.leader;
-    if (leader == RaftConfig.NONE) {
-      w.ready.completeExceptionally(new NotLeaderNow(
-          KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " has no leader right now")));
-      return;
-    }
-    long deadline = Long.MAX_VALUE;
-    for (Replica.BatchedRead b : batch) {
-      deadline = Math.min(deadline, b.deadline()); // the answer is useless to every read after the first expires
-    }
-    forward(leader, new KvRequest.Group(r.groupId, new KvRequest.GroupCommand.ReadIndex()), deadline, false)
-        .whenComplete((resp, e) -> {
-          if (e != null) {
-            w.ready.completeExceptionally(e);
-          } else if (resp instanceof KvResponse.AdminDone d) {
-            w.index = d.value();
-            w.indexKnown();
-            awaitApplied(r, w);
-          } else {
-            w.ready.completeExceptionally(new NotLeaderNow(resp));
-          }
-        });
-  }
-
-  private void countBatch(List<Replica.BatchedRead> batch) {
-    metrics.readBatches.increment();
-    metrics.batchedReads.increment(batch.size());
-  }
-
-  /**
-   * Serves a batch of reads whose read index is applied (or fails them all): on this thread those
-   * whose records are in memory (see {@link #servesInPlace}), the rest in one read-pool task.
-   * (Serving half of a large batch on the read pool, as a large multi is, took a third of the Raft
-   * loop's CPU per read at 256 callers but served no more: benchmarks.md, finding 55.)
-   */
-  private void serveBatch(Replica r, List<Replica.BatchedRead> batch, ReadConsistency level, Throwable e) {
-    if (e != null) {
-      Throwable cause = Await.unwrap(e);
-      KvResponse failure = cause instanceof NotLeaderNow n ? n.answer : failureOf(cause);
-      batch.forEach(b -> b.answer().complete(failure));
-      return;
-    }
-    List<Replica.BatchedRead> rest = batch;
-    if (servesInPlace()) {
-      rest = null;
-      for (Replica.BatchedRead b : batch) {
-        KvResponse answer = serveFromMemory(r, b.request(), level);
-        if (answer != null) {
-          b.answer().complete(answer);
-        } else {
-          if (rest == null) {
-            rest = new ArrayList<>();
-          }
-          rest.add(b);
-        }
+      @Override
+      public long leaseReadIndex(Replica r) {
+        return NodeRuntime.this.leaseReadIndex(r);
       }
-      if (rest == null) {
-        return;
+
+      @Override
+      public Thread applierThread() {
+        return applierThread;
       }
-    }
-    List<Replica.BatchedRead> onPool = rest;
-    try {
-      readPool.execute(() -> {
-        for (Replica.BatchedRead b : onPool) {
-          b.answer().complete(serveLocalOrFailure(r, b.request(), level));
-        }
-      });
-    } catch (RejectedExecutionException closed) {
-      KvResponse failure = KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed");
-      onPool.forEach(b -> b.answer().complete(failure));
-    }
-  }
 
-  /**
-   * Whether a read whose state is applied may be served on this thread when its record is in
-   * memory: on any thread but the applier, which releases reads as it applies and would delay every
-   * write's answer for them. (A Raft loop or I/O thread reading from memory never waits for the disk.)
-   */
-  private boolean servesInPlace() {
-    return Thread.currentThread() != applierThread;
-  }
-
-  /** {@link #serveLocal} from memory only (null: not in memory), with a storage failure answered as one. */
-  private KvResponse serveFromMemory(Replica r, KvRequest inner, ReadConsistency level) {
-    try {
-      return serveLocal(r, inner, level, true);
-    } catch (RuntimeException e) {
-      return failureOf(e);
-    }
-  }
-
-  /** Serves a read whose state is applied (or fails it): here if it may and is in memory, else on the read pool. */
-  private void serveAfter(Replica r, KvRequest inner, ReadConsistency level, Throwable e, CompletableFuture<KvResponse> f) {
-    if (e != null) {
-      f.complete(failureOf(e));
-      return;
-    }
-    if (servesInPlace()) {
-      KvResponse answer = serveFromMemory(r, inner, level);
-      if (answer != null) {
-        f.complete(answer);
-        return;
+      @Override
+      public KvResponse.Failure notLeader(Replica r) {
+        return NodeRuntime.this.notLeader(r);
       }
-    }
-    serveOnPool(r, inner, level, f);
-  }
 
-  private void serveOnPool(Replica r, KvRequest inner, ReadConsistency level, CompletableFuture<KvResponse> f) {
-    try {
-      readPool.execute(() -> f.complete(serveLocalOrFailure(r, inner, level)));
-    } catch (RejectedExecutionException closed) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is closed"));
-    }
-  }
-
-  /**
-   * Serves a lease read whose lease was found valid until {@code leaseUntilNanos}, and keeps the
-   * answer only if the state was read before then (see {@link #keepIfInLease}).
-   */
-  private void serveLease(Replica r, KvRequest inner, long leaseUntilNanos, Throwable e, CompletableFuture<KvResponse> f,
-      long deadline) {
-    CompletableFuture<KvResponse> read = new CompletableFuture<>();
-    serveAfter(r, inner, ReadConsistency.LEASE, e, read);
-    // Completes once the state was read, so the clock read in keepIfInLease is past the moment of the read.
-    read.thenCompose(resp -> keepIfInLease(r, inner, leaseUntilNanos, resp, deadline))
-        .whenComplete((x, err) -> f.complete(err != null ? failureOf(err) : x));
-  }
-
-  /**
-   * A lease read's answer, read from the state with a lease found valid until
-   * {@code leaseUntilNanos}: kept only if the state was read before then. A check before reading
-   * is not enough: a process paused (SIGSTOP, a long GC) between the check and the read wakes up
-   * with a lease that lapsed while it slept, when another leader may already have taken writes.
-   * Checking after the read proves the read happened inside the lease, whenever the pause fell. A
-   * read that missed it goes through ReadIndex instead (no clock assumption). Call only once the
-   * state was read.
-   */
-  private CompletableFuture<KvResponse> keepIfInLease(Replica r, KvRequest inner, long leaseUntilNanos, KvResponse answer,
-      long deadline) {
-    if (answer instanceof KvResponse.Failure || System.nanoTime() - leaseUntilNanos < 0) {
-      return done(answer);
-    }
-    metrics.leaseReadsFallenBack.increment();
-    return leaderRead(r, inner, ReadConsistency.LINEARIZABLE, deadline);
-  }
-
-  /** A STALE read: answered on the calling thread when its state is in memory, else on the read pool. */
-  private CompletableFuture<KvResponse> readLocal(Replica r, KvRequest inner, ReadConsistency level) {
-    long applied = r.appliedIndex;
-    if (applied < r.quarantinedBelow) {
-      // Created again after this node destroyed a replica of the partition (see Tombstones): until
-      // it holds what its predecessor did, its reads would go back from the ones that served.
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId
-          + "'s replica here was created again and has applied " + applied + " of the " + r.quarantinedBelow
-          + " entries its predecessor held; read elsewhere or later"));
-    }
-    KvResponse answer = serveFromMemory(r, inner, level);
-    if (answer != null) {
-      return done(answer);
-    }
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    serveOnPool(r, inner, level, f);
-    return f;
-  }
-
-  /** {@link #serveLocal}, with a failure of the storage answered as one rather than left hanging. */
-  private KvResponse serveLocalOrFailure(Replica r, KvRequest inner, ReadConsistency level) {
-    try {
-      return serveLocal(r, inner, level, false);
-    } catch (RuntimeException e) {
-      return failureOf(e);
-    }
-  }
-
-  /**
-   * Reads this replica's applied state, after checking the keys are still its own. With
-   * {@code memoryOnly} (on a thread that must not wait for the disk) a Get is answered only if its
-   * record is in memory and a Scan never: then it returns null, and the caller reads on the pool.
-   */
-  private KvResponse serveLocal(Replica r, KvRequest inner, ReadConsistency level, boolean memoryOnly) {
-    if (memoryOnly && !(inner instanceof KvRequest.Get)) {
-      return null;
-    }
-    if (r.divergedAt != 0) {
-      // A replica known to hold other state than a quorum's answers nothing from it: the client
-      // goes to the leader (or waits for one that is not this replica).
-      long leader = r.leader;
-      return leader != RaftConfig.NONE && leader != nodeId ? notLeader(r)
-          : KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + ": the replica on node "
-              + nodeId + " diverged from a quorum's state at index " + r.divergedAt + " and serves no reads");
-    }
-    PartitionStateMachine sm = r.sm;
-    KeySpan span = sm.span();
-    long applied = r.appliedIndex;
-    if (sm.frozenInto() != 0) {
-      return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
-          "partition " + r.groupId + " is merging into partition " + sm.frozenInto());
-    }
-    if (inner instanceof KvRequest.Get g) {
-      if (span == null || !span.owns(g.key())) {
-        return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION, "the key moved (split) from partition " + r.groupId);
+      @Override
+      public KvResponse failureOf(Throwable t) {
+        return NodeRuntime.this.failureOf(t);
       }
-      Duration since = Duration.ZERO;
-      if (level == ReadConsistency.STALE && !r.isLeader()) {
-        since = Duration.ofNanos(System.nanoTime() - r.lastLeaderContactNanos);
-      }
-      beforeRead(r);
-      Optional<byte[]> value;
-      if (memoryOnly) {
-        if (!(sm.getInMemory(g.key()) instanceof MemoryRead.Found found)) {
-          metrics.readsFromDisk.increment();
-          return null;
-        }
-        value = found.value();
-      } else {
-        value = sm.get(g.key());
-      }
-      // Again: a split applied since the check, or a snapshot installed, may have deleted it here.
-      if (sm.superseded() || !sm.span().owns(g.key())) {
-        return movedDuringRead(r, sm, "key " + new String(g.key(), StandardCharsets.UTF_8), applied);
-      }
-      return stillHosted(r, new KvResponse.Read(new ReadResult(value, level, r.groupId, nodeId, applied, since)));
-    }
-    KvRequest.Scan s = (KvRequest.Scan) inner;
-    byte[] from = s.from();
-    byte[] to = s.to();
-    if (span instanceof KeySpan.Range range) {
-      if (!holds(range, from, to)) {
-        return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
-            "the scanned range is no longer all in partition " + r.groupId + " " + range.describe());
-      }
-    } else if (span == null) {
-      return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " is not initialised here");
-    }
-    beforeRead(r);
-    List<KeyValue> entries = sm.scan(from, to, s.limit());
-    if (sm.superseded() || span instanceof KeySpan.Range && !(sm.span() instanceof KeySpan.Range now && holds(now, from, to))) {
-      return movedDuringRead(r, sm, "scan " + new KeySpan.Range(from, to).describe(), applied);
-    }
-    return stillHosted(r, new KvResponse.Scanned(entries));
-  }
 
-  /** Whether {@code range} holds all of {@code [from, to)}. */
-  private static boolean holds(KeySpan.Range range, byte[] from, byte[] to) {
-    byte[][] c = range.clamp(from, to);
-    return c != null && Arrays.equals(c[0], from) && Arrays.equals(c[1], to);
-  }
-
-  /**
-   * The answer to a read whose keys were in the replica's span when it checked, and no longer were
-   * once it had read them: a split applied meanwhile moved them to the new partition, and deletes
-   * them from this one when it is written, so the read may have found them gone. The applier
-   * changes the span before it writes that deletion, so a read that saw the deletion sees the new
-   * span when it looks again after reading. Likewise a snapshot installed meanwhile (on a follower)
-   * replaced the store under the read's state machine {@code sm}, whose span may still own keys the
-   * installed state no longer holds (a split this replica missed); {@code sm} is marked before the
-   * store changes. Refused as a read arriving after the split is, and retried by the frontend
-   * against the new partition. (Until 2026-11-28 it was answered, at any read level: a get said
-   * "absent" for a key that held a value, a scan missed keys; {@code ReadPathTest}. A Jepsen run
-   * whose {@code LINEARIZABLE} get answered nil is the suspected case, see docs/status.md.)
-   */
-  private KvResponse movedDuringRead(Replica r, PartitionStateMachine sm, String what, long applied) {
-    metrics.readsMovedDuringRead.increment();
-    String why = sm.superseded() ? "a snapshot install replaced the state" : "a split moved its keys away";
-    log.info("{} group {}: a read ({}) checked its span at applied index {}, and {} before it read them "
-        + "(span now {}); refused", who, r.groupId, what, applied, why, r.sm.span() == null ? "none" : r.sm.span().describe());
-    return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
-        "partition " + r.groupId + " changed while the key was read (" + why + ")");
-  }
-
-  /** Runs the test hook {@link Overrides#beforeRead}, if set. */
-  private void beforeRead(Replica r) {
-    LongConsumer hook = overrides.beforeRead;
-    if (hook != null) {
-      hook.accept(r.groupId);
-    }
-  }
-
-  /**
-   * A read's answer, unless the replica was destroyed meanwhile (removed or merged away): its store
-   * may then have been deleted under the read. The replica leaves {@link #replicas} before its store
-   * is deleted, so a replica still there after the read was read whole.
-   */
-  private KvResponse stillHosted(Replica r, KvResponse answer) {
-    return replicas.get(r.groupId) == r ? answer : KvResponse.Failure.of(KvResponse.Code.NO_LEADER,
-        "the replica of partition " + r.groupId + " on " + who + " was removed during the read");
+      @Override
+      public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
+        return NodeRuntime.this.forward(to, req, deadline, isWrite);
+      }
+    };
   }
 
   // ------------------------------------------------------------------ partition leader commands
@@ -3436,15 +3000,7 @@ final class NodeRuntime implements RequestExecutor {
     if (c instanceof KvRequest.GroupCommand.ReadIndex) {
       r.touch();
       CompletableFuture<KvResponse> f = new CompletableFuture<>();
-      boolean posted = post(() -> {
-        if (!r.isLeader()) {
-          f.complete(notLeader(r));
-          return;
-        }
-        long ctx = nextReadContext.getAndIncrement();
-        r.readIndexWaiting.put(ctx, new ReadIndexOnly(f));
-        r.raw.readIndex(ctx, false);
-      });
+      boolean posted = post(() -> reads.serveReadIndex(r, f));
       if (!posted) {
         f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
       }
@@ -3470,15 +3026,6 @@ final class NodeRuntime implements RequestExecutor {
           .thenApply(o -> toResponse(r, o));
     }
     return propose(r, new Command.CheckHash()).thenApply(o -> toResponse(r, o));
-  }
-
-  /** A ReadIndex waiter answered with the confirmed index itself (for a follower read elsewhere). */
-  private static final class ReadIndexOnly extends Replica.ReadWaiter {
-    ReadIndexOnly(CompletableFuture<KvResponse> answer) {
-      ready.whenComplete((x, e) -> answer.complete(e != null
-          ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "leadership lost")
-          : new KvResponse.AdminDone(index)));
-    }
   }
 
   private CompletableFuture<KvResponse> transferLeader(Replica r, long to, long deadline) {

@@ -220,7 +220,11 @@ final class PartitionStateMachine {
     return partitionId;
   }
 
-  /** The keys this partition owns as of the last applied entry. */
+  /**
+   * The keys this partition owns as of the last applied entry. A split or merge replaces the object
+   * (spans are immutable), so a reader that finds the object it checked before still here knows the
+   * span did not change meanwhile ({@link ReadPath#serveLocal}).
+   */
   KeySpan span() {
     return span;
   }
