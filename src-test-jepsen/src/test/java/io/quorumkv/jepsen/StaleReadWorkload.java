@@ -69,6 +69,8 @@ final class StaleReadWorkload extends LoggedWorkload {
 
   @Override
   CheckResult check(List<OpLog.Line> lines) {
-    return new StaleReadChecker().check(lines, register.history());
+    // The checks by applied index are listed, not failing: a node may report a lower index than
+    // the state it read (StaleReadChecker, jepsen.md).
+    return new StaleReadChecker(false).check(lines, register.history());
   }
 }
