@@ -11,8 +11,10 @@ import java.util.Optional;
  *                           read served through ReadIndex reports {@link ReadConsistency#LINEARIZABLE}
  * @param partitionId        the partition that holds the key
  * @param servedBy           the node whose replica answered
- * @param appliedIndex       the log index of the partition the answering replica had applied;
- *                           the value reflects every write up to it and none after
+ * @param appliedIndex       the log index of the partition the answering replica had applied
+ *                           when the read began: the value reflects every write up to it, and
+ *                           may also reflect writes of entries the replica was applying at that
+ *                           moment (a lower bound, not the exact index of the state read)
  * @param sinceLeaderContact for a {@link ReadConsistency#STALE} read, how long before the read
  *                           the answering replica last heard from its partition's leader
  *                           ({@link Duration#ZERO} when it is the leader); zero for other levels
