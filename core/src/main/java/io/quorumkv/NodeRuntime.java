@@ -125,6 +125,21 @@ final class NodeRuntime implements RequestExecutor {
      * cut the power between two of its writes.
      */
     volatile BiConsumer<Long, ChildStep> afterChildStep;
+    /**
+     * Runs on the applier at each step of deleting a destroyed replica ({@code (group, step)}), to
+     * cut the power between two of its writes.
+     */
+    volatile BiConsumer<Long, DestroyStep> afterDestroyStep;
+  }
+
+  /** The steps of deleting a destroyed replica's storage, in the order {@link #destroyReplica} takes them (test hooks). */
+  enum DestroyStep {
+    /** Nothing written yet: every log write submitted before the destroy is durable. */
+    BEGUN,
+    /** Its tombstone recorded (the log entry synced, the record itself not). */
+    RECORDED,
+    /** Its log and state deleted, durably (the tombstone with them). */
+    DELETED
   }
 
   /** The steps of creating a split child, in the order {@link #createChild} takes them (test hooks). */
@@ -689,9 +704,12 @@ final class NodeRuntime implements RequestExecutor {
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
       try {
         if (e == null && state == State.RUNNING) {
+          afterDestroyStep(g, DestroyStep.BEGUN);
           awaitSnapshot(r); // no background snapshot may write the group's state after it is deleted
           tombstones.record(g, t);
+          afterDestroyStep(g, DestroyStep.RECORDED);
           engine.deleteGroup(g);
+          afterDestroyStep(g, DestroyStep.DELETED);
           log.info("{} group {}: replica destroyed (tombstone: term {}, log to {})", who, g, t.term(), t.lastIndex());
         }
       } finally {
@@ -2087,6 +2105,13 @@ final class NodeRuntime implements RequestExecutor {
         new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
     if (parent.isLeader()) {
       post(() -> r.raw.campaign());
+    }
+  }
+
+  private void afterDestroyStep(long g, DestroyStep step) {
+    BiConsumer<Long, DestroyStep> hook = overrides.afterDestroyStep;
+    if (hook != null) {
+      hook.accept(g, step);
     }
   }
 
