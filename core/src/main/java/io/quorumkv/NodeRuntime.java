@@ -130,6 +130,11 @@ final class NodeRuntime implements RequestExecutor {
      * cut the power between two of its writes.
      */
     volatile BiConsumer<Long, DestroyStep> afterDestroyStep;
+    /**
+     * Runs in {@link #start} after the node's first start created its replica of initial
+     * partition {@code g}, once per initial partition (to cut the power between two of them).
+     */
+    volatile LongConsumer afterInitialBootstrap;
   }
 
   /** The steps of deleting a destroyed replica's storage, in the order {@link #destroyReplica} takes them (test hooks). */
@@ -349,8 +354,14 @@ final class NodeRuntime implements RequestExecutor {
       members.putAll(config.peers());
       if (engine.groups().isEmpty() && !config.join()) {
         ConfState voters = ConfState.ofVoters(config.initialMembers());
+        // One write: a node that finds any group at start creates none, so a crash between two
+        // creations would leave the others missing here for good (on every node, if all were cut).
+        engine.bootstrap(initialSpans.keySet(), voters);
+        LongConsumer hook = overrides.afterInitialBootstrap;
         for (long g : initialSpans.keySet()) {
-          engine.bootstrap(g, voters);
+          if (hook != null) {
+            hook.accept(g);
+          }
         }
         log.info("{}: bootstrapped {} partitions ({}) with voters {}", who, initialSpans.size(),
             config.partitioner(), voters.voters());
