@@ -135,6 +135,18 @@ final class NodeRuntime implements RequestExecutor {
      * partition {@code g}, once per initial partition (to cut the power between two of them).
      */
     volatile LongConsumer afterInitialBootstrap;
+    /** Runs at each step of taking or installing a snapshot ({@code (group, step)}), to cut the power there. */
+    volatile BiConsumer<Long, SnapshotStep> afterSnapshotStep;
+  }
+
+  /** The steps of a snapshot sent to a follower (test hooks). */
+  enum SnapshotStep {
+    /** The sender took it: its payload is written, its record (which compacts the log) not yet. */
+    TAKEN,
+    /** The follower received the whole payload (staged, not committed) and is about to install it. */
+    RECEIVED,
+    /** The follower installed it, durably; the entries and hard state of its Ready are not written yet. */
+    INSTALLED
   }
 
   /** The steps of deleting a destroyed replica's storage, in the order {@link #destroyReplica} takes them (test hooks). */
@@ -2014,6 +2026,7 @@ final class NodeRuntime implements RequestExecutor {
       snapshotter.execute(() -> {
         try {
           Snapshot snap = r.smStore.createSnapshot();
+          afterSnapshotStep(r.groupId, SnapshotStep.TAKEN);
           metrics.snapshotsTaken.increment();
           log.info("{} group {}: took a snapshot at {} for a follower", who, r.groupId, snap.metadata().index());
           writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
@@ -2119,6 +2132,13 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
+  private void afterSnapshotStep(long g, SnapshotStep step) {
+    BiConsumer<Long, SnapshotStep> hook = overrides.afterSnapshotStep;
+    if (hook != null) {
+      hook.accept(g, step);
+    }
+  }
+
   private void afterDestroyStep(long g, DestroyStep step) {
     BiConsumer<Long, DestroyStep> hook = overrides.afterDestroyStep;
     if (hook != null) {
@@ -2148,11 +2168,13 @@ final class NodeRuntime implements RequestExecutor {
     awaitSnapshot(r);
     // Before the store changes: a read holding the old state machine looks at this after reading.
     r.sm.supersede();
+    afterSnapshotStep(r.groupId, SnapshotStep.RECEIVED);
     try {
       st.sink().install();
     } finally {
       st.close();
     }
+    afterSnapshotStep(r.groupId, SnapshotStep.INSTALLED);
     r.sm = PartitionStateMachine.open(r.groupId, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
     r.appliedIndex = r.smStore.appliedIndex();
