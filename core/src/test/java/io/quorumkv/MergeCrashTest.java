@@ -13,7 +13,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,12 +54,7 @@ class MergeCrashTest {
   }
 
   static Stream<Arguments> cuts() {
-    List<Arguments> out = new ArrayList<>();
-    for (Cut cut : Cut.values()) {
-      out.add(Arguments.of(cut, true));
-      out.add(Arguments.of(cut, false));
-    }
-    return out.stream();
+    return PowerCut.onOneNodeOrAll(Cut.values());
   }
 
   @ParameterizedTest(name = "{0}, every node: {1}")
@@ -81,21 +76,10 @@ class MergeCrashTest {
       for (long id : cutOff) {
         MemoryDisk disk = c.disk(id);
         disks.add(disk);
-        AtomicBoolean first = new AtomicBoolean(true);
-        AtomicBoolean cutDone = new AtomicBoolean();
+        BiConsumer<Long, NodeRuntime.DestroyStep> cutAt = PowerCut.at(cut.step, cut.writeBack, disk, begun);
         c.node(id).runtime().overrides().afterDestroyStep = (g, step) -> {
-          if (g != RIGHT) {
-            return;
-          }
-          if (first.getAndSet(false)) {
-            begun.countDown();
-            MemoryCluster.await(begun);
-          }
-          if (step == cut.step && cutDone.compareAndSet(false, true)) {
-            if (cut.writeBack) {
-              disk.writeBack();
-            }
-            disk.crash(); // the power cut: the process dies here, its unsynced writes are lost
+          if (g == RIGHT) {
+            cutAt.accept(g, step);
           }
         };
       }
