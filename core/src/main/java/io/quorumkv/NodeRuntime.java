@@ -121,6 +121,38 @@ final class NodeRuntime implements RequestExecutor {
      * cut the power between two of its writes.
      */
     volatile BiConsumer<Long, ChildStep> afterChildStep;
+    /**
+     * Runs on the applier at each step of deleting a destroyed replica ({@code (group, step)}), to
+     * cut the power between two of its writes.
+     */
+    volatile BiConsumer<Long, DestroyStep> afterDestroyStep;
+    /**
+     * Runs in {@link #start} after the node's first start created its replica of initial
+     * partition {@code g}, once per initial partition (to cut the power between two of them).
+     */
+    volatile LongConsumer afterInitialBootstrap;
+    /** Runs at each step of taking or installing a snapshot ({@code (group, step)}), to cut the power there. */
+    volatile BiConsumer<Long, SnapshotStep> afterSnapshotStep;
+  }
+
+  /** The steps of a snapshot sent to a follower (test hooks). */
+  enum SnapshotStep {
+    /** The sender took it: its payload is written, its record (which compacts the log) not yet. */
+    TAKEN,
+    /** The follower received the whole payload (staged, not committed) and is about to install it. */
+    RECEIVED,
+    /** The follower installed it, durably; the entries and hard state of its Ready are not written yet. */
+    INSTALLED
+  }
+
+  /** The steps of deleting a destroyed replica's storage, in the order {@link #destroyReplica} takes them (test hooks). */
+  enum DestroyStep {
+    /** Nothing written yet: every log write submitted before the destroy is durable. */
+    BEGUN,
+    /** Its tombstone recorded (the log entry synced, the record itself not). */
+    RECORDED,
+    /** Its log and state deleted, durably (the tombstone with them). */
+    DELETED
   }
 
   /** The steps of creating a split child, in the order {@link #createChild} takes them (test hooks). */
@@ -332,8 +364,14 @@ final class NodeRuntime implements RequestExecutor {
       members.putAll(config.peers());
       if (engine.groups().isEmpty() && !config.join()) {
         ConfState voters = ConfState.ofVoters(config.initialMembers());
+        // One write: a node that finds any group at start creates none, so a crash between two
+        // creations would leave the others missing here for good (on every node, if all were cut).
+        engine.bootstrap(initialSpans.keySet(), voters);
+        LongConsumer hook = overrides.afterInitialBootstrap;
         for (long g : initialSpans.keySet()) {
-          engine.bootstrap(g, voters);
+          if (hook != null) {
+            hook.accept(g);
+          }
         }
         log.info("{}: bootstrapped {} partitions ({}) with voters {}", who, initialSpans.size(),
             config.partitioner(), voters.voters());
@@ -659,9 +697,12 @@ final class NodeRuntime implements RequestExecutor {
     lastWrite.whenComplete((v, e) -> applyQueue.add(() -> {
       try {
         if (e == null && state == State.RUNNING) {
+          afterDestroyStep(g, DestroyStep.BEGUN);
           awaitSnapshot(r); // no background snapshot may write the group's state after it is deleted
           tombstones.record(g, t);
+          afterDestroyStep(g, DestroyStep.RECORDED);
           engine.deleteGroup(g);
+          afterDestroyStep(g, DestroyStep.DELETED);
           log.info("{} group {}: replica destroyed (tombstone: term {}, log to {})", who, g, t.term(), t.lastIndex());
         }
       } finally {
@@ -1934,6 +1975,7 @@ final class NodeRuntime implements RequestExecutor {
       snapshotter.execute(() -> {
         try {
           Snapshot snap = r.smStore.createSnapshot();
+          afterSnapshotStep(r.groupId, SnapshotStep.TAKEN);
           metrics.snapshotsTaken.increment();
           log.info("{} group {}: took a snapshot at {} for a follower", who, r.groupId, snap.metadata().index());
           writer.submit(engine.newLogBatch().compact(r.groupId, snap)).whenComplete((v, e) -> {
@@ -2039,6 +2081,20 @@ final class NodeRuntime implements RequestExecutor {
     }
   }
 
+  private void afterSnapshotStep(long g, SnapshotStep step) {
+    BiConsumer<Long, SnapshotStep> hook = overrides.afterSnapshotStep;
+    if (hook != null) {
+      hook.accept(g, step);
+    }
+  }
+
+  private void afterDestroyStep(long g, DestroyStep step) {
+    BiConsumer<Long, DestroyStep> hook = overrides.afterDestroyStep;
+    if (hook != null) {
+      hook.accept(g, step);
+    }
+  }
+
   private void afterChildStep(long child, ChildStep step) {
     BiConsumer<Long, ChildStep> hook = overrides.afterChildStep;
     if (hook != null) {
@@ -2061,11 +2117,13 @@ final class NodeRuntime implements RequestExecutor {
     awaitSnapshot(r);
     // Before the store changes: a read holding the old state machine looks at this after reading.
     r.sm.supersede();
+    afterSnapshotStep(r.groupId, SnapshotStep.RECEIVED);
     try {
       st.sink().install();
     } finally {
       st.close();
     }
+    afterSnapshotStep(r.groupId, SnapshotStep.INSTALLED);
     r.sm = PartitionStateMachine.open(r.groupId, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
     r.appliedIndex = r.smStore.appliedIndex();

@@ -12,7 +12,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,12 +53,7 @@ class SplitChildCrashTest {
   }
 
   static Stream<Arguments> cuts() {
-    List<Arguments> out = new ArrayList<>();
-    for (Cut cut : Cut.values()) {
-      out.add(Arguments.of(cut, true));
-      out.add(Arguments.of(cut, false));
-    }
-    return out.stream();
+    return PowerCut.onOneNodeOrAll(Cut.values());
   }
 
   @ParameterizedTest(name = "{0}, every node: {1}")
@@ -83,20 +77,7 @@ class SplitChildCrashTest {
       for (long id : cutOff) {
         MemoryDisk disk = c.disk(id);
         disks.add(disk);
-        AtomicBoolean first = new AtomicBoolean(true);
-        AtomicBoolean cutDone = new AtomicBoolean();
-        c.node(id).runtime().overrides().afterChildStep = (child, step) -> {
-          if (first.getAndSet(false)) {
-            begun.countDown();
-            MemoryCluster.await(begun);
-          }
-          if (step == cut.step && cutDone.compareAndSet(false, true)) {
-            if (cut.writeBack) {
-              disk.writeBack();
-            }
-            disk.crash(); // the power cut: the process dies here, its unsynced writes are lost
-          }
-        };
+        c.node(id).runtime().overrides().afterChildStep = PowerCut.at(cut.step, cut.writeBack, disk, begun);
       }
       KvNode splitter = c.node(leader);
       CompletableFuture<Long> split = CompletableFuture.supplyAsync(() -> splitter.split("n".getBytes()));

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -178,20 +179,41 @@ public final class StorageEngine implements AutoCloseable {
    * @throws IllegalStateException if the group already has a log, hard state or state
    */
   public void bootstrap(long groupId, ConfState initial) {
-    Group g = group(groupId);
+    bootstrap(List.of(groupId), initial);
+  }
+
+  /**
+   * Creates several groups with the same initial membership in one synced write: after a crash
+   * either all of them exist or none does (a node's first start creates all its initial groups so,
+   * since a node that finds any group at start does not create the others).
+   *
+   * @throws IllegalStateException if any of the groups already has a log, hard state or state
+   *                               (nothing is written)
+   */
+  public void bootstrap(Collection<Long> groupIds, ConfState initial) {
+    List<Group> created = new ArrayList<>();
+    for (long id : groupIds) {
+      created.add(group(id));
+    }
     writeLock.lock();
     try {
-      checkUsable(() -> "bootstrap group " + groupId);
+      checkUsable(() -> "bootstrap groups " + groupIds);
       settle();
-      if (!g.logView.isEmpty() || !g.smView.isEmpty()) {
-        throw new IllegalStateException("group " + groupId + " already exists");
+      for (Group g : created) {
+        if (!g.logView.isEmpty() || !g.smView.isEmpty()) {
+          throw new IllegalStateException("group " + g.id + " already exists");
+        }
       }
       try (Backend.Batch b = backend.newBatch()) {
-        byte[] key = Keys.meta(groupId, Keys.CONF_STATE);
-        b.put(Backend.Cf.META, key, Codec.confState(key, 0, initial));
+        for (Group g : created) {
+          byte[] key = Keys.meta(g.id, Keys.CONF_STATE);
+          b.put(Backend.Cf.META, key, Codec.confState(key, 0, initial));
+        }
         syncedWrite(b, 0, 0, 0);
       }
-      g.smView = new SmView(0, 0, 0, initial);
+      for (Group g : created) {
+        g.smView = new SmView(0, 0, 0, initial);
+      }
     } finally {
       writeLock.unlock();
     }

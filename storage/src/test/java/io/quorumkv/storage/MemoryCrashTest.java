@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.Entry;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +37,21 @@ class MemoryCrashTest {
     assertEquals(0, after.stateMachine(G).appliedIndex());
     assertTrue(after.stateMachine(G).get(b("k")).isEmpty());
     assertEquals(3, after.log(G).lastIndex(), "the log, the durable source, is intact");
+    after.close();
+  }
+
+  @Test
+  void groupsBootstrappedTogetherSurviveACrashTogetherAndAnExistingOneWritesNone() {
+    StorageEngine e = open();
+    ConfState voters = ConfState.ofVoters(Set.of(1L, 2L, 3L));
+    e.bootstrap(List.of(1L, 2L, 3L), voters);
+    assertThrows(IllegalStateException.class, () -> e.bootstrap(List.of(4L, 2L), voters));
+    disk.crash();
+    StorageEngine after = open();
+    assertEquals(Set.of(1L, 2L, 3L), after.groups(), "all three durable with one write; group 4 refused with 2");
+    for (long g = 1; g <= 3; g++) {
+      assertEquals(voters, after.stateMachine(g).confState());
+    }
     after.close();
   }
 
