@@ -42,8 +42,21 @@ class AdminScenariosTest {
         c.node(1).transferLeader(p, 2);
       }
       assertEquals(Map.of(1L, 2L, 2L, 2L, 3L, 2L), leaders(c.node(2)));
+      io.micrometer.core.instrument.Counter balancedAway =
+          c.node(2).meterRegistry().get("quorumkv.leader.transfers.balancing").counter();
+      double balancedBefore = balancedAway.count();
+      Map<Long, Long> pinnedTerms = new TreeMap<>();
+      c.node(2).status().partitions().forEach(p -> pinnedTerms.put(p.partitionId(), p.term()));
       sleep(5_000);
-      assertEquals(Map.of(1L, 2L, 2L, 2L, 3L, 2L), leaders(c.node(2)), "balancing moved a pinned leader");
+      // The pin stops balancing, not elections: on a loaded machine an election may still move a
+      // leadership (seen in session 21), so only a hand-off by balancing, or a leadership lost
+      // without a new term, fails the test.
+      ClusterStatus after = c.node(2).status();
+      assertEquals(balancedBefore, balancedAway.count(), "balancing handed a pinned leadership away: " + after);
+      for (PartitionStatus p : after.partitions()) {
+        assertTrue(p.leader() == 2 || p.term() > pinnedTerms.get(p.partitionId()),
+            "partition " + p.partitionId() + " left node 2 without an election: " + after);
+      }
     }
   }
 

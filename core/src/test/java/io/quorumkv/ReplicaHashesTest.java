@@ -42,13 +42,8 @@ class ReplicaHashesTest {
         c.node(1 + i % 3).put("k" + i, "v" + i);
       }
       Map<Long, ReplicaHashes> answers = new TreeMap<>();
-      for (long id = 1; id <= 3; id++) {
-        long began = System.nanoTime();
-        answers.putAll(askEveryNode(c, id));
-        long tookMillis = (System.nanoTime() - began) / 1_000_000;
-        // Every replica reports at once, so no call waits for its deadline (3.75 s of the 5 s).
-        assertTrue(tookMillis < 3_000, "node " + id + " answered after " + tookMillis + " ms");
-      }
+      // No timing check: a call that waited out its deadline shows as a replica missing below.
+      answers.putAll(askEveryNode(c, 1, 2, 3));
 
       List<PartitionHashes> checked = new ArrayList<>();
       answers.forEach((id, a) -> {
