@@ -152,7 +152,9 @@ class AdminScenariosTest {
       ClusterUnavailableException e = assertThrows(ClusterUnavailableException.class, () -> store.get("k"));
       assertFalse(e.outcomeUnknown());
       assertFalse(e.getMessage().contains("outcome unknown"), e.getMessage());
-      assertTrue(e.getMessage().contains("127.0.0.1:17001") && e.getMessage().contains("is down"), e.getMessage());
+      // It names the nodes tried and the last error, whichever it was: on a loaded machine the
+      // last attempt may have met its own deadline in the queue instead of the refused connection.
+      assertTrue(e.getMessage().contains("127.0.0.1:17001") && e.getMessage().contains("last error"), e.getMessage());
       assertThrows(ClusterUnavailableException.class, () -> store.scan("a", "z", 10));
       // A write keeps its honest answer: it may have reached a node before the connection died.
       KvTimeoutException w = assertThrows(KvTimeoutException.class, () -> store.put("k", "w"));
