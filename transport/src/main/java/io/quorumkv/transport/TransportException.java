@@ -7,15 +7,24 @@ public final class TransportException extends RuntimeException {
 
   /** The kinds of failure, so that callers can decide whether to retry. */
   public enum Reason {
-    /** The peer is not known, not connected, or refused the connection. Retry later. */
+    /**
+     * The peer is not known, not connected, or refused the connection: the request was not sent.
+     * Retry later.
+     */
     UNREACHABLE,
-    /** The outbound queue for the peer is full: it is slow. Retry later. */
+    /**
+     * The request may have been written to the peer, but its connection was dropped (the peer was
+     * removed) before an answer came: the peer may have handled it. Unlike {@link #UNREACHABLE},
+     * the request's effect is unknown.
+     */
+    LOST,
+    /** The outbound queue for the peer is full: it is slow; the request was not sent. Retry later. */
     QUEUE_FULL,
     /** The peer's handler failed; the message says how. */
     REMOTE_ERROR,
     /** The transport (this side or the peer's) was closed. */
     CLOSED,
-    /** The payload does not fit in a frame. Retrying will not help. */
+    /** The payload does not fit in a frame; it was not sent. Retrying will not help. */
     TOO_LARGE
   }
 
