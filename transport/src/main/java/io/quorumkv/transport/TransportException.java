@@ -41,4 +41,17 @@ public final class TransportException extends RuntimeException {
   public Reason reason() {
     return reason;
   }
+
+  /**
+   * Whether the peer may have received (and handled) the request: false only for the reasons
+   * that fail a request before it is written ({@link Reason#UNREACHABLE},
+   * {@link Reason#QUEUE_FULL}, {@link Reason#TOO_LARGE}). A caller that forwarded a write reports
+   * it as certainly not applied only when this is false.
+   */
+  public boolean mayHaveBeenDelivered() {
+    return switch (reason) {
+      case UNREACHABLE, QUEUE_FULL, TOO_LARGE -> false;
+      case LOST, REMOTE_ERROR, CLOSED -> true;
+    };
+  }
 }

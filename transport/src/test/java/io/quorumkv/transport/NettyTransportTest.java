@@ -346,6 +346,7 @@ class NettyTransportTest {
       ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
       TransportException te = assertInstanceOf(TransportException.class, e.getCause());
       assertEquals(TransportException.Reason.LOST, te.reason(), te.getMessage());
+      assertTrue(te.mayHaveBeenDelivered());
     }
   }
 
@@ -361,6 +362,7 @@ class NettyTransportTest {
       ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
       TransportException te = assertInstanceOf(TransportException.class, e.getCause());
       assertEquals(TransportException.Reason.UNREACHABLE, te.reason(), te.getMessage());
+      assertFalse(te.mayHaveBeenDelivered());
     }
   }
 
