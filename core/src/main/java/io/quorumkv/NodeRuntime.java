@@ -2839,9 +2839,7 @@ final class NodeRuntime implements RequestExecutor {
         }
       }
       Throwable cause = Await.unwrap(e);
-      boolean delivered = !(cause instanceof TransportException te
-          && (te.reason() == TransportException.Reason.UNREACHABLE || te.reason() == TransportException.Reason.QUEUE_FULL
-              || te.reason() == TransportException.Reason.TOO_LARGE));
+      boolean delivered = !(cause instanceof TransportException te && !te.mayHaveBeenDelivered());
       KvResponse.Code code = cause instanceof TimeoutException ? KvResponse.Code.TIMEOUT : KvResponse.Code.NO_LEADER;
       return new KvResponse.Failure(code, "forwarding to node " + to + ": " + cause.getMessage(), 0, 0, "",
           isWrite && delivered);

@@ -360,15 +360,29 @@ final class Peer {
     keep.forEach(this::offer);
   }
 
-  /** This member is gone: stop dialling, close its connection, fail its requests. */
+  /**
+   * This member is gone: stop dialling, close its connection, fail its requests. Those still
+   * queued were never written: {@link TransportException.Reason#UNREACHABLE}. The others may have
+   * been written (and handled by the peer) before the connection closed: {@link
+   * TransportException.Reason#LOST}, so that a caller does not take a write they carried for one
+   * that certainly did not happen.
+   */
   void remove() {
     removed = true;
     Channel ch = channel.get();
     if (ch != null) {
       ch.close();
     }
-    pending.failAll(new TransportException(TransportException.Reason.UNREACHABLE,
-        "node " + id + " was removed"));
+    // A drain polls before it writes, so what is polled here was not written and will not be.
+    Outbound o;
+    while ((o = poll()) != null) {
+      if (o instanceof RequestOut r) {
+        r.result.completeExceptionally(new TransportException(TransportException.Reason.UNREACHABLE,
+            "node " + id + " was removed before the request was sent"));
+      }
+    }
+    pending.failAll(new TransportException(TransportException.Reason.LOST,
+        "node " + id + " was removed; the request may have reached it"));
   }
 
   /** Fails every request still waiting; called once the transport is closed. */

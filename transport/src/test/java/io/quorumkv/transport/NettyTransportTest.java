@@ -327,6 +327,45 @@ class NettyTransportTest {
     }
   }
 
+  /**
+   * A request the peer received, unanswered when the peer is removed, may have been handled
+   * there: it fails as {@code LOST}, never as {@code UNREACHABLE} (which a node's forwarding
+   * takes for "not delivered", reporting a forwarded write as certainly not applied).
+   */
+  @Test
+  void aRequestWrittenToARemovedPeerFailsAsLostNotUnreachable() throws Exception {
+    try (NettyNodes c = new NettyNodes(2).startAll()) {
+      java.util.concurrent.CountDownLatch received = new java.util.concurrent.CountDownLatch(1);
+      c.node(2).setRequestHandler((from, payload) -> {
+        received.countDown();
+        return new CompletableFuture<>(); // handled, never answered
+      });
+      CompletableFuture<byte[]> f = c.node(1).request(2, new byte[] {1}, Duration.ofSeconds(30));
+      assertTrue(received.await(10, TimeUnit.SECONDS), "node 2 received the request");
+      c.node(1).removePeer(2);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      TransportException te = assertInstanceOf(TransportException.class, e.getCause());
+      assertEquals(TransportException.Reason.LOST, te.reason(), te.getMessage());
+      assertTrue(te.mayHaveBeenDelivered());
+    }
+  }
+
+  /** A request still queued (no connection yet) when its peer is removed was never sent: {@code UNREACHABLE}. */
+  @Test
+  void aRequestQueuedForARemovedPeerFailsAsUnreachable() throws Exception {
+    try (NettyNodes c = new NettyNodes(2)) {
+      NettyTransport a = c.start(1); // node 2 never starts: the request waits in the queue
+      CompletableFuture<byte[]> f = a.request(2, new byte[] {1}, Duration.ofSeconds(30));
+      Thread.sleep(100);
+      assertFalse(f.isDone());
+      a.removePeer(2);
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      TransportException te = assertInstanceOf(TransportException.class, e.getCause());
+      assertEquals(TransportException.Reason.UNREACHABLE, te.reason(), te.getMessage());
+      assertFalse(te.mayHaveBeenDelivered());
+    }
+  }
+
   @Test
   void anIdleLinkStaysUpButASilentPeerIsDroppedAsDead() throws Exception {
     try (LogCapture log = new LogCapture();

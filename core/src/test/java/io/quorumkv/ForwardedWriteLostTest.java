@@ -1,0 +1,72 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quorumkv.transport.RaftTransport;
+import io.quorumkv.transport.TransportException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A write a follower forwarded to its leader, whose request the transport then fails with
+ * {@link TransportException.Reason#LOST} (the request was written; the peer was removed before it
+ * answered), may have applied: the call must not fail with {@code outcomeUnknown() == false}.
+ * Here every forwarded request reaches the leader and applies there, and only its answer is lost.
+ */
+class ForwardedWriteLostTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(30);
+  private static final long FOLLOWER = 3;
+
+  @Test
+  void aForwardedWriteWhoseRequestWasLostIsNotReportedAsCertainlyFailed() {
+    AtomicInteger lost = new AtomicInteger();
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 62, b -> b.balanceLeaders(false)
+        .overrides(o -> {
+          Function<KvNodeConfig, RaftTransport> inner = o.transport;
+          o.transport = cfg -> cfg.nodeId() == FOLLOWER ? new Losing(inner.apply(cfg), lost) : inner.apply(cfg);
+        })).start()) {
+      c.awaitLeaders(WAIT);
+      if (MemoryCluster.leaderOf(c, 1) == FOLLOWER) {
+        c.node(1).transferLeader(1, 1);
+        MemoryCluster.await(WAIT, "node 1 leads", () -> MemoryCluster.leaderOf(c, 1) == 1);
+      }
+      long leader = MemoryCluster.leaderOf(c, 1);
+      KvException failure = null;
+      try {
+        c.node(FOLLOWER).put("k", "v");
+      } catch (KvException e) {
+        failure = e;
+      }
+      assertNotNull(failure, "every forwarded request was lost, yet the call succeeded");
+      assertTrue(lost.get() > 0, "staging: no forwarded request was lost");
+      assertEquals(Optional.of("v"), c.node(leader).get("k"), "staging: the forwarded write did not apply");
+      assertTrue(failure.outcomeUnknown(), "the write applied, yet its call said it had not: " + failure);
+    }
+  }
+
+  /** Delivers every request, then fails it as the transport fails a written request of a removed peer. */
+  private static final class Losing extends ForwardingTransport {
+    private final AtomicInteger lost;
+
+    Losing(RaftTransport inner, AtomicInteger lost) {
+      super(inner);
+      this.lost = lost;
+    }
+
+    @Override
+    public CompletableFuture<byte[]> request(long toNode, byte[] payload, Duration deadline) {
+      return inner.request(toNode, payload, deadline).handle((answer, e) -> {
+        lost.incrementAndGet();
+        throw new TransportException(TransportException.Reason.LOST,
+            "node " + toNode + " was removed; the request may have reached it");
+      });
+    }
+  }
+}
