@@ -31,8 +31,12 @@ class SlowWorkTest {
   @Test
   void aFollowerWithAStuckApplierQueuesAtMostItsApplyBudget() throws Exception {
     long budget = 16 * 1024;
+    // A loaded machine once stretched a log sync past the default stall bound, the leader handed
+    // its leadership away mid-loop and a put failed with NotLeaderException: this test is about
+    // the apply budget, so the stall bound is out of its way.
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 11,
-        b -> b.overrides(o -> o.applyingBytesPerGroup = budget)).start()) {
+        b -> b.syncStallTimeout(Duration.ofSeconds(30))
+            .overrides(o -> o.applyingBytesPerGroup = budget)).start()) {
       c.awaitLeaders(WAIT);
       long leader = leaderOf(c, 1);
       long follower = leader == 1 ? 2 : 1;
