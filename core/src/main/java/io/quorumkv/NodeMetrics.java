@@ -24,7 +24,7 @@ import java.util.function.ToDoubleFunction;
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
  * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
  * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.replicas.diverged} (fenced replicas, see
- * NodeRuntime#compareHash), {@code quorumkv.messages.dropped} (inbox full),
+ * ReplicaHashChecks#compareHash), {@code quorumkv.messages.dropped} (inbox full),
  * {@code quorumkv.requests.forwarded}, {@code quorumkv.requests.multi} and
  * {@code quorumkv.requests.multi.items} (multi requests received and the gets and writes they carried),
  * {@code quorumkv.raft.sent} (Raft messages handed to the transport, tag {@code type}: append,

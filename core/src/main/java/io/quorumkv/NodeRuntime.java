@@ -36,13 +36,13 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Collection;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -56,7 +56,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -197,7 +196,6 @@ final class NodeRuntime implements RequestExecutor {
    * reports them applied: bounds the applier's queue on every replica, followers included.
    */
   static final long APPLYING_BYTES_PER_GROUP = 8L << 20;
-  private static final long HASH_CHECK_TICKS = 600;
   /**
    * The group id of the node-level heartbeat (no partition has id 0): one {@link Message.Heartbeat}
    * per peer per heartbeat interval from the Raft loop, whatever the number of groups. It tells the
@@ -263,8 +261,6 @@ final class NodeRuntime implements RequestExecutor {
    * and when this node stops leading the group.
    */
   private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
-  /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
-  private final Map<Long, Map<Long, Long>> leaderHashes = new ConcurrentHashMap<>();
   private final PlacementDriver placement;
   /** loop: groups whose replica is being destroyed (not to be created again meanwhile). */
   private final Set<Long> destroying = new HashSet<>();
@@ -287,6 +283,7 @@ final class NodeRuntime implements RequestExecutor {
   private ExecutorService readPool;
   /** Every get and scan of a partition hosted here, from its read index or lease to its answer. */
   private final ReadPath reads;
+  private final ReplicaHashChecks hashChecks;
   /**
    * Takes snapshots off the applier: a snapshot reads and writes the whole partition, which would
    * stall every partition's apply (and so every write's answer) for as long.
@@ -337,6 +334,7 @@ final class NodeRuntime implements RequestExecutor {
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
     this.placement = new PlacementDriver(this, config);
     this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), readPathNode());
+    this.hashChecks = new ReplicaHashChecks(who, metrics, hashChecksNode());
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -1055,21 +1053,13 @@ final class NodeRuntime implements RequestExecutor {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
     }
     checkSyncStall(now);
-    handDivergedLeadershipsAway();
+    hashChecks.handDivergedLeadershipsAway();
     placement.onTick(ticks);
     if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
       balancingRounds++;
       balanceLeaders();
     }
-    if (ticks % HASH_CHECK_TICKS == 0) {
-      for (Replica r : replicas.values()) {
-        // A quiesced group that took no write since its last check has nothing new to compare.
-        if (r.isLeader() && !(r.quiesced && r.commitIndex <= r.hashCheckedAtCommit + 1)) {
-          r.hashCheckedAtCommit = r.commitIndex;
-          proposeCommand(r, new Command.CheckHash());
-        }
-      }
-    }
+    hashChecks.proposeChecks(ticks);
   }
 
   /** I/O thread: one inbound frame's messages become one loop task. */
@@ -1194,7 +1184,7 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Whether {@code members} hold a majority of {@code voters} (an empty voter set, as a joint configuration's unused half, needs none). */
-  private static boolean holdsQuorum(Set<Long> members, Set<Long> voters) {
+  static boolean holdsQuorum(Set<Long> members, Set<Long> voters) {
     int in = 0;
     for (long v : voters) {
       if (members.contains(v)) {
@@ -1856,7 +1846,7 @@ final class NodeRuntime implements RequestExecutor {
       if (o instanceof PartitionStateMachine.Outcome.Split s) {
         createChild(r, s);
       } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
-        hasher.submit(r.groupId, h.job(), hash -> onHash(r, hash));
+        hasher.submit(r.groupId, h.job(), hash -> hashChecks.onHash(r, hash));
       }
       applied.add(new long[] {e.index(), e.term()});
       outcomes.add(o);
@@ -2144,257 +2134,6 @@ final class NodeRuntime implements RequestExecutor {
     });
   }
 
-  // ------------------------------------------------------------------ replica hashes
-
-  /** A leader's answers to a follower's {@link KvRequest.GroupCommand.ReportHash}. */
-  static final long HASH_UNKNOWN = 0;
-  static final long HASH_MATCH = 1;
-  /** The reporting replica differs from the leader, and a quorum holds the leader's hash. */
-  static final long HASH_DIVERGED = 2;
-  /** It differs from the leader, and too few replicas have reported to say which is wrong. */
-  static final long HASH_UNDECIDED = 3;
-  /**
-   * Times a follower reports a hash again, a second apart, while the leader cannot tell yet: the
-   * leader hashes at {@link ReplicaHasher#BYTES_PER_SECOND}, so this covers partitions of about 2 GB.
-   */
-  private static final int HASH_REPORT_ATTEMPTS = 30;
-
-  /** hasher: this replica hashed its state as of a CheckHash entry. */
-  private void onHash(Replica r, PartitionStateMachine.ReplicaHash h) {
-    if (r.isLeader()) {
-      Map<Long, Long> recent = leaderHashes.computeIfAbsent(r.groupId, x -> new ConcurrentHashMap<>());
-      recent.put(h.index(), h.hash());
-      recent.keySet().removeIf(i -> i < h.index() - 100 * HASH_CHECK_TICKS);
-      r.hashReports.keySet().removeIf(i -> i < h.index() - 100 * HASH_CHECK_TICKS);
-      return;
-    }
-    reportHash(r, h, HASH_REPORT_ATTEMPTS);
-  }
-
-  /**
-   * A follower sends its hash to its leader and acts on the verdict: a replica the leader and a
-   * quorum disagree with is fenced (it serves no read from its state, see {@link ReadPath#serveLocal});
-   * a later match lifts the fence. While the leader cannot tell (it has not hashed that index
-   * yet, or too few replicas have reported), the report goes again a second later, a few times.
-   */
-  private void reportHash(Replica r, PartitionStateMachine.ReplicaHash h, int attemptsLeft) {
-    long leader = r.leader;
-    CompletableFuture<byte[]> answer = leader == 0 || leader == nodeId
-        ? CompletableFuture.failedFuture(new IllegalStateException("no leader to compare with"))
-        : transport.request(leader, Codec.encodeRequest(new KvRequest.Group(r.groupId,
-            new KvRequest.GroupCommand.ReportHash(h.index(), h.hash(), nodeId))), config.requestTimeout());
-    answer.whenComplete((bytes, e) -> {
-      long verdict = HASH_UNKNOWN;
-      try {
-        if (e == null && Codec.decodeResponse(bytes) instanceof KvResponse.AdminDone d) {
-          verdict = d.value();
-        }
-      } catch (RuntimeException malformed) {
-        log.warn("{} group {}: unreadable answer to a hash report: {}", who, r.groupId, malformed.toString());
-      }
-      if (verdict == HASH_DIVERGED) {
-        fence(r, h.index(), "the leader and a quorum hashed it differently");
-      } else if (verdict == HASH_MATCH) {
-        unfence(r, h.index());
-      } else if (attemptsLeft > 1 && state == State.RUNNING && replicas.get(r.groupId) == r) {
-        scheduler.schedule(() -> reportHash(r, h, attemptsLeft - 1), 1, TimeUnit.SECONDS);
-      }
-    });
-  }
-
-  /**
-   * Leader, on a request thread: compares a follower's hash with its own at the same index. A
-   * mismatch is attributed by majority: the follower is wrong if a quorum (this leader counted)
-   * holds the leader's hash; this leader is if a quorum of the others agree on another one, and
-   * then it fences itself and the tick hands its leadership away ({@link #handDivergedLeadershipsAway}).
-   */
-  private KvResponse compareHash(Replica r, KvRequest.GroupCommand.ReportHash h) {
-    Long mine = leaderHashes.getOrDefault(r.groupId, Map.of()).get(h.index());
-    if (mine == null) {
-      return new KvResponse.AdminDone(HASH_UNKNOWN);
-    }
-    Map<Long, Long> reports = r.hashReports.computeIfAbsent(h.index(), i -> new ConcurrentHashMap<>());
-    Long before = reports.put(h.fromNode(), h.hash());
-    if (mine == h.hash()) {
-      r.divergedFollowers.remove(h.fromNode());
-      return new KvResponse.AdminDone(HASH_MATCH);
-    }
-    if (before == null) {
-      metrics.hashMismatches.increment();
-      log.error("{} group {}: REPLICA DIVERGENCE: node {} hashed its state at index {} to {}, this leader to {}",
-          who, r.groupId, h.fromNode(), h.index(), Long.toHexString(h.hash()), Long.toHexString(mine));
-    }
-    return switch (attributeMismatch(r.confState.voters(), nodeId, mine, reports, h.hash())) {
-      case REPORTER_DIVERGED -> {
-        r.divergedFollowers.add(h.fromNode());
-        yield new KvResponse.AdminDone(HASH_DIVERGED);
-      }
-      case LEADER_DIVERGED -> {
-        fence(r, h.index(), "a quorum of the other replicas hashed it to " + Long.toHexString(h.hash())
-            + ", this leader to " + Long.toHexString(mine));
-        yield new KvResponse.AdminDone(HASH_MATCH);
-      }
-      case UNDECIDED -> new KvResponse.AdminDone(HASH_UNDECIDED);
-    };
-  }
-
-  /** How often a check asked for by {@link KvAdmin#replicaHashes()} looks for the followers' reports. */
-  private static final long REPORTS_POLL_MILLIS = 10;
-
-  /** One partition's part of a {@link KvAdmin#replicaHashes()} answer: its hashes, or why there are none. */
-  private record LedCheck(long groupId, PartitionHashes hashes, String unchecked) {}
-
-  /**
-   * Answers {@link KvRequest.CheckReplicas}: a hash check entry proposed in every partition this
-   * node leads, and, per partition, the hash each replica reported for it ({@link #compareHash}
-   * keeps them), collected until every member has reported or {@code deadline}, whichever comes
-   * first: an answer with missing reports is worth more to the caller than a timeout.
-   */
-  private CompletableFuture<KvResponse> checkReplicas(long deadline) {
-    List<CompletableFuture<LedCheck>> checks = replicas.values().stream().filter(Replica::isLeader)
-        .sorted(Comparator.comparingLong(r -> r.groupId)).map(r -> checkLed(r, deadline)).toList();
-    return CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new)).thenApply(x -> {
-      List<PartitionHashes> checked = new ArrayList<>();
-      Map<Long, String> unchecked = new TreeMap<>();
-      for (CompletableFuture<LedCheck> f : checks) {
-        LedCheck c = f.join();
-        if (c.hashes() != null) {
-          checked.add(c.hashes());
-        } else {
-          unchecked.put(c.groupId(), c.unchecked());
-        }
-      }
-      Map<Long, Long> fenced = new TreeMap<>();
-      replicas.forEach((g, r) -> {
-        if (r.divergedAt != 0) {
-          fenced.put(g, r.divergedAt);
-        }
-      });
-      return new KvResponse.ReplicaCheck(new ReplicaHashes(nodeId, checked, unchecked, fenced));
-    });
-  }
-
-  /** One led partition's check: proposes the entry, then waits for the members' reports. */
-  private CompletableFuture<LedCheck> checkLed(Replica r, long deadline) {
-    CompletableFuture<LedCheck> out = new CompletableFuture<>();
-    long waitNanos = Math.max(0, deadline - System.nanoTime());
-    // A little after the deadline: an entry applied by then answers with the reports it has.
-    ScheduledFuture<?> late = scheduler.schedule(() -> out.complete(new LedCheck(r.groupId, null,
-        "the check entry was not applied and hashed here within " + TimeUnit.NANOSECONDS.toMillis(waitNanos) + " ms")),
-        waitNanos + TimeUnit.MILLISECONDS.toNanos(5 * REPORTS_POLL_MILLIS), TimeUnit.NANOSECONDS);
-    out.whenComplete((c, e) -> late.cancel(false));
-    propose(r, new Command.CheckHash()).whenComplete((o, e) -> {
-      if (e != null) {
-        out.complete(new LedCheck(r.groupId, null, "the check failed: " + e));
-      } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
-        // The hasher computes it later, off the applier (this thread): wait for it, never compute it here.
-        h.job().hashed().whenComplete((mine, given) -> {
-          if (given != null) {
-            out.complete(new LedCheck(r.groupId, null, "the check's hash was given up (a newer check replaced it, "
-                + "or the node is closing): " + given));
-          } else {
-            awaitReports(r, mine, deadline, out);
-          }
-        });
-      } else if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
-        out.complete(new LedCheck(r.groupId, null, "the check entry was not applied: " + rj.message()));
-      } else {
-        out.complete(new LedCheck(r.groupId, null, "the check entry applied as " + o));
-      }
-    });
-    return out;
-  }
-
-  /** Completes {@code out} once every member of {@code r} reported its hash at the leader's index, or at the deadline. */
-  private void awaitReports(Replica r, PartitionStateMachine.ReplicaHash mine, long deadline,
-      CompletableFuture<LedCheck> out) {
-    Set<Long> members = new HashSet<>(r.confState.voters());
-    members.addAll(r.confState.votersOutgoing());
-    members.addAll(r.confState.learners());
-    Map<Long, Long> hashes = new HashMap<>(r.hashReports.getOrDefault(mine.index(), Map.of()));
-    hashes.put(nodeId, mine.hash());
-    boolean all = hashes.keySet().containsAll(members);
-    if (all || System.nanoTime() - deadline >= 0 || state != State.RUNNING) {
-      Set<Long> fenced = new HashSet<>(r.divergedFollowers);
-      if (r.divergedAt != 0) {
-        fenced.add(nodeId);
-      }
-      out.complete(new LedCheck(r.groupId, new PartitionHashes(r.groupId, mine.index(), nodeId, members, hashes,
-          fenced), null));
-      return;
-    }
-    if (!out.isDone()) {
-      try {
-        scheduler.schedule(() -> awaitReports(r, mine, deadline, out), REPORTS_POLL_MILLIS, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException closing) {
-        out.complete(new LedCheck(r.groupId, null, who + " closed during the check"));
-      }
-    }
-  }
-
-  /** Who a hash mismatch is attributed to ({@link #attributeMismatch}). */
-  enum Mismatch { REPORTER_DIVERGED, LEADER_DIVERGED, UNDECIDED }
-
-  /**
-   * Attributes a reported hash that differs from the leader's by majority: the reporter diverged
-   * if a quorum of {@code voters} (the leader counted) holds the leader's hash {@code mine}; the
-   * leader did if a quorum of the others holds the reported one; else nobody can tell yet. Both
-   * sides cannot hold a quorum, so at most one of them is ever blamed for one index.
-   *
-   * @param reports every hash reported for that index so far, by node, the reporter's included
-   */
-  static Mismatch attributeMismatch(Set<Long> voters, long leader, long mine, Map<Long, Long> reports, long reported) {
-    if (voters.isEmpty()) {
-      return Mismatch.UNDECIDED;
-    }
-    Set<Long> withLeader = new HashSet<>();
-    Set<Long> withReporter = new HashSet<>();
-    withLeader.add(leader);
-    reports.forEach((node, hash) -> {
-      if (node == leader) {
-        return; // the leader's own hash is mine
-      }
-      if (hash.longValue() == mine) {
-        withLeader.add(node);
-      } else if (hash.longValue() == reported) {
-        withReporter.add(node);
-      }
-    });
-    if (holdsQuorum(withLeader, voters)) {
-      return Mismatch.REPORTER_DIVERGED;
-    }
-    return holdsQuorum(withReporter, voters) ? Mismatch.LEADER_DIVERGED : Mismatch.UNDECIDED;
-  }
-
-  private void fence(Replica r, long index, String why) {
-    if (r.divergedAt == 0) {
-      log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads, and "
-          + "hands away any leadership, until a later hash check matches; replace the replica "
-          + "(remove the node from the partition, then add it back) to rebuild it", who, r.groupId, index, why);
-    }
-    r.divergedAt = index;
-  }
-
-  private void unfence(Replica r, long index) {
-    if (r.divergedAt != 0 && index > r.divergedAt) {
-      log.warn("{} group {}: this replica's state matched its leader's at index {}: it serves reads again",
-          who, r.groupId, index);
-      r.divergedAt = 0;
-    }
-  }
-
-  /** loop, each tick: a leader whose state diverged hands its leadership to another voter. */
-  private void handDivergedLeadershipsAway() {
-    for (Replica r : replicas.values()) {
-      if (r.divergedAt != 0 && r.isLeader() && r.raw.status().leadTransferee() == RaftConfig.NONE) {
-        bestTransferee(r).ifPresent(to -> {
-          log.warn("{} group {}: handing leadership to node {}: this replica diverged", who, r.groupId, to);
-          r.raw.transferLeadership(to);
-        });
-      }
-    }
-  }
-
   // ------------------------------------------------------------------ requests
 
   @Override
@@ -2626,7 +2365,7 @@ final class NodeRuntime implements RequestExecutor {
       }
       if (req instanceof KvRequest.CheckReplicas c) {
         long wait = TimeUnit.MILLISECONDS.toNanos(c.waitMillis());
-        return checkReplicas(deadline - System.nanoTime() < wait ? deadline : System.nanoTime() + wait);
+        return hashChecks.checkReplicas(deadline - System.nanoTime() < wait ? deadline : System.nanoTime() + wait);
       }
       return executeGroup((KvRequest.Group) req, deadline);
     } catch (RuntimeException e) {
@@ -2990,6 +2729,55 @@ final class NodeRuntime implements RequestExecutor {
   // ------------------------------------------------------------------ the read path
 
   /** What {@link ReadPath} needs of this node: its Raft loop, lease state and request routing. */
+  private ReplicaHashChecks.Node hashChecksNode() {
+    return new ReplicaHashChecks.Node() {
+      @Override
+      public long nodeId() {
+        return nodeId;
+      }
+
+      @Override
+      public boolean running() {
+        return state == State.RUNNING;
+      }
+
+      @Override
+      public Replica replica(long g) {
+        return replicas.get(g);
+      }
+
+      @Override
+      public Collection<Replica> replicas() {
+        return replicas.values();
+      }
+
+      @Override
+      public CompletableFuture<byte[]> request(long to, byte[] payload) {
+        return transport.request(to, payload, config.requestTimeout());
+      }
+
+      @Override
+      public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+        return NodeRuntime.this.propose(r, c);
+      }
+
+      @Override
+      public void proposeOnLoop(Replica r, Command c) {
+        proposeCommand(r, c);
+      }
+
+      @Override
+      public OptionalLong bestTransferee(Replica r) {
+        return NodeRuntime.this.bestTransferee(r);
+      }
+
+      @Override
+      public ScheduledExecutorService scheduler() {
+        return NodeRuntime.this.scheduler();
+      }
+    };
+  }
+
   private ReadPath.Node readPathNode() {
     return new ReadPath.Node() {
       @Override
@@ -3048,7 +2836,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     KvRequest.GroupCommand c = g.command();
     if (c instanceof KvRequest.GroupCommand.ReportHash h) {
-      return done(compareHash(r, h));
+      return done(hashChecks.compareHash(r, h));
     }
     if (!r.isLeader()) {
       return done(r.leader == 0 ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader") : notLeader(r));

@@ -87,7 +87,7 @@ final class Replica {
   /**
    * The index at which this replica's state hash was found to differ from a quorum's, or 0. While
    * set, the replica serves no read from its state and, as leader, hands its leadership away
-   * (NodeRuntime#compareHash). Written by request threads, read by any.
+   * (ReplicaHashChecks#compareHash). Written by request threads, read by any.
    */
   volatile long divergedAt;
   /** Leader: followers' reported hashes, index -> node -> hash, to attribute a mismatch by majority. */

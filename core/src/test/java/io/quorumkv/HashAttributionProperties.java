@@ -3,7 +3,7 @@ package io.quorumkv;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
-import io.quorumkv.NodeRuntime.Mismatch;
+import io.quorumkv.ReplicaHashChecks.Mismatch;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -56,7 +56,7 @@ class HashAttributionProperties {
       if (reported == mine) {
         continue; // a match: the caller answers it before attributing anything
       }
-      Mismatch m = NodeRuntime.attributeMismatch(voters, leader, mine, reports, reported);
+      Mismatch m = ReplicaHashChecks.attributeMismatch(voters, leader, mine, reports, reported);
       if (majority != null && mine == majority) {
         assertNotEquals(Mismatch.LEADER_DIVERGED, m, "the leader holds the majority hash");
       }
@@ -75,7 +75,7 @@ class HashAttributionProperties {
       if (reported == mine) {
         continue;
       }
-      Mismatch m = NodeRuntime.attributeMismatch(voters, leader, mine, reports, reported);
+      Mismatch m = ReplicaHashChecks.attributeMismatch(voters, leader, mine, reports, reported);
       if (mine == majority) {
         assertEquals(Mismatch.REPORTER_DIVERGED, m, "node " + f + " is outside the majority");
       } else if (reported == majority) {
