@@ -2840,7 +2840,11 @@ final class NodeRuntime implements RequestExecutor {
         try {
           return Codec.decodeResponse(bytes);
         } catch (IllegalArgumentException bad) {
-          return KvResponse.Failure.of(KvResponse.Code.INTERNAL, "bad answer from node " + to + ": " + bad.getMessage());
+          // The request reached the node, which answered: a write may have applied. An answer that
+          // cannot be read is a lost answer (as a client treats one): retryable, outcome unknown.
+          log.warn("{}: undecodable answer from node {} to a forwarded request: {}", who, to, bad.getMessage());
+          return new KvResponse.Failure(KvResponse.Code.TIMEOUT, "bad answer from node " + to + ": "
+              + bad.getMessage(), 0, 0, "", isWrite);
         }
       }
       Throwable cause = Await.unwrap(e);
