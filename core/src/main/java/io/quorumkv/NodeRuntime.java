@@ -3348,8 +3348,22 @@ final class NodeRuntime implements RequestExecutor {
     if (to != nodeId) {
       return forward(to, new KvRequest.Admin(t), deadline, true);
     }
-    pinnedUntil.put(p, System.nanoTime() + config.leaderPinDuration().toNanos());
-    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline);
+    long pin = System.nanoTime() + config.leaderPinDuration().toNanos();
+    pinnedUntil.put(p, pin);
+    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline).thenApply(resp -> {
+      if (resp instanceof KvResponse.Failure f && !f.outcomeUnknown() && f.code() != KvResponse.Code.TIMEOUT) {
+        // The call changed nothing, as its answer says (a TIMEOUT is unknown to the caller: the
+        // target may still take over): not even the pin, which would keep a later leadership of
+        // this node that no operator placed from balancing for the pin's duration.
+        pinnedUntil.remove(p, pin);
+      }
+      return resp;
+    });
+  }
+
+  /** Whether leader balancing leaves this node's leadership of {@code group} alone (tests). */
+  boolean isPinned(long group) {
+    return pinnedUntil.containsKey(group);
   }
 
   /**

@@ -40,6 +40,24 @@ class AdminCallOutcomeTest {
     }
   }
 
+  /**
+   * A transfer to node 3 that certainly failed (node 3 could not reach the leader) leaves no pin on
+   * node 3: the call changed nothing, as its answer says.
+   */
+  @Test
+  void aTransferThatCertainlyFailedLeavesNoPin() throws Exception {
+    AtomicReference<ScriptedRequests> t = new AtomicReference<>();
+    try (MemoryCluster c = cluster(RangePartitioner.single(), t, req -> req instanceof KvRequest.Group g
+        && g.command() instanceof KvRequest.GroupCommand.TransferLeader
+        ? ScriptedRequests.Fate.UNREACHABLE : ScriptedRequests.Fate.PASS)) {
+      KvResponse.Failure f = failure(c, new AdminOp.TransferLeader(1, ASKED), Duration.ofSeconds(1));
+      assertTrue(t.get().interfered.get() > 0, "staging: the transfer reached the leader");
+      assertFalse(f.outcomeUnknown(), "staging: the transfer never reached the leader, yet: " + f);
+      assertEquals(1, MemoryCluster.leaderOf(c, 1), "staging: the leadership moved");
+      assertFalse(c.node(ASKED).runtime().isPinned(1), "a transfer that changed nothing left a pin behind");
+    }
+  }
+
   /** A fault injection node 3 forwarded to node 2, which injected it, and whose answer was lost. */
   @Test
   void aForwardedFaultInjectionWhoseAnswerWasLostIsUnknown() throws Exception {
