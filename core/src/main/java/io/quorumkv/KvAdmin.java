@@ -6,7 +6,12 @@ package io.quorumkv;
  * the cluster has a {@link KvNode.Builder#replicationFactor replication factor}, in which case it
  * places replicas itself ({@link #addNode}, {@link #decommission}).
  * Every method has the configured {@code requestTimeout} as deadline and throws a
- * {@link KvException} on failure.
+ * {@link KvException} on failure. As for a write, {@link KvException#outcomeUnknown()} false
+ * means the call changed nothing; true means it may have taken effect, in part (some partitions)
+ * or later. An {@link IllegalArgumentException} means nothing changed, unless it follows an
+ * attempt of the same call that may have taken effect (its answer was lost): the call then fails
+ * with a {@link ClusterUnavailableException} whose outcome is unknown and whose cause is the
+ * refusal. See docs/api.md, "Outcome of administrative calls".
  */
 public sealed interface KvAdmin permits KvNode, KvClient {
 
@@ -53,8 +58,10 @@ public sealed interface KvAdmin permits KvNode, KvClient {
    * reports the remaining members in its {@link #status()}.
    *
    * @throws IllegalArgumentException at once, if the node is a member of no partition: it was
-   *                                  never added, or is already removed (say, by an earlier
-   *                                  attempt of this very call whose answer was lost)
+   *                                  never added, or is already removed (by an earlier call; after
+   *                                  an earlier attempt of this very call whose answer was lost,
+   *                                  the call fails as {@link ClusterUnavailableException} with
+   *                                  {@link KvException#outcomeUnknown()} true instead)
    */
   void removeNode(long nodeId);
 

@@ -421,17 +421,21 @@ final class KvFrontend {
     }
 
     /**
-     * The call's failure as its caller must see it: a write that an earlier attempt may have
-     * applied (its leader proposed it, then lost leadership or closed) stays unknown even when the
-     * last attempt certainly did nothing (its node is closed now, or is not the leader).
+     * The call's failure as its caller must see it: a write (or administrative call) that an
+     * earlier attempt may have applied (its leader proposed it, then lost leadership or closed; its
+     * answer was lost) stays unknown even when the last attempt certainly did nothing (its node is
+     * closed now, or is not the leader), or was refused as invalid (a removal of a node that an
+     * earlier attempt removed, a split at a key an earlier attempt split at): such a refusal
+     * becomes a {@link ClusterUnavailableException} with {@code outcomeUnknown()} true, with the
+     * refusal as its cause.
      */
     private Throwable outcomeOfAllAttempts(Throwable t) {
-      if (!isWrite || !mayHaveApplied || !(t instanceof KvException k) || k.outcomeUnknown()) {
+      if (!isWrite || !mayHaveApplied || t instanceof KvException k && k.outcomeUnknown()) {
         return t;
       }
-      String why = k.getMessage() + "; an earlier attempt may have applied the write";
-      return k instanceof NodeClosedException ? new NodeClosedException(why, true)
-          : new ClusterUnavailableException(why, true, k);
+      String why = t.getMessage() + "; an earlier attempt may have applied the " + kind.label;
+      return t instanceof NodeClosedException ? new NodeClosedException(why, true)
+          : new ClusterUnavailableException(why, true, t);
     }
 
     /**

@@ -175,6 +175,14 @@ sealed interface KvResponse {
           leader, leaderAddress, false);
     }
 
+    /**
+     * This failure, saying the operation may have taken effect: what a call answers when an
+     * earlier step or attempt of it may have applied something, whatever this one met.
+     */
+    Failure withOutcomeUnknown() {
+      return outcomeUnknown ? this : new Failure(code, message, partitionId, hint, hintAddress, true);
+    }
+
     /** Whether another attempt (after a pause, or at another node) may succeed. */
     boolean retryable() {
       return switch (code) {

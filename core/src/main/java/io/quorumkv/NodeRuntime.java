@@ -2614,6 +2614,11 @@ final class NodeRuntime implements RequestExecutor {
     return KvResponse.Failure.notLeader(r.groupId, leader, leader == 0 ? "" : members.getOrDefault(leader, ""));
   }
 
+  /**
+   * Sends {@code req} to node {@code to} and relays its answer. {@code isWrite}: the request may
+   * change something (a write, a partition command, an administrative call), so a failure after
+   * the request may have reached {@code to} says its outcome is unknown.
+   */
   private CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
     Duration budget = Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
     return transport.request(to, Codec.encodeRequest(req), budget).handle((bytes, e) -> {
@@ -2621,7 +2626,11 @@ final class NodeRuntime implements RequestExecutor {
         try {
           return Codec.decodeResponse(bytes);
         } catch (IllegalArgumentException bad) {
-          return KvResponse.Failure.of(KvResponse.Code.INTERNAL, "bad answer from node " + to + ": " + bad.getMessage());
+          // The request reached the node, which answered: a write may have applied. An answer that
+          // cannot be read is a lost answer (as a client treats one): retryable, outcome unknown.
+          log.warn("{}: undecodable answer from node {} to a forwarded request: {}", who, to, bad.getMessage());
+          return new KvResponse.Failure(KvResponse.Code.TIMEOUT, "bad answer from node " + to + ": "
+              + bad.getMessage(), 0, 0, "", isWrite);
         }
       }
       Throwable cause = Await.unwrap(e);
@@ -3056,14 +3065,20 @@ final class NodeRuntime implements RequestExecutor {
   CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline,
       Supplier<KvResponse> giveUp) {
     CompletableFuture<KvResponse> result = new CompletableFuture<>();
-    retryGroupCall(p, c, deadline, giveUp, result, 1);
+    retryGroupCall(p, c, deadline, giveUp, result, 1, false);
     return result;
   }
 
+  /**
+   * One attempt of {@link #groupCallRetrying}. {@code mayHaveApplied}: an earlier attempt may have
+   * taken effect (its leader proposed the command, then lost leadership; its forwarded request was
+   * lost), so the call's failure is unknown, whatever the last attempt met (as a client's call's is).
+   */
   private void retryGroupCall(long p, KvRequest.GroupCommand c, long deadline, Supplier<KvResponse> giveUp,
-      CompletableFuture<KvResponse> result, int attempt) {
+      CompletableFuture<KvResponse> result, int attempt, boolean mayHaveApplied) {
     groupCall(p, c, deadline).whenComplete((r, e) -> {
       KvResponse resp = e != null ? failureOf(e) : r;
+      boolean unknown = mayHaveApplied || resp instanceof KvResponse.Failure f && f.outcomeUnknown();
       KvResponse instead = resp instanceof KvResponse.Failure fl && fl.retryable() ? giveUp.get() : null;
       if (instead != null) {
         result.complete(instead);
@@ -3071,13 +3086,13 @@ final class NodeRuntime implements RequestExecutor {
           && state == State.RUNNING) {
         long delay = Math.min(200, 5L << Math.min(attempt, 6));
         try {
-          scheduler.schedule(() -> retryGroupCall(p, c, deadline, giveUp, result, attempt + 1), delay,
+          scheduler.schedule(() -> retryGroupCall(p, c, deadline, giveUp, result, attempt + 1, unknown), delay,
               TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException closed) {
-          result.complete(resp);
+          result.complete(unknown ? fl.withOutcomeUnknown() : fl);
         }
       } else {
-        result.complete(resp);
+        result.complete(unknown && resp instanceof KvResponse.Failure fl ? fl.withOutcomeUnknown() : resp);
       }
     });
   }
@@ -3101,16 +3116,18 @@ final class NodeRuntime implements RequestExecutor {
     if (op instanceof AdminOp.AddNode a) {
       HostPort.parse("address", a.address());
       CompletableFuture<KvResponse> f = forEachPartition(
-          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_LEARNER, a.nodeId(), a.address()), deadline);
+          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_LEARNER, a.nodeId(), a.address()), deadline,
+          false);
       if (a.learnerOnly()) {
         return f;
       }
       return f.thenCompose(r -> r instanceof KvResponse.Failure ? done(r) : forEachPartition(
-          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, a.nodeId(), a.address()), deadline));
+          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, a.nodeId(), a.address()), deadline,
+          true));
     }
     if (op instanceof AdminOp.Promote pr) {
       return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, pr.nodeId(),
-          members.getOrDefault(pr.nodeId(), "")), deadline);
+          members.getOrDefault(pr.nodeId(), "")), deadline, false);
     }
     if (op instanceof AdminOp.RemoveNode rm) {
       if (!isMemberAnywhere(rm.nodeId())) {
@@ -3119,7 +3136,8 @@ final class NodeRuntime implements RequestExecutor {
             + " is not a member of any partition (never added, or already removed); members: "
             + new TreeSet<>(members.keySet())));
       }
-      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, rm.nodeId(), ""), deadline);
+      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, rm.nodeId(), ""), deadline,
+          false);
     }
     if (op instanceof AdminOp.Split s) {
       OptionalLong p = routing.route(s.splitKey());
@@ -3140,7 +3158,7 @@ final class NodeRuntime implements RequestExecutor {
       applyFault(fault.fault());
       return done(new KvResponse.AdminDone(0));
     }
-    return forward(fault.nodeId(), new KvRequest.Admin(op), deadline, false);
+    return forward(fault.nodeId(), new KvRequest.Admin(op), deadline, true);
   }
 
   /**
@@ -3163,10 +3181,24 @@ final class NodeRuntime implements RequestExecutor {
           + " is not a voter of partition " + p + " (voters: " + new TreeSet<>(voters) + ")"));
     }
     if (to != nodeId) {
-      return forward(to, new KvRequest.Admin(t), deadline, false);
+      return forward(to, new KvRequest.Admin(t), deadline, true);
     }
-    pinnedUntil.put(p, System.nanoTime() + config.leaderPinDuration().toNanos());
-    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline);
+    long pin = System.nanoTime() + config.leaderPinDuration().toNanos();
+    pinnedUntil.put(p, pin);
+    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline).thenApply(resp -> {
+      if (resp instanceof KvResponse.Failure f && !f.outcomeUnknown() && f.code() != KvResponse.Code.TIMEOUT) {
+        // The call changed nothing, as its answer says (a TIMEOUT is unknown to the caller: the
+        // target may still take over): not even the pin, which would keep a later leadership of
+        // this node that no operator placed from balancing for the pin's duration.
+        pinnedUntil.remove(p, pin);
+      }
+      return resp;
+    });
+  }
+
+  /** Whether leader balancing leaves this node's leadership of {@code group} alone (tests). */
+  boolean isPinned(long group) {
+    return pinnedUntil.containsKey(group);
   }
 
   /**
@@ -3185,13 +3217,20 @@ final class NodeRuntime implements RequestExecutor {
     return true;
   }
 
-  private CompletableFuture<KvResponse> forEachPartition(KvRequest.GroupCommand c, long deadline) {
-    CompletableFuture<KvResponse> chain = done(new KvResponse.AdminDone(0));
+  /**
+   * Runs {@code c} in each partition in turn, up to the first failure. A failure after a partition
+   * (or, {@code changedBefore}, an earlier step of the call) succeeded says its outcome is unknown:
+   * the call did not take effect everywhere, but it may have somewhere.
+   */
+  private CompletableFuture<KvResponse> forEachPartition(KvRequest.GroupCommand c, long deadline,
+      boolean changedBefore) {
+    CompletableFuture<KvResponse> chain = done(null);
     for (long p : new TreeSet<>(replicas.keySet())) {
       chain = chain.thenCompose(prev -> prev instanceof KvResponse.Failure ? done(prev)
-          : groupCallRetrying(p, c, deadline));
+          : groupCallRetrying(p, c, deadline).thenApply(r -> r instanceof KvResponse.Failure f
+              && (prev != null || changedBefore) ? f.withOutcomeUnknown() : r));
     }
-    return chain;
+    return chain.thenApply(r -> r == null ? new KvResponse.AdminDone(0) : r);
   }
 
   @SuppressWarnings("unchecked")

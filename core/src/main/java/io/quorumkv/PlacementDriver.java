@@ -591,8 +591,20 @@ final class PlacementDriver {
                   return node.propose(r, new Command.Freeze(0)).thenApply(x -> (KvResponse) fl);
                 }
                 return CompletableFuture.completedFuture(resp);
-              }));
+              })).thenApply(PlacementDriver::mergeGoesOn);
         }));
+  }
+
+  /**
+   * The answer of a merge call whose freeze applied: a failure then (leadership lost while waiting
+   * for the members, the left partition unreachable, the deadline) does not undo the freeze, and
+   * the partition's leader drives the merge on ({@link #resumeMerges}), so its outcome is unknown.
+   * Only a refusal by the left partition ({@code INVALID_ARGUMENT}, after which the freeze is
+   * undone) says the merge did not happen.
+   */
+  private static KvResponse mergeGoesOn(KvResponse resp) {
+    return resp instanceof KvResponse.Failure fl && fl.code() != KvResponse.Code.INVALID_ARGUMENT
+        ? fl.withOutcomeUnknown() : resp;
   }
 
   /** A call's answer when its partition was merged away (absorbed) under it; never sent to a client. */

@@ -69,11 +69,57 @@ class KvFrontendOutcomeTest {
     assertFalse(notLeader.outcomeUnknown(), "refused up front, yet: " + notLeader);
   }
 
+  /**
+   * A refusal as invalid that follows an attempt whose answer was lost (a removal of a node that
+   * the lost attempt removed, a split at the key the lost attempt split at) does not make the call
+   * certainly failed: it fails as unknown, the refusal its cause. Until session 22 it surfaced as
+   * the bare {@link IllegalArgumentException}, which says "certainly not applied".
+   */
+  @Test
+  void anAdminCallRefusedAsInvalidAfterALostAttemptIsUnknown() {
+    Deque<Supplier<CompletableFuture<KvResponse>>> script = new ArrayDeque<>(java.util.List.of(
+        () -> CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.TIMEOUT, "no answer within 1000 ms")),
+        () -> CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+            "node 4 is not a member of any partition (never added, or already removed)"))));
+    KvFrontend frontend = new KvFrontend(1024, 1024, executor(true, script));
+    RuntimeException failure = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+        () -> frontend.admin(new AdminOp.RemoveNode(4), Duration.ofSeconds(10)));
+    assertEquals(0, script.size(), "every scripted attempt is made");
+    KvException kv = assertInstanceOf(KvException.class, failure, "the refusal surfaced as certain: " + failure);
+    assertTrue(kv.outcomeUnknown(), "the lost attempt may have removed the node, yet: " + kv);
+    assertInstanceOf(IllegalArgumentException.class, kv.getCause(), "the refusal is the cause");
+  }
+
+  @Test
+  void aWriteRefusedAsInvalidAfterALostAttemptIsUnknown() {
+    KvException failure = failureOf(true,
+        () -> CompletableFuture.failedFuture(new io.quorumkv.transport.TransportException(
+            io.quorumkv.transport.TransportException.Reason.LOST, "connection reset after the request was written")),
+        () -> CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
+            "a batch must stay in one partition")));
+    assertTrue(failure.outcomeUnknown(), "the lost attempt may have applied it, yet: " + failure);
+  }
+
   /** A delete through a frontend whose attempts answer in turn as {@code attempts} says. */
   @SafeVarargs
   private KvException failureOf(boolean followsLeaderHints, Supplier<CompletableFuture<KvResponse>>... attempts) {
     Deque<Supplier<CompletableFuture<KvResponse>>> script = new ArrayDeque<>(java.util.List.of(attempts));
-    RequestExecutor executor = new RequestExecutor() {
+    KvFrontend frontend = new KvFrontend(1024, 1024, executor(followsLeaderHints, script));
+    CompletableFuture<Boolean> call = frontend.delete("k".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(10));
+    try {
+      call.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      assertEquals(0, script.size(), "every scripted attempt is made");
+      return assertInstanceOf(KvException.class, e.getCause());
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+    throw new AssertionError("the call succeeded");
+  }
+
+  /** An executor whose attempts answer in turn as {@code script} says. */
+  private RequestExecutor executor(boolean followsLeaderHints, Deque<Supplier<CompletableFuture<KvResponse>>> script) {
+    return new RequestExecutor() {
       @Override
       public CompletableFuture<KvResponse> attempt(KvRequest request, long deadlineNanos, KvResponse.Failure previous) {
         Supplier<CompletableFuture<KvResponse>> next = script.poll();
@@ -96,16 +142,5 @@ class KvFrontendOutcomeTest {
         return timers;
       }
     };
-    KvFrontend frontend = new KvFrontend(1024, 1024, executor);
-    CompletableFuture<Boolean> call = frontend.delete("k".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(10));
-    try {
-      call.get(10, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      assertEquals(0, script.size(), "every scripted attempt is made");
-      return assertInstanceOf(KvException.class, e.getCause());
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
-    throw new AssertionError("the call succeeded");
   }
 }
