@@ -7,12 +7,15 @@ import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.locks.StampedLock;
 
 /** A {@link PartitionStore} on the heap; one lock makes each commit atomic to readers. */
 final class MemoryPartitionStore implements PartitionStore {
 
   private final TreeMap<byte[], byte[]> data = new TreeMap<>(Arrays::compareUnsigned);
   private long applied;
+  /** Write-locked around each commit, for readers that take the index and the state together. */
+  private final StampedLock stateLock = new StampedLock();
 
   /** A store holding {@code entries}, as of {@code appliedIndex}. */
   MemoryPartitionStore(List<KeyValue> entries, long appliedIndex) {
@@ -29,6 +32,11 @@ final class MemoryPartitionStore implements PartitionStore {
   @Override
   public synchronized long appliedIndex() {
     return applied;
+  }
+
+  @Override
+  public StampedLock stateLock() {
+    return stateLock;
   }
 
   @Override
@@ -68,7 +76,17 @@ final class MemoryPartitionStore implements PartitionStore {
   }
 
   @Override
-  public synchronized void commit(Commit commit) {
+  public void commit(Commit commit) {
+    // The state lock before the monitor, as a reader holding it for reading takes them.
+    long stamp = stateLock.writeLock();
+    try {
+      apply(commit);
+    } finally {
+      stateLock.unlockWrite(stamp);
+    }
+  }
+
+  private synchronized void apply(Commit commit) {
     if (commit.appliedIndex() <= applied) {
       throw new IllegalArgumentException("index " + commit.appliedIndex() + " is not after " + applied);
     }

@@ -102,6 +102,11 @@ final class NodeRuntime implements RequestExecutor {
     MemoryDisk disk;
     /** Runs on the applier before each batch of a group is applied (a slow or stuck state machine). */
     volatile LongConsumer beforeApply;
+    /**
+     * Runs on the applier after an apply write, before the applied entries are completed (the
+     * replica's applied index raised, proposals answered, reads released): a slow applier there.
+     */
+    volatile Runnable afterApplyWrite;
     /** Runs on the reading thread right before a read reads a group's state (a paused reader). */
     volatile LongConsumer beforeRead;
     /** Runs wherever a replica hash is computed, right before it is (a slow hash). */
@@ -1858,6 +1863,10 @@ final class NodeRuntime implements RequestExecutor {
         }
       }
       metrics.applyBatches.increment(tasks.size());
+      Runnable hook = overrides.afterApplyWrite;
+      if (hook != null) {
+        hook.run();
+      }
       for (ApplyTask t : tasks) {
         completeApplied(t.r, t.applied);
       }

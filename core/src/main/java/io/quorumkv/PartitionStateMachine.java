@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.locks.StampedLock;
 import java.util.zip.CRC32C;
 
 /**
@@ -258,6 +259,16 @@ final class PartitionStateMachine {
   }
 
   // ---- reads (flushed state) ----
+
+  /** The index of the last entry written to the store: the index of the state {@link #get} reads. */
+  long storedIndex() {
+    return store.appliedIndex();
+  }
+
+  /** The store's {@link PartitionStore#stateLock()}: to read {@link #storedIndex()} and {@link #get} together. */
+  StampedLock stateLock() {
+    return store.stateLock();
+  }
 
   Optional<byte[]> get(byte[] key) {
     return store.get(dataKey(key));

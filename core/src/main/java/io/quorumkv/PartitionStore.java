@@ -5,6 +5,7 @@ import io.quorumkv.storage.MemoryRead;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * The durable key space of one partition's state machine, with the index it has applied. The
@@ -14,6 +15,14 @@ interface PartitionStore {
 
   /** The last index whose effects are durable in this store (0 for a new partition). */
   long appliedIndex();
+
+  /**
+   * Held for writing while a commit's state and its {@link #appliedIndex()} become visible
+   * together: a reader that reads the index, then the state, under one optimistic read of it that
+   * still validates afterwards read exactly the state at that index (see
+   * {@link io.quorumkv.storage.StateMachineStore#stateLock()}). Only the store writes under it.
+   */
+  StampedLock stateLock();
 
   /** The value at {@code key}, if any. */
   Optional<byte[]> get(byte[] key);

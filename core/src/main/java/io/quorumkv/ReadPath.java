@@ -16,6 +16,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.StampedLock;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
@@ -99,6 +100,12 @@ final class ReadPath {
   /** The read pool: reads that may wait for the disk. */
   private final Executor readPool;
   private final Node node;
+  /**
+   * How many times a get reads the state optimistically before it reads it under the store's state
+   * lock (on the read pool) or hands it to the read pool (on a thread that must not block): each
+   * retry means a commit of the partition became visible during the read.
+   */
+  private static final int OPTIMISTIC_READS = 3;
   /** The context of each ReadIndex request this node makes (any group). */
   private final AtomicLong nextReadContext = new AtomicLong(1);
 
@@ -453,7 +460,6 @@ final class ReadPath {
     }
     PartitionStateMachine sm = r.sm;
     KeySpan span = sm.span();
-    long applied = r.appliedIndex;
     if (sm.frozenInto() != 0) {
       return KvResponse.Failure.of(KvResponse.Code.WRONG_PARTITION,
           "partition " + r.groupId + " is merging into partition " + sm.frozenInto());
@@ -466,16 +472,45 @@ final class ReadPath {
       if (level == ReadConsistency.STALE && !r.isLeader()) {
         since = Duration.ofNanos(System.nanoTime() - r.lastLeaderContactNanos);
       }
-      beforeRead(r);
-      Optional<byte[]> value;
-      if (memoryOnly) {
-        if (!(sm.getInMemory(g.key()) instanceof MemoryRead.Found found)) {
-          metrics.readsFromDisk.increment();
-          return null;
+      // The index of the state read, exactly: taken with the state under one optimistic read of
+      // the store's state lock, which the store holds for writing while it makes a commit's state
+      // and index visible. r.appliedIndex will not do: the applier raises it after the write, and
+      // a split or hash entry writes the entries before it on their own (commitPrefix).
+      StampedLock lock = sm.stateLock();
+      Optional<byte[]> value = null;
+      long applied = 0;
+      for (int attempt = 0; attempt < OPTIMISTIC_READS && value == null; attempt++) {
+        long stamp = lock.tryOptimisticRead();
+        if (stamp == 0) {
+          Thread.onSpinWait(); // a commit is being made visible: one unsynced write
+          continue;
         }
-        value = found.value();
-      } else {
-        value = sm.get(g.key());
+        applied = sm.storedIndex();
+        beforeRead(r);
+        if (memoryOnly) {
+          if (!(sm.getInMemory(g.key()) instanceof MemoryRead.Found found)) {
+            metrics.readsFromDisk.increment();
+            return null;
+          }
+          value = found.value();
+        } else {
+          value = sm.get(g.key());
+        }
+        if (!lock.validate(stamp)) {
+          value = null; // a commit became visible meanwhile: the value may be newer than applied
+        }
+      }
+      if (value == null) {
+        if (memoryOnly) {
+          return null; // no blocking here: on the read pool, which may hold the applier back for one read
+        }
+        long stamp = lock.readLock();
+        try {
+          applied = sm.storedIndex();
+          value = sm.get(g.key());
+        } finally {
+          lock.unlockRead(stamp);
+        }
       }
       // Again: a split applied since the check, or a snapshot installed, may have deleted it here.
       // A split or merge replaces the span object, so the very span checked above still owns the
@@ -496,6 +531,7 @@ final class ReadPath {
     } else if (span == null) {
       return KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + r.groupId + " is not initialised here");
     }
+    long applied = r.appliedIndex; // for the log only: a scan reports no index
     beforeRead(r);
     List<KeyValue> entries = sm.scan(from, to, s.limit());
     if (sm.superseded() || span instanceof KeySpan.Range && !(sm.span() instanceof KeySpan.Range now && holds(now, from, to))) {

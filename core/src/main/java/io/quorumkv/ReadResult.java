@@ -11,10 +11,10 @@ import java.util.Optional;
  *                           read served through ReadIndex reports {@link ReadConsistency#LINEARIZABLE}
  * @param partitionId        the partition that holds the key
  * @param servedBy           the node whose replica answered
- * @param appliedIndex       the log index of the partition the answering replica had applied
- *                           when the read began: the value reflects every write up to it, and
- *                           may also reflect writes of entries the replica was applying at that
- *                           moment (a lower bound, not the exact index of the state read)
+ * @param appliedIndex       the index of the partition's log the state read is at, exactly:
+ *                           the value is the key's value after applying entries 1 to this
+ *                           index, no more and no fewer (read together with the value, whatever
+ *                           the level; the answering replica may have applied more since)
  * @param sinceLeaderContact for a {@link ReadConsistency#STALE} read, how long before the read
  *                           the answering replica last heard from its partition's leader
  *                           ({@link Duration#ZERO} when it is the leader); zero for other levels

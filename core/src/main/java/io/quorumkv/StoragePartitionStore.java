@@ -8,6 +8,7 @@ import io.quorumkv.storage.StateView;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.StampedLock;
 
 /** A {@link PartitionStore} over the storage module's per-group {@link StateMachineStore}. */
 final class StoragePartitionStore implements PartitionStore {
@@ -21,6 +22,11 @@ final class StoragePartitionStore implements PartitionStore {
   @Override
   public long appliedIndex() {
     return store.appliedIndex();
+  }
+
+  @Override
+  public StampedLock stateLock() {
+    return store.stateLock();
   }
 
   @Override

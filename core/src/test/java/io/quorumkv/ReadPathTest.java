@@ -249,6 +249,92 @@ class ReadPathTest {
   }
 
   /**
+   * A read reports the index of the state it read, exactly. Here a {@code STALE} get on the leader
+   * stops after taking the index and before reading, while a write of its key is applied and
+   * written; it must not answer the new value at the index the old one was read at (the Jepsen
+   * stale-read checker's "two values at applied index 109" in session 21: the read took the
+   * replica's applied index, then read state the applier had written since).
+   */
+  @Test
+  void aGetDuringWhichAWriteIsAppliedReportsTheIndexOfTheStateItRead() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 28,
+        b -> b.balanceLeaders(false).quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      KvNode l = c.node(leaderOf(c, 1));
+      ReadResult before = writeAndReadOld(l);
+      CountDownLatch paused = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      CompletableFuture<CompletableFuture<ReadResult>> call = new CompletableFuture<>();
+      Thread caller = new Thread(() -> call.complete(l.readAsync(bytes("k"), ReadConsistency.STALE)));
+      stopReadsOf(caller, l, paused, release);
+      try {
+        caller.start();
+        assertTrue(paused.await(10, TimeUnit.SECONDS), "the read stopped before reading the state");
+        l.put("k", "new");
+        await(WAIT, "the leader to apply the second write", () -> partition(l, 1).appliedIndex() >= partition(l, 1).commitIndex());
+      } finally {
+        l.runtime().overrides().beforeRead = null;
+        release.countDown();
+      }
+      ReadResult during = call.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
+      assertEquals(Optional.of("new"), text(during));
+      assertTrue(during.appliedIndex() > before.appliedIndex(), "answered the new value at applied index "
+          + during.appliedIndex() + ", where the old one was read at " + before.appliedIndex());
+      assertTrue(during.appliedIndex() <= partition(l, 1).appliedIndex(), "an index the replica applied");
+    }
+  }
+
+  /**
+   * The same from the applier's side: it has written an entry's state and not yet raised the
+   * replica's applied index (nor answered the write). A read then reads the new state, and must
+   * report the new index, not the replica's old one.
+   */
+  @Test
+  void aGetBetweenTheApplierWritingAndRaisingTheAppliedIndexReportsTheIndexWritten() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 29,
+        b -> b.balanceLeaders(false).quiesceIdleGroups(false)).start()) {
+      c.awaitLeaders(WAIT);
+      KvNode l = c.node(leaderOf(c, 1));
+      ReadResult before = writeAndReadOld(l);
+      CountDownLatch written = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      AtomicBoolean armed = new AtomicBoolean(true);
+      l.runtime().overrides().afterApplyWrite = () -> {
+        if (armed.compareAndSet(true, false)) {
+          written.countDown();
+          await(release);
+        }
+      };
+      ReadResult during;
+      CompletableFuture<Void> put;
+      try {
+        put = l.putAsync(bytes("k"), bytes("new"));
+        assertTrue(written.await(10, TimeUnit.SECONDS), "the applier wrote the second write");
+        assertEquals(before.appliedIndex(), partition(l, 1).appliedIndex(), "the replica's applied index is not raised yet");
+        during = l.readAsync(bytes("k"), ReadConsistency.STALE).get(30, TimeUnit.SECONDS);
+      } finally {
+        l.runtime().overrides().afterApplyWrite = null;
+        release.countDown();
+      }
+      put.get(30, TimeUnit.SECONDS);
+      assertEquals(Optional.of("new"), text(during));
+      assertTrue(during.appliedIndex() > before.appliedIndex(), "answered the new value at applied index "
+          + during.appliedIndex() + ", where the old one was read at " + before.appliedIndex());
+      ReadResult after = l.readAsync(bytes("k"), ReadConsistency.STALE).get(30, TimeUnit.SECONDS);
+      assertTrue(after.appliedIndex() >= during.appliedIndex(), "the index written is applied");
+    }
+  }
+
+  /** Writes {@code k = old} through leader {@code l} and returns a {@code STALE} get of it there, once applied. */
+  private static ReadResult writeAndReadOld(KvNode l) throws Exception {
+    l.put("k", "old");
+    await(WAIT, "the leader to apply the first write", () -> partition(l, 1).appliedIndex() >= partition(l, 1).commitIndex());
+    ReadResult before = l.readAsync(bytes("k"), ReadConsistency.STALE).get(30, TimeUnit.SECONDS);
+    assertEquals(Optional.of("old"), text(before));
+    return before;
+  }
+
+  /**
    * Writes {@code k = v} on a range cluster of one partition, then issues {@code read} on its
    * leader and, once the read has checked its span and before it reads the state, splits the
    * partition at {@code k} and waits until the split is applied and written there; returns what

@@ -36,27 +36,16 @@ import java.util.Objects;
  * one replica. A split moves a key to a new partition (a new id, never reused), whose reads are
  * compared among themselves only; the parent refuses reads of a key it no longer holds
  * (WRONG_PARTITION) rather than answering. A merge only adds keys to the absorbing partition, whose
- * later states still follow its earlier ones. These checks trust a read's reported applied index
- * to be the index of the state it read, which the node does not ensure (it takes the index before
- * it reads, and the applier makes its writes visible before it raises the index; jepsen.md): with
- * {@code indexesExact} false they are reported, listed after the failures, and fail nothing.
+ * later states still follow its earlier ones. These checks rely on a read's reported applied index
+ * being exactly the index of the state it read, which the node ensures since session 22 (it reads
+ * the index and the state together, under the store's state lock; guarantees.md). Until then the
+ * index was a lower bound and these checks were only listed, failing nothing (jepsen.md).
  *
  * <p>The stale reads ({@code stale-get}, ok value {@code {"key","value","node","partition",
  * "applied","incarnation"}}) are taken on the keys of a register history, which supplies every
  * write of those keys.
  */
 final class StaleReadChecker {
-
-  /**
-   * Whether a read's reported applied index is exactly the index of the state it read, so the
-   * checks by index may fail a run. Not yet: see the class comment.
-   */
-  private final boolean indexesExact;
-
-  /** @param indexesExact whether the checks by applied index across replicas fail the run (else they are listed only) */
-  StaleReadChecker(boolean indexesExact) {
-    this.indexesExact = indexesExact;
-  }
 
   /** A put or cas of a value, or a delete: when it was invoked and when it was acknowledged. */
   private static final class Write {
@@ -148,13 +137,12 @@ final class StaleReadChecker {
     byIndex(ok, written, byIndex);
     List<String> problems = new ArrayList<>(found.problems);
     for (String p : byIndex.problems) {
-      CheckResult.note(problems, indexesExact ? p : "not failing (reported applied index may lag): " + p);
+      CheckResult.note(problems, p);
     }
-    boolean valid = found.problems.isEmpty() && (!indexesExact || byIndex.problems.isEmpty());
+    boolean valid = problems.isEmpty();
     String summary = ok.size() + " stale reads; invented values " + found.count(INVENTED) + ", applied index going backwards "
         + found.count(BACKWARDS) + "; per replica run, after a value: nil " + found.count(NIL) + ", an older write "
-        + found.count(OLDER) + "; by applied index across replicas" + (indexesExact ? "" : " (listed, not failing)")
-        + ": two values at one index " + byIndex.count(TWO_VALUES) + ", nil above a value " + byIndex.count(NIL)
+        + found.count(OLDER) + "; by applied index across replicas: two values at one index " + byIndex.count(TWO_VALUES) + ", nil above a value " + byIndex.count(NIL)
         + ", an older write above a newer " + byIndex.count(OLDER);
     return new CheckResult("stale reads", valid ? CheckResult.Verdict.VALID : CheckResult.Verdict.INVALID, summary,
         problems, null);

@@ -69,8 +69,6 @@ final class StaleReadWorkload extends LoggedWorkload {
 
   @Override
   CheckResult check(List<OpLog.Line> lines) {
-    // The checks by applied index are listed, not failing: a node may report a lower index than
-    // the state it read (StaleReadChecker, jepsen.md).
-    return new StaleReadChecker(false).check(lines, register.history());
+    return new StaleReadChecker().check(lines, register.history());
   }
 }

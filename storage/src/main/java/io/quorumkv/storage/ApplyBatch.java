@@ -72,10 +72,21 @@ public final class ApplyBatch implements AutoCloseable {
               + "after it was staged in an apply batch; nothing of the batch is written");
         }
       }
-      engine.unsyncedWrite(writes, this::describe);
-      // only now: a reader that sees the new applied index must find its data
-      for (Map.Entry<StorageEngine.Group, Draft> d : drafts.entrySet()) {
-        d.getKey().smView = d.getValue().view;
+      // The write and each group's new applied index become visible together: a reader that reads
+      // both under an optimistic read of the group's state lock, validated, read one exact state
+      // (StateMachineStore#stateLock). Held for one unsynced write.
+      for (StorageEngine.Group g : drafts.keySet()) {
+        g.stateLock.writeLock();
+      }
+      try {
+        engine.unsyncedWrite(writes, this::describe);
+        for (Map.Entry<StorageEngine.Group, Draft> d : drafts.entrySet()) {
+          d.getKey().smView = d.getValue().view;
+        }
+      } finally {
+        for (StorageEngine.Group g : drafts.keySet()) {
+          g.stateLock.tryUnlockWrite();
+        }
       }
     } finally {
       reset();

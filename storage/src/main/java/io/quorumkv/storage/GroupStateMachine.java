@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.StampedLock;
 
 /** {@link StateMachineStore} of one group, over the engine's {@code state} key space. */
 final class GroupStateMachine implements StateMachineStore {
@@ -168,6 +169,11 @@ final class GroupStateMachine implements StateMachineStore {
   @Override
   public long appliedIndex() {
     return group.smView.appliedIndex();
+  }
+
+  @Override
+  public StampedLock stateLock() {
+    return group.stateLock;
   }
 
   @Override

@@ -4,6 +4,7 @@ import io.quorumkv.raft.ConfState;
 import io.quorumkv.raft.Snapshot;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * One Raft group's state machine: a sorted key space plus the applied index and membership, kept
@@ -86,6 +87,18 @@ public interface StateMachineStore {
 
   /** The index of the last applied entry (0 when nothing was applied). */
   long appliedIndex();
+
+  /**
+   * The lock held for writing while this group's newly written state and its new
+   * {@link #appliedIndex()} become visible (an apply's write, the end of a snapshot install), so
+   * that a reader can tell the index of the state it read: read {@link #appliedIndex()} and then
+   * the state under one {@link StampedLock#tryOptimisticRead()} and keep the result only if
+   * {@link StampedLock#validate} then holds (else read again, or under
+   * {@link StampedLock#readLock()}, which holds the applier back for as long as it is held). The
+   * state then read is exactly the state at the index read: each apply writes its mutations and
+   * its applied index in one atomic write. Only the storage engine writes under it.
+   */
+  StampedLock stateLock();
 
   /** The term of the last applied entry (0 when nothing was applied). */
   long appliedTerm();

@@ -920,7 +920,15 @@ public final class StorageEngine implements AutoCloseable {
         writeLock.unlock();
       }
       loadSnapshotState(g.id, snap, blobName);
-      g.smView = new SmView(m.index(), m.term(), m.index(), m.confState());
+      // The installed state and its index become visible together: the new view and the unpin
+      // under the state lock (a reader of the index and the state validates against it).
+      long stamp = g.stateLock.writeLock();
+      try {
+        g.smView = new SmView(m.index(), m.term(), m.index(), m.confState());
+        g.unpin();
+      } finally {
+        g.stateLock.unlockWrite(stamp);
+      }
       deleteBlobsBelow(g.id, m.index());
     } finally {
       g.unpin();
@@ -1030,6 +1038,8 @@ public final class StorageEngine implements AutoCloseable {
      */
     volatile LogView written;
     volatile SmView smView = SmView.EMPTY;
+    /** See {@link StateMachineStore#stateLock()}: held for writing while a new state and {@link #smView} are published. */
+    final java.util.concurrent.locks.StampedLock stateLock = new java.util.concurrent.locks.StampedLock();
     /** While a snapshot installs, reads are served from this view of the old state. */
     private Backend.View pinned;
     /** Guards {@link #pinned}: readers hold it shared while they use the view. */

@@ -461,6 +461,8 @@ abstract class StorageContractTest {
         e.stateMachine(g).apply(batch, 3, 1, List.of(KvMutation.put(b("k"), b("v" + g))), null);
       }
       assertFalse(batch.isEmpty());
+      long stamp1 = e.stateMachine(1).stateLock().tryOptimisticRead();
+      long stamp2 = e.stateMachine(2).stateLock().tryOptimisticRead();
       for (long g = 1; g <= 2; g++) {
         long group = g;
         // another thread, as a reader would: the old value and applied index
@@ -468,7 +470,13 @@ abstract class StorageContractTest {
         assertEquals(1, CompletableFuture.supplyAsync(() -> e.stateMachine(group).appliedIndex()).get());
         assertEquals(List.of(new KeyValue(b("k"), b("v0"))), e.stateMachine(g).scan(b(""), b("z"), 10));
       }
+      assertTrue(e.stateMachine(1).stateLock().validate(stamp1), "nothing visible changed while staged");
       batch.commit();
+      // a reader that read the index and the state under those stamps must read again
+      assertFalse(e.stateMachine(1).stateLock().validate(stamp1), "the commit changed group 1's state under the lock");
+      assertFalse(e.stateMachine(2).stateLock().validate(stamp2), "the commit changed group 2's state under the lock");
+      assertTrue(e.stateMachine(1).stateLock().validate(e.stateMachine(1).stateLock().tryOptimisticRead()),
+          "the lock is released after the commit");
       assertTrue(batch.isEmpty(), "a committed batch is empty and can be staged into again");
       for (long g = 1; g <= 2; g++) {
         assertEquals("v" + g, valueIn(e, g));
@@ -905,7 +913,9 @@ abstract class StorageContractTest {
       }
       assertTrue(chunks >= 4);
       assertTrue(source.chunk(sink.nextOffset() - 1).isLast());
+      long stamp = follower.stateMachine(G).stateLock().tryOptimisticRead();
       sink.install();
+      assertFalse(follower.stateMachine(G).stateLock().validate(stamp), "the install changed the state under the lock");
     }
     checkInstalled(follower, snap);
     StorageEngine followerAfter = crashAndReopenOther(follower);
