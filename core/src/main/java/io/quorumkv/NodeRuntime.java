@@ -115,8 +115,6 @@ final class NodeRuntime implements RequestExecutor {
     long applyingBytesPerGroup;
     /** The Netty transport's byte bound per peer ({@code outboundQueueBytes}); 0 for the default. */
     long peerQueueBytes;
-    /** How long a log of only this node's leader entries may wait for company; negative for the default. */
-    long syncHoldNanos = -1;
     /**
      * Replaces the data of each log entry this node applies ({@code (group, data) -> data}): a
      * state machine that is not deterministic, or memory that flips a bit (replica divergence).
@@ -320,20 +318,6 @@ final class NodeRuntime implements RequestExecutor {
   private List<Runnable> turnWritten = new ArrayList<>();
   /** loop: whether these notices must wake the loop (a leader's or candidate's log). */
   private boolean turnPersistedWakes;
-  /** loop: this turn's log holds entries appended as leader, as follower, or other records. */
-  private boolean turnLeaderAppends;
-  private boolean turnFollowerAppends;
-  private boolean turnOtherRecords;
-  /** loop: when this node last wrote entries appended as a follower. */
-  private long lastFollowerAppendNanos = Long.MIN_VALUE / 2;
-  /**
-   * How long a turn's log of only this node's own leader entries may wait for other leaders'
-   * appends to share its fsync (see {@link #syncHoldNanos}); 0 turns it off. Experimental knob.
-   */
-  private static final long SYNC_HOLD_NANOS =
-      TimeUnit.MICROSECONDS.toNanos(Long.getLong("quorumkv.log.syncHoldMicros", 0));
-  /** A hold is worth it only while other leaders' appends keep arriving. */
-  private static final long FOLLOWER_APPENDS_RECENT_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
   /** loop */
   private long ticks;
   /** Leader balancing rounds run (written on the loop only; read by tests). */
@@ -496,10 +480,6 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.queue.depth", "apply", applyQueue::size);
     metrics.gauge("quorumkv.queue.bytes", "apply", applyBacklogBytes::get);
     metrics.gauge("quorumkv.queue.depth", "log", () -> writer.pendingBatches());
-    metrics.functionCounter("quorumkv.log.sync.holds", "log syncs that waited for another batch to share them",
-        Tags.of("outcome", "joined"), writer, GroupCommitLogWriter::holdsJoined);
-    metrics.functionCounter("quorumkv.log.sync.holds", "log syncs that waited for another batch to share them",
-        Tags.of("outcome", "expired"), writer, GroupCommitLogWriter::holdsExpired);
     metrics.gauge("quorumkv.preferred.leaders.mismatch", null, () -> placement.preferredLeadersMismatch().size());
     metrics.gauge("quorumkv.groups.quiesced", null, () -> replicas.values().stream().filter(r -> r.quiesced).count());
     metrics.gauge("quorumkv.replicas.diverged", null, () -> replicas.values().stream().filter(r -> r.divergedAt != 0).count());
@@ -935,7 +915,7 @@ final class NodeRuntime implements RequestExecutor {
     CompletableFuture<Void> written = lastWritten;
     if (turnLog != null && !turnLog.isEmpty()) {
       CompletableFuture<Void> w = new CompletableFuture<>();
-      durable = writer.submit(turnLog, () -> w.complete(null), syncHoldNanos());
+      durable = writer.submit(turnLog, () -> w.complete(null));
       durable.whenComplete((v, e) -> {
         if (e != null) {
           w.completeExceptionally(e); // refused or failed: never written
@@ -948,9 +928,6 @@ final class NodeRuntime implements RequestExecutor {
       written = w;
     }
     turnLog = null;
-    turnLeaderAppends = false;
-    turnFollowerAppends = false;
-    turnOtherRecords = false;
     if (turnPersisted.isEmpty() && turnAfterPersist.isEmpty()) {
       return;
     }
@@ -989,23 +966,6 @@ final class NodeRuntime implements RequestExecutor {
         }
       }
     });
-  }
-
-  /**
-   * loop: how long this turn's log may wait for company before its sync (see
-   * {@link GroupCommitLogWriter#submit(LogBatch, Runnable, long)}). A node that leads some groups
-   * and follows others writes its own new entries when its clients' frame arrives, and the other
-   * leaders' appends of the same client round a moment later; synced apart, those appends wait
-   * out the first fsync, and every round of the other leaders pays two. Only a log of this node's
-   * own leader entries waits (a follower's append, a vote or a term never does), and only while
-   * other leaders' appends have kept arriving.
-   */
-  private long syncHoldNanos() {
-    long hold = overrides.syncHoldNanos >= 0 ? overrides.syncHoldNanos : SYNC_HOLD_NANOS;
-    if (hold == 0 || !turnLeaderAppends || turnFollowerAppends || turnOtherRecords) {
-      return 0;
-    }
-    return System.nanoTime() - lastFollowerAppendNanos < FOLLOWER_APPENDS_RECENT_NANOS ? hold : 0;
   }
 
   /** loop: queues {@code m} of group {@code g} for the end of this turn (see {@link #endTurn}). */
@@ -1477,12 +1437,6 @@ final class NodeRuntime implements RequestExecutor {
     boolean appends = !rd.entries().isEmpty();
     if (appends) {
       turnLog().append(r.groupId, rd.entries());
-      if (r.role == StateRole.LEADER) {
-        turnLeaderAppends = true;
-      } else {
-        turnFollowerAppends = true;
-        lastFollowerAppendNanos = System.nanoTime();
-      }
     }
     // A new term or vote must be durable before anything claims it; a hard state that moved only
     // the commit index is not written at all. The commit index is volatile state in the Raft paper:
@@ -1493,7 +1447,6 @@ final class NodeRuntime implements RequestExecutor {
     rd.hardState().ifPresent(hs -> {
       if (hs.term() != r.submittedTerm || hs.vote() != r.submittedVote) {
         turnLog().hardState(r.groupId, hs);
-        turnOtherRecords = true;
         r.submittedTerm = hs.term();
         r.submittedVote = hs.vote();
       }
@@ -3290,12 +3243,6 @@ final class NodeRuntime implements RequestExecutor {
   }
 
   /** Bytes of committed entries queued for the applier and not yet applied (tests, metrics). */
-  /** Log syncs that waited for company and got it, and that waited in vain (see {@link #syncHoldNanos}). */
-  long[] syncHolds() {
-    GroupCommitLogWriter w = writer;
-    return w == null ? new long[2] : new long[] {w.holdsJoined(), w.holdsExpired()};
-  }
-
   long applyBacklogBytes() {
     return applyBacklogBytes.get();
   }

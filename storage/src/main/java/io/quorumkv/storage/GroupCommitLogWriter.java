@@ -33,15 +33,14 @@ public final class GroupCommitLogWriter implements AutoCloseable {
   /** Rounds written and not yet durable before the write thread waits for the sync thread. */
   static final int MAX_UNSYNCED_ROUNDS = 3;
 
-  private record Pending(
-      LogBatch batch, Runnable onWritten, long holdNanos, CompletableFuture<Void> done) {}
+  private record Pending(LogBatch batch, Runnable onWritten, CompletableFuture<Void> done) {}
 
   /** A written round handed to the sync thread; {@link #END} ends it. */
-  private record Written(List<Pending> work, StorageEngine.Round round, long holdUntilNanos) {}
+  private record Written(List<Pending> work, StorageEngine.Round round) {}
 
   private static final Pending STOP =
-      new Pending(new LogBatch(), null, 0, new CompletableFuture<>());
-  private static final Written END = new Written(List.of(), null, Long.MIN_VALUE);
+      new Pending(new LogBatch(), null, new CompletableFuture<>());
+  private static final Written END = new Written(List.of(), null);
 
   private final StorageEngine engine;
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
@@ -89,43 +88,15 @@ public final class GroupCommitLogWriter implements AutoCloseable {
    *     {@link IllegalStateException} (closed)
    */
   public CompletableFuture<Void> submit(LogBatch batch, Runnable onWritten) {
-    return submit(batch, onWritten, 0);
-  }
-
-  /**
-   * Queues a batch whose sync may wait up to {@code holdNanos} after it is written for another
-   * batch to join it; otherwise the same as {@link #submit(LogBatch, Runnable)}.
-   *
-   * <p>For a caller that knows more is coming: a node that leads some partitions and follows
-   * others writes its own new entries, and a moment later the appends of the other leaders. Synced
-   * apart, the appends wait out the first sync and the other leaders' rounds pay two fsyncs of
-   * latency; one sync for both halves that. A sync waits only while every round at hand allows it,
-   * and starts as soon as any other batch is written.
-   */
-  public CompletableFuture<Void> submit(LogBatch batch, Runnable onWritten, long holdNanos) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     synchronized (queue) { // orders every submit before or after close()'s STOP
       if (closed) {
         done.completeExceptionally(new IllegalStateException("log writer is closed"));
         return done;
       }
-      queue.add(new Pending(batch, onWritten, Math.max(0, holdNanos), done));
+      queue.add(new Pending(batch, onWritten, done));
     }
     return done;
-  }
-
-  /** Sync thread only: syncs that waited for another round, and got one or did not. */
-  private volatile long holdsJoined;
-  private volatile long holdsExpired;
-
-  /** Syncs that waited for another batch and synced it too (see {@link #submit(LogBatch, Runnable, long)}). */
-  public long holdsJoined() {
-    return holdsJoined;
-  }
-
-  /** Syncs that waited for another batch in vain. */
-  public long holdsExpired() {
-    return holdsExpired;
   }
 
   /** Batches queued and not yet written. */
@@ -159,7 +130,7 @@ public final class GroupCommitLogWriter implements AutoCloseable {
             event.batches = work.size();
             event.commit();
           }
-          written.add(new Written(work, round, holdUntil(work, stopping)));
+          written.add(new Written(work, round));
         }
       }
     } catch (InterruptedException e) {
@@ -167,15 +138,6 @@ public final class GroupCommitLogWriter implements AutoCloseable {
     } finally {
       written.add(END);
     }
-  }
-
-  /** Until when this round's sync may wait: the earliest hold of its batches, none if one has none. */
-  private static long holdUntil(List<Pending> work, boolean stopping) {
-    long hold = Long.MAX_VALUE;
-    for (Pending p : work) {
-      hold = Math.min(hold, p.holdNanos());
-    }
-    return hold == 0 || stopping ? Long.MIN_VALUE : System.nanoTime() + hold;
   }
 
   private StorageEngine.Round write(List<Pending> work) {
@@ -199,22 +161,6 @@ public final class GroupCommitLogWriter implements AutoCloseable {
         return;
       }
       written.drainTo(rounds);
-      if (rounds.size() == 1 && rounds.get(0).holdUntilNanos() != Long.MIN_VALUE) {
-        // A lone round that asked to wait for company: the next batch written joins this sync.
-        long wait = rounds.get(0).holdUntilNanos() - System.nanoTime();
-        try {
-          Written next = wait > 0 ? written.poll(wait, TimeUnit.NANOSECONDS) : null;
-          if (next != null) {
-            rounds.add(next);
-            written.drainTo(rounds);
-            holdsJoined++;
-          } else {
-            holdsExpired++;
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
       end = rounds.remove(END);
       settle(rounds);
       writeAhead.release(rounds.size());

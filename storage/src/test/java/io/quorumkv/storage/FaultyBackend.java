@@ -19,8 +19,6 @@ final class FaultyBackend implements Backend {
   final AtomicInteger syncsBeforeStall = new AtomicInteger(0);
   /** Counted down when a synced write starts stalling. */
   final CountDownLatch stalling = new CountDownLatch(1);
-  /** Syncs started (not synced writes). */
-  final AtomicInteger syncs = new AtomicInteger();
   /** Runs before every unsynced write reaches the database (to look at what is published then). */
   volatile Runnable beforeUnsyncedWrite = () -> { };
   /** When set, unsynced writes fail (a state machine write hitting a full disk). */
@@ -46,7 +44,6 @@ final class FaultyBackend implements Backend {
 
   @Override
   public void sync() {
-    syncs.incrementAndGet();
     fault();
     delegate.sync();
   }

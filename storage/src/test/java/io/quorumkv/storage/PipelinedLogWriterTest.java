@@ -204,56 +204,6 @@ abstract class PipelinedLogWriterTest {
   }
 
   @Test
-  void aHeldSyncWaitsForTheNextBatchAndSyncsItToo() throws Exception {
-    StorageEngine e = open();
-    AtomicBoolean secondSubmitted = new AtomicBoolean();
-    AtomicBoolean firstDoneEarly = new AtomicBoolean();
-    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
-      CompletableFuture<Void> firstWritten = new CompletableFuture<>();
-      CompletableFuture<Void> first = writer.submit(new LogBatch().append(G, entries(1, 3, 1)),
-          () -> firstWritten.complete(null), TimeUnit.HOURS.toNanos(1));
-      first.thenRun(() -> firstDoneEarly.set(!secondSubmitted.get()));
-      await(firstWritten);
-      Thread.sleep(100); // without the hold its sync would have run by now (not needed to pass)
-      int syncsBefore = faulty.syncs.get();
-      secondSubmitted.set(true);
-      CompletableFuture<Void> second = writer.submit(new LogBatch().append(G, entries(4, 6, 1)));
-      await(first);
-      await(second);
-      assertFalse(firstDoneEarly.get(), "the held batch was not synced before another came");
-      assertEquals(0, syncsBefore, "no sync ran while the first batch waited");
-      assertEquals(1, faulty.syncs.get(), "one sync for both batches");
-    }
-    assertEquals(6, e.log(G).lastIndex());
-  }
-
-  @Test
-  void aHeldSyncRunsByItselfOnceItsHoldEnds() throws Exception {
-    StorageEngine e = open();
-    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
-      await(writer.submit(new LogBatch().append(G, entries(1, 3, 1)), null,
-          TimeUnit.MILLISECONDS.toNanos(20)));
-      assertEquals(1, writer.holdsExpired());
-      assertEquals(0, writer.holdsJoined());
-    }
-    assertEquals(3, e.log(G).lastIndex());
-  }
-
-  @Test
-  void closeEndsAHold() throws Exception {
-    StorageEngine e = open();
-    CompletableFuture<Void> held;
-    try (GroupCommitLogWriter writer = new GroupCommitLogWriter(e)) {
-      CompletableFuture<Void> written = new CompletableFuture<>();
-      held = writer.submit(new LogBatch().append(G, entries(1, 3, 1)), () -> written.complete(null),
-          TimeUnit.HOURS.toNanos(1));
-      await(written);
-    }
-    assertTrue(held.isDone() && !held.isCompletedExceptionally(), "close synced the held batch");
-    assertEquals(3, e.log(G).lastIndex());
-  }
-
-  @Test
   void writesRunABoundedNumberOfRoundsAheadOfTheSyncs() throws Exception {
     StorageEngine e = open();
     CountDownLatch release = holdNextSync();
