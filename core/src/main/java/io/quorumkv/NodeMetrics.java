@@ -25,6 +25,8 @@ import java.util.function.ToDoubleFunction;
  * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
  * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.replicas.diverged} (fenced replicas, see
  * ReplicaHashChecks#compareHash), {@code quorumkv.messages.dropped} (inbox full),
+ * {@code quorumkv.reads.index.retries} and {@code quorumkv.reads.index.locked} (gets that read again,
+ * or read under the state lock, to report the exact index of the state they read),
  * {@code quorumkv.requests.forwarded}, {@code quorumkv.requests.multi} and
  * {@code quorumkv.requests.multi.items} (multi requests received and the gets and writes they carried),
  * {@code quorumkv.raft.sent} (Raft messages handed to the transport, tag {@code type}: append,
@@ -60,6 +62,8 @@ final class NodeMetrics {
   final Counter leaseReadsFallenBack;
   final Counter readsFromDisk;
   final Counter readsMovedDuringRead;
+  final Counter readsIndexRetried;
+  final Counter readsIndexLocked;
   final Counter readBatches;
   final Counter batchedReads;
   final Counter sentAppends;
@@ -106,6 +110,10 @@ final class NodeMetrics {
         "gets whose record was not in memory where they were first served (an I/O thread, the Raft loop), read on the read pool instead");
     readsMovedDuringRead = counter("quorumkv.reads.moved",
         "reads refused because a split moved their keys away between the span check and the read (retried by the frontend)");
+    readsIndexRetried = counter("quorumkv.reads.index.retries",
+        "gets read again because an apply of their partition became visible while they read (see ReadPath#serveLocal)");
+    readsIndexLocked = counter("quorumkv.reads.index.locked",
+        "gets read under their partition's state lock, after three such tries, holding that partition's apply back for one read");
     readBatches = counter("quorumkv.reads.batches",
         "read indexes asked for batches of LINEARIZABLE or FOLLOWER reads (one ReadIndex request each)");
     batchedReads = counter("quorumkv.reads.batched", "LINEARIZABLE and FOLLOWER reads in those batches");

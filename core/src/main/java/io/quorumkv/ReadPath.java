@@ -480,6 +480,9 @@ final class ReadPath {
       Optional<byte[]> value = null;
       long applied = 0;
       for (int attempt = 0; attempt < OPTIMISTIC_READS && value == null; attempt++) {
+        if (attempt > 0) {
+          metrics.readsIndexRetried.increment();
+        }
         long stamp = lock.tryOptimisticRead();
         if (stamp == 0) {
           Thread.onSpinWait(); // a commit is being made visible: one unsynced write
@@ -504,6 +507,7 @@ final class ReadPath {
         if (memoryOnly) {
           return null; // no blocking here: on the read pool, which may hold the applier back for one read
         }
+        metrics.readsIndexLocked.increment();
         long stamp = lock.readLock();
         try {
           applied = sm.storedIndex();

@@ -281,6 +281,8 @@ class ReadPathTest {
       assertTrue(during.appliedIndex() > before.appliedIndex(), "answered the new value at applied index "
           + during.appliedIndex() + ", where the old one was read at " + before.appliedIndex());
       assertTrue(during.appliedIndex() <= partition(l, 1).appliedIndex(), "an index the replica applied");
+      assertTrue(l.meterRegistry().get("quorumkv.reads.index.retries").counter().count() >= 1,
+          "the read that met the apply was counted as read again");
     }
   }
 
