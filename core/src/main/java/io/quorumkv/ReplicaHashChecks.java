@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * a mismatch by majority ({@link #attributeMismatch}). A replica found diverged is fenced: it
  * serves no read from its state ({@link ReadPath#serveLocal}) and hands away any leadership, until
  * a later check matches. Runs on the hasher's, request and scheduler threads, and on the Raft
- * loop's tick ({@link #onTick}).
+ * loop's tick ({@link #handDivergedLeadershipsAway}, {@link #proposeChecks}).
  */
 final class ReplicaHashChecks {
 
