@@ -4,18 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.quorumkv.transport.RaftTransport;
-import io.quorumkv.transport.TransportException;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
  * A write a follower forwarded to its leader, whose request the transport then fails with
- * {@link TransportException.Reason#LOST} (the request was written; the peer was removed before it
+ * {@link io.quorumkv.transport.TransportException.Reason#LOST} (the request was written; the peer was removed before it
  * answered), may have applied: the call must not fail with {@code outcomeUnknown() == false}.
  * Here every forwarded request reaches the leader and applies there, and only its answer is lost.
  */
@@ -26,15 +23,16 @@ class ForwardedWriteLostTest {
 
   @Test
   void aForwardedWriteWhoseRequestWasLostIsNotReportedAsCertainlyFailed() {
-    AtomicInteger lost = new AtomicInteger();
+    AtomicReference<ScriptedRequests> scripted = new AtomicReference<>();
     // 300 ms election timeouts: under load a 100 ms one let node 3 win an election before the put,
     // which it then served itself, with nothing forwarded (seen once in a full core run).
-    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 62, b -> b.balanceLeaders(false)
-        .electionTicks(30)
-        .overrides(o -> {
-          Function<KvNodeConfig, RaftTransport> inner = o.transport;
-          o.transport = cfg -> cfg.nodeId() == FOLLOWER ? new Losing(inner.apply(cfg), lost) : inner.apply(cfg);
-        })).start()) {
+    // Every request of node 3 reaches its peer and applies there; its answer is then lost (LOST),
+    // as the transport fails a written request of a removed peer.
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 62, b -> {
+      b.balanceLeaders(false).electionTicks(30);
+      ScriptedRequests.install(b, FOLLOWER, scripted, req -> ScriptedRequests.Fate.LOST);
+    }).start()) {
+      AtomicInteger lost = scripted.get().interfered;
       c.awaitLeaders(WAIT);
       KvException failure = null;
       long leader = 0;
@@ -60,25 +58,6 @@ class ForwardedWriteLostTest {
       assertTrue(lost.get() > 0, "staging: no forwarded request was lost");
       assertEquals(Optional.of(value), c.node(leader).get("k"), "staging: the forwarded write did not apply");
       assertTrue(failure.outcomeUnknown(), "the write applied, yet its call said it had not: " + failure);
-    }
-  }
-
-  /** Delivers every request, then fails it as the transport fails a written request of a removed peer. */
-  private static final class Losing extends ForwardingTransport {
-    private final AtomicInteger lost;
-
-    Losing(RaftTransport inner, AtomicInteger lost) {
-      super(inner);
-      this.lost = lost;
-    }
-
-    @Override
-    public CompletableFuture<byte[]> request(long toNode, byte[] payload, Duration deadline) {
-      return inner.request(toNode, payload, deadline).handle((answer, e) -> {
-        lost.incrementAndGet();
-        throw new TransportException(TransportException.Reason.LOST,
-            "node " + toNode + " was removed; the request may have reached it");
-      });
     }
   }
 }

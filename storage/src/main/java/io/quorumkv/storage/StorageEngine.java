@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.StampedLock;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -1039,7 +1040,7 @@ public final class StorageEngine implements AutoCloseable {
     volatile LogView written;
     volatile SmView smView = SmView.EMPTY;
     /** See {@link StateMachineStore#stateLock()}: held for writing while a new state and {@link #smView} are published. */
-    final java.util.concurrent.locks.StampedLock stateLock = new java.util.concurrent.locks.StampedLock();
+    final StampedLock stateLock = new StampedLock();
     /** While a snapshot installs, reads are served from this view of the old state. */
     private Backend.View pinned;
     /** Guards {@link #pinned}: readers hold it shared while they use the view. */
