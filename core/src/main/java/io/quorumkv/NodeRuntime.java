@@ -26,6 +26,7 @@ import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
 import io.quorumkv.transport.Envelope;
+import io.quorumkv.transport.FaultInjector;
 import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.NettyTransport;
 import io.quorumkv.transport.NettyTransportConfig;
@@ -67,7 +68,6 @@ import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
-import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -289,6 +289,8 @@ final class NodeRuntime implements RequestExecutor {
   /** Every get and scan of a partition hosted here, from its read index or lease to its answer. */
   private final ReadPath reads;
   private final ReplicaHashChecks hashChecks;
+  /** Partition commands at their leader, and the operator's calls made of them. */
+  private final GroupCommands commands;
   /**
    * Takes snapshots off the applier: a snapshot reads and writes the whole partition, which would
    * stall every partition's apply (and so every write's answer) for as long.
@@ -340,6 +342,7 @@ final class NodeRuntime implements RequestExecutor {
     this.placement = new PlacementDriver(this, config);
     this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), readPathNode());
     this.hashChecks = new ReplicaHashChecks(who, metrics, hashChecksNode());
+    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, groupCommandsNode());
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -722,6 +725,11 @@ final class NodeRuntime implements RequestExecutor {
   /** loop: runs {@code watcher} at every tick until it returns true (placement's waits). */
   void everyTick(BooleanSupplier watcher) {
     tickWatchers.add(watcher);
+  }
+
+  /** Partition commands at their leader, and the operator's calls (placement's calls go through it). */
+  GroupCommands commands() {
+    return commands;
   }
 
   /** The replicas this node hosts (live view; placement). */
@@ -2200,7 +2208,7 @@ final class NodeRuntime implements RequestExecutor {
       f = config.mergeBelowKeys() > 0 ? CompletableFuture.supplyAsync(placement::report, readPool)
           : done(placement.report());
     } else if (req instanceof KvRequest.Group g) {
-      f = executeGroup(g, deadline);
+      f = commands.executeGroup(g, deadline);
     } else if (req instanceof KvRequest.Multi m) {
       f = serveMulti(m);
     } else {
@@ -2364,7 +2372,7 @@ final class NodeRuntime implements RequestExecutor {
         return done(routes());
       }
       if (req instanceof KvRequest.Admin a) {
-        return admin(a.op(), deadline);
+        return commands.admin(a.op(), deadline);
       }
       if (req instanceof KvRequest.ForPartition fp) {
         return servePartition(fp.partitionId(), fp.inner(), deadline, false);
@@ -2376,7 +2384,7 @@ final class NodeRuntime implements RequestExecutor {
         long wait = TimeUnit.MILLISECONDS.toNanos(c.waitMillis());
         return hashChecks.checkReplicas(deadline - System.nanoTime() < wait ? deadline : System.nanoTime() + wait);
       }
-      return executeGroup((KvRequest.Group) req, deadline);
+      return commands.executeGroup((KvRequest.Group) req, deadline);
     } catch (RuntimeException e) {
       return CompletableFuture.completedFuture(failureOf(e));
     }
@@ -2746,7 +2754,7 @@ final class NodeRuntime implements RequestExecutor {
 
   // ------------------------------------------------------------------ the read path
 
-  /** What {@link ReadPath} needs of this node: its Raft loop, lease state and request routing. */
+  /** What {@link ReplicaHashChecks} needs of this node: its replicas, proposals and peers. */
   private ReplicaHashChecks.Node hashChecksNode() {
     return new ReplicaHashChecks.Node() {
       @Override
@@ -2796,6 +2804,7 @@ final class NodeRuntime implements RequestExecutor {
     };
   }
 
+  /** What {@link ReadPath} needs of this node: its Raft loop, lease state and request routing. */
   private ReadPath.Node readPathNode() {
     return new ReadPath.Node() {
       @Override
@@ -2845,318 +2854,92 @@ final class NodeRuntime implements RequestExecutor {
     };
   }
 
-  // ------------------------------------------------------------------ partition leader commands
-
-  private CompletableFuture<KvResponse> executeGroup(KvRequest.Group g, long deadline) {
-    Replica r = replicas.get(g.partitionId());
-    if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + g.partitionId()));
-    }
-    KvRequest.GroupCommand c = g.command();
-    if (c instanceof KvRequest.GroupCommand.ReportHash h) {
-      return done(hashChecks.compareHash(r, h));
-    }
-    if (!r.isLeader()) {
-      return done(r.leader == 0 ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader") : notLeader(r));
-    }
-    if (c instanceof KvRequest.GroupCommand.ReadIndex) {
-      r.touch();
-      CompletableFuture<KvResponse> f = new CompletableFuture<>();
-      boolean posted = post(() -> reads.serveReadIndex(r, f));
-      if (!posted) {
-        f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+  /** What {@link GroupCommands} needs of this node: its replicas, Raft loop, proposals and peers. */
+  private GroupCommands.Node groupCommandsNode() {
+    return new GroupCommands.Node() {
+      @Override
+      public boolean running() {
+        return state == State.RUNNING;
       }
-      return f;
-    }
-    if (c instanceof KvRequest.GroupCommand.TransferLeader t) {
-      return transferLeader(r, t.toNode(), deadline);
-    }
-    if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
-      return changeMember(r, m, deadline);
-    }
-    if (c instanceof KvRequest.GroupCommand.Split s) {
-      return propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> toResponse(r, o));
-    }
-    if (c instanceof KvRequest.GroupCommand.MergeInto m) {
-      return placement.mergeInto(r, m.leftPartition(), deadline);
-    }
-    if (c instanceof KvRequest.GroupCommand.Absorb a) {
-      return propose(r, new Command.Merge(a.rightPartition(), a.seed())).thenApply(o -> toResponse(r, o));
-    }
-    if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
-      return propose(r, new Command.SetNodeState(n.nodeId(), n.address(), n.decommissioning()))
-          .thenApply(o -> toResponse(r, o));
-    }
-    return propose(r, new Command.CheckHash()).thenApply(o -> toResponse(r, o));
+
+      @Override
+      public Map<Long, Replica> replicas() {
+        return replicas;
+      }
+
+      @Override
+      public Map<Long, String> members() {
+        return members;
+      }
+
+      @Override
+      public boolean isMemberAnywhere(long id) {
+        return NodeRuntime.this.isMemberAnywhere(id);
+      }
+
+      @Override
+      public RoutingTable routing() {
+        return routing;
+      }
+
+      @Override
+      public boolean post(Runnable task) {
+        return NodeRuntime.this.post(task);
+      }
+
+      @Override
+      public void everyTick(BooleanSupplier watcher) {
+        NodeRuntime.this.everyTick(watcher);
+      }
+
+      @Override
+      public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+        return NodeRuntime.this.propose(r, c);
+      }
+
+      @Override
+      public KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
+        return NodeRuntime.this.toResponse(r, o);
+      }
+
+      @Override
+      public KvResponse.Failure notLeader(Replica r) {
+        return NodeRuntime.this.notLeader(r);
+      }
+
+      @Override
+      public KvResponse failureOf(Throwable t) {
+        return NodeRuntime.this.failureOf(t);
+      }
+
+      @Override
+      public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
+        return NodeRuntime.this.forward(to, req, deadline, isWrite);
+      }
+
+      @Override
+      public ScheduledExecutorService scheduler() {
+        return NodeRuntime.this.scheduler();
+      }
+
+      @Override
+      public FaultInjector faults() {
+        return transport.faults();
+      }
+
+      @Override
+      public void pin(long group, long until) {
+        pinnedUntil.put(group, until);
+      }
+
+      @Override
+      public void unpin(long group, long pin) {
+        pinnedUntil.remove(group, pin);
+      }
+    };
   }
 
-  private CompletableFuture<KvResponse> transferLeader(Replica r, long to, long deadline) {
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    boolean posted = post(() -> {
-      if (!r.confState.voters().contains(to)) {
-        f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
-            "node " + to + " is not a voter of partition " + r.groupId));
-        return;
-      }
-      if (r.leader == to) {
-        f.complete(new KvResponse.AdminDone(0));
-        return;
-      }
-      r.raw.transferLeadership(to);
-      tickWatchers.add(() -> {
-        if (r.leader == to) {
-          return f.complete(new KvResponse.AdminDone(0)) || true;
-        }
-        if (System.nanoTime() - deadline >= 0) {
-          return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT,
-              "leadership of partition " + r.groupId + " did not move to node " + to + " in time", r.groupId, 0, "", false))
-              || true;
-        }
-        if (!r.isLeader() && r.leader != 0 && r.leader != to) {
-          return f.complete(notLeader(r)) || true;
-        }
-        return false;
-      });
-    });
-    if (!posted) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-    }
-    return f;
-  }
-
-  /**
-   * One membership change at this leader, idempotent: a change already in effect answers at once.
-   * Promotion waits until the learner has caught up with the commit index seen when it started.
-   */
-  private CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    boolean posted = post(() -> {
-      ConfState cs = r.confState;
-      long id = m.nodeId();
-      boolean done = switch (m.type()) {
-        case ADD_VOTER -> cs.voters().contains(id) && !cs.isJoint();
-        case ADD_LEARNER -> cs.learners().contains(id) || cs.voters().contains(id);
-        case REMOVE -> !cs.voters().contains(id) && !cs.learners().contains(id) && !cs.votersOutgoing().contains(id);
-      };
-      if (done) {
-        f.complete(new KvResponse.AdminDone(0));
-        return;
-      }
-      long target = r.commitIndex;
-      BooleanSupplier attempt = () -> {
-        if (f.isDone()) {
-          return true;
-        }
-        if (!r.isLeader()) {
-          return f.complete(notLeader(r)) || true;
-        }
-        if (System.nanoTime() - deadline >= 0) {
-          return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "membership change of node " + id
-              + " in partition " + r.groupId + " not done in time", r.groupId, 0, "", true)) || true;
-        }
-        if (m.type() == ConfChangeType.REMOVE && m.minVoters() > 0 && (r.confState.isJoint()
-            || r.confState.voters().size() - (r.confState.voters().contains(id) ? 1 : 0) < m.minVoters())) {
-          // Placement's removal of a source replica: never below the replication factor.
-          return f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "removing node " + id
-              + " from partition " + r.groupId + " would leave fewer than " + m.minVoters() + " voters "
-              + r.confState.voters())) || true;
-        }
-        if (m.type() == ConfChangeType.ADD_VOTER) {
-          Status.FollowerProgress pr = r.raw.status().progress().get(id);
-          if (pr == null || pr.matchIndex() < target) {
-            return false; // the learner is still catching up
-          }
-        }
-        ConfChange cc = new ConfChange(List.of(new ConfChange.Single(m.type(), id)), ConfChange.Transition.AUTO,
-            m.address().getBytes(StandardCharsets.UTF_8));
-        long index;
-        try {
-          index = r.raw.proposeConfChange(cc);
-        } catch (ProposalDroppedException e) {
-          return false; // another change is pending: try again next tick
-        }
-        CompletableFuture<PartitionStateMachine.Outcome> applied = new CompletableFuture<>();
-        r.proposals.put(index, new Replica.Proposal(r.term, applied));
-        applied.thenAccept(o -> f.complete(toResponse(r, o)));
-        return true;
-      };
-      if (!attempt.getAsBoolean()) {
-        tickWatchers.add(attempt);
-      }
-    });
-    if (!posted) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-    }
-    return f;
-  }
-
-  /** Sends a partition command to the partition's leader (here or a peer). */
-  private CompletableFuture<KvResponse> groupCall(long p, KvRequest.GroupCommand c, long deadline) {
-    Replica r = replicas.get(p);
-    if (r == null) {
-      long to = placement.leaderOf(p);
-      if (to == 0 || to == nodeId) {
-        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
-      }
-      return forward(to, new KvRequest.Group(p, c), deadline, true).thenApply(resp -> {
-        if (resp instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER) {
-          placement.hintLeader(p, f.hint());
-        }
-        return resp;
-      });
-    }
-    if (r.isLeader()) {
-      return executeGroup(new KvRequest.Group(p, c), deadline);
-    }
-    long leader = r.leader;
-    if (leader == 0) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + p + " has no leader right now"));
-    }
-    return forward(leader, new KvRequest.Group(p, c), deadline, true);
-  }
-
-  /** {@link #groupCall} retried with backoff on retryable failures until the deadline. */
-  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
-    return groupCallRetrying(p, c, deadline, () -> null);
-  }
-
-  /**
-   * As {@link #groupCallRetrying(long, KvRequest.GroupCommand, long)}, but before each retry asks
-   * {@code giveUp}: a non-null answer ends the call with it (the call's target went away for good).
-   */
-  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline,
-      Supplier<KvResponse> giveUp) {
-    CompletableFuture<KvResponse> result = new CompletableFuture<>();
-    retryGroupCall(p, c, deadline, giveUp, result, 1, false);
-    return result;
-  }
-
-  /**
-   * One attempt of {@link #groupCallRetrying}. {@code mayHaveApplied}: an earlier attempt may have
-   * taken effect (its leader proposed the command, then lost leadership; its forwarded request was
-   * lost), so the call's failure is unknown, whatever the last attempt met (as a client's call's is).
-   */
-  private void retryGroupCall(long p, KvRequest.GroupCommand c, long deadline, Supplier<KvResponse> giveUp,
-      CompletableFuture<KvResponse> result, int attempt, boolean mayHaveApplied) {
-    groupCall(p, c, deadline).whenComplete((r, e) -> {
-      KvResponse resp = e != null ? failureOf(e) : r;
-      boolean unknown = mayHaveApplied || resp instanceof KvResponse.Failure f && f.outcomeUnknown();
-      KvResponse instead = resp instanceof KvResponse.Failure fl && fl.retryable() ? giveUp.get() : null;
-      if (instead != null) {
-        result.complete(instead);
-      } else if (resp instanceof KvResponse.Failure fl && fl.retryable() && System.nanoTime() - deadline < 0
-          && state == State.RUNNING) {
-        long delay = Math.min(200, 5L << Math.min(attempt, 6));
-        try {
-          scheduler.schedule(() -> retryGroupCall(p, c, deadline, giveUp, result, attempt + 1, unknown), delay,
-              TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException closed) {
-          result.complete(unknown ? fl.withOutcomeUnknown() : fl);
-        }
-      } else {
-        result.complete(unknown && resp instanceof KvResponse.Failure fl ? fl.withOutcomeUnknown() : resp);
-      }
-    });
-  }
-
-  // ------------------------------------------------------------------ admin
-
-  private CompletableFuture<KvResponse> admin(AdminOp op, long deadline) {
-    if (op instanceof AdminOp.TransferLeader t) {
-      return transferLeaderTo(t, deadline);
-    }
-    if (op instanceof AdminOp.AddNode a && config.replicationFactor() > 0 && !a.learnerOnly()) {
-      HostPort.parse("address", a.address());
-      return placement.register(a.nodeId(), a.address(), deadline);
-    }
-    if (op instanceof AdminOp.Decommission d) {
-      return placement.decommission(d.nodeId(), deadline);
-    }
-    if (op instanceof AdminOp.Merge m) {
-      return placement.merge(m.key(), deadline);
-    }
-    if (op instanceof AdminOp.AddNode a) {
-      HostPort.parse("address", a.address());
-      CompletableFuture<KvResponse> f = forEachPartition(
-          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_LEARNER, a.nodeId(), a.address()), deadline,
-          false);
-      if (a.learnerOnly()) {
-        return f;
-      }
-      return f.thenCompose(r -> r instanceof KvResponse.Failure ? done(r) : forEachPartition(
-          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, a.nodeId(), a.address()), deadline,
-          true));
-    }
-    if (op instanceof AdminOp.Promote pr) {
-      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, pr.nodeId(),
-          members.getOrDefault(pr.nodeId(), "")), deadline, false);
-    }
-    if (op instanceof AdminOp.RemoveNode rm) {
-      if (!isMemberAnywhere(rm.nodeId())) {
-        // Not a silent success: an operator who mistyped the id must hear that nothing happened.
-        return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + rm.nodeId()
-            + " is not a member of any partition (never added, or already removed); members: "
-            + new TreeSet<>(members.keySet())));
-      }
-      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, rm.nodeId(), ""), deadline,
-          false);
-    }
-    if (op instanceof AdminOp.Split s) {
-      OptionalLong p = routing.route(s.splitKey());
-      if (p.isEmpty()) {
-        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition for the split key"));
-      }
-      if (!(routing.snapshot().get(p.getAsLong()) instanceof KeySpan.Range)) {
-        return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be split"));
-      }
-      long id;
-      do {
-        id = ThreadLocalRandom.current().nextLong(1L << 20, 1L << 62);
-      } while (replicas.containsKey(id));
-      return groupCallRetrying(p.getAsLong(), new KvRequest.GroupCommand.Split(s.splitKey(), id), deadline);
-    }
-    AdminOp.InjectFault fault = (AdminOp.InjectFault) op;
-    if (fault.nodeId() == nodeId) {
-      applyFault(fault.fault());
-      return done(new KvResponse.AdminDone(0));
-    }
-    return forward(fault.nodeId(), new KvRequest.Admin(op), deadline, true);
-  }
-
-  /**
-   * An operator's transfer: refused at once when the partition or the voter does not exist (in
-   * this node's view), else run by the target node itself, which pins the partition against its
-   * own leader balancing (it is the node that would hand the leadership away again) and asks the
-   * partition's leader to transfer.
-   */
-  private CompletableFuture<KvResponse> transferLeaderTo(AdminOp.TransferLeader t, long deadline) {
-    long p = t.partitionId();
-    long to = t.toNode();
-    Replica r = replicas.get(p);
-    if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "there is no partition " + p
-          + " (partitions: " + new TreeSet<>(replicas.keySet()) + ")"));
-    }
-    Set<Long> voters = r.confState.voters();
-    if (!voters.contains(to)) {
-      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + to
-          + " is not a voter of partition " + p + " (voters: " + new TreeSet<>(voters) + ")"));
-    }
-    if (to != nodeId) {
-      return forward(to, new KvRequest.Admin(t), deadline, true);
-    }
-    long pin = System.nanoTime() + config.leaderPinDuration().toNanos();
-    pinnedUntil.put(p, pin);
-    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline).thenApply(resp -> {
-      if (resp instanceof KvResponse.Failure f && !f.outcomeUnknown() && f.code() != KvResponse.Code.TIMEOUT) {
-        // The call changed nothing, as its answer says (a TIMEOUT is unknown to the caller: the
-        // target may still take over): not even the pin, which would keep a later leadership of
-        // this node that no operator placed from balancing for the pin's duration.
-        pinnedUntil.remove(p, pin);
-      }
-      return resp;
-    });
-  }
+  // ------------------------------------------------------------------ status
 
   /** Whether leader balancing leaves this node's leadership of {@code group} alone (tests). */
   boolean isPinned(long group) {
@@ -3177,39 +2960,6 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     return true;
-  }
-
-  /**
-   * Runs {@code c} in each partition in turn, up to the first failure. A failure after a partition
-   * (or, {@code changedBefore}, an earlier step of the call) succeeded says its outcome is unknown:
-   * the call did not take effect everywhere, but it may have somewhere.
-   */
-  private CompletableFuture<KvResponse> forEachPartition(KvRequest.GroupCommand c, long deadline,
-      boolean changedBefore) {
-    CompletableFuture<KvResponse> chain = done(null);
-    for (long p : new TreeSet<>(replicas.keySet())) {
-      chain = chain.thenCompose(prev -> prev instanceof KvResponse.Failure ? done(prev)
-          : groupCallRetrying(p, c, deadline).thenApply(r -> r instanceof KvResponse.Failure f
-              && (prev != null || changedBefore) ? f.withOutcomeUnknown() : r));
-    }
-    return chain.thenApply(r -> r == null ? new KvResponse.AdminDone(0) : r);
-  }
-
-  @SuppressWarnings("unchecked")
-  private void applyFault(Fault f) {
-    io.quorumkv.transport.FaultInjector fi = transport.faults();
-    if (f instanceof Fault.Partition p) {
-      fi.partition(p.sides().toArray(Set[]::new));
-    } else if (f instanceof Fault.BlockOneWay b) {
-      fi.blockOneWay(b.from(), b.to());
-    } else if (f instanceof Fault.DropRate d) {
-      fi.dropRate(d.from(), d.to(), d.probability());
-    } else if (f instanceof Fault.Delay d) {
-      fi.delay(d.from(), d.to(), d.delay());
-    } else {
-      fi.heal();
-    }
-    log.info("{}: fault injected: {}", who, f);
   }
 
   ClusterStatus status() {
