@@ -82,12 +82,6 @@ final class GroupCommands {
 
     /** The transport's fault injector (the operator's {@link AdminOp.InjectFault}). */
     FaultInjector faults();
-
-    /** Leader balancing leaves this node's leadership of {@code group} alone until {@code until} (nanoTime). */
-    void pin(long group, long until);
-
-    /** Lifts the pin of {@code group} if it is still {@code pin}. */
-    void unpin(long group, long pin);
   }
 
   private final Logger log = LoggerFactory.getLogger(KvNode.class);
@@ -97,16 +91,19 @@ final class GroupCommands {
   private final PlacementDriver placement;
   private final ReadPath reads;
   private final ReplicaHashChecks hashChecks;
+  /** Holds the pins an operator's transfer puts on its target's leadership. */
+  private final LeaderPlacement leaders;
   private final Node node;
 
   GroupCommands(String who, KvNodeConfig config, PlacementDriver placement, ReadPath reads,
-      ReplicaHashChecks hashChecks, Node node) {
+      ReplicaHashChecks hashChecks, LeaderPlacement leaders, Node node) {
     this.nodeId = config.nodeId();
     this.who = who;
     this.config = config;
     this.placement = placement;
     this.reads = reads;
     this.hashChecks = hashChecks;
+    this.leaders = leaders;
     this.node = node;
   }
 
@@ -417,13 +414,13 @@ final class GroupCommands {
       return node.forward(to, new KvRequest.Admin(t), deadline, true);
     }
     long pin = System.nanoTime() + config.leaderPinDuration().toNanos();
-    node.pin(p, pin);
+    leaders.pin(p, pin);
     return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline).thenApply(resp -> {
       if (resp instanceof KvResponse.Failure f && !f.outcomeUnknown() && f.code() != KvResponse.Code.TIMEOUT) {
         // The call changed nothing, as its answer says (a TIMEOUT is unknown to the caller: the
         // target may still take over): not even the pin, which would keep a later leadership of
         // this node that no operator placed from balancing for the pin's duration.
-        node.unpin(p, pin);
+        leaders.unpin(p, pin);
       }
       return resp;
     });

@@ -48,7 +48,6 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -260,12 +259,6 @@ final class NodeRuntime implements RequestExecutor {
   private volatile long nextTickNanos;
   /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
   private final Map<Long, Long> nodeHeartbeatNanos = new ConcurrentHashMap<>();
-  /**
-   * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
-   * until which leader balancing leaves them here. Cleared by the group's next membership change
-   * and when this node stops leading the group.
-   */
-  private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   private final PlacementDriver placement;
   /** loop: groups whose replica is being destroyed (not to be created again meanwhile). */
   private final Set<Long> destroying = new HashSet<>();
@@ -289,6 +282,8 @@ final class NodeRuntime implements RequestExecutor {
   /** Every get and scan of a partition hosted here, from its read index or lease to its answer. */
   private final ReadPath reads;
   private final ReplicaHashChecks hashChecks;
+  /** Where this node's leaderships go: balancing, pins, hand-offs. */
+  private final LeaderPlacement leaders;
   /** Partition commands at their leader, and the operator's calls made of them. */
   private final GroupCommands commands;
   /**
@@ -322,8 +317,6 @@ final class NodeRuntime implements RequestExecutor {
   private boolean turnPersistedWakes;
   /** loop */
   private long ticks;
-  /** Leader balancing rounds run (written on the loop only; read by tests). */
-  private volatile long balancingRounds;
   /**
    * loop: no lease read before this tick. After the loop paused, its tick count lags real time,
    * so a heartbeat round sent before the pause looks more recent than it is (the lease rule in
@@ -342,7 +335,8 @@ final class NodeRuntime implements RequestExecutor {
     this.placement = new PlacementDriver(this, config);
     this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), readPathNode());
     this.hashChecks = new ReplicaHashChecks(who, metrics, hashChecksNode());
-    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, groupCommandsNode());
+    this.leaders = new LeaderPlacement(who, config, metrics, leaderPlacementNode());
+    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, groupCommandsNode());
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -544,7 +538,7 @@ final class NodeRuntime implements RequestExecutor {
     boolean posted = post(() -> {
       for (Replica r : replicas.values()) {
         if (r.isLeader()) {
-          bestTransferee(r).ifPresent(to -> {
+          leaders.bestTransferee(r).ifPresent(to -> {
             log.info("{} group {}: closing, handing leadership to node {}", who, r.groupId, to);
             r.raw.transferLeadership(to);
           });
@@ -741,9 +735,9 @@ final class NodeRuntime implements RequestExecutor {
     return routing;
   }
 
-  /** Leader balancing rounds run so far (tests count what balancing did over a number of them). */
-  long balancingRounds() {
-    return balancingRounds;
+  /** Where this node's leaderships go (tests: balancing rounds, pins). */
+  LeaderPlacement leaders() {
+    return leaders;
   }
 
   /** The ids of every member this node knows an address of, itself included. */
@@ -1068,10 +1062,7 @@ final class NodeRuntime implements RequestExecutor {
     checkSyncStall(now);
     hashChecks.handDivergedLeadershipsAway();
     placement.onTick(ticks);
-    if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
-      balancingRounds++;
-      balanceLeaders();
-    }
+    leaders.onTick(ticks);
     hashChecks.proposeChecks(ticks);
   }
 
@@ -1370,7 +1361,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leader = ss.leader();
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
-      pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
+      leaders.unpin(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
       PartitionStateMachine.Outcome lost = proposedButUnanswered("leadership lost before the entry applied");
       r.proposals.values().forEach(p -> p.complete(lost));
@@ -1524,7 +1515,7 @@ final class NodeRuntime implements RequestExecutor {
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
     // A pin holds for the configuration it was made in: the voters it was balanced against changed.
-    pinnedUntil.remove(r.groupId);
+    leaders.unpin(r.groupId);
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
@@ -1581,123 +1572,7 @@ final class NodeRuntime implements RequestExecutor {
     if (!stalled && !storageFailed) {
       return;
     }
-    for (Replica r : replicas.values()) {
-      if (r.isLeader() && !r.stallTransferStarted) {
-        OptionalLong to = bestTransferee(r);
-        if (to.isPresent()) {
-          r.stallTransferStarted = true;
-          metrics.syncStalls.increment();
-          r.raw.transferLeadership(to.getAsLong());
-        }
-      }
-    }
-  }
-
-  /** The most up-to-date other voter, for a leadership transfer. loop */
-  private OptionalLong bestTransferee(Replica r) {
-    Status st = r.raw.status();
-    long best = 0;
-    long bestMatch = -1;
-    for (Map.Entry<Long, Status.FollowerProgress> e : st.progress().entrySet()) {
-      long id = e.getKey();
-      if (id == nodeId || e.getValue().learner() || !st.confState().voters().contains(id)) {
-        continue;
-      }
-      // a follower this leader found diverged comes last, whatever its log
-      long rank = r.divergedFollowers.contains(id) ? -1 : e.getValue().matchIndex();
-      if (rank > bestMatch || best == 0) {
-        bestMatch = rank;
-        best = id;
-      }
-    }
-    return best == 0 ? OptionalLong.empty() : OptionalLong.of(best);
-  }
-
-  /**
-   * Every node hosts every partition, so each knows every leader. Leaderships go to the
-   * candidates: the preferred leaders among the voters ({@link KvNodeConfig#preferredLeaders}), or
-   * every voter when there is no preference or a peer was given another one
-   * ({@link PlacementDriver#preferredLeadersInForce}). A node that is no candidate hands each of its
-   * leaderships to a candidate in the same round (a preference should hold within one round, not
-   * after one round per partition); a candidate leading more than its share of the candidates'
-   * hands one leadership per round to the candidate leading the fewest. A leadership an operator
-   * placed here with transferLeader is pinned: it counts, but is not handed away.
-   */
-  private void balanceLeaders() {
-    Set<Long> voters = new TreeSet<>();
-    Map<Long, Integer> led = new HashMap<>();
-    for (Replica r : replicas.values()) {
-      voters.addAll(r.confState.voters());
-      if (r.leader != 0) {
-        led.merge(r.leader, 1, Integer::sum);
-      }
-    }
-    if (voters.size() < 2 || !voters.contains(nodeId)) {
-      return;
-    }
-    Set<Long> candidates = voters;
-    Set<Long> preferred = placement.preferredLeadersInForce();
-    if (!preferred.isEmpty()) {
-      candidates = new TreeSet<>(voters);
-      candidates.retainAll(preferred);
-    }
-    boolean handAll = !candidates.contains(nodeId);
-    if (!handAll) {
-      int share = (replicas.size() + candidates.size() - 1) / candidates.size();
-      if (led.getOrDefault(nodeId, 0) <= share) {
-        return;
-      }
-    }
-    long now = System.nanoTime();
-    for (Replica r : replicas.values()) {
-      Long pin = pinnedUntil.get(r.groupId);
-      if (pin != null && now - pin >= 0) {
-        pinnedUntil.remove(r.groupId, pin);
-        pin = null;
-      }
-      if (!r.isLeader() || pin != null) {
-        continue;
-      }
-      long target = leastLeadingCaughtUp(r, candidates, led);
-      if (target == 0) {
-        continue; // no candidate can take it now: the leadership stays here (availability first)
-      }
-      if (handAll) {
-        log.info("{} group {}: node {} is a preferred leader, handing leadership to it", who, r.groupId, target);
-        metrics.balancingTransfers.increment();
-        r.raw.transferLeadership(target);
-        led.merge(target, 1, Integer::sum);
-      } else if (led.getOrDefault(target, 0) + 1 < led.get(nodeId)) {
-        log.info("{} group {}: balancing leaders, handing leadership to node {}", who, r.groupId, target);
-        metrics.balancingTransfers.increment();
-        r.raw.transferLeadership(target);
-        return;
-      }
-    }
-  }
-
-  /**
-   * The other voter of {@code r} among {@code candidates} that has the whole log and leads the
-   * fewest groups, or 0 when there is none. loop
-   */
-  private long leastLeadingCaughtUp(Replica r, Set<Long> candidates, Map<Long, Integer> led) {
-    Status st = r.raw.status();
-    long target = 0;
-    int fewest = Integer.MAX_VALUE;
-    for (long v : r.confState.voters()) {
-      Status.FollowerProgress pr = st.progress().get(v);
-      // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
-      // election timeout, possibly on this very tick).
-      if (v == nodeId || !candidates.contains(v) || pr == null || pr.matchIndex() < st.lastIndex()) {
-        continue;
-      }
-      int n = led.getOrDefault(v, 0);
-      if (n < fewest) {
-        fewest = n;
-        target = v;
-      }
-    }
-    return target;
+    leaders.handLeadershipsAwayFromStalledStorage();
   }
 
   // ------------------------------------------------------------------ the applier
@@ -2794,7 +2669,7 @@ final class NodeRuntime implements RequestExecutor {
 
       @Override
       public OptionalLong bestTransferee(Replica r) {
-        return NodeRuntime.this.bestTransferee(r);
+        return leaders.bestTransferee(r);
       }
 
       @Override
@@ -2850,6 +2725,21 @@ final class NodeRuntime implements RequestExecutor {
       @Override
       public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
         return NodeRuntime.this.forward(to, req, deadline, isWrite);
+      }
+    };
+  }
+
+  /** What {@link LeaderPlacement} needs of this node: its replicas and the preferred leaders in force. */
+  private LeaderPlacement.Node leaderPlacementNode() {
+    return new LeaderPlacement.Node() {
+      @Override
+      public Map<Long, Replica> replicas() {
+        return replicas;
+      }
+
+      @Override
+      public Set<Long> preferredLeadersInForce() {
+        return placement.preferredLeadersInForce();
       }
     };
   }
@@ -2926,25 +2816,10 @@ final class NodeRuntime implements RequestExecutor {
       public FaultInjector faults() {
         return transport.faults();
       }
-
-      @Override
-      public void pin(long group, long until) {
-        pinnedUntil.put(group, until);
-      }
-
-      @Override
-      public void unpin(long group, long pin) {
-        pinnedUntil.remove(group, pin);
-      }
     };
   }
 
   // ------------------------------------------------------------------ status
-
-  /** Whether leader balancing leaves this node's leadership of {@code group} alone (tests). */
-  boolean isPinned(long group) {
-    return pinnedUntil.containsKey(group);
-  }
 
   /**
    * Whether this node is serving: running, and for every partition it hosts it is a member and
