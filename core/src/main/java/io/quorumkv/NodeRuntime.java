@@ -37,7 +37,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -333,10 +332,11 @@ final class NodeRuntime implements RequestExecutor {
     this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
     this.placement = new PlacementDriver(this, config);
-    this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), readPathNode());
-    this.hashChecks = new ReplicaHashChecks(who, metrics, hashChecksNode());
-    this.leaders = new LeaderPlacement(who, config, metrics, leaderPlacementNode());
-    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, groupCommandsNode());
+    NodeView view = new NodeView();
+    this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), view);
+    this.hashChecks = new ReplicaHashChecks(who, metrics, view);
+    this.leaders = new LeaderPlacement(who, config, metrics, view);
+    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, view);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -2627,196 +2627,148 @@ final class NodeRuntime implements RequestExecutor {
     return new KvResponse.AdminDone(0);
   }
 
-  // ------------------------------------------------------------------ the read path
+  // ------------------------------------------------------------------ the node as its parts see it
 
-  /** What {@link ReplicaHashChecks} needs of this node: its replicas, proposals and peers. */
-  private ReplicaHashChecks.Node hashChecksNode() {
-    return new ReplicaHashChecks.Node() {
-      @Override
-      public long nodeId() {
-        return nodeId;
-      }
+  /**
+   * What the node's parts ({@link ReadPath}, {@link ReplicaHashChecks}, {@link LeaderPlacement},
+   * {@link GroupCommands}) need of it, each through its own {@code Node} interface: the runtime's
+   * private state and methods stay private, and a method that several parts need is written once.
+   */
+  private final class NodeView
+      implements ReadPath.Node, ReplicaHashChecks.Node, LeaderPlacement.Node, GroupCommands.Node {
+    @Override
+    public long nodeId() {
+      return nodeId;
+    }
 
-      @Override
-      public boolean running() {
-        return state == State.RUNNING;
-      }
+    @Override
+    public boolean running() {
+      return state == State.RUNNING;
+    }
 
-      @Override
-      public Replica replica(long g) {
-        return replicas.get(g);
-      }
+    @Override
+    public Replica replica(long g) {
+      return replicas.get(g);
+    }
 
-      @Override
-      public Collection<Replica> replicas() {
-        return replicas.values();
-      }
+    @Override
+    public Map<Long, Replica> replicas() {
+      return replicas;
+    }
 
-      @Override
-      public CompletableFuture<byte[]> request(long to, byte[] payload) {
-        return transport.request(to, payload, config.requestTimeout());
-      }
+    @Override
+    public Map<Long, String> members() {
+      return members;
+    }
 
-      @Override
-      public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
-        return NodeRuntime.this.propose(r, c);
-      }
+    @Override
+    public boolean isMemberAnywhere(long id) {
+      return NodeRuntime.this.isMemberAnywhere(id);
+    }
 
-      @Override
-      public void proposeOnLoop(Replica r, Command c) {
-        proposeCommand(r, c);
-      }
+    @Override
+    public RoutingTable routing() {
+      return routing;
+    }
 
-      @Override
-      public OptionalLong bestTransferee(Replica r) {
-        return leaders.bestTransferee(r);
-      }
+    @Override
+    public Set<Long> preferredLeadersInForce() {
+      return placement.preferredLeadersInForce();
+    }
 
-      @Override
-      public ScheduledExecutorService scheduler() {
-        return NodeRuntime.this.scheduler();
-      }
-    };
-  }
+    // the Raft loop
 
-  /** What {@link ReadPath} needs of this node: its Raft loop, lease state and request routing. */
-  private ReadPath.Node readPathNode() {
-    return new ReadPath.Node() {
-      @Override
-      public boolean postExternal(Runnable task) {
-        return NodeRuntime.this.postExternal(task);
-      }
+    @Override
+    public boolean post(Runnable task) {
+      return NodeRuntime.this.post(task);
+    }
 
-      @Override
-      public boolean postUncollected(Runnable task) {
-        return inbox.size() < INBOX_LIMIT && post(task);
-      }
+    @Override
+    public boolean postExternal(Runnable task) {
+      return NodeRuntime.this.postExternal(task);
+    }
 
-      @Override
-      public boolean leaseUsable(Replica r) {
-        return NodeRuntime.this.leaseUsable(r);
-      }
+    @Override
+    public boolean postUncollected(Runnable task) {
+      return inbox.size() < INBOX_LIMIT && NodeRuntime.this.post(task);
+    }
 
-      @Override
-      public long nextTickNanos() {
-        return nextTickNanos;
-      }
+    @Override
+    public void everyTick(BooleanSupplier watcher) {
+      NodeRuntime.this.everyTick(watcher);
+    }
 
-      @Override
-      public long leaseReadIndex(Replica r) {
-        return NodeRuntime.this.leaseReadIndex(r);
-      }
+    @Override
+    public long nextTickNanos() {
+      return nextTickNanos;
+    }
 
-      @Override
-      public Thread applierThread() {
-        return applierThread;
-      }
+    @Override
+    public boolean leaseUsable(Replica r) {
+      return NodeRuntime.this.leaseUsable(r);
+    }
 
-      @Override
-      public KvResponse.Failure notLeader(Replica r) {
-        return NodeRuntime.this.notLeader(r);
-      }
+    @Override
+    public long leaseReadIndex(Replica r) {
+      return NodeRuntime.this.leaseReadIndex(r);
+    }
 
-      @Override
-      public KvResponse failureOf(Throwable t) {
-        return NodeRuntime.this.failureOf(t);
-      }
+    @Override
+    public Thread applierThread() {
+      return applierThread;
+    }
 
-      @Override
-      public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
-        return NodeRuntime.this.forward(to, req, deadline, isWrite);
-      }
-    };
-  }
+    @Override
+    public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+      return NodeRuntime.this.propose(r, c);
+    }
 
-  /** What {@link LeaderPlacement} needs of this node: its replicas and the preferred leaders in force. */
-  private LeaderPlacement.Node leaderPlacementNode() {
-    return new LeaderPlacement.Node() {
-      @Override
-      public Map<Long, Replica> replicas() {
-        return replicas;
-      }
+    @Override
+    public void proposeOnLoop(Replica r, Command c) {
+      proposeCommand(r, c);
+    }
 
-      @Override
-      public Set<Long> preferredLeadersInForce() {
-        return placement.preferredLeadersInForce();
-      }
-    };
-  }
+    @Override
+    public OptionalLong bestTransferee(Replica r) {
+      return leaders.bestTransferee(r);
+    }
 
-  /** What {@link GroupCommands} needs of this node: its replicas, Raft loop, proposals and peers. */
-  private GroupCommands.Node groupCommandsNode() {
-    return new GroupCommands.Node() {
-      @Override
-      public boolean running() {
-        return state == State.RUNNING;
-      }
+    // answers, peers and timers
 
-      @Override
-      public Map<Long, Replica> replicas() {
-        return replicas;
-      }
+    @Override
+    public KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
+      return NodeRuntime.this.toResponse(r, o);
+    }
 
-      @Override
-      public Map<Long, String> members() {
-        return members;
-      }
+    @Override
+    public KvResponse.Failure notLeader(Replica r) {
+      return NodeRuntime.this.notLeader(r);
+    }
 
-      @Override
-      public boolean isMemberAnywhere(long id) {
-        return NodeRuntime.this.isMemberAnywhere(id);
-      }
+    @Override
+    public KvResponse failureOf(Throwable t) {
+      return NodeRuntime.this.failureOf(t);
+    }
 
-      @Override
-      public RoutingTable routing() {
-        return routing;
-      }
+    @Override
+    public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
+      return NodeRuntime.this.forward(to, req, deadline, isWrite);
+    }
 
-      @Override
-      public boolean post(Runnable task) {
-        return NodeRuntime.this.post(task);
-      }
+    @Override
+    public CompletableFuture<byte[]> request(long to, byte[] payload) {
+      return transport.request(to, payload, config.requestTimeout());
+    }
 
-      @Override
-      public void everyTick(BooleanSupplier watcher) {
-        NodeRuntime.this.everyTick(watcher);
-      }
+    @Override
+    public ScheduledExecutorService scheduler() {
+      return NodeRuntime.this.scheduler();
+    }
 
-      @Override
-      public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
-        return NodeRuntime.this.propose(r, c);
-      }
-
-      @Override
-      public KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
-        return NodeRuntime.this.toResponse(r, o);
-      }
-
-      @Override
-      public KvResponse.Failure notLeader(Replica r) {
-        return NodeRuntime.this.notLeader(r);
-      }
-
-      @Override
-      public KvResponse failureOf(Throwable t) {
-        return NodeRuntime.this.failureOf(t);
-      }
-
-      @Override
-      public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
-        return NodeRuntime.this.forward(to, req, deadline, isWrite);
-      }
-
-      @Override
-      public ScheduledExecutorService scheduler() {
-        return NodeRuntime.this.scheduler();
-      }
-
-      @Override
-      public FaultInjector faults() {
-        return transport.faults();
-      }
-    };
+    @Override
+    public FaultInjector faults() {
+      return transport.faults();
+    }
   }
 
   // ------------------------------------------------------------------ status
