@@ -256,8 +256,6 @@ final class NodeRuntime implements RequestExecutor {
    * clock has passed this time by the time anyone looks again. See {@link ReadPath#serveLease}.
    */
   private volatile long nextTickNanos;
-  /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
-  private final Map<Long, Long> nodeHeartbeatNanos = new ConcurrentHashMap<>();
   private final PlacementDriver placement;
   /** loop: groups whose replica is being destroyed (not to be created again meanwhile). */
   private final Set<Long> destroying = new HashSet<>();
@@ -283,6 +281,8 @@ final class NodeRuntime implements RequestExecutor {
   private final ReplicaHashChecks hashChecks;
   /** Where this node's leaderships go: balancing, pins, hand-offs. */
   private final LeaderPlacement leaders;
+  /** Which idle groups stop ticking, and when they wake. */
+  private final Quiescence quiescence;
   /** Partition commands at their leader, and the operator's calls made of them. */
   private final GroupCommands commands;
   /**
@@ -336,6 +336,7 @@ final class NodeRuntime implements RequestExecutor {
     this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), view);
     this.hashChecks = new ReplicaHashChecks(who, metrics, view);
     this.leaders = new LeaderPlacement(who, config, metrics, view);
+    this.quiescence = new Quiescence(config, view);
     this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, view);
   }
 
@@ -870,7 +871,7 @@ final class NodeRuntime implements RequestExecutor {
         }
         for (Replica r : replicas.values()) {
           if (r.quiesced && r.raw.hasReady()) {
-            wake(r); // a quiesced group makes no Ready by itself: something asked it to work
+            quiescence.wake(r); // a quiesced group makes no Ready by itself: something asked it to work
           }
           // Before the Ready goes out: a TimeoutNow in it ends the lease before it is sent.
           publishLease(r, nextTick);
@@ -1030,13 +1031,10 @@ final class NodeRuntime implements RequestExecutor {
     boolean quiesce = config.quiesceIdleGroups();
     for (Replica r : replicas.values()) {
       if (r.quiesced) {
-        if (r.isLeader() ? !anyNodeAlive(r.quiescedWithout, now) : nodeAlive(r.leader, now)) {
+        if (quiescence.staysQuiesced(r, now)) {
           continue;
         }
-        // A leader: a member left behind because its node was down is back, catch it up. A
-        // follower: the leader's node went quiet, time out as usual and elect another if need be.
-        wake(r);
-      } else if (quiesce && r.isLeader() && maybeQuiesce(r, now)) {
+      } else if (quiesce && r.isLeader() && quiescence.maybeQuiesce(r, now)) {
         continue;
       }
       // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
@@ -1048,14 +1046,7 @@ final class NodeRuntime implements RequestExecutor {
         r.raw.tick();
       }
     }
-    // sent whatever this node's own quiescence setting: its peers' quiescence counts on it
-    if (ticks % config.heartbeatTicks() == 0) {
-      for (long peer : members.keySet()) {
-        if (peer != nodeId) {
-          queueSend(NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
-        }
-      }
-    }
+    quiescence.sendNodeHeartbeats();
     if (!tickWatchers.isEmpty()) {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
     }
@@ -1071,7 +1062,7 @@ final class NodeRuntime implements RequestExecutor {
     List<Envelope> steps = new ArrayList<>(messages.size());
     for (Envelope e : messages) {
       if (e.groupId() == NODE_HEARTBEAT_GROUP) {
-        nodeHeartbeatNanos.put(from, System.nanoTime());
+        quiescence.heardFrom(from);
       } else {
         steps.add(e);
       }
@@ -1106,85 +1097,15 @@ final class NodeRuntime implements RequestExecutor {
       return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
     }
     if (m instanceof Message.Heartbeat h && h.readContext() == QUIESCE_CONTEXT) {
-      onQuiesceNotice(r, from, h);
+      quiescence.onQuiesceNotice(r, from, h);
       return;
     }
     if (r.quiesced && !(m instanceof Message.HeartbeatResponse)) {
       // A late answer to the last heartbeat before quiescing is no work; anything else is. (A
       // response that does make the core act shows as a Ready, which wakes the group too.)
-      wake(r);
+      quiescence.wake(r);
     }
     r.raw.step(m);
-  }
-
-  // ------------------------------------------------------------------ quiescence
-
-  /**
-   * loop, on a tick of a leader: quiesces the group if it has been idle for a few heartbeats (no
-   * new commit index, no read) and has nothing left to do: every member has every entry,
-   * everything is applied, no read, proposal, transfer or snapshot is pending. Then tells every
-   * member, which stops its election timer while this node's node-level heartbeat keeps coming.
-   * Returns whether the group is now quiesced (and must not be ticked).
-   *
-   * <p>A member whose node sent no node-level heartbeat for an election timeout is down: it is
-   * left out of "every member" (CockroachDB quiesces past members that node liveness says are
-   * dead), as long as the members that have every entry are a quorum of each voter set. Otherwise
-   * one down node would keep every partition it hosts awake, each heartbeating every interval. The
-   * leader wakes the group when such a member's node is heard from again ({@link #onTick}), to
-   * catch it up; the member's own election timeout, if it comes first, wakes the group too.
-   */
-  private boolean maybeQuiesce(Replica r, long now) {
-    long commit = r.commitIndex;
-    if (r.read) {
-      // Reads leave the commit index alone: a partition that is only read stays awake, so its
-      // leader keeps its lease (a woken leader has none for an election timeout).
-      r.read = false;
-      r.activeAtTick = ticks;
-      return false;
-    }
-    if (commit != r.activeCommit) {
-      r.activeCommit = commit;
-      r.activeAtTick = ticks;
-      return false;
-    }
-    // Two heartbeat rounds at the final commit index first: the followers know it.
-    if (ticks - r.activeAtTick < 2L * config.heartbeatTicks() + 1 || syncStalled || r.installing
-        || !r.readIndexWaiting.isEmpty() || !r.proposals.isEmpty()) {
-      return false;
-    }
-    Status st = r.raw.status();
-    long last = st.lastIndex();
-    boolean idle = st.hardState().commit() == last && st.applied() == last && r.appliedIndex == last
-        && st.leadTransferee() == RaftConfig.NONE && !st.progress().isEmpty();
-    Set<Long> caughtUp = new HashSet<>();
-    Set<Long> down = new HashSet<>();
-    for (var e : st.progress().entrySet()) {
-      Status.FollowerProgress p = e.getValue();
-      long member = e.getKey();
-      if (member == nodeId
-          || (p.matchIndex() == last && p.state() == Status.ReplicationState.REPLICATE && p.inflight() == 0)) {
-        caughtUp.add(member);
-      } else if (!nodeAlive(member, now)) {
-        down.add(member);
-      } else {
-        idle = false;
-      }
-    }
-    ConfState conf = st.confState();
-    idle &= holdsQuorum(caughtUp, conf.voters()) && holdsQuorum(caughtUp, conf.votersOutgoing());
-    if (!idle) {
-      r.activeAtTick = ticks; // look again a few ticks later
-      return false;
-    }
-    r.quiesced = true;
-    r.quiescedWithout = down;
-    r.leaseUntilNanos = Long.MIN_VALUE;
-    for (long peer : caughtUp) {
-      if (peer != nodeId) {
-        queueSend(r.groupId, new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
-      }
-    }
-    return true;
   }
 
   /** Whether {@code members} hold a majority of {@code voters} (an empty voter set, as a joint configuration's unused half, needs none). */
@@ -1196,53 +1117,6 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     return voters.isEmpty() || in > voters.size() / 2;
-  }
-
-  /** loop: whether node {@code n} sent a node-level heartbeat (or a quiesce notice) within an election timeout. */
-  private boolean nodeAlive(long n, long now) {
-    Long seen = nodeHeartbeatNanos.get(n);
-    return seen != null && now - seen <= config.electionTimeout().toNanos();
-  }
-
-  private boolean anyNodeAlive(Set<Long> nodes, long now) {
-    for (long n : nodes) {
-      if (nodeAlive(n, now)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * loop: the leader of {@code r} says it quiesced the group. A follower that knows the sender as
-   * its leader in that term and whose log ends at the notice's commit index stops ticking the
-   * group. If it does not (yet), it steps the notice as a plain heartbeat first (a new term or
-   * commit index arrives with it) and checks again; a follower that still does not match keeps
-   * ticking, and its election timeout, stopped by nobody's heartbeat, wakes the leader in time.
-   */
-  private void onQuiesceNotice(Replica r, long from, Message.Heartbeat h) {
-    if (!followsQuiescedLeader(r.raw.status(), from, h)) {
-      r.raw.step(new Message.Heartbeat(h.from(), h.to(), h.term(), h.commit(), 0));
-    }
-    if (config.quiesceIdleGroups() && !r.installing && followsQuiescedLeader(r.raw.status(), from, h)) {
-      nodeHeartbeatNanos.put(from, System.nanoTime()); // the notice itself shows the node alive
-      r.quiesced = true;
-    } else if (r.quiesced) {
-      wake(r);
-    }
-  }
-
-  private static boolean followsQuiescedLeader(Status st, long from, Message.Heartbeat h) {
-    return st.softState().role() == StateRole.FOLLOWER && st.softState().leader() == from
-        && st.hardState().term() == h.term() && st.hardState().commit() == h.commit() && st.lastIndex() == h.commit();
-  }
-
-  /** loop: the group ticks again. A leader serves no lease read until it ticked one election timeout. */
-  private void wake(Replica r) {
-    r.quiesced = false;
-    r.quiescedWithout = Set.of();
-    r.activeAtTick = ticks;
-    r.leaseResumesAtTick = ticks + config.electionTicks();
   }
 
   /** The first index this node's log of group {@code g} holds: what compactions left (tests). */
@@ -2631,11 +2505,11 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * What the node's parts ({@link ReadPath}, {@link ReplicaHashChecks}, {@link LeaderPlacement},
-   * {@link GroupCommands}) need of it, each through its own {@code Node} interface: the runtime's
+   * {@link GroupCommands}, {@link Quiescence}) need of it, each through its own {@code Node} interface: the runtime's
    * private state and methods stay private, and a method that several parts need is written once.
    */
-  private final class NodeView
-      implements ReadPath.Node, ReplicaHashChecks.Node, LeaderPlacement.Node, GroupCommands.Node {
+  private final class NodeView implements ReadPath.Node, ReplicaHashChecks.Node, LeaderPlacement.Node,
+      GroupCommands.Node, Quiescence.Node {
     @Override
     public long nodeId() {
       return nodeId;
@@ -2677,6 +2551,21 @@ final class NodeRuntime implements RequestExecutor {
     }
 
     // the Raft loop
+
+    @Override
+    public long ticks() {
+      return ticks;
+    }
+
+    @Override
+    public boolean syncStalled() {
+      return syncStalled;
+    }
+
+    @Override
+    public void queueSend(long g, Message m) {
+      NodeRuntime.this.queueSend(g, m);
+    }
 
     @Override
     public boolean post(Runnable task) {
