@@ -26,6 +26,7 @@ import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
 import io.quorumkv.storage.StorageOptions;
 import io.quorumkv.transport.Envelope;
+import io.quorumkv.transport.FaultInjector;
 import io.quorumkv.transport.MessageHandler;
 import io.quorumkv.transport.NettyTransport;
 import io.quorumkv.transport.NettyTransportConfig;
@@ -36,7 +37,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -47,7 +47,6 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -67,7 +66,6 @@ import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
-import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -258,14 +256,6 @@ final class NodeRuntime implements RequestExecutor {
    * clock has passed this time by the time anyone looks again. See {@link ReadPath#serveLease}.
    */
   private volatile long nextTickNanos;
-  /** I/O threads: System.nanoTime() of the last node-level heartbeat from each peer. */
-  private final Map<Long, Long> nodeHeartbeatNanos = new ConcurrentHashMap<>();
-  /**
-   * Partitions an operator placed on this node with transferLeader: group -> System.nanoTime()
-   * until which leader balancing leaves them here. Cleared by the group's next membership change
-   * and when this node stops leading the group.
-   */
-  private final Map<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   private final PlacementDriver placement;
   /** loop: groups whose replica is being destroyed (not to be created again meanwhile). */
   private final Set<Long> destroying = new HashSet<>();
@@ -289,6 +279,12 @@ final class NodeRuntime implements RequestExecutor {
   /** Every get and scan of a partition hosted here, from its read index or lease to its answer. */
   private final ReadPath reads;
   private final ReplicaHashChecks hashChecks;
+  /** Where this node's leaderships go: balancing, pins, hand-offs. */
+  private final LeaderPlacement leaders;
+  /** Which idle groups stop ticking, and when they wake. */
+  private final Quiescence quiescence;
+  /** Partition commands at their leader, and the operator's calls made of them. */
+  private final GroupCommands commands;
   /**
    * Takes snapshots off the applier: a snapshot reads and writes the whole partition, which would
    * stall every partition's apply (and so every write's answer) for as long.
@@ -320,8 +316,6 @@ final class NodeRuntime implements RequestExecutor {
   private boolean turnPersistedWakes;
   /** loop */
   private long ticks;
-  /** Leader balancing rounds run (written on the loop only; read by tests). */
-  private volatile long balancingRounds;
   /**
    * loop: no lease read before this tick. After the loop paused, its tick count lags real time,
    * so a heartbeat round sent before the pause looks more recent than it is (the lease rule in
@@ -338,8 +332,12 @@ final class NodeRuntime implements RequestExecutor {
     this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
     this.placement = new PlacementDriver(this, config);
-    this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), readPathNode());
-    this.hashChecks = new ReplicaHashChecks(who, metrics, hashChecksNode());
+    NodeView view = new NodeView();
+    this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), view);
+    this.hashChecks = new ReplicaHashChecks(who, metrics, view);
+    this.leaders = new LeaderPlacement(who, config, metrics, view);
+    this.quiescence = new Quiescence(config, view);
+    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, view);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -541,7 +539,7 @@ final class NodeRuntime implements RequestExecutor {
     boolean posted = post(() -> {
       for (Replica r : replicas.values()) {
         if (r.isLeader()) {
-          bestTransferee(r).ifPresent(to -> {
+          leaders.bestTransferee(r).ifPresent(to -> {
             log.info("{} group {}: closing, handing leadership to node {}", who, r.groupId, to);
             r.raw.transferLeadership(to);
           });
@@ -724,6 +722,11 @@ final class NodeRuntime implements RequestExecutor {
     tickWatchers.add(watcher);
   }
 
+  /** Partition commands at their leader, and the operator's calls (placement's calls go through it). */
+  GroupCommands commands() {
+    return commands;
+  }
+
   /** The replicas this node hosts (live view; placement). */
   Map<Long, Replica> replicas() {
     return replicas;
@@ -733,9 +736,9 @@ final class NodeRuntime implements RequestExecutor {
     return routing;
   }
 
-  /** Leader balancing rounds run so far (tests count what balancing did over a number of them). */
-  long balancingRounds() {
-    return balancingRounds;
+  /** Where this node's leaderships go (tests: balancing rounds, pins). */
+  LeaderPlacement leaders() {
+    return leaders;
   }
 
   /** The ids of every member this node knows an address of, itself included. */
@@ -868,7 +871,7 @@ final class NodeRuntime implements RequestExecutor {
         }
         for (Replica r : replicas.values()) {
           if (r.quiesced && r.raw.hasReady()) {
-            wake(r); // a quiesced group makes no Ready by itself: something asked it to work
+            quiescence.wake(r); // a quiesced group makes no Ready by itself: something asked it to work
           }
           // Before the Ready goes out: a TimeoutNow in it ends the lease before it is sent.
           publishLease(r, nextTick);
@@ -1028,13 +1031,10 @@ final class NodeRuntime implements RequestExecutor {
     boolean quiesce = config.quiesceIdleGroups();
     for (Replica r : replicas.values()) {
       if (r.quiesced) {
-        if (r.isLeader() ? !anyNodeAlive(r.quiescedWithout, now) : nodeAlive(r.leader, now)) {
+        if (quiescence.staysQuiesced(r, now)) {
           continue;
         }
-        // A leader: a member left behind because its node was down is back, catch it up. A
-        // follower: the leader's node went quiet, time out as usual and elect another if need be.
-        wake(r);
-      } else if (quiesce && r.isLeader() && maybeQuiesce(r, now)) {
+      } else if (quiesce && r.isLeader() && quiescence.maybeQuiesce(r, now)) {
         continue;
       }
       // A node whose log sync hangs can make neither its vote nor its log durable, so campaigning
@@ -1046,24 +1046,14 @@ final class NodeRuntime implements RequestExecutor {
         r.raw.tick();
       }
     }
-    // sent whatever this node's own quiescence setting: its peers' quiescence counts on it
-    if (ticks % config.heartbeatTicks() == 0) {
-      for (long peer : members.keySet()) {
-        if (peer != nodeId) {
-          queueSend(NODE_HEARTBEAT_GROUP, new Message.Heartbeat(nodeId, peer, 0, 0, 0));
-        }
-      }
-    }
+    quiescence.sendNodeHeartbeats();
     if (!tickWatchers.isEmpty()) {
       tickWatchers.removeIf(BooleanSupplier::getAsBoolean);
     }
     checkSyncStall(now);
     hashChecks.handDivergedLeadershipsAway();
     placement.onTick(ticks);
-    if (config.balanceLeaders() && ticks % (config.electionTicks() * 5L) == 0) {
-      balancingRounds++;
-      balanceLeaders();
-    }
+    leaders.onTick(ticks);
     hashChecks.proposeChecks(ticks);
   }
 
@@ -1072,7 +1062,7 @@ final class NodeRuntime implements RequestExecutor {
     List<Envelope> steps = new ArrayList<>(messages.size());
     for (Envelope e : messages) {
       if (e.groupId() == NODE_HEARTBEAT_GROUP) {
-        nodeHeartbeatNanos.put(from, System.nanoTime());
+        quiescence.heardFrom(from);
       } else {
         steps.add(e);
       }
@@ -1107,85 +1097,15 @@ final class NodeRuntime implements RequestExecutor {
       return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
     }
     if (m instanceof Message.Heartbeat h && h.readContext() == QUIESCE_CONTEXT) {
-      onQuiesceNotice(r, from, h);
+      quiescence.onQuiesceNotice(r, from, h);
       return;
     }
     if (r.quiesced && !(m instanceof Message.HeartbeatResponse)) {
       // A late answer to the last heartbeat before quiescing is no work; anything else is. (A
       // response that does make the core act shows as a Ready, which wakes the group too.)
-      wake(r);
+      quiescence.wake(r);
     }
     r.raw.step(m);
-  }
-
-  // ------------------------------------------------------------------ quiescence
-
-  /**
-   * loop, on a tick of a leader: quiesces the group if it has been idle for a few heartbeats (no
-   * new commit index, no read) and has nothing left to do: every member has every entry,
-   * everything is applied, no read, proposal, transfer or snapshot is pending. Then tells every
-   * member, which stops its election timer while this node's node-level heartbeat keeps coming.
-   * Returns whether the group is now quiesced (and must not be ticked).
-   *
-   * <p>A member whose node sent no node-level heartbeat for an election timeout is down: it is
-   * left out of "every member" (CockroachDB quiesces past members that node liveness says are
-   * dead), as long as the members that have every entry are a quorum of each voter set. Otherwise
-   * one down node would keep every partition it hosts awake, each heartbeating every interval. The
-   * leader wakes the group when such a member's node is heard from again ({@link #onTick}), to
-   * catch it up; the member's own election timeout, if it comes first, wakes the group too.
-   */
-  private boolean maybeQuiesce(Replica r, long now) {
-    long commit = r.commitIndex;
-    if (r.read) {
-      // Reads leave the commit index alone: a partition that is only read stays awake, so its
-      // leader keeps its lease (a woken leader has none for an election timeout).
-      r.read = false;
-      r.activeAtTick = ticks;
-      return false;
-    }
-    if (commit != r.activeCommit) {
-      r.activeCommit = commit;
-      r.activeAtTick = ticks;
-      return false;
-    }
-    // Two heartbeat rounds at the final commit index first: the followers know it.
-    if (ticks - r.activeAtTick < 2L * config.heartbeatTicks() + 1 || syncStalled || r.installing
-        || !r.readIndexWaiting.isEmpty() || !r.proposals.isEmpty()) {
-      return false;
-    }
-    Status st = r.raw.status();
-    long last = st.lastIndex();
-    boolean idle = st.hardState().commit() == last && st.applied() == last && r.appliedIndex == last
-        && st.leadTransferee() == RaftConfig.NONE && !st.progress().isEmpty();
-    Set<Long> caughtUp = new HashSet<>();
-    Set<Long> down = new HashSet<>();
-    for (var e : st.progress().entrySet()) {
-      Status.FollowerProgress p = e.getValue();
-      long member = e.getKey();
-      if (member == nodeId
-          || (p.matchIndex() == last && p.state() == Status.ReplicationState.REPLICATE && p.inflight() == 0)) {
-        caughtUp.add(member);
-      } else if (!nodeAlive(member, now)) {
-        down.add(member);
-      } else {
-        idle = false;
-      }
-    }
-    ConfState conf = st.confState();
-    idle &= holdsQuorum(caughtUp, conf.voters()) && holdsQuorum(caughtUp, conf.votersOutgoing());
-    if (!idle) {
-      r.activeAtTick = ticks; // look again a few ticks later
-      return false;
-    }
-    r.quiesced = true;
-    r.quiescedWithout = down;
-    r.leaseUntilNanos = Long.MIN_VALUE;
-    for (long peer : caughtUp) {
-      if (peer != nodeId) {
-        queueSend(r.groupId, new Message.Heartbeat(nodeId, peer, st.hardState().term(), last, QUIESCE_CONTEXT));
-      }
-    }
-    return true;
   }
 
   /** Whether {@code members} hold a majority of {@code voters} (an empty voter set, as a joint configuration's unused half, needs none). */
@@ -1197,53 +1117,6 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     return voters.isEmpty() || in > voters.size() / 2;
-  }
-
-  /** loop: whether node {@code n} sent a node-level heartbeat (or a quiesce notice) within an election timeout. */
-  private boolean nodeAlive(long n, long now) {
-    Long seen = nodeHeartbeatNanos.get(n);
-    return seen != null && now - seen <= config.electionTimeout().toNanos();
-  }
-
-  private boolean anyNodeAlive(Set<Long> nodes, long now) {
-    for (long n : nodes) {
-      if (nodeAlive(n, now)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * loop: the leader of {@code r} says it quiesced the group. A follower that knows the sender as
-   * its leader in that term and whose log ends at the notice's commit index stops ticking the
-   * group. If it does not (yet), it steps the notice as a plain heartbeat first (a new term or
-   * commit index arrives with it) and checks again; a follower that still does not match keeps
-   * ticking, and its election timeout, stopped by nobody's heartbeat, wakes the leader in time.
-   */
-  private void onQuiesceNotice(Replica r, long from, Message.Heartbeat h) {
-    if (!followsQuiescedLeader(r.raw.status(), from, h)) {
-      r.raw.step(new Message.Heartbeat(h.from(), h.to(), h.term(), h.commit(), 0));
-    }
-    if (config.quiesceIdleGroups() && !r.installing && followsQuiescedLeader(r.raw.status(), from, h)) {
-      nodeHeartbeatNanos.put(from, System.nanoTime()); // the notice itself shows the node alive
-      r.quiesced = true;
-    } else if (r.quiesced) {
-      wake(r);
-    }
-  }
-
-  private static boolean followsQuiescedLeader(Status st, long from, Message.Heartbeat h) {
-    return st.softState().role() == StateRole.FOLLOWER && st.softState().leader() == from
-        && st.hardState().term() == h.term() && st.hardState().commit() == h.commit() && st.lastIndex() == h.commit();
-  }
-
-  /** loop: the group ticks again. A leader serves no lease read until it ticked one election timeout. */
-  private void wake(Replica r) {
-    r.quiesced = false;
-    r.quiescedWithout = Set.of();
-    r.activeAtTick = ticks;
-    r.leaseResumesAtTick = ticks + config.electionTicks();
   }
 
   /** The first index this node's log of group {@code g} holds: what compactions left (tests). */
@@ -1362,7 +1235,7 @@ final class NodeRuntime implements RequestExecutor {
     r.leader = ss.leader();
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
-      pinnedUntil.remove(r.groupId); // a pin holds only while the operator's placement does
+      leaders.unpin(r.groupId); // a pin holds only while the operator's placement does
       // Entries proposed here may still commit under the next leader: the outcome is unknown.
       PartitionStateMachine.Outcome lost = proposedButUnanswered("leadership lost before the entry applied");
       r.proposals.values().forEach(p -> p.complete(lost));
@@ -1516,7 +1389,7 @@ final class NodeRuntime implements RequestExecutor {
 
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
     // A pin holds for the configuration it was made in: the voters it was balanced against changed.
-    pinnedUntil.remove(r.groupId);
+    leaders.unpin(r.groupId);
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
@@ -1573,123 +1446,7 @@ final class NodeRuntime implements RequestExecutor {
     if (!stalled && !storageFailed) {
       return;
     }
-    for (Replica r : replicas.values()) {
-      if (r.isLeader() && !r.stallTransferStarted) {
-        OptionalLong to = bestTransferee(r);
-        if (to.isPresent()) {
-          r.stallTransferStarted = true;
-          metrics.syncStalls.increment();
-          r.raw.transferLeadership(to.getAsLong());
-        }
-      }
-    }
-  }
-
-  /** The most up-to-date other voter, for a leadership transfer. loop */
-  private OptionalLong bestTransferee(Replica r) {
-    Status st = r.raw.status();
-    long best = 0;
-    long bestMatch = -1;
-    for (Map.Entry<Long, Status.FollowerProgress> e : st.progress().entrySet()) {
-      long id = e.getKey();
-      if (id == nodeId || e.getValue().learner() || !st.confState().voters().contains(id)) {
-        continue;
-      }
-      // a follower this leader found diverged comes last, whatever its log
-      long rank = r.divergedFollowers.contains(id) ? -1 : e.getValue().matchIndex();
-      if (rank > bestMatch || best == 0) {
-        bestMatch = rank;
-        best = id;
-      }
-    }
-    return best == 0 ? OptionalLong.empty() : OptionalLong.of(best);
-  }
-
-  /**
-   * Every node hosts every partition, so each knows every leader. Leaderships go to the
-   * candidates: the preferred leaders among the voters ({@link KvNodeConfig#preferredLeaders}), or
-   * every voter when there is no preference or a peer was given another one
-   * ({@link PlacementDriver#preferredLeadersInForce}). A node that is no candidate hands each of its
-   * leaderships to a candidate in the same round (a preference should hold within one round, not
-   * after one round per partition); a candidate leading more than its share of the candidates'
-   * hands one leadership per round to the candidate leading the fewest. A leadership an operator
-   * placed here with transferLeader is pinned: it counts, but is not handed away.
-   */
-  private void balanceLeaders() {
-    Set<Long> voters = new TreeSet<>();
-    Map<Long, Integer> led = new HashMap<>();
-    for (Replica r : replicas.values()) {
-      voters.addAll(r.confState.voters());
-      if (r.leader != 0) {
-        led.merge(r.leader, 1, Integer::sum);
-      }
-    }
-    if (voters.size() < 2 || !voters.contains(nodeId)) {
-      return;
-    }
-    Set<Long> candidates = voters;
-    Set<Long> preferred = placement.preferredLeadersInForce();
-    if (!preferred.isEmpty()) {
-      candidates = new TreeSet<>(voters);
-      candidates.retainAll(preferred);
-    }
-    boolean handAll = !candidates.contains(nodeId);
-    if (!handAll) {
-      int share = (replicas.size() + candidates.size() - 1) / candidates.size();
-      if (led.getOrDefault(nodeId, 0) <= share) {
-        return;
-      }
-    }
-    long now = System.nanoTime();
-    for (Replica r : replicas.values()) {
-      Long pin = pinnedUntil.get(r.groupId);
-      if (pin != null && now - pin >= 0) {
-        pinnedUntil.remove(r.groupId, pin);
-        pin = null;
-      }
-      if (!r.isLeader() || pin != null) {
-        continue;
-      }
-      long target = leastLeadingCaughtUp(r, candidates, led);
-      if (target == 0) {
-        continue; // no candidate can take it now: the leadership stays here (availability first)
-      }
-      if (handAll) {
-        log.info("{} group {}: node {} is a preferred leader, handing leadership to it", who, r.groupId, target);
-        metrics.balancingTransfers.increment();
-        r.raw.transferLeadership(target);
-        led.merge(target, 1, Integer::sum);
-      } else if (led.getOrDefault(target, 0) + 1 < led.get(nodeId)) {
-        log.info("{} group {}: balancing leaders, handing leadership to node {}", who, r.groupId, target);
-        metrics.balancingTransfers.increment();
-        r.raw.transferLeadership(target);
-        return;
-      }
-    }
-  }
-
-  /**
-   * The other voter of {@code r} among {@code candidates} that has the whole log and leads the
-   * fewest groups, or 0 when there is none. loop
-   */
-  private long leastLeadingCaughtUp(Replica r, Set<Long> candidates, Map<Long, Integer> led) {
-    Status st = r.raw.status();
-    long target = 0;
-    int fewest = Integer.MAX_VALUE;
-    for (long v : r.confState.voters()) {
-      Status.FollowerProgress pr = st.progress().get(v);
-      // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
-      // election timeout, possibly on this very tick).
-      if (v == nodeId || !candidates.contains(v) || pr == null || pr.matchIndex() < st.lastIndex()) {
-        continue;
-      }
-      int n = led.getOrDefault(v, 0);
-      if (n < fewest) {
-        fewest = n;
-        target = v;
-      }
-    }
-    return target;
+    leaders.handLeadershipsAwayFromStalledStorage();
   }
 
   // ------------------------------------------------------------------ the applier
@@ -2200,7 +1957,7 @@ final class NodeRuntime implements RequestExecutor {
       f = config.mergeBelowKeys() > 0 ? CompletableFuture.supplyAsync(placement::report, readPool)
           : done(placement.report());
     } else if (req instanceof KvRequest.Group g) {
-      f = executeGroup(g, deadline);
+      f = commands.executeGroup(g, deadline);
     } else if (req instanceof KvRequest.Multi m) {
       f = serveMulti(m);
     } else {
@@ -2364,7 +2121,7 @@ final class NodeRuntime implements RequestExecutor {
         return done(routes());
       }
       if (req instanceof KvRequest.Admin a) {
-        return admin(a.op(), deadline);
+        return commands.admin(a.op(), deadline);
       }
       if (req instanceof KvRequest.ForPartition fp) {
         return servePartition(fp.partitionId(), fp.inner(), deadline, false);
@@ -2376,7 +2133,7 @@ final class NodeRuntime implements RequestExecutor {
         long wait = TimeUnit.MILLISECONDS.toNanos(c.waitMillis());
         return hashChecks.checkReplicas(deadline - System.nanoTime() < wait ? deadline : System.nanoTime() + wait);
       }
-      return executeGroup((KvRequest.Group) req, deadline);
+      return commands.executeGroup((KvRequest.Group) req, deadline);
     } catch (RuntimeException e) {
       return CompletableFuture.completedFuture(failureOf(e));
     }
@@ -2744,424 +2501,166 @@ final class NodeRuntime implements RequestExecutor {
     return new KvResponse.AdminDone(0);
   }
 
-  // ------------------------------------------------------------------ the read path
-
-  /** What {@link ReadPath} needs of this node: its Raft loop, lease state and request routing. */
-  private ReplicaHashChecks.Node hashChecksNode() {
-    return new ReplicaHashChecks.Node() {
-      @Override
-      public long nodeId() {
-        return nodeId;
-      }
-
-      @Override
-      public boolean running() {
-        return state == State.RUNNING;
-      }
-
-      @Override
-      public Replica replica(long g) {
-        return replicas.get(g);
-      }
-
-      @Override
-      public Collection<Replica> replicas() {
-        return replicas.values();
-      }
-
-      @Override
-      public CompletableFuture<byte[]> request(long to, byte[] payload) {
-        return transport.request(to, payload, config.requestTimeout());
-      }
-
-      @Override
-      public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
-        return NodeRuntime.this.propose(r, c);
-      }
-
-      @Override
-      public void proposeOnLoop(Replica r, Command c) {
-        proposeCommand(r, c);
-      }
-
-      @Override
-      public OptionalLong bestTransferee(Replica r) {
-        return NodeRuntime.this.bestTransferee(r);
-      }
-
-      @Override
-      public ScheduledExecutorService scheduler() {
-        return NodeRuntime.this.scheduler();
-      }
-    };
-  }
-
-  private ReadPath.Node readPathNode() {
-    return new ReadPath.Node() {
-      @Override
-      public boolean postExternal(Runnable task) {
-        return NodeRuntime.this.postExternal(task);
-      }
-
-      @Override
-      public boolean postUncollected(Runnable task) {
-        return inbox.size() < INBOX_LIMIT && post(task);
-      }
-
-      @Override
-      public boolean leaseUsable(Replica r) {
-        return NodeRuntime.this.leaseUsable(r);
-      }
-
-      @Override
-      public long nextTickNanos() {
-        return nextTickNanos;
-      }
-
-      @Override
-      public long leaseReadIndex(Replica r) {
-        return NodeRuntime.this.leaseReadIndex(r);
-      }
-
-      @Override
-      public Thread applierThread() {
-        return applierThread;
-      }
-
-      @Override
-      public KvResponse.Failure notLeader(Replica r) {
-        return NodeRuntime.this.notLeader(r);
-      }
-
-      @Override
-      public KvResponse failureOf(Throwable t) {
-        return NodeRuntime.this.failureOf(t);
-      }
-
-      @Override
-      public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
-        return NodeRuntime.this.forward(to, req, deadline, isWrite);
-      }
-    };
-  }
-
-  // ------------------------------------------------------------------ partition leader commands
-
-  private CompletableFuture<KvResponse> executeGroup(KvRequest.Group g, long deadline) {
-    Replica r = replicas.get(g.partitionId());
-    if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + g.partitionId()));
-    }
-    KvRequest.GroupCommand c = g.command();
-    if (c instanceof KvRequest.GroupCommand.ReportHash h) {
-      return done(hashChecks.compareHash(r, h));
-    }
-    if (!r.isLeader()) {
-      return done(r.leader == 0 ? KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "no leader") : notLeader(r));
-    }
-    if (c instanceof KvRequest.GroupCommand.ReadIndex) {
-      r.touch();
-      CompletableFuture<KvResponse> f = new CompletableFuture<>();
-      boolean posted = post(() -> reads.serveReadIndex(r, f));
-      if (!posted) {
-        f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-      }
-      return f;
-    }
-    if (c instanceof KvRequest.GroupCommand.TransferLeader t) {
-      return transferLeader(r, t.toNode(), deadline);
-    }
-    if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
-      return changeMember(r, m, deadline);
-    }
-    if (c instanceof KvRequest.GroupCommand.Split s) {
-      return propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> toResponse(r, o));
-    }
-    if (c instanceof KvRequest.GroupCommand.MergeInto m) {
-      return placement.mergeInto(r, m.leftPartition(), deadline);
-    }
-    if (c instanceof KvRequest.GroupCommand.Absorb a) {
-      return propose(r, new Command.Merge(a.rightPartition(), a.seed())).thenApply(o -> toResponse(r, o));
-    }
-    if (c instanceof KvRequest.GroupCommand.SetNodeState n) {
-      return propose(r, new Command.SetNodeState(n.nodeId(), n.address(), n.decommissioning()))
-          .thenApply(o -> toResponse(r, o));
-    }
-    return propose(r, new Command.CheckHash()).thenApply(o -> toResponse(r, o));
-  }
-
-  private CompletableFuture<KvResponse> transferLeader(Replica r, long to, long deadline) {
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    boolean posted = post(() -> {
-      if (!r.confState.voters().contains(to)) {
-        f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
-            "node " + to + " is not a voter of partition " + r.groupId));
-        return;
-      }
-      if (r.leader == to) {
-        f.complete(new KvResponse.AdminDone(0));
-        return;
-      }
-      r.raw.transferLeadership(to);
-      tickWatchers.add(() -> {
-        if (r.leader == to) {
-          return f.complete(new KvResponse.AdminDone(0)) || true;
-        }
-        if (System.nanoTime() - deadline >= 0) {
-          return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT,
-              "leadership of partition " + r.groupId + " did not move to node " + to + " in time", r.groupId, 0, "", false))
-              || true;
-        }
-        if (!r.isLeader() && r.leader != 0 && r.leader != to) {
-          return f.complete(notLeader(r)) || true;
-        }
-        return false;
-      });
-    });
-    if (!posted) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
-    }
-    return f;
-  }
+  // ------------------------------------------------------------------ the node as its parts see it
 
   /**
-   * One membership change at this leader, idempotent: a change already in effect answers at once.
-   * Promotion waits until the learner has caught up with the commit index seen when it started.
+   * What the node's parts ({@link ReadPath}, {@link ReplicaHashChecks}, {@link LeaderPlacement},
+   * {@link GroupCommands}, {@link Quiescence}) need of it, each through its own {@code Node} interface: the runtime's
+   * private state and methods stay private, and a method that several parts need is written once.
    */
-  private CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
-    CompletableFuture<KvResponse> f = new CompletableFuture<>();
-    boolean posted = post(() -> {
-      ConfState cs = r.confState;
-      long id = m.nodeId();
-      boolean done = switch (m.type()) {
-        case ADD_VOTER -> cs.voters().contains(id) && !cs.isJoint();
-        case ADD_LEARNER -> cs.learners().contains(id) || cs.voters().contains(id);
-        case REMOVE -> !cs.voters().contains(id) && !cs.learners().contains(id) && !cs.votersOutgoing().contains(id);
-      };
-      if (done) {
-        f.complete(new KvResponse.AdminDone(0));
-        return;
-      }
-      long target = r.commitIndex;
-      BooleanSupplier attempt = () -> {
-        if (f.isDone()) {
-          return true;
-        }
-        if (!r.isLeader()) {
-          return f.complete(notLeader(r)) || true;
-        }
-        if (System.nanoTime() - deadline >= 0) {
-          return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "membership change of node " + id
-              + " in partition " + r.groupId + " not done in time", r.groupId, 0, "", true)) || true;
-        }
-        if (m.type() == ConfChangeType.REMOVE && m.minVoters() > 0 && (r.confState.isJoint()
-            || r.confState.voters().size() - (r.confState.voters().contains(id) ? 1 : 0) < m.minVoters())) {
-          // Placement's removal of a source replica: never below the replication factor.
-          return f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "removing node " + id
-              + " from partition " + r.groupId + " would leave fewer than " + m.minVoters() + " voters "
-              + r.confState.voters())) || true;
-        }
-        if (m.type() == ConfChangeType.ADD_VOTER) {
-          Status.FollowerProgress pr = r.raw.status().progress().get(id);
-          if (pr == null || pr.matchIndex() < target) {
-            return false; // the learner is still catching up
-          }
-        }
-        ConfChange cc = new ConfChange(List.of(new ConfChange.Single(m.type(), id)), ConfChange.Transition.AUTO,
-            m.address().getBytes(StandardCharsets.UTF_8));
-        long index;
-        try {
-          index = r.raw.proposeConfChange(cc);
-        } catch (ProposalDroppedException e) {
-          return false; // another change is pending: try again next tick
-        }
-        CompletableFuture<PartitionStateMachine.Outcome> applied = new CompletableFuture<>();
-        r.proposals.put(index, new Replica.Proposal(r.term, applied));
-        applied.thenAccept(o -> f.complete(toResponse(r, o)));
-        return true;
-      };
-      if (!attempt.getAsBoolean()) {
-        tickWatchers.add(attempt);
-      }
-    });
-    if (!posted) {
-      f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+  private final class NodeView implements ReadPath.Node, ReplicaHashChecks.Node, LeaderPlacement.Node,
+      GroupCommands.Node, Quiescence.Node {
+    @Override
+    public long nodeId() {
+      return nodeId;
     }
-    return f;
+
+    @Override
+    public boolean running() {
+      return state == State.RUNNING;
+    }
+
+    @Override
+    public Replica replica(long g) {
+      return replicas.get(g);
+    }
+
+    @Override
+    public Map<Long, Replica> replicas() {
+      return replicas;
+    }
+
+    @Override
+    public Map<Long, String> members() {
+      return members;
+    }
+
+    @Override
+    public boolean isMemberAnywhere(long id) {
+      return NodeRuntime.this.isMemberAnywhere(id);
+    }
+
+    @Override
+    public RoutingTable routing() {
+      return routing;
+    }
+
+    @Override
+    public Set<Long> preferredLeadersInForce() {
+      return placement.preferredLeadersInForce();
+    }
+
+    // the Raft loop
+
+    @Override
+    public long ticks() {
+      return ticks;
+    }
+
+    @Override
+    public boolean syncStalled() {
+      return syncStalled;
+    }
+
+    @Override
+    public void queueSend(long g, Message m) {
+      NodeRuntime.this.queueSend(g, m);
+    }
+
+    @Override
+    public boolean post(Runnable task) {
+      return NodeRuntime.this.post(task);
+    }
+
+    @Override
+    public boolean postExternal(Runnable task) {
+      return NodeRuntime.this.postExternal(task);
+    }
+
+    @Override
+    public boolean postUncollected(Runnable task) {
+      return inbox.size() < INBOX_LIMIT && NodeRuntime.this.post(task);
+    }
+
+    @Override
+    public void everyTick(BooleanSupplier watcher) {
+      NodeRuntime.this.everyTick(watcher);
+    }
+
+    @Override
+    public long nextTickNanos() {
+      return nextTickNanos;
+    }
+
+    @Override
+    public boolean leaseUsable(Replica r) {
+      return NodeRuntime.this.leaseUsable(r);
+    }
+
+    @Override
+    public long leaseReadIndex(Replica r) {
+      return NodeRuntime.this.leaseReadIndex(r);
+    }
+
+    @Override
+    public Thread applierThread() {
+      return applierThread;
+    }
+
+    @Override
+    public CompletableFuture<PartitionStateMachine.Outcome> propose(Replica r, Command c) {
+      return NodeRuntime.this.propose(r, c);
+    }
+
+    @Override
+    public void proposeOnLoop(Replica r, Command c) {
+      proposeCommand(r, c);
+    }
+
+    @Override
+    public OptionalLong bestTransferee(Replica r) {
+      return leaders.bestTransferee(r);
+    }
+
+    // answers, peers and timers
+
+    @Override
+    public KvResponse toResponse(Replica r, PartitionStateMachine.Outcome o) {
+      return NodeRuntime.this.toResponse(r, o);
+    }
+
+    @Override
+    public KvResponse.Failure notLeader(Replica r) {
+      return NodeRuntime.this.notLeader(r);
+    }
+
+    @Override
+    public KvResponse failureOf(Throwable t) {
+      return NodeRuntime.this.failureOf(t);
+    }
+
+    @Override
+    public CompletableFuture<KvResponse> forward(long to, KvRequest req, long deadline, boolean isWrite) {
+      return NodeRuntime.this.forward(to, req, deadline, isWrite);
+    }
+
+    @Override
+    public CompletableFuture<byte[]> request(long to, byte[] payload) {
+      return transport.request(to, payload, config.requestTimeout());
+    }
+
+    @Override
+    public ScheduledExecutorService scheduler() {
+      return NodeRuntime.this.scheduler();
+    }
+
+    @Override
+    public FaultInjector faults() {
+      return transport.faults();
+    }
   }
 
-  /** Sends a partition command to the partition's leader (here or a peer). */
-  private CompletableFuture<KvResponse> groupCall(long p, KvRequest.GroupCommand c, long deadline) {
-    Replica r = replicas.get(p);
-    if (r == null) {
-      long to = placement.leaderOf(p);
-      if (to == 0 || to == nodeId) {
-        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no replica of partition " + p));
-      }
-      return forward(to, new KvRequest.Group(p, c), deadline, true).thenApply(resp -> {
-        if (resp instanceof KvResponse.Failure f && f.code() == KvResponse.Code.NOT_LEADER) {
-          placement.hintLeader(p, f.hint());
-        }
-        return resp;
-      });
-    }
-    if (r.isLeader()) {
-      return executeGroup(new KvRequest.Group(p, c), deadline);
-    }
-    long leader = r.leader;
-    if (leader == 0) {
-      return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + p + " has no leader right now"));
-    }
-    return forward(leader, new KvRequest.Group(p, c), deadline, true);
-  }
-
-  /** {@link #groupCall} retried with backoff on retryable failures until the deadline. */
-  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline) {
-    return groupCallRetrying(p, c, deadline, () -> null);
-  }
-
-  /**
-   * As {@link #groupCallRetrying(long, KvRequest.GroupCommand, long)}, but before each retry asks
-   * {@code giveUp}: a non-null answer ends the call with it (the call's target went away for good).
-   */
-  CompletableFuture<KvResponse> groupCallRetrying(long p, KvRequest.GroupCommand c, long deadline,
-      Supplier<KvResponse> giveUp) {
-    CompletableFuture<KvResponse> result = new CompletableFuture<>();
-    retryGroupCall(p, c, deadline, giveUp, result, 1, false);
-    return result;
-  }
-
-  /**
-   * One attempt of {@link #groupCallRetrying}. {@code mayHaveApplied}: an earlier attempt may have
-   * taken effect (its leader proposed the command, then lost leadership; its forwarded request was
-   * lost), so the call's failure is unknown, whatever the last attempt met (as a client's call's is).
-   */
-  private void retryGroupCall(long p, KvRequest.GroupCommand c, long deadline, Supplier<KvResponse> giveUp,
-      CompletableFuture<KvResponse> result, int attempt, boolean mayHaveApplied) {
-    groupCall(p, c, deadline).whenComplete((r, e) -> {
-      KvResponse resp = e != null ? failureOf(e) : r;
-      boolean unknown = mayHaveApplied || resp instanceof KvResponse.Failure f && f.outcomeUnknown();
-      KvResponse instead = resp instanceof KvResponse.Failure fl && fl.retryable() ? giveUp.get() : null;
-      if (instead != null) {
-        result.complete(instead);
-      } else if (resp instanceof KvResponse.Failure fl && fl.retryable() && System.nanoTime() - deadline < 0
-          && state == State.RUNNING) {
-        long delay = Math.min(200, 5L << Math.min(attempt, 6));
-        try {
-          scheduler.schedule(() -> retryGroupCall(p, c, deadline, giveUp, result, attempt + 1, unknown), delay,
-              TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException closed) {
-          result.complete(unknown ? fl.withOutcomeUnknown() : fl);
-        }
-      } else {
-        result.complete(unknown && resp instanceof KvResponse.Failure fl ? fl.withOutcomeUnknown() : resp);
-      }
-    });
-  }
-
-  // ------------------------------------------------------------------ admin
-
-  private CompletableFuture<KvResponse> admin(AdminOp op, long deadline) {
-    if (op instanceof AdminOp.TransferLeader t) {
-      return transferLeaderTo(t, deadline);
-    }
-    if (op instanceof AdminOp.AddNode a && config.replicationFactor() > 0 && !a.learnerOnly()) {
-      HostPort.parse("address", a.address());
-      return placement.register(a.nodeId(), a.address(), deadline);
-    }
-    if (op instanceof AdminOp.Decommission d) {
-      return placement.decommission(d.nodeId(), deadline);
-    }
-    if (op instanceof AdminOp.Merge m) {
-      return placement.merge(m.key(), deadline);
-    }
-    if (op instanceof AdminOp.AddNode a) {
-      HostPort.parse("address", a.address());
-      CompletableFuture<KvResponse> f = forEachPartition(
-          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_LEARNER, a.nodeId(), a.address()), deadline,
-          false);
-      if (a.learnerOnly()) {
-        return f;
-      }
-      return f.thenCompose(r -> r instanceof KvResponse.Failure ? done(r) : forEachPartition(
-          new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, a.nodeId(), a.address()), deadline,
-          true));
-    }
-    if (op instanceof AdminOp.Promote pr) {
-      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.ADD_VOTER, pr.nodeId(),
-          members.getOrDefault(pr.nodeId(), "")), deadline, false);
-    }
-    if (op instanceof AdminOp.RemoveNode rm) {
-      if (!isMemberAnywhere(rm.nodeId())) {
-        // Not a silent success: an operator who mistyped the id must hear that nothing happened.
-        return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + rm.nodeId()
-            + " is not a member of any partition (never added, or already removed); members: "
-            + new TreeSet<>(members.keySet())));
-      }
-      return forEachPartition(new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, rm.nodeId(), ""), deadline,
-          false);
-    }
-    if (op instanceof AdminOp.Split s) {
-      OptionalLong p = routing.route(s.splitKey());
-      if (p.isEmpty()) {
-        return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, who + " hosts no partition for the split key"));
-      }
-      if (!(routing.snapshot().get(p.getAsLong()) instanceof KeySpan.Range)) {
-        return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "hash partitions cannot be split"));
-      }
-      long id;
-      do {
-        id = ThreadLocalRandom.current().nextLong(1L << 20, 1L << 62);
-      } while (replicas.containsKey(id));
-      return groupCallRetrying(p.getAsLong(), new KvRequest.GroupCommand.Split(s.splitKey(), id), deadline);
-    }
-    AdminOp.InjectFault fault = (AdminOp.InjectFault) op;
-    if (fault.nodeId() == nodeId) {
-      applyFault(fault.fault());
-      return done(new KvResponse.AdminDone(0));
-    }
-    return forward(fault.nodeId(), new KvRequest.Admin(op), deadline, true);
-  }
-
-  /**
-   * An operator's transfer: refused at once when the partition or the voter does not exist (in
-   * this node's view), else run by the target node itself, which pins the partition against its
-   * own leader balancing (it is the node that would hand the leadership away again) and asks the
-   * partition's leader to transfer.
-   */
-  private CompletableFuture<KvResponse> transferLeaderTo(AdminOp.TransferLeader t, long deadline) {
-    long p = t.partitionId();
-    long to = t.toNode();
-    Replica r = replicas.get(p);
-    if (r == null) {
-      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "there is no partition " + p
-          + " (partitions: " + new TreeSet<>(replicas.keySet()) + ")"));
-    }
-    Set<Long> voters = r.confState.voters();
-    if (!voters.contains(to)) {
-      return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + to
-          + " is not a voter of partition " + p + " (voters: " + new TreeSet<>(voters) + ")"));
-    }
-    if (to != nodeId) {
-      return forward(to, new KvRequest.Admin(t), deadline, true);
-    }
-    long pin = System.nanoTime() + config.leaderPinDuration().toNanos();
-    pinnedUntil.put(p, pin);
-    return groupCallRetrying(p, new KvRequest.GroupCommand.TransferLeader(to), deadline).thenApply(resp -> {
-      if (resp instanceof KvResponse.Failure f && !f.outcomeUnknown() && f.code() != KvResponse.Code.TIMEOUT) {
-        // The call changed nothing, as its answer says (a TIMEOUT is unknown to the caller: the
-        // target may still take over): not even the pin, which would keep a later leadership of
-        // this node that no operator placed from balancing for the pin's duration.
-        pinnedUntil.remove(p, pin);
-      }
-      return resp;
-    });
-  }
-
-  /** Whether leader balancing leaves this node's leadership of {@code group} alone (tests). */
-  boolean isPinned(long group) {
-    return pinnedUntil.containsKey(group);
-  }
+  // ------------------------------------------------------------------ status
 
   /**
    * Whether this node is serving: running, and for every partition it hosts it is a member and
@@ -3177,39 +2676,6 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     return true;
-  }
-
-  /**
-   * Runs {@code c} in each partition in turn, up to the first failure. A failure after a partition
-   * (or, {@code changedBefore}, an earlier step of the call) succeeded says its outcome is unknown:
-   * the call did not take effect everywhere, but it may have somewhere.
-   */
-  private CompletableFuture<KvResponse> forEachPartition(KvRequest.GroupCommand c, long deadline,
-      boolean changedBefore) {
-    CompletableFuture<KvResponse> chain = done(null);
-    for (long p : new TreeSet<>(replicas.keySet())) {
-      chain = chain.thenCompose(prev -> prev instanceof KvResponse.Failure ? done(prev)
-          : groupCallRetrying(p, c, deadline).thenApply(r -> r instanceof KvResponse.Failure f
-              && (prev != null || changedBefore) ? f.withOutcomeUnknown() : r));
-    }
-    return chain.thenApply(r -> r == null ? new KvResponse.AdminDone(0) : r);
-  }
-
-  @SuppressWarnings("unchecked")
-  private void applyFault(Fault f) {
-    io.quorumkv.transport.FaultInjector fi = transport.faults();
-    if (f instanceof Fault.Partition p) {
-      fi.partition(p.sides().toArray(Set[]::new));
-    } else if (f instanceof Fault.BlockOneWay b) {
-      fi.blockOneWay(b.from(), b.to());
-    } else if (f instanceof Fault.DropRate d) {
-      fi.dropRate(d.from(), d.to(), d.probability());
-    } else if (f instanceof Fault.Delay d) {
-      fi.delay(d.from(), d.to(), d.delay());
-    } else {
-      fi.heal();
-    }
-    log.info("{}: fault injected: {}", who, f);
   }
 
   ClusterStatus status() {

@@ -351,8 +351,8 @@ final class PlacementDriver {
 
   /** Records a node as active in the registry: the driver then moves replicas onto it. */
   CompletableFuture<KvResponse> register(long id, String address, long deadline) {
-    return node.groupCallRetrying(REGISTRY_PARTITION, new KvRequest.GroupCommand.SetNodeState(id, address, false),
-        deadline);
+    return node.commands().groupCallRetrying(REGISTRY_PARTITION,
+        new KvRequest.GroupCommand.SetNodeState(id, address, false), deadline);
   }
 
   /** Records the node as decommissioning, then waits until it holds no replica. */
@@ -365,7 +365,7 @@ final class PlacementDriver {
       return CompletableFuture.completedFuture(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT,
           "node " + id + " is not a member"));
     }
-    return node.groupCallRetrying(REGISTRY_PARTITION,
+    return node.commands().groupCallRetrying(REGISTRY_PARTITION,
         new KvRequest.GroupCommand.SetNodeState(id, node.memberAddress(id), true), deadline).thenCompose(r -> {
           if (r instanceof KvResponse.Failure) {
             return CompletableFuture.completedFuture(r);
@@ -522,7 +522,7 @@ final class PlacementDriver {
     // Once a poll says the right partition was absorbed, its keys are merged: this call's merge or
     // an earlier one (routed by a poll answer older than that). Deciding again would merge the
     // absorber on into its own left neighbour: this is a retried call's answer.
-    return node.groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left), deadline,
+    return node.commands().groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left), deadline,
         () -> absorbed.containsKey(rp) ? new KvResponse.AdminDone(absorberOf(rp)) : null)
         .thenApply(resp -> resp instanceof KvResponse.AdminDone d
             ? new KvResponse.AdminDone(d.value() != 0 ? d.value() : l) : resp);
@@ -579,8 +579,8 @@ final class PlacementDriver {
           return awaitFreezeApplied(r, f.index(), deadline).thenCompose(waited -> waited != null
               ? CompletableFuture.completedFuture(waited)
               : absorberOf(into) != into ? freezeAndMerge(r, into, deadline)
-              : node.groupCallRetrying(into, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()), deadline,
-                  () -> absorberOf(into) != into ? RETIRED : null)
+              : node.commands().groupCallRetrying(into, new KvRequest.GroupCommand.Absorb(r.groupId, f.seed()),
+                  deadline, () -> absorberOf(into) != into ? RETIRED : null)
               .thenCompose(resp -> {
                 if (resp instanceof KvResponse.Failure && absorberOf(into) != into) {
                   return freezeAndMerge(r, into, deadline); // merged away meanwhile: on to its absorber
@@ -766,7 +766,7 @@ final class PlacementDriver {
           log.info("{}: placement: merging partition {} {} ({} keys) into partition {} {} ({} keys)", who, rp,
               r.describe(), right.keyCount(), left.partitionId(), l.describe(), left.keyCount());
           long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
-          node.groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left.partitionId()), deadline)
+          node.commands().groupCallRetrying(rp, new KvRequest.GroupCommand.MergeInto(left.partitionId()), deadline)
               .whenComplete((resp, e) -> node.post(() -> inFlight.remove(rp)));
           return;
         }
@@ -910,7 +910,8 @@ final class PlacementDriver {
         v.voters(), v.learners());
     long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(20).toNanos();
     String address = node.memberAddress(target);
-    node.groupCallRetrying(p, new KvRequest.GroupCommand.ChangeMember(type, target, address, minVoters), deadline)
+    node.commands()
+        .groupCallRetrying(p, new KvRequest.GroupCommand.ChangeMember(type, target, address, minVoters), deadline)
         .whenComplete((resp, e) -> node.post(() -> {
           inFlight.remove(p);
           if (e != null || resp instanceof KvResponse.Failure) {

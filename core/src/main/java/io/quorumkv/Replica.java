@@ -63,7 +63,7 @@ final class Replica {
   boolean stallTransferStarted;
   /**
    * loop: the group is quiesced: not ticked, so a leader sends no heartbeat and a follower never
-   * times out (see NodeRuntime's quiescence). Read by other threads only for status and tests.
+   * times out (see {@link Quiescence}). Read by other threads only for status and tests.
    */
   volatile boolean quiesced;
   /**

@@ -2,7 +2,6 @@ package io.quorumkv;
 
 import io.quorumkv.raft.RaftConfig;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -41,8 +40,8 @@ final class ReplicaHashChecks {
     /** The node's replica of partition {@code g} now, or null. */
     Replica replica(long g);
 
-    /** The node's replicas now. */
-    Collection<Replica> replicas();
+    /** The node's replicas now (live view). */
+    Map<Long, Replica> replicas();
 
     /** Sends a request to node {@code to} within the node's request timeout. */
     CompletableFuture<byte[]> request(long to, byte[] payload);
@@ -186,7 +185,7 @@ final class ReplicaHashChecks {
    * first: an answer with missing reports is worth more to the caller than a timeout.
    */
   CompletableFuture<KvResponse> checkReplicas(long deadline) {
-    List<CompletableFuture<LedCheck>> checks = node.replicas().stream().filter(Replica::isLeader)
+    List<CompletableFuture<LedCheck>> checks = node.replicas().values().stream().filter(Replica::isLeader)
         .sorted(Comparator.comparingLong(r -> r.groupId)).map(r -> checkLed(r, deadline)).toList();
     return CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new)).thenApply(x -> {
       List<PartitionHashes> checked = new ArrayList<>();
@@ -200,7 +199,7 @@ final class ReplicaHashChecks {
         }
       }
       Map<Long, Long> fenced = new TreeMap<>();
-      for (Replica r : node.replicas()) {
+      for (Replica r : node.replicas().values()) {
         if (r.divergedAt != 0) {
           fenced.put(r.groupId, r.divergedAt);
         }
@@ -321,7 +320,7 @@ final class ReplicaHashChecks {
 
   /** loop, each tick: a leader whose state diverged hands its leadership to another voter. */
   void handDivergedLeadershipsAway() {
-    for (Replica r : node.replicas()) {
+    for (Replica r : node.replicas().values()) {
       if (r.divergedAt != 0 && r.isLeader() && r.raw.status().leadTransferee() == RaftConfig.NONE) {
         node.bestTransferee(r).ifPresent(to -> {
           log.warn("{} group {}: handing leadership to node {}: this replica diverged", who, r.groupId, to);
@@ -334,7 +333,7 @@ final class ReplicaHashChecks {
   /** loop, each tick: every {@link #CHECK_TICKS}, a check entry in every partition this node leads. */
   void proposeChecks(long ticks) {
     if (ticks % CHECK_TICKS == 0) {
-      for (Replica r : node.replicas()) {
+      for (Replica r : node.replicas().values()) {
         // A quiesced group that took no write since its last check has nothing new to compare.
         if (r.isLeader() && !(r.quiesced && r.commitIndex <= r.hashCheckedAtCommit + 1)) {
           r.hashCheckedAtCommit = r.commitIndex;

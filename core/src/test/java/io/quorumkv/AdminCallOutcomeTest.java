@@ -54,7 +54,7 @@ class AdminCallOutcomeTest {
       assertTrue(t.get().interfered.get() > 0, "staging: the transfer reached the leader");
       assertFalse(f.outcomeUnknown(), "staging: the transfer never reached the leader, yet: " + f);
       assertEquals(1, MemoryCluster.leaderOf(c, 1), "staging: the leadership moved");
-      assertFalse(c.node(ASKED).runtime().isPinned(1), "a transfer that changed nothing left a pin behind");
+      assertFalse(c.node(ASKED).runtime().leaders().isPinned(1), "a transfer that changed nothing left a pin behind");
     }
   }
 

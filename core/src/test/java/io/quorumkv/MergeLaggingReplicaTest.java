@@ -79,7 +79,7 @@ class MergeLaggingReplicaTest {
     PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
         leader.propose(leader.replicas().get(RIGHT), new Command.Freeze(LEFT)).get(10, TimeUnit.SECONDS));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    assertInstanceOf(KvResponse.AdminDone.class, leader.groupCallRetrying(LEFT,
+    assertInstanceOf(KvResponse.AdminDone.class, leader.commands().groupCallRetrying(LEFT,
         new KvRequest.GroupCommand.Absorb(RIGHT, frozen.seed()), deadline).get(20, TimeUnit.SECONDS));
     for (long id : Set.of(1L, 2L)) {
       KvNode n = c.node(id);

@@ -48,7 +48,7 @@ class MergeStaleViewTest {
     try (TestCluster c = threeRanges()) {
       Map<String, String> acked = writeEveryRangeThenMergeK1(c);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      assertEquals(new KvResponse.AdminDone(1), c.node(2).runtime()
+      assertEquals(new KvResponse.AdminDone(1), c.node(2).runtime().commands()
           .groupCallRetrying(3, new KvRequest.GroupCommand.MergeInto(2), deadline).get(20, TimeUnit.SECONDS));
       MergeLaggingReplicaTest.awaitMergedEverywhere(c);
       MergeLaggingReplicaTest.assertEveryWriteReadable(c, acked);

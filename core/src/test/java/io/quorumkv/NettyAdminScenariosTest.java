@@ -158,7 +158,7 @@ class NettyAdminScenariosTest {
         addresses.put(4L, freshAddress());
         start(4, true);
         nodes.get(3L).addLearner(4, addresses.get(4L));
-        nodes.get(3L).runtime().groupCallRetrying(1, new KvRequest.GroupCommand.ChangeMember(
+        nodes.get(3L).runtime().commands().groupCallRetrying(1, new KvRequest.GroupCommand.ChangeMember(
             io.quorumkv.raft.ConfChangeType.ADD_VOTER, 4, addresses.get(4L)), System.nanoTime() + WAIT.toNanos())
             .get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
         MemoryCluster.await(WAIT, "nodes 1-3 to see node 4 as a voter of partition 1 and a learner of 2 and 3",

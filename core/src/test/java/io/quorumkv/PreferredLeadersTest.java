@@ -150,10 +150,11 @@ class PreferredLeadersTest {
       // leaderships away at most (from the elections' outcome to 2 each, and after an election on
       // a loaded machine); handing them back and forth would move all 6 in about every round.
       double before = balancingTransfers(c);
-      long from1 = c.node(1).runtime().balancingRounds();
-      long from2 = c.node(2).runtime().balancingRounds();
+      long from1 = c.node(1).runtime().leaders().balancingRounds();
+      long from2 = c.node(2).runtime().leaders().balancingRounds();
       MemoryCluster.await(Duration.ofSeconds(60), "10 balancing rounds of nodes 1 and 2",
-          () -> c.node(1).runtime().balancingRounds() >= from1 + 10 && c.node(2).runtime().balancingRounds() >= from2 + 10);
+          () -> c.node(1).runtime().leaders().balancingRounds() >= from1 + 10
+              && c.node(2).runtime().leaders().balancingRounds() >= from2 + 10);
       double moved = balancingTransfers(c) - before;
       assertTrue(moved <= 2 * PARTITIONS, moved + " leaderships handed away in 10 balancing rounds: back and forth");
       MemoryCluster.await(WAIT, "2 leaderships on each node (balanced over every voter)",
