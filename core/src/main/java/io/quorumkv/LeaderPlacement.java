@@ -193,8 +193,9 @@ final class LeaderPlacement {
   }
 
   /**
-   * The other voter of {@code r} among {@code candidates} that has the whole log and leads the
-   * fewest groups, or 0 when there is none. loop
+   * The other voter of {@code r} among {@code candidates} that has the whole log, was not found
+   * diverged by this leader's hash checks, and leads the fewest groups, or 0 when there is none.
+   * loop
    */
   private long leastLeadingCaughtUp(Replica r, Set<Long> candidates, Map<Long, Integer> led) {
     Status st = r.raw.status();
@@ -205,6 +206,12 @@ final class LeaderPlacement {
       // Only a voter with the whole log (recentActive is no help: CheckQuorum clears it every
       // election timeout, possibly on this very tick).
       if (v == nodeId || !candidates.contains(v) || pr == null || pr.matchIndex() < st.lastIndex()) {
+        continue;
+      }
+      // A fenced follower would hand the leadership on at its next tick, and balancing would give
+      // it back a round later: leadership churn for nothing. Balancing is no reason to lead from a
+      // state a quorum disagrees with; the leadership stays here instead.
+      if (r.divergedFollowers.contains(v)) {
         continue;
       }
       int n = led.getOrDefault(v, 0);

@@ -2722,7 +2722,6 @@ final class NodeRuntime implements RequestExecutor {
     return f;
   }
 
-  /** The test hooks this node was built with (tests change {@link Overrides#beforeApply} live). */
   /** Tests: whether a lease read of {@code group} is served now without a trip through the loop. */
   boolean leaseReadSkipsTheLoop(long group) {
     Replica r = replicas.get(group);
@@ -2730,6 +2729,7 @@ final class NodeRuntime implements RequestExecutor {
     return until != Long.MIN_VALUE && System.nanoTime() - until < 0;
   }
 
+  /** The test hooks this node was built with (tests change {@link Overrides#beforeApply} live). */
   Overrides overrides() {
     return overrides;
   }

@@ -2,12 +2,14 @@ package io.quorumkv;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
@@ -124,5 +126,65 @@ class ReplicaDivergenceTest {
         assertEquals(Optional.of("right"), c.node(leader).get("victim", level), level + " read on the new leader");
       }
     }
+  }
+
+  /**
+   * Leader balancing does not hand a leadership to a follower the leader found diverged: node 1
+   * leads both partitions, more than its share with preferred leaders {1, 2}, and node 2 is fenced
+   * in both. Balancing would hand one leadership to node 2, which as a fenced leader hands it on at
+   * its next tick, and so again every round; instead node 1 keeps both.
+   */
+  @Test
+  void leaderBalancingHandsNoLeadershipToAFollowerFoundDiverged() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 33,
+        b -> b.preferredLeaders(Set.of(1L, 2L)).electionTicks(10)).start()) {
+      c.awaitLeaders(WAIT);
+      List<Long> partitions = c.node(1).status().partitions().stream().map(s -> s.partitionId()).toList();
+      assertEquals(2, partitions.size());
+      for (long p : partitions) {
+        c.node(1).transferLeader(p, 1); // pinned here: balancing leaves it until unpinned below
+      }
+      MemoryCluster.await(WAIT, "node 1 to lead both partitions",
+          () -> partitions.stream().allMatch(p -> leaderOf(c, p) == 1));
+      KvNode f = c.node(2);
+      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
+      for (int i = 0; i < 10; i++) {
+        BiFunction<Long, byte[], byte[]> before = wrong;
+        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
+        wrong = (g, data) -> one.apply(g, before.apply(g, data));
+      }
+      f.runtime().overrides().applyData = wrong;
+      for (int i = 0; i < 10; i++) {
+        c.node(1).put("victim-" + i, "right");
+      }
+      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
+        for (int i = 0; i < 10; i++) {
+          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
+            return false;
+          }
+        }
+        return true;
+      });
+      f.runtime().overrides().applyData = null;
+      c.node(1).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "node 2 to be fenced in both partitions, by node 1's account too",
+          () -> partitions.stream().allMatch(p -> divergedAt(f, p) != 0
+              && c.node(1).runtime().replicas().get(p).divergedFollowers.contains(2L)));
+
+      double before = balancedAway(c.node(1));
+      for (long p : partitions) {
+        c.node(1).runtime().leaders().unpin(p);
+      }
+      long from = c.node(1).runtime().leaders().balancingRounds();
+      MemoryCluster.await(Duration.ofSeconds(60), "3 balancing rounds of node 1",
+          () -> c.node(1).runtime().leaders().balancingRounds() >= from + 3);
+      assertEquals(before, balancedAway(c.node(1)),
+          "balancing handed a leadership to node 2, which node 1 found diverged");
+      assertTrue(partitions.stream().noneMatch(p -> leaderOf(c, p) == 2), "node 2 leads no partition");
+    }
+  }
+
+  private static double balancedAway(KvNode n) {
+    return n.meterRegistry().get("quorumkv.leader.transfers.balancing").counter().count();
   }
 }
