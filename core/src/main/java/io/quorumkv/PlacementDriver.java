@@ -385,7 +385,11 @@ final class PlacementDriver {
             });
           });
           if (!posted) {
-            f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
+            // The registry entry is written: the decommission took effect and its moves go on
+            // without this node, so the failure must not say "certainly not done".
+            f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " recorded node " + id
+                + " as decommissioning but is closing, so it cannot wait for the moves off it")
+                .withOutcomeUnknown());
           }
           return f;
         });
