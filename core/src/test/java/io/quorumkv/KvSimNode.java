@@ -157,6 +157,8 @@ final class KvSimNode implements SimProcess {
   private long pausedUntil;
   private long ticks;
   private long lastTickAt;
+  /** When the loop's next tick is due (NodeRuntime#nextTickNanos): a lease found valid holds until then. */
+  private long nextTickDue;
   private long leaseResumesAtTick;
   /** The tick at which a partition this node does not host was first heard of (see {@link #maybeCreateUnknown}). */
   private final Map<Long, Long> unknownSeen = new TreeMap<>();
@@ -214,7 +216,9 @@ final class KvSimNode implements SimProcess {
       open(e.getKey(), e.getValue());
     }
     int me = incarnation;
-    sim.events().after(random.nextLong(tickMicros), () -> tick(me));
+    long firstTick = random.nextLong(tickMicros);
+    nextTickDue = sim.now() + firstTick;
+    sim.events().after(firstTick, () -> tick(me));
   }
 
   /**
@@ -321,6 +325,7 @@ final class KvSimNode implements SimProcess {
     if (ticks % POLL_TICKS == 0) {
       destroyRemovedReplicas();
     }
+    nextTickDue = sim.now() + tickMicros;
     sim.events().after(tickMicros, () -> tick(me));
   }
 
@@ -352,6 +357,15 @@ final class KvSimNode implements SimProcess {
   /** Whether lease reads may be served now (see {@link #tick}). */
   boolean leaseUsable() {
     return ticks >= leaseResumesAtTick;
+  }
+
+  /**
+   * When the loop's next tick is due: a lease the loop finds valid now cannot lapse before then
+   * (leases lapse on ticks), unless the process was paused, and then this time has passed whatever
+   * the woken process runs first (NodeRuntime#nextTickNanos, ReadPath#keepIfInLease).
+   */
+  long nextTickDue() {
+    return nextTickDue;
   }
 
   /** The leader's clock for command stamps (session expiry runs on the log's time). */

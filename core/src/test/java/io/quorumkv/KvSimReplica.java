@@ -37,8 +37,11 @@ final class KvSimReplica {
   /** A proposed entry's requests; those flagged in {@code knownAtCommit} (null: none) are answered at commit. */
   private record Proposal(List<KvSimRequest> requests, long term, boolean[] knownAtCommit) {}
 
-  /** A read that has its read index and waits for the state machine to reach it. */
-  private record WaitingRead(long index, KvSimRequest request) {}
+  /**
+   * A read that has its read index and waits for the state machine to reach it; a lease read's
+   * answer counts only if read before {@code leaseUntil} (Long.MAX_VALUE for a ReadIndex read).
+   */
+  private record WaitingRead(long index, KvSimRequest request, long leaseUntil) {}
 
   private final long group;
   private final KvSimNode node;
@@ -236,13 +239,11 @@ final class KvSimReplica {
     if (request.body() instanceof KvSimRequest.Body.Read read) {
       if (read.level() == ReadConsistency.LEASE && node.leaseUsable() && raw.hasValidLease()) {
         // No round trip: every write acknowledged before this read is at most the commit index.
-        waitingReads.add(new WaitingRead(commitIndex(), request));
+        waitingReads.add(new WaitingRead(commitIndex(), request, node.nextTickDue()));
         serveReads();
         return;
       }
-      long context = ++readContexts;
-      readIndexWaiting.put(context, request);
-      raw.readIndex(context, false);
+      askReadIndex(request);
     } else {
       // As NodeRuntime does: the write waits for the loop's next turn, with the others taken meanwhile.
       if (pendingWrites.isEmpty()) {
@@ -251,6 +252,33 @@ final class KvSimReplica {
       pendingWrites.add(request);
       return;
     }
+    drain();
+  }
+
+  private void askReadIndex(KvSimRequest request) {
+    long context = ++readContexts;
+    readIndexWaiting.put(context, request);
+    raw.readIndex(context, false);
+  }
+
+  /**
+   * A lease read read too late (past its lease, {@link WaitingRead#leaseUntil}) goes through
+   * ReadIndex instead, as ReadPath#keepIfInLease sends it: at the loop's next step, not from
+   * inside the Ready being handed out.
+   */
+  private void readAgainThroughReadIndex(KvSimRequest request) {
+    sim.events().after(0, () -> readThroughReadIndex(request));
+  }
+
+  private void readThroughReadIndex(KvSimRequest request) {
+    if (!current() || node.deferredByPause(() -> readThroughReadIndex(request))) {
+      return; // gone with its replica: the client times out, as for any request it held
+    }
+    if (!isLeader()) {
+      reject(request, "not leader");
+      return;
+    }
+    askReadIndex(request);
     drain();
   }
 
@@ -420,7 +448,7 @@ final class KvSimReplica {
       if (rs.index() == 0) {
         reject(r, "no read index");
       } else {
-        waitingReads.add(new WaitingRead(rs.index(), r));
+        waitingReads.add(new WaitingRead(rs.index(), r, Long.MAX_VALUE));
       }
     }
     serveReads();
@@ -582,6 +610,8 @@ final class KvSimReplica {
       KvSimRequest r = w.request();
       if (sm.span() == null || !sm.span().owns(r.key())) {
         reject(r, "the key moved (split)");
+      } else if (sim.now() >= w.leaseUntil()) {
+        readAgainThroughReadIndex(r);
       } else {
         sim.reply(r, new KvSimRequest.Reply.Read(r.opId(), r.attemptId(), sm.get(r.key()).orElse(null)));
       }

@@ -20,4 +20,11 @@ sealed interface ClientReply {
    * @param leaderHint the leader this node knows of, or 0
    */
   record Rejected(long requestId, long leaderHint) implements ClientReply {}
+
+  /**
+   * The operation may or may not take effect, and the node that took it will never learn which
+   * (it was removed from the membership: NodeRuntime's "outcome unknown" of a destroyed replica).
+   * The client records {@code info}, as after a timeout, but without waiting one out.
+   */
+  record Unknown(long requestId) implements ClientReply {}
 }

@@ -28,6 +28,8 @@ final class SimClient {
   private long completed;
   /** A final operation that must succeed, for the liveness check; null otherwise. */
   private Op mustSucceed;
+  /** The virtual time by which the final write must have succeeded. */
+  private long finalDeadline;
   private boolean finalOk;
 
   SimClient(SimCluster cluster, long process, SplittableRandom random, HistoryRecorder history) {
@@ -68,8 +70,13 @@ final class SimClient {
   void finalWrite(long micros) {
     running = false;
     finalOk = false;
+    finalDeadline = cluster.now() + micros;
+    issueFinalWrite();
+  }
+
+  private void issueFinalWrite() {
     mustSucceed = Op.put(process, key(), "final-" + process, 0);
-    issue(mustSucceed, micros);
+    issue(mustSucceed, finalDeadline - cluster.now());
   }
 
   private String key() {
@@ -136,6 +143,17 @@ final class SimClient {
       finish(true);
       return;
     }
+    if (reply instanceof ClientReply.Unknown) {
+      retireProcess();
+      if (mustSucceed != null && cluster.now() < finalDeadline) {
+        // Its fate is unknown, not failed: the cluster may still take a new write in time.
+        completed++;
+        issueFinalWrite();
+      } else {
+        finish(false);
+      }
+      return;
+    }
     long hint = ((ClientReply.Rejected) reply).leaderHint();
     attempts++;
     if (attempts >= cluster.config().maxAttempts() * (mustSucceed != null ? 4 : 1)) {
@@ -158,10 +176,15 @@ final class SimClient {
     if (request != which) {
       return;
     }
+    retireProcess();
+    finish(false);
+  }
+
+  /** Records the operation in flight {@code info}; its process never invokes again (Jepsen's rule). */
+  private void retireProcess() {
     history.info(invocation);
     process = cluster.nextProcess();
     target = RaftConfig.NONE;
-    finish(false);
   }
 
   private void finish(boolean ok) {

@@ -429,6 +429,30 @@ final class SimNode implements SimProcess {
       }
       readRequests.clear();
     }
+    answerWhatARemovedNodeCannotLearn();
+  }
+
+  /**
+   * A node that does not lead and has applied a membership without itself hears from no leader
+   * any more (leaders replicate only to members), so the writes it proposed and has not seen apply
+   * may have committed elsewhere without it ever learning: answers them "outcome unknown" rather
+   * than leave their clients waiting for nothing, as NodeRuntime#destroyReplica does. (A removed
+   * leader that handed its leadership away is the case: its entries past its removal commit under
+   * the next leader.)
+   */
+  private void answerWhatARemovedNodeCannotLearn() {
+    if (proposals.isEmpty() || softState.role() == StateRole.LEADER || isMember(stateMachine.confState())) {
+      return;
+    }
+    for (Proposal p : proposals.values()) {
+      cluster.reply(p.request(), new ClientReply.Unknown(p.request().requestId()));
+    }
+    proposals.clear();
+  }
+
+  private boolean isMember(ConfState cs) {
+    return cs.voters().contains(id) || cs.learners().contains(id) || cs.votersOutgoing().contains(id)
+        || cs.learnersNext().contains(id);
   }
 
   /** The log as the core sees it: the durable log with the unsynced writes on top. */
@@ -546,6 +570,7 @@ final class SimNode implements SimProcess {
       }
       return false;
     });
+    answerWhatARemovedNodeCannotLearn();
     raw.applied(stateMachine.applied());
     if (!reportWritten) {
       maybeCompact(); // else at the next sync: a snapshot holds only the durable state

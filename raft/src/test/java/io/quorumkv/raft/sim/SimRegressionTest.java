@@ -184,4 +184,21 @@ class SimRegressionTest {
         + "1:isolate-leader,0:promote:4,76:remove:2,1:heal,0:add-learner:4,0:churn:4,86:isolate-leader,"
         + "3:add-learner:4,23:remove-leader,5:pause-leader:50,0:crash-leader"));
   }
+
+  /**
+   * Found by the membership property's long run (session 23, jqwik seed 8357095211583409391,
+   * shrunk): not a core bug but a driver that waited for an answer it could never get. Leader 2
+   * (term 4) took final writes at indexes 51 and 52, then applied its own removal (entry 42,
+   * committed only after healing) and handed leadership to node 1, which committed and applied 51
+   * and 52. Node 2, no longer a member, hears nothing more, so it never learned their outcome and
+   * its two clients waited out the 3 s liveness bound. The driver now answers what a removed node
+   * that does not lead still holds "outcome unknown", as NodeRuntime#destroyReplica does, and a
+   * client so answered records {@code info} and issues another final write within the same bound.
+   */
+  @Test
+  void aRemovedLeadersProposalsAreAnsweredOutcomeUnknown() {
+    SimRunner.run(Schedule.parse("voters=3 spares=2 snapshotEvery=5 msgBytes=1 seed=-2684019733 written=true "
+        + "steps=10:isolate-leader,54:add-learner:4,8:promote:4,167:pause-leader:896,64:crash:3,111:partition:12345,"
+        + "19:isolate-leader,250:isolate-leader,0:remove-leader,1:add-learner:4"));
+  }
 }
