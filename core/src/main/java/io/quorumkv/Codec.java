@@ -830,7 +830,7 @@ final class Codec {
     void format() {
       int f = u8();
       if (f != FORMAT) {
-        throw bad("unknown format version " + f);
+        throw bad("unknown format version " + f + " (this node reads format " + FORMAT + ": written by another version?)");
       }
     }
 

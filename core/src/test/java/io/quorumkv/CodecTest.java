@@ -33,11 +33,11 @@ class CodecTest {
     assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeRequest(Codec.decodeRequest(once))));
   }
 
-  @Test
-  void everyRequestKindRoundTrips() {
+  /** A request of every kind, and of every variant a kind encodes differently (FormatTest names them by position). */
+  static List<KvRequest> requestSamples() {
     WriteOp batch = new WriteOp.Batch(List.of(BatchOp.put("a", "1"), BatchOp.delete("b"),
         BatchOp.expect("c", "2"), BatchOp.expectAbsent("d")));
-    List<KvRequest> all = List.of(
+    return List.of(
         new KvRequest.Get(b("k"), ReadConsistency.FOLLOWER),
         new KvRequest.Scan(b("a"), new byte[0], 10, ReadConsistency.STALE),
         new KvRequest.Write(1, 2, 3, new WriteOp.Put(b("k"), b("v"))),
@@ -66,14 +66,19 @@ class CodecTest {
         new KvRequest.Group(2, new KvRequest.GroupCommand.MergeInto(1)),
         new KvRequest.Group(1, new KvRequest.GroupCommand.Absorb(2, b("seed"))),
         new KvRequest.CheckReplicas(1500));
+  }
+
+  @Test
+  void everyRequestKindRoundTrips() {
+    List<KvRequest> all = requestSamples();
     all.forEach(CodecTest::roundTripsRequest);
     KvRequest.Admin fault = (KvRequest.Admin) Codec.decodeRequest(Codec.encodeRequest(all.get(14)));
     assertEquals(new Fault.Partition(List.of(Set.of(1L, 2L), Set.of(3L))), ((AdminOp.InjectFault) fault.op()).fault());
   }
 
-  @Test
-  void everyResponseKindRoundTrips() {
-    List<KvResponse> all = List.of(
+  /** A response of every kind, and of every variant a kind encodes differently (FormatTest names them by position). */
+  static List<KvResponse> responseSamples() {
+    return List.of(
         new KvResponse.Read(new ReadResult(Optional.of(b("v")), ReadConsistency.STALE, 3, 2, 99, Duration.ofMillis(5))),
         new KvResponse.Read(new ReadResult(Optional.empty(), ReadConsistency.LINEARIZABLE, 3, 2, 99, Duration.ZERO)),
         new KvResponse.Scanned(List.of(new KeyValue(b("a"), b("1")), new KeyValue(b("b"), b("2")))),
@@ -93,6 +98,11 @@ class CodecTest {
             List.of(new PartitionHashes(1, 77, 2, Set.of(1L, 2L, 3L), Map.of(1L, -5L, 2L, 9L), Set.of(1L)),
                 new PartitionHashes(3, 12, 2, Set.of(2L, 4L), Map.of(2L, 4L), Set.of())),
             Map.of(5L, "the check entry did not apply within 750 ms"), Map.of(1L, 77L, 4L, 3L))));
+  }
+
+  @Test
+  void everyResponseKindRoundTrips() {
+    List<KvResponse> all = responseSamples();
     for (KvResponse r : all) {
       byte[] once = Codec.encodeResponse(r);
       assertEquals(Arrays.toString(once), Arrays.toString(Codec.encodeResponse(Codec.decodeResponse(once))));
@@ -146,11 +156,16 @@ class CodecTest {
     }
   }
 
+  /** A log command of every kind (FormatTest names them by position). */
+  static List<Command> commandSamples() {
+    return List.of(new Command.Write(5, 6, 4, new WriteOp.Put(b("k"), b("v"))),
+        new Command.Split(b("m"), 77), new Command.CheckHash(), new Command.Freeze(3), new Command.Merge(4, b("seed")),
+        new Command.SetNodeState(5, "127.0.0.1:7005", false), packed());
+  }
+
   @Test
   void commandsRoundTrip() {
-    for (Command c : List.of(new Command.Write(5, 6, 4, new WriteOp.Put(b("k"), b("v"))),
-        new Command.Split(b("m"), 77), new Command.CheckHash(), new Command.Freeze(3), new Command.Merge(4, b("seed")),
-        new Command.SetNodeState(5, "127.0.0.1:7005", false))) {
+    for (Command c : commandSamples()) {
       byte[] once = Codec.encodeCommand(new Command.Stamped(123, c));
       Command.Stamped back = Codec.decodeCommand(once);
       assertEquals(123, back.stampMillis());
@@ -240,7 +255,7 @@ class CodecTest {
     byte[] ok = Codec.encodeRequest(new KvRequest.Status());
     byte[] badFormat = ok.clone();
     badFormat[0] = 9;
-    assertEquals("malformed request at byte 1: unknown format version 9",
+    assertEquals("malformed request at byte 1: unknown format version 9 (this node reads format 1: written by another version?)",
         assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(badFormat)).getMessage());
     byte[] trailing = Arrays.copyOf(ok, ok.length + 1);
     assertThrows(IllegalArgumentException.class, () -> Codec.decodeRequest(trailing));
