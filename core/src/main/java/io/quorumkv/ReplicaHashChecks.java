@@ -261,8 +261,11 @@ final class ReplicaHashChecks {
     return out;
   }
 
-  /** How long a check that misses reports waits for the loop's view of the members' logs, to say why. */
-  private static final long PROGRESS_WAIT_MILLIS = 250;
+  /**
+   * How long a check that misses reports waits for the loop's view of the members' logs, to say
+   * why: the slack the caller's deadline leaves past the wait (as for an entry not hashed in time).
+   */
+  private static final long PROGRESS_WAIT_MILLIS = 5 * REPORTS_POLL_MILLIS;
 
   /**
    * Completes {@code out} once every member of {@code r} reported its hash at the leader's index, or
