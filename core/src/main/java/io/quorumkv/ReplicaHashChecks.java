@@ -319,7 +319,12 @@ final class ReplicaHashChecks {
         continue;
       }
       Status.FollowerProgress p = progress.get(m);
-      String where = p == null ? "its log position unknown (this node's view was not available)"
+      long leader = r.leader;
+      // A leadership that moved during the check (leader balancing, a transfer) sends the
+      // replicas' reports to the new leader: this one waits for them in vain.
+      String where = !r.isLeader() ? "this node no longer led the partition at the deadline (its leader now "
+              + (leader == 0 ? "unknown" : "node " + leader) + "): the replica's report, if any, went there"
+          : p == null ? "its log position unknown (this node's view was not available)"
           : p.matchIndex() < index ? "its log had not acknowledged the check entry (match index " + p.matchIndex()
               + ", " + p.state() + (p.recentActive() ? "" : ", not heard from within an election timeout") + ")"
           : "its log acknowledged the check entry (match index " + p.matchIndex() + "), but no hash came: not "

@@ -12,7 +12,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -121,6 +123,36 @@ class ReplicaHashesTest {
       assertEquals(Set.of(down), h.unreported().keySet(), h.toString());
       assertTrue(h.unreported().get(down).startsWith("its log had not acknowledged the check entry (match index "),
           h.toString());
+    }
+  }
+
+  /**
+   * Leader balancing handed a partition away while a check ran (Jepsen combined-5-2, session 24,
+   * seed 23127: "node 4 group 2: the hash report at index 1426 to node 0 failed ... no leader to
+   * compare with", then to the new leader): the old leader's answer missed two replicas, and said
+   * only that it had no view of their logs. It now says the leadership moved.
+   */
+  @Test
+  void aCheckWhoseLeadershipMovedSaysSoForTheReplicasThatDidNotReport() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 45, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = c.node(1).status().partitions().get(0).partitionId();
+      long leader = MemoryCluster.leaderOf(c, p);
+      long down = leader == 3 ? 2 : 3;
+      long next = 6 - leader - down;
+      c.node(leader).put("k", "v");
+      c.crash(down); // it never reports
+      c.node(leader).runtime().overrides().beforeHash = g -> MemoryCluster.sleep(1_000);
+
+      CompletableFuture<ReplicaHashes> asked = CompletableFuture.supplyAsync(() -> c.node(leader).replicaHashes());
+      MemoryCluster.sleep(200); // the check entry is in, the leader's hash pending
+      c.node(leader).transferLeader(p, next);
+      ReplicaHashes answer = asked.get(30, TimeUnit.SECONDS);
+      assertEquals(1, answer.checked().size(), answer.toString());
+      PartitionHashes h = answer.checked().get(0);
+      assertTrue(h.missing().contains(down), h.toString());
+      assertTrue(h.unreported().get(down).startsWith("this node no longer led the partition at the deadline (its "
+          + "leader now node " + next + ")"), h.toString());
     }
   }
 
