@@ -641,6 +641,11 @@ final class Codec {
     h.unchecked().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
     w.i32(h.fenced().size());
     h.fenced().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).i64(e.getValue()));
+    // Last, and optional on reading: an older node's answer (no account of the missing hashes) still decodes.
+    for (PartitionHashes p : h.checked()) {
+      w.i32(p.unreported().size());
+      p.unreported().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
+    }
   }
 
   private static ReplicaHashes readReplicaHashes(Reader r) {
@@ -668,6 +673,18 @@ final class Codec {
     Map<Long, Long> fenced = new LinkedHashMap<>();
     for (int i = 0; i < nf; i++) {
       fenced.put(r.i64(), r.i64());
+    }
+    if (!r.atEnd()) {
+      for (int i = 0; i < checked.size(); i++) {
+        int nr = r.count(12);
+        Map<Long, String> unreported = new LinkedHashMap<>();
+        for (int j = 0; j < nr; j++) {
+          unreported.put(r.i64(), r.str());
+        }
+        PartitionHashes p = checked.get(i);
+        checked.set(i, new PartitionHashes(p.partitionId(), p.index(), p.leader(), p.replicas(), p.hashes(), p.fenced(),
+            unreported));
+      }
     }
     return new ReplicaHashes(node, checked, unchecked, fenced);
   }

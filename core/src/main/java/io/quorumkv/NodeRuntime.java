@@ -2622,6 +2622,15 @@ final class NodeRuntime implements RequestExecutor {
       return leaders.bestTransferee(r);
     }
 
+    @Override
+    public CompletableFuture<Map<Long, Status.FollowerProgress>> progress(Replica r) {
+      CompletableFuture<Map<Long, Status.FollowerProgress>> f = new CompletableFuture<>();
+      if (!post(() -> f.complete(r.raw.status().progress()))) {
+        f.complete(Map.of());
+      }
+      return f;
+    }
+
     // answers, peers and timers
 
     @Override

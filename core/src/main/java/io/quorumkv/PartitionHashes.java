@@ -21,15 +21,26 @@ import java.util.TreeSet;
  * @param fenced      the replicas the leader knows are fenced ({@code Replica.divergedAt}): itself,
  *                    if a quorum outvoted its state, and the followers it told they diverged. A
  *                    fenced replica serves no reads from its state
+ * @param unreported  for each replica that did not report by the deadline, what the leader knew of it
+ *                    then (how far its log had acknowledged the check entry, a hash it reported at
+ *                    another index), so that a missing hash says why it is missing; may lack a
+ *                    replica (an older node answered)
  */
 public record PartitionHashes(long partitionId, long index, long leader, Set<Long> replicas, Map<Long, Long> hashes,
-    Set<Long> fenced) {
+    Set<Long> fenced, Map<Long, String> unreported) {
 
   /** Checks and copies the fields. */
   public PartitionHashes {
     replicas = Set.copyOf(replicas);
     hashes = Map.copyOf(hashes);
     fenced = Set.copyOf(fenced);
+    unreported = Map.copyOf(unreported);
+  }
+
+  /** A check without the leader's account of the replicas that did not report. */
+  public PartitionHashes(long partitionId, long index, long leader, Set<Long> replicas, Map<Long, Long> hashes,
+      Set<Long> fenced) {
+    this(partitionId, index, leader, replicas, hashes, fenced, Map.of());
   }
 
   /** The replicas that did not report a hash by the deadline (down, cut off, or far behind), in id order. */

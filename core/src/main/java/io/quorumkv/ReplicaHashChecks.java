@@ -1,6 +1,7 @@
 package io.quorumkv;
 
 import io.quorumkv.raft.RaftConfig;
+import io.quorumkv.raft.Status;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -57,6 +58,9 @@ final class ReplicaHashChecks {
 
     /** The node's scheduler; throws {@link RejectedExecutionException} before start or once closed. */
     ScheduledExecutorService scheduler();
+
+    /** How far each member's log matches the leader's in {@code r} (the loop's view; empty unless leading). */
+    CompletableFuture<Map<Long, Status.FollowerProgress>> progress(Replica r);
   }
 
   /** Ticks between a leader's periodic checks. */
@@ -68,6 +72,14 @@ final class ReplicaHashChecks {
   private final Node node;
   /** Recent replica hashes of the partitions this node leads: group -> index -> hash. */
   private final Map<Long, Map<Long, Long>> leaderHashes = new ConcurrentHashMap<>();
+  /**
+   * Reports that reached this leader before its own hash of their index (group -> index -> node ->
+   * hash): not compared yet (the follower asks again), but a check waiting for that index counts
+   * them ({@link #awaitReports}). A follower applies and hashes the entry in parallel with its
+   * leader and often first: dropping its report cost the caller a second (the follower's next
+   * attempt) or, with a bounded wait, the replica's hash.
+   */
+  private final Map<Long, Map<Long, Map<Long, Long>>> earlyReports = new ConcurrentHashMap<>();
 
   ReplicaHashChecks(String who, NodeMetrics metrics, Node node) {
     this.who = who;
@@ -95,6 +107,7 @@ final class ReplicaHashChecks {
       recent.put(h.index(), h.hash());
       recent.keySet().removeIf(i -> i < h.index() - 100 * CHECK_TICKS);
       r.hashReports.keySet().removeIf(i -> i < h.index() - 100 * CHECK_TICKS);
+      earlyReports.getOrDefault(r.groupId, Map.of()).keySet().removeIf(i -> i < h.index() - 100 * CHECK_TICKS);
       return;
     }
     reportHash(r, h, HASH_REPORT_ATTEMPTS);
@@ -116,8 +129,13 @@ final class ReplicaHashChecks {
     answer.whenComplete((bytes, e) -> {
       long verdict = HASH_UNKNOWN;
       try {
-        if (e == null && Codec.decodeResponse(bytes) instanceof KvResponse.AdminDone d) {
+        KvResponse resp = e == null ? Codec.decodeResponse(bytes) : null;
+        if (resp instanceof KvResponse.AdminDone d) {
           verdict = d.value();
+        } else {
+          // Not the leader's "cannot tell yet" but a lost report: say so, a check waiting for it will miss it.
+          log.info("{} group {}: the hash report at index {} to node {} failed ({} attempt(s) left): {}", who, r.groupId,
+              h.index(), leader, attemptsLeft - 1, e != null ? e.toString() : resp);
         }
       } catch (RuntimeException malformed) {
         log.warn("{} group {}: unreadable answer to a hash report: {}", who, r.groupId, malformed.toString());
@@ -145,6 +163,10 @@ final class ReplicaHashChecks {
   KvResponse compareHash(Replica r, KvRequest.GroupCommand.ReportHash h) {
     Long mine = leaderHashes.getOrDefault(r.groupId, Map.of()).get(h.index());
     if (mine == null) {
+      if (r.isLeader()) {
+        earlyReports.computeIfAbsent(r.groupId, g -> new ConcurrentHashMap<>())
+            .computeIfAbsent(h.index(), i -> new ConcurrentHashMap<>()).put(h.fromNode(), h.hash());
+      }
       return new KvResponse.AdminDone(HASH_UNKNOWN);
     }
     Map<Long, Long> reports = r.hashReports.computeIfAbsent(h.index(), i -> new ConcurrentHashMap<>());
@@ -223,11 +245,11 @@ final class ReplicaHashChecks {
       } else if (o instanceof PartitionStateMachine.Outcome.Hashed h) {
         // The hasher computes it later, off the applier (this thread): wait for it, never compute it here.
         h.job().hashed().whenComplete((mine, given) -> {
-          if (given != null) {
+          if (given == null && late.cancel(false)) {
+            awaitReports(r, mine, deadline, out); // hashed in time: the deadline is awaitReports' now
+          } else if (given != null) {
             out.complete(new LedCheck(r.groupId, null, "the check's hash was given up (a newer check replaced it, "
                 + "or the node is closing): " + given));
-          } else {
-            awaitReports(r, mine, deadline, out);
           }
         });
       } else if (o instanceof PartitionStateMachine.Outcome.Rejected rj) {
@@ -239,13 +261,23 @@ final class ReplicaHashChecks {
     return out;
   }
 
-  /** Completes {@code out} once every member of {@code r} reported its hash at the leader's index, or at the deadline. */
+  /**
+   * How long a check that misses reports waits for the loop's view of the members' logs, to say
+   * why: the slack the caller's deadline leaves past the wait (as for an entry not hashed in time).
+   */
+  private static final long PROGRESS_WAIT_MILLIS = 5 * REPORTS_POLL_MILLIS;
+
+  /**
+   * Completes {@code out} once every member of {@code r} reported its hash at the leader's index, or
+   * at the deadline, with what the leader knew then of each member that did not report.
+   */
   private void awaitReports(Replica r, PartitionStateMachine.ReplicaHash mine, long deadline,
       CompletableFuture<LedCheck> out) {
     Set<Long> members = new HashSet<>(r.confState.voters());
     members.addAll(r.confState.votersOutgoing());
     members.addAll(r.confState.learners());
     Map<Long, Long> hashes = new HashMap<>(r.hashReports.getOrDefault(mine.index(), Map.of()));
+    earlyReports.getOrDefault(r.groupId, Map.of()).getOrDefault(mine.index(), Map.of()).forEach(hashes::putIfAbsent);
     long nodeId = node.nodeId();
     hashes.put(nodeId, mine.hash());
     boolean all = hashes.keySet().containsAll(members);
@@ -254,8 +286,15 @@ final class ReplicaHashChecks {
       if (r.divergedAt != 0) {
         fenced.add(nodeId);
       }
-      out.complete(new LedCheck(r.groupId, new PartitionHashes(r.groupId, mine.index(), nodeId, members, hashes,
-          fenced), null));
+      if (all) {
+        out.complete(new LedCheck(r.groupId, new PartitionHashes(r.groupId, mine.index(), nodeId, members, hashes,
+            fenced), null));
+        return;
+      }
+      node.progress(r).completeOnTimeout(Map.of(), PROGRESS_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+          .whenComplete((progress, e) -> out.complete(new LedCheck(r.groupId, new PartitionHashes(r.groupId,
+              mine.index(), nodeId, members, hashes, fenced, unreported(r, mine.index(), members, hashes,
+                  e == null ? progress : Map.of())), null)));
       return;
     }
     if (!out.isDone()) {
@@ -265,6 +304,47 @@ final class ReplicaHashChecks {
         out.complete(new LedCheck(r.groupId, null, who + " closed during the check"));
       }
     }
+  }
+
+  /**
+   * Why each member of {@code r} missing from {@code hashes} did not report at {@code index}, as far
+   * as this leader can tell: whether its log had acknowledged the entry, and any hash it reported at
+   * another index (a later check's hash replaced the one asked for before it was computed).
+   */
+  private Map<Long, String> unreported(Replica r, long index, Set<Long> members, Map<Long, Long> hashes,
+      Map<Long, Status.FollowerProgress> progress) {
+    Map<Long, String> out = new TreeMap<>();
+    for (long m : members) {
+      if (hashes.containsKey(m)) {
+        continue;
+      }
+      Status.FollowerProgress p = progress.get(m);
+      long leader = r.leader;
+      // A leadership that moved during the check (leader balancing, a transfer) sends the
+      // replicas' reports to the new leader: this one waits for them in vain.
+      String where = !r.isLeader() ? "this node no longer led the partition at the deadline (its leader now "
+              + (leader == 0 ? "unknown" : "node " + leader) + "): the replica's report, if any, went there"
+          : p == null ? "its log position unknown (this node's view was not available)"
+          : p.matchIndex() < index ? "its log had not acknowledged the check entry (match index " + p.matchIndex()
+              + ", " + p.state() + (p.recentActive() ? "" : ", not heard from within an election timeout") + ")"
+          : "its log acknowledged the check entry (match index " + p.matchIndex() + "), but no hash came: not "
+              + "applied and hashed there yet, or the report was lost";
+      List<Long> elsewhere = new ArrayList<>();
+      r.hashReports.forEach((i, byNode) -> {
+        if (i != index && byNode.containsKey(m)) {
+          elsewhere.add(i);
+        }
+      });
+      earlyReports.getOrDefault(r.groupId, Map.of()).forEach((i, byNode) -> {
+        if (i != index && byNode.containsKey(m) && !elsewhere.contains(i)) {
+          elsewhere.add(i);
+        }
+      });
+      elsewhere.sort(null);
+      out.put(m, where + (elsewhere.isEmpty() ? "" : "; it reported hashes at index(es) "
+          + elsewhere.subList(Math.max(0, elsewhere.size() - 3), elsewhere.size())));
+    }
+    return out;
   }
 
   /** Who a hash mismatch is attributed to ({@link #attributeMismatch}). */

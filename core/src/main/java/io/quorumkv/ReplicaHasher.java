@@ -70,6 +70,9 @@ final class ReplicaHasher {
       }
     }
     if (replaced != null) {
+      // Its replica never reports that index: a check waiting for it (KvAdmin#replicaHashes) misses this replica.
+      log.info("{}: the replica hash of partition {} at index {} was dropped unread: the check at index {} came "
+          + "before it was computed", who, group, replaced.job().index(), job.index());
       replaced.job().drop();
     }
   }

@@ -95,7 +95,8 @@ class CodecTest {
             new KvResponse.Route(1, new KeySpan.HashSlot(1, 3), "127.0.0.1:1"),
             new KvResponse.Route(2, new KeySpan.Range(b("a"), new byte[0]), ""))),
         new KvResponse.ReplicaCheck(new ReplicaHashes(2,
-            List.of(new PartitionHashes(1, 77, 2, Set.of(1L, 2L, 3L), Map.of(1L, -5L, 2L, 9L), Set.of(1L)),
+            List.of(new PartitionHashes(1, 77, 2, Set.of(1L, 2L, 3L), Map.of(1L, -5L, 2L, 9L), Set.of(1L),
+                    Map.of(3L, "its log had not acknowledged the check entry (match index 70, PROBE)")),
                 new PartitionHashes(3, 12, 2, Set.of(2L, 4L), Map.of(2L, 4L), Set.of())),
             Map.of(5L, "the check entry did not apply within 750 ms"), Map.of(1L, 77L, 4L, 3L))));
   }

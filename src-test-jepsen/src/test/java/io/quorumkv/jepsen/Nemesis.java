@@ -332,7 +332,7 @@ sealed interface Nemesis {
       }
       removed = false;
       try {
-        return "added n" + cluster.addNode();
+        return "added " + cluster.addNode();
       } catch (RuntimeException e) {
         return "add failed: " + e;
       }

@@ -26,7 +26,8 @@ import java.util.stream.Collectors;
  * check through the log and answers with every replica's hash at that index. The run fails if two
  * replicas of a partition hashed differently at the same index, or if any replica is fenced;
  * replicas that could not answer within the bounded wait (a node still down, far behind) are
- * reported, not failed.
+ * reported, not failed, each with its leader's account (how far its log had acknowledged the
+ * check entry) and the harness's (its process, whether a member), so that the report says why.
  */
 final class ReplicaHashCheck {
 
@@ -36,7 +37,10 @@ final class ReplicaHashCheck {
   private static final Duration QUIET_WAIT = Duration.ofSeconds(10);
   /** Each node's deadline: it collects reports for three quarters of it, then answers with what it has. */
   private static final Duration CALL_TIMEOUT = Duration.ofSeconds(4);
-  /** Rounds of asking, when a partition was not checked (no leader at the moment, leadership moved). */
+  /**
+   * Rounds of asking, when a partition was not checked (no leader at the moment, leadership moved)
+   * or a replica on a running, unpaused node did not report its hash in time.
+   */
   private static final int ROUNDS = 2;
 
   private ReplicaHashCheck() {}
@@ -52,13 +56,44 @@ final class ReplicaHashCheck {
       ask(cluster, answers, unanswered);
       Set<Long> checked = answers.stream().flatMap(a -> a.checked().stream()).map(PartitionHashes::partitionId)
           .collect(Collectors.toSet());
-      if (checked.containsAll(expected)) {
+      List<Long> responsive = cluster.responsive();
+      boolean missingOnResponsive = unverified(answers).values().stream().flatMap(Set::stream)
+          .anyMatch(responsive::contains);
+      if (checked.containsAll(expected) && !missingOnResponsive) {
         break;
       }
-      Cluster.sleep(500);
+      if (round < ROUNDS) {
+        Cluster.sleep(500); // then again: the summary lists a partition checked twice at both indexes
+      }
     }
-    return verify(answers, unanswered, expected, notes, Duration.ofNanos(System.nanoTime() - began));
+    Map<Long, String> nodes = new TreeMap<>();
+    for (ReplicaHashes a : answers) {
+      for (PartitionHashes p : a.checked()) {
+        p.missing().forEach(n -> nodes.computeIfAbsent(n, cluster::describeNode));
+      }
+    }
+    return verify(answers, unanswered, expected, notes, nodes, Duration.ofNanos(System.nanoTime() - began));
   }
+
+  /**
+   * The replicas that reported at no index of their partition, by partition: checked by no round,
+   * though their partition was (a replica that missed one round and reported in another is compared
+   * at the other's index).
+   */
+  static Map<Long, Set<Long>> unverified(List<ReplicaHashes> answers) {
+    Map<Long, Set<Long>> missing = new TreeMap<>();
+    Map<Long, Set<Long>> reported = new TreeMap<>();
+    for (ReplicaHashes a : answers) {
+      for (PartitionHashes p : a.checked()) {
+        missing.computeIfAbsent(p.partitionId(), x -> new TreeSet<>()).addAll(p.missing());
+        reported.computeIfAbsent(p.partitionId(), x -> new TreeSet<>()).addAll(p.hashes().keySet());
+      }
+    }
+    missing.forEach((p, nodes) -> nodes.removeAll(reported.get(p)));
+    missing.values().removeIf(Set::isEmpty);
+    return missing;
+  }
+
 
   /**
    * Waits (at most {@link #QUIET_WAIT}) until every responsive member answers its status, knows a
@@ -148,19 +183,23 @@ final class ReplicaHashCheck {
    * @param answers    every answer received (several rounds may check a partition at several indexes)
    * @param unanswered members that never answered, with why
    * @param expected   the partitions the members host (from their status)
-   * @param notes      more things not verified (the cluster was not quiet)
+   * @param notes      more things not verified (the cluster was not quiet, a round asked again)
+   * @param nodes      what the harness knows of each node a replica of which did not report (its
+   *                   process, whether a member): with the leader's account, why a hash is missing
    * @param took       how long the check took, for the summary
    */
   static CheckResult verify(List<ReplicaHashes> answers, Map<Long, String> unanswered, Set<Long> expected,
-      List<String> notes, Duration took) {
+      List<String> notes, Map<Long, String> nodes, Duration took) {
     List<String> failures = new ArrayList<>();
     List<String> unverified = new ArrayList<>(notes);
     // partition -> index -> node -> hash; and the members expected to report at each
     Map<Long, Map<Long, Map<Long, Long>>> hashes = new TreeMap<>();
     Map<Long, Map<Long, Set<Long>>> expectedAt = new TreeMap<>();
     Map<String, String> fenced = new TreeMap<>(); // "partition P, node N" -> by whose account
+    Map<String, PartitionHashes> checks = new TreeMap<>(); // "partition@index" -> the (last) check there
     for (ReplicaHashes a : answers) {
       for (PartitionHashes p : a.checked()) {
+        checks.put(p.partitionId() + "@" + p.index(), p);
         Map<Long, Long> at = hashes.computeIfAbsent(p.partitionId(), x -> new TreeMap<>())
             .computeIfAbsent(p.index(), x -> new TreeMap<>());
         p.hashes().forEach((node, h) -> {
@@ -198,8 +237,15 @@ final class ReplicaHashCheck {
         Set<Long> missing = new TreeSet<>(expectedAt.get(p).get(index));
         missing.removeAll(byNode.keySet());
         for (long node : missing) {
+          if (reportedAt(hashes.get(p), node)) {
+            continue; // compared at another index of this partition (another round)
+          }
+          PartitionHashes check = checks.get(p + "@" + index);
+          String leaderSays = check.unreported().get(node);
           CheckResult.note(unverified, "n" + node + "'s replica of partition " + p + " did not report its hash at index "
-              + index + " in time");
+              + index + " while its leader n" + check.leader() + " waited; n" + check.leader() + " says: "
+              + (leaderSays != null ? leaderSays : "nothing (no account of it in the answer)") + "; the harness: "
+              + nodes.getOrDefault(node, "no account of n" + node));
         }
       }
     }
@@ -227,6 +273,11 @@ final class ReplicaHashCheck {
     unverified.forEach(u -> problems.add("not verified (not a failure): " + u));
     return new CheckResult(NAME, failures.isEmpty() ? CheckResult.Verdict.VALID : CheckResult.Verdict.INVALID,
         summary, problems, null);
+  }
+
+  /** Whether {@code node} reported a hash at any index of the partition whose hashes these are. */
+  private static boolean reportedAt(Map<Long, Map<Long, Long>> byIndex, long node) {
+    return byIndex.values().stream().anyMatch(byNode -> byNode.containsKey(node));
   }
 
   private static String and(String a, String b) {
