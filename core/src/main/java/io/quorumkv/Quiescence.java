@@ -159,7 +159,8 @@ final class Quiescence {
   }
 
   /** loop: whether node {@code n} sent a node-level heartbeat (or a quiesce notice) within an election timeout. */
-  private boolean nodeAlive(long n, long now) {
+  /** Whether node {@code n} sent a node-level heartbeat within an election timeout of {@code now} (also repairs'). */
+  boolean nodeAlive(long n, long now) {
     Long seen = nodeHeartbeatNanos.get(n);
     return seen != null && now - seen <= config.electionTimeout().toNanos();
   }

@@ -8,8 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +20,9 @@ import org.junit.jupiter.api.Test;
  * A replica whose state differs from a quorum's (a state machine that is not deterministic, a
  * flipped bit) is found by the periodic replica hash check, attributed by majority, and fenced: it
  * serves no read from its state, and a leader hands its leadership away, so no client reads the
- * wrong value from it.
+ * wrong value from it. Then the partition's leader replaces it ({@link ReplicaRepair}): only when
+ * every other voter is up, caught up and not diverged too, one repair at a time per node and per
+ * check period; with the switch off the replica stays fenced.
  */
 class ReplicaDivergenceTest {
 
@@ -65,11 +70,13 @@ class ReplicaDivergenceTest {
   /**
    * A follower applies a put with another value. After the hash check it is fenced, and a
    * {@code STALE} read on it gets the leader's value instead of its own; the other follower is not
-   * fenced.
+   * fenced. With repairs off, it stays so: a later check finds it diverged again (a replica
+   * replaced meanwhile would not report), and nothing was repaired.
    */
   @Test
-  void aFollowerWhoseStateDivergedIsFencedAndItsReadsGoToTheLeader() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 31, b -> b.balanceLeaders(false)).start()) {
+  void aFollowerWhoseStateDivergedIsFencedAndItsReadsGoToTheLeaderAndWithRepairsOffItStaysSo() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 31,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false)).start()) {
       c.awaitLeaders(WAIT);
       long p = partition(c);
       long leader = leaderOf(c, p);
@@ -92,6 +99,54 @@ class ReplicaDivergenceTest {
       assertEquals(1.0, f.meterRegistry().get("quorumkv.replicas.diverged").gauge().value(), "the fenced replica's gauge");
       c.node(leader).put("after", "fence");
       assertEquals(Optional.of("fence"), f.get("after", ReadConsistency.LINEARIZABLE));
+
+      long first = divergedAt(f, p);
+      c.node(leader).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "a later check to find node " + bad + " diverged again", () -> divergedAt(f, p) > first);
+      assertTrue(MemoryCluster.partition(c.node(leader), p).voters().contains(bad), "still a voter");
+      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.STALE), "still fenced");
+    }
+  }
+
+  /**
+   * As above with repairs on (the default): the leader removes the diverged follower and adds its
+   * node back, which rebuilds its replica (replication factor 0: every node already hosts the
+   * partition), while a client writes. Then the replica is a new one, a voter, unfenced; a later
+   * check finds every replica's hash equal; and it serves every acknowledged write with its value
+   * from its own state (a {@code FOLLOWER} read is served locally once unfenced).
+   */
+  @Test
+  void aFollowerWhoseStateDivergedIsRebuiltOnItsNodeAndServesReadsAgain() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 34, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      long bad = leader == 3 ? 2 : 3;
+      long good = 6 - leader - bad;
+      KvNode f = c.node(bad);
+      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
+          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      f.runtime().overrides().applyData = null;
+      Replica old = f.runtime().replicas().get(p);
+
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      try (Writer w = new Writer(c.node(good), acked)) {
+        MemoryCluster.await(WAIT, "some writes before the check", () -> acked.size() >= 20);
+        c.node(leader).runtime().checkReplicaHashes();
+        awaitRebuilt(c, p, bad, old);
+        int before = acked.size();
+        MemoryCluster.await(WAIT, "some writes after the repair", () -> acked.size() >= before + 20);
+      }
+      assertTrue(repairs(c, "quorumkv.replica.repairs") >= 1.0, "a repair was counted");
+      awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L));
+      assertEquals(0, divergedAt(f, p), "the new replica is not fenced");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+      for (Map.Entry<String, String> e : acked.entrySet()) {
+        assertEquals(Optional.of(e.getValue()), f.get(e.getKey(), ReadConsistency.FOLLOWER), "acknowledged " + e.getKey());
+      }
     }
   }
 
@@ -102,7 +157,8 @@ class ReplicaDivergenceTest {
    */
   @Test
   void aLeaderWhoseStateDivergedHandsItsLeadershipAwayAndServesNoRead() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 32, b -> b.balanceLeaders(false)).start()) {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 32,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false)).start()) {
       c.awaitLeaders(WAIT);
       long p = partition(c);
       long bad = leaderOf(c, p);
@@ -129,6 +185,36 @@ class ReplicaDivergenceTest {
   }
 
   /**
+   * As above with repairs on: the fenced leader hands its leadership away; the next leader's check
+   * finds it diverged as a follower, and replaces it (rebuilt on its node); every replica's hash
+   * then agrees and it serves the quorum's value from its own state.
+   */
+  @Test
+  void aLeaderWhoseStateDivergedIsRepairedAfterHandingItsLeadershipAway() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 35, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long bad = leaderOf(c, p);
+      KvNode l = c.node(bad);
+      l.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      l.put("victim", "right");
+      MemoryCluster.await(WAIT, "the leader to apply the wrong value",
+          () -> l.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      l.runtime().overrides().applyData = null;
+      Replica old = l.runtime().replicas().get(p);
+      l.runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "another node to lead partition " + p, () -> {
+        long now = leaderOf(c, p);
+        return now != 0 && now != bad;
+      });
+      c.node(leaderOf(c, p)).runtime().checkReplicaHashes();
+      awaitRebuilt(c, p, bad, old);
+      awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L));
+      assertEquals(Optional.of("right"), l.get("victim", ReadConsistency.FOLLOWER));
+    }
+  }
+
+  /**
    * Leader balancing does not hand a leadership to a follower the leader found diverged: node 1
    * leads both partitions, more than its share with preferred leaders {1, 2}, and node 2 is fenced
    * in both. Balancing would hand one leadership to node 2, which as a fenced leader hands it on at
@@ -137,7 +223,7 @@ class ReplicaDivergenceTest {
   @Test
   void leaderBalancingHandsNoLeadershipToAFollowerFoundDiverged() {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 33,
-        b -> b.preferredLeaders(Set.of(1L, 2L)).electionTicks(10)).start()) {
+        b -> b.preferredLeaders(Set.of(1L, 2L)).electionTicks(10).repairDivergedReplicas(false)).start()) {
       c.awaitLeaders(WAIT);
       List<Long> partitions = c.node(1).status().partitions().stream().map(s -> s.partitionId()).toList();
       assertEquals(2, partitions.size());
@@ -186,5 +272,70 @@ class ReplicaDivergenceTest {
 
   private static double balancedAway(KvNode n) {
     return n.meterRegistry().get("quorumkv.leader.transfers.balancing").counter().count();
+  }
+
+  /** The counter {@code name} summed over the running nodes. */
+  static double repairs(MemoryCluster c, String name) {
+    return c.nodes().stream().mapToDouble(n -> n.meterRegistry().get(name).counter().count()).sum();
+  }
+
+  /**
+   * Waits until node {@code bad} hosts a replica of {@code p} other than {@code old}, a voter (as
+   * the partition's leader sees it), unfenced, and no repair is left under way.
+   */
+  static void awaitRebuilt(MemoryCluster c, long p, long bad, Replica old) {
+    MemoryCluster.await(Duration.ofSeconds(60), "node " + bad + "'s replica of partition " + p + " to be rebuilt", () -> {
+      Replica now = c.node(bad).runtime().replicas().get(p);
+      long leader = leaderOf(c, p);
+      if (now == null || now == old || now.divergedAt != 0 || leader == 0 || leader == bad) {
+        return false;
+      }
+      Replica l = c.node(leader).runtime().replicas().get(p);
+      return l != null && l.isLeader() && l.confState.voters().contains(bad) && !l.confState.isJoint()
+          && l.rebuilding == null;
+    });
+  }
+
+  /** Waits until a check by {@code p}'s leader finds every one of {@code members} with the same hash. */
+  static void awaitAgreeingHashes(MemoryCluster c, long p, Set<Long> members) {
+    MemoryCluster.await(Duration.ofSeconds(60), "every replica of partition " + p + " to hash alike", () -> {
+      long leader = leaderOf(c, p);
+      if (leader == 0) {
+        return false;
+      }
+      try (KvClient client = c.client(leader)) {
+        Optional<PartitionHashes> h = client.replicaHashes().checked().stream()
+            .filter(x -> x.partitionId() == p).findFirst();
+        return h.isPresent() && h.get().hashes().keySet().equals(members) && h.get().agree();
+      } catch (KvException e) {
+        return false;
+      }
+    });
+  }
+
+  /** Puts {@code w0, w1, ...} through one node until closed (at most 100,000), recording the acknowledged ones. */
+  static final class Writer implements AutoCloseable {
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final Thread thread;
+
+    Writer(KvNode via, Map<String, String> acked) {
+      thread = new Thread(() -> {
+        for (int i = 0; i < 100_000 && !stop.get(); i++) {
+          try {
+            via.put("w" + i, "v" + i);
+            acked.put("w" + i, "v" + i);
+          } catch (KvException e) {
+            // not acknowledged (an election, a membership change): not checked
+          }
+        }
+      }, "divergence-writer");
+      thread.start();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      stop.set(true);
+      thread.join(30_000);
+    }
   }
 }
