@@ -110,7 +110,8 @@ final class NodeMetrics {
     replicaRepairs = counter("quorumkv.replica.repairs",
         "replacements of a diverged replica this node started as the partition's leader");
     replicaRepairsDone = counter("quorumkv.replica.repairs.done",
-        "replacements of a diverged replica finished with this node as the partition's leader");
+        "replacements of a diverged replica finished with this node as the partition's leader (the rebuilt replica "
+            + "a voter again, or the diverged one removed once its replacement was)");
     droppedMessages = counter("quorumkv.messages.dropped", "inbound messages dropped (raft inbox full)");
     leaseReadsFallenBack = counter("quorumkv.reads.lease.fallback",
         "LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead");

@@ -264,7 +264,9 @@ final class PlacementDriver {
         addresses.put(id, a);
       }
     }
-    return new KvResponse.DirectoryReport(nodeId, out, addresses, Optional.of(config.preferredLeaders()));
+    Set<Long> fenced = new TreeSet<>();
+    node.replicas().values().stream().filter(r -> r.divergedAt != 0).forEach(r -> fenced.add(r.groupId));
+    return new KvResponse.DirectoryReport(nodeId, out, addresses, Optional.of(config.preferredLeaders()), fenced);
   }
 
   /**
@@ -871,8 +873,10 @@ final class PlacementDriver {
         return;
       }
       if (v.voters().size() > factor) {
+        // A fenced voter first: a repair's move (ReplicaRepair) whose leader changed is finished so.
         long source = v.voters().stream()
-            .max(Comparator.<Long>comparingInt(id -> draining.contains(id) ? 2 : up.contains(id) ? 0 : 1)
+            .max(Comparator.<Long>comparingInt(id -> fenced(id, v.partitionId()) ? 3
+                    : draining.contains(id) ? 2 : up.contains(id) ? 0 : 1)
                 .thenComparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id))
             .orElseThrow();
         change(v, ConfChangeType.REMOVE, source, factor, "remove the source replica");
@@ -912,6 +916,16 @@ final class PlacementDriver {
       change(best, ConfChangeType.ADD_LEARNER, bestTarget, 0,
           bestGain >= 1_000_000 ? "move a replica off a decommissioning node" : "balance replicas");
     }
+  }
+
+  /** Whether node {@code id} reported (or, this node, holds) its replica of partition {@code p} fenced. */
+  boolean fenced(long id, long p) {
+    if (id == nodeId) {
+      Replica r = node.replicas().get(p);
+      return r != null && r.divergedAt != 0;
+    }
+    KvResponse.DirectoryReport d = reports.get(id);
+    return d != null && d.fenced().contains(p);
   }
 
   /** Every partition's membership as its leader reports it (this node's own if it leads). */

@@ -43,7 +43,9 @@ import org.slf4j.LoggerFactory;
  * A repair starts only when attribution is certain (the leader's and a quorum's hashes agree
  * against the follower's), the leader is not fenced itself, no membership change is under way,
  * and every other voter is up (its node heard from within an election timeout), caught up (its
- * match index at the commit index) and not found diverged too: a repair never takes a partition
+ * match index at the commit index) and reported this leader's hash at the index where the
+ * diverged one did not (so none diverged too: two at once point to something systematic, a
+ * hashing bug or a bad release, which is an operator's call): a repair never takes a partition
  * closer to unavailability than a single crash would. At most one repair is under way per
  * partition and per leading node, and a node starts at most one per {@link #SPACING_TICKS}: a bug
  * in hashing that blamed every partition's replicas at once must not churn the cluster. While a
@@ -92,7 +94,10 @@ final class ReplicaRepair {
    */
   record Rebuild(long node, String address) {}
 
-  /** A move under way (leader's memory only; a later leader leaves the learner to placement). */
+  /**
+   * A move under way (leader's memory only: a later leader leaves the learner to placement, which
+   * promotes it and then removes a fenced voter first, {@link KvResponse.DirectoryReport#fenced}).
+   */
   private record Move(long diverged, long target, long deadline) {}
 
   private final Logger log = LoggerFactory.getLogger(KvNode.class);
@@ -133,16 +138,21 @@ final class ReplicaRepair {
   /**
    * loop, on every replica as a membership change is handed to the applier: a removal drops the
    * node's divergence record (a replica created for it again starts unfenced) and, if it is a
-   * rebuild, records that the node is to come back; the promotion of the rebuilt node ends it.
+   * rebuild, records that the node is to come back; the promotion of the rebuilt node ends it. A
+   * leader counts a repair done when the rebuilt node is a voter again, or when a diverged voter
+   * (by its own hash checks, or as its node reports) leaves otherwise: its replacement joined
+   * first (a move, finished by this leader or by placement after a leadership change).
    */
   void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() == ConfChangeType.REMOVE) {
-        r.divergedFollowers.remove(s.nodeId());
+        boolean diverged = r.divergedFollowers.remove(s.nodeId()) | placement.fenced(s.nodeId(), r.groupId);
         r.hashReports.values().forEach(byNode -> byNode.remove(s.nodeId()));
         if (isRebuild(cc)) {
           String address = new String(cc.context(), StandardCharsets.UTF_8).substring(REBUILD_CONTEXT.length());
           r.rebuilding = new Rebuild(s.nodeId(), address);
+        } else if (diverged && r.isLeader()) {
+          done(r, s.nodeId(), "removed, its replacement a voter already");
         }
       }
     }
@@ -174,6 +184,11 @@ final class ReplicaRepair {
   /** Why a diverged follower of partition {@code g} is not being repaired by this node now, or null (tests). */
   String waitingFor(long g) {
     return waiting.get(g);
+  }
+
+  /** Where a repair of {@code r}'s partition would move a replica now, if anywhere (tests). */
+  OptionalLong moveTarget(Replica r) {
+    return placement.repairTarget(r);
   }
 
   /** loop, each tick: every partition this node leads takes its repair a step on, or starts one. */
@@ -246,11 +261,17 @@ final class ReplicaRepair {
       return "another repair led by this node is under way";
     }
     if (ticks - lastStartTick < SPACING_TICKS) {
-      return "this node started a repair " + (ticks - lastStartTick) + " ticks ago (at most one per " + SPACING_TICKS + ")";
+      return "this node started a repair less than " + SPACING_TICKS + " ticks ago (at most one per check period)";
     }
     if (node.memberAddress(diverged).isEmpty()) {
       return "node " + diverged + "'s address is not known here";
     }
+    long index = divergedIndex(r, diverged);
+    if (index == 0) {
+      return "no mismatching hash of node " + diverged + " is kept";
+    }
+    long mine = hashChecks.leaderHash(r.groupId, index).orElseThrow();
+    Map<Long, Long> reported = r.hashReports.getOrDefault(index, Map.of());
     Status st = r.raw.status();
     long now = System.nanoTime();
     for (long v : cs.voters()) {
@@ -264,11 +285,28 @@ final class ReplicaRepair {
       if (pr == null || pr.matchIndex() < r.commitIndex) {
         return "voter " + v + " is not caught up";
       }
-      if (r.divergedFollowers.contains(v)) {
-        return "voter " + v + " diverged too";
+      // Positive evidence that v is sound: its hash at that index is this leader's (one diverged
+      // too says something systematic is wrong, a hashing bug or a bad release: an operator's call).
+      Long theirs = reported.get(v);
+      if (theirs == null || theirs != mine) {
+        return "voter " + v + (theirs == null ? " has not reported" : " did not report") + " this leader's hash at index "
+            + index;
       }
     }
     return null;
+  }
+
+  /** The latest index at which {@code id} reported a hash that differs from this leader's, or 0. */
+  private long divergedIndex(Replica r, long id) {
+    long index = 0;
+    for (Map.Entry<Long, Map<Long, Long>> e : r.hashReports.entrySet()) {
+      Long theirs = e.getValue().get(id);
+      OptionalLong mine = hashChecks.leaderHash(r.groupId, e.getKey());
+      if (theirs != null && mine.isPresent() && theirs != mine.getAsLong() && e.getKey() > index) {
+        index = e.getKey();
+      }
+    }
+    return index;
   }
 
   /** loop: the next step of a rebuild of {@code b.node()}, decided from the committed membership. */
@@ -311,8 +349,7 @@ final class ReplicaRepair {
     boolean targetVoter = cs.voters().contains(m.target());
     boolean divergedMember = NodeRuntime.isMember(cs, m.diverged());
     if (targetVoter && !divergedMember) {
-      endMove(r);
-      done(r, m.diverged(), "moved to node " + m.target());
+      endMove(r); // counted as its removal applied (onMembershipChange)
       return;
     }
     if (System.nanoTime() - m.deadline() >= 0 || !NodeRuntime.isMember(cs, m.target())) {
@@ -371,17 +408,7 @@ final class ReplicaRepair {
 
   /** The index and hashes of {@code node}'s latest reported divergence from this leader, for the log. */
   private String evidence(Replica r, long id) {
-    long index = 0;
-    for (Map.Entry<Long, Map<Long, Long>> e : r.hashReports.entrySet()) {
-      Long theirs = e.getValue().get(id);
-      OptionalLong mine = hashChecks.leaderHash(r.groupId, e.getKey());
-      if (theirs != null && mine.isPresent() && theirs != mine.getAsLong() && e.getKey() > index) {
-        index = e.getKey();
-      }
-    }
-    if (index == 0) {
-      return "no mismatching report kept";
-    }
+    long index = divergedIndex(r, id);
     return "at index " + index + " it hashed to " + Long.toHexString(r.hashReports.get(index).get(id))
         + ", this leader to " + Long.toHexString(hashChecks.leaderHash(r.groupId, index).getAsLong());
   }

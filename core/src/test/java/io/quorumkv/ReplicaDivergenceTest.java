@@ -215,6 +215,230 @@ class ReplicaDivergenceTest {
   }
 
   /**
+   * Five voters; a follower diverges while another voter is down. The other three outvote it, but
+   * no repair starts while that voter is down, nor once it is back but cannot catch up (the
+   * leader's messages to it are dropped): the repair would take the partition closer to
+   * unavailability. Once the network heals, the diverged replica is rebuilt.
+   */
+  @Test
+  void noRepairWhileAnotherVoterIsDownOrBehindThenOnceItCaughtUp() {
+    try (MemoryCluster c = new MemoryCluster(5, HashPartitioner.of(1), 36, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      List<Long> followers = List.of(1L, 2L, 3L, 4L, 5L).stream().filter(id -> id != leader).toList();
+      long bad = followers.get(0);
+      long down = followers.get(1);
+      c.stop(down);
+      KvNode f = c.node(bad);
+      Replica old = f.runtime().replicas().get(p);
+      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
+          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      f.runtime().overrides().applyData = null;
+      c.node(leader).runtime().checkReplicaHashes();
+      awaitWaiting(c, p, "voter " + down + " is not up");
+      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+      assertTrue(MemoryCluster.partition(c.node(leaderOf(c, p)), p).voters().contains(bad), "still a voter");
+
+      c.blockOneWay(leader, down);
+      c.restart(down);
+      awaitWaiting(c, p, "voter " + down + " is not caught up");
+      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+      assertEquals(old, f.runtime().replicas().get(p), "the diverged replica is still there");
+
+      c.heal();
+      awaitRebuilt(c, p, bad, old);
+      awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L, 4L, 5L));
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+    }
+  }
+
+  /**
+   * Five voters, two followers diverge alike: the leader and the two others outvote both, and
+   * both are fenced, but neither is repaired: two at once point to something systematic, and
+   * rebuilding replicas would not fix it.
+   */
+  @Test
+  void twoFollowersDivergedAtOnceAreFencedButNotRepaired() {
+    try (MemoryCluster c = new MemoryCluster(5, HashPartitioner.of(1), 37, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      List<Long> bad = List.of(1L, 2L, 3L, 4L, 5L).stream().filter(id -> id != leader).limit(2).toList();
+      for (long id : bad) {
+        c.node(id).runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      }
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "nodes " + bad + " to apply the wrong value", () -> bad.stream()
+          .allMatch(id -> c.node(id).get("victim", ReadConsistency.STALE).equals(Optional.of("wrong"))));
+      bad.forEach(id -> c.node(id).runtime().overrides().applyData = null);
+      c.node(leader).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "nodes " + bad + " to be fenced",
+          () -> bad.stream().allMatch(id -> divergedAt(c.node(id), p) != 0));
+      awaitWaiting(c, p, "voter " + bad.get(1) + " did not report this leader's hash at index");
+      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+      assertTrue(MemoryCluster.partition(c.node(leader), p).voters().containsAll(bad), "both still voters");
+    }
+  }
+
+  /**
+   * Node 1 leads both partitions and node 2 diverged in both: one repair at a time, and the next
+   * only a check period ({@link ReplicaRepair#SPACING_TICKS}) after the first started, so a hashing
+   * bug that blamed a node's every replica could not churn them all at once. Both end repaired.
+   */
+  @Test
+  void oneNodeStartsAtMostOneRepairAtATimeAndOnePerCheckPeriod() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 38, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      List<Long> partitions = c.node(1).status().partitions().stream().map(s -> s.partitionId()).toList();
+      for (long p : partitions) {
+        c.node(1).transferLeader(p, 1);
+      }
+      MemoryCluster.await(WAIT, "node 1 to lead both partitions",
+          () -> partitions.stream().allMatch(p -> leaderOf(c, p) == 1));
+      KvNode f = c.node(2);
+      Map<Long, Replica> old = new java.util.HashMap<>(f.runtime().replicas());
+      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
+      for (int i = 0; i < 10; i++) {
+        BiFunction<Long, byte[], byte[]> before = wrong;
+        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
+        wrong = (g, data) -> one.apply(g, before.apply(g, data));
+      }
+      f.runtime().overrides().applyData = wrong;
+      for (int i = 0; i < 10; i++) {
+        c.node(1).put("victim-" + i, "right");
+      }
+      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
+        for (int i = 0; i < 10; i++) {
+          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
+            return false;
+          }
+        }
+        return true;
+      });
+      f.runtime().overrides().applyData = null;
+      c.node(1).runtime().checkReplicaHashes();
+      ReplicaRepair repairs = c.node(1).runtime().repairs();
+      MemoryCluster.await(WAIT, "one partition repaired, the other waiting for the check period", () -> {
+        long repaired = partitions.stream().filter(p -> {
+          Replica now = f.runtime().replicas().get(p);
+          return now != null && now != old.get(p) && now.divergedAt == 0;
+        }).count();
+        return repaired == 1 && partitions.stream().anyMatch(p -> String.valueOf(repairs.waitingFor(p))
+            .startsWith("this node started a repair"));
+      });
+      assertEquals(1.0, repairs(c, "quorumkv.replica.repairs"), "one repair started");
+      for (long p : partitions) {
+        awaitRebuilt(c, p, 2, old.get(p));
+      }
+      assertEquals(2.0, repairs(c, "quorumkv.replica.repairs.done"), "both repairs done");
+    }
+  }
+
+  /**
+   * With a replication factor and a node that hosts no replica of the partition (node 4, joined
+   * and registered after the start), the diverged replica is moved there: a learner first, then
+   * one joint change promotes it and removes the diverged one, so the partition never has fewer
+   * than three voters; the leader counts it done.
+   */
+  @Test
+  void withAReplicationFactorADivergedReplicaIsMovedToAnotherNode() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 39,
+        b -> b.balanceLeaders(false).replicationFactor(3)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      c.startNode(4, true);
+      c.node(1).addNode(4, c.address(4)); // registered: placement may move replicas onto it
+      long leader = leaderOf(c, p);
+      Replica lr = c.node(leader).runtime().replicas().get(p);
+      MemoryCluster.await(WAIT, "node 4 to be a target for a move",
+          () -> c.node(leader).runtime().repairs().moveTarget(lr).equals(java.util.OptionalLong.of(4)));
+      Set<Long> voters = Set.copyOf(lr.confState.voters());
+      assertEquals(Set.of(1L, 2L, 3L), voters);
+      long bad = voters.stream().filter(id -> id != leader).findFirst().orElseThrow();
+      KvNode f = c.node(bad);
+      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
+          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      f.runtime().overrides().applyData = null;
+      Set<Integer> voterCounts = ConcurrentHashMap.newKeySet();
+      c.node(leader).runtime().checkReplicaHashes();
+      Set<Long> expected = new java.util.TreeSet<>(voters);
+      expected.remove(bad);
+      expected.add(4L);
+      MemoryCluster.await(Duration.ofSeconds(60), "the replica moved from node " + bad + " to node 4", () -> {
+        voterCounts.add(lr.confState.voters().size());
+        return lr.isLeader() && lr.confState.voters().equals(expected) && lr.confState.learners().isEmpty()
+            && !lr.confState.isJoint();
+      });
+      assertEquals(1.0, c.node(leader).meterRegistry().get("quorumkv.replica.repairs.done").counter().count(),
+          "the move was counted by its leader");
+      assertTrue(voterCounts.stream().allMatch(n -> n >= 3), "never fewer than three voters: " + voterCounts);
+      awaitAgreeingHashes(c, p, expected);
+      assertEquals(Optional.of("right"), c.node(4).get("victim", ReadConsistency.FOLLOWER));
+      MemoryCluster.await(WAIT, "node " + bad + " to drop its replica", () -> f.runtime().replicas().get(p) == null);
+    }
+  }
+
+  /**
+   * As above, but the target held a replica of the partition before (four initial voters, one
+   * removed by placement): the learner created again there starts a term past its tombstone and
+   * deposes the leader, which forgets the move. Placement finishes it: it promotes the learner,
+   * then removes the fenced voter first (its node reports it fenced), not another.
+   */
+  @Test
+  void aMoveWhoseLeaderChangedIsFinishedByPlacementRemovingTheFencedVoter() {
+    try (MemoryCluster c = new MemoryCluster(4, HashPartitioner.of(1), 40,
+        b -> b.balanceLeaders(false).replicationFactor(3)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      MemoryCluster.await(Duration.ofSeconds(60), "placement to settle at three voters", () -> {
+        long l = leaderOf(c, p);
+        Replica r = l == 0 ? null : c.node(l).runtime().replicas().get(p);
+        return r != null && r.isLeader() && r.confState.voters().size() == 3 && r.confState.learners().isEmpty()
+            && !r.confState.isJoint();
+      });
+      long leader = leaderOf(c, p);
+      Set<Long> voters = Set.copyOf(c.node(leader).runtime().replicas().get(p).confState.voters());
+      long bad = voters.stream().filter(id -> id != leader).findFirst().orElseThrow();
+      long spare = List.of(1L, 2L, 3L, 4L).stream().filter(id -> !voters.contains(id)).findFirst().orElseThrow();
+      MemoryCluster.await(WAIT, "node " + spare + " to be a target for a move (its removed replica gone)",
+          () -> c.node(leader).runtime().repairs().moveTarget(c.node(leader).runtime().replicas().get(p))
+              .equals(java.util.OptionalLong.of(spare)));
+      KvNode f = c.node(bad);
+      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
+          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+      f.runtime().overrides().applyData = null;
+      c.node(leader).runtime().checkReplicaHashes();
+      Set<Long> expected = new java.util.TreeSet<>(voters);
+      expected.remove(bad);
+      expected.add(spare);
+      MemoryCluster.await(Duration.ofSeconds(60), "the replica moved from node " + bad + " to node " + spare, () -> {
+        long l = leaderOf(c, p);
+        Replica r = l == 0 ? null : c.node(l).runtime().replicas().get(p);
+        return r != null && r.isLeader() && r.confState.voters().equals(expected) && r.confState.learners().isEmpty()
+            && !r.confState.isJoint();
+      });
+      assertEquals(1.0, repairs(c, "quorumkv.replica.repairs.done"), "the move was counted");
+      awaitAgreeingHashes(c, p, expected);
+      assertEquals(Optional.of("right"), c.node(spare).get("victim", ReadConsistency.FOLLOWER));
+    }
+  }
+
+  /** Waits until {@code p}'s leader says a diverged follower is not repaired because of {@code why} (a prefix). */
+  private static void awaitWaiting(MemoryCluster c, long p, String why) {
+    MemoryCluster.await(WAIT, "the repair to wait: " + why, () -> {
+      long l = leaderOf(c, p);
+      return l != 0 && String.valueOf(c.node(l).runtime().repairs().waitingFor(p)).startsWith(why);
+    });
+  }
+
+  /**
    * Leader balancing does not hand a leadership to a follower the leader found diverged: node 1
    * leads both partitions, more than its share with preferred leaders {1, 2}, and node 2 is fenced
    * in both. Balancing would hand one leadership to node 2, which as a fenced leader hands it on at
