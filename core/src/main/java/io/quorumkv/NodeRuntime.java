@@ -2516,16 +2516,11 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * What the node's parts ({@link ReadPath}, {@link ReplicaHashChecks}, {@link LeaderPlacement},
-   * {@link GroupCommands}, {@link Quiescence}) need of it, each through its own {@code Node} interface: the runtime's
+   * {@link GroupCommands}, {@link Quiescence}, {@link ReplicaRepair}) need of it, each through its own {@code Node} interface: the runtime's
    * private state and methods stay private, and a method that several parts need is written once.
    */
   private final class NodeView implements ReadPath.Node, ReplicaHashChecks.Node, LeaderPlacement.Node,
       GroupCommands.Node, Quiescence.Node, ReplicaRepair.Node {
-    @Override
-    public String memberAddress(long id) {
-      return NodeRuntime.this.memberAddress(id);
-    }
-
     @Override
     public CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
       return commands.changeMember(r, m, deadline);

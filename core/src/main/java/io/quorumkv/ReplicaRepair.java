@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  *
  * A repair starts only when attribution is certain (the leader's and a quorum's hashes agree
  * against the follower's), the leader is not fenced itself, no membership change is under way,
- * and every other voter is up (its node heard from within an election timeout), caught up (its
+ * and every other voter is up (its node heard from within three heartbeat intervals), caught up (its
  * match index at the commit index) and reported this leader's hash at the index where the
  * diverged one did not (so none diverged too: two at once point to something systematic, a
  * hashing bug or a bad release, which is an operator's call): a repair never takes a partition
@@ -70,8 +70,8 @@ final class ReplicaRepair {
     /** Queues {@code task} for the Raft loop; false only when the node is stopped. */
     boolean post(Runnable task);
 
-    /** A member's advertised address, or empty. */
-    String memberAddress(long id);
+    /** The members' addresses this node knows, by node id (live view). */
+    Map<Long, String> members();
 
     /** One membership change at this node's leader replica {@code r} ({@link GroupCommands}). */
     CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline);
@@ -108,6 +108,8 @@ final class ReplicaRepair {
   private final Quiescence quiescence;
   private final ReplicaHashChecks hashChecks;
   private final Node node;
+  /** A voter whose node was heard from within this long is up: three heartbeat intervals. */
+  private final long upNanos;
   /** loop: moves this node leads, by partition. */
   private final Map<Long, Move> moves = new HashMap<>();
   /** loop: partitions with a membership call of a repair in flight. */
@@ -128,6 +130,7 @@ final class ReplicaRepair {
     this.quiescence = quiescence;
     this.hashChecks = hashChecks;
     this.node = node;
+    this.upNanos = config.tickInterval().multipliedBy(3L * config.heartbeatTicks()).toNanos();
   }
 
   /** Whether {@code cc} removes a node to rebuild its replica ({@link #REBUILD_CONTEXT}). */
@@ -210,7 +213,7 @@ final class ReplicaRepair {
         moveStep(r, m);
       } else if (config.repairDivergedReplicas() && !r.divergedFollowers.isEmpty()) {
         maybeStart(r);
-      } else {
+      } else if (!waiting.isEmpty()) {
         waiting.remove(r.groupId);
       }
     }
@@ -238,10 +241,10 @@ final class ReplicaRepair {
       long deadline = System.nanoTime() + config.electionTimeout().multipliedBy(MOVE_ELECTIONS).toNanos();
       moves.put(r.groupId, new Move(diverged, target.getAsLong(), deadline));
       moving.add(r.groupId);
-      call(r, ConfChangeType.ADD_LEARNER, target.getAsLong(), node.memberAddress(target.getAsLong()), 0);
+      call(r, ConfChangeType.ADD_LEARNER, target.getAsLong(), address(target.getAsLong()), 0);
     } else {
       // At least the other voters remain: refused if the membership changed meanwhile.
-      call(r, ConfChangeType.REMOVE, diverged, REBUILD_CONTEXT + node.memberAddress(diverged), cs.voters().size() - 1);
+      call(r, ConfChangeType.REMOVE, diverged, REBUILD_CONTEXT + address(diverged), cs.voters().size() - 1);
     }
   }
 
@@ -263,7 +266,7 @@ final class ReplicaRepair {
     if (ticks - lastStartTick < SPACING_TICKS) {
       return "this node started a repair less than " + SPACING_TICKS + " ticks ago (at most one per check period)";
     }
-    if (node.memberAddress(diverged).isEmpty()) {
+    if (address(diverged).isEmpty()) {
       return "node " + diverged + "'s address is not known here";
     }
     long index = divergedIndex(r, diverged);
@@ -274,17 +277,22 @@ final class ReplicaRepair {
     Map<Long, Long> reported = r.hashReports.getOrDefault(index, Map.of());
     Status st = r.raw.status();
     long now = System.nanoTime();
-    for (long v : cs.voters()) {
-      if (v == node.nodeId() || v == diverged) {
-        continue;
-      }
-      Status.FollowerProgress pr = st.progress().get(v);
-      if (!quiescence.nodeAlive(v, now)) {
+    List<Long> others = new TreeSet<>(cs.voters()).stream().filter(v -> v != node.nodeId() && v != diverged).toList();
+    for (long v : others) {
+      // Heard within a few heartbeats, not an election timeout: a rebuild's removal commits with
+      // the diverged voter's acknowledgement, so a voter that died just before would leave the
+      // smaller membership without a quorum. A late heartbeat only delays the repair.
+      if (!quiescence.heardWithin(v, now, upNanos)) {
         return "voter " + v + " is not up";
       }
+    }
+    for (long v : others) {
+      Status.FollowerProgress pr = st.progress().get(v);
       if (pr == null || pr.matchIndex() < r.commitIndex) {
         return "voter " + v + " is not caught up";
       }
+    }
+    for (long v : others) {
       // Positive evidence that v is sound: its hash at that index is this leader's (one diverged
       // too says something systematic is wrong, a hashing bug or a bad release: an operator's call).
       Long theirs = reported.get(v);
@@ -369,7 +377,7 @@ final class ReplicaRepair {
     // One joint change: the new replica becomes a voter as the diverged one leaves.
     ConfChange cc = new ConfChange(List.of(new ConfChange.Single(ConfChangeType.ADD_VOTER, m.target()),
         new ConfChange.Single(ConfChangeType.REMOVE, m.diverged())), ConfChange.Transition.AUTO,
-        node.memberAddress(m.target()).getBytes(StandardCharsets.UTF_8));
+        address(m.target()).getBytes(StandardCharsets.UTF_8));
     try {
       r.raw.proposeConfChange(cc);
       log.info("{} group {}: repair: promoting node {} and removing node {} in one joint change", who, r.groupId,
@@ -377,6 +385,10 @@ final class ReplicaRepair {
     } catch (ProposalDroppedException e) {
       // another change is pending: the next tick looks again
     }
+  }
+
+  private String address(long id) {
+    return node.members().getOrDefault(id, "");
   }
 
   private void endMove(Replica r) {

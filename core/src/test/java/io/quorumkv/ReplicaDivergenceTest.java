@@ -215,10 +215,11 @@ class ReplicaDivergenceTest {
   }
 
   /**
-   * Five voters; a follower diverges while another voter is down. The other three outvote it, but
-   * no repair starts while that voter is down, nor once it is back but cannot catch up (the
-   * leader's messages to it are dropped): the repair would take the partition closer to
-   * unavailability. Once the network heals, the diverged replica is rebuilt.
+   * Five voters; a follower diverges and the leader and three others outvote it, but no repair
+   * starts while another voter is behind (the leader's messages to it dropped), nor while one is
+   * down though caught up (it stopped right after reporting its hash), nor while one that reported
+   * its hash fell behind again: the repair would take the partition closer to unavailability.
+   * Once all are up and caught up, the diverged replica is rebuilt.
    */
   @Test
   void noRepairWhileAnotherVoterIsDownOrBehindThenOnceItCaughtUp() {
@@ -228,31 +229,51 @@ class ReplicaDivergenceTest {
       long leader = leaderOf(c, p);
       List<Long> followers = List.of(1L, 2L, 3L, 4L, 5L).stream().filter(id -> id != leader).toList();
       long bad = followers.get(0);
-      long down = followers.get(1);
-      c.stop(down);
+      long stopped = followers.get(1);
+      long behind = followers.get(2);
+      long lagging = followers.get(3);
       KvNode f = c.node(bad);
       Replica old = f.runtime().replicas().get(p);
+      c.blockOneWay(leader, behind);
       f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
       c.node(leader).put("victim", "right");
       MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
           () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
       f.runtime().overrides().applyData = null;
       c.node(leader).runtime().checkReplicaHashes();
-      awaitWaiting(c, p, "voter " + down + " is not up");
-      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
-      assertTrue(MemoryCluster.partition(c.node(leaderOf(c, p)), p).voters().contains(bad), "still a voter");
+      awaitWaiting(c, p, "voter " + behind + " is not caught up");
+      assertNoRepair(c, p, bad, old);
 
-      c.blockOneWay(leader, down);
-      c.restart(down);
-      awaitWaiting(c, p, "voter " + down + " is not caught up");
-      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
-      assertEquals(old, f.runtime().replicas().get(p), "the diverged replica is still there");
+      // Node `stopped` reported its hash, and stops caught up (nothing is written meanwhile).
+      MemoryCluster.await(WAIT, "node " + stopped + " to report the leader's hash", () -> c.node(leader).runtime()
+          .replicas().get(p).hashReports.values().stream().anyMatch(m -> m.containsKey(stopped) && m.containsKey(lagging)));
+      c.stop(stopped);
+      awaitWaiting(c, p, "voter " + stopped + " is not up");
+      c.heal();
+      MemoryCluster.await(WAIT, "node " + behind + " to catch up and report its hash", () -> c.node(leader).runtime()
+          .replicas().get(p).hashReports.values().stream().anyMatch(m -> m.containsKey(behind)));
+      awaitWaiting(c, p, "voter " + stopped + " is not up");
+      assertNoRepair(c, p, bad, old);
+
+      // Node `lagging` reported its hash at the check, then falls behind.
+      c.blockOneWay(leader, lagging);
+      c.node(leader).put("more", "writes");
+      c.restart(stopped);
+      awaitWaiting(c, p, "voter " + lagging + " is not caught up");
+      assertNoRepair(c, p, bad, old);
 
       c.heal();
       awaitRebuilt(c, p, bad, old);
       awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L, 4L, 5L));
       assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+      assertEquals(Optional.of("writes"), f.get("more", ReadConsistency.FOLLOWER));
     }
+  }
+
+  private static void assertNoRepair(MemoryCluster c, long p, long bad, Replica old) {
+    assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+    assertEquals(old, c.node(bad).runtime().replicas().get(p), "the diverged replica is still there");
+    assertTrue(MemoryCluster.partition(c.node(leaderOf(c, p)), p).voters().contains(bad), "still a voter");
   }
 
   /**
