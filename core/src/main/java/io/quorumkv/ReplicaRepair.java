@@ -201,7 +201,7 @@ final class ReplicaRepair {
       return r == null || !r.isLeader();
     });
     moving.retainAll(moves.keySet());
-    for (Replica r : List.copyOf(node.replicas().values())) {
+    for (Replica r : node.replicas().values()) {
       if (!r.isLeader() || r.installing || calling.contains(r.groupId)) {
         continue;
       }
@@ -223,7 +223,7 @@ final class ReplicaRepair {
   private void maybeStart(Replica r) {
     ConfState cs = r.confState;
     long diverged = new TreeSet<>(r.divergedFollowers).stream().filter(cs.voters()::contains).findFirst().orElse(0L);
-    String why = diverged == 0 ? "the follower found diverged is not a voter" : blocker(r, cs, diverged);
+    String why = diverged == 0 ? "the followers found diverged are not voters" : blocker(r, cs, diverged);
     if (why != null) {
       if (!why.equals(waiting.put(r.groupId, why))) {
         log.warn("{} group {}: the replica of node {} diverged, not repaired yet: {}", who, r.groupId, diverged, why);

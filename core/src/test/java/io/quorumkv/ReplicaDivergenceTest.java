@@ -416,11 +416,13 @@ class ReplicaDivergenceTest {
         b -> b.balanceLeaders(false).replicationFactor(3)).start()) {
       c.awaitLeaders(WAIT);
       long p = partition(c);
+      // The leader a voter too: placement may remove the leader's own replica (it then hands the
+      // leadership away), and until it has, it leads three voters without itself.
       MemoryCluster.await(Duration.ofSeconds(60), "placement to settle at three voters", () -> {
         long l = leaderOf(c, p);
         Replica r = l == 0 ? null : c.node(l).runtime().replicas().get(p);
-        return r != null && r.isLeader() && r.confState.voters().size() == 3 && r.confState.learners().isEmpty()
-            && !r.confState.isJoint();
+        return r != null && r.isLeader() && r.confState.voters().size() == 3 && r.confState.voters().contains(l)
+            && r.confState.learners().isEmpty() && !r.confState.isJoint();
       });
       long leader = leaderOf(c, p);
       Set<Long> voters = Set.copyOf(c.node(leader).runtime().replicas().get(p).confState.voters());
