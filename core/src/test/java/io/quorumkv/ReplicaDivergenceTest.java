@@ -83,11 +83,7 @@ class ReplicaDivergenceTest {
       long bad = leader == 3 ? 2 : 3;
       long good = 6 - leader - bad;
       KvNode f = c.node(bad);
-      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      c.node(leader).put("victim", "right");
-      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
-          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      f.runtime().overrides().applyData = null;
+      applyWrongValue(c.node(leader), f);
 
       c.node(leader).runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "node " + bad + " to be fenced", () -> divergedAt(f, p) != 0);
@@ -125,11 +121,7 @@ class ReplicaDivergenceTest {
       long bad = leader == 3 ? 2 : 3;
       long good = 6 - leader - bad;
       KvNode f = c.node(bad);
-      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      c.node(leader).put("victim", "right");
-      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
-          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      f.runtime().overrides().applyData = null;
+      applyWrongValue(c.node(leader), f);
       Replica old = f.runtime().replicas().get(p);
 
       Map<String, String> acked = new ConcurrentHashMap<>();
@@ -163,11 +155,7 @@ class ReplicaDivergenceTest {
       long p = partition(c);
       long bad = leaderOf(c, p);
       KvNode l = c.node(bad);
-      l.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      l.put("victim", "right");
-      MemoryCluster.await(WAIT, "the leader to apply the wrong value",
-          () -> l.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      l.runtime().overrides().applyData = null;
+      applyWrongValue(l, l);
 
       l.runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "another node to lead partition " + p, () -> {
@@ -196,11 +184,7 @@ class ReplicaDivergenceTest {
       long p = partition(c);
       long bad = leaderOf(c, p);
       KvNode l = c.node(bad);
-      l.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      l.put("victim", "right");
-      MemoryCluster.await(WAIT, "the leader to apply the wrong value",
-          () -> l.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      l.runtime().overrides().applyData = null;
+      applyWrongValue(l, l);
       Replica old = l.runtime().replicas().get(p);
       l.runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "another node to lead partition " + p, () -> {
@@ -235,11 +219,7 @@ class ReplicaDivergenceTest {
       KvNode f = c.node(bad);
       Replica old = f.runtime().replicas().get(p);
       c.blockOneWay(leader, behind);
-      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      c.node(leader).put("victim", "right");
-      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
-          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      f.runtime().overrides().applyData = null;
+      applyWrongValue(c.node(leader), f);
       c.node(leader).runtime().checkReplicaHashes();
       awaitWaiting(c, p, "voter " + behind + " is not caught up");
       assertNoRepair(c, p, bad, old);
@@ -321,25 +301,7 @@ class ReplicaDivergenceTest {
           () -> partitions.stream().allMatch(p -> leaderOf(c, p) == 1));
       KvNode f = c.node(2);
       Map<Long, Replica> old = new java.util.HashMap<>(f.runtime().replicas());
-      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
-      for (int i = 0; i < 10; i++) {
-        BiFunction<Long, byte[], byte[]> before = wrong;
-        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
-        wrong = (g, data) -> one.apply(g, before.apply(g, data));
-      }
-      f.runtime().overrides().applyData = wrong;
-      for (int i = 0; i < 10; i++) {
-        c.node(1).put("victim-" + i, "right");
-      }
-      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
-        for (int i = 0; i < 10; i++) {
-          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
-            return false;
-          }
-        }
-        return true;
-      });
-      f.runtime().overrides().applyData = null;
+      divergeOnTenKeys(c, f);
       c.node(1).runtime().checkReplicaHashes();
       ReplicaRepair repairs = c.node(1).runtime().repairs();
       MemoryCluster.await(WAIT, "one partition repaired, the other waiting for the check period", () -> {
@@ -380,11 +342,7 @@ class ReplicaDivergenceTest {
       assertEquals(Set.of(1L, 2L, 3L), voters);
       long bad = voters.stream().filter(id -> id != leader).findFirst().orElseThrow();
       KvNode f = c.node(bad);
-      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      c.node(leader).put("victim", "right");
-      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
-          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      f.runtime().overrides().applyData = null;
+      applyWrongValue(c.node(leader), f);
       Set<Integer> voterCounts = ConcurrentHashMap.newKeySet();
       c.node(leader).runtime().checkReplicaHashes();
       Set<Long> expected = new java.util.TreeSet<>(voters);
@@ -432,11 +390,7 @@ class ReplicaDivergenceTest {
           () -> c.node(leader).runtime().repairs().moveTarget(c.node(leader).runtime().replicas().get(p))
               .equals(java.util.OptionalLong.of(spare)));
       KvNode f = c.node(bad);
-      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      c.node(leader).put("victim", "right");
-      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
-          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      f.runtime().overrides().applyData = null;
+      applyWrongValue(c.node(leader), f);
       c.node(leader).runtime().checkReplicaHashes();
       Set<Long> expected = new java.util.TreeSet<>(voters);
       expected.remove(bad);
@@ -480,25 +434,7 @@ class ReplicaDivergenceTest {
       MemoryCluster.await(WAIT, "node 1 to lead both partitions",
           () -> partitions.stream().allMatch(p -> leaderOf(c, p) == 1));
       KvNode f = c.node(2);
-      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
-      for (int i = 0; i < 10; i++) {
-        BiFunction<Long, byte[], byte[]> before = wrong;
-        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
-        wrong = (g, data) -> one.apply(g, before.apply(g, data));
-      }
-      f.runtime().overrides().applyData = wrong;
-      for (int i = 0; i < 10; i++) {
-        c.node(1).put("victim-" + i, "right");
-      }
-      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
-        for (int i = 0; i < 10; i++) {
-          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
-            return false;
-          }
-        }
-        return true;
-      });
-      f.runtime().overrides().applyData = null;
+      divergeOnTenKeys(c, f);
       c.node(1).runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "node 2 to be fenced in both partitions, by node 1's account too",
           () -> partitions.stream().allMatch(p -> divergedAt(f, p) != 0
@@ -519,6 +455,41 @@ class ReplicaDivergenceTest {
 
   private static double balancedAway(KvNode n) {
     return n.meterRegistry().get("quorumkv.leader.transfers.balancing").counter().count();
+  }
+
+  /**
+   * Has node 1 put {@code victim-0} to {@code victim-9} (spread over the partitions) while {@code f}
+   * applies each with another value, and waits until it did.
+   */
+  private static void divergeOnTenKeys(MemoryCluster c, KvNode f) {
+      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
+      for (int i = 0; i < 10; i++) {
+        BiFunction<Long, byte[], byte[]> before = wrong;
+        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
+        wrong = (g, data) -> one.apply(g, before.apply(g, data));
+      }
+      f.runtime().overrides().applyData = wrong;
+      for (int i = 0; i < 10; i++) {
+        c.node(1).put("victim-" + i, "right");
+      }
+      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
+        for (int i = 0; i < 10; i++) {
+          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
+            return false;
+          }
+        }
+        return true;
+      });
+      f.runtime().overrides().applyData = null;
+  }
+
+  /** Has {@code writer} put {@code victim} while {@code f} applies it with another value, and waits until it did. */
+  private static void applyWrongValue(KvNode writer, KvNode f) {
+    f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+    writer.put("victim", "right");
+    MemoryCluster.await(WAIT, "the diverging replica to apply the wrong value",
+        () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+    f.runtime().overrides().applyData = null;
   }
 
   /** The counter {@code name} summed over the running nodes. */
