@@ -487,8 +487,12 @@ final class Codec {
       }
       w.i32(d.addresses().size());
       d.addresses().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> w.i64(e.getKey()).str(e.getValue()));
-      // Last, and optional on reading: a report without it (an older node's) still decodes.
+      // Last, and optional on reading: a report without them (an older node's) still decodes. The
+      // fenced partitions only after the preferred leaders, and only when there are any.
       d.preferredLeaders().ifPresent(w::longs);
+      if (d.preferredLeaders().isPresent() && !d.fenced().isEmpty()) {
+        w.longs(d.fenced());
+      }
     } else if (response instanceof KvResponse.RouteTable t) {
       w.u8(8).i32(t.routes().size());
       for (KvResponse.Route route : t.routes()) {
@@ -592,8 +596,8 @@ final class Codec {
         for (int i = 0; i < na; i++) {
           addresses.put(r.i64(), r.str());
         }
-        yield new KvResponse.DirectoryReport(node, reps, addresses,
-            r.atEnd() ? Optional.empty() : Optional.of(r.longs()));
+        Optional<Set<Long>> preferred = r.atEnd() ? Optional.empty() : Optional.of(r.longs());
+        yield new KvResponse.DirectoryReport(node, reps, addresses, preferred, r.atEnd() ? Set.of() : r.longs());
       }
       case 8 -> {
         int n = r.count(14);

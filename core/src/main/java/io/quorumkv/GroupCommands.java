@@ -93,10 +93,12 @@ final class GroupCommands {
   private final ReplicaHashChecks hashChecks;
   /** Holds the pins an operator's transfer puts on its target's leadership. */
   private final LeaderPlacement leaders;
+  /** Refuses membership changes that would race a replica repair under way. */
+  private final ReplicaRepair repairs;
   private final Node node;
 
   GroupCommands(String who, KvNodeConfig config, PlacementDriver placement, ReadPath reads,
-      ReplicaHashChecks hashChecks, LeaderPlacement leaders, Node node) {
+      ReplicaHashChecks hashChecks, LeaderPlacement leaders, ReplicaRepair repairs, Node node) {
     this.nodeId = config.nodeId();
     this.who = who;
     this.config = config;
@@ -104,6 +106,7 @@ final class GroupCommands {
     this.reads = reads;
     this.hashChecks = hashChecks;
     this.leaders = leaders;
+    this.repairs = repairs;
     this.node = node;
   }
 
@@ -139,7 +142,8 @@ final class GroupCommands {
       return transferLeader(r, t.toNode(), deadline);
     }
     if (c instanceof KvRequest.GroupCommand.ChangeMember m) {
-      return changeMember(r, m, deadline);
+      KvResponse.Failure refused = repairs.refusal(r, m);
+      return refused != null ? done(refused) : changeMember(r, m, deadline);
     }
     if (c instanceof KvRequest.GroupCommand.Split s) {
       return node.propose(r, new Command.Split(s.splitKey(), s.newPartitionId())).thenApply(o -> node.toResponse(r, o));
@@ -194,8 +198,9 @@ final class GroupCommands {
   /**
    * One membership change at this leader, idempotent: a change already in effect answers at once.
    * Promotion waits until the learner has caught up with the commit index seen when it started.
+   * Called directly (past {@link ReplicaRepair#refusal}) by a repair's own steps.
    */
-  private CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
+  CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
     boolean posted = node.post(() -> {
       ConfState cs = r.confState;

@@ -158,6 +158,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
     private int replicationFactor;
     private int mergeBelowKeys;
     private boolean quiesceIdleGroups = true;
+    private boolean repairDivergedReplicas = true;
     private MeterRegistry meterRegistry;
     private final NodeRuntime.Overrides overrides = new NodeRuntime.Overrides();
 
@@ -319,6 +320,19 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      */
     public Builder quiesceIdleGroups(boolean v) { quiesceIdleGroups = v; return this; }
 
+    /**
+     * Whether a partition's leader replaces a replica that its hash checks found diverged from a
+     * quorum (its state differs, so it is fenced: it serves no reads and leads nothing); default
+     * true. The replacement is ordinary membership changes: with a replication factor and another
+     * eligible node, a learner there, promoted as the diverged replica is removed; otherwise the
+     * diverged replica is removed and its node added back, which rebuilds it from the leader. It
+     * starts only when every other voter is up and caught up, at most one per partition and one
+     * per node at a time, and one per hash check period per node. Turn it off to keep a diverged
+     * replica's state for forensics: it then stays fenced until an operator replaces it. Same on
+     * every node.
+     */
+    public Builder repairDivergedReplicas(boolean v) { repairDivergedReplicas = v; return this; }
+
     /** Where metrics go; default a private {@code SimpleMeterRegistry}. */
     public Builder meterRegistry(MeterRegistry v) { meterRegistry = v; return this; }
 
@@ -436,7 +450,7 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
           maxValueSize, storageEngine, notLeaderPolicy, leaseClockDriftFactor, stall,
           sessionTimeout, logCompactionEntries, logCompactionBytes, balanceLeaders, leaderPinDuration,
           preferredLeaders, replicationFactor,
-          mergeBelowKeys, quiesceIdleGroups, registry);
+          mergeBelowKeys, quiesceIdleGroups, repairDivergedReplicas, registry);
     }
 
     private static void positive(String field, Duration d) {

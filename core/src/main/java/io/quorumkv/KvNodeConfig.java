@@ -38,6 +38,7 @@ import java.util.Set;
  * @param replicationFactor     voters per partition, placed by the cluster; 0 for every node
  * @param mergeBelowKeys        adjacent ranges both holding fewer keys are merged; 0 for never
  * @param quiesceIdleGroups     whether idle partitions stop ticking and heartbeating until used again
+ * @param repairDivergedReplicas whether a partition's leader replaces a replica its hash checks found diverged
  * @param meterRegistry         where metrics go
  */
 public record KvNodeConfig(
@@ -68,6 +69,7 @@ public record KvNodeConfig(
     int replicationFactor,
     int mergeBelowKeys,
     boolean quiesceIdleGroups,
+    boolean repairDivergedReplicas,
     MeterRegistry meterRegistry) {
 
   public KvNodeConfig {

@@ -41,21 +41,29 @@ sealed interface KvResponse {
   /**
    * The answer to a {@link KvRequest.Directory}: the replicas {@code nodeId} hosts, the
    * addresses of the members it knows (so that nodes sharing no partition still reach each other),
-   * and its preferred leaders ({@link KvNodeConfig#preferredLeaders}, so that nodes find out when
+   * its preferred leaders ({@link KvNodeConfig#preferredLeaders}, so that nodes find out when
    * they were given different sets); empty when the answer came from a node that does not send
-   * them (an older version).
+   * them (an older version); and the partitions whose replica on that node is fenced, its state
+   * found diverged (placement removes such a voter first, see ReplicaRepair); empty from an older node.
    */
   record DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses,
-      java.util.Optional<java.util.Set<Long>> preferredLeaders) implements KvResponse {
+      java.util.Optional<java.util.Set<Long>> preferredLeaders, java.util.Set<Long> fenced) implements KvResponse {
     public DirectoryReport {
       replicas = List.copyOf(replicas);
       addresses = java.util.Map.copyOf(addresses);
       preferredLeaders = preferredLeaders.map(java.util.Set::copyOf);
+      fenced = java.util.Set.copyOf(fenced);
     }
 
     /** A report that does not say which leaders its node prefers. */
     DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses) {
-      this(nodeId, replicas, addresses, java.util.Optional.empty());
+      this(nodeId, replicas, addresses, java.util.Optional.empty(), java.util.Set.of());
+    }
+
+    /** A report that names no fenced replica. */
+    DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses,
+        java.util.Optional<java.util.Set<Long>> preferredLeaders) {
+      this(nodeId, replicas, addresses, preferredLeaders, java.util.Set.of());
     }
   }
 

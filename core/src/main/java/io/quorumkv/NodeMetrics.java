@@ -24,7 +24,9 @@ import java.util.function.ToDoubleFunction;
  * (committed but not yet applied entries, all partitions), {@code quorumkv.queue.depth} (tag
  * {@code queue}: raft, apply, log), {@code quorumkv.sync.stalls},
  * {@code quorumkv.replica.hash.mismatches}, {@code quorumkv.replicas.diverged} (fenced replicas, see
- * ReplicaHashChecks#compareHash), {@code quorumkv.messages.dropped} (inbox full),
+ * ReplicaHashChecks#compareHash), {@code quorumkv.replica.repairs} and
+ * {@code quorumkv.replica.repairs.done} (replacements of diverged replicas this node started and
+ * finished as leader, see ReplicaRepair), {@code quorumkv.messages.dropped} (inbox full),
  * {@code quorumkv.reads.index.retries} and {@code quorumkv.reads.index.locked} (gets that read again,
  * or read under the state lock, to report the exact index of the state they read),
  * {@code quorumkv.requests.forwarded}, {@code quorumkv.requests.multi} and
@@ -55,6 +57,8 @@ final class NodeMetrics {
   final Timer hashDuration;
   final Counter syncStalls;
   final Counter hashMismatches;
+  final Counter replicaRepairs;
+  final Counter replicaRepairsDone;
   final Counter droppedMessages;
   final Counter forwarded;
   final Counter multis;
@@ -103,6 +107,11 @@ final class NodeMetrics {
     syncStalls = counter("quorumkv.sync.stalls", "leaderships given up over a stalled sync");
     hashMismatches = counter("quorumkv.replica.hash.mismatches",
         "replicas whose state hash differed from the leader's at the same index");
+    replicaRepairs = counter("quorumkv.replica.repairs",
+        "replacements of a diverged replica this node started as the partition's leader");
+    replicaRepairsDone = counter("quorumkv.replica.repairs.done",
+        "replacements of a diverged replica finished with this node as the partition's leader (the rebuilt replica "
+            + "a voter again, or the diverged one removed once its replacement was)");
     droppedMessages = counter("quorumkv.messages.dropped", "inbound messages dropped (raft inbox full)");
     leaseReadsFallenBack = counter("quorumkv.reads.lease.fallback",
         "LEASE reads whose lease lapsed while they read (a pause, a slow read), served by ReadIndex instead");

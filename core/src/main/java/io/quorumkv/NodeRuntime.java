@@ -285,6 +285,8 @@ final class NodeRuntime implements RequestExecutor {
   private final Quiescence quiescence;
   /** Partition commands at their leader, and the operator's calls made of them. */
   private final GroupCommands commands;
+  /** Replaces replicas the hash checks found diverged. */
+  private final ReplicaRepair repairs;
   /**
    * Takes snapshots off the applier: a snapshot reads and writes the whole partition, which would
    * stall every partition's apply (and so every write's answer) for as long.
@@ -337,7 +339,8 @@ final class NodeRuntime implements RequestExecutor {
     this.hashChecks = new ReplicaHashChecks(who, metrics, view);
     this.leaders = new LeaderPlacement(who, config, metrics, view);
     this.quiescence = new Quiescence(config, view);
-    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, view);
+    this.repairs = new ReplicaRepair(who, config, metrics, placement, quiescence, hashChecks, view);
+    this.commands = new GroupCommands(who, config, placement, reads, hashChecks, leaders, repairs, view);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -727,6 +730,11 @@ final class NodeRuntime implements RequestExecutor {
     return commands;
   }
 
+  /** Replica repairs (tests). */
+  ReplicaRepair repairs() {
+    return repairs;
+  }
+
   /** The replicas this node hosts (live view; placement). */
   Map<Long, Replica> replicas() {
     return replicas;
@@ -1052,6 +1060,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     checkSyncStall(now);
     hashChecks.handDivergedLeadershipsAway();
+    repairs.onTick();
     placement.onTick(ticks);
     leaders.onTick(ticks);
     hashChecks.proposeChecks(ticks);
@@ -1393,7 +1402,8 @@ final class NodeRuntime implements RequestExecutor {
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
-      } else if (s.type() == ConfChangeType.REMOVE && config.replicationFactor() == 0 && !isMemberAnywhere(s.nodeId())) {
+      } else if (s.type() == ConfChangeType.REMOVE && config.replicationFactor() == 0 && !isMemberAnywhere(s.nodeId())
+          && !ReplicaRepair.isRebuild(cc)) { // a node removed to rebuild its replica comes back at once
         // Gone from every partition: forget it, and the transport refuses it from now on. This
         // node itself, once removed, reports the members that remain. (With placement, a node
         // hosts some partitions only: a member of none of them may still be in the cluster.)
@@ -1405,6 +1415,7 @@ final class NodeRuntime implements RequestExecutor {
       log.info("{} group {}: membership {} {} -> voters {} learners {}", who, r.groupId, s.type(), s.nodeId(),
           cs.voters(), cs.learners());
     }
+    repairs.onMembershipChange(r, cc, cs);
   }
 
   static boolean isMember(ConfState cs, long id) {
@@ -2505,11 +2516,16 @@ final class NodeRuntime implements RequestExecutor {
 
   /**
    * What the node's parts ({@link ReadPath}, {@link ReplicaHashChecks}, {@link LeaderPlacement},
-   * {@link GroupCommands}, {@link Quiescence}) need of it, each through its own {@code Node} interface: the runtime's
+   * {@link GroupCommands}, {@link Quiescence}, {@link ReplicaRepair}) need of it, each through its own {@code Node} interface: the runtime's
    * private state and methods stay private, and a method that several parts need is written once.
    */
   private final class NodeView implements ReadPath.Node, ReplicaHashChecks.Node, LeaderPlacement.Node,
-      GroupCommands.Node, Quiescence.Node {
+      GroupCommands.Node, Quiescence.Node, ReplicaRepair.Node {
+    @Override
+    public CompletableFuture<KvResponse> changeMember(Replica r, KvRequest.GroupCommand.ChangeMember m, long deadline) {
+      return commands.changeMember(r, m, deadline);
+    }
+
     @Override
     public long nodeId() {
       return nodeId;

@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -263,7 +264,9 @@ final class PlacementDriver {
         addresses.put(id, a);
       }
     }
-    return new KvResponse.DirectoryReport(nodeId, out, addresses, Optional.of(config.preferredLeaders()));
+    Set<Long> fenced = new TreeSet<>();
+    node.replicas().values().stream().filter(r -> r.divergedAt != 0).forEach(r -> fenced.add(r.groupId));
+    return new KvResponse.DirectoryReport(nodeId, out, addresses, Optional.of(config.preferredLeaders()), fenced);
   }
 
   /**
@@ -340,6 +343,41 @@ final class PlacementDriver {
       }
     }
     return false;
+  }
+
+  /**
+   * Whether node {@code id} answered the last poll round without a replica of partition {@code g}
+   * that holds a membership: its replica was destroyed (or never made). False without an answer.
+   * A repair adds a node back only then ({@link ReplicaRepair}): the old replica would carry on.
+   */
+  boolean reportsNoReplica(long id, long g) {
+    KvResponse.DirectoryReport d = reports.get(id);
+    return d != null && replicaOf(d, g).map(x -> x.voters().isEmpty() && x.learners().isEmpty()).orElse(true);
+  }
+
+  /**
+   * With a replication factor, the node to move a diverged replica of {@code r}'s partition to
+   * ({@link ReplicaRepair}): up by the last poll rounds, not a member of the partition, holding no
+   * replica of it, not decommissioning (as far as this node knows the registry), the least loaded;
+   * empty without a factor (every node hosts every partition) or without such a node.
+   */
+  OptionalLong repairTarget(Replica r) {
+    if (config.replicationFactor() <= 0) {
+      return OptionalLong.empty();
+    }
+    Replica registry = node.replicas().get(REGISTRY_PARTITION);
+    Map<Long, PartitionStateMachine.RegisteredNode> registered =
+        registry != null ? registry.sm.registeredNodes() : Map.of();
+    Map<Long, Integer> load = new HashMap<>();
+    for (View v : views().values()) {
+      union(v.voters(), v.learners()).forEach(id -> load.merge(id, 1, Integer::sum));
+    }
+    return alive.stream()
+        .filter(id -> !NodeRuntime.isMember(r.confState, id) && !node.memberAddress(id).isEmpty()
+            && reportsNoReplica(id, r.groupId)
+            && !(registered.containsKey(id) && registered.get(id).decommissioning()))
+        .min(Comparator.<Long>comparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id))
+        .map(OptionalLong::of).orElse(OptionalLong.empty());
   }
 
   /** Completed poll rounds (tests wait for fresh ones). */
@@ -835,8 +873,10 @@ final class PlacementDriver {
         return;
       }
       if (v.voters().size() > factor) {
+        // A fenced voter first: a repair's move (ReplicaRepair) whose leader changed is finished so.
         long source = v.voters().stream()
-            .max(Comparator.<Long>comparingInt(id -> draining.contains(id) ? 2 : up.contains(id) ? 0 : 1)
+            .max(Comparator.<Long>comparingInt(id -> fenced(id, v.partitionId()) ? 3
+                    : draining.contains(id) ? 2 : up.contains(id) ? 0 : 1)
                 .thenComparingInt(id -> load.getOrDefault(id, 0)).thenComparing(id -> id))
             .orElseThrow();
         change(v, ConfChangeType.REMOVE, source, factor, "remove the source replica");
@@ -876,6 +916,16 @@ final class PlacementDriver {
       change(best, ConfChangeType.ADD_LEARNER, bestTarget, 0,
           bestGain >= 1_000_000 ? "move a replica off a decommissioning node" : "balance replicas");
     }
+  }
+
+  /** Whether node {@code id} reported (or, this node, holds) its replica of partition {@code p} fenced. */
+  boolean fenced(long id, long p) {
+    if (id == nodeId) {
+      Replica r = node.replicas().get(p);
+      return r != null && r.divergedAt != 0;
+    }
+    KvResponse.DirectoryReport d = reports.get(id);
+    return d != null && d.fenced().contains(p);
   }
 
   /** Every partition's membership as its leader reports it (this node's own if it leads). */

@@ -160,8 +160,13 @@ final class Quiescence {
 
   /** loop: whether node {@code n} sent a node-level heartbeat (or a quiesce notice) within an election timeout. */
   private boolean nodeAlive(long n, long now) {
+    return heardWithin(n, now, config.electionTimeout().toNanos());
+  }
+
+  /** Whether node {@code n} sent a node-level heartbeat within {@code nanos} of {@code now} (also repairs'). */
+  boolean heardWithin(long n, long now, long nanos) {
     Long seen = nodeHeartbeatNanos.get(n);
-    return seen != null && now - seen <= config.electionTimeout().toNanos();
+    return seen != null && now - seen <= nanos;
   }
 
   private boolean anyNodeAlive(Set<Long> nodes, long now) {

@@ -92,8 +92,13 @@ final class Replica {
   volatile long divergedAt;
   /** Leader: followers' reported hashes, index -> node -> hash, to attribute a mismatch by majority. */
   final Map<Long, Map<Long, Long>> hashReports = new ConcurrentHashMap<>();
-  /** Leader: followers it told they diverged (last in line for a leadership transfer). */
+  /** Leader: followers it told they diverged (last in line for a leadership transfer, and repaired: ReplicaRepair). */
   final Set<Long> divergedFollowers = ConcurrentHashMap.newKeySet();
+  /**
+   * loop: a node removed to rebuild its diverged replica, to be added back (recorded by every
+   * replica that applies the removal, so a later leader finishes the repair); null otherwise.
+   */
+  volatile ReplicaRepair.Rebuild rebuilding;
   /** applier: the index the log was last compacted through (by a compaction or a snapshot). */
   long compactedIndex;
   /** applier: bytes of the entries applied since the log was last compacted. */

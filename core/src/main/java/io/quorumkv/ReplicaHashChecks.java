@@ -347,6 +347,21 @@ final class ReplicaHashChecks {
     return out;
   }
 
+  /**
+   * Forgets what {@code nodeId} reported for {@code r}, compared or early: it left the membership,
+   * and a replica created there again must be judged by its own reports only.
+   */
+  void forgetReports(Replica r, long nodeId) {
+    r.hashReports.values().forEach(byNode -> byNode.remove(nodeId));
+    earlyReports.getOrDefault(r.groupId, Map.of()).values().forEach(byNode -> byNode.remove(nodeId));
+  }
+
+  /** This leader's hash of partition {@code g} at {@code index}, if it still keeps it (a repair's log). */
+  OptionalLong leaderHash(long g, long index) {
+    Long h = leaderHashes.getOrDefault(g, Map.of()).get(index);
+    return h == null ? OptionalLong.empty() : OptionalLong.of(h);
+  }
+
   /** Who a hash mismatch is attributed to ({@link #attributeMismatch}). */
   enum Mismatch { REPORTER_DIVERGED, LEADER_DIVERGED, UNDECIDED }
 
@@ -384,8 +399,8 @@ final class ReplicaHashChecks {
   private void fence(Replica r, long index, String why) {
     if (r.divergedAt == 0) {
       log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads, and "
-          + "hands away any leadership, until a later hash check matches; replace the replica "
-          + "(remove the node from the partition, then add it back) to rebuild it", who, r.groupId, index, why);
+          + "hands away any leadership, until a later hash check matches; the partition's leader replaces it "
+          + "(ReplicaRepair), unless repairDivergedReplicas is off", who, r.groupId, index, why);
     }
     r.divergedAt = index;
   }

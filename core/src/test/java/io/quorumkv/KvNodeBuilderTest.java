@@ -31,6 +31,9 @@ class KvNodeBuilderTest {
     assertEquals(StorageEngineType.ROCKSDB, c.storageEngine());
     assertEquals(NotLeaderPolicy.FORWARD, c.notLeaderPolicy());
     assertEquals(java.util.Set.of(1L, 2L), c.initialMembers());
+    org.junit.jupiter.api.Assertions.assertTrue(c.repairDivergedReplicas(), "diverged replicas are repaired by default");
+    org.junit.jupiter.api.Assertions.assertFalse(valid().repairDivergedReplicas(false).config().repairDivergedReplicas(),
+        "the switch turns repairs off");
   }
 
   @Test

@@ -86,6 +86,16 @@ final class MemoryCluster implements AutoCloseable {
     return cluster.restart(id);
   }
 
+  /** Drops every message {@code from} sends to {@code to}, not the reverse (kept across restarts). */
+  void blockOneWay(long from, long to) {
+    cluster.blockOneWay(from, to);
+  }
+
+  /** Removes every network fault. */
+  void heal() {
+    cluster.heal();
+  }
+
   /** A client talking to the given nodes directly, as if over the transport's client connection. */
   KvClient client(long... ids) {
     return cluster.client(ids);

@@ -8,8 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +20,9 @@ import org.junit.jupiter.api.Test;
  * A replica whose state differs from a quorum's (a state machine that is not deterministic, a
  * flipped bit) is found by the periodic replica hash check, attributed by majority, and fenced: it
  * serves no read from its state, and a leader hands its leadership away, so no client reads the
- * wrong value from it.
+ * wrong value from it. Then the partition's leader replaces it ({@link ReplicaRepair}): only when
+ * every other voter is up, caught up and not diverged too, one repair at a time per node and per
+ * check period; with the switch off the replica stays fenced.
  */
 class ReplicaDivergenceTest {
 
@@ -65,22 +70,20 @@ class ReplicaDivergenceTest {
   /**
    * A follower applies a put with another value. After the hash check it is fenced, and a
    * {@code STALE} read on it gets the leader's value instead of its own; the other follower is not
-   * fenced.
+   * fenced. With repairs off, it stays so: a later check finds it diverged again (a replica
+   * replaced meanwhile would not report), and nothing was repaired.
    */
   @Test
-  void aFollowerWhoseStateDivergedIsFencedAndItsReadsGoToTheLeader() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 31, b -> b.balanceLeaders(false)).start()) {
+  void aFollowerWhoseStateDivergedIsFencedAndItsReadsGoToTheLeaderAndWithRepairsOffItStaysSo() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 31,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false)).start()) {
       c.awaitLeaders(WAIT);
       long p = partition(c);
       long leader = leaderOf(c, p);
       long bad = leader == 3 ? 2 : 3;
       long good = 6 - leader - bad;
       KvNode f = c.node(bad);
-      f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      c.node(leader).put("victim", "right");
-      MemoryCluster.await(WAIT, "node " + bad + " to apply the wrong value",
-          () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      f.runtime().overrides().applyData = null;
+      applyWrongValue(c.node(leader), f);
 
       c.node(leader).runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "node " + bad + " to be fenced", () -> divergedAt(f, p) != 0);
@@ -92,6 +95,50 @@ class ReplicaDivergenceTest {
       assertEquals(1.0, f.meterRegistry().get("quorumkv.replicas.diverged").gauge().value(), "the fenced replica's gauge");
       c.node(leader).put("after", "fence");
       assertEquals(Optional.of("fence"), f.get("after", ReadConsistency.LINEARIZABLE));
+
+      long first = divergedAt(f, p);
+      c.node(leader).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "a later check to find node " + bad + " diverged again", () -> divergedAt(f, p) > first);
+      assertTrue(MemoryCluster.partition(c.node(leader), p).voters().contains(bad), "still a voter");
+      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.STALE), "still fenced");
+    }
+  }
+
+  /**
+   * As above with repairs on (the default): the leader removes the diverged follower and adds its
+   * node back, which rebuilds its replica (replication factor 0: every node already hosts the
+   * partition), while a client writes. Then the replica is a new one, a voter, unfenced; a later
+   * check finds every replica's hash equal; and it serves every acknowledged write with its value
+   * from its own state (a {@code FOLLOWER} read is served locally once unfenced).
+   */
+  @Test
+  void aFollowerWhoseStateDivergedIsRebuiltOnItsNodeAndServesReadsAgain() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 34, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      long bad = leader == 3 ? 2 : 3;
+      long good = 6 - leader - bad;
+      KvNode f = c.node(bad);
+      applyWrongValue(c.node(leader), f);
+      Replica old = f.runtime().replicas().get(p);
+
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      try (Writer w = new Writer(c.node(good), acked)) {
+        MemoryCluster.await(WAIT, "some writes before the check", () -> acked.size() >= 20);
+        c.node(leader).runtime().checkReplicaHashes();
+        awaitRebuilt(c, p, bad, old);
+        int before = acked.size();
+        MemoryCluster.await(WAIT, "some writes after the repair", () -> acked.size() >= before + 20);
+      }
+      assertTrue(repairs(c, "quorumkv.replica.repairs") >= 1.0, "a repair was counted");
+      awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L));
+      assertEquals(0, divergedAt(f, p), "the new replica is not fenced");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+      for (Map.Entry<String, String> e : acked.entrySet()) {
+        assertEquals(Optional.of(e.getValue()), f.get(e.getKey(), ReadConsistency.FOLLOWER), "acknowledged " + e.getKey());
+      }
     }
   }
 
@@ -102,16 +149,13 @@ class ReplicaDivergenceTest {
    */
   @Test
   void aLeaderWhoseStateDivergedHandsItsLeadershipAwayAndServesNoRead() {
-    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 32, b -> b.balanceLeaders(false)).start()) {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 32,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false)).start()) {
       c.awaitLeaders(WAIT);
       long p = partition(c);
       long bad = leaderOf(c, p);
       KvNode l = c.node(bad);
-      l.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
-      l.put("victim", "right");
-      MemoryCluster.await(WAIT, "the leader to apply the wrong value",
-          () -> l.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
-      l.runtime().overrides().applyData = null;
+      applyWrongValue(l, l);
 
       l.runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "another node to lead partition " + p, () -> {
@@ -129,6 +173,249 @@ class ReplicaDivergenceTest {
   }
 
   /**
+   * As above with repairs on: the fenced leader hands its leadership away; the next leader's check
+   * finds it diverged as a follower, and replaces it (rebuilt on its node); every replica's hash
+   * then agrees and it serves the quorum's value from its own state.
+   */
+  @Test
+  void aLeaderWhoseStateDivergedIsRepairedAfterHandingItsLeadershipAway() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 35, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long bad = leaderOf(c, p);
+      KvNode l = c.node(bad);
+      applyWrongValue(l, l);
+      Replica old = l.runtime().replicas().get(p);
+      l.runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "another node to lead partition " + p, () -> {
+        long now = leaderOf(c, p);
+        return now != 0 && now != bad;
+      });
+      c.node(leaderOf(c, p)).runtime().checkReplicaHashes();
+      awaitRebuilt(c, p, bad, old);
+      awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L));
+      assertEquals(Optional.of("right"), l.get("victim", ReadConsistency.FOLLOWER));
+    }
+  }
+
+  /**
+   * Five voters; a follower diverges and the leader and three others outvote it, but no repair
+   * starts while another voter is behind (the leader's messages to it dropped), nor while one is
+   * down though caught up (it stopped right after reporting its hash), nor while one that reported
+   * its hash fell behind again: the repair would take the partition closer to unavailability.
+   * Once all are up and caught up, the diverged replica is rebuilt.
+   */
+  @Test
+  void noRepairWhileAnotherVoterIsDownOrBehindThenOnceItCaughtUp() {
+    try (MemoryCluster c = new MemoryCluster(5, HashPartitioner.of(1), 36, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      List<Long> followers = List.of(1L, 2L, 3L, 4L, 5L).stream().filter(id -> id != leader).toList();
+      long bad = followers.get(0);
+      long stopped = followers.get(1);
+      long behind = followers.get(2);
+      long lagging = followers.get(3);
+      KvNode f = c.node(bad);
+      Replica old = f.runtime().replicas().get(p);
+      c.blockOneWay(leader, behind);
+      applyWrongValue(c.node(leader), f);
+      c.node(leader).runtime().checkReplicaHashes();
+      awaitWaiting(c, p, "voter " + behind + " is not caught up");
+      assertNoRepair(c, p, bad, old);
+
+      // Node `stopped` reported its hash, and stops caught up (nothing is written meanwhile).
+      MemoryCluster.await(WAIT, "node " + stopped + " to report the leader's hash", () -> c.node(leader).runtime()
+          .replicas().get(p).hashReports.values().stream().anyMatch(m -> m.containsKey(stopped) && m.containsKey(lagging)));
+      c.stop(stopped);
+      awaitWaiting(c, p, "voter " + stopped + " is not up");
+      c.heal();
+      MemoryCluster.await(WAIT, "node " + behind + " to catch up and report its hash", () -> c.node(leader).runtime()
+          .replicas().get(p).hashReports.values().stream().anyMatch(m -> m.containsKey(behind)));
+      awaitWaiting(c, p, "voter " + stopped + " is not up");
+      assertNoRepair(c, p, bad, old);
+
+      // Node `lagging` reported its hash at the check, then falls behind.
+      c.blockOneWay(leader, lagging);
+      c.node(leader).put("more", "writes");
+      c.restart(stopped);
+      awaitWaiting(c, p, "voter " + lagging + " is not caught up");
+      assertNoRepair(c, p, bad, old);
+
+      c.heal();
+      awaitRebuilt(c, p, bad, old);
+      awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L, 4L, 5L));
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+      assertEquals(Optional.of("writes"), f.get("more", ReadConsistency.FOLLOWER));
+    }
+  }
+
+  private static void assertNoRepair(MemoryCluster c, long p, long bad, Replica old) {
+    assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+    assertEquals(old, c.node(bad).runtime().replicas().get(p), "the diverged replica is still there");
+    assertTrue(MemoryCluster.partition(c.node(leaderOf(c, p)), p).voters().contains(bad), "still a voter");
+  }
+
+  /**
+   * Five voters, two followers diverge alike: the leader and the two others outvote both, and
+   * both are fenced, but neither is repaired: two at once point to something systematic, and
+   * rebuilding replicas would not fix it.
+   */
+  @Test
+  void twoFollowersDivergedAtOnceAreFencedButNotRepaired() {
+    try (MemoryCluster c = new MemoryCluster(5, HashPartitioner.of(1), 37, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      long leader = leaderOf(c, p);
+      List<Long> bad = List.of(1L, 2L, 3L, 4L, 5L).stream().filter(id -> id != leader).limit(2).toList();
+      for (long id : bad) {
+        c.node(id).runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+      }
+      c.node(leader).put("victim", "right");
+      MemoryCluster.await(WAIT, "nodes " + bad + " to apply the wrong value", () -> bad.stream()
+          .allMatch(id -> c.node(id).get("victim", ReadConsistency.STALE).equals(Optional.of("wrong"))));
+      bad.forEach(id -> c.node(id).runtime().overrides().applyData = null);
+      c.node(leader).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "nodes " + bad + " to be fenced",
+          () -> bad.stream().allMatch(id -> divergedAt(c.node(id), p) != 0));
+      awaitWaiting(c, p, "voter " + bad.get(1) + " did not report this leader's hash at index");
+      assertEquals(0.0, repairs(c, "quorumkv.replica.repairs"), "no repair started");
+      assertTrue(MemoryCluster.partition(c.node(leader), p).voters().containsAll(bad), "both still voters");
+    }
+  }
+
+  /**
+   * Node 1 leads both partitions and node 2 diverged in both: one repair at a time, and the next
+   * only a check period ({@link ReplicaRepair#SPACING_TICKS}) after the first started, so a hashing
+   * bug that blamed a node's every replica could not churn them all at once. Both end repaired.
+   */
+  @Test
+  void oneNodeStartsAtMostOneRepairAtATimeAndOnePerCheckPeriod() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 38, b -> b.balanceLeaders(false)).start()) {
+      c.awaitLeaders(WAIT);
+      List<Long> partitions = c.node(1).status().partitions().stream().map(s -> s.partitionId()).toList();
+      for (long p : partitions) {
+        c.node(1).transferLeader(p, 1);
+      }
+      MemoryCluster.await(WAIT, "node 1 to lead both partitions",
+          () -> partitions.stream().allMatch(p -> leaderOf(c, p) == 1));
+      KvNode f = c.node(2);
+      Map<Long, Replica> old = new java.util.HashMap<>(f.runtime().replicas());
+      divergeOnTenKeys(c, f);
+      c.node(1).runtime().checkReplicaHashes();
+      ReplicaRepair repairs = c.node(1).runtime().repairs();
+      MemoryCluster.await(WAIT, "one partition repaired, the other waiting for the check period", () -> {
+        long repaired = partitions.stream().filter(p -> {
+          Replica now = f.runtime().replicas().get(p);
+          return now != null && now != old.get(p) && now.divergedAt == 0;
+        }).count();
+        return repaired == 1 && partitions.stream().anyMatch(p -> String.valueOf(repairs.waitingFor(p))
+            .startsWith("this node started a repair"));
+      });
+      assertEquals(1.0, repairs(c, "quorumkv.replica.repairs"), "one repair started");
+      for (long p : partitions) {
+        awaitRebuilt(c, p, 2, old.get(p));
+      }
+      assertEquals(2.0, repairs(c, "quorumkv.replica.repairs.done"), "both repairs done");
+    }
+  }
+
+  /**
+   * With a replication factor and a node that hosts no replica of the partition (node 4, joined
+   * and registered after the start), the diverged replica is moved there: a learner first, then
+   * one joint change promotes it and removes the diverged one, so the partition never has fewer
+   * than three voters; the leader counts it done.
+   */
+  @Test
+  void withAReplicationFactorADivergedReplicaIsMovedToAnotherNode() {
+    try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 39,
+        b -> b.balanceLeaders(false).replicationFactor(3)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      c.startNode(4, true);
+      c.node(1).addNode(4, c.address(4)); // registered: placement may move replicas onto it
+      long leader = leaderOf(c, p);
+      Replica lr = c.node(leader).runtime().replicas().get(p);
+      MemoryCluster.await(WAIT, "node 4 to be a target for a move",
+          () -> c.node(leader).runtime().repairs().moveTarget(lr).equals(java.util.OptionalLong.of(4)));
+      Set<Long> voters = Set.copyOf(lr.confState.voters());
+      assertEquals(Set.of(1L, 2L, 3L), voters);
+      long bad = voters.stream().filter(id -> id != leader).findFirst().orElseThrow();
+      KvNode f = c.node(bad);
+      applyWrongValue(c.node(leader), f);
+      Set<Integer> voterCounts = ConcurrentHashMap.newKeySet();
+      c.node(leader).runtime().checkReplicaHashes();
+      Set<Long> expected = new java.util.TreeSet<>(voters);
+      expected.remove(bad);
+      expected.add(4L);
+      MemoryCluster.await(Duration.ofSeconds(60), "the replica moved from node " + bad + " to node 4", () -> {
+        voterCounts.add(lr.confState.voters().size());
+        return lr.isLeader() && lr.confState.voters().equals(expected) && lr.confState.learners().isEmpty()
+            && !lr.confState.isJoint();
+      });
+      assertEquals(1.0, c.node(leader).meterRegistry().get("quorumkv.replica.repairs.done").counter().count(),
+          "the move was counted by its leader");
+      assertTrue(voterCounts.stream().allMatch(n -> n >= 3), "never fewer than three voters: " + voterCounts);
+      awaitAgreeingHashes(c, p, expected);
+      assertEquals(Optional.of("right"), c.node(4).get("victim", ReadConsistency.FOLLOWER));
+      MemoryCluster.await(WAIT, "node " + bad + " to drop its replica", () -> f.runtime().replicas().get(p) == null);
+    }
+  }
+
+  /**
+   * As above, but the target held a replica of the partition before (four initial voters, one
+   * removed by placement): the learner created again there starts a term past its tombstone and
+   * deposes the leader, which forgets the move. Placement finishes it: it promotes the learner,
+   * then removes the fenced voter first (its node reports it fenced), not another.
+   */
+  @Test
+  void aMoveWhoseLeaderChangedIsFinishedByPlacementRemovingTheFencedVoter() {
+    try (MemoryCluster c = new MemoryCluster(4, HashPartitioner.of(1), 40,
+        b -> b.balanceLeaders(false).replicationFactor(3)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      // The leader a voter too: placement may remove the leader's own replica (it then hands the
+      // leadership away), and until it has, it leads three voters without itself.
+      MemoryCluster.await(Duration.ofSeconds(60), "placement to settle at three voters", () -> {
+        long l = leaderOf(c, p);
+        Replica r = l == 0 ? null : c.node(l).runtime().replicas().get(p);
+        return r != null && r.isLeader() && r.confState.voters().size() == 3 && r.confState.voters().contains(l)
+            && r.confState.learners().isEmpty() && !r.confState.isJoint();
+      });
+      long leader = leaderOf(c, p);
+      Set<Long> voters = Set.copyOf(c.node(leader).runtime().replicas().get(p).confState.voters());
+      long bad = voters.stream().filter(id -> id != leader).findFirst().orElseThrow();
+      long spare = List.of(1L, 2L, 3L, 4L).stream().filter(id -> !voters.contains(id)).findFirst().orElseThrow();
+      MemoryCluster.await(WAIT, "node " + spare + " to be a target for a move (its removed replica gone)",
+          () -> c.node(leader).runtime().repairs().moveTarget(c.node(leader).runtime().replicas().get(p))
+              .equals(java.util.OptionalLong.of(spare)));
+      KvNode f = c.node(bad);
+      applyWrongValue(c.node(leader), f);
+      c.node(leader).runtime().checkReplicaHashes();
+      Set<Long> expected = new java.util.TreeSet<>(voters);
+      expected.remove(bad);
+      expected.add(spare);
+      MemoryCluster.await(Duration.ofSeconds(60), "the replica moved from node " + bad + " to node " + spare, () -> {
+        long l = leaderOf(c, p);
+        Replica r = l == 0 ? null : c.node(l).runtime().replicas().get(p);
+        return r != null && r.isLeader() && r.confState.voters().equals(expected) && r.confState.learners().isEmpty()
+            && !r.confState.isJoint();
+      });
+      assertEquals(1.0, repairs(c, "quorumkv.replica.repairs.done"), "the move was counted");
+      awaitAgreeingHashes(c, p, expected);
+      assertEquals(Optional.of("right"), c.node(spare).get("victim", ReadConsistency.FOLLOWER));
+    }
+  }
+
+  /** Waits until {@code p}'s leader says a diverged follower is not repaired because of {@code why} (a prefix). */
+  private static void awaitWaiting(MemoryCluster c, long p, String why) {
+    MemoryCluster.await(WAIT, "the repair to wait: " + why, () -> {
+      long l = leaderOf(c, p);
+      return l != 0 && String.valueOf(c.node(l).runtime().repairs().waitingFor(p)).startsWith(why);
+    });
+  }
+
+  /**
    * Leader balancing does not hand a leadership to a follower the leader found diverged: node 1
    * leads both partitions, more than its share with preferred leaders {1, 2}, and node 2 is fenced
    * in both. Balancing would hand one leadership to node 2, which as a fenced leader hands it on at
@@ -137,7 +424,7 @@ class ReplicaDivergenceTest {
   @Test
   void leaderBalancingHandsNoLeadershipToAFollowerFoundDiverged() {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(2), 33,
-        b -> b.preferredLeaders(Set.of(1L, 2L)).electionTicks(10)).start()) {
+        b -> b.preferredLeaders(Set.of(1L, 2L)).electionTicks(10).repairDivergedReplicas(false)).start()) {
       c.awaitLeaders(WAIT);
       List<Long> partitions = c.node(1).status().partitions().stream().map(s -> s.partitionId()).toList();
       assertEquals(2, partitions.size());
@@ -147,25 +434,7 @@ class ReplicaDivergenceTest {
       MemoryCluster.await(WAIT, "node 1 to lead both partitions",
           () -> partitions.stream().allMatch(p -> leaderOf(c, p) == 1));
       KvNode f = c.node(2);
-      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
-      for (int i = 0; i < 10; i++) {
-        BiFunction<Long, byte[], byte[]> before = wrong;
-        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
-        wrong = (g, data) -> one.apply(g, before.apply(g, data));
-      }
-      f.runtime().overrides().applyData = wrong;
-      for (int i = 0; i < 10; i++) {
-        c.node(1).put("victim-" + i, "right");
-      }
-      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
-        for (int i = 0; i < 10; i++) {
-          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
-            return false;
-          }
-        }
-        return true;
-      });
-      f.runtime().overrides().applyData = null;
+      divergeOnTenKeys(c, f);
       c.node(1).runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "node 2 to be fenced in both partitions, by node 1's account too",
           () -> partitions.stream().allMatch(p -> divergedAt(f, p) != 0
@@ -186,5 +455,105 @@ class ReplicaDivergenceTest {
 
   private static double balancedAway(KvNode n) {
     return n.meterRegistry().get("quorumkv.leader.transfers.balancing").counter().count();
+  }
+
+  /**
+   * Has node 1 put {@code victim-0} to {@code victim-9} (spread over the partitions) while {@code f}
+   * applies each with another value, and waits until it did.
+   */
+  private static void divergeOnTenKeys(MemoryCluster c, KvNode f) {
+      BiFunction<Long, byte[], byte[]> wrong = (g, data) -> data;
+      for (int i = 0; i < 10; i++) {
+        BiFunction<Long, byte[], byte[]> before = wrong;
+        BiFunction<Long, byte[], byte[]> one = rewritePutsOf("victim-" + i, "wrong");
+        wrong = (g, data) -> one.apply(g, before.apply(g, data));
+      }
+      f.runtime().overrides().applyData = wrong;
+      for (int i = 0; i < 10; i++) {
+        c.node(1).put("victim-" + i, "right");
+      }
+      MemoryCluster.await(WAIT, "node 2 to apply the wrong values", () -> {
+        for (int i = 0; i < 10; i++) {
+          if (!f.get("victim-" + i, ReadConsistency.STALE).equals(Optional.of("wrong"))) {
+            return false;
+          }
+        }
+        return true;
+      });
+      f.runtime().overrides().applyData = null;
+  }
+
+  /** Has {@code writer} put {@code victim} while {@code f} applies it with another value, and waits until it did. */
+  private static void applyWrongValue(KvNode writer, KvNode f) {
+    f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
+    writer.put("victim", "right");
+    MemoryCluster.await(WAIT, "the diverging replica to apply the wrong value",
+        () -> f.get("victim", ReadConsistency.STALE).equals(Optional.of("wrong")));
+    f.runtime().overrides().applyData = null;
+  }
+
+  /** The counter {@code name} summed over the running nodes. */
+  static double repairs(MemoryCluster c, String name) {
+    return c.nodes().stream().mapToDouble(n -> n.meterRegistry().get(name).counter().count()).sum();
+  }
+
+  /**
+   * Waits until node {@code bad} hosts a replica of {@code p} other than {@code old}, a voter (as
+   * the partition's leader sees it), unfenced, and no repair is left under way.
+   */
+  static void awaitRebuilt(MemoryCluster c, long p, long bad, Replica old) {
+    MemoryCluster.await(Duration.ofSeconds(60), "node " + bad + "'s replica of partition " + p + " to be rebuilt", () -> {
+      Replica now = c.node(bad).runtime().replicas().get(p);
+      long leader = leaderOf(c, p);
+      if (now == null || now == old || now.divergedAt != 0 || leader == 0 || leader == bad) {
+        return false;
+      }
+      Replica l = c.node(leader).runtime().replicas().get(p);
+      return l != null && l.isLeader() && l.confState.voters().contains(bad) && !l.confState.isJoint()
+          && l.rebuilding == null;
+    });
+  }
+
+  /** Waits until a check by {@code p}'s leader finds every one of {@code members} with the same hash. */
+  static void awaitAgreeingHashes(MemoryCluster c, long p, Set<Long> members) {
+    MemoryCluster.await(Duration.ofSeconds(60), "every replica of partition " + p + " to hash alike", () -> {
+      long leader = leaderOf(c, p);
+      if (leader == 0) {
+        return false;
+      }
+      try (KvClient client = c.client(leader)) {
+        Optional<PartitionHashes> h = client.replicaHashes().checked().stream()
+            .filter(x -> x.partitionId() == p).findFirst();
+        return h.isPresent() && h.get().hashes().keySet().equals(members) && h.get().agree();
+      } catch (KvException e) {
+        return false;
+      }
+    });
+  }
+
+  /** Puts {@code w0, w1, ...} through one node until closed (at most 100,000), recording the acknowledged ones. */
+  static final class Writer implements AutoCloseable {
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final Thread thread;
+
+    Writer(KvNode via, Map<String, String> acked) {
+      thread = new Thread(() -> {
+        for (int i = 0; i < 100_000 && !stop.get(); i++) {
+          try {
+            via.put("w" + i, "v" + i);
+            acked.put("w" + i, "v" + i);
+          } catch (KvException e) {
+            // not acknowledged (an election, a membership change): not checked
+          }
+        }
+      }, "divergence-writer");
+      thread.start();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      stop.set(true);
+      thread.join(30_000);
+    }
   }
 }
