@@ -4,6 +4,7 @@ import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -368,10 +369,7 @@ final class PlacementDriver {
     Replica registry = node.replicas().get(REGISTRY_PARTITION);
     Map<Long, PartitionStateMachine.RegisteredNode> registered =
         registry != null ? registry.sm.registeredNodes() : Map.of();
-    Map<Long, Integer> load = new HashMap<>();
-    for (View v : views().values()) {
-      union(v.voters(), v.learners()).forEach(id -> load.merge(id, 1, Integer::sum));
-    }
+    Map<Long, Integer> load = replicasPerNode(views().values());
     return alive.stream()
         .filter(id -> !NodeRuntime.isMember(r.confState, id) && !node.memberAddress(id).isEmpty()
             && reportsNoReplica(id, r.groupId)
@@ -835,14 +833,8 @@ final class PlacementDriver {
       }
     });
     Map<Long, View> views = views();
-    Set<Long> nodes = new TreeSet<>();
-    Map<Long, Integer> load = new HashMap<>();
-    for (View v : views.values()) {
-      for (long id : union(v.voters(), v.learners())) {
-        nodes.add(id);
-        load.merge(id, 1, Integer::sum);
-      }
-    }
+    Map<Long, Integer> load = replicasPerNode(views.values());
+    Set<Long> nodes = new TreeSet<>(load.keySet());
     registered.forEach((id, n) -> nodes.add(id));
     Set<Long> draining = new TreeSet<>();
     registered.forEach((id, n) -> {
@@ -948,6 +940,15 @@ final class PlacementDriver {
       }
     }
     return views;
+  }
+
+  /** How many replicas (voters and learners) each node holds in {@code views}. */
+  private static Map<Long, Integer> replicasPerNode(Collection<View> views) {
+    Map<Long, Integer> load = new HashMap<>();
+    for (View v : views) {
+      union(v.voters(), v.learners()).forEach(id -> load.merge(id, 1, Integer::sum));
+    }
+    return load;
   }
 
   private static Set<Long> union(Set<Long> a, Set<Long> b) {
