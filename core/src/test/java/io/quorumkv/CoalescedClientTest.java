@@ -49,7 +49,7 @@ class CoalescedClientTest {
       cluster.awaitLeaders(Duration.ofSeconds(20));
       KvClient client = cluster.client();
       byte[] mib = new byte[1 << 20]; // the default largest value
-      int n = NodeRuntime.MULTI_ANSWER_READ_BYTES / mib.length + 1;
+      int n = RequestRouter.MULTI_ANSWER_READ_BYTES / mib.length + 1;
       for (int i = 0; i < n; i++) {
         client.put(("big" + i).getBytes(StandardCharsets.UTF_8), mib);
       }
@@ -66,7 +66,7 @@ class CoalescedClientTest {
       }
       items.add(new KvRequest.Multi.Item(new KvRequest.Get("absent".getBytes(StandardCharsets.UTF_8),
           ReadConsistency.STALE), 5000));
-      KvResponse.Multi answer = (KvResponse.Multi) node.runtime().serveMulti(new KvRequest.Multi(items))
+      KvResponse.Multi answer = (KvResponse.Multi) node.runtime().execute(new KvRequest.Multi(items), System.nanoTime() + TimeUnit.SECONDS.toNanos(10))
           .get(10, TimeUnit.SECONDS);
       assertEquals(n + 1, answer.answers().size());
       for (int i = 0; i < n - 1; i++) {
@@ -87,7 +87,7 @@ class CoalescedClientTest {
         .partitioner(HashPartitioner.of(3)).seed(9).build().start()) {
       cluster.awaitLeaders(Duration.ofSeconds(20));
       KvClient client = cluster.client();
-      int n = NodeRuntime.READS_SPLIT_FROM * 2 + 1;
+      int n = RequestRouter.READS_SPLIT_FROM * 2 + 1;
       for (int i = 0; i < n; i += 2) { // odd keys stay absent
         client.put(("k" + i).getBytes(StandardCharsets.UTF_8), ("v" + i).getBytes(StandardCharsets.UTF_8));
       }
@@ -99,7 +99,7 @@ class CoalescedClientTest {
       }
       for (long id = 1; id <= 3; id++) { // leader of some partitions, follower of others
         KvResponse.Multi answer = (KvResponse.Multi) cluster.node(id).runtime()
-            .serveMulti(new KvRequest.Multi(items)).get(10, TimeUnit.SECONDS);
+            .execute(new KvRequest.Multi(items), System.nanoTime() + TimeUnit.SECONDS.toNanos(10)).get(10, TimeUnit.SECONDS);
         assertEquals(n, answer.answers().size());
         for (int i = 0; i < n; i++) {
           KvResponse a = answer.answers().get(i);

@@ -29,20 +29,20 @@ class ScanCoverageTest {
 
   @Test
   void contiguousPartsCoverTheRangeAndAGapOrAMissingEndDoesNot() {
-    assertTrue(NodeRuntime.covers(List.of(part(1, "a", "m"), part(2, "m", "z")), b("a"), b("z")));
-    assertTrue(NodeRuntime.covers(List.of(part(1, "a", "m"), part(2, "m", "")), b("a"), b("")));
-    assertFalse(NodeRuntime.covers(List.of(), b("bank/"), b("bank0")), "nothing known: no answer");
-    assertFalse(NodeRuntime.covers(List.of(part(2, "m", "z")), b("a"), b("z")), "the start is missing");
-    assertFalse(NodeRuntime.covers(List.of(part(1, "a", "f"), part(2, "m", "z")), b("a"), b("z")), "a gap");
-    assertFalse(NodeRuntime.covers(List.of(part(1, "a", "m")), b("a"), b("z")), "the end is missing");
-    assertFalse(NodeRuntime.covers(List.of(part(1, "a", "m")), b("a"), b("")), "unbounded, ends early");
+    assertTrue(RequestRouter.covers(List.of(part(1, "a", "m"), part(2, "m", "z")), b("a"), b("z")));
+    assertTrue(RequestRouter.covers(List.of(part(1, "a", "m"), part(2, "m", "")), b("a"), b("")));
+    assertFalse(RequestRouter.covers(List.of(), b("bank/"), b("bank0")), "nothing known: no answer");
+    assertFalse(RequestRouter.covers(List.of(part(2, "m", "z")), b("a"), b("z")), "the start is missing");
+    assertFalse(RequestRouter.covers(List.of(part(1, "a", "f"), part(2, "m", "z")), b("a"), b("z")), "a gap");
+    assertFalse(RequestRouter.covers(List.of(part(1, "a", "m")), b("a"), b("z")), "the end is missing");
+    assertFalse(RequestRouter.covers(List.of(part(1, "a", "m")), b("a"), b("")), "unbounded, ends early");
   }
 
   @Test
   void hashPartitionsCoverTheRangeOnlyIfEveryOneIsKnown() {
-    assertTrue(NodeRuntime.covers(List.of(hash(1, 3), hash(2, 3), hash(3, 3)), b("a"), b("z")));
-    assertFalse(NodeRuntime.covers(List.of(hash(1, 3), hash(3, 3)), b("a"), b("z")), "partition 2 of 3 is missing");
-    assertFalse(NodeRuntime.covers(List.of(hash(1, 3), hash(3, 3), hash(3, 3)), b("a"), b("z")), "a duplicate is not 2");
-    assertTrue(NodeRuntime.covers(List.of(hash(1, 1)), b("a"), b("")));
+    assertTrue(RequestRouter.covers(List.of(hash(1, 3), hash(2, 3), hash(3, 3)), b("a"), b("z")));
+    assertFalse(RequestRouter.covers(List.of(hash(1, 3), hash(3, 3)), b("a"), b("z")), "partition 2 of 3 is missing");
+    assertFalse(RequestRouter.covers(List.of(hash(1, 3), hash(3, 3), hash(3, 3)), b("a"), b("z")), "a duplicate is not 2");
+    assertTrue(RequestRouter.covers(List.of(hash(1, 1)), b("a"), b("")));
   }
 }
