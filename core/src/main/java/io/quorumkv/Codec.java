@@ -213,8 +213,8 @@ final class Codec {
       writeOp(w, c.op());
     } else if (request instanceof KvRequest.Status) {
       w.u8(4);
-    } else if (request instanceof KvRequest.Directory) {
-      w.u8(8);
+    } else if (request instanceof KvRequest.Directory d) {
+      w.u8(8).i64(d.round()).i64(d.heldRound());
     } else if (request instanceof KvRequest.Routes) {
       w.u8(9);
     } else if (request instanceof KvRequest.Admin a) {
@@ -302,7 +302,7 @@ final class Codec {
         };
         yield new KvRequest.Group(p, c);
       }
-      case 8 -> new KvRequest.Directory();
+      case 8 -> new KvRequest.Directory(r.i64(), r.i64());
       case 10 -> readMulti(r);
       case 11 -> new KvRequest.CheckReplicas(r.i64());
       default -> throw r.bad("unknown request tag " + tag);
@@ -479,6 +479,8 @@ final class Codec {
           .forEach(e -> w.i64(e.getKey()).longs(e.getValue()));
     } else if (response instanceof KvResponse.AdminDone a) {
       w.u8(5).i64(a.value());
+    } else if (response instanceof KvResponse.DirectoryUnchanged) {
+      w.u8(11);
     } else if (response instanceof KvResponse.DirectoryReport d) {
       w.u8(7).i64(d.nodeId()).i32(d.replicas().size());
       for (KvResponse.ReplicaReport x : d.replicas()) {
@@ -630,6 +632,7 @@ final class Codec {
             r.bool());
       }
       case 10 -> new KvResponse.ReplicaCheck(readReplicaHashes(r));
+      case 11 -> new KvResponse.DirectoryUnchanged();
       default -> throw r.bad("unknown response tag " + tag);
     };
   }
@@ -780,8 +783,22 @@ final class Codec {
     }
 
     Writer longs(Set<Long> s) {
-      i32(s.size());
-      s.stream().sorted().forEach(this::i64);
+      int n = s.size();
+      i32(n);
+      if (n == 1) {
+        return i64(s.iterator().next());
+      }
+      // Sorted, so that equal sets encode alike (directory answers are compared byte for byte);
+      // without a stream: a directory report writes three sets for each of its replicas.
+      long[] sorted = new long[n];
+      int i = 0;
+      for (long v : s) {
+        sorted[i++] = v;
+      }
+      Arrays.sort(sorted);
+      for (long v : sorted) {
+        i64(v);
+      }
       return this;
     }
 

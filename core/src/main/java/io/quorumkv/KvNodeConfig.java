@@ -89,6 +89,8 @@ public record KvNodeConfig(
 
   /** The election timeout as wall time. */
   Duration electionTimeout() {
-    return tickInterval.multipliedBy(electionTicks);
+    // Not Duration.multipliedBy, which goes through BigDecimal: this is asked per replica per tick
+    // (Quiescence): with 1,000 idle partitions that arithmetic was about 7 % of a node's Java samples.
+    return Duration.ofNanos(tickInterval.toNanos() * electionTicks);
   }
 }

@@ -85,9 +85,22 @@ sealed interface KvRequest {
 
   /**
    * The receiving node's replicas (span, membership, leader, progress), for another node's
-   * directory of the partitions it does not host: routing and replica placement.
+   * directory of the partitions it does not host: routing and replica placement. A node polls its
+   * peers every election timeout; most polls of a quiet cluster would return the very report the
+   * asker already holds, so the asker numbers its polls and says which one's full answer it holds,
+   * and the receiver answers {@link KvResponse.DirectoryUnchanged} when its report is byte for
+   * byte the one it sent for that poll.
+   *
+   * @param round      the asker's poll number, from 1 up; 0 when the asker keeps no report (any
+   *                   other caller): then the answer is always the full report
+   * @param heldRound  the poll whose full report from the receiver the asker holds; 0 for none
    */
-  record Directory() implements KvRequest {}
+  record Directory(long round, long heldRound) implements KvRequest {
+    /** A request for the full report. */
+    Directory() {
+      this(0, 0);
+    }
+  }
 
   /** Which partition holds which keys and who leads it, as the receiving node knows (client routing). */
   record Routes() implements KvRequest {}

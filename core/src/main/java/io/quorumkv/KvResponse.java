@@ -131,6 +131,12 @@ sealed interface KvResponse {
   /** An administrative operation finished; {@code value} is its result (a split's new id). */
   record AdminDone(long value) implements KvResponse {}
 
+  /**
+   * The answer to a {@link KvRequest.Directory} poll when the report is the one its asker says it
+   * holds (its {@code heldRound}), byte for byte: the asker keeps using that one.
+   */
+  record DirectoryUnchanged() implements KvResponse {}
+
   /** Why a request failed. */
   enum Code {
     /** The receiver does not lead the partition and does not forward; see the hint. Retryable elsewhere. */

@@ -61,6 +61,8 @@ final class NodeMetrics {
   final Counter replicaRepairsDone;
   final Counter droppedMessages;
   final Counter forwarded;
+  final Counter directoryAnswersFull;
+  final Counter directoryAnswersUnchanged;
   final Counter multis;
   final Counter multiItems;
   final Counter leaseReadsFallenBack;
@@ -128,6 +130,12 @@ final class NodeMetrics {
     batchedReads = counter("quorumkv.reads.batched", "LINEARIZABLE and FOLLOWER reads in those batches");
     forwarded = counter("quorumkv.requests.forwarded",
         "client requests forwarded to the partition's leader (a client routing by a stale table, or not routing)");
+    directoryAnswersFull = Counter.builder("quorumkv.directory.answers")
+        .description("directory polls of peers answered: with the full report, or as unchanged (the report the peer holds)")
+        .tags(tags.and("kind", "full")).register(registry);
+    directoryAnswersUnchanged = Counter.builder("quorumkv.directory.answers")
+        .description("directory polls of peers answered: with the full report, or as unchanged (the report the peer holds)")
+        .tags(tags.and("kind", "unchanged")).register(registry);
     multis = counter("quorumkv.requests.multi",
         "multi requests received: several gets and writes a client sent in one frame");
     multiItems = counter("quorumkv.requests.multi.items",

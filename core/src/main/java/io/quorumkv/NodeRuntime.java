@@ -330,7 +330,7 @@ final class NodeRuntime implements RequestExecutor {
     this.who = "node " + nodeId;
     this.metrics = new NodeMetrics(config.meterRegistry(), nodeId);
     this.initialSpans = RoutingTable.initialSpans(config.partitioner());
-    this.placement = new PlacementDriver(this, config);
+    this.placement = new PlacementDriver(this, config, metrics);
     NodeView view = new NodeView();
     this.reads = new ReadPath(nodeId, metrics, overrides, replicas, task -> readPool.execute(task), view);
     this.hashChecks = new ReplicaHashChecks(who, metrics, view);
@@ -732,6 +732,11 @@ final class NodeRuntime implements RequestExecutor {
   /** Replica repairs (tests). */
   ReplicaRepair repairs() {
     return repairs;
+  }
+
+  /** Placement and the directory of peers' replicas (tests). */
+  PlacementDriver placement() {
+    return placement;
   }
 
   /** The replicas this node hosts (live view; placement). */

@@ -4,6 +4,7 @@ import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.raft.ConfState;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -61,6 +62,7 @@ final class PlacementDriver {
   private final NodeRuntime node;
   private final long nodeId;
   private final KvNodeConfig config;
+  private final NodeMetrics metrics;
   private final String who;
   private final Logger log = LoggerFactory.getLogger(KvNode.class);
   private final long pollTicks;
@@ -79,6 +81,20 @@ final class PlacementDriver {
   private boolean polling;
   /** loop: poll rounds completed. */
   private long rounds;
+  /**
+   * loop: each peer's last full report and the poll it answered: what a {@link KvResponse.DirectoryUnchanged}
+   * answer stands for.
+   */
+  private final Map<Long, HeldReport> held = new HashMap<>();
+  /**
+   * The full report this node last sent each peer, for that peer's poll numbered {@code round}:
+   * what a poll that holds that round is answered "unchanged" against. Any request thread.
+   */
+  private final Map<Long, SentReport> sent = new ConcurrentHashMap<>();
+
+  private record HeldReport(long round, KvResponse.DirectoryReport report) {}
+
+  private record SentReport(long round, byte[] encoded) {}
   /** Frozen partitions whose merge this node is driving ({@link #mergeInto}); any thread. */
   private final Set<Long> merging = ConcurrentHashMap.newKeySet();
   /**
@@ -95,8 +111,9 @@ final class PlacementDriver {
   /** loop: conditions checked after every poll round (decommissions waiting to complete). */
   private final List<java.util.function.BooleanSupplier> afterRound = new ArrayList<>();
 
-  PlacementDriver(NodeRuntime node, KvNodeConfig config) {
+  PlacementDriver(NodeRuntime node, KvNodeConfig config, NodeMetrics metrics) {
     this.node = node;
+    this.metrics = metrics;
     this.nodeId = config.nodeId();
     this.config = config;
     this.who = "node " + nodeId;
@@ -114,22 +131,33 @@ final class PlacementDriver {
     Set<Long> peers = new TreeSet<>(node.memberIds());
     for (Replica r : node.replicas().values()) {
       ConfState cs = r.confState;
-      peers.addAll(union(union(cs.voters(), cs.votersOutgoing()), union(cs.learners(), cs.learnersNext())));
+      peers.addAll(cs.voters());
+      peers.addAll(cs.votersOutgoing());
+      peers.addAll(cs.learners());
+      peers.addAll(cs.learnersNext());
     }
     peers.remove(nodeId);
     polling = true;
+    held.keySet().retainAll(peers);
+    long round = rounds + 1; // unique and rising: one poll at a time, and rounds counts the completed ones
     Map<Long, KvResponse.DirectoryReport> answers = new ConcurrentHashMap<>();
+    Map<Long, HeldReport> fresh = new ConcurrentHashMap<>();
     List<CompletableFuture<?>> calls = new ArrayList<>();
-    byte[] request = Codec.encodeRequest(new KvRequest.Directory());
     Duration timeout = config.electionTimeout();
     for (long peer : peers) {
+      HeldReport h = held.get(peer);
+      byte[] request = Codec.encodeRequest(new KvRequest.Directory(round, h == null ? 0 : h.round()));
       // Bounded here too: a request lost by a faulty network may never complete on its own.
       calls.add(node.request(peer, request, timeout).orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS)
           .handle((bytes, e) -> {
             if (e == null) {
               try {
-                if (Codec.decodeResponse(bytes) instanceof KvResponse.DirectoryReport d) {
+                KvResponse answer = Codec.decodeResponse(bytes);
+                if (answer instanceof KvResponse.DirectoryReport d) {
                   answers.put(peer, d);
+                  fresh.put(peer, new HeldReport(round, d));
+                } else if (answer instanceof KvResponse.DirectoryUnchanged && h != null) {
+                  answers.put(peer, h.report());
                 }
               } catch (IllegalArgumentException bad) {
                 log.warn("{}: bad directory answer from node {}: {}", who, peer, bad.getMessage());
@@ -140,9 +168,39 @@ final class PlacementDriver {
     }
     CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> node.post(() -> {
       polling = false;
+      held.putAll(fresh);
       onReports(Map.copyOf(answers));
     }));
   }
+
+  /**
+   * The encoded answer to a peer's directory poll: {@link KvResponse.DirectoryUnchanged} when this
+   * node's report is, byte for byte, the one it sent for the poll the peer says it holds, else the
+   * full report (remembered against the poll's round). A request from a client, or without a round,
+   * gets the full report. Any request thread.
+   */
+  byte[] answerDirectory(long from, KvRequest.Directory poll) {
+    byte[] full = Codec.encodeResponse(report());
+    if (poll.round() == 0 || from == io.quorumkv.transport.RequestHandler.EXTERNAL_CLIENT) {
+      return full;
+    }
+    boolean[] unchanged = new boolean[1];
+    sent.compute(from, (peer, last) -> {
+      if (last != null && poll.heldRound() == last.round() && Arrays.equals(last.encoded(), full)) {
+        unchanged[0] = true;
+        return last; // the peer goes on holding that round's report
+      }
+      return new SentReport(poll.round(), full);
+    });
+    if (unchanged[0]) {
+      metrics.directoryAnswersUnchanged.increment();
+      return UNCHANGED;
+    }
+    metrics.directoryAnswersFull.increment();
+    return full;
+  }
+
+  private static final byte[] UNCHANGED = Codec.encodeResponse(new KvResponse.DirectoryUnchanged());
 
   /** loop */
   private void onReports(Map<Long, KvResponse.DirectoryReport> answers) {
@@ -250,10 +308,9 @@ final class PlacementDriver {
       ConfState cs = r.confState;
       PartitionStateMachine sm = r.sm;
       KeySpan span = sm.span();
-      Set<Long> voters = new TreeSet<>(cs.voters());
-      voters.addAll(cs.votersOutgoing());
-      Set<Long> learners = new TreeSet<>(cs.learners());
-      learners.addAll(cs.learnersNext());
+      // Outside a joint configuration (nearly always) the sets are taken as they are, uncopied.
+      Set<Long> voters = cs.votersOutgoing().isEmpty() ? cs.voters() : union(cs.voters(), cs.votersOutgoing());
+      Set<Long> learners = cs.learnersNext().isEmpty() ? cs.learners() : union(cs.learners(), cs.learnersNext());
       out.add(new KvResponse.ReplicaReport(r.groupId, span == null ? new byte[0] : PartitionStateMachine.encodeSpan(span),
           r.leader, r.term, applied, countsKeys && span != null ? sm.countKeys(config.mergeBelowKeys()) : 0,
           sm.frozenInto() != 0, voters, learners, span instanceof KeySpan.Range ? sm.absorbed() : Set.of()));
@@ -276,9 +333,14 @@ final class PlacementDriver {
    */
   long leaderOf(long p) {
     Long hinted = leaderHints.get(p);
-    if (hinted != null) {
-      return hinted;
-    }
+    return hinted != null ? hinted : leaderOfReported(p);
+  }
+
+  /**
+   * The leader of partition {@code p} with the highest term in the peers' last reports, else a node
+   * that reported itself a voter of it; 0 when no report names one.
+   */
+  long leaderOfReported(long p) {
     long anyVoter = 0;
     long bestTerm = -1;
     long leader = 0;

@@ -20,6 +20,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -127,10 +128,8 @@ final class RequestRouter {
     CompletableFuture<KvResponse> f;
     if (req instanceof KvRequest.ForPartition fp) {
       f = servePartition(fp.partitionId(), fp.inner(), deadline, false);
-    } else if (req instanceof KvRequest.Directory) {
-      // Counting keys (for merges) scans the replicas: not on an I/O thread.
-      f = config.mergeBelowKeys() > 0 ? CompletableFuture.supplyAsync(placement::report, readPool)
-          : done(placement.report());
+    } else if (req instanceof KvRequest.Directory d) {
+      return answerDirectory(from, d);
     } else if (req instanceof KvRequest.Group g) {
       f = commands.executeGroup(g, deadline);
     } else if (req instanceof KvRequest.Multi m) {
@@ -139,6 +138,18 @@ final class RequestRouter {
       f = execute(req, deadline);
     }
     return f.handle((r, e) -> Codec.encodeResponse(e == null ? r : failureOf(e)));
+  }
+
+  /**
+   * A directory poll's answer, encoded (a peer's poll is answered "unchanged" by comparing
+   * encodings, {@link PlacementDriver#answerDirectory}). Counting keys (for merges) scans the
+   * replicas: then not on an I/O thread.
+   */
+  private CompletableFuture<byte[]> answerDirectory(long from, KvRequest.Directory d) {
+    Supplier<byte[]> answer = () -> placement.answerDirectory(from, d);
+    CompletableFuture<byte[]> f = config.mergeBelowKeys() > 0 ? CompletableFuture.supplyAsync(answer, readPool)
+        : CompletableFuture.supplyAsync(answer, Runnable::run);
+    return f.exceptionally(e -> Codec.encodeResponse(failureOf(e)));
   }
 
   /** The most bytes of values read that one multi's answer carries; reads beyond are refused, retryably. */

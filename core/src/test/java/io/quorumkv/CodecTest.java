@@ -65,7 +65,8 @@ class CodecTest {
         new KvRequest.Group(1, new KvRequest.GroupCommand.SetNodeState(4, "127.0.0.1:7004", true)),
         new KvRequest.Group(2, new KvRequest.GroupCommand.MergeInto(1)),
         new KvRequest.Group(1, new KvRequest.GroupCommand.Absorb(2, b("seed"))),
-        new KvRequest.CheckReplicas(1500));
+        new KvRequest.CheckReplicas(1500),
+        new KvRequest.Directory(7, 6));
   }
 
   @Test
@@ -98,7 +99,8 @@ class CodecTest {
             List.of(new PartitionHashes(1, 77, 2, Set.of(1L, 2L, 3L), Map.of(1L, -5L, 2L, 9L), Set.of(1L),
                     Map.of(3L, "its log had not acknowledged the check entry (match index 70, PROBE)")),
                 new PartitionHashes(3, 12, 2, Set.of(2L, 4L), Map.of(2L, 4L), Set.of())),
-            Map.of(5L, "the check entry did not apply within 750 ms"), Map.of(1L, 77L, 4L, 3L))));
+            Map.of(5L, "the check entry did not apply within 750 ms"), Map.of(1L, 77L, 4L, 3L))),
+        new KvResponse.DirectoryUnchanged());
   }
 
   @Test
