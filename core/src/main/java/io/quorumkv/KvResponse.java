@@ -49,10 +49,40 @@ sealed interface KvResponse {
   record DirectoryReport(long nodeId, List<ReplicaReport> replicas, java.util.Map<Long, String> addresses,
       java.util.Optional<java.util.Set<Long>> preferredLeaders, java.util.Set<Long> fenced) implements KvResponse {
     public DirectoryReport {
-      replicas = List.copyOf(replicas);
+      replicas = byPartition(replicas);
       addresses = java.util.Map.copyOf(addresses);
       preferredLeaders = preferredLeaders.map(java.util.Set::copyOf);
       fenced = java.util.Set.copyOf(fenced);
+    }
+
+    /** The node's replica of {@code partitionId}, if it reported one (a binary search: reports are large). */
+    java.util.Optional<ReplicaReport> replica(long partitionId) {
+      int lo = 0;
+      int hi = replicas.size() - 1;
+      while (lo <= hi) {
+        int mid = (lo + hi) >>> 1;
+        long at = replicas.get(mid).partitionId();
+        if (at < partitionId) {
+          lo = mid + 1;
+        } else if (at > partitionId) {
+          hi = mid - 1;
+        } else {
+          return java.util.Optional.of(replicas.get(mid));
+        }
+      }
+      return java.util.Optional.empty();
+    }
+
+    /** The replicas in partition order (a node's own reports already are). */
+    private static List<ReplicaReport> byPartition(List<ReplicaReport> replicas) {
+      for (int i = 1; i < replicas.size(); i++) {
+        if (replicas.get(i - 1).partitionId() > replicas.get(i).partitionId()) {
+          List<ReplicaReport> sorted = new java.util.ArrayList<>(replicas);
+          sorted.sort(java.util.Comparator.comparingLong(ReplicaReport::partitionId));
+          return List.copyOf(sorted);
+        }
+      }
+      return List.copyOf(replicas);
     }
 
     /** A report that does not say which leaders its node prefers. */

@@ -345,17 +345,17 @@ final class PlacementDriver {
     long bestTerm = -1;
     long leader = 0;
     for (KvResponse.DirectoryReport d : reports.values()) {
-      for (KvResponse.ReplicaReport x : d.replicas()) {
-        if (x.partitionId() != p) {
-          continue;
-        }
-        if (x.leader() != 0 && x.term() > bestTerm) {
-          bestTerm = x.term();
-          leader = x.leader();
-        }
-        if (anyVoter == 0 && x.voters().contains(d.nodeId())) {
-          anyVoter = d.nodeId();
-        }
+      Optional<KvResponse.ReplicaReport> found = d.replica(p);
+      if (found.isEmpty()) {
+        continue;
+      }
+      KvResponse.ReplicaReport x = found.get();
+      if (x.leader() != 0 && x.term() > bestTerm) {
+        bestTerm = x.term();
+        leader = x.leader();
+      }
+      if (anyVoter == 0 && x.voters().contains(d.nodeId())) {
+        anyVoter = d.nodeId();
       }
     }
     return leader != 0 ? leader : anyVoter;
@@ -415,7 +415,7 @@ final class PlacementDriver {
    */
   boolean reportsNoReplica(long id, long g) {
     KvResponse.DirectoryReport d = reports.get(id);
-    return d != null && replicaOf(d, g).map(x -> x.voters().isEmpty() && x.learners().isEmpty()).orElse(true);
+    return d != null && d.replica(g).map(x -> x.voters().isEmpty() && x.learners().isEmpty()).orElse(true);
   }
 
   /**
@@ -529,14 +529,15 @@ final class PlacementDriver {
         node.destroyReplica(r, "empty, and no leader has contacted it for " + ABANDONED_ELECTIONS + " election timeouts");
         continue;
       }
-      long lastIndex = r.raw.status().lastIndex();
       for (KvResponse.DirectoryReport d : answers.values()) {
-        Optional<KvResponse.ReplicaReport> x = replicaOf(d, r.groupId);
-        if (x.isPresent() && !x.get().voters().isEmpty() && !lists(x.get(), nodeId)
-            && x.get().appliedIndex() >= lastIndex) {
-          node.destroyReplica(r, "node " + d.nodeId() + " applied a membership without it at index "
-              + x.get().appliedIndex() + " (this replica's log ends at " + lastIndex + ")");
-          break;
+        Optional<KvResponse.ReplicaReport> x = d.replica(r.groupId);
+        if (x.isPresent() && !x.get().voters().isEmpty() && !lists(x.get(), nodeId)) {
+          long lastIndex = r.raw.status().lastIndex(); // only here: a status copies the progress of every peer
+          if (x.get().appliedIndex() >= lastIndex) {
+            node.destroyReplica(r, "node " + d.nodeId() + " applied a membership without it at index "
+                + x.get().appliedIndex() + " (this replica's log ends at " + lastIndex + ")");
+            break;
+          }
         }
       }
     }
@@ -555,7 +556,7 @@ final class PlacementDriver {
       Map<Long, KvResponse.DirectoryReport> answers) {
     for (long voter : union(cs.voters(), cs.votersOutgoing())) {
       KvResponse.DirectoryReport d = answers.get(voter);
-      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty() : replicaOf(d, groupId);
+      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty() : d.replica(groupId);
       if (x.isEmpty() || lists(x.get(), nodeId)) {
         return false;
       }
@@ -563,10 +564,6 @@ final class PlacementDriver {
     return true;
   }
 
-  /** {@code d}'s replica of {@code groupId}, if its node reported one. */
-  private static Optional<KvResponse.ReplicaReport> replicaOf(KvResponse.DirectoryReport d, long groupId) {
-    return d.replicas().stream().filter(y -> y.partitionId() == groupId).findFirst();
-  }
 
   /** Whether the reported membership has {@code nodeId}, as a voter or a learner. */
   private static boolean lists(KvResponse.ReplicaReport x, long nodeId) {
@@ -774,7 +771,7 @@ final class PlacementDriver {
         continue;
       }
       KvResponse.DirectoryReport d = reports.get(id);
-      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty() : replicaOf(d, r.groupId);
+      Optional<KvResponse.ReplicaReport> x = d == null ? Optional.empty() : d.replica(r.groupId);
       if (x.isEmpty() || x.get().appliedIndex() < index) {
         waiting.add(id);
       }

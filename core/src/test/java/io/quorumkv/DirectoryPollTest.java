@@ -111,6 +111,23 @@ class DirectoryPollTest {
     }
   }
 
+  @Test
+  void aReportFindsEachReplicaWhateverOrderItWasBuiltIn() {
+    java.util.List<KvResponse.ReplicaReport> replicas = new java.util.ArrayList<>();
+    for (long p : new long[] {7, 3, 12, 1, 9}) {
+      replicas.add(new KvResponse.ReplicaReport(p, new byte[0], 2, p, p * 10, 0, false,
+          java.util.Set.of(1L, 2L), java.util.Set.of(), java.util.Set.of()));
+    }
+    KvResponse.DirectoryReport d = new KvResponse.DirectoryReport(2, replicas, java.util.Map.of());
+    for (long p : new long[] {1, 3, 7, 9, 12}) {
+      assertEquals(p * 10, d.replica(p).orElseThrow().appliedIndex());
+    }
+    for (long p : new long[] {0, 2, 8, 13}) {
+      assertTrue(d.replica(p).isEmpty(), "partition " + p);
+    }
+    assertTrue(new KvResponse.DirectoryReport(2, java.util.List.of(), java.util.Map.of()).replica(1).isEmpty());
+  }
+
   private static double unchanged(KvNode n) {
     return n.meterRegistry().counter("quorumkv.directory.answers", "node", Long.toString(n.nodeId()),
         "kind", "unchanged").count();
