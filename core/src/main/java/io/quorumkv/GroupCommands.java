@@ -208,7 +208,10 @@ final class GroupCommands {
       boolean done = switch (m.type()) {
         case ADD_VOTER -> cs.voters().contains(id) && !cs.isJoint();
         case ADD_LEARNER -> cs.learners().contains(id) || cs.voters().contains(id);
-        case REMOVE -> !cs.voters().contains(id) && !cs.learners().contains(id) && !cs.votersOutgoing().contains(id);
+        // The removal of a node no member, but to come back by a repair, is proposed all the same
+        // (a no-op for Raft): it cancels the rebuild (ReplicaRepair#afterChange).
+        case REMOVE -> !cs.voters().contains(id) && !cs.learners().contains(id) && !cs.votersOutgoing().contains(id)
+            && !rebuilding(r, id);
       };
       if (done) {
         f.complete(new KvResponse.AdminDone(0));
@@ -260,6 +263,12 @@ final class GroupCommands {
       f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
     }
     return f;
+  }
+
+  /** Whether a repair is to add node {@code id} back to {@code r}'s partition ({@link ReplicaRepair#afterChange}). */
+  private static boolean rebuilding(Replica r, long id) {
+    ReplicaRepair.Rebuild b = r.rebuilding;
+    return b != null && b.node() == id;
   }
 
   /** Sends a partition command to the partition's leader (here or a peer). */
@@ -365,7 +374,8 @@ final class GroupCommands {
           node.members().getOrDefault(pr.nodeId(), "")), deadline, false);
     }
     if (op instanceof AdminOp.RemoveNode rm) {
-      if (!node.isMemberAnywhere(rm.nodeId())) {
+      if (!node.isMemberAnywhere(rm.nodeId())
+          && node.replicas().values().stream().noneMatch(x -> rebuilding(x, rm.nodeId()))) {
         // Not a silent success: an operator who mistyped the id must hear that nothing happened.
         return done(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + rm.nodeId()
             + " is not a member of any partition (never added, or already removed); members: "

@@ -394,10 +394,15 @@ final class NodeRuntime implements RequestExecutor {
         }
         Replica r = openReplica(g);
         r.sm.memberAddresses().forEach(members::putIfAbsent);
+        ReplicaRepair.Rebuild b = r.rebuilding;
+        if (b != null) {
+          members.putIfAbsent(b.node(), b.address()); // removed to come back: its leader polls it
+        }
       }
       if (config.replicationFactor() == 0 && replicas.values().stream().anyMatch(r -> !r.confState.voters().isEmpty())) {
-        // The initial peers are only where the cluster began: a member removed since is gone.
-        members.keySet().removeIf(id -> !isMemberAnywhere(id));
+        // The initial peers are only where the cluster began: a member removed since is gone,
+        // unless it was removed to rebuild its replica and is still to come back.
+        members.keySet().removeIf(id -> !isMemberAnywhere(id) && !isRebuildingAnywhere(id));
       }
       transport = overrides.transport != null ? overrides.transport.apply(config) : nettyTransport();
       transport.setMessageHandler(new MessageHandler() {
@@ -644,6 +649,7 @@ final class NodeRuntime implements RequestExecutor {
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));
     r.appliedIndex = r.smStore.appliedIndex();
+    r.rebuilding = r.sm.rebuild();
     Tombstones.Tombstone t = tombstones.get(g);
     if (t != null && r.appliedIndex < t.lastIndex()) {
       // Created again after a replica here was destroyed, and not yet past its predecessor's log
@@ -727,6 +733,11 @@ final class NodeRuntime implements RequestExecutor {
   /** Partition commands at their leader, and the operator's calls (placement's calls go through it). */
   GroupCommands commands() {
     return commands;
+  }
+
+  /** Placement's completed poll rounds (tests wait for fresh ones). */
+  long placementRounds() {
+    return placement.rounds();
   }
 
   /** Replica repairs (tests). */
@@ -1396,11 +1407,12 @@ final class NodeRuntime implements RequestExecutor {
   private void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
     // A pin holds for the configuration it was made in: the voters it was balanced against changed.
     leaders.unpin(r.groupId);
+    repairs.onMembershipChange(r, cc, cs); // first: whether a removed node is to come back
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() != ConfChangeType.REMOVE && cc.context().length > 0) {
         learnAddress(s.nodeId(), new String(cc.context(), StandardCharsets.UTF_8));
       } else if (s.type() == ConfChangeType.REMOVE && config.replicationFactor() == 0 && !isMemberAnywhere(s.nodeId())
-          && !ReplicaRepair.isRebuild(cc)) { // a node removed to rebuild its replica comes back at once
+          && !isRebuildingAnywhere(s.nodeId())) { // a node removed to rebuild its replica comes back
         // Gone from every partition: forget it, and the transport refuses it from now on. This
         // node itself, once removed, reports the members that remain. (With placement, a node
         // hosts some partitions only: a member of none of them may still be in the cluster.)
@@ -1412,12 +1424,16 @@ final class NodeRuntime implements RequestExecutor {
       log.info("{} group {}: membership {} {} -> voters {} learners {}", who, r.groupId, s.type(), s.nodeId(),
           cs.voters(), cs.learners());
     }
-    repairs.onMembershipChange(r, cc, cs);
   }
 
   static boolean isMember(ConfState cs, long id) {
     return cs.voters().contains(id) || cs.learners().contains(id) || cs.votersOutgoing().contains(id)
         || cs.learnersNext().contains(id);
+  }
+
+  /** Whether a rebuild of {@code id}'s replica is pending in any partition, as far as this node has applied. */
+  boolean isRebuildingAnywhere(long id) {
+    return replicas.values().stream().anyMatch(x -> x.rebuilding != null && x.rebuilding.node() == id);
   }
 
   /** Whether {@code id} is a member of any partition, as far as this node has applied. */
@@ -1894,7 +1910,12 @@ final class NodeRuntime implements RequestExecutor {
     r.compactedIndex = index;
     r.appliedBytesSinceCompaction = 0;
     r.confState = r.smStore.confState();
+    ReplicaRepair.Rebuild rebuild = r.sm.rebuild();
+    r.rebuilding = rebuild;
     r.sm.memberAddresses().forEach((id, address) -> post(() -> learnAddress(id, address)));
+    if (rebuild != null) {
+      post(() -> learnAddress(rebuild.node(), rebuild.address()));
+    }
     KeySpan span = r.sm.span();
     publishSpan(r);
     log.info("{} group {}: installed snapshot at {} {}", who, r.groupId, index, span == null ? "" : span.describe());

@@ -47,6 +47,12 @@ final class PartitionStateMachine {
    * never learned its freeze) drops that replica on its evidence ({@link #absorbed}).
    */
   private static final byte[] META_ABSORBED_PREFIX = meta("absorbed");
+  /**
+   * The rebuild of a replica under way in this partition, if any ({@link ReplicaRepair#afterChange}):
+   * the node's id and address. Kept with the membership it follows from, so that it survives
+   * restarts and travels with snapshots.
+   */
+  private static final byte[] META_REBUILD = meta("rebuild");
 
   /** One result byte per write, cached in the session: the operation's boolean. */
   private static final byte FALSE = 0;
@@ -95,6 +101,8 @@ final class PartitionStateMachine {
   private long pendingIndex;
   private long pendingTerm;
   private ConfState pendingConf;
+  /** applier: the rebuild pending as of the last membership change applied ({@link #META_REBUILD}). */
+  private ReplicaRepair.Rebuild rebuild;
   private boolean spanUnwritten;
   private volatile ReplicaHash lastHash;
   /**
@@ -197,6 +205,7 @@ final class PartitionStateMachine {
     sm.spanUnwritten = storedSpan.isEmpty();
     sm.frozenInto = store.get(META_FROZEN).map(PartitionStateMachine::decodeLong).orElse(0L);
     sm.logTime = store.get(META_LOG_TIME).map(PartitionStateMachine::decodeLong).orElse(0L);
+    sm.rebuild = store.get(META_REBUILD).map(PartitionStateMachine::decodeRebuild).orElse(null);
     for (KeyValue kv : store.scan(new byte[] {SESSION}, new byte[] {SESSION + 1}, Integer.MAX_VALUE)) {
       long id = decodeLong(Arrays.copyOfRange(kv.key(), 1, kv.key().length));
       sm.sessions.put(id, Session.decode(id, kv.value()));
@@ -354,6 +363,12 @@ final class PartitionStateMachine {
     pendingIndex = index;
     pendingTerm = term;
     pendingConf = confState;
+    ReplicaRepair.Rebuild next = ReplicaRepair.afterChange(rebuild, change, confState);
+    if (!java.util.Objects.equals(next, rebuild)) {
+      stage(next == null ? new PartitionStore.Mutation.Delete(META_REBUILD)
+          : new PartitionStore.Mutation.Put(META_REBUILD, encodeRebuild(next)));
+      rebuild = next;
+    }
     for (io.quorumkv.raft.ConfChange.Single c : change.changes()) {
       if (c.type() == io.quorumkv.raft.ConfChangeType.REMOVE) {
         stage(new PartitionStore.Mutation.Delete(addressKey(c.nodeId())));
@@ -361,6 +376,24 @@ final class PartitionStateMachine {
         stage(new PartitionStore.Mutation.Put(addressKey(c.nodeId()), change.context()));
       }
     }
+  }
+
+  /**
+   * The rebuild of a replica pending in this partition as of the membership changes applied, or
+   * null ({@link ReplicaRepair#afterChange}); opened from the store, so after a restart or a
+   * snapshot's install this is as of the applied index.
+   */
+  ReplicaRepair.Rebuild rebuild() {
+    return rebuild;
+  }
+
+  static byte[] encodeRebuild(ReplicaRepair.Rebuild b) {
+    return new Codec.Writer().i64(b.node()).str(b.address()).toArray();
+  }
+
+  static ReplicaRepair.Rebuild decodeRebuild(byte[] bytes) {
+    Codec.Reader r = new Codec.Reader(bytes, "rebuild");
+    return new ReplicaRepair.Rebuild(r.i64(), r.str());
   }
 
   /** Member addresses recorded by applied membership changes (flushed state). */

@@ -36,8 +36,11 @@ import org.slf4j.LoggerFactory;
  *       (keeping its tombstone, so the replica created again is quarantined, {@link Tombstones}),
  *       then it is added back as a learner, rebuilt, and promoted once caught up. The partition
  *       runs with one voter fewer meanwhile. The removal entry says it is a rebuild
- *       ({@link #REBUILD_CONTEXT}), so every replica that applies it knows the node is to come back
- *       ({@link Replica#rebuilding}) and a later leader finishes the repair.</li>
+ *       ({@link #REBUILD_CONTEXT}), so every replica that applies it records that the node is to
+ *       come back, in memory ({@link Replica#rebuilding}) and in its partition's state ({@link
+ *       PartitionStateMachine#rebuild}): whichever replica leads later, also after every voter
+ *       restarted, finishes the repair. A later membership change other than the repair's own
+ *       cancels it ({@link #afterChange}).</li>
  * </ul>
  *
  * A repair starts only when attribution is certain (the leader's and a quorum's hashes agree
@@ -139,31 +142,66 @@ final class ReplicaRepair {
   }
 
   /**
+   * The rebuild pending once membership change {@code cc} applied (leading to {@code cs}), given
+   * the one pending before it ({@code pending}, or null). Every replica applies this rule, both in
+   * memory ({@link Replica#rebuilding}) and in its partition's state ({@link
+   * PartitionStateMachine#rebuild}, durable with the applied index): so whichever replica leads
+   * later, also after every voter restarted, knows a node is to come back, and finishes the repair.
+   *
+   * <p>A rebuild's removal ({@link #REBUILD_CONTEXT}) starts one. The repair's own steps, adding
+   * that node as a learner and promoting it (and the empty change that leaves a joint
+   * configuration), carry it on; the promotion that makes it a voter ends it. Any other change
+   * ends it too: an operator's decision (or placement's) about the partition's membership comes
+   * after the repair's and overrides it. An operator who removes the node being rebuilt, while it
+   * is out or as a learner, does not see it come back ({@link GroupCommands#changeMember} then
+   * proposes the removal of a node that is no member, a no-op for Raft, which records that).
+   */
+  static Rebuild afterChange(Rebuild pending, ConfChange cc, ConfState cs) {
+    if (isRebuild(cc)) {
+      String address = new String(cc.context(), StandardCharsets.UTF_8).substring(REBUILD_CONTEXT.length());
+      long removed = cc.changes().stream().filter(s -> s.type() == ConfChangeType.REMOVE).findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("a rebuild's change removes no node: " + cc)).nodeId();
+      return new Rebuild(removed, address);
+    }
+    if (pending == null) {
+      return null;
+    }
+    boolean repairsOwn = cc.changes().stream().allMatch(s -> s.nodeId() == pending.node()
+        && (s.type() == ConfChangeType.ADD_LEARNER || s.type() == ConfChangeType.ADD_VOTER));
+    if (!repairsOwn) {
+      return null;
+    }
+    return cs.voters().contains(pending.node()) && !cs.isJoint() ? null : pending;
+  }
+
+  /**
    * loop, on every replica as a membership change is handed to the applier: a removal drops the
-   * node's divergence record (a replica created for it again starts unfenced) and, if it is a
-   * rebuild, records that the node is to come back; the promotion of the rebuilt node ends it. A
-   * leader counts a repair done when the rebuilt node is a voter again, or when a diverged voter
-   * (by its own hash checks, or as its node reports) leaves otherwise: its replacement joined
-   * first (a move, finished by this leader or by placement after a leadership change).
+   * node's divergence record (a replica created for it again starts unfenced); the rebuild pending
+   * follows {@link #afterChange}. A leader counts a repair done when the rebuilt node is a voter
+   * again, or when a diverged voter (by its own hash checks, or as its node reports) leaves
+   * otherwise: its replacement joined first (a move, finished by this leader or by placement after
+   * a leadership change).
    */
   void onMembershipChange(Replica r, ConfChange cc, ConfState cs) {
+    Rebuild before = r.rebuilding;
+    Rebuild after = afterChange(before, cc, cs);
+    r.rebuilding = after;
     for (ConfChange.Single s : cc.changes()) {
       if (s.type() == ConfChangeType.REMOVE) {
         boolean diverged = r.divergedFollowers.remove(s.nodeId()) | placement.fenced(s.nodeId(), r.groupId);
         hashChecks.forgetReports(r, s.nodeId());
-        if (isRebuild(cc)) {
-          String address = new String(cc.context(), StandardCharsets.UTF_8).substring(REBUILD_CONTEXT.length());
-          r.rebuilding = new Rebuild(s.nodeId(), address);
-        } else if (diverged && r.isLeader()) {
+        if (!isRebuild(cc) && diverged && r.isLeader()) {
           done(r, s.nodeId(), "removed, its replacement a voter already");
         }
       }
     }
-    Rebuild b = r.rebuilding;
-    if (b != null && cs.voters().contains(b.node()) && !cs.isJoint()) {
-      r.rebuilding = null;
-      if (r.isLeader()) {
-        done(r, b.node(), "rebuilt on its node");
+    if (before != null && after == null && r.isLeader()) {
+      if (cs.voters().contains(before.node())) {
+        done(r, before.node(), "rebuilt on its node");
+      } else {
+        log.warn("{} group {}: the rebuild of node {}'s replica ends unfinished: a membership change other than "
+            + "the repair's came first ({}); voters {}, learners {}", who, r.groupId, before.node(), cc.changes(),
+            cs.voters(), cs.learners());
       }
     }
   }

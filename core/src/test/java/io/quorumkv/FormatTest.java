@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfChangeType;
+import io.quorumkv.raft.ConfState;
 import io.quorumkv.testkit.GoldenBytes;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -12,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -54,6 +58,9 @@ class FormatTest {
         seed = f.seed();
       }
     }
+    // A rebuild's removal: the partition's state records the rebuild pending (ReplicaRepair#afterChange).
+    sm.applyConfChange(++index, 2, ConfState.ofVoters(Set.of(1L, 2L)), new ConfChange(
+        List.of(new ConfChange.Single(ConfChangeType.REMOVE, 3)), ConfChange.Transition.AUTO, b("rebuild:127.0.0.1:7003")));
     sm.flush();
     return new Scripted(store, sm, seed, index);
   }
@@ -135,6 +142,7 @@ class FormatTest {
     assertEquals(9, fromGolden.frozenInto());
     assertEquals(live.sm().registeredNodes(), fromGolden.registeredNodes());
     assertEquals(2, fromGolden.registeredNodes().size());
+    assertEquals(new ReplicaRepair.Rebuild(3, "127.0.0.1:7003"), fromGolden.rebuild());
     for (String key : List.of("a", "b", "c", "x")) {
       assertEquals(live.sm().get(b(key)).map(String::new), fromGolden.get(b(key)).map(String::new), key);
     }

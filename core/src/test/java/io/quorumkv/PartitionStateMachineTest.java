@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.raft.ConfChange;
+import io.quorumkv.raft.ConfChangeType;
+import io.quorumkv.raft.ConfState;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
@@ -363,5 +366,55 @@ class PartitionStateMachineTest {
     assertNull(job.compute(), "given up for good");
     assertTrue(job.hashed().isCompletedExceptionally());
     assertTrue(sm.lastHash().isEmpty());
+  }
+
+  /** One membership change applied, {@code changes} as {@code (type, node)} pairs, leading to {@code cs}. */
+  private void change(ConfState cs, String context, Object... changes) {
+    List<ConfChange.Single> singles = new java.util.ArrayList<>();
+    for (int i = 0; i < changes.length; i += 2) {
+      singles.add(new ConfChange.Single((ConfChangeType) changes[i], (Long) changes[i + 1]));
+    }
+    sm.applyConfChange(++index, 1, cs, new ConfChange(singles, ConfChange.Transition.AUTO, b(context)));
+  }
+
+  /** What a restarted node reads back: the state machine opened again over the flushed store. */
+  private ReplicaRepair.Rebuild reopenedRebuild() {
+    sm.flush();
+    return PartitionStateMachine.open(1, store, 1, TIMEOUT_MS, ALL).rebuild();
+  }
+
+  /**
+   * A rebuild's removal is recorded in the partition's state, so a restarted node reads it back;
+   * the repair's own steps (the node added as a learner, then promoted) carry it on, the promotion
+   * ends it. An operator's later change ends it too: another node added, or the node being rebuilt
+   * removed on purpose (while out: a removal of a node no member; or as a learner).
+   */
+  @Test
+  void aRebuildPendingIsKeptWithTheMembershipUntilItsPromotionOrAnotherChange() {
+    ReplicaRepair.Rebuild three = new ReplicaRepair.Rebuild(3, "127.0.0.1:7003");
+    ConfState two = ConfState.ofVoters(Set.of(1L, 2L));
+    ConfState learner = new ConfState(Set.of(1L, 2L), Set.of(3L), Set.of(), Set.of(), false);
+    change(two, "rebuild:127.0.0.1:7003", ConfChangeType.REMOVE, 3L);
+    assertEquals(three, sm.rebuild());
+    assertEquals(three, reopenedRebuild(), "durable");
+    change(learner, "127.0.0.1:7003", ConfChangeType.ADD_LEARNER, 3L);
+    assertEquals(three, reopenedRebuild(), "the repair's own re-add carries it on");
+    change(ConfState.ofVoters(Set.of(1L, 2L, 3L)), "127.0.0.1:7003", ConfChangeType.ADD_VOTER, 3L);
+    assertNull(sm.rebuild(), "promoted: done");
+    assertNull(reopenedRebuild());
+
+    change(two, "rebuild:127.0.0.1:7003", ConfChangeType.REMOVE, 3L);
+    change(ConfState.ofVoters(Set.of(1L, 2L, 4L)), "127.0.0.1:7004", ConfChangeType.ADD_VOTER, 4L);
+    assertNull(reopenedRebuild(), "another node added: the operator's change overrides the repair");
+
+    change(two, "rebuild:127.0.0.1:7004", ConfChangeType.REMOVE, 4L);
+    assertEquals(new ReplicaRepair.Rebuild(4, "127.0.0.1:7004"), sm.rebuild(), "a later rebuild replaces it");
+    change(two, "", ConfChangeType.REMOVE, 4L);
+    assertNull(reopenedRebuild(), "the node removed on purpose while out (a no-op for Raft)");
+
+    change(two, "rebuild:127.0.0.1:7003", ConfChangeType.REMOVE, 3L);
+    change(learner, "127.0.0.1:7003", ConfChangeType.ADD_LEARNER, 3L);
+    change(two, "", ConfChangeType.REMOVE, 3L);
+    assertNull(reopenedRebuild(), "the node removed on purpose as a learner");
   }
 }

@@ -484,7 +484,7 @@ class ReplicaDivergenceTest {
   }
 
   /** Has {@code writer} put {@code victim} while {@code f} applies it with another value, and waits until it did. */
-  private static void applyWrongValue(KvNode writer, KvNode f) {
+  static void applyWrongValue(KvNode writer, KvNode f) {
     f.runtime().overrides().applyData = rewritePutsOf("victim", "wrong");
     writer.put("victim", "right");
     MemoryCluster.await(WAIT, "the diverging replica to apply the wrong value",

@@ -1,0 +1,213 @@
+package io.quorumkv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import io.quorumkv.transport.RaftTransport;
+import io.quorumkv.transport.TransportException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A rebuild of a diverged replica on its node ({@link ReplicaRepair}, replication factor 0) is
+ * interrupted between the removal of the node and its re-adding: the leader that started it
+ * crashes, then every voter restarts. The re-adding is held meanwhile: it waits until the node
+ * reports that it dropped its old replica ({@link PlacementDriver#reportsNoReplica}), and the
+ * other nodes' polls of that node fail until the test lets them through ({@link HeldPolls}).
+ * Whoever leads afterwards must know from the partition's replicated state that the node is to
+ * come back, and finish the repair; and an operator's own removal of that node meanwhile must
+ * cancel it.
+ */
+class InterruptedRebuildTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(15);
+  /** The node whose replica diverges: a follower (node 1 is made the leader). */
+  private static final long BAD = 3;
+
+  /**
+   * A transport whose directory polls of node {@link #BAD} fail as unreachable while {@code held}
+   * is set: the leader then never hears that node report its old replica gone. Everything else,
+   * node {@link #BAD}'s own polls and hash reports included, passes.
+   */
+  private static final class HeldPolls extends ForwardingTransport {
+    private final AtomicBoolean held;
+
+    HeldPolls(RaftTransport inner, AtomicBoolean held) {
+      super(inner);
+      this.held = held;
+    }
+
+    /** Has every node {@code b} builds (again at each restart) poll node {@link #BAD} through a {@link HeldPolls}. */
+    static void install(KvNode.Builder b, AtomicBoolean held) {
+      b.overrides(o -> {
+        Function<KvNodeConfig, RaftTransport> inner = o.transport;
+        o.transport = cfg -> new HeldPolls(inner.apply(cfg), held);
+      });
+    }
+
+    @Override
+    public CompletableFuture<byte[]> request(long toNode, byte[] payload, Duration deadline) {
+      if (toNode == BAD && held.get() && Codec.decodeRequest(payload) instanceof KvRequest.Directory) {
+        return CompletableFuture.failedFuture(new TransportException(TransportException.Reason.UNREACHABLE,
+            "node " + toNode + "'s directory poll is held (test)"));
+      }
+      return inner.request(toNode, payload, deadline);
+    }
+  }
+
+  private static long partition(MemoryCluster c) {
+    return c.node(1).status().partitions().get(0).partitionId();
+  }
+
+  /** The leader of {@code p} as running node {@code via} sees it, if that node's replica leads. */
+  private static long leaderAmong(MemoryCluster c, long p, long... via) {
+    for (long id : via) {
+      Replica r = c.node(id).runtime().replicas().get(p);
+      if (r != null && r.isLeader()) {
+        return id;
+      }
+    }
+    return 0;
+  }
+
+  /** The three nodes' roles, and the replica of the node to rebuild before its removal. */
+  private record Staged(long p, long leader, long bad, long good, Replica old) {}
+
+  /** A cluster of three whose polls of node {@link #BAD} are held while {@code held} is set. */
+  private static MemoryCluster cluster(long seed, AtomicBoolean held) {
+    return new MemoryCluster(3, HashPartitioner.of(1), seed, b -> {
+      b.balanceLeaders(false);
+      HeldPolls.install(b, held);
+    });
+  }
+
+  /**
+   * Has the leader's hash check find follower {@link #BAD} diverged, and waits until the leader
+   * removed it to rebuild it.
+   */
+  private static Staged removeForRebuild(MemoryCluster c, Map<String, String> acked) throws InterruptedException {
+    c.awaitLeaders(WAIT);
+    long p = partition(c);
+    c.node(1).transferLeader(p, 1);
+    MemoryCluster.await(WAIT, "node 1 to lead", () -> MemoryCluster.leaderOf(c, p) == 1);
+    long leader = 1;
+    long bad = BAD;
+    long good = 2;
+    try (ReplicaDivergenceTest.Writer w = new ReplicaDivergenceTest.Writer(c.node(good), acked)) {
+      MemoryCluster.await(WAIT, "some writes before the check", () -> acked.size() >= 20);
+    }
+    ReplicaDivergenceTest.applyWrongValue(c.node(leader), c.node(bad));
+    Replica old = c.node(bad).runtime().replicas().get(p);
+    Replica l = c.node(leader).runtime().replicas().get(p);
+    c.node(leader).runtime().checkReplicaHashes();
+    MemoryCluster.await(WAIT, "the leader to remove node " + bad + " to rebuild it",
+        () -> l.confState.voters().equals(Set.of(leader, good)) && l.rebuilding != null);
+    return new Staged(p, leader, bad, good, old);
+  }
+
+  /** Crashes and restarts the leader, then stops and restarts both voters; waits for a leader among them. */
+  private static void restartVoters(MemoryCluster c, Staged s) {
+    c.crash(s.leader());
+    c.restart(s.leader());
+    MemoryCluster.await(WAIT, "a leader after node " + s.leader() + "'s crash",
+        () -> leaderAmong(c, s.p(), s.leader(), s.good()) != 0);
+    c.stop(s.good());
+    c.stop(s.leader());
+    c.restart(s.leader());
+    c.restart(s.good());
+    MemoryCluster.await(WAIT, "a leader after both voters restarted",
+        () -> leaderAmong(c, s.p(), s.leader(), s.good()) != 0);
+  }
+
+  /** Puts {@code prefix0..9} through {@code via}, recording each acknowledged one (failures are retried). */
+  private static void write(MemoryCluster c, long via, String prefix, Map<String, String> acked) {
+    for (int i = 0; i < 10; i++) {
+      String key = prefix + i;
+      MemoryCluster.await(WAIT, "the write of " + key + " to be acknowledged", () -> {
+        try {
+          c.node(via).put(key, "v-" + key);
+          acked.put(key, "v-" + key);
+          return true;
+        } catch (KvException e) {
+          return false;
+        }
+      });
+    }
+  }
+
+  /**
+   * The leader removes the diverged follower to rebuild it; the leader crashes and restarts, then
+   * both voters restart, all before the leader heard that the node dropped its old replica. Once
+   * its polls pass, whoever leads adds it back and promotes it: a new replica, a voter, hashing
+   * like the others and serving every acknowledged write. Before, the rebuild was held in memory
+   * (each replica's, as it applied the removal): after the restarts the partition stayed a voter
+   * short.
+   */
+  @Test
+  void aRebuildWhoseLeaderCrashedAndWhoseVotersAllRestartedIsFinished() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    try (MemoryCluster c = cluster(41, held).start()) {
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Staged s = removeForRebuild(c, acked);
+      write(c, s.good(), "after-removal-", acked);
+      restartVoters(c, s);
+      write(c, s.good(), "after-restarts-", acked);
+
+      held.set(false);
+      ReplicaDivergenceTest.awaitRebuilt(c, s.p(), s.bad(), s.old());
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, s.p(), Set.of(1L, 2L, 3L));
+      KvNode f = c.node(s.bad());
+      assertEquals(0, f.runtime().replicas().get(s.p()).divergedAt, "the new replica is not fenced");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+      for (Map.Entry<String, String> e : acked.entrySet()) {
+        assertEquals(Optional.of(e.getValue()), f.get(e.getKey(), ReadConsistency.FOLLOWER), "acknowledged " + e.getKey());
+      }
+      for (long id = 1; id <= 3; id++) {
+        assertNull(c.node(id).runtime().replicas().get(s.p()).rebuilding, "no rebuild left pending on node " + id);
+      }
+    }
+  }
+
+  /**
+   * As above, but the operator removes the node being rebuilt while it is out (a removal of a node
+   * no member, which the leader proposes all the same), and then both voters restart: the rebuild
+   * is cancelled for good. The node drops its old replica, and once its polls pass it is not added
+   * back, nor remembered as a member.
+   */
+  @Test
+  void anOperatorRemovingTheNodeBeingRebuiltCancelsTheRebuildForGood() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    try (MemoryCluster c = cluster(42, held).start()) {
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Staged s = removeForRebuild(c, acked);
+      c.node(s.good()).removeNode(s.bad()); // an operator's call: not "not a member", it cancels the rebuild
+      MemoryCluster.await(WAIT, "the cancellation to apply on both voters",
+          () -> c.node(s.leader()).runtime().replicas().get(s.p()).rebuilding == null
+              && c.node(s.good()).runtime().replicas().get(s.p()).rebuilding == null);
+      restartVoters(c, s);
+
+      held.set(false);
+      MemoryCluster.await(Duration.ofSeconds(60), "node " + s.bad() + " to drop its removed replica",
+          () -> c.node(s.bad()).runtime().replicas().get(s.p()) == null);
+      long l = leaderAmong(c, s.p(), s.leader(), s.good());
+      assertNotNull(c.node(l).runtime().replicas().get(s.p()));
+      long from = c.node(l).runtime().placementRounds();
+      MemoryCluster.await(Duration.ofSeconds(60), "5 more poll rounds at the leader",
+          () -> c.node(l).runtime().placementRounds() >= from + 5);
+      Replica r = c.node(l).runtime().replicas().get(s.p());
+      assertEquals(Set.of(s.leader(), s.good()), r.confState.voters(), "node " + s.bad() + " was not added back");
+      assertEquals(Set.of(), r.confState.learners());
+      assertNull(r.rebuilding);
+      assertEquals("", c.node(l).runtime().memberAddress(s.bad()), "the removed node is forgotten");
+      assertNull(c.node(s.bad()).runtime().replicas().get(s.p()), "no replica created again on node " + s.bad());
+    }
+  }
+}
