@@ -127,6 +127,11 @@ final class JepsenRun {
         for (Nemesis.Kind k : kinds) {
           nemeses.add(Nemesis.create(k, cluster, spec.maxConcurrent() == 1));
         }
+        for (Nemesis n : nemeses) {
+          if (n instanceof Nemesis.Diverge d) {
+            d.rot().plant(spec.seed());
+          }
+        }
         Random rnd = new Random(spec.seed());
         NemesisScheduler scheduler = new NemesisScheduler(nemeses, spec.maxConcurrent(), spec.timing(),
             new Random(rnd.nextLong()), sink);
@@ -168,6 +173,15 @@ final class JepsenRun {
         }
         for (Workload w : workloads) {
           w.finish(ctx);
+        }
+        for (Nemesis n : nemeses) {
+          if (n instanceof Nemesis.Diverge d) {
+            // before the hash check: it waits for the repairs, which the final check then sees
+            CheckResult repaired = d.rot().settle(spec.maxConcurrent() == 1);
+            System.out.println("jepsen: " + spec.name() + ": " + repaired.verdict() + " " + repaired.name() + ": "
+                + repaired.summary());
+            checks.add(repaired);
+          }
         }
         // After the final reads nothing writes: every replica should hold its partition's state.
         CheckResult hashes = ReplicaHashCheck.run(cluster);
