@@ -43,6 +43,13 @@ class OfflineReplicasTest {
       for (int i = 0; i < 8; i++) {
         n.put("canary/" + i, "planted-" + i);
       }
+      // A put is answered at commit, before it is applied (AnswerAtCommit): a node closed just then
+      // replays it from its log at the next start, but the offline tool reads the applied state.
+      // A linearizable read waits for the apply. (Without these reads the test failed once, in the
+      // module's short-profile run of 2026-11-28: "0 replicas hold \"canary/5\"".)
+      for (int i = 0; i < 8; i++) {
+        assertEquals(Optional.of("planted-" + i), n.get("canary/" + i, ReadConsistency.LINEARIZABLE));
+      }
     }
     Map<Long, Long> before = hashes();
     assertEquals(3, before.size(), "three partitions: " + before);
@@ -72,6 +79,7 @@ class OfflineReplicasTest {
   void aKeyNoReplicaHoldsIsRefused() throws IOException {
     try (KvNode n = node(freePort())) {
       n.put("canary/0", "planted-0");
+      assertEquals(Optional.of("planted-0"), n.get("canary/0", ReadConsistency.LINEARIZABLE));
     }
     IllegalStateException e = assertThrows(IllegalStateException.class,
         () -> OfflineReplicas.rewrite(dir, CLUSTER, 1, PARTITIONER, "never-written", "rotten"));

@@ -772,6 +772,8 @@ sealed interface Nemesis {
    * check finds the rotted replica, it may lead and serve its value, which a workload's checker would
    * rightly count against the run (docs/testing.md). Once per run: a leader starts at most one repair
    * per check period (a minute), and {@link ReplicaRot#settle} waits for every repair at the end.
+   * A replica that has not applied the canary yet (its state on disk lacks it) is not rotted: the
+   * event says why, and the next deal tries again.
    */
   final class Diverge implements Nemesis {
     private final Cluster cluster;
