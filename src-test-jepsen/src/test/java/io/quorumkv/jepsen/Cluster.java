@@ -2,8 +2,12 @@ package io.quorumkv.jepsen;
 
 import io.quorumkv.ClusterStatus;
 import io.quorumkv.Fault;
+import io.quorumkv.HashPartitioner;
 import io.quorumkv.KvClient;
+import io.quorumkv.OfflineReplicas;
 import io.quorumkv.PartitionStatus;
+import io.quorumkv.Partitioner;
+import io.quorumkv.RangePartitioner;
 import io.quorumkv.ReplicaHashes;
 import io.quorumkv.storage.PowerLoss;
 import java.io.IOException;
@@ -40,6 +44,9 @@ final class Cluster implements AutoCloseable {
   static final String NODE_MAIN = "io.quorumkv.examples.ExampleNode";
   /** The nodes' election timeout: ExampleNode's defaults, 10 ticks of 100 ms (the suite passes neither flag). */
   static final long ELECTION_TIMEOUT_MS = 1000;
+
+  /** ExampleNode's hash partitions (its {@code --partitions} default; the suite passes no such flag). */
+  static final int HASH_PARTITIONS = 3;
 
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(2);
   /** How long a restarted node may take to answer a status request. */
@@ -231,6 +238,16 @@ final class Cluster implements AutoCloseable {
     return !rangeSplits.isEmpty();
   }
 
+  /** The nodes' partitioning, as ExampleNode builds it from the flags this cluster passes. */
+  Partitioner partitioner() {
+    return rangeSplits.isEmpty() ? HashPartitioner.of(HASH_PARTITIONS) : RangePartitioner.of(rangeSplits.toArray(String[]::new));
+  }
+
+  /** Every node this run started, members or not (their logs, for a check that reads them). */
+  synchronized List<NodeProcess> everyNode() {
+    return new ArrayList<>(everyNode.values());
+  }
+
   /** The leader the depose nemesis has isolated now, or null. */
   Deposed deposed() {
     return deposed;
@@ -354,6 +371,25 @@ final class Cluster implements AutoCloseable {
       throw new IllegalStateException("this cluster's nodes run without the power-cut library");
     }
     return everyNode.get(id).cutPower();
+  }
+
+  /**
+   * Changes the value of {@code key} in the replica of member {@code id} that holds it, offline,
+   * behind Raft's back ({@link OfflineReplicas#rewrite}); the node must be down. Says so in its log.
+   */
+  OfflineReplicas.Rewrite rewriteOffline(long id, String key, String value) {
+    NodeProcess node;
+    synchronized (this) {
+      node = everyNode.get(id);
+      if (node.isAlive()) {
+        throw new IllegalStateException("n" + id + " is running: its data can only be changed while it is down");
+      }
+    }
+    OfflineReplicas.Rewrite w = OfflineReplicas.rewrite(node.dataDir(), clusterId, id, partitioner(), key, value);
+    node.appendToLog("==== jepsen: while n" + id + " was down, the diverge nemesis changed \"" + key + "\" in its replica of "
+        + "partition " + w.partition() + " from \"" + w.before() + "\" to \"" + w.after() + "\" behind Raft's back "
+        + "(applied index " + w.appliedIndex() + " left as it was)");
+    return w;
   }
 
   /** Starts a member that is down, with a normal clock; reapplies the current partition to it. */

@@ -1,5 +1,6 @@
 package io.quorumkv.jepsen;
 
+import io.quorumkv.OfflineReplicas;
 import io.quorumkv.PartitionStatus;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -55,7 +56,13 @@ sealed interface Nemesis {
     /** Split a range partition at a random register or set key (range-partitioned runs only). */
     SPLIT,
     /** Delay every log sync of one node (mostly the leader): slow (tens of ms) or stalled (2.5 s). */
-    DISK;
+    DISK,
+    /**
+     * SIGKILL one node, change a canary's value in its replica on disk behind Raft's back (bit rot),
+     * restart it: the replica hash checks must find it and its partition's leader replace it
+     * ({@link ReplicaRot} judges that at the end). Once per run.
+     */
+    DIVERGE;
 
     String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -104,6 +111,7 @@ sealed interface Nemesis {
       case STALL -> new Stall(cluster);
       case SPLIT -> new Split(cluster);
       case DISK -> new Disk(cluster, alone);
+      case DIVERGE -> new Diverge(cluster);
     };
   }
 
@@ -752,6 +760,72 @@ sealed interface Nemesis {
           + slowEpisodes + " slow-disk episode(s)" + (unjudged > 0 ? ", " + unjudged + " not judged" : "")
           + (judge ? "" : " (combined with other faults: reactions not judged)");
       return List.of(CheckResult.of("disk", summary, problems));
+    }
+  }
+
+  /**
+   * Rots one replica, the way a bad disk would: SIGKILLs a responsive member, changes the value of a
+   * canary ({@link ReplicaRot}) in its replica of the partition holding it, offline, through the
+   * project's own storage code ({@link OfflineReplicas#rewrite}: a record with a right checksum, the
+   * applied index unchanged, no log entry), and restarts it. Then it asks every member for a hash
+   * check: the periodic one comes only once a minute, longer than most runs. Only canaries: until a
+   * check finds the rotted replica, it may lead and serve its value, which a workload's checker would
+   * rightly count against the run (docs/testing.md). Once per run: a leader starts at most one repair
+   * per check period (a minute), and {@link ReplicaRot#settle} waits for every repair at the end.
+   * A replica that has not applied the canary yet (its state on disk lacks it) is not rotted: the
+   * event says why, and the next deal tries again.
+   */
+  final class Diverge implements Nemesis {
+    private final Cluster cluster;
+    private final ReplicaRot rot;
+
+    Diverge(Cluster cluster) {
+      this.cluster = cluster;
+      this.rot = new ReplicaRot(cluster);
+    }
+
+    @Override
+    public Kind kind() {
+      return Kind.DIVERGE;
+    }
+
+    /** Its canaries and rotted replicas, for the run's set-up and verdict. */
+    ReplicaRot rot() {
+      return rot;
+    }
+
+    @Override
+    public boolean instant() {
+      return true; // the rotted replica stays rotted until repaired: nothing to undo
+    }
+
+    @Override
+    public String start(Random rnd) {
+      List<Long> responsive = cluster.responsive();
+      if (!rot.rots().isEmpty() || cluster.memberIds().size() < 3 || responsive.isEmpty()) {
+        return null; // once per run; and a majority must outvote the rotted replica
+      }
+      long victim = responsive.get(rnd.nextInt(responsive.size()));
+      String key = rot.draw(rnd);
+      cluster.kill(victim);
+      OfflineReplicas.Rewrite w;
+      try {
+        w = cluster.rewriteOffline(victim, key, ReplicaRot.ROTTEN);
+      } catch (RuntimeException e) {
+        return "SIGKILL n" + victim + "; its replica holding \"" + key + "\" could not be rewritten (" + e
+            + "); restarted, " + cluster.restart(victim);
+      }
+      ReplicaRot.Rot r = new ReplicaRot.Rot(victim, w.partition(), key, w.before(), w.appliedIndex());
+      rot.record(r);
+      String answered = cluster.restart(victim);
+      ReplicaRot.askForChecks(cluster);
+      return "SIGKILL n" + victim + ", rotted " + r.describe() + " offline, restarted (" + answered
+          + "), hash checks asked for";
+    }
+
+    @Override
+    public String stop() {
+      return "done";
     }
   }
 }

@@ -61,10 +61,14 @@ record Profile(String name, List<JepsenRun.Spec> runs) {
           1, time, seed + 1, timing, false));
       runs.add(new JepsenRun.Spec("clock-membership-transfer-split-disk-3", 3,
           List.of(Kind.CLOCK, Kind.MEMBERSHIP, Kind.TRANSFER, Kind.SPLIT, Kind.DISK), 1, time, seed + 2, timing, true));
-      runs.add(new JepsenRun.Spec("combined-5", 5, List.of(Kind.values()), 3, time, seed + 3, timing, true));
+      List<Kind> combined = new ArrayList<>(List.of(Kind.values()));
+      combined.remove(Kind.DIVERGE); // its own run below: waiting for its repair would lengthen this one
+      runs.add(new JepsenRun.Spec("combined-5", 5, combined, 3, time, seed + 3, timing, true));
       // Power cuts alone: of one node up to all, so acknowledged writes must survive on synced
       // data only, several times per run.
       runs.add(new JepsenRun.Spec("power-3", 3, List.of(Kind.POWER), 1, time, seed + 4, timing, false));
+      // One replica rotted on disk behind Raft's back, found by a hash check and repaired.
+      runs.add(new JepsenRun.Spec("diverge-3", 3, List.of(Kind.DIVERGE), 1, time, seed + 5, timing, false));
     }
     runs.removeIf(r -> !r.name().contains(only));
     return new Profile(name, runs);

@@ -26,7 +26,7 @@ class ProfileTest {
   void theShortProfileCoversEveryNemesisOnBothClusterSizes() {
     Profile p = Profile.of(props("jepsen.seed", "7"));
     assertEquals("short", p.name());
-    assertEquals(5, p.runs().size());
+    assertEquals(6, p.runs().size());
     Set<Nemesis.Kind> kinds = EnumSet.noneOf(Nemesis.Kind.class);
     Set<Integer> sizes = new TreeSet<>();
     for (JepsenRun.Spec s : p.runs()) {
@@ -36,7 +36,7 @@ class ProfileTest {
     }
     assertEquals(EnumSet.allOf(Nemesis.Kind.class), kinds);
     assertEquals(Set.of(3, 5), sizes);
-    assertEquals(List.of(7L, 8L, 9L, 10L, 11L), p.runs().stream().map(JepsenRun.Spec::seed).toList());
+    assertEquals(List.of(7L, 8L, 9L, 10L, 11L, 12L), p.runs().stream().map(JepsenRun.Spec::seed).toList());
     assertTrue(p.runs().stream().anyMatch(s -> s.maxConcurrent() > 1), "one run combines nemeses");
   }
 

@@ -142,7 +142,7 @@ final class ReplicaHashCheck {
   }
 
   /** Asks every member at once; records each answer, and why each member that did not answer did not. */
-  private static void ask(Cluster cluster, List<ReplicaHashes> answers, Map<Long, String> unanswered) {
+  static void ask(Cluster cluster, List<ReplicaHashes> answers, Map<Long, String> unanswered) {
     List<Long> ids = cluster.memberIds();
     ExecutorService pool = Executors.newFixedThreadPool(ids.size(), r -> {
       Thread t = new Thread(r, "jepsen-replica-hashes");
