@@ -735,11 +735,6 @@ final class NodeRuntime implements RequestExecutor {
     return commands;
   }
 
-  /** Placement's completed poll rounds (tests wait for fresh ones). */
-  long placementRounds() {
-    return placement.rounds();
-  }
-
   /** Replica repairs (tests). */
   ReplicaRepair repairs() {
     return repairs;

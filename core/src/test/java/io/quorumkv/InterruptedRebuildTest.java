@@ -199,9 +199,9 @@ class InterruptedRebuildTest {
           () -> c.node(s.bad()).runtime().replicas().get(s.p()) == null);
       long l = leaderAmong(c, s.p(), s.leader(), s.good());
       assertNotNull(c.node(l).runtime().replicas().get(s.p()));
-      long from = c.node(l).runtime().placementRounds();
+      long from = c.node(l).runtime().placement().rounds();
       MemoryCluster.await(Duration.ofSeconds(60), "5 more poll rounds at the leader",
-          () -> c.node(l).runtime().placementRounds() >= from + 5);
+          () -> c.node(l).runtime().placement().rounds() >= from + 5);
       Replica r = c.node(l).runtime().replicas().get(s.p());
       assertEquals(Set.of(s.leader(), s.good()), r.confState.voters(), "node " + s.bad() + " was not added back");
       assertEquals(Set.of(), r.confState.learners());
