@@ -1029,6 +1029,20 @@ final class Raft {
     return log.committed;
   }
 
+  /** See {@link RawNode#replicatedIndex()}. */
+  long replicatedIndex() {
+    if (state != StateRole.LEADER) {
+      return 0;
+    }
+    long[] lowest = {log.lastIndex()};
+    tracker.forEach((member, pr) -> {
+      if (member != id && pr.state == ReplicationState.REPLICATE) {
+        lowest[0] = Math.min(lowest[0], pr.match);
+      }
+    });
+    return lowest[0];
+  }
+
   /**
    * Whether a lease read is safe now (thesis §6.4.1).
    *

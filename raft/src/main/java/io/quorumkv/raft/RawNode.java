@@ -258,6 +258,19 @@ public final class RawNode {
     return raft.committedIndex();
   }
 
+  /**
+   * Leader only: the highest log index that every other member in steady replication holds
+   * durably (the smallest match index over the members in {@link Status.ReplicationState#REPLICATE}
+   * state), or the last index when none is; 0 when this node does not lead. Members being probed
+   * or sent a snapshot are left out: they catch up from storage, not from the newest entries.
+   * Entries up to this index (and up to the applied index) are not needed again to replicate or
+   * apply in steady state, so a driver may let go of in-memory copies of them (and keep them out
+   * of the heap's survivor spaces). Cheap: no copy of the node's state, unlike {@link #status()}.
+   */
+  public long replicatedIndex() {
+    return raft.replicatedIndex();
+  }
+
   /** A snapshot of this node's state for monitoring and tests. */
   public Status status() {
     return raft.status();
