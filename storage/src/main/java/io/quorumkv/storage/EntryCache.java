@@ -89,7 +89,10 @@ final class EntryCache {
     }
   }
 
-  /** Forgets entries up to and including {@code index} (compacted into a snapshot). */
+  /**
+   * Forgets entries up to and including {@code index} (compacted into a snapshot, or no longer
+   * needed in memory: {@link LogStore#dropCachedEntriesThrough}).
+   */
   synchronized void compact(long index) {
     while (size > 0 && firstIndex <= index) {
       evictOldest();

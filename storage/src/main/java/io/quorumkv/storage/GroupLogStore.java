@@ -157,6 +157,11 @@ final class GroupLogStore implements LogStore {
   }
 
   @Override
+  public void dropCachedEntriesThrough(long index) {
+    group.cache.compact(index);
+  }
+
+  @Override
   public String toString() {
     LogView v = group.logView;
     return "LogStore[group " + group.id + ", (" + v.compactedIndex() + ", " + v.lastIndex() + "]]";

@@ -55,4 +55,13 @@ public interface LogStore extends RaftStorage {
 
   /** Discards the log through {@code index}, no snapshot; see {@link LogBatch#compactThrough}. */
   void compactThrough(long index);
+
+  /**
+   * Lets go of the in-memory copies of the entries through {@code index}, which stay in the log
+   * and are read from the database if asked for again. For a driver that knows they are applied
+   * and replicated: an entry that stays cached for seconds outlives young collections and is
+   * copied by each of them (the cache's byte bound alone keeps the newest entries whether or not
+   * anyone will read them). Any thread; cheap.
+   */
+  void dropCachedEntriesThrough(long index);
 }

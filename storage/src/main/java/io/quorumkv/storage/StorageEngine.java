@@ -267,6 +267,20 @@ public final class StorageEngine implements AutoCloseable {
     return Optional.ofNullable(failure.get());
   }
 
+  /**
+   * Bytes of log entries held in memory by all groups' entry caches (as counted by
+   * {@link io.quorumkv.raft.Entry#sizeBytes()}): at most {@link StorageOptions#nodeEntryCacheBytes()},
+   * and less when the driver lets go of entries it no longer needs
+   * ({@link LogStore#dropCachedEntriesThrough}). For metrics and tests.
+   */
+  public long entryCacheBytes() {
+    long total = 0;
+    for (Group g : groups.values()) {
+      total += g.cache.bytes();
+    }
+    return total;
+  }
+
   /** Bytes the engine's database occupies on disk (RocksDB: SST and WAL files). */
   public long diskBytes() {
     return backend.diskBytes();

@@ -704,6 +704,26 @@ abstract class StorageContractTest {
   }
 
   @Test
+  void droppedCachedEntriesAreReadFromTheLogAndLaterAppendsAreCachedAgain() {
+    StorageEngine e = track(openEngine(CLUSTER, StorageOptions.defaults(1)));
+    LogStore log = e.log(G);
+    log.append(entries(1, 40, 1));
+    assertEquals(40, e.group(G).cache.size());
+    log.dropCachedEntriesThrough(30);
+    assertEquals(10, e.group(G).cache.size(), "entries 31-40 stay cached");
+    assertEquals(entries(25, 40, 1), log.entries(25, 41, Long.MAX_VALUE), "read from the log and the cache");
+    log.dropCachedEntriesThrough(40);
+    assertEquals(0, e.group(G).cache.size());
+    assertEquals(entries(1, 40, 1), log.entries(1, 41, Long.MAX_VALUE));
+    log.append(entries(41, 45, 1));
+    assertEquals(5, e.group(G).cache.size(), "the next append starts a new run");
+    assertEquals(entries(39, 45, 1), log.entries(39, 46, Long.MAX_VALUE));
+    log.dropCachedEntriesThrough(100); // past the end: everything goes, nothing breaks
+    assertEquals(0, e.group(G).cache.size());
+    assertEquals(45, log.lastIndex());
+  }
+
+  @Test
   void theEntryCacheFollowsTruncationsCompactionsAndInstalls() {
     StorageEngine e = openWithSmallCache();
     LogStore log = e.log(G);
