@@ -488,6 +488,7 @@ final class NodeRuntime implements RequestExecutor {
     metrics.gauge("quorumkv.preferred.leaders.mismatch", null, () -> placement.preferredLeadersMismatch().size());
     metrics.gauge("quorumkv.groups.quiesced", null, () -> replicas.values().stream().filter(r -> r.quiesced).count());
     metrics.gauge("quorumkv.replicas.diverged", null, () -> replicas.values().stream().filter(r -> r.divergedAt != 0).count());
+    metrics.gauge("quorumkv.entry.cache.bytes", null, () -> engine.entryCacheBytes());
     metrics.gauge("quorumkv.apply.lag", null, () -> replicas.values().stream()
         .mapToLong(r -> Math.max(0, r.commitIndex - r.appliedIndex)).sum());
     RaftTransport t = transport;
@@ -1672,11 +1673,27 @@ final class NodeRuntime implements RequestExecutor {
     // The core needs the applied index for apply flow control (8 MiB per group: far off while the
     // loop turns) and to leave a joint configuration: only the latter wakes the loop.
     if (a.membershipChanged()) {
-      post(() -> r.raw.applied(lastIndex));
+      post(() -> onApplied(r, lastIndex));
     } else {
-      postNextTurn(() -> r.raw.applied(lastIndex));
+      postNextTurn(() -> onApplied(r, lastIndex));
     }
     maybeCompact(r);
+  }
+
+  /**
+   * loop: tells the core what the applier applied, and lets go of the cached log entries no one
+   * needs in memory any more: through the applied index, and on a leader only through what every
+   * follower in steady replication holds ({@link io.quorumkv.raft.RawNode#replicatedIndex()}). The
+   * entry cache's byte bound alone kept each group's newest entries (at 64 partitions, 32 MiB a
+   * node: several seconds of writes) whether or not anyone would read them again, and every young
+   * collection copied the ones that were new since the last (benchmarks.md, finding 89).
+   */
+  private void onApplied(Replica r, long appliedIndex) {
+    r.raw.applied(appliedIndex);
+    long through = r.isLeader() ? Math.min(appliedIndex, r.raw.replicatedIndex()) : appliedIndex;
+    if (through > 0) {
+      r.log.dropCachedEntriesThrough(through);
+    }
   }
 
   /**
