@@ -94,7 +94,15 @@ final class PlacementDriver {
 
   private record HeldReport(long round, KvResponse.DirectoryReport report) {}
 
-  private record SentReport(long round, byte[] encoded) {}
+  /** {@code asked}: System.nanoTime() of the peer's latest poll; an asker silent for long is forgotten. */
+  private record SentReport(long round, byte[] encoded, long asked) {}
+
+  /**
+   * A peer that has not polled for this many election timeouts (it polls every one) is forgotten:
+   * a node removed from the cluster, or a client-like asker, no longer pins a copy of the report
+   * (at 1,000 partitions, tens of KB each). Should it poll again, it gets the full report.
+   */
+  static final int FORGET_SILENT_ASKER_TIMEOUTS = 10;
   /** Frozen partitions whose merge this node is driving ({@link #mergeInto}); any thread. */
   private final Set<Long> merging = ConcurrentHashMap.newKeySet();
   /**
@@ -139,6 +147,8 @@ final class PlacementDriver {
     peers.remove(nodeId);
     polling = true;
     held.keySet().retainAll(peers);
+    long silentSince = System.nanoTime() - FORGET_SILENT_ASKER_TIMEOUTS * config.electionTimeout().toNanos();
+    sent.values().removeIf(s -> s.asked() - silentSince < 0);
     long round = rounds + 1; // unique and rising: one poll at a time, and rounds counts the completed ones
     Map<Long, KvResponse.DirectoryReport> answers = new ConcurrentHashMap<>();
     Map<Long, HeldReport> fresh = new ConcurrentHashMap<>();
@@ -185,12 +195,13 @@ final class PlacementDriver {
       return full;
     }
     boolean[] unchanged = new boolean[1];
+    long now = System.nanoTime();
     sent.compute(from, (peer, last) -> {
       if (last != null && poll.heldRound() == last.round() && Arrays.equals(last.encoded(), full)) {
         unchanged[0] = true;
-        return last; // the peer goes on holding that round's report
+        return new SentReport(last.round(), last.encoded(), now); // it goes on holding that round's report
       }
-      return new SentReport(poll.round(), full);
+      return new SentReport(poll.round(), full, now);
     });
     if (unchanged[0]) {
       metrics.directoryAnswersUnchanged.increment();
@@ -198,6 +209,11 @@ final class PlacementDriver {
     }
     metrics.directoryAnswersFull.increment();
     return full;
+  }
+
+  /** Whether this node still keeps the report it last sent {@code peer} (tests). */
+  boolean remembersReportSentTo(long peer) {
+    return sent.containsKey(peer);
   }
 
   private static final byte[] UNCHANGED = Codec.encodeResponse(new KvResponse.DirectoryUnchanged());

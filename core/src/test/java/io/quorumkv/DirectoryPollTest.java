@@ -112,6 +112,22 @@ class DirectoryPollTest {
   }
 
   @Test
+  void anAskerThatStoppedPollingIsForgottenAndGetsTheFullReportIfItComesBack() {
+    try (TestCluster c = cluster(1)) {
+      c.awaitLeaders(WAIT);
+      PlacementDriver p = c.node(1).runtime().placement();
+      assertInstanceOf(KvResponse.DirectoryReport.class, answer(p, ASKER, 1, 0));
+      assertTrue(p.remembersReportSentTo(ASKER));
+      // The members go on polling each other; the asker (say, a node removed since) does not.
+      TestCluster.await(Duration.ofSeconds(60), "node 1 to forget the report it sent node " + ASKER,
+          () -> !p.remembersReportSentTo(ASKER));
+      assertTrue(p.remembersReportSentTo(2) && p.remembersReportSentTo(3), "the members that poll are kept");
+      assertInstanceOf(KvResponse.DirectoryReport.class, answer(p, ASKER, 2, 1),
+          "the report it holds is no longer known here: the full report");
+    }
+  }
+
+  @Test
   void aReportFindsEachReplicaWhateverOrderItWasBuiltIn() {
     java.util.List<KvResponse.ReplicaReport> replicas = new java.util.ArrayList<>();
     for (long p : new long[] {7, 3, 12, 1, 9}) {
