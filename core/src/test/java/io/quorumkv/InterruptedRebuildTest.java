@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.quorumkv.transport.RaftTransport;
 import io.quorumkv.transport.TransportException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -19,12 +20,12 @@ import org.junit.jupiter.api.Test;
 /**
  * A rebuild of a diverged replica on its node ({@link ReplicaRepair}, replication factor 0) is
  * interrupted between the removal of the node and its re-adding: the leader that started it
- * crashes, then every voter restarts. The re-adding is held meanwhile: it waits until the node
- * reports that it dropped its old replica ({@link PlacementDriver#reportsNoReplica}), and the
- * other nodes' polls of that node fail until the test lets them through ({@link HeldPolls}).
- * Whoever leads afterwards must know from the partition's replicated state that the node is to
- * come back, and finish the repair; and an operator's own removal of that node meanwhile must
- * cancel it.
+ * crashes, then every voter restarts; or the partition splits, or merges with its neighbour. The
+ * re-adding is held meanwhile: it waits until the node reports that it dropped its old replica
+ * ({@link PlacementDriver#reportsNoReplica}), and the other nodes' polls of that node fail until
+ * the test lets them through ({@link HeldPolls}). Whoever leads afterwards must know from the
+ * partition's replicated state that the node is to come back, and finish the repair, in a split's
+ * child too; and an operator's own removal of that node meanwhile must cancel it.
  */
 class InterruptedRebuildTest {
 
@@ -45,11 +46,14 @@ class InterruptedRebuildTest {
       this.held = held;
     }
 
-    /** Has every node {@code b} builds (again at each restart) poll node {@link #BAD} through a {@link HeldPolls}. */
-    static void install(KvNode.Builder b, AtomicBoolean held) {
+    /**
+     * Has every node {@code b} builds (again at each restart) poll node {@link #BAD} through a
+     * {@link HeldPolls}, except the nodes in {@code passing}, whose polls always pass.
+     */
+    static void install(KvNode.Builder b, AtomicBoolean held, Set<Long> passing) {
       b.overrides(o -> {
         Function<KvNodeConfig, RaftTransport> inner = o.transport;
-        o.transport = cfg -> new HeldPolls(inner.apply(cfg), held);
+        o.transport = cfg -> passing.contains(cfg.nodeId()) ? inner.apply(cfg) : new HeldPolls(inner.apply(cfg), held);
       });
     }
 
@@ -63,8 +67,9 @@ class InterruptedRebuildTest {
     }
   }
 
-  private static long partition(MemoryCluster c) {
-    return c.node(1).status().partitions().get(0).partitionId();
+  /** The partition holding {@code key}, as node 1 routes it. */
+  private static long partitionOf(MemoryCluster c, String key) {
+    return c.node(1).runtime().routing().route(key.getBytes(StandardCharsets.UTF_8)).orElseThrow();
   }
 
   /** The leader of {@code p} as running node {@code via} sees it, if that node's replica leads. */
@@ -83,19 +88,28 @@ class InterruptedRebuildTest {
 
   /** A cluster of three whose polls of node {@link #BAD} are held while {@code held} is set. */
   private static MemoryCluster cluster(long seed, AtomicBoolean held) {
-    return new MemoryCluster(3, HashPartitioner.of(1), seed, b -> {
+    return cluster(seed, held, HashPartitioner.of(1), Set.of());
+  }
+
+  /**
+   * As {@link #cluster(long, AtomicBoolean)}, with partitions of {@code partitioner}, and the polls
+   * of node {@link #BAD} by the nodes in {@code passing} never held.
+   */
+  private static MemoryCluster cluster(long seed, AtomicBoolean held, Partitioner partitioner, Set<Long> passing) {
+    return new MemoryCluster(3, partitioner, seed, b -> {
       b.balanceLeaders(false);
-      HeldPolls.install(b, held);
+      HeldPolls.install(b, held, passing);
     });
   }
 
   /**
-   * Has the leader's hash check find follower {@link #BAD} diverged, and waits until the leader
-   * removed it to rebuild it.
+   * Has the leader's hash check find follower {@link #BAD}'s replica of the partition holding
+   * {@code victim} (and the writer's keys {@code w0, w1, ...}) diverged, and waits until the
+   * leader removed it to rebuild it.
    */
   private static Staged removeForRebuild(MemoryCluster c, Map<String, String> acked) throws InterruptedException {
     c.awaitLeaders(WAIT);
-    long p = partition(c);
+    long p = partitionOf(c, "victim");
     c.node(1).transferLeader(p, 1);
     MemoryCluster.await(WAIT, "node 1 to lead", () -> MemoryCluster.leaderOf(c, p) == 1);
     long leader = 1;
@@ -208,6 +222,134 @@ class InterruptedRebuildTest {
       assertNull(r.rebuilding);
       assertEquals("", c.node(l).runtime().memberAddress(s.bad()), "the removed node is forgotten");
       assertNull(c.node(s.bad()).runtime().replicas().get(s.p()), "no replica created again on node " + s.bad());
+    }
+  }
+
+  /** Node {@code bad} serves {@code victim}'s right value and every acknowledged write from its own replicas. */
+  private static void assertServedBy(MemoryCluster c, long bad, Map<String, String> acked) {
+    KvNode f = c.node(bad);
+    assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.FOLLOWER));
+    for (Map.Entry<String, String> e : acked.entrySet()) {
+      assertEquals(Optional.of(e.getValue()), f.get(e.getKey(), ReadConsistency.FOLLOWER), "acknowledged " + e.getKey());
+    }
+  }
+
+  /** No replica of {@code p} on a running node has a rebuild pending. */
+  private static void assertNoRebuildPending(MemoryCluster c, long p) {
+    for (long id = 1; id <= 3; id++) {
+      Replica r = c.node(id).runtime().replicas().get(p);
+      assertNull(r == null ? null : r.rebuilding, "no rebuild of partition " + p + " left pending on node " + id);
+    }
+  }
+
+  /**
+   * The partition splits while the rebuild is pending (node {@link #BAD} removed, not added back
+   * yet): the child starts with the parent's membership, without that node, and with the parent's
+   * pending rebuild in its initial state, so its own leader adds the node back too once its polls
+   * pass. Both partitions then have it as a voter, hashing like the others and serving every
+   * acknowledged write of its keys. Before, the record stayed with the parent and the child stayed
+   * a voter short (at replication factor 0, until an operator added the node).
+   */
+  @Test
+  void aSplitWhileARebuildIsPendingHasTheChildFinishItToo() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    try (MemoryCluster c = cluster(43, held, RangePartitioner.single(), Set.of()).start()) {
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Staged s = removeForRebuild(c, acked);
+      write(c, s.good(), "a-after-removal-", acked);
+      write(c, s.good(), "z-after-removal-", acked);
+
+      long child = c.node(s.leader()).split("m".getBytes(StandardCharsets.UTF_8)); // victim and w... move to the child
+      MemoryCluster.await(WAIT, "both voters to hold the child", () -> c.node(s.leader()).runtime().replicas()
+          .containsKey(child) && c.node(s.good()).runtime().replicas().containsKey(child));
+      assertNull(c.node(s.bad()).runtime().replicas().get(child), "node " + s.bad() + " was no member at the split");
+      for (long id : new long[] {s.leader(), s.good()}) {
+        Replica r = c.node(id).runtime().replicas().get(child);
+        assertEquals(Set.of(s.leader(), s.good()), r.confState.voters(), "the parent's membership, on node " + id);
+        assertEquals(c.node(id).runtime().replicas().get(s.p()).rebuilding, r.rebuilding,
+            "the parent's rebuild pending, on node " + id);
+        assertEquals(s.bad(), r.rebuilding == null ? 0 : r.rebuilding.node());
+      }
+      write(c, s.good(), "a-after-split-", acked);
+      write(c, s.good(), "z-after-split-", acked);
+
+      held.set(false);
+      ReplicaDivergenceTest.awaitRebuilt(c, s.p(), s.bad(), s.old());
+      ReplicaDivergenceTest.awaitRebuilt(c, child, s.bad(), null);
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, s.p(), Set.of(1L, 2L, 3L));
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, child, Set.of(1L, 2L, 3L));
+      assertServedBy(c, s.bad(), acked);
+      assertNoRebuildPending(c, s.p());
+      assertNoRebuildPending(c, child);
+    }
+  }
+
+  /**
+   * The right-hand neighbour is merged into the partition while its rebuild is pending: the merged
+   * partition keeps the rebuild (the merge changes no membership), and its leader adds the node
+   * back once its polls pass; the node's replica of the retired partition goes, as every merged
+   * replica does. The node then holds both sides' keys in its new replica. The right-hand
+   * partition is led by node 2, whose polls of the node pass: its leader waits for every member
+   * (the node too) to report the freeze applied before the merge.
+   */
+  @Test
+  void aMergeIntoAPartitionWithARebuildPendingKeepsTheRebuild() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    try (MemoryCluster c = cluster(44, held, RangePartitioner.of("x"), Set.of(2L)).start()) {
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Staged s = removeForRebuild(c, acked); // [, x): victim and w...
+      long right = partitionOf(c, "y");
+      c.node(s.good()).transferLeader(right, s.good());
+      MemoryCluster.await(WAIT, "node " + s.good() + " to lead partition " + right,
+          () -> MemoryCluster.leaderOf(c, right) == s.good());
+      write(c, s.good(), "y-before-merge-", acked);
+
+      assertEquals(s.p(), c.node(s.good()).merge("y".getBytes(StandardCharsets.UTF_8)));
+      MemoryCluster.await(WAIT, "every node to drop its replica of partition " + right,
+          () -> c.nodes().stream().allMatch(n -> n.runtime().replicas().get(right) == null));
+      for (long id : new long[] {s.leader(), s.good()}) {
+        ReplicaRepair.Rebuild b = c.node(id).runtime().replicas().get(s.p()).rebuilding;
+        assertEquals(s.bad(), b == null ? 0 : b.node(), "the rebuild still pending after the merge, on node " + id);
+      }
+      write(c, s.good(), "y-after-merge-", acked);
+
+      held.set(false);
+      ReplicaDivergenceTest.awaitRebuilt(c, s.p(), s.bad(), s.old());
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, s.p(), Set.of(1L, 2L, 3L));
+      assertServedBy(c, s.bad(), acked);
+      assertNoRebuildPending(c, s.p());
+    }
+  }
+
+  /**
+   * A partition whose rebuild is pending is merged into its left-hand neighbour, of which the node
+   * being rebuilt is still a voter: the rebuild ends with the retired partition, as nothing is left
+   * to rebuild. The node's replica of the merged partition took the retired one's state from the
+   * merge entry (the frozen state of a healthy leader, not its own diverged one), hashes like the
+   * others and serves every acknowledged write; its diverged replica of the retired partition goes.
+   */
+  @Test
+  void aMergeOfAPartitionWithARebuildPendingEndsTheRebuild() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    try (MemoryCluster c = cluster(45, held, RangePartitioner.of("b"), Set.of()).start()) {
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Staged s = removeForRebuild(c, acked); // [b, +inf): victim and w...
+      long left = partitionOf(c, "a");
+      write(c, s.good(), "a-before-merge-", acked);
+
+      assertEquals(left, c.node(s.good()).merge("victim".getBytes(StandardCharsets.UTF_8)));
+      MemoryCluster.await(WAIT, "every node to drop its replica of partition " + s.p(),
+          () -> c.nodes().stream().allMatch(n -> n.runtime().replicas().get(s.p()) == null));
+      write(c, s.good(), "z-after-merge-", acked);
+      held.set(false);
+
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, left, Set.of(1L, 2L, 3L));
+      for (KvNode n : c.nodes()) {
+        assertEquals(Set.of(1L, 2L, 3L), n.runtime().replicas().get(left).confState.voters(),
+            "node " + s.bad() + " still a voter of the merged partition, on " + n);
+      }
+      assertServedBy(c, s.bad(), acked);
+      assertNoRebuildPending(c, left);
     }
   }
 }
