@@ -1,9 +1,11 @@
 package io.quorumkv;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import io.quorumkv.raft.ConfChangeType;
 import io.quorumkv.transport.RaftTransport;
 import io.quorumkv.transport.TransportException;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +15,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -350,6 +354,81 @@ class InterruptedRebuildTest {
       }
       assertServedBy(c, s.bad(), acked);
       assertNoRebuildPending(c, left);
+    }
+  }
+
+  /**
+   * The split reaches the node being rebuilt: proposed right behind the rebuild's removal while
+   * the leader's messages are held, both commit at once, and the leader tells that node so before
+   * it applies the removal itself (from then on it no longer replicates to the node). The node's
+   * applier is held meanwhile, so it applies the removal and then the split only after the child's
+   * leader, which found no replica of the child there, added it back to the child as a learner.
+   * The node is no member of the parent at the split: it must not create the child from its own
+   * (diverged) copy of the parent's state, whose log would match the child leader's at the split's
+   * initial index; it gets an empty replica and a snapshot, and its rebuilt replica of the child
+   * holds the right value. Before, it created the child from the split, with the wrong value,
+   * and was promoted so.
+   */
+  @Test
+  void aNodeRemovedForARebuildDoesNotCreateTheChildOfALaterSplitFromItsDivergedState() throws Exception {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 46,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false).electionTicks(50)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partitionOf(c, "victim");
+      c.node(1).transferLeader(p, 1);
+      MemoryCluster.await(WAIT, "node 1 to lead", () -> MemoryCluster.leaderOf(c, p) == 1);
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      write(c, 2, "a-", acked);
+      write(c, 2, "z-", acked);
+      KvNode bad = c.node(BAD);
+      ReplicaDivergenceTest.applyWrongValue(c.node(1), bad);
+      Replica old = bad.runtime().replicas().get(p);
+
+      CountDownLatch release = new CountDownLatch(1);
+      AtomicBoolean badAppliedSplit = new AtomicBoolean();
+      bad.runtime().overrides().beforeApply = g -> MemoryCluster.await(release);
+      bad.runtime().overrides().applyData = (g, data) -> {
+        if (data.length > 0 && Codec.decodeCommand(data).command() instanceof Command.Split) {
+          badAppliedSplit.set(true);
+        }
+        return data;
+      };
+      long child = 4242;
+      try {
+        Replica l = c.node(1).runtime().replicas().get(p);
+        long before = l.log.lastIndex();
+        c.blockOneWay(1, 2);
+        c.blockOneWay(1, BAD);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        // The removal a repair proposes (repairs are off: no hash check interferes), then the split.
+        CompletableFuture<KvResponse> removal = c.node(1).runtime().commands().changeMember(l,
+            new KvRequest.GroupCommand.ChangeMember(ConfChangeType.REMOVE, BAD,
+                ReplicaRepair.REBUILD_CONTEXT + c.node(1).runtime().memberAddress(BAD), 2), deadline);
+        CompletableFuture<PartitionStateMachine.Outcome> split = c.node(1).runtime().propose(l,
+            new Command.Split("m".getBytes(StandardCharsets.UTF_8), child));
+        MemoryCluster.await(WAIT, "the removal and the split to be in the leader's log",
+            () -> l.log.lastIndex() >= before + 2);
+        c.heal();
+        assertInstanceOf(KvResponse.AdminDone.class, removal.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+        assertInstanceOf(PartitionStateMachine.Outcome.Split.class, split.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+        MemoryCluster.await(Duration.ofSeconds(60), "the child's leader to add node " + BAD + " back as a learner", () -> {
+          Replica r = c.node(1).runtime().replicas().get(child);
+          return r != null && NodeRuntime.isMember(r.confState, BAD);
+        });
+      } finally {
+        release.countDown(); // also when the staging failed: the held applier must not outlive the test
+      }
+      MemoryCluster.await(WAIT, "node " + BAD + " to apply the split (it learned that it committed)", badAppliedSplit::get);
+      bad.runtime().overrides().beforeApply = null;
+      bad.runtime().overrides().applyData = null;
+
+      ReplicaDivergenceTest.awaitRebuilt(c, child, BAD, null);
+      assertEquals(Optional.of("right"), bad.runtime().replicas().get(child).sm.get("victim".getBytes(StandardCharsets.UTF_8))
+          .map(v -> new String(v, StandardCharsets.UTF_8)), "node " + BAD + "'s replica of the child");
+      ReplicaDivergenceTest.awaitRebuilt(c, p, BAD, old);
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, child, Set.of(1L, 2L, 3L));
+      ReplicaDivergenceTest.awaitAgreeingHashes(c, p, Set.of(1L, 2L, 3L));
+      assertServedBy(c, BAD, acked);
     }
   }
 }
