@@ -1820,7 +1820,9 @@ final class NodeRuntime implements RequestExecutor {
    * and forgotten last ({@link Tombstones#beginChild}), so a crash between them leaves it recorded,
    * and {@link #start} deletes it before opening anything; the parent, which applies the split
    * again, creates it again. Runs on the applier, like every other replica creation while the node
-   * runs, so two creations of one partition never race.
+   * runs, so two creations of one partition never race. The child's state includes the parent's
+   * pending rebuild, if any ({@link PartitionStateMachine#rebuild}), in the same write as its seed.
+   * A node that is no member of the parent at the split creates nothing.
    */
   private void createChild(Replica parent, PartitionStateMachine.Outcome.Split s) {
     long child = s.newPartitionId();
@@ -1839,6 +1841,19 @@ final class NodeRuntime implements RequestExecutor {
       return;
     }
     ConfState cs = parent.smStore.confState();
+    if (!isMember(cs, nodeId)) {
+      // This node left the parent before the split (it applied its own removal first: the leader
+      // replicated the split to it before applying that removal itself; or, added back to the
+      // parent since, its new replica replays the split), so it is no member of the child either,
+      // which starts with this membership. Created, the replica would hold this node's copy of
+      // the parent's state, possibly the diverged state a repair removed it for (ReplicaRepair);
+      // and were the node added to the child meanwhile (a rebuild carried into the child), its
+      // log would match the leader's at the split's initial index and keep that state. Added to
+      // the child, it gets an empty replica and a snapshot instead.
+      log.info("{} group {}: split child {} not created here: this node is no member of the parent at the split "
+          + "(voters {}, learners {})", who, parent.groupId, child, cs.voters(), cs.learners());
+      return;
+    }
     // Several writes: a crash between two of them leaves the child recorded as begun, and the
     // next start deletes it before opening anything (see Tombstones).
     tombstones.beginChild(child);

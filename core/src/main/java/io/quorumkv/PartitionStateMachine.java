@@ -50,7 +50,8 @@ final class PartitionStateMachine {
   /**
    * The rebuild of a replica under way in this partition, if any ({@link ReplicaRepair#afterChange}):
    * the node's id and address. Kept with the membership it follows from, so that it survives
-   * restarts and travels with snapshots.
+   * restarts and travels with snapshots; a split's child starts with it too (its seed), a merge's
+   * retired partition does not hand it over.
    */
   private static final byte[] META_REBUILD = meta("rebuild");
 
@@ -642,6 +643,11 @@ final class PartitionStateMachine {
         entries.add(new KeyValue(sessionKey(id), session.encode()));
       }
     });
+    if (rebuild != null) {
+      // The child starts with this membership, without the node being rebuilt: it is to come back
+      // there too, and the child's own leader adds it (ReplicaRepair.afterChange).
+      entries.add(new KeyValue(META_REBUILD, encodeRebuild(rebuild)));
+    }
     span = new KeySpan.Range(range.start(), s.splitKey());
     stage(new PartitionStore.Mutation.DeleteRange(dataKey(s.splitKey()), hi));
     stage(new PartitionStore.Mutation.Put(META_SPAN, encodeSpan(span)));

@@ -155,6 +155,15 @@ final class ReplicaRepair {
    * after the repair's and overrides it. An operator who removes the node being rebuilt, while it
    * is out or as a learner, does not see it come back ({@link GroupCommands#changeMember} then
    * proposes the removal of a node that is no member, a no-op for Raft, which records that).
+   *
+   * <p>A split hands the rebuild pending on to the child, in its initial state ({@code
+   * PartitionStateMachine#split}): the child starts with the parent's membership, without the
+   * node, so the node is to come back there too, and the child's own leader adds it back (the node
+   * created no replica of the child: it was no member of the parent at the split, {@code
+   * NodeRuntime#createChild}). A merge changes no membership: the absorbing partition keeps its own
+   * rebuild, and the retired partition's ends with it, its keys joining a partition whose
+   * membership is its own (at replication factor 0 the node is a voter there, unless that
+   * partition rebuilds it too or an operator removed it).
    */
   static Rebuild afterChange(Rebuild pending, ConfChange cc, ConfState cs) {
     if (isRebuild(cc)) {

@@ -417,4 +417,39 @@ class PartitionStateMachineTest {
     change(two, "", ConfChangeType.REMOVE, 3L);
     assertNull(reopenedRebuild(), "the node removed on purpose as a learner");
   }
+
+  /**
+   * A split while a rebuild is pending hands it to the child as well, in the child's initial state
+   * (its seed): the child starts with the parent's membership, without the node, so the node is to
+   * come back there too. A merge keeps the absorbing partition's own rebuild and takes none from
+   * the retired one: the retired partition's keys join a partition whose membership is its own.
+   */
+  @Test
+  void aRebuildPendingGoesToASplitsChildAndAMergeKeepsTheAbsorbingPartitionsOwn() {
+    ReplicaRepair.Rebuild three = new ReplicaRepair.Rebuild(3, "127.0.0.1:7003");
+    change(ConfState.ofVoters(Set.of(1L, 2L)), "rebuild:127.0.0.1:7003", ConfChangeType.REMOVE, 3L);
+    assertTrue(ok(write(7, 1, new WriteOp.Put(b("n"), b("N")))));
+    PartitionStateMachine.Outcome.Split split = assertInstanceOf(PartitionStateMachine.Outcome.Split.class,
+        sm.apply(++index, 1, Codec.encodeCommand(new Command.Stamped(now, new Command.Split(b("m"), 42)))));
+    MemoryPartitionStore childStore = new MemoryPartitionStore();
+    childStore.commit(new PartitionStore.Commit(PartitionStateMachine.seedMutations(split.seed()), 5, 5, null));
+    PartitionStateMachine child = PartitionStateMachine.open(42, childStore, 5, TIMEOUT_MS, ALL);
+    assertEquals(three, child.rebuild(), "the child's, from its seed");
+    assertEquals(three, reopenedRebuild(), "the parent keeps its own");
+
+    PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+        command(child, 6, new Command.Freeze(9)));
+    MemoryPartitionStore absorbingStore = new MemoryPartitionStore();
+    PartitionStateMachine absorbing = PartitionStateMachine.open(9, absorbingStore, 0, TIMEOUT_MS,
+        new KeySpan.Range(new byte[0], b("m")));
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class, command(absorbing, 1, new Command.Merge(42, frozen.seed())));
+    absorbing.flush();
+    assertArrayEquals(b("N"), absorbing.get(b("n")).orElseThrow());
+    assertNull(absorbing.rebuild(), "the retired partition's rebuild is not taken over");
+    assertNull(PartitionStateMachine.open(9, absorbingStore, 1, TIMEOUT_MS, ALL).rebuild());
+
+    assertInstanceOf(PartitionStateMachine.Outcome.Merged.class,
+        command(sm, ++index, new Command.Merge(42, frozen.seed())));
+    assertEquals(three, reopenedRebuild(), "the absorbing partition keeps its own");
+  }
 }
