@@ -1246,6 +1246,9 @@ final class NodeRuntime implements RequestExecutor {
       }
     }
     r.leader = ss.leader();
+    if (ss.leader() != RaftConfig.NONE) {
+      r.lastKnownLeader = ss.leader();
+    }
     r.role = ss.role();
     if (wasLeader && ss.role() != StateRole.LEADER) {
       leaders.unpin(r.groupId); // a pin holds only while the operator's placement does
@@ -2190,6 +2193,11 @@ final class NodeRuntime implements RequestExecutor {
     @Override
     public Set<Long> preferredLeadersInForce() {
       return placement.preferredLeadersInForce();
+    }
+
+    @Override
+    public boolean nodeAlive(long id) {
+      return quiescence.heardWithin(id, System.nanoTime(), config.electionTimeout().toNanos());
     }
 
     // the Raft loop

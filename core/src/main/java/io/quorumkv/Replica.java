@@ -35,6 +35,12 @@ final class Replica {
   volatile PartitionStateMachine sm;
 
   volatile long leader;
+  /**
+   * loop: the last leader this replica knew of: {@link #leader} while there is one, the one before
+   * while an election runs (leader balancing counts a partition being handed over at its old
+   * leader until the new one is known, see {@link LeaderPlacement}).
+   */
+  long lastKnownLeader;
   volatile long term;
   volatile StateRole role = StateRole.FOLLOWER;
   volatile long commitIndex;

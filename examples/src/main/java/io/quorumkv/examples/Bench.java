@@ -1,6 +1,7 @@
 package io.quorumkv.examples;
 
 import io.quorumkv.KvClient;
+import io.quorumkv.PartitionStatus;
 import io.quorumkv.ReadConsistency;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -181,6 +183,7 @@ public final class Bench implements Callable<Integer> {
             // marks the start of the recorded interval for tools that sample the nodes' CPU
             System.err.println(phase.name() + " c=" + c + " start");
           }
+          Map<Long, Long> leaders0 = leaderCounts(kvs.get(0));
           long[] cpu0 = hostCpu();
           long driver0 = processCpuNanos();
           ClusterProbe.Sample s0 = probe.sample();
@@ -199,10 +202,12 @@ public final class Bench implements Callable<Integer> {
           ClusterProbe.Sample s1 = probe.sample();
           long driver1 = processCpuNanos();
           long[] cpu1 = hostCpu();
+          Map<Long, Long> leaders1 = leaderCounts(kvs.get(0));
           endProgressLine(phase.name(), c, r);
           Json record = record(phase, c, workload, r, busyPercent(cpu0, cpu1), (driver1 - driver0) / 1e9,
               clientDescription);
           probe.describe(record, s0, s1, false);
+          record.put("leaders_start", leaders0).put("leaders_end", leaders1);
           if (catchUp != null) {
             catchUp.describe(record, caughtUpBytes(s0, atCatchUp.getNow(null)));
           }
@@ -249,6 +254,23 @@ public final class Bench implements Callable<Integer> {
       System.err.printf(Locale.ROOT, "%-18s done: %.0f s observed%n", IDLE, duration);
     }
     return j;
+  }
+
+  /**
+   * Leaderships per node (0: partitions without a known leader) as the first endpoint sees them,
+   * or null when it does not answer: one status call, so that a record shows whether leaders
+   * moved during its phase (leader balancing, elections).
+   */
+  private Map<Long, Long> leaderCounts(KvClient kv) {
+    try {
+      Map<Long, Long> counts = new TreeMap<>();
+      for (PartitionStatus p : kv.status(endpoints.get(0)).partitions()) {
+        counts.merge(p.leader(), 1L, Long::sum);
+      }
+      return counts;
+    } catch (RuntimeException e) {
+      return null;
+    }
   }
 
   /** Runs --before-phase (bounded: 120 s), its output on stderr. */

@@ -41,6 +41,7 @@ final class ClusterProbe {
       "quorumkv_commits_total",
       "quorumkv_snapshot_bytes_received_total",
       "quorumkv_leader_changes_total",
+      "quorumkv_leader_transfers_balancing_total",
       "quorumkv_messages_dropped_total",
       "process_cpu_time_ns_total",
       "quorumkv_transport_heartbeat_frames_total",
@@ -151,6 +152,7 @@ final class ClusterProbe {
             .put("heartbeat_frames_per_s", Bench.round(delta(x, y, "quorumkv_transport_heartbeat_frames_total") / seconds, 1))
             .put("snapshot_mb_received", Bench.round(delta(x, y, "quorumkv_snapshot_bytes_received_total") / 1e6, 3))
             .put("leader_changes", Math.round(delta(x, y, "quorumkv_leader_changes_total")))
+            .put("balancing_transfers", Math.round(delta(x, y, "quorumkv_leader_transfers_balancing_total")))
             .put("inbox_drops", Math.round(delta(x, y, "quorumkv_messages_dropped_total")));
       } else if (i < metricsUrls.size()) {
         n.put("metrics", "unavailable"); // /metrics did not answer (in time) at the start or the end

@@ -35,6 +35,20 @@ class ClusterProbeTest {
   }
 
   @Test
+  void eachNodeRecordsTheLeadershipsBalancingHandedAwayDuringThePhase() {
+    ClusterProbe probe = new ClusterProbe(List.of("http://127.0.0.1:1/metrics"), List.of(), List.of());
+    String counter = "quorumkv_leader_transfers_balancing_total";
+    ClusterProbe.Sample start = new ClusterProbe.Sample(0, 0,
+        List.of(new ClusterProbe.NodeSample(1, Map.of(counter, 5.0), Double.NaN, -1)));
+    ClusterProbe.Sample end = new ClusterProbe.Sample(2_000_000_000L, 2_000,
+        List.of(new ClusterProbe.NodeSample(1, Map.of(counter, 12.0), Double.NaN, -1)));
+    Json j = new Json();
+    probe.describe(j, start, end, false);
+    assertTrue(ClusterProbe.COUNTERS.contains(counter), "read from /metrics");
+    assertEquals(7L, ((Json) ((List<?>) j.get("nodes")).get(0)).get("balancing_transfers"));
+  }
+
+  @Test
   void cpuTicksFromProcStatEvenWithParenthesesInTheName() {
     String stat = "4242 (java (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 25 0 0 20 0 40 0 100 0 0";
     assertEquals(175, ClusterProbe.parseStatTicks(stat));
