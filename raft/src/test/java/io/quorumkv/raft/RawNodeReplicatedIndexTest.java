@@ -10,33 +10,33 @@ import org.junit.jupiter.api.Test;
  */
 class RawNodeReplicatedIndexTest {
 
-  @Test
-  void aFollowerOrCandidateHasNone() {
+  /** Node 1 leads three, and every node has its first entry. */
+  private static Net electedWithOneEntry() {
     Net net = Net.of(3);
     net.elect(1);
     net.propose(1, "a");
     net.stabilize();
+    return net;
+  }
+
+  @Test
+  void aFollowerOrCandidateHasNone() {
+    Net net = electedWithOneEntry();
     assertEquals(0, net.node(2).raw.replicatedIndex());
     assertEquals(0, net.node(3).raw.replicatedIndex());
   }
 
   @Test
   void aLeaderWhoseFollowersHaveEverythingAnswersItsLastIndex() {
-    Net net = Net.of(3);
-    net.elect(1);
-    net.propose(1, "a");
+    Net net = electedWithOneEntry();
     net.propose(1, "b");
-    net.stabilize();
     RawNode leader = net.node(1).raw;
     assertEquals(leader.status().lastIndex(), leader.replicatedIndex());
   }
 
   @Test
   void aFollowerInSteadyReplicationThatFellBehindHoldsItBack() {
-    Net net = Net.of(3);
-    net.elect(1);
-    net.propose(1, "a");
-    net.stabilize();
+    Net net = electedWithOneEntry();
     long before = net.node(1).raw.status().lastIndex();
     net.isolate(3);
     for (int i = 0; i < 5; i++) {
@@ -50,10 +50,7 @@ class RawNodeReplicatedIndexTest {
 
   @Test
   void aFollowerBeingProbedIsLeftOut() {
-    Net net = Net.of(3);
-    net.elect(1);
-    net.propose(1, "a");
-    net.stabilize();
+    Net net = electedWithOneEntry();
     net.isolate(3);
     for (int i = 0; i < 5; i++) {
       net.propose(1, "p" + i);
