@@ -10,7 +10,8 @@ node JVMs and of the driver from /proc/<pid>/task/*/stat when each recorded phas
 (Bench's "start" and "done" progress lines). Prints one JSON line per phase: throughput and
 latencies from Bench, node CPU per operation in microseconds (all threads, and without the JIT's
 compiler threads), the driver's CPU per operation without the JIT, the node threads that took
-the most, grouped by name (top; top_kernel: the part of it spent in the kernel), the nodes' read-
+the most, grouped by name (top; top_kernel: the part of it spent in the kernel), the nodes' context
+switches per operation (ctx_switches_per_op, and top_ctx_switches by thread name), the nodes' read-
 and write-family syscalls per operation, and (from
 the nodes' /metrics at the same moments) the Raft messages sent per operation by type, the
 entries per AppendEntries, proposals and fsyncs per operation, the applier's state machine writes
@@ -52,6 +53,12 @@ def threads(pid):
         name = re.sub(r'[-#]?\d+', '', name).strip()
         out[name] += int(f[11]) + int(f[12])
         out['kernel:' + name] += int(f[12])  # stime: the thread's time in the kernel (syscalls)
+        try:  # context switches: each hand-off between threads that sleeps costs one or two
+            for l in open('/proc/%d/task/%s/status' % (pid, t)):
+                if l.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')):
+                    out['cs:' + name] += int(l.split()[1])
+        except OSError:
+            pass
     return out
 
 def io(pid):
@@ -124,9 +131,10 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
         node.update(delta(p))
     sysc = {k[4:] + '/op': round(node.pop(k, 0) / max(ops, 1), 2) for k in ('sys:read', 'sys:write')}
     kernel = collections.Counter({n[7:]: node.pop(n) for n in list(node) if n.startswith('kernel:')})
+    switches = collections.Counter({n[3:]: node.pop(n) for n in list(node) if n.startswith('cs:')})
     drv = delta(b.pid)
     drv.pop('sys:read', None); drv.pop('sys:write', None)
-    for n in [n for n in drv if n.startswith('kernel:')]:
+    for n in [n for n in drv if n.startswith(('kernel:', 'cs:'))]:
         drv.pop(n)
     us = lambda c, f: sum(v for n, v in c.items() if f(n)) * 1e6 / TCK / max(ops, 1)
     top = sorted(((v, n) for n, v in node.items() if v > 0), reverse=True)[:8]
@@ -140,5 +148,8 @@ for (phase, s0, s1, wall, m0, m1), rec in zip(results, recs):
                items_per_multi=round((m1.get('quorumkv_requests_multi_items_total', 0) - m0.get('quorumkv_requests_multi_items_total', 0))
                                      / max(m1.get('quorumkv_requests_multi_total', 0) - m0.get('quorumkv_requests_multi_total', 0), 1), 2),
                top={n: round(v * 1e6 / TCK / max(ops, 1), 1) for v, n in top},
-               top_kernel={n: round(kernel[n] * 1e6 / TCK / max(ops, 1), 1) for v, n in top}, ts=rec['ts'])
+               top_kernel={n: round(kernel[n] * 1e6 / TCK / max(ops, 1), 1) for v, n in top},
+               ctx_switches_per_op=round(sum(switches.values()) / max(ops, 1), 2),
+               top_ctx_switches={n: round(switches[n] / max(ops, 1), 3) for n in sorted(switches, key=switches.get, reverse=True)[:8]},
+               ts=rec['ts'])
     print(json.dumps(out)); open(a.out, 'a').write(json.dumps(out) + '\n')

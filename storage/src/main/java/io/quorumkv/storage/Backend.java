@@ -28,6 +28,12 @@ interface Backend extends KvReader, AutoCloseable {
   interface Batch extends AutoCloseable {
     void put(Cf cf, byte[] key, byte[] value);
 
+    /**
+     * Puts {@code value}'s remaining bytes. The batch copies them before returning (the buffer's
+     * position is then undefined): the caller may reuse the buffer, e.g. a {@link Scratch} one.
+     */
+    void put(Cf cf, byte[] key, java.nio.ByteBuffer value);
+
     void delete(Cf cf, byte[] key);
 
     /** Deletes keys in {@code [from, to)}. */

@@ -41,16 +41,27 @@ final class Codec {
 
   /**
    * A record of {@code payloadLength} bytes written in place after its checksum's four bytes (no
-   * copy of the payload, unlike {@link #seal}: these are the per-entry and per-value encodings);
-   * fill the returned buffer, then {@link #sealInPlace}.
+   * copy of the payload, unlike {@link #seal}: these are the per-entry and per-value encodings),
+   * in this thread's {@link Scratch} buffer: fill it, then {@link #sealInPlace}, then hand it to a
+   * write batch before the next record.
    */
   private static ByteBuffer unsealed(int payloadLength) {
-    return ByteBuffer.wrap(new byte[4 + payloadLength]).position(4);
+    return Scratch.record(4 + payloadLength).position(4);
   }
 
-  private static byte[] sealInPlace(byte[] key, ByteBuffer record) {
-    byte[] out = record.array();
-    ByteBuffer.wrap(out).putInt(crc(key, out, 4, out.length - 4));
+  /** Checksums the filled record of {@link #unsealed}; returns it ready to read, checksum first. */
+  private static ByteBuffer sealInPlace(byte[] key, ByteBuffer record) {
+    record.flip().position(4);
+    CRC32C c = new CRC32C();
+    c.update(key);
+    c.update(record);
+    record.putInt(0, (int) c.getValue());
+    return record.position(0);
+  }
+
+  private static byte[] toArray(ByteBuffer record) {
+    byte[] out = new byte[record.remaining()];
+    record.get(out);
     return out;
   }
 
@@ -73,10 +84,15 @@ final class Codec {
     return ByteBuffer.wrap(value, 4, value.length - 4).slice();
   }
 
-  static byte[] entry(byte[] key, Entry e) {
+  /** The log record of {@code e} under {@code key}, in this thread's scratch buffer (see {@link #unsealed}). */
+  static ByteBuffer entryRecord(byte[] key, Entry e) {
     ByteBuffer b = unsealed(1 + 8 + e.data().length);
     b.put((byte) e.type().ordinal()).putLong(e.term()).put(e.data());
     return sealInPlace(key, b);
+  }
+
+  static byte[] entry(byte[] key, Entry e) {
+    return toArray(entryRecord(key, e));
   }
 
   static Entry entry(byte[] key, byte[] value, Supplier<String> where) {
@@ -157,8 +173,13 @@ final class Codec {
     return seal(key, b);
   }
 
-  static byte[] stateValue(byte[] key, byte[] value) {
+  /** The state record of {@code value} under {@code key}, in this thread's scratch buffer (see {@link #unsealed}). */
+  static ByteBuffer stateRecord(byte[] key, byte[] value) {
     return sealInPlace(key, unsealed(value.length).put(value));
+  }
+
+  static byte[] stateValue(byte[] key, byte[] value) {
+    return toArray(stateRecord(key, value));
   }
 
   static byte[] stateValue(byte[] key, byte[] stored, Supplier<String> where) {

@@ -66,7 +66,7 @@ final class GroupStateMachine implements StateMachineStore {
     for (KvMutation m : mutations) {
       if (m instanceof KvMutation.Put p) {
         byte[] k = Keys.state(g, p.key());
-        b.put(Backend.Cf.STATE, k, Codec.stateValue(k, p.value()));
+        b.put(Backend.Cf.STATE, k, Codec.stateRecord(k, p.value()));
       } else if (m instanceof KvMutation.Delete d) {
         b.delete(Backend.Cf.STATE, Keys.state(g, d.key()));
       } else {

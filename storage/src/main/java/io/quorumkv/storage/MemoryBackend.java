@@ -59,6 +59,13 @@ final class MemoryBackend implements Backend {
     }
 
     @Override
+    public void put(Cf cf, byte[] key, java.nio.ByteBuffer value) {
+      byte[] v = new byte[value.remaining()];
+      value.get(v);
+      ops.add(new Op(cf, key.clone(), v, null));
+    }
+
+    @Override
     public void delete(Cf cf, byte[] key) {
       ops.add(new Op(cf, key.clone(), null, null));
     }

@@ -310,6 +310,29 @@ final class RocksBackend implements Backend {
     }
 
     @Override
+    public void put(Cf cf, byte[] key, java.nio.ByteBuffer value) {
+      if (!value.isDirect()) {
+        // A record too large for a scratch buffer: RocksDB's direct put takes direct buffers only.
+        byte[] v = value.hasArray() && value.arrayOffset() == 0 && value.position() == 0
+            && value.limit() == value.array().length ? value.array() : copyOf(value);
+        put(cf, key, v);
+        return;
+      }
+      try {
+        // JNI reads both buffers in place: no heap array, no copy on the way in but the batch's own.
+        wb.put(handles.get(cf), Scratch.key(key), value);
+      } catch (RocksDBException e) {
+        throw new StorageException("cannot add to a write batch", e);
+      }
+    }
+
+    private static byte[] copyOf(java.nio.ByteBuffer value) {
+      byte[] v = new byte[value.remaining()];
+      value.get(v);
+      return v;
+    }
+
+    @Override
     public void delete(Cf cf, byte[] key) {
       try {
         wb.delete(handles.get(cf), key);

@@ -683,10 +683,19 @@ public final class StorageEngine implements AutoCloseable {
     }
   }
 
-  /** One buffered write, kept apart until its whole batch validated. */
-  private record PendingWrite(Backend.Cf cf, byte[] key, byte[] value, byte[] rangeEnd) {
+  /**
+   * One buffered write, kept apart until its whole batch validated. A log entry's record is
+   * sealed only when added to the write batch, into a scratch buffer (no array of its own).
+   */
+  private record PendingWrite(Backend.Cf cf, byte[] key, byte[] value, byte[] rangeEnd, Entry entry) {
+    PendingWrite(Backend.Cf cf, byte[] key, byte[] value, byte[] rangeEnd) {
+      this(cf, key, value, rangeEnd, null);
+    }
+
     void addTo(Backend.Batch b) {
-      if (rangeEnd != null) {
+      if (entry != null) {
+        b.put(cf, key, Codec.entryRecord(key, entry));
+      } else if (rangeEnd != null) {
         b.deleteRange(cf, key, rangeEnd);
       } else if (value == null) {
         b.delete(cf, key);
@@ -761,7 +770,7 @@ public final class StorageEngine implements AutoCloseable {
       prevTerm = e.term();
       terms = terms.append(e.index(), e.term());
       byte[] key = Keys.log(g, e.index());
-      out.add(new PendingWrite(Backend.Cf.LOG, key, Codec.entry(key, e), null));
+      out.add(new PendingWrite(Backend.Cf.LOG, key, null, null, e));
     }
     long newLast = entries.get(entries.size() - 1).index();
     if (newLast < v.lastIndex()) {
@@ -1013,7 +1022,7 @@ public final class StorageEngine implements AutoCloseable {
       batch[0].deleteRange(Backend.Cf.STATE, Keys.group(groupId), Keys.group(groupId + 1));
       SnapshotFormat.read(in, where, groupId, snap.metadata(), (key, value) -> {
         byte[] k = Keys.state(groupId, key);
-        batch[0].put(Backend.Cf.STATE, k, Codec.stateValue(k, value));
+        batch[0].put(Backend.Cf.STATE, k, Codec.stateRecord(k, value));
         batchBytes[0] += k.length + value.length;
         // bounded batches: a large snapshot never sits whole in memory
         if (batchBytes[0] >= 4L * options.snapshotChunkBytes()) {
