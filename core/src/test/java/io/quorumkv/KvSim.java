@@ -102,8 +102,8 @@ final class KvSim implements FaultTarget {
   private final TreeMap<Long, KvSimNode> nodes = new TreeMap<>();
   private final SimNetwork<GroupMessage> network;
   private final TreeMap<Long, Invariants> invariants = new TreeMap<>();
-  /** group -> index -> the replica hash the first replica computed there. */
-  private final Map<Long, Map<Long, Long>> replicaHashes = new HashMap<>();
+  /** group -> index -> the replica hashes computed there (see {@link #replicaHash}). */
+  private final Map<Long, TreeMap<Long, HashPoint>> hashPoints = new TreeMap<>();
   private final HistoryRecorder history;
   private final List<KvSimClient> clients = new ArrayList<>();
   private final RecentValues recentValues = new RecentValues();
@@ -125,6 +125,38 @@ final class KvSim implements FaultTarget {
   private long destroyedReplicas;
   private long recreatedReplicas;
   private long appliedWritten;
+  /** Canary writes proposed, rots done, and rotted replicas the hash comparison blamed ({@link #checkHashAttribution}). */
+  private long canaryWrites;
+  private long rots;
+  private long rotsBlamed;
+  /**
+   * Hash points with a rotted replica where the clean replicas that hashed hold no quorum of the
+   * voters (too few hashed there, or the rot spread): nothing to attribute.
+   */
+  private long rotPointsWithoutCleanQuorum;
+
+  /** A client id no client uses: the session of the canary writes ({@link #diverge}). */
+  static final long CANARY_CLIENT = 1L << 40;
+  /** What a canary key's value is when written through Raft. */
+  static final String CANARY_VALUE = "canary";
+  /** How a rotted canary's value starts: a replica holding one is rotted ({@link #rotted}). */
+  static final String ROT_PREFIX = "rot:";
+  /** How long (virtual) a rot waits for its canary to reach the node's disk before it plants one. */
+  static final long CANARY_WAIT_MICROS = 500_000;
+
+  /**
+   * The hashes replicas computed at one index of one partition, in the order they came, and which
+   * replicas were rotted then (their store held a rotted canary).
+   */
+  static final class HashPoint {
+    final Set<Long> voters;
+    final Map<Long, Long> hashes = new java.util.LinkedHashMap<>();
+    final Set<Long> rotted = new TreeSet<>();
+
+    HashPoint(Set<Long> voters) {
+      this.voters = Set.copyOf(voters);
+    }
+  }
 
   KvSim(KvSimSchedule schedule) {
     this.schedule = schedule;
@@ -298,6 +330,216 @@ final class KvSim implements FaultTarget {
     } else {
       history.nemesis("split", "at " + key + ": no leader for it");
     }
+  }
+
+  // ---- replica rot ----
+
+  /**
+   * Jepsen's {@code diverge} nemesis, modelled: the current leader of the {@code partition}-th
+   * partition (modulo the partitions there are now) proposes a canary key of its span (a key no
+   * client reads or writes, see {@link #canaryKey}) with value {@link #CANARY_VALUE}, an ordinary
+   * session write; once node {@code id}'s replica holds it on disk (or after
+   * {@link #CANARY_WAIT_MICROS}, and then the rot plants it), {@link #rot} changes it there behind
+   * Raft's back. Without a leader the rot plants the canary. Skipped if the node does not host the
+   * partition.
+   */
+  void diverge(long id, int partition) {
+    List<Long> all = new ArrayList<>(groups());
+    long group = all.get(Math.floorMod(partition, all.size()));
+    KvSimNode target = nodes.get(id);
+    KeySpan span = spanOf(group);
+    byte[] key = span == null ? null : canaryKey(span);
+    if (target == null || key == null || !target.groupsOnDisk().contains(group)) {
+      history.nemesis("diverge", "node " + id + " partition " + group + ": skipped (no replica or span there)");
+      return;
+    }
+    history.nemesis("diverge", "canary " + string(key) + " in partition " + group + ", to rot on node " + id);
+    awaitCanary(id, group, key, now() + CANARY_WAIT_MICROS, 0);
+  }
+
+  /**
+   * Every 10 ms until the canary is on node {@code id}'s disk or {@code until}: every 100 ms, the
+   * partition's leader (if any) proposes it again (a lost proposal, no leader yet; the same value,
+   * so a repeat changes nothing); then the rot.
+   */
+  private void awaitCanary(long id, long group, byte[] key, long until, int round) {
+    if (now() < until && !nodes.get(id).holdsDurably(group, key, utf8(CANARY_VALUE))) {
+      if (round % 10 == 0) {
+        OptionalLong leader = leaderOf(group);
+        if (leader.isPresent()) {
+          nodes.get(leader.getAsLong()).propose(group,
+              new Command.Write(CANARY_CLIENT, ++canaryWrites, 0, new WriteOp.Put(key, utf8(CANARY_VALUE))));
+        }
+      }
+      events.after(10_000, () -> awaitCanary(id, group, key, until, round + 1));
+      return;
+    }
+    rot(id, group, key);
+  }
+
+  /**
+   * The leader of every partition proposes a hash check, as the Jepsen harness asks for one at
+   * the end of every run: once applied everywhere, every replica has hashed at the same index.
+   */
+  void checkHashesNow() {
+    for (long g : groups()) {
+      OptionalLong leader = leaderOf(g);
+      if (leader.isPresent()) {
+        nodes.get(leader.getAsLong()).propose(g, new Command.CheckHash());
+      }
+    }
+  }
+
+  /**
+   * Kills node {@code id} (if up), changes {@code key}'s value in its replica of {@code group} on
+   * disk to a fresh {@link #ROT_PREFIX} value, and restarts it (if it was up).
+   */
+  private void rot(long id, long group, byte[] key) {
+    KvSimNode n = nodes.get(id);
+    if (!n.groupsOnDisk().contains(group)) {
+      history.nemesis("diverge", "node " + id + " partition " + group + ": skipped (replica gone)");
+      return;
+    }
+    boolean wasUp = n.isUp();
+    crash(id);
+    String value = ROT_PREFIX + ++rots;
+    byte[] before = n.rot(group, key, utf8(value));
+    history.nemesis("diverge", "node " + id + " partition " + group + " " + string(key) + ": " + string(before)
+        + " -> " + value + " on disk");
+    if (wasUp) {
+      restart(id);
+    }
+  }
+
+  /** The span of {@code group} as its leader (else the first node hosting it) has applied it. */
+  private KeySpan spanOf(long group) {
+    OptionalLong leader = leaderOf(group);
+    if (leader.isPresent()) {
+      return nodes.get(leader.getAsLong()).span(group);
+    }
+    for (KvSimNode n : nodes.values()) {
+      KeySpan s = n.span(group);
+      if (s != null) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A key of {@code span} no client uses: for a range, its start followed by {@code !canary}
+   * (below any split key that extends the start, as {@code k2m} does {@code k2}); for a hash slot,
+   * the first {@code canary-<i>} it owns. Null if none is found.
+   */
+  static byte[] canaryKey(KeySpan span) {
+    if (span instanceof KeySpan.Range r) {
+      byte[] key = utf8(string(r.start()) + "!" + CANARY_VALUE);
+      return r.owns(key) ? key : null;
+    }
+    for (int i = 0; i < 1000; i++) {
+      byte[] key = utf8(CANARY_VALUE + "-" + i);
+      if (span.owns(key)) {
+        return key;
+      }
+    }
+    return null;
+  }
+
+  /** Whether a store key (or a user key) is a canary's: its text contains {@link #CANARY_VALUE}. */
+  static boolean isCanary(byte[] key) {
+    return new String(key, StandardCharsets.ISO_8859_1).contains(CANARY_VALUE);
+  }
+
+  /** Whether {@code store} holds a rotted canary: the ground truth the hash checks are judged by. */
+  static boolean rotted(MemoryPartitionStore store) {
+    for (KeyValue kv : store.scan(new byte[0], new byte[0], Integer.MAX_VALUE)) {
+      if (isCanary(kv.key()) && string(kv.value()).startsWith(ROT_PREFIX)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Rots done so far. */
+  long rots() {
+    return rots;
+  }
+
+  /** Rotted replicas the product's hash comparison blamed, over every hash point with a clean quorum. */
+  long rotsBlamed() {
+    return rotsBlamed;
+  }
+
+  /**
+   * The product's attribution ({@link ReplicaHashChecks#attributeMismatch}) replayed over every
+   * hash point that has a rotted replica and where the clean replicas that hashed hold a quorum of
+   * the partition's voters: each voter that hashed there taken as the leader, the others' hashes
+   * reported to it in the order they were computed. At no point may it blame a clean replica
+   * (reporter or leader); once every report is in, it must blame every rotted reporter of a clean
+   * leader, and a rotted leader on any clean reporter. Where the clean replicas that hashed hold no
+   * quorum (too few hashed there, or a rotted leader's snapshot spread the rot) majority cannot
+   * tell, and nothing is required.
+   *
+   * @return what is wrong, or null
+   */
+  String checkHashAttribution() {
+    for (Map.Entry<Long, TreeMap<Long, HashPoint>> g : hashPoints.entrySet()) {
+      for (Map.Entry<Long, HashPoint> at : g.getValue().entrySet()) {
+        HashPoint p = at.getValue();
+        if (p.rotted.isEmpty()) {
+          continue; // every hash equal there (replicaHash checked it)
+        }
+        Set<Long> clean = new TreeSet<>(p.hashes.keySet());
+        clean.removeAll(p.rotted);
+        if (!NodeRuntime.holdsQuorum(clean, p.voters)) {
+          rotPointsWithoutCleanQuorum++;
+          continue;
+        }
+        String where = "partition " + g.getKey() + " index " + at.getKey() + " (hashes " + p.hashes + ", rotted "
+            + p.rotted + ", voters " + p.voters + ")";
+        for (long leader : p.hashes.keySet()) {
+          if (!p.voters.contains(leader)) {
+            continue; // a learner never leads
+          }
+          long mine = p.hashes.get(leader);
+          Map<Long, Long> reports = new java.util.LinkedHashMap<>();
+          for (Map.Entry<Long, Long> r : p.hashes.entrySet()) {
+            if (r.getKey() == leader) {
+              continue;
+            }
+            reports.put(r.getKey(), r.getValue());
+            if (r.getValue() == mine) {
+              continue; // a match: the leader answers it before attributing anything
+            }
+            ReplicaHashChecks.Mismatch m = ReplicaHashChecks.attributeMismatch(p.voters, leader, mine, reports, r.getValue());
+            if (m == ReplicaHashChecks.Mismatch.REPORTER_DIVERGED && !p.rotted.contains(r.getKey())) {
+              return "hash attribution blames clean replica " + r.getKey() + " (leader " + leader + "): " + where;
+            }
+            if (m == ReplicaHashChecks.Mismatch.LEADER_DIVERGED && !p.rotted.contains(leader)) {
+              return "hash attribution blames clean leader " + leader + " (reporter " + r.getKey() + "): " + where;
+            }
+          }
+          for (Map.Entry<Long, Long> r : reports.entrySet()) {
+            boolean reporterRotted = p.rotted.contains(r.getKey());
+            boolean leaderRotted = p.rotted.contains(leader);
+            if (r.getValue() == mine || reporterRotted == leaderRotted) {
+              continue;
+            }
+            ReplicaHashChecks.Mismatch m = ReplicaHashChecks.attributeMismatch(p.voters, leader, mine, reports, r.getValue());
+            ReplicaHashChecks.Mismatch expected = leaderRotted
+                ? ReplicaHashChecks.Mismatch.LEADER_DIVERGED : ReplicaHashChecks.Mismatch.REPORTER_DIVERGED;
+            if (m != expected) {
+              return "hash attribution with every report in: leader " + leader + ", reporter " + r.getKey() + " gave "
+                  + m + ", expected " + expected + ": " + where;
+            }
+            if (reporterRotted) {
+              rotsBlamed++;
+            }
+          }
+        }
+      }
+    }
+    return null;
   }
 
   // ---- membership ----
@@ -552,7 +794,8 @@ final class KvSim implements FaultTarget {
         + " dropped=" + network.dropped() + " partitions=" + groups().size() + " committed=" + committed
         + " elections=" + elections + " confChanges=" + confChanges + " destroyed=" + destroyedReplicas
         + " recreated=" + recreatedReplicas + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
-        + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " appliedWritten=" + appliedWritten
+        + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " rots=" + rots + " rotsBlamed=" + rotsBlamed
+        + " rotPointsWithoutCleanQuorum=" + rotPointsWithoutCleanQuorum + " appliedWritten=" + appliedWritten
         + " appliedStateLost=" + appliedStateLost() + " ops=" + completedOps() + " checks=" + checks;
   }
 
@@ -606,14 +849,39 @@ final class KvSim implements FaultTarget {
     lastElectionAt = events.now();
   }
 
-  /** Replica integrity: every replica's hash at {@code index} must be the first one's. */
-  void replicaHash(long group, long node, PartitionStateMachine.ReplicaHash h) {
+  /**
+   * Replica integrity, at each hash: replicas that are not rotted ({@link #rotted}, the ground
+   * truth) must hash alike at the same index, and a rotted one differently from every clean one (a
+   * hash that misses the rot, or a mismatch without one, fails the run at once). Without a
+   * {@link #diverge} step no replica is rotted, so every hash at an index must be equal. Kept per
+   * index for {@link #checkHashAttribution}.
+   *
+   * @param voters the partition's voters as of {@code h.index()}
+   * @param rotted whether this replica's store held a rotted canary when it hashed
+   */
+  void replicaHash(long group, long node, PartitionStateMachine.ReplicaHash h, Set<Long> voters, boolean rotted) {
     hashChecks++;
-    Long other = replicaHashes.computeIfAbsent(group, g -> new HashMap<>()).putIfAbsent(h.index(), h.hash());
-    if (other != null && other != h.hash()) {
-      throw new SafetyViolation("replica hash mismatch: partition " + group + " node " + node + " hashed "
-          + h.hash() + " at index " + h.index() + ", another replica " + other + " (at virtual time "
-          + events.now() + " us)");
+    HashPoint p = hashPoints.computeIfAbsent(group, g -> new TreeMap<>()).computeIfAbsent(h.index(),
+        i -> new HashPoint(voters));
+    p.hashes.remove(node); // hashed again (re-applied after a crash): its latest hash, in arrival order
+    p.hashes.put(node, h.hash());
+    if (rotted) {
+      p.rotted.add(node);
+    } else {
+      p.rotted.remove(node);
+    }
+    for (Map.Entry<Long, Long> other : p.hashes.entrySet()) {
+      long o = other.getKey();
+      boolean alike = p.rotted.contains(o) == rotted;
+      if (o == node || (rotted && alike)) {
+        continue; // two rotted replicas may hold different rots
+      }
+      if (alike != (other.getValue() == h.hash())) {
+        throw new SafetyViolation((alike ? "replica hash mismatch" : "replica hash misses a rotted replica")
+            + ": partition " + group + " node " + node + (rotted ? " (rotted)" : "") + " hashed " + h.hash()
+            + " at index " + h.index() + ", node " + o + (p.rotted.contains(o) ? " (rotted)" : "") + " "
+            + other.getValue() + " (at virtual time " + events.now() + " us)");
+      }
     }
   }
 

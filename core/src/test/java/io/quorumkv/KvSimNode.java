@@ -770,11 +770,60 @@ final class KvSimNode implements SimProcess {
     }
   }
 
+  // ---- replica rot (KvSim#diverge) ----
+
+  /**
+   * Whether partition {@code group}'s store as the disk holds it has {@code value} at user key
+   * {@code key}: the canary a rot waits for has reached the disk here.
+   */
+  boolean holdsDurably(long group, byte[] key, byte[] value) {
+    Disk d = disks.get(group);
+    if (d == null) {
+      return false;
+    }
+    byte[] storeKey = PartitionStateMachine.dataKey(key);
+    for (KeyValue kv : d.durable.data()) {
+      if (Arrays.equals(kv.key(), storeKey)) {
+        return Arrays.equals(kv.value(), value);
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Changes user key {@code key}'s value to {@code value} in partition {@code group}'s store as the
+   * disk holds it (planted if absent), behind Raft's back: no log entry, applied index and term
+   * unchanged, as Jepsen's diverge nemesis edits a killed node's store on disk. Only while the
+   * node is down (the restart opens the rotted store). Returns the value it had, null if none.
+   */
+  byte[] rot(long group, byte[] key, byte[] value) {
+    if (up) {
+      throw new IllegalStateException("node " + id + " must be down to have its disk edited");
+    }
+    Disk d = disks.get(group);
+    TreeMap<byte[], byte[]> data = new TreeMap<>(Arrays::compareUnsigned);
+    for (KeyValue kv : d.durable.data()) {
+      data.put(kv.key(), kv.value());
+    }
+    byte[] before = data.put(PartitionStateMachine.dataKey(key), value);
+    List<KeyValue> rotted = new ArrayList<>(data.size());
+    data.forEach((k, v) -> rotted.add(new KeyValue(k, v)));
+    d.durable = new StoreImage(d.durable.applied(), d.durable.appliedTerm(), d.durable.confState(), rotted);
+    d.store = d.durable.restore();
+    return before;
+  }
+
   // ---- observation ----
 
   boolean isLeader(long group) {
     KvSimReplica r = replicas.get(group);
     return up && r != null && r.isLeader();
+  }
+
+  /** The span this node's replica of {@code group} has applied; null if down or none. */
+  KeySpan span(long group) {
+    KvSimReplica r = replicas.get(group);
+    return up && r != null ? r.span() : null;
   }
 
   long term(long group) {

@@ -202,6 +202,32 @@ class KvSimRegressionTest {
         + "0:rejoin:0/2/101,139:rejoin:0/1/0,19:crash:2", KvSimRunner.Mode.FAULTS);
   }
 
+  /**
+   * Jepsen's diverge nemesis in the simulator: a canary written through Raft, then changed on node
+   * 2's disk behind Raft's back. Every later hash check must single node 2 out (its hash differs,
+   * the others agree) and the product's majority attribution must blame it and nobody else.
+   */
+  @Test
+  void aRottedFollowerIsBlamedByTheMajority() {
+    runRotting("partitioner=hash voters=3 snapshotEvery=0 seed=0 steps=100:diverge:2/0");
+  }
+
+  /**
+   * The same in a range partition split before the rot: the minimal schedule the range property
+   * shrank to with the attribution planted the wrong way round (blaming the majority).
+   */
+  @Test
+  void aRottedReplicaAfterASplitIsBlamedByTheMajority() {
+    runRotting("partitioner=range voters=3 snapshotEvery=0 seed=0 steps=0:split:k1,0:diverge:1/0");
+  }
+
+  /** Runs a schedule of one diverge step: one replica rotted, and blamed at some hash point. */
+  private static void runRotting(String schedule) {
+    KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse(schedule), KvSimRunner.Mode.FAULTS);
+    assertEquals(1, r.rots(), r.stats());
+    assertTrue(r.rotsBlamed() > 0, "the rotted replica was blamed: " + r.stats());
+  }
+
   private static void run(String schedule, KvSimRunner.Mode mode) {
     KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse(schedule), mode);
     assertTrue(r.history().ops().size() > 50, "a real workload ran: " + r.stats());

@@ -12,11 +12,14 @@ import java.nio.file.Path;
  * Runs a {@link KvSimSchedule} end to end and judges it.
  *
  * <p>All along: Raft's safety invariants per partition, and replica hashes ({@link Command.CheckHash}
- * entries) equal across replicas. After the last step and {@link #TAIL_MICROS} more: the network
+ * entries) equal across replicas, but a replica rotted by a {@link KvSimStep.Diverge} step, whose
+ * hash must differ; after convergence, the product's majority attribution of every mismatch must
+ * blame the rotted replicas and no other ({@link KvSim#checkHashAttribution}). After the last step and {@link #TAIL_MICROS} more: the network
  * heals, crashed nodes restart, disks and state machines get their speed back, paused processes
  * resume; then every partition must have a leader within {@link #LEADER_BOUND_MICROS}, pending
  * operations must finish, every client must read every key and then put one more (every key is
- * read and written), and the replicas must converge; then every replica of a partition must hold the same store, no key may sit outside its
+ * read and written), and the replicas must converge; then every partition's leader proposes a hash
+ * check, which every replica must apply; then every replica of a partition must hold the same store, no key may sit outside its
  * partition's span or in two partitions, range spans must tile the key space, and the history must
  * be linearizable per key.
  *
@@ -40,6 +43,8 @@ final class KvSimRunner {
   static final long LEADER_BOUND_MICROS = 3_000_000;
   static final long FINAL_WRITE_BOUND_MICROS = 3_000_000;
   static final long CONVERGE_BOUND_MICROS = 3_000_000;
+  /** Virtual time for the final hash check's entry to commit (see {@link KvSim#checkHashesNow}). */
+  static final long FINAL_CHECK_MICROS = 50_000;
 
   /** What a run must show besides safety, linearizability and liveness. */
   enum Mode {
@@ -61,10 +66,12 @@ final class KvSimRunner {
    * @param recreatedReplicas replicas created again from a tombstone after a node destroyed its replica
    * @param appliedWritten entries applied while written and not yet durable on their node
    * @param appliedStateLost crashes that lost applied state (a crash kept a prefix of the unsynced writes)
+   * @param rots       replicas rotted behind Raft's back ({@link KvSimStep.Diverge})
+   * @param rotsBlamed rotted replicas the product's hash comparison attributed a mismatch to
    * @param stats      counters for people
    */
   record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, long packedEntries,
-      long recreatedReplicas, long appliedWritten, long appliedStateLost, String stats) {}
+      long recreatedReplicas, long appliedWritten, long appliedStateLost, long rots, long rotsBlamed, String stats) {}
 
   private KvSimRunner() {}
 
@@ -98,7 +105,8 @@ final class KvSimRunner {
           + "\n  replay: " + replayCommand(schedule, mode), cause);
     }
     return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.packedEntries(),
-        sim.recreatedReplicas(), sim.appliedWrittenEntries(), sim.appliedStateLost(), sim.stats());
+        sim.recreatedReplicas(), sim.appliedWrittenEntries(), sim.appliedStateLost(), sim.rots(), sim.rotsBlamed(),
+        sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */
@@ -155,7 +163,14 @@ final class KvSimRunner {
     if (!sim.runUntil(sim::converged, CONVERGE_BOUND_MICROS)) {
       return "liveness: the replicas did not converge within " + CONVERGE_BOUND_MICROS / 1000 + " ms";
     }
-    return sim.checkFinalState();
+    sim.checkHashesNow();
+    sim.runFor(FINAL_CHECK_MICROS);
+    if (!sim.runUntil(sim::converged, CONVERGE_BOUND_MICROS)) {
+      return "liveness: the replicas did not converge within " + CONVERGE_BOUND_MICROS / 1000
+          + " ms of the final hash check";
+    }
+    String attribution = sim.checkHashAttribution();
+    return attribution != null ? attribution : sim.checkFinalState();
   }
 
   private static Path keep(History history, long seed, boolean failed) {

@@ -6,7 +6,8 @@ import io.quorumkv.raft.sim.Step;
  * One step of a {@link KvSimSchedule}: wait {@link #waitMillis()} of virtual time (clients keep
  * working), then strike. The Raft simulator's fault {@link Step}s (partitions, one-way cuts, loss
  * and reordering, crashes, pauses, slow disks, transfers) are reused as they are; the key-value
- * layer adds slow state machines, range splits and membership changes ({@link Rejoin}). Text form as in the Raft simulator,
+ * layer adds slow state machines, range splits, membership changes ({@link Rejoin}) and a replica
+ * whose state rots behind Raft's back ({@link Diverge}). Text form as in the Raft simulator,
  * {@code wait:name[:args]}.
  */
 sealed interface KvSimStep {
@@ -34,6 +35,10 @@ sealed interface KvSimStep {
       case "rejoin" -> {
         String[] a = arg.split("/");
         yield new Rejoin(wait, Integer.parseInt(a[0]), Integer.parseInt(a[1]), Integer.parseInt(a[2]));
+      }
+      case "diverge" -> {
+        String[] a = arg.split("/");
+        yield new Diverge(wait, Integer.parseInt(a[0]), Integer.parseInt(a[1]));
       }
       default -> new Fault(Step.parse(text));
     };
@@ -108,6 +113,26 @@ sealed interface KvSimStep {
     @Override
     public String encode() {
       return waitMillis + ":rejoin:" + partition + "/" + node + "/" + awayMillis;
+    }
+  }
+
+  /**
+   * Jepsen's {@code diverge} nemesis: the leader of the {@code partition}-th partition (0-based, modulo
+   * the partitions there are then, splits included) writes a canary key (one no client reads)
+   * through Raft; once node {@code node}'s replica holds it on disk (or half a second later), the node
+   * is killed, the canary's value is changed in its store on disk, behind Raft's back (no log entry,
+   * applied index unchanged), and the node restarts (a node that was down stays down). See
+   * {@link KvSim#diverge}; the hash checks must then single that replica out by majority.
+   */
+  record Diverge(int waitMillis, int node, int partition) implements KvSimStep {
+    @Override
+    public void apply(KvSim sim) {
+      sim.diverge(node, partition);
+    }
+
+    @Override
+    public String encode() {
+      return waitMillis + ":diverge:" + node + "/" + partition;
     }
   }
 }
