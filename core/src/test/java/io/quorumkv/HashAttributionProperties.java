@@ -17,7 +17,7 @@ import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
 /**
- * {@link NodeRuntime#attributeMismatch}, the majority rule that decides who is fenced when a
+ * {@link ReplicaHashChecks#attributeMismatch}, the majority rule that decides who is fenced when a
  * replica hash differs from its leader's: whatever the voters' hashes and the order reports
  * arrive in, a replica holding the hash a majority holds is never blamed, and once everyone has
  * reported, every replica outside that majority is.
