@@ -146,7 +146,7 @@ class InterruptedRebuildTest {
   }
 
   /** Puts {@code prefix0..9} through {@code via}, recording each acknowledged one (failures are retried). */
-  private static void write(MemoryCluster c, long via, String prefix, Map<String, String> acked) {
+  static void write(MemoryCluster c, long via, String prefix, Map<String, String> acked) {
     for (int i = 0; i < 10; i++) {
       String key = prefix + i;
       MemoryCluster.await(WAIT, "the write of " + key + " to be acknowledged", () -> {
