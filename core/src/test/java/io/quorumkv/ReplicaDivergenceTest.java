@@ -494,16 +494,8 @@ class ReplicaDivergenceTest {
         b -> HeldRaftMessages.install(b.balanceLeaders(false).replicationFactor(3), held)).start()) {
       MoveStaged m = awaitMoveTarget(c);
       Map<String, String> acked = new ConcurrentHashMap<>();
-      InterruptedRebuildTest.write(c, m.good(), "a-before-", acked);
-      InterruptedRebuildTest.write(c, m.good(), "z-before-", acked);
+      Replica old = startMoveWithLearnerHeld(c, m, held, acked);
       KvNode f = c.node(m.bad());
-      applyWrongValue(c.node(m.leader()), f);
-      Replica old = f.runtime().replicas().get(m.p());
-      Replica lr = c.node(m.leader()).runtime().replicas().get(m.p());
-      held.add(List.of(m.leader(), 4L)); // the learner cannot catch up: the move waits before its joint change
-      c.node(m.leader()).runtime().checkReplicaHashes();
-      MemoryCluster.await(WAIT, "node 4 to be added as the move's learner", () -> lr.confState.learners().contains(4L));
-      MemoryCluster.await(WAIT, "node " + m.bad() + " to be fenced", () -> old.divergedAt != 0);
 
       long child = c.node(m.leader()).split(SPLIT_KEY);
       MemoryCluster.await(WAIT, "nodes 1 to 3 to hold the child",
@@ -539,15 +531,9 @@ class ReplicaDivergenceTest {
         b -> HeldRaftMessages.install(b.balanceLeaders(false).replicationFactor(3).electionTicks(50), held)).start()) {
       MoveStaged m = awaitMoveTarget(c);
       Map<String, String> acked = new ConcurrentHashMap<>();
-      InterruptedRebuildTest.write(c, m.good(), "a-before-", acked);
-      InterruptedRebuildTest.write(c, m.good(), "z-before-", acked);
+      Replica old = startMoveWithLearnerHeld(c, m, held, acked);
       KvNode f = c.node(m.bad());
-      applyWrongValue(c.node(m.leader()), f);
-      Replica old = f.runtime().replicas().get(m.p());
       Replica lr = c.node(m.leader()).runtime().replicas().get(m.p());
-      held.add(List.of(m.leader(), 4L));
-      c.node(m.leader()).runtime().checkReplicaHashes();
-      MemoryCluster.await(WAIT, "node 4 to be added as the move's learner", () -> lr.confState.learners().contains(4L));
       // Nothing commits past the learner's addition while the followers are cut off; node 4 then
       // catches up to the commit index, and the leader proposes the joint change, which waits.
       held.add(List.of(m.leader(), m.bad()));
@@ -578,6 +564,27 @@ class ReplicaDivergenceTest {
       awaitSettled(c, m.p(), m.bad(), old, acked);
       awaitSettled(c, child, m.bad(), oldChild, acked);
     }
+  }
+
+  /**
+   * Writes {@code a-before-0..9} and {@code z-before-0..9}, has node {@code m.bad()} apply
+   * {@code victim} with a wrong value, holds the leader's Raft messages to node 4 and has the
+   * leader check hashes; waits until the repair added node 4 as its move's learner (which cannot
+   * catch up: the move waits before its joint change) and node {@code m.bad()} is fenced. Returns
+   * that node's diverged replica.
+   */
+  private static Replica startMoveWithLearnerHeld(MemoryCluster c, MoveStaged m, Set<List<Long>> held,
+      Map<String, String> acked) {
+    InterruptedRebuildTest.write(c, m.good(), "a-before-", acked);
+    InterruptedRebuildTest.write(c, m.good(), "z-before-", acked);
+    applyWrongValue(c.node(m.leader()), c.node(m.bad()));
+    Replica old = c.node(m.bad()).runtime().replicas().get(m.p());
+    Replica lr = c.node(m.leader()).runtime().replicas().get(m.p());
+    held.add(List.of(m.leader(), 4L));
+    c.node(m.leader()).runtime().checkReplicaHashes();
+    MemoryCluster.await(WAIT, "node 4 to be added as the move's learner", () -> lr.confState.learners().contains(4L));
+    MemoryCluster.await(WAIT, "node " + m.bad() + " to be fenced", () -> old.divergedAt != 0);
+    return old;
   }
 
   /** A membership, as the tests compare it. */
