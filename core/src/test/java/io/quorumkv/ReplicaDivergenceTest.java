@@ -587,6 +587,40 @@ class ReplicaDivergenceTest {
     return old;
   }
 
+  /**
+   * The fence a split's child takes from its parent replica is lifted by the child's own check
+   * when the diverged keys stayed with the parent: repairs off, node {@code bad} diverged on
+   * {@code victim}, the split at {@code x} keeps {@code victim} in the parent. Its replica of the
+   * child starts fenced, and a check of the child that finds it hashing like the others unfences
+   * it (the fence is set at the child's initial index, below any index the child checks at); its
+   * replica of the parent stays fenced.
+   */
+  @Test
+  void aChildMadeFromAFencedReplicaIsUnfencedByAMatchingCheckOfTheChild() {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 49,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      c.node(1).transferLeader(p, 1);
+      MemoryCluster.await(WAIT, "node 1 to lead", () -> leading(c, p) == 1);
+      KvNode f = c.node(3);
+      applyWrongValue(c.node(1), f);
+      c.node(1).put("z", "right");
+      c.node(1).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "node 3 to be fenced", () -> divergedAt(f, p) != 0);
+
+      long child = c.node(1).split("x".getBytes(StandardCharsets.UTF_8));
+      MemoryCluster.await(WAIT, "node 3 to hold the child", () -> f.runtime().replicas().containsKey(child));
+      assertNotEquals(0, divergedAt(f, child), "made from a fenced replica, the child starts fenced");
+      MemoryCluster.await(WAIT, "a leader of the child", () -> leading(c, child) != 0);
+      c.node(leading(c, child)).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "node 3's replica of the child to be unfenced by the child's check",
+          () -> divergedAt(f, child) == 0);
+      assertEquals(Optional.of("right"), f.get("z", ReadConsistency.FOLLOWER), "served from its own replica again");
+      assertNotEquals(0, divergedAt(f, p), "its replica of the parent, which holds the diverged key, stays fenced");
+    }
+  }
+
   /** A membership, as the tests compare it. */
   private record ConfStateView(Set<Long> voters, Set<Long> learners, boolean joint) {
     static ConfStateView of(Replica r) {
