@@ -646,7 +646,13 @@ final class NodeRuntime implements RequestExecutor {
    * creates every replica made while running, so creations never race).
    */
   private Replica openReplica(long g) {
+    return openReplica(g, 0);
+  }
+
+  /** As {@link #openReplica(long)}, fenced from the start at {@code divergedAt} if not 0 ({@link Replica#divergedAt}). */
+  private Replica openReplica(long g, long divergedAt) {
     Replica r = new Replica(g, engine.log(g), engine.stateMachine(g));
+    r.divergedAt = divergedAt; // before it is published: no read may see it unfenced
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));
     r.appliedIndex = r.smStore.appliedIndex();
@@ -1883,7 +1889,11 @@ final class NodeRuntime implements RequestExecutor {
     afterChildStep(child, ChildStep.COMPACTED);
     tombstones.childDone(child);
     afterChildStep(child, ChildStep.CREATED);
-    Replica r = openReplica(child);
+    // A child made from a fenced replica holds (part of) the state a hash check found diverged: it
+    // is fenced too, until a check of the child's own matches (at an index past its initial one).
+    // Else it would serve that state's reads, could lead, and placement, finishing a repair's move
+    // that the split carried into the child as a learner, would remove a sound voter instead of it.
+    Replica r = openReplica(child, parent.divergedAt != 0 ? SPLIT_INITIAL_INDEX : 0);
     log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
         new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
     if (parent.isLeader()) {

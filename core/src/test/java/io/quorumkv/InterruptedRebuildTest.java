@@ -100,8 +100,14 @@ class InterruptedRebuildTest {
    * of node {@link #BAD} by the nodes in {@code passing} never held.
    */
   private static MemoryCluster cluster(long seed, AtomicBoolean held, Partitioner partitioner, Set<Long> passing) {
+    return cluster(seed, held, partitioner, passing, 0);
+  }
+
+  /** As above, with replication factor {@code factor} (0: every node hosts every partition). */
+  private static MemoryCluster cluster(long seed, AtomicBoolean held, Partitioner partitioner, Set<Long> passing,
+      int factor) {
     return new MemoryCluster(3, partitioner, seed, b -> {
-      b.balanceLeaders(false);
+      b.balanceLeaders(false).replicationFactor(factor);
       HeldPolls.install(b, held, passing);
     });
   }
@@ -146,7 +152,7 @@ class InterruptedRebuildTest {
   }
 
   /** Puts {@code prefix0..9} through {@code via}, recording each acknowledged one (failures are retried). */
-  private static void write(MemoryCluster c, long via, String prefix, Map<String, String> acked) {
+  static void write(MemoryCluster c, long via, String prefix, Map<String, String> acked) {
     for (int i = 0; i < 10; i++) {
       String key = prefix + i;
       MemoryCluster.await(WAIT, "the write of " + key + " to be acknowledged", () -> {
@@ -258,34 +264,54 @@ class InterruptedRebuildTest {
   void aSplitWhileARebuildIsPendingHasTheChildFinishItToo() throws Exception {
     AtomicBoolean held = new AtomicBoolean(true);
     try (MemoryCluster c = cluster(43, held, RangePartitioner.single(), Set.of()).start()) {
-      Map<String, String> acked = new ConcurrentHashMap<>();
-      Staged s = removeForRebuild(c, acked);
-      write(c, s.good(), "a-after-removal-", acked);
-      write(c, s.good(), "z-after-removal-", acked);
-
-      long child = c.node(s.leader()).split("m".getBytes(StandardCharsets.UTF_8)); // victim and w... move to the child
-      MemoryCluster.await(WAIT, "both voters to hold the child", () -> c.node(s.leader()).runtime().replicas()
-          .containsKey(child) && c.node(s.good()).runtime().replicas().containsKey(child));
-      assertNull(c.node(s.bad()).runtime().replicas().get(child), "node " + s.bad() + " was no member at the split");
-      for (long id : new long[] {s.leader(), s.good()}) {
-        Replica r = c.node(id).runtime().replicas().get(child);
-        assertEquals(Set.of(s.leader(), s.good()), r.confState.voters(), "the parent's membership, on node " + id);
-        assertEquals(c.node(id).runtime().replicas().get(s.p()).rebuilding, r.rebuilding,
-            "the parent's rebuild pending, on node " + id);
-        assertEquals(s.bad(), r.rebuilding == null ? 0 : r.rebuilding.node());
-      }
-      write(c, s.good(), "a-after-split-", acked);
-      write(c, s.good(), "z-after-split-", acked);
-
-      held.set(false);
-      ReplicaDivergenceTest.awaitRebuilt(c, s.p(), s.bad(), s.old());
-      ReplicaDivergenceTest.awaitRebuilt(c, child, s.bad(), null);
-      ReplicaDivergenceTest.awaitAgreeingHashes(c, s.p(), Set.of(1L, 2L, 3L));
-      ReplicaDivergenceTest.awaitAgreeingHashes(c, child, Set.of(1L, 2L, 3L));
-      assertServedBy(c, s.bad(), acked);
-      assertNoRebuildPending(c, s.p());
-      assertNoRebuildPending(c, child);
+      splitWhileRebuildPending(c, held);
     }
+  }
+
+  /**
+   * As above with a replication factor of 3 and three nodes: no other node to move the replica
+   * to, so it is rebuilt in place (the parent and the child then have two voters, under the
+   * factor). Placement adding the node back to either partition would be refused (the repair
+   * adds it, once its old replica is gone), and either's own leader adding it is the rebuild's
+   * step, which does not cancel it: both end with the node a voter again, as above.
+   */
+  @Test
+  void aSplitWhileARebuildWithAReplicationFactorIsPendingHasTheChildFinishItToo() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    try (MemoryCluster c = cluster(47, held, RangePartitioner.single(), Set.of(), 3).start()) {
+      splitWhileRebuildPending(c, held);
+    }
+  }
+
+  /** The body of the two tests above, on a cluster of three with a single range partition. */
+  private static void splitWhileRebuildPending(MemoryCluster c, AtomicBoolean held) throws InterruptedException {
+    Map<String, String> acked = new ConcurrentHashMap<>();
+    Staged s = removeForRebuild(c, acked);
+    write(c, s.good(), "a-after-removal-", acked);
+    write(c, s.good(), "z-after-removal-", acked);
+
+    long child = c.node(s.leader()).split("m".getBytes(StandardCharsets.UTF_8)); // victim and w... move to the child
+    MemoryCluster.await(WAIT, "both voters to hold the child", () -> c.node(s.leader()).runtime().replicas()
+        .containsKey(child) && c.node(s.good()).runtime().replicas().containsKey(child));
+    assertNull(c.node(s.bad()).runtime().replicas().get(child), "node " + s.bad() + " was no member at the split");
+    for (long id : new long[] {s.leader(), s.good()}) {
+      Replica r = c.node(id).runtime().replicas().get(child);
+      assertEquals(Set.of(s.leader(), s.good()), r.confState.voters(), "the parent's membership, on node " + id);
+      assertEquals(c.node(id).runtime().replicas().get(s.p()).rebuilding, r.rebuilding,
+          "the parent's rebuild pending, on node " + id);
+      assertEquals(s.bad(), r.rebuilding == null ? 0 : r.rebuilding.node());
+    }
+    write(c, s.good(), "a-after-split-", acked);
+    write(c, s.good(), "z-after-split-", acked);
+
+    held.set(false);
+    ReplicaDivergenceTest.awaitRebuilt(c, s.p(), s.bad(), s.old());
+    ReplicaDivergenceTest.awaitRebuilt(c, child, s.bad(), null);
+    ReplicaDivergenceTest.awaitAgreeingHashes(c, s.p(), Set.of(1L, 2L, 3L));
+    ReplicaDivergenceTest.awaitAgreeingHashes(c, child, Set.of(1L, 2L, 3L));
+    assertServedBy(c, s.bad(), acked);
+    assertNoRebuildPending(c, s.p());
+    assertNoRebuildPending(c, child);
   }
 
   /**

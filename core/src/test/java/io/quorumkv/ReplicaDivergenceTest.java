@@ -1,9 +1,16 @@
 package io.quorumkv;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.quorumkv.raft.Entry;
+import io.quorumkv.raft.EntryType;
+import io.quorumkv.raft.Message;
+import io.quorumkv.transport.RaftTransport;
+import io.quorumkv.transport.SnapshotChunkSource;
+import io.quorumkv.transport.TransportException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -11,7 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
@@ -22,7 +31,9 @@ import org.junit.jupiter.api.Test;
  * serves no read from its state, and a leader hands its leadership away, so no client reads the
  * wrong value from it. Then the partition's leader replaces it ({@link ReplicaRepair}): only when
  * every other voter is up, caught up and not diverged too, one repair at a time per node and per
- * check period; with the switch off the replica stays fenced.
+ * check period; with the switch off the replica stays fenced. A range partition that splits while
+ * a repair moves its diverged replica ends, parent and child, with sound voters only; the child's
+ * replica made from a fenced one is fenced too.
  */
 class ReplicaDivergenceTest {
 
@@ -330,17 +341,12 @@ class ReplicaDivergenceTest {
   void withAReplicationFactorADivergedReplicaIsMovedToAnotherNode() {
     try (MemoryCluster c = new MemoryCluster(3, HashPartitioner.of(1), 39,
         b -> b.balanceLeaders(false).replicationFactor(3)).start()) {
-      c.awaitLeaders(WAIT);
-      long p = partition(c);
-      c.startNode(4, true);
-      c.node(1).addNode(4, c.address(4)); // registered: placement may move replicas onto it
-      long leader = leaderOf(c, p);
+      MoveStaged m = awaitMoveTarget(c);
+      long p = m.p();
+      long leader = m.leader();
       Replica lr = c.node(leader).runtime().replicas().get(p);
-      MemoryCluster.await(WAIT, "node 4 to be a target for a move",
-          () -> c.node(leader).runtime().repairs().moveTarget(lr).equals(java.util.OptionalLong.of(4)));
-      Set<Long> voters = Set.copyOf(lr.confState.voters());
-      assertEquals(Set.of(1L, 2L, 3L), voters);
-      long bad = voters.stream().filter(id -> id != leader).findFirst().orElseThrow();
+      Set<Long> voters = Set.of(1L, 2L, 3L);
+      long bad = m.bad();
       KvNode f = c.node(bad);
       applyWrongValue(c.node(leader), f);
       Set<Integer> voterCounts = ConcurrentHashMap.newKeySet();
@@ -360,6 +366,27 @@ class ReplicaDivergenceTest {
       assertEquals(Optional.of("right"), c.node(4).get("victim", ReadConsistency.FOLLOWER));
       MemoryCluster.await(WAIT, "node " + bad + " to drop its replica", () -> f.runtime().replicas().get(p) == null);
     }
+  }
+
+  /** A cluster's one partition, its leader, the follower to diverge and the other, with node 4 a move's target. */
+  record MoveStaged(long p, long leader, long bad, long good) {}
+
+  /**
+   * In a cluster of three started with a replication factor of 3 and one partition: starts node 4
+   * and registers it, and waits until the partition's leader would move a replica there.
+   */
+  static MoveStaged awaitMoveTarget(MemoryCluster c) {
+    c.awaitLeaders(WAIT);
+    long p = partition(c);
+    c.startNode(4, true);
+    c.node(1).addNode(4, c.address(4)); // registered: placement may move replicas onto it
+    long leader = leaderOf(c, p);
+    Replica lr = c.node(leader).runtime().replicas().get(p);
+    MemoryCluster.await(WAIT, "node 4 to be a target for a move",
+        () -> c.node(leader).runtime().repairs().moveTarget(lr).equals(java.util.OptionalLong.of(4)));
+    assertEquals(Set.of(1L, 2L, 3L), lr.confState.voters());
+    long bad = lr.confState.voters().stream().filter(id -> id != leader).sorted().findFirst().orElseThrow();
+    return new MoveStaged(p, leader, bad, 6 - leader - bad);
   }
 
   /**
@@ -405,6 +432,265 @@ class ReplicaDivergenceTest {
       awaitAgreeingHashes(c, p, expected);
       assertEquals(Optional.of("right"), c.node(spare).get("victim", ReadConsistency.FOLLOWER));
     }
+  }
+
+  /**
+   * A transport that drops the Raft messages (snapshots too) its node sends to another while that
+   * link, {@code List.of(from, to)}, is in {@code held}; requests (the placement driver's polls)
+   * pass, so a node whose messages are held still counts as alive and as a target for a move.
+   */
+  private static final class HeldRaftMessages extends ForwardingTransport {
+    private final long from;
+    private final Set<List<Long>> held;
+
+    HeldRaftMessages(RaftTransport inner, long from, Set<List<Long>> held) {
+      super(inner);
+      this.from = from;
+      this.held = held;
+    }
+
+    /** Has every node {@code b} builds send through a {@link HeldRaftMessages} over {@code held}. */
+    static void install(KvNode.Builder b, Set<List<Long>> held) {
+      b.overrides(o -> {
+        java.util.function.Function<KvNodeConfig, RaftTransport> inner = o.transport;
+        o.transport = cfg -> new HeldRaftMessages(inner.apply(cfg), cfg.nodeId(), held);
+      });
+    }
+
+    @Override
+    public void send(long toNode, long groupId, Message m) {
+      if (!held.contains(List.of(from, toNode))) {
+        inner.send(toNode, groupId, m);
+      }
+    }
+
+    @Override
+    public CompletableFuture<Void> sendSnapshot(long toNode, long groupId, Message.InstallSnapshot message,
+        SnapshotChunkSource source) {
+      if (held.contains(List.of(from, toNode))) {
+        return CompletableFuture.failedFuture(new TransportException(TransportException.Reason.UNREACHABLE,
+            "node " + from + "'s Raft messages to node " + toNode + " are held (test)"));
+      }
+      return inner.sendSnapshot(toNode, groupId, message, source);
+    }
+  }
+
+  /** Where the tests of splits during a move split: {@code victim}, {@code w...} and {@code z...} go to the child. */
+  private static final byte[] SPLIT_KEY = "m".getBytes(StandardCharsets.UTF_8);
+
+  /**
+   * A range partition splits while a repair moves its diverged replica (replication factor 3):
+   * node 4 was added as the move's learner, but cannot catch up (the leader's messages to it are
+   * dropped), so the joint change is not proposed yet. The child starts with the parent's
+   * membership, node 4 a learner, and node {@code bad}'s replica of the child is created from its
+   * diverged copy of the parent (the wrong value is in the child's keys). Once node 4 is reachable
+   * again, both partitions end with three voters, none of them a diverged replica, their replicas
+   * hashing alike, and every acknowledged write readable.
+   */
+  @Test
+  void aSplitWhileAMovesLearnerCatchesUpLeavesBothPartitionsWithThreeSoundVoters() {
+    Set<List<Long>> held = ConcurrentHashMap.newKeySet();
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 47,
+        b -> HeldRaftMessages.install(b.balanceLeaders(false).replicationFactor(3), held)).start()) {
+      MoveStaged m = awaitMoveTarget(c);
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Replica old = startMoveWithLearnerHeld(c, m, held, acked);
+      KvNode f = c.node(m.bad());
+
+      long child = c.node(m.leader()).split(SPLIT_KEY);
+      MemoryCluster.await(WAIT, "nodes 1 to 3 to hold the child",
+          () -> List.of(1L, 2L, 3L).stream().allMatch(id -> c.node(id).runtime().replicas().containsKey(child)));
+      ConfStateView start = ConfStateView.of(c.node(m.leader()).runtime().replicas().get(child));
+      assertEquals(new ConfStateView(Set.of(1L, 2L, 3L), Set.of(4L), false), start, "the child starts as the parent was");
+      Replica oldChild = f.runtime().replicas().get(child);
+      assertNotEquals(0, oldChild.divergedAt, "node " + m.bad() + "'s replica of the child, created from its fenced "
+          + "replica of the parent, is fenced too");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.STALE),
+          "a read on node " + m.bad() + " is served by the child's leader, not from its diverged state");
+      InterruptedRebuildTest.write(c, m.good(), "a-after-split-", acked);
+      InterruptedRebuildTest.write(c, m.good(), "z-after-split-", acked);
+
+      held.clear();
+      awaitSettled(c, m.p(), m.bad(), old, acked);
+      awaitSettled(c, child, m.bad(), oldChild, acked);
+    }
+  }
+
+  /**
+   * As above, but the split lands while the move is joint: node 4 caught up, and the leader's
+   * messages to the two followers are dropped, so the joint change (promoting node 4, removing
+   * node {@code bad}) stays uncommitted; the split is proposed right behind it, and both commit
+   * together once the followers are reachable again. The child starts in the joint configuration,
+   * and its leader leaves it (as Raft's leader of a joint configuration with auto-leave does once
+   * it applied the entering). Both partitions end as above.
+   */
+  @Test
+  void aSplitWhileAMoveIsJointLeavesBothPartitionsWithThreeSoundVoters() throws Exception {
+    Set<List<Long>> held = ConcurrentHashMap.newKeySet();
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 48,
+        b -> HeldRaftMessages.install(b.balanceLeaders(false).replicationFactor(3).electionTicks(50), held)).start()) {
+      MoveStaged m = awaitMoveTarget(c);
+      Map<String, String> acked = new ConcurrentHashMap<>();
+      Replica old = startMoveWithLearnerHeld(c, m, held, acked);
+      KvNode f = c.node(m.bad());
+      Replica lr = c.node(m.leader()).runtime().replicas().get(m.p());
+      // Nothing commits past the learner's addition while the followers are cut off; node 4 then
+      // catches up to the commit index, and the leader proposes the joint change, which waits.
+      held.add(List.of(m.leader(), m.bad()));
+      held.add(List.of(m.leader(), m.good()));
+      held.remove(List.of(m.leader(), 4L));
+      MemoryCluster.await(WAIT, "the leader to propose the move's joint change", () -> {
+        long last = lr.log.lastIndex();
+        List<Entry> e = lr.log.entries(last, last + 1, Long.MAX_VALUE);
+        return !e.isEmpty() && e.get(0).type() == EntryType.CONF_CHANGE && last > lr.commitIndex;
+      });
+      long joint = lr.log.lastIndex();
+      long child = 4848;
+      CompletableFuture<PartitionStateMachine.Outcome> split = c.node(m.leader()).runtime().propose(lr,
+          new Command.Split(SPLIT_KEY, child));
+      MemoryCluster.await(WAIT, "the split to be in the leader's log right behind the joint change",
+          () -> lr.log.lastIndex() >= joint + 1);
+      assertEquals(EntryType.NORMAL, lr.log.entries(joint + 1, joint + 2, Long.MAX_VALUE).get(0).type());
+      held.clear();
+      assertInstanceOf(PartitionStateMachine.Outcome.Split.class, split.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+      MemoryCluster.await(WAIT, "the leader to hold the child", () -> c.node(m.leader()).runtime().replicas()
+          .containsKey(child));
+      ConfStateView start = ConfStateView.of(c.node(m.leader()).runtime().replicas().get(child).smStore.confState());
+      assertTrue(start.joint(), "the child starts joint, as the parent was at the split: " + start);
+      Replica oldChild = f.runtime().replicas().get(child);
+      InterruptedRebuildTest.write(c, m.good(), "a-after-split-", acked);
+      InterruptedRebuildTest.write(c, m.good(), "z-after-split-", acked);
+
+      awaitSettled(c, m.p(), m.bad(), old, acked);
+      awaitSettled(c, child, m.bad(), oldChild, acked);
+    }
+  }
+
+  /**
+   * Writes {@code a-before-0..9} and {@code z-before-0..9}, has node {@code m.bad()} apply
+   * {@code victim} with a wrong value, holds the leader's Raft messages to node 4 and has the
+   * leader check hashes; waits until the repair added node 4 as its move's learner (which cannot
+   * catch up: the move waits before its joint change) and node {@code m.bad()} is fenced. Returns
+   * that node's diverged replica.
+   */
+  private static Replica startMoveWithLearnerHeld(MemoryCluster c, MoveStaged m, Set<List<Long>> held,
+      Map<String, String> acked) {
+    InterruptedRebuildTest.write(c, m.good(), "a-before-", acked);
+    InterruptedRebuildTest.write(c, m.good(), "z-before-", acked);
+    applyWrongValue(c.node(m.leader()), c.node(m.bad()));
+    Replica old = c.node(m.bad()).runtime().replicas().get(m.p());
+    Replica lr = c.node(m.leader()).runtime().replicas().get(m.p());
+    held.add(List.of(m.leader(), 4L));
+    c.node(m.leader()).runtime().checkReplicaHashes();
+    MemoryCluster.await(WAIT, "node 4 to be added as the move's learner", () -> lr.confState.learners().contains(4L));
+    MemoryCluster.await(WAIT, "node " + m.bad() + " to be fenced", () -> old.divergedAt != 0);
+    return old;
+  }
+
+  /**
+   * The fence a split's child takes from its parent replica is lifted by the child's own check
+   * when the diverged keys stayed with the parent: repairs off, node {@code bad} diverged on
+   * {@code victim}, the split at {@code x} keeps {@code victim} in the parent. Its replica of the
+   * child starts fenced, and a check of the child that finds it hashing like the others unfences
+   * it (the fence is set at the child's initial index, below any index the child checks at); its
+   * replica of the parent stays fenced.
+   */
+  @Test
+  void aChildMadeFromAFencedReplicaIsUnfencedByAMatchingCheckOfTheChild() {
+    try (MemoryCluster c = new MemoryCluster(3, RangePartitioner.single(), 49,
+        b -> b.balanceLeaders(false).repairDivergedReplicas(false)).start()) {
+      c.awaitLeaders(WAIT);
+      long p = partition(c);
+      c.node(1).transferLeader(p, 1);
+      MemoryCluster.await(WAIT, "node 1 to lead", () -> leading(c, p) == 1);
+      KvNode f = c.node(3);
+      applyWrongValue(c.node(1), f);
+      c.node(1).put("z", "right");
+      c.node(1).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "node 3 to be fenced", () -> divergedAt(f, p) != 0);
+
+      long child = c.node(1).split("x".getBytes(StandardCharsets.UTF_8));
+      MemoryCluster.await(WAIT, "node 3 to hold the child", () -> f.runtime().replicas().containsKey(child));
+      assertNotEquals(0, divergedAt(f, child), "made from a fenced replica, the child starts fenced");
+      MemoryCluster.await(WAIT, "a leader of the child", () -> leading(c, child) != 0);
+      c.node(leading(c, child)).runtime().checkReplicaHashes();
+      MemoryCluster.await(WAIT, "node 3's replica of the child to be unfenced by the child's check",
+          () -> divergedAt(f, child) == 0);
+      assertEquals(Optional.of("right"), f.get("z", ReadConsistency.FOLLOWER), "served from its own replica again");
+      assertNotEquals(0, divergedAt(f, p), "its replica of the parent, which holds the diverged key, stays fenced");
+    }
+  }
+
+  /** A membership, as the tests compare it. */
+  private record ConfStateView(Set<Long> voters, Set<Long> learners, boolean joint) {
+    static ConfStateView of(Replica r) {
+      return of(r.confState);
+    }
+
+    static ConfStateView of(io.quorumkv.raft.ConfState cs) {
+      return new ConfStateView(Set.copyOf(cs.voters()), Set.copyOf(cs.learners()), cs.isJoint());
+    }
+  }
+
+  /** The running node whose replica of {@code p} leads, or 0. */
+  private static long leading(MemoryCluster c, long p) {
+    for (KvNode n : c.nodes()) {
+      Replica r = n.runtime().replicas().get(p);
+      if (r != null && r.isLeader()) {
+        return n.nodeId();
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Waits until partition {@code p} has three voters, no learner and no joint configuration, none
+   * of them node {@code bad}'s replica {@code old} (a new replica of that node may be one, unfenced),
+   * then until its replicas hash alike; and reads every acknowledged write of its keys at
+   * {@code LINEARIZABLE}, {@code victim}'s right value too if it is {@code p}'s.
+   */
+  private static void awaitSettled(MemoryCluster c, long p, long bad, Replica old, Map<String, String> acked) {
+    io.quorumkv.testing.TestCluster.await(Duration.ofSeconds(90), () -> "partition " + p + " to settle at three voters without node " + bad
+        + "'s diverged replica; now led by node " + leading(c, p) + " with " + describe(c, p), () -> {
+          long l = leading(c, p);
+          Replica r = l == 0 ? null : c.node(l).runtime().replicas().get(p);
+          if (r == null || r.confState.voters().size() != 3 || !r.confState.learners().isEmpty() || r.confState.isJoint()) {
+            return false;
+          }
+          Replica b = c.node(bad).runtime().replicas().get(p);
+          return !r.confState.voters().contains(bad) || (b != null && b != old && b.divergedAt == 0);
+        });
+    long l = leading(c, p);
+    Set<Long> voters = Set.copyOf(c.node(l).runtime().replicas().get(p).confState.voters());
+    awaitAgreeingHashes(c, p, voters);
+    KeySpan span = c.node(l).runtime().replicas().get(p).sm.span();
+    Map<String, String> mine = new java.util.TreeMap<>();
+    acked.forEach((k, v) -> {
+      if (span.owns(k.getBytes(StandardCharsets.UTF_8))) {
+        mine.put(k, v);
+      }
+    });
+    if (span.owns("victim".getBytes(StandardCharsets.UTF_8))) {
+      mine.put("victim", "right");
+    }
+    assertTrue(mine.size() >= 20, "partition " + p + " holds acknowledged writes: " + mine.keySet());
+    for (long id : voters) {
+      for (Map.Entry<String, String> e : mine.entrySet()) {
+        assertEquals(Optional.of(e.getValue()), c.node(id).get(e.getKey(), ReadConsistency.LINEARIZABLE),
+            "acknowledged " + e.getKey() + ", read through node " + id);
+      }
+    }
+  }
+
+  /** The membership each running node's replica of {@code p} has (for a failing wait's message). */
+  private static String describe(MemoryCluster c, long p) {
+    StringBuilder sb = new StringBuilder();
+    for (KvNode n : c.nodes()) {
+      Replica r = n.runtime().replicas().get(p);
+      sb.append(" node ").append(n.nodeId()).append(": ").append(r == null ? "none"
+          : ConfStateView.of(r) + (r.divergedAt != 0 ? " fenced" : "") + (r.isLeader() ? " leader" : ""));
+    }
+    return sb.toString();
   }
 
   /** Waits until {@code p}'s leader says a diverged follower is not repaired because of {@code why} (a prefix). */
@@ -517,7 +803,7 @@ class ReplicaDivergenceTest {
   /** Waits until a check by {@code p}'s leader finds every one of {@code members} with the same hash. */
   static void awaitAgreeingHashes(MemoryCluster c, long p, Set<Long> members) {
     MemoryCluster.await(Duration.ofSeconds(60), "every replica of partition " + p + " to hash alike", () -> {
-      long leader = leaderOf(c, p);
+      long leader = leading(c, p); // not node 1's view: node 1 may hold no replica of p
       if (leader == 0) {
         return false;
       }
