@@ -1,5 +1,7 @@
 package io.quorumkv.storage;
 
+import java.nio.ByteBuffer;
+
 /**
  * The ordered, atomic key-value store under the engine: RocksDB, or memory for simulation. The
  * engine's logic (layout, checksums, validation, recovery) is written once against this, so both
@@ -32,7 +34,7 @@ interface Backend extends KvReader, AutoCloseable {
      * Puts {@code value}'s remaining bytes. The batch copies them before returning (the buffer's
      * position is then undefined): the caller may reuse the buffer, e.g. a {@link Scratch} one.
      */
-    void put(Cf cf, byte[] key, java.nio.ByteBuffer value);
+    void put(Cf cf, byte[] key, ByteBuffer value);
 
     void delete(Cf cf, byte[] key);
 

@@ -59,7 +59,8 @@ final class Codec {
     return record.position(0);
   }
 
-  private static byte[] toArray(ByteBuffer record) {
+  /** A buffer's remaining bytes in an array of their own. */
+  static byte[] toArray(ByteBuffer record) {
     byte[] out = new byte[record.remaining()];
     record.get(out);
     return out;

@@ -1,5 +1,6 @@
 package io.quorumkv.storage;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -59,10 +60,8 @@ final class MemoryBackend implements Backend {
     }
 
     @Override
-    public void put(Cf cf, byte[] key, java.nio.ByteBuffer value) {
-      byte[] v = new byte[value.remaining()];
-      value.get(v);
-      ops.add(new Op(cf, key.clone(), v, null));
+    public void put(Cf cf, byte[] key, ByteBuffer value) {
+      ops.add(new Op(cf, key.clone(), Codec.toArray(value), null));
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.quorumkv.storage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -310,11 +311,11 @@ final class RocksBackend implements Backend {
     }
 
     @Override
-    public void put(Cf cf, byte[] key, java.nio.ByteBuffer value) {
+    public void put(Cf cf, byte[] key, ByteBuffer value) {
       if (!value.isDirect()) {
         // A record too large for a scratch buffer: RocksDB's direct put takes direct buffers only.
         byte[] v = value.hasArray() && value.arrayOffset() == 0 && value.position() == 0
-            && value.limit() == value.array().length ? value.array() : copyOf(value);
+            && value.limit() == value.array().length ? value.array() : Codec.toArray(value);
         put(cf, key, v);
         return;
       }
@@ -324,12 +325,6 @@ final class RocksBackend implements Backend {
       } catch (RocksDBException e) {
         throw new StorageException("cannot add to a write batch", e);
       }
-    }
-
-    private static byte[] copyOf(java.nio.ByteBuffer value) {
-      byte[] v = new byte[value.remaining()];
-      value.get(v);
-      return v;
     }
 
     @Override
