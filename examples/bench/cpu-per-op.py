@@ -2,7 +2,8 @@
 """CPU per operation of a QuorumKV build, for A/B comparisons on a busy machine.
 
 Usage: examples/bench/cpu-per-op.py ROOT [--label L] [--clients 64] [--phases put,get]
-           [--warmup 5] [--duration 10] [--port 27890] [--jfr PREFIX] [--driver-jfr FILE] [--out FILE]
+           [--warmup 5] [--duration 10] [--port 27890] [--jfr PREFIX] [--driver-jfr FILE]
+           [--perf FILE] [--out FILE]
 
 Starts ROOT/examples/bench/run-cluster.sh (ROOT: a checkout with a built examples module, e.g. a
 copy of main in /tmp), runs ROOT's Bench against it, and reads the per-thread CPU of the three
@@ -18,7 +19,11 @@ entries per AppendEntries, proposals and fsyncs per operation, the applier's sta
 and the partitions' batches they wrote per operation, multi requests per operation and
 items per multi (a KvClient's coalesced gets and writes). Stops the cluster by PID
 (stop-cluster.sh) in every case. --jfr PREFIX records JFR on the nodes (PREFIX-node-N.jfr),
---driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either. The cluster gets
+--driver-jfr FILE on the driver; examples/bench/jfr-stacks.py summarises either. --perf FILE
+samples the node JVMs with `perf record -F 999` during the first measured phase (native and kernel
+time too, which JFR's execution samples miss) and writes the JIT's symbol maps
+(/tmp/perf-<pid>.map, `jcmd <pid> Compiler.perfmap`) before the cluster stops; read it with
+`perf report -i FILE --sort comm,dso,sym`. The cluster gets
 this process's environment: QKV_PARTITIONS, QKV_PREFERRED_LEADERS (e.g. 1: every leader on node 1)
 and the other run-cluster.sh settings pass through."""
 import os, re, urllib.request, subprocess, sys, json, time, collections, argparse
@@ -28,6 +33,7 @@ ap.add_argument('--clients', default='64'); ap.add_argument('--phases', default=
 ap.add_argument('--duration', default='10'); ap.add_argument('--warmup', default='5')
 ap.add_argument('--port', default='27890'); ap.add_argument('--jfr', default='')
 ap.add_argument('--driver-jfr', default='', help='JFR recording file of the driver JVM (profile settings)')
+ap.add_argument('--perf', default='', help='perf record file: the nodes, sampled in the first measured phase')
 ap.add_argument('--out', default='/tmp/qkv-cpu-per-op.jsonl')
 a = ap.parse_args()
 TCK = os.sysconf('SC_CLK_TCK')
@@ -107,14 +113,21 @@ try:
            '--duration', a.duration, '--warmup', a.warmup]
     b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pids = nodes + [b.pid]
-    start = None; t0 = None; results = []
+    start = None; t0 = None; results = []; perf = None
     for line in b.stderr:
         if line.rstrip().endswith(' start'):
             start = snap(pids); t0 = time.time(); m0 = scrape(murls)
+            if a.perf and perf is None and not results:
+                perf = subprocess.Popen(['perf', 'record', '-F', '999', '-o', a.perf, '-p', ','.join(map(str, nodes))],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         elif ' done:' in line and 'warm-up' not in line:
             if start is not None:
                 end = snap(pids); t1 = time.time(); m1 = scrape(murls)
                 results.append((line.split()[0], start, end, t1 - t0, m0, m1)); start = None
+            if perf is not None and perf.returncode is None:
+                perf.send_signal(2); perf.wait(timeout=60)
+                for n in nodes:  # symbols of JIT-compiled code, while the JVMs still run
+                    subprocess.run(['jcmd', str(n), 'Compiler.perfmap'], capture_output=True, timeout=60)
     recs = [json.loads(l) for l in b.stdout.read().splitlines() if l.startswith('{')]
     b.wait(timeout=60)
 finally:
