@@ -8,8 +8,10 @@ own `jdk.GCPhasePause`). For every slow request (at least --slow-ms) of the chos
 notes which of these overlapped it, and prints one JSON line: how many slow requests each cause
 overlapped, in a fixed order of precedence (a pause of the driver's JVM, a pause of a node's,
 fsyncs of at least --sync-ms on two nodes or more, so that no majority was durable quickly, one
-slow fsync, a long loop turn, none of these), the nodes' fsync latency distribution, and the
-100 ms windows with the most slow requests with what the nodes did then.
+slow fsync (on the leader or on a follower when --leader names the leader's node), a long loop
+turn, an unsynced log write or an apply of at least --turn-ms, a slow fsync that ended less than
+--after-ms before the request began, none of these), the nodes' fsync latency distribution, and
+the 100 ms windows with the most slow requests with what the nodes did then.
 
 Record with, on each node and the driver, -XX:StartFlightRecording=filename=F,settings=default
 (run-cluster.sh substitutes {id} in QKV_NODE_JAVA_OPTS; cpu-per-op.py passes QKV_DRIVER_OPTS to
@@ -17,7 +19,7 @@ the driver). Only the last --last seconds of the driver's recording are analysed
 phase, not the warm-up. docs/benchmarks.md, finding 64.
 
 usage: tail.py --driver driver.jfr --node 1=n1.jfr --node 2=n2.jfr --node 3=n3.jfr [--op put]
-               [--slow-ms 5] [--sync-ms 2] [--last 10]
+               [--slow-ms 5] [--sync-ms 2] [--turn-ms 2] [--after-ms 10] [--leader ID] [--last 10]
 """
 import argparse
 import bisect
@@ -91,6 +93,8 @@ def main():
     ap.add_argument('--slow-ms', type=float, default=5.0)
     ap.add_argument('--sync-ms', type=float, default=2.0)
     ap.add_argument('--turn-ms', type=float, default=2.0)
+    ap.add_argument('--after-ms', type=float, default=10.0)
+    ap.add_argument('--leader', default='', help='node id of the (one partition\'s) leader')
     ap.add_argument('--last', type=float, default=10.0)
     ap.add_argument('--windows', type=int, default=5)
     a = ap.parse_args()
@@ -114,9 +118,14 @@ def main():
                'jdk.GCPhasePause')}
         nodes[nid] = by
 
-    causes = ['driver_gc', 'node_gc', 'slow_sync_on_2_or_more_nodes', 'slow_sync_on_1_node',
-              'long_loop_turn', 'none_of_these']
+    one = ['slow_sync_on_the_leader', 'slow_sync_on_1_follower'] if a.leader else ['slow_sync_on_1_node']
+    causes = ['driver_gc', 'node_gc', 'slow_sync_on_2_or_more_nodes'] + one + [
+        'long_loop_turn', 'slow_log_write', 'slow_apply', 'just_after_a_slow_sync', 'none_of_these']
     counts = {c: 0 for c in causes}
+
+    def slow_on(kind, s, e, min_ms):
+        return [nid for nid, n in nodes.items() if any(x[1] - x[0] >= min_ms * 1e6 for x in n[kind].overlapping(s, e))]
+
     for s, e, _, _ in slow:
         if driver_gc.overlapping(s, e):
             counts['driver_gc'] += 1
@@ -124,15 +133,19 @@ def main():
         if any(n['jdk.GCPhasePause'].overlapping(s, e) for n in nodes.values()):
             counts['node_gc'] += 1
             continue
-        slow_syncs = sum(1 for n in nodes.values()
-                         if any(x[1] - x[0] >= a.sync_ms * 1e6 for x in n['io.quorumkv.LogSync'].overlapping(s, e)))
-        if slow_syncs >= 2:
+        slow_syncs = slow_on('io.quorumkv.LogSync', s, e, a.sync_ms)
+        if len(slow_syncs) >= 2:
             counts['slow_sync_on_2_or_more_nodes'] += 1
-        elif slow_syncs == 1:
-            counts['slow_sync_on_1_node'] += 1
-        elif any(x[1] - x[0] >= a.turn_ms * 1e6 for n in nodes.values()
-                 for x in n['io.quorumkv.LoopTurn'].overlapping(s, e)):
+        elif len(slow_syncs) == 1:
+            counts[one[0] if not a.leader or slow_syncs[0] == a.leader else one[1]] += 1
+        elif slow_on('io.quorumkv.LoopTurn', s, e, a.turn_ms):
             counts['long_loop_turn'] += 1
+        elif slow_on('io.quorumkv.LogWrite', s, e, a.turn_ms):
+            counts['slow_log_write'] += 1
+        elif slow_on('io.quorumkv.Apply', s, e, a.turn_ms):
+            counts['slow_apply'] += 1
+        elif slow_on('io.quorumkv.LogSync', s - int(a.after_ms * 1e6), s, a.sync_ms):
+            counts['just_after_a_slow_sync'] += 1
         else:
             counts['none_of_these'] += 1
 
@@ -145,6 +158,7 @@ def main():
         gcs = [x[1] - x[0] for x in n['jdk.GCPhasePause'].evs if x[0] >= begin and x[0] <= end]
         turns = [x[1] - x[0] for x in n['io.quorumkv.LoopTurn'].evs if x[0] >= begin and x[0] <= end]
         writes = [x[1] - x[0] for x in n['io.quorumkv.LogWrite'].evs if x[0] >= begin and x[0] <= end]
+        applies = [x[1] - x[0] for x in n['io.quorumkv.Apply'].evs if x[0] >= begin and x[0] <= end]
         per_node[nid] = {
             'fsyncs': len(syncs), 'fsync_p50_ms': ms(pct(syncs, 0.5)), 'fsync_p99_ms': ms(pct(syncs, 0.99)),
             'fsync_p999_ms': ms(pct(syncs, 0.999)), 'fsync_max_ms': ms(syncs[-1] if syncs else None),
@@ -152,6 +166,7 @@ def main():
             'gc_pauses': len(gcs), 'gc_max_ms': ms(max(gcs, default=0)), 'gc_total_ms': ms(sum(gcs)),
             'loop_turns_over_1ms': len(turns), 'loop_turn_max_ms': ms(max(turns, default=0)),
             'log_writes_over_1ms': len(writes), 'log_write_max_ms': ms(max(writes, default=0)),
+            'applies_over_1ms': len(applies), 'apply_max_ms': ms(max(applies, default=0)),
         }
 
     windows = {}
@@ -176,7 +191,7 @@ def main():
     print(json.dumps({
         'op': a.op, 'window_s': a.last, 'requests_over_2ms': len(requests), 'slow_ms': a.slow_ms,
         'slow_requests': len(slow), 'slow_p50_ms': ms(pct(lat, 0.5)), 'slow_max_ms': ms(lat[-1] if lat else None),
-        'overlapped': counts, 'sync_ms': a.sync_ms, 'turn_ms': a.turn_ms,
+        'overlapped': counts, 'sync_ms': a.sync_ms, 'turn_ms': a.turn_ms, 'after_ms': a.after_ms,
         'driver_gc': {'pauses': sum(1 for x in driver_gc.evs if begin <= x[0] <= end),
                       'max_ms': ms(max((x[1] - x[0] for x in driver_gc.evs if begin <= x[0] <= end), default=0))},
         'nodes': per_node, 'worst_100ms_windows': top,
