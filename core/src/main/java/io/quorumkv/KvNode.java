@@ -328,8 +328,9 @@ public final class KvNode extends FrontendStore implements KvAdmin, AutoCloseabl
      * diverged replica is removed and its node added back, which rebuilds it from the leader. It
      * starts only when every other voter is up and caught up, at most one per partition and one
      * per node at a time, and one per hash check period per node. Turn it off to keep a diverged
-     * replica's state for forensics: it then stays fenced until an operator replaces it. Same on
-     * every node.
+     * replica's state for forensics: it then stays fenced, also across restarts of its node, until
+     * an operator replaces it (or a snapshot from its leader replaces its state, or a later check
+     * finds it agreeing again). Same on every node.
      */
     public Builder repairDivergedReplicas(boolean v) { repairDivergedReplicas = v; return this; }
 

@@ -386,7 +386,7 @@ final class NodeRuntime implements RequestExecutor {
         log.warn("{} group {}: split child left incomplete by a crash; deleting it, its parent creates it again",
             who, g);
         engine.deleteGroup(g);
-        tombstones.childDone(g);
+        tombstones.childDone(g, 0);
       }
       for (long g : engine.groups()) {
         if (g == Tombstones.GROUP) {
@@ -642,17 +642,17 @@ final class NodeRuntime implements RequestExecutor {
   // ------------------------------------------------------------------ replicas
 
   /**
-   * Opens this node's replica of {@code g} from storage. Before start, or on the applier (which
+   * Opens this node's replica of {@code g} from storage, fenced ({@link Replica#divergedAt}) if
+   * its fence is recorded ({@link Tombstones#fencedAt}). Before start, or on the applier (which
    * creates every replica made while running, so creations never race).
    */
   private Replica openReplica(long g) {
-    return openReplica(g, 0);
-  }
-
-  /** As {@link #openReplica(long)}, fenced from the start at {@code divergedAt} if not 0 ({@link Replica#divergedAt}). */
-  private Replica openReplica(long g, long divergedAt) {
     Replica r = new Replica(g, engine.log(g), engine.stateMachine(g));
-    r.divergedAt = divergedAt; // before it is published: no read may see it unfenced
+    r.divergedAt = tombstones.fencedAt(g); // before it is published: no read may see it unfenced
+    if (r.divergedAt != 0) {
+      log.warn("{} group {}: this replica was fenced at index {} (its state diverged): it serves no reads, and "
+          + "hands away any leadership, until a later hash check matches", who, g, r.divergedAt);
+    }
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));
     r.appliedIndex = r.smStore.appliedIndex();
@@ -1887,13 +1887,14 @@ final class NodeRuntime implements RequestExecutor {
     afterChildStep(child, ChildStep.SEEDED);
     engine.write(engine.newLogBatch().compact(child, store.createSnapshot()));
     afterChildStep(child, ChildStep.COMPACTED);
-    tombstones.childDone(child);
-    afterChildStep(child, ChildStep.CREATED);
     // A child made from a fenced replica holds (part of) the state a hash check found diverged: it
     // is fenced too, until a check of the child's own matches (at an index past its initial one).
     // Else it would serve that state's reads, could lead, and placement, finishing a repair's move
     // that the split carried into the child as a learner, would remove a sound voter instead of it.
-    Replica r = openReplica(child, parent.divergedAt != 0 ? SPLIT_INITIAL_INDEX : 0);
+    // Recorded with the child's completion, so that it is never complete without its fence.
+    tombstones.childDone(child, parent.divergedAt != 0 ? SPLIT_INITIAL_INDEX : 0);
+    afterChildStep(child, ChildStep.CREATED);
+    Replica r = openReplica(child);
     log.info("{} group {}: split at {} created partition {} {}", who, parent.groupId,
         new String(s.seed().span().start(), StandardCharsets.UTF_8), child, s.seed().span().describe());
     if (parent.isLeader()) {
@@ -1944,8 +1945,18 @@ final class NodeRuntime implements RequestExecutor {
       st.close();
     }
     afterSnapshotStep(r.groupId, SnapshotStep.INSTALLED);
-    r.sm = PartitionStateMachine.open(r.groupId, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
-        config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
+    PartitionStateMachine sm = PartitionStateMachine.open(r.groupId, new StoragePartitionStore(r.smStore),
+        r.smStore.appliedTerm(), config.sessionTimeout().toMillis(), initialSpans.get(r.groupId));
+    if (r.divergedAt != 0) {
+      // The diverged state is gone, replaced by the leader's as of an index past the fence (a
+      // snapshot installs only past the applied index, and the fence is at most that). Lifted
+      // before the new state is published; a read meanwhile finds the old one superseded.
+      log.warn("{} group {}: this replica, fenced at index {}, installed its leader's snapshot at {}: it serves "
+          + "reads again", who, r.groupId, r.divergedAt, index);
+      r.divergedAt = 0;
+    }
+    tombstones.fence(r.groupId, 0);
+    r.sm = sm;
     r.appliedIndex = r.smStore.appliedIndex();
     r.compactedIndex = index;
     r.appliedBytesSinceCompaction = 0;
@@ -2235,6 +2246,17 @@ final class NodeRuntime implements RequestExecutor {
     @Override
     public boolean postExternal(Runnable task) {
       return NodeRuntime.this.postExternal(task);
+    }
+
+    @Override
+    public void fenceChanged(Replica r) {
+      // The applier writes the node-local records (Tombstones); it writes the fence as it is when
+      // it runs, so fences and unfences posted from several threads end with the last one's.
+      applyQueue.add(() -> {
+        if (replicas.get(r.groupId) == r) { // else destroyed: its tombstone's write dropped the fence
+          tombstones.fence(r.groupId, r.divergedAt);
+        }
+      });
     }
 
     @Override

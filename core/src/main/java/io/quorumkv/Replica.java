@@ -93,7 +93,9 @@ final class Replica {
   /**
    * The index at which this replica's state hash was found to differ from a quorum's, or 0. While
    * set, the replica serves no read from its state and, as leader, hands its leadership away
-   * (ReplicaHashChecks#compareHash). Written by request threads, read by any.
+   * (ReplicaHashChecks#compareHash). Kept on disk too, and set again when the replica opens
+   * ({@link Tombstones#fencedAt}). Written by request threads (a check's verdict) and the applier
+   * (opened, or cleared by a snapshot install), read by any.
    */
   volatile long divergedAt;
   /** Leader: followers' reported hashes, index -> node -> hash, to attribute a mismatch by majority. */

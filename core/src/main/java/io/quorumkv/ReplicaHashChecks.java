@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * {@link KvAdmin#replicaHashes()}); each follower reports its hash to the leader, which attributes
  * a mismatch by majority ({@link #attributeMismatch}). A replica found diverged is fenced: it
  * serves no read from its state ({@link ReadPath#serveLocal}) and hands away any leadership, until
- * a later check matches. Runs on the hasher's, request and scheduler threads, and on the Raft
- * loop's tick ({@link #handDivergedLeadershipsAway}, {@link #proposeChecks}).
+ * a later check matches; the fence is kept on disk too ({@link Tombstones#fence}), and outlives a
+ * restart. Runs on the hasher's, request and scheduler threads, and on the Raft loop's tick
+ * ({@link #handDivergedLeadershipsAway}, {@link #proposeChecks}).
  */
 final class ReplicaHashChecks {
 
@@ -61,6 +62,12 @@ final class ReplicaHashChecks {
 
     /** How far each member's log matches the leader's in {@code r} (the loop's view; empty unless leading). */
     CompletableFuture<Map<Long, Status.FollowerProgress>> progress(Replica r);
+
+    /**
+     * {@code r}'s fence was set or lifted: records it durably (as {@link Replica#divergedAt} is
+     * when that runs), a moment later on another thread, so that a restart keeps it.
+     */
+    void fenceChanged(Replica r);
   }
 
   /** Ticks between a leader's periodic checks. */
@@ -403,6 +410,7 @@ final class ReplicaHashChecks {
           + "(ReplicaRepair), unless repairDivergedReplicas is off", who, r.groupId, index, why);
     }
     r.divergedAt = index;
+    node.fenceChanged(r);
   }
 
   private void unfence(Replica r, long index) {
@@ -410,6 +418,7 @@ final class ReplicaHashChecks {
       log.warn("{} group {}: this replica's state matched its leader's at index {}: it serves reads again",
           who, r.groupId, index);
       r.divergedAt = 0;
+      node.fenceChanged(r);
     }
   }
 

@@ -5,6 +5,7 @@ import io.quorumkv.storage.KeyValue;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,6 +35,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * records the split as applied; all of them go through one write-ahead log, so after any crash a
  * child that is still recorded is incomplete, and its parent will apply the split again.
  *
+ * <p>And it records which of this node's replicas are fenced ({@link Replica#divergedAt}, see
+ * {@link ReplicaHashChecks}): a hash check found their state diverged from a quorum's. The fence
+ * is this node's own finding, not replicated state (a partition's state is hashed, sent in
+ * snapshots and copied into split children), so it is kept here, with the replica's index, and
+ * read back when the replica opens: a restart must not let a rotted replica serve reads or lead
+ * until the next check. It goes when the replica is unfenced, installs a snapshot, or is
+ * destroyed ({@link #record}, in the same write as its tombstone).
+ *
  * <p>Threads: written on the applier (which creates and deletes replicas), read by anyone.
  */
 final class Tombstones {
@@ -57,10 +66,14 @@ final class Tombstones {
 
   /** The first byte of a split child's record key (a tombstone's key is a positive group id). */
   private static final byte CHILD = (byte) 0xFE;
+  /** The first byte of a fenced replica's record key: the group id follows, its fence index is the value. */
+  private static final byte FENCE = (byte) 0xFD;
 
   private final StorageEngine engine;
   private final Map<Long, Tombstone> byGroup = new ConcurrentHashMap<>();
   private final Set<Long> childrenBegun = ConcurrentHashMap.newKeySet();
+  /** The fenced replicas, by group: the index their fence was set at. */
+  private final Map<Long, Long> fences = new ConcurrentHashMap<>();
   private long nextIndex;
 
   /** Loads the tombstones of {@code engine}'s node. */
@@ -72,6 +85,12 @@ final class Tombstones {
         Codec.Reader k = new Codec.Reader(kv.key(), "split child key");
         k.u8();
         childrenBegun.add(k.i64());
+        continue;
+      }
+      if (kv.key().length == Long.BYTES + 1 && kv.key()[0] == FENCE) {
+        Codec.Reader k = new Codec.Reader(kv.key(), "fence key");
+        k.u8();
+        fences.put(k.i64(), new Codec.Reader(kv.value(), "fence").i64());
         continue;
       }
       Codec.Reader k = new Codec.Reader(kv.key(), "tombstone key");
@@ -89,9 +108,40 @@ final class Tombstones {
   /** applier: records (durably, with the next synced write) that the replica of {@code groupId} is gone. */
   void record(long groupId, Tombstone t) {
     Tombstone merged = t.merge(byGroup.get(groupId));
-    write(KvMutation.put(new Codec.Writer().i64(groupId).toArray(),
+    List<KvMutation> m = new ArrayList<>(2);
+    m.add(KvMutation.put(new Codec.Writer().i64(groupId).toArray(),
         new Codec.Writer().i64(merged.term()).i64(merged.vote()).i64(merged.lastIndex()).toArray()));
+    if (fences.containsKey(groupId)) {
+      m.add(KvMutation.delete(fenceKey(groupId))); // the fenced state goes with the replica
+    }
+    write(m);
     byGroup.put(groupId, merged);
+    fences.remove(groupId);
+  }
+
+  /** The index the replica of {@code groupId} was fenced at, as recorded here; 0 when it is not fenced. */
+  long fencedAt(long groupId) {
+    return fences.getOrDefault(groupId, 0L);
+  }
+
+  /**
+   * applier: records that the replica of {@code groupId} is fenced at {@code divergedAt}, or, for 0,
+   * that it is not; durably before it returns. Nothing is written when that is recorded already.
+   */
+  void fence(long groupId, long divergedAt) {
+    if (fencedAt(groupId) == divergedAt) {
+      return;
+    }
+    write(List.of(divergedAt == 0 ? KvMutation.delete(fenceKey(groupId))
+        : KvMutation.put(fenceKey(groupId), new Codec.Writer().i64(divergedAt).toArray())));
+    // The record's write is not synced (see write): a synced write after it makes it durable now,
+    // not with whatever this node syncs next (a fence is set while the replica may serve reads).
+    appendEmpty();
+    if (divergedAt == 0) {
+      fences.remove(groupId);
+    } else {
+      fences.put(groupId, divergedAt);
+    }
   }
 
   /**
@@ -99,18 +149,28 @@ final class Tombstones {
    * next synced write (the child's first write is one).
    */
   void beginChild(long groupId) {
-    write(KvMutation.put(childKey(groupId), new byte[0]));
+    write(List.of(KvMutation.put(childKey(groupId), new byte[0])));
     childrenBegun.add(groupId);
   }
 
   /**
    * applier: the split child {@code groupId} is complete (or its partial writes are deleted):
    * forgets its record, durably with the next synced write. Call it before the parent's state
-   * machine writes the split as applied, which makes this durable too.
+   * machine writes the split as applied, which makes this durable too. A child made from a fenced
+   * replica is fenced at {@code fencedAt} (0: not fenced) in the same write: complete, it is never
+   * without its fence.
    */
-  void childDone(long groupId) {
-    write(KvMutation.delete(childKey(groupId)));
+  void childDone(long groupId, long fencedAt) {
+    List<KvMutation> m = new ArrayList<>(2);
+    m.add(KvMutation.delete(childKey(groupId)));
+    if (fencedAt != 0) {
+      m.add(KvMutation.put(fenceKey(groupId), new Codec.Writer().i64(fencedAt).toArray()));
+    }
+    write(m);
     childrenBegun.remove(groupId);
+    if (fencedAt != 0) {
+      fences.put(groupId, fencedAt);
+    }
   }
 
   /** The split children whose creation began here and did not finish (a crash in between). */
@@ -122,10 +182,21 @@ final class Tombstones {
     return new Codec.Writer().u8(CHILD & 0xFF).i64(groupId).toArray();
   }
 
-  private void write(KvMutation m) {
+  private static byte[] fenceKey(long groupId) {
+    return new Codec.Writer().u8(FENCE & 0xFF).i64(groupId).toArray();
+  }
+
+  private void write(List<KvMutation> m) {
+    long index = appendEmpty();
+    // The store may not run ahead of its log: one empty entry per record (rare: one per removal,
+    // split, fence or unfence).
+    engine.stateMachine(GROUP).apply(index, 1, m);
+  }
+
+  /** Appends an empty entry to this group's log, with one synced write; returns its index. */
+  private long appendEmpty() {
     long index = nextIndex++;
-    // The store may not run ahead of its log: one empty entry per record (rare: one per removal or split).
     engine.write(engine.newLogBatch().append(GROUP, List.of(Entry.normal(index, 1, Entry.EMPTY))));
-    engine.stateMachine(GROUP).apply(index, 1, List.of(m));
+    return index;
   }
 }

@@ -66,7 +66,8 @@ class ReplicaDivergenceTest {
     return w;
   }
 
-  private static long partition(MemoryCluster c) {
+  /** The first partition, as node 1 lists them. */
+  static long partition(MemoryCluster c) {
     return c.node(1).status().partitions().get(0).partitionId();
   }
 
@@ -74,7 +75,8 @@ class ReplicaDivergenceTest {
     return MemoryCluster.partition(c.node(1), p).leader();
   }
 
-  private static long divergedAt(KvNode n, long p) {
+  /** Node {@code n}'s replica of {@code p}'s fence index ({@link Replica#divergedAt}), 0 when not fenced. */
+  static long divergedAt(KvNode n, long p) {
     return n.runtime().replicas().get(p).divergedAt;
   }
 
@@ -633,7 +635,7 @@ class ReplicaDivergenceTest {
   }
 
   /** The running node whose replica of {@code p} leads, or 0. */
-  private static long leading(MemoryCluster c, long p) {
+  static long leading(MemoryCluster c, long p) {
     for (KvNode n : c.nodes()) {
       Replica r = n.runtime().replicas().get(p);
       if (r != null && r.isLeader()) {
@@ -694,7 +696,7 @@ class ReplicaDivergenceTest {
   }
 
   /** Waits until {@code p}'s leader says a diverged follower is not repaired because of {@code why} (a prefix). */
-  private static void awaitWaiting(MemoryCluster c, long p, String why) {
+  static void awaitWaiting(MemoryCluster c, long p, String why) {
     MemoryCluster.await(WAIT, "the repair to wait: " + why, () -> {
       long l = leaderOf(c, p);
       return l != 0 && String.valueOf(c.node(l).runtime().repairs().waitingFor(p)).startsWith(why);
