@@ -5,7 +5,9 @@ import io.quorumkv.storage.KeyValue;
 import io.quorumkv.storage.KvMutation;
 import io.quorumkv.storage.StateMachineStore;
 import io.quorumkv.storage.StorageEngine;
+import io.quorumkv.storage.StorageStartupException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -76,26 +78,38 @@ final class Tombstones {
   private final Map<Long, Long> fences = new ConcurrentHashMap<>();
   private long nextIndex;
 
-  /** Loads the tombstones of {@code engine}'s node. */
+  /**
+   * Loads the tombstones of {@code engine}'s node.
+   *
+   * @throws StorageStartupException ({@code UNKNOWN_FORMAT_VERSION}) for a record of a kind this
+   *     version does not know
+   */
   Tombstones(StorageEngine engine) {
     this.engine = engine;
     StateMachineStore store = engine.stateMachine(GROUP);
     for (KeyValue kv : store.scan(new byte[0], new byte[] {(byte) 0xFF}, Integer.MAX_VALUE)) {
-      if (kv.key().length == Long.BYTES + 1 && kv.key()[0] == CHILD) {
-        Codec.Reader k = new Codec.Reader(kv.key(), "split child key");
+      byte[] key = kv.key();
+      if (key.length == Long.BYTES) {
+        Codec.Reader v = new Codec.Reader(kv.value(), "tombstone");
+        byGroup.put(new Codec.Reader(key, "tombstone key").i64(), new Tombstone(v.i64(), v.i64(), v.i64()));
+      } else if (key.length == Long.BYTES + 1 && (key[0] == CHILD || key[0] == FENCE)) {
+        Codec.Reader k = new Codec.Reader(key, "node-local record key");
         k.u8();
-        childrenBegun.add(k.i64());
-        continue;
+        long groupId = k.i64();
+        if (key[0] == CHILD) {
+          childrenBegun.add(groupId);
+        } else {
+          fences.put(groupId, new Codec.Reader(kv.value(), "fence").i64());
+        }
+      } else {
+        // A kind a later version added (as this one added fences): what it records may matter to
+        // safety (a fence does), so it is not skipped.
+        throw new StorageStartupException(StorageStartupException.Reason.UNKNOWN_FORMAT_VERSION,
+            "this node's data holds a node-local record of a kind this version does not know (key "
+                + HexFormat.of().formatHex(key) + "): it was written by a newer version of QuorumKV; run that"
+                + " version, or replace the node (remove it from the cluster, delete its data directory, add it"
+                + " back)");
       }
-      if (kv.key().length == Long.BYTES + 1 && kv.key()[0] == FENCE) {
-        Codec.Reader k = new Codec.Reader(kv.key(), "fence key");
-        k.u8();
-        fences.put(k.i64(), new Codec.Reader(kv.value(), "fence").i64());
-        continue;
-      }
-      Codec.Reader k = new Codec.Reader(kv.key(), "tombstone key");
-      Codec.Reader v = new Codec.Reader(kv.value(), "tombstone");
-      byGroup.put(k.i64(), new Tombstone(v.i64(), v.i64(), v.i64()));
     }
     nextIndex = engine.log(GROUP).lastIndex() + 1;
   }
