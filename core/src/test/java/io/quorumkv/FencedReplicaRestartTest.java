@@ -130,6 +130,32 @@ class FencedReplicaRestartTest {
   }
 
   /**
+   * Repairs off: node 3 is fenced, and the partition quiesces with every member caught up. Node 3
+   * is stopped and started again: its leader sends no heartbeat (quiesced, and it missed nobody)
+   * and node 3 never campaigns, so it learns no leader from Raft. A read on it goes to the leader
+   * the directory names, which wakes the partition; then node 3 follows node 1 again.
+   */
+  @Test
+  void aFencedReplicaRestartedInAQuiescedPartitionFindsItsLeaderThroughTheDirectory() {
+    try (MemoryCluster mc = repairsOff(76, HashPartitioner.of(1), b -> {})) {
+      long p = ReplicaDivergenceTest.partition(mc);
+      fenceBad(mc::node, p);
+      Replica leader = mc.node(1).runtime().replicas().get(p);
+      MemoryCluster.await(WAIT, "the partition to quiesce", () -> leader.quiesced);
+      mc.stop(BAD);
+      KvNode f = mc.restart(BAD);
+      Replica r = f.runtime().replicas().get(p);
+      MemoryCluster.await(WAIT, "node " + BAD + "'s directory to name node 1 the leader",
+          () -> f.runtime().placement().leaderOf(p) == 1);
+      assertEquals(0, r.leader, "no leader known from Raft");
+      assertTrue(leader.quiesced, "still quiesced");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.LINEARIZABLE), "served by node 1");
+      MemoryCluster.await(WAIT, "node " + BAD + " to follow node 1", () -> r.leader == 1);
+      assertNotEquals(0, divergedAt(f, p), "still fenced");
+    }
+  }
+
+  /**
    * As above on RocksDB over Netty, stopped and started again gracefully: the fence is in the
    * data directory.
    */
