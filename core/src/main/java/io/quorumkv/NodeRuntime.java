@@ -650,8 +650,8 @@ final class NodeRuntime implements RequestExecutor {
     Replica r = new Replica(g, engine.log(g), engine.stateMachine(g));
     r.divergedAt = tombstones.fencedAt(g); // before it is published: no read may see it unfenced
     if (r.divergedAt != 0) {
-      log.warn("{} group {}: this replica was fenced at index {} (its state diverged): it serves no reads, and "
-          + "hands away any leadership, until a later hash check matches", who, g, r.divergedAt);
+      log.warn("{} group {}: this replica was fenced at index {} (its state diverged): it serves no reads and does not lead "
+          + "until a later hash check matches", who, g, r.divergedAt);
     }
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));

@@ -407,8 +407,8 @@ final class ReplicaHashChecks {
 
   private void fence(Replica r, long index, String why) {
     if (r.divergedAt == 0) {
-      log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads, and "
-          + "hands away any leadership, until a later hash check matches; the partition's leader replaces it "
+      log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads and does not lead "
+          + "until a later hash check matches; the partition's leader replaces it "
           + "(ReplicaRepair), unless repairDivergedReplicas is off", who, r.groupId, index, why);
     }
     r.divergedAt = index;
