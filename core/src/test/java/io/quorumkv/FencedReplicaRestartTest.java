@@ -221,7 +221,7 @@ class FencedReplicaRestartTest {
   /**
    * Repairs off: node 3 is fenced, then {@code victim} is written again (every replica applies it
    * alike) and the next check matches and lifts the fence. After a power cut node 3's replica is
-   * still unfenced.
+   * still unfenced, and may lead again: a transfer to it succeeds.
    */
   @Test
   void aFenceLiftedByAMatchingCheckStaysLiftedAcrossAPowerCut() {
@@ -238,13 +238,18 @@ class FencedReplicaRestartTest {
       assertEquals(0, divergedAt(f, p), "not fenced after the restart");
       assertEquals(0.0, f.meterRegistry().get("quorumkv.replicas.diverged").gauge().value());
       assertEquals(Optional.of("right again"), f.get("victim", ReadConsistency.STALE), "served from its own state");
+      MemoryCluster.await(WAIT, "node 1's directory to know node " + BAD + "'s replica unfenced",
+          () -> !mc.node(1).runtime().placement().fenced(BAD, p));
+      mc.node(1).transferLeader(p, BAD);
+      assertTrue(f.runtime().replicas().get(p).isLeader(), "unfenced, it may lead again");
     }
   }
 
   /**
    * Repairs off, the log compacted every 20 entries: node 3 is fenced, its power is cut, and 100
    * writes later it restarts fenced and is sent a snapshot. Its diverged state replaced by the
-   * leader's, it is unfenced and serves reads from it; after another power cut too.
+   * leader's, it is unfenced, serves reads from it and may lead again; after another power cut it
+   * is still unfenced.
    */
   @Test
   void aSnapshotInstalledOverAFencedReplicaLiftsItsFence() {
@@ -263,6 +268,10 @@ class FencedReplicaRestartTest {
       MemoryCluster.await(WAIT, "node " + BAD + " to install a snapshot", () -> r.sm != before);
       assertEquals(0, divergedAt(f, p), "unfenced by the snapshot (before its state was published)");
       assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.STALE), "served from the installed state");
+      Replica leader = mc.node(1).runtime().replicas().get(p);
+      mc.node(1).runtime().post(() -> leader.raw.transferLeadership(BAD)); // node 1 still holds it diverged
+      MemoryCluster.await(WAIT, "node " + BAD + ", unfenced, to take the leadership", r::isLeader);
+      mc.node(BAD).transferLeader(p, 1);
 
       awaitApplierPast(mc::node, p, "barrier");
       mc.crash(BAD);
