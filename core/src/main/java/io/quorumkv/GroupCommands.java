@@ -173,6 +173,12 @@ final class GroupCommands {
         f.complete(new KvResponse.AdminDone(0));
         return;
       }
+      if (r.divergedFollowers.contains(to) || placement.fenced(to, r.groupId)) {
+        // It never campaigns while fenced (NodeRuntime#syncPromotable): the transfer could only fail.
+        f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + to + "'s replica of partition "
+            + r.groupId + " is fenced (its state diverged from a quorum's) and cannot lead"));
+        return;
+      }
       r.raw.transferLeadership(to);
       node.everyTick(() -> {
         if (r.leader == to) {

@@ -43,6 +43,9 @@ final class LeaderPlacement {
 
     /** Whether node {@code id} sent a node-level heartbeat within an election timeout ({@link Quiescence}). */
     boolean nodeAlive(long id);
+
+    /** Whether node {@code id} reported its replica of partition {@code p} fenced ({@link PlacementDriver#fenced}). */
+    boolean fenced(long id, long p);
   }
 
   private final Logger log = LoggerFactory.getLogger(KvNode.class);
@@ -126,24 +129,32 @@ final class LeaderPlacement {
     }
   }
 
-  /** The most up-to-date other voter, for a leadership transfer. loop */
+  /**
+   * The most up-to-date other voter that is not fenced, for a leadership transfer. A fenced one
+   * (found diverged by this leader's checks, or reporting itself fenced) never campaigns
+   * ({@link NodeRuntime#syncPromotable}): a transfer to it would only stop the partition's writes
+   * for an election timeout. loop
+   */
   OptionalLong bestTransferee(Replica r) {
     Status st = r.raw.status();
     long best = 0;
     long bestMatch = -1;
     for (Map.Entry<Long, Status.FollowerProgress> e : st.progress().entrySet()) {
       long id = e.getKey();
-      if (id == nodeId || e.getValue().learner() || !st.confState().voters().contains(id)) {
+      if (id == nodeId || e.getValue().learner() || !st.confState().voters().contains(id) || isFenced(r, id)) {
         continue;
       }
-      // a follower this leader found diverged comes last, whatever its log
-      long rank = r.divergedFollowers.contains(id) ? -1 : e.getValue().matchIndex();
-      if (rank > bestMatch || best == 0) {
-        bestMatch = rank;
+      if (e.getValue().matchIndex() > bestMatch) {
+        bestMatch = e.getValue().matchIndex();
         best = id;
       }
     }
     return best == 0 ? OptionalLong.empty() : OptionalLong.of(best);
+  }
+
+  /** Whether voter {@code v}'s replica of {@code r}'s partition is known fenced: it cannot lead. */
+  private boolean isFenced(Replica r, long v) {
+    return r.divergedFollowers.contains(v) || node.fenced(v, r.groupId);
   }
 
   /**
@@ -395,10 +406,9 @@ final class LeaderPlacement {
         || pr.matchIndex() < st.lastIndex()) {
       return false;
     }
-    // A fenced follower would hand the leadership on at its next tick, and balancing would give
-    // it back a round later: leadership churn for nothing. Balancing is no reason to lead from a
-    // state a quorum disagrees with; the leadership stays here instead.
-    if (r.divergedFollowers.contains(v)) {
+    // A fenced follower never campaigns: the transfer would stop the partition's writes for an
+    // election timeout, then fail. The leadership stays here instead.
+    if (isFenced(r, v)) {
       return false;
     }
     // A node that is down still has the whole log of a partition nothing was written to since

@@ -650,8 +650,8 @@ final class NodeRuntime implements RequestExecutor {
     Replica r = new Replica(g, engine.log(g), engine.stateMachine(g));
     r.divergedAt = tombstones.fencedAt(g); // before it is published: no read may see it unfenced
     if (r.divergedAt != 0) {
-      log.warn("{} group {}: this replica was fenced at index {} (its state diverged): it serves no reads, and "
-          + "hands away any leadership, until a later hash check matches", who, g, r.divergedAt);
+      log.warn("{} group {}: this replica was fenced at index {} (its state diverged): it serves no reads and does not lead "
+          + "until a later hash check matches", who, g, r.divergedAt);
     }
     r.sm = PartitionStateMachine.open(g, new StoragePartitionStore(r.smStore), r.smStore.appliedTerm(),
         config.sessionTimeout().toMillis(), initialSpans.get(g));
@@ -680,9 +680,22 @@ final class NodeRuntime implements RequestExecutor {
         .random(new SplittableRandom(nodeId * 1_000_003L + g ^ System.nanoTime()))
         .build();
     r.raw = new RawNode(rc, new RaftLogStorage(r.log, () -> requestSnapshot(r)));
+    r.raw.setPromotable(r.divergedAt == 0); // not yet on the loop: no one else touches the core
     replicas.put(g, r);
     publishSpan(r);
     return r;
+  }
+
+  /**
+   * Any thread, after {@code r}'s fence ({@link Replica#divergedAt}) was set or lifted: a fenced
+   * replica must not lead, so its Raft core never campaigns while the fence stands
+   * ({@link RawNode#setPromotable}). Told on the loop, which alone touches the core, from the fence
+   * as it is then: changes posted from several threads end with the last one's. A campaign that
+   * started before the fence was known may still win meanwhile; such a leader is a fenced leader
+   * like any other (it hands the leadership away and answers no client write from its state).
+   */
+  void syncPromotable(Replica r) {
+    post(() -> r.raw.setPromotable(r.divergedAt == 0));
   }
 
   /**
@@ -1385,7 +1398,9 @@ final class NodeRuntime implements RequestExecutor {
     long bytes = 0;
     // Answers at commit only while the applier keeps up: a read waits for the applier to reach
     // the commit index, so a write answered far ahead of it would make the next reads wait.
-    boolean answerAtCommit = r.isLeader() && applyBacklogBytes.get() <= ANSWER_AT_COMMIT_BACKLOG_BYTES;
+    // Never while fenced: the span the answer relies on is this replica's (see Replica.Proposal#answer).
+    boolean answerAtCommit = r.isLeader() && r.divergedAt == 0
+        && applyBacklogBytes.get() <= ANSWER_AT_COMMIT_BACKLOG_BYTES;
     for (Entry e : entries) {
       bytes += e.sizeBytes();
       if (answerAtCommit) {
@@ -1673,7 +1688,7 @@ final class NodeRuntime implements RequestExecutor {
           log.error("{} group {}: entry {} applied as {}, contradicting {} answer(s) given at commit", who,
               r.groupId, applied[0], o, contradicted);
         }
-        p.complete(o);
+        p.complete(p.answer(o, r.divergedAt != 0));
       }
     }
     publishSpan(r);
@@ -1954,6 +1969,7 @@ final class NodeRuntime implements RequestExecutor {
       log.warn("{} group {}: this replica, fenced at index {}, installed its leader's snapshot at {}: it serves "
           + "reads again", who, r.groupId, r.divergedAt, index);
       r.divergedAt = 0;
+      syncPromotable(r);
     }
     tombstones.fence(r.groupId, 0);
     r.sm = sm;
@@ -2031,6 +2047,14 @@ final class NodeRuntime implements RequestExecutor {
     boolean posted = postExternal(() -> {
       if (!r.isLeader()) {
         f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NOT_LEADER, "not the leader"));
+        return;
+      }
+      if (c instanceof Command.Write && r.divergedAt != 0) {
+        // A fenced leader is handing its leadership away and could answer the write only from its
+        // diverged state (Replica.Proposal#answer): refused, certainly not applied; retried once a
+        // clean replica leads. (Not NOT_LEADER: its hint would name this node.)
+        f.complete(new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.NO_LEADER, "the replica of partition "
+            + r.groupId + " on " + who + " leads with a diverged state and is handing leadership away; not proposed"));
         return;
       }
       if (applyQueue.size() > APPLY_BACKLOG_LIMIT || writer.pendingBatches() > LOG_BACKLOG_LIMIT || syncStalled) {
@@ -2123,7 +2147,7 @@ final class NodeRuntime implements RequestExecutor {
         metrics.writesPacked.increment(writes);
       }
     }
-    r.proposals.put(index, new Replica.Proposal(r.term, callers, knownAtCommit));
+    r.proposals.put(index, new Replica.Proposal(r.term, callers, knownAtCommit, writes > 0));
   }
 
   /** Fails the writes {@code r} took and has not proposed yet (never proposed: certainly not applied). */
@@ -2217,6 +2241,11 @@ final class NodeRuntime implements RequestExecutor {
     }
 
     @Override
+    public boolean fenced(long id, long p) {
+      return placement.fenced(id, p);
+    }
+
+    @Override
     public boolean nodeAlive(long id) {
       return quiescence.heardWithin(id, System.nanoTime(), config.electionTimeout().toNanos());
     }
@@ -2250,6 +2279,7 @@ final class NodeRuntime implements RequestExecutor {
 
     @Override
     public void fenceChanged(Replica r) {
+      syncPromotable(r);
       // The applier writes the node-local records (Tombstones); it writes the fence as it is when
       // it runs, so fences and unfences posted from several threads end with the last one's.
       applyQueue.add(() -> {

@@ -92,8 +92,10 @@ final class Replica {
   long hashCheckedAtCommit = -1;
   /**
    * The index at which this replica's state hash was found to differ from a quorum's, or 0. While
-   * set, the replica serves no read from its state and, as leader, hands its leadership away
-   * (ReplicaHashChecks#compareHash). Kept on disk too, and set again when the replica opens
+   * set, the replica serves no read from its state, never campaigns (its Raft core is kept
+   * unpromotable: {@link NodeRuntime#syncPromotable}), and, as leader, hands its leadership away
+   * (ReplicaHashChecks#compareHash) and answers no client write from its state
+   * ({@link Proposal#answer}). Kept on disk too, and set again when the replica opens
    * ({@link Tombstones#fencedAt}). Written by request threads (a check's verdict) and the applier
    * (opened, or cleared by a snapshot install), read by any.
    */
@@ -185,11 +187,33 @@ final class Replica {
    *                command); completed when the entry applies, or fails
    * @param knownAtCommit for each caller, whether it is answered {@link AnswerAtCommit#WRITTEN} as
    *                soon as the entry commits; null when none is
+   * @param clientWrites whether the entry holds client writes (else one other command)
    */
-  record Proposal(long term, List<CompletableFuture<PartitionStateMachine.Outcome>> callers, boolean[] knownAtCommit) {
+  record Proposal(long term, List<CompletableFuture<PartitionStateMachine.Outcome>> callers, boolean[] knownAtCommit,
+      boolean clientWrites) {
 
     Proposal(long term, CompletableFuture<PartitionStateMachine.Outcome> caller) {
-      this(term, List.of(caller), null);
+      this(term, List.of(caller), null, false);
+    }
+
+    /**
+     * What the callers are told of the entry, applied here as {@code applied}: that outcome,
+     * unless the entry holds client writes and this replica is fenced ({@code fenced}: its state
+     * diverged from a quorum's). A client write's outcome depends on the state it applies to (a
+     * compareAndSet, a batch's expectations, the span, the session), and the partition's outcome is
+     * the one the clean replicas computed, so a fenced replica tells its callers only that the write
+     * applied with an outcome unknown here: {@link KvResponse.Code#TIMEOUT}, retryable with the same
+     * sequence number. The retry reaches a clean leader (a fenced one takes no new write:
+     * {@link NodeRuntime#propose}) and is answered from the client's session there
+     * ({@link PartitionStateMachine}), which recorded the outcome the clean replicas computed when
+     * they applied this entry.
+     */
+    PartitionStateMachine.Outcome answer(PartitionStateMachine.Outcome applied, boolean fenced) {
+      if (!fenced || !clientWrites) {
+        return applied;
+      }
+      return new PartitionStateMachine.Outcome.Rejected(KvResponse.Code.TIMEOUT, "the write applied, but this "
+          + "replica's state diverged from the partition's, so its outcome here may be wrong; retry it");
     }
 
     /** Answers the callers whose outcome is known now the entry committed; returns how many. */

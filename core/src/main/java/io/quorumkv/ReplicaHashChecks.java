@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * {@link Command.CheckHash} entry (proposed by the leader every {@link #CHECK_TICKS}, and for
  * {@link KvAdmin#replicaHashes()}); each follower reports its hash to the leader, which attributes
  * a mismatch by majority ({@link #attributeMismatch}). A replica found diverged is fenced: it
- * serves no read from its state ({@link ReadPath#serveLocal}) and hands away any leadership, until
- * a later check matches; the fence is kept on disk too ({@link Tombstones#fence}), and outlives a
+ * serves no read from its state ({@link ReadPath#serveLocal}), never campaigns, answers no client
+ * write from its state ({@link Replica.Proposal#answer}) and hands away any leadership, until a
+ * later check matches; the fence is kept on disk too ({@link Tombstones#fence}), and outlives a
  * restart. Runs on the hasher's, request and scheduler threads, and on the Raft loop's tick
  * ({@link #handDivergedLeadershipsAway}, {@link #proposeChecks}).
  */
@@ -65,7 +66,8 @@ final class ReplicaHashChecks {
 
     /**
      * {@code r}'s fence was set or lifted: records it durably (as {@link Replica#divergedAt} is
-     * when that runs), a moment later on another thread, so that a restart keeps it.
+     * when that runs), a moment later on another thread, so that a restart keeps it, and tells the
+     * replica's Raft core, on the loop, whether it may campaign ({@link NodeRuntime#syncPromotable}).
      */
     void fenceChanged(Replica r);
   }
@@ -405,8 +407,8 @@ final class ReplicaHashChecks {
 
   private void fence(Replica r, long index, String why) {
     if (r.divergedAt == 0) {
-      log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads, and "
-          + "hands away any leadership, until a later hash check matches; the partition's leader replaces it "
+      log.error("{} group {}: this replica's state DIVERGED at index {} ({}): it serves no reads and does not lead "
+          + "until a later hash check matches; the partition's leader replaces it "
           + "(ReplicaRepair), unless repairDivergedReplicas is off", who, r.groupId, index, why);
     }
     r.divergedAt = index;

@@ -480,6 +480,13 @@ final class RequestRouter {
       return reads.leaderRead(r, inner, level, deadline);
     }
     long leader = r.leader;
+    if (leader == RaftConfig.NONE && fenced) {
+      // A fenced replica never campaigns, so, restarted in a quiesced partition (whose leader sends
+      // no heartbeat), it learns no leader from Raft; the directory names one, and a request
+      // forwarded there wakes the partition, whose heartbeats then reach this replica too.
+      leader = placement.leaderOf(p);
+      leader = leader == node.nodeId() ? RaftConfig.NONE : leader;
+    }
     if (leader == RaftConfig.NONE) {
       return done(KvResponse.Failure.of(KvResponse.Code.NO_LEADER, "partition " + p + " has no leader right now"));
     }

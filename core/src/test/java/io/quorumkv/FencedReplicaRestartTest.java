@@ -5,6 +5,7 @@ import static io.quorumkv.ReplicaDivergenceTest.leading;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quorumkv.testing.TestCluster;
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A replica's fence ({@link Replica#divergedAt}) outlives a restart of its node, a power cut
  * included ({@link Tombstones#fence}): reopened, the replica is fenced at the same index, serves
- * no read from its diverged state, keeps no leadership, and is reported fenced; a repair finishes
+ * no read from its diverged state, never leads, and is reported fenced; a repair finishes
  * as without the restart, and a fence lifted by a matching check, or gone with the replica a repair
  * replaced, stays lifted. A split child made from a fenced replica keeps its fence across a
  * restart too. Node {@link #BAD} diverges; node 1 leads.
@@ -29,13 +30,13 @@ import org.junit.jupiter.api.Test;
 class FencedReplicaRestartTest {
 
   private static final Duration WAIT = Duration.ofSeconds(15);
-  private static final long BAD = 3;
+  static final long BAD = 3;
 
   /**
    * Three in-memory nodes, started, with repairs and leader balancing off and {@code more} (the
    * fenced replica stays, and so do leaderships); every partition has a leader.
    */
-  private static MemoryCluster repairsOff(long seed, Partitioner partitioner, Consumer<KvNode.Builder> more) {
+  static MemoryCluster repairsOff(long seed, Partitioner partitioner, Consumer<KvNode.Builder> more) {
     MemoryCluster mc = new MemoryCluster(3, partitioner, seed, b -> {
       b.balanceLeaders(false).repairDivergedReplicas(false);
       more.accept(b);
@@ -53,7 +54,7 @@ class FencedReplicaRestartTest {
    * Makes node 1 the leader of partition {@code p}, has node {@link #BAD} apply {@code victim} with
    * a wrong value, and node 1's check fence it; returns once the fence is on its disk.
    */
-  private static void fenceBad(LongFunction<KvNode> node, long p) {
+  static void fenceBad(LongFunction<KvNode> node, long p) {
     node.apply(1).transferLeader(p, 1);
     TestCluster.await(WAIT, "node 1 to lead", () -> node.apply(1).runtime().replicas().get(p).isLeader());
     ReplicaDivergenceTest.applyWrongValue(node.apply(1), node.apply(BAD));
@@ -92,11 +93,12 @@ class FencedReplicaRestartTest {
   /**
    * Repairs off. Node 3 is fenced, and the power is cut; restarted, it is fenced at the same
    * index, its reads at every level get the quorum's value, and the leader's directory learns it
-   * is fenced. A leadership transferred to it does not stay there: it hands it on, as a fenced
-   * replica does (at its next tick).
+   * is fenced. It never leads: an operator's transfer to it is refused, one the leader's core is
+   * told to make anyway is never taken up (node 3 never campaigns, so its term stays), and when
+   * the leader's power is cut, node 2 is elected, with node 3's vote.
    */
   @Test
-  void aFencedReplicaStaysFencedAcrossAPowerCutServesNoReadAndKeepsNoLeadership() {
+  void aFencedReplicaStaysFencedAcrossAPowerCutServesNoReadAndNeverLeads() {
     try (MemoryCluster mc = repairsOff(71, HashPartitioner.of(1), b -> {})) {
       long p = ReplicaDivergenceTest.partition(mc);
       fenceBad(mc::node, p);
@@ -111,27 +113,45 @@ class FencedReplicaRestartTest {
       Replica r = f.runtime().replicas().get(p);
       long lastIndex = mc.node(1).runtime().replicas().get(p).log.lastIndex();
       MemoryCluster.await(WAIT, "node " + BAD + " to catch up", () -> r.appliedIndex >= lastIndex);
-      long term = r.term;
-      try {
-        mc.node(1).transferLeader(p, BAD);
-      } catch (KvException e) {
-        // the leadership moved on at once, or not in time: what matters is where it ends
-      }
-      MemoryCluster.await(WAIT, "node " + BAD + " to campaign (the transfer reached it)", () -> r.term > term);
-      // Well within a check period (ReplicaHashChecks.CHECK_TICKS, 6 s here): an unfenced
-      // replica that led would keep the leadership until its own check found it diverged.
-      MemoryCluster.await(Duration.ofSeconds(3), "the leadership to be held by a node other than " + BAD, () -> {
-        long l = leading(mc, p);
-        return l != 0 && l != BAD;
-      });
-      for (int i = 0; i < 50; i++) {
-        assertFalse(r.isLeader(), "the fenced replica took the leadership back");
-        MemoryCluster.sleep(10);
-      }
+      FencedReplicaLeadershipTest.NeverLeads watch = FencedReplicaLeadershipTest.NeverLeads.watch(f, p);
+      IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+          () -> mc.node(1).transferLeader(p, BAD));
+      assertTrue(refused.getMessage().contains("fenced"), refused.getMessage());
+      FencedReplicaLeadershipTest.assertTransferNotTaken(mc, p, 1, BAD);
+
+      mc.crash(1);
+      MemoryCluster.await(WAIT, "node 2 to be elected", () -> mc.node(2).runtime().replicas().get(p).isLeader());
+      watch.assertNeverLed(Duration.ofMillis(500));
       for (ReadConsistency level : ReadConsistency.values()) {
         assertEquals(Optional.of("right"), f.get("victim", level), level + " read on the fenced replica");
       }
       assertEquals(at, divergedAt(f, p), "still fenced");
+    }
+  }
+
+  /**
+   * Repairs off: node 3 is fenced, and the partition quiesces with every member caught up. Node 3
+   * is stopped and started again: its leader sends no heartbeat (quiesced, and it missed nobody)
+   * and node 3 never campaigns, so it learns no leader from Raft. A read on it goes to the leader
+   * the directory names, which wakes the partition; then node 3 follows node 1 again.
+   */
+  @Test
+  void aFencedReplicaRestartedInAQuiescedPartitionFindsItsLeaderThroughTheDirectory() {
+    try (MemoryCluster mc = repairsOff(76, HashPartitioner.of(1), b -> {})) {
+      long p = ReplicaDivergenceTest.partition(mc);
+      fenceBad(mc::node, p);
+      Replica leader = mc.node(1).runtime().replicas().get(p);
+      MemoryCluster.await(WAIT, "the partition to quiesce", () -> leader.quiesced);
+      mc.stop(BAD);
+      KvNode f = mc.restart(BAD);
+      Replica r = f.runtime().replicas().get(p);
+      MemoryCluster.await(WAIT, "node " + BAD + "'s directory to name node 1 the leader",
+          () -> f.runtime().placement().leaderOf(p) == 1);
+      assertEquals(0, r.leader, "no leader known from Raft");
+      assertTrue(leader.quiesced, "still quiesced");
+      assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.LINEARIZABLE), "served by node 1");
+      MemoryCluster.await(WAIT, "node " + BAD + " to follow node 1", () -> r.leader == 1);
+      assertNotEquals(0, divergedAt(f, p), "still fenced");
     }
   }
 
@@ -200,8 +220,8 @@ class FencedReplicaRestartTest {
 
   /**
    * Repairs off: node 3 is fenced, then {@code victim} is written again (every replica applies it
-   * alike) and the next check matches and lifts the fence. After a power cut node 3's replica is
-   * still unfenced.
+   * alike) and the next check matches and lifts the fence: it may lead again (a transfer to it
+   * succeeds). After a power cut node 3's replica is still unfenced.
    */
   @Test
   void aFenceLiftedByAMatchingCheckStaysLiftedAcrossAPowerCut() {
@@ -211,6 +231,11 @@ class FencedReplicaRestartTest {
       mc.node(1).put("victim", "right again");
       mc.node(1).runtime().checkReplicaHashes();
       MemoryCluster.await(WAIT, "the check to lift node " + BAD + "'s fence", () -> divergedAt(mc.node(BAD), p) == 0);
+      MemoryCluster.await(WAIT, "node 1's directory to know node " + BAD + "'s replica unfenced",
+          () -> !mc.node(1).runtime().placement().fenced(BAD, p));
+      mc.node(1).transferLeader(p, BAD);
+      assertTrue(mc.node(BAD).runtime().replicas().get(p).isLeader(), "unfenced, it may lead again");
+      mc.node(BAD).transferLeader(p, 1);
       awaitApplierPast(mc::node, p, "barrier");
 
       mc.crash(BAD);
@@ -224,7 +249,8 @@ class FencedReplicaRestartTest {
   /**
    * Repairs off, the log compacted every 20 entries: node 3 is fenced, its power is cut, and 100
    * writes later it restarts fenced and is sent a snapshot. Its diverged state replaced by the
-   * leader's, it is unfenced and serves reads from it; after another power cut too.
+   * leader's, it is unfenced, serves reads from it and may lead again; after another power cut it
+   * is still unfenced.
    */
   @Test
   void aSnapshotInstalledOverAFencedReplicaLiftsItsFence() {
@@ -243,6 +269,10 @@ class FencedReplicaRestartTest {
       MemoryCluster.await(WAIT, "node " + BAD + " to install a snapshot", () -> r.sm != before);
       assertEquals(0, divergedAt(f, p), "unfenced by the snapshot (before its state was published)");
       assertEquals(Optional.of("right"), f.get("victim", ReadConsistency.STALE), "served from the installed state");
+      Replica leader = mc.node(1).runtime().replicas().get(p);
+      mc.node(1).runtime().post(() -> leader.raw.transferLeadership(BAD)); // node 1 still holds it diverged
+      MemoryCluster.await(WAIT, "node " + BAD + ", unfenced, to take the leadership", r::isLeader);
+      mc.node(BAD).transferLeader(p, 1);
 
       awaitApplierPast(mc::node, p, "barrier");
       mc.crash(BAD);

@@ -79,6 +79,11 @@ final class Raft {
   private long ticksSinceLeaderContact;
 
   private long leadTransferee = NONE;
+  /**
+   * Cleared by the driver ({@link #setPromotable}): this node must not become leader, so it starts
+   * no campaign of any kind. Everything else (votes, replication, quorums) is unchanged.
+   */
+  private boolean campaignAllowed = true;
   /** Index of the latest conf change proposed (or possibly inherited) by this leader. */
   private long pendingConfIndex;
   /** Bytes of proposals appended by this leader and not yet committed (approximate, as in etcd). */
@@ -207,10 +212,29 @@ final class Raft {
         tracker.confState(), progress, leadTransferee);
   }
 
-  /** Whether this node may become leader: a voter, not waiting to install a snapshot. */
+  /**
+   * Whether this node may become leader: a voter, not waiting to install a snapshot, not kept from
+   * leading by its driver ({@link #setPromotable}).
+   */
   private boolean promotable() {
     Progress pr = tracker.get(id);
-    return pr != null && !pr.learner && !log.unstable().hasSnapshot();
+    return campaignAllowed && pr != null && !pr.learner && !log.unstable().hasSnapshot();
+  }
+
+  /**
+   * The driver allows or forbids this node to lead (etcd's {@code promotable}, set from outside).
+   * Forbidden, it starts no campaign (no PreVote or election on its election timeout, none for
+   * {@link #campaignForVotersBehind}, none on TimeoutNow, which it ignores: the leader aborts such a
+   * transfer after an election timeout, as any unanswered one), and a campaign it has under way
+   * ends: it returns to follower in its term, keeping its vote. It still votes, replicates,
+   * persists and counts in quorums as before. A leader is left leading: handing leadership away
+   * is the driver's call (the core does not know who is fit).
+   */
+  void setPromotable(boolean allowed) {
+    campaignAllowed = allowed;
+    if (!allowed && (state == StateRole.PRE_CANDIDATE || state == StateRole.CANDIDATE)) {
+      becomeFollower(term, NONE);
+    }
   }
 
   /**
@@ -445,7 +469,7 @@ final class Raft {
    * ignore it (and a leader's followers are in lease).
    */
   private void campaignForVotersBehind() {
-    if (state != StateRole.FOLLOWER || isVoter() || tracker.voters().ids().isEmpty()
+    if (!campaignAllowed || state != StateRole.FOLLOWER || isVoter() || tracker.voters().ids().isEmpty()
         || ticksSinceLeaderContact < config.electionTick() || log.unstable().hasSnapshot()
         || hasUnappliedConfChanges()) {
       return;

@@ -149,6 +149,21 @@ public final class RawNode {
     raft.readIndex(context, leaseAllowed);
   }
 
+  /**
+   * Allows ({@code true}, the default) or forbids this member to become leader, for a driver that
+   * knows it unfit to lead (e.g. its state machine diverged). Forbidden, it never campaigns: no
+   * PreVote or election when its election timeout elapses, and a leader's TimeoutNow is ignored
+   * (the leader aborts that transfer after an election timeout and takes proposals again); a
+   * campaign under way ends, back to follower in the same term. It still votes for others,
+   * replicates, persists, and counts toward every quorum exactly as before. A leader keeps leading:
+   * the driver hands its leadership away ({@link #transferLeadership}). Not persisted: a driver
+   * sets it again after a restart, before the first {@link #tick()}.
+   */
+  public void setPromotable(boolean promotable) {
+    changes++;
+    raft.setPromotable(promotable);
+  }
+
   /** Asks the leader to hand leadership to {@code transferee} (thesis §3.10). */
   public void transferLeadership(long transferee) {
     changes++;

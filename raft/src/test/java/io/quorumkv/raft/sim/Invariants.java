@@ -129,6 +129,11 @@ public final class Invariants {
     return leaderOfTerm.size();
   }
 
+  /** Called when {@code node} becomes leader of {@code term} while its driver forbids it to lead. */
+  public void forbiddenLeader(long node, long term) {
+    throw violation("node " + node + " became leader of term " + term + " while its driver forbade it to lead");
+  }
+
   /** Called when {@code node} becomes leader of {@code term}. */
   public void leaderElected(long node, long term, LogView log) {
     checks++;

@@ -83,6 +83,14 @@ final class SimNode implements SimProcess {
   private long appliedStateLost;
 
   private RawNode raw;
+  /**
+   * Virtual time until which the driver forbids this node to lead ({@link RawNode#setPromotable});
+   * like a fenced replica's driver, it says so again to a restarted core.
+   */
+  private long unpromotableUntil;
+  /** Whether the core was last told it may not lead (and when, whether it was leading then). */
+  private boolean forbiddenInCore;
+  private boolean ledWhenForbidden;
   /** Incremented by every crash; events scheduled by an earlier incarnation are ignored. */
   private int incarnation;
   private final ArrayDeque<Write> unsynced = new ArrayDeque<>();
@@ -163,6 +171,11 @@ final class SimNode implements SimProcess {
     }
     RaftConfig config = cluster.raftConfig(id, stateMachine.applied(), sendBudget);
     raw = new RawNode(config, storage);
+    forbiddenInCore = cluster.now() < unpromotableUntil;
+    ledWhenForbidden = false;
+    if (forbiddenInCore) {
+      raw.setPromotable(false); // before the first tick
+    }
     HardState hs = storage.hardState();
     term = hs.term();
     softState = new SoftState(RaftConfig.NONE, StateRole.FOLLOWER);
@@ -337,6 +350,26 @@ final class SimNode implements SimProcess {
     drain();
   }
 
+  /**
+   * Forbids this node to lead for {@code micros} of virtual time ({@link RawNode#setPromotable}),
+   * across restarts; then allows it again. While forbidden it must never become leader (a
+   * leadership it held when forbidden may go on: leaving it is the driver's call).
+   */
+  void forbidLeadingFor(long micros) {
+    unpromotableUntil = Math.max(unpromotableUntil, cluster.now() + micros);
+    driverInput(r -> {
+      r.setPromotable(false);
+      forbiddenInCore = true;
+      ledWhenForbidden = softState.role() == StateRole.LEADER;
+    });
+    cluster.events().after(micros, () -> driverInput(r -> {
+      if (cluster.now() >= unpromotableUntil) {
+        r.setPromotable(true);
+        forbiddenInCore = false;
+      }
+    }));
+  }
+
   void transferLeadership(long to) {
     driverInput(r -> r.transferLeadership(to));
   }
@@ -418,8 +451,14 @@ final class SimNode implements SimProcess {
     }
     SoftState before = softState;
     softState = now;
+    if (now.role() != StateRole.LEADER) {
+      ledWhenForbidden = false;
+    }
     if (now.role() == StateRole.LEADER && before.role() != StateRole.LEADER) {
       Status st = raw.status();
+      if (forbiddenInCore && !ledWhenForbidden) {
+        cluster.invariants().forbiddenLeader(id, st.hardState().term());
+      }
       cluster.invariants().leaderElected(id, st.hardState().term(), logView());
     }
     if (now.leader() != before.leader()) {

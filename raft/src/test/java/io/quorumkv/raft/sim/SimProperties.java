@@ -19,8 +19,9 @@ import net.jqwik.api.lifecycle.AddLifecycleHook;
 import net.jqwik.api.statistics.Statistics;
 
 /**
- * Generated fault schedules against 3- and 5-node clusters. Every run must keep Raft's safety
- * properties at every step, elect a leader and finish its operations once the faults stop, and
+ * Generated fault schedules against 3- and 5-node clusters (the fault steps of {@link FaultSteps},
+ * and a node forbidden to lead for a while: {@link Step.NoCampaign}). Every run must keep Raft's
+ * safety properties at every step (and the forbidden node must not become leader), elect a leader and finish its operations once the faults stop, and
  * leave a linearizable history. Half the runs drive the core with {@code written()} reports
  * (applying written, unsynced entries; a crash keeps a prefix of the unsynced writes), half
  * without (applying only durable entries), so both driver modes stay covered. A failure shrinks to a minimal schedule (fewer steps, shorter
@@ -39,6 +40,7 @@ class SimProperties {
     SimRunner.Result r = SimRunner.run(schedule);
     Statistics.label("voters").collect(schedule.voters());
     Statistics.label("written() reports").collect(schedule.written());
+    Statistics.label("a node forbidden to lead").collect(schedule.steps().stream().anyMatch(s -> s instanceof Step.NoCampaign));
     if (schedule.written()) {
       Statistics.label("crashes lost applied state").collect(r.appliedStateLost() > 0);
     }
@@ -84,7 +86,11 @@ class SimProperties {
     return Arbitraries.of(3, 5).flatMap(voters -> Combinators.combine(
             messageBytes(),
             Arbitraries.longs(),
-            faultStep(voters).list().ofMaxSize(STEPS),
+            Arbitraries.frequencyOf(
+                Tuple.of(14, faultStep(voters)),
+                Tuple.of(1, Combinators.combine(waits(), nodes(1, voters), Arbitraries.integers().between(50, 1000))
+                    .as(Step.NoCampaign::new)))
+                .list().ofMaxSize(STEPS),
             Arbitraries.of(false, true))
         .as((bytes, seed, steps, written) -> new Schedule(voters, 0, 0, bytes, seed, steps, written)));
   }

@@ -63,6 +63,37 @@ class SimScenarioTest {
   }
 
   /**
+   * A node its driver forbids to lead ({@code RawNode.setPromotable}) through the whole story: a
+   * transfer to it is not taken up (the leader aborts it and commits on), and when the leader
+   * crashes the third node is elected with its vote; so is the first leader, restarted, once the
+   * third crashes. The invariants fail the run if the forbidden node ever becomes leader.
+   */
+  @Test
+  void aNodeForbiddenToLeadVotesButNeverLeads() {
+    SimCluster c = new SimCluster(SimConfig.defaults(3, 11));
+    c.startClients();
+    long first = leaderOf(c);
+    long forbidden = first % 3 + 1;
+    long other = 6 - first - forbidden;
+    c.node(forbidden).forbidLeadingFor(30 * SECOND);
+    c.runFor(SECOND / 4);
+    assertTrue(c.transferLeadership(forbidden));
+    c.runFor(SECOND / 2);
+    assertEquals(first, c.leader().getAsLong(), "the transfer was not taken up");
+    long committed = c.maxCommitted();
+    c.runFor(SECOND / 4);
+    assertTrue(c.maxCommitted() > committed, "the leader commits again after aborting the transfer: " + c.stats());
+    c.crash(first);
+    assertEquals(other, leaderOf(c), "elected with the forbidden node's vote");
+    c.restart(first);
+    c.runFor(SECOND / 2);
+    c.crash(other);
+    assertEquals(first, leaderOf(c));
+    c.restart(other);
+    assertLinearizable(c);
+  }
+
+  /**
    * With {@code written()} reports nodes apply entries before their own sync; crashes (of leaders
    * and followers, on a slow disk) land between written and persisted and lose applied state,
    * always together with the log it applied (checked at every crash), and the history stays

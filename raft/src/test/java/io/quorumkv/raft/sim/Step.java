@@ -73,6 +73,7 @@ public sealed interface Step {
       case "churn" -> new LeaderChurn(wait, Integer.parseInt(arg));
       case "pause-leader" -> new PauseLeader(wait, Integer.parseInt(arg));
       case "slow-disk" -> new SlowDisk(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(2)));
+      case "no-campaign" -> new NoCampaign(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(2)));
       case "replace" -> new Replace(wait, Integer.parseInt(arg.substring(0, 1)), Integer.parseInt(arg.substring(1)));
       default -> null;
     };
@@ -422,6 +423,29 @@ public sealed interface Step {
     @Override
     public String args() {
       return node + "/" + extraMillis;
+    }
+  }
+
+  /**
+   * Forbids one node to lead for {@code millis} (the driver's switch, {@code RawNode.setPromotable}):
+   * it must not become leader meanwhile, and still votes, so the others elect among themselves.
+   */
+  record NoCampaign(int waitMillis, int node, int millis) implements Step {
+    @Override
+    public void apply(FaultTarget cluster) {
+      SimCluster c = singleGroup(cluster, this);
+      c.note("no-campaign", node + " for " + millis + "ms");
+      c.node(node).forbidLeadingFor(millis * 1_000L);
+    }
+
+    @Override
+    public String name() {
+      return "no-campaign";
+    }
+
+    @Override
+    public String args() {
+      return node + "/" + millis;
     }
   }
 }
