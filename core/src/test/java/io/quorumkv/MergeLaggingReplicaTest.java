@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -65,22 +66,20 @@ class MergeLaggingReplicaTest {
    * and the right range refused writes until node 3 was back. Now nodes 1 and 2, a quorum, are
    * enough: the call completes within its deadline, the right range takes writes at once, and node
    * 3's replica of partition 2, which never saw the freeze, is dropped (with a tombstone) once it
-   * is back, its partition 1 holding the merged state.
+   * is back, its partition 1 holding the merged state. Node 3 comes back only after nodes 1 and 2
+   * dropped their replicas of partition 2: sooner, it would learn the freeze from their leader.
    */
   @ParameterizedTest(name = "node 3 {0}")
   @EnumSource(Away.class)
   void aMergeGoesOnWithoutAMemberThatIsAwayWhichDropsItsReplicaOnceBack(Away away) throws Exception {
-    try (TestCluster c = cluster(b -> {})) {
+    try (TestCluster c = cluster(3, b -> {})) {
       Map<String, String> acked = writeBothSides(c, "before");
-      sendAway(c, away);
+      sendAway(c, away, 3);
       long started = System.nanoTime();
       assertEquals(LEFT, c.node(1).merge("k3".getBytes()), "the merge completes without node 3");
       long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
       assertTrue(tookMillis < 5_000, "the merge took " + tookMillis + " ms");
-      for (long id : Set.of(1L, 2L)) {
-        TestCluster.await(WAIT, "node " + id + "'s partition 1 to absorb partition 2",
-            () -> span(c.node(id), LEFT).equals("[, +inf)"));
-      }
+      awaitRetired(c, RIGHT, Set.of(1L, 2L)); // node 3's is an orphan from now on: no peer to learn the freeze from
       for (int i = 0; i < 10; i++) { // the right range takes writes while node 3 is away
         c.node(1 + i % 2).put("m-after" + i, "merged" + i);
         acked.put("m-after" + i, "merged" + i);
@@ -98,6 +97,46 @@ class MergeLaggingReplicaTest {
   }
 
   /**
+   * The right partition's leader changes between the freeze and the absorption while a member is
+   * cut off: five nodes, node 5 cut off, the freeze proposed on partition 2's leader (as a merge
+   * call does), which then crashes. The new leader drives the merge on ({@code resumeMerges}) with
+   * the three replicas left, a quorum of five; the old leader's replica (frozen) and node 5's (not)
+   * are dropped once they are back.
+   */
+  @Test
+  void aLeaderChangeAfterTheFreezeWithAMemberCutOffStillCompletesTheMerge() throws Exception {
+    try (TestCluster c = cluster(5, b -> {})) {
+      Map<String, String> acked = writeBothSides(c, "before");
+      sendAway(c, Away.CUT_OFF, 5);
+      long old = leaderAmong(c, RIGHT, Set.of(1L, 2L, 3L, 4L));
+      NodeRuntime rt = c.node(old).runtime();
+      assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
+          rt.propose(rt.replicas().get(RIGHT), new Command.Freeze(LEFT)).get(10, TimeUnit.SECONDS));
+      c.crash(old);
+      Set<Long> rest = new TreeSet<>(Set.of(1L, 2L, 3L, 4L));
+      rest.remove(old);
+      for (long id : rest) {
+        assertEquals("[, k3)", span(c.node(id), LEFT), "absorbed before node " + old + ", which froze it, crashed");
+      }
+      awaitRetired(c, RIGHT, rest);
+      long via = rest.iterator().next();
+      for (int i = 0; i < 10; i++) {
+        c.node(via).put("m-after" + i, "merged" + i);
+        acked.put("m-after" + i, "merged" + i);
+      }
+      c.restart(old);
+      c.heal();
+      awaitMergedEverywhere(c);
+      for (long id : Set.of(old, 5L)) {
+        TestCluster.await(WAIT, "node " + id + "'s dropped replica to leave a tombstone",
+            () -> c.node(id).runtime().tombstone(RIGHT) != null);
+      }
+      assertEveryWriteReadable(c, acked);
+      awaitAgreeingHashes(c, LEFT, Set.of(1L, 2L, 3L, 4L, 5L));
+    }
+  }
+
+  /**
    * A member that is up but slow to apply the freeze is still waited for, a poll round or two
    * (the grace): its replica is frozen before the left partition absorbs the state, as when every
    * member had to apply it. Node 3's applier holds the freeze entry until the right partition's
@@ -105,7 +144,7 @@ class MergeLaggingReplicaTest {
    */
   @Test
   void aMemberThatIsUpButSlowToApplyTheFreezeIsWaitedForAPollRoundOrTwo() throws Exception {
-    try (TestCluster c = cluster(b -> {})) {
+    try (TestCluster c = cluster(3, b -> {})) {
       Map<String, String> acked = writeBothSides(c, "before");
       c.node(1).transferLeader(RIGHT, 1); // not node 3's: the leader applies its freeze at once
       NodeRuntime leader = c.node(1).runtime();
@@ -173,6 +212,9 @@ class MergeLaggingReplicaTest {
       TestCluster.await(WAIT, "leaders of the middle and right ranges without node " + away,
           () -> c.leaderOf(middle).isPresent() && c.leaderOf(right).isPresent());
       assertEquals(middle, c.node(via).merge("m".getBytes()), "the merge completes without node " + away);
+      Set<Long> rest = new TreeSet<>(c.members());
+      rest.remove(away);
+      awaitRetired(c, right, rest);
       for (int i = 0; i < 10; i++) {
         c.node(via).put("m-after" + i, "merged" + i);
         acked.put("m-after" + i, "merged" + i);
@@ -207,14 +249,14 @@ class MergeLaggingReplicaTest {
 
   @Test
   void aReplicaThatMissedTheFreezeIsDroppedOnceTheAbsorbingPartitionRecordsTheMerge() throws Exception {
-    try (TestCluster c = cluster(b -> {})) {
+    try (TestCluster c = cluster(3, b -> {})) {
       orphanTheOldWayThenHeal(c, 0);
     }
   }
 
   @Test
   void theRecordOfTheMergeReachesTheOrphansNodeInASnapshotToo() throws Exception {
-    try (TestCluster c = cluster(b -> b.logCompactionEntries(5))) {
+    try (TestCluster c = cluster(3, b -> b.logCompactionEntries(5))) {
       orphanTheOldWayThenHeal(c, 30);
       double received = c.node(3).meterRegistry().get("quorumkv.snapshot.bytes.received").counter().count();
       assertTrue(received > 0, "node 3's partition 1 caught up from a snapshot");
@@ -231,7 +273,7 @@ class MergeLaggingReplicaTest {
    */
   private static void orphanTheOldWayThenHeal(TestCluster c, int writesAfter) throws Exception {
     Map<String, String> acked = writeBothSides(c, "before");
-    sendAway(c, Away.CUT_OFF);
+    sendAway(c, Away.CUT_OFF, 3);
     NodeRuntime leader = leaderRuntime(c, RIGHT);
     PartitionStateMachine.Outcome.Frozen frozen = assertInstanceOf(PartitionStateMachine.Outcome.Frozen.class,
         leader.propose(leader.replicas().get(RIGHT), new Command.Freeze(LEFT)).get(10, TimeUnit.SECONDS));
@@ -254,11 +296,19 @@ class MergeLaggingReplicaTest {
     assertEveryWriteReadable(c, acked);
   }
 
-  private static TestCluster cluster(Consumer<KvNode.Builder> configure) {
-    TestCluster c = TestCluster.builder().nodes(3).partitioner(RangePartitioner.of("k3")).seed(43)
+  private static TestCluster cluster(int nodes, Consumer<KvNode.Builder> configure) {
+    TestCluster c = TestCluster.builder().nodes(nodes).partitioner(RangePartitioner.of("k3")).seed(43)
         .requestTimeout(Duration.ofSeconds(5)).configure(configure).build().start();
     c.awaitLeaders(WAIT);
     return c;
+  }
+
+  /** Waits until none of {@code nodes} holds a replica of {@code partition}: each dropped it as merged. */
+  private static void awaitRetired(TestCluster c, long partition, Set<Long> nodes) {
+    for (long id : nodes) {
+      TestCluster.await(WAIT, () -> "node " + id + " to drop its replica of partition " + partition + "; it holds "
+          + c.node(id).status().partitions(), () -> c.node(id).runtime().replicas().get(partition) == null);
+    }
   }
 
   /** Keys on both sides of "k3", each written once and acknowledged. */
@@ -274,28 +324,31 @@ class MergeLaggingReplicaTest {
     return acked;
   }
 
-  /** Sends node 3 away and waits until nodes 1 and 2 lead both partitions among themselves. */
-  private static void sendAway(TestCluster c, Away away) {
-    away.begin(c, 3);
-    TestCluster.await(WAIT, "nodes 1 and 2 to lead both partitions without node 3",
-        () -> leaderOrNull(c, LEFT) != null && leaderOrNull(c, RIGHT) != null);
+  /** Sends node {@code id} away and waits until the other nodes lead both partitions among themselves. */
+  private static void sendAway(TestCluster c, Away away, long id) {
+    away.begin(c, id);
+    Set<Long> rest = new TreeSet<>(c.initialMembers());
+    rest.remove(id);
+    TestCluster.await(WAIT, "nodes " + rest + " to lead both partitions without node " + id,
+        () -> leaderAmong(c, LEFT, rest) != 0 && leaderAmong(c, RIGHT, rest) != 0);
   }
 
+  /** The leader of {@code partition} on node 1 or 2 (node 3 being away). */
   private static NodeRuntime leaderRuntime(TestCluster c, long partition) {
-    NodeRuntime rt = leaderOrNull(c, partition);
-    assertNotNull(rt, "a leader of partition " + partition + " on node 1 or 2");
-    return rt;
+    long id = leaderAmong(c, partition, Set.of(1L, 2L));
+    assertTrue(id != 0, "a leader of partition " + partition + " on node 1 or 2");
+    return c.node(id).runtime();
   }
 
-  private static NodeRuntime leaderOrNull(TestCluster c, long partition) {
-    for (long id : Set.of(1L, 2L)) {
-      NodeRuntime rt = c.node(id).runtime();
-      Replica r = rt.replicas().get(partition);
+  /** The node among {@code among} whose replica of {@code partition} leads, by its own account; 0 if none. */
+  private static long leaderAmong(TestCluster c, long partition, Set<Long> among) {
+    for (long id : among) {
+      Replica r = c.node(id).runtime().replicas().get(partition);
       if (r != null && r.isLeader()) {
-        return rt;
+        return id;
       }
     }
-    return null;
+    return 0;
   }
 
   private static String span(KvNode n, long partition) {
