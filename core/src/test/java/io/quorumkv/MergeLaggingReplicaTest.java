@@ -97,6 +97,35 @@ class MergeLaggingReplicaTest {
   }
 
   /**
+   * A learner is a member the merge waited for too, and it does not count towards the quorum:
+   * node 4, a learner of both partitions, is cut off; the voters (nodes 1 to 3) apply the freeze
+   * and the merge goes on without it. Back, its replica of partition 2 goes and it is still a
+   * learner (of partition 1), holding the merged state.
+   */
+  @Test
+  void aLearnerThatIsCutOffDoesNotHoldTheMergeEither() throws Exception {
+    try (TestCluster c = cluster(3, b -> {})) {
+      Map<String, String> acked = writeBothSides(c, "before");
+      c.launch(4);
+      c.node(1).addLearner(4, c.address(4));
+      TestCluster.await(WAIT, "node 4 to apply both partitions' writes", () -> Set.of(LEFT, RIGHT).stream()
+          .allMatch(p -> c.node(4).runtime().replicas().get(p) != null
+              && c.node(4).runtime().replicas().get(p).appliedIndex >= c.node(1).runtime().replicas().get(p).commitIndex));
+      sendAway(c, Away.CUT_OFF, 4);
+      assertEquals(LEFT, c.node(1).merge("k3".getBytes()), "the merge completes without the learner");
+      awaitRetired(c, RIGHT, Set.of(1L, 2L, 3L));
+      c.node(2).put("m-after", "merged");
+      acked.put("m-after", "merged");
+      c.heal();
+      awaitMergedEverywhere(c);
+      TestCluster.await(WAIT, "node 4's dropped replica to leave a tombstone", () -> c.node(4).runtime().tombstone(RIGHT) != null);
+      assertEquals(Set.of(4L), c.node(1).runtime().replicas().get(LEFT).confState.learners(), "node 4 still a learner");
+      assertEveryWriteReadable(c, acked);
+      awaitAgreeingHashes(c, LEFT, Set.of(1L, 2L, 3L, 4L));
+    }
+  }
+
+  /**
    * The right partition's leader changes between the freeze and the absorption while a member is
    * cut off: five nodes, node 5 cut off, the freeze proposed on partition 2's leader (as a merge
    * call does), which then crashes. The new leader drives the merge on ({@code resumeMerges}) with
