@@ -58,6 +58,11 @@ final class PlacementDriver {
   static final int ALIVE_ROUNDS = 3;
   /** An empty replica no leader has contacted for this many election timeouts is dropped. */
   static final int ABANDONED_ELECTIONS = 10;
+  /**
+   * Poll rounds a merge still waits, once a quorum of the frozen partition's voters applied the
+   * freeze, for the other members to report it ({@link #awaitFreezeApplied}).
+   */
+  static final int FREEZE_GRACE_ROUNDS = 2;
 
   private final NodeRuntime node;
   private final long nodeId;
@@ -646,8 +651,9 @@ final class PlacementDriver {
   /**
    * On the leader of the right-hand partition {@code r}: freezes it (an entry of its log: every
    * write ordered before is in the frozen state, every write after is refused, retryably), waits
-   * until every member has applied the freeze ({@link #awaitFreezeApplied}), then has
-   * {@code left}'s leader apply a merge entry carrying that state. Retried calls are harmless:
+   * until its members have applied the freeze (every one, or a quorum of voters after a grace:
+   * {@link #awaitFreezeApplied}), then has {@code left}'s leader apply a merge entry carrying that
+   * state. Retried calls are harmless:
    * a second freeze into the same partition yields the same state, and a merge already applied is a
    * no-op. If the left partition refuses (it is no longer the neighbour), the freeze is undone.
    * A call that fails otherwise leaves the partition frozen; its leader tries again
@@ -666,8 +672,9 @@ final class PlacementDriver {
    * answer), and would retry it until its deadline, and every resumed merge after it too, the
    * right range staying frozen for good. Its absorber is the left-hand neighbour now, so the merge
    * goes there: a freeze into the retired partition is undone first, then made again into the
-   * absorber. Undoing that freeze is safe: every member of the retired partition applied its own
-   * freeze before it was absorbed, and a frozen partition refuses every merge entry, so the state
+   * absorber. Undoing that freeze is safe: the retired partition's own freeze was committed before
+   * it was absorbed, so every leader it could have since applies it first, and a frozen partition
+   * refuses every merge entry (a lagging replica of it commits nothing), so the state
    * frozen for it can never be absorbed, unless it already was: a partition absorbed before its
    * absorber was merged on is recorded as absorbed by the last one too, and is never thawed.
    */
@@ -742,14 +749,29 @@ final class PlacementDriver {
   /**
    * Completes with null once every member of the frozen partition (voters and learners, as this
    * leader knows them) has applied the freeze entry at {@code freezeIndex}, as its node's last
-   * directory report says; else with why not (retryable) when leadership is lost or the deadline
-   * passes. Only then may the left partition absorb the state: a member that had not applied the
-   * freeze when the others dropped their replicas could never learn it (no peer left to commit it
-   * from) and would keep its replica for good. A member that is down holds the merge up (the
-   * partition stays frozen) until it is back or removed.
+   * directory report says, or once a quorum of its voters (of each configuration, when joint) has
+   * and {@link #FREEZE_GRACE_ROUNDS} more poll rounds brought no report from the rest; else with
+   * why not (retryable) when leadership is lost or the deadline passes. Only then may the left
+   * partition absorb the state.
+   *
+   * <p>Why a quorum is enough. The freeze is committed, so every leader the partition can ever have
+   * again holds it in its log and applies it before it serves anything (leader completeness: a
+   * member holding the entry votes for no log without it, and one whose replica was destroyed keeps
+   * a tombstone, so it is not re-created to vote). A member that missed it therefore takes no
+   * write, serves no read but a {@link ReadConsistency#STALE} one from its stale state (a
+   * linearizable, lease or follower read needs the leader, or to apply past the leader's commit
+   * index, freeze included) and is not promoted (a learner only once caught up, through the
+   * leader). Once it hears of the merge, from its own replica of the absorbing partition (the merge
+   * entry, or a snapshot with its record) or from a peer's directory report, it drops the replica
+   * with a tombstone ({@link #destroyMergedReplicas}): the absorbed-id record, not this wait, is
+   * what keeps it from staying for good. So a member that is down or cut off no longer holds the
+   * merge, and the right range's writes, up. The grace keeps the healthy case as it was: a member
+   * that is up reports the freeze within a round or two, and its replica is frozen before the left
+   * one absorbs it.
    */
   private CompletableFuture<KvResponse> awaitFreezeApplied(Replica r, long freezeIndex, long deadline) {
     CompletableFuture<KvResponse> f = new CompletableFuture<>();
+    long[] quorumSince = {-1}; // the poll round by which a quorum had applied it
     boolean posted = node.post(() -> node.everyTick(() -> {
       if (f.isDone()) {
         return true;
@@ -762,6 +784,16 @@ final class PlacementDriver {
       if (waiting.isEmpty()) {
         return f.complete(null) || true;
       }
+      if (quorumApplied(r.confState, waiting)) {
+        if (quorumSince[0] < 0) {
+          quorumSince[0] = rounds;
+        } else if (rounds - quorumSince[0] >= FREEZE_GRACE_ROUNDS) {
+          log.info("{} group {}: nodes {} have not applied the freeze (index {}) in {} poll rounds; a quorum has, so "
+              + "the merge goes on: they drop their replicas once they learn of it", who, r.groupId, waiting,
+              freezeIndex, FREEZE_GRACE_ROUNDS);
+          return f.complete(null) || true;
+        }
+      }
       if (System.nanoTime() - deadline >= 0) {
         return f.complete(new KvResponse.Failure(KvResponse.Code.TIMEOUT, "partition " + r.groupId
             + " is frozen, but nodes " + waiting + " have not applied the freeze (index " + freezeIndex
@@ -773,6 +805,19 @@ final class PlacementDriver {
       f.complete(KvResponse.Failure.of(KvResponse.Code.CLOSED, who + " is not accepting work"));
     }
     return f;
+  }
+
+  /**
+   * Whether the voters not in {@code waiting} are a majority of {@code cs}'s voters, and of its
+   * outgoing voters too in a joint configuration: a quorum of every configuration that decides.
+   */
+  static boolean quorumApplied(ConfState cs, Set<Long> waiting) {
+    return majorityOutside(cs.voters(), waiting)
+        && (cs.votersOutgoing().isEmpty() || majorityOutside(cs.votersOutgoing(), waiting));
+  }
+
+  private static boolean majorityOutside(Set<Long> voters, Set<Long> waiting) {
+    return voters.stream().filter(id -> !waiting.contains(id)).count() > voters.size() / 2;
   }
 
   /** loop: the members of {@code r}'s partition not yet known to have applied entry {@code index}. */

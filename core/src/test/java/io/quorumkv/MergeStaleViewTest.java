@@ -64,10 +64,7 @@ class MergeStaleViewTest {
    */
   @Test
   void aMergeIsNotRoutedToAPartitionKnownMergedAway() throws Exception {
-    try (TestCluster c = TestCluster.builder().nodes(4).partitioner(RangePartitioner.of("k1", "k2")).seed(53)
-        .requestTimeout(Duration.ofSeconds(5)).configure(b -> b.replicationFactor(3)).build().start()) {
-      c.awaitLeaders(WAIT);
-      PlacementWorkload.awaitPlaced(c, 3, 3, c.members(), WAIT);
+    try (TestCluster c = MergeTest.threeRangesOnFourNodes(53)) {
       Map<Long, PartitionStatus> parts = PlacementWorkload.byLeaders(c);
       long via = c.members().stream().filter(id -> !parts.get(1L).voters().contains(id)).findFirst().orElseThrow();
       long other = c.members().stream().filter(id -> id != via).findFirst().orElseThrow();

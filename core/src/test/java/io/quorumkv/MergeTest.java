@@ -55,21 +55,33 @@ class MergeTest {
    */
   @Test
   void aMergeRightAfterAMergeIsNotRefusedByANodeThatDroppedTheRetiredReplica() throws Exception {
-    try (TestCluster c = TestCluster.builder().nodes(4).partitioner(RangePartitioner.of("k1", "k2")).seed(43)
-        .requestTimeout(Duration.ofSeconds(5)).configure(b -> b.replicationFactor(3)).build().start()) {
-      c.awaitLeaders(WAIT);
-      PlacementWorkload.awaitPlaced(c, 3, 3, c.members(), WAIT);
+    try (TestCluster c = threeRangesOnFourNodes(43)) {
       Map<Long, PartitionStatus> parts = PlacementWorkload.byLeaders(c);
-      long right = parts.values().stream().filter(p -> p.keys().startsWith("[k2")).findFirst().orElseThrow()
-          .partitionId();
-      long middle = parts.values().stream().filter(p -> p.keys().startsWith("[k1")).findFirst().orElseThrow()
-          .partitionId();
+      long right = rangeStarting(parts, "k2").partitionId();
+      long middle = rangeStarting(parts, "k1").partitionId();
       // A node with a replica of [k2, +inf) and none of [k1, k2): it routes "m" only through its own replica.
       long via = c.members().stream().filter(id -> parts.get(right).voters().contains(id)
           && !parts.get(middle).voters().contains(id)).findFirst().orElseThrow();
       assertEquals(middle, c.node(via).merge("m".getBytes()));
       assertEquals(1L, c.node(via).merge("m".getBytes()), "the merged range merges on into the first");
     }
+  }
+
+  /**
+   * Four nodes, replication factor 3, ranges {@code [, k1)}, {@code [k1, k2)} and
+   * {@code [k2, +inf)}, started and placed (three voters a partition, loads even).
+   */
+  static TestCluster threeRangesOnFourNodes(long seed) {
+    TestCluster c = TestCluster.builder().nodes(4).partitioner(RangePartitioner.of("k1", "k2")).seed(seed)
+        .requestTimeout(Duration.ofSeconds(5)).configure(b -> b.replicationFactor(3)).build().start();
+    c.awaitLeaders(WAIT);
+    PlacementWorkload.awaitPlaced(c, 3, 3, c.members(), WAIT);
+    return c;
+  }
+
+  /** The partition whose range starts with {@code prefix}, in {@code parts}. */
+  static PartitionStatus rangeStarting(Map<Long, PartitionStatus> parts, String prefix) {
+    return parts.values().stream().filter(p -> p.keys().startsWith("[" + prefix)).findFirst().orElseThrow();
   }
 
   @Test
