@@ -221,11 +221,16 @@ class KvSimRegressionTest {
     runRotting("partitioner=range voters=3 snapshotEvery=0 seed=0 steps=0:split:k1,0:diverge:1/0");
   }
 
-  /** Runs a schedule of one diverge step: one replica rotted, and blamed at some hash point. */
+  /**
+   * Runs a schedule of one diverge step: one replica rotted, blamed at some hash point and fenced,
+   * and at the end, fenced still, its canary read through the model without the rotted value.
+   */
   private static void runRotting(String schedule) {
     KvSimRunner.Result r = KvSimRunner.run(KvSimSchedule.parse(schedule), KvSimRunner.Mode.FAULTS);
     assertEquals(1, r.rots(), r.stats());
     assertTrue(r.rotsBlamed() > 0, "the rotted replica was blamed: " + r.stats());
+    assertTrue(r.fencings() > 0, "the rotted replica was fenced: " + r.stats());
+    assertEquals(1, r.canariesRead(), "the canary was read with the rotted replica fenced: " + r.stats());
   }
 
   private static void run(String schedule, KvSimRunner.Mode mode) {
