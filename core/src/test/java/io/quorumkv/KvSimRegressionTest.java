@@ -222,6 +222,39 @@ class KvSimRegressionTest {
   }
 
   /**
+   * A fenced replica's Raft core is unpromotable: node 2, rotted and fenced, is asked to take over
+   * by a transfer (a TimeoutNow) and must not campaign. The minimal schedule the hash property
+   * shrank to with the fenced core left promotable (planted): "node 2 partition 1, fenced at
+   * index ... became leader".
+   */
+  @Test
+  void aFencedReplicaAskedToTakeOverDoesNotCampaign() {
+    runRotting("partitioner=hash voters=5 snapshotEvery=0 seed=0 steps=7:diverge:2/0,292:transfer:2");
+  }
+
+  /**
+   * A product bug the fencing model found (in the Raft core): node 2's replica of partition 2 is
+   * rotted and fenced; leader 1 removes itself (a membership step) and hands leadership to the most
+   * up-to-date voter, node 2 (a tie with node 3, the lower id first), which never campaigns. The
+   * core retried the same voter every election timeout, refusing every proposal meanwhile (a
+   * leader no longer a voter) and, heartbeating, kept node 3 from campaigning: the partition
+   * never took another write ("a partition lacks a leader or its full voter set"). Now a retry
+   * goes to the next best voter ({@code Raft#handOffLeadership}).
+   */
+  @Test
+  void aLeaderRemovingItselfHandsOffPastAFencedVoter() {
+    run("partitioner=hash voters=3 snapshotEvery=0 seed=0 steps=0:diverge:2/1,121:isolate-leader,159:rejoin:1/1/0",
+        KvSimRunner.Mode.FAULTS);
+  }
+
+  /** The same in a range partition, as a fresh-seed run found it ("a put after healing did not succeed"). */
+  @Test
+  void aLeaderRemovingItselfHandsOffPastAFencedVoterAfterASplit() {
+    run("partitioner=range voters=3 snapshotEvery=0 seed=0 steps=0:split:k1,0:diverge:1/0,259:isolate-leader,"
+        + "152:isolate-leader,0:rejoin:0/3/0", KvSimRunner.Mode.FAULTS);
+  }
+
+  /**
    * Runs a schedule of one diverge step: one replica rotted, blamed at some hash point and fenced,
    * and at the end, fenced still, its canary read through the model without the rotted value.
    */
