@@ -973,6 +973,16 @@ final class KvSim implements FaultTarget {
     }
   }
 
+  /** A replica opens (a start, a restart, a creation) fenced as the simulation's account has it: the fence is durable. */
+  void checkFenceAtOpen(long node, long group, long divergedAt) {
+    Fence f = fences.get(List.of(node, group));
+    if ((f == null ? 0 : f.index()) != divergedAt) {
+      throw new SafetyViolation("node " + node + " partition " + group + " opened " + (divergedAt == 0 ? "unfenced"
+          : "fenced at index " + divergedAt) + " but its fence is " + (f == null ? "none" : "at index " + f.index())
+          + " (at virtual time " + events.now() + " us)");
+    }
+  }
+
   /**
    * Node {@code node}'s replica of {@code group} became leader in {@code term}: it must not be fenced,
    * unless its campaign began before the fence did (a leader of the term it was fenced in, which

@@ -270,6 +270,7 @@ final class KvSimNode implements SimProcess {
       r.quarantineBelow(t.lastIndex());
     }
     r.fenceAtOpen(fences.getOrDefault(group, 0L)); // before it serves anything, as NodeRuntime#openReplica
+    sim.checkFenceAtOpen(id, group, r.divergedAt());
     replicas.put(group, r);
     updateRouting(group, sm.span());
     return r;
