@@ -303,7 +303,7 @@ final class KvSimReplica {
       askReadIndex(request);
     } else if (divergedAt != 0) {
       // As NodeRuntime#propose: a fenced leader takes no new write (NO_LEADER), certainly not applied.
-      reject(request, "fenced leader: not proposed");
+      refuseFenced(request, "fenced leader: not proposed");
       return;
     } else {
       // As NodeRuntime does: the write waits for the loop's next turn, with the others taken meanwhile.
@@ -379,6 +379,14 @@ final class KvSimReplica {
       replaced.requests().forEach(r -> reject(r, "entry replaced"));
     }
     drain();
+  }
+
+  /**
+   * A fenced replica's refusal: NO_LEADER, no leader hint (as NodeRuntime#propose and
+   * ReadPath#serveLocal answer on a fenced leader: a hint would name this node).
+   */
+  private void refuseFenced(KvSimRequest request, String why) {
+    sim.reply(request, new KvSimRequest.Reply.Rejected(request.opId(), request.attemptId(), group, 0, why));
   }
 
   private void reject(KvSimRequest request, String why) {
@@ -691,7 +699,7 @@ final class KvSimReplica {
       it.remove();
       KvSimRequest r = w.request();
       if (divergedAt != 0) {
-        reject(r, "fenced: serves no reads"); // as ReadPath#serveLocal (NO_LEADER: this node leads)
+        refuseFenced(r, "fenced: serves no reads"); // as ReadPath#serveLocal
       } else if (sm.span() == null || !sm.span().owns(r.key())) {
         reject(r, "the key moved (split)");
       } else if (sim.now() >= w.leaseUntil()) {
