@@ -134,6 +134,13 @@ final class KvSim implements FaultTarget {
    * voters (too few hashed there, or the rot spread): nothing to attribute.
    */
   private long rotPointsWithoutCleanQuorum;
+  /** Replicas fenced (each time a fence was set on an unfenced one), and fences lifted by a later matching check. */
+  private long fencings;
+  private long unfencings;
+  /** Of the fencings, leaders that fenced themselves (a quorum of the others hashed apart from them). */
+  private long fencedLeaders;
+  /** The canary of every rot done ({@link #probeCanaries}). */
+  private final List<byte[]> rottedCanaries = new ArrayList<>();
 
   /** A client id no client uses: the session of the canary writes ({@link #diverge}). */
   static final long CANARY_CLIENT = 1L << 40;
@@ -404,6 +411,7 @@ final class KvSim implements FaultTarget {
     crash(id);
     String value = ROT_PREFIX + ++rots;
     byte[] before = n.rot(group, key, utf8(value));
+    rottedCanaries.add(key);
     history.nemesis("diverge", "node " + id + " partition " + group + " " + string(key) + ": " + string(before)
         + " -> " + value + " on disk");
     if (wasUp) {
@@ -795,7 +803,9 @@ final class KvSim implements FaultTarget {
         + " elections=" + elections + " confChanges=" + confChanges + " destroyed=" + destroyedReplicas
         + " recreated=" + recreatedReplicas + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
         + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " rots=" + rots + " rotsBlamed=" + rotsBlamed
-        + " rotPointsWithoutCleanQuorum=" + rotPointsWithoutCleanQuorum + " appliedWritten=" + appliedWritten
+        + " rotPointsWithoutCleanQuorum=" + rotPointsWithoutCleanQuorum + " fencings=" + fencings
+        + " fencedLeaders=" + fencedLeaders + " unfencings=" + unfencings + " canariesRead=" + canariesRead + " canariesUnfenced=" + canariesUnfenced
+        + " appliedWritten=" + appliedWritten
         + " appliedStateLost=" + appliedStateLost() + " ops=" + completedOps() + " checks=" + checks;
   }
 
@@ -881,6 +891,207 @@ final class KvSim implements FaultTarget {
             + ": partition " + group + " node " + node + (rotted ? " (rotted)" : "") + " hashed " + h.hash()
             + " at index " + h.index() + ", node " + o + (p.rotted.contains(o) ? " (rotted)" : "") + " "
             + other.getValue() + " (at virtual time " + events.now() + " us)");
+      }
+    }
+    giveVerdicts(group, h.index(), p);
+  }
+
+  /**
+   * The product's verdicts on the hashes at one index, as its leader of the moment gives them
+   * (ReplicaHashChecks#compareHash): once that leader has hashed there, each other replica's hash
+   * is compared with its own, a mismatch attributed by majority ({@link ReplicaHashChecks#attributeMismatch})
+   * over the leader's voters and every report in so far. The replica blamed is fenced (a diverged
+   * reporter, or the leader itself), and a matching reporter (or the reporter of a mismatch blamed on
+   * the leader, told "match") is unfenced if its fence is older ({@link KvSimNode#verdict}). The
+   * report protocol is not modelled: given again at every hash that arrives (as a follower reports
+   * again while the leader cannot tell), a verdict reaches the replica at once.
+   */
+  private void giveVerdicts(long group, long index, HashPoint p) {
+    OptionalLong leader = leaderOf(group);
+    if (leader.isEmpty() || nodes.get(leader.getAsLong()).pausedUntil() > now()) {
+      return;
+    }
+    long l = leader.getAsLong();
+    Long mine = p.hashes.get(l);
+    ConfState cs = nodes.get(l).confState(group);
+    if (mine == null || cs == null) {
+      return; // the reports wait for the leader's own hash (HASH_UNKNOWN)
+    }
+    Map<Long, Long> reports = new java.util.LinkedHashMap<>(p.hashes);
+    reports.remove(l);
+    for (Map.Entry<Long, Long> r : reports.entrySet()) {
+      if (r.getValue().longValue() == mine) {
+        countFence(nodes.get(r.getKey()).verdict(group, index, false), false);
+        continue;
+      }
+      switch (ReplicaHashChecks.attributeMismatch(cs.voters(), l, mine, reports, r.getValue())) {
+        case REPORTER_DIVERGED -> countFence(nodes.get(r.getKey()).verdict(group, index, true), true);
+        case LEADER_DIVERGED -> {
+          boolean changed = nodes.get(l).verdict(group, index, true);
+          countFence(changed, true);
+          fencedLeaders += changed ? 1 : 0;
+          countFence(nodes.get(r.getKey()).verdict(group, index, false), false);
+        }
+        case UNDECIDED -> { }
+      }
+    }
+  }
+
+  private void countFence(boolean changed, boolean fenced) {
+    if (changed && fenced) {
+      fencings++;
+    } else if (changed) {
+      unfencings++;
+    }
+  }
+
+  /**
+   * A replica answers a read from its state: it must not be fenced (as ReadPath#serveLocal), and a
+   * rotted canary's value may come only from a replica no check has fenced.
+   */
+  void readServed(long node, long group, byte[] key, byte[] value) {
+    Fence f = fences.get(List.of(node, group));
+    if (f != null) {
+      throw new SafetyViolation("node " + node + " partition " + group + ", fenced at index " + f.index()
+          + ", served a read of " + string(key) + " (" + string(value) + ") from its state (at virtual time "
+          + events.now() + " us)");
+    }
+  }
+
+  /** A fence as the verdicts, snapshots and destructions left it: at {@code index}, set in {@code term}. */
+  private record Fence(long index, long term) {}
+
+  /** (node, partition) -> its replica's fence: the simulation's own account, which survives crashes as the product's record does. */
+  private final Map<List<Long>, Fence> fences = new HashMap<>();
+
+  /** Node {@code node} recorded its replica of {@code group} fenced at {@code index} in {@code term} (index 0: unfenced). */
+  void fenceSet(long node, long group, long index, long term) {
+    if (index == 0) {
+      fences.remove(List.of(node, group));
+    } else {
+      fences.put(List.of(node, group), new Fence(index, term));
+    }
+  }
+
+  /** A replica opens (a start, a restart, a creation) fenced as the simulation's account has it: the fence is durable. */
+  void checkFenceAtOpen(long node, long group, long divergedAt) {
+    Fence f = fences.get(List.of(node, group));
+    if ((f == null ? 0 : f.index()) != divergedAt) {
+      throw new SafetyViolation("node " + node + " partition " + group + " opened " + (divergedAt == 0 ? "unfenced"
+          : "fenced at index " + divergedAt) + " but its fence is " + (f == null ? "none" : "at index " + f.index())
+          + " (at virtual time " + events.now() + " us)");
+    }
+  }
+
+  /**
+   * Node {@code node}'s replica of {@code group} became leader in {@code term}: it must not be fenced,
+   * unless its campaign began before the fence did (a leader of the term it was fenced in, which
+   * hands its leadership away).
+   */
+  void checkNotFenced(long node, long group, long term) {
+    Fence f = fences.get(List.of(node, group));
+    if (f != null && term > f.term()) {
+      throw new SafetyViolation("node " + node + " partition " + group + ", fenced at index " + f.index() + " in term "
+          + f.term() + ", became leader in term " + term + " (at virtual time " + events.now() + " us)");
+    }
+  }
+
+  /**
+   * The payoff of fencing, at the end of a run: every rotted canary read through the model at
+   * LINEARIZABLE (as a client would, from the partition's leader) returns no rotted value when every
+   * replica still holding one in the key's partition is fenced (or none is). Where some rotted
+   * replica was never fenced (no clean quorum hashed where it was rotted), nothing is required.
+   * Each read must be answered within {@code maxMicros}.
+   *
+   * @return what is wrong, or null
+   */
+  String probeCanaries(long maxMicros) {
+    for (byte[] key : rottedCanaries) {
+      KvSimNode any = nodes.firstEntry().getValue();
+      OptionalLong g = any.route(key);
+      if (g.isEmpty()) {
+        return "canary " + string(key) + ": node " + any.id + " routes it nowhere";
+      }
+      long group = g.getAsLong();
+      boolean allFenced = true;
+      boolean rotLeft = false;
+      for (KvSimNode n : nodes.values()) {
+        rotLeft |= n.rottedReplica(group);
+        allFenced &= !n.rottedReplica(group) || fences.containsKey(List.of(n.id, group));
+      }
+      if (!allFenced) {
+        canariesUnfenced++;
+        continue;
+      }
+      CanaryRead read = new CanaryRead(key, group);
+      read.attempt();
+      if (!runUntil(() -> read.answered, maxMicros)) {
+        return "liveness: a linearizable read of canary " + string(key) + " (partition " + group
+            + ", every rotted replica fenced) got no answer within " + maxMicros / 1000 + " ms";
+      }
+      canariesRead += rotLeft ? 1 : 0;
+      if (read.value != null && read.value.startsWith(ROT_PREFIX)) {
+        return "canary " + string(key) + " read " + read.value + " from partition " + group
+            + " although every rotted replica there is fenced";
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Canaries read at the end where some replica still held the rot, every one fenced; and canaries
+   * not read, a rotted replica being unfenced.
+   */
+  private long canariesRead;
+  private long canariesUnfenced;
+
+  long canariesRead() {
+    return canariesRead;
+  }
+
+  long fencings() {
+    return fencings;
+  }
+
+  long fencedLeaders() {
+    return fencedLeaders;
+  }
+
+  /** One linearizable read of a canary, sent to the partition's leader of the moment, retried every 20 ms until answered. */
+  private final class CanaryRead implements KvSimRequest.Caller {
+    final byte[] key;
+    final long group;
+    final long opId = nextId();
+    long attemptId;
+    boolean answered;
+    String value;
+
+    CanaryRead(byte[] key, long group) {
+      this.key = key;
+      this.group = group;
+    }
+
+    void attempt() {
+      attemptId = nextId();
+      OptionalLong leader = leaderOf(group);
+      if (leader.isEmpty()) {
+        events.after(20_000, this::attempt);
+        return;
+      }
+      send(leader.getAsLong(), new KvSimRequest(opId, attemptId, this, key,
+          new KvSimRequest.Body.Read(ReadConsistency.LINEARIZABLE)));
+    }
+
+    @Override
+    public void onReply(KvSimRequest.Reply reply) {
+      if (answered || reply.attemptId() != attemptId) {
+        return;
+      }
+      if (reply instanceof KvSimRequest.Reply.Read r) {
+        answered = true;
+        value = string(r.value());
+      } else {
+        events.after(20_000, this::attempt);
       }
     }
   }

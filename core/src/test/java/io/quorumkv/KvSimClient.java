@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  * cas (or batch) applied twice answers "mismatch" the second time: recorded {@code fail} while it
  * did happen, which the checker catches once its value is read.
  */
-final class KvSimClient {
+final class KvSimClient implements KvSimRequest.Caller {
 
   private enum Kind { GET, LEASE_GET, PUT, CAS, DELETE, BATCH }
 
@@ -226,7 +226,8 @@ final class KvSimClient {
    * listening to an attempt when it timed out, so a retry's answer is what it sees, and that
    * answer must be the first execution's result (exactly-once), not a second execution's.
    */
-  void onReply(KvSimRequest.Reply reply) {
+  @Override
+  public void onReply(KvSimRequest.Reply reply) {
     if (invocations == null || reply.opId() != opId || reply.attemptId() != attemptId) {
       return; // an earlier operation's, or an attempt already given up on
     }
@@ -248,6 +249,10 @@ final class KvSimClient {
         }
       }
       finish(true);
+    } else if (reply instanceof KvSimRequest.Reply.Unknown) {
+      uncertain = true; // applied, outcome unknown there: retried with the same sequence number
+      leaderHints.remove(partitionGuess(key));
+      retryAfterBackoff();
     } else {
       KvSimRequest.Reply.Rejected r = (KvSimRequest.Reply.Rejected) reply;
       if (r.group() != 0) {
@@ -258,18 +263,23 @@ final class KvSimClient {
           leaderHints.remove(r.group());
         }
       }
-      if (!mustSucceed && attempts >= KvSim.MAX_ATTEMPTS) {
-        giveUp();
-        return;
-      }
-      long a = attemptId;
-      long backoff = KvSim.TICK_MICROS * (1 + Math.min(attempts, 5));
-      sim.events().after(backoff, () -> {
-        if (invocations != null && attemptId == a) {
-          attempt();
-        }
-      });
+      retryAfterBackoff();
     }
+  }
+
+  /** Another attempt after a backoff, unless this one was the last ({@link KvSim#MAX_ATTEMPTS}). */
+  private void retryAfterBackoff() {
+    if (!mustSucceed && attempts >= KvSim.MAX_ATTEMPTS) {
+      giveUp();
+      return;
+    }
+    long a = attemptId;
+    long backoff = KvSim.TICK_MICROS * (1 + Math.min(attempts, 5));
+    sim.events().after(backoff, () -> {
+      if (invocations != null && attemptId == a) {
+        attempt();
+      }
+    });
   }
 
   /** Only rejections so far: certainly not applied, unless an attempt timed out. */

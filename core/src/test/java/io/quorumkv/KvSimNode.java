@@ -164,6 +164,12 @@ final class KvSimNode implements SimProcess {
   private final Map<Long, Long> unknownSeen = new TreeMap<>();
   /** What this node remembers of the replicas it destroyed, durably, as NodeRuntime's {@link Tombstones}. */
   private final TreeMap<Long, Tombstones.Tombstone> tombstones = new TreeMap<>();
+  /**
+   * The fenced replicas, by partition: the index their fence was set at. Durable, as NodeRuntime's
+   * {@link Tombstones#fence} (there written at once, synced, by the applier; here durable at once),
+   * so a restart opens the replica fenced; a snapshot install or the replica's destruction drops it.
+   */
+  private final TreeMap<Long, Long> fences = new TreeMap<>();
   /** Partitions whose replica left the loop and whose disk goes once the earlier writes are synced. */
   private final Set<Long> destroying = new TreeSet<>();
   /** Replicas holding client writes for the loop's next turn ({@link #awaitLoopTurn}). */
@@ -263,6 +269,8 @@ final class KvSimNode implements SimProcess {
     if (t != null && disk.store.appliedIndex() < t.lastIndex()) {
       r.quarantineBelow(t.lastIndex());
     }
+    r.fenceAtOpen(fences.getOrDefault(group, 0L)); // before it serves anything, as NodeRuntime#openReplica
+    sim.checkFenceAtOpen(id, group, r.divergedAt());
     replicas.put(group, r);
     updateRouting(group, sm.span());
     return r;
@@ -475,6 +483,7 @@ final class KvSimNode implements SimProcess {
       return;
     }
     tombstones.put(group, t.merge(tombstones.get(group)));
+    fenceRecorded(group, 0, 0); // the fenced state goes with the replica (Tombstones#remove)
     disks.remove(group);
     destroying.remove(group);
     sim.replicaDestroyed();
@@ -759,6 +768,11 @@ final class KvSimNode implements SimProcess {
     log.applySnapshot(new Snapshot(new SnapshotMetadata(i0, i0, parent.confState()), KvSimReplica.encode(seed)));
     log.setHardState(new HardState(i0, RaftConfig.NONE, i0));
     Disk d = new Disk(log, new MemoryPartitionStore(seed, i0), i0);
+    if (parent.divergedAt() != 0) {
+      // As NodeRuntime#createChild: a child made from a fenced replica holds its diverged state,
+      // and is fenced too until a check of its own matches.
+      fenceRecorded(child, i0, 0);
+    }
     // NodeRuntime creates the child with synced writes: they make every record written before
     // them durable too, the split entry among them.
     hardened = unsynced.size();
@@ -811,6 +825,58 @@ final class KvSimNode implements SimProcess {
     d.durable = new StoreImage(d.durable.applied(), d.durable.appliedTerm(), d.durable.confState(), rotted);
     d.store = d.durable.restore();
     return before;
+  }
+
+  // ---- fencing (KvSim#replicaHash gives the verdicts) ----
+
+  /**
+   * A hash check's verdict on this node's replica of {@code group} at {@code index}: diverged
+   * fences it, a match past its fence lifts it (ReplicaHashChecks#fence, #unfence). A verdict
+   * reaches a running process only; one that is down or paused gets a later check's.
+   *
+   * @return whether the replica's fence changed
+   */
+  boolean verdict(long group, long index, boolean diverged) {
+    KvSimReplica r = replicas.get(group);
+    if (!up || r == null || sim.now() < pausedUntil) {
+      return false;
+    }
+    if (diverged) {
+      boolean changed = r.divergedAt() == 0;
+      fenceRecorded(group, index, r.term());
+      r.fence(index);
+      return changed;
+    }
+    if (r.divergedAt() != 0 && index > r.divergedAt()) {
+      fenceRecorded(group, 0, 0);
+      r.fence(0);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Records {@code group}'s fence durably (index 0: none), set in {@code term}; the simulation
+   * keeps its own account ({@link KvSim#fenceSet}), which the checks judge by.
+   */
+  void fenceRecorded(long group, long index, long term) {
+    if (index == 0) {
+      fences.remove(group);
+    } else {
+      fences.put(group, index);
+    }
+    sim.fenceSet(id, group, index, term);
+  }
+
+  /** Whether this node's live store of {@code group} holds a rotted canary ({@link KvSim#rotted}). */
+  boolean rottedReplica(long group) {
+    Disk d = disks.get(group);
+    return d != null && KvSim.rotted(d.store);
+  }
+
+  /** The index this node's replica of {@code group} is fenced at, as recorded (it survives a crash); 0 if none. */
+  long fencedAt(long group) {
+    return fences.getOrDefault(group, 0L);
   }
 
   // ---- observation ----

@@ -155,7 +155,8 @@ class KvSimProperties {
 
   /**
    * Replica rot: some runs rot a replica and the product's attribution blames it (the run checks
-   * that it blames no clean one); most do not, and then every hash must agree. A rot may also be
+   * that it blames no clean one), fences it, and at the end reads its canary without the rotted
+   * value; most do not, and then every hash must agree. A rot may also be
    * undone before a hash sees it (a snapshot installed over it, the canary written through Raft
    * after a rot that planted it, the replica destroyed by a membership step) or be seen only where
    * too few clean replicas hashed: "none blamed".
@@ -164,6 +165,11 @@ class KvSimProperties {
     String rot = r.rots() == 0 ? "none" : r.rotsBlamed() > 0 ? "rotted, blamed" : "rotted, none blamed";
     Statistics.label("replica rot").collect(rot);
     Statistics.label("replica rot").coverage(c -> c.check("rotted, blamed").percentage(p -> p >= 5));
+    String fence = r.rots() == 0 ? "no rot" : r.fencings() == 0 ? "never fenced"
+        : r.canariesRead() > 0 ? "fenced, canary read clean at the end" : "fenced, no fenced rot left at the end";
+    Statistics.label("fencing").collect(fence);
+    Statistics.label("fencing").coverage(c -> c.check("fenced, canary read clean at the end").percentage(p -> p >= 5));
+    Statistics.label("a rotted leader fenced itself").collect(r.fencedLeaders() > 0);
   }
 
   private static String written(long n) {

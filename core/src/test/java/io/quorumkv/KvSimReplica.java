@@ -74,6 +74,13 @@ final class KvSimReplica {
   private long lastLeaderContactTick;
   /** Left the node's loop (removed): its disk goes once the node's earlier writes are synced. */
   private boolean destroyed;
+  /**
+   * As NodeRuntime's Replica#divergedAt: the index at which a hash check found this replica's state
+   * diverged from a quorum's, or 0 ({@link KvSim#replicaHash} gives the verdicts). While set, it
+   * serves no read, its core is unpromotable, and as leader it takes no client write, answers the
+   * ones it applies "outcome unknown", and hands its leadership away.
+   */
+  private long divergedAt;
 
   KvSimReplica(long group, KvSimNode node, KvSim sim, KvSimNode.Disk disk, RawNode raw, PartitionStateMachine sm) {
     this.group = group;
@@ -96,6 +103,26 @@ final class KvSimReplica {
   /** As NodeRuntime's quarantine of a replica created again after one was destroyed (see {@link Tombstones}). */
   void quarantineBelow(long index) {
     quarantinedBelow = index;
+  }
+
+  /**
+   * Sets ({@code index} > 0) or lifts (0) the fence, and tells the core whether it may campaign
+   * ({@link RawNode#setPromotable}), as NodeRuntime#syncPromotable does.
+   */
+  void fence(long index) {
+    fenceAtOpen(index);
+    drain();
+  }
+
+  /** {@link #fence} before the replica is on the node's loop (its fence as the node recorded it). */
+  void fenceAtOpen(long index) {
+    divergedAt = index;
+    raw.setPromotable(index == 0);
+  }
+
+  /** The fence's index, 0 if not fenced. */
+  long divergedAt() {
+    return divergedAt;
   }
 
   private boolean quarantined() {
@@ -176,7 +203,37 @@ final class KvSimReplica {
     if (checkHash && isLeader()) {
       proposeAdmin(new Command.CheckHash());
     }
+    handLeadershipAwayIfFenced();
     drain();
+  }
+
+  /**
+   * As ReplicaHashChecks#handDivergedLeadershipsAway, each tick: a fenced leader transfers its
+   * leadership to the most up-to-date other voter that is not fenced (LeaderPlacement#bestTransferee;
+   * which voters are fenced, the leader learns from its checks and the directory: here, from the
+   * simulation).
+   */
+  private void handLeadershipAwayIfFenced() {
+    if (divergedAt == 0 || !isLeader() || raw.status().leadTransferee() != io.quorumkv.raft.RaftConfig.NONE) {
+      return;
+    }
+    Status st = raw.status();
+    long best = 0;
+    long bestMatch = -1;
+    for (Map.Entry<Long, Status.FollowerProgress> e : st.progress().entrySet()) {
+      long id = e.getKey();
+      if (id == node.id || e.getValue().learner() || !st.confState().voters().contains(id)
+          || sim.node(id).fencedAt(group) != 0) {
+        continue;
+      }
+      if (e.getValue().matchIndex() > bestMatch) {
+        bestMatch = e.getValue().matchIndex();
+        best = id;
+      }
+    }
+    if (best != 0) {
+      raw.transferLeadership(best);
+    }
   }
 
   void step(Message m) {
@@ -244,6 +301,10 @@ final class KvSimReplica {
         return;
       }
       askReadIndex(request);
+    } else if (divergedAt != 0) {
+      // As NodeRuntime#propose: a fenced leader takes no new write (NO_LEADER), certainly not applied.
+      refuseFenced(request, "fenced leader: not proposed");
+      return;
     } else {
       // As NodeRuntime does: the write waits for the loop's next turn, with the others taken meanwhile.
       if (pendingWrites.isEmpty()) {
@@ -320,6 +381,14 @@ final class KvSimReplica {
     drain();
   }
 
+  /**
+   * A fenced replica's refusal: NO_LEADER, no leader hint (as NodeRuntime#propose and
+   * ReadPath#serveLocal answer on a fenced leader: a hint would name this node).
+   */
+  private void refuseFenced(KvSimRequest request, String why) {
+    sim.reply(request, new KvSimRequest.Reply.Rejected(request.opId(), request.attemptId(), group, 0, why));
+  }
+
   private void reject(KvSimRequest request, String why) {
     sim.reply(request, new KvSimRequest.Reply.Rejected(request.opId(), request.attemptId(), group,
         softState.leader(), why));
@@ -362,6 +431,7 @@ final class KvSimReplica {
       long term = term();
       sim.invariants(group).leaderElected(node.id, term,
           Invariants.LogView.of(disk.log, List.copyOf(unsynced)));
+      sim.checkNotFenced(node.id, group, term);
       sim.countElection();
       spanChangeBound = raw.status().lastIndex(); // as NodeRuntime#onSoftState
     }
@@ -477,6 +547,11 @@ final class KvSimReplica {
     appliedSinceSnapshot = 0;
     // Proposals at or below the snapshot were decided without us seeing them: their clients time out.
     proposals.keySet().removeIf(i -> i <= index);
+    // As NodeRuntime: the diverged state is gone, replaced by the leader's; the fence goes, on disk too.
+    if (divergedAt != 0) {
+      fence(0);
+    }
+    node.fenceRecorded(group, 0, 0);
   }
 
   /** The applier's turn for {@code committed} (see {@link KvSimNode#enqueueApply}). */
@@ -560,7 +635,7 @@ final class KvSimReplica {
 
   /** As NodeRuntime#handCommitted on a leader: answers the writes whose outcome is known ({@link AnswerAtCommit}). */
   private void answerAtCommit(List<Entry> committed) {
-    if (!isLeader()) {
+    if (!isLeader() || divergedAt != 0) { // never while fenced: the span it relies on is this replica's
       return;
     }
     for (Entry e : committed) {
@@ -575,11 +650,19 @@ final class KvSimReplica {
     }
   }
 
-  private void answer(Proposal p, Entry e, PartitionStateMachine.Outcome o) {
+  private void answer(Proposal p, Entry e, PartitionStateMachine.Outcome applied) {
     List<KvSimRequest> requests = p.requests();
-    if (p.term() == e.term() && AnswerAtCommit.contradictions(p.knownAtCommit(), o) > 0) {
+    if (p.term() == e.term() && AnswerAtCommit.contradictions(p.knownAtCommit(), applied) > 0) {
       throw new IllegalStateException("node " + node.id + " partition " + group + ": entry " + e.index()
-          + " applied a write answered at commit as " + o);
+          + " applied a write answered at commit as " + applied);
+    }
+    // The product's rule: a fenced replica answers the client writes it applied "outcome unknown".
+    PartitionStateMachine.Outcome o = new Replica.Proposal(p.term(), List.of(), p.knownAtCommit(), true)
+        .answer(applied, divergedAt != 0);
+    if (p.term() == e.term() && o instanceof PartitionStateMachine.Outcome.Rejected rj
+        && rj.code() == KvResponse.Code.TIMEOUT) {
+      requests.forEach(r -> sim.reply(r, new KvSimRequest.Reply.Unknown(r.opId(), r.attemptId(), rj.message())));
+      return;
     }
     if (p.term() != e.term()) {
       requests.forEach(r -> reject(r, "entry replaced by another leader's"));
@@ -615,12 +698,16 @@ final class KvSimReplica {
       }
       it.remove();
       KvSimRequest r = w.request();
-      if (sm.span() == null || !sm.span().owns(r.key())) {
+      if (divergedAt != 0) {
+        refuseFenced(r, "fenced: serves no reads"); // as ReadPath#serveLocal
+      } else if (sm.span() == null || !sm.span().owns(r.key())) {
         reject(r, "the key moved (split)");
       } else if (sim.now() >= w.leaseUntil()) {
         readAgainThroughReadIndex(r);
       } else {
-        sim.reply(r, new KvSimRequest.Reply.Read(r.opId(), r.attemptId(), sm.get(r.key()).orElse(null)));
+        byte[] value = sm.get(r.key()).orElse(null);
+        sim.readServed(node.id, group, r.key(), value);
+        sim.reply(r, new KvSimRequest.Reply.Read(r.opId(), r.attemptId(), value));
       }
     }
   }

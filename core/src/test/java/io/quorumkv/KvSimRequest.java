@@ -7,11 +7,16 @@ package io.quorumkv;
  *
  * @param opId      the operation
  * @param attemptId this attempt; a rejection only counts for the attempt it answers
- * @param client    who waits for the answer
+ * @param client    who waits for the answer (a {@link KvSimClient}, or the end-of-run canary read)
  * @param key       the key the node routes by
  * @param body      what to do
  */
-record KvSimRequest(long opId, long attemptId, KvSimClient client, byte[] key, Body body) {
+record KvSimRequest(long opId, long attemptId, Caller client, byte[] key, Body body) {
+
+  /** Who sent a request and takes its answer. */
+  interface Caller {
+    void onReply(Reply reply);
+  }
 
   /** What the client asks. */
   sealed interface Body {
@@ -43,5 +48,12 @@ record KvSimRequest(long opId, long attemptId, KvSimClient client, byte[] key, B
      * @param why        for people reading a trace
      */
     record Rejected(long opId, long attemptId, long group, long leaderHint, String why) implements Reply {}
+
+    /**
+     * The write applied, but its outcome is unknown to the node that answers (a fenced leader's
+     * {@link KvResponse.Code#TIMEOUT}, see {@code Replica.Proposal#answer}): the client retries
+     * it with the same session sequence number, as after a timeout.
+     */
+    record Unknown(long opId, long attemptId, String why) implements Reply {}
   }
 }

@@ -68,10 +68,14 @@ final class KvSimRunner {
    * @param appliedStateLost crashes that lost applied state (a crash kept a prefix of the unsynced writes)
    * @param rots       replicas rotted behind Raft's back ({@link KvSimStep.Diverge})
    * @param rotsBlamed rotted replicas the product's hash comparison attributed a mismatch to
+   * @param fencings   replicas fenced by the verdicts of the hash checks
+   * @param fencedLeaders of those, leaders that fenced themselves
+   * @param canariesRead rotted canaries read at the end where a replica still held the rot, every one fenced ({@link KvSim#probeCanaries})
    * @param stats      counters for people
    */
   record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, long packedEntries,
-      long recreatedReplicas, long appliedWritten, long appliedStateLost, long rots, long rotsBlamed, String stats) {}
+      long recreatedReplicas, long appliedWritten, long appliedStateLost, long rots, long rotsBlamed, long fencings,
+      long fencedLeaders, long canariesRead, String stats) {}
 
   private KvSimRunner() {}
 
@@ -106,7 +110,7 @@ final class KvSimRunner {
     }
     return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.packedEntries(),
         sim.recreatedReplicas(), sim.appliedWrittenEntries(), sim.appliedStateLost(), sim.rots(), sim.rotsBlamed(),
-        sim.stats());
+        sim.fencings(), sim.fencedLeaders(), sim.canariesRead(), sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */
@@ -170,7 +174,12 @@ final class KvSimRunner {
           + " ms of the final hash check";
     }
     String attribution = sim.checkHashAttribution();
-    return attribution != null ? attribution : sim.checkFinalState();
+    if (attribution != null) {
+      return attribution;
+    }
+    String state = sim.checkFinalState();
+    // Last: the canary reads take time, in which the replicas move on (hash checks) and part.
+    return state != null ? state : sim.probeCanaries(FINAL_WRITE_BOUND_MICROS);
   }
 
   private static Path keep(History history, long seed, boolean failed) {

@@ -58,6 +58,8 @@ final class Raft {
    * leader stickiness alone protects the group.
    */
   private final Set<Long> removedMembers = new HashSet<>();
+  /** Voters this leadership handed off to in vain, after applying its own removal ({@link #handOffLeadership}). */
+  private final Set<Long> handOffsTried = new HashSet<>();
   private final ReadOnly readOnly = new ReadOnly();
 
   private long term;
@@ -306,6 +308,7 @@ final class Raft {
     reset(term);
     lead = id;
     state = StateRole.LEADER;
+    handOffsTried.clear();
     Progress self = tracker.get(id);
     if (self != null) { // null: elected while no longer a member (campaignForVotersBehind)
       self.becomeReplicate();
@@ -1150,21 +1153,36 @@ final class Raft {
    * applies. Proposals are refused meanwhile.
    */
   private void handOffLeadership() {
+    long best = bestSuccessor();
+    if (best == NONE && !handOffsTried.isEmpty()) {
+      handOffsTried.clear(); // every voter tried in vain: round again
+      best = bestSuccessor();
+    }
+    if (best == NONE) {
+      becomeFollower(term, NONE);
+    } else {
+      // Retried each election timeout until a successor takes over (tickHeartbeat): the next try
+      // goes to the next best voter, for this one may never campaign (forbidden by its driver,
+      // setPromotable), and the most up-to-date voter stays the most up-to-date.
+      handOffsTried.add(best);
+      startTransfer(best, tracker.get(best));
+    }
+  }
+
+  /** The most up-to-date other voter this leadership has not yet tried to hand off to; NONE if none. */
+  private long bestSuccessor() {
     long best = NONE;
     long bestMatch = -1;
     for (Map.Entry<Long, Progress> e : tracker.progressView().entrySet()) {
       long peer = e.getKey();
       Progress pr = e.getValue();
-      if (peer != id && !pr.learner && tracker.voters().contains(peer) && pr.match > bestMatch) {
+      if (peer != id && !pr.learner && tracker.voters().contains(peer) && !handOffsTried.contains(peer)
+          && pr.match > bestMatch) {
         best = peer;
         bestMatch = pr.match;
       }
     }
-    if (best == NONE) {
-      becomeFollower(term, NONE);
-    } else {
-      startTransfer(best, tracker.get(best));
-    }
+    return best;
   }
 
   // ---------------------------------------------------------------- driver feedback

@@ -94,6 +94,35 @@ class SimScenarioTest {
   }
 
   /**
+   * A leader that applied its own removal hands its leadership to the most up-to-date voter, and
+   * retries every election timeout until a successor takes over; when that voter is forbidden to
+   * lead (a fenced replica in core), the retry must go to another voter, or the group takes no
+   * proposal again (the removed leader refuses them, and its heartbeats keep the other voter from
+   * campaigning). The forbidden one is the follower with the lower id, which wins a tie of match
+   * indexes, as the followers' are on a quiet group (found by core's KvSim with fencing
+   * modelled: {@code KvSimRegressionTest.aLeaderRemovingItselfHandsOffPastAFencedVoter}).
+   */
+  @Test
+  void aLeaderRemovingItselfHandsOffPastAVoterForbiddenToLead() {
+    SimCluster c = new SimCluster(SimConfig.defaults(3, 21));
+    c.startClients();
+    long first = leaderOf(c);
+    long forbidden = first == 1 ? 2 : 1;
+    long other = 6 - first - forbidden;
+    c.node(forbidden).forbidLeadingFor(60 * SECOND);
+    c.runFor(SECOND / 4);
+    // Quiet, so that both followers hold the whole log when the removal applies: a tie.
+    c.stopClients();
+    assertTrue(c.runUntil(c::clientsIdle, 2 * SECOND), "clients finish");
+    c.runFor(SECOND / 4);
+    assertTrue(c.remove(first), "removal of leader " + first + " proposed");
+    assertTrue(c.runUntil(() -> c.leader().isPresent() && c.leader().getAsLong() == other, 5 * SECOND),
+        "node " + other + " leads once leader " + first + " removed itself, node " + forbidden
+            + " forbidden to lead: " + c.stats());
+    assertLinearizable(c);
+  }
+
+  /**
    * With {@code written()} reports nodes apply entries before their own sync; crashes (of leaders
    * and followers, on a slow disk) land between written and persisted and lose applied state,
    * always together with the log it applied (checked at every crash), and the history stays
