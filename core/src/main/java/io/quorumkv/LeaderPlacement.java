@@ -131,8 +131,8 @@ final class LeaderPlacement {
 
   /**
    * The most up-to-date other voter that is not fenced, for a leadership transfer. A fenced one
-   * (found diverged by this leader's checks, or reporting itself fenced) never campaigns
-   * ({@link NodeRuntime#syncPromotable}): a transfer to it would only stop the partition's writes
+   * (found diverged by this leader's checks, or reporting itself fenced) does not campaign while it
+   * knows a leader ({@link NodeRuntime#updatePromotable}): a transfer to it would only stop the partition's writes
    * for an election timeout. loop
    */
   OptionalLong bestTransferee(Replica r) {

@@ -680,22 +680,50 @@ final class NodeRuntime implements RequestExecutor {
         .random(new SplittableRandom(nodeId * 1_000_003L + g ^ System.nanoTime()))
         .build();
     r.raw = new RawNode(rc, new RaftLogStorage(r.log, () -> requestSnapshot(r)));
-    r.raw.setPromotable(r.divergedAt == 0); // not yet on the loop: no one else touches the core
+    r.promotable = r.divergedAt == 0;
+    r.raw.setPromotable(r.promotable); // not yet on the loop: no one else touches the core
     replicas.put(g, r);
     publishSpan(r);
     return r;
   }
 
   /**
-   * Any thread, after {@code r}'s fence ({@link Replica#divergedAt}) was set or lifted: a fenced
-   * replica must not lead, so its Raft core never campaigns while the fence stands
-   * ({@link RawNode#setPromotable}). Told on the loop, which alone touches the core, from the fence
-   * as it is then: changes posted from several threads end with the last one's. A campaign that
-   * started before the fence was known may still win meanwhile; such a leader is a fenced leader
-   * like any other (it hands the leadership away and answers no client write from its state).
+   * Election timeouts a fenced replica's partition must have been leaderless, as the replica sees
+   * it, before the replica campaigns ({@link #updatePromotable}). Every clean voter's randomized
+   * timeout is below two, so a clean voter that can win has campaigned by then.
+   */
+  static final int FENCED_CAMPAIGN_AFTER_TIMEOUTS = 3;
+
+  /**
+   * Any thread, after {@code r}'s fence ({@link Replica#divergedAt}) was set or lifted: tells its
+   * Raft core, on the loop (which alone touches the core), whether it may campaign
+   * ({@link #updatePromotable}), from the fence as it is then: changes posted from several threads
+   * end with the last one's. A campaign that started before the fence was known may still win
+   * meanwhile; such a leader is a fenced leader like any other (it hands the leadership away and
+   * answers no client write from its state).
    */
   void syncPromotable(Replica r) {
-    post(() -> r.raw.setPromotable(r.divergedAt == 0));
+    post(() -> updatePromotable(r));
+  }
+
+  /**
+   * loop: a fenced replica should not lead, so its Raft core does not campaign
+   * ({@link RawNode#setPromotable}), unless it has known no leader for
+   * {@link #FENCED_CAMPAIGN_AFTER_TIMEOUTS} election timeouts. Kept unpromotable for good, it could
+   * stall its partition for good: if it alone holds the whole committed log, it refuses its vote
+   * to every other voter (the log rule) and no one is elected, so no write, no check to lift the
+   * fence, no repair. Leading is safe for it: a fenced leader only replicates (it takes no client
+   * write, answers none from its state, serves no read) and hands off once a clean voter is caught
+   * up (ReplicaHashChecks#handDivergedLeadershipsAway). Leader or following one, it is
+   * unpromotable again (a leader keeps leading until that hand-off).
+   */
+  void updatePromotable(Replica r) {
+    boolean promotable = r.divergedAt == 0
+        || r.ticksWithoutLeader >= FENCED_CAMPAIGN_AFTER_TIMEOUTS * config.electionTicks();
+    if (promotable != r.promotable) {
+      r.promotable = promotable;
+      r.raw.setPromotable(promotable);
+    }
   }
 
   /**
@@ -1075,6 +1103,8 @@ final class NodeRuntime implements RequestExecutor {
       // A quarantined replica (see Tombstones) neither votes nor campaigns: it is not ticked.
       if ((!syncStalled || r.isLeader()) && r.appliedIndex >= r.quarantinedBelow) {
         r.raw.tick();
+        r.ticksWithoutLeader = r.isLeader() ? 0 : r.ticksWithoutLeader + 1;
+        updatePromotable(r);
       }
     }
     quiescence.sendNodeHeartbeats();
@@ -1124,6 +1154,7 @@ final class NodeRuntime implements RequestExecutor {
     }
     if (from == r.leader) {
       r.lastLeaderContactNanos = System.nanoTime();
+      r.ticksWithoutLeader = 0;
     }
     if ((m instanceof Message.RequestVote || m instanceof Message.TimeoutNow) && r.appliedIndex < r.quarantinedBelow) {
       return; // see Tombstones: no vote until the replica holds what its destroyed predecessor did
@@ -1262,6 +1293,7 @@ final class NodeRuntime implements RequestExecutor {
       log.info("{} group {}: leader {} -> {} (term {})", who, r.groupId, r.leader, ss.leader(), r.term);
       if (ss.leader() != RaftConfig.NONE) {
         r.lastLeaderContactNanos = System.nanoTime();
+        r.ticksWithoutLeader = 0;
       }
     }
     r.leader = ss.leader();

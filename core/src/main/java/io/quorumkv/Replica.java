@@ -92,14 +92,23 @@ final class Replica {
   long hashCheckedAtCommit = -1;
   /**
    * The index at which this replica's state hash was found to differ from a quorum's, or 0. While
-   * set, the replica serves no read from its state, never campaigns (its Raft core is kept
-   * unpromotable: {@link NodeRuntime#syncPromotable}), and, as leader, hands its leadership away
+   * set, the replica serves no read from its state, does not campaign unless its partition has
+   * been leaderless for long (its Raft core is kept unpromotable: {@link NodeRuntime#syncPromotable}),
+   * and, as leader, hands its leadership away
    * (ReplicaHashChecks#compareHash) and answers no client write from its state
    * ({@link Proposal#answer}). Kept on disk too, and set again when the replica opens
    * ({@link Tombstones#fencedAt}). Written by request threads (a check's verdict) and the applier
    * (opened, or cleared by a snapshot install), read by any.
    */
   volatile long divergedAt;
+  /**
+   * loop: ticks of this replica's Raft core since it last knew a leader in contact (a message from
+   * it, a new leader learnt) or led itself; a fenced replica campaigns only once it is large
+   * ({@link NodeRuntime#syncPromotable}).
+   */
+  int ticksWithoutLeader;
+  /** loop: what its Raft core was last told ({@link RawNode#setPromotable}). */
+  boolean promotable;
   /** Leader: followers' reported hashes, index -> node -> hash, to attribute a mismatch by majority. */
   final Map<Long, Map<Long, Long>> hashReports = new ConcurrentHashMap<>();
   /** Leader: followers it told they diverged (last in line for a leadership transfer, and repaired: ReplicaRepair). */

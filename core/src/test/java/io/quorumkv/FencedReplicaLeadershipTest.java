@@ -24,8 +24,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
- * A fenced replica ({@link Replica#divergedAt}) never leads its partition (its Raft core never
- * campaigns: {@link NodeRuntime#syncPromotable}), and a leader fenced while a client's write is
+ * A fenced replica ({@link Replica#divergedAt}) does not lead its partition (its Raft core does not
+ * campaign: {@link NodeRuntime#syncPromotable}) unless the partition could elect no one else, and a leader fenced while a client's write is
  * under way never answers it with the outcome computed on its diverged state
  * ({@link Replica.Proposal#answer}). Node {@link FencedReplicaRestartTest#BAD} diverges; node 1
  * leads. See also {@link FencedReplicaRestartTest}: a fenced replica restarted never leads either.
@@ -179,6 +179,41 @@ class FencedReplicaLeadershipTest {
           "refused, not proposed: " + o);
       MemoryCluster.sleep(50);
       assertEquals(last, r.log.lastIndex(), "nothing was appended");
+    }
+  }
+
+  /**
+   * Repairs off: node 3, fenced, is the only live voter holding the committed log. Node 2 is
+   * crashed while node 1 leads and commits {@code k} with node 3; then node 1 crashes and node 2
+   * restarts, behind. Node 3 refuses node 2 its vote (the log rule), so the partition could elect
+   * no one if node 3 never campaigned. Having known no leader for
+   * {@link NodeRuntime#FENCED_CAMPAIGN_AFTER_TIMEOUTS} election timeouts, it campaigns and leads,
+   * brings node 2 up to date and hands it the leadership; writes go on, {@code k} kept.
+   */
+  @Test
+  void aFencedReplicaLeadsWhenItAloneHoldsTheCommittedLogThenHandsOff() {
+    try (MemoryCluster mc = repairsOff(84, HashPartitioner.of(1), b -> {})) {
+      long p = ReplicaDivergenceTest.partition(mc);
+      fenceBad(mc::node, p);
+      mc.crash(2);
+      mc.node(1).put("k", "v"); // committed by nodes 1 and 3
+      long last = mc.node(1).runtime().replicas().get(p).log.lastIndex();
+      MemoryCluster.await(WAIT, "node " + BAD + " to hold index " + last,
+          () -> mc.node(BAD).runtime().replicas().get(p).log.lastIndex() >= last);
+      mc.crash(1);
+      Replica fenced = mc.node(BAD).runtime().replicas().get(p);
+      AtomicBoolean led = new AtomicBoolean();
+      assertTrue(mc.node(BAD).runtime().post(() -> mc.node(BAD).runtime().everyTick(() -> {
+        led.compareAndSet(false, fenced.isLeader());
+        return led.get();
+      })));
+      KvNode two = mc.restart(2);
+      MemoryCluster.await(WAIT, "node 2 to lead, handed the leadership by node " + BAD,
+          () -> two.runtime().replicas().get(p).isLeader());
+      assertTrue(led.get(), "node " + BAD + ", fenced, led meanwhile");
+      assertNotEquals(0, divergedAt(mc.node(BAD), p), "still fenced");
+      two.put("after", "x");
+      assertEquals(Optional.of("v"), two.get("k", ReadConsistency.LINEARIZABLE));
     }
   }
 

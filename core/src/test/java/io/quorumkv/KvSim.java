@@ -54,6 +54,12 @@ final class KvSim implements FaultTarget {
   /** Nominal length of a Raft tick, virtual microseconds. */
   static final long TICK_MICROS = 10_000;
   static final int ELECTION_TICK = 10;
+  /**
+   * Ticks without a leader after which a fenced replica may be elected (two election timeouts:
+   * every clean voter's randomized timeout is below that). Set here, not from NodeRuntime's rule,
+   * so that a rule campaigning sooner fails {@link #checkNotFenced}.
+   */
+  static final int FENCED_LEADERLESS_TICKS = 2 * ELECTION_TICK;
   static final int HEARTBEAT_TICK = 1;
   /** {@link io.quorumkv.raft.RaftConfig#clockDriftFactor()}, KvNode's default. */
   static final double CLOCK_DRIFT = 0.2;
@@ -139,6 +145,8 @@ final class KvSim implements FaultTarget {
   private long unfencings;
   /** Of the fencings, leaders that fenced themselves (a quorum of the others hashed apart from them). */
   private long fencedLeaders;
+  /** Fenced replicas elected in a term after their fence, having known no leader for long (NodeRuntime#updatePromotable). */
+  private long fencedLeaderlessLeaders;
   /** The canary of every rot done ({@link #probeCanaries}). */
   private final List<byte[]> rottedCanaries = new ArrayList<>();
 
@@ -804,7 +812,7 @@ final class KvSim implements FaultTarget {
         + " recreated=" + recreatedReplicas + " blindRetries=" + blindRetries + " writeEntries=" + writeEntries + " packedEntries=" + packedEntries
         + " packedWrites=" + packedWrites + " hashChecks=" + hashChecks + " rots=" + rots + " rotsBlamed=" + rotsBlamed
         + " rotPointsWithoutCleanQuorum=" + rotPointsWithoutCleanQuorum + " fencings=" + fencings
-        + " fencedLeaders=" + fencedLeaders + " unfencings=" + unfencings + " canariesRead=" + canariesRead + " canariesUnfenced=" + canariesUnfenced
+        + " fencedLeaders=" + fencedLeaders + " fencedLeaderlessLeaders=" + fencedLeaderlessLeaders + " unfencings=" + unfencings + " canariesRead=" + canariesRead + " canariesUnfenced=" + canariesUnfenced
         + " appliedWritten=" + appliedWritten
         + " appliedStateLost=" + appliedStateLost() + " ops=" + completedOps() + " checks=" + checks;
   }
@@ -986,11 +994,16 @@ final class KvSim implements FaultTarget {
   /**
    * Node {@code node}'s replica of {@code group} became leader in {@code term}: it must not be fenced,
    * unless its campaign began before the fence did (a leader of the term it was fenced in, which
-   * hands its leadership away).
+   * hands its leadership away), or it had heard from no leader for {@link #FENCED_LEADERLESS_TICKS}
+   * ticks ({@code ticksSinceLeaderContact}, the model's own measure: its partition could not elect
+   * a clean voter, see NodeRuntime#updatePromotable). Either way a fenced leader answers no client
+   * write from its state and serves no read (checked elsewhere).
    */
-  void checkNotFenced(long node, long group, long term) {
+  void checkNotFenced(long node, long group, long term, long ticksSinceLeaderContact) {
     Fence f = fences.get(List.of(node, group));
-    if (f != null && term > f.term()) {
+    if (f != null && term > f.term() && ticksSinceLeaderContact >= FENCED_LEADERLESS_TICKS) {
+      fencedLeaderlessLeaders++;
+    } else if (f != null && term > f.term()) {
       throw new SafetyViolation("node " + node + " partition " + group + ", fenced at index " + f.index() + " in term "
           + f.term() + ", became leader in term " + term + " (at virtual time " + events.now() + " us)");
     }
@@ -1055,6 +1068,10 @@ final class KvSim implements FaultTarget {
 
   long fencedLeaders() {
     return fencedLeaders;
+  }
+
+  long fencedLeaderlessLeaders() {
+    return fencedLeaderlessLeaders;
   }
 
   /** One linearizable read of a canary, sent to the partition's leader of the moment, retried every 20 ms until answered. */

@@ -77,10 +77,15 @@ final class KvSimReplica {
   /**
    * As NodeRuntime's Replica#divergedAt: the index at which a hash check found this replica's state
    * diverged from a quorum's, or 0 ({@link KvSim#replicaHash} gives the verdicts). While set, it
-   * serves no read, its core is unpromotable, and as leader it takes no client write, answers the
-   * ones it applies "outcome unknown", and hands its leadership away.
+   * serves no read, its core is unpromotable unless it has known no leader for long
+   * ({@link #updatePromotable}), and as leader it takes no client write, answers the ones it
+   * applies "outcome unknown", and hands its leadership away.
    */
   private long divergedAt;
+  /** As NodeRuntime's Replica#ticksWithoutLeader: core ticks since it last knew a leader in contact or led. */
+  private int ticksWithoutLeader;
+  /** What the core was last told ({@link RawNode#setPromotable}). */
+  private boolean promotable = true;
 
   KvSimReplica(long group, KvSimNode node, KvSim sim, KvSimNode.Disk disk, RawNode raw, PartitionStateMachine sm) {
     this.group = group;
@@ -107,7 +112,7 @@ final class KvSimReplica {
 
   /**
    * Sets ({@code index} > 0) or lifts (0) the fence, and tells the core whether it may campaign
-   * ({@link RawNode#setPromotable}), as NodeRuntime#syncPromotable does.
+   * ({@link #updatePromotable}), as NodeRuntime#syncPromotable does.
    */
   void fence(long index) {
     fenceAtOpen(index);
@@ -117,7 +122,25 @@ final class KvSimReplica {
   /** {@link #fence} before the replica is on the node's loop (its fence as the node recorded it). */
   void fenceAtOpen(long index) {
     divergedAt = index;
-    raw.setPromotable(index == 0);
+    updatePromotable();
+  }
+
+  /**
+   * As NodeRuntime#updatePromotable: a fenced replica's core campaigns only once it has known no
+   * leader for {@link NodeRuntime#FENCED_CAMPAIGN_AFTER_TIMEOUTS} election timeouts (else a
+   * partition whose only up-to-date voter is fenced would elect no one, ever).
+   */
+  private void updatePromotable() {
+    boolean p = divergedAt == 0 || leaderlessLong();
+    if (p != promotable) {
+      promotable = p;
+      raw.setPromotable(p);
+    }
+  }
+
+  /** Whether this replica has known no leader for long enough that, fenced, it may campaign. */
+  private boolean leaderlessLong() {
+    return ticksWithoutLeader >= NodeRuntime.FENCED_CAMPAIGN_AFTER_TIMEOUTS * KvSim.ELECTION_TICK;
   }
 
   /** The fence's index, 0 if not fenced. */
@@ -199,6 +222,8 @@ final class KvSimReplica {
   void tick(boolean checkHash) {
     if (!quarantined()) {
       raw.tick(); // a quarantined replica neither votes nor campaigns: NodeRuntime does not tick it
+      ticksWithoutLeader = isLeader() ? 0 : ticksWithoutLeader + 1;
+      updatePromotable();
     }
     if (checkHash && isLeader()) {
       proposeAdmin(new Command.CheckHash());
@@ -242,6 +267,7 @@ final class KvSimReplica {
     }
     if (m.from() == softState.leader()) {
       lastLeaderContactTick = node.ticks();
+      ticksWithoutLeader = 0;
     }
     raw.step(m);
     drain();
@@ -431,12 +457,13 @@ final class KvSimReplica {
       long term = term();
       sim.invariants(group).leaderElected(node.id, term,
           Invariants.LogView.of(disk.log, List.copyOf(unsynced)));
-      sim.checkNotFenced(node.id, group, term);
+      sim.checkNotFenced(node.id, group, term, ticksSinceLeaderContact());
       sim.countElection();
       spanChangeBound = raw.status().lastIndex(); // as NodeRuntime#onSoftState
     }
     if (now.leader() != before.leader() && now.leader() != 0) {
       lastLeaderContactTick = node.ticks(); // as NodeRuntime#onSoftState
+      ticksWithoutLeader = 0;
     }
     if (now.leader() != before.leader()) {
       // The core drops pending read requests on a leader change: their clients retry.

@@ -75,7 +75,7 @@ final class KvSimRunner {
    */
   record Result(History history, Verdict verdict, int partitions, long checks, long confChanges, long packedEntries,
       long recreatedReplicas, long appliedWritten, long appliedStateLost, long rots, long rotsBlamed, long fencings,
-      long fencedLeaders, long canariesRead, String stats) {}
+      long fencedLeaders, long fencedLeaderlessLeaders, long canariesRead, String stats) {}
 
   private KvSimRunner() {}
 
@@ -110,7 +110,7 @@ final class KvSimRunner {
     }
     return new Result(history, verdict, sim.groups().size(), sim.safetyChecks(), sim.confChanges(), sim.packedEntries(),
         sim.recreatedReplicas(), sim.appliedWrittenEntries(), sim.appliedStateLost(), sim.rots(), sim.rotsBlamed(),
-        sim.fencings(), sim.fencedLeaders(), sim.canariesRead(), sim.stats());
+        sim.fencings(), sim.fencedLeaders(), sim.fencedLeaderlessLeaders(), sim.canariesRead(), sim.stats());
   }
 
   /** The one-line command that replays {@code schedule}. */
