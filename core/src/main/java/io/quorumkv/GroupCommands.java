@@ -173,7 +173,7 @@ final class GroupCommands {
         f.complete(new KvResponse.AdminDone(0));
         return;
       }
-      if (r.divergedFollowers.contains(to) || placement.fenced(to, r.groupId)) {
+      if (leaders.isFenced(r, to)) {
         // Fenced, it does not campaign while it knows a leader (NodeRuntime#updatePromotable): the transfer could only fail.
         f.complete(KvResponse.Failure.of(KvResponse.Code.INVALID_ARGUMENT, "node " + to + "'s replica of partition "
             + r.groupId + " is fenced (its state diverged from a quorum's) and cannot lead"));

@@ -153,7 +153,7 @@ final class LeaderPlacement {
   }
 
   /** Whether voter {@code v}'s replica of {@code r}'s partition is known fenced: it cannot lead. */
-  private boolean isFenced(Replica r, long v) {
+  boolean isFenced(Replica r, long v) {
     return r.divergedFollowers.contains(v) || node.fenced(v, r.groupId);
   }
 
